@@ -1,0 +1,104 @@
+/**
+ * The op-script language as data (grammar: docs/op-scripts.md). The parser produces these; the
+ * model executor and the kernel runner consume the same text.
+ */
+
+/** Where a token came from, for error messages: 1-based line and column. */
+export interface Loc {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export type Advice =
+  | 'dontneed'
+  | 'dontneed_locked'
+  | 'free'
+  | 'hugepage'
+  | 'nohugepage'
+  | 'populate_read'
+  | 'populate_write'
+  | 'guard_install'
+  | 'guard_remove'
+  | 'collapse';
+
+export const ADVICES: readonly Advice[] = [
+  'dontneed', 'dontneed_locked', 'free', 'hugepage', 'nohugepage', 'populate_read', 'populate_write',
+  'guard_install', 'guard_remove', 'collapse',
+];
+
+/** Failure names an op may be expected to produce (`err=NAME`). */
+export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'SIGSEGV', 'SIGBUS'] as const;
+export type ErrName = (typeof ERR_NAMES)[number];
+
+export type ExpectField =
+  | 'VmSize' | 'VmRSS' | 'RssAnon' | 'RssFile' | 'RssShmem' | 'VmPTE' | 'VmLck'
+  | 'Rss' | 'AnonHugePages' | 'ShmemPmdMapped' | 'FilePmdMapped'
+  | 'PageTables' | 'ptes_reclaimed_fast' | 'ptes_reclaimed_slow' | 'pte_tables' | 'pte_tables_empty';
+
+export const STATUS_FIELDS = ['VmSize', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmPTE', 'VmLck'] as const;
+export const ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const;
+export const MODEL_FIELDS = ['PageTables', 'ptes_reclaimed_fast', 'ptes_reclaimed_slow', 'pte_tables', 'pte_tables_empty'] as const;
+export const EXPECT_FIELDS: readonly ExpectField[] = [...STATUS_FIELDS, ...ROLLUP_FIELDS, ...MODEL_FIELDS];
+
+export type CmpOp = '==' | '<=' | '>=' | '<' | '>' | '!=';
+
+interface OpBase {
+  loc: Loc;
+  /** Expected failure (`err=`), or undefined when the op must succeed. */
+  err?: ErrName;
+}
+
+export type Op =
+  | (OpBase & { op: 'config'; settings: Record<string, string> })
+  | (OpBase & { op: 'process'; name: string })
+  | (OpBase & { op: 'switch'; name: string })
+  | (OpBase & { op: 'exit'; name: string })
+  | (OpBase & { op: 'memfd'; name: string; size: number })
+  | (OpBase & { op: 'file'; name: string; size: number; folio: number })
+  | (OpBase & {
+      op: 'map';
+      name: string;
+      kind: 'anon' | 'shmem' | 'file';
+      /** memfd / file name for shmem and file mappings. */
+      file?: string;
+      offset: number;
+      size: number;
+      shared: boolean;
+      at?: number;
+      huge?: 'hugepage' | 'nohugepage';
+      locked: boolean;
+    })
+  | (OpBase & { op: 'touch'; map: string; offset: number; len: number; write: boolean; every?: number })
+  | (OpBase & { op: 'madvise'; map: string; offset: number; len: number; advice: Advice })
+  | (OpBase & { op: 'unmap'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'mlock' | 'munlock'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
+  | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
+
+export type OpKind = Op['op'];
+
+export interface Script {
+  file: string;
+  ops: Op[];
+}
+
+/** A script error: where, and what was expected. Rendered by `formatScriptError`. */
+export interface ScriptError {
+  code: 'syntax' | 'unknown-op' | 'bad-value' | 'unknown-name' | 'out-of-range' | 'duplicate-name' | 'order';
+  loc: Loc;
+  message: string;
+  expected?: string;
+}
+
+export function formatScriptError(e: ScriptError): string {
+  const where = `${e.loc.file}:${e.loc.line}:${e.loc.col}`;
+  return e.expected ? `${where}: ${e.message} (expected ${e.expected})` : `${where}: ${e.message}`;
+}
+
+/** The k-th map of a process goes at 16 TiB + k × 1 TiB (docs/op-scripts.md, placement rule). */
+export const PLACEMENT_BASE = 16 * 2 ** 40;
+export const PLACEMENT_STRIDE = 2 ** 40;
+export function placementAddress(k: number): number {
+  return PLACEMENT_BASE + k * PLACEMENT_STRIDE;
+}

@@ -1,0 +1,101 @@
+/**
+ * The hardware page walker and a user access (x86 MMU behaviour, spec 1.9): look up the CPU's TLB;
+ * on a miss walk PGD → PUD → PMD → PTE (through the paging-structure cache when it has the
+ * block), fill the TLB on a present, permitted entry and set the accessed/dirty bits; otherwise
+ * raise a page fault and retry.
+ */
+import { Violation } from '../bug.js';
+import { PAGE_SIZE, PMD_SIZE, pgdIndex, pmdIndex, pteIndex, pudIndex, type Vaddr } from '../const.js';
+import { current } from '../current.js';
+import type { MmStruct } from '../mm_types.js';
+import { T_FREED } from '../pgtable.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  pmdIsTable,
+  pmdPfn,
+  pmdTransHuge,
+  pteFlags,
+  ptePfn,
+  ptePresent,
+} from '../pgtable_types.js';
+import { ptepGet, setPte, complete, type KGen } from '../primitives.js';
+import { doUserAddrFault, FAULT_OK } from './fault.js';
+
+/** Result of a walk: the leaf entry pointer and value, or -1 when the walk faults. */
+function* hwWalk(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
+  const k = current.k;
+  const cpu = current.cpu;
+  const tlb = cpu.tlb;
+  const block = Math.floor(addr / PMD_SIZE);
+  let ptep: number;
+  const ps = block % tlb.pwcBlock.length;
+  if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
+    const tid = tlb.pwcTid[ps];
+    if (k.pt.state[tid] === T_FREED) throw new Violation('stale-tlb', `CPU ${cpu.id} walked through freed PTE table ${tid} from its paging-structure cache`);
+    ptep = tid * 512 + pteIndex(addr);
+  } else {
+    const pgdv = yield* ptepGet(mm.pgd * 512 + pgdIndex(addr));
+    if (!pmdIsTable(pgdv)) return -1;
+    const pudv = yield* ptepGet(k.pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr));
+    if (!pmdIsTable(pudv)) return -1;
+    const pmdp = k.pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
+    const pmdv = yield* ptepGet(pmdp);
+    if (pmdTransHuge(pmdv)) {
+      if (write && !(pteFlags(pmdv) & _PAGE_RW)) return -1;
+      const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+      if ((pteFlags(pmdv) & want) !== want) yield* setPte(pmdp, pmdv + (want & ~pteFlags(pmdv)));
+      const pfn = pmdPfn(pmdv);
+      tlb.fill2m(mm.id, block, pfn, k.mem.gen[pfn], (pteFlags(pmdv) & _PAGE_RW) !== 0);
+      return pmdp;
+    }
+    if (!pmdIsTable(pmdv)) return -1;
+    const tid = k.pt.tidOfPfn(pmdPfn(pmdv));
+    tlb.fillPwc(mm.id, block, tid);
+    ptep = tid * 512 + pteIndex(addr);
+  }
+  const pte = yield* ptepGet(ptep);
+  if (!ptePresent(pte) || (write && !(pte & _PAGE_RW))) return -1;
+  const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+  if ((pteFlags(pte) & want) !== want) yield* setPte(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
+  const pfn = ptePfn(pte);
+  tlb.fill4k(mm.id, addr / PAGE_SIZE, pfn, k.mem.gen[pfn], (pte & _PAGE_RW) !== 0);
+  return ptep;
+}
+
+/** A TLB hit: valid only if the frame was not freed and reused since the fill. */
+function tlbHit(mm: MmStruct, addr: Vaddr, write: boolean): boolean {
+  const k = current.k;
+  const tlb = current.cpu.tlb;
+  const vpn = addr / PAGE_SIZE;
+  const s = vpn % tlb.vpn.length;
+  if (tlb.vpn[s] === vpn && tlb.mm[s] === mm.id && (!write || tlb.write[s])) {
+    if (k.mem.gen[tlb.pfn[s]] !== tlb.gen[s]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a TLB entry for ${addr} whose frame ${tlb.pfn[s]} was freed and reused`);
+    return true;
+  }
+  const block = Math.floor(addr / PMD_SIZE);
+  const h = block % tlb.hvpn.length;
+  if (tlb.hvpn[h] === block && tlb.hmm[h] === mm.id && (!write || tlb.hwrite[h])) {
+    if (k.mem.gen[tlb.hpfn[h]] !== tlb.hgen[h]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a huge TLB entry for ${addr} whose frame was freed and reused`);
+    return true;
+  }
+  return false;
+}
+
+/** Maximum fault retries for one access before the model calls it a livelock. */
+const MAX_RETRIES = 64;
+
+/**
+ * One user access by the current CPU to addr: returns FAULT_OK or the fault outcome
+ * (FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM). Drives the fault path to completion.
+ */
+export function userAccess(mm: MmStruct, addr: Vaddr, write: boolean): number {
+  if (tlbHit(mm, addr, write)) return FAULT_OK;
+  for (let i = 0; i < MAX_RETRIES; i++) {
+    if (complete(/* task */ hwWalk(mm, addr, write)) >= 0) return FAULT_OK;
+    const r = complete(/* task */ doUserAddrFault(mm, addr, write));
+    if (r !== FAULT_OK) return r;
+  }
+  throw new Violation('livelock', `access to ${addr} still faults after ${MAX_RETRIES} page faults`);
+}

@@ -1,0 +1,106 @@
+/**
+ * Model configuration, resolved once into a complete value (STYLE.md: configuration resolved once).
+ * Defaults mirror the live kernel on our machines (shared/spec/live-kernel.md): PT_RECLAIM on, THP
+ * `madvise`, shmem THP `never`, split page-table locks, RCU single-table freeing, version S1.
+ */
+
+/** Behaviour versions of shared/spec/kernel-model.md section 0.1. */
+export type Version = 'B' | 'S0' | 'S1';
+export type ThpMode = 'always' | 'madvise' | 'never';
+export type ShmemThpMode = 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force';
+
+export interface Config {
+  /** CONFIG_PT_RECLAIM (forced off by version B). */
+  readonly ptReclaim: boolean;
+  readonly version: Version;
+  readonly thp: ThpMode;
+  readonly shmemThp: ShmemThpMode;
+  /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
+  readonly thpUseZeroPage: boolean;
+  /** USE_SPLIT_PTE_PTLOCKS / USE_SPLIT_PMD_PTLOCKS (on for NR_CPUS >= 4, as on x86_64 defconfigs). */
+  readonly splitPtlocks: boolean;
+  /** Single-table fallback of tlb_remove_table(): `rcu` (PT_RECLAIM, patch 10) or `ipi` (semi-RCU). */
+  readonly tableFree: 'rcu' | 'ipi';
+  /** need_resched() turns true every N iterations of the zap loop; 0 = never. */
+  readonly needReschedEvery: number;
+  /** Whether mmu_gather can allocate batch pages (GFP_NOWAIT may fail). */
+  readonly batchAlloc: 'ok' | 'fail';
+  /** /sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none (default 511). */
+  readonly khugepagedMaxPtesNone: number;
+  /** filemap fault-around window in bytes (/sys/kernel/debug/fault_around_bytes, default 64 KiB). */
+  readonly faultAroundBytes: number;
+  /** Physical memory of the modelled machine in pages (allocation beyond this fails: -ENOMEM). */
+  readonly totalPages: number;
+  /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
+  readonly nrCpus: number;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  ptReclaim: true,
+  version: 'S1',
+  thp: 'madvise',
+  shmemThp: 'never',
+  thpUseZeroPage: true,
+  splitPtlocks: true,
+  tableFree: 'rcu',
+  needReschedEvery: 0,
+  batchAlloc: 'ok',
+  khugepagedMaxPtesNone: 511,
+  faultAroundBytes: 64 * 1024,
+  totalPages: 2 ** 32,
+  nrCpus: 2,
+};
+
+export type ConfigInput = Partial<{ -readonly [K in keyof Config]: Config[K] }>;
+
+export function resolveConfig(input: ConfigInput = {}): Config {
+  const c = { ...DEFAULT_CONFIG, ...input };
+  if (c.version === 'B') c.ptReclaim = false;
+  // Without PT_RECLAIM the single-table fallback is "IPI, then free" (mm/mmu_gather.c).
+  if (!c.ptReclaim && input.tableFree === undefined) c.tableFree = 'ipi';
+  return Object.freeze(c);
+}
+
+/** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
+export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }> = {
+  pt_reclaim: { values: 'on, off', apply: (c, v) => onOff(v, (b) => (c.ptReclaim = b)) },
+  version: { values: 'B, S0, S1', apply: (c, v) => oneOf(v, ['B', 'S0', 'S1'], (x) => (c.version = x as Version)) },
+  thp: { values: 'always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
+  shmem_thp: {
+    values: 'always, within_size, advise, never, deny, force',
+    apply: (c, v) => oneOf(v, ['always', 'within_size', 'advise', 'never', 'deny', 'force'], (x) => (c.shmemThp = x as ShmemThpMode)),
+  },
+  split_ptlocks: { values: 'on, off', apply: (c, v) => onOff(v, (b) => (c.splitPtlocks = b)) },
+  table_free: { values: 'rcu, ipi', apply: (c, v) => oneOf(v, ['rcu', 'ipi'], (x) => (c.tableFree = x as 'rcu' | 'ipi')) },
+  need_resched: {
+    values: 'never or a positive integer',
+    apply: (c, v) => {
+      if (v === 'never') return (c.needReschedEvery = 0), true;
+      if (!/^[1-9][0-9]*$/.test(v)) return false;
+      c.needReschedEvery = Number(v);
+      return true;
+    },
+  },
+  batch_alloc: { values: 'ok, fail', apply: (c, v) => oneOf(v, ['ok', 'fail'], (x) => (c.batchAlloc = x as 'ok' | 'fail')) },
+};
+
+function onOff(v: string, set: (b: boolean) => void): boolean {
+  if (v !== 'on' && v !== 'off') return false;
+  set(v === 'on');
+  return true;
+}
+function oneOf(v: string, allowed: string[], set: (x: string) => void): boolean {
+  if (!allowed.includes(v)) return false;
+  set(v);
+  return true;
+}
+
+/** Applies `key=value` settings; returns an error message for the first bad one. */
+export function applySettings(into: ConfigInput, settings: Record<string, string>): string | undefined {
+  for (const [k, v] of Object.entries(settings)) {
+    const s = SCRIPT_SETTINGS[k];
+    if (!s) return `unknown setting '${k}' (expected one of: ${Object.keys(SCRIPT_SETTINGS).join(', ')})`;
+    if (!s.apply(into, v)) return `bad value '${v}' for ${k} (expected ${s.values})`;
+  }
+  return undefined;
+}

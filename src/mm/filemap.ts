@@ -1,0 +1,243 @@
+/**
+ * The page cache and file faults (mm/filemap.c: filemap_fault(), filemap_map_pages(),
+ * filemap_map_pmd(), next_uptodate_folio(); mm/memory.c: do_set_pmd()). The page cache of a file
+ * is a flat array index → pfn (modelled coarsely: no xarray, no readahead, no writeback; a
+ * regular file's pages are all in the cache from its creation, as after writing it).
+ */
+import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
+import { current } from './current.js';
+import { thpVmaSuitablePmd, vmaThpDisabled } from './huge_memory.js';
+import { setPteRange } from './memory/fault.js';
+import { pmdInstall } from './memory/pgalloc.js';
+import {
+  FAULT_FLAG_WRITE,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_LOCKED,
+  VM_FAULT_NOPAGE,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_WRITE,
+  type AddressSpace,
+  type VmFault,
+} from './mm_types.js';
+import { PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_USER, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
+import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { pmdLockptr } from './ptlock.js';
+import { folioAddFileRmapPmd } from './rmap.js';
+import { shmemFault } from './shmem.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
+
+/** filemap_get_entry(): the page-cache page at index (0 = hole). */
+export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
+  return (index < mapping.sizePages ? mapping.pages[index] : 0) as Pfn;
+}
+
+/** __filemap_add_folio(): insert a folio; the cache holds one reference. */
+export function filemapAddFolio(mapping: AddressSpace, head: Pfn, index: number): void {
+  const mem = current.k.mem;
+  const nr = mem.folioNr(head);
+  for (let i = 0; i < nr; i++) {
+    mapping.pages[index + i] = head + i;
+    mem.mapping[head + i] = mapping.id;
+    mem.index[head + i] = index + i;
+  }
+  mapping.nrpages += nr;
+}
+
+/** Fill a regular file as its creator's write() calls did: folios of the writes' size, clean. */
+export function fileFillAsWritten(mapping: AddressSpace): boolean {
+  const mem = current.k.mem;
+  for (let index = 0; index < mapping.sizePages; ) {
+    const huge = mapping.writeOrder === HPAGE_PMD_ORDER && index % HPAGE_PMD_NR === 0 && index + HPAGE_PMD_NR <= mapping.sizePages;
+    const order = huge ? HPAGE_PMD_ORDER : 0;
+    const head = mem.allocPages(order, PT_FILE);
+    if (head < 0) return false;
+    mem.flags[head] |= PG_uptodate;
+    filemapAddFolio(mapping, head, index);
+    index += 1 << order;
+  }
+  return true;
+}
+
+/** ->fault(): filemap_fault() or shmem_fault(). */
+export function* vmaFault(vmf: VmFault): KGen<number> {
+  const mapping = vmf.vma.file!;
+  if (mapping.kind === 'shmem') return yield* shmemFault(vmf);
+  return yield* filemapFault(vmf);
+}
+
+/** filemap_fault(): find (or read) the page, return it locked and referenced. */
+function* filemapFault(vmf: VmFault): KGen<number> {
+  const mapping = vmf.vma.file!;
+  const mem = current.k.mem;
+  if (vmf.pgoff >= mapping.sizePages) return VM_FAULT_SIGBUS;
+  let page = pageCacheLookup(mapping, vmf.pgoff);
+  if (!page) {
+    // Not cached: "read" it into an order-0 folio (no readahead in the model).
+    const head = mem.allocPages(0, PT_FILE);
+    if (head < 0) return VM_FAULT_OOM;
+    mem.flags[head] |= PG_uptodate;
+    filemapAddFolio(mapping, head, vmf.pgoff);
+    page = head;
+  }
+  const head = mem.folioHead(page);
+  folioRefAdd(head, 1);
+  yield* folioLock(head);
+  vmf.page = page;
+  return VM_FAULT_LOCKED;
+}
+
+/**
+ * do_set_pmd(): map a PMD-size page-cache folio with one huge PMD (no deposit on x86). The
+ * caller's folio reference becomes the mapping's. Refused when THP is disabled for the VMA
+ * (MADV_NOHUGEPAGE), the block does not fit the VMA, or the folio is not PMD-size.
+ */
+export function* doSetPmd(vmf: VmFault, head: Pfn, _page: Pfn): KGen<number> {
+  const vma = vmf.vma;
+  const mem = current.k.mem;
+  const haddr = alignDown(vmf.address, PMD_SIZE);
+  if (vmaThpDisabled(vma)) return VM_FAULT_FALLBACK;
+  if (!thpVmaSuitablePmd(vma, haddr)) return VM_FAULT_FALLBACK;
+  if (mem.order[head] !== HPAGE_PMD_ORDER) return VM_FAULT_FALLBACK;
+  const pml = pmdLockptr(vma.mm, vmf.pmd);
+  yield* spinLock(pml);
+  if (!pmdNone(yield* ptepGet(vmf.pmd))) {
+    yield* spinUnlock(pml);
+    return VM_FAULT_FALLBACK;
+  }
+  let flags = _PAGE_USER | _PAGE_ACCESSED;
+  if (vmf.flags & FAULT_FLAG_WRITE) {
+    flags |= _PAGE_DIRTY;
+    if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
+  }
+  addMmCounter(vma.mm, mmCounter(head), HPAGE_PMD_NR);
+  folioAddFileRmapPmd(head);
+  yield* setPte(vmf.pmd, mkHugePmd(head, flags));
+  yield* spinUnlock(pml);
+  return 0;
+}
+
+/**
+ * next_uptodate_folio(): the next folio in [index, end] that is uptodate and can be trylocked,
+ * with a reference taken; 0 when none is left.
+ */
+function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end: number): KGen<Pfn> {
+  const mem = current.k.mem;
+  while (from.index <= end) {
+    const page = pageCacheLookup(mapping, from.index);
+    if (!page) {
+      from.index++;
+      continue;
+    }
+    const head = mem.folioHead(page);
+    const folioEnd = mem.index[head] + mem.folioNr(head);
+    if (!(mem.flags[head] & PG_uptodate) || !(yield* folioTrylock(head))) {
+      from.index = folioEnd;
+      continue;
+    }
+    folioRefAdd(head, 1);
+    return head;
+  }
+  return 0 as Pfn;
+}
+
+/**
+ * filemap_map_pages(): fault-around. Maps, without sleeping, the uptodate pages of
+ * [startPgoff, endPgoff] that it can trylock. Installs the preallocated table even when it ends
+ * up mapping nothing (an empty PTE table, spec 3.3).
+ */
+export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const mapping = vma.file!;
+  const mem = current.k.mem;
+  let ret = 0;
+  yield* rcuReadLock();
+  const it = { index: startPgoff };
+  let folio = yield* nextUptodateFolio(mapping, it, endPgoff);
+  if (!folio) {
+    yield* rcuReadUnlock();
+    return 0;
+  }
+  if (yield* filemapMapPmd(vmf, folio, startPgoff)) {
+    yield* rcuReadUnlock();
+    return VM_FAULT_NOPAGE;
+  }
+  const addr0 = vma.start + (startPgoff - vma.pgoff) * PAGE_SIZE;
+  const out = new PteMapOut();
+  const pte0 = yield* pteOffsetMapLock(mm, vmf.pmd, addr0, out);
+  if (pte0 < 0) {
+    yield* folioUnlock(folio);
+    folioPutRefs(folio, 1);
+    yield* rcuReadUnlock();
+    return 0;
+  }
+  const fileEnd = mapping.sizePages - 1;
+  if (endPgoff > fileEnd) endPgoff = fileEnd;
+  // Since v6.18 ("map entire large folio faultaround") a large folio is mapped whole, as far as
+  // the VMA, this PTE table and i_size allow, not just its part inside the fault-around window.
+  const blockStart = alignDown(vmf.address, PMD_SIZE);
+  const idxOf = (a: number) => vma.pgoff + (a - vma.start) / PAGE_SIZE;
+  const tableLo = idxOf(Math.max(vma.start, blockStart));
+  const tableHi = Math.min(idxOf(Math.min(vma.end, blockStart + PMD_SIZE)) - 1, fileEnd);
+  let rss = 0;
+  const type = mmCounter(folio);
+  do {
+    const folioIndex = mem.index[folio];
+    const large = mem.order[folio] > 0;
+    const from = large ? Math.max(folioIndex, tableLo) : Math.max(it.index, folioIndex);
+    const last = large ? Math.min(folioIndex + mem.folioNr(folio) - 1, tableHi) : Math.min(folioIndex, endPgoff);
+    for (let idx = from; idx <= last; idx++) {
+      const addr = vma.start + (idx - vma.pgoff) * PAGE_SIZE;
+      const ptep = pte0 + (idx - startPgoff);
+      if (!pteNone(yield* ptepGet(ptep))) continue;
+      if (addr === vmf.address) ret = VM_FAULT_NOPAGE;
+      folioRefAdd(folio, 1);
+      yield* setPteRange(vmf, (folio + (idx - folioIndex)) as Pfn, 1, addr, ptep);
+      rss++;
+    }
+    it.index = folioIndex + mem.folioNr(folio);
+    yield* folioUnlock(folio);
+    folioPutRefs(folio, 1);
+    folio = yield* nextUptodateFolio(mapping, it, endPgoff);
+  } while (folio);
+  addMmCounter(mm, type, rss);
+  yield* pteUnmapUnlock(pte0, out.ptl);
+  yield* rcuReadUnlock();
+  return ret;
+}
+
+/** filemap_map_pmd(): a PMD-size folio maps by PMD; otherwise install the preallocated table. */
+function* filemapMapPmd(vmf: VmFault, folio: Pfn, start: number): KGen<boolean> {
+  const mm = vmf.vma.mm;
+  const v = yield* ptepGet(vmf.pmd);
+  if (pmdTransHuge(v)) {
+    yield* folioUnlock(folio);
+    folioPutRefs(folio, 1);
+    return true;
+  }
+  const mem = current.k.mem;
+  if (pmdNone(v) && mem.order[folio] === HPAGE_PMD_ORDER) {
+    const page = (folio + (start - mem.index[folio])) as Pfn;
+    if ((yield* doSetPmd(vmf, folio, page)) === 0) {
+      yield* folioUnlock(folio); // the reference is now the mapping's
+      return true;
+    }
+  }
+  if (pmdNone(yield* ptepGet(vmf.pmd)) && vmf.preallocPte) {
+    vmf.preallocPte = yield* pmdInstall(mm, vmf.pmd, vmf.preallocPte);
+  }
+  return false;
+}
+
+/** Page-cache folio of a shmem file (shmem_alloc_folio() + filemap_add_folio()). */
+export function shmemAllocAndAdd(mapping: AddressSpace, index: number, order: number): Pfn {
+  const mem = current.k.mem;
+  const head = mem.allocPages(order, PT_SHMEM);
+  if (head < 0) return head;
+  mem.flags[head] |= PG_uptodate | PG_swapbacked;
+  filemapAddFolio(mapping, head, order ? alignDown(index, 1 << order) : index);
+  return head;
+}

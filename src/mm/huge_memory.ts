@@ -1,0 +1,325 @@
+/**
+ * PMD-mapped transparent huge pages (mm/huge_memory.c): anonymous THP faults with their deposited
+ * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes, spec 1.8), the
+ * huge zero page, zapping and splitting a huge PMD.
+ */
+import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { mmDecNrPtes, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
+import {
+  FAULT_FLAG_VMA_LOCK,
+  FAULT_FLAG_WRITE,
+  MM_ANONPAGES,
+  MMF_VM_HUGEPAGE,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_OOM,
+  VM_FAULT_RETRY,
+  VM_HUGEPAGE,
+  VM_HUGETLB,
+  VM_NOHUGEPAGE,
+  VM_PFNMAP,
+  VM_UFFD_MISSING,
+  VM_WRITE,
+  type VmFault,
+  type Vma,
+} from './mm_types.js';
+import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
+import { PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
+import { T_ALLOCATED, T_LINKED } from './pgtable.js';
+import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  isPmdMigrationEntry,
+  mkHugePmd,
+  mkPte,
+  mkTableEntry,
+  pmdNone,
+  pmdPfn,
+  pmdTransHuge,
+  pteDirty,
+  pteFlags,
+  pteSetFlags,
+  pteWrite,
+  type Pmd,
+} from './pgtable_types.js';
+import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { pmdLockptr } from './ptlock.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd } from './rmap.js';
+import { addMmCounter, folioPutRefs, mmCounter } from './swap.js';
+import { anonVmaPrepare } from './vma.js';
+import { vmaPageProt } from './memory/fault.js';
+
+/** thp_vma_suitable_order(PMD_ORDER): the aligned 2 MiB block lies inside the VMA (and, for files, is aligned in the file). */
+export function thpVmaSuitablePmd(vma: Vma, addr: Vaddr): boolean {
+  const haddr = alignDown(addr, PMD_SIZE);
+  if (haddr < vma.start || haddr + HPAGE_PMD_SIZE > vma.end) return false;
+  if (!vma.isAnonymous() && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
+  return true;
+}
+
+/** vma_thp_disabled(). */
+export function vmaThpDisabled(vma: Vma): boolean {
+  return (vma.flags & VM_NOHUGEPAGE) !== 0;
+}
+
+/**
+ * thp_vma_allowable_order(vma, PMD_ORDER) as far as the model needs it: anonymous VMAs by the
+ * `enabled` sysfs mode; shmem by shmem_enabled (modelled coarsely, see docs/model.md); regular
+ * files never here (their PMD mappings come from PMD-size page-cache folios, via do_set_pmd()).
+ */
+export function thpVmaAllowablePmd(vma: Vma, addr: Vaddr, inPf: boolean): boolean {
+  const k = current.k;
+  if (vma.flags & (VM_HUGETLB | VM_PFNMAP) || vmaThpDisabled(vma)) return false;
+  if (!thpVmaSuitablePmd(vma, addr)) return false;
+  if (vma.isAnonymous()) {
+    const on = k.cfg.thp === 'always' || (k.cfg.thp === 'madvise' && (vma.flags & VM_HUGEPAGE) !== 0);
+    if (!on) return false;
+    // khugepaged needs an anon_vma; a page fault will create one.
+    return inPf || vma.anonVma !== null;
+  }
+  if (vma.isShmem()) return !inPf && shmemAllowsHuge(vma, true);
+  return false;
+}
+
+/** shmem_allowable_huge_orders() for PMD order, coarsely: the shmem_enabled modes. */
+export function shmemAllowsHuge(vma: Vma | null, forCollapse: boolean): boolean {
+  const mode = current.k.cfg.shmemThp;
+  if (mode === 'deny') return false;
+  if (forCollapse) return true; // MADV_COLLAPSE works unless `deny` (live-kernel.md)
+  if (mode === 'force' || mode === 'always' || mode === 'within_size') return true;
+  return mode === 'advise' && vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+}
+
+/** mm_get_huge_zero_folio(): allocated on first use, kept for the kernel's lifetime. */
+function mmGetHugeZeroFolio(): Pfn {
+  const mem = current.k.mem;
+  if (mem.hugeZeroPfn < 0) {
+    mem.hugeZeroPfn = mem.allocPages(HPAGE_PMD_ORDER, PT_ZERO);
+    if (mem.hugeZeroPfn >= 0) mem.refcount[mem.hugeZeroPfn] = 1 << 30;
+  }
+  return mem.hugeZeroPfn;
+}
+export function isHugeZeroPmd(v: Pmd): boolean {
+  return pmdTransHuge(v) && pmdPfn(v) === current.k.mem.hugeZeroPfn;
+}
+
+/** do_huge_pmd_anonymous_page(). */
+export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  const haddr = alignDown(vmf.address, PMD_SIZE);
+  if (!thpVmaSuitablePmd(vma, haddr)) return VM_FAULT_FALLBACK;
+  if (!vma.anonVma) {
+    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY; // vmf_anon_prepare()
+    anonVmaPrepare(vma);
+  }
+  mm.flags |= MMF_VM_HUGEPAGE; // khugepaged_enter_vma()
+  const pml = pmdLockptr(mm, vmf.pmd);
+  if (!(vmf.flags & FAULT_FLAG_WRITE) && k.cfg.thpUseZeroPage) {
+    const pgtable = pgtableAlloc(mm, LEVEL_PTE, haddr);
+    if (!pgtable) return VM_FAULT_OOM;
+    const zero = mmGetHugeZeroFolio();
+    if (zero < 0) {
+      pteFree(pgtable);
+      return VM_FAULT_FALLBACK;
+    }
+    yield* spinLock(pml);
+    if (pmdNone(yield* ptepGet(vmf.pmd)) && !(vma.flags & VM_UFFD_MISSING)) {
+      // set_huge_zero_folio()
+      pgtableTransHugeDeposit(vmf.pmd, pgtable);
+      yield* setPte(vmf.pmd, mkHugePmd(zero, _PAGE_USER | _PAGE_SPECIAL | _PAGE_ACCESSED));
+      mmIncNrPtes(mm);
+      yield* spinUnlock(pml);
+    } else {
+      yield* spinUnlock(pml);
+      pteFree(pgtable);
+    }
+    return 0;
+  }
+  return yield* __doHugePmdAnonymousPage(vmf, haddr);
+}
+
+/** __do_huge_pmd_anonymous_page(). */
+function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  const folio = k.mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
+  if (folio < 0) return VM_FAULT_FALLBACK;
+  k.mem.flags[folio] |= PG_uptodate;
+  const pgtable = pgtableAlloc(mm, LEVEL_PTE, haddr);
+  if (!pgtable) {
+    folioPutRefs(folio, 1);
+    return VM_FAULT_OOM;
+  }
+  const pml = pmdLockptr(mm, vmf.pmd);
+  yield* spinLock(pml);
+  if (!pmdNone(yield* ptepGet(vmf.pmd))) {
+    yield* spinUnlock(pml);
+    pteFree(pgtable);
+    folioPutRefs(folio, 1);
+    return 0;
+  }
+  pgtableTransHugeDeposit(vmf.pmd, pgtable);
+  yield* mapAnonFolioPmd(folio, vmf.pmd, vma);
+  mmIncNrPtes(mm);
+  yield* spinUnlock(pml);
+  k.stats.thpFaults++;
+  return 0;
+}
+
+/** map_anon_folio_pmd(). */
+function* mapAnonFolioPmd(folio: Pfn, pmdp: number, vma: Vma): KGen<void> {
+  let flags = _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+  if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
+  folioAddNewAnonRmapPmd(folio);
+  yield* setPte(pmdp, mkHugePmd(folio, flags));
+  addMmCounter(vma.mm, MM_ANONPAGES, HPAGE_PMD_NR);
+}
+
+/** huge_pmd_set_accessed(). */
+export function* hugePmdSetAccessed(vmf: VmFault): KGen<void> {
+  const pml = pmdLockptr(vmf.vma.mm, vmf.pmd);
+  yield* spinLock(pml);
+  const cur = yield* ptepGet(vmf.pmd);
+  if (cur === vmf.origPmd) {
+    let v = pteSetFlags(cur, _PAGE_ACCESSED);
+    if (vmf.flags & FAULT_FLAG_WRITE) v = pteSetFlags(v, _PAGE_DIRTY);
+    if (v !== cur) yield* setPte(vmf.pmd, v);
+  }
+  yield* spinUnlock(pml);
+}
+
+/**
+ * do_huge_pmd_wp_page(): a write to a write-protected huge PMD. The huge zero page is replaced by
+ * a fresh THP (do_huge_zero_wp_pmd()); anything else is split and handled at PTE level.
+ */
+export function* doHugePmdWpPage(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  const haddr = alignDown(vmf.address, PMD_SIZE);
+  if (isHugeZeroPmd(vmf.origPmd) && vma.isAnonymous()) {
+    const folio = k.mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
+    if (folio >= 0) {
+      k.mem.flags[folio] |= PG_uptodate;
+      const pml = pmdLockptr(mm, vmf.pmd);
+      yield* spinLock(pml);
+      if ((yield* ptepGet(vmf.pmd)) !== vmf.origPmd) {
+        yield* spinUnlock(pml);
+        folioPutRefs(folio, 1);
+        return 0;
+      }
+      // pmdp_huge_clear_flush(), then map the new folio; the deposited table stays.
+      yield* ptepGetAndClear(vmf.pmd);
+      yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
+      yield* mapAnonFolioPmd(folio, vmf.pmd, vma);
+      yield* spinUnlock(pml);
+      k.stats.thpFaults++;
+      return 0;
+    }
+  }
+  yield* __splitHugePmd(vma, vmf.pmd, vmf.address);
+  return VM_FAULT_FALLBACK;
+}
+
+/** zap_deposited_table(): withdraw and free a deposited table (never visible: immediate). */
+function zapDepositedTable(vma: Vma, pmdp: number): void {
+  const tid = pgtableTransHugeWithdraw(pmdp);
+  if (!tid) return;
+  current.k.pt.setState(tid, T_ALLOCATED);
+  pteFree(tid);
+  mmDecNrPtes(vma.mm);
+}
+
+/** zap_huge_pmd(): returns 1 when it zapped the huge PMD, 0 when there was none any more. */
+export function* zapHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr): KGen<number> {
+  const k = current.k;
+  const pml = pmdLockptr(vma.mm, pmdp);
+  yield* spinLock(pml); // __pmd_trans_huge_lock()
+  const cur = yield* ptepGet(pmdp);
+  if (!pmdTransHuge(cur) && !isPmdMigrationEntry(cur)) {
+    yield* spinUnlock(pml);
+    return 0;
+  }
+  const orig = yield* ptepGetAndClear(pmdp);
+  tlbFlushPmdRange(tlb, addr, HPAGE_PMD_SIZE); // tlb_remove_pmd_tlb_entry()
+  if (isHugeZeroPmd(orig)) {
+    zapDepositedTable(vma, pmdp);
+    yield* spinUnlock(pml);
+    return 1;
+  }
+  const folio = pmdPfn(orig);
+  folioRemoveRmapPmd(folio);
+  if (k.mem.type[folio] === PT_ANON) {
+    zapDepositedTable(vma, pmdp);
+    addMmCounter(vma.mm, MM_ANONPAGES, -HPAGE_PMD_NR);
+  } else {
+    addMmCounter(vma.mm, mmCounter(folio), -HPAGE_PMD_NR);
+  }
+  yield* spinUnlock(pml);
+  // tlb_remove_page_size(): the PMD mapping's one reference.
+  if (yield* tlbRemoveFolioPages(tlb, folio, 1, false)) yield* tlbFlushMmu(tlb);
+  return 1;
+}
+
+/** __split_huge_pmd(): split under the PMD lock. */
+export function* __splitHugePmd(vma: Vma, pmdp: number, address: Vaddr): KGen<void> {
+  const pml = pmdLockptr(vma.mm, pmdp);
+  yield* spinLock(pml);
+  const cur = yield* ptepGet(pmdp);
+  if (pmdTransHuge(cur)) yield* __splitHugePmdLocked(vma, pmdp, alignDown(address, PMD_SIZE), cur);
+  yield* spinUnlock(pml);
+}
+
+/**
+ * __split_huge_pmd_locked(). File THPs are simply unmapped (their pages refault); anonymous ones
+ * (and the huge zero page) become a PTE table: the deposited table is withdrawn, filled with 512
+ * PTEs while still private, and only then populated into the PMD slot.
+ */
+function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): KGen<void> {
+  const mm = vma.mm;
+  const k = current.k;
+  k.stats.thpSplits++;
+  if (!vma.isAnonymous()) {
+    yield* ptepGetAndClear(pmdp); // pmdp_huge_clear_flush()
+    yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
+    const folio = pmdPfn(old);
+    folioRemoveRmapPmd(folio);
+    addMmCounter(mm, mmCounter(folio), -HPAGE_PMD_NR);
+    folioPutRefs(folio, 1);
+    return;
+  }
+  const zero = isHugeZeroPmd(old);
+  // pmdp_invalidate() / pmdp_huge_clear_flush(): no CPU may keep the huge translation.
+  yield* ptepGetAndClear(pmdp);
+  yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
+  const tid = pgtableTransHugeWithdraw(pmdp);
+  k.pt.setState(tid, T_ALLOCATED);
+  const base = tid * 512;
+  if (zero) {
+    const e = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
+    for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, e);
+  } else {
+    const folio = pmdPfn(old);
+    let flags = vmaPageProt(vma) & ~_PAGE_RW;
+    if (pteWrite(old)) flags |= _PAGE_RW;
+    if (pteDirty(old)) flags |= _PAGE_DIRTY;
+    flags |= pteFlags(old) & _PAGE_ACCESSED;
+    k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
+    for (let i = 0; i < HPAGE_PMD_NR; i++) {
+      k.mem.mapcount[folio + i]++;
+      yield* setPte(base + i, mkPte((folio + i) as Pfn, flags));
+    }
+    folioRemoveRmapPmd(folio);
+  }
+  // smp_wmb(): the PTEs are visible before the PMD points at them.
+  k.pt.setState(tid, T_LINKED);
+  yield* setPte(pmdp, mkTableEntry(k.pt.pfnOf(tid)));
+}

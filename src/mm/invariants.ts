@@ -1,0 +1,193 @@
+/**
+ * Named invariants of the modelled kernel (spec 2.10, races.md I1–I6), checkable at quiescent
+ * points: after every op in tests, and at the end of every explored execution. Each returns a list
+ * of human-readable failures; `checkInvariants` runs them all.
+ *
+ * They walk everything (cost proportional to the model's state), so they are for tests and small
+ * runs, not for the replay hot path.
+ */
+import { PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, type Pfn } from './const.js';
+import { current } from './current.js';
+import type { Kernel, MmStruct } from './mm_types.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
+import { PT_ANON, PT_FREE, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
+import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
+import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial } from './pgtable_types.js';
+
+export type InvariantName =
+  | 'pgtables-bytes'
+  | 'rss-counters'
+  | 'no-freed-reachable'
+  | 'mapcounts'
+  | 'tlb-no-freed'
+  | 'table-states'
+  | 'exit-clean';
+
+export interface InvariantFailure {
+  invariant: InvariantName;
+  message: string;
+}
+
+interface Census {
+  /** Per pfn: PTE mappings seen. */
+  pteMaps: Map<number, number>;
+  /** Per head pfn: PMD mappings seen. */
+  pmdMaps: Map<number, number>;
+  linkedTables: Set<number>;
+  depositedTables: Set<number>;
+}
+
+/** Walk one mm's tree: count tables and mappings; report what points at freed things. */
+function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName, m: string) => void): void {
+  const pt = k.pt;
+  let tables = 0;
+  const rss = [0, 0, 0, 0];
+  const visitTable = (tid: number, what: string): boolean => {
+    if (!tid || pt.state[tid] === T_FREED) {
+      fail('no-freed-reachable', `mm ${mm.name}: ${what} points to freed table ${tid}`);
+      return false;
+    }
+    if (pt.state[tid] !== T_LINKED) fail('table-states', `mm ${mm.name}: reachable ${what} table ${tid} is not linked (state ${pt.state[tid]})`);
+    census.linkedTables.add(tid);
+    return true;
+  };
+  pt.forEachEntry(mm.pgd, (gi, pgdv) => {
+    const pud = pt.tidOfPfn(pmdPfn(pgdv));
+    if (!visitTable(pud, `PGD[${gi}]`)) return;
+    tables++;
+    pt.forEachEntry(pud, (ui, pudv) => {
+      const pmd = pt.tidOfPfn(pmdPfn(pudv));
+      if (!visitTable(pmd, `PUD[${ui}]`)) return;
+      tables++;
+      for (let d = pt.deposit[pmd]; d > 0; d = pt.next[d]) {
+        if (pt.state[d] !== T_DEPOSITED) fail('table-states', `mm ${mm.name}: deposited table ${d} in state ${pt.state[d]}`);
+        census.depositedTables.add(d);
+        tables++;
+      }
+      pt.forEachEntry(pmd, (mi, pmdv) => {
+        const base = gi * PGDIR_SIZE + ui * PUD_SIZE + mi * PMD_SIZE;
+        if (pmdTransHuge(pmdv)) {
+          const head = pmdPfn(pmdv);
+          if (k.mem.type[head] === PT_FREE) fail('no-freed-reachable', `mm ${mm.name}: huge PMD at ${base} maps freed folio ${head}`);
+          if (k.mem.type[head] === PT_ZERO) return;
+          census.pmdMaps.set(head, (census.pmdMaps.get(head) ?? 0) + 1);
+          rss[counterOf(k.mem.type[head])] += 512;
+          return;
+        }
+        if (!pmdIsTable(pmdv)) return;
+        const pte = pt.tidOfPfn(pmdPfn(pmdv));
+        if (!visitTable(pte, `PMD at ${base}`)) return;
+        tables++;
+        pt.forEachEntry(pte, (pi, e) => {
+          if (!ptePresent(e) || pteSpecial(e)) return;
+          const pfn = ptePfn(e);
+          if (k.mem.type[pfn] === PT_FREE) {
+            fail('no-freed-reachable', `mm ${mm.name}: PTE at ${base + pi * PAGE_SIZE} maps freed frame ${pfn}`);
+            return;
+          }
+          census.pteMaps.set(pfn, (census.pteMaps.get(pfn) ?? 0) + 1);
+          rss[counterOf(k.mem.type[pfn])]++;
+        });
+      });
+    });
+  });
+  if (mm.pgtablesBytes !== tables * 4096) {
+    fail('pgtables-bytes', `mm ${mm.name}: pgtables_bytes ${mm.pgtablesBytes} but ${tables} tables (${tables * 4096} bytes) are linked or deposited`);
+  }
+  for (const [i, name] of [[MM_ANONPAGES, 'anon'], [MM_FILEPAGES, 'file'], [MM_SHMEMPAGES, 'shmem']] as const) {
+    if (mm.rss[i] !== rss[i]) fail('rss-counters', `mm ${mm.name}: ${name} RSS counter ${mm.rss[i]} but ${rss[i]} pages mapped`);
+  }
+}
+
+function counterOf(type: number): number {
+  if (type === PT_ANON) return MM_ANONPAGES;
+  return type === PT_SHMEM ? MM_SHMEMPAGES : MM_FILEPAGES;
+}
+
+export function checkInvariants(k: Kernel): InvariantFailure[] {
+  const out: InvariantFailure[] = [];
+  const fail = (invariant: InvariantName, message: string) => {
+    if (out.length < 50) out.push({ invariant, message });
+  };
+  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), linkedTables: new Set(), depositedTables: new Set() };
+  const saved = current.k;
+  current.k = k;
+  try {
+    for (const mm of k.mms) if (!mm.exited) walkMm(k, mm, census, fail);
+    checkMapcounts(k, census, fail);
+    checkTlbs(k, fail);
+    checkTableStates(k, census, fail);
+  } finally {
+    current.k = saved;
+  }
+  return out;
+}
+
+/** Folio accounting: mapcounts equal the mappings found; refcount covers them. */
+function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string) => void): void {
+  const mem = k.mem;
+  for (let pfn = 1; pfn < mem.top; pfn++) {
+    const t = mem.type[pfn];
+    if (t === PT_FREE || t === PT_PAGETABLE || t === PT_ZERO) continue;
+    const want = c.pteMaps.get(pfn) ?? 0;
+    if (mem.mapcount[pfn] !== want) fail('mapcounts', `frame ${pfn}: mapcount ${mem.mapcount[pfn]} but ${want} PTEs map it`);
+    const head = mem.folioHead(pfn as Pfn);
+    if (head === pfn) {
+      const pmd = c.pmdMaps.get(pfn) ?? 0;
+      if (mem.entireMapcount[pfn] !== pmd) fail('mapcounts', `folio ${pfn}: entire mapcount ${mem.entireMapcount[pfn]} but ${pmd} PMDs map it`);
+      let maps = pmd;
+      for (let i = 0; i < mem.folioNr(head); i++) maps += mem.mapcount[pfn + i];
+      if (mem.refcount[pfn] < maps) fail('mapcounts', `folio ${pfn}: refcount ${mem.refcount[pfn]} below its ${maps} mappings`);
+    }
+  }
+}
+
+/** No CPU's TLB or paging-structure cache refers to a freed frame or table. */
+function checkTlbs(k: Kernel, fail: (n: InvariantName, m: string) => void): void {
+  for (const cpu of k.cpus) {
+    const t = cpu.tlb;
+    for (let s = 0; s < t.vpn.length; s++) {
+      if (t.vpn[s] >= 0 && k.mem.gen[t.pfn[s]] !== t.gen[s]) fail('tlb-no-freed', `CPU ${cpu.id}: TLB entry for page ${t.vpn[s] * PAGE_SIZE} refers to freed frame ${t.pfn[s]}`);
+      if (t.vpn[s] >= 0 && k.mem.type[t.pfn[s]] === PT_FREE) fail('tlb-no-freed', `CPU ${cpu.id}: TLB entry for page ${t.vpn[s] * PAGE_SIZE} refers to free frame ${t.pfn[s]}`);
+    }
+    for (let s = 0; s < t.pwcBlock.length; s++) {
+      if (t.pwcBlock[s] >= 0 && k.pt.state[t.pwcTid[s]] === T_FREED) fail('tlb-no-freed', `CPU ${cpu.id}: paging-structure cache entry refers to freed table ${t.pwcTid[s]}`);
+    }
+  }
+}
+
+/** Linked tables are exactly the reachable ones; nothing is left detached at a quiescent point. */
+function checkTableStates(k: Kernel, c: Census, fail: (n: InvariantName, m: string) => void): void {
+  const pt = k.pt;
+  for (let tid = 1; tid < pt.nrTids; tid++) {
+    const st = pt.state[tid];
+    if (st === T_LINKED && !c.linkedTables.has(tid) && !isLivePgd(k, tid)) fail('table-states', `table ${tid} is linked but unreachable`);
+    if (st === T_DEPOSITED && !c.depositedTables.has(tid)) fail('table-states', `table ${tid} is deposited but on no deposit list`);
+    if (st === T_DETACHED) fail('table-states', `table ${tid} was detached but never queued for freeing (leak)`);
+    if (st === T_QUEUED && k.rcu.pending.length === 0) fail('table-states', `table ${tid} is queued but no RCU callback is pending`);
+  }
+}
+
+function isLivePgd(k: Kernel, tid: number): boolean {
+  return k.mms.some((mm) => !mm.exited && mm.pgd === tid);
+}
+
+/**
+ * After every process exited and RCU callbacks ran: every table freed, every anonymous page
+ * freed, counters zero; what remains is the page cache of files and the zero pages.
+ */
+export function checkExitClean(k: Kernel): InvariantFailure[] {
+  const out: InvariantFailure[] = [];
+  for (const mm of k.mms) {
+    if (!mm.exited) out.push({ invariant: 'exit-clean', message: `mm ${mm.name} has not exited` });
+    if (mm.pgtablesBytes !== 0) out.push({ invariant: 'exit-clean', message: `mm ${mm.name}: pgtables_bytes ${mm.pgtablesBytes} at exit` });
+    for (let i = 0; i < 4; i++) if (mm.rss[i] !== 0) out.push({ invariant: 'exit-clean', message: `mm ${mm.name}: RSS counter ${i} is ${mm.rss[i]} at exit (Bad rss-counter state)` });
+  }
+  const pt = k.pt;
+  for (let tid = 1; tid < pt.nrTids; tid++) {
+    if (pt.state[tid] !== T_FREED) out.push({ invariant: 'exit-clean', message: `page table ${tid} not freed (state ${pt.state[tid]})` });
+  }
+  if (k.mem.used[PT_ANON] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_ANON]} anonymous pages leaked` });
+  if (k.mem.nrPagetable !== 0) out.push({ invariant: 'exit-clean', message: `NR_PAGETABLE is ${k.mem.nrPagetable}` });
+  return out.slice(0, 50);
+}

@@ -1,0 +1,103 @@
+/**
+ * The model's system-call surface, driven on one CPU to completion: what a user process can ask of
+ * the modelled kernel. Every entry point sets `current` to (kernel, CPU 0), runs the kernel path
+ * with `complete()`, and returns the kernel's result (0 / negative errno, or a fault outcome).
+ *
+ * The explorer does not use this file: it steps the same kernel paths as tasks on several CPUs.
+ */
+import { applySettings, resolveConfig, type Config, type ConfigInput } from './config.js';
+import { ModelBug } from './bug.js';
+import { PAGE_SIZE, type Vaddr } from './const.js';
+import { current, setCurrent } from './current.js';
+import { fileFillAsWritten } from './filemap.js';
+import { doMadvise, type MadvAdvice } from './madvise.js';
+import { doMlock, doMmap, doMunmap, exitMmap, type MmapRequest } from './mmap.js';
+import { AddressSpace, Kernel, MmStruct } from './mm_types.js';
+import { complete } from './primitives.js';
+import { rcuAdvance } from './rcu.js';
+import { userAccess } from './arch/walk.js';
+import { mmLockHandle } from './ptlock.js';
+
+export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings };
+export type { Config, ConfigInput, MadvAdvice, MmapRequest };
+
+export function createKernel(cfg: Config): Kernel {
+  const k = new Kernel(cfg);
+  setCurrent(k, 0);
+  return k;
+}
+
+function enter(k: Kernel, mm: MmStruct | null): void {
+  setCurrent(k, 0);
+  if (mm) {
+    current.cpu.activeMm = mm;
+    mm.cpumask |= 1 << current.cpu.id;
+  }
+  if (current.cpu.held.length || current.cpu.rcuNesting || current.cpu.irqDisabled) {
+    throw new ModelBug('a syscall started with locks, RCU or IRQ-off state left over');
+  }
+}
+
+/** mm_alloc() for a new process (its PGD is allocated but not counted in VmPTE). */
+export function createProcess(k: Kernel, name: string): MmStruct {
+  enter(k, null);
+  const mm = new MmStruct(k, k.mms.length, name);
+  k.mms.push(mm);
+  void mmLockHandle(mm);
+  return mm;
+}
+
+/** memfd_create() + ftruncate(). */
+export function createMemfd(k: Kernel, name: string, size: number): AddressSpace {
+  const f = new AddressSpace(k.files.length, name, 'shmem', Math.ceil(size / PAGE_SIZE), 0);
+  k.files.push(f);
+  return f;
+}
+
+/** A regular file written by its creator in chunks whose folios have the given order. */
+export function createFile(k: Kernel, name: string, size: number, folioOrder: number): AddressSpace {
+  enter(k, null);
+  const f = new AddressSpace(k.files.length, name, 'file', Math.ceil(size / PAGE_SIZE), folioOrder);
+  k.files.push(f);
+  if (!fileFillAsWritten(f)) throw new ModelBug('out of memory writing a file');
+  return f;
+}
+
+export function sysMmap(k: Kernel, mm: MmStruct, req: MmapRequest): number {
+  enter(k, mm);
+  return complete(/* task */ doMmap(mm, req));
+}
+export function sysMunmap(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): number {
+  enter(k, mm);
+  return complete(/* task */ doMunmap(mm, addr, len));
+}
+export function sysMadvise(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, advice: MadvAdvice): number {
+  enter(k, mm);
+  return complete(/* task */ doMadvise(mm, addr, len, advice));
+}
+export function sysMlock(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, lock: boolean): number {
+  enter(k, mm);
+  return complete(/* task */ doMlock(mm, addr, len, lock));
+}
+/** A user access of one byte: 0 (FAULT_OK) or a fault outcome (arch/fault.ts). */
+export function sysTouch(k: Kernel, mm: MmStruct, addr: Vaddr, write: boolean): number {
+  enter(k, mm);
+  return userAccess(mm, addr, write);
+}
+
+/** do_exit() → exit_mmap() → mmdrop(): the PGD goes last, then check_mm(). */
+export function sysExit(k: Kernel, mm: MmStruct): void {
+  enter(k, mm);
+  complete(/* task */ exitMmap(mm));
+  k.pt.free(mm.pgd); // mm_free_pgd(): never visible to lockless walkers of other mms
+  for (const cpu of k.cpus) {
+    cpu.tlb.flushMm(mm.id);
+    if (cpu.activeMm === mm) cpu.activeMm = null;
+  }
+}
+
+/** Let every pending RCU grace period end and run its callbacks (between ops). */
+export function quiesce(k: Kernel): number {
+  setCurrent(k, 0);
+  return rcuAdvance(k.rcu, k.cpus);
+}

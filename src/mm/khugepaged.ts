@@ -1,0 +1,533 @@
+/**
+ * Collapsing into PMD-size THPs (mm/khugepaged.c), as reached from MADV_COLLAPSE:
+ * madvise_collapse(), hpage_collapse_scan_file(), collapse_file(), retract_page_tables() (with the
+ * series' PMD-state recheck, spec 3.8.4), collapse_pte_mapped_thp(), and the anonymous
+ * hpage_collapse_scan_pmd() / collapse_huge_page(). Outcomes are SCAN_* reasons, as in the kernel.
+ *
+ * Modelled coarsely (docs/model.md): no khugepaged thread (MADV_COLLAPSE drives the same code),
+ * no swap-in, no mmu notifiers, no LRU isolation; regular-file collapse (READ_ONLY_THP_FOR_FS)
+ * is not modelled.
+ */
+import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
+import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
+import { mmDecNrPtes, mmFindPmd, tableOf } from './memory/pgalloc.js';
+import { vmaStartWrite, mmapWriteUnlock } from './mmap.js';
+import {
+  MM_ANONPAGES,
+  VM_UFFD_MISSING,
+  VM_UFFD_WP,
+  VM_WRITE,
+  VmFault,
+  type AddressSpace,
+  type MmStruct,
+  type Vma,
+} from './mm_types.js';
+import { PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
+import { T_DETACHED } from './pgtable.js';
+import {
+  PteMapOut,
+  pgtableTransHugeDeposit,
+  pmdpCollapseFlush,
+  pteFreeDefer,
+  pteOffsetMapLock,
+  pteOffsetMapRwNolock,
+  pteUnmap,
+  pteUnmapUnlock,
+} from './pgtable_generic.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_USER,
+  isPmdMigrationEntry,
+  mkHugePmd,
+  pmdIsTable,
+  pmdNone,
+  pmdTransHuge,
+  ptePfn,
+  ptePresent,
+  pteSpecial,
+  pteUffdWp,
+  type Pmd,
+} from './pgtable_types.js';
+import {
+  downRead,
+  downWrite,
+  flushTlbMmRange,
+  folioLock,
+  folioTrylock,
+  folioUnlock,
+  ptepGet,
+  ptepGetAndClear,
+  setPte,
+  spinLock,
+  spinUnlock,
+  tlbRemoveTableSyncOne,
+  upRead,
+  type KGen,
+} from './primitives.js';
+import { pmdLockptr, pteLockptr } from './ptlock.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
+import { vmaLookup } from './vma.js';
+
+export type ScanResult =
+  | 'SCAN_FAIL'
+  | 'SCAN_SUCCEED'
+  | 'SCAN_PMD_NULL'
+  | 'SCAN_PMD_NONE'
+  | 'SCAN_PMD_MAPPED'
+  | 'SCAN_EXCEED_NONE_PTE'
+  | 'SCAN_PTE_NON_PRESENT'
+  | 'SCAN_PTE_UFFD_WP'
+  | 'SCAN_PTE_MAPPED_HUGEPAGE'
+  | 'SCAN_PAGE_NULL'
+  | 'SCAN_PAGE_ANON'
+  | 'SCAN_PAGE_LOCK'
+  | 'SCAN_PAGE_COUNT'
+  | 'SCAN_PAGE_COMPOUND'
+  | 'SCAN_VMA_NULL'
+  | 'SCAN_VMA_CHECK'
+  | 'SCAN_ADDRESS_RANGE'
+  | 'SCAN_ALLOC_HUGE_PAGE_FAIL'
+  | 'SCAN_TRUNCATED'
+  | 'SCAN_PAGE_FILLED';
+
+/** check_pmd_state() (added by patch 01): what a PMD slot holds, as a scan result. */
+export function* checkPmdState(pmdp: number): KGen<ScanResult> {
+  const pmde = yield* ptepGet(pmdp);
+  if (pmdNone(pmde)) return 'SCAN_PMD_NONE';
+  if (isPmdMigrationEntry(pmde)) return 'SCAN_PMD_NULL';
+  if (pmdTransHuge(pmde)) return 'SCAN_PMD_MAPPED';
+  if (!pmdIsTable(pmde)) return 'SCAN_PMD_NULL';
+  return 'SCAN_SUCCEED';
+}
+
+/** find_pmd_or_thp_or_none(). */
+function* findPmdOrThpOrNone(mm: MmStruct, address: Vaddr, out: { pmdp: number }): KGen<ScanResult> {
+  out.pmdp = yield* mmFindPmd(mm, address);
+  if (!out.pmdp) return 'SCAN_PMD_NULL';
+  return yield* checkPmdState(out.pmdp);
+}
+
+/** madvise_collapse_errno(). */
+function madviseCollapseErrno(r: ScanResult): number {
+  switch (r) {
+    case 'SCAN_ALLOC_HUGE_PAGE_FAIL':
+    case 'SCAN_EXCEED_NONE_PTE':
+      return -ENOMEM;
+    case 'SCAN_PAGE_COUNT':
+    case 'SCAN_PAGE_LOCK':
+    case 'SCAN_PAGE_FILLED':
+      return -EAGAIN;
+    default:
+      return -EINVAL;
+  }
+}
+
+/** thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE. */
+function collapseAllowed(vma: Vma): boolean {
+  if (vmaThpDisabled(vma)) return false;
+  if (vma.isAnonymous()) return vma.anonVma !== null;
+  if (vma.isShmem()) return shmemAllowsHuge(vma, true);
+  return false;
+}
+
+/**
+ * madvise_collapse(): for each 2 MiB block of [start, end), collapse it; returns 0 when every
+ * block ended up PMD-mapped. Entered and left with mmap_lock held for read; drops it around file
+ * collapses, as the kernel does.
+ */
+export function* madviseCollapse(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
+  const mm = vma.mm;
+  if (!collapseAllowed(vma)) return -EINVAL;
+  const hstart = alignUp(start, PMD_SIZE);
+  let hend = alignDown(end, PMD_SIZE);
+  let thps = 0;
+  let lastFail: ScanResult = 'SCAN_FAIL';
+  const total = Math.max(0, (hend - hstart) / PMD_SIZE);
+  for (let addr = hstart; addr < hend; addr += HPAGE_PMD_SIZE) {
+    const v = vmaLookup(mm, addr);
+    if (!v || !thpVmaSuitablePmd(v, addr)) {
+      lastFail = 'SCAN_ADDRESS_RANGE';
+      break;
+    }
+    hend = Math.min(hend, alignDown(v.end, PMD_SIZE));
+    let result: ScanResult;
+    if (!v.isAnonymous()) {
+      const file = v.file!;
+      const pgoff = (addr - v.start) / PAGE_SIZE + v.pgoff;
+      yield* upRead(mm.mmapLock);
+      result = yield* hpageCollapseScanFile(file, pgoff);
+      if (result === 'SCAN_PTE_MAPPED_HUGEPAGE') {
+        yield* downRead(mm.mmapLock);
+        result = yield* collapsePteMappedThp(mm, addr, true);
+        yield* upRead(mm.mmapLock);
+      }
+      yield* downRead(mm.mmapLock);
+    } else {
+      result = yield* hpageCollapseScanPmd(mm, v, addr);
+    }
+    if (result === 'SCAN_SUCCEED' || result === 'SCAN_PMD_MAPPED') {
+      thps++;
+      current.k.stats.collapses++;
+    } else if (['SCAN_PMD_NULL', 'SCAN_PTE_NON_PRESENT', 'SCAN_PTE_UFFD_WP', 'SCAN_PAGE_NULL', 'SCAN_PAGE_COUNT', 'SCAN_PAGE_LOCK', 'SCAN_PAGE_COMPOUND'].includes(result)) {
+      lastFail = result;
+    } else {
+      lastFail = result;
+      break;
+    }
+  }
+  return thps === total ? 0 : madviseCollapseErrno(lastFail);
+}
+
+// ---- file / shmem ---------------------------------------------------------------------------------
+
+/** hpage_collapse_scan_file(): look at the page cache of the block; collapse if worth it. */
+function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
+  const mem = current.k.mem;
+  if (start + HPAGE_PMD_NR > mapping.sizePages) return 'SCAN_TRUNCATED';
+  for (let i = start; i < start + HPAGE_PMD_NR; i++) {
+    const page = pageCacheLookup(mapping, i);
+    if (!page) continue;
+    const head = mem.folioHead(page);
+    // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.
+    if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return 'SCAN_PTE_MAPPED_HUGEPAGE';
+    // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
+    if (mem.refcount[head] !== 1 + mem.mapcount[head] + mem.entireMapcount[head]) return 'SCAN_PAGE_COUNT';
+  }
+  return yield* collapseFile(mapping, start);
+}
+
+/**
+ * collapse_file() for shmem: lock a new PMD-size folio, unmap the old pages from every mm
+ * (try_to_unmap(), which leaves their PTE tables empty), move the new folio into the page cache,
+ * then retract_page_tables() while the new folio is still locked, so no fault can map the range.
+ */
+function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
+  const k = current.k;
+  const mem = k.mem;
+  if (mapping.kind !== 'shmem') return 'SCAN_FAIL';
+  const nw = mem.allocPages(HPAGE_PMD_ORDER, PT_SHMEM);
+  if (nw < 0) return 'SCAN_ALLOC_HUGE_PAGE_FAIL';
+  mem.flags[nw] |= PG_swapbacked;
+  yield* folioLock(nw); // __folio_set_locked(): before anyone can see it
+  const old: Pfn[] = [];
+  for (let i = start; i < start + HPAGE_PMD_NR; i++) {
+    const page = pageCacheLookup(mapping, i);
+    if (!page) continue;
+    if (!(yield* folioTrylock(page))) {
+      for (const o of old) yield* folioUnlock(o);
+      yield* folioUnlock(nw);
+      folioPutRefs(nw, 1);
+      return 'SCAN_PAGE_LOCK';
+    }
+    old.push(page);
+    yield* tryToUnmap(mapping, page);
+  }
+  // Holes: a VMA with missing-page userfaults would see them filled behind its back.
+  for (const vma of mapping.iMmap) if (vma.flags & VM_UFFD_MISSING) {
+    for (const o of old) yield* folioUnlock(o);
+    yield* folioUnlock(nw);
+    folioPutRefs(nw, 1);
+    return 'SCAN_FAIL';
+  }
+  // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
+  for (const o of old) {
+    mapping.pages[mem.index[o]] = 0;
+    mapping.nrpages--;
+    yield* folioUnlock(o);
+    folioPutRefs(o, 1); // the page cache's reference
+  }
+  mem.flags[nw] |= PG_uptodate;
+  filemapAddFolio(mapping, nw, start);
+  yield* retractPageTables(mapping, start);
+  yield* folioUnlock(nw);
+  return 'SCAN_PTE_MAPPED_HUGEPAGE';
+}
+
+/**
+ * try_to_unmap() of one page-cache page: walk i_mmap, clear its PTE in every mm under that
+ * table's lock, flush, drop rmap, RSS and the mapping's reference. Tables are left in place.
+ */
+function* tryToUnmap(mapping: AddressSpace, page: Pfn): KGen<void> {
+  const mem = current.k.mem;
+  yield* downRead(mapping.iMmapRwsem);
+  const index = mem.index[page];
+  for (const vma of mapping.iMmap.slice()) {
+    const vpgoff = index - vma.pgoff;
+    const addr = vma.start + vpgoff * PAGE_SIZE;
+    if (addr < vma.start || addr >= vma.end) continue;
+    const mm = vma.mm;
+    const pmdp = yield* mmFindPmd(mm, addr);
+    if (!pmdp) continue;
+    const out = new PteMapOut();
+    const pte = yield* pteOffsetMapLock(mm, pmdp, addr, out); // page_vma_mapped_walk()
+    if (pte < 0) continue;
+    const e = yield* ptepGet(pte);
+    if (ptePresent(e) && !pteSpecial(e) && ptePfn(e) === page) {
+      yield* ptepGetAndClear(pte);
+      yield* flushTlbMmRange(mm, addr, addr + PAGE_SIZE, 12, false); // try_to_unmap_flush()
+      folioRemoveRmapPtes(page, 1);
+      addMmCounter(mm, mmCounter(page), -1);
+      folioPutRefs(page, 1);
+    }
+    yield* pteUnmapUnlock(pte, out.ptl);
+  }
+  yield* upRead(mapping.iMmapRwsem);
+}
+
+/**
+ * retract_page_tables(): in every mm mapping this block of the file (and without an anon_vma,
+ * i.e. never written privately), remove the PTE table, which the unmap left empty. Runs without
+ * any mmap_lock: the PMD may change under us. Since the series (patch 01) the PMD's *state* is
+ * rechecked under the PMD lock; without it (version B) a table reclaimed meanwhile by
+ * MADV_DONTNEED would be "retracted" a second time (race R3).
+ */
+export function* retractPageTables(mapping: AddressSpace, pgoff: number): KGen<void> {
+  const k = current.k;
+  yield* downRead(mapping.iMmapRwsem);
+  for (const vma of mapping.iMmap.slice()) {
+    // MAP_PRIVATE mappings that were written to have anonymous pages in their tables.
+    if (vma.anonVma) continue;
+    const addr = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE;
+    if (addr < vma.start || addr % HPAGE_PMD_SIZE || vma.end < addr + HPAGE_PMD_SIZE) continue;
+    const mm = vma.mm;
+    const found = { pmdp: 0 };
+    if ((yield* findPmdOrThpOrNone(mm, addr, found)) !== 'SCAN_SUCCEED') continue;
+    if (mm.exited) continue; // hpage_collapse_test_exit()
+    if (vma.flags & VM_UFFD_WP) continue; // markers may be installed
+    const pmdp = found.pmdp;
+    const pml = pmdLockptr(mm, pmdp);
+    yield* spinLock(pml);
+    // The new folio is locked, so no PTE can be set again for this range; a table reclaimed and
+    // replaced meanwhile is also empty. Recheck only the state, not pmd_same().
+    if (k.cfg.version !== 'B' && (yield* checkPmdState(pmdp)) !== 'SCAN_SUCCEED') {
+      yield* spinUnlock(pml);
+      continue;
+    }
+    const ptl = pteLockptr(mm, yield* ptepGet(pmdp));
+    if (ptl !== pml) yield* spinLock(ptl);
+    let success = false;
+    let pgtPmd: Pmd = 0;
+    // A racing userfaultfd ioctl may have set these meanwhile: recheck under the PTE lock.
+    if (!vma.anonVma && !(vma.flags & VM_UFFD_WP)) {
+      pgtPmd = yield* pmdpCollapseFlush(vma, addr, pmdp);
+      success = true;
+    }
+    if (ptl !== pml) yield* spinUnlock(ptl);
+    yield* spinUnlock(pml);
+    if (success) {
+      mmDecNrPtes(mm);
+      const tid = tableOf(pgtPmd);
+      k.pt.setState(tid, T_DETACHED);
+      pteFreeDefer(mm, tid);
+      k.stats.pteTablesRetracted++;
+      mm.stats.pteTablesRetracted++;
+    }
+  }
+  yield* upRead(mapping.iMmapRwsem);
+}
+
+/**
+ * collapse_pte_mapped_thp(): map a PMD-size page-cache folio by PMD in this mm, removing a
+ * PTE table that maps exactly its pages (or nothing). Caller holds mmap_lock for read.
+ */
+export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boolean): KGen<ScanResult> {
+  const mem = current.k.mem;
+  const haddr = alignDown(addr, HPAGE_PMD_SIZE);
+  const vma = vmaLookup(mm, haddr);
+  if (!vma || !vma.file || !thpVmaSuitablePmd(vma, haddr)) return 'SCAN_VMA_CHECK';
+  const found = { pmdp: 0 };
+  const first = yield* findPmdOrThpOrNone(mm, haddr, found);
+  if (first === 'SCAN_PMD_MAPPED') return 'SCAN_SUCCEED';
+  if (vma.flags & VM_UFFD_WP) return 'SCAN_PTE_UFFD_WP';
+  const index = (haddr - vma.start) / PAGE_SIZE + vma.pgoff;
+  const page = pageCacheLookup(vma.file, index);
+  if (!page) return 'SCAN_PAGE_NULL';
+  const folio = mem.folioHead(page);
+  if (mem.order[folio] !== HPAGE_PMD_ORDER) return 'SCAN_PAGE_COMPOUND';
+  folioRefAdd(folio, 1);
+  yield* folioLock(folio);
+  let result = yield* findPmdOrThpOrNone(mm, haddr, found);
+  const pmdp = found.pmdp;
+  if (result === 'SCAN_PMD_NONE') {
+    result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
+    return yield* dropFolio(folio, result);
+  }
+  if (result !== 'SCAN_SUCCEED') return yield* dropFolio(folio, result);
+  // Step 1: every entry is none or maps exactly page i of the folio.
+  const out = new PteMapOut();
+  let pte = yield* pteOffsetMapLock(mm, pmdp, haddr, out);
+  if (pte < 0) return yield* dropFolio(folio, 'SCAN_PMD_NULL');
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const e = yield* ptepGet(pte + i);
+    if (e === 0) continue;
+    if (!ptePresent(e) || ptePfn(e) !== folio + i) {
+      yield* pteUnmapUnlock(pte, out.ptl);
+      return yield* dropFolio(folio, ptePresent(e) ? 'SCAN_PAGE_COMPOUND' : 'SCAN_PTE_NON_PRESENT');
+    }
+  }
+  yield* pteUnmapUnlock(pte, out.ptl);
+  // Step 2: clear them under the PTE lock, rechecking that the PMD still points to this table.
+  pte = yield* pteOffsetMapRwNolock(mm, pmdp, haddr, out);
+  if (pte < 0) return yield* dropFolio(folio, 'SCAN_PMD_NULL');
+  const pgt = out.pmdval;
+  yield* spinLock(out.ptl);
+  if ((yield* ptepGet(pmdp)) !== pgt) {
+    yield* pteUnmapUnlock(pte, out.ptl);
+    return yield* dropFolio(folio, 'SCAN_FAIL');
+  }
+  let n = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const e = yield* ptepGet(pte + i);
+    if (e === 0) continue;
+    if (!ptePresent(e) || ptePfn(e) !== folio + i) {
+      yield* pteUnmapUnlock(pte, out.ptl);
+      return yield* dropFolio(folio, 'SCAN_FAIL');
+    }
+    yield* ptepGetAndClear(pte + i);
+    folioRemoveRmapPtes((folio + i) as Pfn, 1);
+    n++;
+  }
+  yield* spinUnlock(out.ptl); // RCU (the map) is kept
+  folioPutRefs(folio, n);
+  addMmCounter(mm, mmCounter(folio), -n);
+  // Step 4: remove the table under the PMD lock, if it is still the one we emptied.
+  const pml = pmdLockptr(mm, pmdp);
+  yield* spinLock(pml);
+  if (out.ptl !== pml) yield* spinLock(out.ptl);
+  if ((yield* ptepGet(pmdp)) !== pgt) {
+    yield* flushTlbMmRange(mm, 0, 2 ** 64, 12, false);
+    if (out.ptl !== pml) yield* spinUnlock(out.ptl);
+    yield* pteUnmap(pte);
+    yield* spinUnlock(pml);
+    return yield* dropFolio(folio, 'SCAN_FAIL');
+  }
+  const old = yield* pmdpCollapseFlush(vma, haddr, pmdp);
+  if (out.ptl !== pml) yield* spinUnlock(out.ptl);
+  yield* pteUnmap(pte);
+  yield* spinUnlock(pml);
+  mmDecNrPtes(mm);
+  const tid = tableOf(old);
+  current.k.pt.setState(tid, T_DETACHED);
+  pteFreeDefer(mm, tid);
+  result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
+  return yield* dropFolio(folio, result);
+}
+
+function* dropFolio(folio: Pfn, result: ScanResult): KGen<ScanResult> {
+  yield* folioUnlock(folio);
+  folioPutRefs(folio, 1);
+  return result;
+}
+
+/** set_huge_pmd(): do_set_pmd() with a fresh reference for the mapping. */
+function* setHugePmd(vma: Vma, haddr: Vaddr, pmdp: number, folio: Pfn): KGen<ScanResult> {
+  const vmf = new VmFault(vma, haddr, 0);
+  vmf.pmd = pmdp;
+  if (yield* doSetPmd(vmf, folio, folio)) return 'SCAN_FAIL';
+  folioRefAdd(folio, 1);
+  return 'SCAN_SUCCEED';
+}
+
+// ---- anonymous ------------------------------------------------------------------------------------
+
+/**
+ * hpage_collapse_scan_pmd(): scan the PTE table of an anonymous block (MADV_COLLAPSE: no limits
+ * on none or shared entries) and collapse it. Caller holds mmap_lock for read.
+ */
+function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<ScanResult> {
+  const found = { pmdp: 0 };
+  const r = yield* findPmdOrThpOrNone(mm, address, found);
+  if (r !== 'SCAN_SUCCEED') return r;
+  const out = new PteMapOut();
+  const pte = yield* pteOffsetMapLock(mm, found.pmdp, address, out);
+  if (pte < 0) return 'SCAN_PMD_NULL';
+  let result: ScanResult = 'SCAN_SUCCEED';
+  let present = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const e = yield* ptepGet(pte + i);
+    if (e === 0) continue;
+    if (!ptePresent(e)) {
+      result = 'SCAN_PTE_NON_PRESENT';
+      break;
+    }
+    if (pteUffdWp(e)) {
+      result = 'SCAN_PTE_UFFD_WP';
+      break;
+    }
+    if (pteSpecial(e)) continue; // the zero page counts as none
+    if (current.k.mem.type[ptePfn(e)] !== PT_ANON) {
+      result = 'SCAN_PAGE_ANON';
+      break;
+    }
+    present++;
+  }
+  yield* pteUnmapUnlock(pte, out.ptl);
+  if (result !== 'SCAN_SUCCEED') return result;
+  if (present === 0) return 'SCAN_EXCEED_NONE_PTE'; // an empty table is not collapsed
+  return yield* collapseHugePage(mm, address);
+}
+
+/**
+ * collapse_huge_page(): under mmap_lock for write and the VMA write lock, detach the (non-empty)
+ * PTE table with pmdp_collapse_flush(), wait out gup_fast (tlb_remove_table_sync_one()), copy into
+ * a new THP, free the old pages, and deposit the old table with the new huge PMD. VmPTE does not
+ * change: the table becomes the deposit.
+ */
+function* collapseHugePage(mm: MmStruct, address: Vaddr): KGen<ScanResult> {
+  const k = current.k;
+  const mem = k.mem;
+  yield* upRead(mm.mmapLock);
+  const folio = mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
+  yield* downWrite(mm.mmapLock);
+  const finish = function* (r: ScanResult): KGen<ScanResult> {
+    yield* mmapWriteUnlock(mm);
+    yield* downRead(mm.mmapLock); // madvise_collapse expects the read lock back
+    return r;
+  };
+  if (folio < 0) return yield* finish('SCAN_ALLOC_HUGE_PAGE_FAIL');
+  const vma = vmaLookup(mm, address);
+  if (!vma || !thpVmaSuitablePmd(vma, address) || !vma.isAnonymous()) {
+    folioPutRefs(folio, 1);
+    return yield* finish('SCAN_VMA_CHECK');
+  }
+  yield* vmaStartWrite(vma);
+  const found = { pmdp: 0 };
+  if ((yield* findPmdOrThpOrNone(mm, address, found)) !== 'SCAN_SUCCEED') {
+    folioPutRefs(folio, 1);
+    return yield* finish('SCAN_PMD_NULL');
+  }
+  const pmdp = found.pmdp;
+  const pml = pmdLockptr(mm, pmdp);
+  yield* spinLock(pml);
+  const old = yield* pmdpCollapseFlush(vma, address, pmdp);
+  yield* spinUnlock(pml);
+  const tid = tableOf(old);
+  k.pt.setState(tid, T_DETACHED); // non-empty: excluded from every PTE-level writer by the locks held
+  yield* tlbRemoveTableSyncOne();
+  // __collapse_huge_page_isolate() + __collapse_huge_page_copy(): take over every entry.
+  const base = tid * 512;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const e = yield* ptepGetAndClear(base + i);
+    if (e === 0 || pteSpecial(e)) {
+      addMmCounter(mm, MM_ANONPAGES, 1);
+      continue;
+    }
+    const pfn = ptePfn(e);
+    folioRemoveRmapPtes(pfn, 1);
+    folioPutRefs(mem.folioHead(pfn), 1);
+  }
+  mem.flags[folio] |= PG_uptodate;
+  yield* spinLock(pml);
+  folioAddNewAnonRmapPmd(folio);
+  pgtableTransHugeDeposit(pmdp, tid);
+  let flags = _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+  if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
+  yield* setPte(pmdp, mkHugePmd(folio, flags));
+  yield* spinUnlock(pml);
+  return yield* finish('SCAN_SUCCEED');
+}

@@ -1,0 +1,277 @@
+/**
+ * madvise() (mm/madvise.c): the entry, the per-VMA walk, and the advices of the model:
+ * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
+ * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE) and MADV_COLLAPSE.
+ */
+import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { faultinPageRange } from './gup.js';
+import { __splitHugePmd } from './huge_memory.js';
+import { madviseCollapse } from './khugepaged.js';
+import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
+import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
+import { mmapWriteUnlock } from './mmap.js';
+import {
+  MMF_VM_HUGEPAGE,
+  VM_HUGEPAGE,
+  VM_HUGETLB,
+  VM_LOCKED,
+  VM_NOHUGEPAGE,
+  VM_PFNMAP,
+  type MmStruct,
+  type Vma,
+} from './mm_types.js';
+import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu } from './mmu_gather.js';
+import { PG_swapbacked, PT_ANON } from './page_alloc.js';
+import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  isGuardPte,
+  mkMarkerPte,
+  PTE_MARKER_GUARD,
+  pmdTransHuge,
+  pteClearFlags,
+  pteFlags,
+  pteNone,
+  ptePfn,
+  ptePresent,
+  pteSpecial,
+} from './pgtable_types.js';
+import { downRead, downWrite, ptepGet, setPte, upRead, type KGen } from './primitives.js';
+import { findVma, vmaModifyFlags } from './vma.js';
+
+export type MadvAdvice =
+  | 'dontneed'
+  | 'dontneed_locked'
+  | 'free'
+  | 'hugepage'
+  | 'nohugepage'
+  | 'populate_read'
+  | 'populate_write'
+  | 'guard_install'
+  | 'guard_remove'
+  | 'collapse';
+
+/** madvise_need_mmap_write(). */
+function needsMmapWrite(advice: MadvAdvice): boolean {
+  return advice === 'hugepage' || advice === 'nohugepage';
+}
+
+/** do_madvise(): returns 0 or a negative errno. */
+export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: MadvAdvice): KGen<number> {
+  if (start % PAGE_SIZE) return -EINVAL;
+  const len = alignUp(lenIn, PAGE_SIZE);
+  if (lenIn && !len) return -EINVAL;
+  const end = start + len;
+  if (end === start) return 0;
+  const write = needsMmapWrite(advice);
+  if (write) yield* downWrite(mm.mmapLock);
+  else yield* downRead(mm.mmapLock);
+  let ret: number;
+  if (advice === 'populate_read' || advice === 'populate_write') ret = yield* madvisePopulate(mm, start, end, advice === 'populate_write');
+  else ret = yield* madviseWalkVmas(mm, start, end, advice);
+  if (write) yield* mmapWriteUnlock(mm);
+  else yield* upRead(mm.mmapLock);
+  return ret;
+}
+
+/**
+ * madvise_walk_vmas(): apply the advice to each VMA piece of [start, end); a hole makes the call
+ * return -ENOMEM at the end, an error stops the walk.
+ */
+function* madviseWalkVmas(mm: MmStruct, start: Vaddr, end: Vaddr, advice: MadvAdvice): KGen<number> {
+  let unmappedError = 0;
+  let addr = start;
+  while (addr < end) {
+    const vma = findVma(mm, addr);
+    if (!vma) return -ENOMEM;
+    if (addr < vma.start) {
+      unmappedError = -ENOMEM;
+      addr = vma.start;
+      if (addr >= end) break;
+    }
+    const tmpEnd = Math.min(end, vma.end);
+    const err = yield* madviseVmaBehavior(mm, vma, addr, tmpEnd, advice);
+    if (err) return err;
+    // The VMA may have been split or merged: continue from the end of this piece.
+    addr = tmpEnd;
+  }
+  return unmappedError;
+}
+
+/** madvise_vma_behavior(). */
+function* madviseVmaBehavior(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advice: MadvAdvice): KGen<number> {
+  switch (advice) {
+    case 'dontneed':
+    case 'dontneed_locked':
+      return yield* madviseDontneedFree(vma, start, end, advice);
+    case 'free':
+      return yield* madviseFreeSingleVma(vma, start, end);
+    case 'hugepage':
+    case 'nohugepage':
+      return hugepageMadvise(mm, vma, start, end, advice);
+    case 'guard_install':
+      return yield* madviseGuardInstall(vma, start, end);
+    case 'guard_remove':
+      return yield* madviseGuardRemove(vma, start, end);
+    case 'collapse':
+      return yield* madviseCollapse(vma, start, end);
+    default:
+      return -EINVAL;
+  }
+}
+
+/** madvise_dontneed_free(): validity, then madvise_dontneed_single_vma(). */
+function* madviseDontneedFree(vma: Vma, start: Vaddr, end: Vaddr, advice: MadvAdvice): KGen<number> {
+  // madvise_dontneed_free_valid_vma()
+  let forbidden = VM_PFNMAP;
+  if (advice !== 'dontneed_locked') forbidden |= VM_LOCKED;
+  if (vma.flags & VM_HUGETLB || vma.flags & forbidden) return -EINVAL;
+  yield* madviseDontneedSingleVma(vma, start, end);
+  return 0;
+}
+
+/** madvise_dontneed_single_vma(): the zap that asks for empty tables to be reclaimed. */
+function* madviseDontneedSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<void> {
+  const details: ZapDetails = { reclaimPt: true, evenCows: true, zapFlags: 0 };
+  yield* zapPageRangeSingle(vma, start, end - start, details);
+}
+
+/**
+ * madvise_free_single_vma() + madvise_free_pte_range(): anonymous VMAs only. Present PTEs stay
+ * present: their young/dirty bits are cleared and exclusive folios become lazyfree. No table is
+ * ever freed. (Splitting partially covered large folios is not modelled: they are left as is.)
+ */
+function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
+  if (!vma.isAnonymous()) return -EINVAL;
+  const mm = vma.mm;
+  const mem = current.k.mem;
+  const tlb = tlbGatherMmu(mm);
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdp = yield* mmFindPmd(mm, addr);
+    if (pmdp) {
+      const pmdv = yield* ptepGet(pmdp);
+      if (pmdTransHuge(pmdv)) {
+        // madvise_free_huge_pmd(): split a partially covered THP; a whole one becomes lazyfree.
+        if (next - addr !== PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
+        else mem.flags[ptePfn(pmdv)] &= ~PG_swapbacked;
+      }
+      const out = new PteMapOut();
+      const pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
+      if (pte0 >= 0) {
+        for (let a = addr, p = pte0; a < next; a += PAGE_SIZE, p++) {
+          const e = yield* ptepGet(p);
+          if (pteNone(e) || !ptePresent(e) || pteSpecial(e)) continue;
+          const pfn = ptePfn(e);
+          if (mem.type[pfn] !== PT_ANON) continue;
+          if (mem.mapcount[pfn] === 1) mem.flags[mem.folioHead(pfn)] &= ~PG_swapbacked; // folio_mark_lazyfree()
+          if (pteFlags(e) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
+            yield* setPte(p, pteClearFlags(e, _PAGE_ACCESSED | _PAGE_DIRTY)); // clear_young_dirty_ptes()
+            tlbFlushPteRange(tlb, a, PAGE_SIZE);
+          }
+        }
+        yield* pteUnmapUnlock(pte0, out.ptl);
+      }
+    }
+    addr = next;
+  }
+  yield* tlbFinishMmu(tlb);
+  return 0;
+}
+
+/** hugepage_madvise() + madvise_update_vma(): set/clear VM_HUGEPAGE / VM_NOHUGEPAGE (split/merge). */
+function hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advice: 'hugepage' | 'nohugepage'): number {
+  let flags = vma.flags;
+  if (advice === 'hugepage') {
+    flags = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+    mm.flags |= MMF_VM_HUGEPAGE; // khugepaged_enter_vma()
+  } else {
+    flags = (flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+  }
+  vmaModifyFlags(mm, vma, start, end, flags);
+  return 0;
+}
+
+/** madvise_populate(). */
+function* madvisePopulate(mm: MmStruct, start: Vaddr, end: Vaddr, write: boolean): KGen<number> {
+  while (start < end) {
+    const pages = yield* faultinPageRange(mm, start, end, write);
+    if (pages < 0) return pages === -EFAULT ? -EFAULT : pages === -EINVAL ? -EINVAL : -ENOMEM;
+    if (pages === 0) return -ENOMEM;
+    start += pages * PAGE_SIZE;
+  }
+  return 0;
+}
+
+/** is_valid_guard_vma(). */
+function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
+  let disallowed = VM_PFNMAP | VM_HUGETLB;
+  if (!allowLocked) disallowed |= VM_LOCKED;
+  return !(vma.flags & disallowed);
+}
+
+/**
+ * madvise_guard_install(): walk the range, allocating page tables as needed, and put a guard
+ * marker in every none entry. If anything else is mapped, zap the range (without reclaim: the
+ * zap has no details) and walk again.
+ */
+function* madviseGuardInstall(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
+  if (!isValidGuardVma(vma, false)) return -EINVAL;
+  for (;;) {
+    const r = yield* guardInstallWalk(vma, start, end);
+    if (r < 0) return r;
+    if (r === 0) return 0;
+    yield* zapPageRangeSingle(vma, start, end - start, null);
+  }
+}
+
+/** The guard_install_walk_ops walk: <0 error, 0 done, 1 when something must be zapped first. */
+function* guardInstallWalk(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
+  const mm = vma.mm;
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pudp = yield* pudAlloc(mm, addr);
+    if (!pudp) return -ENOMEM;
+    const pmdp = yield* pmdAlloc(mm, pudp, addr);
+    if (!pmdp) return -ENOMEM;
+    if (pmdTransHuge(yield* ptepGet(pmdp))) return 1; // guard_install_pmd_entry()
+    if (!(yield* pteAlloc(mm, pmdp, addr))) return -ENOMEM;
+    const out = new PteMapOut();
+    const pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
+    if (pte0 < 0) continue; // the table went away: walk this block again
+    let needZap = false;
+    for (let a = addr, p = pte0; a < next; a += PAGE_SIZE, p++) {
+      const e = yield* ptepGet(p);
+      if (pteNone(e)) yield* setPte(p, mkMarkerPte(PTE_MARKER_GUARD)); // ->install_pte()
+      else if (!isGuardPte(e)) needZap = true;
+    }
+    yield* pteUnmapUnlock(pte0, out.ptl);
+    if (needZap) return 1;
+    addr = next;
+  }
+  return 0;
+}
+
+/** madvise_guard_remove(): clear guard markers; tables stay. */
+function* madviseGuardRemove(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
+  if (!isValidGuardVma(vma, true)) return -EINVAL;
+  const mm = vma.mm;
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdp = yield* mmFindPmd(mm, addr);
+    if (pmdp) {
+      const out = new PteMapOut();
+      const pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
+      if (pte0 >= 0) {
+        for (let a = addr, p = pte0; a < next; a += PAGE_SIZE, p++) {
+          if (isGuardPte(yield* ptepGet(p))) yield* setPte(p, 0);
+        }
+        yield* pteUnmapUnlock(pte0, out.ptl);
+      }
+    }
+    addr = next;
+  }
+  return 0;
+}

@@ -1,0 +1,477 @@
+/**
+ * Page faults (mm/memory.c): handle_mm_fault() down to the anonymous, file and shmem handlers,
+ * with the PTE-level rechecks that make a concurrently reclaimed table harmless (spec 3.2, 3.3).
+ */
+import { ModelBug } from '../bug.js';
+import { alignDown, HPAGE_PMD_ORDER, PAGE_SIZE, pteIndex, type Pfn, type Vaddr } from '../const.js';
+import { current } from '../current.js';
+import {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  hugePmdSetAccessed,
+  thpVmaAllowablePmd,
+} from '../huge_memory.js';
+import {
+  FAULT_FLAG_ORIG_PTE_VALID,
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_VMA_LOCK,
+  FAULT_FLAG_WRITE,
+  MM_ANONPAGES,
+  VM_FAULT_ERROR,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_LOCKED,
+  VM_FAULT_NOPAGE,
+  VM_FAULT_OOM,
+  VM_FAULT_RETRY,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_SIGSEGV,
+  VM_SHARED,
+  VM_UFFD_MISSING,
+  VM_WRITE,
+  VmFault,
+  type Vma,
+} from '../mm_types.js';
+import { PG_dirty, PG_uptodate, PT_ANON } from '../page_alloc.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  isGuardPte,
+  isPteMarker,
+  isPmdMigrationEntry,
+  mkPte,
+  pmdNone,
+  pmdTransHuge,
+  pteFlags,
+  pteNone,
+  ptePfn,
+  ptePresent,
+  pteSetFlags,
+  pteWrite,
+} from '../pgtable_types.js';
+import {
+  PteMapOut,
+  pteOffsetMapLock,
+  pteOffsetMapRwNolock,
+  pteUnmap,
+  pteUnmapUnlock,
+} from '../pgtable_generic.js';
+import { flushTlbMmRange, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
+import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
+import { addMmCounter, folioPutRefs, mmCounter } from '../swap.js';
+import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
+import { anonVmaPrepare } from '../vma.js';
+import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
+
+/** The protection bits of a new PTE (vm_get_page_prot(): private mappings start read-only). */
+export function vmaPageProt(vma: Vma): number {
+  const writable = (vma.flags & VM_SHARED) !== 0 && (vma.flags & VM_WRITE) !== 0 && !vmaWantsWritenotify(vma);
+  return _PAGE_PRESENT | _PAGE_USER | (writable ? _PAGE_RW : 0);
+}
+/** vma_wants_writenotify(): shared file mappings with dirty accounting (not shmem) write-protect. */
+export function vmaWantsWritenotify(vma: Vma): boolean {
+  return (vma.flags & VM_SHARED) !== 0 && vma.file !== null && vma.file.kind === 'file';
+}
+
+/** handle_mm_fault() → __handle_mm_fault(). */
+export function* handleMmFault(vma: Vma, address: Vaddr, flags: number): KGen<number> {
+  const k = current.k;
+  k.stats.faults++;
+  vma.mm.stats.faults++;
+  const mm = vma.mm;
+  const vmf = new VmFault(vma, alignDown(address, PAGE_SIZE), flags);
+  const pudp = yield* pudAlloc(mm, address);
+  if (!pudp) return VM_FAULT_OOM;
+  vmf.pmd = yield* pmdAlloc(mm, pudp, address);
+  if (!vmf.pmd) return VM_FAULT_OOM;
+
+  if (pmdNone(yield* ptepGet(vmf.pmd)) && thpVmaAllowablePmd(vma, vmf.address, true)) {
+    const ret = yield* createHugePmd(vmf);
+    if (!(ret & VM_FAULT_FALLBACK)) return ret;
+  } else {
+    vmf.origPmd = yield* ptepGet(vmf.pmd);
+    if (isPmdMigrationEntry(vmf.origPmd)) return 0; // pmd_migration_entry_wait(): retry later
+    if (pmdTransHuge(vmf.origPmd)) {
+      if (flags & FAULT_FLAG_WRITE && !pteWrite(vmf.origPmd)) {
+        const ret = yield* doHugePmdWpPage(vmf);
+        if (!(ret & VM_FAULT_FALLBACK)) return ret;
+      } else {
+        yield* hugePmdSetAccessed(vmf);
+        return 0;
+      }
+    }
+  }
+  return yield* handlePteFault(vmf);
+}
+
+/** create_huge_pmd(): anonymous VMAs only here (no DAX ->huge_fault). */
+function* createHugePmd(vmf: VmFault): KGen<number> {
+  if (vmf.vma.isAnonymous()) return yield* doHugePmdAnonymousPage(vmf);
+  return VM_FAULT_FALLBACK;
+}
+
+/** handle_pte_fault(). */
+function* handlePteFault(vmf: VmFault): KGen<number> {
+  const mm = vmf.vma.mm;
+  if (pmdNone(yield* ptepGet(vmf.pmd))) {
+    vmf.pte = -1;
+    vmf.flags &= ~FAULT_FLAG_ORIG_PTE_VALID;
+  } else {
+    const out = new PteMapOut();
+    vmf.pte = yield* pteOffsetMapRwNolock(mm, vmf.pmd, vmf.address, out);
+    if (vmf.pte < 0) return 0; // the PMD changed under us: the access faults again
+    vmf.ptl = out.ptl;
+    vmf.origPte = yield* ptepGet(vmf.pte);
+    vmf.flags |= FAULT_FLAG_ORIG_PTE_VALID;
+    if (pteNone(vmf.origPte)) {
+      yield* pteUnmap(vmf.pte);
+      vmf.pte = -1;
+    }
+  }
+  if (vmf.pte < 0) return yield* doPteMissing(vmf);
+  if (!ptePresent(vmf.origPte)) return yield* doSwapPage(vmf);
+
+  yield* spinLock(vmf.ptl);
+  let entry = vmf.origPte;
+  // No PMD recheck needed: orig_pte is non-none, and a detached table holds only none entries.
+  if ((yield* ptepGet(vmf.pte)) !== entry) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return 0;
+  }
+  if (vmf.flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) {
+    if (!pteWrite(entry)) return yield* doWpPage(vmf);
+    if (vmf.flags & FAULT_FLAG_WRITE) entry = pteSetFlags(entry, _PAGE_DIRTY);
+  }
+  entry = pteSetFlags(entry, _PAGE_ACCESSED);
+  if (entry !== vmf.origPte) yield* setPte(vmf.pte, entry); // ptep_set_access_flags()
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  return 0;
+}
+
+/** do_pte_missing(). */
+function* doPteMissing(vmf: VmFault): KGen<number> {
+  if (vmf.vma.isAnonymous()) return yield* doAnonymousPage(vmf);
+  return yield* doFault(vmf);
+}
+
+/**
+ * do_swap_page(), for the entries this model has: PTE markers. A guard marker is SIGSEGV; a
+ * uffd-wp marker without a userfaultfd context behaves as none (pte_marker_handle_uffd_wp()).
+ */
+function* doSwapPage(vmf: VmFault): KGen<number> {
+  const e = vmf.origPte;
+  yield* pteUnmap(vmf.pte);
+  if (isPteMarker(e)) {
+    if (isGuardPte(e)) return VM_FAULT_SIGSEGV;
+    vmf.pte = -1;
+    return yield* doPteMissing(vmf);
+  }
+  throw new ModelBug(`do_swap_page: no swap in this model (entry ${e})`);
+}
+
+/** vmf_pte_changed(): for a fault that started from none (or from orig_pte), did the slot change? */
+function* vmfPteChanged(vmf: VmFault): KGen<boolean> {
+  const cur = yield* ptepGet(vmf.pte);
+  if (vmf.flags & FAULT_FLAG_ORIG_PTE_VALID) return cur !== vmf.origPte;
+  return !pteNone(cur);
+}
+
+/** do_anonymous_page(). */
+function* doAnonymousPage(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  if (vma.flags & VM_SHARED) return VM_FAULT_SIGBUS;
+  if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) return VM_FAULT_OOM;
+
+  const out = new PteMapOut();
+  if (!(vmf.flags & FAULT_FLAG_WRITE)) {
+    // Read fault: map the shared zero page (special: no refcount, no RSS).
+    const entry = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
+    vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+    if (vmf.pte < 0) return 0;
+    vmf.ptl = out.ptl;
+    if (!(yield* vmfPteChanged(vmf)) && !(vma.flags & VM_UFFD_MISSING)) yield* setPte(vmf.pte, entry);
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return 0;
+  }
+  const ret = vmfAnonPrepare(vmf);
+  if (ret) return ret;
+  // alloc_anon_folio(): anonymous mTHP sizes are all "never" here, so an order-0 folio.
+  const folio = k.mem.allocPages(0, PT_ANON);
+  if (folio < 0) return VM_FAULT_OOM;
+  k.mem.flags[folio] |= PG_uptodate; // __folio_mark_uptodate(): contents before the PTE
+  let entry = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED);
+  if (vma.flags & VM_WRITE) entry = pteSetFlags(entry, _PAGE_RW | _PAGE_DIRTY);
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  if (vmf.pte < 0) {
+    folioPutRefs(folio, 1);
+    return 0;
+  }
+  vmf.ptl = out.ptl;
+  if (yield* vmfPteChanged(vmf)) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    folioPutRefs(folio, 1);
+    return 0;
+  }
+  addMmCounter(mm, MM_ANONPAGES, 1);
+  folioAddNewAnonRmapPtes(folio, 1);
+  yield* setPte(vmf.pte, entry);
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  return 0;
+}
+
+/** vmf_anon_prepare(): an anon_vma is needed; under the per-VMA lock that means RETRY. */
+function vmfAnonPrepare(vmf: VmFault): number {
+  const vma = vmf.vma;
+  if (vma.anonVma) return 0;
+  if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
+  anonVmaPrepare(vma);
+  return 0;
+}
+
+/**
+ * do_wp_page(): write to a present, write-protected PTE. Shared mappings make it writable
+ * (wp_page_shared()/wp_page_reuse()); private ones copy (wp_page_copy()) unless the page is an
+ * exclusive anonymous page, which is reused.
+ */
+function* doWpPage(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const k = current.k;
+  const orig = vmf.origPte;
+  const special = (pteFlags(orig) & _PAGE_SPECIAL) !== 0;
+  const pfn = ptePfn(orig);
+  if (vma.flags & VM_SHARED) {
+    // wp_page_shared(): page_mkwrite succeeded; reuse the page.
+    k.mem.flags[k.mem.folioHead(pfn)] |= PG_dirty;
+    yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return 0;
+  }
+  if (!special && k.mem.type[pfn] === PT_ANON && k.mem.mapcount[pfn] === 1) {
+    yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)); // wp_page_reuse()
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return 0;
+  }
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  return yield* wpPageCopy(vmf, special ? 0 : pfn);
+}
+
+/** wp_page_copy(): COW into a new anonymous page, then replace the PTE with a flush. */
+function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  if (!vma.anonVma) {
+    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
+    anonVmaPrepare(vma);
+  }
+  const nw = k.mem.allocPages(0, PT_ANON);
+  if (nw < 0) return VM_FAULT_OOM;
+  k.mem.flags[nw] |= PG_uptodate;
+  const out = new PteMapOut();
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  if (vmf.pte < 0) {
+    folioPutRefs(nw, 1);
+    return 0;
+  }
+  vmf.ptl = out.ptl;
+  if ((yield* ptepGet(vmf.pte)) !== vmf.origPte) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    folioPutRefs(nw, 1);
+    return 0;
+  }
+  if (oldPfn) {
+    const head = k.mem.folioHead(oldPfn as Pfn);
+    if (k.mem.type[head] !== PT_ANON) {
+      addMmCounter(mm, mmCounter(head), -1);
+      addMmCounter(mm, MM_ANONPAGES, 1);
+    }
+  } else {
+    addMmCounter(mm, MM_ANONPAGES, 1);
+  }
+  const entry = mkPte(nw, vmaPageProt(vma) | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+  // ptep_clear_flush(): the old translation must be gone before the new one appears.
+  yield* setPte(vmf.pte, 0);
+  yield* flushTlbMmRange(mm, vmf.address, vmf.address + PAGE_SIZE, 12, false);
+  folioAddNewAnonRmapPtes(nw, 1);
+  yield* setPte(vmf.pte, entry);
+  if (oldPfn) folioRemoveRmapPtes(oldPfn as Pfn, 1);
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  if (oldPfn) folioPutRefs(k.mem.folioHead(oldPfn as Pfn), 1);
+  return 0;
+}
+
+// ---- file and shmem faults (do_fault and friends) ---------------------------------------------
+
+/** do_fault(). */
+function* doFault(vmf: VmFault): KGen<number> {
+  let ret: number;
+  if (!(vmf.flags & FAULT_FLAG_WRITE)) ret = yield* doReadFault(vmf);
+  else if (!(vmf.vma.flags & VM_SHARED)) ret = yield* doCowFault(vmf);
+  else ret = yield* doSharedFault(vmf);
+  // An unused preallocated table was never visible: free it at once.
+  if (vmf.preallocPte) {
+    pteFree(vmf.preallocPte);
+    vmf.preallocPte = 0;
+  }
+  return ret;
+}
+
+/** do_fault_around(): map the surrounding page-cache pages that are already uptodate. */
+function* doFaultAround(vmf: VmFault): KGen<number> {
+  const k = current.k;
+  const vma = vmf.vma;
+  const nrPages = k.cfg.faultAroundBytes / PAGE_SIZE;
+  const pteOff = pteIndex(vmf.address);
+  const vmaOff = vmf.pgoff - vma.pgoff;
+  const fromPte = Math.max(alignDown(pteOff, nrPages), pteOff - Math.min(pteOff, vmaOff));
+  const vmaPages = (vma.end - vma.start) / PAGE_SIZE;
+  const toPte = Math.min(fromPte + nrPages, 512, pteOff + vmaPages - vmaOff) - 1;
+  if (pmdNone(yield* ptepGet(vmf.pmd))) {
+    vmf.preallocPte = pgtableAlloc(vma.mm, 1, vmf.address);
+    if (!vmf.preallocPte) return VM_FAULT_OOM;
+  }
+  return yield* vmaMapPages(vmf, vmf.pgoff + fromPte - pteOff, vmf.pgoff + toPte - pteOff);
+}
+
+/** do_read_fault(). */
+function* doReadFault(vmf: VmFault): KGen<number> {
+  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & VM_UFFD_MISSING)) {
+    const ret = yield* doFaultAround(vmf);
+    if (ret) return ret;
+  }
+  let ret = yield* __doFault(vmf);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) return ret;
+  ret |= yield* finishFault(vmf);
+  const head = current.k.mem.folioHead(vmf.page as Pfn);
+  yield* folioUnlock(head);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) folioPutRefs(head, 1);
+  return ret;
+}
+
+/** do_cow_fault(): write fault on a private file mapping: copy into a new anonymous page. */
+function* doCowFault(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const k = current.k;
+  if (!vma.anonVma) {
+    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
+    anonVmaPrepare(vma);
+  }
+  const cow = k.mem.allocPages(0, PT_ANON);
+  if (cow < 0) return VM_FAULT_OOM;
+  vmf.cowPage = cow;
+  let ret = yield* __doFault(vmf);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) {
+    folioPutRefs(cow, 1);
+    return ret;
+  }
+  k.mem.flags[cow] |= PG_uptodate; // copy_user_highpage() + __folio_mark_uptodate()
+  ret |= yield* finishFault(vmf);
+  const head = k.mem.folioHead(vmf.page as Pfn);
+  yield* folioUnlock(head);
+  folioPutRefs(head, 1);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) folioPutRefs(cow, 1);
+  return ret;
+}
+
+/** do_shared_fault(): write fault on a shared mapping (page_mkwrite is a no-op in the model). */
+function* doSharedFault(vmf: VmFault): KGen<number> {
+  let ret = yield* __doFault(vmf);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) return ret;
+  const k = current.k;
+  const head = k.mem.folioHead(vmf.page as Pfn);
+  ret |= yield* finishFault(vmf);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) {
+    yield* folioUnlock(head);
+    folioPutRefs(head, 1);
+    return ret;
+  }
+  k.mem.flags[head] |= PG_dirty; // fault_dirty_shared_page()
+  yield* folioUnlock(head);
+  return ret;
+}
+
+/**
+ * __do_fault(): preallocate a table outside the folio lock, then ->fault() returns the page-cache
+ * folio locked and referenced.
+ */
+function* __doFault(vmf: VmFault): KGen<number> {
+  if (pmdNone(yield* ptepGet(vmf.pmd)) && !vmf.preallocPte) {
+    vmf.preallocPte = pgtableAlloc(vmf.vma.mm, 1, vmf.address);
+    if (!vmf.preallocPte) return VM_FAULT_OOM;
+  }
+  const ret = yield* vmaFault(vmf);
+  if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) return ret;
+  if (!(ret & VM_FAULT_LOCKED)) throw new ModelBug('->fault returned an unlocked folio');
+  return ret;
+}
+
+/** finish_fault(). */
+export function* finishFault(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const mm = vma.mm;
+  const k = current.k;
+  const isCow = (vmf.flags & FAULT_FLAG_WRITE) !== 0 && !(vma.flags & VM_SHARED);
+  const page = (isCow ? vmf.cowPage : vmf.page) as Pfn;
+  const head = k.mem.folioHead(page);
+  if (pmdNone(yield* ptepGet(vmf.pmd))) {
+    if (!isCow && k.mem.order[head] === HPAGE_PMD_ORDER) {
+      const ret = yield* doSetPmd(vmf, head, page);
+      if (ret !== VM_FAULT_FALLBACK) return ret;
+    }
+    if (vmf.preallocPte) {
+      vmf.preallocPte = yield* pmdInstall(mm, vmf.pmd, vmf.preallocPte);
+    } else if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) {
+      return VM_FAULT_OOM;
+    }
+  }
+  // One page per fault: shmem's multi-page mapping of large folios is not modelled (documented).
+  const out = new PteMapOut();
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  if (vmf.pte < 0) return VM_FAULT_NOPAGE;
+  vmf.ptl = out.ptl;
+  if (yield* vmfPteChanged(vmf)) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return VM_FAULT_NOPAGE;
+  }
+  if (isCow) {
+    yield* setPteRange(vmf, page, 1, vmf.address, vmf.pte);
+    addMmCounter(mm, MM_ANONPAGES, 1);
+  } else {
+    yield* setPteRange(vmf, page, 1, vmf.address, vmf.pte);
+    addMmCounter(mm, mmCounter(head), 1);
+  }
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  return 0;
+}
+
+/**
+ * set_pte_range(): map nr pages of one folio starting at page pfn / address addr, taking the rmap
+ * (and, for a COW page, the new anon rmap). The caller holds the PTE lock and accounts RSS.
+ * For file pages it takes the per-PTE references beyond the one the caller already holds.
+ */
+export function* setPteRange(vmf: VmFault, pfn: Pfn, nr: number, addr: Vaddr, ptep: number): KGen<void> {
+  const vma = vmf.vma;
+  const k = current.k;
+  const write = (vmf.flags & FAULT_FLAG_WRITE) !== 0;
+  const head = k.mem.folioHead(pfn);
+  let flags = vmaPageProt(vma) | _PAGE_ACCESSED;
+  if (write) {
+    flags |= _PAGE_DIRTY;
+    if (vma.flags & VM_WRITE) flags |= _PAGE_RW; // maybe_mkwrite()
+  } else if (flags & _PAGE_RW && k.mem.flags[head] & PG_dirty) {
+    flags |= _PAGE_DIRTY;
+  }
+  if (write && !(vma.flags & VM_SHARED)) {
+    if (nr !== 1) throw new ModelBug('COW of more than one page');
+    folioAddNewAnonRmapPtes(pfn, 1);
+  } else {
+    folioAddFileRmapPtes(pfn, nr);
+  }
+  void addr;
+  for (let i = 0; i < nr; i++) yield* setPte(ptep + i, mkPte((pfn + i) as Pfn, flags));
+}

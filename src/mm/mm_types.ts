@@ -1,0 +1,232 @@
+/**
+ * The kernel's core objects (include/linux/mm_types.h, include/linux/fs.h): the whole modelled
+ * machine (`Kernel`), address spaces (`MmStruct`), VMAs, files (`AddressSpace`) and CPUs.
+ */
+import type { Config } from './config.js';
+import { LEVEL_PGD, type Vaddr } from './const.js';
+import { PhysMem } from './page_alloc.js';
+import { TableStore } from './pgtable.js';
+import { Rcu } from './rcu.js';
+import { Tlb } from './tlb.js';
+
+/** include/linux/mm_types.h: enum of RSS counters. */
+export const MM_FILEPAGES = 0;
+export const MM_ANONPAGES = 1;
+export const MM_SWAPENTS = 2;
+export const MM_SHMEMPAGES = 3;
+
+/** include/linux/mm.h: vm_flags (kernel values). */
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYSHARE = 0x80;
+export const VM_UFFD_MISSING = 0x200;
+export const VM_PFNMAP = 0x400;
+export const VM_UFFD_WP = 0x1000;
+export const VM_LOCKED = 0x2000;
+export const VM_LOCKONFAULT = 0x80000;
+export const VM_NORESERVE = 0x200000;
+export const VM_HUGETLB = 0x400000;
+export const VM_MIXEDMAP = 0x10000000;
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
+export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
+
+/** include/linux/sched/coredump.h: MMF_* bits. */
+export const MMF_VM_HUGEPAGE = 1 << 0;
+export const MMF_OOM_SKIP = 1 << 1;
+
+/** A read-write semaphore (mmap_lock, i_mmap_rwsem): reader count and writer (CPU + 1). */
+export class RwSem {
+  readers = 0;
+  writer = 0;
+}
+
+/** Event counters, for reports and tests (the kernel keeps similar ones in /proc/vmstat). */
+export class Stats {
+  ptesReclaimedFast = 0;
+  ptesReclaimedSlow = 0;
+  slowPathNotEmpty = 0;
+  pteTablesFreedByMunmap = 0;
+  pteTablesRetracted = 0;
+  faults = 0;
+  tlbFlushes = 0;
+  tlbFullFlushes = 0;
+  tlbFlushPages = 0;
+  tlbFlushFreedTables = 0;
+  rcuCallbacks = 0;
+  tableBatchesQueued = 0;
+  singleTableFrees = 0;
+  forceFlushes = 0;
+  thpFaults = 0;
+  thpSplits = 0;
+  collapses = 0;
+}
+
+export class AnonVma {
+  constructor(readonly id: number) {}
+}
+
+export class Vma {
+  anonVma: AnonVma | null = null;
+  /** Removed from the tree: never returned to fault lookups again. */
+  detached = false;
+  /** The model's label of the mapping (the script's map name), kept across splits. */
+  name = '';
+  /** The per-VMA lock: readers are faults (vma_start_read()); see writeSeq. */
+  readonly vmLock = new RwSem();
+  /** vm_lock_seq: equal to mm.mmapSeq while write-locked (vma_start_write() until mmap_write_unlock()). */
+  writeSeq = -1;
+  constructor(
+    public mm: MmStruct,
+    public start: Vaddr,
+    public end: Vaddr,
+    public flags: number,
+    public file: AddressSpace | null,
+    /** Page offset in the file; for anonymous mappings start >> PAGE_SHIFT, as in the kernel. */
+    public pgoff: number,
+  ) {}
+  isAnonymous(): boolean {
+    return this.file === null;
+  }
+  /** vma_is_shmem(): shmem-backed (memfd, MAP_SHARED|MAP_ANONYMOUS). */
+  isShmem(): boolean {
+    return this.file !== null && this.file.kind === 'shmem';
+  }
+  /** A MAP_SHARED|MAP_ANONYMOUS mapping is shmem-backed, but we remember how it was created. */
+  anonShared = false;
+}
+
+export class AddressSpace {
+  /** Per page index: pfn of the page-cache page (0 = hole). */
+  pages: Int32Array;
+  /** i_mmap: the VMAs mapping this file. */
+  readonly iMmap: Vma[] = [];
+  readonly iMmapRwsem = new RwSem();
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly kind: 'shmem' | 'file',
+    public sizePages: number,
+    /** Folio order the file's writes produced (regular files). */
+    readonly writeOrder: number,
+  ) {
+    this.pages = new Int32Array(sizePages);
+  }
+  nrpages = 0;
+}
+
+export class MmStruct {
+  pgd: number;
+  vmas: Vma[] = [];
+  pgtablesBytes = 0;
+  readonly rss = new Float64Array(4);
+  totalVm = 0;
+  lockedVm = 0;
+  readonly mmapLock = new RwSem();
+  /** page_table_lock: 0 free, else owner CPU + 1. */
+  pageTableLock = 0;
+  /** mm_lock_seq: bumped when the mmap write lock is released, ending VMA write locks. */
+  mmapSeq = 0;
+  tlbFlushPending = 0;
+  cpumask = 0;
+  users = 1;
+  flags = 0;
+  exited = false;
+  readonly stats = new Stats();
+  constructor(
+    readonly kernel: Kernel,
+    readonly id: number,
+    readonly name: string,
+  ) {
+    // mm_alloc_pgd(): the PGD is not counted in pgtables_bytes (spec: VmPTE counts PTE+PMD+PUD).
+    this.pgd = kernel.pt.alloc(LEVEL_PGD, id, 0);
+  }
+}
+
+export class Cpu {
+  readonly tlb = new Tlb();
+  rcuNesting = 0;
+  /** Incremented whenever this CPU leaves its outermost RCU read-side (or IRQ-off) section. */
+  rcuQs = 0;
+  irqDisabled = 0;
+  /** Spinlocks held, innermost last. */
+  readonly held: number[] = [];
+  activeMm: MmStruct | null = null;
+  constructor(readonly id: number) {}
+}
+
+export class Kernel {
+  readonly mem: PhysMem;
+  readonly pt: TableStore;
+  readonly mms: MmStruct[] = [];
+  readonly files: AddressSpace[] = [];
+  readonly cpus: Cpu[] = [];
+  readonly rcu = new Rcu();
+  readonly stats = new Stats();
+  nextAnonVma = 1;
+  /** Counter for need_resched(): the zap loop asks it once per iteration. */
+  reschedTicks = 0;
+  constructor(readonly cfg: Config) {
+    this.mem = new PhysMem(cfg.totalPages);
+    this.pt = new TableStore(this.mem);
+    for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i));
+  }
+}
+
+/** include/linux/mm_types.h: enum fault_flag. */
+export const FAULT_FLAG_WRITE = 0x1;
+export const FAULT_FLAG_MKWRITE = 0x2;
+export const FAULT_FLAG_ALLOW_RETRY = 0x4;
+export const FAULT_FLAG_KILLABLE = 0x10;
+export const FAULT_FLAG_TRIED = 0x20;
+export const FAULT_FLAG_USER = 0x40;
+export const FAULT_FLAG_REMOTE = 0x80;
+export const FAULT_FLAG_UNSHARE = 0x400;
+export const FAULT_FLAG_ORIG_PTE_VALID = 0x800;
+export const FAULT_FLAG_VMA_LOCK = 0x1000;
+
+/** include/linux/mm_types.h: enum vm_fault_reason. */
+export const VM_FAULT_OOM = 0x1;
+export const VM_FAULT_SIGBUS = 0x2;
+export const VM_FAULT_MAJOR = 0x4;
+export const VM_FAULT_HWPOISON = 0x10;
+export const VM_FAULT_SIGSEGV = 0x40;
+export const VM_FAULT_NOPAGE = 0x100;
+export const VM_FAULT_LOCKED = 0x200;
+export const VM_FAULT_RETRY = 0x400;
+export const VM_FAULT_FALLBACK = 0x800;
+export const VM_FAULT_DONE_COW = 0x1000;
+export const VM_FAULT_COMPLETED = 0x4000;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON | VM_FAULT_FALLBACK;
+
+/** struct vm_fault: the state of one fault, passed down the handlers. */
+export class VmFault {
+  pmd = 0;
+  pte = -1;
+  ptl = 0;
+  origPte = 0;
+  origPmd = 0;
+  /** A PTE table allocated before taking locks (0 = none), freed at the end if unused. */
+  preallocPte = 0;
+  /** The page (pfn) the ->fault handler returned, locked and referenced. */
+  page = 0;
+  cowPage = 0;
+  pgoff: number;
+  constructor(
+    readonly vma: Vma,
+    /** Page-aligned faulting address. */
+    readonly address: number,
+    public flags: number,
+  ) {
+    this.pgoff = linearPageIndex(vma, address);
+  }
+}
+
+/** linear_page_index(). */
+export function linearPageIndex(vma: Vma, address: number): number {
+  return (address - vma.start) / 4096 + vma.pgoff;
+}

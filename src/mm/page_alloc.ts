@@ -1,0 +1,197 @@
+/**
+ * Physical memory: one slot per 4 KiB frame, stored as a struct of typed arrays (no object per
+ * page), so that tens of millions of frames fit (about 26 bytes per frame).
+ *
+ * Modelled coarsely (see docs/model.md): the buddy allocator is two free stacks, one for order-0
+ * frames and one for naturally aligned order-9 blocks; fresh memory comes from a bump pointer.
+ * Freed frames are poisoned (type FREE, PG_poisoned, refcount/mapcount reset) and their generation
+ * is bumped, so a stale translation or pointer to a reused frame is detectable.
+ */
+import { asPfn, HPAGE_PMD_ORDER, type Pfn } from './const.js';
+import { ModelBug } from './bug.js';
+
+/** Frame types (what the page is used for). */
+export const PT_FREE = 0;
+export const PT_PAGETABLE = 1;
+export const PT_ANON = 2;
+export const PT_FILE = 3;
+export const PT_SHMEM = 4;
+export const PT_ZERO = 5;
+export const PT_RESERVED = 6;
+export const PAGE_TYPE_NAMES = ['free', 'pagetable', 'anon', 'file', 'shmem', 'zero', 'reserved'];
+
+/** Page flags (include/linux/page-flags.h, model subset). */
+export const PG_locked = 1 << 0;
+export const PG_uptodate = 1 << 1;
+export const PG_dirty = 1 << 2;
+export const PG_lru = 1 << 3;
+export const PG_swapbacked = 1 << 4;
+export const PG_head = 1 << 5;
+export const PG_tail = 1 << 6;
+export const PG_anon_exclusive = 1 << 7;
+export const PG_poisoned = 1 << 8;
+export const PG_mlocked = 1 << 9;
+export const PG_referenced = 1 << 10;
+
+const INITIAL_FRAMES = 1 << 16;
+
+export class PhysMem {
+  capacity = 0;
+  /** Frames handed out so far by the bump allocator (frame 0 and the zero page are reserved). */
+  top = 0;
+  type = new Uint8Array(0);
+  flags = new Uint16Array(0);
+  order = new Uint8Array(0);
+  refcount = new Int32Array(0);
+  /** Number of PTE mappings of this page (0-based, unlike the kernel's _mapcount). */
+  mapcount = new Int32Array(0);
+  /** Head pages: number of PMD mappings of the whole folio (_entire_mapcount + 1). */
+  entireMapcount = new Int32Array(0);
+  /** Owner id: address space id for page cache, table id for page tables, -1 otherwise. */
+  mapping = new Int32Array(0);
+  /** Page index in its file (page cache), -1 otherwise. */
+  index = new Int32Array(0);
+  gen = new Uint16Array(0);
+
+  private free0: Int32Array = new Int32Array(1024);
+  private nfree0 = 0;
+  private free9: Int32Array = new Int32Array(64);
+  private nfree9 = 0;
+
+  /** Pages in use, by type (the node counters behind /proc/meminfo). */
+  readonly used = new Float64Array(PAGE_TYPE_NAMES.length);
+  /** NR_PAGETABLE in pages: counted by the page-table constructor and destructor. */
+  nrPagetable = 0;
+  readonly zeroPfn: Pfn;
+  hugeZeroPfn: Pfn = asPfn(-1);
+
+  constructor(readonly totalPages: number) {
+    this.grow(INITIAL_FRAMES);
+    this.top = 1; // pfn 0 is never handed out: 0 doubles as "no page"
+    this.type[0] = PT_RESERVED;
+    this.zeroPfn = this.allocPages(0, PT_ZERO);
+    this.refcount[this.zeroPfn] = 1 << 30; // the shared zero page is never freed
+  }
+
+  private grow(min: number): void {
+    let cap = Math.max(this.capacity, INITIAL_FRAMES);
+    while (cap < min) cap *= 2;
+    if (cap === this.capacity) return;
+    const g = <T extends { length: number; set(a: ArrayLike<number>): void }>(old: T, make: (n: number) => T): T => {
+      const a = make(cap);
+      a.set(old as unknown as ArrayLike<number>);
+      return a;
+    };
+    this.type = g(this.type, (n) => new Uint8Array(n));
+    this.flags = g(this.flags, (n) => new Uint16Array(n));
+    this.order = g(this.order, (n) => new Uint8Array(n));
+    this.refcount = g(this.refcount, (n) => new Int32Array(n));
+    this.mapcount = g(this.mapcount, (n) => new Int32Array(n));
+    this.entireMapcount = g(this.entireMapcount, (n) => new Int32Array(n));
+    const mapping = new Int32Array(cap).fill(-1);
+    mapping.set(this.mapping);
+    this.mapping = mapping;
+    const index = new Int32Array(cap).fill(-1);
+    index.set(this.index);
+    this.index = index;
+    this.gen = g(this.gen, (n) => new Uint16Array(n));
+    this.capacity = cap;
+  }
+
+  /** Frames not handed out, counting never-used memory (MemFree). */
+  get nrFree(): number {
+    return this.totalPages - this.inUse;
+  }
+  get inUse(): number {
+    let n = 0;
+    for (let t = 1; t < this.used.length; t++) n += this.used[t];
+    return n;
+  }
+
+  /**
+   * Allocate a folio of 2^order frames of the given type, refcount 1 on the head. Returns -1 when
+   * the machine is out of memory (the caller turns that into -ENOMEM / VM_FAULT_OOM).
+   */
+  allocPages(order: number, type: number): Pfn {
+    const nr = 1 << order;
+    if (this.inUse + nr > this.totalPages) return asPfn(-1);
+    let pfn: number;
+    if (order === 0 && this.nfree0 > 0) {
+      pfn = this.free0[--this.nfree0];
+    } else if (order === HPAGE_PMD_ORDER && this.nfree9 > 0) {
+      pfn = this.free9[--this.nfree9];
+    } else {
+      let start = this.top;
+      if (order > 0) {
+        const aligned = Math.ceil(start / nr) * nr;
+        for (let p = start; p < aligned; p++) this.pushFree0(p);
+        start = aligned;
+      }
+      if (start + nr > this.capacity) this.grow(start + nr);
+      this.top = start + nr;
+      pfn = start;
+    }
+    this.used[type] += nr;
+    for (let i = 0; i < nr; i++) {
+      const p = pfn + i;
+      this.type[p] = type;
+      this.flags[p] = i === 0 ? (order > 0 ? PG_head : 0) : PG_tail;
+      this.order[p] = order;
+      this.refcount[p] = i === 0 ? 1 : 0;
+      this.mapcount[p] = 0;
+      this.entireMapcount[p] = 0;
+      this.mapping[p] = -1;
+      this.index[p] = -1;
+      this.gen[p] = (this.gen[p] + 1) & 0xffff;
+    }
+    return asPfn(pfn);
+  }
+
+  /** Return a folio to the allocator, poisoning every frame. */
+  freePages(pfn: Pfn, order: number): void {
+    const nr = 1 << order;
+    const type = this.type[pfn];
+    if (type === PT_FREE) throw new ModelBug(`double free of pfn ${pfn}`);
+    this.used[type] -= nr;
+    for (let i = 0; i < nr; i++) {
+      const p = pfn + i;
+      this.type[p] = PT_FREE;
+      this.flags[p] = PG_poisoned;
+      this.refcount[p] = 0;
+      this.mapcount[p] = 0;
+      this.entireMapcount[p] = 0;
+      this.mapping[p] = -1;
+      this.index[p] = -1;
+    }
+    if (order === HPAGE_PMD_ORDER) {
+      if (this.nfree9 === this.free9.length) this.free9 = growInt32(this.free9);
+      this.free9[this.nfree9++] = pfn;
+    } else {
+      for (let i = 0; i < nr; i++) this.pushFree0(pfn + i);
+    }
+  }
+
+  private pushFree0(p: number): void {
+    if (this.nfree0 === this.free0.length) this.free0 = growInt32(this.free0);
+    this.free0[this.nfree0++] = p;
+  }
+
+  /** compound_head(): folios are naturally aligned, so the head is found by masking. */
+  folioHead(pfn: Pfn): Pfn {
+    if ((this.flags[pfn] & PG_tail) === 0) return pfn;
+    const nr = 1 << this.order[pfn];
+    return asPfn(pfn - (pfn % nr));
+  }
+  folioNr(head: Pfn): number {
+    return 1 << this.order[head];
+  }
+  isFree(pfn: Pfn): boolean {
+    return this.type[pfn] === PT_FREE;
+  }
+}
+
+function growInt32(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,106 @@
+/**
+ * Straight-line build of primitives.ts (see there): the same effects, no yields. One CPU drives
+ * every path to completion, so a lock that is not free can never become free: that is a deadlock.
+ */
+import { Violation } from './bug.js';
+import { current } from './current.js';
+import type { MmStruct, RwSem } from './mm_types.js';
+import type { LockHandle } from './ptlock.js';
+import * as S from './sync.js';
+
+export type { Step } from '../mm/primitives.js';
+/** In the straight-line build a kernel path simply returns its value. */
+export type KGen<T> = T;
+
+export function complete<T>(v: T): T {
+  return v;
+}
+
+export function ptepGet(ptep: number): number {
+  return current.k.pt.get(ptep);
+}
+export function setPte(ptep: number, v: number): void {
+  current.k.pt.set(ptep, v);
+}
+export function ptepGetAndClear(ptep: number): number {
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  pt.set(ptep, 0);
+  return v;
+}
+export function pteScanNone(ptep: number, max: number): number {
+  return current.k.pt.scanNone(ptep, max);
+}
+
+export function spinLock(l: LockHandle): void {
+  S.acquire(l, false);
+}
+export function spinTrylock(l: LockHandle): boolean {
+  if (!S.lockIsFree(l)) return false;
+  S.acquire(l, true);
+  return true;
+}
+export function spinUnlock(l: LockHandle): void {
+  S.release(l);
+}
+
+export function downRead(sem: RwSem): void {
+  S.mightSleep('down_read');
+  S.rwsemRead(sem);
+}
+export function downReadTrylock(sem: RwSem): boolean {
+  if (!S.rwsemCanRead(sem)) return false;
+  S.rwsemRead(sem);
+  return true;
+}
+export function upRead(sem: RwSem): void {
+  S.rwsemUpRead(sem);
+}
+export function downWrite(sem: RwSem): void {
+  S.mightSleep('down_write');
+  S.rwsemWrite(sem);
+}
+export function upWrite(sem: RwSem): void {
+  S.rwsemUpWrite(sem);
+}
+export function folioLock(pfn: number): void {
+  S.mightSleep('folio_lock');
+  S.folioSetLocked(pfn);
+}
+export function folioTrylock(pfn: number): boolean {
+  if (S.folioIsLocked(pfn)) return false;
+  S.folioSetLocked(pfn);
+  return true;
+}
+export function folioUnlock(pfn: number): void {
+  S.folioClearLocked(pfn);
+}
+
+export function rcuReadLock(): void {
+  S.rcuEnter();
+}
+export function rcuReadUnlock(): void {
+  S.rcuExit();
+}
+export function localIrqDisable(): void {
+  S.irqOff();
+}
+export function localIrqEnable(): void {
+  S.irqOn();
+}
+export function condResched(): void {
+  S.mightSleep('cond_resched');
+}
+
+export function flushTlbMmRange(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): void {
+  if (!S.ipiCanComplete(S.flushTargets(mm))) throw new Violation('deadlock', 'TLB flush IPI can never complete');
+  S.applyTlbFlush(mm, start, end, strideShift, freedTables);
+}
+export function tlbRemoveTableSyncOne(): void {}
+
+export function needResched(): boolean {
+  return S.needReschedByConfig();
+}
+export function batchAllocSucceeds(): boolean {
+  return current.k.cfg.batchAlloc === 'ok';
+}

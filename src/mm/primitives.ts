@@ -1,0 +1,209 @@
+/**
+ * Scheduling points: the only places where a kernel path can be interleaved with another
+ * (STYLE.md point 2). Each primitive first yields a `Step` describing the shared access it is about
+ * to make, then makes it when resumed. Kernel paths `yield*` into these and never `yield` directly.
+ *
+ * This is the generator build. primitives.fast.ts holds the same functions without the yields;
+ * tools/gen-fast.mjs swaps it in for the straight-line build used by replay and benchmarks.
+ *
+ * The driver resumes a task only when its pending step is enabled (`stepEnabled`): a lock is free,
+ * an IPI's targets all have interrupts on, and so on. `complete()` drives one path alone on the
+ * current CPU; a step that can never become enabled there is a deadlock.
+ */
+import { Violation } from './bug.js';
+import { current } from './current.js';
+import type { MmStruct, RwSem } from './mm_types.js';
+import type { LockHandle } from './ptlock.js';
+import * as S from './sync.js';
+
+export type Step =
+  | { op: 'ld' | 'st' | 'xchg' | 'scan'; ptr: number }
+  | { op: 'lock' | 'trylock' | 'unlock'; lock: LockHandle }
+  | { op: 'rlock' | 'wlock' | 'rtrylock' | 'runlock' | 'wunlock'; sem: RwSem }
+  | { op: 'flock' | 'ftrylock' | 'funlock'; pfn: number }
+  | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
+  | { op: 'flush'; mm: MmStruct }
+  | { op: 'ipi-sync' }
+  | { op: 'choice'; what: 'need_resched' | 'batch_alloc' };
+
+/** A kernel path: a generator of steps that returns T. In the straight-line build, just T. */
+export type KGen<T> = Generator<Step, T, unknown>;
+
+/** Whether a pending step can run now on the current CPU. */
+export function stepEnabled(s: Step): boolean {
+  switch (s.op) {
+    case 'lock':
+      return S.lockIsFree(s.lock);
+    case 'rlock':
+      return S.rwsemCanRead(s.sem);
+    case 'wlock':
+      return S.rwsemCanWrite(s.sem);
+    case 'flock':
+      return !S.folioIsLocked(s.pfn);
+    case 'flush':
+      return S.ipiCanComplete(S.flushTargets(s.mm));
+    case 'ipi-sync':
+      return S.ipiCanComplete(current.k.cpus);
+    default:
+      return true;
+  }
+}
+
+/** Drive a kernel path to completion on the current CPU, alone. */
+export function complete<T>(g: KGen<T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    if (!stepEnabled(r.value)) throw new Violation('deadlock', `a lone CPU waits forever at step ${describeStep(r.value)}`);
+  }
+}
+
+export function describeStep(s: Step): string {
+  if ('ptr' in s) return `${s.op} entry ${s.ptr}`;
+  if ('lock' in s) return `${s.op} lock ${s.lock}`;
+  if ('pfn' in s) return `${s.op} folio ${s.pfn}`;
+  if ('what' in s) return `choice ${s.what}`;
+  return s.op;
+}
+
+// ---- page-table entries (include/linux/pgtable.h, arch/x86/include/asm/pgtable.h) ------------
+
+/** ptep_get() / pmdp_get_lockless() / READ_ONCE of any entry: one atomic load. */
+export function* ptepGet(ptep: number): KGen<number> {
+  yield { op: 'ld', ptr: ptep };
+  return current.k.pt.get(ptep);
+}
+/** set_pte_at() / set_pmd_at() / pmd_populate(): one atomic store. */
+export function* setPte(ptep: number, v: number): KGen<void> {
+  yield { op: 'st', ptr: ptep };
+  current.k.pt.set(ptep, v);
+}
+/** ptep_get_and_clear() / pmdp_huge_get_and_clear(): x86 xchg. */
+export function* ptepGetAndClear(ptep: number): KGen<number> {
+  yield { op: 'xchg', ptr: ptep };
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  pt.set(ptep, 0);
+  return v;
+}
+/**
+ * A run of ptep_get() calls over none entries, as one step: legal only under the table's PTE lock
+ * (software writers excluded, hardware never writes a none entry). Returns the run length.
+ */
+export function* pteScanNone(ptep: number, max: number): KGen<number> {
+  yield { op: 'scan', ptr: ptep };
+  return current.k.pt.scanNone(ptep, max);
+}
+
+// ---- spinlocks (include/linux/spinlock.h) -----------------------------------------------------
+
+export function* spinLock(l: LockHandle): KGen<void> {
+  yield { op: 'lock', lock: l };
+  S.acquire(l, false);
+}
+export function* spinTrylock(l: LockHandle): KGen<boolean> {
+  yield { op: 'trylock', lock: l };
+  if (!S.lockIsFree(l)) return false;
+  S.acquire(l, true);
+  return true;
+}
+export function* spinUnlock(l: LockHandle): KGen<void> {
+  yield { op: 'unlock', lock: l };
+  S.release(l);
+}
+
+// ---- sleeping locks ---------------------------------------------------------------------------
+
+export function* downRead(sem: RwSem): KGen<void> {
+  S.mightSleep('down_read');
+  yield { op: 'rlock', sem };
+  S.rwsemRead(sem);
+}
+export function* downReadTrylock(sem: RwSem): KGen<boolean> {
+  yield { op: 'rtrylock', sem };
+  if (!S.rwsemCanRead(sem)) return false;
+  S.rwsemRead(sem);
+  return true;
+}
+export function* upRead(sem: RwSem): KGen<void> {
+  yield { op: 'runlock', sem };
+  S.rwsemUpRead(sem);
+}
+export function* downWrite(sem: RwSem): KGen<void> {
+  S.mightSleep('down_write');
+  yield { op: 'wlock', sem };
+  S.rwsemWrite(sem);
+}
+export function* upWrite(sem: RwSem): KGen<void> {
+  yield { op: 'wunlock', sem };
+  S.rwsemUpWrite(sem);
+}
+export function* folioLock(pfn: number): KGen<void> {
+  S.mightSleep('folio_lock');
+  yield { op: 'flock', pfn };
+  S.folioSetLocked(pfn);
+}
+export function* folioTrylock(pfn: number): KGen<boolean> {
+  yield { op: 'ftrylock', pfn };
+  if (S.folioIsLocked(pfn)) return false;
+  S.folioSetLocked(pfn);
+  return true;
+}
+export function* folioUnlock(pfn: number): KGen<void> {
+  yield { op: 'funlock', pfn };
+  S.folioClearLocked(pfn);
+}
+
+// ---- RCU and interrupts ------------------------------------------------------------------------
+
+export function* rcuReadLock(): KGen<void> {
+  yield { op: 'rcu+' };
+  S.rcuEnter();
+}
+export function* rcuReadUnlock(): KGen<void> {
+  yield { op: 'rcu-' };
+  S.rcuExit();
+}
+export function* localIrqDisable(): KGen<void> {
+  yield { op: 'irq-' };
+  S.irqOff();
+}
+export function* localIrqEnable(): KGen<void> {
+  yield { op: 'irq+' };
+  S.irqOn();
+}
+/** cond_resched(): a voluntary preemption point; may sleep. */
+export function* condResched(): KGen<void> {
+  S.mightSleep('cond_resched');
+  yield { op: 'sleep' };
+}
+
+// ---- TLB ----------------------------------------------------------------------------------------
+
+/** arch/x86/mm/tlb.c: flush_tlb_mm_range(): IPIs to the mm's CPUs, waiting for each. */
+export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): KGen<void> {
+  yield { op: 'flush', mm };
+  S.applyTlbFlush(mm, start, end, strideShift, freedTables);
+}
+/** mm/mmu_gather.c: tlb_remove_table_sync_one(): an IPI to every CPU, waiting for each. */
+export function* tlbRemoveTableSyncOne(): KGen<void> {
+  yield { op: 'ipi-sync' };
+}
+
+// ---- nondeterministic choices -------------------------------------------------------------------
+
+/**
+ * need_resched(). The explorer answers the choice; alone (`complete`) the config decides:
+ * true every `needReschedEvery` calls, never by default.
+ */
+export function* needResched(): KGen<boolean> {
+  const v = yield { op: 'choice', what: 'need_resched' };
+  if (typeof v === 'boolean') return v;
+  return S.needReschedByConfig();
+}
+/** Whether a GFP_NOWAIT allocation of an mmu_gather batch page succeeds. */
+export function* batchAllocSucceeds(): KGen<boolean> {
+  const v = yield { op: 'choice', what: 'batch_alloc' };
+  if (typeof v === 'boolean') return v;
+  return current.k.cfg.batchAlloc === 'ok';
+}

@@ -1,0 +1,93 @@
+/**
+ * Synchronous reclaim of empty PTE tables (mm/pt_reclaim.c, CONFIG_PT_RECLAIM, Linux 6.14+).
+ *
+ * zap_pte_range() decides: a zap that covered a whole table and left nothing behind either
+ * detaches the table itself while still holding its PTE lock (fast path, try_get_and_clear_pmd())
+ * or, if the PTE lock was dropped on the way, rescans all 512 entries under the PMD and PTE locks
+ * (slow path, try_to_free_pte()). Either way the table is freed through the mmu_gather: after the
+ * TLB flush and an RCU grace period.
+ */
+import { Violation } from './bug.js';
+import { PMD_SIZE, PTRS_PER_PTE, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { mmDecNrPtes, tableOf } from './memory/pgalloc.js';
+import type { MmStruct } from './mm_types.js';
+import { pteFreeTlb, type MmuGather } from './mmu_gather.js';
+import { T_DETACHED, T_LINKED } from './pgtable.js';
+import { PteMapOut, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
+import { ptepGet, pteScanNone, setPte, spinLock, spinTrylock, spinUnlock, type KGen } from './primitives.js';
+import { pmdLockptr } from './ptlock.js';
+import type { ZapDetails } from './memory/zap.js';
+
+/** reclaim_pt_is_enabled(): only a zap asked to reclaim, covering a whole PMD's range. */
+export function reclaimPtIsEnabled(start: Vaddr, end: Vaddr, details: ZapDetails | null): boolean {
+  return current.k.cfg.ptReclaim && details !== null && details.reclaimPt && end - start >= PMD_SIZE;
+}
+
+/**
+ * Record that the PTE table a PMD value pointed to was just cleared from its slot. The sanitizer
+ * checks the detach invariant (spec 2.10 #3): a table leaves the tree only empty.
+ */
+export function markPteTableDetached(pmdval: number, what: string): void {
+  const pt = current.k.pt;
+  const tid = tableOf(pmdval);
+  if (pt.state[tid] !== T_LINKED) throw new Violation('pt-use-after-free', `${what}: PMD pointed to table ${tid} that is not linked`);
+  pt.setState(tid, T_DETACHED);
+  if (pt.populated(tid) !== 0) {
+    throw new Violation('nonempty-detach', `${what} detached PTE table ${tid} with ${pt.populated(tid)} live entries`);
+  }
+}
+
+/**
+ * try_get_and_clear_pmd(): the fast path, entered with the PTE lock held. Taking the PMD lock here
+ * inverts the normal order (PMD lock, then PTE lock), so only a trylock is allowed (race R7).
+ */
+export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, out: PteMapOut): KGen<boolean> {
+  const pml = pmdLockptr(mm, pmdp);
+  if (!(yield* spinTrylock(pml))) return false;
+  out.pmdval = yield* ptepGet(pmdp);
+  yield* setPte(pmdp, 0); // pmd_clear()
+  markPteTableDetached(out.pmdval, 'try_get_and_clear_pmd');
+  yield* spinUnlock(pml);
+  return true;
+}
+
+/** free_pte(): queue the detached table on the gather; VmPTE drops now, the memory later. */
+export function* freePte(mm: MmStruct, addr: Vaddr, tlb: MmuGather, pmdval: number): KGen<void> {
+  yield* pteFreeTlb(tlb, tableOf(pmdval), addr);
+  mmDecNrPtes(mm);
+}
+
+/**
+ * try_to_free_pte(): the slow path, after the PTE lock was dropped. Under the PMD lock the slot can
+ * only hold some table or nothing; whichever table is there now is freed if all its entries are
+ * none (possibly not the one we zapped, if it was replaced meanwhile: that one is empty too).
+ */
+export function* tryToFreePte(mm: MmStruct, pmdp: number, addr: Vaddr, tlb: MmuGather): KGen<boolean> {
+  const pml = pmdLockptr(mm, pmdp);
+  yield* spinLock(pml);
+  const out = new PteMapOut();
+  const startPte = yield* pteOffsetMapRwNolock(mm, pmdp, addr, out);
+  if (startPte < 0) {
+    yield* spinUnlock(pml);
+    return false;
+  }
+  const ptl = out.ptl;
+  if (ptl !== pml) yield* spinLock(ptl); // spin_lock_nested(): PMD lock, then PTE lock
+  // Is it an empty PTE table? All 512 entries are read under both locks; no software writer can
+  // fill one meanwhile and hardware never writes a none entry, so the loop is one atomic step.
+  const base = startPte - (startPte % PTRS_PER_PTE);
+  if ((yield* pteScanNone(base, PTRS_PER_PTE)) !== PTRS_PER_PTE) {
+    yield* pteUnmapUnlock(startPte, ptl);
+    if (ptl !== pml) yield* spinUnlock(pml);
+    current.k.stats.slowPathNotEmpty++;
+    return false;
+  }
+  yield* pteUnmap(startPte);
+  yield* setPte(pmdp, 0); // pmd_clear()
+  markPteTableDetached(out.pmdval, 'try_to_free_pte');
+  if (ptl !== pml) yield* spinUnlock(ptl);
+  yield* spinUnlock(pml);
+  yield* freePte(mm, addr, tlb, out.pmdval);
+  return true;
+}

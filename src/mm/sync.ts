@@ -1,0 +1,165 @@
+/**
+ * The effects behind the scheduling-point primitives (primitives.ts): what taking a lock, entering
+ * RCU or flushing a TLB does to the model's state, with the sanitizer checks that belong to each.
+ * Both builds call these; only primitives.ts (generator build) yields before calling them.
+ */
+import { ModelBug, Violation } from './bug.js';
+import { LEVEL_PMD, LEVEL_PTE, PAGE_SHIFT } from './const.js';
+import { current } from './current.js';
+import { PG_locked } from './page_alloc.js';
+import type { Cpu, MmStruct, RwSem } from './mm_types.js';
+import type { LockHandle } from './ptlock.js';
+
+/** x86 tlb_single_page_flush_ceiling: ranges above this many pages flush the whole mm. */
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+/** Held spinlocks of a CPU, innermost last (lockdep's view; used for lock-order checks). */
+export function heldLocks(cpu: Cpu): LockHandle[] {
+  return cpu.held;
+}
+
+export function lockWord(l: LockHandle): number {
+  const k = current.k;
+  if (l > 0) {
+    if (k.pt.lockDead[l]) throw new Violation('ptl-use-after-free', `spinlock of page table ${l} used after its storage was freed`);
+    return k.pt.lockOwner[l];
+  }
+  return k.mms[-l - 1].pageTableLock;
+}
+function setLockWord(l: LockHandle, v: number): void {
+  if (l > 0) current.k.pt.lockOwner[l] = v;
+  else current.k.mms[-l - 1].pageTableLock = v;
+}
+
+export function lockIsFree(l: LockHandle): boolean {
+  return lockWord(l) === 0;
+}
+
+/** spin_lock() once the lock is free. `nested` marks spin_lock_nested(SINGLE_DEPTH_NESTING). */
+export function acquire(l: LockHandle, trylock: boolean): void {
+  const cpu = current.cpu;
+  const owner = lockWord(l);
+  if (owner !== 0) {
+    if (owner === cpu.id + 1) throw new Violation('deadlock', `CPU ${cpu.id} takes lock ${l} it already holds`);
+    throw new Violation('deadlock', `CPU ${cpu.id} blocks forever on lock ${l} held by CPU ${owner - 1}`);
+  }
+  const h = heldLocks(cpu);
+  // Lock order (spec 2.4): PMD lock before PTE lock; the only PTE-then-PMD acquisition is a trylock.
+  if (!trylock && l > 0 && current.k.pt.level[l] === LEVEL_PMD) {
+    for (const o of h) {
+      if (o > 0 && current.k.pt.level[o] === LEVEL_PTE) {
+        throw new Violation('lock-order', `CPU ${cpu.id} takes PMD lock ${l} while holding PTE lock ${o} without trylock`);
+      }
+    }
+  }
+  setLockWord(l, cpu.id + 1);
+  h.push(l);
+}
+
+export function release(l: LockHandle): void {
+  const cpu = current.cpu;
+  if (lockWord(l) !== cpu.id + 1) throw new ModelBug(`CPU ${cpu.id} unlocks lock ${l} it does not hold`);
+  setLockWord(l, 0);
+  const h = heldLocks(cpu);
+  const i = h.lastIndexOf(l);
+  h.splice(i, 1);
+}
+
+/** Sleeping while holding a spinlock or inside an RCU / IRQ-off section is a bug. */
+export function mightSleep(what: string): void {
+  const cpu = current.cpu;
+  if (heldLocks(cpu).length > 0 || cpu.rcuNesting > 0 || cpu.irqDisabled > 0) {
+    throw new Violation('sleep-in-atomic', `${what} may sleep on CPU ${cpu.id} with ${heldLocks(cpu).length} spinlock(s), rcu ${cpu.rcuNesting}, irq-off ${cpu.irqDisabled}`);
+  }
+}
+
+export function rwsemCanRead(s: RwSem): boolean {
+  return s.writer === 0;
+}
+export function rwsemCanWrite(s: RwSem): boolean {
+  return s.writer === 0 && s.readers === 0;
+}
+export function rwsemRead(s: RwSem): void {
+  if (!rwsemCanRead(s)) throw new Violation('deadlock', `down_read blocks forever: writer CPU ${s.writer - 1}`);
+  s.readers++;
+}
+export function rwsemWrite(s: RwSem): void {
+  if (!rwsemCanWrite(s)) throw new Violation('deadlock', `down_write blocks forever: ${s.readers} reader(s), writer ${s.writer}`);
+  s.writer = current.cpu.id + 1;
+}
+export function rwsemUpRead(s: RwSem): void {
+  if (s.readers <= 0) throw new ModelBug('up_read without readers');
+  s.readers--;
+}
+export function rwsemUpWrite(s: RwSem): void {
+  if (s.writer !== current.cpu.id + 1) throw new ModelBug('up_write by a non-owner');
+  s.writer = 0;
+}
+
+export function folioIsLocked(pfn: number): boolean {
+  return (current.k.mem.flags[pfn] & PG_locked) !== 0;
+}
+export function folioSetLocked(pfn: number): void {
+  if (folioIsLocked(pfn)) throw new Violation('deadlock', `folio ${pfn} lock blocks forever`);
+  current.k.mem.flags[pfn] |= PG_locked;
+}
+export function folioClearLocked(pfn: number): void {
+  if (!folioIsLocked(pfn)) throw new ModelBug(`unlock of unlocked folio ${pfn}`);
+  current.k.mem.flags[pfn] &= ~PG_locked;
+}
+
+export function rcuEnter(): void {
+  current.cpu.rcuNesting++;
+}
+export function rcuExit(): void {
+  const cpu = current.cpu;
+  if (cpu.rcuNesting <= 0) throw new ModelBug('rcu_read_unlock without rcu_read_lock');
+  if (--cpu.rcuNesting === 0 && cpu.irqDisabled === 0) cpu.rcuQs++;
+}
+export function irqOff(): void {
+  current.cpu.irqDisabled++;
+}
+export function irqOn(): void {
+  const cpu = current.cpu;
+  if (cpu.irqDisabled <= 0) throw new ModelBug('local_irq_enable without disable');
+  if (--cpu.irqDisabled === 0 && cpu.rcuNesting === 0) cpu.rcuQs++;
+}
+
+/** CPUs that must acknowledge a flush IPI for mm (mm_cpumask). */
+export function flushTargets(mm: MmStruct): Cpu[] {
+  return current.k.cpus.filter((c) => (mm.cpumask & (1 << c.id)) !== 0);
+}
+/** An IPI completes only once every target has interrupts enabled (spec 1.9, 1.10). */
+export function ipiCanComplete(targets: readonly Cpu[]): boolean {
+  const self = current.cpu;
+  return targets.every((c) => c === self || c.irqDisabled === 0);
+}
+
+/**
+ * arch/x86/mm/tlb.c: flush_tlb_mm_range(), applied on every target CPU. Ranges above
+ * tlb_single_page_flush_ceiling pages flush the whole mm; a flush with freed_tables also drops
+ * paging-structure caches.
+ */
+export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): void {
+  const k = current.k;
+  const pages = (end - start) / 2 ** strideShift;
+  const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
+  for (const s of [k.stats, mm.stats]) {
+    s.tlbFlushes++;
+    s.tlbFlushPages += (end - start) / 2 ** PAGE_SHIFT;
+    if (full) s.tlbFullFlushes++;
+    if (freedTables) s.tlbFlushFreedTables++;
+  }
+  for (const cpu of flushTargets(mm)) {
+    if (full) cpu.tlb.flushMm(mm.id);
+    else cpu.tlb.flushRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT);
+    if (freedTables) cpu.tlb.flushPwc(mm.id);
+  }
+}
+
+/** The single-CPU policy for need_resched(): true every cfg.needReschedEvery calls. */
+export function needReschedByConfig(): boolean {
+  const k = current.k;
+  const every = k.cfg.needReschedEvery;
+  return every > 0 && ++k.reschedTicks % every === 0;
+}

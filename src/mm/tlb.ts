@@ -1,0 +1,113 @@
+/**
+ * A CPU's translation caches (spec 1.9): leaf TLB entries (4 KiB and 2 MiB) and a paging-structure
+ * cache from (mm, 2 MiB block) to the PTE table the walker last used there.
+ *
+ * Modelled coarsely: direct-mapped arrays of fixed size (1536 leaf entries like a Zen STLB, 32 huge
+ * entries, 64 paging-structure entries); tags carry the mm id, as with PCIDs. Each leaf entry
+ * remembers the frame's generation when it was filled, so a hit on a frame that was freed and
+ * reused is reported as a stale TLB entry (a sanitizer finding), not silently used.
+ */
+
+const NR_4K = 1536;
+const NR_2M = 32;
+const NR_PWC = 64;
+
+export class Tlb {
+  readonly vpn = new Float64Array(NR_4K).fill(-1);
+  readonly mm = new Int32Array(NR_4K);
+  readonly pfn = new Float64Array(NR_4K);
+  readonly gen = new Uint16Array(NR_4K);
+  readonly write = new Uint8Array(NR_4K);
+  readonly hvpn = new Float64Array(NR_2M).fill(-1);
+  readonly hmm = new Int32Array(NR_2M);
+  readonly hpfn = new Float64Array(NR_2M);
+  readonly hgen = new Uint16Array(NR_2M);
+  readonly hwrite = new Uint8Array(NR_2M);
+  /** Paging-structure cache: 2 MiB block number -> PTE table id. */
+  readonly pwcBlock = new Float64Array(NR_PWC).fill(-1);
+  readonly pwcMm = new Int32Array(NR_PWC);
+  readonly pwcTid = new Int32Array(NR_PWC);
+  /** Entries currently valid, for cheap "is anything cached for this mm" checks. */
+  live = 0;
+
+  static slot4k(vpn: number): number {
+    return vpn % NR_4K;
+  }
+  static slot2m(block: number): number {
+    return block % NR_2M;
+  }
+  static slotPwc(block: number): number {
+    return block % NR_PWC;
+  }
+
+  fill4k(mmId: number, vpn: number, pfn: number, gen: number, write: boolean): void {
+    const s = vpn % NR_4K;
+    if (this.vpn[s] < 0) this.live++;
+    this.vpn[s] = vpn;
+    this.mm[s] = mmId;
+    this.pfn[s] = pfn;
+    this.gen[s] = gen;
+    this.write[s] = write ? 1 : 0;
+  }
+  fill2m(mmId: number, block: number, pfn: number, gen: number, write: boolean): void {
+    const s = block % NR_2M;
+    if (this.hvpn[s] < 0) this.live++;
+    this.hvpn[s] = block;
+    this.hmm[s] = mmId;
+    this.hpfn[s] = pfn;
+    this.hgen[s] = gen;
+    this.hwrite[s] = write ? 1 : 0;
+  }
+  fillPwc(mmId: number, block: number, tid: number): void {
+    const s = block % NR_PWC;
+    if (this.pwcBlock[s] < 0) this.live++;
+    this.pwcBlock[s] = block;
+    this.pwcMm[s] = mmId;
+    this.pwcTid[s] = tid;
+  }
+
+  /** Drop every translation of `mmId` (a full flush of that address space). */
+  flushMm(mmId: number): void {
+    if (this.live === 0) return;
+    for (let s = 0; s < NR_4K; s++) if (this.vpn[s] >= 0 && this.mm[s] === mmId) this.drop4k(s);
+    for (let s = 0; s < NR_2M; s++) if (this.hvpn[s] >= 0 && this.hmm[s] === mmId) this.drop2m(s);
+    this.flushPwc(mmId);
+  }
+
+  /** Drop translations of pages in [startVpn, endVpn) (INVLPG of each page). */
+  flushRange(mmId: number, startVpn: number, endVpn: number): void {
+    if (this.live === 0) return;
+    for (let v = startVpn; v < endVpn; v++) {
+      const s = v % NR_4K;
+      if (this.vpn[s] === v && this.mm[s] === mmId) this.drop4k(s);
+    }
+    const b0 = Math.floor(startVpn / 512);
+    const b1 = Math.floor((endVpn - 1) / 512);
+    for (let b = b0; b <= b1; b++) {
+      const s = b % NR_2M;
+      if (this.hvpn[s] === b && this.hmm[s] === mmId) this.drop2m(s);
+    }
+  }
+
+  /**
+   * Drop cached paging-structure entries of `mmId`. Conservative choice of spec 1.9: any flush
+   * with freed_tables clears the whole paging-structure cache of the mm.
+   */
+  flushPwc(mmId: number): void {
+    for (let s = 0; s < NR_PWC; s++) {
+      if (this.pwcBlock[s] >= 0 && this.pwcMm[s] === mmId) {
+        this.pwcBlock[s] = -1;
+        this.live--;
+      }
+    }
+  }
+
+  private drop4k(s: number): void {
+    this.vpn[s] = -1;
+    this.live--;
+  }
+  private drop2m(s: number): void {
+    this.hvpn[s] = -1;
+    this.live--;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * VMA bookkeeping (mm/vma.c, mm/mmap.c, mm/rmap.c): lookup, insertion, split, merge of compatible
+ * neighbours, the anon_vma, i_mmap membership, and the per-VMA lock's sequence-number scheme.
+ *
+ * Modelled coarsely: the maple tree is a sorted array (binary search); anon_vma chains are one
+ * AnonVma object shared by the pieces of a split VMA.
+ */
+import { ModelBug } from './bug.js';
+import { PAGE_SIZE, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { AnonVma, VM_LOCKED_MASK, Vma, type MmStruct } from './mm_types.js';
+
+/** find_vma(): the first VMA with end > addr, or null. */
+export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
+  const v = mm.vmas;
+  let lo = 0;
+  let hi = v.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < v.length ? v[lo] : null;
+}
+
+/** vma_lookup(): the VMA containing addr, or null. */
+export function vmaLookup(mm: MmStruct, addr: Vaddr): Vma | null {
+  const vma = findVma(mm, addr);
+  return vma && vma.start <= addr ? vma : null;
+}
+
+export function vmaIndex(mm: MmStruct, vma: Vma): number {
+  const i = mm.vmas.indexOf(vma);
+  if (i < 0) throw new ModelBug('VMA not in its mm');
+  return i;
+}
+export function vmaPrev(mm: MmStruct, vma: Vma): Vma | null {
+  const i = vmaIndex(mm, vma);
+  return i > 0 ? mm.vmas[i - 1] : null;
+}
+export function vmaNext(mm: MmStruct, vma: Vma): Vma | null {
+  const i = vmaIndex(mm, vma);
+  return i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
+}
+
+export function vmaPages(vma: Vma): number {
+  return (vma.end - vma.start) / PAGE_SIZE;
+}
+
+/** vma_link(): insert into the mm's tree and the file's i_mmap. */
+export function vmaLink(mm: MmStruct, vma: Vma): void {
+  const v = mm.vmas;
+  let i = 0;
+  while (i < v.length && v[i].start < vma.start) i++;
+  if ((i > 0 && v[i - 1].end > vma.start) || (i < v.length && v[i].start < vma.end)) {
+    throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
+  }
+  v.splice(i, 0, vma);
+  if (vma.file) vma.file.iMmap.push(vma);
+  mm.totalVm += vmaPages(vma);
+  if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += vmaPages(vma);
+}
+
+/** Remove from the tree (detach) and, if asked, from i_mmap (unlink_file_vma()). */
+export function vmaUnlink(mm: MmStruct, vma: Vma, unlinkFile: boolean): void {
+  mm.vmas.splice(vmaIndex(mm, vma), 1);
+  if (unlinkFile) unlinkFileVma(vma);
+  mm.totalVm -= vmaPages(vma);
+  if (vma.flags & VM_LOCKED_MASK) mm.lockedVm -= vmaPages(vma);
+  vma.detached = true;
+}
+
+/** unlink_file_vma(): after this no rmap walker (retract_page_tables()) can find the VMA. */
+export function unlinkFileVma(vma: Vma): void {
+  if (!vma.file) return;
+  const i = vma.file.iMmap.indexOf(vma);
+  if (i >= 0) vma.file.iMmap.splice(i, 1);
+}
+
+/** __anon_vma_prepare(). */
+export function anonVmaPrepare(vma: Vma): void {
+  if (vma.anonVma) return;
+  vma.anonVma = new AnonVma(current.k.nextAnonVma++);
+}
+
+/**
+ * __split_vma(): split at addr; returns the new VMA, which is the lower part when newBelow.
+ * Both halves keep the anon_vma, the file and its i_mmap membership.
+ */
+export function splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean): Vma {
+  if (addr <= vma.start || addr >= vma.end || addr % PAGE_SIZE) throw new ModelBug(`bad split of [${vma.start}, ${vma.end}) at ${addr}`);
+  const nw = new Vma(mm, vma.start, vma.end, vma.flags, vma.file, vma.pgoff);
+  nw.anonVma = vma.anonVma;
+  nw.anonShared = vma.anonShared;
+  nw.name = vma.name;
+  if (newBelow) {
+    nw.end = addr;
+    vma.pgoff += (addr - vma.start) / PAGE_SIZE;
+    vma.start = addr;
+  } else {
+    nw.start = addr;
+    nw.pgoff += (addr - vma.start) / PAGE_SIZE;
+    vma.end = addr;
+  }
+  const i = vmaIndex(mm, vma);
+  mm.vmas.splice(newBelow ? i : i + 1, 0, nw);
+  if (nw.file) nw.file.iMmap.push(nw);
+  return nw;
+}
+
+/** is_mergeable_vma() + is_mergeable_anon_vma() + contiguous pgoff: can b follow a directly? */
+export function canMerge(a: Vma, b: Vma): boolean {
+  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonShared !== b.anonShared) return false;
+  if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
+  if (a.name !== b.name) return false; // the model's per-mapping name, like an anon_vma_name
+  return a.pgoff + vmaPages(a) === b.pgoff;
+}
+
+/** Merge b into a (b is removed). */
+function mergeInto(mm: MmStruct, a: Vma, b: Vma): void {
+  a.end = b.end;
+  a.anonVma ??= b.anonVma;
+  mm.vmas.splice(vmaIndex(mm, b), 1);
+  unlinkFileVma(b);
+  b.detached = true;
+}
+
+/** Merge vma with compatible neighbours (vma_merge_existing_range()); returns the survivor. */
+export function vmaMergeNeighbours(mm: MmStruct, vma: Vma): Vma {
+  const next = vmaNext(mm, vma);
+  if (next && canMerge(vma, next)) mergeInto(mm, vma, next);
+  const prev = vmaPrev(mm, vma);
+  if (prev && canMerge(prev, vma)) {
+    mergeInto(mm, prev, vma);
+    return prev;
+  }
+  return vma;
+}
+
+/**
+ * vma_modify_flags(): give [start, end) of vma the new flags, splitting at the boundaries and
+ * merging with neighbours afterwards, as madvise() and mlock() do. Returns the VMA now covering
+ * the range.
+ */
+export function vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, flags: number): Vma {
+  if (flags === vma.flags) return vma;
+  if (start > vma.start) splitVma(mm, vma, start, true);
+  if (end < vma.end) splitVma(mm, vma, end, false);
+  const pages = vmaPages(vma);
+  if ((vma.flags & VM_LOCKED_MASK) && !(flags & VM_LOCKED_MASK)) mm.lockedVm -= pages;
+  if (!(vma.flags & VM_LOCKED_MASK) && (flags & VM_LOCKED_MASK)) mm.lockedVm += pages;
+  vma.flags = flags;
+  return vmaMergeNeighbours(mm, vma);
+}
+

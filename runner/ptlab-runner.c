@@ -1,0 +1,1647 @@
+/*
+ * ptlab-runner: executes an op script (docs/op-scripts.md) on the live kernel and prints the
+ * results as JSON lines in the schema the model uses (src/oracle/schema.ts).
+ *
+ *   cc -O2 -Wall -Wextra -std=gnu11 -o runner/build/ptlab-runner runner/ptlab-runner.c
+ *   ptlab-runner SCRIPT        (or `-` to read the script from stdin)
+ *
+ * Exit codes: 0 everything matched, 1 an op or expect mismatched, 2 usage or parse error,
+ * 3 skipped (missing privilege or kernel feature), 4 internal error.
+ *
+ * Shape of a run
+ *   The parent parses the whole script, applies `config thp=/shmem_thp=` to sysfs, creates every
+ *   memfd and file the script names, and then forks one child per `process`. It never maps anything
+ *   big itself, so every child starts from the same small address space. A child executes the
+ *   memory operations it receives over its command pipe and answers over its response pipe; the
+ *   parent does all the bookkeeping (placement, names, expected errors, JSON).
+ *
+ * Why a child warms itself up before its baseline
+ *   fork() copies no PTEs for VMAs without an anon_vma (text, read-only data), and untouched data
+ *   pages fault in lazily. Left alone, the first time the child ran a new code path it would fault
+ *   in library text (RssFile +N) and possibly allocate a PTE table for it (VmPTE +4), polluting the
+ *   deltas of the script's ops. So the child first deepens its stack (room for signal frames),
+ *   then MADV_POPULATE_{READ,WRITE}s every VMA it has, and only then records its baseline. All the
+ *   buffers it uses for /proc reads are static and populated by that step: nothing is allocated or
+ *   first-touched between the baseline and a snapshot except by the script's own ops.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+enum exit_code { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_SKIP = 3, EXIT_INTERNAL = 4 };
+
+#define PAGE_SIZE_4K ((uint64_t)4096)
+#define PLACEMENT_BASE ((uint64_t)16 << 40) /* 16 TiB: docs/op-scripts.md, placement rule */
+#define PLACEMENT_STRIDE ((uint64_t)1 << 40)
+
+/* pagemap bits (Documentation/admin-guide/mm/pagemap.rst) */
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_GUARD_REGION (1ULL << 58)
+#define PM_UFFD_WP (1ULL << 57)
+#define PM_MMAP_EXCLUSIVE (1ULL << 56)
+
+static const char THP_ENABLED_PATH[] = "/sys/kernel/mm/transparent_hugepage/enabled";
+static const char THP_SHMEM_PATH[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+
+/* ------------------------------------------------------------------------------------------------
+ * Measured fields: the 7 of /proc/PID/status, then the 4 of /proc/PID/smaps_rollup, then the
+ * model-only counters the kernel cannot report. Order matches src/script/ast.ts.
+ */
+enum { NSTATUS = 7, NROLLUP = 4, NV = NSTATUS + NROLLUP };
+enum { F_ROLLUP_RSS = NSTATUS, F_FIRST_HUGE = NSTATUS + 1, F_FIRST_MODEL = NV };
+static const char *const FIELD_NAMES[] = {
+	"VmSize", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck",
+	"Rss", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped",
+	"PageTables", "ptes_reclaimed_fast", "ptes_reclaimed_slow", "pte_tables", "pte_tables_empty",
+};
+#define NFIELDS ((int)(sizeof FIELD_NAMES / sizeof FIELD_NAMES[0]))
+
+/* ------------------------------------------------------------------------------------------------
+ * The parsed script.
+ */
+enum kind {
+	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
+	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT,
+};
+enum map_kind { MK_ANON, MK_SHMEM, MK_FILE };
+enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
+static const char *const CMP_NAMES[] = { "==", "<=", ">=", "<", ">", "!=" };
+
+struct op {
+	enum kind kind;
+	int line;
+	char *name;         /* process / memfd / file / map name, snapshot label */
+	char *ref;          /* map: its memfd or file; touch..munlock: the map; snapshot: range map */
+	enum map_kind mkind;
+	bool shared, locked, write, has_at, delta;
+	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
+	uint64_t offset, len, at, every, folio;
+	int advice;
+	const char *advice_name;
+	int field;
+	enum cmp cmp;
+	long long value;
+	int err;            /* expected outcome: 0 success, >0 errno, <0 -signal */
+};
+
+static struct op *ops;
+static int nops;
+static char *cfg_thp, *cfg_shmem_thp;
+static int cfg_thp_line, cfg_shmem_thp_line;
+
+static const struct { const char *name; int code; } ERR_TABLE[] = {
+	{ "EINVAL", EINVAL }, { "ENOMEM", ENOMEM }, { "EFAULT", EFAULT }, { "EAGAIN", EAGAIN },
+	{ "EEXIST", EEXIST }, { "EPERM", EPERM }, { "EBUSY", EBUSY }, { "EACCES", EACCES },
+	{ "ENODEV", ENODEV }, { "EOVERFLOW", EOVERFLOW }, { "EBADF", EBADF }, { "ENOSYS", ENOSYS },
+	{ "EOPNOTSUPP", EOPNOTSUPP }, { "EHWPOISON", EHWPOISON }, { "EIO", EIO },
+	{ "SIGSEGV", -SIGSEGV }, { "SIGBUS", -SIGBUS },
+};
+
+static const struct { const char *name; int advice; } ADVICE_TABLE[] = {
+	{ "dontneed", MADV_DONTNEED }, { "dontneed_locked", MADV_DONTNEED_LOCKED },
+	{ "free", MADV_FREE }, { "hugepage", MADV_HUGEPAGE }, { "nohugepage", MADV_NOHUGEPAGE },
+	{ "populate_read", MADV_POPULATE_READ }, { "populate_write", MADV_POPULATE_WRITE },
+	{ "guard_install", MADV_GUARD_INSTALL }, { "guard_remove", MADV_GUARD_REMOVE },
+	{ "collapse", MADV_COLLAPSE },
+};
+
+static const char *err_name(int code)
+{
+	static char buf[32];
+	if (code == 0)
+		return "success";
+	for (size_t i = 0; i < sizeof ERR_TABLE / sizeof ERR_TABLE[0]; i++)
+		if (ERR_TABLE[i].code == code)
+			return ERR_TABLE[i].name;
+	if (code > 0) {
+		const char *n = strerrorname_np(code);
+		if (n)
+			return n;
+	}
+	snprintf(buf, sizeof buf, code < 0 ? "signal %d" : "errno %d", code < 0 ? -code : code);
+	return buf;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Runtime state of the parent. Everything the signal-path cleanup reads is set up before the
+ * handlers are installed.
+ */
+struct fileobj {
+	char *name;
+	bool regular;       /* `file` (ext4 temp file) rather than `memfd` */
+	uint64_t size, folio;
+	int fd;
+	char path[PATH_MAX];
+	bool created;
+};
+
+struct proc {
+	char *name;
+	pid_t pid;
+	int cmd_w, resp_r;
+	bool alive;
+	int nmaps;          /* k of the placement rule: every map op executed in this process */
+	int64_t base[NV];
+	int64_t last[NV];
+	bool has_last;
+};
+
+struct mapping {
+	char *name;
+	int proc;
+	uint64_t addr, size;
+};
+
+static struct fileobj *files;
+static int nfiles;
+static struct proc *procs;
+static int nprocs;
+static struct mapping *maps;
+static int nmaps;
+static char tmpdir[PATH_MAX];
+
+struct knob {
+	const char *path;
+	const char *want;
+	int line;           /* script line of the config op that set `want` */
+	char saved[32];     /* the bracketed value before the run; "" when the file is unreadable */
+	bool changed;
+};
+static struct knob knobs[2] = { { THP_ENABLED_PATH, NULL, 0, "", false },
+				{ THP_SHMEM_PATH, NULL, 0, "", false } };
+
+static volatile sig_atomic_t cleaned;
+
+/* Async-signal-safe: kill and reap the children, restore sysfs, remove the temp files. */
+static void cleanup(void)
+{
+	if (cleaned)
+		return;
+	cleaned = 1;
+	for (int i = 0; i < nprocs; i++) {
+		if (procs[i].alive) {
+			kill(procs[i].pid, SIGKILL);
+			waitpid(procs[i].pid, NULL, 0);
+			procs[i].alive = false;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (knobs[i].changed) {
+			int fd = open(knobs[i].path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ssize_t r = write(fd, knobs[i].saved, strlen(knobs[i].saved));
+				(void)r;
+				close(fd);
+			}
+			knobs[i].changed = false;
+		}
+	}
+	for (int i = 0; i < nfiles; i++) {
+		if (files[i].created) {
+			unlink(files[i].path);
+			files[i].created = false;
+		}
+	}
+	if (tmpdir[0]) {
+		rmdir(tmpdir);
+		tmpdir[0] = 0;
+	}
+}
+
+static void on_signal(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * JSON output.
+ */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void print_error_line(int line, const char *msg)
+{
+	printf("{\"type\":\"error\",\"line\":%d,\"message\":", line);
+	json_str(msg);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* Prints the error line, cleans up and exits with `code`. */
+static void __attribute__((noreturn, format(printf, 3, 4))) die(int code, int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	print_error_line(line, msg);
+	cleanup();
+	exit(code);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Parser. Words are separated by blanks, `#` starts a comment, `key=value` words are options.
+ */
+static char parse_msg[512];
+
+static bool parse_uint(const char *s, uint64_t *out)
+{
+	const char *p = s;
+	uint64_t v = 0;
+	int base = 10;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	const char *digits = p;
+	for (;; p++) {
+		int d;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else
+			break;
+		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return false;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+	if (p == digits)
+		return false;
+	int shift = 0;
+	switch (*p) {
+	case 'K': case 'k': shift = 10; p++; break;
+	case 'M': case 'm': shift = 20; p++; break;
+	case 'G': case 'g': shift = 30; p++; break;
+	case 'T': case 't': shift = 40; p++; break;
+	default: break;
+	}
+	if (*p)
+		return false;
+	if (shift && v > (UINT64_MAX >> shift))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static bool parse_int(const char *s, long long *out)
+{
+	bool neg = false;
+	uint64_t v;
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (!parse_uint(s, &v) || v > (uint64_t)LLONG_MAX)
+		return false;
+	*out = neg ? -(long long)v : (long long)v;
+	return true;
+}
+
+static bool is_name(const char *s, size_t n)
+{
+	if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+#define MAXW 32
+struct line_toks {
+	char *w[MAXW];
+	int nw;
+	char *key[MAXW], *val[MAXW];
+	bool used[MAXW];
+	int no;
+};
+
+static bool perr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool perr(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(parse_msg, sizeof parse_msg, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static const char *opt(struct line_toks *t, const char *key)
+{
+	for (int i = 0; i < t->no; i++) {
+		if (!strcmp(t->key[i], key)) {
+			t->used[i] = true;
+			return t->val[i];
+		}
+	}
+	return NULL;
+}
+
+static bool want_name(const char *s, const char *what)
+{
+	if (!is_name(s, strlen(s)))
+		return perr("bad %s '%s' (expected a name [A-Za-z_][A-Za-z0-9_.-]*)", what, s);
+	return true;
+}
+
+static bool want_size(const char *s, const char *what, uint64_t *out)
+{
+	if (!parse_uint(s, out))
+		return perr("bad %s '%s' (expected a size: decimal or 0x hex, optional K/M/G/T)", what, s);
+	return true;
+}
+
+/* touch / madvise / unmap / mlock / munlock / snapshot range: M OFFSET LEN */
+static bool parse_range(struct op *o, char **w)
+{
+	if (!want_name(w[0], "mapping name"))
+		return false;
+	o->ref = strdup(w[0]);
+	return want_size(w[1], "offset", &o->offset) && want_size(w[2], "length", &o->len);
+}
+
+/* Removes the flag words of `map` (hugepage, nohugepage, locked) from w[from..]. */
+static bool take_map_flags(struct op *o, struct line_toks *t, int from)
+{
+	int j = from;
+	for (int i = from; i < t->nw; i++) {
+		if (!strcmp(t->w[i], "hugepage") || !strcmp(t->w[i], "nohugepage")) {
+			if (o->huge)
+				return perr("more than one of hugepage/nohugepage");
+			o->huge = t->w[i][0] == 'h' ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+		} else if (!strcmp(t->w[i], "locked")) {
+			o->locked = true;
+		} else {
+			t->w[j++] = t->w[i];
+		}
+	}
+	t->nw = j;
+	return true;
+}
+
+static bool want_share(struct op *o, const char *s)
+{
+	if (!strcmp(s, "shared"))
+		o->shared = true;
+	else if (!strcmp(s, "private"))
+		o->shared = false;
+	else
+		return perr("bad sharing '%s' (expected shared or private)", s);
+	return true;
+}
+
+static bool want_words(struct line_toks *t, int lo, int hi, const char *usage)
+{
+	if (t->nw < lo || t->nw > hi)
+		return perr("wrong number of words (expected %s)", usage);
+	return true;
+}
+
+static bool parse_op(struct op *o, struct line_toks *t)
+{
+	const char *op = t->w[0];
+	const char *e = opt(t, "err");
+	if (e) {
+		bool found = false;
+		for (size_t i = 0; i < sizeof ERR_TABLE / sizeof ERR_TABLE[0]; i++) {
+			if (!strcmp(ERR_TABLE[i].name, e)) {
+				o->err = ERR_TABLE[i].code;
+				found = true;
+			}
+		}
+		if (!found)
+			return perr("unknown err=%s (expected EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, SIGSEGV, SIGBUS, ...)", e);
+	}
+
+	if (!strcmp(op, "config")) {
+		o->kind = K_CONFIG;
+		if (!want_words(t, 1, 1, "config KEY=VALUE ..."))
+			return false;
+		for (int i = 0; i < t->no; i++) {
+			t->used[i] = true;
+			if (!strcmp(t->key[i], "thp")) {
+				cfg_thp = strdup(t->val[i]);
+				cfg_thp_line = o->line;
+			} else if (!strcmp(t->key[i], "shmem_thp")) {
+				cfg_shmem_thp = strdup(t->val[i]);
+				cfg_shmem_thp_line = o->line;
+			}
+		}
+	} else if (!strcmp(op, "process") || !strcmp(op, "switch") || !strcmp(op, "exit")) {
+		o->kind = op[0] == 'p' ? K_PROCESS : op[0] == 's' ? K_SWITCH : K_EXIT;
+		if (!want_words(t, 2, 2, "a process name") || !want_name(t->w[1], "process name"))
+			return false;
+		o->name = strdup(t->w[1]);
+	} else if (!strcmp(op, "memfd")) {
+		o->kind = K_MEMFD;
+		if (!want_words(t, 3, 3, "memfd F SIZE") || !want_name(t->w[1], "memfd name") ||
+		    !want_size(t->w[2], "size", &o->len))
+			return false;
+		o->name = strdup(t->w[1]);
+	} else if (!strcmp(op, "file")) {
+		o->kind = K_FILE;
+		if (!want_words(t, 3, 3, "file F SIZE [folio=4K|2M]") || !want_name(t->w[1], "file name") ||
+		    !want_size(t->w[2], "size", &o->len))
+			return false;
+		o->name = strdup(t->w[1]);
+		const char *f = opt(t, "folio");
+		o->folio = PAGE_SIZE_4K;
+		if (f && (!want_size(f, "folio", &o->folio) || o->folio == 0 || o->folio % PAGE_SIZE_4K))
+			return perr("bad folio=%s (expected a multiple of 4K, e.g. 4K or 2M)", f);
+	} else if (!strcmp(op, "map")) {
+		o->kind = K_MAP;
+		if (t->nw < 3 || !want_name(t->w[1], "mapping name"))
+			return t->nw < 3 ? perr("wrong number of words (expected map M anon|shmem|file ...)") : false;
+		o->name = strdup(t->w[1]);
+		const char *k = t->w[2];
+		if (!strcmp(k, "anon")) {
+			o->mkind = MK_ANON;
+			if (!take_map_flags(o, t, 3) ||
+			    !want_words(t, 5, 5, "map M anon private|shared SIZE [at=ADDR] [hugepage|nohugepage] [locked]") ||
+			    !want_share(o, t->w[3]) || !want_size(t->w[4], "size", &o->len))
+				return false;
+		} else if (!strcmp(k, "shmem") || !strcmp(k, "file")) {
+			o->mkind = k[0] == 's' ? MK_SHMEM : MK_FILE;
+			if (t->nw < 4 || !take_map_flags(o, t, 4) ||
+			    !want_words(t, 7, 7, "map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [hugepage|nohugepage]") ||
+			    !want_name(t->w[3], "file name") || !want_size(t->w[4], "offset", &o->offset) ||
+			    !want_size(t->w[5], "size", &o->len) || !want_share(o, t->w[6]))
+				return t->nw < 4 ? perr("wrong number of words (expected map M shmem|file F OFFSET SIZE shared|private)") : false;
+			o->ref = strdup(t->w[3]);
+		} else {
+			return perr("unknown mapping kind '%s' (expected anon, shmem or file)", k);
+		}
+		if (o->len == 0 || o->len % PAGE_SIZE_4K)
+			return perr("mapping size must be a non-zero multiple of 4K");
+		const char *at = opt(t, "at");
+		if (at) {
+			if (!want_size(at, "address", &o->at))
+				return false;
+			if (o->at % PAGE_SIZE_4K)
+				return perr("at= must be 4K aligned");
+			o->has_at = true;
+		}
+		(void)opt(t, "align"); /* accepted for compatibility; placement already aligns to 1 TiB */
+	} else if (!strcmp(op, "touch")) {
+		o->kind = K_TOUCH;
+		if (!want_words(t, 5, 5, "touch M OFFSET LEN read|write [every=STRIDE]") || !parse_range(o, t->w + 1))
+			return false;
+		if (!strcmp(t->w[4], "write"))
+			o->write = true;
+		else if (strcmp(t->w[4], "read"))
+			return perr("bad access '%s' (expected read or write)", t->w[4]);
+		const char *ev = opt(t, "every");
+		o->every = PAGE_SIZE_4K;
+		if (ev && (!want_size(ev, "stride", &o->every) || o->every == 0))
+			return perr("bad every=%s (expected a non-zero size)", ev);
+	} else if (!strcmp(op, "madvise")) {
+		o->kind = K_MADVISE;
+		if (!want_words(t, 5, 5, "madvise M OFFSET LEN ADVICE") || !parse_range(o, t->w + 1))
+			return false;
+		bool found = false;
+		for (size_t i = 0; i < sizeof ADVICE_TABLE / sizeof ADVICE_TABLE[0]; i++) {
+			if (!strcmp(ADVICE_TABLE[i].name, t->w[4])) {
+				o->advice = ADVICE_TABLE[i].advice;
+				o->advice_name = ADVICE_TABLE[i].name;
+				found = true;
+			}
+		}
+		if (!found)
+			return perr("unknown advice '%s' (expected dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove or collapse)", t->w[4]);
+	} else if (!strcmp(op, "unmap") || !strcmp(op, "mlock") || !strcmp(op, "munlock")) {
+		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
+		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
+			return false;
+	} else if (!strcmp(op, "snapshot")) {
+		o->kind = K_SNAPSHOT;
+		if (t->nw != 2 && t->nw != 5)
+			return perr("wrong number of words (expected snapshot LABEL [M OFFSET LEN])");
+		o->name = strdup(t->w[1]);
+		if (t->nw == 5 && !parse_range(o, t->w + 2))
+			return false;
+	} else if (!strcmp(op, "expect")) {
+		o->kind = K_EXPECT;
+		int i = 1;
+		if (t->nw < 3)
+			return perr("wrong number of words (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
+		o->field = -1;
+		for (int f = 0; f < NFIELDS; f++)
+			if (!strcmp(FIELD_NAMES[f], t->w[i]))
+				o->field = f;
+		if (o->field < 0)
+			return perr("unknown field '%s' (expected VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped, PageTables, ptes_reclaimed_fast, ptes_reclaimed_slow, pte_tables or pte_tables_empty)", t->w[i]);
+		i++;
+		if (i < t->nw && !strcmp(t->w[i], "delta")) {
+			o->delta = true;
+			i++;
+		}
+		o->cmp = CMP_EQ;
+		for (int c = 0; c < 6 && i < t->nw; c++) {
+			if (!strcmp(CMP_NAMES[c], t->w[i])) {
+				o->cmp = (enum cmp)c;
+				i++;
+				break;
+			}
+		}
+		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
+			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
+	} else {
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, snapshot or expect)", op);
+	}
+	for (int i = 0; i < t->no; i++)
+		if (!t->used[i])
+			return perr("unknown option %s= for %s", t->key[i], op);
+	return true;
+}
+
+/* Parses the whole script; on error prints nothing but returns the line and sets parse_msg. */
+static int parse_script(char *text)
+{
+	int cap = 64;
+	ops = calloc((size_t)cap, sizeof *ops);
+	if (!ops)
+		return perr("out of memory"), -1;
+	int lineno = 0;
+	bool seen_process = false;
+	for (char *line = text; line; ) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		struct line_toks t;
+		memset(&t, 0, sizeof t);
+		for (char *p = line; *p; ) {
+			while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\v' || *p == '\f')
+				p++;
+			if (!*p)
+				break;
+			char *s = p;
+			while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\v' && *p != '\f')
+				p++;
+			if (*p)
+				*p++ = 0;
+			char *eq = strchr(s, '=');
+			/* `==`, `<=`, `>=`, `!=` are comparison words, not options: the key must be a name. */
+			if (eq && is_name(s, (size_t)(eq - s)) && t.nw > 0) {
+				if (t.no == MAXW)
+					return perr("too many options"), lineno;
+				*eq = 0;
+				t.key[t.no] = s;
+				t.val[t.no++] = eq + 1;
+			} else {
+				if (t.nw == MAXW)
+					return perr("too many words"), lineno;
+				t.w[t.nw++] = s;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+		if (t.nw == 0)
+			continue;
+		if (nops == cap) {
+			cap *= 2;
+			struct op *n = realloc(ops, (size_t)cap * sizeof *ops);
+			if (!n)
+				return perr("out of memory"), lineno;
+			ops = n;
+		}
+		struct op *o = &ops[nops];
+		memset(o, 0, sizeof *o);
+		o->line = lineno;
+		if (!parse_op(o, &t))
+			return lineno;
+		if (o->kind == K_CONFIG && seen_process)
+			return perr("config must come before the first process"), lineno;
+		if (o->kind == K_PROCESS)
+			seen_process = true;
+		nops++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Parent <-> child protocol: fixed-size binary records over two pipes.
+ */
+enum cmd_op { C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT };
+
+struct cmd {
+	uint32_t op;
+	int32_t fd;
+	uint64_t addr, len, off, stride;
+	int32_t flags, advice, huge, locked, write, has_range;
+};
+
+struct resp {
+	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
+	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed) */
+	int64_t v[NV];
+};
+
+/* A snapshot with a range is followed by chunks of run-length pagemap codes: count << 8 | code. */
+struct chunk_hdr {
+	uint32_t n;         /* 0 ends the stream */
+	int32_t err;
+};
+#define RUN_CHUNK 4096
+#define PM_CHUNK 8192
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* 0 on success, -1 on EOF, else errno */
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (r == 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Child side. Only static buffers; no malloc, no stdio.
+ */
+static char c_buf[65536];
+static uint64_t c_pm[PM_CHUNK];
+static uint64_t c_runs[RUN_CHUNK];
+static struct chunk_hdr c_hdr;
+static sigjmp_buf c_touch_env;
+static volatile sig_atomic_t c_in_touch;
+
+static void c_fault(int sig)
+{
+	if (c_in_touch)
+		siglongjmp(c_touch_env, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int c_read_proc(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	size_t n = 0;
+	while (n < cap - 1) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return e;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = 0;
+	return 0;
+}
+
+/* Value of `KEY:   N kB` at the start of a line, or -1. */
+static int64_t c_field(const char *buf, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = buf; p && *p; ) {
+		if (!strncmp(p, key, kl) && p[kl] == ':') {
+			p += kl + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			int64_t v = 0;
+			while (*p >= '0' && *p <= '9')
+				v = v * 10 + (*p++ - '0');
+			return v;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+static int c_measure(int64_t *v)
+{
+	int e = c_read_proc("/proc/self/status", c_buf, sizeof c_buf);
+	if (e)
+		return e;
+	for (int i = 0; i < NSTATUS; i++)
+		v[i] = c_field(c_buf, FIELD_NAMES[i]);
+	e = c_read_proc("/proc/self/smaps_rollup", c_buf, sizeof c_buf);
+	if (e)
+		return e;
+	for (int i = NSTATUS; i < NV; i++)
+		v[i] = c_field(c_buf, FIELD_NAMES[i]);
+	return 0;
+}
+
+static char pm_code(uint64_t e)
+{
+	if (e & PM_PRESENT)
+		return (e & PM_MMAP_EXCLUSIVE) ? 'x' : 'p';
+	/* Guard and uffd-wp markers are non-present swap-format entries: on 6.18 they also carry
+	 * PM_SWAP (bit 62), so test the marker bits first. */
+	if (e & PM_GUARD_REGION)
+		return 'g';
+	if (e & PM_UFFD_WP)
+		return 'w';
+	if (e & PM_SWAP)
+		return 's';
+	return '-';
+}
+
+static int c_flush_runs(int wfd, uint32_t n, int err)
+{
+	c_hdr.n = n;
+	c_hdr.err = err;
+	int e = write_full(wfd, &c_hdr, sizeof c_hdr);
+	if (!e && n)
+		e = write_full(wfd, c_runs, n * sizeof c_runs[0]);
+	return e;
+}
+
+/* Streams the run-length pagemap codes of [addr, addr + npages * 4K) and a terminator. */
+static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return c_flush_runs(wfd, 0, errno ? errno : EIO);
+	uint32_t nruns = 0;
+	uint64_t run = 0;
+	char code = 0;
+	int err = 0;
+	for (uint64_t done = 0; done < npages && !err; ) {
+		uint64_t n = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
+		off_t pos = (off_t)(((addr / PAGE_SIZE_4K) + done) * sizeof(uint64_t));
+		size_t got = 0;
+		while (got < n * sizeof(uint64_t)) {
+			ssize_t r = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				err = r < 0 ? errno : EIO;
+				break;
+			}
+			got += (size_t)r;
+		}
+		for (uint64_t i = 0; i < n && !err; i++) {
+			char c = pm_code(c_pm[i]);
+			if (c == code) {
+				run++;
+				continue;
+			}
+			if (run) {
+				c_runs[nruns++] = run << 8 | (uint8_t)code;
+				if (nruns == RUN_CHUNK) {
+					if (c_flush_runs(wfd, nruns, 0))
+						err = EPIPE;
+					nruns = 0;
+				}
+			}
+			code = c;
+			run = 1;
+		}
+		done += n;
+	}
+	close(fd);
+	if (!err && run)
+		c_runs[nruns++] = run << 8 | (uint8_t)code;
+	if (!err && nruns && c_flush_runs(wfd, nruns, 0))
+		return EPIPE;
+	return c_flush_runs(wfd, 0, err);
+}
+
+static int c_touch(uint64_t addr, uint64_t len, uint64_t stride, bool write)
+{
+	int sig = sigsetjmp(c_touch_env, 1);
+	if (sig) {
+		c_in_touch = 0;
+		return -sig;
+	}
+	c_in_touch = 1;
+	for (uint64_t o = 0; o < len; o += stride) {
+		volatile char *p = (volatile char *)(uintptr_t)(addr + o);
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+	}
+	c_in_touch = 0;
+	return 0;
+}
+
+static void __attribute__((noinline)) c_deepen_stack(void)
+{
+	volatile char pad[256 * 1024];
+	for (size_t i = 0; i < sizeof pad; i += 4096)
+		pad[i] = 0;
+	pad[sizeof pad - 1] = 0;
+}
+
+static uint64_t c_hex(const char **pp)
+{
+	uint64_t v = 0;
+	const char *p = *pp;
+	for (;; p++) {
+		if (*p >= '0' && *p <= '9')
+			v = v * 16 + (uint64_t)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			v = v * 16 + (uint64_t)(*p - 'a' + 10);
+		else
+			break;
+	}
+	*pp = p;
+	return v;
+}
+
+/* Populates every VMA the child inherited, so that no later fault touches them (see the top). */
+static void c_populate_all(void)
+{
+	if (c_read_proc("/proc/self/maps", c_buf, sizeof c_buf))
+		return;
+	for (const char *p = c_buf; p && *p; ) {
+		const char *eol = strchr(p, '\n');
+		const char *q = p;
+		uint64_t start = c_hex(&q);
+		q++;
+		uint64_t end = c_hex(&q);
+		q++;
+		char r = q[0], w = q[1], s = q[3];
+		bool special = false;
+		for (const char *x = q; x && *x && x != eol; x++)
+			if (!strncmp(x, "[vsyscall]", 10) || !strncmp(x, "[vvar", 5))
+				special = true;
+		if (r == 'r' && !special && end > start)
+			madvise((void *)(uintptr_t)start, end - start,
+				w == 'w' && s == 'p' ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		p = eol ? eol + 1 : NULL;
+	}
+}
+
+static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t parent)
+{
+	/* The parent's handlers would clean up the parent's resources: drop them first. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = c_fault;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+
+	c_deepen_stack();
+	c_populate_all();
+
+	struct resp r;
+	memset(&r, 0, sizeof r);
+	r.err = c_measure(r.v);
+	if (write_full(resp_w, &r, sizeof r))
+		_exit(1);
+
+	for (;;) {
+		struct cmd c;
+		if (read_full(cmd_r, &c, sizeof c))
+			_exit(0); /* EOF: `exit P` or the end of the script */
+		memset(&r, 0, sizeof r);
+		void *a = (void *)(uintptr_t)c.addr;
+		switch (c.op) {
+		case C_MAP: {
+			void *p = mmap(a, c.len, PROT_READ | PROT_WRITE, c.flags | MAP_FIXED_NOREPLACE, c.fd, (off_t)c.off);
+			if (p == MAP_FAILED) {
+				r.err = errno;
+			} else if (p != a) { /* kernels before 4.17 treat the flag as a hint */
+				munmap(p, c.len);
+				r.err = EEXIST;
+			} else {
+				r.aux = 1;
+				if (c.huge && madvise(a, c.len, c.huge))
+					r.err = errno;
+				else if (c.locked && mlock(a, c.len))
+					r.err = errno;
+			}
+			break;
+		}
+		case C_TOUCH:
+			r.err = c_touch(c.addr, c.len, c.stride, c.write);
+			break;
+		case C_MADVISE:
+			r.err = madvise(a, c.len, c.advice) ? errno : 0;
+			break;
+		case C_MUNMAP:
+			r.err = munmap(a, c.len) ? errno : 0;
+			break;
+		case C_MLOCK:
+			r.err = mlock(a, c.len) ? errno : 0;
+			break;
+		case C_MUNLOCK:
+			r.err = munlock(a, c.len) ? errno : 0;
+			break;
+		case C_SNAPSHOT:
+			r.err = c_measure(r.v);
+			break;
+		default:
+			r.err = ENOSYS;
+		}
+		if (write_full(resp_w, &r, sizeof r))
+			_exit(1);
+		if (c.op == C_SNAPSHOT && c.has_range && !r.err && c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K))
+			_exit(1);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Parent side.
+ */
+static int find_proc(const char *name)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (!strcmp(procs[i].name, name))
+			return i;
+	return -1;
+}
+
+static int find_file(const char *name)
+{
+	for (int i = 0; i < nfiles; i++)
+		if (!strcmp(files[i].name, name))
+			return i;
+	return -1;
+}
+
+static void __attribute__((noreturn)) child_died(struct proc *p, int line, int how)
+{
+	int status = 0;
+	const char *what = how == -1 ? "closed its pipe" : strerror(how);
+	if (waitpid(p->pid, &status, 0) == p->pid) {
+		p->alive = false;
+		if (WIFSIGNALED(status))
+			die(EXIT_INTERNAL, line, "process %s (pid %d) was killed by signal %d (%s)", p->name,
+			    (int)p->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		die(EXIT_INTERNAL, line, "process %s (pid %d) exited with status %d", p->name, (int)p->pid,
+		    WEXITSTATUS(status));
+	}
+	die(EXIT_INTERNAL, line, "process %s: %s", p->name, what);
+}
+
+static void send_cmd(struct proc *p, int line, const struct cmd *c, struct resp *r)
+{
+	int e = write_full(p->cmd_w, c, sizeof *c);
+	if (e)
+		child_died(p, line, e);
+	e = read_full(p->resp_r, r, sizeof *r);
+	if (e)
+		child_died(p, line, e);
+}
+
+static void spawn(const struct op *o)
+{
+	if (find_proc(o->name) >= 0)
+		die(EXIT_USAGE, o->line, "process %s already exists", o->name);
+	int cmdp[2], respp[2];
+	if (pipe2(cmdp, O_CLOEXEC) || pipe2(respp, O_CLOEXEC))
+		die(EXIT_INTERNAL, o->line, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		die(EXIT_INTERNAL, o->line, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		for (int i = 0; i < nprocs; i++) {
+			if (procs[i].alive) {
+				close(procs[i].cmd_w);
+				close(procs[i].resp_r);
+			}
+		}
+		close(cmdp[1]);
+		close(respp[0]);
+		child_main(cmdp[0], respp[1], parent);
+	}
+	close(cmdp[0]);
+	close(respp[1]);
+	struct proc *p = &procs[nprocs++];
+	memset(p, 0, sizeof *p);
+	p->name = o->name;
+	p->pid = pid;
+	p->cmd_w = cmdp[1];
+	p->resp_r = respp[0];
+	p->alive = true;
+	struct resp r;
+	int e = read_full(p->resp_r, &r, sizeof r);
+	if (e)
+		child_died(p, o->line, e);
+	if (r.err)
+		die(EXIT_INTERNAL, o->line, "process %s: reading its baseline: %s", p->name, strerror(r.err));
+	memcpy(p->base, r.v, sizeof p->base);
+}
+
+/* Asks a child to exit by closing its command pipe, and reaps it. */
+static void reap(struct proc *p, int line)
+{
+	close(p->cmd_w);
+	close(p->resp_r);
+	int status;
+	if (waitpid(p->pid, &status, 0) != p->pid)
+		die(EXIT_INTERNAL, line, "waitpid %s: %s", p->name, strerror(errno));
+	p->alive = false;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die(EXIT_INTERNAL, line, "process %s ended abnormally (wait status 0x%x)", p->name, status);
+}
+
+static const struct mapping *find_map(int cur, const struct op *o)
+{
+	const struct mapping *m = NULL;
+	for (int i = 0; i < nmaps; i++)
+		if (maps[i].proc == cur && !strcmp(maps[i].name, o->ref))
+			m = &maps[i];
+	if (!m) {
+		for (int i = 0; i < nmaps; i++)
+			if (!strcmp(maps[i].name, o->ref))
+				die(EXIT_USAGE, o->line, "mapping %s belongs to process %s, not to the current process %s",
+				    o->ref, procs[maps[i].proc].name, procs[cur].name);
+		die(EXIT_USAGE, o->line, "unknown mapping %s", o->ref);
+	}
+	if (o->offset % PAGE_SIZE_4K || o->len % PAGE_SIZE_4K || o->offset > m->size || o->len > m->size - o->offset)
+		die(EXIT_USAGE, o->line, "range [0x%" PRIx64 ", +0x%" PRIx64 ") is not 4K aligned inside mapping %s (size 0x%" PRIx64 ")",
+		    o->offset, o->len, m->name, m->size);
+	return m;
+}
+
+static void check_outcome(const struct op *o, const char *what, int got)
+{
+	if (got == o->err)
+		return;
+	char want[48];
+	snprintf(want, sizeof want, "%s", err_name(o->err));
+	die(EXIT_MISMATCH, o->line, "%s: got %s, expected %s", what, err_name(got), want);
+}
+
+static void print_fields(const char *key, const int64_t *v, const int64_t *base, int from, int to)
+{
+	printf(",\"%s\":{", key);
+	for (int i = from; i < to; i++)
+		printf("%s\"%s\":%" PRId64, i > from ? "," : "", FIELD_NAMES[i], v[i] - (base ? base[i] : 0));
+	putchar('}');
+}
+
+static void do_snapshot(int cur, const struct op *o)
+{
+	struct proc *p = &procs[cur];
+	const struct mapping *m = o->ref ? find_map(cur, o) : NULL;
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_SNAPSHOT;
+	if (m) {
+		c.has_range = 1;
+		c.addr = m->addr + o->offset;
+		c.len = o->len;
+	}
+	struct resp r;
+	send_cmd(p, o->line, &c, &r);
+	if (r.err)
+		die(EXIT_INTERNAL, o->line, "snapshot: reading /proc/self: %s", strerror(r.err));
+	for (int i = 0; i < NV; i++)
+		if (r.v[i] < 0)
+			die(EXIT_INTERNAL, o->line, "snapshot: %s missing from /proc/self", FIELD_NAMES[i]);
+	memcpy(p->last, r.v, sizeof p->last);
+	p->has_last = true;
+
+	printf("{\"type\":\"snapshot\",\"line\":%d,\"label\":", o->line);
+	json_str(o->name);
+	printf(",\"process\":");
+	json_str(p->name);
+	print_fields("status", r.v, NULL, 0, NSTATUS);
+	print_fields("delta", r.v, p->base, 0, NSTATUS);
+	printf(",\"smaps_rollup\":{\"Rss\":%" PRId64, r.v[F_ROLLUP_RSS] - p->base[F_ROLLUP_RSS]);
+	for (int i = F_FIRST_HUGE; i < NV; i++)
+		printf(",\"%s\":%" PRId64, FIELD_NAMES[i], r.v[i]);
+	putchar('}');
+	if (m) {
+		printf(",\"pagemap\":{\"map\":");
+		json_str(m->name);
+		printf(",\"offset\":%" PRIu64 ",\"pages\":%" PRIu64 ",\"runs\":[", o->offset, o->len / PAGE_SIZE_4K);
+		bool first = true;
+		static uint64_t runs[RUN_CHUNK];
+		for (;;) {
+			struct chunk_hdr h;
+			int e = read_full(p->resp_r, &h, sizeof h);
+			if (e)
+				child_died(p, o->line, e);
+			if (h.n > RUN_CHUNK)
+				die(EXIT_INTERNAL, o->line, "snapshot: bad pagemap chunk");
+			if (h.n == 0) {
+				if (h.err) {
+					printf("]}}\n");
+					die(EXIT_INTERNAL, o->line, "snapshot: reading /proc/self/pagemap: %s", strerror(h.err));
+				}
+				break;
+			}
+			e = read_full(p->resp_r, runs, h.n * sizeof runs[0]);
+			if (e)
+				child_died(p, o->line, e);
+			for (uint32_t i = 0; i < h.n; i++) {
+				printf("%s[%" PRIu64 ",\"%c\"]", first ? "" : ",", runs[i] >> 8, (char)(runs[i] & 0xff));
+				first = false;
+			}
+		}
+		printf("]}");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+/*
+ * The kernel reports the status fields and smaps_rollup Rss as absolute values of a process that
+ * did not start empty, so only their `delta` forms are checked. The smaps_rollup huge fields are 0
+ * in a fresh child, so their absolute and delta forms agree and both are checked. The model-only
+ * counters have no kernel source and are reported as skipped.
+ */
+static void do_expect(int cur, const struct op *o)
+{
+	struct proc *p = &procs[cur];
+	if (!p->has_last)
+		die(EXIT_USAGE, o->line, "expect: process %s has no snapshot yet", p->name);
+	printf("{\"type\":\"expect\",\"line\":%d,\"field\":\"%s\",\"delta\":%s,\"cmp\":\"%s\",\"want\":%lld",
+	       o->line, FIELD_NAMES[o->field], o->delta ? "true" : "false", CMP_NAMES[o->cmp], o->value);
+	const char *skip = NULL;
+	int64_t seen = 0;
+	bool have_seen = false;
+	if (o->field >= F_FIRST_MODEL) {
+		skip = "model-only field";
+	} else if (o->delta) {
+		seen = p->last[o->field] - p->base[o->field];
+		have_seen = true;
+	} else if (o->field >= F_FIRST_HUGE) {
+		seen = p->last[o->field];
+		have_seen = true;
+	} else {
+		seen = p->last[o->field];
+		have_seen = true;
+		skip = "absolute value of a field that does not start at 0 on the kernel: only delta is checked";
+	}
+	if (have_seen)
+		printf(",\"seen\":%" PRId64, seen);
+	if (skip) {
+		printf(",\"ok\":true,\"skipped\":");
+		json_str(skip);
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
+	bool ok;
+	long long s = (long long)seen, w = o->value;
+	switch (o->cmp) {
+	case CMP_EQ: ok = s == w; break;
+	case CMP_LE: ok = s <= w; break;
+	case CMP_GE: ok = s >= w; break;
+	case CMP_LT: ok = s < w; break;
+	case CMP_GT: ok = s > w; break;
+	default: ok = s != w; break;
+	}
+	printf(",\"ok\":%s}\n", ok ? "true" : "false");
+	fflush(stdout);
+	if (!ok)
+		die(EXIT_MISMATCH, o->line, "expect %s%s %s %lld: saw %lld", FIELD_NAMES[o->field],
+		    o->delta ? " delta" : "", CMP_NAMES[o->cmp], w, s);
+}
+
+static void do_map(int cur, const struct op *o)
+{
+	struct proc *p = &procs[cur];
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_MAP;
+	uint64_t k = (uint64_t)p->nmaps++;
+	c.addr = o->has_at ? o->at : PLACEMENT_BASE + k * PLACEMENT_STRIDE;
+	if (!o->has_at && o->len > PLACEMENT_STRIDE)
+		die(EXIT_USAGE, o->line, "a mapping without at= may be at most 1 TiB");
+	c.len = o->len;
+	c.huge = o->huge;
+	c.locked = o->locked;
+	c.fd = -1;
+	if (o->mkind == MK_ANON) {
+		c.flags = (o->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
+	} else {
+		int f = find_file(o->ref);
+		if (f < 0)
+			die(EXIT_USAGE, o->line, "unknown %s %s", o->mkind == MK_SHMEM ? "memfd" : "file", o->ref);
+		if (files[f].regular != (o->mkind == MK_FILE))
+			die(EXIT_USAGE, o->line, "%s is a %s, not a %s", o->ref, files[f].regular ? "file" : "memfd",
+			    o->mkind == MK_FILE ? "file" : "memfd");
+		c.fd = files[f].fd;
+		c.off = o->offset;
+		c.flags = o->shared ? MAP_SHARED : MAP_PRIVATE;
+	}
+	struct resp r;
+	send_cmd(p, o->line, &c, &r);
+	if (r.aux) {
+		struct mapping *m = &maps[nmaps++];
+		m->name = o->name;
+		m->proc = cur;
+		m->addr = c.addr;
+		m->size = o->len;
+	}
+	check_outcome(o, "map", r.err);
+}
+
+static void do_range_op(int cur, const struct op *o)
+{
+	const struct mapping *m = find_map(cur, o);
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.addr = m->addr + o->offset;
+	c.len = o->len;
+	const char *what;
+	switch (o->kind) {
+	case K_TOUCH:
+		c.op = C_TOUCH;
+		c.stride = o->every;
+		c.write = o->write;
+		what = o->write ? "touch write" : "touch read";
+		break;
+	case K_MADVISE:
+		c.op = C_MADVISE;
+		c.advice = o->advice;
+		what = o->advice_name;
+		break;
+	case K_UNMAP: c.op = C_MUNMAP; what = "unmap"; break;
+	case K_MLOCK: c.op = C_MLOCK; what = "mlock"; break;
+	default: c.op = C_MUNLOCK; what = "munlock"; break;
+	}
+	struct resp r;
+	send_cmd(&procs[cur], o->line, &c, &r);
+	char label[64];
+	snprintf(label, sizeof label, o->kind == K_MADVISE ? "madvise %s" : "%s", what);
+	check_outcome(o, label, r.err);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Setup: sysfs knobs, memfds and files.
+ */
+static void read_knob(struct knob *k)
+{
+	char buf[256];
+	int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *l = strchr(buf, '['), *r = l ? strchr(l, ']') : NULL;
+	if (l && r && (size_t)(r - l - 1) < sizeof k->saved) {
+		memcpy(k->saved, l + 1, (size_t)(r - l - 1));
+		k->saved[r - l - 1] = 0;
+	}
+}
+
+static void apply_knob(struct knob *k, const char *key)
+{
+	if (!k->want || !strcmp(k->want, k->saved))
+		return;
+	if (!k->saved[0]) {
+		printf("{\"type\":\"skip\",\"reason\":");
+		char msg[512];
+		snprintf(msg, sizeof msg, "config %s=%s: %s is not readable (kernel without THP?)", key, k->want, k->path);
+		json_str(msg);
+		printf("}\n");
+		cleanup();
+		exit(EXIT_SKIP);
+	}
+	int fd = open(k->path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "config %s=%s: cannot write %s: %s", key, k->want, k->path, strerror(errno));
+		printf("{\"type\":\"skip\",\"reason\":");
+		json_str(msg);
+		printf("}\n");
+		cleanup();
+		exit(EXIT_SKIP);
+	}
+	ssize_t n = write(fd, k->want, strlen(k->want));
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		if (e == EINVAL)
+			die(EXIT_USAGE, k->line, "config %s=%s: the kernel rejects this value", key, k->want);
+		die(EXIT_INTERNAL, k->line, "config %s=%s: writing %s: %s", key, k->want, k->path, strerror(e));
+	}
+	k->changed = true;
+}
+
+static void create_files(void)
+{
+	for (int i = 0; i < nops; i++) {
+		const struct op *o = &ops[i];
+		if (o->kind != K_MEMFD && o->kind != K_FILE)
+			continue;
+		if (find_file(o->name) >= 0)
+			die(EXIT_USAGE, o->line, "%s %s already exists", o->kind == K_FILE ? "file" : "memfd", o->name);
+		struct fileobj *f = &files[nfiles++];
+		f->name = o->name;
+		f->regular = o->kind == K_FILE;
+		f->size = o->len;
+		f->folio = o->folio;
+		if (!f->regular) {
+			f->fd = memfd_create(o->name, 0);
+			if (f->fd < 0)
+				die(EXIT_INTERNAL, o->line, "memfd_create: %s", strerror(errno));
+			if (ftruncate(f->fd, (off_t)o->len))
+				die(EXIT_INTERNAL, o->line, "memfd %s: ftruncate: %s", o->name, strerror(errno));
+			continue;
+		}
+		if (!tmpdir[0]) {
+			snprintf(tmpdir, sizeof tmpdir, "/tmp/ptlab-runner.XXXXXX");
+			if (!mkdtemp(tmpdir)) {
+				tmpdir[0] = 0;
+				die(EXIT_INTERNAL, o->line, "mkdtemp: %s", strerror(errno));
+			}
+		}
+		snprintf(f->path, sizeof f->path, "%s/%s", tmpdir, o->name);
+		f->fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (f->fd < 0)
+			die(EXIT_INTERNAL, o->line, "creating %s: %s", f->path, strerror(errno));
+		f->created = true;
+		/* One write() per folio: ext4 sizes its page-cache folios after the writes. The buffer is
+		 * unmapped again before any child is forked. */
+		char *buf = mmap(NULL, o->folio, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED)
+			die(EXIT_INTERNAL, o->line, "mmap of a %" PRIu64 "-byte write buffer: %s", o->folio, strerror(errno));
+		memset(buf, 0x5a, o->folio);
+		for (uint64_t done = 0; done < o->len; ) {
+			uint64_t n = o->len - done < o->folio ? o->len - done : o->folio;
+			ssize_t w = write(f->fd, buf, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				die(EXIT_INTERNAL, o->line, "writing %s: %s", f->path, w < 0 ? strerror(errno) : "short write");
+			done += (uint64_t)w;
+		}
+		munmap(buf, o->folio);
+		if (fsync(f->fd))
+			die(EXIT_INTERNAL, o->line, "fsync %s: %s", f->path, strerror(errno));
+	}
+}
+
+static char *read_script(const char *path)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf)
+			return NULL;
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[n] = 0;
+	if (strlen(buf) != n) {
+		free(buf);
+		errno = EILSEQ;
+		return NULL;
+	}
+	return buf;
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: ptlab-runner SCRIPT|-\n"
+		"Executes an op script (docs/op-scripts.md) on the live kernel; prints JSON lines.\n"
+		"exit: 0 ok, 1 op/expect mismatch, 2 usage/parse error, 3 skipped, 4 internal error\n");
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	struct utsname u;
+	if (uname(&u))
+		strcpy(u.release, "unknown");
+	char *text = read_script(argv[1]);
+	int text_errno = errno;
+	int perr_line = text ? parse_script(text) : 0;
+
+	for (int i = 0; i < 2; i++)
+		read_knob(&knobs[i]);
+	knobs[0].want = cfg_thp;
+	knobs[1].want = cfg_shmem_thp;
+	knobs[0].line = cfg_thp_line;
+	knobs[1].line = cfg_shmem_thp_line;
+	printf("{\"type\":\"runner\",\"executor\":\"kernel\",\"kernel\":");
+	json_str(u.release);
+	for (int i = 0; i < 2; i++) {
+		const char *v = knobs[i].want ? knobs[i].want : knobs[i].saved[0] ? knobs[i].saved : NULL;
+		printf(",\"%s\":", i ? "shmem_thp" : "thp");
+		if (v)
+			json_str(v);
+		else
+			printf("null");
+	}
+	printf("}\n");
+	fflush(stdout);
+
+	if (!text) {
+		char msg[PATH_MAX + 64];
+		snprintf(msg, sizeof msg, "cannot read %s: %s", argv[1], strerror(text_errno));
+		print_error_line(0, msg);
+		return EXIT_USAGE;
+	}
+	if (perr_line) {
+		print_error_line(perr_line, parse_msg);
+		return EXIT_USAGE;
+	}
+
+	procs = calloc((size_t)nops + 1, sizeof *procs);
+	maps = calloc((size_t)nops + 1, sizeof *maps);
+	files = calloc((size_t)nops + 1, sizeof *files);
+	if (!procs || !maps || !files) {
+		print_error_line(0, "out of memory");
+		return EXIT_INTERNAL;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	apply_knob(&knobs[0], "thp");
+	apply_knob(&knobs[1], "shmem_thp");
+	create_files();
+
+	int cur = -1;
+	for (int i = 0; i < nops; i++) {
+		const struct op *o = &ops[i];
+		if (o->kind >= K_MAP && cur < 0)
+			die(EXIT_USAGE, o->line, "no current process (use process or switch first)");
+		switch (o->kind) {
+		case K_CONFIG:
+		case K_MEMFD:
+		case K_FILE:
+			break; /* done before the first process */
+		case K_PROCESS:
+			spawn(o);
+			cur = nprocs - 1;
+			break;
+		case K_SWITCH:
+		case K_EXIT: {
+			int p = find_proc(o->name);
+			if (p < 0 || !procs[p].alive)
+				die(EXIT_USAGE, o->line, "%s process %s", p < 0 ? "unknown" : "exited", o->name);
+			if (o->kind == K_SWITCH) {
+				cur = p;
+			} else {
+				reap(&procs[p], o->line);
+				if (cur == p)
+					cur = -1;
+			}
+			break;
+		}
+		case K_MAP:
+			do_map(cur, o);
+			break;
+		case K_TOUCH:
+		case K_MADVISE:
+		case K_UNMAP:
+		case K_MLOCK:
+		case K_MUNLOCK:
+			do_range_op(cur, o);
+			break;
+		case K_SNAPSHOT:
+			do_snapshot(cur, o);
+			break;
+		case K_EXPECT:
+			do_expect(cur, o);
+			break;
+		}
+	}
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].alive)
+			reap(&procs[i], 0);
+	cleanup();
+	fflush(stdout);
+	return EXIT_OK;
+}

@@ -1,0 +1,200 @@
+/**
+ * The live kernel as oracle: builds runner/ptlab-runner.c with the system C compiler and runs op
+ * scripts through it. The runner prints the same JSON lines as the model (./schema.ts).
+ *
+ * Exit codes of the runner: 0 all ok, 1 an op or expect mismatched, 2 usage or parse error,
+ * 3 skipped (missing privilege or kernel feature), 4 internal error.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { release } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+
+import { parseOutputLine, type OutputLine, type RunnerLine } from './schema.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RUNNER_SOURCE = path.join(REPO_ROOT, 'runner', 'ptlab-runner.c');
+export const RUNNER_BINARY = path.join(REPO_ROOT, 'runner', 'build', 'ptlab-runner');
+export const RUNNER_CFLAGS: readonly string[] = ['-O2', '-Wall', '-Wextra', '-std=gnu11'];
+
+export const RUNNER_EXIT = { ok: 0, mismatch: 1, usage: 2, skip: 3, internal: 4 } as const;
+export type RunnerStatus = keyof typeof RUNNER_EXIT | 'killed';
+
+const THP_DIR = '/sys/kernel/mm/transparent_hugepage';
+
+export interface KernelRun {
+  /** the runner's exit code; null when it was killed by a signal */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  status: RunnerStatus;
+  /** every JSON line of stdout, in order; the first is the runner line */
+  lines: OutputLine[];
+  runner?: RunnerLine;
+  stderr: string;
+}
+
+export type Availability = { ok: true; note?: string } | { ok: false; reason: string };
+
+/** The C compiler: $CC when set, else `cc` found on PATH; undefined when there is none. */
+function findCompiler(): string | undefined {
+  const name = process.env.CC?.trim() || 'cc';
+  if (name.includes('/')) return isExecutable(name) ? name : undefined;
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    if (isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+function noCompiler(): string {
+  return `no C compiler (${process.env.CC?.trim() ? `CC=${process.env.CC}` : '`cc`'} not found on PATH)`;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}
+
+/**
+ * Compiles runner/ptlab-runner.c into runner/build/ptlab-runner when the binary is missing or
+ * older than the source, and returns the binary's path. Throws when there is no C compiler or the
+ * compilation fails (with the compiler's messages).
+ */
+export async function buildRunner(): Promise<string> {
+  const src = await stat(RUNNER_SOURCE).catch(() => {
+    throw new Error(`ptlab: the kernel runner source ${RUNNER_SOURCE} is missing`);
+  });
+  const bin = await stat(RUNNER_BINARY).catch(() => undefined);
+  if (bin && bin.mtimeMs >= src.mtimeMs) return RUNNER_BINARY;
+
+  const cc = findCompiler();
+  if (!cc) {
+    throw new Error(`ptlab: cannot build the kernel runner: ${noCompiler()}. Install one (e.g. \`apt-get install gcc\`) or set CC.`);
+  }
+  await mkdir(path.dirname(RUNNER_BINARY), { recursive: true });
+  // Build under a private name and rename: a concurrent build or run never sees a partial binary.
+  const tmp = `${RUNNER_BINARY}.${process.pid}.tmp`;
+  const r = await run(cc, [...RUNNER_CFLAGS, '-o', tmp, RUNNER_SOURCE]);
+  if (r.code !== 0) {
+    await rm(tmp, { force: true });
+    throw new Error(`ptlab: building the kernel runner failed: ${cc} ${[...RUNNER_CFLAGS, '-o', tmp, RUNNER_SOURCE].join(' ')}\n${r.stderr}`);
+  }
+  await rename(tmp, RUNNER_BINARY);
+  return RUNNER_BINARY;
+}
+
+/** The kernel config text from /proc/config.gz or /boot/config-$(uname -r), if readable. */
+function readKernelConfig(): { text: string; from: string } | undefined {
+  try {
+    return { text: gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'), from: '/proc/config.gz' };
+  } catch {
+    // not built with CONFIG_IKCONFIG_PROC, or unreadable: try /boot
+  }
+  const boot = `/boot/config-${release()}`;
+  try {
+    return { text: readFileSync(boot, 'utf8'), from: boot };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this machine can serve as the oracle: Linux, pagemap readable (root or not: the runner
+ * uses the flag bits only), a C compiler, writable THP sysfs, and CONFIG_PT_RECLAIM=y. When the
+ * kernel config cannot be read, the answer is ok with a note saying so.
+ */
+export function kernelOracleAvailable(): Availability {
+  if (process.platform !== 'linux') return { ok: false, reason: `not Linux (platform ${process.platform})` };
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) {
+    try {
+      accessSync('/proc/self/pagemap', constants.R_OK);
+    } catch {
+      return { ok: false, reason: 'not root and /proc/self/pagemap is not readable' };
+    }
+  }
+  if (!findCompiler()) return { ok: false, reason: `${noCompiler()} to build runner/ptlab-runner.c` };
+  for (const f of ['enabled', 'shmem_enabled']) {
+    const p = `${THP_DIR}/${f}`;
+    try {
+      accessSync(p, constants.W_OK);
+    } catch (e) {
+      return { ok: false, reason: `${p} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+    }
+  }
+  const cfg = readKernelConfig();
+  if (!cfg) {
+    return { ok: true, note: `kernel config not readable (no /proc/config.gz, no /boot/config-${release()}): CONFIG_PT_RECLAIM assumed on` };
+  }
+  if (!/^CONFIG_PT_RECLAIM=y$/m.test(cfg.text)) {
+    return { ok: false, reason: `CONFIG_PT_RECLAIM is not set in ${cfg.from}: the kernel frees no empty PTE tables on MADV_DONTNEED` };
+  }
+  return { ok: true };
+}
+
+function statusOf(code: number | null): RunnerStatus {
+  for (const [k, v] of Object.entries(RUNNER_EXIT)) if (v === code) return k as RunnerStatus;
+  return code === null ? 'killed' : 'internal';
+}
+
+/**
+ * Runs an op script on the live kernel (building the runner first if needed) and returns its
+ * JSON lines and exit code. The script should have been validated by the model's parser: the
+ * runner parses it again but reports only the first problem, without a column.
+ * `timeoutMs` (default 120 s) ends the runner with SIGTERM; it then restores sysfs and removes its
+ * temp files before dying.
+ */
+export async function runOnKernel(scriptPath: string, opts: { timeoutMs?: number } = {}): Promise<KernelRun> {
+  const bin = await buildRunner();
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [scriptPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      try {
+        const lines = Buffer.concat(out).toString('utf8').split('\n').filter((l) => l.trim() !== '').map(parseOutputLine);
+        const first = lines[0];
+        resolve({
+          exitCode,
+          signal,
+          status: statusOf(exitCode),
+          lines,
+          runner: first?.type === 'runner' ? first : undefined,
+          stderr: Buffer.concat(err).toString('utf8'),
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * The JSON lines both executors print (docs/op-scripts.md, "JSON output"): `ptlab run --json` on the
+ * model side and runner/ptlab-runner.c on the kernel side. One object per line, discriminated by
+ * `type`. `parseOutputLine` / `safeParseOutputLine` check the shape of a line read back.
+ */
+import {
+  EXPECT_FIELDS, ROLLUP_FIELDS, STATUS_FIELDS,
+  type CmpOp, type ExpectField,
+} from '../script/ast.js';
+
+export type StatusField = (typeof STATUS_FIELDS)[number];
+export type RollupField = (typeof ROLLUP_FIELDS)[number];
+
+/** `/proc/PID/status` fields, kB. */
+export type StatusValues = Record<StatusField, number>;
+/** `/proc/PID/smaps_rollup` fields, kB (`Rss` as a delta on the kernel; see SnapshotLine). */
+export type RollupValues = Record<RollupField, number>;
+
+/**
+ * One character per page of `/proc/PID/pagemap`. On 6.18 a guard-region marker reads as bits
+ * 62 (swap) + 58 (PM_GUARD_REGION), so markers are classified before the swap bit.
+ */
+export type PagemapCode = '-' | 'p' | 'x' | 's' | 'g' | 'w';
+export const PAGEMAP_CODES: readonly PagemapCode[] = ['-', 'p', 'x', 's', 'g', 'w'];
+
+/** Run-length pagemap: `[count, code]`, adjacent runs have different codes. */
+export type PagemapRun = [count: number, code: PagemapCode];
+
+export interface PagemapRange {
+  map: string;
+  /** bytes from the start of the mapping as it was mapped */
+  offset: number;
+  pages: number;
+  runs: PagemapRun[];
+  /** optional, never compared */
+  pfnRuns?: unknown;
+}
+
+/** First line of every run. */
+export interface RunnerLine {
+  type: 'runner';
+  executor: 'model' | 'kernel';
+  /** `uname -r` (kernel executor) */
+  kernel?: string;
+  /** THP settings in effect for the run (kernel executor: after `config`; null when absent) */
+  thp?: string | null;
+  shmem_thp?: string | null;
+}
+
+export interface SnapshotLine {
+  type: 'snapshot';
+  /** 1-based script line of the `snapshot` op */
+  line: number;
+  label: string;
+  process: string;
+  /** absolute values */
+  status: StatusValues;
+  /** change since the process was created */
+  delta: StatusValues;
+  /**
+   * AnonHugePages, ShmemPmdMapped, FilePmdMapped absolute (0 in a fresh process, so deltas too);
+   * Rss absolute in the model, a delta in the kernel runner.
+   */
+  smaps_rollup: RollupValues;
+  pagemap?: PagemapRange;
+}
+
+export interface ExpectLine {
+  type: 'expect';
+  line: number;
+  field: ExpectField;
+  /** the `delta` form: change since the process was created */
+  delta: boolean;
+  cmp: CmpOp;
+  want: number;
+  /** the value compared (absent when the executor has no value for the field) */
+  seen?: number;
+  /** true when the expectation held or was not checked (`skipped`) */
+  ok: boolean;
+  /** why the executor did not check it (kernel: absolute status/Rss values, model-only fields) */
+  skipped?: string;
+}
+
+/** A failed op or expectation, a parse error (line of the script), or an internal error (line 0). */
+export interface ErrorLine {
+  type: 'error';
+  line: number;
+  message: string;
+}
+
+/** The run was not executed: missing privilege or kernel feature (kernel runner exit code 3). */
+export interface SkipLine {
+  type: 'skip';
+  reason: string;
+}
+
+export type OutputLine = RunnerLine | SnapshotLine | ExpectLine | ErrorLine | SkipLine;
+
+export function formatOutputLine(line: OutputLine): string {
+  return JSON.stringify(line);
+}
+
+export type ParseResult = { ok: true; value: OutputLine } | { ok: false; message: string };
+
+const CMP_OPS: readonly string[] = ['==', '<=', '>=', '<', '>', '!='];
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+
+/** Returns a description of the first problem, or undefined when the object is well formed. */
+function checkFields(o: Obj, fields: readonly string[], where: string): string | undefined {
+  for (const f of fields) if (!isInt(o[f])) return `${where}.${f} is not an integer`;
+  return undefined;
+}
+
+function checkPagemap(p: unknown): string | undefined {
+  if (!isObj(p)) return 'pagemap is not an object';
+  if (typeof p.map !== 'string' || !isInt(p.offset) || !isInt(p.pages) || !Array.isArray(p.runs)) {
+    return 'pagemap needs map, offset, pages, runs';
+  }
+  let total = 0;
+  for (const r of p.runs) {
+    if (!Array.isArray(r) || r.length !== 2 || !isInt(r[0]) || r[0] <= 0 || !PAGEMAP_CODES.includes(r[1] as PagemapCode)) {
+      return `bad pagemap run ${JSON.stringify(r)} (expected [count > 0, one of "${PAGEMAP_CODES.join('')}"])`;
+    }
+    total += r[0] as number;
+  }
+  if (total !== p.pages) return `pagemap runs cover ${total} pages, not ${p.pages}`;
+  return undefined;
+}
+
+function check(o: Obj): string | undefined {
+  switch (o.type) {
+    case 'runner':
+      return o.executor === 'model' || o.executor === 'kernel' ? undefined : 'runner.executor must be "model" or "kernel"';
+    case 'snapshot': {
+      if (!isInt(o.line) || typeof o.label !== 'string' || typeof o.process !== 'string') {
+        return 'snapshot needs line, label, process';
+      }
+      if (!isObj(o.status) || !isObj(o.delta) || !isObj(o.smaps_rollup)) return 'snapshot needs status, delta, smaps_rollup';
+      return checkFields(o.status, STATUS_FIELDS, 'status') ??
+        checkFields(o.delta, STATUS_FIELDS, 'delta') ??
+        checkFields(o.smaps_rollup, ROLLUP_FIELDS, 'smaps_rollup') ??
+        (o.pagemap === undefined ? undefined : checkPagemap(o.pagemap));
+    }
+    case 'expect':
+      if (!isInt(o.line) || !EXPECT_FIELDS.includes(o.field as ExpectField)) return 'expect needs line and a known field';
+      if (typeof o.delta !== 'boolean' || !CMP_OPS.includes(o.cmp as string) || !isInt(o.want)) {
+        return 'expect needs delta, cmp, want';
+      }
+      if (typeof o.ok !== 'boolean') return 'expect.ok must be a boolean';
+      if (o.seen !== undefined && !isInt(o.seen)) return 'expect.seen must be an integer';
+      if (o.skipped !== undefined && typeof o.skipped !== 'string') return 'expect.skipped must be a string';
+      return undefined;
+    case 'error':
+      return isInt(o.line) && typeof o.message === 'string' ? undefined : 'error needs line and message';
+    case 'skip':
+      return typeof o.reason === 'string' ? undefined : 'skip needs reason';
+    default:
+      return `unknown type ${JSON.stringify(o.type)} (expected runner, snapshot, expect, error or skip)`;
+  }
+}
+
+export function safeParseOutputLine(text: string): ParseResult {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, message: `not JSON: ${(e as Error).message}` };
+  }
+  if (!isObj(v)) return { ok: false, message: 'not a JSON object' };
+  const problem = check(v);
+  return problem === undefined ? { ok: true, value: v as unknown as OutputLine } : { ok: false, message: problem };
+}
+
+export function parseOutputLine(text: string): OutputLine {
+  const r = safeParseOutputLine(text);
+  if (!r.ok) throw new Error(`bad output line: ${r.message}: ${text.length > 200 ? `${text.slice(0, 200)}...` : text}`);
+  return r.value;
+}

@@ -1,0 +1,274 @@
+/**
+ * Runs a validated op script on the model and produces the same JSON lines as the kernel runner
+ * (docs/op-scripts.md). Pure: no I/O; output goes to the `onLine` callback and the result.
+ *
+ * By default the straight-line build (src/mm-fast) runs the script; the generator build can be
+ * passed in instead (tests check that both give identical output).
+ */
+import * as fastApi from '../mm-fast/api.js';
+import type * as Api from '../mm/api.js';
+import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type SnapshotLine, type StatusValues } from '../oracle/schema.js';
+import { placementAddress, type Op, type Script } from './ast.js';
+
+export type ModelApi = typeof Api;
+export const FAST_API = fastApi as unknown as ModelApi;
+
+export interface RunOptions {
+  /** Settings applied over the script's own `config` lines (`--config`). */
+  overrides?: Record<string, string>;
+  /** Check the model's invariants after every op (tests); a failure stops the run. */
+  checkInvariants?: boolean;
+  api?: ModelApi;
+  onLine?: (line: OutputLine) => void;
+  /** Called with (ops done, ops total) after each op, for progress displays. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RunResult {
+  lines: OutputLine[];
+  /** 0: all ops and expectations held; 1: an op or expectation failed; 4: the model broke. */
+  exitCode: 0 | 1 | 4;
+  kernel: Api.Kernel;
+  /** Per process name: the mm, for callers that want more than the snapshots. */
+  processes: Map<string, Api.MmStruct>;
+}
+
+interface Proc {
+  mm: Api.MmStruct;
+  baseline: StatusValues;
+  nextMap: number;
+  maps: Map<string, { addr: number; size: number }>;
+  last?: SnapshotLine;
+  exited: boolean;
+}
+
+class StopRun extends Error {
+  constructor(readonly code: 1 | 4) {
+    super('stop');
+  }
+}
+
+/** Resolve the model configuration: defaults, then the script's `config` lines, then overrides. */
+export function scriptConfig(api: ModelApi, script: Script, overrides: Record<string, string> = {}): Api.Config {
+  const input: Api.ConfigInput = {};
+  for (const op of script.ops) {
+    if (op.op !== 'config') continue;
+    const err = api.applySettings(input, op.settings);
+    if (err) throw new Error(`${script.file}:${op.loc.line}: ${err}`);
+  }
+  const err = api.applySettings(input, overrides);
+  if (err) throw new Error(`--config: ${err}`);
+  return api.resolveConfig(input);
+}
+
+export function runScript(script: Script, opts: RunOptions = {}): RunResult {
+  const api = opts.api ?? FAST_API;
+  const cfg = scriptConfig(api, script, opts.overrides);
+  const k = api.createKernel(cfg);
+  const lines: OutputLine[] = [];
+  const emit = (l: OutputLine) => {
+    lines.push(l);
+    opts.onLine?.(l);
+  };
+  const procs = new Map<string, Proc>();
+  const files = new Map<string, Api.AddressSpace>();
+  let cur: Proc | undefined;
+  emit({ type: 'runner', executor: 'model', thp: cfg.thp, shmem_thp: cfg.shmemThp });
+
+  const fail = (op: Op, message: string): never => {
+    emit({ type: 'error', line: op.loc.line, message } satisfies ErrorLine);
+    throw new StopRun(1);
+  };
+  /** Compare an outcome (0 or an error name) with the op's `err=`. */
+  const outcome = (op: Op, got: string | 0) => {
+    const want = op.err ?? 0;
+    if (got === want) return;
+    if (want === 0) fail(op, `${op.op} failed with ${got}`);
+    fail(op, `${op.op} was expected to fail with ${want} but ${got === 0 ? 'succeeded' : `failed with ${got}`}`);
+  };
+  const errnoName = (ret: number): string | 0 => (ret >= 0 ? 0 : (api.ERRNO_NAMES[-ret] ?? `errno ${-ret}`));
+  const range = (map: string, offset: number) => {
+    const m = cur!.maps.get(map)!;
+    return m.addr + offset;
+  };
+
+  const exec = (op: Op) => {
+    switch (op.op) {
+      case 'config':
+        return;
+      case 'process': {
+        const mm = api.createProcess(k, op.name);
+        cur = { mm, baseline: api.procStatus(mm), nextMap: 0, maps: new Map(), exited: false };
+        procs.set(op.name, cur);
+        return;
+      }
+      case 'switch':
+        cur = procs.get(op.name)!;
+        return;
+      case 'exit': {
+        const p = procs.get(op.name)!;
+        api.sysExit(k, p.mm);
+        p.exited = true;
+        return;
+      }
+      case 'memfd':
+        files.set(op.name, api.createMemfd(k, op.name, op.size));
+        return;
+      case 'file':
+        files.set(op.name, api.createFile(k, op.name, op.size, op.folio >= api.PMD_SIZE ? 9 : 0));
+        return;
+      case 'map': {
+        const p = cur!;
+        const addr = op.at ?? placementAddress(p.nextMap);
+        p.nextMap++;
+        const file = op.file ? files.get(op.file)! : null;
+        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name });
+        outcome(op, errnoName(ret));
+        if (ret < 0) return;
+        p.maps.set(op.name, { addr, size: op.size });
+        if (op.huge) outcome(op, errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge)));
+        if (op.locked) outcome(op, errnoName(api.sysMlock(k, p.mm, addr, op.size, true)));
+        return;
+      }
+      case 'touch': {
+        const base = range(op.map, op.offset);
+        const stride = op.every ?? api.PAGE_SIZE;
+        let got: string | 0 = 0;
+        for (let a = base; a < base + op.len; a += stride) {
+          const r = api.sysTouch(k, cur!.mm, a, op.write);
+          if (r !== api.FAULT_OK) {
+            got = r === api.FAULT_SIGSEGV ? 'SIGSEGV' : r === api.FAULT_SIGBUS ? 'SIGBUS' : 'ENOMEM';
+            break;
+          }
+        }
+        outcome(op, got);
+        return;
+      }
+      case 'madvise':
+        outcome(op, errnoName(api.sysMadvise(k, cur!.mm, range(op.map, op.offset), op.len, op.advice)));
+        return;
+      case 'unmap':
+        outcome(op, errnoName(api.sysMunmap(k, cur!.mm, range(op.map, op.offset), op.len)));
+        return;
+      case 'mlock':
+      case 'munlock':
+        outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op.map, op.offset), op.len, op.op === 'mlock')));
+        return;
+      case 'snapshot': {
+        const p = cur!;
+        const status = api.procStatus(p.mm) as StatusValues;
+        const delta = Object.fromEntries(Object.entries(status).map(([f, v]) => [f, v - p.baseline[f as keyof StatusValues]])) as unknown as StatusValues;
+        const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup: api.procSmapsRollup(p.mm) };
+        if (op.range) {
+          const pages = op.range.len / api.PAGE_SIZE;
+          const codes = api.procPagemap(p.mm, range(op.range.map, op.range.offset), pages);
+          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: api.runLength(codes) as PagemapRun[] };
+        }
+        p.last = snap;
+        emit(snap);
+        return;
+      }
+      case 'expect': {
+        const p = cur!;
+        const seen = expectValue(api, k, p, op.field, op.delta);
+        const ok = compare(seen, op.cmp, op.value);
+        const line: ExpectLine = { type: 'expect', line: op.loc.line, field: op.field, delta: op.delta, cmp: op.cmp, want: op.value, seen, ok };
+        emit(line);
+        if (!ok) fail(op, `expected ${op.field}${op.delta ? ' delta' : ''} ${op.cmp} ${op.value}, saw ${seen}`);
+        return;
+      }
+    }
+  };
+
+  let exitCode: 0 | 1 | 4 = 0;
+  try {
+    script.ops.forEach((op, i) => {
+      try {
+        exec(op);
+        api.quiesce(k);
+        if (opts.checkInvariants) {
+          const bad = api.checkInvariants(k);
+          if (bad.length) {
+            emit({ type: 'error', line: op.loc.line, message: `model invariant broken after this op: ${bad.map((b) => `[${b.invariant}] ${b.message}`).join('; ')}` });
+            throw new StopRun(4);
+          }
+        }
+      } catch (e) {
+        if (e instanceof StopRun) throw e;
+        if (e instanceof api.Violation || e instanceof api.ModelBug) {
+          emit({ type: 'error', line: op.loc.line, message: `${e.name}: ${e.message}` });
+          throw new StopRun(4);
+        }
+        throw e;
+      }
+      opts.onProgress?.(i + 1, script.ops.length);
+    });
+  } catch (e) {
+    if (!(e instanceof StopRun)) throw e;
+    exitCode = e.code;
+  }
+  const processes = new Map([...procs].map(([n, p]) => [n, p.mm]));
+  return { lines, exitCode, kernel: k, processes };
+}
+
+function processName(procs: Map<string, Proc>, p: Proc): string {
+  for (const [n, q] of procs) if (q === p) return n;
+  return '?';
+}
+
+function compare(a: number, cmp: string, b: number): boolean {
+  switch (cmp) {
+    case '==': return a === b;
+    case '!=': return a !== b;
+    case '<=': return a <= b;
+    case '>=': return a >= b;
+    case '<': return a < b;
+    case '>': return a > b;
+    default: return false;
+  }
+}
+
+/** The value an `expect` looks at: the latest snapshot's field, or a model-only counter. */
+function expectValue(api: ModelApi, k: Api.Kernel, p: Proc, field: string, delta: boolean): number {
+  const snap = p.last!;
+  if (field in snap.status) {
+    const f = field as keyof StatusValues;
+    return delta ? snap.delta[f] : snap.status[f];
+  }
+  if (field in snap.smaps_rollup) return snap.smaps_rollup[field as keyof typeof snap.smaps_rollup];
+  switch (field) {
+    case 'PageTables':
+      return api.meminfoPageTables();
+    case 'ptes_reclaimed_fast':
+      return p.mm.stats.ptesReclaimedFast;
+    case 'ptes_reclaimed_slow':
+      return p.mm.stats.ptesReclaimedSlow;
+    case 'pte_tables':
+    case 'pte_tables_empty': {
+      const [all, empty] = countPteTables(api, k, p.mm);
+      return field === 'pte_tables' ? all : empty;
+    }
+  }
+  return NaN;
+}
+
+/** Live PTE tables of an mm and how many of them hold no entry. */
+export function countPteTables(api: ModelApi, k: Api.Kernel, mm: Api.MmStruct): [number, number] {
+  let all = 0;
+  let empty = 0;
+  const seen = new Set<number>();
+  for (const vma of mm.vmas) {
+    for (let a = vma.start - (vma.start % api.PMD_SIZE); a < vma.end; a += api.PMD_SIZE) {
+      const pmdp = api.peekPmdSlot(mm, a);
+      if (!pmdp || seen.has(pmdp)) continue;
+      seen.add(pmdp);
+      const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
+      if (!api.pmdIsTable(v)) continue;
+      all++;
+      if (k.pt.populated(k.pt.tidOfPfn(api.pmdPfn(v))) === 0) empty++;
+    }
+  }
+  return [all, empty];
+}
+
+export { formatOutputLine };

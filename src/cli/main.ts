@@ -1,0 +1,53 @@
+/**
+ * The `ptlab` command. The only place that touches the process (argv, stdout, exit codes).
+ * Exit codes scripts can trust: 0 success; 1 a failed expectation, op or diff; 2 bad usage or a
+ * bad script; 3 skipped (e.g. no live kernel to compare with); 4 internal error or model bug.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerBench } from './bench.js';
+import { registerDemo } from './demo.js';
+import { registerDiff } from './diff.js';
+import { registerRun } from './run.js';
+import { EXIT, UsageError } from './util.js';
+
+const program = new Command();
+program
+  .name('ptlab')
+  .description(
+    'An executable model of Linux user page-table management with synchronous empty PTE-table ' +
+      'reclaim (CONFIG_PT_RECLAIM, Linux 6.14+), checked against the live kernel.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+program.addHelpText(
+  'after',
+  `
+Examples:
+  ptlab demo                          the cover-letter test, PT_RECLAIM off and on
+  ptlab run scripts/cover-letter.pt   run an op script on the model
+  ptlab run --json --config pt_reclaim=off scripts/dense-dontneed.pt
+  ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
+
+Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
+Op-script grammar: docs/op-scripts.md`,
+);
+
+registerRun(program);
+registerDemo(program);
+registerDiff(program);
+registerBench(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  } else if (e instanceof UsageError) {
+    process.stderr.write(`ptlab: ${e.message}\n`);
+    process.exitCode = EXIT.USAGE;
+  } else {
+    process.stderr.write(`ptlab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}

@@ -1,0 +1,49 @@
+/** `ptlab run`: execute op scripts on the model. */
+import type { Command } from 'commander';
+import { STATUS_FIELDS, ROLLUP_FIELDS } from '../script/ast.js';
+import { runScript } from '../script/exec.js';
+import { formatOutputLine, type OutputLine } from '../oracle/schema.js';
+import { EXIT, loadScript, parseConfigOption, table } from './util.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run op scripts on the model and print every snapshot (docs/op-scripts.md)')
+    .argument('<script...>', 'op script files')
+    .option('--json', 'print JSON lines (the schema the kernel runner prints) instead of tables')
+    .option('--config <k=v,...>', 'model settings over the script\'s own config lines (repeatable)', parseConfigOption, {})
+    .option('--check', 'check the model\'s invariants after every op (slow on big scripts)')
+    .addHelpText('after', '\nExit code 0 when every op and expect line held, 1 at the first that did not (its line is named).')
+    .action((scripts: string[], opts: { json?: boolean; config: Record<string, string>; check?: boolean }) => {
+      const loaded = scripts.map(loadScript); // validate all before running any
+      let code: number = EXIT.OK;
+      for (const script of loaded) {
+        if (!opts.json && loaded.length > 1) process.stdout.write(`== ${script.file}\n`);
+        const r = runScript(script, {
+          overrides: opts.config,
+          checkInvariants: opts.check,
+          onLine: (l) => process.stdout.write(opts.json ? formatOutputLine(l) + '\n' : render(script.file, l)),
+        });
+        code = Math.max(code, r.exitCode);
+      }
+      process.exitCode = code;
+    });
+}
+
+function render(file: string, l: OutputLine): string {
+  switch (l.type) {
+    case 'snapshot': {
+      const rows = [...STATUS_FIELDS].map((f) => [f, l.status[f], l.delta[f]] as (string | number)[]);
+      for (const f of ROLLUP_FIELDS) rows.push([f, l.smaps_rollup[f], '']);
+      let s = `snapshot "${l.label}" (process ${l.process}, line ${l.line}), kB\n${table(['field', 'value', 'delta'], rows)}\n`;
+      if (l.pagemap) s += `pagemap ${l.pagemap.map}+${l.pagemap.offset}: ${l.pagemap.runs.map(([n, c]) => `${n}×${c}`).join(' ')}\n`;
+      return s + '\n';
+    }
+    case 'expect':
+      return l.ok ? '' : `${file}:${l.line}: expect ${l.field}${l.delta ? ' delta' : ''} ${l.cmp} ${l.want}: saw ${l.seen}\n`;
+    case 'error':
+      return `${file}:${l.line}: ${l.message}\n`;
+    default:
+      return '';
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The test program of the series' cover letter (races.md 1.3): map 50 GiB, then for i in
+ * 0..25,599 touch 2 MiB and MADV_DONTNEED the same 2 MiB. Built as an op script in memory.
+ */
+import type { Loc, Op, Script } from '../script/ast.js';
+
+export interface CoverLetterOptions {
+  /** Rounds of touch + DONTNEED (default 25,600: 50 GiB / 2 MiB). */
+  rounds?: number;
+  /** Settings for the model (`config` line). */
+  settings?: Record<string, string>;
+}
+
+const MiB = 2 ** 20;
+
+export function coverLetterScript(opts: CoverLetterOptions = {}): Script {
+  const rounds = opts.rounds ?? 25_600;
+  const file = '<cover-letter>';
+  let line = 0;
+  const loc = (): Loc => ({ file, line: ++line, col: 1 });
+  const ops: Op[] = [];
+  if (opts.settings && Object.keys(opts.settings).length) ops.push({ op: 'config', loc: loc(), settings: opts.settings });
+  ops.push({ op: 'process', loc: loc(), name: 'P' });
+  ops.push({ op: 'map', loc: loc(), name: 'A', kind: 'anon', offset: 0, size: Math.max(rounds, 1) * 2 * MiB, shared: false, locked: false });
+  ops.push({ op: 'snapshot', loc: loc(), label: 'mapped' });
+  for (let i = 0; i < rounds; i++) {
+    ops.push({ op: 'touch', loc: loc(), map: 'A', offset: i * 2 * MiB, len: 2 * MiB, write: true });
+    ops.push({ op: 'madvise', loc: loc(), map: 'A', offset: i * 2 * MiB, len: 2 * MiB, advice: 'dontneed' });
+  }
+  ops.push({ op: 'snapshot', loc: loc(), label: 'after' });
+  return { file, ops };
+}

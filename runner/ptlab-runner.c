@@ -37,12 +37,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
@@ -695,6 +697,7 @@ struct cmd {
 struct resp {
 	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
 	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed) */
+	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
 };
 
@@ -994,6 +997,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 			_exit(0); /* EOF: `exit P` or the end of the script */
 		memset(&r, 0, sizeof r);
 		void *a = (void *)(uintptr_t)c.addr;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		switch (c.op) {
 		case C_MAP: {
 			void *p = mmap(a, c.len, PROT_READ | PROT_WRITE, c.flags | MAP_FIXED_NOREPLACE, c.fd, (off_t)c.off);
@@ -1032,6 +1037,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		default:
 			r.err = ENOSYS;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		r.ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
 		if (write_full(resp_w, &r, sizeof r))
 			_exit(1);
 		if (c.op == C_SNAPSHOT && c.has_range && !r.err && c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K))
@@ -1081,6 +1088,14 @@ static void send_cmd(struct proc *p, int line, const struct cmd *c, struct resp 
 	e = read_full(p->resp_r, r, sizeof *r);
 	if (e)
 		child_died(p, line, e);
+	/* PTLAB_RUNNER_TIMING=1: how long each operation took in the child (for `ptlab bench`). */
+	static int timing = -1;
+	if (timing < 0) {
+		const char *t = getenv("PTLAB_RUNNER_TIMING");
+		timing = t && *t == '1';
+	}
+	if (timing)
+		printf("{\"type\":\"timing\",\"line\":%d,\"ns\":%" PRId64 "}\n", line, r->ns);
 }
 
 static void spawn(const struct op *o)
@@ -1513,11 +1528,27 @@ static char *read_script(const char *path)
 	return buf;
 }
 
+/*
+ * Runs of the runner exclude each other where sysfs is concerned: a run that sets a THP knob holds
+ * an exclusive lock (from before it reads the value to restore until it has restored it), every
+ * other run a shared one, so no run sees a knob another run changed for itself (parallel test
+ * files, `ptlab diff` beside `npm test`). Best effort: without the lock file, no locking.
+ */
+static void take_lock(bool exclusive)
+{
+	int fd = open("/tmp/ptlab-runner.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return;
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) && errno == EINTR)
+		;
+}
+
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: ptlab-runner SCRIPT|-\n"
+		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] SCRIPT|-\n"
 		"Executes an op script (docs/op-scripts.md) on the live kernel; prints JSON lines.\n"
+		"--thp= and --shmem-thp= override the script's config thp= and shmem_thp= (ptlab diff --config).\n"
 		"exit: 0 ok, 1 op/expect mismatch, 2 usage/parse error, 3 skipped, 4 internal error\n");
 }
 
@@ -1527,6 +1558,18 @@ int main(int argc, char **argv)
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return EXIT_OK;
+	}
+	/* Overrides of the script's config lines, applied after parsing (they win). */
+	char *opt_thp = NULL, *opt_shmem_thp = NULL;
+	while (argc > 2 && !strncmp(argv[1], "--", 2)) {
+		if (!strncmp(argv[1], "--thp=", 6) && argv[1][6])
+			opt_thp = argv[1] + 6;
+		else if (!strncmp(argv[1], "--shmem-thp=", 12) && argv[1][12])
+			opt_shmem_thp = argv[1] + 12;
+		else
+			break;
+		argv++;
+		argc--;
 	}
 	if (argc != 2) {
 		usage(stderr);
@@ -1539,7 +1582,16 @@ int main(int argc, char **argv)
 	char *text = read_script(argv[1]);
 	int text_errno = errno;
 	int perr_line = text ? parse_script(text) : 0;
+	if (opt_thp) {
+		cfg_thp = opt_thp;
+		cfg_thp_line = 0;
+	}
+	if (opt_shmem_thp) {
+		cfg_shmem_thp = opt_shmem_thp;
+		cfg_shmem_thp_line = 0;
+	}
 
+	take_lock(cfg_thp || cfg_shmem_thp);
 	for (int i = 0; i < 2; i++)
 		read_knob(&knobs[i]);
 	knobs[0].want = cfg_thp;

@@ -1,4 +1,223 @@
-/** `ptlab diff`: placeholder replaced by the oracle work (src/oracle). */
+/** `ptlab diff`: run op scripts on the model and on this machine's kernel, and compare. */
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { compareScript, prepareScript, type Comparison, type PreparedScript } from '../oracle/compare.js';
+import { describeStop, fieldUnit, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
+import { kernelOracleAvailable } from '../oracle/kernel.js';
+import { formatScriptError } from '../script/ast.js';
+import { EXIT, UsageError, parseConfigOption } from './util.js';
 
-export function registerDiff(_program: Command): void {}
+interface DiffOpts {
+  json?: boolean;
+  config: Record<string, string>;
+  check?: boolean;
+  expect: boolean;
+  brief?: boolean;
+}
+
+const KERNEL_KEYS = new Set(['thp', 'shmem_thp']);
+
+export function registerDiff(program: Command): void {
+  program
+    .command('diff')
+    .description('run op scripts on the model and on the live kernel, and compare every snapshot field')
+    .argument('<script...>', 'op script files')
+    .option('--json', 'print one JSON object per script (the structured diff) and a summary object')
+    .option('--config <k=v,...>', 'settings over the scripts\' config lines (repeatable); thp= and shmem_thp= apply to both, the rest to the model only', parseConfigOption, {})
+    .option('--check', 'check the model\'s invariants after every op')
+    .option('--no-expect', 'ignore the scripts\' expect lines on both sides, so every snapshot is compared even after the model gets a field wrong')
+    .option('--brief', 'print only the rows that are not equal, and the summaries')
+    .addHelpText(
+      'after',
+      `
+Compared per snapshot (paired by script line): the deltas of VmPTE, RssAnon, RssFile, RssShmem,
+VmRSS, VmSize, VmLck; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
+named range page by page. Per script: the line where each side stopped with an error, if any, and
+the THP settings. A script declares what the model cannot match with '# diff:' comment lines
+(docs/op-scripts.md, "Declared differences").
+
+Exit code 0 when everything agrees, 1 on any mismatch, 2 on a bad script or option, 3 when this
+machine cannot serve as the oracle (the reason is printed), 4 when an executor broke.`,
+    )
+    .action(async (scripts: string[], opts: DiffOpts) => {
+      process.exitCode = await diffCommand(scripts, opts);
+    });
+}
+
+async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
+  // Validate every script (ops, directives, settings) before running any.
+  const prepared: PreparedScript[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      problems.push(`cannot read script ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      continue;
+    }
+    const r = prepareScript(file, text, { overrides: opts.config, noExpect: !opts.expect });
+    if (r.ok) prepared.push(r.prepared);
+    else problems.push(`${r.errors.length} error(s) in ${file}:\n${r.errors.map(formatScriptError).join('\n')}`);
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'));
+
+  const avail = kernelOracleAvailable();
+  if (!avail.ok) {
+    process.stderr.write(`ptlab diff: skipped: this machine cannot serve as the kernel oracle: ${avail.reason}\n`);
+    return EXIT.SKIPPED;
+  }
+  if (avail.note) process.stderr.write(`ptlab diff: note: ${avail.note}\n`);
+  const modelOnly = Object.keys(opts.config).filter((k) => !KERNEL_KEYS.has(k));
+  if (modelOnly.length) {
+    process.stderr.write(`ptlab diff: note: --config ${modelOnly.join(', ')}: model only (the kernel runs as it is built and booted)\n`);
+  }
+
+  const color = !opts.json && process.stdout.isTTY && !process.env.NO_COLOR;
+  const counts: DiffCounts[] = [];
+  let agree = 0;
+  let skipped = 0;
+  let broken = 0;
+  for (const p of prepared) {
+    const c = await compareScript(p, { overrides: opts.config, checkInvariants: opts.check });
+    counts.push(c.diff.counts);
+    if (c.diff.ok) agree++;
+    if (c.diff.skipped) skipped++;
+    const kernelBroke = c.kernel.status === 'internal' || c.kernel.status === 'killed';
+    if (kernelBroke || c.model.exitCode === 4) broken++;
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({
+        type: 'diff',
+        file: c.file,
+        modelExit: c.model.exitCode,
+        kernelExit: c.kernel.exitCode,
+        ...c.diff,
+      }) + '\n');
+    } else {
+      process.stdout.write(renderComparison(c, { color, brief: !!opts.brief }));
+    }
+    if (kernelBroke && c.kernel.stderr.trim()) process.stderr.write(`${c.file}: kernel runner stderr:\n${c.kernel.stderr}`);
+  }
+  const total = sumCounts(counts);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ type: 'summary', scripts: prepared.length, agree, skipped, ...total }) + '\n');
+  } else {
+    process.stdout.write(`${summaryLine(prepared.length, agree, skipped, total, color)}\n`);
+  }
+  if (broken) return EXIT.INTERNAL;
+  if (total.mismatches) return EXIT.FAIL;
+  if (skipped) return EXIT.SKIPPED;
+  return EXIT.OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text rendering
+
+const RED = '\x1b[31m';
+const YELLOW = '\x1b[33m';
+const BOLD = '\x1b[1m';
+const RESET = '\x1b[0m';
+const MAX_CELL = 56;
+
+function paint(s: string, code: string, on: boolean): string {
+  return on ? `${code}${s}${RESET}` : s;
+}
+
+function cell(v: number | string | null): string {
+  if (v === null) return '(none)';
+  if (typeof v === 'number') return v.toLocaleString('en-US');
+  return v.length > MAX_CELL ? `${v.slice(0, MAX_CELL - 1)}…` : v;
+}
+
+function mark(f: FieldDiff): string {
+  const unit = fieldUnit(f.field);
+  switch (f.status) {
+    case 'equal':
+      return '';
+    case 'mismatch':
+      return `<< differs${f.detail ? `: ${f.detail}` : ''}${f.tolerance !== undefined ? ` (beyond ±${f.tolerance} ${unit}: ${f.reason})` : ''}`;
+    case 'tolerated':
+      return `~ within ±${f.tolerance} ${unit}: ${f.reason}`;
+    case 'ignored':
+      return `ignored: ${f.reason}`;
+  }
+}
+
+function fieldName(f: FieldDiff): string {
+  return f.field === 'pagemap' || f.field === 'Rss' || f.field.endsWith('PmdMapped') || f.field === 'AnonHugePages'
+    ? f.field
+    : `${f.field} delta`;
+}
+
+function renderSnapshot(s: SnapshotDiff, o: { color: boolean; brief: boolean }): string {
+  const rows = o.brief ? s.fields.filter((f) => f.status !== 'equal') : s.fields;
+  if (rows.length === 0) return '';
+  const cells = rows.map((f) => [fieldName(f), cell(f.model), cell(f.kernel), mark(f)]);
+  const w = [0, 1, 2].map((i) => Math.max(['field', 'model', 'kernel'][i].length, ...cells.map((c) => c[i].length)));
+  const head = `snapshot "${s.label}" (process ${s.process}, line ${s.line}${s.range ? `, pagemap ${s.range}` : ''})`;
+  const lines = [
+    s.mismatches ? paint(head, BOLD, o.color) : head,
+    `  ${'field'.padEnd(w[0])}  ${'model'.padStart(w[1])}  ${'kernel'.padStart(w[2])}`,
+  ];
+  rows.forEach((f, i) => {
+    const c = cells[i];
+    const text = `  ${c[0].padEnd(w[0])}  ${c[1].padStart(w[1])}  ${c[2].padStart(w[2])}${c[3] ? `  ${c[3]}` : ''}`;
+    lines.push(f.status === 'mismatch' ? paint(text, RED, o.color) : f.status === 'equal' ? text : paint(text, YELLOW, o.color));
+  });
+  return lines.join('\n') + '\n';
+}
+
+function renderComparison(c: Comparison, o: { color: boolean; brief: boolean }): string {
+  const d = c.diff;
+  const settings = d.settings.map((s) => `${s.setting}=${s.kernel ?? s.model ?? '?'}`).join(', ');
+  const out: string[] = [`== ${c.file}${d.kernelRelease ? `  (kernel ${d.kernelRelease}${settings ? `, ${settings}` : ''})` : ''}`];
+  if (d.skipped) {
+    out.push(`skipped on the kernel: ${d.skipped}`, '');
+    return out.join('\n') + '\n';
+  }
+  for (const s of d.settings) {
+    if (!s.equal) out.push(paint(`setting ${s.setting}: model ${s.model}, kernel ${s.kernel}  << differs`, RED, o.color));
+  }
+  for (const s of d.snapshots) {
+    const t = renderSnapshot(s, o);
+    if (t) out.push(t);
+  }
+  for (const u of d.unpaired) {
+    out.push(paint(`snapshot "${u.label}" (process ${u.process}, line ${u.line}) only on the ${u.side}  << differs`, RED, o.color));
+  }
+  const oc = d.outcome;
+  if (!oc.equal) {
+    out.push(paint(`outcome differs: ${describeStop('model', oc.model)}; ${describeStop('kernel', oc.kernel)}`, RED, o.color));
+  } else if (oc.model) {
+    out.push(`outcome: both stopped at line ${oc.model.line} (model: ${oc.model.message}; kernel: ${oc.kernel!.message})`);
+  } else if (!o.brief) {
+    out.push('outcome: both ran to the end');
+  }
+  const k = d.counts;
+  const verdict = d.ok ? 'agree' : paint(plural(k.mismatches, 'mismatch'), RED, o.color);
+  out.push(`${c.file}: ${plural(k.snapshots, 'snapshot')}, ${plural(k.fieldsCompared, 'field')} compared${extras(k)}: ${verdict}`, '');
+  return out.join('\n') + '\n';
+}
+
+function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : word.endsWith('h') ? 'es' : 's'}`;
+}
+
+function extras(k: DiffCounts): string {
+  const parts: string[] = [];
+  if (k.tolerated) parts.push(`${k.tolerated} within a declared tolerance`);
+  if (k.ignored) parts.push(`${k.ignored} ignored by declaration`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function summaryLine(scripts: number, agree: number, skipped: number, k: DiffCounts, color: boolean): string {
+  const parts = [
+    plural(scripts, 'script'),
+    plural(k.snapshots, 'snapshot'),
+    `${plural(k.fieldsCompared, 'field')} compared${extras(k)}`,
+  ];
+  const mism = plural(k.mismatches, 'mismatch') +
+    (k.mismatches ? ` (${k.fieldMismatches} in fields, ${k.outcomeMismatches} in outcomes, ${k.unpaired} unpaired snapshots, ${k.settingsMismatches} in settings)` : '');
+  const tail = `${agree} of ${plural(scripts, 'script')} agree${skipped ? `, ${skipped} skipped` : ''}`;
+  return `diff: ${parts.join(', ')}: ${k.mismatches ? paint(mism, RED, color) : mism}; ${tail}`;
+}

@@ -9,6 +9,22 @@ export type Version = 'B' | 'S0' | 'S1';
 export type ThpMode = 'always' | 'madvise' | 'never';
 export type ShmemThpMode = 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force';
 
+/**
+ * Guard switches (issue 4, races.md): each names one check or ordering that the series or its
+ * follow-ups added; switching it off reintroduces that one historical defect inside the model's
+ * real code path and changes nothing else.
+ */
+export const GUARD_NAMES = [
+  'retract-pmd-recheck', // R3: retract_page_tables() rechecks the PMD state under the PMD lock
+  'rcu-single-table-free', // R1: the single-table fallback frees after RCU, not after an IPI
+  'zap-fastpath-fix', // R6: the fast path only if the PTE lock was never dropped (S1 fix)
+  'fastpath-pml-trylock', // R7: the fast path trylocks the PMD lock (no ABBA deadlock)
+  'any-skipped', // R11: entries left behind (markers) forbid reclaim
+  'reclaim-range-check', // R12: reclaim only when the zap covered the whole table
+  'ptlock-rcu-free', // R2: the split PTE lock lives until the table's RCU free
+] as const;
+export type GuardName = (typeof GUARD_NAMES)[number];
+
 export interface Config {
   /** CONFIG_PT_RECLAIM (forced off by version B). */
   readonly ptReclaim: boolean;
@@ -33,6 +49,8 @@ export interface Config {
   readonly totalPages: number;
   /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
   readonly nrCpus: number;
+  /** Guards switched off (all on by default; versions B and S0 switch some off). */
+  readonly guardsOff: ReadonlySet<GuardName>;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -49,16 +67,30 @@ export const DEFAULT_CONFIG: Config = {
   faultAroundBytes: 64 * 1024,
   totalPages: 2 ** 32,
   nrCpus: 2,
+  guardsOff: new Set(),
 };
 
 export type ConfigInput = Partial<{ -readonly [K in keyof Config]: Config[K] }>;
 
 export function resolveConfig(input: ConfigInput = {}): Config {
   const c = { ...DEFAULT_CONFIG, ...input };
-  if (c.version === 'B') c.ptReclaim = false;
+  const off = new Set<GuardName>(input.guardsOff ?? []);
+  if (c.version === 'B') {
+    c.ptReclaim = false;
+    off.add('retract-pmd-recheck');
+  }
+  if (c.version === 'S0') off.add('zap-fastpath-fix');
   // Without PT_RECLAIM the single-table fallback is "IPI, then free" (mm/mmu_gather.c).
   if (!c.ptReclaim && input.tableFree === undefined) c.tableFree = 'ipi';
+  if (c.tableFree === 'ipi') off.add('rcu-single-table-free');
+  if (off.has('rcu-single-table-free')) c.tableFree = 'ipi';
+  c.guardsOff = off;
   return Object.freeze(c);
+}
+
+/** Whether a guard is in force in this configuration. */
+export function guardOn(cfg: Config, name: GuardName): boolean {
+  return !cfg.guardsOff.has(name);
 }
 
 /** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
@@ -82,6 +114,15 @@ export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: Config
     },
   },
   batch_alloc: { values: 'ok, fail', apply: (c, v) => oneOf(v, ['ok', 'fail'], (x) => (c.batchAlloc = x as 'ok' | 'fail')) },
+  guard_off: {
+    values: `a guard name (${GUARD_NAMES.join(', ')}), or several joined with '+'`,
+    apply: (c, v) => {
+      const names = v.split('+');
+      if (!names.every((n) => (GUARD_NAMES as readonly string[]).includes(n))) return false;
+      c.guardsOff = new Set([...(c.guardsOff ?? []), ...(names as GuardName[])]);
+      return true;
+    },
+  },
 };
 
 function onOff(v: string, set: (b: boolean) => void): boolean {

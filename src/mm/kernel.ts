@@ -85,6 +85,19 @@ export function sysTouch(k: Kernel, mm: MmStruct, addr: Vaddr, write: boolean): 
   return userAccess(mm, addr, write);
 }
 
+/**
+ * One byte accessed at every `stride` bytes of [start, end), in order, as a user loop would;
+ * stops at the first access that does not succeed and returns its fault outcome (0 if none).
+ */
+export function sysTouchRange(k: Kernel, mm: MmStruct, start: Vaddr, end: Vaddr, stride: number, write: boolean): number {
+  enter(k, mm);
+  for (let a = start; a < end; a += stride) {
+    const r = userAccess(mm, a, write);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
 /** do_exit() → exit_mmap() → mmdrop(): the PGD goes last, then check_mm(). */
 export function sysExit(k: Kernel, mm: MmStruct): void {
   enter(k, mm);

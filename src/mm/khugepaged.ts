@@ -9,6 +9,7 @@
  * is not modelled.
  */
 import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
@@ -283,7 +284,8 @@ function* tryToUnmap(mapping: AddressSpace, page: Pfn): KGen<void> {
  * retract_page_tables(): in every mm mapping this block of the file (and without an anon_vma,
  * i.e. never written privately), remove the PTE table, which the unmap left empty. Runs without
  * any mmap_lock: the PMD may change under us. Since the series (patch 01) the PMD's *state* is
- * rechecked under the PMD lock; without it (version B) a table reclaimed meanwhile by
+ * rechecked under the PMD lock; without it (guard `retract-pmd-recheck`, off in version B) a
+ * table reclaimed meanwhile by
  * MADV_DONTNEED would be "retracted" a second time (race R3).
  */
 export function* retractPageTables(mapping: AddressSpace, pgoff: number): KGen<void> {
@@ -304,7 +306,7 @@ export function* retractPageTables(mapping: AddressSpace, pgoff: number): KGen<v
     yield* spinLock(pml);
     // The new folio is locked, so no PTE can be set again for this range; a table reclaimed and
     // replaced meanwhile is also empty. Recheck only the state, not pmd_same().
-    if (k.cfg.version !== 'B' && (yield* checkPmdState(pmdp)) !== 'SCAN_SUCCEED') {
+    if (guardOn(k.cfg, 'retract-pmd-recheck') && (yield* checkPmdState(pmdp)) !== 'SCAN_SUCCEED') {
       yield* spinUnlock(pml);
       continue;
     }

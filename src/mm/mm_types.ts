@@ -208,6 +208,8 @@ export class VmFault {
   pmd = 0;
   pte = -1;
   ptl = 0;
+  /** The PMD value the last pte_offset_map*() saw (its out-parameter; see PteMapOut). */
+  pmdval = 0;
   origPte = 0;
   origPmd = 0;
   /** A PTE table allocated before taking locks (0 = none), freed at the end if unused. */

@@ -11,6 +11,7 @@
  * allocated as frames (modelled coarsely: only their count and the chance of failure).
  */
 import { PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { guardOn } from './config.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
 import { T_QUEUED } from './pgtable.js';
@@ -217,6 +218,8 @@ export function* tlbEndVma(tlb: MmuGather, _vma: Vma): KGen<void> {
 export function* pteFreeTlb(tlb: MmuGather, tid: number, address: Vaddr): KGen<void> {
   tlbFlushPmdRange(tlb, address, 4096);
   tlb.freedTables = true;
+  // Race R2: with the destructor at queue time, the split lock dies before the grace period.
+  if (!guardOn(current.k.cfg, 'ptlock-rcu-free')) current.k.pt.lockDead[tid] = 1;
   yield* pteFreeTlbArch(tlb, tid);
 }
 /** pmd_free_tlb() / pud_free_tlb(). */

@@ -102,11 +102,8 @@ export class PhysMem {
   get nrFree(): number {
     return this.totalPages - this.inUse;
   }
-  get inUse(): number {
-    let n = 0;
-    for (let t = 1; t < this.used.length; t++) n += this.used[t];
-    return n;
-  }
+  /** Frames handed out and not freed (the sum of `used` over all types). */
+  inUse = 0;
 
   /**
    * Allocate a folio of 2^order frames of the given type, refcount 1 on the head. Returns -1 when
@@ -132,6 +129,7 @@ export class PhysMem {
       pfn = start;
     }
     this.used[type] += nr;
+    this.inUse += nr;
     for (let i = 0; i < nr; i++) {
       const p = pfn + i;
       this.type[p] = type;
@@ -153,6 +151,7 @@ export class PhysMem {
     const type = this.type[pfn];
     if (type === PT_FREE) throw new ModelBug(`double free of pfn ${pfn}`);
     this.used[type] -= nr;
+    this.inUse -= nr;
     for (let i = 0; i < nr; i++) {
       const p = pfn + i;
       this.type[p] = PT_FREE;

@@ -93,6 +93,8 @@ export class TableStore {
   private sparse: SparsePool[] = [new SparsePool(1), new SparsePool(8), new SparsePool(32), new SparsePool(128)];
   private dense: Float64Array[] = [];
   private freeDense: number[] = [];
+  /** Per tid: its dense entry array, or undefined (one load on the hot path). */
+  private denseOf: (Float64Array | undefined)[] = [];
 
   /** Tables in each life-cycle state (for statistics and invariants). */
   readonly countByState = new Float64Array(TABLE_STATE_NAMES.length);
@@ -193,15 +195,22 @@ export class TableStore {
 
   /** Load an entry. A load from a freed table is a use-after-free. */
   get(ptep: Ptep): number {
-    const tid = (ptep / PTRS_PER_PTE) | 0;
+    const tid = tidOf(ptep);
     if (this.state[tid] >= T_FREED) this.useAfterFree(tid, 'load from');
-    return this.peek(tid, ptep & (PTRS_PER_PTE - 1));
+    const d = this.denseOf[tid];
+    if (d !== undefined) return d[ptep & (PTRS_PER_PTE - 1)];
+    return this.peekSparse(tid, ptep & (PTRS_PER_PTE - 1));
   }
 
   /** Read without sanitizer checks (invariants, /proc views). */
   peek(tid: number, idx: number): number {
+    const d = this.denseOf[tid];
+    if (d !== undefined) return d[idx];
+    return this.peekSparse(tid, idx);
+  }
+
+  private peekSparse(tid: number, idx: number): number {
     const c = this.cls[tid];
-    if (c === CLS_DENSE) return this.dense[this.off[tid]][idx];
     if (c === CLS_NONE) return 0;
     const pool = this.sparse[c];
     const base = this.off[tid] * pool.cap;
@@ -216,7 +225,7 @@ export class TableStore {
    * detached or queued PTE table is a lost PTE (spec 2.10 invariant 3).
    */
   set(ptep: Ptep, v: number): void {
-    const tid = (ptep / PTRS_PER_PTE) | 0;
+    const tid = tidOf(ptep);
     const st = this.state[tid];
     if (st >= T_FREED) this.useAfterFree(tid, 'store to');
     if (v !== 0 && (st === T_DETACHED || st === T_QUEUED) && this.level[tid] === LEVEL_PTE) {
@@ -303,6 +312,7 @@ export class TableStore {
     pool.free(this.off[tid]);
     this.cls[tid] = CLS_DENSE;
     this.off[tid] = slot;
+    this.denseOf[tid] = arr;
   }
 
   private releaseStorage(tid: number): void {
@@ -310,6 +320,7 @@ export class TableStore {
     if (c === CLS_DENSE) {
       this.dense[this.off[tid]].fill(0);
       this.freeDense.push(this.off[tid]);
+      this.denseOf[tid] = undefined;
     } else if (c !== CLS_NONE) {
       this.sparse[c].free(this.off[tid]);
     }
@@ -324,7 +335,7 @@ export class TableStore {
    * the atomic-group rule of 0.2).
    */
   scanNone(ptep: Ptep, max: number): number {
-    const tid = (ptep / PTRS_PER_PTE) | 0;
+    const tid = tidOf(ptep);
     if (this.state[tid] >= T_FREED) this.useAfterFree(tid, 'scan of');
     const idx = ptep & (PTRS_PER_PTE - 1);
     const c = this.cls[tid];
@@ -385,6 +396,11 @@ export class TableStore {
   assertLevel(tid: number, level: number): void {
     if (this.level[tid] !== level) throw new ModelBug(`table ${tid} has level ${this.level[tid]}, expected ${level}`);
   }
+}
+
+/** The table id of an entry pointer (tid * 512 + index); pointers may exceed 2^31. */
+function tidOf(ptep: Ptep): number {
+  return ptep < 2147483648 ? ptep >> 9 : Math.floor(ptep / PTRS_PER_PTE);
 }
 
 export function describeState(st: number): string {

@@ -8,7 +8,8 @@
  * TLB flush and an RCU grace period.
  */
 import { Violation } from './bug.js';
-import { PMD_SIZE, PTRS_PER_PTE, type Vaddr } from './const.js';
+import { guardOn } from './config.js';
+import { alignDown, alignUp, PMD_SIZE, PTRS_PER_PTE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { mmDecNrPtes, tableOf } from './memory/pgalloc.js';
 import type { MmStruct } from './mm_types.js';
@@ -21,7 +22,14 @@ import type { ZapDetails } from './memory/zap.js';
 
 /** reclaim_pt_is_enabled(): only a zap asked to reclaim, covering a whole PMD's range. */
 export function reclaimPtIsEnabled(start: Vaddr, end: Vaddr, details: ZapDetails | null): boolean {
-  return current.k.cfg.ptReclaim && details !== null && details.reclaimPt && end - start >= PMD_SIZE;
+  const cfg = current.k.cfg;
+  if (!cfg.ptReclaim || details === null || !details.reclaimPt) return false;
+  if (guardOn(cfg, 'reclaim-range-check')) return end - start >= PMD_SIZE;
+  // v1 of the series (race R12): ALIGN_DOWN(end) - ALIGN(start) in unsigned arithmetic, which
+  // underflows for a range inside one block and so "covers" the table.
+  let d = alignDown(end, PMD_SIZE) - alignUp(start, PMD_SIZE);
+  if (d < 0) d += 2 ** 64;
+  return d >= PMD_SIZE;
 }
 
 /**
@@ -44,7 +52,11 @@ export function markPteTableDetached(pmdval: number, what: string): void {
  */
 export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, out: PteMapOut): KGen<boolean> {
   const pml = pmdLockptr(mm, pmdp);
-  if (!(yield* spinTrylock(pml))) return false;
+  if (!guardOn(current.k.cfg, 'fastpath-pml-trylock')) {
+    yield* spinLock(pml); // the blocking variant (race R7: ABBA with PMD-lock-then-PTE-lock users)
+  } else if (!(yield* spinTrylock(pml))) {
+    return false;
+  }
   out.pmdval = yield* ptepGet(pmdp);
   yield* setPte(pmdp, 0); // pmd_clear()
   markPteTableDetached(out.pmdval, 'try_get_and_clear_pmd');

@@ -61,8 +61,8 @@ export function release(l: LockHandle): void {
   if (lockWord(l) !== cpu.id + 1) throw new ModelBug(`CPU ${cpu.id} unlocks lock ${l} it does not hold`);
   setLockWord(l, 0);
   const h = heldLocks(cpu);
-  const i = h.lastIndexOf(l);
-  h.splice(i, 1);
+  if (h[h.length - 1] === l) h.pop();
+  else h.splice(h.lastIndexOf(l), 1);
 }
 
 /** Sleeping while holding a spinlock or inside an RCU / IRQ-off section is a bug. */

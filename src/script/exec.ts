@@ -31,6 +31,8 @@ export interface RunResult {
   kernel: Api.Kernel;
   /** Per process name: the mm, for callers that want more than the snapshots. */
   processes: Map<string, Api.MmStruct>;
+  /** Per process name: the address of each of its mappings. */
+  maps: Map<string, Map<string, number>>;
 }
 
 interface Proc {
@@ -133,15 +135,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'touch': {
         const base = range(op.map, op.offset);
         const stride = op.every ?? api.PAGE_SIZE;
-        let got: string | 0 = 0;
-        for (let a = base; a < base + op.len; a += stride) {
-          const r = api.sysTouch(k, cur!.mm, a, op.write);
-          if (r !== api.FAULT_OK) {
-            got = r === api.FAULT_SIGSEGV ? 'SIGSEGV' : r === api.FAULT_SIGBUS ? 'SIGBUS' : 'ENOMEM';
-            break;
-          }
-        }
-        outcome(op, got);
+        const r = api.sysTouchRange(k, cur!.mm, base, base + op.len, stride, op.write);
+        outcome(op, r === api.FAULT_OK ? 0 : r === api.FAULT_SIGSEGV ? 'SIGSEGV' : r === api.FAULT_SIGBUS ? 'SIGBUS' : 'ENOMEM');
         return;
       }
       case 'madvise':
@@ -208,7 +203,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
     exitCode = e.code;
   }
   const processes = new Map([...procs].map(([n, p]) => [n, p.mm]));
-  return { lines, exitCode, kernel: k, processes };
+  const maps = new Map([...procs].map(([n, p]) => [n, new Map([...p.maps].map(([m, r]) => [m, r.addr]))]));
+  return { lines, exitCode, kernel: k, processes, maps };
 }
 
 function processName(procs: Map<string, Proc>, p: Proc): string {

@@ -87,15 +87,22 @@ function tlbHit(mm: MmStruct, addr: Vaddr, write: boolean): boolean {
 const MAX_RETRIES = 64;
 
 /**
- * One user access by the current CPU to addr: returns FAULT_OK or the fault outcome
- * (FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM). Drives the fault path to completion.
+ * One user access by the current CPU to addr, as a kernel-path task: walk, fault, walk again.
+ * Returns FAULT_OK or the fault outcome (FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM).
  */
-export function userAccess(mm: MmStruct, addr: Vaddr, write: boolean): number {
+export function* userAccessPath(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
+  mm.cpumask |= 1 << current.cpu.id;
   if (tlbHit(mm, addr, write)) return FAULT_OK;
   for (let i = 0; i < MAX_RETRIES; i++) {
-    if (complete(/* task */ hwWalk(mm, addr, write)) >= 0) return FAULT_OK;
-    const r = complete(/* task */ doUserAddrFault(mm, addr, write));
+    if ((yield* hwWalk(mm, addr, write)) >= 0) return FAULT_OK;
+    const r = yield* doUserAddrFault(mm, addr, write);
     if (r !== FAULT_OK) return r;
   }
   throw new Violation('livelock', `access to ${addr} still faults after ${MAX_RETRIES} page faults`);
+}
+
+/** userAccessPath() driven alone on the current CPU. */
+export function userAccess(mm: MmStruct, addr: Vaddr, write: boolean): number {
+  if (tlbHit(mm, addr, write)) return FAULT_OK;
+  return complete(/* task */ userAccessPath(mm, addr, write));
 }

@@ -53,7 +53,6 @@ import {
   pteWrite,
 } from '../pgtable_types.js';
 import {
-  PteMapOut,
   pteOffsetMapLock,
   pteOffsetMapRwNolock,
   pteUnmap,
@@ -120,10 +119,8 @@ function* handlePteFault(vmf: VmFault): KGen<number> {
     vmf.pte = -1;
     vmf.flags &= ~FAULT_FLAG_ORIG_PTE_VALID;
   } else {
-    const out = new PteMapOut();
-    vmf.pte = yield* pteOffsetMapRwNolock(mm, vmf.pmd, vmf.address, out);
+    vmf.pte = yield* pteOffsetMapRwNolock(mm, vmf.pmd, vmf.address, vmf);
     if (vmf.pte < 0) return 0; // the PMD changed under us: the access faults again
-    vmf.ptl = out.ptl;
     vmf.origPte = yield* ptepGet(vmf.pte);
     vmf.flags |= FAULT_FLAG_ORIG_PTE_VALID;
     if (pteNone(vmf.origPte)) {
@@ -187,13 +184,11 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   if (vma.flags & VM_SHARED) return VM_FAULT_SIGBUS;
   if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) return VM_FAULT_OOM;
 
-  const out = new PteMapOut();
   if (!(vmf.flags & FAULT_FLAG_WRITE)) {
     // Read fault: map the shared zero page (special: no refcount, no RSS).
     const entry = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
-    vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+    vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
     if (vmf.pte < 0) return 0;
-    vmf.ptl = out.ptl;
     if (!(yield* vmfPteChanged(vmf)) && !(vma.flags & VM_UFFD_MISSING)) yield* setPte(vmf.pte, entry);
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
@@ -206,12 +201,11 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   k.mem.flags[folio] |= PG_uptodate; // __folio_mark_uptodate(): contents before the PTE
   let entry = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED);
   if (vma.flags & VM_WRITE) entry = pteSetFlags(entry, _PAGE_RW | _PAGE_DIRTY);
-  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) {
     folioPutRefs(folio, 1);
     return 0;
   }
-  vmf.ptl = out.ptl;
   if (yield* vmfPteChanged(vmf)) {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     folioPutRefs(folio, 1);
@@ -272,13 +266,11 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   const nw = k.mem.allocPages(0, PT_ANON);
   if (nw < 0) return VM_FAULT_OOM;
   k.mem.flags[nw] |= PG_uptodate;
-  const out = new PteMapOut();
-  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) {
     folioPutRefs(nw, 1);
     return 0;
   }
-  vmf.ptl = out.ptl;
   if ((yield* ptepGet(vmf.pte)) !== vmf.origPte) {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     folioPutRefs(nw, 1);
@@ -430,10 +422,8 @@ export function* finishFault(vmf: VmFault): KGen<number> {
     }
   }
   // One page per fault: shmem's multi-page mapping of large folios is not modelled (documented).
-  const out = new PteMapOut();
-  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, out);
+  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) return VM_FAULT_NOPAGE;
-  vmf.ptl = out.ptl;
   if (yield* vmfPteChanged(vmf)) {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return VM_FAULT_NOPAGE;

@@ -5,6 +5,7 @@
  * the PT_RECLAIM series gave them (spec 3.4.3–3.4.5), with the S0/S1 difference of zap_pte_range().
  */
 import { addrEnd, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, type Pfn, type Vaddr } from '../const.js';
+import { guardOn } from '../config.js';
 import { current } from '../current.js';
 import { __splitHugePmd, zapHugePmd } from '../huge_memory.js';
 import { MM_ANONPAGES, VM_UFFD_WP, type Vma } from '../mm_types.js';
@@ -170,7 +171,7 @@ function* zapPmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, end: 
 export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, details: ZapDetails | null): KGen<Vaddr> {
   const mm = tlb.mm;
   const k = current.k;
-  const s1 = k.cfg.version !== 'S0';
+  const s1 = guardOn(k.cfg, 'zap-fastpath-fix');
   const start = addr;
   let canReclaimPt = reclaimPtIsEnabled(start, end, details);
   let directReclaim = s1;
@@ -192,7 +193,8 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
         break;
       }
       const nr = yield* doZapPteRange(tlb, vma, pte, addr, end, details, st);
-      if (st.anySkipped) canReclaimPt = false;
+      // Something was left behind (a kept marker, a re-installed uffd-wp marker): not empty.
+      if (st.anySkipped && guardOn(k.cfg, 'any-skipped')) canReclaimPt = false;
       if (st.forceBreak) {
         addr += nr * PAGE_SIZE;
         if (s1) directReclaim = false;

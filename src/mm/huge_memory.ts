@@ -5,7 +5,7 @@
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { mmDecNrPtes, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
+import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_VMA_LOCK,
   FAULT_FLAG_WRITE,
@@ -267,6 +267,18 @@ export function* zapHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr)
   // tlb_remove_page_size(): the PMD mapping's one reference.
   if (yield* tlbRemoveFolioPages(tlb, folio, 1, false)) yield* tlbFlushMmu(tlb);
   return 1;
+}
+
+/**
+ * split_huge_pmd_if_needed() (from vma_adjust_trans_huge()): when a VMA boundary is about to fall
+ * inside a 2 MiB block that the VMA covers, split a huge PMD mapping that block.
+ */
+export function* splitHugePmdIfNeeded(vma: Vma, address: Vaddr): KGen<void> {
+  if (address % HPAGE_PMD_SIZE === 0) return;
+  const haddr = alignDown(address, HPAGE_PMD_SIZE);
+  if (haddr < vma.start || haddr + HPAGE_PMD_SIZE > vma.end) return;
+  const pmdp = yield* mmFindPmd(vma.mm, address); // split_huge_pmd_address()
+  if (pmdp) yield* __splitHugePmd(vma, pmdp, address);
 }
 
 /** __split_huge_pmd(): split under the PMD lock. */

@@ -105,12 +105,11 @@ function* madviseVmaBehavior(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, a
   switch (advice) {
     case 'dontneed':
     case 'dontneed_locked':
-      return yield* madviseDontneedFree(vma, start, end, advice);
     case 'free':
-      return yield* madviseFreeSingleVma(vma, start, end);
+      return yield* madviseDontneedFree(vma, start, end, advice);
     case 'hugepage':
     case 'nohugepage':
-      return hugepageMadvise(mm, vma, start, end, advice);
+      return yield* hugepageMadvise(mm, vma, start, end, advice);
     case 'guard_install':
       return yield* madviseGuardInstall(vma, start, end);
     case 'guard_remove':
@@ -122,12 +121,13 @@ function* madviseVmaBehavior(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, a
   }
 }
 
-/** madvise_dontneed_free(): validity, then madvise_dontneed_single_vma(). */
+/** madvise_dontneed_free(): validity (VM_LOCKED only for DONTNEED_LOCKED), then the advice. */
 function* madviseDontneedFree(vma: Vma, start: Vaddr, end: Vaddr, advice: MadvAdvice): KGen<number> {
   // madvise_dontneed_free_valid_vma()
   let forbidden = VM_PFNMAP;
   if (advice !== 'dontneed_locked') forbidden |= VM_LOCKED;
   if (vma.flags & VM_HUGETLB || vma.flags & forbidden) return -EINVAL;
+  if (advice === 'free') return yield* madviseFreeSingleVma(vma, start, end);
   yield* madviseDontneedSingleVma(vma, start, end);
   return 0;
 }
@@ -182,7 +182,7 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
 }
 
 /** hugepage_madvise() + madvise_update_vma(): set/clear VM_HUGEPAGE / VM_NOHUGEPAGE (split/merge). */
-function hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advice: 'hugepage' | 'nohugepage'): number {
+function* hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advice: 'hugepage' | 'nohugepage'): KGen<number> {
   let flags = vma.flags;
   if (advice === 'hugepage') {
     flags = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
@@ -190,7 +190,7 @@ function hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advic
   } else {
     flags = (flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
   }
-  vmaModifyFlags(mm, vma, start, end, flags);
+  yield* vmaModifyFlags(mm, vma, start, end, flags);
   return 0;
 }
 

@@ -170,6 +170,10 @@ export class Kernel {
   nextAnonVma = 1;
   /** Counter for need_resched(): the zap loop asks it once per iteration. */
   reschedTicks = 0;
+  /** TIF_NEED_RESCHED of the single-CPU driver's task (see sync.needReschedByConfig). */
+  reschedPending = false;
+  /** The task was just rescheduled: its next need_resched() check is false. */
+  reschedFresh = false;
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem);

@@ -109,9 +109,9 @@ export function* doMunmap(mm: MmStruct, start: Vaddr, len: number): KGen<number>
     yield* mmapWriteUnlock(mm);
     return 0;
   }
-  if (start > vma.start) splitVma(mm, vma, start, true);
+  if (start > vma.start) yield* splitVma(mm, vma, start, true);
   const last = findVma(mm, end - 1);
-  if (last && last.start < end && end < last.end) splitVma(mm, last, end, false);
+  if (last && last.start < end && end < last.end) yield* splitVma(mm, last, end, false);
   const victims: Vma[] = [];
   for (vma = findVma(mm, start); vma && vma.start < end; vma = vmaNext(mm, vma)) {
     yield* vmaStartWrite(vma);
@@ -167,28 +167,36 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
 }
 
 /**
+ * apply_vma_lock_flags(): walk the VMAs of [start, end) in order, fixing each one's VM_LOCKED
+ * (mlock_fixup(): split/merge); a hole stops the walk with -ENOMEM, after the VMAs before it were
+ * already changed.
+ */
+function* applyVmaLockFlags(mm: MmStruct, start: Vaddr, end: Vaddr, lock: boolean): KGen<number> {
+  let vma = findVma(mm, start);
+  if (!vma || vma.start > start) return -ENOMEM;
+  let nstart = start;
+  while (vma && vma.start < end) {
+    if (vma.start > nstart) return -ENOMEM;
+    const tmp = Math.min(vma.end, end);
+    const flags = lock ? vma.flags | VM_LOCKED : vma.flags & ~VM_LOCKED;
+    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, flags);
+    nstart = Math.min(nv.end, end);
+    vma = nstart < end ? findVma(mm, nstart) : null;
+  }
+  return nstart < end ? -ENOMEM : 0;
+}
+
+/**
  * mlock()/munlock(): apply_vma_lock_flags() over the range (split/merge), then, for mlock,
  * __mm_populate() faults the range in. Returns 0 or a negative errno.
  */
 export function* doMlock(mm: MmStruct, start: Vaddr, len: number, lock: boolean): KGen<number> {
   const end = start + alignUp(len, PAGE_SIZE);
   yield* downWrite(mm.mmapLock);
-  // The range must be fully mapped (ENOMEM otherwise), as in apply_vma_lock_flags().
-  for (let a = start; a < end; ) {
-    const v = findVma(mm, a);
-    if (!v || v.start > a) {
-      yield* mmapWriteUnlock(mm);
-      return -ENOMEM;
-    }
-    a = v.end;
-  }
-  for (let a = start; a < end; ) {
-    const v = findVma(mm, a)!;
-    const s = Math.max(a, v.start);
-    const e = Math.min(end, v.end);
-    const flags = lock ? v.flags | VM_LOCKED : v.flags & ~VM_LOCKED;
-    const nv = vmaModifyFlags(mm, v, s, e, flags);
-    a = Math.min(end, nv.end);
+  const err = yield* applyVmaLockFlags(mm, start, end, lock);
+  if (err) {
+    yield* mmapWriteUnlock(mm);
+    return err;
   }
   yield* mmapWriteUnlock(mm);
   if (!lock) return 0;

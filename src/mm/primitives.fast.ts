@@ -90,6 +90,7 @@ export function localIrqEnable(): void {
 }
 export function condResched(): void {
   S.mightSleep('cond_resched');
+  S.rescheduled();
 }
 
 export function flushTlbMmRange(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): void {

@@ -176,6 +176,7 @@ export function* localIrqEnable(): KGen<void> {
 export function* condResched(): KGen<void> {
   S.mightSleep('cond_resched');
   yield { op: 'sleep' };
+  S.rescheduled();
 }
 
 // ---- TLB ----------------------------------------------------------------------------------------

@@ -157,9 +157,27 @@ export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideSh
   }
 }
 
-/** The single-CPU policy for need_resched(): true every cfg.needReschedEvery calls. */
+/**
+ * The single-CPU policy for need_resched(): TIF_NEED_RESCHED gets set every
+ * cfg.needReschedEvery calls and stays set until the task reschedules (cond_resched()). A task
+ * that was just rescheduled starts a fresh timeslice: its first check sees the flag clear, so
+ * even need_resched=1 lets every retry of the zap loop make one iteration of progress.
+ */
 export function needReschedByConfig(): boolean {
   const k = current.k;
   const every = k.cfg.needReschedEvery;
-  return every > 0 && ++k.reschedTicks % every === 0;
+  if (every === 0) return false;
+  if (k.reschedFresh) {
+    k.reschedFresh = false;
+    return false;
+  }
+  if (!k.reschedPending && ++k.reschedTicks % every === 0) k.reschedPending = true;
+  return k.reschedPending;
+}
+
+/** cond_resched(): the task schedules, which clears its need_resched flag. */
+export function rescheduled(): void {
+  const k = current.k;
+  if (k.reschedPending) k.reschedFresh = true;
+  k.reschedPending = false;
 }

@@ -8,7 +8,9 @@
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
+import { splitHugePmdIfNeeded } from './huge_memory.js';
 import { AnonVma, VM_LOCKED_MASK, Vma, type MmStruct } from './mm_types.js';
+import type { KGen } from './primitives.js';
 
 /** find_vma(): the first VMA with end > addr, or null. */
 export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
@@ -87,8 +89,10 @@ export function anonVmaPrepare(vma: Vma): void {
  * __split_vma(): split at addr; returns the new VMA, which is the lower part when newBelow.
  * Both halves keep the anon_vma, the file and its i_mmap membership.
  */
-export function splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean): Vma {
+export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean): KGen<Vma> {
   if (addr <= vma.start || addr >= vma.end || addr % PAGE_SIZE) throw new ModelBug(`bad split of [${vma.start}, ${vma.end}) at ${addr}`);
+  // vma_adjust_trans_huge(): a PMD-mapped THP cannot straddle the new boundary.
+  yield* splitHugePmdIfNeeded(vma, addr);
   const nw = new Vma(mm, vma.start, vma.end, vma.flags, vma.file, vma.pgoff);
   nw.anonVma = vma.anonVma;
   nw.anonShared = vma.anonShared;
@@ -142,10 +146,10 @@ export function vmaMergeNeighbours(mm: MmStruct, vma: Vma): Vma {
  * merging with neighbours afterwards, as madvise() and mlock() do. Returns the VMA now covering
  * the range.
  */
-export function vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, flags: number): Vma {
+export function* vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, flags: number): KGen<Vma> {
   if (flags === vma.flags) return vma;
-  if (start > vma.start) splitVma(mm, vma, start, true);
-  if (end < vma.end) splitVma(mm, vma, end, false);
+  if (start > vma.start) yield* splitVma(mm, vma, start, true);
+  if (end < vma.end) yield* splitVma(mm, vma, end, false);
   const pages = vmaPages(vma);
   if ((vma.flags & VM_LOCKED_MASK) && !(flags & VM_LOCKED_MASK)) mm.lockedVm -= pages;
   if (!(vma.flags & VM_LOCKED_MASK) && (flags & VM_LOCKED_MASK)) mm.lockedVm += pages;

@@ -5,11 +5,12 @@ import { compareScript, prepareScript, type Comparison, type PreparedScript } fr
 import { describeStop, fieldUnit, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
 import { kernelOracleAvailable } from '../oracle/kernel.js';
 import { formatScriptError } from '../script/ast.js';
+import { FAST_API, scriptConfig } from '../script/exec.js';
 import { EXIT, UsageError, parseConfigOption } from './util.js';
 
 interface DiffOpts {
   json?: boolean;
-  config: Record<string, string>;
+  config?: Record<string, string>;
   check?: boolean;
   expect: boolean;
   brief?: boolean;
@@ -23,7 +24,7 @@ export function registerDiff(program: Command): void {
     .description('run op scripts on the model and on the live kernel, and compare every snapshot field')
     .argument('<script...>', 'op script files')
     .option('--json', 'print one JSON object per script (the structured diff) and a summary object')
-    .option('--config <k=v,...>', 'settings over the scripts\' config lines (repeatable); thp= and shmem_thp= apply to both, the rest to the model only', parseConfigOption, {})
+    .option('--config <k=v,...>', 'settings over the scripts\' config lines (repeatable); thp= and shmem_thp= apply to both, the rest to the model only', parseConfigOption)
     .option('--check', 'check the model\'s invariants after every op')
     .option('--no-expect', 'ignore the scripts\' expect lines on both sides, so every snapshot is compared even after the model gets a field wrong')
     .option('--brief', 'print only the rows that are not equal, and the summaries')
@@ -45,6 +46,12 @@ machine cannot serve as the oracle (the reason is printed), 4 when an executor b
 }
 
 async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
+  const config = opts.config ?? {};
+  try {
+    scriptConfig(FAST_API, { file: '--config', ops: [] }, config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   // Validate every script (ops, directives, settings) before running any.
   const prepared: PreparedScript[] = [];
   const problems: string[] = [];
@@ -56,7 +63,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
       problems.push(`cannot read script ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       continue;
     }
-    const r = prepareScript(file, text, { overrides: opts.config, noExpect: !opts.expect });
+    const r = prepareScript(file, text, { overrides: config, noExpect: !opts.expect });
     if (r.ok) prepared.push(r.prepared);
     else problems.push(`${r.errors.length} error(s) in ${file}:\n${r.errors.map(formatScriptError).join('\n')}`);
   }
@@ -68,7 +75,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
     return EXIT.SKIPPED;
   }
   if (avail.note) process.stderr.write(`ptlab diff: note: ${avail.note}\n`);
-  const modelOnly = Object.keys(opts.config).filter((k) => !KERNEL_KEYS.has(k));
+  const modelOnly = Object.keys(config).filter((k) => !KERNEL_KEYS.has(k));
   if (modelOnly.length) {
     process.stderr.write(`ptlab diff: note: --config ${modelOnly.join(', ')}: model only (the kernel runs as it is built and booted)\n`);
   }
@@ -79,7 +86,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   let skipped = 0;
   let broken = 0;
   for (const p of prepared) {
-    const c = await compareScript(p, { overrides: opts.config, checkInvariants: opts.check });
+    const c = await compareScript(p, { overrides: config, checkInvariants: opts.check });
     counts.push(c.diff.counts);
     if (c.diff.ok) agree++;
     if (c.diff.skipped) skipped++;
@@ -91,10 +98,15 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
         file: c.file,
         modelExit: c.model.exitCode,
         kernelExit: c.kernel.exitCode,
+        kernelAttempts: c.kernelAttempts,
+        khugepagedInterfered: c.khugepagedInterfered,
         ...c.diff,
       }) + '\n');
     } else {
       process.stdout.write(renderComparison(c, { color, brief: !!opts.brief }));
+    }
+    if (c.khugepagedInterfered) {
+      process.stderr.write(`${c.file}: note: khugepaged collapsed pages during every one of ${c.kernelAttempts} kernel runs; THP fields may differ for that reason\n`);
     }
     if (kernelBroke && c.kernel.stderr.trim()) process.stderr.write(`${c.file}: kernel runner stderr:\n${c.kernel.stderr}`);
   }
@@ -218,6 +230,6 @@ function summaryLine(scripts: number, agree: number, skipped: number, k: DiffCou
   ];
   const mism = plural(k.mismatches, 'mismatch') +
     (k.mismatches ? ` (${k.fieldMismatches} in fields, ${k.outcomeMismatches} in outcomes, ${k.unpaired} unpaired snapshots, ${k.settingsMismatches} in settings)` : '');
-  const tail = `${agree} of ${plural(scripts, 'script')} agree${skipped ? `, ${skipped} skipped` : ''}`;
+  const tail = `${agree} of ${scripts} scripts agree${skipped ? `, ${skipped} skipped` : ''}`;
   return `diff: ${parts.join(', ')}: ${k.mismatches ? paint(mism, RED, color) : mism}; ${tail}`;
 }

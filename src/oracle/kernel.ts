@@ -153,23 +153,67 @@ export function kernelOracleAvailable(): Availability {
   return { ok: true };
 }
 
+const KHUGEPAGED_COLLAPSED = `${THP_DIR}/khugepaged/pages_collapsed`;
+
+/**
+ * khugepaged's running count of collapsed pages (`khugepaged/pages_collapsed`), or undefined when
+ * the kernel has no khugepaged. MADV_COLLAPSE does not count here: a change across a run means
+ * khugepaged itself collapsed something meanwhile, in the run's processes or any other.
+ */
+export function khugepagedCollapsed(): number | undefined {
+  try {
+    const n = Number(readFileSync(KHUGEPAGED_COLLAPSED, 'utf8').trim());
+    return Number.isSafeInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function statusOf(code: number | null): RunnerStatus {
   for (const [k, v] of Object.entries(RUNNER_EXIT)) if (v === code) return k as RunnerStatus;
   return code === null ? 'killed' : 'internal';
 }
 
+export interface KernelRunOptions {
+  /** default 120 s */
+  timeoutMs?: number;
+  /**
+   * Settings over the script's own `config` lines (`ptlab diff --config`). Only `thp` and
+   * `shmem_thp` mean anything to the kernel; the other (model-only) keys are ignored here.
+   */
+  config?: Readonly<Record<string, string>>;
+}
+
+/** Runner arguments for the settings of `config` that the kernel honours. */
+export function runnerConfigArgs(config: Readonly<Record<string, string>> = {}): string[] {
+  const args: string[] = [];
+  if (config.thp !== undefined) args.push(`--thp=${config.thp}`);
+  if (config.shmem_thp !== undefined) args.push(`--shmem-thp=${config.shmem_thp}`);
+  return args;
+}
+
 /**
  * Runs an op script on the live kernel (building the runner first if needed) and returns its
- * JSON lines and exit code. The script should have been validated by the model's parser: the
- * runner parses it again but reports only the first problem, without a column.
+ * JSON lines and exit code. `script` is a file path, or `{ text }` to pipe the script in (a
+ * generated script, or one rewritten in memory). The script should have been validated by the
+ * model's parser: the runner parses it again but reports only the first problem, without a column.
  * `timeoutMs` (default 120 s) ends the runner with SIGTERM; it then restores sysfs and removes its
  * temp files before dying.
  */
-export async function runOnKernel(scriptPath: string, opts: { timeoutMs?: number } = {}): Promise<KernelRun> {
+export async function runOnKernel(script: string | { text: string }, opts: KernelRunOptions = {}): Promise<KernelRun> {
   const bin = await buildRunner();
   const timeoutMs = opts.timeoutMs ?? 120_000;
+  const fromText = typeof script !== 'string';
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [scriptPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [...runnerConfigArgs(opts.config), fromText ? '-' : script];
+    // Timing lines (PTLAB_RUNNER_TIMING, for `ptlab bench`) are not part of the diff schema.
+    const env = { ...process.env };
+    delete env.PTLAB_RUNNER_TIMING;
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    // EPIPE when the runner exits before reading everything (e.g. it cannot start): the exit code
+    // and stdout tell what happened.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(fromText ? script.text : undefined);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);

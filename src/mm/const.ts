@@ -50,10 +50,11 @@ export function addrEnd(addr: Vaddr, end: Vaddr, size: number): Vaddr {
   const boundary = alignDown(addr, size) + size;
   return boundary < end ? boundary : end;
 }
-export const pteIndex = (addr: Vaddr): number => Math.floor(addr / PAGE_SIZE) % PTRS_PER_PTE;
-export const pmdIndex = (addr: Vaddr): number => Math.floor(addr / PMD_SIZE) % PTRS_PER_PMD;
-export const pudIndex = (addr: Vaddr): number => Math.floor(addr / PUD_SIZE) % PTRS_PER_PUD;
-export const pgdIndex = (addr: Vaddr): number => Math.floor(addr / PGDIR_SIZE) % PTRS_PER_PGD;
+// `| 0` keeps the small results in V8's integer representation (hot paths pass them around).
+export const pteIndex = (addr: Vaddr): number => (Math.floor(addr / PAGE_SIZE) % PTRS_PER_PTE) | 0;
+export const pmdIndex = (addr: Vaddr): number => (Math.floor(addr / PMD_SIZE) % PTRS_PER_PMD) | 0;
+export const pudIndex = (addr: Vaddr): number => (Math.floor(addr / PUD_SIZE) % PTRS_PER_PUD) | 0;
+export const pgdIndex = (addr: Vaddr): number => (Math.floor(addr / PGDIR_SIZE) % PTRS_PER_PGD) | 0;
 
 /** Errno values returned by the modelled syscalls (negated, kernel style). */
 export const EPERM = 1;

@@ -128,10 +128,15 @@ function madviseCollapseErrno(r: ScanResult): number {
   }
 }
 
-/** thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE. */
+/**
+ * thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE. Outside a page
+ * fault the VMA must be able to hold an aligned PMD block at all (the check is made at
+ * vm_end - HPAGE_PMD_SIZE), so a VMA under 2 MiB, or one not containing an aligned block, fails.
+ */
 function collapseAllowed(vma: Vma): boolean {
   if (vmaThpDisabled(vma)) return false;
-  if (vma.isAnonymous()) return vma.anonVma !== null;
+  if (vma.end - vma.start < HPAGE_PMD_SIZE || !thpVmaSuitablePmd(vma, vma.end - HPAGE_PMD_SIZE)) return false;
+  if (vma.isAnonymous()) return true;
   if (vma.isShmem()) return shmemAllowsHuge(vma, true);
   return false;
 }
@@ -148,7 +153,10 @@ export function* madviseCollapse(vma: Vma, start: Vaddr, end: Vaddr): KGen<numbe
   let hend = alignDown(end, PMD_SIZE);
   let thps = 0;
   let lastFail: ScanResult = 'SCAN_FAIL';
-  const total = Math.max(0, (hend - hstart) / PMD_SIZE);
+  // A range inside one block that does not start at its start: hstart > hend, and the kernel's
+  // unsigned (hend - hstart) >> HPAGE_PMD_SHIFT can never equal the number of THPs made.
+  if (hstart > hend) return madviseCollapseErrno(lastFail);
+  const total = (hend - hstart) / PMD_SIZE;
   for (let addr = hstart; addr < hend; addr += HPAGE_PMD_SIZE) {
     const v = vmaLookup(mm, addr);
     if (!v || !thpVmaSuitablePmd(v, addr)) {
@@ -190,15 +198,19 @@ export function* madviseCollapse(vma: Vma, start: Vaddr, end: Vaddr): KGen<numbe
 function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   const mem = current.k.mem;
   if (start + HPAGE_PMD_NR > mapping.sizePages) return 'SCAN_TRUNCATED';
+  let present = 0;
   for (let i = start; i < start + HPAGE_PMD_NR; i++) {
     const page = pageCacheLookup(mapping, i);
     if (!page) continue;
+    present++;
     const head = mem.folioHead(page);
     // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return 'SCAN_PTE_MAPPED_HUGEPAGE';
     // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
     if (mem.refcount[head] !== 1 + mem.mapcount[head] + mem.entireMapcount[head]) return 'SCAN_PAGE_COUNT';
   }
+  // A block with no page at all is not collapsed (measured on 6.18: EINVAL, nothing allocated).
+  if (present === 0) return 'SCAN_FAIL';
   return yield* collapseFile(mapping, start);
 }
 

@@ -6,7 +6,7 @@
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
-import { __splitHugePmd } from './huge_memory.js';
+import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
 import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
 import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
@@ -153,8 +153,9 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
     const pmdp = yield* mmFindPmd(mm, addr);
     if (pmdp) {
       const pmdv = yield* ptepGet(pmdp);
-      if (pmdTransHuge(pmdv)) {
-        // madvise_free_huge_pmd(): split a partially covered THP; a whole one becomes lazyfree.
+      if (pmdTransHuge(pmdv) && !isHugeZeroPmd(pmdv)) {
+        // madvise_free_huge_pmd(): the huge zero page is left alone; a partially covered THP is
+        // split; a whole one becomes lazyfree.
         if (next - addr !== PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
         else mem.flags[ptePfn(pmdv)] &= ~PG_swapbacked;
       }

@@ -2,7 +2,7 @@
  * Creating and destroying mappings (mm/mmap.c: do_mmap(), mmap_region(), exit_mmap();
  * mm/vma.c: do_vmi_align_munmap(), vms_clear_ptes(); mm/mlock.c: apply_vma_lock_flags()).
  */
-import { alignUp, EEXIST, EINVAL, ENOMEM, FIRST_USER_ADDRESS, PAGE_SIZE, TASK_SIZE, USER_PGTABLES_CEILING, type Vaddr } from './const.js';
+import { alignUp, EAGAIN, EEXIST, EFAULT, EINVAL, ENOMEM, FIRST_USER_ADDRESS, PAGE_SIZE, TASK_SIZE, USER_PGTABLES_CEILING, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { freePgtables } from './memory/free_pgtables.js';
 import { unmapSingleVma, ZAP_FLAG_DROP_MARKER, ZAP_FLAG_UNMAP, type ZapDetails } from './memory/zap.js';
@@ -203,6 +203,13 @@ export function* doMlock(mm: MmStruct, start: Vaddr, len: number, lock: boolean)
   yield* downRead(mm.mmapLock);
   const ret = yield* populateVmaPageRange(mm, start, end, true);
   yield* upRead(mm.mmapLock);
-  return ret < 0 ? ret : 0;
+  return ret < 0 ? mlockPosixErrorReturn(ret) : 0;
+}
+
+/** __mlock_posix_error_return(): POSIX wants ENOMEM for an unmapped page, EAGAIN for no memory. */
+function mlockPosixErrorReturn(ret: number): number {
+  if (ret === -EFAULT) return -ENOMEM;
+  if (ret === -ENOMEM) return -EAGAIN;
+  return ret;
 }
 

@@ -52,7 +52,8 @@ const FLAGS = 0x1000;
 export const pteNone = (v: Pte): boolean => v === 0;
 export const pteFlags = (v: Pte): number => v & 0xfff;
 export const ptePresent = (v: Pte): boolean => (v & _PAGE_PRESENT) !== 0;
-export const ptePfn = (v: Pte): Pfn => Math.floor(v / FLAGS) as Pfn;
+/** The model's physical memory stays below 2^32 frames (16 TiB), so a pfn fits a uint32. */
+export const ptePfn = (v: Pte): Pfn => (v / FLAGS) >>> 0 as Pfn;
 export const pteWrite = (v: Pte): boolean => (v & _PAGE_RW) !== 0;
 export const pteDirty = (v: Pte): boolean => (v & _PAGE_DIRTY) !== 0;
 export const pteYoung = (v: Pte): boolean => (v & _PAGE_ACCESSED) !== 0;

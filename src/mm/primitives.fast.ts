@@ -98,6 +98,7 @@ export function flushTlbMmRange(mm: MmStruct, start: number, end: number, stride
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);
 }
 export function tlbRemoveTableSyncOne(): void {}
+export function hwWalkBegin(_mm: MmStruct): void {}
 
 export function needResched(): boolean {
   return S.needReschedByConfig();

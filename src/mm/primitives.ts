@@ -24,6 +24,7 @@ export type Step =
   | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
   | { op: 'flush'; mm: MmStruct }
   | { op: 'ipi-sync' }
+  | { op: 'walk'; mm: MmStruct }
   | { op: 'choice'; what: 'need_resched' | 'batch_alloc' };
 
 /** A kernel path: a generator of steps that returns T. In the straight-line build, just T. */
@@ -186,6 +187,14 @@ export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strid
   yield { op: 'flush', mm };
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);
 }
+/**
+ * The hardware page walker: a whole walk is one step. Interrupts (and so TLB-flush IPIs) are taken
+ * between instructions, never in the middle of the walk of one access.
+ */
+export function* hwWalkBegin(mm: MmStruct): KGen<void> {
+  yield { op: 'walk', mm };
+}
+
 /** mm/mmu_gather.c: tlb_remove_table_sync_one(): an IPI to every CPU, waiting for each. */
 export function* tlbRemoveTableSyncOne(): KGen<void> {
   yield { op: 'ipi-sync' };

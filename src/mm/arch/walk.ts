@@ -20,12 +20,35 @@ import {
   ptePfn,
   ptePresent,
 } from '../pgtable_types.js';
-import { ptepGet, setPte, complete, type KGen } from '../primitives.js';
+import { complete, hwWalkBegin, type KGen } from '../primitives.js';
 import { doUserAddrFault, FAULT_OK } from './fault.js';
 
-/** Result of a walk: the leaf entry pointer and value, or -1 when the walk faults. */
+/**
+ * A walk that ends in a page fault: the CPU drops what it cached for the faulting address (its
+ * TLB entry and the paging-structure-cache entry of the block), as x86 does on a #PF.
+ */
+function faultInvalidate(mm: MmStruct, addr: Vaddr): number {
+  const tlb = current.cpu.tlb;
+  tlb.flushRange(mm.id, addr / PAGE_SIZE, addr / PAGE_SIZE + 1);
+  const block = Math.floor(addr / PMD_SIZE);
+  const ps = block % tlb.pwcBlock.length;
+  if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
+    tlb.pwcBlock[ps] = -1;
+    tlb.live--;
+  }
+  return -1;
+}
+
+/** Result of a walk: the leaf entry pointer, or -1 when the walk faults. */
 function* hwWalk(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
+  yield* hwWalkBegin(mm);
+  return hwWalkAtomic(mm, addr, write);
+}
+
+/** The walk itself: plain loads and A/D-bit updates, no scheduling point inside. */
+function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
   const k = current.k;
+  const pt = k.pt;
   const cpu = current.cpu;
   const tlb = cpu.tlb;
   const block = Math.floor(addr / PMD_SIZE);
@@ -36,29 +59,29 @@ function* hwWalk(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
     if (k.pt.state[tid] === T_FREED) throw new Violation('stale-tlb', `CPU ${cpu.id} walked through freed PTE table ${tid} from its paging-structure cache`);
     ptep = tid * 512 + pteIndex(addr);
   } else {
-    const pgdv = yield* ptepGet(mm.pgd * 512 + pgdIndex(addr));
-    if (!pmdIsTable(pgdv)) return -1;
-    const pudv = yield* ptepGet(k.pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr));
-    if (!pmdIsTable(pudv)) return -1;
+    const pgdv = pt.get(mm.pgd * 512 + pgdIndex(addr));
+    if (!pmdIsTable(pgdv)) return faultInvalidate(mm, addr);
+    const pudv = pt.get(k.pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr));
+    if (!pmdIsTable(pudv)) return faultInvalidate(mm, addr);
     const pmdp = k.pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
-    const pmdv = yield* ptepGet(pmdp);
+    const pmdv = pt.get(pmdp);
     if (pmdTransHuge(pmdv)) {
-      if (write && !(pteFlags(pmdv) & _PAGE_RW)) return -1;
+      if (write && !(pteFlags(pmdv) & _PAGE_RW)) return faultInvalidate(mm, addr);
       const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
-      if ((pteFlags(pmdv) & want) !== want) yield* setPte(pmdp, pmdv + (want & ~pteFlags(pmdv)));
+      if ((pteFlags(pmdv) & want) !== want) pt.set(pmdp, pmdv + (want & ~pteFlags(pmdv)));
       const pfn = pmdPfn(pmdv);
       tlb.fill2m(mm.id, block, pfn, k.mem.gen[pfn], (pteFlags(pmdv) & _PAGE_RW) !== 0);
       return pmdp;
     }
-    if (!pmdIsTable(pmdv)) return -1;
+    if (!pmdIsTable(pmdv)) return faultInvalidate(mm, addr);
     const tid = k.pt.tidOfPfn(pmdPfn(pmdv));
     tlb.fillPwc(mm.id, block, tid);
     ptep = tid * 512 + pteIndex(addr);
   }
-  const pte = yield* ptepGet(ptep);
-  if (!ptePresent(pte) || (write && !(pte & _PAGE_RW))) return -1;
+  const pte = pt.get(ptep);
+  if (!ptePresent(pte) || (write && !(pte & _PAGE_RW))) return faultInvalidate(mm, addr);
   const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
-  if ((pteFlags(pte) & want) !== want) yield* setPte(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
+  if ((pteFlags(pte) & want) !== want) pt.set(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
   const pfn = ptePfn(pte);
   tlb.fill4k(mm.id, addr / PAGE_SIZE, pfn, k.mem.gen[pfn], (pte & _PAGE_RW) !== 0);
   return ptep;

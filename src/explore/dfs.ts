@@ -1,0 +1,226 @@
+/**
+ * Exhaustive search: stateless depth-first search that re-executes from the initial state for each
+ * execution (systems are generators and cannot be snapshotted), with source-set DPOR and sleep sets
+ * (Abdulla et al., POPL 2014, Algorithm 2) over the dependency relation of `StepInfo`.
+ *
+ * The tree is the stack `nodes`: node d is the state after d steps, with the decision taken there,
+ * its backtrack set (tasks still to try) and its sleep set (tasks whose schedules from here are
+ * covered elsewhere). Choice values (`StepInfo.choices`) are branches too: a task is done at a node
+ * only once all of its values were tried.
+ *
+ * Blocking. Source-DPOR reverses races between executed events, but a lock acquire that waited for a
+ * release races "irreversibly" with that release and only reversibly with the earlier acquire, which
+ * the release hides. So at every new state the steps of *disabled* tasks are raced too (as
+ * Flanagan–Godefroid 2005 do for all tasks): a task waiting on lock L races with the acquire of L
+ * that made it wait, and that race is reversible. test/explore/dpor.test.ts checks the reduction
+ * against naive enumeration on random programs with locks and choices.
+ *
+ * With `reduction: 'none'` every interleaving and every choice value is run (for comparison).
+ *
+ * With a preemption bound, schedules over the bound are cut and the search reports itself
+ * incomplete. DPOR under a bound follows Coons, Musuvathi, McKinley ("Bounded partial-order
+ * reduction", OOPSLA 2013) loosely: sleep sets are off (the schedule that covers a sleeper may be
+ * one the bound forbids), every initial of a reversed race is tried, both at the race and where the
+ * racing task's run of steps began. That this reaches every end state that bounded naive
+ * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
+ */
+import { EventLog, Interner, dependent, type Access } from './dpor.js';
+import type { Scheduler, SchedulerView } from './types.js';
+
+export interface DfsOptions {
+  /** 'dpor' (default) or 'none' to enumerate every interleaving. */
+  readonly reduction?: 'dpor' | 'none';
+  /** At most this many preemptions per execution; unbounded by default. */
+  readonly preemptionBound?: number;
+}
+
+interface Node {
+  readonly pending: readonly (Access | null)[];
+  readonly labels: readonly (string | null)[];
+  readonly choices: readonly number[];
+  readonly enabled: number;
+  /** The task that stepped into this state, -1 at the root. */
+  readonly last: number;
+  /** Preemptions taken before this state. */
+  readonly preemptions: number;
+  backtrack: number;
+  sleep: number;
+  task: number;
+  choice: number;
+}
+
+const bit = (t: number): number => 1 << t;
+const MAX_TASKS = 31; // task sets are bitmasks
+
+export class DfsScheduler implements Scheduler {
+  private readonly dpor: boolean;
+  private readonly bound: number;
+  private nodes: Node[] = [];
+  private log: EventLog | null = null;
+  private readonly interner = new Interner();
+  private started = false;
+  private exhausted = false;
+  private cut = false;
+
+  constructor(opts: DfsOptions = {}) {
+    this.dpor = (opts.reduction ?? 'dpor') === 'dpor';
+    this.bound = opts.preemptionBound ?? Infinity;
+  }
+
+  /** Every execution was covered: the tree is exhausted and the bound cut nothing. */
+  get complete(): boolean {
+    return this.exhausted && !this.cut;
+  }
+
+  newExecution(): boolean {
+    if (!this.started) return (this.started = true);
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const node = this.nodes[k];
+      if (node.choice + 1 < node.choices[node.task]) {
+        node.choice++;
+        this.nodes.length = k + 1;
+        this.log!.truncate(k + 1); // same task, same step: event k and its clock stand
+        return true;
+      }
+      node.sleep |= bit(node.task);
+      const todo = node.backtrack & node.enabled & ~node.sleep;
+      const q = this.pick(node, todo);
+      if (q >= 0) {
+        this.nodes.length = k + 1;
+        this.take(k, node, q);
+        return true;
+      }
+      if (todo) this.cut = true; // left untried for the bound
+    }
+    this.nodes.length = 0;
+    this.exhausted = true;
+    return false;
+  }
+
+  nextTask(view: SchedulerView): number | null {
+    const d = view.depth;
+    if (d < this.nodes.length) return this.replay(d, view);
+    const node = this.newNode(view);
+    if (node.enabled === 0) return null; // deadlock: newNode raced the waiting steps
+    const pool = this.dpor ? node.enabled & ~node.sleep : node.enabled;
+    if (pool === 0) return null; // sleep-set blocked: every continuation is covered elsewhere
+    const q = this.pick(node, pool);
+    if (q < 0) {
+      this.cut = true;
+      return null;
+    }
+    if (!this.dpor) node.backtrack = node.enabled;
+    this.nodes.push(node);
+    this.take(d, node, q);
+    return q;
+  }
+
+  nextChoice(_n: number, view: SchedulerView): number {
+    return this.nodes[view.depth].choice;
+  }
+
+  private newNode(view: SchedulerView): Node {
+    const n = view.pending.length;
+    if (n > MAX_TASKS) throw new Error(`dfs: at most ${MAX_TASKS} tasks, got ${n}`);
+    if (!this.log) this.log = new EventLog(n);
+    let enabled = 0;
+    for (let t = 0; t < n; t++) if (view.enabled[t]) enabled |= bit(t);
+    const pending = view.pending.map((s) => (s ? this.interner.access(s) : null));
+    const d = view.depth;
+    const parent = d > 0 ? this.nodes[d - 1] : null;
+    let sleep = 0;
+    if (parent && this.dpor && this.bound === Infinity) {
+      // A sleeping task stays asleep while the steps taken are independent of its pending step.
+      // Not under a bound: the schedule that covers a sleeper may be one the bound forbids.
+      const taken = parent.pending[parent.task]!;
+      for (let t = 0; t < n; t++) if (parent.sleep & bit(t) && !dependent(parent.pending[t]!, taken)) sleep |= bit(t);
+    }
+    const node: Node = {
+      pending,
+      labels: view.pending.map((s) => s?.label ?? null),
+      choices: view.pending.map((s) => s?.choices ?? 1),
+      enabled,
+      last: view.last,
+      preemptions: parent ? parent.preemptions + this.cost(parent, parent.task) : 0,
+      backtrack: 0,
+      sleep,
+      task: -1,
+      choice: 0,
+    };
+    if (this.dpor) {
+      for (let t = 0; t < n; t++) if (pending[t] && !(enabled & bit(t))) this.race(d, t, pending[t]!);
+    }
+    return node;
+  }
+
+  /** Take task q at node k: the event is new, so race it against the prefix (DPOR's main step). */
+  private take(k: number, node: Node, q: number): void {
+    node.task = q;
+    node.choice = 0;
+    node.backtrack |= bit(q);
+    const log = this.log!;
+    log.truncate(k);
+    const a = node.pending[q]!;
+    const clock = this.dpor ? this.race(k, q, a) : new Int32Array(log.nTasks);
+    log.push(q, a, clock);
+  }
+
+  /** Add backtrack points that reverse each race of task p's step `a` at depth d. */
+  private race(d: number, p: number, a: Access): Int32Array {
+    const log = this.log!;
+    if (log.length !== d) throw new Error(`dfs: event log out of step (${log.length} events at depth ${d})`);
+    const { races, clock } = log.races(p, a);
+    for (const k of races) {
+      const init = log.initials(k, d, p, clock);
+      this.reverse(this.nodes[k], init);
+      if (this.bound === Infinity) continue;
+      // Coons et al.: under a bound, also where the racing task's run of steps began, for the
+      // reversal that costs no preemption there when it would cost one at node k.
+      let b = k;
+      while (b > 0 && log.task[b - 1] === log.task[k]) b--;
+      if (b < k) this.reverse(this.nodes[b], init);
+    }
+    return clock;
+  }
+
+  /**
+   * Make sure one of `init` is tried from `node`. A task that cannot run there is no use: that is an
+   * irreversible release→acquire race, and the waiting task's reversible race with the acquire is
+   * found at the state where it waits. Under a bound, try every one that fits: which of them a
+   * covering schedule starts with decides what it costs in preemptions.
+   */
+  private reverse(node: Node, init: number): void {
+    const ready = init & node.enabled;
+    if (this.bound !== Infinity) {
+      for (let t = 0; ready >> t; t++) {
+        if (!(ready & bit(t))) continue;
+        if (node.preemptions + this.cost(node, t) <= this.bound) node.backtrack |= bit(t);
+        else this.cut = true;
+      }
+      return;
+    }
+    if (init & (node.backtrack | node.sleep)) return; // covered from here already
+    const q = this.pick(node, ready);
+    if (q >= 0) node.backtrack |= bit(q);
+  }
+
+  /** The task to run among `pool`: the last one if it can continue, else the lowest; within the bound. */
+  private pick(node: Node, pool: number): number {
+    if (node.last >= 0 && pool & bit(node.last)) return node.last;
+    for (let t = 0; pool >> t; t++) if (pool & bit(t) && node.preemptions + this.cost(node, t) <= this.bound) return t;
+    return -1;
+  }
+
+  private cost(node: Node, t: number): number {
+    return node.last >= 0 && t !== node.last && node.enabled & bit(node.last) ? 1 : 0;
+  }
+
+  private replay(d: number, view: SchedulerView): number {
+    const node = this.nodes[d];
+    const t = node.task;
+    if (view.pending[t]?.label !== node.labels[t] || !view.enabled[t]) {
+      throw new Error(`dfs: the system is not deterministic: at depth ${d} task ${t} now has '${view.pending[t]?.label}', before '${node.labels[t]}'`);
+    }
+    return t;
+  }
+}

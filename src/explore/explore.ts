@@ -1,0 +1,158 @@
+/**
+ * The explorer: runs executions of a system under a scheduler until the scheduler has nothing left,
+ * the budget runs out, or (by default) the first violation. Pure: time comes from an injected clock,
+ * progress goes to a callback, and the result is a value (STYLE.md points 1 and 6).
+ */
+import { minimizeFailure, smaller, type Failing } from './minimize.js';
+import { ReplayError, ReplayScheduler } from './replay.js';
+import { runExecution } from './run.js';
+import { encodeToken } from './token.js';
+import { formatTrace } from './trace.js';
+import type { Scheduler, System, TraceStep, Violation } from './types.js';
+
+export interface ExploreOptions {
+  /** Stop after this many executions (abandoned ones included) or this much clock time. */
+  readonly budget?: { readonly maxExecutions?: number; readonly maxMs?: number };
+  /** Milliseconds from any origin; needed for `budget.maxMs` and `Progress.elapsedMs`. */
+  readonly clock?: () => number;
+  /** Stop at the first violation (default), or collect every distinct one (by kind and message). */
+  readonly stopAtFirst?: boolean;
+  /** Steps per execution before it counts as a livelock (default 10 000). */
+  readonly maxSteps?: number;
+  /** Shrink each failure's schedule (default true), trying at most `minimizeRuns` variants (200). */
+  readonly minimize?: boolean;
+  readonly minimizeRuns?: number;
+  readonly onProgress?: (p: Progress) => void;
+  /** Call `onProgress` every this many executions (default 1000). */
+  readonly progressEvery?: number;
+}
+
+export interface Progress {
+  readonly executions: number;
+  /** Steps of the latest execution. */
+  readonly depth: number;
+  readonly elapsedMs: number;
+}
+
+export interface Failure {
+  readonly violation: Violation;
+  /** Replays the failing execution exactly: `replay(system, token)`. */
+  readonly token: string;
+  readonly trace: readonly TraceStep[];
+  /** Columns for `formatTrace`. */
+  readonly nTasks: number;
+  readonly preemptions: number;
+  /** The schedule is a local minimum of (preemptions, steps); false when not minimized. */
+  readonly minimized: boolean;
+}
+
+interface Counts {
+  /** Executions run to their end: finished, deadlocked or failed. */
+  readonly executions: number;
+  /** Executions the scheduler cut short (sleep-set blocked, over the preemption bound). */
+  readonly abandoned: number;
+}
+
+export type ExploreResult =
+  | ({ readonly status: 'clean'; readonly complete: boolean } & Counts)
+  /** The first failure found (minimized) is spread in; `failures` lists every distinct one. */
+  | ({ readonly status: 'violation'; readonly failures: readonly Failure[]; readonly complete: boolean } & Failure & Counts)
+  | ({ readonly status: 'budget' } & Counts);
+
+/** Options resolved once into a complete value. */
+type Resolved = Required<Omit<ExploreOptions, 'budget' | 'clock' | 'onProgress'>> &
+  Pick<ExploreOptions, 'clock' | 'onProgress'> & { readonly budget: { readonly maxExecutions: number; readonly maxMs: number } };
+
+function resolve(o: ExploreOptions): Resolved {
+  if (o.budget?.maxMs !== undefined && !o.clock) throw new Error('explore: budget.maxMs needs a clock');
+  return {
+    budget: { maxExecutions: o.budget?.maxExecutions ?? Infinity, maxMs: o.budget?.maxMs ?? Infinity },
+    clock: o.clock,
+    stopAtFirst: o.stopAtFirst ?? true,
+    maxSteps: o.maxSteps ?? 10_000,
+    minimize: o.minimize ?? true,
+    minimizeRuns: o.minimizeRuns ?? 200,
+    onProgress: o.onProgress,
+    progressEvery: o.progressEvery ?? 1000,
+  };
+}
+
+export function explore(system: System, sched: Scheduler, options: ExploreOptions = {}): ExploreResult {
+  const o = resolve(options);
+  const t0 = o.clock?.() ?? 0;
+  const elapsed = (): number => (o.clock ? o.clock() - t0 : 0);
+  const found = new Map<string, Failing>(); // by kind and message, the smallest schedule of each
+  let executions = 0;
+  let abandoned = 0;
+  let outOfBudget = false;
+  while (sched.newExecution()) {
+    const ex = runExecution(system, sched, o.maxSteps);
+    if (ex.end.kind === 'abandoned') abandoned++;
+    else executions++;
+    if (ex.end.kind === 'violation') {
+      const v = ex.end.violation;
+      const key = `${v.kind}\n${v.message}`;
+      const prev = found.get(key);
+      if (!prev || smaller(ex, prev)) found.set(key, { decisions: ex.decisions, preemptedAt: ex.preemptedAt, violation: v });
+      if (o.stopAtFirst) break;
+    }
+    const runs = executions + abandoned;
+    if (o.onProgress && runs % o.progressEvery === 0) o.onProgress({ executions, depth: ex.decisions.length, elapsedMs: elapsed() });
+    if (runs >= o.budget.maxExecutions || elapsed() >= o.budget.maxMs) {
+      outOfBudget = sched.newExecution(); // out of budget only if there was more to run
+      break;
+    }
+  }
+  const counts = { executions, abandoned };
+  if (found.size === 0) return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, ...counts };
+  const failures = [...found.values()].map((f) => report(system, f, o));
+  const complete = !outOfBudget && !o.stopAtFirst && sched.complete === true;
+  return { status: 'violation', ...failures[0], failures, complete, ...counts };
+}
+
+function report(system: System, f: Failing, o: Resolved): Failure {
+  const m = o.minimize ? minimizeFailure(system, f, o.maxSteps, o.minimizeRuns) : { best: f, minimized: false };
+  const token = encodeToken(m.best.decisions);
+  const ex = runExecution(system, new ReplayScheduler(m.best.decisions), o.maxSteps, true);
+  return { violation: m.best.violation, token, trace: ex.trace!, nTasks: ex.nTasks, preemptions: m.best.preemptedAt.length, minimized: m.minimized };
+}
+
+/** Run one schedule token exactly (see token.ts). Throws ReplayError if it does not fit the system. */
+export function replay(system: System, token: string, options: Pick<ExploreOptions, 'maxSteps'> = {}): ExploreResult {
+  const sched = new ReplayScheduler(token);
+  sched.newExecution();
+  const ex = runExecution(system, sched, options.maxSteps ?? 10_000, true);
+  if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
+  const counts = { executions: 1, abandoned: 0, complete: true };
+  if (ex.end.kind !== 'violation') return { status: 'clean', ...counts };
+  const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
+  return { status: 'violation', ...f, failures: [f], ...counts };
+}
+
+/** The failure as a person needs it: what broke, how to replay it, and the interleaving. */
+export function formatFailure(system: System, f: Failure): string {
+  return [
+    `${system.name}: ${f.violation.kind}: ${f.violation.message}`,
+    `replay: token "${f.token}" (${f.preemptions} preemption${f.preemptions === 1 ? '' : 's'}${f.minimized ? ', minimized' : ''})`,
+    '',
+    formatTrace(f.trace, f.nTasks, { names: system.taskNames, violation: f.violation }),
+  ].join('\n');
+}
+
+/** The throwing wrapper for tests: returns a clean result, throws ExploreFailure otherwise. */
+export function assertClean(system: System, sched: Scheduler, options: ExploreOptions = {}): ExploreResult & { status: 'clean' } {
+  const res = explore(system, sched, options);
+  if (res.status === 'clean') return res;
+  if (res.status === 'budget') throw new ExploreFailure(`${system.name}: budget exhausted after ${res.executions} executions, nothing found`, res);
+  throw new ExploreFailure(res.failures.map((f) => formatFailure(system, f)).join('\n\n'), res);
+}
+
+export class ExploreFailure extends Error {
+  override name = 'ExploreFailure';
+  constructor(
+    message: string,
+    readonly result: ExploreResult,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The explorer's view of a concurrent system, and of a schedule. Nothing here knows what the system
+ * is (STYLE.md point 9): a system is tasks that each take one `StepInfo` at a time, and the only
+ * things the explorer reads are which objects a step touches, whether it can run, and whether it
+ * ended in a violation.
+ *
+ * Contract a system must keep, or the reduction in dfs.ts becomes unsound:
+ * - Determinism: the same decisions from `create()` give the same steps and the same states.
+ * - Honest dependencies: two steps whose `objects` are disjoint (or that only read a shared object)
+ *   commute, and neither can enable or disable the other. So a blocking step (a lock acquire) must
+ *   name the object it waits on and be a `write`, and `enabled(i)` may depend only on the state of
+ *   the objects of task i's pending step. Anything that cannot say what it touches is `global`.
+ * - Waiting is a disabled step, never a spin loop: an execution that runs past the step budget is
+ *   reported as a livelock.
+ */
+
+/** A step a task is about to take, as the explorer needs to know it. Treat as immutable. */
+export interface StepInfo {
+  /** Objects touched, for dependency: e.g. 'pte:123', 'lock:5'. Empty = touches nothing shared. */
+  readonly objects: readonly string[];
+  /** Whether the step writes (two reads of the same object commute). */
+  readonly write: boolean;
+  /** Conservatively dependent with every other step (RCU grace periods, IPIs, TLB flushes...). */
+  readonly global?: boolean;
+  /** A nondeterministic choice among this many values, answered by the scheduler. */
+  readonly choices?: number;
+  /** One line for traces: 'lock ptl', 'st pte 3'. */
+  readonly label: string;
+}
+
+/** A finding of the system under test (a race, a use-after-free...), or one the explorer makes. */
+export interface Violation {
+  readonly kind: string;
+  readonly message: string;
+}
+
+/** One execution's worth of system state. */
+export interface Instance {
+  readonly nTasks: number;
+  /** The step task i will take next, or null when the task finished. */
+  pending(i: number): StepInfo | null;
+  /** Whether task i's pending step can run now (lock free, IPI targets have IRQs on...). */
+  enabled(i: number): boolean;
+  /**
+   * Run task i's pending step, with the chosen value when the step is a choice. May throw a
+   * violation (recognised by `System.isViolation`): a finding that ends the execution, not an error.
+   * Anything else thrown is a bug and propagates.
+   */
+  step(i: number, choice?: number): void;
+  /** Checks once every task finished: a violation, or null. */
+  finalCheck(): Violation | null;
+  /** The system state in one line, shown beside each trace step (optional). */
+  describe?(): string;
+}
+
+export interface System {
+  readonly name: string;
+  /** A fresh initial state. Called once per execution: the explorer is stateless and re-executes. */
+  create(): Instance;
+  isViolation(e: unknown): e is Violation;
+  /** Column headers for traces, e.g. 'CPU0: zap' (default 'task i'). */
+  taskNames?: readonly string[];
+}
+
+/** One schedule decision: which task stepped, and the value when its step was a choice. */
+export interface Decision {
+  readonly task: number;
+  readonly choice?: number;
+}
+
+/** One executed step, for reports and `formatTrace`. */
+export interface TraceStep {
+  readonly task: number;
+  readonly label: string;
+  readonly choice?: number;
+  /** The scheduler switched away from a task that could have continued. */
+  readonly preemption: boolean;
+  /** This step raised the violation (or, for a deadlock, is a step that waits forever). */
+  readonly violating?: boolean;
+  /** `Instance.describe()` after the step, when the system provides it. */
+  readonly state?: string;
+}
+
+/**
+ * What a scheduler sees before each step. Arrays are indexed by task, and reused from step to step:
+ * copy what you keep.
+ */
+export interface SchedulerView {
+  /** Steps taken so far in this execution. */
+  readonly depth: number;
+  readonly pending: readonly (StepInfo | null)[];
+  readonly enabled: readonly boolean[];
+  /** The task that took the previous step, or -1 at the start. */
+  readonly last: number;
+}
+
+/**
+ * A search strategy (shuttle's three methods). The explorer calls `newExecution` before each
+ * execution, then `nextTask` before each step and `nextChoice` when the chosen step is a choice.
+ * `nextTask` is also called when some task is unfinished but none is enabled (a deadlock), so that
+ * DPOR can see which steps wait; it must return null then. Returning null while tasks are enabled
+ * abandons the execution (a sleep-set or bound cut: the schedule is covered elsewhere or not wanted).
+ */
+export interface Scheduler {
+  /** False when the strategy has nothing left to run. */
+  newExecution(): boolean;
+  nextTask(view: SchedulerView): number | null;
+  nextChoice(n: number, view: SchedulerView): number;
+  /** Whether every execution was covered (exhaustive strategies only). */
+  readonly complete?: boolean;
+}

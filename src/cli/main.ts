@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
+import { registerExplore } from './explore.js';
 import { registerRun } from './run.js';
 import { EXIT, UsageError } from './util.js';
 
@@ -28,6 +29,8 @@ Examples:
   ptlab run scripts/cover-letter.pt   run an op script on the model
   ptlab run --json --config pt_reclaim=off scripts/dense-dontneed.pt
   ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
+  ptlab scenarios                     list the race scenarios
+  ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
 
 Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
 Op-script grammar: docs/op-scripts.md`,
@@ -36,6 +39,7 @@ Op-script grammar: docs/op-scripts.md`,
 registerRun(program);
 registerDemo(program);
 registerDiff(program);
+registerExplore(program);
 registerBench(program);
 
 try {

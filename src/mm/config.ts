@@ -95,15 +95,15 @@ export function guardOn(cfg: Config, name: GuardName): boolean {
 
 /** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
 export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }> = {
-  pt_reclaim: { values: 'on, off', apply: (c, v) => onOff(v, (b) => (c.ptReclaim = b)) },
-  version: { values: 'B, S0, S1', apply: (c, v) => oneOf(v, ['B', 'S0', 'S1'], (x) => (c.version = x as Version)) },
-  thp: { values: 'always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
+  pt_reclaim: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.ptReclaim = b)) },
+  version: { values: 'one of: B, S0, S1', apply: (c, v) => oneOf(v, ['B', 'S0', 'S1'], (x) => (c.version = x as Version)) },
+  thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {
-    values: 'always, within_size, advise, never, deny, force',
+    values: 'one of: always, within_size, advise, never, deny, force',
     apply: (c, v) => oneOf(v, ['always', 'within_size', 'advise', 'never', 'deny', 'force'], (x) => (c.shmemThp = x as ShmemThpMode)),
   },
-  split_ptlocks: { values: 'on, off', apply: (c, v) => onOff(v, (b) => (c.splitPtlocks = b)) },
-  table_free: { values: 'rcu, ipi', apply: (c, v) => oneOf(v, ['rcu', 'ipi'], (x) => (c.tableFree = x as 'rcu' | 'ipi')) },
+  split_ptlocks: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.splitPtlocks = b)) },
+  table_free: { values: 'one of: rcu, ipi', apply: (c, v) => oneOf(v, ['rcu', 'ipi'], (x) => (c.tableFree = x as 'rcu' | 'ipi')) },
   need_resched: {
     values: 'never or a positive integer',
     apply: (c, v) => {
@@ -113,7 +113,16 @@ export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: Config
       return true;
     },
   },
-  batch_alloc: { values: 'ok, fail', apply: (c, v) => oneOf(v, ['ok', 'fail'], (x) => (c.batchAlloc = x as 'ok' | 'fail')) },
+  fault_around_bytes: {
+    values: 'a power of two from 4096 to 65536 (debugfs fault_around_bytes)',
+    apply: (c, v) => {
+      const n = Number(v);
+      if (![4096, 8192, 16384, 32768, 65536].includes(n)) return false;
+      c.faultAroundBytes = n;
+      return true;
+    },
+  },
+  batch_alloc: { values: 'one of: ok, fail', apply: (c, v) => oneOf(v, ['ok', 'fail'], (x) => (c.batchAlloc = x as 'ok' | 'fail')) },
   guard_off: {
     values: `a guard name (${GUARD_NAMES.join(', ')}), or several joined with '+'`,
     apply: (c, v) => {

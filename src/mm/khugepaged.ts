@@ -337,7 +337,7 @@ export function* retractPageTables(mapping: AddressSpace, pgoff: number): KGen<v
       mmDecNrPtes(mm);
       const tid = tableOf(pgtPmd);
       k.pt.setState(tid, T_DETACHED);
-      pteFreeDefer(mm, tid);
+      yield* pteFreeDefer(mm, tid);
       k.stats.pteTablesRetracted++;
       mm.stats.pteTablesRetracted++;
     }
@@ -427,7 +427,7 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   mmDecNrPtes(mm);
   const tid = tableOf(old);
   current.k.pt.setState(tid, T_DETACHED);
-  pteFreeDefer(mm, tid);
+  yield* pteFreeDefer(mm, tid);
   result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
   return yield* dropFolio(folio, result);
 }

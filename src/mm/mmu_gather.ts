@@ -17,11 +17,11 @@ import type { MmStruct, Vma } from './mm_types.js';
 import { T_QUEUED } from './pgtable.js';
 import {
   batchAllocSucceeds,
+  callRcuStep,
   flushTlbMmRange,
   tlbRemoveTableSyncOne,
   type KGen,
 } from './primitives.js';
-import { callRcu } from './rcu.js';
 import { folioRemoveRmapPtes } from './rmap.js';
 import { folioPutRefs } from './swap.js';
 
@@ -276,7 +276,7 @@ export function* tlbTableFlush(tlb: MmuGather): KGen<void> {
   yield* tlbTableInvalidate(tlb);
   const k = current.k;
   k.stats.tableBatchesQueued++;
-  callRcu(k.rcu, k.cpus, 'tlb_remove_table_rcu', () => {
+  yield* callRcuStep('tlb_remove_table_rcu', () => {
     k.stats.rcuCallbacks++;
     for (const tid of batch) freeTableNow(tid);
   });
@@ -292,7 +292,7 @@ function* tlbRemoveTableOne(tid: number): KGen<void> {
   const k = current.k;
   k.stats.singleTableFrees++;
   if (k.cfg.tableFree === 'rcu') {
-    callRcu(k.rcu, k.cpus, '__tlb_remove_table_one_rcu', () => {
+    yield* callRcuStep('__tlb_remove_table_one_rcu', () => {
       k.stats.rcuCallbacks++;
       freeTableNow(tid);
     });

@@ -10,6 +10,7 @@ import { pteOffset } from './memory/pgalloc.js';
 import { T_ALLOCATED, T_DEPOSITED, T_QUEUED } from './pgtable.js';
 import { isPmdMigrationEntry, pmdNone, pmdTransHuge, type Pmd } from './pgtable_types.js';
 import {
+  callRcuStep,
   flushTlbMmRange,
   ptepGet,
   ptepGetAndClear,
@@ -20,7 +21,6 @@ import {
   type KGen,
 } from './primitives.js';
 import { pteLockptr, type LockHandle } from './ptlock.js';
-import { callRcu } from './rcu.js';
 
 /** Out-parameters of the pte_offset_map family (the kernel's `pmd_t *pmdvalp, spinlock_t **ptlp`). */
 export class PteMapOut {
@@ -99,10 +99,10 @@ export function* pteUnmapUnlock(pte: number, ptl: LockHandle): KGen<void> {
  * pte_free_defer(): free a detached PTE table after an RCU grace period (used by khugepaged,
  * whose callers already flushed the TLB with pmdp_collapse_flush()).
  */
-export function pteFreeDefer(_mm: MmStruct, tid: number): void {
+export function* pteFreeDefer(_mm: MmStruct, tid: number): KGen<void> {
   const k = current.k;
   k.pt.setState(tid, T_QUEUED);
-  callRcu(k.rcu, k.cpus, 'pte_free_now', () => {
+  yield* callRcuStep('pte_free_now', () => {
     k.stats.rcuCallbacks++;
     k.pt.free(tid);
   });

@@ -6,6 +6,7 @@ import { Violation } from './bug.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
+import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
 export type { Step } from '../mm/primitives.js';
@@ -98,7 +99,10 @@ export function flushTlbMmRange(mm: MmStruct, start: number, end: number, stride
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);
 }
 export function tlbRemoveTableSyncOne(): void {}
-export function hwWalkBegin(_mm: MmStruct): void {}
+export function callRcuStep(name: string, fn: () => void): void {
+  callRcu(current.k.rcu, current.k.cpus, name, fn);
+}
+export function hwWalkBegin(_mm: MmStruct, _addr: number): void {}
 
 export function needResched(): boolean {
   return S.needReschedByConfig();

@@ -14,6 +14,7 @@ import { Violation } from './bug.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
+import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
 export type Step =
@@ -24,7 +25,8 @@ export type Step =
   | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
   | { op: 'flush'; mm: MmStruct }
   | { op: 'ipi-sync' }
-  | { op: 'walk'; mm: MmStruct }
+  | { op: 'walk'; mm: MmStruct; addr: number }
+  | { op: 'call-rcu' }
   | { op: 'choice'; what: 'need_resched' | 'batch_alloc' };
 
 /** A kernel path: a generator of steps that returns T. In the straight-line build, just T. */
@@ -34,7 +36,7 @@ export type KGen<T> = Generator<Step, T, unknown>;
 export function stepEnabled(s: Step): boolean {
   switch (s.op) {
     case 'lock':
-      return S.lockIsFree(s.lock);
+      return S.lockCanProceed(s.lock);
     case 'rlock':
       return S.rwsemCanRead(s.sem);
     case 'wlock':
@@ -191,8 +193,17 @@ export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strid
  * The hardware page walker: a whole walk is one step. Interrupts (and so TLB-flush IPIs) are taken
  * between instructions, never in the middle of the walk of one access.
  */
-export function* hwWalkBegin(mm: MmStruct): KGen<void> {
-  yield { op: 'walk', mm };
+export function* hwWalkBegin(mm: MmStruct, addr: number): KGen<void> {
+  yield { op: 'walk', mm, addr };
+}
+
+/**
+ * call_rcu(): queue a callback behind a grace period. A step of its own: it is what makes the RCU
+ * grace-period task have work (the explorer treats it as dependent with everything).
+ */
+export function* callRcuStep(name: string, fn: () => void): KGen<void> {
+  yield { op: 'call-rcu' };
+  callRcu(current.k.rcu, current.k.cpus, name, fn);
 }
 
 /** mm/mmu_gather.c: tlb_remove_table_sync_one(): an IPI to every CPU, waiting for each. */

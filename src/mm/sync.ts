@@ -35,6 +35,15 @@ export function lockIsFree(l: LockHandle): boolean {
   return lockWord(l) === 0;
 }
 
+/**
+ * Whether a spin_lock() of l can proceed now, for the scheduler: also true when the lock's storage
+ * is gone, so that the step runs and the sanitizer reports the use-after-free.
+ */
+export function lockCanProceed(l: LockHandle): boolean {
+  if (l > 0 && current.k.pt.lockDead[l]) return true;
+  return lockWord(l) === 0;
+}
+
 /** spin_lock() once the lock is free. `nested` marks spin_lock_nested(SINGLE_DEPTH_NESTING). */
 export function acquire(l: LockHandle, trylock: boolean): void {
   const cpu = current.cpu;

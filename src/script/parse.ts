@@ -28,6 +28,7 @@ import {
   type Script,
   type ScriptError,
 } from './ast.js';
+import { SCRIPT_SETTINGS } from '../mm/config.js';
 
 /** At most this many errors are reported; parsing stops once it is reached. */
 export const MAX_SCRIPT_ERRORS = 20;
@@ -83,17 +84,8 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   expect: [],
 };
 
-/** Settings `config` accepts, with their values; `null` = `never` or a positive count. */
-export const CONFIG_KEYS: Readonly<Record<string, readonly string[] | null>> = {
-  pt_reclaim: ['on', 'off'],
-  version: ['B', 'S0', 'S1'],
-  thp: ['always', 'madvise', 'never'],
-  shmem_thp: ['always', 'within_size', 'advise', 'never', 'deny', 'force'],
-  split_ptlocks: ['on', 'off'],
-  table_free: ['rcu', 'ipi'],
-  need_resched: null,
-  batch_alloc: ['ok', 'fail'],
-};
+/** Settings `config` accepts: the model's own table (src/mm/config.ts), one source of truth. */
+export const CONFIG_KEYS = SCRIPT_SETTINGS;
 
 const CMP_OPS: readonly CmpOp[] = ['==', '<=', '>=', '<', '>', '!='];
 const MAP_FLAGS = ['hugepage', 'nohugepage', 'locked'] as const;
@@ -441,11 +433,8 @@ function parseConfig(c: LineCtx, opw: Word, rest: readonly Word[]): DraftFor<'co
       c.error('syntax', w.col, `config key '${key}' given twice`, `at most one ${key}=`);
       continue;
     }
-    const values = CONFIG_KEYS[key];
-    const ok = values === null ? value === 'never' || /^[1-9][0-9]*$/.test(value) : values.includes(value);
-    if (!ok) {
-      const expected = values === null ? 'never or a positive integer' : oneOf(values);
-      c.error('bad-value', w.col, `bad value '${value}' for config ${key}`, expected);
+    if (!CONFIG_KEYS[key].apply({}, value)) {
+      c.error('bad-value', w.col, `bad value '${value}' for config ${key}`, CONFIG_KEYS[key].values);
       continue;
     }
     settings[key] = value;

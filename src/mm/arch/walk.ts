@@ -41,8 +41,31 @@ function faultInvalidate(mm: MmStruct, addr: Vaddr): number {
 
 /** Result of a walk: the leaf entry pointer, or -1 when the walk faults. */
 function* hwWalk(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
-  yield* hwWalkBegin(mm);
+  yield* hwWalkBegin(mm, addr);
   return hwWalkAtomic(mm, addr, write);
+}
+
+/**
+ * The entries a walk of addr would read now (PGD, PUD, PMD and PTE slots that exist), for the
+ * explorer's dependency tracking. The walk also writes A/D bits of the leaf.
+ */
+export function walkEntries(mm: MmStruct, addr: Vaddr): number[] {
+  const pt = current.k.pt;
+  const out: number[] = [];
+  let p = mm.pgd * 512 + pgdIndex(addr);
+  out.push(p);
+  const pgdv = pt.peek((p / 512) | 0, p % 512);
+  if (!pmdIsTable(pgdv)) return out;
+  p = pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr);
+  out.push(p);
+  const pudv = pt.peek((p / 512) | 0, p % 512);
+  if (!pmdIsTable(pudv)) return out;
+  p = pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
+  out.push(p);
+  const pmdv = pt.peek((p / 512) | 0, p % 512);
+  if (!pmdIsTable(pmdv)) return out;
+  out.push(pt.tidOfPfn(pmdPfn(pmdv)) * 512 + pteIndex(addr));
+  return out;
 }
 
 /** The walk itself: plain loads and A/D-bit updates, no scheduling point inside. */

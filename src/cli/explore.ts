@@ -1,0 +1,132 @@
+/**
+ * `ptlab explore SCENARIO` and `ptlab scenarios`: search a scenario's interleavings on simulated
+ * CPUs. Exit codes: 0 clean, 1 violation, 2 bad input, 3 budget exhausted.
+ */
+import type { Command } from 'commander';
+import { GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { formatTrace, ReplayError, TokenError, type ExploreResult } from '../explore/index.js';
+import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
+import { scenarioSystem } from '../scenarios/system.js';
+import type { Scenario } from '../scenarios/format.js';
+import { EXIT, UsageError, table } from './util.js';
+
+function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
+  const m = /^([a-z0-9-]+)=off$/.exec(v);
+  if (!m || !(GUARD_NAMES as readonly string[]).includes(m[1])) {
+    throw new UsageError(`--guard: expected NAME=off with NAME one of: ${GUARD_NAMES.join(', ')} (got '${v}')`);
+  }
+  return [...prev, m[1] as GuardName];
+}
+
+function intOption(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${v}'`);
+  return n;
+}
+
+function load(name: string): Scenario {
+  const r = loadScenario(name);
+  if (!r.ok) throw new UsageError(r.errors.join('\n'));
+  return r.scenario;
+}
+
+interface ExploreCliOptions {
+  mode: Mode;
+  guard: GuardName[];
+  guardOff?: boolean;
+  bound?: string;
+  budget: string;
+  seconds?: string;
+  seed: string;
+  depth: string;
+  replay?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+export function registerExplore(program: Command): void {
+  program
+    .command('scenarios')
+    .description('list the shipped race scenarios (scenarios/*.scn), one line each')
+    .action(() => {
+      const rows = listScenarioFiles().map((f) => {
+        const r = loadScenario(f);
+        if (!r.ok) return [f, 'BROKEN', r.errors[0]];
+        const s = r.scenario;
+        return [s.name, s.guards.join(', '), `${s.violation ?? 'none'} (bound ${s.bound})`, s.about.split(':')[0]];
+      });
+      process.stdout.write(table(['scenario', 'guard', 'violation with guard off', 'race'], rows) + '\n');
+      process.stdout.write("\nRun one: ptlab explore NAME [--guard GUARD=off]; details: ptlab explore NAME --help\n");
+    });
+
+  program
+    .command('explore')
+    .description('search the interleavings of a scenario for sanitizer violations')
+    .argument('<scenario>', 'a scenario name (see `ptlab scenarios`) or a .scn file')
+    .option('--mode <mode>', 'dfs (exhaustive, DPOR, within the preemption bound), random or pct', 'dfs')
+    .option('--guard <NAME=off>', 'switch a guard off (repeatable)', parseGuard, [])
+    .option('--guard-off', "switch off the scenario's own guard(s)")
+    .option('--bound <n>', "preemption bound of the dfs search (default: the scenario's; -1: none)")
+    .option('--budget <n>', 'stop after this many executions', '100000')
+    .option('--seconds <s>', 'stop after this much time')
+    .option('--seed <n>', 'seed of random and pct', '1')
+    .option('--depth <d>', 'bug depth of pct', '2')
+    .option('--replay <token>', 'replay one execution from its schedule token')
+    .option('--all', 'collect every distinct violation instead of stopping at the first')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Every failure prints a schedule token; --replay TOKEN re-runs exactly that execution.
+Exit codes: 0 clean, 1 violation found, 2 bad input, 3 budget exhausted before the search ended.
+Guards: ${GUARD_NAMES.join(', ')}`,
+    )
+    .action((name: string, o: ExploreCliOptions) => {
+      if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: expected dfs, random or pct, got '${o.mode}'`);
+      const scn = load(name);
+      const guardsOff = [...o.guard, ...(o.guardOff ? scn.guards : [])];
+      const sys = scenarioSystem(scn, guardsOff);
+      let result: ExploreResult;
+      if (o.replay !== undefined) {
+        try {
+          result = replayScenario(scn, o.replay, guardsOff);
+        } catch (e) {
+          if (e instanceof TokenError || e instanceof ReplayError) throw new UsageError(`--replay: ${e.message}`);
+          throw e;
+        }
+      } else {
+        const t0 = performance.now();
+        const isTty = process.stderr.isTTY;
+        result = runScenario(scn, {
+          mode: o.mode,
+          guardsOff,
+          bound: o.bound === undefined ? undefined : intOption('bound', o.bound, -1, 20),
+          seed: intOption('seed', o.seed, 0, 2 ** 31),
+          depth: intOption('depth', o.depth, 1, 10),
+          executions: intOption('budget', o.budget, 1, 1e9),
+          budget: { maxExecutions: intOption('budget', o.budget, 1, 1e9), maxMs: o.seconds ? Number(o.seconds) * 1000 : undefined },
+          clock: () => performance.now(),
+          stopAtFirst: !o.all,
+          progressEvery: 200,
+          onProgress: (p) => {
+            if (isTty) process.stderr.write(`\r${p.executions} executions, ${Math.round(p.executions / Math.max(1, p.elapsedMs / 1000))}/s, depth ${p.depth}, ${Math.round(p.elapsedMs / 1000)} s `);
+          },
+        });
+        if (isTty) process.stderr.write('\r\x1b[K');
+        const ms = performance.now() - t0;
+        if (!o.json) process.stdout.write(`${scn.name}: ${o.mode}, guards off: ${guardsOff.join(', ') || 'none'}; ${result.executions} executions in ${(ms / 1000).toFixed(1)} s\n`);
+      }
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ scenario: scn.name, guardsOff, ...result }, null, 2) + '\n');
+      } else if (result.status === 'violation') {
+        process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
+        process.stdout.write(`replay: ptlab explore ${name} ${guardsOff.map((g) => `--guard ${g}=off`).join(' ')} --replay '${result.token}'\n\n`);
+        process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation }) + '\n');
+      } else if (result.status === 'clean') {
+        process.stdout.write(`clean${result.complete ? ' (search complete)' : ` (complete within preemption bound ${o.bound ?? scn.bound})`}\n`);
+      } else {
+        process.stdout.write('budget exhausted before the search ended\n');
+      }
+      process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.SKIPPED : EXIT.OK;
+    });
+}

@@ -1,0 +1,58 @@
+/**
+ * Kernel-path entry points a scenario can put on a CPU (issue 4): each is the model's own code
+ * path from src/mm (generator build), started the way the kernel would start it.
+ */
+import type { Advice } from '../script/ast.js';
+import { doMadvise } from '../mm/madvise.js';
+import { doMunmap } from '../mm/mmap.js';
+import { userAccessPath } from '../mm/arch/walk.js';
+import { pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
+import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
+import { ptepGet, type KGen } from '../mm/primitives.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { PAGE_SIZE } from '../mm/const.js';
+
+export type TaskSpec =
+  | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
+  | { kind: 'touch'; map: string; offset: number; len: number; write: boolean }
+  | { kind: 'unmap'; map: string; offset: number; len: number }
+  /** A pte_offset_map() reader: map the table under RCU, read `len` bytes' entries, pte_unmap(). */
+  | { kind: 'pte_offset_map'; map: string; offset: number; len: number }
+  /** The first half of any fault: make sure a PTE table is installed (pte_alloc() → pmd_install()). */
+  | { kind: 'pte_alloc'; map: string; offset: number };
+
+export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc'] as const;
+
+/** Start a task: `base` is the address of the named mapping. */
+export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> {
+  const addr = base + t.offset;
+  switch (t.kind) {
+    case 'madvise':
+      return yield* doMadvise(mm, addr, t.len, t.advice);
+    case 'touch': {
+      for (let a = addr; a < addr + t.len; a += PAGE_SIZE) {
+        const r = yield* userAccessPath(mm, a, t.write);
+        if (r) return -r;
+      }
+      return 0;
+    }
+    case 'unmap':
+      return yield* doMunmap(mm, addr, t.len);
+    case 'pte_offset_map': {
+      const pudp = yield* pudAlloc(mm, addr);
+      const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
+      if (!pmdp) return 0;
+      const pte = yield* pteOffsetMap(pmdp, addr);
+      if (pte < 0) return 0;
+      let present = 0;
+      for (let i = 0; i < t.len / PAGE_SIZE; i++) if ((yield* ptepGet(pte + i)) !== 0) present++;
+      yield* pteUnmap(pte);
+      return present;
+    }
+    case 'pte_alloc': {
+      const pudp = yield* pudAlloc(mm, addr);
+      const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
+      return pmdp && (yield* pteAlloc(mm, pmdp, addr)) ? 0 : -12;
+    }
+  }
+}

@@ -41,17 +41,12 @@ import {
 import { downRead, downWrite, ptepGet, setPte, upRead, type KGen } from './primitives.js';
 import { findVma, vmaModifyFlags } from './vma.js';
 
-export type MadvAdvice =
-  | 'dontneed'
-  | 'dontneed_locked'
-  | 'free'
-  | 'hugepage'
-  | 'nohugepage'
-  | 'populate_read'
-  | 'populate_write'
-  | 'guard_install'
-  | 'guard_remove'
-  | 'collapse';
+/** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
+export const MADV_ADVICES = [
+  'dontneed', 'dontneed_locked', 'free', 'hugepage', 'nohugepage', 'populate_read', 'populate_write',
+  'guard_install', 'guard_remove', 'collapse',
+] as const;
+export type MadvAdvice = (typeof MADV_ADVICES)[number];
 
 /** madvise_need_mmap_write(). */
 function needsMmapWrite(advice: MadvAdvice): boolean {

@@ -35,6 +35,16 @@ interface CpuTask {
   name: string;
 }
 
+/** Run fn; a sanitizer finding of the model becomes the explorer's Finding. */
+function findings<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof MmViolation) throw new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
+    throw e;
+  }
+}
+
 /** Ids for objects that have no number of their own (rw-semaphores), for dependency tracking. */
 const semIds = new WeakMap<object, number>();
 let nextSem = 1;
@@ -153,7 +163,7 @@ class ModelInstance implements Instance {
   /** Resume task t with `v` (the answer to its pending step) until its next yield or its end. */
   private advance(t: CpuTask, v: unknown): void {
     setCurrent(this.k, t.cpu);
-    try {
+    findings(() => {
       while (t.queue.length) {
         const r = t.queue[0].next(v);
         if (!r.done) {
@@ -164,10 +174,7 @@ class ModelInstance implements Instance {
         v = undefined;
       }
       t.pending = null;
-    } catch (e) {
-      if (e instanceof MmViolation) throw new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
-      throw e;
-    }
+    });
   }
 
   get nTasks(): number {
@@ -204,12 +211,7 @@ class ModelInstance implements Instance {
   step(i: number, choice?: number): void {
     if (i === this.rcuIdx) {
       setCurrent(this.k, 0);
-      try {
-        rcuAdvance(this.k.rcu, this.k.cpus);
-      } catch (e) {
-        if (e instanceof MmViolation) throw new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
-        throw e;
-      }
+      findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
       return;
     }
     const t = this.tasks[i];
@@ -222,9 +224,9 @@ class ModelInstance implements Instance {
   finalCheck(): Violation | null {
     setCurrent(this.k, 0);
     try {
-      rcuAdvance(this.k.rcu, this.k.cpus);
+      findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
     } catch (e) {
-      if (e instanceof MmViolation) return new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
+      if (e instanceof Finding) return e;
       throw e;
     }
     const bad = genApi.checkInvariants(this.k as unknown as genApi.Kernel);

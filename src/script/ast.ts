@@ -10,22 +10,11 @@ export interface Loc {
   col: number;
 }
 
-export type Advice =
-  | 'dontneed'
-  | 'dontneed_locked'
-  | 'free'
-  | 'hugepage'
-  | 'nohugepage'
-  | 'populate_read'
-  | 'populate_write'
-  | 'guard_install'
-  | 'guard_remove'
-  | 'collapse';
+import { MADV_ADVICES, type MadvAdvice } from '../mm/madvise.js';
 
-export const ADVICES: readonly Advice[] = [
-  'dontneed', 'dontneed_locked', 'free', 'hugepage', 'nohugepage', 'populate_read', 'populate_write',
-  'guard_install', 'guard_remove', 'collapse',
-];
+/** The advices of `madvise` ops: exactly those the model implements. */
+export type Advice = MadvAdvice;
+export const ADVICES: readonly Advice[] = MADV_ADVICES;
 
 /** Failure names an op may be expected to produce (`err=NAME`). */
 export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'SIGSEGV', 'SIGBUS'] as const;

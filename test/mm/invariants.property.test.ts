@@ -287,7 +287,7 @@ function buildScript(plan: Plan): string {
             if (!anonPrivate) continue;
             clear(GUARD);
             break;
-          case 'collapse':
+          case 'collapse': {
             // Shmem-backed shared mappings only: collapse_file() succeeds for every whole block
             // (holes are filled; no page has extra references) and collapse_pte_mapped_thp() then
             // maps it by PMD; a VMA piece holding no whole block returns 0; VM_NOHUGEPAGE makes it
@@ -306,6 +306,7 @@ function buildScript(plan: Plan): string {
             if (!everyBlockHasPage) continue;
             if (any(NOHUGE)) e = 'EINVAL';
             break;
+          }
         }
         switchTo(p);
         out.push(`madvise ${where} ${op.advice}${err(e)}`);

@@ -50,11 +50,12 @@ export function addrEnd(addr: Vaddr, end: Vaddr, size: number): Vaddr {
   const boundary = alignDown(addr, size) + size;
   return boundary < end ? boundary : end;
 }
-// `| 0` keeps the small results in V8's integer representation (hot paths pass them around).
-export const pteIndex = (addr: Vaddr): number => (Math.floor(addr / PAGE_SIZE) % PTRS_PER_PTE) | 0;
-export const pmdIndex = (addr: Vaddr): number => (Math.floor(addr / PMD_SIZE) % PTRS_PER_PMD) | 0;
-export const pudIndex = (addr: Vaddr): number => (Math.floor(addr / PUD_SIZE) % PTRS_PER_PUD) | 0;
-export const pgdIndex = (addr: Vaddr): number => (Math.floor(addr / PGDIR_SIZE) % PTRS_PER_PGD) | 0;
+// Index of an address in its table. `x & 511` applies ToInt32 first, which keeps the low 32 bits
+// of the integer part of x (x < 2^36 here): exact, and it stays in V8's integer representation.
+export const pteIndex = (addr: Vaddr): number => (addr / PAGE_SIZE) & (PTRS_PER_PTE - 1);
+export const pmdIndex = (addr: Vaddr): number => (addr / PMD_SIZE) & (PTRS_PER_PMD - 1);
+export const pudIndex = (addr: Vaddr): number => (addr / PUD_SIZE) & (PTRS_PER_PUD - 1);
+export const pgdIndex = (addr: Vaddr): number => (addr / PGDIR_SIZE) & (PTRS_PER_PGD - 1);
 
 /** Errno values returned by the modelled syscalls (negated, kernel style). */
 export const EPERM = 1;

@@ -6,8 +6,9 @@
  * as on x86, and `frame.mapping` maps the pfn back to the tid.
  *
  * Memory follows populated entries, not 512 × 8 bytes per table: a table's entries live in a
- * sparse block (indexes + values) of capacity 8, 32 or 128, and become a dense 512-entry array
- * only when more are populated; a table that empties again gives its storage back. The populated
+ * sparse block (indexes + values) of capacity 8 or 32, and become a dense 512-entry array only
+ * when more are populated (upper-level tables are dense from the start: there are few of them,
+ * and every walk reads them); a PTE table that empties again gives its storage back. The populated
  * count `n` is the store's own bookkeeping for that purpose. The modelled kernel never reads it:
  * the kernel has no per-table entry count (spec 1.4), and emptiness is always established by
  * scanning entries under the PTE lock (see `scanNone`).
@@ -30,7 +31,7 @@ export const TABLE_STATE_NAMES = ['unused', 'allocated', 'linked', 'detached', '
 
 /** Storage classes: capacity of the sparse block, or dense. */
 const CLS_NONE = 0;
-const CLS_DENSE = 4;
+const CLS_DENSE = 3;
 
 /** Freed tids are reused only after this many later frees, so stale ids stay detectably freed. */
 const TID_QUARANTINE = 1024;
@@ -90,7 +91,7 @@ export class TableStore {
   private freeTids: number[] = [];
   private freeTidsHead = 0;
   /** Pools per storage class; class 0 (no storage) has a placeholder that is never used. */
-  private sparse: SparsePool[] = [new SparsePool(1), new SparsePool(8), new SparsePool(32), new SparsePool(128)];
+  private sparse: SparsePool[] = [new SparsePool(1), new SparsePool(8), new SparsePool(32)];
   private dense: Float64Array[] = [];
   private freeDense: number[] = [];
   /** Per tid: its dense entry array, or undefined (one load on the hot path). */
@@ -161,6 +162,7 @@ export class TableStore {
     this.deposit[tid] = -1;
     this.mem.mapping[pfn] = tid;
     this.mem.nrPagetable++;
+    if (level !== LEVEL_PTE) this.makeDense(tid);
     return tid;
   }
 
@@ -242,7 +244,7 @@ export class TableStore {
       arr[idx] = v;
       if (old === 0) {
         if (v !== 0) this.n[tid]++;
-      } else if (v === 0 && --this.n[tid] === 0) {
+      } else if (v === 0 && --this.n[tid] === 0 && this.level[tid] === LEVEL_PTE) {
         this.releaseStorage(tid);
       }
       return;
@@ -284,6 +286,15 @@ export class TableStore {
     }
     this.promote(tid);
     this.poke(tid, idx, v);
+  }
+
+  /** Give an empty table dense storage. */
+  private makeDense(tid: number): void {
+    const slot = this.freeDense.pop() ?? this.dense.length;
+    if (slot === this.dense.length) this.dense.push(new Float64Array(PTRS_PER_PTE));
+    this.cls[tid] = CLS_DENSE;
+    this.off[tid] = slot;
+    this.denseOf[tid] = this.dense[slot];
   }
 
   /** Move a full sparse block to the next class (or to dense storage). */

@@ -24,7 +24,8 @@ export type ViolationKind =
   | 'lock-order'
   | 'deadlock'
   | 'sleep-in-atomic'
-  | 'livelock';
+  | 'livelock'
+  | 'stale-pin';
 
 export class Violation extends Error {
   override name = 'Violation';

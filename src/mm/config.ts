@@ -22,6 +22,7 @@ export const GUARD_NAMES = [
   'any-skipped', // R11: entries left behind (markers) forbid reclaim
   'reclaim-range-check', // R12: reclaim only when the zap covered the whole table
   'ptlock-rcu-free', // R2: the split PTE lock lives until the table's RCU free
+  'gup-fast-recheck', // R1b: gup_fast rechecks the PMD and PTE after taking a reference
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 

@@ -2,7 +2,11 @@
  * Populating ranges (mm/gup.c: populate_vma_page_range(), faultin_page_range(),
  * __get_user_pages(), follow_page_pte(), faultin_page()), for mlock() and MADV_POPULATE_*.
  */
-import { EFAULT, ENOMEM, PAGE_SIZE, type Vaddr } from './const.js';
+import { Violation } from './bug.js';
+import { guardOn } from './config.js';
+import { EFAULT, ENOMEM, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { folioPutRefs, folioRefAdd } from './swap.js';
 import { handleMmFault } from './memory/fault.js';
 import { mmFindPmd } from './memory/pgalloc.js';
 import {
@@ -13,9 +17,9 @@ import {
   VM_WRITE,
   type MmStruct,
 } from './mm_types.js';
-import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_RW, pmdTransHuge, pteFlags, ptePresent } from './pgtable_types.js';
-import { ptepGet, type KGen } from './primitives.js';
+import { PteMapOut, pteOffsetMapLock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
+import { _PAGE_RW, pmdTransHuge, pteFlags, ptePresent, ptePfn, pteSpecial } from './pgtable_types.js';
+import { localIrqDisable, localIrqEnable, ptepGet, type KGen } from './primitives.js';
 import { findVma } from './vma.js';
 
 /** follow_page_mask() / follow_page_pte(): is the page mapped (writable, when asked)? */
@@ -75,4 +79,47 @@ export function* populateVmaPageRange(mm: MmStruct, start: Vaddr, end: Vaddr, _l
 /** faultin_page_range() as used by madvise_populate(). */
 export function* faultinPageRange(mm: MmStruct, start: Vaddr, end: Vaddr, write: boolean): KGen<number> {
   return yield* getUserPages(mm, start, end, write);
+}
+
+/**
+ * gup_fast() for one range inside one PMD (mm/gup.c: gup_fast(), gup_fast_pte_range()): walk the
+ * current mm with interrupts off and no mm lock, take a reference on each present page, then
+ * recheck that the PMD and the PTE are unchanged, backing off otherwise. Interrupts off keep both
+ * the flush IPI and the RCU grace period from completing, so the table cannot be freed under us.
+ * Returns the number of pages grabbed (the caller drops the references at once, as a user of the
+ * pages would later). Without the recheck (guard `gup-fast-recheck`) a page whose mapping was just
+ * zapped is returned: a stale pin (race R1b).
+ */
+export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boolean): KGen<number> {
+  const k = current.k;
+  const grabbed: Pfn[] = [];
+  yield* localIrqDisable();
+  const pmdp = yield* mmFindPmd(mm, start);
+  const pmd = pmdp ? yield* ptepGet(pmdp) : 0;
+  // pte_offset_map() of the local PMD copy: RCU as every walker, though IRQs off already suffice.
+  const ptem = pmdp ? yield* pteOffsetMapValue(pmd, start) : -1;
+  if (ptem >= 0) {
+    for (let i = 0; i < nrPages; i++) {
+      const ptep = ptem + i;
+      const pte = yield* ptepGet(ptep);
+      if (!ptePresent(pte) || (write && !(pte & _PAGE_RW)) || pteSpecial(pte)) break;
+      const head = k.mem.folioHead(ptePfn(pte));
+      if (k.mem.refcount[head] === 0) break; // try_grab_folio_fast(): the folio is being freed
+      folioRefAdd(head, 1);
+      // Recheck both levels after taking the reference: a zap, reclaim, collapse or retract since
+      // the loads means the page may no longer be mapped here.
+      const changed = (yield* ptepGet(pmdp)) !== pmd || (yield* ptepGet(ptep)) !== pte;
+      if (changed && guardOn(k.cfg, 'gup-fast-recheck')) {
+        folioPutRefs(head, 1);
+        break;
+      }
+      if (changed) throw new Violation('stale-pin', `gup_fast pinned page ${ptePfn(pte)} at ${start + i * PAGE_SIZE} after its mapping changed`);
+      grabbed.push(head);
+    }
+    yield* pteUnmap(ptem);
+  }
+  yield* localIrqEnable();
+  // The caller is done with the pages (unpin_user_pages()).
+  for (const head of grabbed) folioPutRefs(head, 1);
+  return grabbed.length;
 }

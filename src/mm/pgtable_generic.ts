@@ -44,6 +44,16 @@ export function* __pteOffsetMap(pmdp: number, addr: Vaddr, out: PteMapOut | null
   return pteOffset(pmdval, addr);
 }
 
+/** pte_offset_map() of a PMD value the caller already loaded (gup_fast's local copy). */
+export function* pteOffsetMapValue(pmdval: Pmd, addr: Vaddr): KGen<number> {
+  yield* rcuReadLock();
+  if (pmdNone(pmdval) || isPmdMigrationEntry(pmdval) || pmdTransHuge(pmdval)) {
+    yield* rcuReadUnlock();
+    return -1;
+  }
+  return pteOffset(pmdval, addr);
+}
+
 /** pte_offset_map(): read-only use, nothing locked. */
 export function* pteOffsetMap(pmdp: number, addr: Vaddr): KGen<number> {
   return yield* __pteOffsetMap(pmdp, addr, null);

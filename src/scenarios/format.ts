@@ -51,7 +51,7 @@ export interface Scenario {
 
 const VIOLATIONS: readonly string[] = [
   'pt-use-after-free', 'ptl-use-after-free', 'lost-pte', 'nonempty-detach', 'pmd-from-none', 'double-free',
-  'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock',
+  'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin',
 ];
 
 export function parseScenario(text: string, file: string): { ok: true; scenario: Scenario } | { ok: false; errors: string[] } {
@@ -138,7 +138,7 @@ function size(w: string | undefined, what: string, bad: (m: string) => void): nu
 function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
   const [op, map] = w;
   if (!map) {
-    bad(`expected 'cpu N OP MAP ...' (OP: madvise, touch, unmap, pte_offset_map, pte_alloc)`);
+    bad(`expected 'cpu N OP MAP ...' (OP: madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast)`);
     return undefined;
   }
   switch (op) {
@@ -154,8 +154,10 @@ function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
       return { kind: 'pte_offset_map', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
     case 'pte_alloc':
       return { kind: 'pte_alloc', map, offset: size(w[2], 'offset', bad) };
+    case 'gup_fast':
+      return { kind: 'gup_fast', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
     default:
-      bad(`unknown kernel path '${op}' (expected madvise, touch, unmap, pte_offset_map, pte_alloc)`);
+      bad(`unknown kernel path '${op}' (expected madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast)`);
       return undefined;
   }
 }

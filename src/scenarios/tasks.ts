@@ -11,6 +11,7 @@ import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { ptepGet, type KGen } from '../mm/primitives.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
+import { gupFast } from '../mm/gup.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -19,9 +20,11 @@ export type TaskSpec =
   /** A pte_offset_map() reader: map the table under RCU, read `len` bytes' entries, pte_unmap(). */
   | { kind: 'pte_offset_map'; map: string; offset: number; len: number }
   /** The first half of any fault: make sure a PTE table is installed (pte_alloc() → pmd_install()). */
-  | { kind: 'pte_alloc'; map: string; offset: number };
+  | { kind: 'pte_alloc'; map: string; offset: number }
+  /** gup_fast() of `len` bytes (inside one 2 MiB block), for writing. */
+  | { kind: 'gup_fast'; map: string; offset: number; len: number };
 
-export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc'] as const;
+export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast'] as const;
 
 /** Start a task: `base` is the address of the named mapping. */
 export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> {
@@ -49,6 +52,8 @@ export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> 
       yield* pteUnmap(pte);
       return present;
     }
+    case 'gup_fast':
+      return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;

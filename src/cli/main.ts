@@ -11,6 +11,12 @@ import { registerExplore } from './explore.js';
 import { registerRun } from './run.js';
 import { EXIT, UsageError } from './util.js';
 
+// A reader that stops early (`ptlab explore ... | head`) closes the pipe: stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('ptlab')

@@ -27,7 +27,10 @@ export function registerDemo(program: Command): void {
     .action((opts: { rounds: string; json?: boolean }) => {
       const rounds = Number(opts.rounds);
       if (!Number.isInteger(rounds) || rounds < 1 || rounds > 500_000) throw new UsageError(`--rounds: expected an integer from 1 to 500000, got '${opts.rounds}'`);
-      const rows = (['off', 'on'] as const).map((reclaim) => demoRun(rounds, reclaim));
+      const rows = (['off', 'on'] as const).map((reclaim) => {
+        if (process.stderr.isTTY) process.stderr.write(`running ${rounds.toLocaleString('en-US')} rounds with PT_RECLAIM ${reclaim}...\n`);
+        return demoRun(rounds, reclaim);
+      });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ rounds, rows }, null, 2) + '\n');
         return;

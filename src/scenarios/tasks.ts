@@ -6,7 +6,7 @@ import type { Advice } from '../script/ast.js';
 import { doMadvise } from '../mm/madvise.js';
 import { doMunmap } from '../mm/mmap.js';
 import { userAccessPath } from '../mm/arch/walk.js';
-import { pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
+import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { ptepGet, type KGen } from '../mm/primitives.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -42,8 +42,7 @@ export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> 
     case 'unmap':
       return yield* doMunmap(mm, addr, t.len);
     case 'pte_offset_map': {
-      const pudp = yield* pudAlloc(mm, addr);
-      const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
+      const pmdp = yield* mmFindPmd(mm, addr);
       if (!pmdp) return 0;
       const pte = yield* pteOffsetMap(pmdp, addr);
       if (pte < 0) return 0;

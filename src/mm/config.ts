@@ -23,6 +23,7 @@ export const GUARD_NAMES = [
   'reclaim-range-check', // R12: reclaim only when the zap covered the whole table
   'ptlock-rcu-free', // R2: the split PTE lock lives until the table's RCU free
   'gup-fast-recheck', // R1b: gup_fast rechecks the PMD and PTE after taking a reference
+  'vma-write-before-recheck', // R10: collapse_huge_page() write-locks the VMA before rechecking the PMD
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -50,6 +51,8 @@ export interface Config {
   readonly totalPages: number;
   /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
   readonly nrCpus: number;
+  /** MADV_DONTNEED under mmap_lock (6.14) or, for a range inside one VMA, the per-VMA lock (6.17+). */
+  readonly dontneedLock: 'mmap' | 'vma';
   /** Guards switched off (all on by default; versions B and S0 switch some off). */
   readonly guardsOff: ReadonlySet<GuardName>;
 }
@@ -69,6 +72,7 @@ export const DEFAULT_CONFIG: Config = {
   totalPages: 2 ** 32,
   nrCpus: 2,
   guardsOff: new Set(),
+  dontneedLock: 'mmap',
 };
 
 export type ConfigInput = Partial<{ -readonly [K in keyof Config]: Config[K] }>;
@@ -113,6 +117,10 @@ export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: Config
       c.needReschedEvery = Number(v);
       return true;
     },
+  },
+  dontneed_lock: {
+    values: 'one of: mmap, vma',
+    apply: (c, v) => oneOf(v, ['mmap', 'vma'], (x) => (c.dontneedLock = x as 'mmap' | 'vma')),
   },
   fault_around_bytes: {
     values: 'a power of two from 4096 to 65536 (debugfs fault_around_bytes)',

@@ -9,6 +9,7 @@
  * is not modelled.
  */
 import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
@@ -483,7 +484,15 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   yield* pteUnmapUnlock(pte, out.ptl);
   if (result !== 'SCAN_SUCCEED') return result;
   if (present === 0) return 'SCAN_EXCEED_NONE_PTE'; // an empty table is not collapsed
-  return yield* collapseHugePage(mm, address);
+  return yield* collapseHugePage(mm, address, found.pmdp);
+}
+
+/** check_pmd_still_valid(): the PMD slot found while scanning is still the one, holding a table. */
+function* checkPmdStillValid(mm: MmStruct, address: Vaddr, pmdp: number): KGen<ScanResult> {
+  const found = { pmdp: 0 };
+  const r = yield* findPmdOrThpOrNone(mm, address, found);
+  if (r !== 'SCAN_SUCCEED') return r;
+  return found.pmdp === pmdp ? 'SCAN_SUCCEED' : 'SCAN_FAIL';
 }
 
 /**
@@ -492,7 +501,7 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
  * a new THP, free the old pages, and deposit the old table with the new huge PMD. VmPTE does not
  * change: the table becomes the deposit.
  */
-function* collapseHugePage(mm: MmStruct, address: Vaddr): KGen<ScanResult> {
+function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<ScanResult> {
   const k = current.k;
   const mem = k.mem;
   yield* upRead(mm.mmapLock);
@@ -509,20 +518,29 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr): KGen<ScanResult> {
     folioPutRefs(folio, 1);
     return yield* finish('SCAN_VMA_CHECK');
   }
-  yield* vmaStartWrite(vma);
-  const found = { pmdp: 0 };
-  if ((yield* findPmdOrThpOrNone(mm, address, found)) !== 'SCAN_SUCCEED') {
+  // Write-lock the VMA first, then recheck the PMD: a MADV_DONTNEED holding only the VMA read
+  // lock (6.17+) could otherwise reclaim the table between the check and the lock (race R10,
+  // "fix the race between collapse and PT_RECLAIM under per-vma lock").
+  const fixed = guardOn(k.cfg, 'vma-write-before-recheck');
+  if (fixed) yield* vmaStartWrite(vma);
+  const valid = yield* checkPmdStillValid(mm, address, pmdp);
+  if (valid !== 'SCAN_SUCCEED') {
     folioPutRefs(folio, 1);
-    return yield* finish('SCAN_PMD_NULL');
+    return yield* finish(valid);
   }
-  const pmdp = found.pmdp;
+  if (!fixed) yield* vmaStartWrite(vma);
   const pml = pmdLockptr(mm, pmdp);
   yield* spinLock(pml);
   const old = yield* pmdpCollapseFlush(vma, address, pmdp);
   yield* spinUnlock(pml);
+  yield* tlbRemoveTableSyncOne();
+  // pte_offset_map_lock() of the local copy: nothing to map when the PMD had become none. The
+  // failure path then puts the "old table" back with pmd_populate(pmd_pgtable(_pmd)): from none.
+  if (!pmdIsTable(old)) {
+    throw new Violation('pmd-from-none', `collapse_huge_page() would pmd_populate() the slot at ${address} from a PMD that was none (${old})`);
+  }
   const tid = tableOf(old);
   k.pt.setState(tid, T_DETACHED); // non-empty: excluded from every PTE-level writer by the locks held
-  yield* tlbRemoveTableSyncOne();
   // __collapse_huge_page_isolate() + __collapse_huge_page_copy(): take over every entry.
   const base = tid * 512;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {

@@ -5,6 +5,7 @@
  */
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
+import { lockVmaUnderRcu } from './arch/fault.js';
 import { faultinPageRange } from './gup.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
@@ -60,6 +61,17 @@ export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: Ma
   if (lenIn && !len) return -EINVAL;
   const end = start + len;
   if (end === start) return 0;
+  // Since 6.17, MADV_DONTNEED of a range inside one VMA takes only that VMA's read lock
+  // (madvise_lock(): lock_vma_under_rcu()); anything else, or a failed attempt, takes mmap_lock.
+  if ((advice === 'dontneed' || advice === 'dontneed_locked') && current.k.cfg.dontneedLock === 'vma') {
+    const vma = yield* lockVmaUnderRcu(mm, start);
+    if (vma && end <= vma.end) {
+      const ret = yield* madviseVmaBehavior(mm, vma, start, end, advice);
+      yield* upRead(vma.vmLock); // vma_end_read()
+      return ret;
+    }
+    if (vma) yield* upRead(vma.vmLock);
+  }
   const write = needsMmapWrite(advice);
   if (write) yield* downWrite(mm.mmapLock);
   else yield* downRead(mm.mmapLock);

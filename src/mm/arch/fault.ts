@@ -28,8 +28,8 @@ export const FAULT_SIGSEGV = 1;
 export const FAULT_SIGBUS = 2;
 export const FAULT_OOM = 3;
 
-/** lock_vma_under_rcu(): the VMA read-locked, or null (detached, write-locked, or none). */
-function* lockVmaUnderRcu(mm: MmStruct, address: Vaddr): KGen<Vma | null> {
+/** lock_vma_under_rcu() (mm/mmap_lock.c): the VMA read-locked, or null (detached, write-locked, or none). */
+export function* lockVmaUnderRcu(mm: MmStruct, address: Vaddr): KGen<Vma | null> {
   yield* rcuReadLock();
   const vma = vmaLookup(mm, address);
   let locked: Vma | null = null;

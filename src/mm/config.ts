@@ -23,6 +23,7 @@ export const GUARD_NAMES = [
   'reclaim-range-check', // R12: reclaim only when the zap covered the whole table
   'ptlock-rcu-free', // R2: the split PTE lock lives until the table's RCU free
   'gup-fast-recheck', // R1b: gup_fast rechecks the PMD and PTE after taking a reference
+  'uffd-move-dst-pmd-recheck', // R4: UFFDIO_MOVE rechecks the destination PMD under its PTE lock
   'vma-write-before-recheck', // R10: collapse_huge_page() write-locks the VMA before rechecking the PMD
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];

@@ -110,11 +110,27 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
       continue;
     }
     const spec = taskSpec(t.words, (m) => err(t.line, m));
-    if (spec) tasks.push({ cpu: t.cpu, process: proc, spec, line: t.line });
+    if (!spec) continue;
+    const mapped = mapsOf(parsed.script, proc);
+    for (const m of spec.kind === 'uffd_move' ? [spec.map, spec.dst] : [spec.map]) {
+      if (!mapped.has(m)) err(t.line, `process ${proc} has no mapping '${m}' (expected one of: ${[...mapped].join(', ') || 'none'})`);
+    }
+    tasks.push({ cpu: t.cpu, process: proc, spec, line: t.line });
   }
   if (!tasks.length) err(1, "no 'cpu N OP' lines: nothing to interleave");
   if (errors.length) return { ok: false, errors };
   return { ok: true, scenario: { name, about, guards, violation, bound, choices, setup: parsed.script, tasks, file } };
+}
+
+/** The mappings a process makes during the setup. */
+function mapsOf(script: Script, proc: string): Set<string> {
+  const out = new Set<string>();
+  let cur: string | undefined;
+  for (const op of script.ops) {
+    if (op.op === 'process' || op.op === 'switch') cur = op.name;
+    else if (op.op === 'map' && cur === proc) out.add(op.name);
+  }
+  return out;
 }
 
 function currentProcessAt(script: Script, line: number): string | undefined {
@@ -138,7 +154,7 @@ function size(w: string | undefined, what: string, bad: (m: string) => void): nu
 function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
   const [op, map] = w;
   if (!map) {
-    bad(`expected 'cpu N OP MAP ...' (OP: madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast)`);
+    bad(`expected 'cpu N OP MAP ...' (OP: madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast, uffd_move)`);
     return undefined;
   }
   switch (op) {
@@ -154,10 +170,13 @@ function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
       return { kind: 'pte_offset_map', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
     case 'pte_alloc':
       return { kind: 'pte_alloc', map, offset: size(w[2], 'offset', bad) };
+    case 'uffd_move':
+      if (!w[3]) bad(`expected 'uffd_move SRC SRC_OFF DST DST_OFF'`);
+      return { kind: 'uffd_move', map, offset: size(w[2], 'offset', bad), dst: w[3] ?? '', dstOffset: size(w[4], 'offset', bad) };
     case 'gup_fast':
       return { kind: 'gup_fast', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
     default:
-      bad(`unknown kernel path '${op}' (expected madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast)`);
+      bad(`unknown kernel path '${op}' (expected madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast, uffd_move)`);
       return undefined;
   }
 }

@@ -144,9 +144,9 @@ class ModelInstance implements Instance {
     this.k = setup.kernel as unknown as Kernel;
     for (const t of scn.tasks) {
       const mm = setup.processes.get(t.process)! as unknown as MmStruct;
-      const base = setup.maps.get(t.process)!.get(t.spec.map)!;
+      const maps = setup.maps.get(t.process)!;
       mm.cpumask |= 1 << t.cpu;
-      const gen = runTask(mm, base, t.spec);
+      const gen = runTask(mm, maps, t.spec);
       const name = `${t.spec.kind}${'advice' in t.spec ? ' ' + t.spec.advice : ''}`;
       const existing = this.tasks.find((x) => x.cpu === t.cpu);
       if (existing) {

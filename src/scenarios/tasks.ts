@@ -12,6 +12,7 @@ import { ptepGet, type KGen } from '../mm/primitives.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
+import { movePages } from '../mm/userfaultfd.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -21,14 +22,16 @@ export type TaskSpec =
   | { kind: 'pte_offset_map'; map: string; offset: number; len: number }
   /** The first half of any fault: make sure a PTE table is installed (pte_alloc() → pmd_install()). */
   | { kind: 'pte_alloc'; map: string; offset: number }
+  /** UFFDIO_MOVE of one page from `map`+`offset` to `dst`+`dstOffset` (same process). */
+  | { kind: 'uffd_move'; map: string; offset: number; dst: string; dstOffset: number }
   /** gup_fast() of `len` bytes (inside one 2 MiB block), for writing. */
   | { kind: 'gup_fast'; map: string; offset: number; len: number };
 
-export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast'] as const;
+export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move'] as const;
 
-/** Start a task: `base` is the address of the named mapping. */
-export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> {
-  const addr = base + t.offset;
+/** Start a task; `maps` gives the address of each mapping of the task's process. */
+export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec): KGen<number> {
+  const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':
       return yield* doMadvise(mm, addr, t.len, t.advice);
@@ -51,6 +54,8 @@ export function* runTask(mm: MmStruct, base: number, t: TaskSpec): KGen<number> 
       yield* pteUnmap(pte);
       return present;
     }
+    case 'uffd_move':
+      return yield* movePages(mm, maps.get(t.dst)! + t.dstOffset, addr);
     case 'gup_fast':
       return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
     case 'pte_alloc': {

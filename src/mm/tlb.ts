@@ -2,13 +2,15 @@
  * A CPU's translation caches (spec 1.9): leaf TLB entries (4 KiB and 2 MiB) and a paging-structure
  * cache from (mm, 2 MiB block) to the PTE table the walker last used there.
  *
- * Modelled coarsely: direct-mapped arrays of fixed size (1536 leaf entries like a Zen STLB, 32 huge
- * entries, 64 paging-structure entries); tags carry the mm id, as with PCIDs. Each leaf entry
+ * Modelled coarsely: direct-mapped arrays of fixed size (2048 leaf entries, about a current STLB,
+ * 32 huge entries, 64 paging-structure entries); tags carry the mm id, as with PCIDs. Sizes are
+ * powers of two so that a slot is `x & (size - 1)`: ToInt32 keeps the low bits of page numbers
+ * above 2^31 exactly, while a double `%` costs a library call on every access. Each leaf entry
  * remembers the frame's generation when it was filled, so a hit on a frame that was freed and
  * reused is reported as a stale TLB entry (a sanitizer finding), not silently used.
  */
 
-const NR_4K = 1536;
+const NR_4K = 2048;
 const NR_2M = 32;
 const NR_PWC = 64;
 
@@ -31,17 +33,17 @@ export class Tlb {
   live = 0;
 
   static slot4k(vpn: number): number {
-    return vpn % NR_4K;
+    return vpn & (NR_4K - 1);
   }
   static slot2m(block: number): number {
-    return block % NR_2M;
+    return block & (NR_2M - 1);
   }
   static slotPwc(block: number): number {
-    return block % NR_PWC;
+    return block & (NR_PWC - 1);
   }
 
   fill4k(mmId: number, vpn: number, pfn: number, gen: number, write: boolean): void {
-    const s = vpn % NR_4K;
+    const s = vpn & (NR_4K - 1);
     if (this.vpn[s] < 0) this.live++;
     this.vpn[s] = vpn;
     this.mm[s] = mmId;
@@ -50,7 +52,7 @@ export class Tlb {
     this.write[s] = write ? 1 : 0;
   }
   fill2m(mmId: number, block: number, pfn: number, gen: number, write: boolean): void {
-    const s = block % NR_2M;
+    const s = block & (NR_2M - 1);
     if (this.hvpn[s] < 0) this.live++;
     this.hvpn[s] = block;
     this.hmm[s] = mmId;
@@ -59,7 +61,7 @@ export class Tlb {
     this.hwrite[s] = write ? 1 : 0;
   }
   fillPwc(mmId: number, block: number, tid: number): void {
-    const s = block % NR_PWC;
+    const s = block & (NR_PWC - 1);
     if (this.pwcBlock[s] < 0) this.live++;
     this.pwcBlock[s] = block;
     this.pwcMm[s] = mmId;
@@ -78,13 +80,13 @@ export class Tlb {
   flushRange(mmId: number, startVpn: number, endVpn: number): void {
     if (this.live === 0) return;
     for (let v = startVpn; v < endVpn; v++) {
-      const s = v % NR_4K;
+      const s = v & (NR_4K - 1);
       if (this.vpn[s] === v && this.mm[s] === mmId) this.drop4k(s);
     }
     const b0 = Math.floor(startVpn / 512);
     const b1 = Math.floor((endVpn - 1) / 512);
     for (let b = b0; b <= b1; b++) {
-      const s = b % NR_2M;
+      const s = b & (NR_2M - 1);
       if (this.hvpn[s] === b && this.hmm[s] === mmId) this.drop2m(s);
     }
   }

@@ -8,6 +8,7 @@ import { Violation } from '../bug.js';
 import { PAGE_SIZE, PMD_SIZE, pgdIndex, pmdIndex, pteIndex, pudIndex, type Vaddr } from '../const.js';
 import { current } from '../current.js';
 import type { MmStruct } from '../mm_types.js';
+import { Tlb } from '../tlb.js';
 import { T_FREED } from '../pgtable.js';
 import {
   _PAGE_ACCESSED,
@@ -31,7 +32,7 @@ function faultInvalidate(mm: MmStruct, addr: Vaddr): number {
   const tlb = current.cpu.tlb;
   tlb.flushRange(mm.id, addr / PAGE_SIZE, addr / PAGE_SIZE + 1);
   const block = Math.floor(addr / PMD_SIZE);
-  const ps = block % tlb.pwcBlock.length;
+  const ps = Tlb.slotPwc(block);
   if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
     tlb.pwcBlock[ps] = -1;
     tlb.live--;
@@ -76,7 +77,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
   const tlb = cpu.tlb;
   const block = Math.floor(addr / PMD_SIZE);
   let ptep: number;
-  const ps = block % tlb.pwcBlock.length;
+  const ps = Tlb.slotPwc(block);
   if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
     const tid = tlb.pwcTid[ps];
     if (k.pt.state[tid] === T_FREED) throw new Violation('stale-tlb', `CPU ${cpu.id} walked through freed PTE table ${tid} from its paging-structure cache`);
@@ -115,13 +116,13 @@ function tlbHit(mm: MmStruct, addr: Vaddr, write: boolean): boolean {
   const k = current.k;
   const tlb = current.cpu.tlb;
   const vpn = addr / PAGE_SIZE;
-  const s = vpn % tlb.vpn.length;
+  const s = Tlb.slot4k(vpn);
   if (tlb.vpn[s] === vpn && tlb.mm[s] === mm.id && (!write || tlb.write[s])) {
     if (k.mem.gen[tlb.pfn[s]] !== tlb.gen[s]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a TLB entry for ${addr} whose frame ${tlb.pfn[s]} was freed and reused`);
     return true;
   }
   const block = Math.floor(addr / PMD_SIZE);
-  const h = block % tlb.hvpn.length;
+  const h = Tlb.slot2m(block);
   if (tlb.hvpn[h] === block && tlb.hmm[h] === mm.id && (!write || tlb.hwrite[h])) {
     if (k.mem.gen[tlb.hpfn[h]] !== tlb.hgen[h]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a huge TLB entry for ${addr} whose frame was freed and reused`);
     return true;

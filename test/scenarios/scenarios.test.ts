@@ -24,7 +24,7 @@ describe('race scenarios', () => {
 
   for (const scn of scenarios) {
     describe(scn.name, () => {
-      it(`${scn.violation ? `finds ${scn.violation}` : 'stays clean'} with guard ${scn.guards.join('+')} off`, () => {
+      it(`${scn.violation ? `finds ${scn.violation}` : 'stays clean'} with ${scn.guards.length ? `guard ${scn.guards.join('+')} off` : 'no guard to switch off'}`, () => {
         const r = runScenario(scn, { guardsOff: scn.guards, budget: { maxExecutions: 50_000 } });
         console.log(`${scn.name}, guard off: ${r.status} after ${r.executions} executions (bound ${scn.bound})`);
         if (scn.violation === null) {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { STATUS_FIELDS, ROLLUP_FIELDS } from '../script/ast.js';
 import { runScript } from '../script/exec.js';
 import { formatOutputLine, type OutputLine } from '../oracle/schema.js';
-import { EXIT, loadScript, parseConfigOption, table } from './util.js';
+import { applySettings } from '../mm/config.js';
+import { EXIT, UsageError, loadScript, parseConfigOption, table } from './util.js';
 
 export function registerRun(program: Command): void {
   program
@@ -15,6 +16,8 @@ export function registerRun(program: Command): void {
     .option('--check', 'check the model\'s invariants after every op (slow on big scripts)')
     .addHelpText('after', '\nExit code 0 when every op and expect line held, 1 at the first that did not (its line is named).')
     .action((scripts: string[], opts: { json?: boolean; config: Record<string, string>; check?: boolean }) => {
+      const bad = applySettings({}, opts.config);
+      if (bad) throw new UsageError(`--config: ${bad}`);
       const loaded = scripts.map(loadScript); // validate all before running any
       let code: number = EXIT.OK;
       for (const script of loaded) {

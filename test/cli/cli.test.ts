@@ -1,0 +1,113 @@
+/**
+ * The `ptlab` command end to end (the compiled build in dist/, as `npm test` builds it first):
+ * what it prints and the exit codes scripts rely on (0 ok, 1 failed expectation / violation,
+ * 2 bad input, 3 budget or skipped).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = path.resolve(__dirname, '../../bin/ptlab.js');
+
+function ptlab(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tmpScript(text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-cli-'));
+  const f = path.join(dir, 'script.pt');
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+describe('ptlab run', () => {
+  it('exits 0 and prints the snapshot when every expectation holds', () => {
+    const r = ptlab('run', 'scripts/cover-letter.pt');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/snapshot "first-round"/);
+    expect(r.out).toMatch(/VmPTE\s+8\s+8/);
+  });
+
+  it('exits 1 and names the line of a failed expectation', () => {
+    const f = tmpScript('process P\nmap A anon private 2M\ntouch A 0 4K write\nsnapshot s\nexpect VmPTE delta 4\n');
+    const r = ptlab('run', f);
+    expect(r.code).toBe(1);
+    // First touch in a fresh 512 GiB slot: PUD + PMD + PTE tables, 12 kB, not 4.
+    expect(r.out).toContain(`${f}:5: expect VmPTE delta == 4: saw 12`);
+  });
+
+  it('exits 2 with file:line:col for a bad script, and runs nothing', () => {
+    const f = tmpScript('process P\nmap A anon private 3K\n');
+    const r = ptlab('run', f);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${f}:2:20:`);
+    expect(r.out).toBe('');
+  });
+
+  it('prints JSON lines in the kernel runner\'s schema with --json', () => {
+    const r = ptlab('run', '--json', '--config', 'pt_reclaim=off', 'scripts/cover-letter.pt');
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; delta?: { VmPTE: number } });
+    expect(lines[0].type).toBe('runner');
+    const snap = lines.find((l) => l.type === 'snapshot')!;
+    // Without reclaim the round's PTE table stays: 12 kB, and the script's `expect ... 8` fails.
+    expect(snap.delta!.VmPTE).toBe(12);
+    expect(r.code).toBe(1);
+  });
+
+  it('rejects an unknown --config key with exit 2', () => {
+    const r = ptlab('run', '--config', 'nonsense=1', 'scripts/cover-letter.pt');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown setting 'nonsense'/);
+  });
+});
+
+describe('ptlab demo', () => {
+  it('shows 4 kB of PTE table per round without reclaim and none with it', () => {
+    const r = ptlab('demo', '--rounds', '100', '--json');
+    expect(r.code).toBe(0);
+    const { rows } = JSON.parse(r.out) as { rows: { reclaim: string; vmPteKb: number; reclaimedFast: number }[] };
+    const off = rows.find((x) => x.reclaim === 'off')!;
+    const on = rows.find((x) => x.reclaim === 'on')!;
+    // 100 rounds of 2 MiB: one PTE table each; plus one PMD table and one PUD table (200 MiB < 1 GiB).
+    expect(off.vmPteKb).toBe(100 * 4 + 8);
+    expect(on.vmPteKb).toBe(8);
+    expect(on.reclaimedFast).toBe(100);
+  });
+
+  it('refuses a bad --rounds with exit 2', () => {
+    expect(ptlab('demo', '--rounds', 'many').code).toBe(2);
+  });
+});
+
+describe('ptlab explore', () => {
+  it('exits 1 with a replayable token when the guard is off, and 0 when it is on', () => {
+    const off = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--guard-off');
+    expect(off.code).toBe(1);
+    expect(off.out).toContain('VIOLATION pt-use-after-free');
+    const token = /--replay '([^']+)'/.exec(off.out)![1];
+    const again = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--guard-off', '--replay', token);
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('VIOLATION pt-use-after-free');
+    const on = ptlab('explore', 'semi_rcu_vs_pte_offset_map');
+    expect(on.code).toBe(0);
+    expect(on.out).toMatch(/clean/);
+  });
+
+  it('exits 3 when the budget runs out before the search ends', () => {
+    expect(ptlab('explore', 'retract_vs_dontneed', '--budget', '5').code).toBe(3);
+  });
+
+  it('exits 2 for an unknown scenario or guard', () => {
+    expect(ptlab('explore', 'no_such_scenario').code).toBe(2);
+    expect(ptlab('explore', 'range_underflow', '--guard', 'nope=off').code).toBe(2);
+  });
+
+  it('lists every shipped scenario', () => {
+    const r = ptlab('scenarios');
+    expect(r.code).toBe(0);
+    for (const f of fs.readdirSync(path.resolve(__dirname, '../../scenarios'))) expect(r.out).toContain(f.replace(/\.scn$/, ''));
+  });
+});

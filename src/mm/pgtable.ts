@@ -393,7 +393,10 @@ export class TableStore {
     return this.ntids;
   }
 
-  /** Bytes the store spends on tables in use (metadata + entry storage), for the memory benchmark. */
+  /**
+   * Bytes the store holds (metadata of every table id, and its entry pools including blocks free
+   * for reuse), for the memory benchmark: what the store costs, not only what live tables use.
+   */
   bytesInUse(): number {
     let b = this.ntids * 36;
     for (let c = 1; c < CLS_DENSE; c++) b += this.sparse[c].nblocks * this.sparse[c].cap * 10;

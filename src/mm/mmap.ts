@@ -63,6 +63,8 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   } else if (!file) {
     pgoff = req.addr / PAGE_SIZE;
   }
+  // Modelled coarsely: the model's mmap fails only when not even one more frame is left (the
+  // kernel's would fail allocating the vm_area_struct); anonymous mappings are MAP_NORESERVE.
   if (k.mem.inUse + 1 > k.mem.totalPages) {
     yield* mmapWriteUnlock(mm);
     return -ENOMEM;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DfsScheduler, explore, formatTrace } from '../../src/explore/index.js';
-import { choose, countIs, incrementRacy, ld, local, lock, lostUpdate, st, toySystem, ToyViolation, unlock, type Task } from './toy.js';
+import { choose, countIs, incrementRacy, ld, local, lock, lostUpdate, st, toySystem, ToyViolation, unlock, type Task, abbaSystem } from './toy.js';
 
 const dpor = (): DfsScheduler => new DfsScheduler();
 const naive = (): DfsScheduler => new DfsScheduler({ reduction: 'none' });
@@ -42,14 +42,7 @@ describe('DFS with source-DPOR', () => {
   });
 
   it('finds the ABBA lock-order deadlock and shows who waits for what', () => {
-    const ab = (a: string, b: string): Task =>
-      function* (w, me) {
-        yield* lock(w, a, me);
-        yield* lock(w, b, me);
-        yield* unlock(w, b, me);
-        yield* unlock(w, a, me);
-      };
-    const sys = toySystem({ name: 'ABBA', tasks: [ab('A', 'B'), ab('B', 'A')] });
+    const sys = abbaSystem();
     const r = explore(sys, dpor());
     expect(r.status).toBe('violation');
     if (r.status !== 'violation') return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DfsScheduler, decodeToken, encodeToken, explore, replay, ReplayError, TokenError } from '../../src/explore/index.js';
-import { choose, lock, lostUpdate, st, toySystem, unlock, type Task } from './toy.js';
+import { abbaSystem, choose, lostUpdate, st, toySystem } from './toy.js';
 
 describe('schedule tokens', () => {
   it('write runs of plain steps as task*count and choices as taskcvalue', () => {
@@ -28,14 +28,7 @@ describe('replay', () => {
   });
 
   it('replays a deadlock to the same waiting steps', () => {
-    const ab = (a: string, b: string): Task =>
-      function* (w, me) {
-        yield* lock(w, a, me);
-        yield* lock(w, b, me);
-        yield* unlock(w, b, me);
-        yield* unlock(w, a, me);
-      };
-    const sys = toySystem({ name: 'ABBA', tasks: [ab('A', 'B'), ab('B', 'A')] });
+    const sys = abbaSystem();
     expect(replay(sys, '0.1')).toMatchObject({ status: 'violation', violation: { kind: 'deadlock', message: "no task can run; waiting: 0 at 'lock B', 1 at 'lock A'" } });
   });
 

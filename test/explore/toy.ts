@@ -147,3 +147,15 @@ export const lostUpdate = toySystem({
   tasks: [incrementRacy, incrementRacy],
   final: countIs(2),
 });
+
+/** Two tasks taking locks A and B in opposite orders (the ABBA deadlock). */
+export function abbaSystem() {
+  const ab = (a: string, b: string): Task =>
+    function* (w, me) {
+      yield* lock(w, a, me);
+      yield* lock(w, b, me);
+      yield* unlock(w, b, me);
+      yield* unlock(w, a, me);
+    };
+  return toySystem({ name: 'ABBA', tasks: [ab('A', 'B'), ab('B', 'A')] });
+}

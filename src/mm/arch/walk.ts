@@ -148,8 +148,7 @@ export function* userAccessPath(mm: MmStruct, addr: Vaddr, write: boolean): KGen
   throw new Violation('livelock', `access to ${addr} still faults after ${MAX_RETRIES} page faults`);
 }
 
-/** userAccessPath() driven alone on the current CPU. */
+/** userAccessPath() driven alone on the current CPU (it does the TLB lookup itself). */
 export function userAccess(mm: MmStruct, addr: Vaddr, write: boolean): number {
-  if (tlbHit(mm, addr, write)) return FAULT_OK;
   return complete(/* task */ userAccessPath(mm, addr, write));
 }

@@ -1,0 +1,62 @@
+/** `ptlab report REPORT.json`: draw a replay report as PNG/SVG plots, an HTML page and a Markdown summary. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { REPORT_FORMATS, formatReportError, safeParseReport, writeReport, PNG_WIDTH, type ReportFormat } from '../report/index.js';
+import { UsageError } from './util.js';
+
+function parseFormats(v: string): Set<ReportFormat> {
+  const out = new Set<ReportFormat>();
+  for (const f of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format: '${f}' is not one of ${REPORT_FORMATS.join(', ')}`);
+    out.add(f as ReportFormat);
+  }
+  if (out.size === 0) throw new UsageError(`--format: expected a list such as ${REPORT_FORMATS.join(',')}`);
+  return out;
+}
+
+/** REPORT.json → REPORT-report/ beside it. */
+function defaultOutDir(file: string): string {
+  return path.join(path.dirname(file), `${path.basename(file).replace(/\.json$/i, '')}-report`);
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('draw a replay report (the JSON `ptlab replay` writes) as plots, an HTML page and a Markdown summary')
+    .argument('<report.json>', 'a replay report: type "ptlab-replay-report", one run per what-if variant (src/workloads/report_schema.ts)')
+    .option('-o, --out <dir>', 'directory to write into, created if missing (default: REPORT-report/ beside the input)')
+    .option('--format <list>', `what to write, comma-separated: ${REPORT_FORMATS.join(',')}`, parseFormats, new Set(REPORT_FORMATS))
+    .addHelpText(
+      'after',
+      `
+Reads one replay report and writes into the output directory:
+  vmpte.svg/png          VmPTE over time, one line per run (with and without PT_RECLAIM on one axis)
+  rss.svg/png            RssAnon + RssFile + RssShmem over time, one panel per run
+  entries.svg/png        live entries per PTE table at the end (0..512), one panel per run, log count axis
+  empty-tables.svg/png   empty PTE tables per address-space region at the end, one panel per run
+  report.html            one self-contained page: the plots inline, the final figures, savings, notes
+  summary.md             the final figures and what each run saves or costs against the first run
+  report.json            the input, validated (always written)
+PNGs are ${PNG_WIDTH} px wide. The x axis is trace time when every sample has one, else the op index.
+How to read the plots: docs/reports.md
+
+Example:
+  ptlab report out/firefox.json -o /tmp/firefox      then open /tmp/firefox/report.html
+
+Exit codes: 0 written; 2 unreadable or invalid report (FILE: path.of.first.problem: message)
+or a bad --format; 4 internal error.`,
+    )
+    .action(async (file: string, opts: { out?: string; format: Set<ReportFormat> }) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+      const r = safeParseReport(text, file);
+      if (!r.ok) throw new UsageError(formatReportError(r.error));
+      const written = await writeReport(r.report, opts.out ?? defaultOutDir(file), { formats: opts.format });
+      for (const f of written) process.stdout.write(`${f}\n`);
+    });
+}

@@ -11,14 +11,18 @@ import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
 import { fileFillAsWritten } from './filemap.js';
 import { doMadvise, type MadvAdvice } from './madvise.js';
-import { doMlock, doMmap, doMunmap, exitMmap, type MmapRequest } from './mmap.js';
+import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
+import { doMprotectPkey } from './mprotect.js';
+import { doMremap } from './mremap.js';
 import { AddressSpace, Kernel, MmStruct } from './mm_types.js';
 import { complete } from './primitives.js';
 import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
 
-export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings };
+export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
+export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
+export { MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP } from './mremap.js';
 export type { Config, ConfigInput, MadvAdvice, MmapRequest };
 
 export function createKernel(cfg: Config): Kernel {
@@ -78,6 +82,24 @@ export function sysMadvise(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, ad
 export function sysMlock(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, lock: boolean): number {
   enter(k, mm);
   return complete(/* task */ doMlock(mm, addr, len, lock));
+}
+/** mprotect(): 0 or a negative errno (-ENOMEM for a hole, -EINVAL for a misaligned start or bad prot). */
+export function sysMprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, prot: number): number {
+  enter(k, mm);
+  return complete(/* task */ doMprotectPkey(mm, addr, len, prot));
+}
+/**
+ * mremap(): the (new) address or a negative errno. `newAddr` is where a move goes: the user's
+ * with MREMAP_FIXED, else the address the real kernel chose (the model has no get_unmapped_area()).
+ */
+export function sysMremap(k: Kernel, mm: MmStruct, oldAddr: Vaddr, oldLen: number, newLen: number, flags: number, newAddr: Vaddr): number {
+  enter(k, mm);
+  return complete(/* task */ doMremap(mm, oldAddr, oldLen, newLen, flags, newAddr));
+}
+/** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
+export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {
+  enter(k, mm);
+  return complete(/* task */ doBrk(mm, brk));
 }
 /** A user access of one byte: 0 (FAULT_OK) or a fault outcome (arch/fault.ts). */
 export function sysTouch(k: Kernel, mm: MmStruct, addr: Vaddr, write: boolean): number {

@@ -22,6 +22,7 @@ export const VM_EXEC = 0x4;
 export const VM_SHARED = 0x8;
 export const VM_MAYREAD = 0x10;
 export const VM_MAYWRITE = 0x20;
+export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_UFFD_MISSING = 0x200;
 export const VM_PFNMAP = 0x400;
@@ -126,6 +127,9 @@ export class MmStruct {
   readonly rss = new Float64Array(4);
   totalVm = 0;
   lockedVm = 0;
+  /** start_brk / brk: the heap's base and the current break (set by setBrkBase(), moved by brk()). */
+  startBrk = 0;
+  brk = 0;
   readonly mmapLock = new RwSem();
   /** page_table_lock: 0 free, else owner CPU + 1. */
   pageTableLock = 0;

@@ -9,7 +9,10 @@ import { unmapSingleVma, ZAP_FLAG_DROP_MARKER, ZAP_FLAG_UNMAP, type ZapDetails }
 import {
   AddressSpace,
   MMF_OOM_SKIP,
+  VM_EXEC,
   VM_LOCKED,
+  VM_LOCKED_MASK,
+  VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
@@ -21,7 +24,7 @@ import {
 } from './mm_types.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { downRead, downWrite, upRead, upWrite, type KGen } from './primitives.js';
-import { canMerge, findVma, splitVma, vmaLink, vmaModifyFlags, vmaNext, vmaPrev, vmaUnlink } from './vma.js';
+import { canMerge, findVma, splitVma, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
 import { populateVmaPageRange } from './gup.js';
 
 export interface MmapRequest {
@@ -33,23 +36,46 @@ export interface MmapRequest {
   pgoff: number;
   /** The model's label for the mapping (script map name). */
   name: string;
+  /** PROT_READ | PROT_WRITE | PROT_EXEC; default PROT_READ | PROT_WRITE. */
+  prot?: number;
+  /** MAP_FIXED: replace whatever is mapped in the range (default: MAP_FIXED_NOREPLACE, -EEXIST). */
+  fixed?: boolean;
+}
+
+/** include/uapi/asm-generic/mman-common.h. */
+export const PROT_NONE = 0;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+
+/** calc_vm_prot_bits(): PROT_* to VM_READ/VM_WRITE/VM_EXEC (the same bit values on x86). */
+export function calcVmProtBits(prot: number): number {
+  return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
 }
 
 /**
- * do_mmap() with MAP_FIXED_NOREPLACE semantics (the only placement the model offers: every
- * script mapping has an address). Returns the address or a negative errno.
+ * do_mmap() at a given address (the model has no get_unmapped_area(): every caller knows where the
+ * mapping goes). Without `fixed` it is MAP_FIXED_NOREPLACE (-EEXIST on overlap); with it,
+ * mmap_region() unmaps what was there first. Returns the address or a negative errno.
  */
 export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const k = current.k;
   const len = alignUp(req.len, PAGE_SIZE);
-  if (!len || req.addr % PAGE_SIZE || req.addr + len > TASK_SIZE) return -EINVAL;
+  const prot = req.prot ?? PROT_READ | PROT_WRITE;
+  if (!len || req.addr % PAGE_SIZE || req.addr + len > TASK_SIZE || prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
   yield* downWrite(mm.mmapLock);
   const hit = findVma(mm, req.addr);
   if (hit && hit.start < req.addr + len) {
-    yield* mmapWriteUnlock(mm);
-    return -EEXIST;
+    if (!req.fixed) {
+      yield* mmapWriteUnlock(mm);
+      return -EEXIST;
+    }
+    // mmap_region(): vms_gather_munmap_vmas() + vms_complete_munmap_vmas() under the write lock.
+    // (The kernel links the new VMA before clearing the old PTEs; nothing can fault in between.)
+    yield* doVmiMunmap(mm, req.addr, req.addr + len, false);
   }
-  let flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE;
+  // do_mmap(): VM_MAY* are all set for anonymous and (writable-opened) file mappings.
+  let flags = calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (req.shared) flags |= VM_SHARED | VM_MAYSHARE;
   let file = req.file;
   let pgoff = req.pgoff;
@@ -72,16 +98,41 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const vma = new Vma(mm, req.addr, req.addr + len, flags, file, pgoff);
   vma.anonShared = anonShared;
   vma.name = req.name;
-  // vma_merge_new_range(): an anonymous mapping right after a compatible one extends it.
-  const prev = findVma(mm, req.addr - 1);
-  if (prev && prev.end === req.addr && canMerge(prev, vma)) {
-    prev.end = vma.end;
-    mm.totalVm += len / PAGE_SIZE;
-  } else {
-    vmaLink(mm, vma);
-  }
+  vmaMergeNewRange(mm, vma);
   yield* mmapWriteUnlock(mm);
   return req.addr;
+}
+
+/**
+ * vma_merge_new_range(): a new range extends a compatible VMA just before it (and then maybe
+ * swallows the one after), or the one just after; otherwise it is linked as a VMA of its own.
+ * Returns the VMA that now covers the range.
+ */
+export function vmaMergeNewRange(mm: MmStruct, vma: Vma): Vma {
+  const pages = vmaPages(vma);
+  const prev = findVma(mm, vma.start - 1);
+  const next = findVma(mm, vma.end);
+  if (prev && prev.end === vma.start && canMerge(prev, vma)) {
+    prev.end = vma.end;
+    accountGrowth(mm, prev, pages);
+    if (next && canMerge(prev, next)) vmaMergeNeighbours(mm, prev);
+    return prev;
+  }
+  if (next && next.start === vma.end && canMerge(vma, next)) {
+    next.start = vma.start;
+    next.pgoff = vma.pgoff;
+    next.anonVma ??= vma.anonVma;
+    accountGrowth(mm, next, pages);
+    return next;
+  }
+  vmaLink(mm, vma);
+  return vma;
+}
+
+/** vm_stat_account() (+ locked_vm) for a VMA that grew by `pages`. */
+function accountGrowth(mm: MmStruct, vma: Vma, pages: number): void {
+  mm.totalVm += pages;
+  if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += pages;
 }
 
 /** mmap_write_unlock(): also ends every VMA write lock taken in this section. */
@@ -97,18 +148,25 @@ export function* vmaStartWrite(vma: Vma): KGen<void> {
   yield* upWrite(vma.vmLock);
 }
 
-/**
- * do_vmi_align_munmap() / vms_complete_munmap_vmas() / vms_clear_ptes(): split at the edges, hide
- * the VMAs, then (with mmap_lock downgraded to read) zap with DROP_MARKER and free the page tables
- * between the neighbouring VMAs.
- */
+/** munmap(): take mmap_lock for write and do_vmi_munmap() with unlock (the lock is downgraded). */
 export function* doMunmap(mm: MmStruct, start: Vaddr, len: number): KGen<number> {
   if (start % PAGE_SIZE || !len) return -EINVAL;
   const end = start + alignUp(len, PAGE_SIZE);
   yield* downWrite(mm.mmapLock);
+  return yield* doVmiMunmap(mm, start, end, true);
+}
+
+/**
+ * do_vmi_munmap() / do_vmi_align_munmap() / vms_complete_munmap_vmas() / vms_clear_ptes(), with
+ * mmap_lock held for write: split at the edges, hide the VMAs, then zap with DROP_MARKER and free
+ * the page tables between the neighbouring VMAs. With `unlock` the zap runs under the downgraded
+ * read lock and the lock is released on return (munmap(), brk()); without it (mmap_region(),
+ * mremap()) the caller keeps the write lock.
+ */
+export function* doVmiMunmap(mm: MmStruct, start: Vaddr, end: Vaddr, unlock: boolean): KGen<number> {
   let vma = findVma(mm, start);
   if (!vma || vma.start >= end) {
-    yield* mmapWriteUnlock(mm);
+    if (unlock) yield* mmapWriteUnlock(mm);
     return 0;
   }
   if (start > vma.start) yield* splitVma(mm, vma, start, true);
@@ -124,6 +182,10 @@ export function* doMunmap(mm: MmStruct, start: Vaddr, len: number): KGen<number>
   const unmapStart = prev ? prev.end : FIRST_USER_ADDRESS;
   const unmapEnd = next ? next.start : USER_PGTABLES_CEILING;
   for (const v of victims) removeFromTree(mm, v);
+  if (!unlock) {
+    yield* vmsClearPtes(mm, victims, start, end, unmapStart, unmapEnd);
+    return 0;
+  }
   // mmap_write_downgrade(): the zap and the table freeing run under the read lock.
   mm.mmapSeq++;
   mm.mmapLock.writer = 0;
@@ -215,3 +277,64 @@ function mlockPosixErrorReturn(ret: number): number {
   return ret;
 }
 
+
+/** VM_DATA_DEFAULT_FLAGS (x86, no READ_IMPLIES_EXEC): the flags of the heap. */
+const VM_DATA_DEFAULT_FLAGS = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+
+/**
+ * The heap of a process created from an exec image: start_brk and brk as the loader left them
+ * (no VMA yet: the first growth creates it, as for a fresh exec whose brk was never moved).
+ */
+export function setBrkBase(mm: MmStruct, startBrk: Vaddr, brk: Vaddr): void {
+  mm.startBrk = startBrk;
+  mm.brk = brk;
+}
+
+/**
+ * SYSCALL brk(): shrinking unmaps [newbrk, oldbrk) of the heap VMA; growing needs a free page
+ * beyond the new break (the guard gap to the next VMA) and do_brk_flags() extends the heap VMA or
+ * creates it. Returns the new break, or the old one when the request is refused.
+ */
+export function* doBrk(mm: MmStruct, brk: Vaddr): KGen<number> {
+  yield* downWrite(mm.mmapLock);
+  const origbrk = mm.brk;
+  if (brk < mm.startBrk) {
+    yield* mmapWriteUnlock(mm);
+    return origbrk;
+  }
+  const newbrk = alignUp(brk, PAGE_SIZE);
+  const oldbrk = alignUp(mm.brk, PAGE_SIZE);
+  if (oldbrk === newbrk) {
+    mm.brk = brk;
+    yield* mmapWriteUnlock(mm);
+    return brk;
+  }
+  if (brk <= mm.brk) {
+    // Always allowed, unless [newbrk, oldbrk) is not the heap's.
+    const brkvma = findVma(mm, newbrk);
+    if (!brkvma || brkvma.start >= oldbrk) {
+      yield* mmapWriteUnlock(mm);
+      return origbrk;
+    }
+    mm.brk = brk;
+    yield* doVmiMunmap(mm, newbrk, oldbrk, true); // do_vmi_align_munmap(..., unlock)
+    return brk;
+  }
+  const next = findVma(mm, oldbrk);
+  if (newbrk > TASK_SIZE || (next && newbrk + PAGE_SIZE > next.start)) {
+    yield* mmapWriteUnlock(mm);
+    return origbrk;
+  }
+  const brkvma = findVma(mm, oldbrk - 1);
+  doBrkFlags(mm, brkvma && brkvma.end === oldbrk && brkvma.start >= mm.startBrk ? brkvma : null, oldbrk, newbrk - oldbrk);
+  mm.brk = brk;
+  yield* mmapWriteUnlock(mm);
+  return brk;
+}
+
+/** do_brk_flags(): extend the heap VMA that ends at addr, or create an anonymous one. */
+function doBrkFlags(mm: MmStruct, vma: Vma | null, addr: Vaddr, len: number): void {
+  const nw = new Vma(mm, addr, addr + len, VM_DATA_DEFAULT_FLAGS, null, addr / PAGE_SIZE);
+  nw.name = vma ? vma.name : '[heap]';
+  vmaMergeNewRange(mm, nw);
+}

@@ -15,6 +15,8 @@ import {
   VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
+  VM_EXEC,
+  VM_READ,
   VM_WRITE,
   type MmStruct,
   type Vma,
@@ -40,9 +42,19 @@ export function* lockVmaUnderRcu(mm: MmStruct, address: Vaddr): KGen<Vma | null>
   return locked;
 }
 
-/** access_error(): a write to a VMA without VM_WRITE. */
+/**
+ * access_error(): a write to a VMA without VM_WRITE, or any access to one that is not accessible
+ * (PROT_NONE). A read fault is never a protection fault here: the model's read-only PTEs are
+ * readable, and PROT_NONE entries are not user-accessible (no PF_PROT on a read).
+ */
 function accessError(vma: Vma, write: boolean): boolean {
-  return write && !(vma.flags & VM_WRITE);
+  if (write) return !(vma.flags & VM_WRITE);
+  return !vmaIsAccessible(vma);
+}
+
+/** vma_is_accessible(). */
+export function vmaIsAccessible(vma: Vma): boolean {
+  return (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
 }
 
 function outcome(fault: number): number {

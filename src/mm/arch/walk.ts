@@ -14,6 +14,7 @@ import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_RW,
+  _PAGE_USER,
   pmdIsTable,
   pmdPfn,
   pmdTransHuge,
@@ -90,7 +91,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
     const pmdp = k.pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
     const pmdv = pt.get(pmdp);
     if (pmdTransHuge(pmdv)) {
-      if (write && !(pteFlags(pmdv) & _PAGE_RW)) return faultInvalidate(mm, addr);
+      if (!(pteFlags(pmdv) & _PAGE_USER) || (write && !(pteFlags(pmdv) & _PAGE_RW))) return faultInvalidate(mm, addr);
       const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
       if ((pteFlags(pmdv) & want) !== want) pt.set(pmdp, pmdv + (want & ~pteFlags(pmdv)));
       const pfn = pmdPfn(pmdv);
@@ -103,7 +104,8 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
     ptep = tid * 512 + pteIndex(addr);
   }
   const pte = pt.get(ptep);
-  if (!ptePresent(pte) || (write && !(pte & _PAGE_RW))) return faultInvalidate(mm, addr);
+  // No _PAGE_USER: the model's PROT_NONE entry (docs/model.md); the fault finds a PROT_NONE VMA.
+  if (!ptePresent(pte) || !(pte & _PAGE_USER) || (write && !(pte & _PAGE_RW))) return faultInvalidate(mm, addr);
   const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
   if ((pteFlags(pte) & want) !== want) pt.set(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
   const pfn = ptePfn(pte);

@@ -25,6 +25,8 @@ import {
   VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
+  VM_EXEC,
+  VM_READ,
   VM_SHARED,
   VM_UFFD_MISSING,
   VM_WRITE,
@@ -65,10 +67,16 @@ import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
 
-/** The protection bits of a new PTE (vm_get_page_prot(): private mappings start read-only). */
+/**
+ * The protection bits of a new PTE (vm_get_page_prot(): private mappings start read-only; shared
+ * writable ones without write-notify are writable). PROT_NONE: the model keeps _PAGE_PRESENT and
+ * drops _PAGE_USER, where x86 sets _PAGE_PROTNONE instead of _PAGE_PRESENT; both are
+ * pte_present() and fault on every user access (docs/model.md).
+ */
 export function vmaPageProt(vma: Vma): number {
   const writable = (vma.flags & VM_SHARED) !== 0 && (vma.flags & VM_WRITE) !== 0 && !vmaWantsWritenotify(vma);
-  return _PAGE_PRESENT | _PAGE_USER | (writable ? _PAGE_RW : 0);
+  const user = (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
+  return _PAGE_PRESENT | (user ? _PAGE_USER : 0) | (writable ? _PAGE_RW : 0);
 }
 /** vma_wants_writenotify(): shared file mappings with dirty accounting (not shmem) write-protect. */
 export function vmaWantsWritenotify(vma: Vma): boolean {

@@ -1,0 +1,220 @@
+/**
+ * Changing the protection of a range (mm/mprotect.c: do_mprotect_pkey(), mprotect_fixup(),
+ * change_protection() and its page-table walk; mm/huge_memory.c: change_huge_pmd()).
+ *
+ * Modelled: the VMA split/merge, the rewrite of every present PTE and huge PMD under its lock,
+ * the mmu_gather that collects the ranges whose entries lost a permission and flushes them at
+ * tlb_finish_mmu(), and MM_CP_TRY_CHANGE_WRITABLE (exclusive anonymous pages and dirty shared
+ * pages become writable at once; the rest stay read-only until a write-protect fault).
+ * Left out: pkeys, PROT_GROWSDOWN/UP, NUMA hinting (prot_numa), uffd-wp, VM_ACCOUNT charging.
+ */
+import { addrEnd, alignUp, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
+import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
+import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
+import { VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { calcVmProtBits, mmapWriteUnlock, PROT_EXEC, PROT_READ, PROT_WRITE, vmaStartWrite } from './mmap.js';
+import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
+import { PG_dirty, PT_ANON } from './page_alloc.js';
+import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
+import {
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  pmdNone,
+  pmdTransHuge,
+  pteDirty,
+  pteFlags,
+  ptePfn,
+  ptePresent,
+  type Pte,
+} from './pgtable_types.js';
+import { condResched, downWrite, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { pmdLockptr } from './ptlock.js';
+import { populateVmaPageRange } from './gup.js';
+import { findVma, vmaModifyFlags } from './vma.js';
+
+/** include/linux/mm.h: change_protection() flags. */
+export const MM_CP_TRY_CHANGE_WRITABLE = 1 << 0;
+
+/** The bits pte_modify() takes from the new protection; everything else (pfn, A/D, soft bits) stays. */
+const PROT_BITS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER;
+
+/** pte_modify() / pmd_modify(). */
+function pteModify(v: Pte, newprot: number): Pte {
+  return v - (pteFlags(v) & PROT_BITS) + (newprot & PROT_BITS);
+}
+
+/** An entry that loses write or user access must not survive in a TLB (pte_needs_flush()). */
+function needsFlush(oldv: Pte, newv: Pte): boolean {
+  return (pteFlags(oldv) & ~pteFlags(newv) & (_PAGE_RW | _PAGE_USER)) !== 0;
+}
+
+/**
+ * do_mprotect_pkey() without pkeys: the first VMA must start at or below `start` (else -ENOMEM
+ * and nothing changes); a hole further on stops the walk with -ENOMEM after the VMAs before it were
+ * changed, as the kernel does.
+ */
+export function* doMprotectPkey(mm: MmStruct, start: Vaddr, len: number, prot: number): KGen<number> {
+  if (start % PAGE_SIZE) return -EINVAL;
+  if (!len) return 0;
+  const end = start + alignUp(len, PAGE_SIZE);
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
+  yield* downWrite(mm.mmapLock);
+  const tlb = tlbGatherMmu(mm);
+  let error = -ENOMEM;
+  let vma = findVma(mm, start); // vma_find(&vmi, end)
+  if (vma && vma.start < end && vma.start <= start) {
+    error = 0;
+    let nstart = start;
+    let tmp = vma.start;
+    while (vma && vma.start < end) {
+      if (vma.start !== tmp) {
+        error = -ENOMEM;
+        break;
+      }
+      const newflags = calcVmProtBits(prot) | (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC));
+      // Each VM_x needs its VM_MAYx (four bits higher).
+      if ((newflags & ~(newflags >> 4)) & 0xf) {
+        error = -EACCES;
+        break;
+      }
+      tmp = Math.min(vma.end, end);
+      const nv = yield* mprotectFixup(tlb, vma, nstart, tmp, newflags);
+      tmp = nv.end; // vma_iter_end(): past a merge this may be beyond `end`
+      nstart = tmp;
+      vma = findVma(mm, tmp);
+    }
+    if (!error && tmp < end) error = -ENOMEM;
+  }
+  yield* tlbFinishMmu(tlb);
+  yield* mmapWriteUnlock(mm);
+  return error;
+}
+
+/** mprotect_fixup(): split/merge to give [start, end) the new flags, then rewrite its entries. */
+export function* mprotectFixup(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vaddr, newflags: number): KGen<Vma> {
+  const oldflags = vma.flags;
+  if (newflags === oldflags) return vma;
+  // A private locked VMA turning writable: break COW now, not at the first write.
+  const populate = (oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) === VM_LOCKED && (newflags & VM_WRITE) !== 0;
+  const nv = yield* vmaModifyFlags(vma.mm, vma, start, end, newflags);
+  yield* vmaStartWrite(nv);
+  const cpFlags = vmaWantsManualPteWriteUpgrade(nv) ? MM_CP_TRY_CHANGE_WRITABLE : 0;
+  yield* changeProtection(tlb, nv, start, end, cpFlags);
+  if (populate) yield* populateVmaPageRange(vma.mm, start, end, true);
+  return nv;
+}
+
+/** vma_wants_manual_pte_write_upgrade(). */
+function vmaWantsManualPteWriteUpgrade(vma: Vma): boolean {
+  if (vma.flags & VM_SHARED) return vmaWantsWritenotify(vma);
+  return (vma.flags & VM_WRITE) !== 0;
+}
+
+/**
+ * can_change_pte_writable(): a private mapping may map an exclusive anonymous page writable at
+ * once (the model's exclusivity: a single mapping, as in do_wp_page()); a shared one a dirty page.
+ */
+function canChangePteWritable(vma: Vma, v: Pte): boolean {
+  if (!(vma.flags & VM_WRITE)) return false;
+  if (!(vma.flags & VM_SHARED)) {
+    if (pteFlags(v) & _PAGE_SPECIAL) return false; // vm_normal_page(): the zero page is not one
+    const mem = current.k.mem;
+    const pfn = ptePfn(v);
+    return mem.type[pfn] === PT_ANON && mem.mapcount[pfn] === 1 && mem.entireMapcount[mem.folioHead(pfn)] === 0;
+  }
+  return pteDirty(v);
+}
+
+/** can_change_pmd_writable(): the same for a PMD-mapped folio. */
+function canChangePmdWritable(vma: Vma, v: Pte): boolean {
+  if (!(vma.flags & VM_WRITE)) return false;
+  const mem = current.k.mem;
+  const head = ptePfn(v);
+  if (!(vma.flags & VM_SHARED)) return !isHugeZeroPmd(v) && mem.type[head] === PT_ANON && mem.entireMapcount[head] === 1;
+  return pteDirty(v) || (mem.flags[head] & PG_dirty) !== 0;
+}
+
+/** change_protection() → change_protection_range(): walk PGD → PUD → PMD. */
+export function* changeProtection(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vaddr, cpFlags: number): KGen<void> {
+  const mm = vma.mm;
+  const newprot = vmaPageProt(vma);
+  let addr = start;
+  do {
+    const next = addrEnd(addr, end, PGDIR_SIZE);
+    const pgdv = yield* ptepGet(pgdOffset(mm, addr));
+    if (!pmdNone(pgdv)) yield* changePudRange(tlb, vma, pgdv, addr, next, newprot, cpFlags);
+    addr = next;
+  } while (addr !== end);
+}
+
+function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+  do {
+    const next = addrEnd(addr, end, PUD_SIZE);
+    const pudv = yield* ptepGet(pudOffset(pgdv, addr));
+    if (!pmdNone(pudv)) yield* changePmdRange(tlb, vma, pudv, addr, next, newprot, cpFlags);
+    addr = next;
+  } while (addr !== end);
+}
+
+/** change_pmd_range(): a huge PMD covered whole is changed in place, one covered in part is split. */
+function* changePmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+  do {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdp = pmdOffset(pudv, addr);
+    const v = yield* ptepGet(pmdp);
+    if (!pmdNone(v)) {
+      let done = false;
+      if (pmdTransHuge(v)) {
+        if (next - addr !== HPAGE_PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
+        else done = (yield* changeHugePmd(tlb, vma, pmdp, addr, newprot, cpFlags)) === HPAGE_PMD_NR;
+      }
+      // A table (or a split, or a raced huge PMD that is gone): the PTE level.
+      if (!done && !pmdNone(yield* ptepGet(pmdp))) yield* changePteRange(tlb, vma, pmdp, addr, next, newprot, cpFlags);
+    }
+    yield* condResched();
+    addr = next;
+  } while (addr !== end);
+}
+
+/** change_pte_range(): rewrite every present entry under the PTE lock (modify_prot_start/commit). */
+function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+  const out = new PteMapOut();
+  const pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+  if (pte < 0) return; // a huge PMD raced in: nothing of ours to change at the PTE level
+  for (let p = pte; addr < end; p++, addr += PAGE_SIZE) {
+    const oldpte = yield* ptepGet(p);
+    if (!ptePresent(oldpte)) continue; // none, markers: nothing to change
+    const old = yield* ptepGetAndClear(p); // ptep_modify_prot_start()
+    let ptent = pteModify(old, newprot);
+    if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(ptent) & _PAGE_RW) && pteFlags(ptent) & _PAGE_USER && canChangePteWritable(vma, ptent)) {
+      ptent += _PAGE_RW; // pte_mkwrite()
+    }
+    yield* setPte(p, ptent); // ptep_modify_prot_commit()
+    if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
+  }
+  yield* pteUnmapUnlock(pte, out.ptl);
+}
+
+/** change_huge_pmd(): under the PMD lock; returns HPAGE_PMD_NR when done, 0 if the PMD changed meanwhile. */
+function* changeHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, newprot: number, cpFlags: number): KGen<number> {
+  const pml = pmdLockptr(vma.mm, pmdp);
+  yield* spinLock(pml);
+  const old = yield* ptepGet(pmdp);
+  if (!pmdTransHuge(old)) {
+    yield* spinUnlock(pml);
+    return 0;
+  }
+  // pmdp_invalidate_ad() + set_pmd_at(): one store in the model, under the PMD lock.
+  let entry = pteModify(old, newprot);
+  if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(entry) & _PAGE_RW) && pteFlags(entry) & _PAGE_USER && canChangePmdWritable(vma, entry)) {
+    entry += _PAGE_RW;
+  }
+  yield* setPte(pmdp, entry);
+  if (needsFlush(old, entry)) tlbFlushPmdRange(tlb, addr, HPAGE_PMD_SIZE);
+  yield* spinUnlock(pml);
+  return HPAGE_PMD_NR;
+}

@@ -47,7 +47,7 @@ export function entriesSpec(report: ReplayReport): TopLevelSpec {
           axis: { values: [0, 64, 128, 192, 256, 320, 384, 448, 512] },
           title: 'live entries in the table (of 512)',
         },
-        y: { field: 'count', type: 'quantitative', scale: { type: 'symlog', domain: [0, top] }, axis: { values: ticks, format: ',' }, title: 'PTE tables' },
+        y: { field: 'count', type: 'quantitative', scale: { type: 'symlog', domain: [0, top] }, axis: { values: ticks, labelExpr: "format(datum.value, ',')" }, title: 'PTE tables' },
       },
       layer: [
         {

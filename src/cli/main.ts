@@ -8,6 +8,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerExplore } from './explore.js';
+import { registerRecord } from './record.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { EXIT, UsageError } from './util.js';
@@ -38,6 +39,7 @@ Examples:
   ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
+  ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab report out/replay.json -o /tmp/r   draw a replay report as plots, HTML and Markdown
 
 Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
@@ -49,6 +51,7 @@ registerDemo(program);
 registerDiff(program);
 registerExplore(program);
 registerBench(program);
+registerRecord(program);
 registerReport(program);
 
 try {

@@ -81,27 +81,36 @@ function run(cmd: string, args: readonly string[]): Promise<{ code: number | nul
  * older than the source, and returns the binary's path. Throws when there is no C compiler or the
  * compilation fails (with the compiler's messages).
  */
-export async function buildRunner(): Promise<string> {
-  const src = await stat(RUNNER_SOURCE).catch(() => {
-    throw new Error(`ptlab: the kernel runner source ${RUNNER_SOURCE} is missing`);
+export function buildRunner(): Promise<string> {
+  return buildCHelper(RUNNER_SOURCE, RUNNER_BINARY, 'the kernel runner');
+}
+
+/**
+ * Compiles one of the C helpers of runner/ (SOURCE into BINARY, with RUNNER_CFLAGS) when the binary
+ * is missing or older than the source; `what` names it in messages. Used for the kernel runner and
+ * for `ptlab record`'s exec watcher.
+ */
+export async function buildCHelper(source: string, binary: string, what: string): Promise<string> {
+  const src = await stat(source).catch(() => {
+    throw new Error(`ptlab: the source of ${what}, ${source}, is missing`);
   });
-  const bin = await stat(RUNNER_BINARY).catch(() => undefined);
-  if (bin && bin.mtimeMs >= src.mtimeMs) return RUNNER_BINARY;
+  const bin = await stat(binary).catch(() => undefined);
+  if (bin && bin.mtimeMs >= src.mtimeMs) return binary;
 
   const cc = findCompiler();
   if (!cc) {
-    throw new Error(`ptlab: cannot build the kernel runner: ${noCompiler()}. Install one (e.g. \`apt-get install gcc\`) or set CC.`);
+    throw new Error(`ptlab: cannot build ${what}: ${noCompiler()}. Install one (e.g. \`apt-get install gcc\`) or set CC.`);
   }
-  await mkdir(path.dirname(RUNNER_BINARY), { recursive: true });
+  await mkdir(path.dirname(binary), { recursive: true });
   // Build under a private name and rename: a concurrent build or run never sees a partial binary.
-  const tmp = `${RUNNER_BINARY}.${process.pid}.tmp`;
-  const r = await run(cc, [...RUNNER_CFLAGS, '-o', tmp, RUNNER_SOURCE]);
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const r = await run(cc, [...RUNNER_CFLAGS, '-o', tmp, source]);
   if (r.code !== 0) {
     await rm(tmp, { force: true });
-    throw new Error(`ptlab: building the kernel runner failed: ${cc} ${[...RUNNER_CFLAGS, '-o', tmp, RUNNER_SOURCE].join(' ')}\n${r.stderr}`);
+    throw new Error(`ptlab: building ${what} failed: ${cc} ${[...RUNNER_CFLAGS, '-o', tmp, source].join(' ')}\n${r.stderr}`);
   }
-  await rename(tmp, RUNNER_BINARY);
-  return RUNNER_BINARY;
+  await rename(tmp, binary);
+  return binary;
 }
 
 /** The kernel config text from /proc/config.gz or /boot/config-$(uname -r), if readable. */

@@ -87,6 +87,9 @@ interface OpenFile {
 const big = (v: bigint | undefined): number => Number(v ?? 0n);
 const fd32 = (v: bigint | undefined): number => Number(BigInt.asIntN(32, v ?? 0n));
 const pageUp = (v: number) => Math.ceil(v / PAGE) * PAGE;
+/** A trace line cannot hold a newline: control characters of a comm or path become `?`. */
+// eslint-disable-next-line no-control-regex
+const oneLine = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, '?');
 
 function mapsKind(v: WatchVma): VmaKind | 'skip' {
   switch (v.path) {
@@ -273,11 +276,11 @@ export function convertRecording(watch: WatchReport, perf: PerfScript, env: Reco
     const memfd = o.path?.startsWith('/memfd:');
     const size = (o.path !== undefined && !memfd ? env.statSize(o.path.replace(/ \(deleted\)$/, '')) : undefined) ?? extentOfPath;
     if (o.path !== undefined) byPath.set(o.path, name);
-    header.push(memfd ? { kind: 'memfd', name, size } : { kind: 'file', name, size, folio: '4K', ...(o.path !== undefined && { path: o.path }) });
+    header.push(memfd ? { kind: 'memfd', name, size } : { kind: 'file', name, size, folio: '4K', ...(o.path !== undefined && { path: oneLine(o.path) }) });
     return name;
   };
 
-  const body: TraceRecord[] = [{ kind: 'process', name: 'P', pid, comm: image.comm }];
+  const body: TraceRecord[] = [{ kind: 'process', name: 'P', pid, comm: oneLine(image.comm) }];
   for (const v of image.vmas) {
     const kind = mapsKind(v);
     if (kind === 'skip') continue;

@@ -59,7 +59,18 @@ function statSize(p: string): number | undefined {
   }
 }
 
-const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+/**
+ * An argument as a shell would need it. Control characters (a newline in `python3 -c` code) take
+ * bash's $'...' form: a trace's meta value must stay on one line.
+ */
+export function shellQuote(a: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(a)) return a;
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x1f\x7f]/.test(a)) return `'${a.replace(/'/g, `'\\''`)}'`;
+  const esc: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', "'": "\\'", '\\': '\\\\' };
+  // eslint-disable-next-line no-control-regex
+  return `$'${a.replace(/[\x00-\x1f\x7f'\\]/g, (c) => esc[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+}
 
 export async function record(opts: RecordOptions): Promise<RecordOutcome> {
   const perf = findPerf();
@@ -79,7 +90,7 @@ export async function record(opts: RecordOptions): Promise<RecordOutcome> {
 
     const data = path.join(tmp, 'perf.data');
     const watchOut = path.join(tmp, 'watch.jsonl');
-    opts.progress(`recording ${opts.command.join(' ')} (perf record -m ${opts.mmap})`);
+    opts.progress(`recording ${opts.command.map(shellQuote).join(' ')} (perf record -m ${opts.mmap})`);
     const start = Date.now();
     const r = await run(perf, perfRecordArgs(data, opts.mmap, [watcher, watchOut, ...opts.command]), 'inherit');
     if (interrupted) return { kind: 'interrupted' };

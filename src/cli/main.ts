@@ -9,6 +9,7 @@ import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerExplore } from './explore.js';
 import { registerRecord } from './record.js';
+import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { EXIT, UsageError } from './util.js';
@@ -40,6 +41,8 @@ Examples:
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
+  ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
+  ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
   ptlab report out/replay.json -o /tmp/r   draw a replay report as plots, HTML and Markdown
 
 Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
@@ -52,6 +55,7 @@ registerDiff(program);
 registerExplore(program);
 registerBench(program);
 registerRecord(program);
+registerReplay(program);
 registerReport(program);
 
 try {

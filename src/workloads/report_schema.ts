@@ -64,6 +64,8 @@ export const ReplayRun = z.object({
   notes: z.array(z.string()),
   /** Wall time of the replay in ms (informational; not compared). */
   elapsedMs: z.number(),
+  /** The model's counters at the trace's `observed` points (compare with ReplayReport.observed). */
+  checkpoints: z.array(z.lazy(() => ObservedCounters)).optional(),
 });
 export type ReplayRun = z.infer<typeof ReplayRun>;
 

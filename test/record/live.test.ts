@@ -8,26 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findPerf, perfPreflight } from '../../src/record/perf.js';
 import { parseTrace } from '../../src/trace/parse.js';
+import { NODE_BUFFERS_JS, PTLAB_BIN as BIN, whyNotLive } from './support.js';
 import type { TraceRecord } from '../../src/trace/records.js';
 
-const BIN = path.resolve(__dirname, '../../bin/ptlab.js');
 const PAGE = 4096;
 const MiB = 1 << 20;
 
-async function whyNotLive(): Promise<string | null> {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  const perf = findPerf();
-  if (!perf) return 'perf is not installed (apt-get install linux-perf)';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-preflight-'));
-  try {
-    const problem = await perfPreflight(perf, path.join(dir, 'p.data'));
-    return problem ? `perf cannot record here: ${problem.message.split('\n')[0]}` : null;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const skipReason = await whyNotLive();
 if (skipReason) console.warn(`test/record/live.test.ts skipped: ${skipReason}`);
@@ -72,8 +59,7 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
     const out = path.join(tmp(), 'node.trace');
     // Four Buffers alive together (fresh mmaps each: glibc serves > 128 KiB from mmap until a free
     // raises its threshold), then dropped and collected, then three 16 MiB ArrayBuffers.
-    const js = 'let keep=[];for(let i=0;i<4;i++){const b=Buffer.allocUnsafeSlow(32<<20);b.fill(i+1);keep.push(b)}' +
-      'keep=null;gc();for(let i=0;i<3;i++){const a=new ArrayBuffer(16<<20);new Uint8Array(a).fill(7)}gc()';
+    const js = NODE_BUFFERS_JS;
     const r = record(out, process.execPath, '--expose-gc', '-e', js);
     expect(r.err).toMatch(/wrote .*node\.trace: .*fault:write/);
     expect(r.code).toBe(0);

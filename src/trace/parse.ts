@@ -28,7 +28,9 @@ interface Word {
   col: number;
 }
 
-/** Split a line into words; `"..."` (with \" and \\) may form a value after `=`. */
+const UNESCAPE: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
+
+/** Split a line into words; `"..."` (with \" \\ \n \r \t escapes) may form a value after `=`. */
 function words(line: string): Word[] | string {
   const out: Word[] = [];
   let i = 0;
@@ -41,7 +43,12 @@ function words(line: string): Word[] | string {
       if (line[i] === '"') {
         i++;
         while (i < line.length && line[i] !== '"') {
-          if (line[i] === '\\' && i + 1 < line.length) i++;
+          if (line[i] === '\\' && i + 1 < line.length) {
+            i++;
+            text += UNESCAPE[line[i]] ?? line[i];
+            i++;
+            continue;
+          }
           text += line[i++];
         }
         if (i >= line.length) return `unterminated quote at column ${start + 1}`;

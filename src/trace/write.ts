@@ -5,10 +5,12 @@ export const TRACE_HEADER = `${TRACE_MAGIC} ${TRACE_VERSION}`;
 
 const hex = (v: number) => `0x${v.toString(16)}`;
 
-/** Quote a meta value when it holds blanks, quotes, `#` or is empty. */
+/** Quote a value when it holds blanks, quotes, `#`, control characters or is empty (\n, \r, \t escaped). */
 export function quoteValue(v: string): string {
-  return /^[^\s"#\\]+$/.test(v) ? v : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  if (/^[^\s"#\\\x00-\x1f]+$/.test(v)) return v;
+  return `"${v.replace(/[\\"\n\r\t]/g, (c) => ESCAPES[c])}"`;
 }
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function stampWords(s: EventStamp): string {
   let out = '';

@@ -35,6 +35,7 @@ export const heap: WorkloadGenerator = {
     decay: { default: 5_000, help: 'events a freed run stays dirty before it is purged' },
     granularity: { default: 4096, help: 'purge only whole aligned granules of this size' },
     chunk: { default: 65_536, help: 'largest single DONTNEED (bytes)' },
+    release: { default: 0.5, help: 'share of live allocations freed at the end (then purged once they decay)' },
     seed: { default: 1, help: 'PRNG seed' },
   },
   generate(p) {
@@ -106,6 +107,18 @@ export const heap: WorkloadGenerator = {
         dirtyByClass[CLASSES.indexOf(r.pages)].push(r);
       }
     }
+    // The end of a burst: part of the heap is freed and, once decayed, purged.
+    for (let n = Math.floor(live.length * (p.release as number)); n > 0; n--) {
+      const i = rng.below(live.length);
+      const r = live[i];
+      live[i] = live[live.length - 1];
+      live.pop();
+      r.dirty = true;
+      r.freedAt = events;
+      dirty.push([r, events]);
+    }
+    // ... and everything dirty decays.
+    for (const [r, at] of dirty) if (r.dirty && r.freedAt === at) purge(r);
     return { records: out, events };
   },
 };

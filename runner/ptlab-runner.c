@@ -104,7 +104,7 @@ static const char *const FIELD_NAMES[] = {
  */
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
-	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT,
+	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP,
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -116,9 +116,10 @@ struct op {
 	char *name;         /* process / memfd / file / map name, snapshot label */
 	char *ref;          /* map: its memfd or file; touch..munlock: the map; snapshot: range map */
 	enum map_kind mkind;
-	bool shared, locked, write, has_at, delta;
+	bool shared, locked, write, has_at, delta, maymove;
 	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
-	uint64_t offset, len, at, every, folio;
+	int prot;           /* map, mprotect: PROT_* */
+	uint64_t offset, len, at, every, folio, newlen;
 	int advice;
 	const char *advice_name;
 	int field;
@@ -421,6 +422,36 @@ static bool parse_range(struct op *o, char **w)
 	return want_size(w[1], "offset", &o->offset) && want_size(w[2], "length", &o->len);
 }
 
+/* The at=ADDR option of map and mremap. */
+static bool take_at(struct op *o, struct line_toks *t)
+{
+	const char *at = opt(t, "at");
+	if (!at)
+		return true;
+	if (!want_size(at, "address", &o->at))
+		return false;
+	if (o->at % PAGE_SIZE_4K)
+		return perr("at= must be 4K aligned");
+	o->has_at = true;
+	return true;
+}
+
+/* A protection spelled as in /proc/PID/maps: `rw-`, `r--`, `---`, `rwx` ... */
+static bool want_prot(const char *s, int *out)
+{
+	static const char letters[3] = { 'r', 'w', 'x' };
+	if (strlen(s) != 3)
+		return perr("bad protection '%s' (expected three letters like rw-, r--, --- or rwx)", s);
+	*out = 0;
+	for (int i = 0; i < 3; i++) {
+		if (s[i] == letters[i])
+			*out |= 1 << i; /* PROT_READ, PROT_WRITE, PROT_EXEC */
+		else if (s[i] != '-')
+			return perr("bad protection '%s' (expected three letters like rw-, r--, --- or rwx)", s);
+	}
+	return true;
+}
+
 /* Removes the flag words of `map` (hugepage, nohugepage, locked) from w[from..]. */
 static bool take_map_flags(struct op *o, struct line_toks *t, int from)
 {
@@ -534,15 +565,28 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		}
 		if (o->len == 0 || o->len % PAGE_SIZE_4K)
 			return perr("mapping size must be a non-zero multiple of 4K");
-		const char *at = opt(t, "at");
-		if (at) {
-			if (!want_size(at, "address", &o->at))
-				return false;
-			if (o->at % PAGE_SIZE_4K)
-				return perr("at= must be 4K aligned");
-			o->has_at = true;
-		}
+		if (!take_at(o, t))
+			return false;
 		(void)opt(t, "align"); /* accepted for compatibility; placement already aligns to 1 TiB */
+		const char *pr = opt(t, "prot");
+		o->prot = PROT_READ | PROT_WRITE;
+		if (pr && !want_prot(pr, &o->prot))
+			return false;
+	} else if (!strcmp(op, "mprotect")) {
+		o->kind = K_MPROTECT;
+		if (!want_words(t, 5, 5, "mprotect M OFFSET LEN PROT") || !parse_range(o, t->w + 1) || !want_prot(t->w[4], &o->prot))
+			return false;
+	} else if (!strcmp(op, "mremap")) {
+		o->kind = K_MREMAP;
+		if (t->nw == 6 && !strcmp(t->w[5], "maymove")) {
+			o->maymove = true;
+			t->nw = 5;
+		}
+		if (!want_words(t, 5, 5, "mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR]") || !parse_range(o, t->w + 1) ||
+		    !want_size(t->w[4], "new length", &o->newlen))
+			return false;
+		if (!take_at(o, t))
+			return false;
 	} else if (!strcmp(op, "touch")) {
 		o->kind = K_TOUCH;
 		if (!want_words(t, 5, 5, "touch M OFFSET LEN read|write [every=STRIDE]") || !parse_range(o, t->w + 1))
@@ -607,7 +651,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -685,18 +729,20 @@ static int parse_script(char *text)
 /* ------------------------------------------------------------------------------------------------
  * Parent <-> child protocol: fixed-size binary records over two pipes.
  */
-enum cmd_op { C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT };
+enum cmd_op { C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP };
 
 struct cmd {
 	uint32_t op;
 	int32_t fd;
 	uint64_t addr, len, off, stride;
-	int32_t flags, advice, huge, locked, write, has_range;
+	int32_t flags, advice, huge, locked, write, has_range, prot;
+	uint64_t newlen, newaddr; /* C_MREMAP; flags: MREMAP_MAYMOVE, MREMAP_FIXED */
 };
 
 struct resp {
 	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
 	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed) */
+	uint64_t addr;      /* C_MREMAP: where the mapping is now */
 	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
 };
@@ -1001,7 +1047,7 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		switch (c.op) {
 		case C_MAP: {
-			void *p = mmap(a, c.len, PROT_READ | PROT_WRITE, c.flags | MAP_FIXED_NOREPLACE, c.fd, (off_t)c.off);
+			void *p = mmap(a, c.len, c.prot, c.flags | MAP_FIXED_NOREPLACE, c.fd, (off_t)c.off);
 			if (p == MAP_FAILED) {
 				r.err = errno;
 			} else if (p != a) { /* kernels before 4.17 treat the flag as a hint */
@@ -1031,6 +1077,22 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_MUNLOCK:
 			r.err = munlock(a, c.len) ? errno : 0;
 			break;
+		case C_MPROTECT:
+			r.err = mprotect(a, c.len, c.prot) ? errno : 0;
+			break;
+		case C_MREMAP: {
+			/*
+			 * `maymove` without at=: grow in place if the kernel can, else move to the placement
+			 * slot the parent chose (MREMAP_FIXED there, which is empty), so both executors agree.
+			 */
+			void *p = c.flags == MREMAP_MAYMOVE ? mremap(a, c.len, c.newlen, 0)
+							  : mremap(a, c.len, c.newlen, c.flags, (void *)(uintptr_t)c.newaddr);
+			if (p == MAP_FAILED && c.flags == MREMAP_MAYMOVE && errno == ENOMEM)
+				p = mremap(a, c.len, c.newlen, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)c.newaddr);
+			r.err = p == MAP_FAILED ? errno : 0;
+			r.addr = (uint64_t)(uintptr_t)p;
+			break;
+		}
 		case C_SNAPSHOT:
 			r.err = c_measure(r.v);
 			break;
@@ -1322,6 +1384,7 @@ static void do_map(int cur, const struct op *o)
 	c.len = o->len;
 	c.huge = o->huge;
 	c.locked = o->locked;
+	c.prot = o->prot;
 	c.fd = -1;
 	if (o->mkind == MK_ANON) {
 		c.flags = (o->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
@@ -1369,6 +1432,7 @@ static void do_range_op(int cur, const struct op *o)
 		what = o->advice_name;
 		break;
 	case K_UNMAP: c.op = C_MUNMAP; what = "unmap"; break;
+	case K_MPROTECT: c.op = C_MPROTECT; c.prot = o->prot; what = "mprotect"; break;
 	case K_MLOCK: c.op = C_MLOCK; what = "mlock"; break;
 	default: c.op = C_MUNLOCK; what = "munlock"; break;
 	}
@@ -1377,6 +1441,38 @@ static void do_range_op(int cur, const struct op *o)
 	char label[64];
 	snprintf(label, sizeof label, o->kind == K_MADVISE ? "madvise %s" : "%s", what);
 	check_outcome(o, label, r.err);
+}
+
+/*
+ * mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR]: `maymove` without at= takes the next placement
+ * slot (counted like a map, whether or not the mapping moves). After a move, offsets of M are
+ * relative to its new place; a grown M may be addressed up to OFFSET + NEWLEN.
+ */
+static void do_mremap(int cur, const struct op *o)
+{
+	struct proc *p = &procs[cur];
+	struct mapping *m = (struct mapping *)find_map(cur, o);
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_MREMAP;
+	c.addr = m->addr + o->offset;
+	c.len = o->len;
+	c.newlen = o->newlen;
+	if (o->has_at) {
+		c.flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+		c.newaddr = o->at;
+	} else if (o->maymove) {
+		c.flags = MREMAP_MAYMOVE;
+		c.newaddr = PLACEMENT_BASE + (uint64_t)p->nmaps++ * PLACEMENT_STRIDE;
+	}
+	struct resp r;
+	send_cmd(p, o->line, &c, &r);
+	if (!r.err) {
+		m->addr = r.addr - o->offset;
+		if (o->offset + o->newlen > m->size)
+			m->size = o->offset + o->newlen;
+	}
+	check_outcome(o, "mremap", r.err);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1680,7 +1776,11 @@ int main(int argc, char **argv)
 		case K_UNMAP:
 		case K_MLOCK:
 		case K_MUNLOCK:
+		case K_MPROTECT:
 			do_range_op(cur, o);
+			break;
+		case K_MREMAP:
+			do_mremap(cur, o);
 			break;
 		case K_SNAPSHOT:
 			do_snapshot(cur, o);

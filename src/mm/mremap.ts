@@ -252,7 +252,7 @@ export function* movePageTables(oldVma: Vma, oldAddr: Vaddr, newVma: Vma, newAdd
       }
       if (pmdNone(yield* ptepGet(oldPmd))) break;
       if (!(yield* pteAlloc(mm, newPmd, pmc.newAddr))) return progress(pmc);
-      if ((yield* movePtes(pmc, extent, oldPmd, newPmd)) === 0) break; // -EAGAIN: look at the PMD again
+      if (yield* movePtes(pmc, extent, oldPmd, newPmd)) break; // else -EAGAIN: look at the PMD again
     }
   }
   return progress(pmc);

@@ -17,7 +17,7 @@ export type Advice = MadvAdvice;
 export const ADVICES: readonly Advice[] = MADV_ADVICES;
 
 /** Failure names an op may be expected to produce (`err=NAME`). */
-export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'SIGSEGV', 'SIGBUS'] as const;
+export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'EACCES', 'SIGSEGV', 'SIGBUS'] as const;
 export type ErrName = (typeof ERR_NAMES)[number];
 
 export type ExpectField =
@@ -57,11 +57,24 @@ export type Op =
       at?: number;
       huge?: 'hugepage' | 'nohugepage';
       locked: boolean;
+      /** PROT_* bits (`prot=rw-`); read|write when absent. */
+      prot?: number;
     })
   | (OpBase & { op: 'touch'; map: string; offset: number; len: number; write: boolean; every?: number })
   | (OpBase & { op: 'madvise'; map: string; offset: number; len: number; advice: Advice })
   | (OpBase & { op: 'unmap'; map: string; offset: number; len: number })
   | (OpBase & { op: 'mlock' | 'munlock'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'mprotect'; map: string; offset: number; len: number; prot: number })
+  | (OpBase & {
+      op: 'mremap';
+      map: string;
+      offset: number;
+      len: number;
+      newLen: number;
+      maymove: boolean;
+      /** MREMAP_FIXED target. */
+      at?: number;
+    })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 
@@ -90,4 +103,10 @@ export const PLACEMENT_BASE = 16 * 2 ** 40;
 export const PLACEMENT_STRIDE = 2 ** 40;
 export function placementAddress(k: number): number {
   return PLACEMENT_BASE + k * PLACEMENT_STRIDE;
+}
+
+/** A protection as /proc/PID/maps spells it (`rw-`, `r--`, `---`, `rwx`): PROT_* bits, or undefined. */
+export function parseProt(text: string): number | undefined {
+  if (!/^[r-][w-][x-]$/.test(text)) return undefined;
+  return (text[0] === 'r' ? 1 : 0) | (text[1] === 'w' ? 2 : 0) | (text[2] === 'x' ? 4 : 0);
 }

@@ -124,7 +124,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const addr = op.at ?? placementAddress(p.nextMap);
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
-        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name });
+        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot });
         outcome(op, errnoName(ret));
         if (ret < 0) return;
         p.maps.set(op.name, { addr, size: op.size });
@@ -149,6 +149,22 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'munlock':
         outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op.map, op.offset), op.len, op.op === 'mlock')));
         return;
+      case 'mprotect':
+        outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op.map, op.offset), op.len, op.prot)));
+        return;
+      case 'mremap': {
+        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not.
+        const p = cur!;
+        const m = p.maps.get(op.map)!;
+        const flags = op.at !== undefined ? api.MREMAP_MAYMOVE | api.MREMAP_FIXED : op.maymove ? api.MREMAP_MAYMOVE : 0;
+        const target = op.at ?? (op.maymove ? placementAddress(p.nextMap++) : 0);
+        const ret = api.sysMremap(k, p.mm, m.addr + op.offset, op.len, op.newLen, flags, target);
+        outcome(op, errnoName(ret));
+        if (ret < 0) return;
+        m.addr = ret - op.offset;
+        m.size = Math.max(m.size, op.offset + op.newLen);
+        return;
+      }
       case 'snapshot': {
         const p = cur!;
         const status = api.procStatus(p.mm) as StatusValues;

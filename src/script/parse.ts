@@ -27,6 +27,7 @@ import {
   type OpKind,
   type Script,
   type ScriptError,
+  parseProt,
 } from './ast.js';
 import { SCRIPT_SETTINGS } from '../mm/config.js';
 
@@ -46,25 +47,27 @@ const USAGE: Record<OpKind, string> = {
   memfd: 'memfd F SIZE [err=NAME]',
   file: 'file F SIZE [folio=4K|2M] [err=NAME]',
   map:
-    'map M anon private|shared SIZE [at=ADDR] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]' +
-    ', or map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [hugepage|nohugepage] [locked] [err=NAME]',
+    'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]' +
+    ', or map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]',
   touch: 'touch M OFFSET LEN read|write [every=STRIDE] [err=NAME]',
   madvise: 'madvise M OFFSET LEN ADVICE [err=NAME]',
   unmap: 'unmap M OFFSET LEN [err=NAME]',
   mlock: 'mlock M OFFSET LEN [err=NAME]',
   munlock: 'munlock M OFFSET LEN [err=NAME]',
+  mprotect: 'mprotect M OFFSET LEN PROT [err=NAME]',
+  mremap: 'mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR] [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
-const USAGE_ANON = 'map M anon private|shared SIZE [at=ADDR] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]';
-const USAGE_FILE = 'map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [hugepage|nohugepage] [locked] [err=NAME]';
+const USAGE_ANON = 'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]';
+const USAGE_FILE = 'map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]';
 
 /** The op words, in the order of docs/op-scripts.md. */
 export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
-  'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'snapshot', 'expect',
+  'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -74,12 +77,14 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   exit: ['err'],
   memfd: ['err'],
   file: ['folio', 'err'],
-  map: ['at', 'align', 'err'], // align only for anon: narrowed in parseMap
+  map: ['at', 'align', 'prot', 'err'], // align only for anon: narrowed in parseMap
   touch: ['every', 'err'],
   madvise: ['err'],
   unmap: ['err'],
   mlock: ['err'],
   munlock: ['err'],
+  mprotect: ['err'],
+  mremap: ['at', 'err'],
   snapshot: [],
   expect: [],
 };
@@ -100,6 +105,7 @@ const UNIT_SHIFT: Record<string, bigint> = { K: 10n, M: 20n, G: 30n, T: 40n };
 const EXPECT_SIZE = 'a size like 4K, 2M or 0x1000';
 const EXPECT_NAME = 'a name like A, heap or P2 ([A-Za-z_][A-Za-z0-9_.-]*)';
 const EXPECT_INT = 'an integer like 12 or -4';
+const EXPECT_PROT = 'a protection like rw-, r--, --- or rwx';
 
 /**
  * A size, offset or address: decimal or `0x` hex, with an optional binary unit `K`, `M`, `G` or
@@ -354,23 +360,8 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'mlock':
     case 'munlock': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
-      const n = op === 'touch' || op === 'madvise' ? 4 : 3;
-      const mw = c.need(pos, 0, 'mapping name M', USAGE[op]);
-      const ow = c.need(pos, 1, 'OFFSET', USAGE[op]);
-      const lw = c.need(pos, 2, 'LEN', USAGE[op]);
-      const xw = n === 4 ? c.need(pos, 3, op === 'touch' ? 'read|write' : 'ADVICE', USAGE[op]) : undefined;
-      c.noExtra(pos, n, USAGE[op]);
-      const map = c.name(mw, 'mapping name');
-      const offset = c.size(ow, 'offset', { aligned: true });
-      const len = c.size(lw, 'length', { aligned: true, positive: true });
-      Object.assign(cols, { map: mw?.col, offset: ow?.col, len: lw?.col });
-      const err = parseErr(c, opts);
-      const fields = {
-        ...(map !== undefined ? { map } : {}),
-        ...(offset !== undefined ? { offset } : {}),
-        ...(len !== undefined ? { len } : {}),
-        ...(err ? { err } : {}),
-      };
+      const extra = op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : undefined;
+      const { xw, fields } = parseRangeWords(c, op, pos, opts, cols, 'LEN', extra);
       if (op === 'touch') {
         const d: DraftFor<'touch'> = { op, loc, ...fields };
         const rw = c.choice(xw, ['read', 'write'] as const, 'access');
@@ -391,6 +382,9 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
       const d: DraftFor<'unmap' | 'mlock' | 'munlock'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
+    case 'mprotect':
+    case 'mremap':
+      return parseRemapOrProtect(c, op, rest, base);
     case 'snapshot': {
       const { pos } = splitOptions(c, op, rest, OPTIONS[op]);
       const lw = c.need(pos, 0, 'LABEL', USAGE[op]);
@@ -412,6 +406,68 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'expect':
       return { draft: parseExpect(c, opw, rest), cols, hasAt: false };
   }
+}
+
+/**
+ * The words `M OFFSET LEN [X]` shared by the range ops, and `err=`: the fields that parsed, and the
+ * word X (undefined when the op has none, or it is missing).
+ */
+function parseRangeWords(
+  c: LineCtx,
+  op: Exclude<OpKind, 'config'>,
+  pos: readonly Word[],
+  opts: Map<string, OptWord>,
+  cols: Cols,
+  lenName: string,
+  extra: string | undefined,
+): { xw: Word | undefined; fields: { map?: string; offset?: number; len?: number; err?: ErrName } } {
+  const n = extra ? 4 : 3;
+  const mw = c.need(pos, 0, 'mapping name M', USAGE[op]);
+  const ow = c.need(pos, 1, 'OFFSET', USAGE[op]);
+  const lw = c.need(pos, 2, lenName, USAGE[op]);
+  const xw = extra ? c.need(pos, 3, extra, USAGE[op]) : undefined;
+  c.noExtra(pos, n, USAGE[op]);
+  const map = c.name(mw, 'mapping name');
+  const offset = c.size(ow, 'offset', { aligned: true });
+  const len = c.size(lw, 'length', { aligned: true, positive: true });
+  Object.assign(cols, { map: mw?.col, offset: ow?.col, len: lw?.col });
+  const err = parseErr(c, opts);
+  const fields = {
+    ...(map !== undefined ? { map } : {}),
+    ...(offset !== undefined ? { offset } : {}),
+    ...(len !== undefined ? { len } : {}),
+    ...(err ? { err } : {}),
+  };
+  return { xw, fields };
+}
+
+/** `mprotect M OFFSET LEN PROT` and `mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR]`. */
+function parseRemapOrProtect(c: LineCtx, op: 'mprotect' | 'mremap', rest: readonly Word[], base: { loc: Loc; cols: Cols }): Parsed {
+  const { loc, cols } = base;
+  const { pos: all, opts } = splitOptions(c, op, rest, OPTIONS[op]);
+  const maymoveWord = op === 'mremap' && all.length === 5 && all[4].text === 'maymove';
+  const pos = maymoveWord ? all.slice(0, 4) : all;
+  const { xw, fields } = parseRangeWords(c, op, pos, opts, cols, op === 'mremap' ? 'OLDLEN' : 'LEN', op === 'mremap' ? 'NEWLEN' : 'PROT');
+  if (op === 'mprotect') {
+    const d: DraftFor<'mprotect'> = { op, loc, ...fields };
+    if (xw) {
+      const prot = parseProt(xw.text);
+      if (prot === undefined) c.error('bad-value', xw.col, `bad protection '${xw.text}'`, EXPECT_PROT);
+      else d.prot = prot;
+    }
+    return { draft: d, cols, hasAt: false };
+  }
+  const d: DraftFor<'mremap'> = { op, loc, ...fields, maymove: maymoveWord };
+  const newLen = c.size(xw, 'new length', { aligned: true, positive: true });
+  if (newLen !== undefined) d.newLen = newLen;
+  cols.size = xw?.col;
+  const aw = opts.get('at');
+  if (aw) {
+    cols.at = aw.col;
+    const at = c.size(aw, 'at= address', { aligned: true, text: aw.value });
+    if (at !== undefined) d.at = at;
+  }
+  return { draft: d, cols, hasAt: aw !== undefined };
 }
 
 function parseConfig(c: LineCtx, opw: Word, rest: readonly Word[]): DraftFor<'config'> {
@@ -519,7 +575,7 @@ function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { loc: Loc
   const kw = c.need(slots, 1, 'anon|shmem|file', USAGE.map);
   const kind = c.choice(kw, ['anon', 'shmem', 'file'] as const, 'mapping kind');
   const usage = kind === 'anon' ? USAGE_ANON : kind ? USAGE_FILE : USAGE.map;
-  const allowed = kind === 'anon' ? ['at', 'align', 'err'] : ['at', 'err'];
+  const allowed = kind === 'anon' ? ['at', 'align', 'prot', 'err'] : ['at', 'prot', 'err'];
   const { opts } = splitOptions(c, 'map', optWords, allowed);
 
   if (kind === 'anon') {
@@ -581,6 +637,12 @@ function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { loc: Loc
   }
   const alw = opts.get('align');
   if (alw) c.size(alw, 'align=', { text: alw.value });
+  const pw = opts.get('prot');
+  if (pw) {
+    const prot = parseProt(pw.value);
+    if (prot === undefined) c.error('bad-value', pw.col, `bad protection '${pw.value}'`, EXPECT_PROT);
+    else d.prot = prot;
+  }
   const err = parseErr(c, opts);
   if (err) d.err = err;
   return { draft: d, cols, hasAt: aw !== undefined };
@@ -670,6 +732,11 @@ class Validator {
         }
         return;
       }
+      case 'mprotect':
+        this.range(c, proc, d.map, d.offset, d.len, cols);
+        return;
+      case 'mremap':
+        return this.mremapOp(c, proc, d, cols);
       case 'snapshot':
         proc.snapshots++;
         if (d.range) this.range(c, proc, d.range.map, d.range.offset, d.range.len, cols);
@@ -810,6 +877,28 @@ class Validator {
       return;
     }
     info.live = [[start, end]];
+  }
+
+  /**
+   * A successful mremap makes M reachable up to OFFSET + NEWLEN; a move (at=, or `maymove` when the
+   * mapping cannot grow in place among the script's mappings) puts M's origin at the new address
+   * minus OFFSET. `maymove` without at= takes the next placement slot, moved or not.
+   */
+  private mremapOp(c: LineCtx, proc: Proc, d: DraftFor<'mremap'>, cols: Cols): void {
+    const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+    const slot = d.maymove && d.at === undefined ? placementAddress(proc.k++) : undefined;
+    if (!info || d.err || info.start === undefined || d.offset === undefined || d.len === undefined || d.newLen === undefined) return;
+    if (info.size !== undefined) info.size = Math.max(info.size, d.offset + d.newLen);
+    const lo = info.start + d.offset;
+    const oldEnd = lo + d.len;
+    const grow = d.newLen - d.len;
+    const free = (a: number, b: number) => ![...proc.maps.values()].some((m) => m.live.some(([x, y]) => x < b && a < y));
+    let target = d.at ?? lo;
+    if (d.at === undefined && grow > 0 && !(info.live.some(([, y]) => y === oldEnd) && free(oldEnd, oldEnd + grow))) target = slot ?? lo;
+    if (d.at !== undefined) for (const m of proc.maps.values()) m.live = subtract(m.live, d.at, d.at + d.newLen);
+    info.live = subtract(info.live, lo, oldEnd);
+    info.live.push([target, target + d.newLen]);
+    info.start = target - d.offset;
   }
 
   private fileNames(kind: 'memfd' | 'file'): string {

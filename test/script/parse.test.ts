@@ -225,7 +225,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot, expect',
     });
   });
 
@@ -276,7 +276,7 @@ describe('syntax and value errors', () => {
 
   it('accepts align= only on anon mappings', () => {
     const [e] = errors(lines('memfd F 4K', 'process P', 'map S shmem F 0 4K shared align=2M'));
-    expect(e).toEqual({ code: 'syntax', loc: loc(3, 27), message: "unknown option 'align=' for map", expected: 'one of: at=, err=' });
+    expect(e).toEqual({ code: 'syntax', loc: loc(3, 27), message: "unknown option 'align=' for map", expected: 'one of: at=, prot=, err=' });
   });
 
   it('rejects a folio= other than 4K or 2M', () => {
@@ -323,7 +323,7 @@ describe('syntax and value errors', () => {
     const [e] = errors('process P err=ENOENT\n');
     expect(e).toEqual({
       code: 'bad-value', loc: loc(1, 11), message: "bad err= name 'ENOENT'",
-      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, SIGSEGV, SIGBUS',
+      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, EACCES, SIGSEGV, SIGBUS',
     });
   });
 
@@ -609,7 +609,27 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot, expect)",
     );
+  });
+});
+
+describe('mprotect, mremap and prot=', () => {
+  it('parses PROT words and the mremap options', () => {
+    const s = parseScript(['process P', 'map A anon private 4M prot=r--', 'mprotect A 0 1M rw-', 'mremap A 0 4M 8M maymove', 'mremap A 0 8M 8M at=0x180000000000'].join('\n'), 'x.pt');
+    expect(s.ops[1]).toMatchObject({ op: 'map', prot: 1 });
+    expect(s.ops[2]).toMatchObject({ op: 'mprotect', map: 'A', offset: 0, len: 2 ** 20, prot: 3 });
+    expect(s.ops[3]).toMatchObject({ op: 'mremap', len: 4 * 2 ** 20, newLen: 8 * 2 ** 20, maymove: true });
+    expect(s.ops[4]).toMatchObject({ op: 'mremap', at: 0x180000000000, maymove: false });
+  });
+
+  it('reports a bad protection at its word, and lets a grown mapping be addressed up to its new size', () => {
+    const r = safeParseScript(['process P', 'map A anon private 2M', 'mprotect A 0 1M rw', 'mremap A 0 2M 4M', 'touch A 2M 2M write', 'touch A 4M 4K write'].join('\n'), 'x.pt');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => [e.loc.line, e.loc.col, e.message])).toEqual([
+      [3, 17, "bad protection 'rw'"],
+      [6, 9, 'range [4M, 4100K) is outside mapping A (size 4M)'],
+    ]);
   });
 });

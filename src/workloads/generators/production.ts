@@ -75,15 +75,16 @@ export const production: WorkloadGenerator = {
         if (!mine(a)) continue;
         const base = GEN_BASE + a * ARENA;
         yield { kind: 'mmap', addr: base, len: ARENA, prot: RW, flags: ['private', 'anon', 'noreserve'], off: 0 };
-        const pagesOf = (b: number) => Array.from({ length: touched }, (_, i) => base + b * PMD + ((i * 97 + b) % 512) * PAGE);
+        // The i-th touched page of block b: spread over the block, different in every block.
+        const pageOf = (b: number, i: number) => base + b * PMD + ((i * 97 + b) % 512) * PAGE;
         for (let b = 0; b < BLOCKS_PER_ARENA; b++) {
           if (isResident(a, b)) yield { kind: 'touch', addr: base + b * PMD, len: PMD, write: true, every: PAGE };
-          else for (const addr of pagesOf(b)) yield { kind: 'fault', addr, access: 'write' };
+          else for (let i = 0; i < touched; i++) yield { kind: 'fault', addr: pageOf(b, i), access: 'write' };
         }
         let runStart = -1;
         for (let b = 0; b <= BLOCKS_PER_ARENA; b++) {
           const free = b < BLOCKS_PER_ARENA && !isResident(a, b);
-          if (p.purge === 'pages' && free) for (const addr of pagesOf(b)) yield { kind: 'madvise', addr, len: PAGE, advice: 'dontneed' };
+          if (p.purge === 'pages' && free) for (let i = 0; i < touched; i++) yield { kind: 'madvise', addr: pageOf(b, i), len: PAGE, advice: 'dontneed' };
           if (p.purge !== 'extents') continue;
           if (free && runStart < 0) runStart = b;
           if (!free && runStart >= 0) {

@@ -93,10 +93,19 @@ export function runNotes(report: ReplayReport): { run: string; note: string }[] 
   ]);
 }
 
-export const OBSERVED_HEADER = ['when', 'VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'] as const;
+export const OBSERVED_HEADER = ['when', 'counted by', 'VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'] as const;
 
+/** The real process's counters at each observed point, each followed by every run's model counters at that point. */
 export function observedCells(report: ReplayReport): string[][] {
-  return report.observed.map((o) => [o.label, formatKb(o.VmPTE), formatKb(o.VmRSS), formatKb(o.RssAnon), formatKb(o.RssFile), formatKb(o.RssShmem)]);
+  const cells = (label: string, by: string, o: { VmPTE: number; VmRSS: number; RssAnon: number; RssFile: number; RssShmem: number }) =>
+    [label, by, formatKb(o.VmPTE), formatKb(o.VmRSS), formatKb(o.RssAnon), formatKb(o.RssFile), formatKb(o.RssShmem)];
+  return report.observed.flatMap((o) => [
+    cells(o.label, 'the kernel', o),
+    ...report.runs.flatMap((run) => {
+      const cp = run.checkpoints?.find((c) => c.label === o.label);
+      return cp ? [cells(o.label, `model, ${run.label}`, cp)] : [];
+    }),
+  ]);
 }
 
 /** "trace foo.json, 12,345 ops" / "generator cover-letter (rounds=100), 100 ops". */

@@ -142,3 +142,19 @@ describe('safeParseReport', () => {
     expect(!r.ok && formatReportError(r.error)).toMatch(/^in\.json: not JSON: /);
   });
 });
+
+describe('observed counters of a recorded trace', () => {
+  it('puts each run\'s model counters under the kernel\'s at the same point', () => {
+    const report = fixtureReport();
+    const o = report.observed[0];
+    report.runs[0].checkpoints = [{ ...o, VmPTE: o.VmPTE + 8 }];
+    const md = summaryMarkdown(report);
+    const lines = md.split('\n');
+    const kernel = lines.findIndex((l) => l.startsWith(`| ${o.label} | the kernel |`));
+    expect(kernel).toBeGreaterThan(0);
+    expect(lines[kernel]).toContain(`| ${formatKb(o.VmPTE)} |`);
+    expect(lines[kernel + 1]).toMatch(new RegExp(`^\\| ${o.label} \\| model, ${report.runs[0].label} \\| ${formatKb(o.VmPTE + 8)} \\|`));
+    // A run without a checkpoint at that point adds no row.
+    expect(lines[kernel + 2]).not.toContain(`model, ${report.runs[1].label}`);
+  });
+});

@@ -71,7 +71,7 @@ export async function shardSpeedup(scale: number, reps: number): Promise<Speedup
   const one: number[] = [];
   const two: number[] = [];
   for (let i = 0; i < reps; i++) {
-    one.push((await replayProduction(scale, 1, 1, variants)).seconds);
+    one.push((await replayProduction(scale, 1, 0, variants)).seconds);
     two.push((await replayProduction(scale, 2, 2, variants)).seconds);
   }
   return { scale, oneWorkerSeconds: one, twoWorkerSeconds: two, speedup: median(one) / median(two) };

@@ -72,15 +72,15 @@ export interface PoolHooks {
 }
 
 /**
- * Run jobs on up to `workers` worker threads (1: in this thread, no worker). Worker threads need
- * the compiled build (dist/): the worker module is loaded next to this file as JavaScript.
+ * Run jobs on up to `workers` worker threads, or one after another in this thread (`workers` 0).
+ * Only jobs on workers can be stopped (stopFlag) while they run: this thread stays free to take
+ * the signal. Worker threads need the compiled build (dist/): the worker module is loaded next to
+ * this file as JavaScript.
  */
 export async function runJobs(jobs: Job[], workers: number, hooks: PoolHooks = {}): Promise<ReplayResult[]> {
   const stop = hooks.stopFlag ?? new Int32Array(new SharedArrayBuffer(4));
   const shouldStop = () => Atomics.load(stop, 0) !== 0;
-  if (workers <= 1 || jobs.length === 1) {
-    return jobs.map((job, i) => runJob(job, { onProgress: (d, t) => hooks.onProgress?.(i, d, t), shouldStop }));
-  }
+  if (workers === 0) return jobs.map((job, i) => runJob(job, { onProgress: (d, t) => hooks.onProgress?.(i, d, t), shouldStop }));
   const workerUrl = new URL('./worker.js', import.meta.url);
   const results: ReplayResult[] = new Array(jobs.length);
   let next = 0;

@@ -293,12 +293,11 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
       events++;
       if (r.kind !== 'exit') preExit = null;
       if (events % interval === 0) sample();
-      if ((events & 0xffff) === 0) {
-        opts.onProgress?.(events, opts.events);
-        if (opts.shouldStop?.()) {
-          interrupted = true;
-          break;
-        }
+      if ((events & 0x3ff) === 0) opts.onProgress?.(events, opts.events);
+      // Polled at every event (an atomic load): one event may be a 2 MiB touch.
+      if (opts.shouldStop?.()) {
+        interrupted = true;
+        break;
       }
     }
   }

@@ -60,3 +60,19 @@ describe('ptlab generate', () => {
     expect(r.out).toMatch(/^ {2}purge=extents \(extents\|pages\)/m);
   });
 });
+
+describe('ptlab replay interrupted', () => {
+  it('stops on SIGINT, writes a partial but valid report marked interrupted, and exits 130', async () => {
+    const { spawn } = await import('node:child_process');
+    const out = path.join(tmp(), 'partial.json');
+    const child = spawn(process.execPath, [BIN, 'replay', '--generate', 'cover-letter', '--variants', 'on', '-o', out], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    const report = ReplayReport.parse(JSON.parse(fs.readFileSync(out, 'utf8')));
+    expect(report.runs[0].interrupted).toBe(true);
+    expect(report.runs[0].final.op).toBeGreaterThan(0);
+    expect(report.runs[0].final.op).toBeLessThan(51_201);
+  }, 60_000);
+});

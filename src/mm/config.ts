@@ -25,6 +25,8 @@ export const GUARD_NAMES = [
   'gup-fast-recheck', // R1b: gup_fast rechecks the PMD and PTE after taking a reference
   'uffd-move-dst-pmd-recheck', // R4: UFFDIO_MOVE rechecks the destination PMD under its PTE lock
   'vma-write-before-recheck', // R10: collapse_huge_page() write-locks the VMA before rechecking the PMD
+  'rw-nolock-pmd-same', // R5: page_vma_mapped_walk()'s map_pte() rechecks the PMD under the PTE lock
+  'free-pte-flush-addr', // R9: the freed table's flush range is the table's own address, not the zap's end
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -54,6 +56,12 @@ export interface Config {
   readonly nrCpus: number;
   /** MADV_DONTNEED under mmap_lock (6.14) or, for a range inside one VMA, the per-VMA lock (6.17+). */
   readonly dontneedLock: 'mmap' | 'vma';
+  /**
+   * What a flush with freed_tables drops from the paging-structure caches: `all` of the mm's
+   * entries (x86: INVLPG drops all paging-structure entries of the PCID, spec 1.9) or only the
+   * entries covering the flushed range (`addr`, arm64-like; race R9 needs it to be visible).
+   */
+  readonly pwcFlush: 'all' | 'addr';
   /** Guards switched off (all on by default; versions B and S0 switch some off). */
   readonly guardsOff: ReadonlySet<GuardName>;
 }
@@ -74,6 +82,7 @@ export const DEFAULT_CONFIG: Config = {
   nrCpus: 2,
   guardsOff: new Set(),
   dontneedLock: 'mmap',
+  pwcFlush: 'all',
 };
 
 export type ConfigInput = Partial<{ -readonly [K in keyof Config]: Config[K] }>;
@@ -132,6 +141,7 @@ export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: Config
       return true;
     },
   },
+  pwc_flush: { values: 'one of: all, addr', apply: (c, v) => oneOf(v, ['all', 'addr'], (x) => (c.pwcFlush = x as 'all' | 'addr')) },
   batch_alloc: { values: 'one of: ok, fail', apply: (c, v) => oneOf(v, ['ok', 'fail'], (x) => (c.batchAlloc = x as 'ok' | 'fail')) },
   guard_off: {
     values: `a guard name (${GUARD_NAMES.join(', ')}), or several joined with '+'`,

@@ -152,7 +152,7 @@ export class MmStruct {
 }
 
 export class Cpu {
-  readonly tlb = new Tlb();
+  readonly tlb: Tlb;
   rcuNesting = 0;
   /** Incremented whenever this CPU leaves its outermost RCU read-side (or IRQ-off) section. */
   rcuQs = 0;
@@ -160,7 +160,12 @@ export class Cpu {
   /** Spinlocks held, innermost last. */
   readonly held: number[] = [];
   activeMm: MmStruct | null = null;
-  constructor(readonly id: number) {}
+  constructor(
+    readonly id: number,
+    pwcFlush: Config['pwcFlush'] = 'all',
+  ) {
+    this.tlb = new Tlb(pwcFlush);
+  }
 }
 
 export class Kernel {
@@ -181,7 +186,7 @@ export class Kernel {
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem);
-    for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i));
+    for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i, cfg.pwcFlush));
   }
 }
 

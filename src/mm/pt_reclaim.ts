@@ -64,9 +64,18 @@ export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, out: PteMapOut): 
   return true;
 }
 
-/** free_pte(): queue the detached table on the gather; VmPTE drops now, the memory later. */
+/**
+ * free_pte(): queue the detached table on the gather; VmPTE drops now, the memory later.
+ * pte_free_tlb() widens the gather's flush range by the address it is given, and that flush is what
+ * drops walk-cache entries pointing at the table: it must be an address the table maps.
+ */
 export function* freePte(mm: MmStruct, addr: Vaddr, tlb: MmuGather, pmdval: number): KGen<void> {
-  yield* pteFreeTlb(tlb, tableOf(pmdval), addr);
+  // Race R9 (2026, CVE-2026-74674): with pt_reclaim.c folded into memory.c, zap_pte_range()'s tail
+  // passed its loop cursor, which had advanced to `end`, one past the table's range. Reclaim runs
+  // only for a zap that covered the whole table, so that cursor is the end of addr's block.
+  // (Modelled here rather than at the zap_pte_range() call site, which is the same value.)
+  const flushAddr = guardOn(current.k.cfg, 'free-pte-flush-addr') ? addr : alignDown(addr, PMD_SIZE) + PMD_SIZE;
+  yield* pteFreeTlb(tlb, tableOf(pmdval), flushAddr);
   mmDecNrPtes(mm);
 }
 

@@ -147,7 +147,7 @@ export function ipiCanComplete(targets: readonly Cpu[]): boolean {
 /**
  * arch/x86/mm/tlb.c: flush_tlb_mm_range(), applied on every target CPU. Ranges above
  * tlb_single_page_flush_ceiling pages flush the whole mm; a flush with freed_tables also drops
- * paging-structure caches.
+ * paging-structure caches (all of the mm's, or those of the range: config pwc_flush).
  */
 export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): void {
   const k = current.k;
@@ -162,7 +162,7 @@ export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideSh
   for (const cpu of flushTargets(mm)) {
     if (full) cpu.tlb.flushMm(mm.id);
     else cpu.tlb.flushRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT);
-    if (freedTables) cpu.tlb.flushPwc(mm.id);
+    if (freedTables) cpu.tlb.flushPwcRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT);
   }
 }
 

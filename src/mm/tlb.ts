@@ -8,6 +8,11 @@
  * above 2^31 exactly, while a double `%` costs a library call on every access. Each leaf entry
  * remembers the frame's generation when it was filled, so a hit on a frame that was freed and
  * reused is reported as a stale TLB entry (a sanitizer finding), not silently used.
+ *
+ * The paging-structure cache has two flush policies (config `pwc_flush`): `all`, x86, where a
+ * flush that freed tables drops every entry of the mm (spec 1.9), and `addr`, arm64-like, where it
+ * drops only the entries whose 2 MiB block meets the flushed range: the policy under which a
+ * table freed with the wrong flush address (race R9) stays reachable from a walk cache.
  */
 
 const NR_4K = 2048;
@@ -31,6 +36,12 @@ export class Tlb {
   readonly pwcTid = new Int32Array(NR_PWC);
   /** Entries currently valid, for cheap "is anything cached for this mm" checks. */
   live = 0;
+  /** Whether a table-freeing flush drops only the walk-cache entries of its range (`addr`). */
+  private readonly pwcByAddr: boolean;
+
+  constructor(pwcFlush: 'all' | 'addr' = 'all') {
+    this.pwcByAddr = pwcFlush === 'addr';
+  }
 
   static slot4k(vpn: number): number {
     return vpn & (NR_4K - 1);
@@ -98,6 +109,24 @@ export class Tlb {
   flushPwc(mmId: number): void {
     for (let s = 0; s < NR_PWC; s++) {
       if (this.pwcBlock[s] >= 0 && this.pwcMm[s] === mmId) {
+        this.pwcBlock[s] = -1;
+        this.live--;
+      }
+    }
+  }
+
+  /**
+   * The paging-structure part of a flush with freed_tables over pages [startVpn, endVpn): the
+   * whole cache of the mm under the x86 policy, else the entries of the blocks the range meets.
+   */
+  flushPwcRange(mmId: number, startVpn: number, endVpn: number): void {
+    if (!this.pwcByAddr) return this.flushPwc(mmId);
+    if (this.live === 0) return;
+    const b0 = Math.floor(startVpn / 512);
+    const b1 = Math.floor((endVpn - 1) / 512);
+    for (let s = 0; s < NR_PWC; s++) {
+      const b = this.pwcBlock[s];
+      if (b >= b0 && b <= b1 && this.pwcMm[s] === mmId) {
         this.pwcBlock[s] = -1;
         this.live--;
       }

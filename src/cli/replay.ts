@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { writeReport } from '../report/index.js';
+import { formatSaving, savings, writeReport } from '../report/index.js';
 import { formatTrace } from '../trace/write.js';
 import { GENERATORS, resolveParams } from '../workloads/generators/index.js';
 import { POLICIES } from '../workloads/policies/index.js';
@@ -155,6 +155,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
       else {
         process.stdout.write(`${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`);
+        for (const s of savings(report)) process.stdout.write(`${formatSaving(s)}\n`);
         if (report.observed.length) process.stdout.write(`\ncounters of the real process vs the model\n${observedTable(report)}\n`);
         for (const r of runs) for (const n of r.notes) process.stdout.write(`note (${r.label}): ${n}\n`);
       }

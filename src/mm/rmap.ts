@@ -1,11 +1,18 @@
 /**
  * Reverse-map accounting of mapped pages (mm/rmap.c): per-page PTE mapcounts and per-folio PMD
- * ("entire") mapcounts. The anon_vma / i_mmap trees themselves are modelled only as far as
- * retract_page_tables() needs them (AddressSpace.iMmap); anon rmap walks are not modelled.
+ * ("entire") mapcounts, and page reclaim's rmap walk of a page-cache folio (try_to_unmap()).
+ * The anon_vma tree is not modelled (anon rmap walks need swap entries, which reclaim does not
+ * write here); i_mmap is a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
  */
-import { type Pfn } from './const.js';
+import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { PG_anon_exclusive } from './page_alloc.js';
+import type { AddressSpace, Vma } from './mm_types.js';
+import { VM_LOCKED } from './mm_types.js';
+import { PG_anon_exclusive, PG_dirty } from './page_alloc.js';
+import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone } from './page_vma_mapped.js';
+import { pteDirty, ptePfn, ptePresent } from './pgtable_types.js';
+import { downRead, flushTlbMmRange, ptepGetAndClear, upRead, type KGen } from './primitives.js';
+import { addMmCounter, folioPutRefs, mmCounter } from './swap.js';
 
 /** folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). */
 export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
@@ -41,4 +48,66 @@ export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
 export function folioRemoveRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
   if (--mem.entireMapcount[head] === 0) mem.flags[head] &= ~PG_anon_exclusive;
+}
+
+// ---- page reclaim's rmap walk (file and shmem folios) ---------------------------------------------
+
+/** folio_mapped(). */
+export function folioMapped(head: Pfn): boolean {
+  const mem = current.k.mem;
+  if (mem.entireMapcount[head] > 0) return true;
+  for (let i = 0; i < mem.folioNr(head); i++) if (mem.mapcount[head + i] > 0) return true;
+  return false;
+}
+
+/** ptep_clear_flush(): clear the entry, and flush it if the TLB may hold it (pte_accessible()). */
+function* ptepClearFlush(vma: Vma, address: Vaddr, ptep: number): KGen<number> {
+  const pte = yield* ptepGetAndClear(ptep);
+  if (ptePresent(pte)) yield* flushTlbMmRange(vma.mm, address, address + PAGE_SIZE, PAGE_SHIFT, false);
+  return pte;
+}
+
+/**
+ * try_to_unmap_one() for a page-cache folio: clear every PTE of the folio in this VMA under its
+ * PTE lock. Modelled coarsely: no TTU_BATCH_FLUSH (each entry is flushed at once, the
+ * ptep_clear_flush() branch), no uffd-wp marker left behind, no PMD-mapped folios.
+ */
+export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+  const mem = current.k.mem;
+  const pvmw = new PageVmaMappedWalk(head, mem.folioNr(head), vma, address);
+  while (yield* pageVmaMappedWalk(pvmw)) {
+    if (vma.flags & VM_LOCKED) {
+      // An mlocked mapping keeps the folio (walk_abort).
+      yield* pageVmaMappedWalkDone(pvmw);
+      return false;
+    }
+    const pteval = yield* ptepClearFlush(vma, pvmw.address, pvmw.pte);
+    if (pteDirty(pteval)) mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+    addMmCounter(vma.mm, mmCounter(head), -1); // dec_mm_counter(mm, mm_counter_file(folio))
+    // discard:
+    folioRemoveRmapPtes(ptePfn(pteval), 1);
+    folioPutRefs(head, 1);
+  }
+  return true;
+}
+
+/** rmap_walk_file() with try_to_unmap()'s callbacks: every VMA of the file that can map the folio. */
+function* rmapWalkFile(head: Pfn, mapping: AddressSpace): KGen<void> {
+  const mem = current.k.mem;
+  const pgoff = mem.index[head];
+  yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
+  for (const vma of mapping.iMmap.slice()) {
+    const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE; // vma_address()
+    if (address < vma.start || address >= vma.end) continue;
+    if (!(yield* tryToUnmapOne(head, vma, address))) break;
+    if (!folioMapped(head)) break; // rwc->done: folio_not_mapped()
+  }
+  yield* upRead(mapping.iMmapRwsem);
+}
+
+/** try_to_unmap(): the folio is locked by the caller (page reclaim). */
+export function* tryToUnmap(head: Pfn): KGen<void> {
+  const k = current.k;
+  const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
+  if (mapping) yield* rmapWalkFile(head, mapping);
 }

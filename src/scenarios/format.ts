@@ -19,14 +19,16 @@
  *
  * Every line that is not one of `scenario about guard violation choices cpu` is setup, in the op-script
  * language, validated by its parser. `cpu N OP ...` lines take an op-script `madvise`, `touch` or
- * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF`; they bind to the process that is
+ * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
+ * `uffd_move SRC OFF DST OFF` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
+ * folio mapped there); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { GUARD_NAMES, type GuardName } from '../mm/config.js';
 import type { ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
-import type { TaskSpec } from './tasks.js';
+import { TASK_KINDS, type TaskSpec } from './tasks.js';
 
 export interface CpuTask {
   cpu: number;
@@ -154,7 +156,7 @@ function size(w: string | undefined, what: string, bad: (m: string) => void): nu
 function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
   const [op, map] = w;
   if (!map) {
-    bad(`expected 'cpu N OP MAP ...' (OP: madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast, uffd_move)`);
+    bad(`expected 'cpu N OP MAP ...' (OP: ${TASK_KINDS.join(', ')})`);
     return undefined;
   }
   switch (op) {
@@ -175,8 +177,10 @@ function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
       return { kind: 'uffd_move', map, offset: size(w[2], 'offset', bad), dst: w[3] ?? '', dstOffset: size(w[4], 'offset', bad) };
     case 'gup_fast':
       return { kind: 'gup_fast', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
+    case 'rmap_walk':
+      return { kind: 'rmap_walk', map, offset: size(w[2], 'offset', bad) };
     default:
-      bad(`unknown kernel path '${op}' (expected madvise, touch, unmap, pte_offset_map, pte_alloc, gup_fast, uffd_move)`);
+      bad(`unknown kernel path '${op}' (expected ${TASK_KINDS.join(', ')})`);
       return undefined;
   }
 }

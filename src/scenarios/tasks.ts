@@ -13,6 +13,10 @@ import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
 import { movePages } from '../mm/userfaultfd.js';
+import { shrinkFolio } from '../mm/vmscan.js';
+import { peekPmdSlot } from '../mm/memory/pgalloc.js';
+import { pteIndex, type Pfn } from '../mm/const.js';
+import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -25,9 +29,17 @@ export type TaskSpec =
   /** UFFDIO_MOVE of one page from `map`+`offset` to `dst`+`dstOffset` (same process). */
   | { kind: 'uffd_move'; map: string; offset: number; dst: string; dstOffset: number }
   /** gup_fast() of `len` bytes (inside one 2 MiB block), for writing. */
-  | { kind: 'gup_fast'; map: string; offset: number; len: number };
+  | { kind: 'gup_fast'; map: string; offset: number; len: number }
+  /**
+   * Page reclaim's rmap walk of the page-cache folio mapped at `map`+`offset` when the task starts
+   * (the folio reclaim took off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
+   */
+  | { kind: 'rmap_walk'; map: string; offset: number };
 
-export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move'] as const;
+export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'rmap_walk'] as const;
+
+/** What shrinkFolio() did, as the task's result. */
+const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22 } as const;
 
 /** Start a task; `maps` gives the address of each mapping of the task's process. */
 export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec): KGen<number> {
@@ -58,10 +70,25 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       return yield* movePages(mm, maps.get(t.dst)! + t.dstOffset, addr);
     case 'gup_fast':
       return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
+    case 'rmap_walk': {
+      const head = mappedFolio(mm, addr);
+      return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
+    }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
       return pmdp && (yield* pteAlloc(mm, pmdp, addr)) ? 0 : -12;
     }
   }
+}
+
+/** The folio mapped at addr, read without scheduling points (reclaim found it on the LRU). */
+function mappedFolio(mm: MmStruct, addr: number): Pfn | 0 {
+  const pt = mm.kernel.pt;
+  const pmdp = peekPmdSlot(mm, addr);
+  if (!pmdp) return 0;
+  const pmdv = pt.peek((pmdp / 512) | 0, pmdp % 512);
+  if (!pmdIsTable(pmdv)) return 0;
+  const pte = pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
+  return ptePresent(pte) ? mm.kernel.mem.folioHead(ptePfn(pte)) : 0;
 }

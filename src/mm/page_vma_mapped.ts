@@ -1,0 +1,173 @@
+/**
+ * page_vma_mapped_walk() (mm/page_vma_mapped.c, v6.14): find where a folio is mapped in one VMA,
+ * returning with that PTE table mapped and its PTE lock held. An rmap walker reaches the table
+ * through no mm lock at all, only the folio lock and i_mmap_rwsem / anon_vma lock, so the table can
+ * be reclaimed under it: it maps the table under RCU with pte_offset_map_rw_nolock(), peeks at the
+ * entry, and only then takes the PTE lock and rechecks the PMD (race R5).
+ *
+ * Modelled coarsely: small folios in PTE-mapped, non-hugetlb VMAs, without PVMW_SYNC or
+ * PVMW_MIGRATION and without device-private entries; a PMD that maps a huge page is "not found"
+ * (a small folio is never PMD-mapped).
+ */
+import { guardOn } from './config.js';
+import { PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { mmFindPmd } from './memory/pgalloc.js';
+import type { Vma } from './mm_types.js';
+import { PteMapOut, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
+import { pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, type Pmd } from './pgtable_types.js';
+import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
+import type { LockHandle } from './ptlock.js';
+
+/** struct page_vma_mapped_walk: the folio sought, the VMA, and where the walk stands. */
+export class PageVmaMappedWalk {
+  /** PMD slot of the current table (0: none yet). */
+  pmd = 0;
+  /** The mapped PTE (-1: no table mapped). */
+  pte = -1;
+  /** The PTE lock held, or null. */
+  ptl: LockHandle | null = null;
+  constructor(
+    readonly pfn: Pfn,
+    readonly nrPages: number,
+    readonly vma: Vma,
+    public address: Vaddr,
+  ) {}
+}
+
+/** page_vma_mapped_walk_done(): unlock and unmap what the walk holds. */
+export function* pageVmaMappedWalkDone(pvmw: PageVmaMappedWalk): KGen<void> {
+  if (pvmw.pte >= 0) {
+    if (pvmw.ptl !== null) yield* pteUnmapUnlock(pvmw.pte, pvmw.ptl);
+    else yield* pteUnmap(pvmw.pte);
+  } else if (pvmw.ptl !== null) {
+    yield* spinUnlock(pvmw.ptl);
+  }
+  pvmw.pte = -1;
+  pvmw.ptl = null;
+}
+
+function* notFound(pvmw: PageVmaMappedWalk): KGen<false> {
+  yield* pageVmaMappedWalkDone(pvmw);
+  return false;
+}
+
+/**
+ * map_pte() without PVMW_SYNC: map the table locklessly and look at the entry first, so that
+ * tables without the folio are never locked. Returns true with the PTE lock held; false with the
+ * table mapped but not locked (a non-present entry: go on to the next one), or with nothing mapped
+ * (pvmw.pte < 0: the PMD changed, restart). `pmdvalOut` gets the PMD value mapped through and the
+ * lock of that table, which the caller takes itself if a later entry is not none.
+ */
+function* mapPte(pvmw: PageVmaMappedWalk, pmdvalOut: PteMapOut): KGen<boolean> {
+  const mm = pvmw.vma.mm;
+  for (;;) {
+    // again:
+    pvmw.pte = yield* pteOffsetMapRwNolock(mm, pvmw.pmd, pvmw.address, pmdvalOut);
+    if (pvmw.pte < 0) return false;
+    const ptent = yield* ptepGet(pvmw.pte);
+    if (!ptePresent(ptent)) return false;
+    pvmw.ptl = pmdvalOut.ptl;
+    yield* spinLock(pvmw.ptl);
+    // The table may have been reclaimed between the lockless map and the lock; after this
+    // recheck it cannot be, since detaching it needs the PTE lock we hold.
+    if (guardOn(current.k.cfg, 'rw-nolock-pmd-same') && (yield* ptepGet(pvmw.pmd)) !== pmdvalOut.pmdval) {
+      yield* pteUnmapUnlock(pvmw.pte, pvmw.ptl);
+      pvmw.ptl = null;
+      pvmw.pte = -1;
+      continue;
+    }
+    return true;
+  }
+}
+
+/**
+ * check_pte(): under the PTE lock, does the entry map a page of the folio? The entry is re-read:
+ * this is also what makes a walker that lost the pmd_same() recheck harmless, since a detached
+ * table holds only none entries and so never matches.
+ */
+function* checkPte(pvmw: PageVmaMappedWalk): KGen<boolean> {
+  const ptent = yield* ptepGet(pvmw.pte);
+  if (!ptePresent(ptent)) return false;
+  const pfn = ptePfn(ptent);
+  return pfn >= pvmw.pfn && pfn < pvmw.pfn + pvmw.nrPages;
+}
+
+/** vma_address_end(): one past the last address the folio can occupy in the VMA. */
+function vmaAddressEnd(pvmw: PageVmaMappedWalk): Vaddr {
+  return Math.min(pvmw.address + pvmw.nrPages * PAGE_SIZE, pvmw.vma.end);
+}
+
+/**
+ * page_vma_mapped_walk(): true with pvmw.pte mapped and pvmw.ptl held where the folio is mapped;
+ * false, with nothing held, when there is no (further) mapping in the VMA.
+ */
+export function* pageVmaMappedWalk(pvmw: PageVmaMappedWalk): KGen<boolean> {
+  const mm = pvmw.vma.mm;
+  const end = vmaAddressEnd(pvmw);
+  const pmdvalOut = new PteMapOut();
+  let pmde: Pmd = 0;
+  // Resumed after a match: look further along this table.
+  let state: 'restart' | 'this_pte' | 'next_pte' = pvmw.pte >= 0 ? 'next_pte' : 'restart';
+  for (;;) {
+    if (state === 'restart') {
+      if (pvmw.address >= end) return false;
+      pvmw.pmd = yield* mmFindPmd(mm, pvmw.address);
+      if (!pvmw.pmd) {
+        pvmw.address = alignNext(pvmw.address, PMD_SIZE);
+        continue;
+      }
+      pmde = yield* ptepGet(pvmw.pmd);
+      if (pmdTransHuge(pmde)) return yield* notFound(pvmw);
+      if (!pmdPresent(pmde)) {
+        pvmw.address = alignNext(pvmw.address, PMD_SIZE); // step_forward()
+        continue;
+      }
+      if (!(yield* mapPte(pvmw, pmdvalOut))) {
+        if (pvmw.pte < 0) continue; // restart
+        state = 'next_pte';
+        continue;
+      }
+      pmde = pmdvalOut.pmdval;
+      state = 'this_pte';
+    }
+    if (state === 'this_pte') {
+      if (yield* checkPte(pvmw)) return true;
+      state = 'next_pte';
+    }
+    // next_pte: entries are peeked at without the lock until a non-none one turns up.
+    let ptent = 0;
+    do {
+      pvmw.address += PAGE_SIZE;
+      if (pvmw.address >= end) return yield* notFound(pvmw);
+      if (pvmw.address % PMD_SIZE === 0) {
+        // Crossed into the next table.
+        yield* pageVmaMappedWalkDone(pvmw);
+        break;
+      }
+      pvmw.pte++;
+      ptent = yield* ptepGet(pvmw.pte);
+    } while (pteNone(ptent));
+    if (pvmw.pte < 0) {
+      state = 'restart';
+      continue;
+    }
+    if (pvmw.ptl === null) {
+      pvmw.ptl = pmdvalOut.ptl;
+      yield* spinLock(pvmw.ptl);
+      if (guardOn(current.k.cfg, 'rw-nolock-pmd-same') && (yield* ptepGet(pvmw.pmd)) !== pmde) {
+        yield* pteUnmapUnlock(pvmw.pte, pvmw.ptl);
+        pvmw.ptl = null;
+        pvmw.pte = -1;
+        state = 'restart';
+        continue;
+      }
+    }
+    state = 'this_pte';
+  }
+}
+
+/** step_forward() to the next `size` boundary. */
+function alignNext(addr: Vaddr, size: number): Vaddr {
+  return (Math.floor(addr / size) + 1) * size;
+}

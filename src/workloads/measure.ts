@@ -106,4 +106,24 @@ export function tableRegions(k: Kernel, mms: MmStruct[], mmIds: ReadonlySet<numb
     });
 }
 
-export { PMD_SIZE };
+
+/**
+ * Whether the 2 MiB block at `block` lies in one VMA of mm and its PTE table holds nothing outside
+ * [except, exceptEnd) (no page, no marker). False without a PTE table (none or a huge PMD).
+ * For purge policies (src/workloads/policies/policy.ts).
+ */
+export function blockEmptyOutside(api: ModelApi, k: Kernel, mm: MmStruct, block: number, except: number, exceptEnd: number): boolean {
+  const vma = mm.vmas.find((v) => v.start <= block && v.end > block);
+  if (!vma || vma.end < block + PMD_SIZE) return false;
+  const slot = api.peekPmdSlot(mm, block);
+  if (!slot) return false;
+  const pmdv = k.pt.peek(Math.floor(slot / 512), slot % 512);
+  if (!api.pmdIsTable(pmdv)) return false;
+  const tid = k.pt.tidOfPfn(api.pmdPfn(pmdv));
+  for (let i = 0; i < 512; i++) {
+    const a = block + i * 4096;
+    if (a >= except && a < exceptEnd) continue;
+    if (k.pt.peek(tid, i) !== 0) return false;
+  }
+  return true;
+}

@@ -11,7 +11,7 @@
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
 import { PROT_WRITE, type TraceRecord } from '../trace/records.js';
-import { scanPteTables, tableRegions, takeSample, type TableScan } from './measure.js';
+import { blockEmptyOutside, scanPteTables, tableRegions, takeSample, type TableScan } from './measure.js';
 import type { PolicyView, PurgePolicy } from './policies/policy.js';
 import type { ObservedCounters, ReplayRun, ReplaySample } from './report_schema.js';
 
@@ -21,7 +21,6 @@ const PAGE = 4096;
 const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MREMAP_DONTUNMAP = 4;
-const PMD = 2 * 1024 * 1024;
 /** How far below a stack VMA a fault may land and still grow it (the default 8 MiB RLIMIT_STACK). */
 const STACK_LIMIT = 8 * 1024 * 1024;
 /** Notes per kind of skipped record. */
@@ -129,21 +128,7 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
       return cur?.name ?? '';
     },
     blockEmptyOutside(block: number, except: number, exceptEnd: number): boolean {
-      if (!k || !cur) return false;
-      const mm = cur.mm;
-      const vma = mm.vmas.find((v) => v.start <= block && v.end > block);
-      if (!vma || vma.end < block + PMD) return false;
-      const slot = api.peekPmdSlot(mm, block);
-      if (!slot) return false;
-      const pmdv = k.pt.peek(Math.floor(slot / 512), slot % 512);
-      if (!api.pmdIsTable(pmdv)) return false;
-      const tid = k.pt.tidOfPfn(api.pmdPfn(pmdv));
-      for (let i = 0; i < 512; i++) {
-        const a = block + i * PAGE;
-        if (a >= except && a < exceptEnd) continue;
-        if (k.pt.peek(tid, i) !== 0) return false;
-      }
-      return true;
+      return k !== null && cur !== null && blockEmptyOutside(api, k, cur.mm, block, except, exceptEnd);
     },
   };
 

@@ -7,6 +7,7 @@ const hex = (v: number) => `0x${v.toString(16)}`;
 
 /** Quote a value when it holds blanks, quotes, `#`, control characters or is empty (\n, \r, \t escaped). */
 export function quoteValue(v: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must be quoted
   if (/^[^\s"#\\\x00-\x1f]+$/.test(v)) return v;
   return `"${v.replace(/[\\"\n\r\t]/g, (c) => ESCAPES[c])}"`;
 }

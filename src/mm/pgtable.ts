@@ -94,8 +94,6 @@ export class TableStore {
   private sparse: SparsePool[] = [new SparsePool(1), new SparsePool(8), new SparsePool(32)];
   private dense: Float64Array[] = [];
   private freeDense: number[] = [];
-  /** Per tid: its dense entry array, or undefined (one load on the hot path). */
-  private denseOf: (Float64Array | undefined)[] = [];
 
   /** Tables in each life-cycle state (for statistics and invariants). */
   readonly countByState = new Float64Array(TABLE_STATE_NAMES.length);
@@ -199,15 +197,15 @@ export class TableStore {
   get(ptep: Ptep): number {
     const tid = tidOf(ptep);
     if (this.state[tid] >= T_FREED) this.useAfterFree(tid, 'load from');
-    const d = this.denseOf[tid];
-    if (d !== undefined) return d[ptep & (PTRS_PER_PTE - 1)];
+    const c = this.cls[tid];
+    if (c === CLS_DENSE) return this.dense[this.off[tid]][ptep & (PTRS_PER_PTE - 1)];
+    if (c === CLS_NONE) return 0;
     return this.peekSparse(tid, ptep & (PTRS_PER_PTE - 1));
   }
 
   /** Read without sanitizer checks (invariants, /proc views). */
   peek(tid: number, idx: number): number {
-    const d = this.denseOf[tid];
-    if (d !== undefined) return d[idx];
+    if (this.cls[tid] === CLS_DENSE) return this.dense[this.off[tid]][idx];
     return this.peekSparse(tid, idx);
   }
 
@@ -294,7 +292,6 @@ export class TableStore {
     if (slot === this.dense.length) this.dense.push(new Float64Array(PTRS_PER_PTE));
     this.cls[tid] = CLS_DENSE;
     this.off[tid] = slot;
-    this.denseOf[tid] = this.dense[slot];
   }
 
   /** Move a full sparse block to the next class (or to dense storage). */
@@ -323,7 +320,6 @@ export class TableStore {
     pool.free(this.off[tid]);
     this.cls[tid] = CLS_DENSE;
     this.off[tid] = slot;
-    this.denseOf[tid] = arr;
   }
 
   private releaseStorage(tid: number): void {
@@ -331,7 +327,6 @@ export class TableStore {
     if (c === CLS_DENSE) {
       this.dense[this.off[tid]].fill(0);
       this.freeDense.push(this.off[tid]);
-      this.denseOf[tid] = undefined;
     } else if (c !== CLS_NONE) {
       this.sparse[c].free(this.off[tid]);
     }

@@ -86,7 +86,8 @@ function zapDropMarkers(details: ZapDetails | null): boolean {
 
 /** Per-call state of zap_pte_range() that the helpers update through pointers in the kernel. */
 class ZapState {
-  readonly rss = new Float64Array(4);
+  /** int rss[NR_MM_COUNTERS]: a plain array, one per call (a typed array costs far more to create). */
+  readonly rss: number[] = [0, 0, 0, 0];
   forceFlush = false;
   forceBreak = false;
   anySkipped = false;
@@ -236,7 +237,7 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
 }
 
 /** add_mm_rss_vec(). */
-function addRssVec(vma: Vma, rss: Float64Array): void {
+function addRssVec(vma: Vma, rss: readonly number[]): void {
   for (let i = 0; i < 4; i++) if (rss[i] !== 0) addMmCounter(vma.mm, i, rss[i]);
 }
 

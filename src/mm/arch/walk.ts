@@ -26,12 +26,22 @@ import { complete, hwWalkBegin, type KGen } from '../primitives.js';
 import { doUserAddrFault, FAULT_OK } from './fault.js';
 
 /**
+ * The virtual page number the TLB is tagged with. Accesses need not be page-aligned (replayed
+ * traces carry byte addresses): every byte of a page must share its TLB entry, and a flush of the
+ * page must find it.
+ */
+function pageNumber(addr: Vaddr): number {
+  return Math.floor(addr / PAGE_SIZE);
+}
+
+/**
  * A walk that ends in a page fault: the CPU drops what it cached for the faulting address (its
  * TLB entry and the paging-structure-cache entry of the block), as x86 does on a #PF.
  */
 function faultInvalidate(mm: MmStruct, addr: Vaddr): number {
   const tlb = current.cpu.tlb;
-  tlb.flushRange(mm.id, addr / PAGE_SIZE, addr / PAGE_SIZE + 1);
+  const vpn = pageNumber(addr);
+  tlb.flushRange(mm.id, vpn, vpn + 1);
   const block = Math.floor(addr / PMD_SIZE);
   const ps = Tlb.slotPwc(block);
   if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
@@ -109,7 +119,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
   const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
   if ((pteFlags(pte) & want) !== want) pt.set(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
   const pfn = ptePfn(pte);
-  tlb.fill4k(mm.id, addr / PAGE_SIZE, pfn, k.mem.gen[pfn], (pte & _PAGE_RW) !== 0);
+  tlb.fill4k(mm.id, pageNumber(addr), pfn, k.mem.gen[pfn], (pte & _PAGE_RW) !== 0);
   return ptep;
 }
 
@@ -117,7 +127,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
 function tlbHit(mm: MmStruct, addr: Vaddr, write: boolean): boolean {
   const k = current.k;
   const tlb = current.cpu.tlb;
-  const vpn = addr / PAGE_SIZE;
+  const vpn = pageNumber(addr);
   const s = Tlb.slot4k(vpn);
   if (tlb.vpn[s] === vpn && tlb.mm[s] === mm.id && (!write || tlb.write[s])) {
     if (k.mem.gen[tlb.pfn[s]] !== tlb.gen[s]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a TLB entry for ${addr} whose frame ${tlb.pfn[s]} was freed and reused`);

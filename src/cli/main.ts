@@ -12,6 +12,7 @@ import { registerRecord } from './record.js';
 import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerTrace } from './trace.js';
 import { EXIT, UsageError } from './util.js';
 
 // A reader that stops early (`ptlab explore ... | head`) closes the pipe: stop quietly.
@@ -57,6 +58,7 @@ registerBench(program);
 registerRecord(program);
 registerReplay(program);
 registerReport(program);
+registerTrace(program);
 
 try {
   await program.parseAsync(process.argv);

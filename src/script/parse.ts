@@ -120,7 +120,7 @@ export function parseSize(text: string): number | undefined {
 }
 
 /** Renders a byte count the way a script would spell it: `50G`, `4K`, `12345`. */
-function fmtSize(n: number): string {
+export function fmtSize(n: number): string {
   const units: Array<[string, number]> = [['T', 40], ['G', 30], ['M', 20], ['K', 10]];
   for (const [u, shift] of units) if (n !== 0 && n % 2 ** shift === 0) return `${n / 2 ** shift}${u}`;
   return String(n);

@@ -1,0 +1,424 @@
+/**
+ * Trace → op script (`ptlab trace to-script`, docs/trace-format.md "Conversion to op scripts").
+ * Pure: records in, script text out. Every mapping of the trace becomes a named mapping placed
+ * with `at=` where the kernel put it; addresses become offsets from the mapping's origin, tracked
+ * as the op-script executors track them (partial unmaps keep the origin, an mremap move shifts it).
+ * What the op-script language cannot say becomes a `# dropped:` comment and is counted.
+ */
+import { CONFIG_KEYS, fmtSize } from '../script/parse.js';
+import { PROT_READ, PROT_WRITE, protString, type TraceRecord } from './records.js';
+import { formatRecord, quoteValue } from './write.js';
+
+const PAGE = 4096;
+/** How far below a stack VMA an access may land and still grow it (replay: the default RLIMIT_STACK). */
+const STACK_LIMIT = 8 * 1024 * 1024;
+const DEFAULT_PROT = PROT_READ | PROT_WRITE;
+
+export interface ToScriptOptions {
+  /** Named in the header comment (the trace file, or the generator). */
+  source?: string;
+}
+
+export interface ToScriptResult {
+  text: string;
+  /** Records (or parts of records) that became `# dropped:` comments. */
+  dropped: number;
+}
+
+/** A script mapping: offsets are relative to `origin`, and must stay below `size`. */
+interface Mapping {
+  name: string;
+  origin: number;
+  size: number;
+  /**
+   * Left behind when mremap moved another part of the same mapping: the script's name now has its
+   * origin at the new place, so this part can no longer be addressed (nor unmapped) by a script op.
+   */
+  orphan: boolean;
+}
+
+interface Extent {
+  start: number;
+  end: number;
+  map: Mapping;
+}
+
+/** The live address ranges of one process and the mapping each belongs to (sorted, disjoint). */
+class Space {
+  private ext: Extent[] = [];
+
+  /** Index of the first extent that ends above `a`. */
+  private first(a: number): number {
+    let lo = 0;
+    let hi = this.ext.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ext[mid].end <= a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The parts of [lo, hi) that are mapped, clipped, adjacent parts of one mapping joined. */
+  pieces(lo: number, hi: number): Extent[] {
+    const out: Extent[] = [];
+    for (let i = this.first(lo); i < this.ext.length && this.ext[i].start < hi; i++) {
+      const e = this.ext[i];
+      const start = Math.max(e.start, lo);
+      const end = Math.min(e.end, hi);
+      const last = out[out.length - 1];
+      if (last && last.map === e.map && last.end === start) last.end = end;
+      else out.push({ start, end, map: e.map });
+    }
+    return out;
+  }
+
+  remove(lo: number, hi: number): void {
+    const i = this.first(lo);
+    let j = i;
+    const keep: Extent[] = [];
+    for (; j < this.ext.length && this.ext[j].start < hi; j++) {
+      const e = this.ext[j];
+      if (e.start < lo) keep.push({ ...e, end: lo });
+      if (e.end > hi) keep.push({ ...e, start: hi });
+    }
+    this.ext.splice(i, j - i, ...keep);
+  }
+
+  add(start: number, end: number, map: Mapping): void {
+    this.remove(start, end);
+    this.ext.splice(this.first(start), 0, { start, end, map });
+  }
+
+  /** Give every extent of `map` outside [lo, hi) to `to`. */
+  reassign(map: Mapping, lo: number, hi: number, to: Mapping): void {
+    for (const e of this.ext) if (e.map === map && (e.end <= lo || e.start >= hi)) e.map = to;
+  }
+}
+
+interface Proc {
+  name: string;
+  space: Space;
+  /** The stack VMA ([low, high), grows down), when the trace declared one. */
+  stack: [number, number] | null;
+  /** vdso/vvar ranges: not mapped by the script; accesses there are dropped. */
+  special: [number, number][];
+  /** The program break (from brk-base, then brk), or null before brk-base. */
+  brk: number | null;
+  exited: boolean;
+  /** The last op emitted for this process was a snapshot (no need for a final one). */
+  snapshotted: boolean;
+}
+
+/** A run of accesses: `n` pages, `stride` apart (a multiple of 4K), from page `base`. */
+interface AccessRun {
+  base: number;
+  stride: number;
+  n: number;
+}
+
+const hex = (v: number) => `0x${v.toString(16)}`;
+const pageUp = (v: number) => Math.ceil(v / PAGE) * PAGE;
+const pageDown = (v: number) => v - (v % PAGE);
+const protOpt = (prot: number) => (prot === DEFAULT_PROT ? '' : ` prot=${protString(prot)}`);
+
+/** The pages a `touch ADDR LEN every=STRIDE` record accesses, as runs with page-multiple strides. */
+function touchRuns(addr: number, len: number, every: number): AccessRun[] {
+  const n = Math.ceil(len / every);
+  if (n <= 0) return [];
+  if (every % PAGE === 0) return [{ base: pageDown(addr), stride: every, n }];
+  const first = pageDown(addr);
+  const last = pageDown(addr + (n - 1) * every);
+  // A stride below a page leaves no page between the first and the last access untouched.
+  if (every < PAGE) return [{ base: first, stride: PAGE, n: (last - first) / PAGE + 1 }];
+  return Array.from({ length: n }, (_, i) => ({ base: pageDown(addr + i * every), stride: PAGE, n: 1 }));
+}
+
+class Converter {
+  readonly lines: string[] = [];
+  dropped = 0;
+  private readonly procs = new Map<string, Proc>();
+  private cur: Proc | null = null;
+  private nextMap = 0;
+  private sawProcess = false;
+  /** Declared files and memfds: kind and the size the script declares (whole pages). */
+  private readonly files = new Map<string, { kind: 'file' | 'memfd'; size: number }>();
+
+  private emit(line: string): void {
+    this.lines.push(line);
+    if (this.cur) this.cur.snapshotted = false;
+  }
+
+  private drop(r: TraceRecord, why: string): void {
+    this.dropped++;
+    this.lines.push(`# dropped: ${formatRecord(r)} (${r.line !== undefined ? `line ${r.line}: ` : ''}${why})`);
+  }
+
+  private refuse(r: TraceRecord, why: string): null {
+    this.drop(r, why);
+    return null;
+  }
+
+  private newMapping(origin: number, size: number): Mapping {
+    return { name: `M${this.nextMap++}`, origin, size, orphan: false };
+  }
+
+  record(r: TraceRecord): void {
+    switch (r.kind) {
+      case 'meta':
+        return this.meta(r);
+      case 'file':
+      case 'memfd': {
+        // Whole pages: the page cache holds the same pages, and mappings may reach the page holding EOF.
+        const size = Math.max(PAGE, pageUp(r.size));
+        this.files.set(r.name, { kind: r.kind, size });
+        const folio = r.kind === 'file' && r.folio === '2M' ? ' folio=2M' : '';
+        this.lines.push(`${r.kind} ${r.name} ${fmtSize(size)}${folio}${r.kind === 'file' && r.path !== undefined ? ` # path=${quoteValue(r.path)}` : ''}`);
+        return;
+      }
+      case 'process': {
+        this.sawProcess = true;
+        const p: Proc = { name: r.name, space: new Space(), stack: null, special: [], brk: null, exited: false, snapshotted: false };
+        this.procs.set(r.name, p);
+        this.cur = p;
+        const about = [r.pid !== undefined ? `pid=${r.pid}` : '', r.comm !== undefined ? `comm=${r.comm}` : ''].filter(Boolean).join(' ');
+        this.emit(`process ${r.name}${about ? ` # ${about}` : ''}`);
+        return;
+      }
+      case 'switch':
+        this.cur = this.procs.get(r.name)!;
+        this.lines.push(`switch ${r.name}`);
+        return;
+      case 'observed': {
+        const values = Object.entries(r.values).map(([k, v]) => `${k}=${v}`).join(' ');
+        this.emit(`snapshot ${r.label}`);
+        this.lines.push(`# observed ${r.label} ${values} (the real process, kB)`);
+        this.cur!.snapshotted = true;
+        return;
+      }
+    }
+    const p = this.cur!;
+    if ('err' in r && r.err !== undefined) return this.drop(r, `failed with ${r.err}: nothing to do`);
+    switch (r.kind) {
+      case 'vma':
+        return this.vma(p, r);
+      case 'brk-base':
+        p.brk = r.cur;
+        this.lines.push(`# ${formatRecord(r)} (brk is emulated by map/unmap at the break)`);
+        return;
+      case 'brk':
+        return this.brk(p, r);
+      case 'present':
+        return this.access(p, r, [{ base: r.start, stride: PAGE, n: (r.end - r.start) / PAGE }], r.write);
+      case 'fault':
+        return this.access(p, r, [{ base: pageDown(r.addr), stride: PAGE, n: 1 }], r.access === 'write');
+      case 'touch':
+        return this.access(p, r, touchRuns(r.addr, r.len, r.every), r.write);
+      case 'mmap': {
+        if (r.flags.includes('hugetlb')) return this.drop(r, 'hugetlb mappings have no op');
+        const shared = r.flags.includes('shared');
+        const m = this.map(p, r, r.addr, pageUp(r.len), r.prot, shared, r.file, r.off);
+        if (m && r.flags.includes('populate')) {
+          const write = (r.prot & PROT_WRITE) !== 0 && !shared;
+          this.emit(`madvise ${m.name} 0 ${fmtSize(m.size)} ${write ? 'populate_write' : 'populate_read'} # MAP_POPULATE`);
+        }
+        return;
+      }
+      case 'munmap':
+        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `unmap ${m} ${off} ${len}`, true);
+      case 'mprotect':
+        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `mprotect ${m} ${off} ${len} ${protString(r.prot)}`, false);
+      case 'madvise': {
+        if (r.advice === null) return this.drop(r, `advice ${r.raw} is not one the model knows`);
+        const advice = r.advice;
+        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `madvise ${m} ${off} ${len} ${advice}`, false);
+      }
+      case 'mremap':
+        return this.mremap(p, r);
+      case 'exit':
+        if (!p.snapshotted) this.emit('snapshot end');
+        this.emit(`exit ${p.name}`);
+        p.exited = true;
+        this.cur = null;
+        return;
+    }
+  }
+
+  private meta(r: Extract<TraceRecord, { kind: 'meta' }>): void {
+    this.lines.push(`# ${formatRecord(r)}`);
+    const settings: string[] = [];
+    for (const key of ['thp', 'shmem_thp'] as const) {
+      const v = r.values[key];
+      if (v === undefined) continue;
+      if (this.sawProcess) this.drop(r, `${key}= after the first process: config must come first`);
+      else if (!CONFIG_KEYS[key].apply({}, v)) this.drop(r, `${key}=${v} is not a model setting (${CONFIG_KEYS[key].values})`);
+      else settings.push(`${key}=${v}`);
+    }
+    if (settings.length) this.lines.push(`config ${settings.join(' ')}`);
+  }
+
+  private vma(p: Proc, r: Extract<TraceRecord, { kind: 'vma' }>): void {
+    if (r.vmaKind === 'special') {
+      p.special.push([r.start, r.end]);
+      return this.drop(r, 'vdso/vvar: the kernel installs its own in every process (replay maps it but never faults it)');
+    }
+    const shared = r.vmaKind === 'anon-shared' || r.vmaKind === 'file-shared';
+    const m = this.map(p, r, r.start, r.end - r.start, r.prot, shared, r.file, r.off);
+    if (!m) return;
+    if (r.vmaKind === 'stack') p.stack = [r.start, r.end];
+    if (r.vmaKind === 'stack' || r.vmaKind === 'heap') this.lines.push(`# ${m.name} is the ${r.vmaKind} ${r.vmaKind === 'stack' ? '(growth below it: a new map, as replay does)' : '(brk: map/unmap at its end)'}`);
+  }
+
+  /** A `map` at ADDR, after unmapping what it replaces (MAP_FIXED); null if it cannot be said. */
+  private map(p: Proc, r: TraceRecord, addr: number, size: number, prot: number, shared: boolean, file: string | undefined, off: number): Mapping | null {
+    if (addr % PAGE) return this.refuse(r, 'the address is not 4K aligned');
+    if (size === 0) return this.refuse(r, 'zero length');
+    let kind = 'anon';
+    let source = '';
+    if (file !== undefined) {
+      const f = this.files.get(file)!;
+      if (off % PAGE) return this.refuse(r, 'the file offset is not 4K aligned');
+      if (off >= f.size) return this.refuse(r, `the offset is beyond the end of ${file} (${fmtSize(f.size)}): every access would be SIGBUS`);
+      if (off + size > f.size) {
+        this.drop(r, `the part beyond the end of ${file} (${fmtSize(f.size)}) is left out: accesses there would be SIGBUS`);
+        size = f.size - off;
+      }
+      kind = f.kind === 'memfd' ? 'shmem' : 'file';
+      source = ` ${file} ${fmtSize(off)}`;
+    }
+    const over = p.space.pieces(addr, addr + size);
+    const orphan = over.find((e) => e.map.orphan);
+    if (orphan) return this.refuse(r, `it replaces part of ${orphan.map.name} that an mremap left behind, which no op can unmap`);
+    for (const e of over) this.emit(`unmap ${e.map.name} ${fmtSize(e.start - e.map.origin)} ${fmtSize(e.end - e.start)} # replaced by the next map (MAP_FIXED)`);
+    p.space.remove(addr, addr + size);
+    const m = this.newMapping(addr, size);
+    const sharing = shared ? 'shared' : 'private';
+    const how = kind === 'anon' ? `anon ${sharing} ${fmtSize(size)}` : `${kind}${source} ${fmtSize(size)} ${sharing}`;
+    this.emit(`map ${m.name} ${how} at=${hex(addr)}${protOpt(prot)}`);
+    p.space.add(addr, addr + size, m);
+    return m;
+  }
+
+  private brk(p: Proc, r: Extract<TraceRecord, { kind: 'brk' }>): void {
+    if (p.brk === null) return this.drop(r, 'no brk-base before it: the old break is unknown');
+    const from = pageUp(p.brk);
+    const to = pageUp(r.brk);
+    p.brk = r.brk;
+    if (to > from) {
+      if (p.space.pieces(from, to).length) return this.drop(r, 'the heap would grow over another mapping');
+      const m = this.newMapping(from, to - from);
+      this.emit(`map ${m.name} anon private ${fmtSize(to - from)} at=${hex(from)} # brk ${hex(r.brk)}: the heap grows`);
+      p.space.add(from, to, m);
+    } else if (to < from) {
+      this.rangeOp(p, r, to, from - to, (m, off, len) => `unmap ${m} ${off} ${len} # brk ${hex(r.brk)}: the heap shrinks`, true);
+    }
+  }
+
+  /** One op per mapping piece of [addr, addr+len) (rounded to pages, as the kernel does); holes are skipped. */
+  private rangeOp(p: Proc, r: TraceRecord, addr: number, len: number, op: (m: string, off: string, len: string) => string, unmaps: boolean): void {
+    if (addr % PAGE) return this.drop(r, 'the address is not 4K aligned');
+    const end = addr + pageUp(len);
+    if (end === addr) return this.drop(r, 'zero length: a no-op');
+    const pieces = p.space.pieces(addr, end);
+    const orphans = pieces.filter((e) => e.map.orphan);
+    for (const e of pieces) {
+      if (e.map.orphan) continue;
+      this.emit(op(e.map.name, fmtSize(e.start - e.map.origin), fmtSize(e.end - e.start)));
+      if (unmaps) p.space.remove(e.start, e.end);
+    }
+    if (orphans.length) this.drop(r, `part of it is in ${orphans[0].map.name} where an mremap left it behind, which no op can address`);
+  }
+
+  private mremap(p: Proc, r: Extract<TraceRecord, { kind: 'mremap' }>): void {
+    if (r.flags.includes('dontunmap')) return this.drop(r, 'MREMAP_DONTUNMAP has no op');
+    if (r.old % PAGE || r.addr % PAGE) return this.drop(r, 'an address is not 4K aligned');
+    const oldLen = pageUp(r.oldLen);
+    const newLen = pageUp(r.newLen);
+    if (oldLen === 0 || newLen === 0) return this.drop(r, 'a zero length (old_len 0 duplicates a shared mapping) has no op');
+    const oldEnd = r.old + oldLen;
+    const pieces = p.space.pieces(r.old, oldEnd);
+    if (pieces.length !== 1 || pieces[0].start !== r.old || pieces[0].end !== oldEnd) {
+      return this.drop(r, pieces.length > 1 ? `the range spans ${pieces.map((e) => e.map.name).join(', ')} (one mapping in the kernel, several in the script)` : 'the range is not all mapped');
+    }
+    const m = pieces[0].map;
+    if (m.orphan) return this.drop(r, `the range is part of ${m.name} that an earlier mremap left behind, which no op can address`);
+    const off = r.old - m.origin;
+    const words = `mremap ${m.name} ${fmtSize(off)} ${fmtSize(oldLen)} ${fmtSize(newLen)}`;
+    if (r.addr === r.old) {
+      if (newLen > oldLen && p.space.pieces(oldEnd, r.old + newLen).length) return this.drop(r, 'it grows in place over another mapping of the script');
+      this.emit(words);
+      if (newLen < oldLen) p.space.remove(r.old + newLen, oldEnd);
+      else if (newLen > oldLen) p.space.add(oldEnd, r.old + newLen, m);
+    } else {
+      this.emit(`${words} at=${hex(r.addr)}`);
+      p.space.remove(r.old, oldEnd);
+      p.space.remove(r.addr, r.addr + newLen); // MREMAP_FIXED replaces what was there
+      p.space.reassign(m, r.old, oldEnd, { ...m, orphan: true });
+      m.origin = r.addr - off;
+      p.space.add(r.addr, r.addr + newLen, m);
+    }
+    m.size = Math.max(m.size, off + newLen);
+  }
+
+  /** The stack grows down to `low` when an access lands below it (expand_stack, as replay models it). */
+  private growStack(p: Proc, low: number): void {
+    if (!p.stack || low >= p.stack[0] || low < p.stack[1] - STACK_LIMIT) return;
+    if (p.space.pieces(low, p.stack[0]).length) return;
+    const m = this.newMapping(low, p.stack[0] - low);
+    this.emit(`map ${m.name} anon private ${fmtSize(m.size)} at=${hex(low)} # the stack grows down`);
+    p.space.add(low, p.stack[0], m);
+    p.stack[0] = low;
+  }
+
+  /** touch ops for runs of page accesses, one per mapping piece; accesses that hit no mapping are dropped. */
+  private access(p: Proc, r: TraceRecord, runs: AccessRun[], write: boolean): void {
+    let missed = 0;
+    let inSpecial = false;
+    const rw = write ? 'write' : 'read';
+    for (const { base, stride, n } of runs) {
+      if (n <= 0) continue;
+      const end = base + (n - 1) * stride + PAGE;
+      this.growStack(p, base);
+      let covered = 0;
+      for (const e of p.space.pieces(base, end)) {
+        if (e.map.orphan) continue;
+        const i0 = Math.max(0, Math.ceil((e.start - base) / stride));
+        const i1 = Math.min(n - 1, Math.floor((e.end - PAGE - base) / stride));
+        if (i1 < i0) continue;
+        covered += i1 - i0 + 1;
+        const every = stride !== PAGE && i1 > i0 ? ` every=${fmtSize(stride)}` : '';
+        this.emit(`touch ${e.map.name} ${fmtSize(base + i0 * stride - e.map.origin)} ${fmtSize((i1 - i0) * stride + PAGE)} ${rw}${every}`);
+      }
+      missed += n - covered;
+      if (n > covered && p.special.some(([s, t]) => s < end && t > base)) inSpecial = true;
+    }
+    if (missed) {
+      const why = inSpecial ? 'in a special mapping (vdso/vvar), or no mapping of the script' : 'no mapping of the script there (or a part an mremap left behind)';
+      this.drop(r, `${missed} page access(es) ${why}`);
+    }
+  }
+
+  /** A final snapshot of every live process, so that `ptlab diff` compares the end state. */
+  finish(): void {
+    for (const p of this.procs.values()) {
+      if (p.exited || p.snapshotted) continue;
+      if (this.cur !== p) {
+        this.cur = p;
+        this.lines.push(`switch ${p.name}`);
+      }
+      this.emit('snapshot end');
+      p.snapshotted = true;
+    }
+  }
+}
+
+export function traceToScript(records: Iterable<TraceRecord>, opts: ToScriptOptions = {}): ToScriptResult {
+  const c = new Converter();
+  for (const r of records) c.record(r);
+  c.finish();
+  const header = [
+    `# op script converted from ${opts.source ?? 'a trace'} by ptlab trace to-script (docs/trace-format.md, "Conversion to op scripts")`,
+    `# ${c.dropped} trace record(s) dropped: the "# dropped:" lines say which and why`,
+  ];
+  return { text: [...header, ...c.lines].join('\n') + '\n', dropped: c.dropped };
+}

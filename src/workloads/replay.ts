@@ -218,7 +218,10 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
       case 'mprotect':
         return syscall(r, api.sysMprotect(kernel(), p.mm, r.addr, r.len, r.prot));
       case 'mremap': {
-        const flags = (r.flags.includes('maymove') ? MREMAP_MAYMOVE : 0) | (r.flags.includes('fixed') ? MREMAP_FIXED : 0) | (r.flags.includes('dontunmap') ? MREMAP_DONTUNMAP : 0);
+        let flags = (r.flags.includes('maymove') ? MREMAP_MAYMOVE : 0) | (r.flags.includes('fixed') ? MREMAP_FIXED : 0) | (r.flags.includes('dontunmap') ? MREMAP_DONTUNMAP : 0);
+        // The kernel moved it: make the model move it to the same place (it might otherwise grow
+        // in place, having no other mapping there).
+        if (r.addr !== r.old) flags |= MREMAP_MAYMOVE | MREMAP_FIXED;
         return syscall(r, api.sysMremap(kernel(), p.mm, r.old, r.oldLen, r.newLen, flags, r.addr));
       }
       case 'brk': {

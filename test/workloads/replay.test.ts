@@ -60,3 +60,18 @@ describe('replay of a recorded-style trace', () => {
     expect(on.run.final.RssAnon).toBe(8 + 4 + 4); // stack pages, the heap page, the grown-stack page
   });
 });
+
+describe('replay of mremap', () => {
+  it('moves the mapping where the kernel moved it, even where the model could have grown it in place', () => {
+    const t = `ptlab-trace 1
+process P
+mmap 0x100000000000 0x200000 rw- private,anon
+touch 0x100000000000 0x200000 write
+mremap 0x100000000000 0x200000 0x400000 0x200000000000 maymove
+fault 0x200000300000 write
+`;
+    const { run } = replayText(t, { pt_reclaim: 'on' });
+    expect(run.opsSkipped).toBe(0);
+    expect(run.final.RssAnon).toBe(2048 + 4);
+  });
+});

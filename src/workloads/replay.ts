@@ -104,12 +104,13 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
     k = api.createKernel(api.resolveConfig(input));
     return k;
   };
-  const skip = (r: TraceRecord, why: string) => {
+  /** Count a record the model could not apply; name the first few of each kind and reason. */
+  const skip = (r: TraceRecord, reason: string, detail = '') => {
     skipped++;
-    const kind = `${r.kind}: ${why}`;
-    const n = (noteCount.get(kind) ?? 0) + 1;
-    noteCount.set(kind, n);
-    if (n <= MAX_NOTES_PER_KIND) notes.push(`skipped ${r.kind}${r.line ? ` (line ${r.line})` : ''}: ${why}`);
+    const key = `${r.kind}: ${reason}`;
+    const n = (noteCount.get(key) ?? 0) + 1;
+    noteCount.set(key, n);
+    if (n <= MAX_NOTES_PER_KIND) notes.push(`skipped ${r.kind}${r.line ? ` (line ${r.line})` : ''}: ${reason}${detail}`);
   };
   const live = () => [...procs.values()].filter((p) => !p.exited).map((p) => p.mm);
   let scan: TableScan = { pteTables: 0, pteTablesEmpty: 0 };
@@ -146,7 +147,7 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
     if (p.special.some(([s, e]) => addr >= s && addr < e)) return;
     let ret = api.sysTouch(kk, p.mm, addr, write);
     if (ret === api.FAULT_SIGSEGV && growStack(p, addr)) ret = api.sysTouch(kk, p.mm, addr, write);
-    if (ret !== api.FAULT_OK) skip(r, `the model's fault at 0x${addr.toString(16)} ended in ${ret === api.FAULT_SIGSEGV ? 'SIGSEGV' : ret === api.FAULT_SIGBUS ? 'SIGBUS' : 'OOM'}`);
+    if (ret !== api.FAULT_OK) skip(r, `the model's fault ended in ${ret === api.FAULT_SIGSEGV ? 'SIGSEGV' : ret === api.FAULT_SIGBUS ? 'SIGBUS' : 'OOM'}`, ` (at 0x${addr.toString(16)})`);
   };
   const mmapOf = (p: Proc, r: { start: number; end: number; prot: number; shared: boolean; file?: string; off: number; name: string; fixed?: boolean }) => {
     const file = r.file !== undefined ? files.get(r.file)! : null;
@@ -226,7 +227,7 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
       }
       case 'brk': {
         const got = api.sysBrk(kernel(), p.mm, r.brk);
-        if (got !== r.brk) skip(r, `the model's brk() ended at 0x${got.toString(16)}, the kernel's at 0x${r.brk.toString(16)}`);
+        if (got !== r.brk) skip(r, "the model's brk() ended elsewhere than the kernel's", ` (0x${got.toString(16)}, not 0x${r.brk.toString(16)})`);
         return;
       }
       case 'fault':

@@ -75,3 +75,12 @@ fault 0x200000300000 write
     expect(run.final.RssAnon).toBe(2048 + 4);
   });
 });
+
+describe('replay of records the model cannot apply', () => {
+  it('counts every one but names only the first three of each reason', () => {
+    const faults = Array.from({ length: 10 }, (_, i) => `fault 0x${(0x300000000000 + i * 4096).toString(16)} write`).join('\n');
+    const { run } = replayText(`ptlab-trace 1\nprocess P\n${faults}\n`, {});
+    expect(run.opsSkipped).toBe(10);
+    expect(run.notes.filter((n) => n.includes('SIGSEGV'))).toHaveLength(3);
+  });
+});

@@ -56,6 +56,7 @@ export const heap: WorkloadGenerator = {
     const live: Run[] = [];
     /** Freed runs in the order they were freed, with the time of that free. */
     const dirty: [Run, number][] = [];
+    let oldest = 0; // dirty[oldest..] are not yet decayed
     const clean: Run[][] = CLASSES.map(() => []);
     const dirtyByClass: Run[][] = CLASSES.map(() => []);
     const target = ((p.fill as number) * arena) / PAGE;
@@ -70,8 +71,8 @@ export const heap: WorkloadGenerator = {
     };
     for (let op = 0; op < (p.ops as number); op++) {
       // Decay: purge runs that have been dirty long enough (oldest first).
-      while (dirty.length && dirty[0][1] + (p.decay as number) <= events) {
-        const [r, at] = dirty.shift()!;
+      while (oldest < dirty.length && dirty[oldest][1] + (p.decay as number) <= events) {
+        const [r, at] = dirty[oldest++];
         if (!r.dirty || r.freedAt !== at) continue; // reused meanwhile
         const c = CLASSES.indexOf(r.pages);
         const list = dirtyByClass[c];
@@ -118,7 +119,7 @@ export const heap: WorkloadGenerator = {
       dirty.push([r, events]);
     }
     // ... and everything dirty decays.
-    for (const [r, at] of dirty) if (r.dirty && r.freedAt === at) purge(r);
+    for (const [r, at] of dirty.slice(oldest)) if (r.dirty && r.freedAt === at) purge(r);
     return { records: out, events };
   },
 };

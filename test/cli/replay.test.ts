@@ -67,7 +67,7 @@ describe('ptlab replay interrupted', () => {
     const { spawn } = await import('node:child_process');
     const out = path.join(tmp(), 'partial.json');
     const child = spawn(process.execPath, [BIN, 'replay', '--generate', 'cover-letter', '--variants', 'on', '-o', out], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 4000)); // well after start-up, well before the ~20 s replay ends
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);

@@ -151,6 +151,7 @@ export function* changeProtection(tlb: MmuGather, vma: Vma, start: Vaddr, end: V
   } while (addr !== end);
 }
 
+/** mm/mprotect.c: change_pud_range() (the P4D level is folded). */
 function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
   do {
     const next = addrEnd(addr, end, PUD_SIZE);

@@ -287,6 +287,7 @@ function* lockPair(oldPtl: LockHandle, newPtl: LockHandle): KGen<void> {
   yield* spinLock(oldPtl);
   if (newPtl !== oldPtl) yield* spinLock(newPtl);
 }
+/** The reverse of lockPair(): the nested lock first. */
 function* unlockPair(oldPtl: LockHandle, newPtl: LockHandle): KGen<void> {
   if (newPtl !== oldPtl) yield* spinUnlock(newPtl);
   yield* spinUnlock(oldPtl);

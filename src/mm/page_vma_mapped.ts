@@ -47,6 +47,7 @@ export function* pageVmaMappedWalkDone(pvmw: PageVmaMappedWalk): KGen<void> {
   pvmw.ptl = null;
 }
 
+/** mm/page_vma_mapped.c: not_found(). */
 function* notFound(pvmw: PageVmaMappedWalk): KGen<false> {
   yield* pageVmaMappedWalkDone(pvmw);
   return false;

@@ -39,6 +39,8 @@ export interface Failure {
   /** Replays the failing execution exactly: `replay(system, token)`. */
   readonly token: string;
   readonly trace: readonly TraceStep[];
+  /** `Instance.snapshot()` before the trace's first step, when the system provides it. */
+  readonly initial?: unknown;
   /** Columns for `formatTrace`. */
   readonly nTasks: number;
   readonly preemptions: number;
@@ -114,7 +116,7 @@ function report(system: System, f: Failing, o: Resolved): Failure {
   const m = o.minimize ? minimizeFailure(system, f, o.maxSteps, o.minimizeRuns) : { best: f, minimized: false };
   const token = encodeToken(m.best.decisions);
   const ex = runExecution(system, new ReplayScheduler(m.best.decisions), o.maxSteps, true);
-  return { violation: m.best.violation, token, trace: ex.trace!, nTasks: ex.nTasks, preemptions: m.best.preemptedAt.length, minimized: m.minimized };
+  return { violation: m.best.violation, token, trace: ex.trace!, initial: ex.initial, nTasks: ex.nTasks, preemptions: m.best.preemptedAt.length, minimized: m.minimized };
 }
 
 /** Run one schedule token exactly (see token.ts). Throws ReplayError if it does not fit the system. */
@@ -125,7 +127,7 @@ export function replay(system: System, token: string, options: Pick<ExploreOptio
   if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
   const counts = { executions: 1, abandoned: 0, complete: true };
   if (ex.end.kind !== 'violation') return { status: 'clean', ...counts };
-  const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
+  const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, initial: ex.initial, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
   return { status: 'violation', ...f, failures: [f], ...counts };
 }
 

@@ -16,8 +16,10 @@ export interface Execution {
   readonly end: ExecutionEnd;
   /** Steps at which the scheduler switched away from a task that could have continued. */
   readonly preemptedAt: readonly number[];
-  /** Only when asked for: traces cost a row per step and a `describe()` call each. */
+  /** Only when asked for: traces cost a row per step and a `describe()` and `snapshot()` call each. */
   readonly trace?: readonly TraceStep[];
+  /** `Instance.snapshot()` before the first step, with the trace. */
+  readonly initial?: unknown;
 }
 
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false): Execution {
@@ -29,7 +31,8 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
   const enabled: boolean[] = new Array<boolean>(n).fill(false);
   let last = -1;
   const preemptedAt: number[] = [];
-  const done = (end: ExecutionEnd): Execution => ({ nTasks: n, decisions, end, preemptedAt, trace: withTrace ? trace : undefined });
+  const initial = withTrace ? inst.snapshot?.() : undefined;
+  const done = (end: ExecutionEnd): Execution => ({ nTasks: n, decisions, end, preemptedAt, trace: withTrace ? trace : undefined, initial });
 
   for (let depth = 0; ; depth++) {
     let unfinished = 0;
@@ -54,7 +57,10 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
     if (nEnabled === 0) {
       // Asked anyway so that DPOR sees what waits on what; the answer cannot matter.
       const waits = pending.flatMap((p, i) => (p ? [i] : []));
-      if (withTrace) for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true });
+      if (withTrace) {
+        const snapshot = inst.snapshot?.();
+        for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true, snapshot });
+      }
       const message = `no task can run; waiting: ${waits.map((i) => `${i} at '${pending[i]!.label}'`).join(', ')}`;
       return done({ kind: 'violation', violation: { kind: 'deadlock', message } });
     }
@@ -70,9 +76,9 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
       inst.step(t, choice);
     } catch (e) {
       if (!system.isViolation(e)) throw e;
-      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true });
+      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.() });
       return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
     }
-    if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.() });
+    if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });
   }
 }

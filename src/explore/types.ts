@@ -51,6 +51,11 @@ export interface Instance {
   finalCheck(): Violation | null;
   /** The system state in one line, shown beside each trace step (optional). */
   describe?(): string;
+  /**
+   * The whole state as a JSON value, for viewers (the web view's race view); optional. Taken
+   * after each step of a trace, and once before the first.
+   */
+  snapshot?(): unknown;
 }
 
 export interface System {
@@ -79,6 +84,8 @@ export interface TraceStep {
   readonly violating?: boolean;
   /** `Instance.describe()` after the step, when the system provides it. */
   readonly state?: string;
+  /** `Instance.snapshot()` after the step (for the violating step: as the step left it). */
+  readonly snapshot?: unknown;
 }
 
 /**

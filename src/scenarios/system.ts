@@ -16,6 +16,7 @@ import type { Instance, StepInfo, System, Violation } from '../explore/types.js'
 import type { Scenario } from './format.js';
 import { runTask } from './tasks.js';
 import { walkEntries } from '../mm/arch/walk.js';
+import { kernelSnapshot, lockName } from '../view/snapshot.js';
 
 const GEN_API = genApi as unknown as ModelApi;
 
@@ -108,15 +109,10 @@ function entryName(ptr: number): string {
   const tid = Math.floor(ptr / 512);
   return `${LEVEL_NAMES[current.k.pt.level[tid]] ?? '?'}[${ptr % 512}]@T${tid}`;
 }
-/** A lock handle as `ptl(T4)` / `pml(T3)` / `page_table_lock`. */
-function lockName(l: number): string {
-  if (l <= 0) return 'page_table_lock';
-  return `${current.k.pt.level[l] === 2 ? 'pml' : 'ptl'}(T${l})`;
-}
 
 export function describeStep(s: Step): string {
   if ('ptr' in s) return `${s.op} ${entryName(s.ptr)}`;
-  if ('lock' in s) return `${s.op} ${lockName(s.lock)}`;
+  if ('lock' in s) return `${s.op} ${lockName(current.k, s.lock)}`;
   if ('pfn' in s) return `${s.op} folio ${s.pfn}`;
   if ('what' in s) return s.what;
   if ('sem' in s) return `${s.op} rwsem`;
@@ -240,6 +236,11 @@ class ModelInstance implements Instance {
   describe(): string {
     const mms = this.k.mms.map((m) => `${m.name}: VmPTE ${m.pgtablesBytes / 1024} kB`).join(', ');
     return `${mms}; RCU callbacks pending ${this.k.rcu.pending.length}`;
+  }
+
+  /** The web view's picture of the kernel (src/view/snapshot.ts). */
+  snapshot(): unknown {
+    return kernelSnapshot(this.k);
   }
 
   names(): string[] {

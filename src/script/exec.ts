@@ -22,6 +22,8 @@ export interface RunOptions {
   onLine?: (line: OutputLine) => void;
   /** Called with (ops done, ops total) after each op, for progress displays. */
   onProgress?: (done: number, total: number) => void;
+  /** Called after each op that completed, with the kernel as the op left it (timelines). */
+  onOp?: (op: Op, kernel: Api.Kernel) => void;
 }
 
 export interface RunResult {
@@ -212,6 +214,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         }
         throw e;
       }
+      opts.onOp?.(op, k);
       opts.onProgress?.(i + 1, script.ops.length);
     });
   } catch (e) {

@@ -9,6 +9,7 @@ import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode
 import { scenarioSystem } from '../scenarios/system.js';
 import type { Scenario } from '../scenarios/format.js';
 import { EXIT, UsageError, table } from './util.js';
+import { exploreDoc } from '../view/docs.js';
 
 function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
   const m = /^([a-z0-9-]+)=off$/.exec(v);
@@ -117,7 +118,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         if (!o.json) process.stdout.write(`${scn.name}: ${o.mode}, guards off: ${guardsOff.join(', ') || 'none'}; ${result.executions} executions in ${(ms / 1000).toFixed(1)} s\n`);
       }
       if (o.json) {
-        process.stdout.write(JSON.stringify({ scenario: scn.name, guardsOff, ...result }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify(exploreDoc(scn.name, guardsOff, sys.taskNames ?? [], result)) + '\n');
       } else if (result.status === 'violation') {
         process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
         process.stdout.write(`replay: ptlab explore ${name} ${guardsOff.map((g) => `--guard ${g}=off`).join(' ')} --replay '${result.token}'\n\n`);

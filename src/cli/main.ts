@@ -13,6 +13,7 @@ import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
+import { registerWeb } from './web.js';
 import { EXIT, UsageError } from './util.js';
 
 // A reader that stops early (`ptlab explore ... | head`) closes the pipe: stop quietly.
@@ -45,6 +46,8 @@ Examples:
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
   ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
   ptlab report out/replay.json -o /tmp/r   draw a replay report as plots, HTML and Markdown
+  ptlab serve race.json               the web view on 127.0.0.1: races step by step, address spaces, reports
+  ptlab view race.json -o race.html   the same page with the data inside, to open offline
 
 Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
 Op-script grammar: docs/op-scripts.md`,
@@ -58,6 +61,7 @@ registerBench(program);
 registerRecord(program);
 registerReplay(program);
 registerReport(program);
+registerWeb(program);
 registerTrace(program);
 
 try {

@@ -4,7 +4,9 @@ import { STATUS_FIELDS, ROLLUP_FIELDS } from '../script/ast.js';
 import { runScript } from '../script/exec.js';
 import { formatOutputLine, type OutputLine } from '../oracle/schema.js';
 import { applySettings } from '../mm/config.js';
-import { EXIT, UsageError, loadScript, parseConfigOption, table } from './util.js';
+import fs from 'node:fs';
+import { timelineRecorder } from '../view/docs.js';
+import { EXIT, UsageError, loadScript, parseConfigOption, table, writeFileAtomic } from './util.js';
 
 export function registerRun(program: Command): void {
   program
@@ -14,20 +16,28 @@ export function registerRun(program: Command): void {
     .option('--json', 'print JSON lines (the schema the kernel runner prints) instead of tables')
     .option('--config <k=v,...>', 'model settings over the script\'s own config lines (repeatable)', parseConfigOption, {})
     .option('--check', 'check the model\'s invariants after every op (slow on big scripts)')
+    .option('--timeline <file>', 'also write the address space after every op as JSON, for `ptlab view` / `ptlab serve` (one script only)')
     .addHelpText('after', '\nExit code 0 when every op and expect line held, 1 at the first that did not (its line is named).')
-    .action((scripts: string[], opts: { json?: boolean; config: Record<string, string>; check?: boolean }) => {
+    .action((scripts: string[], opts: { json?: boolean; config: Record<string, string>; check?: boolean; timeline?: string }) => {
       const bad = applySettings({}, opts.config);
       if (bad) throw new UsageError(`--config: ${bad}`);
+      if (opts.timeline && scripts.length > 1) throw new UsageError(`--timeline: give one script, not ${scripts.length}`);
       const loaded = scripts.map(loadScript); // validate all before running any
+      const rec = opts.timeline ? timelineRecorder(fs.readFileSync(scripts[0], 'utf8'), loaded[0].file) : undefined;
       let code: number = EXIT.OK;
       for (const script of loaded) {
         if (!opts.json && loaded.length > 1) process.stdout.write(`== ${script.file}\n`);
         const r = runScript(script, {
           overrides: opts.config,
           checkInvariants: opts.check,
+          onOp: rec?.onOp,
           onLine: (l) => process.stdout.write(opts.json ? formatOutputLine(l) + '\n' : render(script.file, l)),
         });
         code = Math.max(code, r.exitCode);
+        if (rec && opts.timeline) {
+          writeFileAtomic(opts.timeline, JSON.stringify(rec.doc(r)) + '\n');
+          process.stderr.write(`timeline of ${rec.doc(r).steps.length} ops written to ${opts.timeline}; open it with: ptlab serve ${opts.timeline}\n`);
+        }
       }
       process.exitCode = code;
     });

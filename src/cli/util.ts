@@ -40,3 +40,15 @@ export function table(header: string[], rows: (string | number)[][]): string {
     r.map((c, i) => (i === 0 || isHeader ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
 }
+
+/** Write a whole file or nothing: a private name in the same directory, then rename. */
+export function writeFileAtomic(file: string, data: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}

@@ -58,7 +58,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
       if (cur) r.setAttribute('aria-current', 'step');
       else r.removeAttribute('aria-current');
     });
-    if (pos > 0) rows[pos - 1].scrollIntoView({ block: 'nearest' });
+    if (pos > 0) reveal(table, rows[pos - 1].nextElementSibling?.classList.contains('violation-row') ? [rows[pos - 1], rows[pos - 1].nextElementSibling!] : [rows[pos - 1]]);
     const step = pos > 0 ? trace[pos - 1] : undefined;
     position.textContent = pos === 0 ? `Before step 1 (of ${trace.length})` : `Step ${pos} of ${trace.length}: ${names[step!.task] ?? `task ${step!.task}`}: ${step!.label}${step!.violating ? ' — the violating step' : ''}`;
     const snap = snapshots[pos];
@@ -80,6 +80,20 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     h('div', { class: 'stepper', role: 'group', 'aria-label': 'step through the trace (← and → keys)' }, prev, next, toViolation, position),
     h('div', { class: 'race-grid' }, h('div', { class: 'race-trace' }, table), h('div', { class: 'race-side' }, cpuPanel, series, asView.el)),
   );
+}
+
+/**
+ * Scroll the trace's own box (not the page) so that the rows are in view below the sticky header:
+ * stepping must not move the rest of the page under the reader.
+ */
+function reveal(table: HTMLElement, rows: readonly Element[]): void {
+  const box = table.parentElement!;
+  const b = box.getBoundingClientRect();
+  const head = table.querySelector('thead')!.getBoundingClientRect().height;
+  const top = rows[0].getBoundingClientRect().top;
+  const bottom = rows[rows.length - 1].getBoundingClientRect().bottom;
+  if (bottom > b.bottom) box.scrollTop += bottom - b.bottom;
+  else if (top < b.top + head) box.scrollTop -= b.top + head - top;
 }
 
 /** Locks, RCU/IRQ sections and TLB contents per CPU, then the RCU queue and the mm's shared state. */

@@ -61,7 +61,12 @@ export function createServer(file: string | undefined): http.Server {
   const examples = exampleNames();
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const p = decodeURIComponent(url.pathname);
+    let p: string;
+    try {
+      p = decodeURIComponent(url.pathname);
+    } catch {
+      return send(res, 400, 'text/plain', 'bad percent-encoding in the path\n');
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n');
     if (p === '/' || p === '/index.html') return send(res, 200, 'text/html; charset=utf-8', page);
     if (p === '/data.json' && file) {

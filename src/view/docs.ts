@@ -36,7 +36,9 @@ export function timelineRecorder(text: string, file: string): { onOp: NonNullabl
   return {
     onOp: (op, k) => {
       if (NO_SNAPSHOT.has(op.op)) return;
-      steps.push({ line: op.loc.line, text: (lines[op.loc.line - 1] ?? op.op).trim(), snapshot: kernelSnapshot(k as unknown as Kernel) });
+      // The op as written, without its trailing comment.
+      const text = (lines[op.loc.line - 1] ?? op.op).replace(/\s#.*$/, '').trim();
+      steps.push({ line: op.loc.line, text, snapshot: kernelSnapshot(k as unknown as Kernel) });
     },
     doc: (r) => {
       const err = r.lines.find((l) => l.type === 'error');

@@ -186,7 +186,7 @@ export function parseViewDoc(text: string, source: string): { ok: true; view: Vi
     return { ok: false, error: `${source}: not JSON: ${(e as Error).message}` };
   }
   const type = typeof json === 'object' && json !== null && 'type' in json ? (json as { type: unknown }).type : undefined;
-  if (typeof type !== 'string' || !(type in DOCS)) {
+  if (typeof type !== 'string' || !Object.hasOwn(DOCS, type)) {
     return {
       ok: false,
       error: `${source}: not a ptlab document: expected "type" to be one of ${Object.keys(DOCS).join(', ')} (from ptlab explore --json, ptlab run --timeline, ptlab replay), got ${JSON.stringify(type) ?? 'nothing'}`,
@@ -196,7 +196,8 @@ export function parseViewDoc(text: string, source: string): { ok: true; view: Vi
   const r = DOCS[t].safeParse(json);
   if (!r.success) {
     const first = r.error.issues[0];
-    const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problems)` : '';
+    const n = r.error.issues.length - 1;
+    const more = n > 0 ? ` (and ${n} more problem${n > 1 ? 's' : ''})` : '';
     return { ok: false, error: `${source}: ${t}: ${issuePath(first.path)}: ${first.message}${more}` };
   }
   return { ok: true, view: { kind: KINDS[t], doc: r.data } as ViewDoc };

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The race view in chromium: a shipped violation trace (examples/, made by `ptlab explore
  * --json`) served by `ptlab serve`, stepped with the keyboard to the violating step. What the page

@@ -208,6 +208,9 @@ describe('ptlab serve', () => {
       expect((await get(url, p)).status, p).toBe(404);
     }
     expect((await get(url, '/', 'POST')).status).toBe(405);
+    // A path that does not decode is refused, and the server keeps serving.
+    expect((await get(url, '/%zz')).status).toBe(400);
+    expect((await get(url, '/')).status).toBe(200);
 
     child.kill('SIGINT');
     expect(await exited(child)).toBe(0);

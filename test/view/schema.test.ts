@@ -31,7 +31,7 @@ describe('parseViewDoc on what is not a ptlab document', () => {
   });
 
   it('lists the accepted types when "type" is missing, unknown or not a string', () => {
-    for (const [text, got] of [['{}', 'nothing'], ['{"type":"ptlab-trace"}', '"ptlab-trace"'], ['{"type":3}', '3'], ['[]', 'nothing'], ['null', 'nothing'], ['"ptlab-run"', 'nothing']]) {
+    for (const [text, got] of [['{}', 'nothing'], ['{"type":"ptlab-trace"}', '"ptlab-trace"'], ['{"type":3}', '3'], ['[]', 'nothing'], ['null', 'nothing'], ['"ptlab-run"', 'nothing'], ['{"type":"toString"}', '"toString"'], ['{"type":"constructor"}', '"constructor"'], ['{"type":"__proto__"}', '"__proto__"']]) {
       const e = failure(text, 'x.json');
       expect(e).toMatch(/^x\.json: not a ptlab document: /);
       for (const t of TYPES) expect(e).toContain(t);
@@ -84,7 +84,7 @@ describe('documents ptlab writes', () => {
     // Two problems: the first is named, the other counted.
     const worse = JSON.parse(JSON.stringify(bad)) as typeof bad & { scenario: unknown };
     worse.scenario = 7;
-    expect(failure(JSON.stringify(worse))).toMatch(/\(and 1 more problems\)$/);
+    expect(failure(JSON.stringify(worse))).toMatch(/\(and 1 more problem\)$/);
     // A wrong version is a problem at the top-level key.
     expect(failure(JSON.stringify({ ...doc, version: 2 }))).toMatch(/^in\.json: ptlab-explore: version: /);
   });

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Loading documents in chromium: a malformed file shows a clear message in the page, never a blank
  * screen (served by `ptlab serve`, and picked with the Open button); `ptlab view` writes a page
@@ -57,6 +58,30 @@ describe('loading documents', () => {
       await page.locator('#file-input').setInputFiles(path.join(ROOT, 'examples/dontneed-half-blocks.run.json'));
       await page.getByTestId('run').waitFor();
       expect(await err.isHidden()).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('opens a file dropped on the page', async () => {
+    const server = await serve();
+    try {
+      const { page, errors } = await newPage(browser);
+      await page.goto(server.url);
+      const text = fs.readFileSync(path.join(ROOT, 'examples/heap.report.json'), 'utf8');
+      const overlayShown = await page.evaluate((json) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([json], 'dropped.json', { type: 'application/json' }));
+        document.body.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        const shown = !document.getElementById('drop-overlay')!.hidden;
+        document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        return shown;
+      }, text);
+      expect(overlayShown).toBe(true);
+      await page.getByTestId('workload').waitFor();
+      expect(await page.locator('#drop-overlay').isHidden()).toBe(true);
+      expect(await page.getByTestId('doc-title').textContent()).toContain('dropped.json');
+      expect(errors).toEqual([]);
     } finally {
       await server.stop();
     }

@@ -76,4 +76,19 @@ describe('workload view', () => {
     expect(await page.locator('.grid rect.has-table').count()).toBe(0);
     expect(errors).toEqual([]);
   });
+
+  it('draws the process picked when a script has several', async () => {
+    const { page, errors } = await newPage(browser);
+    await page.goto(server.url);
+    // P: 4 MiB in one 512 GiB slot = a PUD, a PMD and 2 PTE tables (16 kB); Q: 4 KiB = 12 kB.
+    await page.getByTestId('script-text').fill(['process P', 'map A anon private 4M', 'touch A 0 4M write', 'process Q', 'map B anon private 2M', 'touch B 0 4K write'].join('\n'));
+    await page.getByTestId('run-script').click();
+    await page.getByTestId('process-select').waitFor();
+    expect(await page.getByTestId('vmpte').textContent()).toBe('16 kB');
+    expect(await page.locator('.grid rect.has-table').count()).toBe(2);
+    await page.getByTestId('process-select').selectOption('Q');
+    expect(await page.getByTestId('vmpte').textContent()).toBe('12 kB');
+    expect(await page.locator('.grid rect.has-table[data-live="1"]').count()).toBe(1);
+    expect(errors).toEqual([]);
+  });
 });

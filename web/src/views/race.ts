@@ -4,10 +4,11 @@
  * selected step and the address-space view of that instant. ←/→ step, Home/End jump; the
  * violating step is highlighted and its sanitizer message shown beside it.
  */
-import type { ExploreDoc, KernelSnapshot } from '../../../src/view/schema.js';
+import type { AddressSpaceSnapshot, ExploreDoc, KernelSnapshot } from '../../../src/view/schema.js';
 import { h } from '../dom.js';
 import { AddressSpaceView } from './address_space.js';
 import { onStepKeys } from './keys.js';
+import { processPicker } from './process_picker.js';
 import { sparkline } from './sparkline.js';
 
 export function renderRace(doc: ExploreDoc): HTMLElement {
@@ -26,6 +27,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
   if (!trace.length) return h('section', { class: 'race', 'data-testid': 'race' }, head);
 
   const snapshots = fillForward([doc.initial, ...trace.map((s) => s.snapshot)]);
+  const picker = processPicker(snapshots, () => go(pos));
   const violating = trace.findIndex((s) => s.violating);
   const asView = new AddressSpaceView();
   const position = h('output', { 'data-testid': 'race-position', 'aria-live': 'polite' });
@@ -62,11 +64,11 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     const step = pos > 0 ? trace[pos - 1] : undefined;
     position.textContent = pos === 0 ? `Before step 1 (of ${trace.length})` : `Step ${pos} of ${trace.length}: ${names[step!.task] ?? `task ${step!.task}`}: ${step!.label}${step!.violating ? ' — the violating step' : ''}`;
     const snap = snapshots[pos];
-    cpuPanel.replaceChildren(...(snap ? cpuState(snap, names) : [h('p', { class: 'note' }, 'This trace carries no snapshots.')]));
-    const proc = snap?.processes[0];
+    const proc = picker.pick(snap);
+    cpuPanel.replaceChildren(...(snap ? cpuState(snap, names, proc) : [h('p', { class: 'note' }, 'This trace carries no snapshots.')]));
     const tids = step ? [...step.label.matchAll(/T(\d+)/g)].map((m) => Number(m[1])) : [];
     if (proc) asView.update(proc, tids);
-    series.replaceChildren(vmpteSeries(snapshots, pos));
+    series.replaceChildren(vmpteSeries(snapshots.map((s) => picker.pick(s)), pos));
   };
   const prev = h('button', { type: 'button', 'data-testid': 'prev', onclick: () => go(pos - 1) }, '← Previous');
   const next = h('button', { type: 'button', 'data-testid': 'next', onclick: () => go(pos + 1) }, 'Next →');
@@ -77,7 +79,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     'section',
     { class: 'race', 'data-testid': 'race' },
     head,
-    h('div', { class: 'stepper', role: 'group', 'aria-label': 'step through the trace (← and → keys)' }, prev, next, toViolation, position),
+    h('div', { class: 'stepper', role: 'group', 'aria-label': 'step through the trace (← and → keys)' }, prev, next, toViolation, picker.el, position),
     h('div', { class: 'race-grid' }, h('div', { class: 'race-trace' }, table), h('div', { class: 'race-side' }, cpuPanel, series, asView.el)),
   );
 }
@@ -97,7 +99,7 @@ function reveal(table: HTMLElement, rows: readonly Element[]): void {
 }
 
 /** Locks, RCU/IRQ sections and TLB contents per CPU, then the RCU queue and the mm's shared state. */
-function cpuState(snap: KernelSnapshot, names: readonly string[]): HTMLElement[] {
+function cpuState(snap: KernelSnapshot, names: readonly string[], p: AddressSpaceSnapshot | undefined): HTMLElement[] {
   const cpus = snap.cpus.filter((c) => names.some((n) => n.startsWith(`CPU${c.cpu}:`)) || c.locks.length || c.rcuNesting);
   const row = (label: string, f: (c: KernelSnapshot['cpus'][number]) => string) => h('tr', {}, h('th', { scope: 'row' }, label), ...cpus.map((c) => h('td', {}, f(c))));
   const table = h(
@@ -114,7 +116,6 @@ function cpuState(snap: KernelSnapshot, names: readonly string[]): HTMLElement[]
       row('walk-cache entries', (c) => `${c.pwcEntries}${c.pwcStale ? ` (${c.pwcStale} to unlinked tables)` : ''}`),
     ),
   );
-  const p = snap.processes[0];
   return [
     table,
     h('p', { 'data-testid': 'rcu-state' }, `RCU: ${snap.rcu.pending.length ? `${snap.rcu.pending.length} callback${snap.rcu.pending.length > 1 ? 's' : ''} waiting for a grace period (${snap.rcu.pending.join(', ')})` : 'no callback waiting'}; ${snap.rcu.completed} grace period${snap.rcu.completed === 1 ? '' : 's'} ended.`),
@@ -128,12 +129,11 @@ function fillForward(snaps: readonly (KernelSnapshot | undefined)[]): (KernelSna
   return snaps.map((x) => (last = x ?? last));
 }
 
-function vmpteSeries(snaps: readonly (KernelSnapshot | undefined)[], pos: number): HTMLElement {
-  const at = (f: (s: KernelSnapshot) => number) => snaps.map((s) => (s ? f(s) : 0));
+function vmpteSeries(procs: readonly (AddressSpaceSnapshot | undefined)[], pos: number): HTMLElement {
   return sparkline(
     [
-      { label: 'VmPTE', values: at((s) => s.processes[0]?.status.VmPTE ?? 0), color: '#3a78c9' },
-      { label: 'PageTables', values: at((s) => s.processes[0]?.pageTablesKb ?? 0), color: '#b07cd8' },
+      { label: 'VmPTE', values: procs.map((p) => p?.status.VmPTE ?? 0), color: '#3a78c9' },
+      { label: 'PageTables', values: procs.map((p) => p?.pageTablesKb ?? 0), color: '#b07cd8' },
     ],
     pos,
     'Page-table memory per step',

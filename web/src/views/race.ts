@@ -35,19 +35,20 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
   const series = h('div', {});
   const rows = trace.map((st, i) => {
     const cells = Array.from({ length: nTasks }, (_, t) => h('td', {}, t === st.task ? `${st.preemption ? '↷ ' : ''}${st.label}${st.choice !== undefined ? ` = ${st.choice}` : ''}` : ''));
-    const tr = h('tr', { class: `race-row${st.violating ? ' violating' : ''}`, 'data-testid': 'race-row', 'data-step': i + 1, onclick: () => go(i + 1) }, h('th', { scope: 'row' }, String(i + 1)), ...cells);
+    const held = h('td', { class: 'held' }, heldAfter(snapshots[i + 1], names));
+    const tr = h('tr', { class: `race-row${st.violating ? ' violating' : ''}`, 'data-testid': 'race-row', 'data-step': i + 1, onclick: () => go(i + 1) }, h('th', { scope: 'row' }, String(i + 1)), ...cells, held);
     if (st.violating) tr.title = `${doc.violation?.kind}: ${doc.violation?.message}`;
     return tr;
   });
   const body = h('tbody', {});
   trace.forEach((st, i) => {
     body.append(rows[i]);
-    if (st.violating && doc.violation) body.append(h('tr', { class: 'violation-row' }, h('td', { colspan: nTasks + 1, 'data-testid': 'violation-message' }, `✗ ${doc.violation.kind}: ${doc.violation.message}`)));
+    if (st.violating && doc.violation) body.append(h('tr', { class: 'violation-row' }, h('td', { colspan: nTasks + 2, 'data-testid': 'violation-message' }, `✗ ${doc.violation.kind}: ${doc.violation.message}`)));
   });
   const table = h(
     'table',
     { class: 'race-table', 'aria-label': 'interleaving: one column per CPU, one row per step' },
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'step'), ...Array.from({ length: nTasks }, (_, t) => h('th', { scope: 'col' }, names[t] ?? `task ${t}`)))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'step'), ...Array.from({ length: nTasks }, (_, t) => h('th', { scope: 'col' }, names[t] ?? `task ${t}`)), h('th', { scope: 'col' }, 'held after the step'))),
     body,
   );
 
@@ -121,6 +122,22 @@ function cpuState(snap: KernelSnapshot, names: readonly string[], p: AddressSpac
     h('p', { 'data-testid': 'rcu-state' }, `RCU: ${snap.rcu.pending.length ? `${snap.rcu.pending.length} callback${snap.rcu.pending.length > 1 ? 's' : ''} waiting for a grace period (${snap.rcu.pending.join(', ')})` : 'no callback waiting'}; ${snap.rcu.completed} grace period${snap.rcu.completed === 1 ? '' : 's'} ended.`),
     p ? h('p', {}, `${p.process}: mmap_lock ${p.mmapLock.writer !== null ? `write-held by CPU${p.mmapLock.writer}` : p.mmapLock.readers ? `${p.mmapLock.readers} reader${p.mmapLock.readers > 1 ? 's' : ''}` : 'free'}; TLB flushes pending (tlb_flush_pending): ${p.tlbFlushPending}.`) : h('p', {}, 'No process.'),
   ];
+}
+
+/**
+ * One line of what is held after a step, as reviewers annotate interleavings: each CPU's locks and
+ * open RCU / IRQ-off sections, and the RCU callbacks still waiting. Only the scenario's CPUs.
+ */
+function heldAfter(snap: KernelSnapshot | undefined, names: readonly string[]): string {
+  if (!snap) return '';
+  const parts: string[] = [];
+  for (const c of snap.cpus) {
+    if (!names.some((n) => n.startsWith(`CPU${c.cpu}:`))) continue;
+    const what = [...c.locks, ...(c.rcuNesting ? ['rcu'] : []), ...(c.irqsOff ? ['irq-off'] : [])];
+    if (what.length) parts.push(`CPU${c.cpu}: ${what.join(' ')}`);
+  }
+  if (snap.rcu.pending.length) parts.push(`${snap.rcu.pending.length} RCU cb`);
+  return parts.join('; ') || '—';
 }
 
 /** Steps without a snapshot of their own show the latest one before them (or the first one). */

@@ -56,6 +56,10 @@ describe('race view', () => {
     const cpuPanel = await page.getByTestId('cpu-panel').textContent();
     for (const c of snap.cpus) for (const l of c.locks) expect(cpuPanel).toContain(l);
     expect(await page.getByTestId('rcu-state').textContent()).toContain(snap.rcu.pending.length ? `${snap.rcu.pending.length} callback` : 'no callback');
+    // The row's own annotation says the same: what each CPU holds after the step.
+    const held = await current.locator('td.held').textContent();
+    for (const c of snap.cpus) if (c.locks.length) expect(held).toContain(`CPU${c.cpu}: ${c.locks.join(' ')}`);
+    if (snap.rcu.pending.length) expect(held).toContain(`${snap.rcu.pending.length} RCU cb`);
 
     // The tables off the tree, each with its life-cycle state (what the race is about: the PTE
     // table the collapse is retracting has already been reclaimed).
@@ -103,6 +107,15 @@ describe('race view', () => {
     await expect.poll(() => page.getByTestId('race-row').count(), { timeout: 60_000 }).toBe(doc.trace!.length);
     expect(await page.locator('.violation-summary').textContent()).toContain(doc.violation!.kind);
     expect(await page.locator('.race-row.violating').textContent()).toContain(doc.trace!.find((s) => s.violating)!.label);
+    expect(errors).toEqual([]);
+  });
+
+  it('runs the scenario named in the URL', async () => {
+    const doc = readJson<ExploreDoc>('examples/wrong_flush_addr.explore.json');
+    const { page, errors } = await newPage(browser);
+    await page.goto(`${server.url}?scenario=wrong_flush_addr&guard=off`);
+    await expect.poll(() => page.getByTestId('race-row').count(), { timeout: 60_000 }).toBe(doc.trace!.length);
+    expect(await page.getByTestId('violation-message').textContent()).toContain(doc.violation!.message);
     expect(errors).toEqual([]);
   });
 });

@@ -77,8 +77,23 @@ describe('ptlab demo', () => {
     expect(on.reclaimedFast).toBe(100);
   });
 
-  it('refuses a bad --rounds with exit 2', () => {
+  it('--touch one (one byte per 2 MiB) leaves the same page tables and reclaims as touching every page', () => {
+    type Row = { reclaim: string; vmPteKb: number; pteTables: number; reclaimedFast: number };
+    const rows = (touch: string) => (JSON.parse(ptlab('demo', '--rounds', '50', '--touch', touch, '--json').out) as { touch: string; rows: Row[] });
+    const one = rows('one');
+    const all = rows('all');
+    expect([one.touch, all.touch]).toEqual(['one', 'all']);
+    for (const [a, b] of one.rows.map((r, i) => [r, all.rows[i]])) {
+      expect(a.reclaim).toBe(b.reclaim);
+      expect(a.vmPteKb).toBe(b.vmPteKb);
+      expect(a.pteTables).toBe(b.pteTables);
+      expect(a.reclaimedFast).toBe(b.reclaimedFast);
+    }
+  });
+
+  it('refuses a bad --rounds or --touch with exit 2', () => {
     expect(ptlab('demo', '--rounds', 'many').code).toBe(2);
+    expect(ptlab('demo', '--touch', 'half').code).toBe(2);
   });
 });
 

@@ -35,8 +35,10 @@ export function registerRun(program: Command): void {
         });
         code = Math.max(code, r.exitCode);
         if (rec && opts.timeline) {
-          writeFileAtomic(opts.timeline, JSON.stringify(rec.doc(r)) + '\n');
-          process.stderr.write(`timeline of ${rec.doc(r).steps.length} ops written to ${opts.timeline}; open it with: ptlab serve ${opts.timeline}\n`);
+          const doc = rec.doc(r);
+          writeFileAtomic(opts.timeline, JSON.stringify(doc) + '\n');
+          const more = doc.opsNotRecorded ? ` (the first ${doc.steps.length}; ${doc.opsNotRecorded} later ops ran without a snapshot)` : '';
+          process.stderr.write(`timeline of ${doc.steps.length} ops${more} written to ${opts.timeline}; open it with: ptlab serve ${opts.timeline}\n`);
         }
       }
       process.exitCode = code;

@@ -23,6 +23,12 @@ export function exploreDoc(scenario: string, guardsOff: readonly string[], taskN
   return { ...head, ...result, failures, initial: result.initial as KernelSnapshot | undefined, trace: result.trace as ExploreDoc['trace'] };
 }
 
+/**
+ * A timeline keeps the first this many ops: a snapshot is a few kB to a few MB, and a converted
+ * trace can have millions of ops. The rest still run; the document counts them.
+ */
+export const MAX_TIMELINE_STEPS = 5000;
+
 /** Ops that leave the kernel as it was get no snapshot of their own. */
 const NO_SNAPSHOT = new Set(['config', 'expect', 'snapshot']);
 
@@ -30,19 +36,25 @@ const NO_SNAPSHOT = new Set(['config', 'expect', 'snapshot']);
  * A timeline being recorded: pass `onOp` to runScript, then `doc()` makes the document. `text` is
  * the script's source, for each step's line.
  */
-export function timelineRecorder(text: string, file: string): { onOp: NonNullable<RunOptions['onOp']>; doc(result: RunResult): RunDoc } {
+export function timelineRecorder(text: string, file: string, maxSteps = MAX_TIMELINE_STEPS): { onOp: NonNullable<RunOptions['onOp']>; doc(result: RunResult): RunDoc } {
   const lines = text.split('\n');
   const steps: RunDoc['steps'] = [];
+  let dropped = 0;
   return {
     onOp: (op, k) => {
       if (NO_SNAPSHOT.has(op.op)) return;
+      if (steps.length >= maxSteps) {
+        dropped++;
+        return;
+      }
       // The op as written, without its trailing comment.
       const text = (lines[op.loc.line - 1] ?? op.op).replace(/\s#.*$/, '').trim();
       steps.push({ line: op.loc.line, text, snapshot: kernelSnapshot(k as unknown as Kernel) });
     },
     doc: (r) => {
       const err = r.lines.find((l) => l.type === 'error');
-      return { type: 'ptlab-run', version: VIEW_VERSION, script: file, exitCode: r.exitCode, error: err && 'message' in err ? `line ${err.line}: ${err.message}` : undefined, steps };
+      const error = err && 'message' in err ? `line ${err.line}: ${err.message}` : undefined;
+      return { type: 'ptlab-run', version: VIEW_VERSION, script: file, exitCode: r.exitCode, error, steps, opsNotRecorded: dropped || undefined };
     },
   };
 }

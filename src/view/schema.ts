@@ -160,6 +160,8 @@ export const RunDoc = z.object({
   exitCode: z.number().int(),
   error: z.string().optional(),
   steps: z.array(RunStep),
+  /** Ops after the first MAX_TIMELINE_STEPS that ran without a snapshot. */
+  opsNotRecorded: z.number().int().positive().optional(),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 

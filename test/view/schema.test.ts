@@ -12,7 +12,9 @@ import type { Scenario } from '../../src/scenarios/format.js';
 import { parseTrace } from '../../src/trace/parse.js';
 import { replay } from '../../src/workloads/replay.js';
 import { buildReport } from '../../src/workloads/variants.js';
-import { exploreDoc, runDoc } from '../../src/view/docs.js';
+import { exploreDoc, runDoc, timelineRecorder } from '../../src/view/docs.js';
+import { runScript } from '../../src/script/exec.js';
+import { parseScript } from '../../src/script/parse.js';
 import { parseViewDoc } from '../../src/view/schema.js';
 
 const TYPES = ['ptlab-explore', 'ptlab-run', 'ptlab-replay-report'];
@@ -133,5 +135,20 @@ describe('documents ptlab writes', () => {
     expect(r.view.kind).toBe('report');
     if (r.view.kind === 'report') expect(r.view.doc.runs.map((x) => x.label)).toEqual(['pt_reclaim=off', 'pt_reclaim=on']);
     expect(failure(JSON.stringify({ ...report, runs: [] }), 'report.json')).toMatch(/^report\.json: ptlab-replay-report: runs: /);
+  });
+});
+
+describe('timeline cap', () => {
+  it('photographs the first maxSteps ops, runs the rest, and counts them', () => {
+    // 1 process + 1 map + 4 touches = 6 ops that change the kernel; keep 2.
+    const text = ['process P', 'map A anon private 8M', ...[0, 2, 4, 6].map((m) => `touch A ${m}M 4K write`)].join('\n');
+    const rec = timelineRecorder(text, 'cap.pt', 2);
+    const r = runScript(parseScript(text, 'cap.pt'), { onOp: rec.onOp });
+    const doc = rec.doc(r);
+    expect(doc.steps.map((s) => s.line)).toEqual([1, 2]);
+    expect(doc.opsNotRecorded).toBe(4);
+    expect(r.exitCode).toBe(0);
+    const back = parseViewDoc(JSON.stringify(doc), 'cap.json');
+    expect(back.ok && back.view.kind).toBe('run');
   });
 });

@@ -16,6 +16,7 @@ export function renderRun(doc: RunDoc): HTMLElement {
     {},
     h('h2', {}, `Op script ${doc.script}`),
     doc.exitCode !== 0 ? h('p', { class: 'violation-summary' }, `The run stopped early (exit ${doc.exitCode}): ${doc.error ?? 'an expectation failed'}`) : h('p', { class: 'note' }, `${steps.length} ops changed the kernel; every expectation held.`),
+    doc.opsNotRecorded ? h('p', { class: 'note', 'data-testid': 'ops-not-recorded' }, `Only the first ${steps.length} ops were photographed; ${doc.opsNotRecorded} more ran without a snapshot.`) : null,
   );
   if (!steps.length) return h('section', { class: 'run', 'data-testid': 'run' }, head, h('p', { class: 'note' }, 'No op changed the kernel.'));
   let pos = steps.length - 1;

@@ -64,11 +64,9 @@ function entryRuns(k: Kernel, tid: number): [number, string][] {
   return runLength(codes.join(''));
 }
 
-/** Non-none entries of a table, counted the way the page colours it (0..512). */
+/** Non-none entries of a table (0..512): the store's own count (src/mm/pgtable.ts). */
 function liveEntries(k: Kernel, tid: number): number {
-  let n = 0;
-  k.pt.forEachEntry(tid, () => n++);
-  return n;
+  return k.pt.populated(tid);
 }
 
 /**

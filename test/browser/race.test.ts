@@ -5,22 +5,11 @@
  * shows is checked against the document itself: the highlighted row, the sanitizer message, the
  * locks per CPU and the state of every off-tree table at that step.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { ExploreDoc } from '../../src/view/schema.js';
-import { launch, newPage, readJson, screenshot, serve, type Server } from './support.js';
+import { newPage, readJson, screenshot, serverAndBrowser } from './support.js';
 
-let server: Server;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await serve();
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  expect(await server?.stop()).toBe(0);
-});
+const env = serverAndBrowser();
 
 describe('race view', () => {
   it('steps with ←/→ to the violating step and shows that instant', async () => {
@@ -29,8 +18,8 @@ describe('race view', () => {
     const trace = doc.trace!;
     const v = trace.findIndex((s) => s.violating);
     expect(v).toBeGreaterThan(0);
-    const { page, errors } = await newPage(browser);
-    await page.goto(`${server.url}?src=${file}`);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(`${env.server.url}?src=${file}`);
     const rows = page.getByTestId('race-row');
     await expect.poll(() => rows.count()).toBe(trace.length);
     await expect.poll(() => page.getByTestId('race-position').textContent()).toMatch(/^Before step 1/);
@@ -87,8 +76,8 @@ describe('race view', () => {
   });
 
   it('works at phone width: the page does not overflow sideways', async () => {
-    const { page, errors } = await newPage(browser, 390, 844);
-    await page.goto(`${server.url}?src=examples/wrong_flush_addr.explore.json`);
+    const { page, errors } = await newPage(env.browser, 390, 844);
+    await page.goto(`${env.server.url}?src=examples/wrong_flush_addr.explore.json`);
     await expect.poll(() => page.getByTestId('race-row').count()).toBeGreaterThan(0);
     await page.getByTestId('go-violation').click();
     expect(await page.locator('.race-row.current.violating').count()).toBe(1);
@@ -100,8 +89,8 @@ describe('race view', () => {
 
   it('runs a scenario in the page and finds the same violation as the CLI', async () => {
     const doc = readJson<ExploreDoc>('examples/retract_vs_dontneed.explore.json');
-    const { page, errors } = await newPage(browser);
-    await page.goto(server.url);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(env.server.url);
     await page.getByTestId('scenario-select').selectOption('retract_vs_dontneed');
     await page.getByTestId('run-scenario').click();
     await expect.poll(() => page.getByTestId('race-row').count(), { timeout: 60_000 }).toBe(doc.trace!.length);
@@ -112,8 +101,8 @@ describe('race view', () => {
 
   it('runs the scenario named in the URL', async () => {
     const doc = readJson<ExploreDoc>('examples/wrong_flush_addr.explore.json');
-    const { page, errors } = await newPage(browser);
-    await page.goto(`${server.url}?scenario=wrong_flush_addr&guard=off`);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(`${env.server.url}?scenario=wrong_flush_addr&guard=off`);
     await expect.poll(() => page.getByTestId('race-row').count(), { timeout: 60_000 }).toBe(doc.trace!.length);
     expect(await page.getByTestId('violation-message').textContent()).toContain(doc.violation!.message);
     expect(errors).toEqual([]);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/ptlab.js');
@@ -70,4 +71,21 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 export function readJson<T>(rel: string): T {
   return JSON.parse(fs.readFileSync(path.join(ROOT, rel), 'utf8')) as T;
+}
+
+/**
+ * One `ptlab serve` (no file) and one browser for a whole test file: started before its tests,
+ * closed after them; the server must stop with exit code 0 on SIGINT.
+ */
+export function serverAndBrowser(): { readonly server: Server; readonly browser: Browser } {
+  const env = {} as { server: Server; browser: Browser };
+  beforeAll(async () => {
+    env.server = await serve();
+    env.browser = await launch();
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    expect(await env.server?.stop()).toBe(0);
+  });
+  return env;
 }

@@ -3,22 +3,11 @@
  * plots (one line per run, labelled as the report's runs) and its runs side by side; an op script
  * run in the page, stepped with the keyboard.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { ReplayReport } from '../../src/workloads/report_schema.js';
-import { launch, newPage, readJson, screenshot, serve, type Server } from './support.js';
+import { newPage, readJson, screenshot, serverAndBrowser } from './support.js';
 
-let server: Server;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await serve();
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 describe('workload view', () => {
   it('plots every run of a replay report and sets them side by side', async () => {
@@ -26,8 +15,8 @@ describe('workload view', () => {
     const report = readJson<ReplayReport>(file);
     const labels = report.runs.map((r) => r.label);
     expect(labels.length).toBeGreaterThan(1);
-    const { page, errors } = await newPage(browser);
-    await page.goto(`${server.url}?src=${file}`);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(`${env.server.url}?src=${file}`);
     for (const name of ['vmpte', 'rss', 'entries', 'empty-tables']) await page.locator(`[data-testid="plot-${name}"][data-rendered]`).waitFor();
 
     // VmPTE over time: one line per run, the legend naming each run.
@@ -56,8 +45,8 @@ describe('workload view', () => {
   });
 
   it('runs an op script in the page; ←/→ move through its ops', async () => {
-    const { page, errors } = await newPage(browser);
-    await page.goto(server.url);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(env.server.url);
     await page.getByTestId('run-script').click();
     const ops = page.getByTestId('run-op');
     await expect.poll(() => ops.count(), { timeout: 30_000 }).toBeGreaterThan(2);
@@ -78,8 +67,8 @@ describe('workload view', () => {
   });
 
   it('draws the process picked when a script has several', async () => {
-    const { page, errors } = await newPage(browser);
-    await page.goto(server.url);
+    const { page, errors } = await newPage(env.browser);
+    await page.goto(env.server.url);
     // P: 4 MiB in one 512 GiB slot = a PUD, a PMD and 2 PTE tables (16 kB); Q: 4 KiB = 12 kB.
     await page.getByTestId('script-text').fill(['process P', 'map A anon private 4M', 'touch A 0 4M write', 'process Q', 'map B anon private 2M', 'touch B 0 4K write'].join('\n'));
     await page.getByTestId('run-script').click();

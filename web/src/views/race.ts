@@ -81,7 +81,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     { class: 'race', 'data-testid': 'race' },
     head,
     h('div', { class: 'stepper', role: 'group', 'aria-label': 'step through the trace (← and → keys)' }, prev, next, toViolation, picker.el, position),
-    h('div', { class: 'race-grid' }, h('div', { class: 'race-trace' }, table), h('div', { class: 'race-side' }, cpuPanel, series, asView.el)),
+    h('div', { class: 'race-grid' }, h('div', { class: 'race-trace', tabindex: 0, role: 'region', 'aria-label': 'trace (scrolls)' }, table), h('div', { class: 'race-side' }, cpuPanel, series, asView.el)),
   );
 }
 

@@ -17,12 +17,89 @@ const DEFAULT_PROT = PROT_READ | PROT_WRITE;
 export interface ToScriptOptions {
   /** Named in the header comment (the trace file, or the generator). */
   source?: string;
+  /** Move the mappings as this plan says (`planRebase`). Default: the trace's own addresses. */
+  rebase?: RebasePlan;
 }
 
 export interface ToScriptResult {
   text: string;
   /** Records (or parts of records) that became `# dropped:` comments. */
   dropped: number;
+}
+
+/** 512 GiB, what one PGD entry maps: the PUD, PMD and PTE tables below it serve only this span. */
+export const PGD_SPAN = 2 ** 39;
+/** Where a rebased script starts: the op-script placement base (16 TiB), clear of the runner. */
+const REBASE_BASE = 2 ** 44;
+/** ... and where it must end: the runner's own program and libraries sit at 0x55… (85 TiB) and up. */
+const REBASE_LIMIT = 2 ** 46;
+
+/** Runs of consecutive 512 GiB spans the trace uses, each moved as a whole by `shift`. */
+export interface RebasePlan {
+  readonly clusters: readonly { readonly start: number; readonly end: number; readonly shift: number }[];
+}
+
+/**
+ * Where to move a trace so that its page tables share nothing with the kernel runner's own: a
+ * recorded program's addresses (0x400000, 0x55…, 0x7f…) share PUD/PMD tables with the runner's
+ * mappings, so the kernel counts fewer new tables than the model. Each run of consecutive 512 GiB
+ * spans the trace touches moves, whole, to 16 TiB and up, one free span apart (so no VMAs become
+ * neighbours that were not). Inside a span every offset stays, so every table is shared exactly
+ * as before and the model's counts do not change. Throws when the runs do not fit below 64 TiB.
+ */
+export function planRebase(records: Iterable<TraceRecord>): RebasePlan {
+  const used = new Set<number>();
+  const span = (a: number, b: number) => {
+    for (let c = Math.floor(a / PGD_SPAN); c <= Math.floor(Math.max(a, b - 1) / PGD_SPAN); c++) used.add(c);
+  };
+  for (const r of records) {
+    if ('err' in r && r.err) continue;
+    switch (r.kind) {
+      case 'vma':
+      case 'present':
+        span(r.start, r.end);
+        break;
+      case 'brk-base':
+        span(r.start, Math.max(r.start, r.cur) + 1);
+        break;
+      case 'mmap':
+      case 'munmap':
+      case 'mprotect':
+      case 'madvise':
+      case 'touch':
+        span(r.addr, r.addr + r.len);
+        break;
+      case 'mremap':
+        span(r.old, r.old + r.oldLen);
+        span(r.addr, r.addr + r.newLen);
+        break;
+      case 'fault':
+      case 'brk':
+        span(r.kind === 'brk' ? r.brk : r.addr, (r.kind === 'brk' ? r.brk : r.addr) + 1);
+        break;
+    }
+  }
+  const chunks = [...used].sort((a, b) => a - b);
+  const clusters: { start: number; end: number; shift: number }[] = [];
+  let next = REBASE_BASE / PGD_SPAN;
+  for (let i = 0; i < chunks.length; ) {
+    let j = i;
+    while (j + 1 < chunks.length && chunks[j + 1] === chunks[j] + 1) j++;
+    clusters.push({ start: chunks[i] * PGD_SPAN, end: (chunks[j] + 1) * PGD_SPAN, shift: (next - chunks[i]) * PGD_SPAN });
+    next += j - i + 2;
+    i = j + 1;
+  }
+  if ((next - 1) * PGD_SPAN > REBASE_LIMIT) {
+    throw new RangeError(`the trace uses ${chunks.length} spans of 512 GiB in ${clusters.length} runs; rebased, they would not fit between 16 and 64 TiB`);
+  }
+  return { clusters };
+}
+
+/** An address of the trace, moved by its cluster's shift (unchanged outside every cluster). */
+export function rebased(plan: RebasePlan | undefined, addr: number): number {
+  if (!plan) return addr;
+  for (const c of plan.clusters) if (addr >= c.start && addr < c.end) return addr + c.shift;
+  return addr;
 }
 
 /** A script mapping: offsets are relative to `origin`, and must stay below `size`. */
@@ -143,6 +220,13 @@ class Converter {
   private sawProcess = false;
   /** Declared files and memfds: kind and the size the script declares (whole pages). */
   private readonly files = new Map<string, { kind: 'file' | 'memfd'; size: number }>();
+
+  constructor(private readonly plan?: RebasePlan) {}
+
+  /** An `at=` address: where the trace had it, or where the rebase plan moves it. */
+  private at(addr: number): string {
+    return hex(rebased(this.plan, addr));
+  }
 
   private emit(line: string): void {
     this.lines.push(line);
@@ -294,7 +378,7 @@ class Converter {
     const m = this.newMapping(addr, size);
     const sharing = shared ? 'shared' : 'private';
     const how = kind === 'anon' ? `anon ${sharing} ${fmtSize(size)}` : `${kind}${source} ${fmtSize(size)} ${sharing}`;
-    this.emit(`map ${m.name} ${how} at=${hex(addr)}${protOpt(prot)}`);
+    this.emit(`map ${m.name} ${how} at=${this.at(addr)}${protOpt(prot)}`);
     p.space.add(addr, addr + size, m);
     return m;
   }
@@ -307,7 +391,7 @@ class Converter {
     if (to > from) {
       if (p.space.pieces(from, to).length) return this.drop(r, 'the heap would grow over another mapping');
       const m = this.newMapping(from, to - from);
-      this.emit(`map ${m.name} anon private ${fmtSize(to - from)} at=${hex(from)} # brk ${hex(r.brk)}: the heap grows`);
+      this.emit(`map ${m.name} anon private ${fmtSize(to - from)} at=${this.at(from)} # brk ${hex(r.brk)}: the heap grows`);
       p.space.add(from, to, m);
     } else if (to < from) {
       this.rangeOp(p, r, to, from - to, (m, off, len) => `unmap ${m} ${off} ${len} # brk ${hex(r.brk)}: the heap shrinks`, true);
@@ -350,7 +434,7 @@ class Converter {
       if (newLen < oldLen) p.space.remove(r.old + newLen, oldEnd);
       else if (newLen > oldLen) p.space.add(oldEnd, r.old + newLen, m);
     } else {
-      this.emit(`${words} at=${hex(r.addr)}`);
+      this.emit(`${words} at=${this.at(r.addr)}`);
       p.space.remove(r.old, oldEnd);
       p.space.remove(r.addr, r.addr + newLen); // MREMAP_FIXED replaces what was there
       p.space.reassign(m, r.old, oldEnd, { ...m, orphan: true });
@@ -365,7 +449,7 @@ class Converter {
     if (!p.stack || low >= p.stack[0] || low < p.stack[1] - STACK_LIMIT) return;
     if (p.space.pieces(low, p.stack[0]).length) return;
     const m = this.newMapping(low, p.stack[0] - low);
-    this.emit(`map ${m.name} anon private ${fmtSize(m.size)} at=${hex(low)} # the stack grows down`);
+    this.emit(`map ${m.name} anon private ${fmtSize(m.size)} at=${this.at(low)} # the stack grows down`);
     p.space.add(low, p.stack[0], m);
     p.stack[0] = low;
   }
@@ -413,11 +497,12 @@ class Converter {
 }
 
 export function traceToScript(records: Iterable<TraceRecord>, opts: ToScriptOptions = {}): ToScriptResult {
-  const c = new Converter();
+  const c = new Converter(opts.rebase);
   for (const r of records) c.record(r);
   c.finish();
   const header = [
     `# op script converted from ${opts.source ?? 'a trace'} by ptlab trace to-script (docs/trace-format.md, "Conversion to op scripts")`,
+    ...(opts.rebase?.clusters ?? []).map((k) => `# rebased: ${hex(k.start)}–${hex(k.end)} of the trace is at ${hex(k.start + k.shift)} (brk comments keep the trace's addresses)`),
     `# ${c.dropped} trace record(s) dropped: the "# dropped:" lines say which and why`,
   ];
   return { text: [...header, ...c.lines].join('\n') + '\n', dropped: c.dropped };

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTrace } from '../../src/trace/parse.js';
 import { NODE_BUFFERS_JS, PTLAB_BIN as BIN, whyNotLive } from './support.js';
 import { replay } from '../../src/workloads/replay.js';
+import { kernelOracleAvailable } from '../../src/oracle/kernel.js';
 
 const skipReason = await whyNotLive();
 if (skipReason) console.warn(`test/record/replay.test.ts skipped: ${skipReason}`);
@@ -55,5 +56,25 @@ describe.skipIf(skipReason !== null)('a recorded trace replayed on the model', (
     console.log(`replay of ${cmd[0]} at exit (kB):\n${rows.join('\n')}`);
     expect(Math.abs(model.VmPTE - real.VmPTE)).toBeLessThanOrEqual(8);
     for (const k of ['VmRSS', 'RssAnon', 'RssFile'] as const) expect(Math.abs(model[k] - real[k])).toBeLessThanOrEqual(64);
+  });
+});
+
+const noKernel = skipReason ?? (kernelOracleAvailable().ok ? null : `kernel runner unavailable: ${(kernelOracleAvailable() as { reason: string }).reason}`);
+
+describe.skipIf(noKernel !== null)('a recorded trace converted with --rebase', () => {
+  it('runs on the kernel runner and on the model with the same figures (ptlab diff agrees)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-rebase-'));
+    const trace = path.join(dir, 'py.trace');
+    const script = path.join(dir, 'py.pt');
+    // python3 is not a PIE here: its image sits at 0x400000 and its stack near 128 TiB, both in
+    // spans the runner's own mappings share tables with.
+    const rec = spawnSync(process.execPath, [BIN, 'record', '-o', trace, '--', '/usr/bin/python3', '-c', 'x = [bytearray(1 << 20) for i in range(8)]'], { encoding: 'utf8', timeout: 120_000 });
+    expect(rec.status, rec.stderr).toBe(0);
+    const conv = spawnSync(process.execPath, [BIN, 'trace', 'to-script', '--rebase', trace, '-o', script], { encoding: 'utf8' });
+    expect(conv.status, conv.stderr).toBe(0);
+    expect(fs.readFileSync(script, 'utf8')).toMatch(/^# rebased: /m);
+    const diff = spawnSync(process.execPath, [BIN, 'diff', script], { encoding: 'utf8', timeout: 300_000 });
+    expect(diff.stdout).toMatch(/1 of 1 scripts agree/);
+    expect(diff.status, diff.stdout).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import { safeParseScript } from '../../src/script/parse.js';
 import type { SnapshotLine } from '../../src/oracle/schema.js';
 import { parseTrace } from '../../src/trace/parse.js';
 import type { TraceRecord } from '../../src/trace/records.js';
-import { traceToScript } from '../../src/trace/to_script.js';
+import { PGD_SPAN, planRebase, rebased, traceToScript, type ToScriptOptions } from '../../src/trace/to_script.js';
 import { GENERATORS, resolveParams } from '../../src/workloads/generators/index.js';
 import { replay } from '../../src/workloads/replay.js';
 
@@ -28,8 +28,8 @@ function generated(name: string, given: Record<string, string>): TraceRecord[] {
 }
 
 /** Convert, parse (no errors), run on the model (no error line); the final status of the process. */
-function convertAndRun(recs: TraceRecord[]) {
-  const { text, dropped } = traceToScript(recs, { source: 'test.trace' });
+function convertAndRun(recs: TraceRecord[], opts: ToScriptOptions = {}) {
+  const { text, dropped } = traceToScript(recs, { source: 'test.trace', ...opts });
   const parsed = safeParseScript(text, 'test.pt');
   if (!parsed.ok) throw new Error(`${parsed.errors.map(formatScriptError).join('\n')}\n---\n${text}`);
   const run = runScript(parsed.script, { overrides: { pt_reclaim: 'on' }, checkInvariants: recs.length < 200 });
@@ -170,5 +170,50 @@ touch 0x100000000000 0x3000 read every=0x1800
 `));
     expect(got.text).toContain('touch M0 0 16K write\ntouch M1 0 16K write\n# dropped: touch 0x100000000800 0xc000 write every=2048 (line 5: 5 page access(es) no mapping');
     expect(got.text).toContain('touch M0 0 4K read\ntouch M0 4K 4K read\n');
+  });
+});
+
+describe('trace to-script --rebase', () => {
+  const TiB = 2 ** 40;
+  const chunk = (a: number) => Math.floor(a / PGD_SPAN);
+
+  it('moves each run of used 512 GiB spans whole to 16 TiB and up, one free span apart', () => {
+    const recs = records(HANDWRITTEN);
+    const plan = planRebase(recs);
+    // The handwritten trace uses spans 32 (16 TiB), 34 (17 TiB), 36 (18 TiB), 38 (19 TiB, the
+    // hugetlb mmap), 63-64 (the stack just below 32 TiB grows across the boundary), 96 (48 TiB,
+    // the heap) and 255 ([vvar]); the failed mmap at 20 TiB uses none. Packed from span 32 with
+    // one free span after each run: 32, 34, 36, 38, 40-41, 43, 45.
+    expect(plan.clusters.map((c) => [chunk(c.start), chunk(c.end) - 1, chunk(c.start + c.shift)])).toEqual([
+      [32, 32, 32],
+      [34, 34, 34],
+      [36, 36, 36],
+      [38, 38, 38],
+      [63, 64, 40],
+      [96, 96, 43],
+      [255, 255, 45],
+    ]);
+    // Offsets inside a span are kept, so every PMD and PTE table is shared as before.
+    const a = 0x1fffffffe000;
+    expect(rebased(plan, a) % PGD_SPAN).toBe(a % PGD_SPAN);
+    expect(rebased(plan, 0x300000004000)).toBe(43 * PGD_SPAN + 0x4000);
+  });
+
+  it('gives the same end state as the trace at its own addresses, with every mapping between 16 and 64 TiB', () => {
+    const recs = records(HANDWRITTEN);
+    const plain = expectSameEnd(recs);
+    const moved = convertAndRun(recs, { rebase: planRebase(recs) });
+    expect(moved.status).toEqual(plain.status);
+    expect(moved.snaps.map((x) => x.status)).toEqual(plain.snaps.map((x) => x.status));
+    const ats = [...moved.text.matchAll(/ at=(0x[0-9a-f]+)/g)].map((m) => Number(m[1]));
+    expect(ats.length).toBeGreaterThan(5);
+    for (const at of ats) expect(at >= 16 * TiB && at < 64 * TiB, `at=0x${at.toString(16)}`).toBe(true);
+    expect(moved.text).toMatch(/^# rebased: 0x300000000000–0x308000000000 of the trace is at 0x158000000000 /m);
+  });
+
+  it('refuses a trace whose spans do not fit below 64 TiB', () => {
+    // 50 single spans, every other one: 50 runs need 100 spans after 16 TiB; only 96 fit.
+    const text = ['ptlab-trace 1', 'process P', ...Array.from({ length: 50 }, (_, i) => `vma 0x${(2 * i * PGD_SPAN).toString(16)} 0x${(2 * i * PGD_SPAN + 4096).toString(16)} rw- anon`)].join('\n') + '\n';
+    expect(() => planRebase(records(text))).toThrow(/50 spans of 512 GiB in 50 runs/);
   });
 });

@@ -8,6 +8,7 @@
  * - `ptlab-replay-report`: `ptlab replay`'s report (src/workloads/report_schema.ts).
  */
 import { z } from 'zod';
+import { formatIssuePath } from '../report/parse.js';
 import { ReplayReport } from '../workloads/report_schema.js';
 
 export const VIEW_VERSION = 1 as const;
@@ -170,12 +171,6 @@ export type ViewDoc = { kind: 'explore'; doc: ExploreDoc } | { kind: 'run'; doc:
 const DOCS = { 'ptlab-explore': ExploreDoc, 'ptlab-run': RunDoc, 'ptlab-replay-report': ReplayReport } as const;
 const KINDS = { 'ptlab-explore': 'explore', 'ptlab-run': 'run', 'ptlab-replay-report': 'report' } as const;
 
-/** `['trace', 3, 'snapshot']` → `trace[3].snapshot`. */
-function issuePath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(top level)';
-  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
-}
-
 /**
  * JSON text → a view document, or one message that says what is wrong and where: never a throw,
  * so that the page always has something to show.
@@ -200,7 +195,7 @@ export function parseViewDoc(text: string, source: string): { ok: true; view: Vi
     const first = r.error.issues[0];
     const n = r.error.issues.length - 1;
     const more = n > 0 ? ` (and ${n} more problem${n > 1 ? 's' : ''})` : '';
-    return { ok: false, error: `${source}: ${t}: ${issuePath(first.path)}: ${first.message}${more}` };
+    return { ok: false, error: `${source}: ${t}: ${formatIssuePath(first.path)}: ${first.message}${more}` };
   }
   return { ok: true, view: { kind: KINDS[t], doc: r.data } as ViewDoc };
 }

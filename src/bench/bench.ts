@@ -253,7 +253,7 @@ export async function prepareRunner(): Promise<void> {
 
 /** ": about N s" from the largest dense run's warm kernel fault cost, or nothing without the kernel. */
 function kernelCoverLetterAllS(r: BenchResults): string {
-  const k = r.dense.at(-1)?.kernel;
+  const k = r.dense.filter((d) => d.kernel).sort((a, b) => b.gib - a.gib)[0]?.kernel;
   return k ? `: about ${((13_107_200 * k.retouch) / 1e9).toFixed(0)} s` : '';
 }
 

@@ -2,10 +2,18 @@
  * Recorded traces of real programs (node, python3, sort) replayed on the model agree with the
  * kernel's own counters at exit.
  *
- * Tolerance, measured: three recordings of this program on Linux 6.18 (thp=madvise) replayed with
- * VmPTE and RssAnon equal to the kB, and RssFile (so VmRSS) 20 kB (5 pages) above the kernel each
- * time; python3 and sort matched within 8 kB. The test allows 8 kB of VmPTE (two page tables) and 64 kB of RSS (16 pages: one
- * fault-around window, the granularity at which file-page mapping can differ).
+ * Replay creates every file fully cached, as a hot library is; the kernel's fault-around maps only
+ * pages already in its page cache. So each program is recorded twice: the files the first trace
+ * names are read whole in between, and the second trace is the one replayed.
+ *
+ * Tolerance, measured on Linux 6.18 (thp=madvise), 2026-11-26: recorded that way, all three
+ * programs replayed with VmPTE and RssAnon equal to the kB and RssFile 4 kB below the kernel (the
+ * vdso page, which replay does not count), in 12 of 12 runs, also with python3's libraries evicted
+ * from the page cache first (`dd iflag=nocache count=0`). Recorded once from a cold cache instead,
+ * the model's RssFile came out 24-44 kB above the kernel (three runs), still 0-52 kB after one plain
+ * warm-up run (pages fault-around would map but nothing read stay uncached), and 100 kB in one CI
+ * run. The test allows 8 kB of VmPTE (two page tables) and 16 kB of RSS (the vdso's two pages and
+ * two more).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTrace } from '../../src/trace/parse.js';
+import type { TraceRecord } from '../../src/trace/records.js';
 import { NODE_BUFFERS_JS, PTLAB_BIN as BIN, whyNotLive } from './support.js';
 import { replay } from '../../src/workloads/replay.js';
 import { kernelOracleAvailable } from '../../src/oracle/kernel.js';
@@ -40,22 +49,30 @@ const PROGRAMS: { name: string; argv: () => string[] | null }[] = [
   },
 ];
 
+/** `ptlab record` of CMD, parsed. */
+function recordTrace(cmd: string[]): { records: TraceRecord[]; events: number } {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-replay-')), 'prog.trace');
+  const r = spawnSync(process.execPath, [BIN, 'record', '-o', out, '--', ...cmd], { encoding: 'utf8', timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  const parsed = parseTrace(fs.readFileSync(out, 'utf8'));
+  if (!parsed.ok) throw new Error(`the trace recorded from ${cmd[0]} does not parse`);
+  return parsed;
+}
+
 describe.skipIf(skipReason !== null)('a recorded trace replayed on the model', () => {
   it.each(PROGRAMS)('ends with the counters the kernel reported at exit ($name)', ({ argv }) => {
     const cmd = argv();
     if (!cmd) return; // program not installed here: nothing to compare
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-replay-')), 'prog.trace');
-    const r = spawnSync(process.execPath, [BIN, 'record', '-o', out, '--', ...cmd], { encoding: 'utf8', timeout: 120_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const parsed = parseTrace(fs.readFileSync(out, 'utf8'));
-    if (!parsed.ok) throw new Error('the recorded trace does not parse');
+    const warm = recordTrace(cmd);
+    for (const r of warm.records) if (r.kind === 'file' && r.path && fs.existsSync(r.path)) fs.readFileSync(r.path);
+    const parsed = recordTrace(cmd);
     const { observed, run } = replay(parsed.records, { events: parsed.events });
     const real = observed.find((o) => o.label === 'exit')!;
     const model = run.checkpoints!.find((o) => o.label === 'exit')!;
     const rows = (['VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'] as const).map((k) => `${k.padEnd(8)} kernel ${String(real[k]).padStart(7)}  model ${String(model[k]).padStart(7)}  Δ ${model[k] - real[k]}`);
     console.log(`replay of ${cmd[0]} at exit (kB):\n${rows.join('\n')}`);
     expect(Math.abs(model.VmPTE - real.VmPTE)).toBeLessThanOrEqual(8);
-    for (const k of ['VmRSS', 'RssAnon', 'RssFile'] as const) expect(Math.abs(model[k] - real[k])).toBeLessThanOrEqual(64);
+    for (const k of ['VmRSS', 'RssAnon', 'RssFile'] as const) expect(Math.abs(model[k] - real[k])).toBeLessThanOrEqual(16);
   });
 });
 

@@ -11,6 +11,8 @@
  *   {"type":"present","start":N,"end":N,"anon":true|false}  pagemap runs at exec; anon = bit 61 clear
  *   {"type":"status","at":"exec"|"exit","VmPTE":KB,...}      /proc/PID/status counters
  *   {"type":"rollup","at":"exit","Rss":KB,...}               /proc/PID/smaps_rollup
+ *   {"type":"cache","start":N,"pages":N,"cached":N}          at exit, per VMA of a file: the file
+ *                                          pages it maps (up to EOF) and how many are in the page cache
  *   {"type":"exit-stop","t":NS}
  *   {"type":"end","code":N}   or {"type":"end","signal":N}
  *   {"type":"exec-failed","errno":N,"error":"..."}
@@ -36,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +50,9 @@
 #define PM_PRESENT (1ULL << 63)
 #define PM_FILE (1ULL << 61) /* file page or shared anon */
 #define PAGEMAP_BATCH 4096
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* Linux 6.5; the same number on every architecture */
+#endif
 
 static FILE *out;
 static pid_t child;
@@ -152,8 +159,43 @@ static void print_present(int pm, uint64_t start, uint64_t end)
 			run_start, end, run_anon ? "true" : "false");
 }
 
-/* Every VMA of /proc/PID/maps; with pagemap, their present pages too (user space only). */
-static void print_maps(pid_t pid, const char *at, bool with_pagemap)
+/* cachestat(2)'s argument and result (include/uapi/linux/mman.h), declared here for older headers. */
+struct cachestat_range_arg {
+	uint64_t off, len;
+};
+struct cachestat_result {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/*
+ * How much of the file range a VMA maps is in the page cache: fault-around maps only cached pages,
+ * while replay creates every file fully cached (docs/recording.md). Prints nothing for a file that
+ * is gone (a deleted file's maps path ends in " (deleted)") or is not a regular file, or on a
+ * kernel without cachestat(2).
+ */
+static void print_cache(const char *path, uint64_t start, uint64_t off, uint64_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	struct cachestat_result cs;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		uint64_t size = (uint64_t)st.st_size;
+		uint64_t end = off + len < size ? off + len : size; /* pages past EOF are not file pages */
+		struct cachestat_range_arg range = { off, end > off ? end - off : 0 };
+		if (range.len && syscall(__NR_cachestat, fd, &range, &cs, 0) == 0)
+			fprintf(out, "{\"type\":\"cache\",\"start\":%" PRIu64 ",\"pages\":%" PRIu64 ",\"cached\":%" PRIu64 "}\n",
+				start, (uint64_t)((range.len + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K), (uint64_t)cs.nr_cache);
+	}
+	close(fd);
+}
+
+/*
+ * Every VMA of /proc/PID/maps; with pagemap, their present pages too (user space only); with
+ * cache, the page-cache residency of what each file VMA maps (print_cache).
+ */
+static void print_maps(pid_t pid, const char *at, bool with_pagemap, bool with_cache)
 {
 	FILE *f = open_proc(pid, "maps");
 	int pm = -1;
@@ -180,6 +222,8 @@ static void print_maps(pid_t pid, const char *at, bool with_pagemap)
 		/* [vsyscall] lies above user space; [vvar] pages have no pagemap meaning. */
 		if (pm >= 0 && end <= 0x800000000000ULL && strncmp(line + pathpos, "[vvar", 5))
 			print_present(pm, start, end);
+		if (with_cache && inode != 0 && pathpos && line[pathpos] == '/')
+			print_cache(line + pathpos, start, off, end - start);
 	}
 	fclose(f);
 	if (pm >= 0)
@@ -209,7 +253,7 @@ static void print_exec_image(pid_t pid)
 		(int)pid, (int)getpid(), t, start_brk, start_brk); /* right after exec, brk == start_brk */
 	json_string(lp + 1);
 	fputs("}\n", out);
-	print_maps(pid, "exec", true);
+	print_maps(pid, "exec", true, false);
 	print_kb_fields(pid, "status", "status", "exec", STATUS_KEYS);
 	fflush(out);
 }
@@ -219,7 +263,7 @@ static void print_exit_image(pid_t pid)
 	fprintf(out, "{\"type\":\"exit-stop\",\"t\":%" PRIu64 "}\n", now_ns());
 	print_kb_fields(pid, "status", "status", "exit", STATUS_KEYS);
 	print_kb_fields(pid, "smaps_rollup", "rollup", "exit", ROLLUP_KEYS);
-	print_maps(pid, "exit", false); /* file paths of mappings made after exec */
+	print_maps(pid, "exit", false, true); /* file paths of mappings made after exec */
 	fflush(out);
 }
 

@@ -55,6 +55,13 @@ function finalTable(runs: ReplayRun[]): string {
   );
 }
 
+/** Each run's notes once, with the labels of the runs that have it (a trace's notes are in all). */
+function notesByText(runs: readonly ReplayRun[]): Map<string, string[]> {
+  const byText = new Map<string, string[]>();
+  for (const r of runs) for (const n of r.notes) byText.set(n, [...(byText.get(n) ?? []), r.label]);
+  return byText;
+}
+
 /** The real process's counters against each variant's at the same trace point. */
 function observedTable(report: ReplayReport): string {
   const rows: (string | number)[][] = [];
@@ -157,7 +164,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         process.stdout.write(`${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`);
         for (const s of savings(report)) process.stdout.write(`${formatSaving(s)}\n`);
         if (report.observed.length) process.stdout.write(`\ncounters of the real process vs the model\n${observedTable(report)}\n`);
-        for (const r of runs) for (const n of r.notes) process.stdout.write(`note (${r.label}): ${n}\n`);
+        for (const [n, labels] of notesByText(runs)) process.stdout.write(`note (${labels.join(', ')}): ${n}\n`);
       }
       if (opts.report) for (const f of await writeReport(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
       if (opts.out) process.stderr.write(`wrote ${opts.out}\n`);

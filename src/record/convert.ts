@@ -18,6 +18,7 @@ import {
   PROT_EXEC, PROT_READ, PROT_WRITE, parseProt,
   type MadvAdvice, type MmapFlag, type MremapFlag, type ObservedKey, type TraceRecord, type VmaKind,
 } from '../trace/records.js';
+import { formatPageCacheExit, PAGE_CACHE_WARN_PAGES, uncachedPages, worstFiles, type PartlyCachedFile } from '../trace/page_cache.js';
 import type { PerfEvent, PerfScript, TracedSyscall } from './perf_script.js';
 import type { WatchReport, WatchVma } from './watch.js';
 
@@ -87,6 +88,24 @@ interface OpenFile {
 const big = (v: bigint | undefined): number => Number(v ?? 0n);
 const fd32 = (v: bigint | undefined): number => Number(BigInt.asIntN(32, v ?? 0n));
 const pageUp = (v: number) => Math.ceil(v / PAGE) * PAGE;
+/**
+ * The trace's files that were partly out of the page cache at exit, summed over the file pages
+ * their exit VMAs map (the watcher's `cache` lines; a kernel without cachestat(2) sends none).
+ */
+function partlyCached(watch: WatchReport, byPath: ReadonlyMap<string, string>): (PartlyCachedFile & { path: string })[] {
+  const sums = new Map<string, { pages: number; cached: number }>();
+  const exitVmas = new Map((watch.exitStop?.vmas ?? []).map((v) => [v.start, v]));
+  for (const c of watch.exitStop?.cache ?? []) {
+    const path = exitVmas.get(c.start)?.path;
+    if (path === undefined || !byPath.has(path)) continue;
+    const sum = sums.get(path) ?? { pages: 0, cached: 0 };
+    sum.pages += c.pages;
+    sum.cached += Math.min(c.cached, c.pages);
+    sums.set(path, sum);
+  }
+  return [...sums].filter(([, s]) => s.cached < s.pages).map(([path, s]) => ({ name: byPath.get(path)!, path, ...s }));
+}
+
 /** A trace line cannot hold a newline: control characters of a comm or path become `?`. */
 // eslint-disable-next-line no-control-regex
 const oneLine = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, '?');
@@ -324,6 +343,16 @@ export function convertRecording(watch: WatchReport, perf: PerfScript, env: Reco
   };
   const rollup = watch.exitStop?.rollup;
   if (rollup && Object.keys(rollup).length) meta.smaps_rollup_exit = Object.entries(rollup).map(([k, v]) => `${k}=${v}`).join(' ');
+  const cold = partlyCached(watch, byPath);
+  if (cold.length) meta.page_cache_exit = formatPageCacheExit(cold);
+  if (uncachedPages(cold) >= PAGE_CACHE_WARN_PAGES) {
+    const paths = new Map(cold.map((c) => [c.name, c.path.replace(/^.*\//, '')]));
+    summary.warnings.push(
+      `${uncachedPages(cold).toLocaleString('en-US')} pages of ${cold.length} of the ${byPath.size} files the trace maps were not in the page cache at exit ` +
+        `(${worstFiles(cold, 3, (c) => paths.get(c.name)!)}). The kernel's fault-around maps only cached pages and replay caches every file ` +
+        "whole, so replay's RssFile can come out higher than the kernel's; read the files whole (cat FILE >/dev/null) and record again for figures that agree",
+    );
+  }
   if (watch.execs > 1) summary.warnings.push(`the command called execve ${watch.execs - 1} more time(s): the trace starts at the last exec`);
   return { records: [{ kind: 'meta', values: meta }, ...header, ...body], summary };
 }

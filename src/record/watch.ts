@@ -34,13 +34,21 @@ export interface WatchImage {
   status: Partial<Record<ObservedKey, number>>;
 }
 
+/** At exit, one file VMA's range up to EOF: its pages and how many were in the page cache. */
+export interface WatchCache {
+  /** the VMA's start, as in the exit `vma` lines */
+  start: number;
+  pages: number;
+  cached: number;
+}
+
 export interface WatchReport {
   /** the last exec of the command (an execve by CMD itself replaces the first image) */
   exec?: WatchImage;
   execs: number;
   /** the pid of the watcher itself (its events in perf's data are not the command's) */
   watcher?: number;
-  exitStop?: { t: number; status: Partial<Record<ObservedKey, number>>; rollup: Record<string, number>; vmas: WatchVma[] };
+  exitStop?: { t: number; status: Partial<Record<ObservedKey, number>>; rollup: Record<string, number>; vmas: WatchVma[]; cache: WatchCache[] };
   end?: { code: number } | { signal: number };
   execFailed?: { errno: number; error: string };
 }
@@ -91,8 +99,11 @@ export function parseWatchOutput(text: string): WatchReport {
         case 'rollup':
           if (r.exitStop) for (const [k, v] of Object.entries(o)) if (typeof v === 'number') r.exitStop.rollup[k] = v;
           break;
+        case 'cache':
+          r.exitStop?.cache.push({ start: num(o, 'start'), pages: num(o, 'pages'), cached: num(o, 'cached') });
+          break;
         case 'exit-stop':
-          r.exitStop = { t: num(o, 't'), status: {}, rollup: {}, vmas: [] };
+          r.exitStop = { t: num(o, 't'), status: {}, rollup: {}, vmas: [], cache: [] };
           break;
         case 'end':
           r.end = typeof o.signal === 'number' ? { signal: o.signal } : { code: num(o, 'code') };

@@ -10,6 +10,7 @@
  */
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
+import { PAGE_CACHE_WARN_PAGES, parsePageCacheExit, uncachedPages, worstFiles } from '../trace/page_cache.js';
 import { EVENT_KINDS, type TraceRecord } from '../trace/records.js';
 import { TraceApplier } from './apply.js';
 import { blockEmptyOutside, scanPteTables, tableRegions, takeSample } from './measure.js';
@@ -20,6 +21,17 @@ type ModelApi = typeof Api;
 const FAST_API = fastApi as unknown as ModelApi;
 /** Notes per kind of skipped record. */
 const MAX_NOTES_PER_KIND = 3;
+
+/** A recorded trace's files partly out of the page cache (src/trace/page_cache.ts), when enough to show. */
+function pageCacheNote(value: string): string | null {
+  const files = parsePageCacheExit(value);
+  const missing = uncachedPages(files);
+  if (missing < PAGE_CACHE_WARN_PAGES) return null;
+  return (
+    `recorded with ${missing.toLocaleString('en-US')} mapped file pages out of the page cache (${worstFiles(files, 3)}): ` +
+    "the kernel's fault-around mapped only cached pages, replay maps whole windows, so RssFile can come out higher than the kernel's"
+  );
+}
 
 export interface ReplayOptions {
   label?: string;
@@ -124,6 +136,8 @@ export function replay(records: Iterable<TraceRecord>, opts: ReplayOptions = {})
 
   for (const r of records) {
     if ('t' in r && r.t !== undefined) lastTime = r.t;
+    const cacheNote = r.kind === 'meta' && r.values.page_cache_exit ? pageCacheNote(r.values.page_cache_exit) : null;
+    if (cacheNote) notes.push(cacheNote);
     feed(r, 0);
     if (EVENT_KINDS.has(r.kind)) {
       events++;

@@ -153,6 +153,35 @@ describe('events → trace records', () => {
     expect(faults[0]).toMatchObject({ access: 'exec', t: 0 });
   });
 
+  it('names the files partly out of the page cache at exit in meta page_cache_exit, and warns from one fault-around window missing', () => {
+    // The watcher's `cache` lines (one per file VMA at exit, pages up to EOF), added to the fixture:
+    // libc's text 100 of 342 pages cached, its first segment whole, python3.11's first segment whole.
+    const LIBC_TEXT = 140436226326528, LIBC_FIRST = 140436226170880, PY_FIRST = 4194304;
+    const cache = (start: number, pages: number, cached: number) => JSON.stringify({ type: 'cache', start, pages, cached });
+    const convert = (lines: string[]) => {
+      const watch = parseWatchOutput(`${fixture('python-mmap.watch.jsonl')}\n${lines.join('\n')}\n`);
+      return convertRecording(watch, parsePerfScript(fixture('python-mmap.perf.txt')), ENV);
+    };
+    const cold = convert([cache(LIBC_TEXT, 342, 100), cache(LIBC_FIRST, 38, 38), cache(PY_FIRST, 31, 31), cache(0x1000, 5, 0)]);
+    const libc = cold.records.find((r) => r.kind === 'file' && r.path === '/usr/lib/x86_64-linux-gnu/libc.so.6') as { name: string };
+    const meta = cold.records.find((r) => r.kind === 'meta') as { values: Record<string, string> };
+    // summed over libc's VMAs; the VMA the exit maps do not know (0x1000) is ignored
+    expect(meta.values.page_cache_exit).toBe(`${libc.name}=138/380`);
+    expect(cold.summary.warnings).toContainEqual(expect.stringMatching(/^242 pages of 1 of the \d+ files the trace maps were not in the page cache at exit \(libc\.so\.6: 138 of 380 pages\)/));
+    // the meta line survives writing and parsing
+    const reparsed = parseTrace([...formatTrace(cold.records)].join('\n'));
+    expect(reparsed.ok && reparsed.records.find((r) => r.kind === 'meta')).toMatchObject({ values: { page_cache_exit: `${libc.name}=138/380` } });
+
+    const hot = convert([cache(LIBC_TEXT, 342, 342), cache(LIBC_FIRST, 38, 38)]);
+    expect((hot.records.find((r) => r.kind === 'meta') as { values: Record<string, string> }).values.page_cache_exit).toBeUndefined();
+    expect(hot.summary.warnings.filter((w) => w.includes('page cache'))).toEqual([]);
+
+    // Fewer missing pages than one fault-around window (16): in meta, but no warning.
+    const warm = convert([cache(LIBC_TEXT, 342, 327), cache(LIBC_FIRST, 38, 38)]);
+    expect((warm.records.find((r) => r.kind === 'meta') as { values: Record<string, string> }).values.page_cache_exit).toBe(`${libc.name}=365/380`);
+    expect(warm.summary.warnings.filter((w) => w.includes('page cache'))).toEqual([]);
+  });
+
   it('pairs per thread when two threads are inside mmap at once', () => {
     // Real lines of the fixture, with the second thread's call moved inside the first's.
     const text = [

@@ -109,6 +109,41 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
     expect(ev.every((e, i) => e.tid !== undefined && (i === 0 || e.t >= ev[i - 1].t))).toBe(true);
   });
 
+  it('warns when a file it maps was partly out of the page cache at exit, and names it in the trace', () => {
+    const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const dir = tmp();
+    const data = path.join(dir, 'cold.bin');
+    fs.writeFileSync(data, Buffer.alloc(64 * MiB, 1));
+    // Written back, then dropped from the page cache; the program maps all 16,384 pages and reads one,
+    // which reads in one read-around window (read_ahead_kb: 8 MiB on this machine's disk).
+    const code = [
+      'import mmap, os',
+      `fd = os.open(${JSON.stringify(data)}, os.O_RDONLY)`,
+      'os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)',
+      'm = mmap.mmap(fd, 0, prot=mmap.PROT_READ); m[0]',
+      'os._exit(0)', // still mapped at the exit stop: no interpreter shutdown to unmap it
+    ].join('\n');
+    const cold = path.join(dir, 'cold.trace');
+    const r = record(cold, py, '-c', code);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: [\d,]+ pages of \d+ of the \d+ files the trace maps were not in the page cache at exit \(cold\.bin: [\d,]+ of 16,384 pages/);
+    const rs = load(cold);
+    const file = of(rs, 'file').find((f) => f.path === data)!;
+    const entry = of(rs, 'meta')[0].values.page_cache_exit?.split(' ').find((e) => e.startsWith(`${file.name}=`));
+    const [cached, pages] = entry!.slice(file.name.length + 1).split('/').map(Number);
+    expect(pages).toBe(16_384);
+    expect(cached).toBeGreaterThan(0); // the page read, and what readahead brought around it
+    expect(cached).toBeLessThan(16_384);
+
+    // Read whole first, the same file is not named.
+    fs.readFileSync(data);
+    const hot = path.join(dir, 'hot.trace');
+    expect(record(hot, py, '-c', code.replace(/os\.fsync.*\n/, '')).code).toBe(0);
+    const hotRs = load(hot);
+    const hotName = of(hotRs, 'file').find((f) => f.path === data)!.name;
+    expect(of(hotRs, 'meta')[0].values.page_cache_exit ?? '').not.toMatch(new RegExp(`(^| )${hotName}=`));
+  });
+
   it('exits 127 like a shell for a command that does not exist, and writes nothing', () => {
     const dir = tmp();
     const r = record(path.join(dir, 'x.trace'), 'ptlab-no-such-command');

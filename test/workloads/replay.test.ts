@@ -61,6 +61,19 @@ describe('replay of a recorded-style trace', () => {
   });
 });
 
+describe('replay of a trace recorded with a cold page cache', () => {
+  it('from one fault-around window of uncached pages, names the worst files and says RssFile can come out higher', () => {
+    const meta = 'meta page_cache_exit="f0=3/16 f1=0/2 f2=1/9 f3=8/10"\n';
+    const { run } = replayText(`ptlab-trace 1\n${meta}file f0 65536\nprocess P\n`, {});
+    expect(run.notes).toContainEqual(
+      expect.stringMatching(/^recorded with 25 mapped file pages out of the page cache \(f0: 3 of 16 pages, f2: 1 of 9 pages, f1: 0 of 2 pages, \.\.\.\): .*RssFile can come out higher/),
+    );
+    const cacheNotes = (text: string) => replayText(text, {}).run.notes.filter((n) => n.includes('page cache'));
+    expect(cacheNotes('ptlab-trace 1\nfile f0 65536\nprocess P\n')).toEqual([]);
+    expect(cacheNotes('ptlab-trace 1\nmeta page_cache_exit=f0=1/16\nfile f0 65536\nprocess P\n')).toEqual([]); // 15 pages: under one window
+  });
+});
+
 describe('replay of mremap', () => {
   it('moves the mapping where the kernel moved it, even where the model could have grown it in place', () => {
     const t = `ptlab-trace 1

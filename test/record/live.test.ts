@@ -14,6 +14,8 @@ import type { TraceRecord } from '../../src/trace/records.js';
 
 const PAGE = 4096;
 const MiB = 1 << 20;
+/** include/uapi/linux/magic.h */
+const TMPFS_MAGIC = 0x01021994;
 
 
 const skipReason = await whyNotLive();
@@ -111,7 +113,10 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
 
   it('warns when a file it maps was partly out of the page cache at exit, and names it in the trace', () => {
     const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    const dir = tmp();
+    // posix_fadvise cannot drop a tmpfs file's pages (they are the file): use the repository's disk then.
+    const diskTmp = fs.statfsSync(os.tmpdir()).type === TMPFS_MAGIC ? path.join(__dirname, '../../runner/build') : os.tmpdir();
+    fs.mkdirSync(diskTmp, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(diskTmp, 'ptlab-cold-'));
     const data = path.join(dir, 'cold.bin');
     fs.writeFileSync(data, Buffer.alloc(64 * MiB, 1));
     // Written back, then dropped from the page cache; the program maps all 16,384 pages and reads one,
@@ -142,6 +147,7 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
     const hotRs = load(hot);
     const hotName = of(hotRs, 'file').find((f) => f.path === data)!.name;
     expect(of(hotRs, 'meta')[0].values.page_cache_exit ?? '').not.toMatch(new RegExp(`(^| )${hotName}=`));
+    fs.rmSync(dir, { recursive: true, force: true }); // 64 MiB
   });
 
   it('exits 127 like a shell for a command that does not exist, and writes nothing', () => {

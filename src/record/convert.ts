@@ -346,10 +346,9 @@ export function convertRecording(watch: WatchReport, perf: PerfScript, env: Reco
   const cold = partlyCached(watch, byPath);
   if (cold.length) meta.page_cache_exit = formatPageCacheExit(cold);
   if (uncachedPages(cold) >= PAGE_CACHE_WARN_PAGES) {
-    const paths = new Map(cold.map((c) => [c.name, c.path.replace(/^.*\//, '')]));
     summary.warnings.push(
       `${uncachedPages(cold).toLocaleString('en-US')} pages of ${cold.length} of the ${byPath.size} files the trace maps were not in the page cache at exit ` +
-        `(${worstFiles(cold, 3, (c) => paths.get(c.name)!)}). The kernel's fault-around maps only cached pages and replay caches every file ` +
+        `(${worstFiles(cold, 3, (c) => c.path.replace(/^.*\//, ''))}). The kernel's fault-around maps only cached pages and replay caches every file ` +
         "whole, so replay's RssFile can come out higher than the kernel's; read the files whole (cat FILE >/dev/null) and record again for figures that agree",
     );
   }

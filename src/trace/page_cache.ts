@@ -36,7 +36,7 @@ export function parsePageCacheExit(value: string): PartlyCachedFile[] {
 export const uncachedPages = (files: readonly PartlyCachedFile[]): number => files.reduce((n, f) => n + Math.max(0, f.pages - f.cached), 0);
 
 /** The files with the most uncached pages first, at most `n`, as `label: CACHED of PAGES pages`. */
-export function worstFiles(files: readonly PartlyCachedFile[], n: number, label: (f: PartlyCachedFile) => string = (f) => f.name): string {
+export function worstFiles<F extends PartlyCachedFile>(files: readonly F[], n: number, label: (f: F) => string = (f) => f.name): string {
   const worst = [...files].sort((a, b) => b.pages - b.cached - (a.pages - a.cached)).slice(0, n);
   return worst.map((f) => `${label(f)}: ${f.cached.toLocaleString('en-US')} of ${f.pages.toLocaleString('en-US')} pages`).join(', ') + (files.length > n ? ', ...' : '');
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { GUARD_NAMES, type GuardName } from '../mm/config.js';
-import { formatTrace, ReplayError, TokenError, type ExploreResult } from '../explore/index.js';
+import { formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
 import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
 import { scenarioSystem } from '../scenarios/system.js';
 import type { Scenario } from '../scenarios/format.js';
@@ -123,10 +123,9 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
         process.stdout.write(`replay: ptlab explore ${name} ${guardsOff.map((g) => `--guard ${g}=off`).join(' ')} --replay '${result.token}'\n\n`);
         process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation }) + '\n');
-      } else if (result.status === 'clean') {
-        process.stdout.write(`clean${result.complete ? ' (search complete)' : ` (complete within preemption bound ${o.bound ?? scn.bound})`}\n`);
       } else {
-        process.stdout.write('budget exhausted before the search ended\n');
+        const bound = o.bound === undefined ? scn.bound : Number(o.bound);
+        process.stdout.write(verdictLine(result, bound) + '\n');
       }
       process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.SKIPPED : EXIT.OK;
     });

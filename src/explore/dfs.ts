@@ -25,7 +25,7 @@
  * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  */
 import { EventLog, Interner, dependent, type Access } from './dpor.js';
-import type { Scheduler, SchedulerView } from './types.js';
+import type { Coverage, Scheduler, SchedulerView } from './types.js';
 
 export interface DfsOptions {
   /** 'dpor' (default) or 'none' to enumerate every interleaving. */
@@ -50,6 +50,18 @@ interface Node {
 }
 
 const bit = (t: number): number => 1 << t;
+
+/** The system broke the determinism contract of types.ts: an internal error, not a finding. */
+export class NondeterminismError extends Error {
+  override name = 'NondeterminismError';
+}
+
+function sameAccess(a: Access, b: Access): boolean {
+  if (a === b) return true;
+  if (a.write !== b.write || a.global !== b.global || a.objs.length !== b.objs.length) return false;
+  for (let i = 0; i < a.objs.length; i++) if (a.objs[i] !== b.objs[i]) return false;
+  return true;
+}
 const MAX_TASKS = 31; // task sets are bitmasks
 
 export class DfsScheduler implements Scheduler {
@@ -70,6 +82,9 @@ export class DfsScheduler implements Scheduler {
   /** Every execution was covered: the tree is exhausted and the bound cut nothing. */
   get complete(): boolean {
     return this.exhausted && !this.cut;
+  }
+  get coverage(): Coverage {
+    return !this.exhausted ? 'sampled' : this.cut ? 'bounded' : 'complete';
   }
 
   newExecution(): boolean {
@@ -215,11 +230,23 @@ export class DfsScheduler implements Scheduler {
     return node.last >= 0 && t !== node.last && node.enabled & bit(node.last) ? 1 : 0;
   }
 
+  /**
+   * Re-run the prefix of an earlier execution. The step must be the one recorded there, footprint
+   * included: the search raced new steps against the recorded events, so an object that changed
+   * identity between executions would hide races (as rw-semaphores numbered by a module-level
+   * counter once did).
+   */
   private replay(d: number, view: SchedulerView): number {
     const node = this.nodes[d];
     const t = node.task;
-    if (view.pending[t]?.label !== node.labels[t] || !view.enabled[t]) {
-      throw new Error(`dfs: the system is not deterministic: at depth ${d} task ${t} now has '${view.pending[t]?.label}', before '${node.labels[t]}'`);
+    const now = view.pending[t];
+    const was = node.pending[t]!;
+    const a = now ? this.interner.access(now) : null;
+    if (!a || now!.label !== node.labels[t] || !view.enabled[t] || !sameAccess(a, was)) {
+      throw new NondeterminismError(
+        `the system is not deterministic: at step ${d}, task ${t} now takes '${now?.label ?? '(finished)'}' ${a ? this.interner.describe(a) : ''}` +
+          `${view.enabled[t] ? '' : ' (disabled)'}; the recorded execution took '${node.labels[t]}' ${this.interner.describe(was)}`,
+      );
     }
     return t;
   }

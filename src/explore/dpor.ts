@@ -19,6 +19,7 @@ export interface Access {
 
 export class Interner {
   private ids = new Map<string, number>();
+  private names: string[] = [];
   /** Tasks that did not move show the same StepInfo object again: convert it once. */
   private seen = new WeakMap<StepInfo, Access>();
   access(s: StepInfo): Access {
@@ -26,12 +27,20 @@ export class Interner {
     if (a) return a;
     const objs = s.objects.map((o) => {
       let id = this.ids.get(o);
-      if (id === undefined) this.ids.set(o, (id = this.ids.size));
+      if (id === undefined) {
+        this.ids.set(o, (id = this.ids.size));
+        this.names.push(o);
+      }
       return id;
     });
     a = { objs, write: s.write, global: s.global === true };
     this.seen.set(s, a);
     return a;
+  }
+  /** A footprint as people read it: `writes [pte:3, lock:5]`. */
+  describe(a: Access): string {
+    const objs = a.objs.map((i) => this.names[i]).join(', ');
+    return `${a.global ? 'global' : a.write ? 'writes' : 'reads'} [${objs}]`;
   }
 }
 

@@ -8,7 +8,7 @@ import { ReplayError, ReplayScheduler } from './replay.js';
 import { runExecution } from './run.js';
 import { encodeToken } from './token.js';
 import { formatTrace } from './trace.js';
-import type { Scheduler, System, TraceStep, Violation } from './types.js';
+import type { Coverage, Scheduler, System, TraceStep, Violation } from './types.js';
 
 export interface ExploreOptions {
   /** Stop after this many executions (abandoned ones included) or this much clock time. */
@@ -56,7 +56,7 @@ interface Counts {
 }
 
 export type ExploreResult =
-  | ({ readonly status: 'clean'; readonly complete: boolean } & Counts)
+  | ({ readonly status: 'clean'; readonly complete: boolean; readonly coverage: Coverage } & Counts)
   /** The first failure found (minimized) is spread in; `failures` lists every distinct one. */
   | ({ readonly status: 'violation'; readonly failures: readonly Failure[]; readonly complete: boolean } & Failure & Counts)
   | ({ readonly status: 'budget' } & Counts);
@@ -106,7 +106,7 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
     }
   }
   const counts = { executions, abandoned };
-  if (found.size === 0) return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, ...counts };
+  if (found.size === 0) return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, coverage: sched.coverage, ...counts };
   const failures = [...found.values()].map((f) => report(system, f, o));
   const complete = !outOfBudget && !o.stopAtFirst && sched.complete === true;
   return { status: 'violation', ...failures[0], failures, complete, ...counts };
@@ -125,10 +125,40 @@ export function replay(system: System, token: string, options: Pick<ExploreOptio
   sched.newExecution();
   const ex = runExecution(system, sched, options.maxSteps ?? 10_000, true);
   if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
-  const counts = { executions: 1, abandoned: 0, complete: true };
-  if (ex.end.kind !== 'violation') return { status: 'clean', ...counts };
+  const counts = { executions: 1, abandoned: 0, complete: false };
+  if (ex.end.kind !== 'violation') return { status: 'clean', coverage: 'replayed', ...counts };
   const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, initial: ex.initial, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
   return { status: 'violation', ...f, failures: [f], ...counts };
+}
+
+/**
+ * What a result establishes, in one line: a verdict only where a search established it. "clean"
+ * alone is reserved for a complete search; a bounded one says its bound, a sampling one what it ran.
+ */
+export function verdictLine(r: VerdictInput, bound?: number): string {
+  if (r.status === 'violation') return `violation found (${r.violation?.kind ?? 'see the trace'})`;
+  if (r.status === 'budget') return `no violation in ${r.executions} executions, but the budget ran out before the search ended: not a verdict`;
+  const b = bound === undefined ? 'the preemption bound' : `preemption bound ${bound}`;
+  switch (r.coverage) {
+    case 'complete':
+      return `clean: the search is complete (every interleaving, up to reordering independent steps; ${r.executions} executions)`;
+    case 'bounded':
+      return `clean within ${b}: every schedule within it was run (${r.executions} executions); schedules beyond it were not`;
+    case 'sampled':
+      return `no violation in ${r.executions} sampled executions: sampling, not a proof`;
+    case 'replayed':
+      return 'no violation in this schedule';
+    default:
+      return `no violation in ${r.executions} executions`;
+  }
+}
+
+/** What `verdictLine` reads: an ExploreResult, or the `ptlab explore --json` document made of one. */
+export interface VerdictInput {
+  readonly status: 'clean' | 'violation' | 'budget';
+  readonly executions: number;
+  readonly coverage?: Coverage;
+  readonly violation?: Violation;
 }
 
 /** The failure as a person needs it: what broke, how to replay it, and the interleaving. */

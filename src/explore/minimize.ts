@@ -66,6 +66,7 @@ class Guided implements Scheduler {
   private readonly order: number[];
   private readonly choices: number[][] = [];
   private started = false;
+  readonly coverage = 'replayed' as const;
   private stick = -1;
   private stuck = 0;
   private chosen = -1;

@@ -22,6 +22,7 @@ export interface PctOptions {
 }
 
 export class PctScheduler implements Scheduler {
+  readonly coverage = 'sampled' as const;
   private readonly rng: Prng;
   private started = 0;
   private k: number;

@@ -9,6 +9,7 @@ import type { Scheduler, SchedulerView } from './types.js';
 export class RandomScheduler implements Scheduler {
   private readonly rng: Prng;
   private started = 0;
+  readonly coverage = 'sampled' as const;
 
   constructor(
     readonly seed: number,

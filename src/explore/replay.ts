@@ -9,6 +9,7 @@ import type { Decision, Scheduler, SchedulerView } from './types.js';
 export class ReplayScheduler implements Scheduler {
   readonly decisions: readonly Decision[];
   private started = false;
+  readonly coverage = 'replayed' as const;
 
   constructor(token: string | readonly Decision[]) {
     this.decisions = typeof token === 'string' ? decodeToken(token) : token;

@@ -20,9 +20,11 @@ export interface Execution {
   readonly trace?: readonly TraceStep[];
   /** `Instance.snapshot()` before the first step, with the trace. */
   readonly initial?: unknown;
+  /** `Instance.fingerprint()` where the execution ended (finished, failed or deadlocked), when asked. */
+  readonly endState?: string;
 }
 
-export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false): Execution {
+export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
   const inst = system.create();
   const n = inst.nTasks;
   const decisions: Decision[] = [];
@@ -32,7 +34,15 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
   let last = -1;
   const preemptedAt: number[] = [];
   const initial = withTrace ? inst.snapshot?.() : undefined;
-  const done = (end: ExecutionEnd): Execution => ({ nTasks: n, decisions, end, preemptedAt, trace: withTrace ? trace : undefined, initial });
+  const done = (end: ExecutionEnd): Execution => ({
+    nTasks: n,
+    decisions,
+    end,
+    preemptedAt,
+    trace: withTrace ? trace : undefined,
+    initial,
+    endState: withEndState && end.kind !== 'abandoned' ? (inst.fingerprint?.() ?? '') : undefined,
+  });
 
   for (let depth = 0; ; depth++) {
     let unfinished = 0;

@@ -52,6 +52,11 @@ export interface Instance {
   /** The system state in one line, shown beside each trace step (optional). */
   describe?(): string;
   /**
+   * The state up to what no check can tell apart (renamings of objects the system hands out), as
+   * one string; optional. The explorer's self-checks (oracles.ts) compare end states by it.
+   */
+  fingerprint?(): string;
+  /**
    * The whole state as a JSON value, for viewers (the web view's race view); optional. Taken
    * after each step of a trace, and once before the first.
    */
@@ -115,4 +120,12 @@ export interface Scheduler {
   nextChoice(n: number, view: SchedulerView): number;
   /** Whether every execution was covered (exhaustive strategies only). */
   readonly complete?: boolean;
+  /**
+   * What a run that ended without a violation established: every schedule ('complete'), every
+   * schedule within a preemption bound ('bounded'), or nothing beyond the executions it ran
+   * ('sampled', random and PCT). Read once `newExecution()` returned false.
+   */
+  readonly coverage: Coverage;
 }
+
+export type Coverage = 'complete' | 'bounded' | 'sampled' | 'replayed';

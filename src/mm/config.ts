@@ -66,7 +66,7 @@ export interface Config {
   readonly guardsOff: ReadonlySet<GuardName>;
 }
 
-export const DEFAULT_CONFIG: Config = {
+export const DEFAULT_CONFIG: Readonly<Config> = {
   ptReclaim: true,
   version: 'S1',
   thp: 'madvise',
@@ -109,7 +109,7 @@ export function guardOn(cfg: Config, name: GuardName): boolean {
 }
 
 /** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
-export const SCRIPT_SETTINGS: Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }> = {
+export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }>> = {
   pt_reclaim: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.ptReclaim = b)) },
   version: { values: 'one of: B, S0, S1', apply: (c, v) => oneOf(v, ['B', 'S0', 'S1'], (x) => (c.version = x as Version)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },

@@ -20,7 +20,7 @@ import {
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_RW, pmdTransHuge, pteFlags, ptePresent, ptePfn, pteSpecial } from './pgtable_types.js';
 import { localIrqDisable, localIrqEnable, ptepGet, type KGen } from './primitives.js';
-import { findVma } from './vma.js';
+import { findVma } from './vma_tree.js';
 
 /** follow_page_mask() / follow_page_pte(): is the page mapped (writable, when asked)? */
 function* followPage(mm: MmStruct, addr: Vaddr, write: boolean): KGen<boolean> {

@@ -53,7 +53,7 @@ export function createProcess(k: Kernel, name: string): MmStruct {
 
 /** memfd_create() + ftruncate(). */
 export function createMemfd(k: Kernel, name: string, size: number): AddressSpace {
-  const f = new AddressSpace(k.files.length, name, 'shmem', Math.ceil(size / PAGE_SIZE), 0);
+  const f = new AddressSpace(k, k.files.length, name, 'shmem', Math.ceil(size / PAGE_SIZE), 0);
   k.files.push(f);
   return f;
 }
@@ -61,7 +61,7 @@ export function createMemfd(k: Kernel, name: string, size: number): AddressSpace
 /** A regular file written by its creator in chunks whose folios have the given order. */
 export function createFile(k: Kernel, name: string, size: number, folioOrder: number): AddressSpace {
   enter(k, null);
-  const f = new AddressSpace(k.files.length, name, 'file', Math.ceil(size / PAGE_SIZE), folioOrder);
+  const f = new AddressSpace(k, k.files.length, name, 'file', Math.ceil(size / PAGE_SIZE), folioOrder);
   k.files.push(f);
   if (!fileFillAsWritten(f)) throw new ModelBug('out of memory writing a file');
   return f;

@@ -15,7 +15,7 @@ import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
 import { mmDecNrPtes, mmFindPmd, tableOf } from './memory/pgalloc.js';
-import { vmaStartWrite, mmapWriteUnlock } from './mmap.js';
+import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
 import {
   MM_ANONPAGES,
   VM_UFFD_MISSING,
@@ -73,7 +73,7 @@ import {
 import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
-import { vmaLookup } from './vma.js';
+import { vmaLookup } from './vma_tree.js';
 
 export type ScanResult =
   | 'SCAN_FAIL'

@@ -5,13 +5,12 @@
  */
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { lockVmaUnderRcu } from './arch/fault.js';
 import { faultinPageRange } from './gup.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
 import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
 import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
-import { mmapWriteUnlock } from './mmap.js';
+import { lockVmaUnderRcu, mmapWriteUnlock } from './mmap_lock.js';
 import {
   MMF_VM_HUGEPAGE,
   VM_HUGEPAGE,
@@ -40,7 +39,8 @@ import {
   pteSpecial,
 } from './pgtable_types.js';
 import { downRead, downWrite, ptepGet, setPte, upRead, type KGen } from './primitives.js';
-import { findVma, vmaModifyFlags } from './vma.js';
+import { vmaModifyFlags } from './vma.js';
+import { findVma } from './vma_tree.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [

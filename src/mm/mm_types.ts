@@ -40,10 +40,16 @@ export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 export const MMF_VM_HUGEPAGE = 1 << 0;
 export const MMF_OOM_SKIP = 1 << 1;
 
-/** A read-write semaphore (mmap_lock, i_mmap_rwsem): reader count and writer (CPU + 1). */
+/**
+ * A read-write semaphore (mmap_lock, i_mmap_rwsem, the per-VMA lock): reader count and writer
+ * (CPU + 1). `id` names it for the explorer's dependency tracking: handed out by its kernel in
+ * creation order (`Kernel.newObjectId()`), so the same lock has the same id in every execution of a
+ * scenario, as table and lock handles do.
+ */
 export class RwSem {
   readers = 0;
   writer = 0;
+  constructor(readonly id: number) {}
 }
 
 /** Event counters, for reports and tests (the kernel keeps similar ones in /proc/vmstat). */
@@ -78,7 +84,7 @@ export class Vma {
   /** The model's label of the mapping (the script's map name), kept across splits. */
   name = '';
   /** The per-VMA lock: readers are faults (vma_start_read()); see writeSeq. */
-  readonly vmLock = new RwSem();
+  readonly vmLock: RwSem;
   /** vm_lock_seq: equal to mm.mmapSeq while write-locked (vma_start_write() until mmap_write_unlock()). */
   writeSeq = -1;
   constructor(
@@ -89,7 +95,9 @@ export class Vma {
     public file: AddressSpace | null,
     /** Page offset in the file; for anonymous mappings start >> PAGE_SHIFT, as in the kernel. */
     public pgoff: number,
-  ) {}
+  ) {
+    this.vmLock = new RwSem(mm.kernel.newObjectId());
+  }
   isAnonymous(): boolean {
     return this.file === null;
   }
@@ -106,8 +114,9 @@ export class AddressSpace {
   pages: Int32Array;
   /** i_mmap: the VMAs mapping this file. */
   readonly iMmap: Vma[] = [];
-  readonly iMmapRwsem = new RwSem();
+  readonly iMmapRwsem: RwSem;
   constructor(
+    kernel: Kernel,
     readonly id: number,
     readonly name: string,
     readonly kind: 'shmem' | 'file',
@@ -116,6 +125,7 @@ export class AddressSpace {
     readonly writeOrder: number,
   ) {
     this.pages = new Int32Array(sizePages);
+    this.iMmapRwsem = new RwSem(kernel.newObjectId());
   }
   nrpages = 0;
 }
@@ -130,7 +140,7 @@ export class MmStruct {
   /** start_brk / brk: the heap's base and the current break (set by setBrkBase(), moved by brk()). */
   startBrk = 0;
   brk = 0;
-  readonly mmapLock = new RwSem();
+  readonly mmapLock: RwSem;
   /** page_table_lock: 0 free, else owner CPU + 1. */
   pageTableLock = 0;
   /** mm_lock_seq: bumped when the mmap write lock is released, ending VMA write locks. */
@@ -148,6 +158,7 @@ export class MmStruct {
   ) {
     // mm_alloc_pgd(): the PGD is not counted in pgtables_bytes (spec: VmPTE counts PTE+PMD+PUD).
     this.pgd = kernel.pt.alloc(LEVEL_PGD, id, 0);
+    this.mmapLock = new RwSem(kernel.newObjectId());
   }
 }
 
@@ -160,6 +171,14 @@ export class Cpu {
   /** Spinlocks held, innermost last. */
   readonly held: number[] = [];
   activeMm: MmStruct | null = null;
+  /**
+   * need_resched() of the task running here, under the config's policy (sync.needReschedByConfig):
+   * how often it was asked, TIF_NEED_RESCHED, and "just rescheduled". Per CPU, as the flag is per
+   * task in the kernel: two CPUs' zap loops must not share one counter.
+   */
+  reschedTicks = 0;
+  reschedPending = false;
+  reschedFresh = false;
   constructor(
     readonly id: number,
     pwcFlush: Config['pwcFlush'] = 'all',
@@ -177,12 +196,18 @@ export class Kernel {
   readonly rcu = new Rcu();
   readonly stats = new Stats();
   nextAnonVma = 1;
-  /** Counter for need_resched(): the zap loop asks it once per iteration. */
-  reschedTicks = 0;
-  /** TIF_NEED_RESCHED of the single-CPU driver's task (see sync.needReschedByConfig). */
-  reschedPending = false;
-  /** The task was just rescheduled: its next need_resched() check is false. */
-  reschedFresh = false;
+  /**
+   * The mm whose VMA tree the current step may change (set by an `mtStore()` step). The explorer
+   * clears it before every step and sets `checkTreeWrites`, so that a tree change made anywhere
+   * but right after a store step is a model bug rather than a dependency it cannot see.
+   */
+  treeWriter: MmStruct | null = null;
+  checkTreeWrites = false;
+  /** Ids of objects that have no number of their own (rw-semaphores), in creation order. */
+  private objectIds = 0;
+  newObjectId(): number {
+    return ++this.objectIds;
+  }
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem);

@@ -23,8 +23,10 @@ import {
   type MmStruct,
 } from './mm_types.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
-import { downRead, downWrite, upRead, upWrite, type KGen } from './primitives.js';
-import { canMerge, findVma, splitVma, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
+import { mmapWriteDowngrade, mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
+import { downRead, downWrite, mtStore, upRead, vmaMarkDetached, type KGen } from './primitives.js';
+import { canMerge, splitVma, vmaExpand, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaUnlink } from './vma.js';
+import { findVma, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 import { populateVmaPageRange } from './gup.js';
 
 export interface MmapRequest {
@@ -82,7 +84,7 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   let anonShared = false;
   if (!file && req.shared) {
     // shmem_zero_setup(): MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file.
-    file = new AddressSpace(k.files.length, `dev/zero (${req.name})`, 'shmem', len / PAGE_SIZE, 0);
+    file = new AddressSpace(k, k.files.length, `dev/zero (${req.name})`, 'shmem', len / PAGE_SIZE, 0);
     k.files.push(file);
     pgoff = 0;
     anonShared = true;
@@ -98,7 +100,7 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const vma = new Vma(mm, req.addr, req.addr + len, flags, file, pgoff);
   vma.anonShared = anonShared;
   vma.name = req.name;
-  vmaMergeNewRange(mm, vma);
+  yield* vmaMergeNewRange(mm, vma);
   yield* mmapWriteUnlock(mm);
   return req.addr;
 }
@@ -108,24 +110,23 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
  * swallows the one after), or the one just after; otherwise it is linked as a VMA of its own.
  * Returns the VMA that now covers the range.
  */
-export function vmaMergeNewRange(mm: MmStruct, vma: Vma): Vma {
+export function* vmaMergeNewRange(mm: MmStruct, vma: Vma): KGen<Vma> {
   const pages = vmaPages(vma);
   const prev = findVma(mm, vma.start - 1);
   const next = findVma(mm, vma.end);
   if (prev && prev.end === vma.start && canMerge(prev, vma)) {
-    prev.end = vma.end;
+    yield* vmaExpand(mm, prev, prev.start, vma.end);
     accountGrowth(mm, prev, pages);
-    if (next && canMerge(prev, next)) vmaMergeNeighbours(mm, prev);
+    if (next && canMerge(prev, next)) yield* vmaMergeNeighbours(mm, prev);
     return prev;
   }
   if (next && next.start === vma.end && canMerge(vma, next)) {
-    next.start = vma.start;
-    next.pgoff = vma.pgoff;
+    yield* vmaExpand(mm, next, vma.start, next.end);
     next.anonVma ??= vma.anonVma;
     accountGrowth(mm, next, pages);
     return next;
   }
-  vmaLink(mm, vma);
+  yield* vmaLink(mm, vma);
   return vma;
 }
 
@@ -133,19 +134,6 @@ export function vmaMergeNewRange(mm: MmStruct, vma: Vma): Vma {
 function accountGrowth(mm: MmStruct, vma: Vma, pages: number): void {
   mm.totalVm += pages;
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += pages;
-}
-
-/** mmap_write_unlock(): also ends every VMA write lock taken in this section. */
-export function* mmapWriteUnlock(mm: MmStruct): KGen<void> {
-  mm.mmapSeq++;
-  yield* upWrite(mm.mmapLock);
-}
-
-/** vma_start_write(): wait out per-VMA readers (faults); the VMA stays write-locked until mmap_write_unlock(). */
-export function* vmaStartWrite(vma: Vma): KGen<void> {
-  yield* downWrite(vma.vmLock);
-  vma.writeSeq = vma.mm.mmapSeq;
-  yield* upWrite(vma.vmLock);
 }
 
 /** munmap(): take mmap_lock for write and do_vmi_munmap() with unlock (the lock is downgraded). */
@@ -172,32 +160,28 @@ export function* doVmiMunmap(mm: MmStruct, start: Vaddr, end: Vaddr, unlock: boo
   if (start > vma.start) yield* splitVma(mm, vma, start, true);
   const last = findVma(mm, end - 1);
   if (last && last.start < end && end < last.end) yield* splitVma(mm, last, end, false);
+  // vms_gather_munmap_vmas(): write-lock and detach each VMA while it is still in the tree.
   const victims: Vma[] = [];
   for (vma = findVma(mm, start); vma && vma.start < end; vma = vmaNext(mm, vma)) {
     yield* vmaStartWrite(vma);
+    yield* vmaMarkDetached(vma);
     victims.push(vma);
   }
   const prev = vmaPrev(mm, victims[0]);
   const next = vmaNext(mm, victims[victims.length - 1]);
   const unmapStart = prev ? prev.end : FIRST_USER_ADDRESS;
   const unmapEnd = next ? next.start : USER_PGTABLES_CEILING;
-  for (const v of victims) removeFromTree(mm, v);
+  yield* mtStore(mm); // vma_iter_clear_gfp(): the range leaves the tree at once
+  for (const v of victims) vmaUnlink(mm, v); // i_mmap: free_pgtables() unlinks
   if (!unlock) {
     yield* vmsClearPtes(mm, victims, start, end, unmapStart, unmapEnd);
     return 0;
   }
-  // mmap_write_downgrade(): the zap and the table freeing run under the read lock.
-  mm.mmapSeq++;
-  mm.mmapLock.writer = 0;
-  mm.mmapLock.readers++;
+  // vms_complete_munmap_vmas(): the zap and the table freeing run under the downgraded lock.
+  yield* mmapWriteDowngrade(mm);
   yield* vmsClearPtes(mm, victims, start, end, unmapStart, unmapEnd);
   yield* upRead(mm.mmapLock);
   return 0;
-}
-
-/** Detach from the tree now; rmap (i_mmap) unlinking happens in free_pgtables(). */
-function removeFromTree(mm: MmStruct, vma: Vma): void {
-  vmaUnlink(mm, vma, false);
 }
 
 /** vms_clear_ptes(). */
@@ -225,7 +209,8 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
   yield* downWrite(mm.mmapLock);
   if (vmas.length) yield* freePgtables(tlb, vmas, FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
   yield* tlbFinishMmu(tlb);
-  for (const vma of vmas) vmaUnlink(mm, vma, false); // i_mmap: already done by free_pgtables()
+  yield* mtStore(mm); // __mt_destroy()
+  for (const vma of vmas) vmaUnlink(mm, vma); // i_mmap: already done by free_pgtables()
   yield* mmapWriteUnlock(mm);
   mm.exited = true;
 }
@@ -326,15 +311,15 @@ export function* doBrk(mm: MmStruct, brk: Vaddr): KGen<number> {
     return origbrk;
   }
   const brkvma = findVma(mm, oldbrk - 1);
-  doBrkFlags(mm, brkvma && brkvma.end === oldbrk && brkvma.start >= mm.startBrk ? brkvma : null, oldbrk, newbrk - oldbrk);
+  yield* doBrkFlags(mm, brkvma && brkvma.end === oldbrk && brkvma.start >= mm.startBrk ? brkvma : null, oldbrk, newbrk - oldbrk);
   mm.brk = brk;
   yield* mmapWriteUnlock(mm);
   return brk;
 }
 
 /** do_brk_flags(): extend the heap VMA that ends at addr, or create an anonymous one. */
-function doBrkFlags(mm: MmStruct, vma: Vma | null, addr: Vaddr, len: number): void {
+function* doBrkFlags(mm: MmStruct, vma: Vma | null, addr: Vaddr, len: number): KGen<void> {
   const nw = new Vma(mm, addr, addr + len, VM_DATA_DEFAULT_FLAGS, null, addr / PAGE_SIZE);
   nw.name = vma ? vma.name : '[heap]';
-  vmaMergeNewRange(mm, nw);
+  yield* vmaMergeNewRange(mm, nw);
 }

@@ -14,7 +14,8 @@ import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
 import { VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
-import { calcVmProtBits, mmapWriteUnlock, PROT_EXEC, PROT_READ, PROT_WRITE, vmaStartWrite } from './mmap.js';
+import { calcVmProtBits, PROT_EXEC, PROT_READ, PROT_WRITE } from './mmap.js';
+import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PT_ANON } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
@@ -34,7 +35,8 @@ import {
 import { condResched, downWrite, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { populateVmaPageRange } from './gup.js';
-import { findVma, vmaModifyFlags } from './vma.js';
+import { vmaModifyFlags } from './vma.js';
+import { findVma } from './vma_tree.js';
 
 /** include/linux/mm.h: change_protection() flags. */
 export const MM_CP_TRY_CHANGE_WRITABLE = 1 << 0;

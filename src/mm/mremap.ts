@@ -13,7 +13,8 @@ import { alignUp, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, P
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, type MmStruct } from './mm_types.js';
-import { doVmiMunmap, mmapWriteUnlock, vmaMergeNewRange, vmaStartWrite } from './mmap.js';
+import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
+import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdTransHuge, pteNone, ptePresent } from './pgtable_types.js';
 import {
@@ -32,7 +33,8 @@ import {
 import { mmLockHandle, pmdLockptr, type LockHandle } from './ptlock.js';
 import { populateVmaPageRange } from './gup.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
-import { canMerge, findVma, vmaLookup, vmaMergeNeighbours, vmaNext } from './vma.js';
+import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
+import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
 
 /** include/uapi/linux/mman.h. */
 export const MREMAP_MAYMOVE = 1;
@@ -119,13 +121,12 @@ function vmaExpandable(mm: MmStruct, vma: Vma, delta: number): boolean {
 
 /** expand_vma_in_place() → vma_merge_extend(): the VMA grows, and merges with a compatible next. */
 function* expandVmaInPlace(vrm: Vrm, vma: Vma): KGen<void> {
-  yield* vmaStartWrite(vma);
   const delta = vrm.newLen - vrm.oldLen;
-  vma.end += delta;
+  yield* vmaExpand(vrm.mm, vma, vma.start, vma.end + delta);
   vrm.mm.totalVm += delta / PAGE_SIZE; // vrm_stat_account()
   if (vma.flags & VM_LOCKED_MASK) vrm.mm.lockedVm += delta / PAGE_SIZE;
   const next = vmaNext(vrm.mm, vma);
-  if (next && canMerge(vma, next)) vmaMergeNeighbours(vrm.mm, vma);
+  if (next && canMerge(vma, next)) yield* vmaMergeNeighbours(vrm.mm, vma);
 }
 
 /**
@@ -157,7 +158,7 @@ function* moveVma(vrm: Vrm, vma: Vma): KGen<number> {
   }
   yield* vmaStartWrite(vma);
   const newPgoff = vma.pgoff + (vrm.addr - vma.start) / PAGE_SIZE;
-  const newVma = copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
+  const newVma = yield* copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
   const moved = yield* movePageTables(vma, vrm.addr, newVma, vrm.newAddr, vrm.oldLen);
   if (moved < vrm.oldLen) throw new ModelBug('mremap: out of memory moving page tables (the revert path is not modelled)');
   if (vrm.flags & MREMAP_DONTUNMAP) {
@@ -173,13 +174,13 @@ function* moveVma(vrm: Vrm, vma: Vma): KGen<number> {
  * copy_vma(): the new VMA (or a neighbour it merges into) for [addr, addr + len) at pgoff; an
  * anonymous VMA that never faulted gets the pgoff of its new address.
  */
-function copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): Vma {
+function* copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): KGen<Vma> {
   if (vma.isAnonymous() && !vma.anonVma) pgoff = addr / PAGE_SIZE;
   const nw = new Vma(vma.mm, addr, addr + len, vma.flags, vma.file, pgoff);
   nw.anonVma = vma.anonVma; // anon_vma_clone()
   nw.anonShared = vma.anonShared;
   nw.name = vma.name;
-  return vmaMergeNewRange(vma.mm, nw);
+  return yield* vmaMergeNewRange(vma.mm, nw);
 }
 
 /** struct pagetable_move_control. */

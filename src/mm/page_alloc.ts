@@ -18,7 +18,7 @@ export const PT_FILE = 3;
 export const PT_SHMEM = 4;
 export const PT_ZERO = 5;
 export const PT_RESERVED = 6;
-export const PAGE_TYPE_NAMES = ['free', 'pagetable', 'anon', 'file', 'shmem', 'zero', 'reserved'];
+export const PAGE_TYPE_NAMES: readonly string[] = ['free', 'pagetable', 'anon', 'file', 'shmem', 'zero', 'reserved'];
 
 /** Page flags (include/linux/page-flags.h, model subset). */
 export const PG_locked = 1 << 0;

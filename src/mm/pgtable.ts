@@ -27,7 +27,7 @@ export const T_DETACHED = 3;
 export const T_QUEUED = 4;
 export const T_DEPOSITED = 5;
 export const T_FREED = 6;
-export const TABLE_STATE_NAMES = ['unused', 'allocated', 'linked', 'detached', 'queued', 'deposited', 'freed'];
+export const TABLE_STATE_NAMES: readonly string[] = ['unused', 'allocated', 'linked', 'detached', 'queued', 'deposited', 'freed'];
 
 /** Storage classes: capacity of the sparse block, or dense. */
 const CLS_NONE = 0;

@@ -4,7 +4,7 @@
  */
 import { Violation } from './bug.js';
 import { current } from './current.js';
-import type { MmStruct, RwSem } from './mm_types.js';
+import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
@@ -64,6 +64,9 @@ export function downWrite(sem: RwSem): void {
 export function upWrite(sem: RwSem): void {
   S.rwsemUpWrite(sem);
 }
+export function downgradeWrite(sem: RwSem): void {
+  S.rwsemDowngrade(sem);
+}
 export function folioLock(pfn: number): void {
   S.mightSleep('folio_lock');
   S.folioSetLocked(pfn);
@@ -75,6 +78,27 @@ export function folioTrylock(pfn: number): boolean {
 }
 export function folioUnlock(pfn: number): void {
   S.folioClearLocked(pfn);
+}
+
+export function mtWalk(_mm: MmStruct): void {}
+export function mtStore(mm: MmStruct): void {
+  S.openTreeWrite(mm);
+}
+export function vmaSeqLocked(vma: Vma): boolean {
+  return vma.writeSeq === vma.mm.mmapSeq;
+}
+export function vmaEndWriteAll(mm: MmStruct): void {
+  mm.mmapSeq++;
+}
+export function vmaRefcountIncNotZero(vma: Vma): boolean | 'detached' {
+  if (vma.detached) return 'detached';
+  if (!S.rwsemCanRead(vma.vmLock)) return false;
+  S.rwsemRead(vma.vmLock);
+  return true;
+}
+export function vmaMarkDetached(vma: Vma): void {
+  if (vma.vmLock.readers !== 0) throw new Violation('deadlock', 'vma_mark_detached() waits forever for readers');
+  vma.detached = true;
 }
 
 export function rcuReadLock(): void {

@@ -12,7 +12,7 @@
  */
 import { Violation } from './bug.js';
 import { current } from './current.js';
-import type { MmStruct, RwSem } from './mm_types.js';
+import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
@@ -27,7 +27,10 @@ export type Step =
   | { op: 'ipi-sync' }
   | { op: 'walk'; mm: MmStruct; addr: number }
   | { op: 'call-rcu' }
-  | { op: 'choice'; what: 'need_resched' | 'batch_alloc' };
+  | { op: 'choice'; what: 'need_resched' | 'batch_alloc' }
+  | { op: 'mt-walk' | 'mt-store' | 'seq-end'; mm: MmStruct }
+  | { op: 'wdowngrade'; sem: RwSem }
+  | { op: 'seq' | 'vma-get' | 'detach'; vma: Vma };
 
 /** A kernel path: a generator of steps that returns T. In the straight-line build, just T. */
 export type KGen<T> = Generator<Step, T, unknown>;
@@ -47,6 +50,8 @@ export function stepEnabled(s: Step): boolean {
       return S.ipiCanComplete(S.flushTargets(s.mm));
     case 'ipi-sync':
       return S.ipiCanComplete(current.k.cpus);
+    case 'detach':
+      return s.vma.vmLock.readers === 0;
     default:
       return true;
   }
@@ -141,6 +146,10 @@ export function* upWrite(sem: RwSem): KGen<void> {
   yield { op: 'wunlock', sem };
   S.rwsemUpWrite(sem);
 }
+export function* downgradeWrite(sem: RwSem): KGen<void> {
+  yield { op: 'wdowngrade', sem };
+  S.rwsemDowngrade(sem);
+}
 export function* folioLock(pfn: number): KGen<void> {
   S.mightSleep('folio_lock');
   yield { op: 'flock', pfn };
@@ -155,6 +164,51 @@ export function* folioTrylock(pfn: number): KGen<boolean> {
 export function* folioUnlock(pfn: number): KGen<void> {
   yield { op: 'funlock', pfn };
   S.folioClearLocked(pfn);
+}
+
+// ---- the VMA tree and the per-VMA lock (include/linux/mmap_lock.h, mm/mmap_lock.c) --------------
+
+/**
+ * mas_walk() under rcu_read_lock(): the lockless read of the VMA tree. The caller looks the
+ * address up right after (findVma()), with no scheduling point in between.
+ */
+export function* mtWalk(mm: MmStruct): KGen<void> {
+  yield { op: 'mt-walk', mm };
+}
+/**
+ * A change of the VMA tree becoming visible to lockless walkers (vma_iter_store(),
+ * mas_store_prealloc(), vma_iter_clear_gfp()): the caller changes `mm.vmas` and VMA bounds right
+ * after, with no scheduling point in between (checked in the explorer, vma.ts assertTreeWrite()).
+ */
+export function* mtStore(mm: MmStruct): KGen<void> {
+  yield { op: 'mt-store', mm };
+  S.openTreeWrite(mm);
+}
+/** READ_ONCE(vma->vm_lock_seq) == READ_ONCE(mm->mm_lock_seq.sequence): is the VMA write-locked? */
+export function* vmaSeqLocked(vma: Vma): KGen<boolean> {
+  yield { op: 'seq', vma };
+  return vma.writeSeq === vma.mm.mmapSeq;
+}
+/** vma_end_write_all(): bump mm_lock_seq, which ends every VMA write lock of this section. */
+export function* vmaEndWriteAll(mm: MmStruct): KGen<void> {
+  yield { op: 'seq-end', mm };
+  mm.mmapSeq++;
+}
+/**
+ * __refcount_inc_not_zero_limited_acquire(&vma->vm_refcnt): a reader's reference, refused while a
+ * writer holds the lock, and (`'detached'`) once the VMA was detached (the count is zero).
+ */
+export function* vmaRefcountIncNotZero(vma: Vma): KGen<boolean | 'detached'> {
+  yield { op: 'vma-get', vma };
+  if (vma.detached) return 'detached';
+  if (!S.rwsemCanRead(vma.vmLock)) return false;
+  S.rwsemRead(vma.vmLock);
+  return true;
+}
+/** vma_mark_detached(): drop the tree's reference, waiting out readers that raised the count. */
+export function* vmaMarkDetached(vma: Vma): KGen<void> {
+  yield { op: 'detach', vma };
+  vma.detached = true;
 }
 
 // ---- RCU and interrupts ------------------------------------------------------------------------

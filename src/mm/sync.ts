@@ -41,26 +41,31 @@ export function lockIsFree(l: LockHandle): boolean {
  */
 export function lockCanProceed(l: LockHandle): boolean {
   if (l > 0 && current.k.pt.lockDead[l]) return true;
+  // Lockdep reports an inverted order when spin_lock() is called, before it spins.
+  if (lockOrderInversion(l, false)) return true;
   return lockWord(l) === 0;
+}
+
+/** Lock order: PMD lock before PTE lock (mm/pt_reclaim.c: try_get_and_clear_pmd() may take them the other way only by trylock). */
+function lockOrderInversion(l: LockHandle, trylock: boolean): string | null {
+  if (trylock || l <= 0 || current.k.pt.level[l] !== LEVEL_PMD) return null;
+  for (const o of heldLocks(current.cpu)) {
+    if (o > 0 && current.k.pt.level[o] === LEVEL_PTE) return `CPU ${current.cpu.id} takes PMD lock ${l} while holding PTE lock ${o} without trylock`;
+  }
+  return null;
 }
 
 /** spin_lock() once the lock is free. `nested` marks spin_lock_nested(SINGLE_DEPTH_NESTING). */
 export function acquire(l: LockHandle, trylock: boolean): void {
   const cpu = current.cpu;
+  const inversion = lockOrderInversion(l, trylock);
+  if (inversion) throw new Violation('lock-order', inversion);
   const owner = lockWord(l);
   if (owner !== 0) {
     if (owner === cpu.id + 1) throw new Violation('deadlock', `CPU ${cpu.id} takes lock ${l} it already holds`);
     throw new Violation('deadlock', `CPU ${cpu.id} blocks forever on lock ${l} held by CPU ${owner - 1}`);
   }
   const h = heldLocks(cpu);
-  // Lock order (spec 2.4): PMD lock before PTE lock; the only PTE-then-PMD acquisition is a trylock.
-  if (!trylock && l > 0 && current.k.pt.level[l] === LEVEL_PMD) {
-    for (const o of h) {
-      if (o > 0 && current.k.pt.level[o] === LEVEL_PTE) {
-        throw new Violation('lock-order', `CPU ${cpu.id} takes PMD lock ${l} while holding PTE lock ${o} without trylock`);
-      }
-    }
-  }
   setLockWord(l, cpu.id + 1);
   h.push(l);
 }
@@ -95,6 +100,16 @@ export function rwsemRead(s: RwSem): void {
 export function rwsemWrite(s: RwSem): void {
   if (!rwsemCanWrite(s)) throw new Violation('deadlock', `down_write blocks forever: ${s.readers} reader(s), writer ${s.writer}`);
   s.writer = current.cpu.id + 1;
+}
+/** downgrade_write(): the writer becomes a reader without letting another writer in. */
+export function rwsemDowngrade(s: RwSem): void {
+  if (s.writer !== current.cpu.id + 1) throw new ModelBug('downgrade_write by a non-owner');
+  s.writer = 0;
+  s.readers++;
+}
+/** An `mtStore()` step opens the VMA tree of mm for changes until the next step (vma.ts). */
+export function openTreeWrite(mm: MmStruct): void {
+  current.k.treeWriter = mm;
 }
 export function rwsemUpRead(s: RwSem): void {
   if (s.readers <= 0) throw new ModelBug('up_read without readers');
@@ -173,20 +188,20 @@ export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideSh
  * even need_resched=1 lets every retry of the zap loop make one iteration of progress.
  */
 export function needReschedByConfig(): boolean {
-  const k = current.k;
-  const every = k.cfg.needReschedEvery;
+  const cpu = current.cpu;
+  const every = current.k.cfg.needReschedEvery;
   if (every === 0) return false;
-  if (k.reschedFresh) {
-    k.reschedFresh = false;
+  if (cpu.reschedFresh) {
+    cpu.reschedFresh = false;
     return false;
   }
-  if (!k.reschedPending && ++k.reschedTicks % every === 0) k.reschedPending = true;
-  return k.reschedPending;
+  if (!cpu.reschedPending && ++cpu.reschedTicks % every === 0) cpu.reschedPending = true;
+  return cpu.reschedPending;
 }
 
 /** cond_resched(): the task schedules, which clears its need_resched flag. */
 export function rescheduled(): void {
-  const k = current.k;
-  if (k.reschedPending) k.reschedFresh = true;
-  k.reschedPending = false;
+  const cpu = current.cpu;
+  if (cpu.reschedPending) cpu.reschedFresh = true;
+  cpu.reschedPending = false;
 }

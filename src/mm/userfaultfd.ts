@@ -18,7 +18,7 @@ import { PT_ANON } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapRwNolock, pteUnmap } from './pgtable_generic.js';
 import { pmdIsTable, ptePfn, ptePresent, pteSpecial } from './pgtable_types.js';
 import { downRead, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
-import { vmaLookup } from './vma.js';
+import { vmaLookup } from './vma_tree.js';
 
 /** Retries of one address after -EAGAIN before the model calls it a livelock. */
 const MAX_AGAIN = 16;

@@ -1,56 +1,45 @@
 /**
- * VMA bookkeeping (mm/vma.c, mm/mmap.c, mm/rmap.c): lookup, insertion, split, merge of compatible
- * neighbours, the anon_vma, i_mmap membership, and the per-VMA lock's sequence-number scheme.
+ * Changing VMAs (mm/vma.c, mm/mmap.c, mm/rmap.c): insertion, split, merge of compatible
+ * neighbours, the anon_vma and i_mmap membership, in the kernel's protocol: vma_start_write() on
+ * every VMA that changes, i_mmap_rwsem for write around a file VMA's change (vma_prepare(),
+ * vma_complete()), the tree store that makes the change visible at once (vma_tree.ts), and
+ * vma_mark_detached() for a VMA that goes away.
  *
- * Modelled coarsely: the maple tree is a sorted array (binary search); anon_vma chains are one
- * AnonVma object shared by the pieces of a split VMA.
+ * Modelled coarsely: anon_vma chains are one AnonVma object shared by the pieces of a split VMA,
+ * and the anon_vma lock is not modelled (the model has no anonymous rmap walk).
  */
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { splitHugePmdIfNeeded } from './huge_memory.js';
-import { AnonVma, VM_LOCKED_MASK, Vma, type MmStruct } from './mm_types.js';
-import type { KGen } from './primitives.js';
+import { AnonVma, VM_LOCKED_MASK, Vma, type AddressSpace, type MmStruct } from './mm_types.js';
+import { vmaStartWrite } from './mmap_lock.js';
+import { downWrite, mtStore, upWrite, vmaMarkDetached, type KGen } from './primitives.js';
+import { assertTreeWrite, vmaIndex, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 
-/** find_vma(): the first VMA with end > addr, or null. */
-export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
-  const v = mm.vmas;
-  let lo = 0;
-  let hi = v.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v[mid].end <= addr) lo = mid + 1;
-    else hi = mid;
+/** vma_prepare(): a file VMA changes under i_mmap_rwsem for write (rmap walkers see before or after). */
+function* vmaPrepare(file: AddressSpace | null): KGen<void> {
+  if (file) yield* downWrite(file.iMmapRwsem); // i_mmap_lock_write()
+}
+/** The end of vma_complete(): i_mmap_unlock_write(). */
+function* vmaCompleteUnlock(file: AddressSpace | null): KGen<void> {
+  if (file) yield* upWrite(file.iMmapRwsem);
+}
+
+/** vma_link(): store a new VMA in the tree, then add it to its file's i_mmap (vma_link_file()). */
+export function* vmaLink(mm: MmStruct, vma: Vma): KGen<void> {
+  yield* mtStore(mm); // vma_iter_store_new()
+  treeInsert(mm, vma);
+  if (vma.file) {
+    yield* downWrite(vma.file.iMmapRwsem);
+    vma.file.iMmap.push(vma);
+    yield* upWrite(vma.file.iMmapRwsem);
   }
-  return lo < v.length ? v[lo] : null;
 }
 
-/** vma_lookup(): the VMA containing addr, or null. */
-export function vmaLookup(mm: MmStruct, addr: Vaddr): Vma | null {
-  const vma = findVma(mm, addr);
-  return vma && vma.start <= addr ? vma : null;
-}
-
-export function vmaIndex(mm: MmStruct, vma: Vma): number {
-  const i = mm.vmas.indexOf(vma);
-  if (i < 0) throw new ModelBug('VMA not in its mm');
-  return i;
-}
-export function vmaPrev(mm: MmStruct, vma: Vma): Vma | null {
-  const i = vmaIndex(mm, vma);
-  return i > 0 ? mm.vmas[i - 1] : null;
-}
-export function vmaNext(mm: MmStruct, vma: Vma): Vma | null {
-  const i = vmaIndex(mm, vma);
-  return i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
-}
-
-export function vmaPages(vma: Vma): number {
-  return (vma.end - vma.start) / PAGE_SIZE;
-}
-
-/** vma_link(): insert into the mm's tree and the file's i_mmap. */
-export function vmaLink(mm: MmStruct, vma: Vma): void {
+/** The tree half of vma_link(), inside a store step. */
+function treeInsert(mm: MmStruct, vma: Vma): void {
+  assertTreeWrite(mm);
   const v = mm.vmas;
   let i = 0;
   while (i < v.length && v[i].start < vma.start) i++;
@@ -58,21 +47,25 @@ export function vmaLink(mm: MmStruct, vma: Vma): void {
     throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
   }
   v.splice(i, 0, vma);
-  if (vma.file) vma.file.iMmap.push(vma);
   mm.totalVm += vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += vmaPages(vma);
 }
 
-/** Remove from the tree (detach) and, if asked, from i_mmap (unlink_file_vma()). */
-export function vmaUnlink(mm: MmStruct, vma: Vma, unlinkFile: boolean): void {
+/**
+ * Remove from the tree (vma_iter_clear_gfp(), inside a store step; the caller marked the VMA
+ * detached before, as vms_gather_munmap_vmas() does). i_mmap is left to free_pgtables().
+ */
+export function vmaUnlink(mm: MmStruct, vma: Vma): void {
+  assertTreeWrite(mm);
   mm.vmas.splice(vmaIndex(mm, vma), 1);
-  if (unlinkFile) unlinkFileVma(vma);
   mm.totalVm -= vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm -= vmaPages(vma);
-  vma.detached = true;
 }
 
-/** unlink_file_vma(): after this no rmap walker (retract_page_tables()) can find the VMA. */
+/**
+ * unlink_file_vma(): after this no rmap walker (retract_page_tables()) can find the VMA. The
+ * caller holds the file's i_mmap_rwsem for write.
+ */
 export function unlinkFileVma(vma: Vma): void {
   if (!vma.file) return;
   const i = vma.file.iMmap.indexOf(vma);
@@ -91,9 +84,14 @@ export function anonVmaPrepare(vma: Vma): void {
  */
 export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean): KGen<Vma> {
   if (addr <= vma.start || addr >= vma.end || addr % PAGE_SIZE) throw new ModelBug(`bad split of [${vma.start}, ${vma.end}) at ${addr}`);
+  yield* vmaStartWrite(vma);
+  yield* vmaPrepare(vma.file);
   // vma_adjust_trans_huge(): a PMD-mapped THP cannot straddle the new boundary.
   yield* splitHugePmdIfNeeded(vma, addr);
+  yield* mtStore(mm); // vma_complete(): the new bounds and the new VMA, visible at once
+  assertTreeWrite(mm);
   const nw = new Vma(mm, vma.start, vma.end, vma.flags, vma.file, vma.pgoff);
+  nw.writeSeq = vma.writeSeq; // vma_start_write(new)
   nw.anonVma = vma.anonVma;
   nw.anonShared = vma.anonShared;
   nw.name = vma.name;
@@ -109,6 +107,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
   const i = vmaIndex(mm, vma);
   mm.vmas.splice(newBelow ? i : i + 1, 0, nw);
   if (nw.file) nw.file.iMmap.push(nw);
+  yield* vmaCompleteUnlock(vma.file);
   return nw;
 }
 
@@ -120,25 +119,46 @@ export function canMerge(a: Vma, b: Vma): boolean {
   return a.pgoff + vmaPages(a) === b.pgoff;
 }
 
-/** Merge b into a (b is removed). */
-function mergeInto(mm: MmStruct, a: Vma, b: Vma): void {
+/** Merge b into a (b is removed): commit_merge() + vma_complete() with vp->remove = b. */
+function* mergeInto(mm: MmStruct, a: Vma, b: Vma): KGen<void> {
+  yield* vmaStartWrite(a);
+  yield* vmaStartWrite(b);
+  yield* vmaPrepare(a.file);
+  yield* mtStore(mm);
+  assertTreeWrite(mm);
   a.end = b.end;
   a.anonVma ??= b.anonVma;
   mm.vmas.splice(vmaIndex(mm, b), 1);
-  unlinkFileVma(b);
-  b.detached = true;
+  unlinkFileVma(b); // __remove_shared_vm_struct()
+  yield* vmaCompleteUnlock(a.file);
+  yield* vmaMarkDetached(b);
 }
 
 /** Merge vma with compatible neighbours (vma_merge_existing_range()); returns the survivor. */
-export function vmaMergeNeighbours(mm: MmStruct, vma: Vma): Vma {
+export function* vmaMergeNeighbours(mm: MmStruct, vma: Vma): KGen<Vma> {
   const next = vmaNext(mm, vma);
-  if (next && canMerge(vma, next)) mergeInto(mm, vma, next);
+  if (next && canMerge(vma, next)) yield* mergeInto(mm, vma, next);
   const prev = vmaPrev(mm, vma);
   if (prev && canMerge(prev, vma)) {
-    mergeInto(mm, prev, vma);
+    yield* mergeInto(mm, prev, vma);
     return prev;
   }
   return vma;
+}
+
+/**
+ * vma_expand(): vma grows to [start, end) over free space (a new range merged into it), then
+ * swallows a compatible next VMA. The caller accounts the growth.
+ */
+export function* vmaExpand(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr): KGen<void> {
+  yield* vmaStartWrite(vma);
+  yield* vmaPrepare(vma.file);
+  yield* mtStore(mm);
+  assertTreeWrite(mm);
+  if (start < vma.start) vma.pgoff -= (vma.start - start) / PAGE_SIZE;
+  vma.start = start;
+  vma.end = end;
+  yield* vmaCompleteUnlock(vma.file);
 }
 
 /**
@@ -153,7 +173,8 @@ export function* vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr
   const pages = vmaPages(vma);
   if ((vma.flags & VM_LOCKED_MASK) && !(flags & VM_LOCKED_MASK)) mm.lockedVm -= pages;
   if (!(vma.flags & VM_LOCKED_MASK) && (flags & VM_LOCKED_MASK)) mm.lockedVm += pages;
+  yield* vmaStartWrite(vma); // vm_flags_reset() wants the VMA write-locked
   vma.flags = flags;
-  return vmaMergeNeighbours(mm, vma);
+  return yield* vmaMergeNeighbours(mm, vma);
 }
 

@@ -17,6 +17,7 @@ import type { Scenario } from './format.js';
 import { runTask } from './tasks.js';
 import { walkEntries } from '../mm/arch/walk.js';
 import { kernelSnapshot, lockName } from '../view/snapshot.js';
+import { canonicalState } from './state.js';
 
 const GEN_API = genApi as unknown as ModelApi;
 
@@ -32,6 +33,8 @@ interface CpuTask {
   cpu: number;
   /** Kernel paths still to run on this CPU, in order; the first is running. */
   queue: KGen<number>[];
+  /** Where each path's result goes in `results` (the scenario's task order). */
+  slots: number[];
   pending: Step | null;
   name: string;
 }
@@ -44,15 +47,6 @@ function findings<T>(fn: () => T): T {
     if (e instanceof MmViolation) throw new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
     throw e;
   }
-}
-
-/** Ids for objects that have no number of their own (rw-semaphores), for dependency tracking. */
-const semIds = new WeakMap<object, number>();
-let nextSem = 1;
-function semId(o: object): number {
-  let id = semIds.get(o);
-  if (!id) semIds.set(o, (id = nextSem++));
-  return id;
 }
 
 /**
@@ -82,7 +76,7 @@ export function stepInfo(s: Step, cpu: number, explored: readonly string[]): Ste
     case 'rtrylock':
     case 'runlock':
     case 'wunlock':
-      return { objects: [`s${semId(s.sem)}`], write: true, label };
+      return { objects: [`s${s.sem.id}`], write: true, label };
     case 'flock':
     case 'ftrylock':
     case 'funlock':
@@ -93,6 +87,20 @@ export function stepInfo(s: Step, cpu: number, explored: readonly string[]): Ste
     case 'irq-':
     case 'irq+':
       return { objects: [`irq${cpu}`], write: true, label };
+    case 'mt-walk':
+      return { objects: [`mt${s.mm.id}`], write: false, label };
+    case 'mt-store':
+      return { objects: [`mt${s.mm.id}`], write: true, label };
+    case 'seq':
+      // vm_lock_seq lives with the VMA's lock, mm_lock_seq with the mmap_lock.
+      return { objects: [`s${s.vma.vmLock.id}`, `s${s.vma.mm.mmapLock.id}`], write: false, label };
+    case 'seq-end':
+      return { objects: [`s${s.mm.mmapLock.id}`], write: true, label };
+    case 'wdowngrade':
+      return { objects: [`s${s.sem.id}`], write: true, label };
+    case 'vma-get':
+    case 'detach':
+      return { objects: [`s${s.vma.vmLock.id}`], write: true, label };
     case 'sleep':
       return { objects: [], write: false, label };
     case 'choice':
@@ -102,7 +110,7 @@ export function stepInfo(s: Step, cpu: number, explored: readonly string[]): Ste
   }
 }
 
-const LEVEL_NAMES = ['', 'pte', 'pmd', 'pud', 'pgd'];
+const LEVEL_NAMES: readonly string[] = ['', 'pte', 'pmd', 'pud', 'pgd'];
 
 /** An entry pointer as `pmd[3]@T2` (entry 3 of table 2, a PMD table). */
 function entryName(ptr: number): string {
@@ -111,6 +119,22 @@ function entryName(ptr: number): string {
 }
 
 export function describeStep(s: Step): string {
+  switch (s.op) {
+    case 'mt-walk':
+      return 'mas_walk (VMA tree, RCU)';
+    case 'mt-store':
+      return 'VMA tree store';
+    case 'seq':
+      return `ld vm_lock_seq (VMA ${s.vma.name})`;
+    case 'seq-end':
+      return 'vma_end_write_all';
+    case 'vma-get':
+      return `vm_refcnt get (VMA ${s.vma.name})`;
+    case 'detach':
+      return `vma_mark_detached (VMA ${s.vma.name})`;
+    case 'wdowngrade':
+      return 'downgrade rwsem';
+  }
   if ('ptr' in s) return `${s.op} ${entryName(s.ptr)}`;
   if ('lock' in s) return `${s.op} ${lockName(current.k, s.lock)}`;
   if ('pfn' in s) return `${s.op} folio ${s.pfn}`;
@@ -125,6 +149,8 @@ export function describeStep(s: Step): string {
 class ModelInstance implements Instance {
   readonly k: Kernel;
   readonly tasks: CpuTask[] = [];
+  /** Each kernel path's return value once it finished, in the scenario's task order. */
+  readonly results: (number | undefined)[] = [];
 
   constructor(
     private readonly scn: Scenario,
@@ -138,7 +164,9 @@ class ModelInstance implements Instance {
       throw new Error(`${scn.file}: scenario setup failed: ${errs.join('; ')}`);
     }
     this.k = setup.kernel as unknown as Kernel;
-    for (const t of scn.tasks) {
+    this.k.checkTreeWrites = true;
+    for (const [slot, t] of scn.tasks.entries()) {
+      this.results.push(undefined);
       const mm = setup.processes.get(t.process)! as unknown as MmStruct;
       const maps = setup.maps.get(t.process)!;
       mm.cpumask |= 1 << t.cpu;
@@ -147,9 +175,10 @@ class ModelInstance implements Instance {
       const existing = this.tasks.find((x) => x.cpu === t.cpu);
       if (existing) {
         existing.queue.push(gen);
+        existing.slots.push(slot);
         existing.name += `; ${name}`;
       } else {
-        this.tasks.push({ cpu: t.cpu, queue: [gen], pending: null, name });
+        this.tasks.push({ cpu: t.cpu, queue: [gen], slots: [slot], pending: null, name });
       }
     }
     this.tasks.sort((a, b) => a.cpu - b.cpu);
@@ -159,6 +188,7 @@ class ModelInstance implements Instance {
   /** Resume task t with `v` (the answer to its pending step) until its next yield or its end. */
   private advance(t: CpuTask, v: unknown): void {
     setCurrent(this.k, t.cpu);
+    this.k.treeWriter = null; // a VMA tree change is allowed only in the step right after a store
     findings(() => {
       while (t.queue.length) {
         const r = t.queue[0].next(v);
@@ -166,7 +196,9 @@ class ModelInstance implements Instance {
           t.pending = r.value;
           return;
         }
+        this.results[t.slots[0]] = r.value;
         t.queue.shift();
+        t.slots.shift();
         v = undefined;
       }
       t.pending = null;
@@ -231,6 +263,11 @@ class ModelInstance implements Instance {
     const kind =
       b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' ? 'leak' : 'counter-imbalance';
     return new Finding(kind, `[${b.invariant}] ${b.message}`);
+  }
+
+  /** The kernel up to renaming, and every finished path's result (state.ts). */
+  fingerprint(): string {
+    return canonicalState(this.k, this.results);
   }
 
   describe(): string {

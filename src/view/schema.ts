@@ -135,6 +135,8 @@ export const ExploreDoc = z.object({
   guardsOff: z.array(z.string()),
   status: z.enum(['clean', 'violation', 'budget']),
   executions: z.number().int(),
+  /** What a clean result established (see src/explore verdictLine()): absent in older documents. */
+  coverage: z.enum(['complete', 'bounded', 'sampled', 'replayed']).optional(),
   /** Column headers, one per task ('CPU0: madvise collapse', ..., 'RCU'). */
   taskNames: z.array(z.string()).optional(),
   violation: z.object({ kind: z.string(), message: z.string() }).optional(),

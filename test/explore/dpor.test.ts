@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DfsScheduler, explore, type DfsOptions } from '../../src/explore/index.js';
-import { choose, fence, ld, local, lock, st, toySystem, unlock, type Op, type ToyInstance, type World } from './toy.js';
+import { DfsScheduler, endStates, type DfsOptions } from '../../src/explore/index.js';
+import { choose, fence, ld, local, lock, st, toySystem, unlock, type Op, type World } from './toy.js';
 
 type Access = { k: 'ld' | 'st'; v: 'x' | 'y' };
 type Prog =
@@ -65,35 +65,19 @@ function* run(w: World, me: number, ps: readonly Prog[], reg: { v: number }): Ge
   w.vars.set(`r${me}`, reg.v); // the task's private result, part of its end state (not a step)
 }
 
-/** Every end state reached: 'F …' after all tasks finished, 'D …' at a deadlock. */
-function endStates(prog: Prog[][], opts: DfsOptions): { states: Set<string>; executions: number; complete: boolean } {
-  const states = new Set<string>();
-  const endOf = (inst: ToyInstance): void => {
-    const tasks = Array.from({ length: inst.nTasks }, (_, t) => t);
-    if (tasks.every((t) => inst.pending(t) === null)) states.add(`F ${inst.describe()}`);
-    else if (!tasks.some((t) => inst.enabled(t))) states.add(`D ${inst.describe()} | ${tasks.map((t) => inst.pending(t)?.label ?? '-').join(', ')}`);
-    // else abandoned by the sleep set: not an end state
-  };
-  let last: ToyInstance | null = null;
-  const sys = toySystem({
-    name: 'random program',
-    tasks: prog.map((ps) => (w: World, me: number) => run(w, me, ps, { v: 0 })),
-    onCreate: (i) => {
-      if (last) endOf(last);
-      last = i;
-    },
-  });
-  const r = explore(sys, new DfsScheduler(opts), { stopAtFirst: false, minimize: false });
-  if (last) endOf(last);
-  return { states, executions: r.executions, complete: r.status !== 'budget' && r.complete };
+/** Every end state reached: finished, failed or deadlocked (src/explore/oracles.ts). */
+function ends(prog: Prog[][], opts: DfsOptions): { states: Set<string>; executions: number; complete: boolean } {
+  const sys = toySystem({ name: 'random program', tasks: prog.map((ps) => (w: World, me: number) => run(w, me, ps, { v: 0 })) });
+  const r = endStates(sys, new DfsScheduler(opts));
+  return { states: new Set(r.ends.keys()), executions: r.executions, complete: r.complete };
 }
 
 describe('source-DPOR against naive enumeration', () => {
   it('reaches the same end states, deadlocks included, on 300 random programs', () => {
     fc.assert(
       fc.property(program, (prog) => {
-        const d = endStates(prog, { reduction: 'dpor' });
-        const n = endStates(prog, { reduction: 'none' });
+        const d = ends(prog, { reduction: 'dpor' });
+        const n = ends(prog, { reduction: 'none' });
         expect([...d.states].sort()).toEqual([...n.states].sort());
         expect(d.executions).toBeLessThanOrEqual(n.executions);
         expect(d.complete && n.complete).toBe(true);
@@ -105,8 +89,8 @@ describe('source-DPOR against naive enumeration', () => {
   it('reaches what bounded naive enumeration reaches under preemption bound 1, on 300 random programs', () => {
     fc.assert(
       fc.property(program, (prog) => {
-        const d = endStates(prog, { reduction: 'dpor', preemptionBound: 1 });
-        const n = endStates(prog, { reduction: 'none', preemptionBound: 1 });
+        const d = ends(prog, { reduction: 'dpor', preemptionBound: 1 });
+        const n = ends(prog, { reduction: 'none', preemptionBound: 1 });
         expect([...d.states].sort()).toEqual([...n.states].sort());
         expect(d.executions).toBeLessThanOrEqual(n.executions);
       }),

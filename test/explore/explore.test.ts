@@ -37,7 +37,7 @@ describe('explore', () => {
       };
     const sys = toySystem({ name: 'disjoint', tasks: [own('a'), own('b'), own('c')] });
     const naive = (max: number) => explore(sys, new DfsScheduler({ reduction: 'none' }), { budget: { maxExecutions: max } });
-    expect(naive(90)).toEqual({ status: 'clean', complete: true, executions: 90, abandoned: 0 });
+    expect(naive(90)).toEqual({ status: 'clean', complete: true, coverage: 'complete', executions: 90, abandoned: 0 });
     expect(naive(89)).toEqual({ status: 'budget', executions: 89, abandoned: 0 });
   });
 

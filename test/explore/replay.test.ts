@@ -33,7 +33,7 @@ describe('replay', () => {
   });
 
   it('runs a clean schedule clean', () => {
-    expect(replay(lostUpdate, '0*2.1*2')).toMatchObject({ status: 'clean', executions: 1, complete: true });
+    expect(replay(lostUpdate, '0*2.1*2')).toMatchObject({ status: 'clean', executions: 1, complete: false, coverage: 'replayed' });
   });
 
   it('answers a choice with the value in the token', () => {

@@ -109,6 +109,10 @@ export class ToyInstance implements Instance {
   describe(): string {
     return this.world.describe();
   }
+  /** The world, and where each task waits (two deadlocks in the same world can differ there). */
+  fingerprint(): string {
+    return `${this.world.describe()} | ${this.cur.map((op) => op?.info.label ?? '-').join(', ')}`;
+  }
 }
 
 function next(g: Generator<Op, void, number | undefined>, v: number | undefined): Op | null {

@@ -21,26 +21,15 @@ import {
   type MmStruct,
   type Vma,
 } from '../mm_types.js';
-import { downRead, downReadTrylock, rcuReadLock, rcuReadUnlock, upRead, type KGen } from '../primitives.js';
-import { vmaLookup } from '../vma.js';
+import { downRead, upRead, type KGen } from '../primitives.js';
+import { lockVmaUnderRcu } from '../mmap_lock.js';
+import { vmaLookup } from '../vma_tree.js';
 
 /** Outcome of a user access fault, as the process would see it. */
 export const FAULT_OK = 0;
 export const FAULT_SIGSEGV = 1;
 export const FAULT_SIGBUS = 2;
 export const FAULT_OOM = 3;
-
-/** lock_vma_under_rcu() (mm/mmap_lock.c): the VMA read-locked, or null (detached, write-locked, or none). */
-export function* lockVmaUnderRcu(mm: MmStruct, address: Vaddr): KGen<Vma | null> {
-  yield* rcuReadLock();
-  const vma = vmaLookup(mm, address);
-  let locked: Vma | null = null;
-  if (vma && !vma.detached && vma.writeSeq !== mm.mmapSeq) {
-    if (yield* downReadTrylock(vma.vmLock)) locked = vma;
-  }
-  yield* rcuReadUnlock();
-  return locked;
-}
 
 /**
  * access_error(): a write to a VMA without VM_WRITE, or any access to one that is not accessible

@@ -9,7 +9,7 @@ import type { Vma } from '../mm_types.js';
 import { pmdFreeTlb, pteFreeTlb, type MmuGather } from '../mmu_gather.js';
 import { T_DETACHED } from '../pgtable.js';
 import { pmdIsTable, pmdNone } from '../pgtable_types.js';
-import { ptepGet, setPte, type KGen } from '../primitives.js';
+import { downWrite, ptepGet, setPte, upWrite, type KGen } from '../primitives.js';
 import { unlinkFileVma } from '../vma.js';
 import { mmDecNrPtes, pgdOffset, pmdOffset, pudOffset, tableOf } from './pgalloc.js';
 
@@ -25,16 +25,24 @@ export function* freePgtables(tlb: MmuGather, vmas: readonly Vma[], floor: Vaddr
   while (i < vmas.length) {
     let vma = vmas[i];
     const addr = vma.start;
-    unlinkFileVma(vma);
+    yield* unlinkFileVmaLocked(vma);
     // Gather nearby VMAs into one call down.
     while (i + 1 < vmas.length && vmas[i + 1].start <= vma.end + PMD_SIZE) {
       vma = vmas[++i];
-      unlinkFileVma(vma);
+      yield* unlinkFileVmaLocked(vma);
     }
     const next = i + 1 < vmas.length ? vmas[i + 1].start : ceiling;
     yield* freePgdRange(tlb, addr, vma.end, floor, next);
     i++;
   }
+}
+
+/** unlink_file_vma_batch_add() + _final(): out of i_mmap, under i_mmap_rwsem for write. */
+function* unlinkFileVmaLocked(vma: Vma): KGen<void> {
+  if (!vma.file) return;
+  yield* downWrite(vma.file.iMmapRwsem);
+  unlinkFileVma(vma);
+  yield* upWrite(vma.file.iMmapRwsem);
 }
 
 /** free_pgd_range(). */

@@ -5,6 +5,7 @@
  * violating step is highlighted and its sanitizer message shown beside it.
  */
 import type { AddressSpaceSnapshot, ExploreDoc, KernelSnapshot } from '../../../src/view/schema.js';
+import { verdictLine } from '../../../src/explore/explore.js';
 import { h } from '../dom.js';
 import { AddressSpaceView } from './address_space.js';
 import { onStepKeys } from './keys.js';
@@ -21,7 +22,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     h('h2', {}, `Scenario ${doc.scenario}`, doc.guardsOff.length ? ` with ${doc.guardsOff.join(', ')} off` : ' with every guard on'),
     doc.violation
       ? h('p', { class: 'violation-summary' }, h('strong', {}, `✗ ${doc.violation.kind}`), `: ${doc.violation.message}`)
-      : h('p', { class: 'clean-summary', 'data-testid': 'race-status' }, doc.status === 'clean' ? `No violation in ${doc.executions} executions.` : `Budget exhausted after ${doc.executions} executions, no violation found.`),
+      : h('p', { class: 'clean-summary', 'data-testid': 'race-status' }, capitalize(verdictLine(doc)) + '.'),
     doc.token ? h('p', { class: 'note' }, 'Replay: ', h('code', {}, `ptlab explore ${doc.scenario} ${doc.guardsOff.map((g) => `--guard ${g}=off`).join(' ')} --replay '${doc.token}'`)) : null,
   );
   if (!trace.length) return h('section', { class: 'race', 'data-testid': 'race' }, head);
@@ -156,4 +157,9 @@ function vmpteSeries(procs: readonly (AddressSpaceSnapshot | undefined)[], pos: 
     'Page-table memory per step',
     pos === 0 ? 'before step 1' : `after step ${pos}`,
   );
+}
+
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -27,7 +27,7 @@ import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlo
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
 import { shmemFault } from './shmem.js';
-import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 
 /** filemap_get_entry(): the page-cache page at index (0 = hole). */
 export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
@@ -133,6 +133,7 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
     }
     const head = mem.folioHead(page);
     const folioEnd = mem.index[head] + mem.folioNr(head);
+    touchFolio(head, false);
     if (!(mem.flags[head] & PG_uptodate) || !(yield* folioTrylock(head))) {
       from.index = folioEnd;
       continue;

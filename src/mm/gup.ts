@@ -6,7 +6,7 @@ import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { EFAULT, ENOMEM, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { folioPutRefs, folioRefAdd } from './swap.js';
+import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { handleMmFault } from './memory/fault.js';
 import { mmFindPmd } from './memory/pgalloc.js';
 import {
@@ -104,6 +104,7 @@ export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boo
       const pte = yield* ptepGet(ptep);
       if (!ptePresent(pte) || (write && !(pte & _PAGE_RW)) || pteSpecial(pte)) break;
       const head = k.mem.folioHead(ptePfn(pte));
+      touchFolio(head, false);
       if (k.mem.refcount[head] === 0) break; // try_grab_folio_fast(): the folio is being freed
       folioRefAdd(head, 1);
       // Recheck both levels after taking the reference: a zap, reclaim, collapse or retract since

@@ -50,7 +50,7 @@ import {
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd } from './rmap.js';
-import { addMmCounter, folioPutRefs, mmCounter } from './swap.js';
+import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { anonVmaPrepare } from './vma.js';
 import { vmaPageProt } from './memory/fault.js';
 
@@ -132,7 +132,7 @@ export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
     yield* spinLock(pml);
     if (pmdNone(yield* ptepGet(vmf.pmd)) && !(vma.flags & VM_UFFD_MISSING)) {
       // set_huge_zero_folio()
-      pgtableTransHugeDeposit(vmf.pmd, pgtable);
+      yield* pgtableTransHugeDeposit(vmf.pmd, pgtable);
       yield* setPte(vmf.pmd, mkHugePmd(zero, _PAGE_USER | _PAGE_SPECIAL | _PAGE_ACCESSED));
       mmIncNrPtes(mm);
       yield* spinUnlock(pml);
@@ -166,7 +166,7 @@ function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
     folioPutRefs(folio, 1);
     return 0;
   }
-  pgtableTransHugeDeposit(vmf.pmd, pgtable);
+  yield* pgtableTransHugeDeposit(vmf.pmd, pgtable);
   yield* mapAnonFolioPmd(folio, vmf.pmd, vma);
   mmIncNrPtes(mm);
   yield* spinUnlock(pml);
@@ -324,6 +324,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     if (pteWrite(old)) flags |= _PAGE_RW;
     if (pteDirty(old)) flags |= _PAGE_DIRTY;
     flags |= pteFlags(old) & _PAGE_ACCESSED;
+    touchFolio(folio, true);
     k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
       k.mem.mapcount[folio + i]++;

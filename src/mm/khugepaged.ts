@@ -27,7 +27,6 @@ import {
   type Vma,
 } from './mm_types.js';
 import { PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
-import { T_DETACHED } from './pgtable.js';
 import {
   PteMapOut,
   pgtableTransHugeDeposit,
@@ -72,7 +71,7 @@ import {
 } from './primitives.js';
 import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
-import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
 
 export type ScanResult =
@@ -208,6 +207,7 @@ function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<Scan
     // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return 'SCAN_PTE_MAPPED_HUGEPAGE';
     // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
+    touchFolio(head, false);
     if (mem.refcount[head] !== 1 + mem.mapcount[head] + mem.entireMapcount[head]) return 'SCAN_PAGE_COUNT';
   }
   // A block with no page at all is not collapsed (measured on 6.18: EINVAL, nothing allocated).
@@ -336,9 +336,7 @@ export function* retractPageTables(mapping: AddressSpace, pgoff: number): KGen<v
     yield* spinUnlock(pml);
     if (success) {
       mmDecNrPtes(mm);
-      const tid = tableOf(pgtPmd);
-      k.pt.setState(tid, T_DETACHED);
-      yield* pteFreeDefer(mm, tid);
+      yield* pteFreeDefer(mm, tableOf(pgtPmd));
       k.stats.pteTablesRetracted++;
       mm.stats.pteTablesRetracted++;
     }
@@ -426,9 +424,7 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   yield* pteUnmap(pte);
   yield* spinUnlock(pml);
   mmDecNrPtes(mm);
-  const tid = tableOf(old);
-  current.k.pt.setState(tid, T_DETACHED);
-  yield* pteFreeDefer(mm, tid);
+  yield* pteFreeDefer(mm, tableOf(old));
   result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
   return yield* dropFolio(folio, result);
 }
@@ -533,14 +529,14 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
   yield* spinLock(pml);
   const old = yield* pmdpCollapseFlush(vma, address, pmdp);
   yield* spinUnlock(pml);
-  yield* tlbRemoveTableSyncOne();
+  yield* tlbRemoveTableSyncOne([]);
   // pte_offset_map_lock() of the local copy: nothing to map when the PMD had become none. The
   // failure path then puts the "old table" back with pmd_populate(pmd_pgtable(_pmd)): from none.
   if (!pmdIsTable(old)) {
     throw new Violation('pmd-from-none', `collapse_huge_page() would pmd_populate() the slot at ${address} from a PMD that was none (${old})`);
   }
   const tid = tableOf(old);
-  k.pt.setState(tid, T_DETACHED); // non-empty: excluded from every PTE-level writer by the locks held
+  // Detached by pmdp_collapse_flush(), non-empty: excluded from every PTE-level writer by the locks held.
   // __collapse_huge_page_isolate() + __collapse_huge_page_copy(): take over every entry.
   const base = tid * 512;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
@@ -556,7 +552,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
   mem.flags[folio] |= PG_uptodate;
   yield* spinLock(pml);
   folioAddNewAnonRmapPmd(folio);
-  pgtableTransHugeDeposit(pmdp, tid);
+  yield* pgtableTransHugeDeposit(pmdp, tid);
   let flags = _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
   if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
   yield* setPte(pmdp, mkHugePmd(folio, flags));

@@ -3,6 +3,7 @@
  * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
  * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE) and MADV_COLLAPSE.
  */
+import { touchFolio } from './swap.js';
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
@@ -174,6 +175,7 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
           if (pteNone(e) || !ptePresent(e) || pteSpecial(e)) continue;
           const pfn = ptePfn(e);
           if (mem.type[pfn] !== PT_ANON) continue;
+          touchFolio(mem.folioHead(pfn), true);
           if (mem.mapcount[pfn] === 1) mem.flags[mem.folioHead(pfn)] &= ~PG_swapbacked; // folio_mark_lazyfree()
           if (pteFlags(e) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
             yield* setPte(p, pteClearFlags(e, _PAGE_ACCESSED | _PAGE_DIRTY)); // clear_young_dirty_ptes()

@@ -8,6 +8,7 @@ import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { Tlb } from './tlb.js';
+import { FootprintRecorder } from './objects.js';
 
 /** include/linux/mm_types.h: enum of RSS counters. */
 export const MM_FILEPAGES = 0;
@@ -208,9 +209,11 @@ export class Kernel {
   newObjectId(): number {
     return ++this.objectIds;
   }
+  /** Objects the running step touches beyond its declared footprint (on only in the explorer). */
+  readonly rec = new FootprintRecorder();
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
-    this.pt = new TableStore(this.mem);
+    this.pt = new TableStore(this.mem, this.rec);
     for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i, cfg.pwcFlush));
   }
 }

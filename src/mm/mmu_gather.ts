@@ -19,6 +19,7 @@ import {
   batchAllocSucceeds,
   callRcuStep,
   flushTlbMmRange,
+  ptlockFree,
   tlbRemoveTableSyncOne,
   type KGen,
 } from './primitives.js';
@@ -219,7 +220,7 @@ export function* pteFreeTlb(tlb: MmuGather, tid: number, address: Vaddr): KGen<v
   tlbFlushPmdRange(tlb, address, 4096);
   tlb.freedTables = true;
   // Race R2: with the destructor at queue time, the split lock dies before the grace period.
-  if (!guardOn(current.k.cfg, 'ptlock-rcu-free')) current.k.pt.lockDead[tid] = 1;
+  if (!guardOn(current.k.cfg, 'ptlock-rcu-free')) yield* ptlockFree(tid);
   yield* pteFreeTlbArch(tlb, tid);
 }
 /** pmd_free_tlb() / pud_free_tlb(). */
@@ -276,10 +277,14 @@ export function* tlbTableFlush(tlb: MmuGather): KGen<void> {
   yield* tlbTableInvalidate(tlb);
   const k = current.k;
   k.stats.tableBatchesQueued++;
-  yield* callRcuStep('tlb_remove_table_rcu', () => {
-    k.stats.rcuCallbacks++;
-    for (const tid of batch) freeTableNow(tid);
-  });
+  yield* callRcuStep(
+    'tlb_remove_table_rcu',
+    () => {
+      k.stats.rcuCallbacks++;
+      for (const tid of batch) freeTableNow(tid);
+    },
+    batch,
+  );
   tlb.tableBatch = null;
 }
 
@@ -292,13 +297,17 @@ function* tlbRemoveTableOne(tid: number): KGen<void> {
   const k = current.k;
   k.stats.singleTableFrees++;
   if (k.cfg.tableFree === 'rcu') {
-    yield* callRcuStep('__tlb_remove_table_one_rcu', () => {
-      k.stats.rcuCallbacks++;
-      freeTableNow(tid);
-    });
+    yield* callRcuStep(
+      '__tlb_remove_table_one_rcu',
+      () => {
+        k.stats.rcuCallbacks++;
+        freeTableNow(tid);
+      },
+      [tid],
+    );
     return;
   }
-  yield* tlbRemoveTableSyncOne();
+  yield* tlbRemoveTableSyncOne([tid]);
   freeTableNow(tid);
 }
 

@@ -8,6 +8,7 @@
  * pages become writable at once; the rest stay read-only until a write-protect fault).
  * Left out: pkeys, PROT_GROWSDOWN/UP, NUMA hinting (prot_numa), uffd-wp, VM_ACCOUNT charging.
  */
+import { touchFolio } from './swap.js';
 import { addrEnd, alignUp, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
@@ -126,6 +127,7 @@ function canChangePteWritable(vma: Vma, v: Pte): boolean {
     if (pteFlags(v) & _PAGE_SPECIAL) return false; // vm_normal_page(): the zero page is not one
     const mem = current.k.mem;
     const pfn = ptePfn(v);
+    touchFolio(mem.folioHead(pfn), false);
     return mem.type[pfn] === PT_ANON && mem.mapcount[pfn] === 1 && mem.entireMapcount[mem.folioHead(pfn)] === 0;
   }
   return pteDirty(v);
@@ -136,6 +138,7 @@ function canChangePmdWritable(vma: Vma, v: Pte): boolean {
   if (!(vma.flags & VM_WRITE)) return false;
   const mem = current.k.mem;
   const head = ptePfn(v);
+  touchFolio(head, false);
   if (!(vma.flags & VM_SHARED)) return !isHugeZeroPmd(v) && mem.type[head] === PT_ANON && mem.entireMapcount[head] === 1;
   return pteDirty(v) || (mem.flags[head] & PG_dirty) !== 0;
 }

@@ -334,7 +334,7 @@ function* moveHugePmd(pmc: Pmc, oldPmd: number, newPmd: number): KGen<boolean> {
   // pmd_move_must_withdraw(): the deposit list belongs to the PMD table (split PMD locks).
   if (pmc.old.isAnonymous() && ((oldPmd / 512) | 0) !== ((newPmd / 512) | 0)) {
     const pgtable = pgtableTransHugeWithdraw(oldPmd);
-    if (pgtable) pgtableTransHugeDeposit(newPmd, pgtable);
+    if (pgtable) yield* pgtableTransHugeDeposit(newPmd, pgtable);
   }
   yield* setPte(newPmd, pmd);
   if (ptePresent(pmd)) yield* flushTlbMmRange(mm, pmc.oldAddr, pmc.oldAddr + PMD_SIZE, 21, false);

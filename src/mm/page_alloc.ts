@@ -33,7 +33,8 @@ export const PG_poisoned = 1 << 8;
 export const PG_mlocked = 1 << 9;
 export const PG_referenced = 1 << 10;
 
-const INITIAL_FRAMES = 1 << 16;
+/** Small to start with: the explorer copies a kernel per execution; large workloads grow it by doubling. */
+const INITIAL_FRAMES = 1 << 10;
 
 export class PhysMem {
   capacity = 0;

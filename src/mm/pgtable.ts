@@ -18,6 +18,7 @@
 import { asPfn, LEVEL_PTE, PTRS_PER_PTE, type Pfn, type Vaddr } from './const.js';
 import { ModelBug, Violation } from './bug.js';
 import { PhysMem, PT_PAGETABLE } from './page_alloc.js';
+import { obj, OBJ, type FootprintRecorder } from './objects.js';
 
 /** Table life cycle (spec 1.4). */
 export const T_UNUSED = 0;
@@ -44,8 +45,9 @@ class SparsePool {
   nblocks = 0;
   private freeBlocks: number[] = [];
   constructor(readonly cap: number) {
-    this.keys = new Uint16Array(cap * 256);
-    this.vals = new Float64Array(cap * 256);
+    // Small to start with (the explorer copies a kernel per execution); doubled as tables fill.
+    this.keys = new Uint16Array(cap * 16);
+    this.vals = new Float64Array(cap * 16);
   }
   alloc(): number {
     const b = this.freeBlocks.pop();
@@ -98,12 +100,16 @@ export class TableStore {
   /** Tables in each life-cycle state (for statistics and invariants). */
   readonly countByState = new Float64Array(TABLE_STATE_NAMES.length);
 
-  constructor(readonly mem: PhysMem) {
-    this.grow(1024);
+  constructor(
+    readonly mem: PhysMem,
+    /** A table's life changing is a write the explorer must see (src/mm/objects.ts). */
+    private readonly rec: FootprintRecorder | null = null,
+  ) {
+    this.grow(64);
   }
 
   private grow(min: number): void {
-    let c = Math.max(this.cap, 1024);
+    let c = Math.max(this.cap, 64);
     while (c < min) c *= 2;
     if (c === this.cap) return;
     const g8 = (a: Uint8Array) => { const b = new Uint8Array(c); b.set(a); return b; };
@@ -177,6 +183,7 @@ export class TableStore {
   }
 
   setState(tid: number, st: number): void {
+    this.rec?.touch(obj(OBJ.table, tid), true);
     this.countByState[this.state[tid]]--;
     this.state[tid] = st;
     this.countByState[st]++;

@@ -7,10 +7,11 @@ import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
 import { pteOffset } from './memory/pgalloc.js';
-import { T_ALLOCATED, T_DEPOSITED, T_QUEUED } from './pgtable.js';
-import { isPmdMigrationEntry, pmdNone, pmdTransHuge, type Pmd } from './pgtable_types.js';
+import { T_ALLOCATED, T_DEPOSITED, T_DETACHED, T_QUEUED } from './pgtable.js';
+import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdPfn, pmdTransHuge, type Pmd } from './pgtable_types.js';
 import {
   callRcuStep,
+  depositStore,
   flushTlbMmRange,
   ptepGet,
   ptepGetAndClear,
@@ -112,24 +113,35 @@ export function* pteUnmapUnlock(pte: number, ptl: LockHandle): KGen<void> {
 export function* pteFreeDefer(_mm: MmStruct, tid: number): KGen<void> {
   const k = current.k;
   k.pt.setState(tid, T_QUEUED);
-  yield* callRcuStep('pte_free_now', () => {
-    k.stats.rcuCallbacks++;
-    k.pt.free(tid);
-  });
+  yield* callRcuStep(
+    'pte_free_now',
+    () => {
+      k.stats.rcuCallbacks++;
+      k.pt.free(tid);
+    },
+    [tid],
+  );
 }
 
 /**
  * pmdp_collapse_flush(): clear a PMD that points to a PTE table and flush the range. x86's
- * flush_tlb_range() passes freed_tables = false (spec 3.8.4 h).
+ * flush_tlb_range() passes freed_tables = false (arch/x86/mm/pgtable.c). The table is off the
+ * tree from the clear on (its state changes in the clearing step, whose footprint names it).
  */
 export function* pmdpCollapseFlush(vma: Vma, address: Vaddr, pmdp: number): KGen<Pmd> {
   const pmd = yield* ptepGetAndClear(pmdp);
+  if (pmdIsTable(pmd) && !pmdTransHuge(pmd)) current.k.pt.setState(pteTableOf(pmd), T_DETACHED);
   yield* flushTlbMmRange(vma.mm, address, address + HPAGE_PMD_SIZE, PAGE_SHIFT, false);
   return pmd;
 }
 
-/** pgtable_trans_huge_deposit(): keep a PTE table with a huge PMD (caller holds the PMD lock). */
-export function pgtableTransHugeDeposit(pmdp: number, tid: number): void {
+/**
+ * pgtable_trans_huge_deposit(): keep a PTE table with a huge PMD (caller holds the PMD lock). A
+ * store of its own (pmd_huge_pte), so that a table collapse took off the tree becomes a kept one
+ * in a step whose footprint names it.
+ */
+export function* pgtableTransHugeDeposit(pmdp: number, tid: number): KGen<void> {
+  yield* depositStore(tid);
   const pt = current.k.pt;
   const pmdTid = (pmdp / 512) | 0;
   pt.assertLevel(tid, LEVEL_PTE);
@@ -148,4 +160,9 @@ export function pgtableTransHugeWithdraw(pmdp: number): number {
   pt.next[tid] = -1;
   pt.setState(tid, T_ALLOCATED); // private again until pmd_populate() links it
   return tid;
+}
+
+/** The PTE table a PMD value points to. */
+function pteTableOf(pmd: Pmd): number {
+  return current.k.pt.tidOfPfn(pmdPfn(pmd));
 }

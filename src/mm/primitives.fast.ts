@@ -122,9 +122,13 @@ export function flushTlbMmRange(mm: MmStruct, start: number, end: number, stride
   if (!S.ipiCanComplete(S.flushTargets(mm))) throw new Violation('deadlock', 'TLB flush IPI can never complete');
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);
 }
-export function tlbRemoveTableSyncOne(): void {}
-export function callRcuStep(name: string, fn: () => void): void {
-  callRcu(current.k.rcu, current.k.cpus, name, fn);
+export function depositStore(_tid: number): void {}
+export function ptlockFree(tid: number): void {
+  current.k.pt.lockDead[tid] = 1;
+}
+export function tlbRemoveTableSyncOne(_tables: readonly number[]): void {}
+export function callRcuStep(name: string, fn: () => void, tables: readonly number[]): void {
+  callRcu(current.k.rcu, current.k.cpus, name, fn, tables);
 }
 export function hwWalkBegin(_mm: MmStruct, _addr: number): void {}
 

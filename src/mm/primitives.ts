@@ -18,15 +18,19 @@ import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
 export type Step =
-  | { op: 'ld' | 'st' | 'xchg' | 'scan'; ptr: number }
+  | { op: 'ld' | 'xchg' | 'scan'; ptr: number }
+  /** `v`: the value stored, so that linking or unlinking a table is visible in the footprint. */
+  | { op: 'st'; ptr: number; v: number }
   | { op: 'lock' | 'trylock' | 'unlock'; lock: LockHandle }
   | { op: 'rlock' | 'wlock' | 'rtrylock' | 'runlock' | 'wunlock'; sem: RwSem }
   | { op: 'flock' | 'ftrylock' | 'funlock'; pfn: number }
   | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
   | { op: 'flush'; mm: MmStruct }
-  | { op: 'ipi-sync' }
+  /** `tables`: what the caller frees right after the IPIs returned (semi-RCU). */
+  | { op: 'ipi-sync'; tables: readonly number[] }
   | { op: 'walk'; mm: MmStruct; addr: number }
-  | { op: 'call-rcu' }
+  | { op: 'call-rcu'; tables: readonly number[] }
+  | { op: 'ptlock-free' | 'deposit'; tid: number }
   | { op: 'choice'; what: 'need_resched' | 'batch_alloc' }
   | { op: 'mt-walk' | 'mt-store' | 'seq-end'; mm: MmStruct }
   | { op: 'wdowngrade'; sem: RwSem }
@@ -83,7 +87,7 @@ export function* ptepGet(ptep: number): KGen<number> {
 }
 /** set_pte_at() / set_pmd_at() / pmd_populate(): one atomic store. */
 export function* setPte(ptep: number, v: number): KGen<void> {
-  yield { op: 'st', ptr: ptep };
+  yield { op: 'st', ptr: ptep, v };
   current.k.pt.set(ptep, v);
 }
 /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): x86 xchg. */
@@ -253,16 +257,32 @@ export function* hwWalkBegin(mm: MmStruct, addr: number): KGen<void> {
 
 /**
  * call_rcu(): queue a callback behind a grace period. A step of its own: it is what makes the RCU
- * grace-period task have work (the explorer treats it as dependent with everything).
+ * grace-period task have work. `tables`: the page tables the callback frees, for the footprint of
+ * the grace period that runs it.
  */
-export function* callRcuStep(name: string, fn: () => void): KGen<void> {
-  yield { op: 'call-rcu' };
-  callRcu(current.k.rcu, current.k.cpus, name, fn);
+export function* callRcuStep(name: string, fn: () => void, tables: readonly number[]): KGen<void> {
+  yield { op: 'call-rcu', tables };
+  callRcu(current.k.rcu, current.k.cpus, name, fn, tables);
+}
+
+/**
+ * ptlock_free() of a table that is still reachable by lockless walkers: the destructor run at
+ * pte_free_tlb() time (race R2, linux-next only). Its own step, so that the lock's death is
+ * ordered against every use of that lock.
+ */
+export function* ptlockFree(tid: number): KGen<void> {
+  yield { op: 'ptlock-free', tid };
+  current.k.pt.lockDead[tid] = 1;
+}
+
+/** The store of pgtable_trans_huge_deposit() (pmd_huge_pte(mm, pmd) = pgtable). */
+export function* depositStore(tid: number): KGen<void> {
+  yield { op: 'deposit', tid };
 }
 
 /** mm/mmu_gather.c: tlb_remove_table_sync_one(): an IPI to every CPU, waiting for each. */
-export function* tlbRemoveTableSyncOne(): KGen<void> {
-  yield { op: 'ipi-sync' };
+export function* tlbRemoveTableSyncOne(tables: readonly number[]): KGen<void> {
+  yield { op: 'ipi-sync', tables };
 }
 
 // ---- nondeterministic choices -------------------------------------------------------------------

@@ -14,6 +14,8 @@ export interface RcuCallback {
   /** The kernel function the callback stands for, for traces. */
   readonly name: string;
   readonly fn: () => void;
+  /** The page tables the callback frees (what the grace period that runs it writes). */
+  readonly tables: readonly number[];
   /** CPU id -> rcuQs value at call time, for CPUs that were inside a reader. */
   readonly waitFor: Map<number, number> | null;
 }
@@ -24,15 +26,15 @@ export class Rcu {
 }
 
 /** call_rcu(). */
-export function callRcu(rcu: Rcu, cpus: readonly Cpu[], name: string, fn: () => void): void {
+export function callRcu(rcu: Rcu, cpus: readonly Cpu[], name: string, fn: () => void, tables: readonly number[] = []): void {
   let waitFor: Map<number, number> | null = null;
   for (const c of cpus) {
     if (c.rcuNesting > 0 || c.irqDisabled > 0) (waitFor ??= new Map()).set(c.id, c.rcuQs);
   }
-  rcu.pending.push({ name, fn, waitFor });
+  rcu.pending.push({ name, fn, waitFor, tables });
 }
 
-function ready(cb: RcuCallback, cpus: readonly Cpu[]): boolean {
+export function rcuCallbackReady(cb: RcuCallback, cpus: readonly Cpu[]): boolean {
   if (!cb.waitFor) return true;
   for (const [id, qs] of cb.waitFor) if (cpus[id].rcuQs === qs) return false;
   return true;
@@ -43,7 +45,7 @@ export function rcuAdvance(rcu: Rcu, cpus: readonly Cpu[]): number {
   let ran = 0;
   for (let i = 0; i < rcu.pending.length; ) {
     const cb = rcu.pending[i];
-    if (!ready(cb, cpus)) {
+    if (!rcuCallbackReady(cb, cpus)) {
       i++;
       continue;
     }

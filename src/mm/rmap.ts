@@ -12,11 +12,12 @@ import { PG_anon_exclusive, PG_dirty } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone } from './page_vma_mapped.js';
 import { pteDirty, ptePfn, ptePresent } from './pgtable_types.js';
 import { downRead, flushTlbMmRange, ptepGetAndClear, upRead, type KGen } from './primitives.js';
-import { addMmCounter, folioPutRefs, mmCounter } from './swap.js';
+import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 
 /** folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). */
 export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
+  touchFolio(mem.folioHead(pfn), true);
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
     mem.flags[pfn + i] |= PG_anon_exclusive;
@@ -25,21 +26,25 @@ export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
 /** folio_add_new_anon_rmap() with RMAP_LEVEL_PMD. */
 export function folioAddNewAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
+  touchFolio(head, true);
   mem.entireMapcount[head]++;
   mem.flags[head] |= PG_anon_exclusive;
 }
 /** folio_add_file_rmap_ptes(). */
 export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
+  touchFolio(current.k.mem.folioHead(pfn), true);
   const mc = current.k.mem.mapcount;
   for (let i = 0; i < nr; i++) mc[pfn + i]++;
 }
 /** folio_add_file_rmap_pmd(). */
 export function folioAddFileRmapPmd(head: Pfn): void {
+  touchFolio(head, true);
   current.k.mem.entireMapcount[head]++;
 }
 /** folio_remove_rmap_ptes(). */
 export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
+  touchFolio(mem.folioHead(pfn), true);
   for (let i = 0; i < nr; i++) {
     if (--mem.mapcount[pfn + i] === 0) mem.flags[pfn + i] &= ~PG_anon_exclusive;
   }
@@ -47,6 +52,7 @@ export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
 /** folio_remove_rmap_pmd(). */
 export function folioRemoveRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
+  touchFolio(head, true);
   if (--mem.entireMapcount[head] === 0) mem.flags[head] &= ~PG_anon_exclusive;
 }
 
@@ -55,6 +61,7 @@ export function folioRemoveRmapPmd(head: Pfn): void {
 /** folio_mapped(). */
 export function folioMapped(head: Pfn): boolean {
   const mem = current.k.mem;
+  touchFolio(head, false);
   if (mem.entireMapcount[head] > 0) return true;
   for (let i = 0; i < mem.folioNr(head); i++) if (mem.mapcount[head + i] > 0) return true;
   return false;

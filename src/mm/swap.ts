@@ -7,8 +7,18 @@ import { type Pfn } from './const.js';
 import { current } from './current.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.js';
 import { PT_ANON, PT_SHMEM, PT_ZERO } from './page_alloc.js';
+import { obj, OBJ } from './objects.js';
+
+/**
+ * A folio's counts were read or changed by the running step: its own dependency object for the
+ * explorer (src/mm/objects.ts), since counts change in code between scheduling points.
+ */
+export function touchFolio(head: Pfn, write: boolean): void {
+  current.k.rec.touch(obj(OBJ.page, head), write);
+}
 
 export function folioRefAdd(head: Pfn, n: number): void {
+  touchFolio(head, true);
   current.k.mem.refcount[head] += n;
 }
 
@@ -16,6 +26,7 @@ export function folioRefAdd(head: Pfn, n: number): void {
 export function folioPutRefs(head: Pfn, n: number): void {
   const mem = current.k.mem;
   if (mem.type[head] === PT_ZERO) return; // the zero pages are never freed
+  touchFolio(head, true);
   const r = (mem.refcount[head] -= n);
   if (r < 0) throw new ModelBug(`folio ${head} refcount went negative (${r})`);
   if (r === 0) {

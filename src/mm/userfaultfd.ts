@@ -9,6 +9,7 @@
  * held by mmap_lock (the kernel's fallback when it cannot read-lock both VMAs); no userfaultfd
  * registration is modelled; the folio and anon_vma locks are not taken.
  */
+import { touchFolio } from './swap.js';
 import { guardOn } from './config.js';
 import { EAGAIN, EEXIST, EINVAL, ENOENT, PAGE_SHIFT, PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
@@ -80,6 +81,7 @@ function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: 
   const origSrc = yield* ptepGet(srcPte);
   yield* spinUnlock(srcOut.ptl);
   const pfn = ptePfn(origSrc);
+  if (ptePresent(origSrc)) touchFolio(k.mem.folioHead(pfn), false);
   if (!ptePresent(origSrc) || pteSpecial(origSrc) || k.mem.type[pfn] !== PT_ANON || k.mem.mapcount[pfn] !== 1) {
     yield* unmapBoth();
     return origSrc === 0 ? -ENOENT : -EINVAL;

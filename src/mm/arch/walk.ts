@@ -7,7 +7,7 @@
 import { Violation } from '../bug.js';
 import { PAGE_SIZE, PMD_SIZE, pgdIndex, pmdIndex, pteIndex, pudIndex, type Vaddr } from '../const.js';
 import { current } from '../current.js';
-import type { MmStruct } from '../mm_types.js';
+import type { Cpu, MmStruct } from '../mm_types.js';
 import { Tlb } from '../tlb.js';
 import { T_FREED } from '../pgtable.js';
 import {
@@ -51,33 +51,56 @@ function faultInvalidate(mm: MmStruct, addr: Vaddr): number {
   return -1;
 }
 
-/** Result of a walk: the leaf entry pointer, or -1 when the walk faults. */
-function* hwWalk(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
+/**
+ * One hardware access: the TLB lookup, and on a miss the walk. One scheduling point: interrupts
+ * (and so TLB-flush IPIs) are taken between instructions, never in the middle of one access.
+ * Returns the leaf entry pointer (or 0 on a TLB hit), or -1 when the access faults.
+ */
+function* hwAccess(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
   yield* hwWalkBegin(mm, addr);
+  if (tlbHit(mm, addr, write)) return 0;
   return hwWalkAtomic(mm, addr, write);
 }
 
+/** What a hardware access of addr by this CPU would touch now, for the explorer's dependency tracking. */
+export interface WalkFootprint {
+  /** Entries read on the way down (PGD, PUD, PMD slots), and the tables they are in. */
+  readonly entries: number[];
+  readonly tables: number[];
+  /** The leaf (PTE, or PMD of a huge mapping) whose accessed/dirty bits the walk may set; -1 if none. */
+  readonly leaf: number;
+}
+
 /**
- * The entries a walk of addr would read now (PGD, PUD, PMD and PTE slots that exist), for the
- * explorer's dependency tracking. The walk also writes A/D bits of the leaf.
+ * The footprint of hwAccess() from the current state: through the paging-structure cache when it
+ * holds the block (hwWalkAtomic() goes there directly), else from the PGD down.
  */
-export function walkEntries(mm: MmStruct, addr: Vaddr): number[] {
-  const pt = current.k.pt;
-  const out: number[] = [];
-  let p = mm.pgd * 512 + pgdIndex(addr);
-  out.push(p);
-  const pgdv = pt.peek((p / 512) | 0, p % 512);
-  if (!pmdIsTable(pgdv)) return out;
-  p = pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr);
-  out.push(p);
-  const pudv = pt.peek((p / 512) | 0, p % 512);
-  if (!pmdIsTable(pudv)) return out;
-  p = pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
-  out.push(p);
-  const pmdv = pt.peek((p / 512) | 0, p % 512);
-  if (!pmdIsTable(pmdv)) return out;
-  out.push(pt.tidOfPfn(pmdPfn(pmdv)) * 512 + pteIndex(addr));
-  return out;
+export function walkFootprint(mm: MmStruct, addr: Vaddr, cpu: Cpu): WalkFootprint {
+  const pt = mm.kernel.pt;
+  const entries: number[] = [];
+  const tables: number[] = [];
+  const leafIn = (tid: number, idx: number): WalkFootprint => {
+    tables.push(tid);
+    return { entries, tables, leaf: tid * 512 + idx };
+  };
+  const block = Math.floor(addr / PMD_SIZE);
+  const tlb = cpu.tlb;
+  const ps = Tlb.slotPwc(block);
+  if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) return leafIn(tlb.pwcTid[ps], pteIndex(addr));
+  let tid = mm.pgd;
+  for (const index of [pgdIndex(addr), pudIndex(addr)]) {
+    tables.push(tid);
+    entries.push(tid * 512 + index);
+    const v = pt.peek(tid, index);
+    if (!pmdIsTable(v)) return { entries, tables, leaf: -1 };
+    tid = pt.tidOfPfn(pmdPfn(v));
+  }
+  const pmdv = pt.peek(tid, pmdIndex(addr));
+  if (pmdTransHuge(pmdv)) return leafIn(tid, pmdIndex(addr));
+  tables.push(tid);
+  entries.push(tid * 512 + pmdIndex(addr));
+  if (!pmdIsTable(pmdv)) return { entries, tables, leaf: -1 };
+  return leafIn(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
 }
 
 /** The walk itself: plain loads and A/D-bit updates, no scheduling point inside. */
@@ -151,16 +174,15 @@ const MAX_RETRIES = 64;
  */
 export function* userAccessPath(mm: MmStruct, addr: Vaddr, write: boolean): KGen<number> {
   mm.cpumask |= 1 << current.cpu.id;
-  if (tlbHit(mm, addr, write)) return FAULT_OK;
   for (let i = 0; i < MAX_RETRIES; i++) {
-    if ((yield* hwWalk(mm, addr, write)) >= 0) return FAULT_OK;
+    if ((yield* hwAccess(mm, addr, write)) >= 0) return FAULT_OK;
     const r = yield* doUserAddrFault(mm, addr, write);
     if (r !== FAULT_OK) return r;
   }
   throw new Violation('livelock', `access to ${addr} still faults after ${MAX_RETRIES} page faults`);
 }
 
-/** userAccessPath() driven alone on the current CPU (it does the TLB lookup itself). */
+/** userAccessPath() driven alone on the current CPU. */
 export function userAccess(mm: MmStruct, addr: Vaddr, write: boolean): number {
   return complete(/* task */ userAccessPath(mm, addr, write));
 }

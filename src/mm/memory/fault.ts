@@ -62,7 +62,7 @@ import {
 } from '../pgtable_generic.js';
 import { flushTlbMmRange, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
-import { addMmCounter, folioPutRefs, mmCounter } from '../swap.js';
+import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
@@ -248,11 +248,13 @@ function* doWpPage(vmf: VmFault): KGen<number> {
   const pfn = ptePfn(orig);
   if (vma.flags & VM_SHARED) {
     // wp_page_shared(): page_mkwrite succeeded; reuse the page.
+    touchFolio(k.mem.folioHead(pfn), true);
     k.mem.flags[k.mem.folioHead(pfn)] |= PG_dirty;
     yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
   }
+  if (!special) touchFolio(k.mem.folioHead(pfn), false);
   if (!special && k.mem.type[pfn] === PT_ANON && k.mem.mapcount[pfn] === 1) {
     yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)); // wp_page_reuse()
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);

@@ -1,0 +1,53 @@
+/**
+ * Names for the shared objects of the model, as the explorer's dependency tracking numbers them
+ * (src/scenarios/footprint.ts says what each step declares, docs/explorer.md why it is enough), and
+ * the recorder through which model code reports, as it runs, the objects a step touches beyond
+ * what the step declared in advance: a folio's counts, a table's life. The kind is in the low four
+ * bits.
+ */
+export const OBJ = {
+  /** A page-table entry (tid * 512 + index). */
+  entry: 0,
+  /** A page table's life (linked, off the tree, freed) and its lock's storage. */
+  table: 1,
+  /** A page table's split spinlock. */
+  lock: 2,
+  /** An mm's page_table_lock. */
+  mmlock: 3,
+  /** An rw-semaphore, with the sequence words that live beside it. */
+  sem: 4,
+  /** A folio's lock bit. */
+  folio: 5,
+  /** A CPU's RCU read-side and interrupts-off sections, and its TLB. */
+  rcu: 6,
+  irq: 7,
+  tlb: 8,
+  /** An mm's VMA tree. */
+  tree: 9,
+  /** The RCU callback queue. */
+  queue: 10,
+  /** A folio's reference and map counts (by head pfn). */
+  page: 11,
+} as const;
+
+export type ObjKind = (typeof OBJ)[keyof typeof OBJ];
+
+export const obj = (kind: ObjKind, n: number): number => n * 16 + kind;
+
+/** What the running step touched beyond its declared footprint; `on` only while the explorer steps. */
+export class FootprintRecorder {
+  on = false;
+  readonly reads: number[] = [];
+  readonly writes: number[] = [];
+  touch(o: number, write: boolean): void {
+    if (this.on) (write ? this.writes : this.reads).push(o);
+  }
+  start(): void {
+    this.on = true;
+    this.reads.length = 0;
+    this.writes.length = 0;
+  }
+  stop(): void {
+    this.on = false;
+  }
+}

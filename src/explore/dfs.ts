@@ -24,8 +24,10 @@
  * racing task's run of steps began. That this reaches every end state that bounded naive
  * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  */
-import { EventLog, Interner, dependent, type Access } from './dpor.js';
-import type { Coverage, Scheduler, SchedulerView } from './types.js';
+import { EventLog, dependent, sameAccess, type Access } from './dpor.js';
+import type { Coverage, Decision, Scheduler, SchedulerView, StepInfo } from './types.js';
+
+type Recorded = Pick<StepInfo, 'reads' | 'writes' | 'global' | 'choices'>;
 
 export interface DfsOptions {
   /** 'dpor' (default) or 'none' to enumerate every interleaving. */
@@ -35,8 +37,8 @@ export interface DfsOptions {
 }
 
 interface Node {
-  readonly pending: readonly (Access | null)[];
-  readonly labels: readonly (string | null)[];
+  /** Footprints only: a StepInfo may hold its whole system state alive (a lazy label). */
+  readonly pending: readonly (Recorded | null)[];
   readonly choices: readonly number[];
   readonly enabled: number;
   /** The task that stepped into this state, -1 at the root. */
@@ -45,6 +47,8 @@ interface Node {
   readonly preemptions: number;
   backtrack: number;
   sleep: number;
+  /** For each sleeping task, the footprint its step had when it was explored (declared and recorded). */
+  sleepAccess: (Access | undefined)[];
   task: number;
   choice: number;
 }
@@ -56,11 +60,9 @@ export class NondeterminismError extends Error {
   override name = 'NondeterminismError';
 }
 
-function sameAccess(a: Access, b: Access): boolean {
-  if (a === b) return true;
-  if (a.write !== b.write || a.global !== b.global || a.objs.length !== b.objs.length) return false;
-  for (let i = 0; i < a.objs.length; i++) if (a.objs[i] !== b.objs[i]) return false;
-  return true;
+/** A footprint in an error message. */
+function footprint(a: Access): string {
+  return a.global ? 'global' : `reads [${a.reads.join(', ')}] writes [${a.writes.join(', ')}]`;
 }
 const MAX_TASKS = 31; // task sets are bitmasks
 
@@ -69,7 +71,6 @@ export class DfsScheduler implements Scheduler {
   private readonly bound: number;
   private nodes: Node[] = [];
   private log: EventLog | null = null;
-  private readonly interner = new Interner();
   private started = false;
   private exhausted = false;
   private cut = false;
@@ -94,9 +95,10 @@ export class DfsScheduler implements Scheduler {
       if (node.choice + 1 < node.choices[node.task]) {
         node.choice++;
         this.nodes.length = k + 1;
-        this.log!.truncate(k + 1); // same task, same step: event k and its clock stand
+        this.log!.truncate(k); // another value may touch other objects: event k is made again
         return true;
       }
+      if (this.log!.length > k) node.sleepAccess[node.task] = this.log!.access[k];
       node.sleep |= bit(node.task);
       const todo = node.backtrack & node.enabled & ~node.sleep;
       const q = this.pick(node, todo);
@@ -110,6 +112,12 @@ export class DfsScheduler implements Scheduler {
     this.nodes.length = 0;
     this.exhausted = true;
     return false;
+  }
+
+  replaying(depth: number): Decision | null {
+    if (depth >= this.nodes.length) return null;
+    const node = this.nodes[depth];
+    return node.choices[node.task] > 1 ? { task: node.task, choice: node.choice } : { task: node.task };
   }
 
   nextTask(view: SchedulerView): number | null {
@@ -140,25 +148,33 @@ export class DfsScheduler implements Scheduler {
     if (!this.log) this.log = new EventLog(n);
     let enabled = 0;
     for (let t = 0; t < n; t++) if (view.enabled[t]) enabled |= bit(t);
-    const pending = view.pending.map((s) => (s ? this.interner.access(s) : null));
+    const pending = view.pending.map((s) => (s ? { reads: s.reads, writes: s.writes, global: s.global, choices: s.choices } : null));
     const d = view.depth;
     const parent = d > 0 ? this.nodes[d - 1] : null;
     let sleep = 0;
+    const sleepAccess: (Access | undefined)[] = [];
     if (parent && this.dpor && this.bound === Infinity) {
-      // A sleeping task stays asleep while the steps taken are independent of its pending step.
-      // Not under a bound: the schedule that covers a sleeper may be one the bound forbids.
-      const taken = parent.pending[parent.task]!;
-      for (let t = 0; t < n; t++) if (parent.sleep & bit(t) && !dependent(parent.pending[t]!, taken)) sleep |= bit(t);
+      // A sleeping task stays asleep while the steps taken are independent of its step (as it ran
+      // when it was explored: what it declared and what it recorded). Not under a bound: the
+      // schedule that covers a sleeper may be one the bound forbids.
+      const taken = this.log!.access[d - 1];
+      for (let t = 0; t < n; t++) {
+        if (!(parent.sleep & bit(t))) continue;
+        const a = parent.sleepAccess[t] ?? parent.pending[t]!;
+        if (dependent(a, taken)) continue;
+        sleep |= bit(t);
+        sleepAccess[t] = a;
+      }
     }
     const node: Node = {
       pending,
-      labels: view.pending.map((s) => s?.label ?? null),
       choices: view.pending.map((s) => s?.choices ?? 1),
       enabled,
       last: view.last,
       preemptions: parent ? parent.preemptions + this.cost(parent, parent.task) : 0,
       backtrack: 0,
       sleep,
+      sleepAccess,
       task: -1,
       choice: 0,
     };
@@ -168,16 +184,29 @@ export class DfsScheduler implements Scheduler {
     return node;
   }
 
-  /** Take task q at node k: the event is new, so race it against the prefix (DPOR's main step). */
+  /** Take task q at node k; its event is made once the step ran (`stepped`). */
   private take(k: number, node: Node, q: number): void {
     node.task = q;
     node.choice = 0;
     node.backtrack |= bit(q);
+    this.log!.truncate(k);
+  }
+
+  /**
+   * The step at `depth` ran and touched `access` (what it declared and what it recorded). A step
+   * of the replayed prefix must have touched exactly what it did before; a new one becomes an
+   * event, raced against the prefix (DPOR's main step).
+   */
+  stepped(depth: number, task: number, access: Access): void {
     const log = this.log!;
-    log.truncate(k);
-    const a = node.pending[q]!;
-    const clock = this.dpor ? this.race(k, q, a) : new Int32Array(log.nTasks);
-    log.push(q, a, clock);
+    if (depth < log.length) {
+      if (!sameAccess(log.access[depth], access)) {
+        throw new NondeterminismError(`the system is not deterministic: at step ${depth}, task ${task} touched ${footprint(access)}; the recorded execution touched ${footprint(log.access[depth])}`);
+      }
+      return;
+    }
+    const clock = this.dpor ? this.race(depth, task, access) : new Int32Array(log.nTasks);
+    log.push(task, access, clock);
   }
 
   /** Add backtrack points that reverse each race of task p's step `a` at depth d. */
@@ -207,6 +236,11 @@ export class DfsScheduler implements Scheduler {
   private reverse(node: Node, init: number): void {
     const ready = init & node.enabled;
     if (this.bound !== Infinity) {
+      // None of the initials can run here: conservatively, every task that can (Coons et al.).
+      if (!ready) {
+        this.reverseAll(node);
+        return;
+      }
       for (let t = 0; ready >> t; t++) {
         if (!(ready & bit(t))) continue;
         if (node.preemptions + this.cost(node, t) <= this.bound) node.backtrack |= bit(t);
@@ -217,6 +251,14 @@ export class DfsScheduler implements Scheduler {
     if (init & (node.backtrack | node.sleep)) return; // covered from here already
     const q = this.pick(node, ready);
     if (q >= 0) node.backtrack |= bit(q);
+  }
+
+  private reverseAll(node: Node): void {
+    for (let t = 0; node.enabled >> t; t++) {
+      if (!(node.enabled & bit(t))) continue;
+      if (node.preemptions + this.cost(node, t) <= this.bound) node.backtrack |= bit(t);
+      else this.cut = true;
+    }
   }
 
   /** The task to run among `pool`: the last one if it can continue, else the lowest; within the bound. */
@@ -237,17 +279,18 @@ export class DfsScheduler implements Scheduler {
    * counter once did).
    */
   private replay(d: number, view: SchedulerView): number {
-    const node = this.nodes[d];
-    const t = node.task;
-    const now = view.pending[t];
-    const was = node.pending[t]!;
-    const a = now ? this.interner.access(now) : null;
-    if (!a || now!.label !== node.labels[t] || !view.enabled[t] || !sameAccess(a, was)) {
+    const t = this.nodes[d].task;
+    this.checkReplayed(d, t, view.pending[t], view.enabled[t]);
+    return t;
+  }
+
+  checkReplayed(d: number, t: number, now: StepInfo | null, enabled: boolean): void {
+    const was = this.nodes[d].pending[t]!;
+    if (!now || !enabled || !sameAccess(now, was) || (now.choices ?? 1) !== (was.choices ?? 1)) {
       throw new NondeterminismError(
-        `the system is not deterministic: at step ${d}, task ${t} now takes '${now?.label ?? '(finished)'}' ${a ? this.interner.describe(a) : ''}` +
-          `${view.enabled[t] ? '' : ' (disabled)'}; the recorded execution took '${node.labels[t]}' ${this.interner.describe(was)}`,
+        `the system is not deterministic: at step ${d}, task ${t} now takes '${now?.label ?? '(finished)'}' ${now ? footprint(now) : ''}` +
+          `${enabled ? '' : ' (disabled)'}; the recorded execution took ${footprint(was)}`,
       );
     }
-    return t;
   }
 }

@@ -10,46 +10,32 @@
  */
 import type { StepInfo } from './types.js';
 
-/** A StepInfo reduced to what dependency needs, objects interned to small integers. */
-export interface Access {
-  readonly objs: readonly number[];
-  readonly write: boolean;
-  readonly global: boolean;
-}
+/** What dependency needs of a step: the objects it reads and those it writes. */
+export type Access = Pick<StepInfo, 'reads' | 'writes' | 'global'>;
 
-export class Interner {
-  private ids = new Map<string, number>();
-  private names: string[] = [];
-  /** Tasks that did not move show the same StepInfo object again: convert it once. */
-  private seen = new WeakMap<StepInfo, Access>();
-  access(s: StepInfo): Access {
-    let a = this.seen.get(s);
-    if (a) return a;
-    const objs = s.objects.map((o) => {
-      let id = this.ids.get(o);
-      if (id === undefined) {
-        this.ids.set(o, (id = this.ids.size));
-        this.names.push(o);
-      }
-      return id;
-    });
-    a = { objs, write: s.write, global: s.global === true };
-    this.seen.set(s, a);
-    return a;
-  }
-  /** A footprint as people read it: `writes [pte:3, lock:5]`. */
-  describe(a: Access): string {
-    const objs = a.objs.map((i) => this.names[i]).join(', ');
-    return `${a.global ? 'global' : a.write ? 'writes' : 'reads'} [${objs}]`;
-  }
-}
-
-/** Two steps commute unless one is global, or they share an object and one of them writes. */
+/**
+ * Two steps commute unless one is global, or one writes an object the other reads or writes.
+ * Steps of one task are ordered anyway; this is asked of steps of different tasks.
+ */
 export function dependent(a: Access, b: Access): boolean {
   if (a.global || b.global) return true;
-  if (!a.write && !b.write) return false;
-  for (const x of a.objs) for (const y of b.objs) if (x === y) return true;
+  return meets(a.writes, b.writes) || meets(a.writes, b.reads) || meets(a.reads, b.writes);
+}
+
+function meets(x: readonly number[], y: readonly number[]): boolean {
+  if (x.length === 0 || y.length === 0) return false;
+  for (let i = 0; i < x.length; i++) for (let j = 0; j < y.length; j++) if (x[i] === y[j]) return true;
   return false;
+}
+
+/** The same footprint (the replay check): the same objects in the same roles. */
+export function sameAccess(a: Access, b: Access): boolean {
+  return a === b || (!!a.global === !!b.global && sameList(a.reads, b.reads) && sameList(a.writes, b.writes));
+}
+function sameList(x: readonly number[], y: readonly number[]): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 export class EventLog {
@@ -60,7 +46,7 @@ export class EventLog {
   /** Per event, the previous event of the same task (-1: none). */
   private readonly prevSame: number[] = [];
   private readonly lastByTask: number[];
-  /** Per object, the events that touched it and those that wrote it, ascending; the global events. */
+  /** Per object, the events that read or wrote it and those that wrote it, ascending; the global events. */
   private readonly touched = new Map<number, number[]>();
   private readonly written = new Map<number, number[]>();
   private readonly globals: number[] = [];
@@ -77,9 +63,10 @@ export class EventLog {
     for (let k = this.length - 1; k >= n; k--) {
       const a = this.access[k];
       if (a.global) this.globals.pop();
-      for (const o of a.objs) {
+      for (const o of a.reads) this.touched.get(o)!.pop();
+      for (const o of a.writes) {
         this.touched.get(o)!.pop();
-        if (a.write) this.written.get(o)!.pop();
+        this.written.get(o)!.pop();
       }
       this.lastByTask[this.task[k]] = this.prevSame[k];
     }
@@ -118,9 +105,11 @@ export class EventLog {
     this.prevSame.push(prev);
     this.lastByTask[p] = k;
     if (a.global) this.globals.push(k);
-    for (const o of a.objs) {
+    // Reads first, so that truncate() (writes, then reads, popping) undoes them in reverse.
+    for (const o of a.reads) listOf(this.touched, o).push(k);
+    for (const o of a.writes) {
       listOf(this.touched, o).push(k);
-      if (a.write) listOf(this.written, o).push(k);
+      listOf(this.written, o).push(k);
     }
   }
 
@@ -139,11 +128,17 @@ export class EventLog {
       for (let k = this.length - 1; k > g; k--) ks.add(k);
       return [...ks];
     }
-    for (const o of a.objs) {
+    const lastWrite = (o: number): number => {
       const w = this.written.get(o);
-      const lastW = w?.length ? w[w.length - 1] : -1;
+      return w?.length ? w[w.length - 1] : -1;
+    };
+    for (const o of a.reads) {
+      const lastW = lastWrite(o);
       if (lastW > g) ks.add(lastW);
-      if (!a.write) continue;
+    }
+    for (const o of a.writes) {
+      const lastW = lastWrite(o);
+      if (lastW > g) ks.add(lastW);
       const t = this.touched.get(o) ?? [];
       for (let i = t.length - 1; i >= 0 && t[i] > lastW && t[i] > g; i--) ks.add(t[i]);
     }

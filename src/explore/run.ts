@@ -2,7 +2,7 @@
  * One execution: a fresh instance driven step by step by a scheduler. The explorer detects the two
  * failures no system can see from inside, deadlock and livelock; everything else is the system's.
  */
-import type { Decision, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
+import type { Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
 
 export type ExecutionEnd =
   | { readonly kind: 'finished' }
@@ -26,6 +26,14 @@ export interface Execution {
 
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
   const inst = system.create();
+  try {
+    return run(inst, system, sched, maxSteps, withTrace, withEndState);
+  } finally {
+    inst.dispose?.();
+  }
+}
+
+function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number, withTrace: boolean, withEndState: boolean): Execution {
   const n = inst.nTasks;
   const decisions: Decision[] = [];
   const trace: TraceStep[] = [];
@@ -45,6 +53,30 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
   });
 
   for (let depth = 0; ; depth++) {
+    // A step the scheduler already took in an earlier execution (a replayed prefix): only that
+    // task is looked at, and the scheduler checks it is the same step.
+    const again = sched.replaying?.(depth);
+    if (again) {
+      const t = again.task;
+      const info = inst.pending(t);
+      const en = info !== null && inst.enabled(t);
+      sched.checkReplayed!(depth, t, info, en);
+      const preemption = last >= 0 && t !== last && inst.pending(last) !== null && inst.enabled(last);
+      if (preemption) preemptedAt.push(depth);
+      decisions.push(again);
+      last = t;
+      try {
+        inst.step(t, again.choice);
+      } catch (e) {
+        if (!system.isViolation(e)) throw e;
+        sched.stepped?.(depth, t, actualAccess(info!, inst));
+        if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, violating: true, snapshot: inst.snapshot?.() });
+        return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
+      }
+      sched.stepped?.(depth, t, actualAccess(info!, inst));
+      if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });
+      continue;
+    }
     let unfinished = 0;
     let nEnabled = 0;
     for (let i = 0; i < n; i++) {
@@ -86,9 +118,25 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
       inst.step(t, choice);
     } catch (e) {
       if (!system.isViolation(e)) throw e;
+      sched.stepped?.(depth, t, actualAccess(info, inst));
       if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.() });
       return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
     }
+    sched.stepped?.(depth, t, actualAccess(info, inst));
     if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });
   }
+}
+
+/** A step's footprint as it ran: what it declared, and what the system saw it touch beyond that. */
+export function actualAccess(info: StepInfo, inst: Instance): Pick<StepInfo, 'reads' | 'writes' | 'global'> {
+  const extra = inst.lastAccess?.();
+  if (!extra || (extra.reads.length === 0 && extra.writes.length === 0)) return info;
+  return { reads: union(info.reads, extra.reads), writes: union(info.writes, extra.writes), global: info.global };
+}
+
+function union(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 0) return a as number[];
+  const out = a.slice();
+  for (const x of b) if (!out.includes(x)) out.push(x);
+  return out;
 }

@@ -6,20 +6,26 @@
  *
  * Contract a system must keep, or the reduction in dfs.ts becomes unsound:
  * - Determinism: the same decisions from `create()` give the same steps and the same states.
- * - Honest dependencies: two steps whose `objects` are disjoint (or that only read a shared object)
+ * - Honest dependencies: two steps of which neither writes an object the other reads or writes
  *   commute, and neither can enable or disable the other. So a blocking step (a lock acquire) must
- *   name the object it waits on and be a `write`, and `enabled(i)` may depend only on the state of
- *   the objects of task i's pending step. Anything that cannot say what it touches is `global`.
+ *   write the object it waits on, and `enabled(i)` may depend only on the state of the objects of
+ *   task i's pending step. Anything that cannot say what it touches is `global`.
+ *   src/explore/oracles.ts checks this on a real system.
  * - Waiting is a disabled step, never a spin loop: an execution that runs past the step budget is
  *   reported as a livelock.
  */
 
-/** A step a task is about to take, as the explorer needs to know it. Treat as immutable. */
+/**
+ * A step a task is about to take, as the explorer needs to know it. Treat as immutable; a system
+ * should hand out the same object while the task has not moved (the explorer asks often).
+ * Objects are numbers the system chooses (an entry, a lock word, a CPU's TLB...), the same number
+ * for the same object in every execution.
+ */
 export interface StepInfo {
-  /** Objects touched, for dependency: e.g. 'pte:123', 'lock:5'. Empty = touches nothing shared. */
-  readonly objects: readonly string[];
-  /** Whether the step writes (two reads of the same object commute). */
-  readonly write: boolean;
+  /** Objects the step only reads. */
+  readonly reads: readonly number[];
+  /** Objects the step writes (and may read). Two steps commute unless one writes what the other touches. */
+  readonly writes: readonly number[];
   /** Conservatively dependent with every other step (RCU grace periods, IPIs, TLB flushes...). */
   readonly global?: boolean;
   /** A nondeterministic choice among this many values, answered by the scheduler. */
@@ -47,6 +53,13 @@ export interface Instance {
    * Anything else thrown is a bug and propagates.
    */
   step(i: number, choice?: number): void;
+  /**
+   * What the step just taken touched beyond what its StepInfo declared (the system saw it happen),
+   * or null; optional. The explorer uses the union: an event's dependencies are what it did.
+   */
+  lastAccess?(): { readonly reads: readonly number[]; readonly writes: readonly number[] } | null;
+  /** The explorer is done with this instance (it may recycle its state); optional. */
+  dispose?(): void;
   /** Checks once every task finished: a violation, or null. */
   finalCheck(): Violation | null;
   /** The system state in one line, shown beside each trace step (optional). */
@@ -118,6 +131,19 @@ export interface Scheduler {
   newExecution(): boolean;
   nextTask(view: SchedulerView): number | null;
   nextChoice(n: number, view: SchedulerView): number;
+  /**
+   * The decision at `depth` when it is one the scheduler took before (DFS re-running a prefix), or
+   * null: then the explorer looks only at that task and calls `checkReplayed` instead of
+   * `nextTask`. Optional, for speed.
+   */
+  replaying?(depth: number): Decision | null;
+  /** Throw if the replayed step is not the one taken before (with `replaying`). */
+  checkReplayed?(depth: number, task: number, info: StepInfo | null, enabled: boolean): void;
+  /**
+   * The step chosen at `depth` ran (or raised a violation) and touched `access`: the declared
+   * footprint with whatever the system recorded while it ran. Optional (DPOR needs it).
+   */
+  stepped?(depth: number, task: number, access: Pick<StepInfo, 'reads' | 'writes' | 'global'>): void;
   /** Whether every execution was covered (exhaustive strategies only). */
   readonly complete?: boolean;
   /**

@@ -23,9 +23,18 @@ export interface Op {
 export type Task = (w: World, me: number) => Generator<Op, void, number | undefined>;
 type Gen<T> = Generator<Op, T, number | undefined>;
 
+/** Names are fixed strings of the tests: numbering them once for the whole run is stable. */
+const OBJECTS = new Map<string, number>();
+
 export class World {
   readonly vars = new Map<string, number>();
   readonly owner = new Map<string, number>();
+  /** Object numbers for the explorer, by name ('var:x', 'lock:L'), the same in every execution. */
+  id(name: string): number {
+    let n = OBJECTS.get(name);
+    if (n === undefined) OBJECTS.set(name, (n = OBJECTS.size));
+    return n;
+  }
   get(x: string): number {
     return this.vars.get(x) ?? 0;
   }
@@ -40,34 +49,34 @@ export class World {
 // ---- primitives -------------------------------------------------------------------------------
 
 export function* ld(w: World, x: string): Gen<number> {
-  yield { info: { objects: [`var:${x}`], write: false, label: `ld ${x}` } };
+  yield { info: { reads: [w.id(`var:${x}`)], writes: [], label: `ld ${x}` } };
   return w.get(x);
 }
 export function* st(w: World, x: string, v: number): Gen<void> {
-  yield { info: { objects: [`var:${x}`], write: true, label: `st ${x} = ${v}` } };
+  yield { info: { reads: [], writes: [w.id(`var:${x}`)], label: `st ${x} = ${v}` } };
   w.vars.set(x, v);
 }
 export function* lock(w: World, l: string, me: number): Gen<void> {
   // A write to the lock: acquires on the same lock never commute (one of them waits).
-  yield { info: { objects: [`lock:${l}`], write: true, label: `lock ${l}` }, enabled: () => !w.owner.has(l) };
+  yield { info: { reads: [], writes: [w.id(`lock:${l}`)], label: `lock ${l}` }, enabled: () => !w.owner.has(l) };
   w.owner.set(l, me);
 }
 export function* unlock(w: World, l: string, me: number): Gen<void> {
-  yield { info: { objects: [`lock:${l}`], write: true, label: `unlock ${l}` } };
+  yield { info: { reads: [], writes: [w.id(`lock:${l}`)], label: `unlock ${l}` } };
   if (w.owner.get(l) !== me) throw new Error(`toy: task ${me} unlocks ${l}, not its own`);
   w.owner.delete(l);
 }
 export function* choose(what: string, n = 2): Gen<number> {
-  const c = yield { info: { objects: [], write: false, choices: n, label: what } };
+  const c = yield { info: { reads: [], writes: [], choices: n, label: what } };
   return c ?? 0;
 }
 /** A step that touches nothing shared (a task's own work). */
 export function* local(label = 'local'): Gen<void> {
-  yield { info: { objects: [], write: false, label } };
+  yield { info: { reads: [], writes: [], label } };
 }
 /** A step the explorer must order against everything (an IPI, a grace period). */
 export function* fence(label = 'fence'): Gen<void> {
-  yield { info: { objects: [], write: false, global: true, label } };
+  yield { info: { reads: [], writes: [], global: true, label } };
 }
 
 // ---- systems ----------------------------------------------------------------------------------

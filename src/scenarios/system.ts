@@ -5,19 +5,21 @@
  * the primitives' yields (src/mm/primitives.ts), described to the explorer by `stepInfo`.
  */
 import * as genApi from '../mm/api.js';
-import { Violation as MmViolation } from '../mm/bug.js';
+import { ModelBug, Violation as MmViolation } from '../mm/bug.js';
 import type { ConfigInput, GuardName } from '../mm/config.js';
-import { current, setCurrent } from '../mm/current.js';
+import { setCurrent } from '../mm/current.js';
 import type { Kernel, MmStruct } from '../mm/mm_types.js';
 import { stepEnabled, type KGen, type Step } from '../mm/primitives.js';
-import { rcuAdvance } from '../mm/rcu.js';
+import { rcuAdvance, rcuCallbackReady } from '../mm/rcu.js';
 import { runScript, type ModelApi } from '../script/exec.js';
 import type { Instance, StepInfo, System, Violation } from '../explore/types.js';
 import type { Scenario } from './format.js';
 import { runTask } from './tasks.js';
-import { walkEntries } from '../mm/arch/walk.js';
+import { footprint, gracePeriodFootprint, type Footprint } from './footprint.js';
 import { kernelSnapshot, lockName } from '../view/snapshot.js';
 import { canonicalState } from './state.js';
+import { ForkError, Restorer } from './fork.js';
+import { observe, privateTables, undeclaredWrites } from './footprint_check.js';
 
 const GEN_API = genApi as unknown as ModelApi;
 
@@ -31,6 +33,8 @@ export class Finding implements Violation {
 
 interface CpuTask {
   cpu: number;
+  /** The explorer's view of `pending`, kept while the task does not move if it cannot change. */
+  info: ModelStepInfo | null;
   /** Kernel paths still to run on this CPU, in order; the first is running. */
   queue: KGen<number>[];
   /** Where each path's result goes in `results` (the scenario's task order). */
@@ -49,76 +53,44 @@ function findings<T>(fn: () => T): T {
   }
 }
 
-/**
- * What a step touches. Entry loads/stores name the entry, locks their lock word; RCU/IRQ
- * boundaries name the CPU's own section (they only matter to grace periods and IPIs, which are
- * global); TLB flushes, IPIs, hardware walks and call_rcu() are global.
- */
-export function stepInfo(s: Step, cpu: number, explored: readonly string[]): StepInfo {
-  const label = describeStep(s);
-  switch (s.op) {
-    case 'walk':
-      // The hardware walk reads the slots on its path (and may set A/D bits in the leaf); its
-      // TLB fills are private to the CPU, and flushes of them are global steps.
-      return { objects: walkEntries(s.mm, s.addr).map((p) => `e${p}`), write: true, label };
-    case 'ld':
-    case 'scan':
-      return { objects: [`e${s.ptr}`], write: false, label };
-    case 'st':
-    case 'xchg':
-      return { objects: [`e${s.ptr}`], write: true, label };
-    case 'lock':
-    case 'trylock':
-    case 'unlock':
-      return { objects: [`l${s.lock}`], write: true, label };
-    case 'rlock':
-    case 'wlock':
-    case 'rtrylock':
-    case 'runlock':
-    case 'wunlock':
-      return { objects: [`s${s.sem.id}`], write: true, label };
-    case 'flock':
-    case 'ftrylock':
-    case 'funlock':
-      return { objects: [`f${s.pfn}`], write: true, label };
-    case 'rcu+':
-    case 'rcu-':
-      return { objects: [`rcu${cpu}`], write: true, label };
-    case 'irq-':
-    case 'irq+':
-      return { objects: [`irq${cpu}`], write: true, label };
-    case 'mt-walk':
-      return { objects: [`mt${s.mm.id}`], write: false, label };
-    case 'mt-store':
-      return { objects: [`mt${s.mm.id}`], write: true, label };
-    case 'seq':
-      // vm_lock_seq lives with the VMA's lock, mm_lock_seq with the mmap_lock.
-      return { objects: [`s${s.vma.vmLock.id}`, `s${s.vma.mm.mmapLock.id}`], write: false, label };
-    case 'seq-end':
-      return { objects: [`s${s.mm.mmapLock.id}`], write: true, label };
-    case 'wdowngrade':
-      return { objects: [`s${s.sem.id}`], write: true, label };
-    case 'vma-get':
-    case 'detach':
-      return { objects: [`s${s.vma.vmLock.id}`], write: true, label };
-    case 'sleep':
-      return { objects: [], write: false, label };
-    case 'choice':
-      return explored.includes(s.what) ? { objects: [], write: false, choices: 2, label } : { objects: [], write: false, label };
-    default:
-      return { objects: [], write: true, global: true, label };
+/** Ops whose footprint depends only on the step itself, not on the kernel state: computed once. */
+const STATIC_FOOTPRINT: ReadonlySet<Step['op']> = new Set<Step['op']>(['ld', 'scan', 'lock', 'trylock', 'unlock', 'rlock', 'wlock', 'rtrylock', 'runlock', 'wunlock', 'wdowngrade', 'flock', 'ftrylock', 'funlock', 'rcu+', 'rcu-', 'irq-', 'irq+', 'sleep', 'choice', 'ipi-sync', 'ptlock-free', 'deposit', 'mt-walk', 'mt-store', 'seq', 'seq-end', 'vma-get', 'detach']);
+
+/** The RCU task with nothing queued: it waits for a call_rcu(), reading the queue. */
+const RCU_IDLE: StepInfo = Object.freeze({ ...gracePeriodFootprint(null), label: 'waits for call_rcu()' });
+
+/** A model step as the explorer sees it: its footprint (footprint.ts), and a label made only when read. */
+class ModelStepInfo implements StepInfo {
+  readonly reads: readonly number[];
+  readonly writes: readonly number[];
+  readonly global?: boolean;
+  readonly choices?: number;
+  private text?: string;
+  constructor(
+    private readonly step: Step,
+    private readonly k: Kernel,
+    fp: Footprint,
+    choices: boolean,
+  ) {
+    this.reads = fp.reads;
+    this.writes = fp.writes;
+    if (fp.global) this.global = true;
+    if (choices) this.choices = 2;
+  }
+  get label(): string {
+    return (this.text ??= describeStep(this.step, this.k));
   }
 }
 
 const LEVEL_NAMES: readonly string[] = ['', 'pte', 'pmd', 'pud', 'pgd'];
 
 /** An entry pointer as `pmd[3]@T2` (entry 3 of table 2, a PMD table). */
-function entryName(ptr: number): string {
+function entryName(k: Kernel, ptr: number): string {
   const tid = Math.floor(ptr / 512);
-  return `${LEVEL_NAMES[current.k.pt.level[tid]] ?? '?'}[${ptr % 512}]@T${tid}`;
+  return `${LEVEL_NAMES[k.pt.level[tid]] ?? '?'}[${ptr % 512}]@T${tid}`;
 }
 
-export function describeStep(s: Step): string {
+export function describeStep(s: Step, k: Kernel): string {
   switch (s.op) {
     case 'mt-walk':
       return 'mas_walk (VMA tree, RCU)';
@@ -134,16 +106,54 @@ export function describeStep(s: Step): string {
       return `vma_mark_detached (VMA ${s.vma.name})`;
     case 'wdowngrade':
       return 'downgrade rwsem';
+    case 'walk':
+      return 'hardware access (TLB, walk)';
+    case 'flush':
+      return 'TLB flush IPI';
+    case 'ipi-sync':
+      return 'tlb_remove_table_sync_one IPI';
+    case 'sleep':
+      return 'cond_resched';
+    case 'call-rcu':
+      return 'call_rcu';
+    case 'ptlock-free':
+      return `ptlock_free(T${s.tid})`;
+    case 'deposit':
+      return `deposit T${s.tid}`;
   }
-  if ('ptr' in s) return `${s.op} ${entryName(s.ptr)}`;
-  if ('lock' in s) return `${s.op} ${lockName(current.k, s.lock)}`;
+  if ('ptr' in s) return `${s.op} ${entryName(k, s.ptr)}`;
+  if ('lock' in s) return `${s.op} ${lockName(k, s.lock)}`;
   if ('pfn' in s) return `${s.op} folio ${s.pfn}`;
   if ('what' in s) return s.what;
   if ('sem' in s) return `${s.op} rwsem`;
-  if (s.op === 'walk') return 'hardware walk';
-  if (s.op === 'flush') return 'TLB flush IPI';
-  if (s.op === 'sleep') return 'cond_resched';
   return s.op;
+}
+
+/**
+ * The kernel a scenario's setup leaves, run once: every execution starts from a copy of it
+ * (fork.ts), and each task's process from the copy of its mm.
+ */
+interface Template {
+  readonly k: Kernel;
+  /** Copies of k no execution uses any more, to be put back in place and reused. */
+  readonly free: Restorer<Kernel>[];
+  readonly processes: ReadonlyMap<string, MmStruct>;
+  readonly maps: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+function setUp(scn: Scenario, guardsOff: readonly GuardName[]): Template {
+  const overrides: Record<string, string> = {};
+  if (guardsOff.length) overrides.guard_off = guardsOff.join('+');
+  const setup = runScript(scn.setup, { api: GEN_API, overrides });
+  if (setup.exitCode !== 0) {
+    const errs = setup.lines.filter((l) => l.type === 'error').map((l) => ('message' in l ? l.message : ''));
+    throw new Error(`${scn.file}: scenario setup failed: ${errs.join('; ')}`);
+  }
+  const k = setup.kernel as unknown as Kernel;
+  if (k.rcu.pending.length) throw new ForkError(`${scn.file}: the setup left RCU callbacks queued`);
+  k.checkTreeWrites = true;
+  for (const t of scn.tasks) (setup.processes.get(t.process)! as unknown as MmStruct).cpumask |= 1 << t.cpu;
+  return { k, free: [], processes: setup.processes as unknown as ReadonlyMap<string, MmStruct>, maps: setup.maps };
 }
 
 class ModelInstance implements Instance {
@@ -152,24 +162,21 @@ class ModelInstance implements Instance {
   /** Each kernel path's return value once it finished, in the scenario's task order. */
   readonly results: (number | undefined)[] = [];
 
+  private readonly copy: Restorer<Kernel>;
+  private disposed = false;
+
   constructor(
     private readonly scn: Scenario,
-    guardsOff: readonly GuardName[],
+    private readonly template: Template,
+    private readonly checkFootprints = false,
   ) {
-    const overrides: Record<string, string> = {};
-    if (guardsOff.length) overrides.guard_off = guardsOff.join('+');
-    const setup = runScript(scn.setup, { api: GEN_API, overrides });
-    if (setup.exitCode !== 0) {
-      const errs = setup.lines.filter((l) => l.type === 'error').map((l) => ('message' in l ? l.message : ''));
-      throw new Error(`${scn.file}: scenario setup failed: ${errs.join('; ')}`);
-    }
-    this.k = setup.kernel as unknown as Kernel;
-    this.k.checkTreeWrites = true;
+    const reused = template.free.pop();
+    this.copy = reused ?? new Restorer(template.k);
+    this.k = reused ? reused.restore() : this.copy.copy;
     for (const [slot, t] of scn.tasks.entries()) {
       this.results.push(undefined);
-      const mm = setup.processes.get(t.process)! as unknown as MmStruct;
-      const maps = setup.maps.get(t.process)!;
-      mm.cpumask |= 1 << t.cpu;
+      const mm = this.copy.of(template.processes.get(t.process)!);
+      const maps = template.maps.get(t.process)!;
       const gen = runTask(mm, maps, t.spec);
       const name = `${t.spec.kind}${'advice' in t.spec ? ' ' + t.spec.advice : ''}`;
       const existing = this.tasks.find((x) => x.cpu === t.cpu);
@@ -178,7 +185,7 @@ class ModelInstance implements Instance {
         existing.slots.push(slot);
         existing.name += `; ${name}`;
       } else {
-        this.tasks.push({ cpu: t.cpu, queue: [gen], slots: [slot], pending: null, name });
+        this.tasks.push({ cpu: t.cpu, queue: [gen], slots: [slot], pending: null, info: null, name });
       }
     }
     this.tasks.sort((a, b) => a.cpu - b.cpu);
@@ -189,6 +196,7 @@ class ModelInstance implements Instance {
   private advance(t: CpuTask, v: unknown): void {
     setCurrent(this.k, t.cpu);
     this.k.treeWriter = null; // a VMA tree change is allowed only in the step right after a store
+    t.info = null;
     findings(() => {
       while (t.queue.length) {
         const r = t.queue[0].next(v);
@@ -212,24 +220,23 @@ class ModelInstance implements Instance {
     return this.tasks.length;
   }
 
-  private rcuReady(): boolean {
-    return this.k.rcu.pending.some((cb) => !cb.waitFor || [...cb.waitFor].every(([id, qs]) => this.k.cpus[id].rcuQs !== qs));
-  }
-
   pending(i: number): StepInfo | null {
     if (i === this.rcuIdx) {
-      if (this.k.rcu.pending.length) return { objects: [], write: true, global: true, label: 'grace period ends, callbacks run' };
-      // Nothing queued: the task waits on call_rcu(), itself a global step, so it names nothing.
-      return this.tasks.every((t) => t.pending === null) ? null : { objects: ['rcu-queue'], write: false, label: 'waits for call_rcu()' };
+      if (!this.k.rcu.pending.length) return this.tasks.every((t) => t.pending === null) ? null : RCU_IDLE;
+      const fp = gracePeriodFootprint(this.k);
+      return { reads: fp.reads, writes: fp.writes, label: 'grace period ends, callbacks run' };
     }
     const t = this.tasks[i];
     if (!t.pending) return null;
-    setCurrent(this.k, t.cpu);
-    return stepInfo(t.pending, t.cpu, this.scn.choices);
+    if (t.info) return t.info;
+    const p = t.pending;
+    const info = new ModelStepInfo(p, this.k, footprint(p, this.k.cpus[t.cpu], this.k), p.op === 'choice' && this.scn.choices.includes(p.what));
+    if (STATIC_FOOTPRINT.has(p.op)) t.info = info;
+    return info;
   }
 
   enabled(i: number): boolean {
-    if (i === this.rcuIdx) return this.k.rcu.pending.length > 0 && this.rcuReady();
+    if (i === this.rcuIdx) return this.k.rcu.pending.some((cb) => rcuCallbackReady(cb, this.k.cpus));
     const t = this.tasks[i];
     if (!t.pending) return false;
     setCurrent(this.k, t.cpu);
@@ -237,6 +244,30 @@ class ModelInstance implements Instance {
   }
 
   step(i: number, choice?: number): void {
+    if (!this.checkFootprints) return this.run(i, choice);
+    const declared = this.pending(i)!;
+    const before = observe(this.k);
+    const mine = privateTables(this.k);
+    this.run(i, choice);
+    const bad = undeclaredWrites(mine, before, observe(this.k), [...declared.writes, ...this.k.rec.writes]);
+    if (bad.length && !declared.global) throw new ModelBug(`step '${declared.label}' of task ${i} wrote what its footprint does not declare: ${bad.join(', ')}`);
+  }
+
+  /** What the last step touched beyond its footprint, as model code recorded it (src/mm/objects.ts). */
+  lastAccess(): { reads: readonly number[]; writes: readonly number[] } {
+    return this.k.rec;
+  }
+
+  private run(i: number, choice?: number): void {
+    this.k.rec.start();
+    try {
+      this.runStep(i, choice);
+    } finally {
+      this.k.rec.stop();
+    }
+  }
+
+  private runStep(i: number, choice?: number): void {
     if (i === this.rcuIdx) {
       setCurrent(this.k, 0);
       findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
@@ -265,6 +296,13 @@ class ModelInstance implements Instance {
     return new Finding(kind, `[${b.invariant}] ${b.message}`);
   }
 
+  /** The execution is over: its kernel copy goes back to the template's pool. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.template.free.push(this.copy);
+  }
+
   /** The kernel up to renaming, and every finished path's result (state.ts). */
   fingerprint(): string {
     return canonicalState(this.k, this.results);
@@ -285,12 +323,21 @@ class ModelInstance implements Instance {
   }
 }
 
+export interface SystemOptions {
+  /**
+   * Check after every step that it wrote only objects its footprint declares (footprint_check.ts);
+   * a step that did not is an internal error. Slow: for tests.
+   */
+  readonly checkFootprints?: boolean;
+}
+
 /** The explorer's view of a scenario, with the given guards switched off. */
-export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = []): System {
-  const names = new ModelInstance(scn, guardsOff).names();
+export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = [], o: SystemOptions = {}): System {
+  const template = setUp(scn, guardsOff);
+  const names = new ModelInstance(scn, template).names();
   return {
     name: scn.name,
-    create: () => new ModelInstance(scn, guardsOff),
+    create: () => new ModelInstance(scn, template, o.checkFootprints),
     isViolation: (e: unknown): e is Violation => e instanceof Finding,
     taskNames: names,
   };

@@ -1,0 +1,168 @@
+/**
+ * What each scheduling point of the model reads and writes, for the explorer's dependency
+ * tracking (src/explore/types.ts): the reason DPOR may run one order of two steps instead of both.
+ * Objects are numbered by src/mm/objects.ts. A footprint here is what a step declares before it
+ * runs; model code adds, while the step runs, what it touches beyond that (a folio's counts, a
+ * table's life: FootprintRecorder), and the explorer uses the union.
+ *
+ * The rules a footprint follows, and why each is enough, are in docs/explorer.md ("Dependencies");
+ * src/explore/oracles.ts and the write check of system.ts test them on every shipped scenario.
+ */
+import type { Cpu, Kernel } from '../mm/mm_types.js';
+import type { Step } from '../mm/primitives.js';
+import { rcuCallbackReady } from '../mm/rcu.js';
+import { walkFootprint } from '../mm/arch/walk.js';
+import { pmdIsTable, pmdPfn, pmdTransHuge } from '../mm/pgtable_types.js';
+import { LEVEL_PTE } from '../mm/const.js';
+import { obj, OBJ } from '../mm/objects.js';
+
+export { obj, OBJ };
+
+const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page'];
+
+export interface Footprint {
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly global?: boolean;
+}
+
+const NONE: Footprint = Object.freeze({ reads: [], writes: [] }) as Footprint;
+
+/** The table an entry pointer is in. */
+const tidOf = (ptr: number): number => Math.floor(ptr / 512);
+
+/**
+ * A store into a non-leaf slot links or unlinks the table the old and new values point to;
+ * clearing a huge PMD also withdraws the table deposited with it (zap_deposited_table()).
+ */
+function linkedTables(k: Kernel, ptr: number, newValue: number, into: number[]): void {
+  const pt = k.pt;
+  const tid = tidOf(ptr);
+  if (pt.level[tid] === LEVEL_PTE) return;
+  const old = pt.peek(tid, ptr % 512);
+  if (pmdTransHuge(old)) for (let d = pt.deposit[tid], n = 0; d > 0 && n < 512; d = pt.next[d], n++) into.push(obj(OBJ.table, d));
+  for (const v of [old, newValue]) {
+    if (!pmdIsTable(v) || pmdTransHuge(v)) continue;
+    const child = pt.tidOfPfn(pmdPfn(v));
+    if (child) into.push(obj(OBJ.table, child));
+  }
+}
+
+/** The footprint of the step `s` about to be taken on `cpu`, from the kernel's state now. */
+export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
+  switch (s.op) {
+    case 'ld':
+    case 'scan':
+      return { reads: [obj(OBJ.entry, s.ptr), obj(OBJ.table, tidOf(s.ptr))], writes: [] };
+    case 'st':
+    case 'xchg': {
+      const writes = [obj(OBJ.entry, s.ptr)];
+      linkedTables(k, s.ptr, s.op === 'st' ? s.v : 0, writes);
+      return { reads: [obj(OBJ.table, tidOf(s.ptr))], writes };
+    }
+    case 'lock':
+    case 'trylock':
+    case 'unlock':
+      // A split lock's storage dies with its table (ptl-use-after-free reads that).
+      return s.lock > 0 ? { reads: [obj(OBJ.table, s.lock)], writes: [obj(OBJ.lock, s.lock)] } : { reads: [], writes: [obj(OBJ.mmlock, -s.lock - 1)] };
+    case 'rlock':
+    case 'wlock':
+    case 'rtrylock':
+    case 'runlock':
+    case 'wunlock':
+    case 'wdowngrade':
+      return { reads: [], writes: [obj(OBJ.sem, s.sem.id)] };
+    case 'flock':
+    case 'ftrylock':
+    case 'funlock':
+      return { reads: [], writes: [obj(OBJ.folio, s.pfn)] };
+    case 'rcu+':
+    case 'rcu-':
+      return { reads: [], writes: [obj(OBJ.rcu, cpu.id)] };
+    case 'irq-':
+    case 'irq+':
+      return { reads: [], writes: [obj(OBJ.irq, cpu.id)] };
+    case 'sleep':
+    case 'choice':
+      return NONE;
+    case 'walk': {
+      // The TLB lookup, then the walk: reads the slots on its way, may set A/D bits in the leaf,
+      // fills this CPU's TLB and walk cache.
+      const w = walkFootprint(s.mm, s.addr, cpu);
+      const reads = [...w.entries.map((p) => obj(OBJ.entry, p)), ...w.tables.map((t) => obj(OBJ.table, t))];
+      const writes = [obj(OBJ.tlb, cpu.id)];
+      if (w.leaf >= 0) writes.push(obj(OBJ.entry, w.leaf));
+      return { reads, writes };
+    }
+    case 'flush': {
+      // An IPI to the mm's CPUs: it waits for their interrupts and drops their TLB entries.
+      const reads: number[] = [];
+      const writes: number[] = [];
+      for (const c of k.cpus) {
+        if (!(s.mm.cpumask & (1 << c.id))) continue;
+        writes.push(obj(OBJ.tlb, c.id));
+        if (c !== cpu) reads.push(obj(OBJ.irq, c.id));
+      }
+      return { reads, writes };
+    }
+    case 'ptlock-free':
+    case 'deposit':
+      return { reads: [], writes: [obj(OBJ.table, s.tid)] };
+    case 'ipi-sync':
+      return { reads: k.cpus.filter((c) => c !== cpu).map((c) => obj(OBJ.irq, c.id)), writes: s.tables.map((t) => obj(OBJ.table, t)) };
+    case 'call-rcu': {
+      // call_rcu() notes which CPUs are inside a read-side section right now.
+      const reads = k.cpus.flatMap((c) => [obj(OBJ.rcu, c.id), obj(OBJ.irq, c.id)]);
+      return { reads, writes: [obj(OBJ.queue, 0)] };
+    }
+    case 'mt-walk':
+      return { reads: [obj(OBJ.tree, s.mm.id)], writes: [] };
+    case 'mt-store':
+      return { reads: [], writes: [obj(OBJ.tree, s.mm.id)] };
+    case 'seq':
+      // vm_lock_seq lives with the VMA's lock, mm_lock_seq with the mmap_lock.
+      return { reads: [obj(OBJ.sem, s.vma.vmLock.id), obj(OBJ.sem, s.vma.mm.mmapLock.id)], writes: [] };
+    case 'seq-end':
+      return { reads: [], writes: [obj(OBJ.sem, s.mm.mmapLock.id)] };
+    case 'vma-get':
+    case 'detach':
+      return { reads: [], writes: [obj(OBJ.sem, s.vma.vmLock.id)] };
+  }
+}
+
+/**
+ * The RCU task's step: end the grace period of every callback that is ready and run them. It
+ * reads the sections of the CPUs those callbacks wait for and writes the queue and the tables the
+ * callbacks free. Waiting for call_rcu() with nothing queued reads the queue only.
+ */
+export function gracePeriodFootprint(k: Kernel | null): Footprint {
+  const reads: number[] = [];
+  const writes = [obj(OBJ.queue, 0)];
+  if (!k?.rcu.pending.length) return { reads: writes, writes: [] };
+  for (const cb of k.rcu.pending) {
+    if (cb.waitFor) for (const id of cb.waitFor.keys()) reads.push(obj(OBJ.rcu, id), obj(OBJ.irq, id));
+    if (!rcuCallbackReady(cb, k.cpus)) continue;
+    for (const t of cb.tables) writes.push(obj(OBJ.table, t));
+  }
+  return { reads, writes };
+}
+
+/** An object as people read it, for messages: 'entry pte[3]@T4', 'table T4', 'tlb CPU1'. */
+export function objectName(o: number): string {
+  const kind = o % 16;
+  const n = (o - kind) / 16;
+  const name = KIND_NAMES[kind] ?? `kind${kind}`;
+  switch (kind) {
+    case OBJ.entry:
+      return `entry ${n % 512}@T${tidOf(n)}`;
+    case OBJ.table:
+    case OBJ.lock:
+      return `${name} T${n}`;
+    case OBJ.rcu:
+    case OBJ.irq:
+    case OBJ.tlb:
+      return `${name} CPU${n}`;
+    default:
+      return `${name} ${n}`;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A check of footprint.ts against what steps really do: a digest of every object the footprints
+ * name (entries, tables, locks, semaphores and the sequence words beside them, folio locks, CPU
+ * sections, TLBs, VMA trees, the RCU queue) before and after a step; every object that changed
+ * must be one the step declared it writes. A write left out of a footprint would let DPOR run one
+ * order of two steps that do not commute. (Reads cannot be seen this way; the commutation check of
+ * src/explore/oracles.ts covers them.) Slow, for tests: scenario kernels have a handful of tables.
+ */
+import type { Kernel } from '../mm/mm_types.js';
+import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
+import type { Pfn } from '../mm/const.js';
+import { T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
+import { obj, objectName, OBJ } from './footprint.js';
+
+export type Digest = Map<number, string>;
+
+/** Every object's state, as a string per object. */
+export function observe(k: Kernel): Digest {
+  const d: Digest = new Map();
+  const pt = k.pt;
+  for (let tid = 1; tid < pt.nrTids; tid++) {
+    const st = pt.state[tid];
+    if (st === T_UNUSED) continue;
+    // A table's life as the sanitizers read it: freed (use-after-free), off the tree (a non-none
+    // store is a lost PTE), or alive. Allocated, linked and deposited differ only in bookkeeping no
+    // racing check reads (a deposit list is touched only under its PMD lock); the checks that
+    // need "linked" run in the store that unlinks the table, whose footprint names it.
+    const life = st === T_FREED ? 'freed' : st === T_DETACHED || st === T_QUEUED ? 'off' : 'live';
+    d.set(obj(OBJ.table, tid), `${life} ${pt.lockDead[tid]}`);
+    d.set(obj(OBJ.lock, tid), `${pt.lockOwner[tid]}`);
+    if (st === T_FREED) continue;
+    pt.forEachEntry(tid, (i, v) => d.set(obj(OBJ.entry, tid * 512 + i), `${v}`));
+  }
+  for (const mm of k.mms) {
+    d.set(obj(OBJ.mmlock, mm.id), `${mm.pageTableLock}`);
+    d.set(obj(OBJ.sem, mm.mmapLock.id), `${mm.mmapLock.readers}/${mm.mmapLock.writer} seq ${mm.mmapSeq}`);
+    d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
+    for (const v of mm.vmas) d.set(obj(OBJ.sem, v.vmLock.id), `${v.vmLock.readers}/${v.vmLock.writer} seq ${v.writeSeq} ${v.detached}`);
+  }
+  for (const f of k.files) d.set(obj(OBJ.sem, f.iMmapRwsem.id), `${f.iMmapRwsem.readers}/${f.iMmapRwsem.writer}`);
+  const mem = k.mem;
+  for (let p = 1; p < mem.top; p++) {
+    if (mem.flags[p] & PG_locked) d.set(obj(OBJ.folio, p), 'locked');
+    if (mem.type[p] === PT_FREE || mem.type[p] === PT_PAGETABLE || mem.folioHead(p as Pfn) !== p) continue;
+    let maps = `${mem.entireMapcount[p]}`;
+    for (let i = 0; i < mem.folioNr(p as Pfn); i++) maps += `,${mem.mapcount[p + i]}`;
+    // The counts only: page flags change on folios not yet visible to others, or under the PTE or
+    // folio lock their readers hold.
+    d.set(obj(OBJ.page, p), `r${mem.refcount[p]} m${maps}`);
+  }
+  for (const c of k.cpus) {
+    d.set(obj(OBJ.rcu, c.id), `${c.rcuNesting}`);
+    d.set(obj(OBJ.irq, c.id), `${c.irqDisabled}`);
+    const t = c.tlb;
+    d.set(obj(OBJ.tlb, c.id), [t.vpn, t.pfn, t.write, t.hvpn, t.hpfn, t.hwrite, t.pwcBlock, t.pwcTid].map((a) => a.join(',')).join('|'));
+  }
+  d.set(obj(OBJ.queue, 0), k.rcu.pending.map((cb) => cb.name).join(','));
+  return d;
+}
+
+/** Tables allocated and not linked: private to the task that holds them. */
+export function privateTables(k: Kernel): Set<number> {
+  const out = new Set<number>();
+  for (let tid = 1; tid < k.pt.nrTids; tid++) if (k.pt.state[tid] === T_ALLOCATED) out.add(tid);
+  return out;
+}
+
+/** Objects whose digest changed (appeared, vanished or differs). */
+export function changed(before: Digest, after: Digest): number[] {
+  const out: number[] = [];
+  for (const [o, v] of after) if (before.get(o) !== v) out.push(o);
+  // A VMA that left the tree is no longer seen; that is a tree change, not one of its lock.
+  for (const o of before.keys()) if (!after.has(o) && o % 16 !== OBJ.sem) out.push(o);
+  return out;
+}
+
+/**
+ * The objects a step changed without declaring them, by name; empty when the footprint holds.
+ * Objects that did not exist before (a table just allocated, its lock), and a table that was still
+ * private to the step's task (allocated or withdrawn, not linked) with its entries, are nobody
+ * else's yet.
+ */
+export function undeclaredWrites(privateBefore: ReadonlySet<number>, before: Digest, after: Digest, writes: readonly number[]): string[] {
+  const declared = new Set(writes);
+  const isPrivate = (o: number): boolean => {
+    const kind = o % 16;
+    const n = (o - kind) / 16;
+    if (kind === OBJ.page) return !before.has(o); // a folio just allocated
+    const tid = kind === OBJ.entry ? Math.floor(n / 512) : n;
+    if (kind !== OBJ.entry && kind !== OBJ.table && kind !== OBJ.lock) return false;
+    return !before.has(obj(OBJ.table, tid)) || privateBefore.has(tid);
+  };
+  return changed(before, after)
+    .filter((o) => !declared.has(o) && !isPrivate(o))
+    .map(objectName);
+}

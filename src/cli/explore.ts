@@ -54,7 +54,7 @@ export function registerExplore(program: Command): void {
         const r = loadScenario(f);
         if (!r.ok) return [f, 'BROKEN', r.errors[0]];
         const s = r.scenario;
-        return [s.name, s.guards.join(', '), `${s.violation ?? 'none'} (bound ${s.bound})`, s.about.split(':')[0]];
+        return [s.name, s.guards.join(', '), `${s.violation ?? 'none'}${s.bound >= 0 ? ` (bound ${s.bound})` : ''}`, s.about.split(':')[0]];
       });
       process.stdout.write(table(['scenario', 'guard', 'violation with guard off', 'race'], rows) + '\n');
       process.stdout.write("\nRun one: ptlab explore NAME [--guard GUARD=off]; details: ptlab explore NAME --help\n");
@@ -64,10 +64,10 @@ export function registerExplore(program: Command): void {
     .command('explore')
     .description('search the interleavings of a scenario for sanitizer violations')
     .argument('<scenario>', 'a scenario name (see `ptlab scenarios`) or a .scn file')
-    .option('--mode <mode>', 'dfs (exhaustive, DPOR, within the preemption bound), random or pct', 'dfs')
+    .option('--mode <mode>', 'dfs (exhaustive, DPOR: complete, or within --bound), random or pct (sampling)', 'dfs')
     .option('--guard <NAME=off>', 'switch a guard off (repeatable)', parseGuard, [])
     .option('--guard-off', "switch off the scenario's own guard(s)")
-    .option('--bound <n>', "preemption bound of the dfs search (default: the scenario's; -1: none)")
+    .option('--bound <n>', "only schedules with at most n preemptions (default: the scenario's, usually none; -1: none)")
     .option('--budget <n>', 'stop after this many executions', '100000')
     .option('--seconds <s>', 'stop after this much time')
     .option('--seed <n>', 'seed of random and pct', '1')

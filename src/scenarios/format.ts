@@ -13,7 +13,8 @@
  *   cpu 0 madvise A 0 2M dontneed
  *   cpu 1 touch A 0 4K write
  *
- * `bound N` sets the preemption bound of the exhaustive search (default 2).
+ * `bound N` limits the exhaustive search to schedules with at most N preemptions (default: no bound,
+ * the complete search); for scenarios too large to search completely.
  * `choices need_resched batch_alloc` makes the explorer branch on those nondeterministic choices
  * (otherwise they follow the config, e.g. `config need_resched=2`).
  *
@@ -42,7 +43,7 @@ export interface Scenario {
   about: string;
   guards: GuardName[];
   violation: ViolationKind | null;
-  /** Preemption bound of the exhaustive search for this scenario (`bound N`; default 2). */
+  /** Preemption bound of the exhaustive search for this scenario (`bound N`); -1: none, the default. */
   bound: number;
   /** Nondeterministic choices the explorer branches on; the others follow the config. */
   choices: ('need_resched' | 'batch_alloc')[];
@@ -65,7 +66,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   let about = '';
   const guards: GuardName[] = [];
   const choices: Scenario['choices'] = [];
-  let bound = 2;
+  let bound = -1;
   let violation: ViolationKind | null = null;
   const err = (line: number, msg: string) => errors.push(`${file}:${line}: ${msg}`);
   lines.forEach((raw, i) => {

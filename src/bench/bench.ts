@@ -8,9 +8,6 @@ import * as api from '../mm-fast/api.js';
 import { placementAddress } from '../script/ast.js';
 import { buildRunner, kernelOracleAvailable } from '../oracle/kernel.js';
 import { demoRun } from '../cli/demo.js';
-import { DfsScheduler, explore } from '../explore/index.js';
-import { listScenarioFiles, loadScenario } from '../scenarios/registry.js';
-import { scenarioSystem } from '../scenarios/system.js';
 
 /**
  * ns per 4 KiB page of each phase. `touch` faults a fresh mapping in; `retouch` faults the same
@@ -26,14 +23,6 @@ export interface PhaseTimes {
 }
 const PHASES = ['touch', 'dontneed', 'retouch', 'munmap'] as const;
 
-export interface ExplorerRow {
-  scenario: string;
-  bound: number;
-  dpor: number;
-  naive: number;
-  dporMs: number;
-}
-
 export interface BenchResults {
   date: string;
   node: string;
@@ -45,7 +34,6 @@ export interface BenchResults {
   memory: { residentPages: number; modelBytes: number; bytesPerPage: number };
   kernelNote: string;
   reps: number;
-  explorer: ExplorerRow[];
 }
 
 const GiB = 2 ** 30;
@@ -203,31 +191,7 @@ export function runBench(opts: BenchOptions): BenchResults {
   }
   const memory = modelMemory(4);
   opts.log(`memory at 4 GiB resident: ${memory.bytesPerPage.toFixed(1)} bytes of model state per page`);
-  const explorer = explorerBench(opts.log);
-  return { date: new Date().toISOString(), node: process.version, coverLetter, coverLetterSparse, coverLetterSparseKernelMs, dense, memory, kernelNote, reps: opts.reps, explorer };
-}
-
-/**
- * Every shipped scenario with its guards on: executions of the exhaustive search within the
- * scenario's preemption bound, with DPOR and without reduction (naive enumeration, same bound).
- */
-export function explorerBench(log: (s: string) => void): ExplorerRow[] {
-  const rows: ExplorerRow[] = [];
-  for (const f of listScenarioFiles()) {
-    const r = loadScenario(f);
-    if (!r.ok) continue;
-    const scn = r.scenario;
-    const run = (reduction: 'dpor' | 'none') => {
-      const t0 = now();
-      const res = explore(scenarioSystem(scn, []), new DfsScheduler({ reduction, preemptionBound: scn.bound }), { budget: { maxExecutions: 100_000 } });
-      return { n: res.executions, ms: now() - t0 };
-    };
-    const d = run('dpor');
-    const n = run('none');
-    rows.push({ scenario: scn.name, bound: scn.bound, dpor: d.n, naive: n.n, dporMs: d.ms });
-    log(`explorer ${scn.name}: ${d.n} executions with DPOR, ${n.n} naive (bound ${scn.bound})`);
-  }
-  return rows;
+  return { date: new Date().toISOString(), node: process.version, coverLetter, coverLetterSparse, coverLetterSparseKernelMs, dense, memory, kernelNote, reps: opts.reps };
 }
 
 export function medianPhases(xs: PhaseTimes[]): PhaseTimes {
@@ -298,14 +262,7 @@ export function renderResults(r: BenchResults): string {
     `At ${f(r.memory.residentPages)} resident pages (4 GiB): ${r.memory.bytesPerPage.toFixed(1)} bytes of model state per resident page`,
     `(typed arrays per frame plus the page-table store; target ≤ 64, the kernel spends 72).`,
     '',
-    '## Explorer: exhaustive search of each race scenario, every guard on',
-    '',
-    'Executions within the scenario\'s preemption bound, with source-DPOR + sleep sets and without',
-    'reduction (naive enumeration of the same bounded schedules).',
-    '',
-    '| scenario | bound | DPOR executions | naive executions | reduction | DPOR time (ms) | executions/s |',
-    '|---|---|---|---|---|---|---|',
-    ...r.explorer.map((e) => `| ${e.scenario} | ${e.bound} | ${f(e.dpor)} | ${f(e.naive)} | ${(e.naive / e.dpor).toFixed(1)}× | ${f(e.dporMs)} | ${f((e.dpor / e.dporMs) * 1000)} |`),
+    'The explorer\'s figures are in bench/EXPLORER.md (`ptlab bench --explorer`).',
     '',
   ];
   return lines.join('\n');

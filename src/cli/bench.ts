@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { prepareRunner, renderResults, runBench } from '../bench/bench.js';
 import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/workloads.js';
+import { explorerBench, renderExplorerBench } from '../bench/explorer.js';
+import { spinBench, renderSpin } from '../bench/spin.js';
 import { EXIT, UsageError } from './util.js';
 
 export function registerBench(program: Command): void {
@@ -12,12 +14,28 @@ export function registerBench(program: Command): void {
     .option('--reps <n>', 'repetitions per measurement (medians are reported)', '5')
     .option('--sizes <gib,...>', 'dense benchmark sizes in GiB', '1,4,8')
     .option('--no-kernel', 'do not run the live-kernel side')
-    .option('-o, --output <file>', 'where to write the Markdown results (default bench/RESULTS.md, or bench/WORKLOADS.md with --production)')
+    .option('-o, --output <file>', 'where to write the Markdown results (default bench/RESULTS.md, bench/WORKLOADS.md with --production, bench/EXPLORER.md with --explorer)')
     .option('--production', 'instead: replay the production case of the series (generator production) and measure shards on worker threads')
     .option('--scale <s>', 'with --production: size of the production case (1 = VIRT 55 TiB, RES 590 GiB)', '1')
+    .option('--explorer', 'instead: the explorer on every shipped scenario (complete searches, DPOR vs naive, SPIN when installed); writes bench/EXPLORER.md')
+    .option('--baseline <dir>', 'with --explorer: a built checkout of an older ptlab (git worktree + npm run build) to run side by side')
+    .option('--scenario <name>', 'with --explorer: only this scenario')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: string; sizes: string; kernel: boolean; output?: string; production?: boolean; scale: string }) => {
+    .action(async (opts: { reps: string; sizes: string; kernel: boolean; output?: string; production?: boolean; scale: string; explorer?: boolean; baseline?: string; scenario?: string }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+      if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
+      if (opts.explorer) {
+        const reps = Number(opts.reps);
+        if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new UsageError(`--reps: expected 1..50, got '${opts.reps}'`);
+        const b = await explorerBench({ baseline: opts.baseline, reps, sideBound: 2, log, only: opts.scenario });
+        const spin = spinBench(log);
+        const out = opts.output ?? 'bench/EXPLORER.md';
+        const md = renderExplorerBench(b, spin ? renderSpin(spin, b) : undefined);
+        fs.writeFileSync(out, md);
+        fs.writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify({ ...b, spin }, null, 2) + '\n');
+        process.stdout.write(md);
+        return;
+      }
       if (opts.production) {
         const scale = Number(opts.scale);
         if (!(scale > 0 && scale <= 1)) throw new UsageError(`--scale: expected a number in (0, 1], got '${opts.scale}'`);

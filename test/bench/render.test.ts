@@ -19,7 +19,6 @@ function results(kernel: PhaseTimes | undefined): BenchResults {
     memory: { residentPages: 1_048_576, modelBytes: 35_000_000, bytesPerPage: 33.4 },
     kernelNote: 'test kernel',
     reps: 3,
-    explorer: [],
   };
 }
 

@@ -31,9 +31,25 @@ export function vmaLookup(mm: MmStruct, addr: Vaddr): Vma | null {
   return vma && vma.start <= addr ? vma : null;
 }
 
+/** Index of the first VMA whose start is at or above addr (the array is sorted by start). */
+function startIndex(v: readonly Vma[], addr: Vaddr): number {
+  let lo = 0;
+  let hi = v.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid].start < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Position of vma in the mm's array: a binary search by start, which stays sorted and unique
+ * even mid-split or mid-merge (only ends overlap then), so no linear scan per lookup.
+ */
 export function vmaIndex(mm: MmStruct, vma: Vma): number {
-  const i = mm.vmas.indexOf(vma);
-  if (i < 0) throw new ModelBug('VMA not in its mm');
+  const i = startIndex(mm.vmas, vma.start);
+  if (mm.vmas[i] !== vma) throw new ModelBug('VMA not in its mm');
   return i;
 }
 export function vmaPrev(mm: MmStruct, vma: Vma): Vma | null {
@@ -52,8 +68,7 @@ export function vmaPages(vma: Vma): number {
 /** vma_link(): insert into the mm's tree and the file's i_mmap. */
 export function vmaLink(mm: MmStruct, vma: Vma): void {
   const v = mm.vmas;
-  let i = 0;
-  while (i < v.length && v[i].start < vma.start) i++;
+  const i = startIndex(v, vma.start);
   if ((i > 0 && v[i - 1].end > vma.start) || (i < v.length && v[i].start < vma.end)) {
     throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
   }

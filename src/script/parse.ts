@@ -30,6 +30,7 @@ import {
   parseProt,
 } from './ast.js';
 import { SCRIPT_SETTINGS } from '../mm/config.js';
+import { IntervalMap } from '../util/intervals.js';
 
 /** At most this many errors are reported; parsing stops once it is reached. */
 export const MAX_SCRIPT_ERRORS = 20;
@@ -657,14 +658,16 @@ interface MapInfo {
   size?: number;
   /** Start address; undefined when unknown (bad at=). */
   start?: number;
-  /** Address ranges still mapped, [start, end): for the at= overlap check. */
-  live: Array<[number, number]>;
+  /** The map line expects a failure (`err=`): the name exists, the mapping never does. */
+  failed?: ErrName;
 }
 
 interface Proc {
   name: string;
   line: number;
   maps: Map<string, MapInfo>;
+  /** Address ranges mapped, [start, end), and the mapping each belongs to: for overlap checks. */
+  space: IntervalMap<string>;
   /** Maps executed so far in this process: the next one goes at placementAddress(k). */
   k: number;
   snapshots: number;
@@ -680,20 +683,7 @@ interface FileInfo {
 }
 
 function newProc(name: string, line: number, lenient = false): Proc {
-  return { name, line, maps: new Map(), k: 0, snapshots: 0, exited: false, lenient };
-}
-
-function subtract(live: Array<[number, number]>, lo: number, hi: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const [a, b] of live) {
-    if (b <= lo || a >= hi) {
-      out.push([a, b]);
-      continue;
-    }
-    if (a < lo) out.push([a, lo]);
-    if (b > hi) out.push([hi, b]);
-  }
-  return out;
+  return { name, line, maps: new Map(), space: new IntervalMap(), k: 0, snapshots: 0, exited: false, lenient };
 }
 
 class Validator {
@@ -728,7 +718,7 @@ class Validator {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
         if (d.op === 'unmap' && info?.start !== undefined && d.offset !== undefined && d.len !== undefined && !d.err) {
           const lo = info.start + d.offset;
-          info.live = subtract(info.live, lo, lo + d.len);
+          proc.space.remove(lo, lo + d.len);
         }
         return;
       }
@@ -837,7 +827,8 @@ class Validator {
       );
       return;
     }
-    const info: MapInfo = { line: c.line, size: d.size, live: [] };
+    const info: MapInfo = { line: c.line, size: d.size };
+    if (d.err) info.failed = d.err;
     proc.maps.set(d.name, info);
 
     if ((d.kind === 'shmem' || d.kind === 'file') && d.file !== undefined) {
@@ -864,19 +855,18 @@ class Validator {
     info.start = start;
     if (d.err) return; // expected to fail: occupies nothing (an overlap is how EEXIST is provoked)
     const end = start + d.size;
-    for (const [other, o] of proc.maps) {
-      const hit = o.live.find(([a, b]) => a < end && start < b);
-      if (!hit) continue;
+    const hit = proc.space.firstOverlap(start, end);
+    if (hit) {
       const where = d.at !== undefined ? `at ${fmtAddr(start)}` : `placed at ${fmtAddr(start)} (map #${k} of ${proc.name})`;
       c.error(
         'out-of-range',
         d.at !== undefined ? (cols.at ?? cols.op) : (cols.name ?? cols.op),
-        `mapping ${d.name} ${where} overlaps mapping ${other} [${fmtAddr(hit[0])}, ${fmtAddr(hit[1])})`,
+        `mapping ${d.name} ${where} overlaps mapping ${hit.owner} [${fmtAddr(hit.start)}, ${fmtAddr(hit.end)})`,
         'an address range not mapped in this process',
       );
       return;
     }
-    info.live = [[start, end]];
+    proc.space.add(start, end, d.name);
   }
 
   /**
@@ -887,17 +877,20 @@ class Validator {
   private mremapOp(c: LineCtx, proc: Proc, d: DraftFor<'mremap'>, cols: Cols): void {
     const info = this.range(c, proc, d.map, d.offset, d.len, cols);
     const slot = d.maymove && d.at === undefined ? placementAddress(proc.k++) : undefined;
-    if (!info || d.err || info.start === undefined || d.offset === undefined || d.len === undefined || d.newLen === undefined) return;
+    const map = d.map;
+    if (!info || d.err || map === undefined || info.start === undefined || d.offset === undefined || d.len === undefined || d.newLen === undefined) return;
     if (info.size !== undefined) info.size = Math.max(info.size, d.offset + d.newLen);
     const lo = info.start + d.offset;
     const oldEnd = lo + d.len;
     const grow = d.newLen - d.len;
-    const free = (a: number, b: number) => ![...proc.maps.values()].some((m) => m.live.some(([x, y]) => x < b && a < y));
+    // Growing in place needs M's own range to end at oldEnd and the range after it to be free.
+    const tail = proc.space.at(oldEnd - 1);
+    const inPlace = tail !== undefined && tail.owner === map && tail.end === oldEnd && !proc.space.firstOverlap(oldEnd, oldEnd + grow);
     let target = d.at ?? lo;
-    if (d.at === undefined && grow > 0 && !(info.live.some(([, y]) => y === oldEnd) && free(oldEnd, oldEnd + grow))) target = slot ?? lo;
-    if (d.at !== undefined) for (const m of proc.maps.values()) m.live = subtract(m.live, d.at, d.at + d.newLen);
-    info.live = subtract(info.live, lo, oldEnd);
-    info.live.push([target, target + d.newLen]);
+    if (d.at === undefined && grow > 0 && !inPlace) target = slot ?? lo;
+    if (d.at !== undefined) proc.space.remove(d.at, d.at + d.newLen); // MREMAP_FIXED replaces what was there
+    proc.space.remove(lo, oldEnd);
+    proc.space.add(target, target + d.newLen, map);
     info.start = target - d.offset;
   }
 
@@ -925,6 +918,10 @@ class Validator {
           : `a mapping created earlier in process ${proc.name}`;
         c.error('unknown-name', cols.map ?? cols.op, `unknown mapping ${map} in process ${proc.name}`, expected);
       }
+      return undefined;
+    }
+    if (info.failed) {
+      c.error('unknown-name', cols.map ?? cols.op, `mapping ${map} does not exist: its map at line ${info.line} expects err=${info.failed}`, 'a mapping whose map line succeeds');
       return undefined;
     }
     if (info.size === undefined || offset === undefined || len === undefined) return info;

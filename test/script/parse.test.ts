@@ -472,6 +472,13 @@ describe('name errors', () => {
     expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[5, 7, 'unknown-name'], [6, 12, 'unknown-name']]);
     expect(es[0]).toMatchObject({ message: 'unknown mapping A in process Q', expected: 'a mapping of process Q: B' });
   });
+
+  it('rejects every use of a mapping whose map line expects to fail: no mapping exists to use', () => {
+    const text = lines('process P', 'map B anon private 4K at=0x100000000000', 'map A anon private 4K at=0x100000000000 err=EEXIST', 'touch A 0 4K write', 'mremap A 0 4K 8K', 'snapshot s A 0 4K');
+    const es = errors(text);
+    expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name'], [5, 8, 'unknown-name'], [6, 12, 'unknown-name']]);
+    expect(es[0]).toMatchObject({ message: 'mapping A does not exist: its map at line 3 expects err=EEXIST' });
+  });
 });
 
 describe('range errors', () => {

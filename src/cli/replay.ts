@@ -11,6 +11,7 @@ import type { ReplayReport, ReplayRun } from '../workloads/report_schema.js';
 import { buildReport, mergeShards, parseVariants, VARIANT_HELP, type Variant } from '../workloads/variants.js';
 import { applySettings } from '../mm/config.js';
 import { EXIT, UsageError, parseConfigOption, table } from './util.js';
+import { intArg } from './options.js';
 import { Progress } from './progress.js';
 
 interface ReplayOpts {
@@ -19,21 +20,15 @@ interface ReplayOpts {
   variants: string;
   policy: string[];
   config: Record<string, string>;
-  samples: string;
-  workers?: string;
-  shards: string;
+  samples: number;
+  workers?: number;
+  shards: number;
   out?: string;
   report?: string;
   json?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name}: '${v}' is not a positive integer`);
-  return n;
-}
 
 function generatorSource(name: string, given: Record<string, string>): Extract<TraceSource, { kind: 'generator' }> {
   const gen = GENERATORS[name];
@@ -85,9 +80,9 @@ export function registerReplay(program: Command): void {
     .option('--variants <list>', `comma-separated variants to compare; ${VARIANT_HELP}`, 'off,on')
     .option('--policy <name>', `add the variant on+NAME (repeatable): ${Object.keys(POLICIES).join(', ')}`, collect, [])
     .option('--config <k=v,...>', 'model settings for every variant (thp=always, fault_around_bytes=4096, ...)', parseConfigOption, {})
-    .option('--samples <n>', 'samples over time per variant', '200')
-    .option('--workers <n>', 'worker threads (default: one per core, at most one per job)')
-    .option('--shards <n>', 'split a generated workload into n independent parts (production generator)', '1')
+    .option('--samples <n>', 'samples over time per variant (1 to 100000)', intArg('--samples', 1, 100_000), 200)
+    .option('--workers <n>', 'worker threads, 1 to 256 (default: one per core, at most one per job); 0 replays in this thread, one job after another (Ctrl-C then waits for the end)', intArg('--workers', 0, 256))
+    .option('--shards <n>', 'split a generated workload into n independent parts (production generator; 1 to 64)', intArg('--shards', 1, 64), 1)
     .option('-o, --out <file>', 'write the replay report (JSON) to FILE')
     .option('--report <dir>', 'also draw the report (plots, HTML, Markdown) into DIR (see ptlab report)')
     .option('--json', 'print the replay report JSON on stdout instead of tables')
@@ -118,8 +113,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       if (bad) throw new UsageError(`--config: ${bad}`);
       const variants = parseVariants([opts.variants, ...opts.policy.map((p) => `on+${p}`)].join(','));
       if (typeof variants === 'string') throw new UsageError(variants);
-      const samples = positiveInt('--samples', opts.samples);
-      const shards = positiveInt('--shards', opts.shards);
+      const { samples, shards } = opts;
       let source: TraceSource;
       let ops: number;
       if (tracePath !== undefined) {
@@ -139,7 +133,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       const jobs: Job[] = variants.flatMap((v: Variant) =>
         Array.from({ length: shards }, (_, shard) => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
       );
-      const workers = opts.workers ? positiveInt('--workers', opts.workers) : Math.min(os.availableParallelism(), jobs.length);
+      const workers = opts.workers ?? Math.min(os.availableParallelism(), jobs.length);
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
       const onSigint = () => Atomics.store(stopFlag, 0, 1);
       process.once('SIGINT', onSigint);

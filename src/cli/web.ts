@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parseViewDoc } from '../view/schema.js';
 import { EXIT, UsageError, writeFileAtomic } from './util.js';
+import { intArg } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PAGE = path.join(ROOT, 'dist/web/index.html');
@@ -89,7 +90,7 @@ export function registerWeb(program: Command): void {
     .command('serve')
     .description('serve the web view on this machine (127.0.0.1) and print its URL')
     .argument('[file]', 'a JSON document to open: ptlab explore --json, ptlab run --timeline, or a replay report')
-    .option('--port <n>', 'TCP port; 0 picks a free one', '7447')
+    .option('--port <n>', 'TCP port, 0 to 65535; 0 picks a free one', intArg('--port', 0, 65535), 7447)
     .option('--host <addr>', 'address to listen on; other than loopback exposes your files to the network', '127.0.0.1')
     .addHelpText(
       'after',
@@ -101,9 +102,8 @@ Examples:
   ptlab explore retract_vs_dontneed --guard-off --json > race.json; ptlab serve race.json
   ptlab serve examples/retract_vs_dontneed.explore.json`,
     )
-    .action(async (file: string | undefined, o: { port: string; host: string }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0..65535, got '${o.port}'`);
+    .action(async (file: string | undefined, o: { port: number; host: string }) => {
+      const port = o.port;
       if (file) {
         const r = parseViewDoc(readData(file), file);
         if (!r.ok) process.stderr.write(`warning: ${r.error}\n(serving it anyway: the page shows the same message)\n`);

@@ -1,8 +1,10 @@
 /**
  * The page cache and file faults (mm/filemap.c: filemap_fault(), filemap_map_pages(),
  * filemap_map_pmd(), next_uptodate_folio(); mm/memory.c: do_set_pmd()). The page cache of a file
- * is a flat array index → pfn (modelled coarsely: no xarray, no readahead, no writeback; a
- * regular file's pages are all in the cache from its creation, as after writing it).
+ * is a sparse index → pfn store (xarray.ts; modelled coarsely: no readahead, no writeback). A
+ * regular file's pages are all in the cache from its creation, as after writing it; the model
+ * makes each 2 MiB block of them when it is first looked up, with the folios the writes made, so
+ * that a large file costs only the blocks a script uses (issue 15, D2).
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
@@ -31,7 +33,9 @@ import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
 
 /** filemap_get_entry(): the page-cache page at index (0 = hole). */
 export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
-  return (index < mapping.sizePages ? mapping.pages[index] : 0) as Pfn;
+  if (index >= mapping.sizePages) return 0 as Pfn;
+  if (mapping.kind === 'file' && !mapping.pages.touched(index)) fileFillAsWritten(mapping, index);
+  return mapping.pages.load(index) as Pfn;
 }
 
 /** __filemap_add_folio(): insert a folio; the cache holds one reference. */
@@ -39,26 +43,30 @@ export function filemapAddFolio(mapping: AddressSpace, head: Pfn, index: number)
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
   for (let i = 0; i < nr; i++) {
-    mapping.pages[index + i] = head + i;
+    mapping.pages.store(index + i, head + i);
     mem.mapping[head + i] = mapping.id;
     mem.index[head + i] = index + i;
   }
   mapping.nrpages += nr;
 }
 
-/** Fill a regular file as its creator's write() calls did: folios of the writes' size, clean. */
-export function fileFillAsWritten(mapping: AddressSpace): boolean {
+/**
+ * The 2 MiB block of a regular file around index, cached as its creator's write() calls left it:
+ * folios of the writes' size, clean. Stops at the first allocation that fails (the fault then
+ * reads the page itself, or ends in VM_FAULT_OOM).
+ */
+function fileFillAsWritten(mapping: AddressSpace, index: number): void {
   const mem = current.k.mem;
-  for (let index = 0; index < mapping.sizePages; ) {
-    const huge = mapping.writeOrder === HPAGE_PMD_ORDER && index % HPAGE_PMD_NR === 0 && index + HPAGE_PMD_NR <= mapping.sizePages;
+  const end = Math.min(alignDown(index, HPAGE_PMD_NR) + HPAGE_PMD_NR, mapping.sizePages);
+  for (let i = alignDown(index, HPAGE_PMD_NR); i < end; ) {
+    const huge = mapping.writeOrder === HPAGE_PMD_ORDER && i % HPAGE_PMD_NR === 0 && i + HPAGE_PMD_NR <= mapping.sizePages;
     const order = huge ? HPAGE_PMD_ORDER : 0;
     const head = mem.allocPages(order, PT_FILE);
-    if (head < 0) return false;
+    if (head < 0) return;
     mem.flags[head] |= PG_uptodate;
-    filemapAddFolio(mapping, head, index);
-    index += 1 << order;
+    filemapAddFolio(mapping, head, i);
+    i += 1 << order;
   }
-  return true;
 }
 
 /** ->fault(): filemap_fault() or shmem_fault(). */

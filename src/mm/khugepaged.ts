@@ -250,7 +250,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   }
   // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
   for (const o of old) {
-    mapping.pages[mem.index[o]] = 0;
+    mapping.pages.store(mem.index[o], 0);
     mapping.nrpages--;
     yield* folioUnlock(o);
     folioPutRefs(o, 1); // the page cache's reference

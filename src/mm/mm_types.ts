@@ -8,6 +8,7 @@ import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { Tlb } from './tlb.js';
+import { XArray } from './xarray.js';
 
 /** include/linux/mm_types.h: enum of RSS counters. */
 export const MM_FILEPAGES = 0;
@@ -102,8 +103,8 @@ export class Vma {
 }
 
 export class AddressSpace {
-  /** Per page index: pfn of the page-cache page (0 = hole). */
-  pages: Int32Array;
+  /** i_pages: per page index, the pfn of the page-cache page (0 = hole); sparse (xarray.ts). */
+  readonly pages = new XArray();
   /** i_mmap: the VMAs mapping this file. */
   readonly iMmap: Vma[] = [];
   readonly iMmapRwsem = new RwSem();
@@ -114,9 +115,7 @@ export class AddressSpace {
     public sizePages: number,
     /** Folio order the file's writes produced (regular files). */
     readonly writeOrder: number,
-  ) {
-    this.pages = new Int32Array(sizePages);
-  }
+  ) {}
   nrpages = 0;
 }
 

@@ -7,7 +7,7 @@ import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn } from './
 import { current } from './current.js';
 import { shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
-import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type VmFault } from './mm_types.js';
+import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type AddressSpace, type VmFault } from './mm_types.js';
 import { folioLock, type KGen } from './primitives.js';
 import { folioRefAdd } from './swap.js';
 
@@ -25,7 +25,7 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
       shmemAllowsHuge(vma, false) &&
       thpVmaSuitablePmd(vma, alignDown(vmf.address, PMD_SIZE)) &&
       base + HPAGE_PMD_NR <= mapping.sizePages &&
-      rangeIsHole(mapping.pages, base, HPAGE_PMD_NR);
+      rangeIsHole(mapping, base, HPAGE_PMD_NR);
     const head = shmemAllocAndAdd(mapping, index, huge ? HPAGE_PMD_ORDER : 0);
     if (head < 0) return VM_FAULT_OOM;
     page = (head + (huge ? index - base : 0)) as Pfn;
@@ -37,7 +37,7 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
   return VM_FAULT_LOCKED;
 }
 
-function rangeIsHole(pages: Int32Array, from: number, n: number): boolean {
-  for (let i = from; i < from + n; i++) if (pages[i] !== 0) return false;
+function rangeIsHole(mapping: AddressSpace, from: number, n: number): boolean {
+  for (let i = from; i < from + n; i++) if (pageCacheLookup(mapping, i) !== 0) return false;
   return true;
 }

@@ -31,6 +31,7 @@ import {
 } from './ast.js';
 import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { IntervalMap } from '../util/intervals.js';
+import { MAX_FILE_SIZE } from '../mm/xarray.js';
 
 /** At most this many errors are reported; parsing stops once it is reached. */
 export const MAX_SCRIPT_ERRORS = 20;
@@ -228,6 +229,14 @@ class LineCtx {
     return v;
   }
 
+  /** A file or memfd size, or a shared anonymous mapping's (a shmem file too): at most MAX_FILE_SIZE. */
+  fileSize(w: Word | undefined, what: string, opts: { aligned?: boolean; positive?: boolean } = {}): number | undefined {
+    const v = this.size(w, what, opts);
+    if (v === undefined || v <= MAX_FILE_SIZE || !w) return v;
+    this.error('out-of-range', w.col, `${what} ${w.text} is larger than the model's largest file`, `at most ${fmtSize(MAX_FILE_SIZE)}, the model's limit in docs/limits.md`);
+    return undefined;
+  }
+
   choice<T extends string>(w: Word | undefined, list: readonly T[], what: string, text?: string): T | undefined {
     if (!w) return undefined;
     const t = text ?? w.text;
@@ -324,7 +333,7 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
       const sw = c.need(pos, 1, 'SIZE', USAGE[op]);
       c.noExtra(pos, 2, USAGE[op]);
       const name = c.name(nw, `${op} name`);
-      const size = c.size(sw, `${op} size`);
+      const size = c.fileSize(sw, `${op} size`);
       cols.name = nw?.col;
       cols.size = sw?.col;
       const err = parseErr(c, opts);
@@ -587,7 +596,8 @@ function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { loc: Loc
     c.noExtra(slots, 4, usage);
     const sh = c.choice(shw, ['private', 'shared'] as const, 'sharing');
     if (sh) d.shared = sh === 'shared';
-    const size = c.size(sw, 'mapping size', { aligned: true, positive: true });
+    // MAP_SHARED|MAP_ANONYMOUS is backed by a shmem file of the mapping's size (shmem_zero_setup()).
+    const size = (sh === 'shared' ? c.fileSize : c.size).call(c, sw, 'mapping size', { aligned: true, positive: true });
     if (size !== undefined) d.size = size;
     cols.size = sw?.col;
   } else if (kind) {

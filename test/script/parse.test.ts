@@ -640,3 +640,12 @@ describe('mprotect, mremap and prot=', () => {
     ]);
   });
 });
+
+describe('model limits', () => {
+  it('refuses memfds, files and shared anonymous mappings beyond 8T at the size word (issue 15, D1)', () => {
+    const text = lines('memfd F 0x1fffffffff000', 'file D 9T', 'memfd E 8T', 'process P', 'map A anon shared 16T at=0x100000000000', 'map B anon private 16T at=0x200000000000');
+    const es = errors(text);
+    expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[1, 9, 'out-of-range'], [2, 8, 'out-of-range'], [5, 19, 'out-of-range']]);
+    expect(es[0]).toMatchObject({ message: "memfd size 0x1fffffffff000 is larger than the model's largest file", expected: "at most 8T, the model's limit in docs/limits.md" });
+  });
+});

@@ -12,4 +12,5 @@ export { FAULT_OK, FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM } from './arch/fault.j
 export { T_LINKED } from './pgtable.js';
 export { MmuGather, MAX_GATHER_BATCH, MAX_GATHER_BATCH_COUNT, MMU_GATHER_BUNDLE } from './mmu_gather.js';
 export { peekPmdSlot } from './memory/pgalloc.js';
+export { findVma } from './vma.js';
 export { pmdIsTable, pmdPfn } from './pgtable_types.js';

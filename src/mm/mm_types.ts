@@ -8,6 +8,7 @@ import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { Tlb } from './tlb.js';
+import { VmaTree } from './vma_tree.js';
 import { XArray } from './xarray.js';
 
 /** include/linux/mm_types.h: enum of RSS counters. */
@@ -121,7 +122,8 @@ export class AddressSpace {
 
 export class MmStruct {
   pgd: number;
-  vmas: Vma[] = [];
+  /** mm_mt: the VMAs in address order (vma_tree.ts). */
+  readonly vmas = new VmaTree();
   pgtablesBytes = 0;
   readonly rss = new Float64Array(4);
   totalVm = 0;

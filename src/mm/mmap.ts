@@ -24,7 +24,7 @@ import {
 } from './mm_types.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { downRead, downWrite, upRead, upWrite, type KGen } from './primitives.js';
-import { canMerge, findVma, splitVma, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
+import { canMerge, findVma, splitVma, vmaDetached, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
 import { populateVmaPageRange } from './gup.js';
 
 export interface MmapRequest {
@@ -225,7 +225,9 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
   yield* downWrite(mm.mmapLock);
   if (vmas.length) yield* freePgtables(tlb, vmas, FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
   yield* tlbFinishMmu(tlb);
-  for (const vma of vmas) vmaUnlink(mm, vma, false); // i_mmap: already done by free_pgtables()
+  // __mt_destroy(): the whole tree goes at once (one VMA at a time was quadratic in their number).
+  mm.vmas.clear();
+  for (const vma of vmas) vmaDetached(mm, vma, false); // i_mmap: already done by free_pgtables()
   yield* mmapWriteUnlock(mm);
   mm.exited = true;
 }

@@ -2,8 +2,8 @@
  * VMA bookkeeping (mm/vma.c, mm/mmap.c, mm/rmap.c): lookup, insertion, split, merge of compatible
  * neighbours, the anon_vma, i_mmap membership, and the per-VMA lock's sequence-number scheme.
  *
- * Modelled coarsely: the maple tree is a sorted array (binary search); anon_vma chains are one
- * AnonVma object shared by the pieces of a split VMA.
+ * Modelled coarsely: the maple tree is a chunked sorted list (vma_tree.ts); anon_vma chains are
+ * one AnonVma object shared by the pieces of a split VMA.
  */
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
@@ -14,15 +14,7 @@ import type { KGen } from './primitives.js';
 
 /** find_vma(): the first VMA with end > addr, or null. */
 export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
-  const v = mm.vmas;
-  let lo = 0;
-  let hi = v.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v[mid].end <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < v.length ? v[lo] : null;
+  return mm.vmas.findEndAbove(addr);
 }
 
 /** vma_lookup(): the VMA containing addr, or null. */
@@ -31,34 +23,16 @@ export function vmaLookup(mm: MmStruct, addr: Vaddr): Vma | null {
   return vma && vma.start <= addr ? vma : null;
 }
 
-/** Index of the first VMA whose start is at or above addr (the array is sorted by start). */
-function startIndex(v: readonly Vma[], addr: Vaddr): number {
-  let lo = 0;
-  let hi = v.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v[mid].start < addr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Position of vma in the mm's array: a binary search by start, which stays sorted and unique
- * even mid-split or mid-merge (only ends overlap then), so no linear scan per lookup.
- */
-export function vmaIndex(mm: MmStruct, vma: Vma): number {
-  const i = startIndex(mm.vmas, vma.start);
-  if (mm.vmas[i] !== vma) throw new ModelBug('VMA not in its mm');
-  return i;
+function notInMm(): never {
+  throw new ModelBug('VMA not in its mm');
 }
 export function vmaPrev(mm: MmStruct, vma: Vma): Vma | null {
-  const i = vmaIndex(mm, vma);
-  return i > 0 ? mm.vmas[i - 1] : null;
+  const p = mm.vmas.prev(vma);
+  return p === undefined ? notInMm() : p;
 }
 export function vmaNext(mm: MmStruct, vma: Vma): Vma | null {
-  const i = vmaIndex(mm, vma);
-  return i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
+  const n = mm.vmas.next(vma);
+  return n === undefined ? notInMm() : n;
 }
 
 export function vmaPages(vma: Vma): number {
@@ -67,12 +41,11 @@ export function vmaPages(vma: Vma): number {
 
 /** vma_link(): insert into the mm's tree and the file's i_mmap. */
 export function vmaLink(mm: MmStruct, vma: Vma): void {
-  const v = mm.vmas;
-  const i = startIndex(v, vma.start);
-  if ((i > 0 && v[i - 1].end > vma.start) || (i < v.length && v[i].start < vma.end)) {
+  const [before, after] = mm.vmas.around(vma.start);
+  if ((before && before.end > vma.start) || (after && after.start < vma.end)) {
     throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
   }
-  v.splice(i, 0, vma);
+  mm.vmas.insert(vma);
   if (vma.file) vma.file.iMmap.push(vma);
   mm.totalVm += vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += vmaPages(vma);
@@ -80,7 +53,12 @@ export function vmaLink(mm: MmStruct, vma: Vma): void {
 
 /** Remove from the tree (detach) and, if asked, from i_mmap (unlink_file_vma()). */
 export function vmaUnlink(mm: MmStruct, vma: Vma, unlinkFile: boolean): void {
-  mm.vmas.splice(vmaIndex(mm, vma), 1);
+  if (!mm.vmas.remove(vma)) notInMm();
+  vmaDetached(mm, vma, unlinkFile);
+}
+
+/** What leaving the tree changes besides the tree: i_mmap if asked, the mm's counters, the VMA's state. */
+export function vmaDetached(mm: MmStruct, vma: Vma, unlinkFile: boolean): void {
   if (unlinkFile) unlinkFileVma(vma);
   mm.totalVm -= vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm -= vmaPages(vma);
@@ -121,8 +99,8 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
     nw.pgoff += (addr - vma.start) / PAGE_SIZE;
     vma.end = addr;
   }
-  const i = vmaIndex(mm, vma);
-  mm.vmas.splice(newBelow ? i : i + 1, 0, nw);
+  if (!mm.vmas.has(vma)) notInMm();
+  mm.vmas.insert(nw); // by start: before vma when newBelow, after it otherwise
   if (nw.file) nw.file.iMmap.push(nw);
   return nw;
 }
@@ -139,7 +117,7 @@ export function canMerge(a: Vma, b: Vma): boolean {
 function mergeInto(mm: MmStruct, a: Vma, b: Vma): void {
   a.end = b.end;
   a.anonVma ??= b.anonVma;
-  mm.vmas.splice(vmaIndex(mm, b), 1);
+  if (!mm.vmas.remove(b)) notInMm();
   unlinkFileVma(b);
   b.detached = true;
 }

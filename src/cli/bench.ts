@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { prepareRunner, renderResults, runBench } from '../bench/bench.js';
 import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/workloads.js';
 import { EXIT } from './util.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { intArg, intListArg, numberArg } from './options.js';
 
 export function registerBench(program: Command): void {
@@ -27,8 +28,8 @@ export function registerBench(program: Command): void {
         const s = await shardSpeedup(0.02, 3);
         const out = opts.output ?? 'bench/WORKLOADS.md';
         const md = renderWorkloadResults(p, s);
-        fs.writeFileSync(out, md);
-        fs.writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify({ production: p, speedup: s }, null, 2) + '\n');
+        writeFileAtomic(out, md);
+        writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify({ production: p, speedup: s }, null, 2) + '\n');
         process.stdout.write(md);
         return;
       }
@@ -38,8 +39,8 @@ export function registerBench(program: Command): void {
       const r = runBench({ reps, kernel: opts.kernel, gibs, log });
       const md = renderResults(r);
       fs.mkdirSync(opts.output.replace(/\/[^/]*$/, '') || '.', { recursive: true });
-      fs.writeFileSync(opts.output, md);
-      fs.writeFileSync(opts.output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
+      writeFileAtomic(opts.output, md);
+      writeFileAtomic(opts.output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
       process.stdout.write(md);
       process.exitCode = EXIT.OK;
     });

@@ -2,11 +2,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { formatSaving, savings, writeReport } from '../report/index.js';
+import { formatSaving, savings } from '../report/index.js';
+import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
+import { writeReportDir } from './report.js';
 import { formatTrace } from '../trace/write.js';
 import { GENERATORS, resolveParams } from '../workloads/generators/index.js';
 import { POLICIES } from '../workloads/policies/index.js';
-import { loadTraceFile, runJobs, TraceInputError, type Job, type TraceSource } from '../workloads/jobs.js';
+import { checkTraceFile, runJobs, TraceInputError, type Job, type TraceSource } from '../workloads/jobs.js';
 import type { ReplayReport, ReplayRun } from '../workloads/report_schema.js';
 import { buildReport, mergeShards, parseVariants, VARIANT_HELP, type Variant } from '../workloads/variants.js';
 import { applySettings } from '../mm/config.js';
@@ -39,6 +41,17 @@ function generatorSource(name: string, given: Record<string, string>): Extract<T
 }
 
 const kb = (v: number) => Math.round(v);
+
+/** fn(), with a trace that does not parse (or no longer does, when a job reads it again) as bad input. */
+export function inputErrors<T>(fn: () => T): T {
+  const usage = (e: unknown) => (e instanceof TraceInputError ? new UsageError(e.message) : e);
+  try {
+    const r = fn();
+    return r instanceof Promise ? (r.catch((e) => Promise.reject(usage(e))) as T) : r;
+  } catch (e) {
+    throw usage(e);
+  }
+}
 
 function finalTable(runs: ReplayRun[]): string {
   return table(
@@ -117,13 +130,8 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       let source: TraceSource;
       let ops: number;
       if (tracePath !== undefined) {
-        source = { kind: 'file', path: tracePath };
-        try {
-          ops = loadTraceFile(tracePath).events; // validate before starting any worker
-        } catch (e) {
-          if (e instanceof TraceInputError) throw new UsageError(e.message);
-          throw e;
-        }
+        ops = inputErrors(() => checkTraceFile(tracePath).events); // validate before starting any worker
+        source = { kind: 'file', path: tracePath, events: ops };
         if (shards > 1) throw new UsageError('--shards applies to generated workloads only');
       } else {
         source = generatorSource(opts.generate!, opts.param);
@@ -134,16 +142,20 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         Array.from({ length: shards }, (_, shard) => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
       );
       const workers = opts.workers ?? Math.min(os.availableParallelism(), jobs.length);
+      // SIGINT or SIGTERM stops the jobs, which report what they have (marked interrupted); a
+      // second signal ends the process (src/cli/main.ts).
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
       const onSigint = () => Atomics.store(stopFlag, 0, 1);
       process.once('SIGINT', onSigint);
+      process.once('SIGTERM', onSigint);
       const progress = new Progress(jobs.map((j) => `${j.variant.label}${shards > 1 ? `#${j.shard}` : ''}`));
       let results;
       try {
-        results = await runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) });
+        results = await inputErrors(() => runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) }));
       } finally {
         progress.done();
         process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
       }
       const runs = variants.map((_, vi) => mergeShards(results.slice(vi * shards, (vi + 1) * shards).map((r) => r.run)));
       if (source.kind === 'generator') ops = runs[0].final.op;
@@ -152,7 +164,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         { kind: source.kind === 'file' ? 'trace' : 'generator', name, ...(source.kind === 'generator' && { params: source.params }) },
         ops, results[0].observed, runs,
       );
-      if (opts.out) fs.writeFileSync(opts.out, JSON.stringify(report) + '\n');
+      if (opts.out) writeFileAtomic(opts.out, JSON.stringify(report) + '\n');
       if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
       else {
         process.stdout.write(`${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`);
@@ -160,7 +172,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         if (report.observed.length) process.stdout.write(`\ncounters of the real process vs the model\n${observedTable(report)}\n`);
         for (const [n, labels] of notesByText(runs)) process.stdout.write(`note (${labels.join(', ')}): ${n}\n`);
       }
-      if (opts.report) for (const f of await writeReport(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
+      if (opts.report) for (const f of await writeReportDir(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
       if (opts.out) process.stderr.write(`wrote ${opts.out}\n`);
       process.exitCode = runs.some((r) => r.interrupted) ? 130 : EXIT.OK;
     });
@@ -190,20 +202,20 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       }
       const src = generatorSource(name, given);
       const gen = GENERATORS[name].generate(src.params);
-      const tmp = opts.out ? `${opts.out}.tmp-${process.pid}` : null;
-      const fd = tmp ? fs.openSync(tmp, 'w') : 1;
+      const out = opts.out ? new AtomicFile(opts.out) : null;
       let buf = '';
+      const flush = () => {
+        if (out) out.write(buf);
+        else fs.writeSync(1, buf);
+        buf = '';
+      };
       for (const line of formatTrace(gen.records)) {
         buf += line + '\n';
-        if (buf.length > 1 << 16) {
-          fs.writeSync(fd, buf);
-          buf = '';
-        }
+        if (buf.length > 1 << 16) flush();
       }
-      fs.writeSync(fd, buf);
-      if (tmp) {
-        fs.closeSync(fd);
-        fs.renameSync(tmp, opts.out!);
+      flush();
+      if (out) {
+        out.commit();
         process.stderr.write(`wrote ${opts.out} (${gen.events.toLocaleString('en-US')} events)\n`);
       }
     });

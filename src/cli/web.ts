@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parseViewDoc } from '../view/schema.js';
-import { EXIT, UsageError, writeFileAtomic } from './util.js';
+import { EXIT, UsageError } from './util.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { intArg } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

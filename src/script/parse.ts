@@ -31,10 +31,17 @@ import {
 } from './ast.js';
 import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { IntervalMap } from '../util/intervals.js';
+import { LineTooLong, textLines } from '../util/lines.js';
 import { MAX_FILE_SIZE } from '../mm/xarray.js';
 
 /** At most this many errors are reported; parsing stops once it is reached. */
 export const MAX_SCRIPT_ERRORS = 20;
+
+/**
+ * Most lines a script may have (docs/limits.md): a script is held as ops while it runs, about
+ * 150 bytes each, so 4 million lines stay well inside Node's default heap.
+ */
+export const MAX_SCRIPT_LINES = 4_000_000;
 
 const PAGE = 4096;
 /** A mapping placed by the placement rule (no `at=`) may be at most this large. */
@@ -952,27 +959,50 @@ class Validator {
 // Entry points
 
 /** Parses and validates a whole script. Never throws on bad input. */
-export function safeParseScript(
-  text: string,
-  file: string,
-): { ok: true; script: Script } | { ok: false; errors: ScriptError[] } {
+export function safeParseScript(text: string, file: string): ParseScriptResult {
+  return safeParseScriptLines(textLines(text), file);
+}
+
+export type ParseScriptResult = { ok: true; script: Script } | { ok: false; errors: ScriptError[] };
+
+/**
+ * Parses and validates a script a line at a time (util/lines.ts `fileLines`): what it holds is the
+ * ops (none with `keepOps: false`, a check only) and the validator's names and address ranges,
+ * never the text. More than MAX_SCRIPT_LINES lines, or a line longer than the reader allows, is an
+ * error at that line (docs/limits.md). Errors of the reader itself (a file that cannot be read)
+ * are thrown.
+ */
+export function safeParseScriptLines(lines: Iterable<string>, file: string, opts: { keepOps?: boolean } = {}): ParseScriptResult {
   const errors: ScriptError[] = [];
   const drafts: Draft[] = [];
+  const keep = opts.keepOps ?? true;
   const validator = new Validator();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length && errors.length < MAX_SCRIPT_ERRORS; i++) {
-    const words = tokenize(lines[i]);
-    if (words.length === 0) continue;
-    const last = words[words.length - 1];
-    const c = new LineCtx(file, i + 1, last.col + last.text.length, errors);
-    const [opw, ...rest] = words;
-    if (!(OP_WORDS as readonly string[]).includes(opw.text)) {
-      c.error('unknown-op', opw.col, `unknown op '${opw.text}'`, oneOf(OP_WORDS));
-      continue;
+  let i = 0;
+  const limit = (line: number, col: number, message: string, expected: string) =>
+    errors.push({ code: 'out-of-range', loc: { file, line, col }, message, expected });
+  try {
+    for (const text of lines) {
+      if (errors.length >= MAX_SCRIPT_ERRORS) break;
+      if (++i > MAX_SCRIPT_LINES) {
+        limit(i, 1, `the script goes on past ${MAX_SCRIPT_LINES} lines`, `at most ${MAX_SCRIPT_LINES} lines, the limit in docs/limits.md`);
+        break;
+      }
+      const words = tokenize(text);
+      if (words.length === 0) continue;
+      const last = words[words.length - 1];
+      const c = new LineCtx(file, i, last.col + last.text.length, errors);
+      const [opw, ...rest] = words;
+      if (!(OP_WORDS as readonly string[]).includes(opw.text)) {
+        c.error('unknown-op', opw.col, `unknown op '${opw.text}'`, oneOf(OP_WORDS));
+        continue;
+      }
+      const parsed = parseLine(c, opw, opw.text as OpKind, rest);
+      validator.check(c, parsed);
+      if (keep) drafts.push(parsed.draft);
     }
-    const parsed = parseLine(c, opw, opw.text as OpKind, rest);
-    validator.check(c, parsed);
-    drafts.push(parsed.draft);
+  } catch (e) {
+    if (!(e instanceof LineTooLong)) throw e;
+    limit(e.line, e.max + 1, `line ${e.line} is longer than ${e.max} characters`, `lines of at most ${e.max} characters, the limit in docs/limits.md`);
   }
   if (errors.length > 0) {
     // Stable sort: by line, then column; errors at one place keep the order they were found in.

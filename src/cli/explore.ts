@@ -106,7 +106,8 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         try {
           result = replayScenario(scn, o.replay, guardsOff);
         } catch (e) {
-          if (e instanceof TokenError || e instanceof ReplayError) throw new UsageError(`--replay: ${e.message}`);
+          if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
+          if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off)`);
           throw e;
         }
       } else {

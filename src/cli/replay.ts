@@ -1,5 +1,4 @@
 /** `ptlab replay` (a trace or a generator on the model, as what-if variants) and `ptlab generate`. */
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { formatSaving, savings } from '../report/index.js';
@@ -94,7 +93,7 @@ export function registerReplay(program: Command): void {
     .option('--policy <name>', `add the variant on+NAME (repeatable): ${Object.keys(POLICIES).join(', ')}`, collect, [])
     .option('--config <k=v,...>', 'model settings for every variant (thp=always, fault_around_bytes=4096, ...)', parseConfigOption, {})
     .option('--samples <n>', 'samples over time per variant (1 to 100000)', intArg('--samples', 1, 100_000), 200)
-    .option('--workers <n>', 'worker threads, 1 to 256 (default: one per core, at most one per job); 0 replays in this thread, one job after another (Ctrl-C then waits for the end)', intArg('--workers', 0, 256))
+    .option('--workers <n>', 'worker threads, 1 to 256 (default: one per core, at most one per job); 0 replays in this thread, one job after another (Ctrl-C then stops it with no report)', intArg('--workers', 0, 256))
     .option('--shards <n>', 'split a generated workload into n independent parts (production generator; 1 to 64)', intArg('--shards', 1, 64), 1)
     .option('-o, --out <file>', 'write the replay report (JSON) to FILE')
     .option('--report <dir>', 'also draw the report (plots, HTML, Markdown) into DIR (see ptlab report)')
@@ -109,7 +108,8 @@ ${Object.entries(POLICIES).map(([n, p]) => `  ${n.padEnd(11)} ${p.summary}`).joi
 Prints each variant's final figures (VmPTE, RSS, PTE tables total/empty/reclaimed, faults, TLB
 flushes, RCU callbacks, trace records the model could not apply) and, for a recorded trace, the real
 process's counters next to the model's at the same points. Progress goes to stderr on a terminal.
-Ctrl-C stops the replay; the report written is then partial but valid (marked interrupted).
+Ctrl-C (or SIGTERM) stops the replay; with worker threads the report written is then partial but
+valid (marked interrupted).
 
 Examples:
   ptlab replay --generate cover-letter
@@ -124,8 +124,9 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       if ((tracePath === undefined) === (opts.generate === undefined)) throw new UsageError('give either a trace file or --generate NAME');
       const bad = applySettings({}, opts.config);
       if (bad) throw new UsageError(`--config: ${bad}`);
+      for (const p of opts.policy) if (!POLICIES[p]) throw new UsageError(`--policy: '${p}' is not a purge policy (expected one of ${Object.keys(POLICIES).join(', ')})`);
       const variants = parseVariants([opts.variants, ...opts.policy.map((p) => `on+${p}`)].join(','));
-      if (typeof variants === 'string') throw new UsageError(variants);
+      if (typeof variants === 'string') throw new UsageError(`--variants: ${variants}`);
       const { samples, shards } = opts;
       let source: TraceSource;
       let ops: number;
@@ -142,12 +143,15 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         Array.from({ length: shards }, (_, shard) => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
       );
       const workers = opts.workers ?? Math.min(os.availableParallelism(), jobs.length);
-      // SIGINT or SIGTERM stops the jobs, which report what they have (marked interrupted); a
-      // second signal ends the process (src/cli/main.ts).
+      // With worker threads, SIGINT or SIGTERM stops the jobs, which report what they have (marked
+      // interrupted); a second signal ends the process. In this thread (--workers 0) nothing could
+      // take the signal before the end, so it keeps its default action.
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
       const onSigint = () => Atomics.store(stopFlag, 0, 1);
-      process.once('SIGINT', onSigint);
-      process.once('SIGTERM', onSigint);
+      if (workers > 0) {
+        process.once('SIGINT', onSigint);
+        process.once('SIGTERM', onSigint);
+      }
       const progress = new Progress(jobs.map((j) => `${j.variant.label}${shards > 1 ? `#${j.shard}` : ''}`));
       let results;
       try {
@@ -191,7 +195,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
           process.stdout.write(`${g.name}: ${g.summary}\n`);
           for (const [k, p] of Object.entries(g.params)) process.stdout.write(`  ${k}=${p.default}${p.choices ? ` (${p.choices.join('|')})` : ''}  ${p.help}\n`);
         }
-        if (!name && !opts.list) process.exitCode = EXIT.USAGE;
+        if (!name && !opts.list) throw new UsageError(`generate: missing generator NAME (expected one of ${Object.keys(GENERATORS).join(', ')}, or --list)`);
         return;
       }
       const given: Record<string, string> = {};
@@ -206,7 +210,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       let buf = '';
       const flush = () => {
         if (out) out.write(buf);
-        else fs.writeSync(1, buf);
+        else process.stdout.write(buf);
         buf = '';
       };
       for (const line of formatTrace(gen.records)) {

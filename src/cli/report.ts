@@ -1,11 +1,10 @@
 /** `ptlab report REPORT.json`: draw a replay report as PNG/SVG plots, an HTML page and a Markdown summary. */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { REPORT_FILES, REPORT_FORMATS, formatReportError, safeParseReport, writeReport, PNG_WIDTH, type ReportFormat, type WriteReportOptions } from '../report/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import type { ReplayReport } from '../workloads/report_schema.js';
-import { UsageError } from './util.js';
+import { MAX_DOCUMENT_BYTES, UsageError, readWhole } from './util.js';
 
 /**
  * Write a report's files as one directory: into a temporary one beside `dir`, renamed into place
@@ -68,12 +67,7 @@ Exit codes: 0 written; 2 unreadable or invalid report (FILE: path.of.first.probl
 or a bad --format; 4 internal error.`,
     )
     .action(async (file: string, opts: { out?: string; format: Set<ReportFormat> }) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new UsageError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
+      const text = readWhole(file, MAX_DOCUMENT_BYTES, 'the report');
       const r = safeParseReport(text, file);
       if (!r.ok) throw new UsageError(formatReportError(r.error));
       const written = await writeReportDir(r.report, opts.out ?? defaultOutDir(file), { formats: opts.format });

@@ -23,23 +23,31 @@ export function loadScript(path: string): Script {
 
 /** Most bytes of a script read whole, as text (ptlab diff hands it to the kernel runner; --timeline quotes its lines). */
 export const MAX_SCRIPT_BYTES = 256 * 2 ** 20;
+/** Most bytes of a JSON document (ptlab view, serve, report): parsed whole, several times its size in memory. */
+export const MAX_DOCUMENT_BYTES = 64 * 2 ** 20;
 
 /** An op script's text, for the commands that need it whole; refused beyond MAX_SCRIPT_BYTES (docs/limits.md). */
 export function readScriptText(path: string): string {
+  return readWhole(path, MAX_SCRIPT_BYTES, 'the script');
+}
+
+/**
+ * A file read whole, refused beyond `max` bytes (docs/limits.md) and when it cannot be read, as
+ * bad input naming the file: `FILE:1:1: ...` for the size, `FILE: cannot read WHAT: CODE` else.
+ */
+export function readWhole(path: string, max: number, what: string): string {
   try {
     const size = fs.statSync(path).size;
-    if (size > MAX_SCRIPT_BYTES) {
-      throw new UsageError(`${path}:1:1: the script is ${size} bytes (expected at most ${MAX_SCRIPT_BYTES} bytes where it is read whole, the limit in docs/limits.md)`);
-    }
+    if (size > max) throw new UsageError(`${path}:1:1: ${what} is ${size} bytes (expected at most ${max} bytes where it is read whole, the limit in docs/limits.md)`);
     return fs.readFileSync(path, 'utf8');
   } catch (e) {
-    throw e instanceof UsageError ? e : unreadable(path, e);
+    throw e instanceof UsageError ? e : unreadable(path, e, what);
   }
 }
 
-function unreadable(path: string, e: unknown): unknown {
+function unreadable(path: string, e: unknown, what = 'the script'): unknown {
   const code = (e as NodeJS.ErrnoException).code;
-  return code === undefined ? e : new UsageError(`${path}: cannot read the script: ${code} (expected a readable text file)`);
+  return code === undefined ? e : new UsageError(`${path}: cannot read ${what}: ${code} (expected a readable text file)`);
 }
 
 /** `--config pt_reclaim=off,thp=always` (repeatable) into a settings record. */

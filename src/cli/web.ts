@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parseViewDoc } from '../view/schema.js';
-import { EXIT, UsageError } from './util.js';
+import { EXIT, MAX_DOCUMENT_BYTES, UsageError, readWhole } from './util.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { intArg } from './options.js';
 
@@ -26,11 +26,7 @@ function readPage(): string {
 }
 
 function readData(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  return readWhole(file, MAX_DOCUMENT_BYTES, 'the document');
 }
 
 /** The page with the document inside, in a script element the page reads at start. */

@@ -47,7 +47,7 @@ describe('ptlab report', () => {
   });
 
   it('exits 2 for a missing file and for an unknown --format', () => {
-    expect(ptlab('report', '/nonexistent/replay.json').err).toContain('/nonexistent/replay.json: cannot read: ENOENT');
+    expect(ptlab('report', '/nonexistent/replay.json').err).toContain('/nonexistent/replay.json: cannot read the report: ENOENT');
     const { file } = tmpJson(fixtureReport());
     const r = ptlab('report', file, '--format', 'png,pdf');
     expect(r.code).toBe(2);

@@ -122,7 +122,7 @@ describe('ptlab run --timeline', () => {
       expect(b.err).toContain(`${txt}: not JSON`);
       const c = ptlab('view', path.join(dir, 'missing.json'));
       expect(c.code).toBe(2);
-      expect(c.err).toContain(`cannot read ${path.join(dir, 'missing.json')}: ENOENT`);
+      expect(c.err).toContain(`${path.join(dir, 'missing.json')}: cannot read the document: ENOENT`);
     });
   });
 });

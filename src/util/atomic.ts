@@ -3,13 +3,28 @@
  * renamed into place only once complete (rename(2) replaces a file atomically on one file system).
  * A reader, or a later run, sees the old output or the new one, never a mix or a half-written file
  * (issue 15, D16). Temporary names still pending are removed by `removePendingTemps()`, which the
- * command calls when SIGINT or SIGTERM ends it (src/cli/main.ts).
+ * command calls when SIGINT or SIGTERM ends it while any is pending (src/cli/main.ts watches).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 /** Temporary files and directories not yet renamed into place. */
 const pending = new Set<string>();
+let watcher: ((any: boolean) => void) | undefined;
+
+/** Call `cb(true)` when the first temporary name is pending and `cb(false)` when none is left. */
+export function watchPendingTemps(cb: (any: boolean) => void): void {
+  watcher = cb;
+}
+
+function track(p: string): void {
+  pending.add(p);
+  if (pending.size === 1) watcher?.(true);
+}
+
+function untrack(p: string): void {
+  if (pending.delete(p) && pending.size === 0) watcher?.(false);
+}
 
 /** A write that failed: the target, and why (an errno code or message). */
 export class OutputError extends Error {
@@ -30,7 +45,9 @@ function tempName(target: string, what: string): string {
 /** Remove every temporary name still pending (at SIGINT/SIGTERM; synchronous, safe to call twice). */
 export function removePendingTemps(): void {
   for (const p of pending) fs.rmSync(p, { recursive: true, force: true });
+  const had = pending.size > 0;
   pending.clear();
+  if (had) watcher?.(false);
 }
 
 /** A file written piece by piece, then renamed into place by commit(); abort() leaves the target as it was. */
@@ -48,7 +65,7 @@ export class AtomicFile {
     } catch (e) {
       throw new OutputError(target, reasonOf(e));
     }
-    pending.add(this.tmp);
+    track(this.tmp);
   }
 
   write(data: string | Uint8Array): void {
@@ -97,7 +114,7 @@ export class AtomicFile {
       this.abort();
       throw new OutputError(this.target, reasonOf(e));
     }
-    pending.delete(this.tmp);
+    untrack(this.tmp);
     this.settled = true;
   }
 
@@ -108,7 +125,7 @@ export class AtomicFile {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     fs.rmSync(this.tmp, { force: true });
-    pending.delete(this.tmp);
+    untrack(this.tmp);
   }
 }
 
@@ -140,14 +157,14 @@ export async function writeDirAtomic<T>(dir: string, replaceable: (names: string
   }
   const tmp = tempName(dir, 'tmp');
   const retired = tempName(dir, 'old');
-  pending.add(tmp);
+  track(tmp);
   try {
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
     const result = await fill(tmp);
     // Synchronous from here on: no signal handler can run between the two renames.
     if (old) {
-      pending.add(retired);
+      track(retired);
       fs.renameSync(dir, retired);
     }
     try {
@@ -156,13 +173,13 @@ export async function writeDirAtomic<T>(dir: string, replaceable: (names: string
       if (old) fs.renameSync(retired, dir);
       throw e;
     }
-    pending.delete(tmp);
+    untrack(tmp);
     fs.rmSync(retired, { recursive: true, force: true });
-    pending.delete(retired);
+    untrack(retired);
     return result;
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    pending.delete(tmp);
+    untrack(tmp);
     // A file-system error is the output's problem; anything else is the caller's and goes on as it is.
     throw e instanceof OutputError || (e as NodeJS.ErrnoException).code === undefined ? e : new OutputError(dir, reasonOf(e));
   }

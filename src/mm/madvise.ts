@@ -202,12 +202,25 @@ function* hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advi
   return 0;
 }
 
-/** madvise_populate(). */
+/**
+ * madvise_populate(): faultin_page_range() until the range is done; its errors become the
+ * advice's: -EINVAL for an incompatible mapping or permission (check_vma_flags()), -EFAULT for a
+ * fault that would SIGBUS or SIGSEGV, -ENOMEM for a hole or no memory.
+ */
 function* madvisePopulate(mm: MmStruct, start: Vaddr, end: Vaddr, write: boolean): KGen<number> {
   while (start < end) {
+    // Populate (prefault) page tables readable/writable.
     const pages = yield* faultinPageRange(mm, start, end, write);
-    if (pages < 0) return pages === -EFAULT ? -EFAULT : pages === -EINVAL ? -EINVAL : -ENOMEM;
-    if (pages === 0) return -ENOMEM;
+    if (pages < 0) {
+      switch (pages) {
+        case -EINVAL: // Incompatible mappings / permissions.
+          return -EINVAL;
+        case -EFAULT: // VM_FAULT_SIGBUS or VM_FAULT_SIGSEGV
+          return -EFAULT;
+        default: // -ENOMEM: No VMA or out of memory.
+          return -ENOMEM;
+      }
+    }
     start += pages * PAGE_SIZE;
   }
   return 0;

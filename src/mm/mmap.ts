@@ -24,8 +24,8 @@ import {
 } from './mm_types.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { downRead, downWrite, upRead, upWrite, type KGen } from './primitives.js';
-import { canMerge, findVma, splitVma, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
-import { populateVmaPageRange } from './gup.js';
+import { canMerge, findVma, splitVma, vmaLink, vmaLookup, vmaMergeNeighbours, vmaModifyFlags, vmaNext, vmaPages, vmaPrev, vmaUnlink } from './vma.js';
+import { __mmPopulate } from './gup.js';
 
 export interface MmapRequest {
   addr: Vaddr;
@@ -236,37 +236,39 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
  * already changed.
  */
 function* applyVmaLockFlags(mm: MmStruct, start: Vaddr, end: Vaddr, lock: boolean): KGen<number> {
-  let vma = findVma(mm, start);
-  if (!vma || vma.start > start) return -ENOMEM;
+  if (end < start) return -EINVAL;
+  if (end === start) return 0;
+  let vma = vmaLookup(mm, start); // vma_iter_load()
+  if (!vma) return -ENOMEM;
   let nstart = start;
+  let tmp = vma.start;
   while (vma && vma.start < end) {
-    if (vma.start > nstart) return -ENOMEM;
-    const tmp = Math.min(vma.end, end);
-    const flags = lock ? vma.flags | VM_LOCKED : vma.flags & ~VM_LOCKED;
-    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, flags);
-    nstart = Math.min(nv.end, end);
-    vma = nstart < end ? findVma(mm, nstart) : null;
+    if (vma.start !== tmp) return -ENOMEM;
+    const newflags = (vma.flags & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED : 0);
+    // Here vma->vm_start <= nstart < vma->vm_end.
+    tmp = Math.min(vma.end, end);
+    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, newflags); // mlock_fixup()
+    tmp = nv.end; // vma_iter_end(): past a merge this may be beyond `end`
+    nstart = tmp;
+    vma = findVma(mm, tmp);
   }
-  return nstart < end ? -ENOMEM : 0;
+  return tmp < end ? -ENOMEM : 0;
 }
 
 /**
- * mlock()/munlock(): apply_vma_lock_flags() over the range (split/merge), then, for mlock,
- * __mm_populate() faults the range in. Returns 0 or a negative errno.
+ * do_mlock() (mm/mlock.c) and munlock(): apply_vma_lock_flags() over the range (split/merge) under
+ * the write lock; then, for mlock, __mm_populate() faults the range in, its errors turned into the
+ * POSIX ones. No RLIMIT_MEMLOCK check: the runner is root (CAP_IPC_LOCK). Returns 0 or a negative
+ * errno.
  */
 export function* doMlock(mm: MmStruct, start: Vaddr, len: number, lock: boolean): KGen<number> {
-  const end = start + alignUp(len, PAGE_SIZE);
+  len = alignUp(len, PAGE_SIZE);
   yield* downWrite(mm.mmapLock);
-  const err = yield* applyVmaLockFlags(mm, start, end, lock);
-  if (err) {
-    yield* mmapWriteUnlock(mm);
-    return err;
-  }
+  const error = yield* applyVmaLockFlags(mm, start, start + len, lock);
   yield* mmapWriteUnlock(mm);
+  if (error) return error;
   if (!lock) return 0;
-  yield* downRead(mm.mmapLock);
-  const ret = yield* populateVmaPageRange(mm, start, end, true);
-  yield* upRead(mm.mmapLock);
+  const ret = yield* __mmPopulate(mm, start, len, false);
   return ret < 0 ? mlockPosixErrorReturn(ret) : 0;
 }
 

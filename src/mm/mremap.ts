@@ -30,7 +30,7 @@ import {
   type KGen,
 } from './primitives.js';
 import { mmLockHandle, pmdLockptr, type LockHandle } from './ptlock.js';
-import { populateVmaPageRange } from './gup.js';
+import { __mmPopulate } from './gup.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
 import { canMerge, findVma, vmaLookup, vmaMergeNeighbours, vmaNext } from './vma.js';
 
@@ -73,9 +73,7 @@ export function* doMremap(mm: MmStruct, addr: Vaddr, oldLen: number, newLen: num
   yield* mmapWriteUnlock(mm);
   if (res >= 0 && vrm.populateExpand) {
     // mm_populate() of the part that was added, after the lock is dropped.
-    yield* downRead(mm.mmapLock);
-    yield* populateVmaPageRange(mm, res + vrm.oldLen, res + vrm.newLen, true);
-    yield* upRead(mm.mmapLock);
+    yield* __mmPopulate(mm, res + vrm.oldLen, vrm.newLen - vrm.oldLen, true);
   }
   return res;
 }

@@ -155,12 +155,16 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op.map, op.offset), op.len, op.prot)));
         return;
       case 'mremap': {
-        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not.
+        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
+        // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with
+        // MREMAP_FIXED, so that both executors make the same system calls.
         const p = cur!;
         const m = p.maps.get(op.map)!;
-        const flags = op.at !== undefined ? api.MREMAP_MAYMOVE | api.MREMAP_FIXED : op.maymove ? api.MREMAP_MAYMOVE : 0;
-        const target = op.at ?? (op.maymove ? placementAddress(p.nextMap++) : 0);
-        const ret = api.sysMremap(k, p.mm, m.addr + op.offset, op.len, op.newLen, flags, target);
+        const addr = m.addr + op.offset;
+        const slot = op.maymove && op.at === undefined ? placementAddress(p.nextMap++) : undefined;
+        const fixed = api.MREMAP_MAYMOVE | api.MREMAP_FIXED;
+        let ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, op.at !== undefined ? fixed : 0, op.at ?? 0);
+        if (slot !== undefined && ret === -api.ENOMEM) ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, fixed, slot);
         outcome(op, errnoName(ret));
         if (ret < 0) return;
         m.addr = ret - op.offset;

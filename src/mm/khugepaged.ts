@@ -130,16 +130,20 @@ function madviseCollapseErrno(r: ScanResult): number {
 }
 
 /**
- * thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE. Outside a page
- * fault the VMA must be able to hold an aligned PMD block at all (the check is made at
- * vm_end - HPAGE_PMD_SIZE), so a VMA under 2 MiB, or one not containing an aligned block, fails.
+ * thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE
+ * (mm/huge_memory.c: __thp_vma_allowable_orders()). Outside a page fault the VMA must be able to
+ * hold an aligned PMD block at all (the check is made at vm_end - HPAGE_PMD_SIZE), so a VMA under
+ * 2 MiB, or one not containing an aligned block, fails; so does an anonymous VMA without an
+ * anon_vma (never faulted).
  */
 function collapseAllowed(vma: Vma): boolean {
   if (vmaThpDisabled(vma)) return false;
   if (vma.end - vma.start < HPAGE_PMD_SIZE || !thpVmaSuitablePmd(vma, vma.end - HPAGE_PMD_SIZE)) return false;
-  if (vma.isAnonymous()) return true;
   if (vma.isShmem()) return shmemAllowsHuge(vma, true);
-  return false;
+  // Regular files: file_thp_enabled() needs CONFIG_READ_ONLY_THP_FOR_FS (off here).
+  if (!vma.isAnonymous()) return false;
+  // An anonymous VMA that never faulted has no anon_vma: only smaps and page faults pass then.
+  return vma.anonVma !== null;
 }
 
 /**

@@ -40,7 +40,7 @@ import {
   pteSpecial,
 } from './pgtable_types.js';
 import { downRead, downWrite, ptepGet, setPte, upRead, type KGen } from './primitives.js';
-import { findVma, vmaModifyFlags } from './vma.js';
+import { anonVmaPrepare, findVma, vmaModifyFlags } from './vma.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [
@@ -240,6 +240,9 @@ function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
  */
 function* madviseGuardInstall(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
   if (!isValidGuardVma(vma, false)) return -EINVAL;
+  // Guard markers make the range non-empty from a page-table perspective: give it an anon_vma
+  // (anon_vma_prepare()), so that fork copies its tables (and MADV_COLLAPSE sees one).
+  anonVmaPrepare(vma);
   for (;;) {
     const r = yield* guardInstallWalk(vma, start, end);
     if (r < 0) return r;

@@ -3,7 +3,7 @@
  * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes, spec 1.8), the
  * huge zero page, zapping and splitting a huge PMD.
  */
-import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
+import { alignDown, alignUp, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
 import {
@@ -20,6 +20,7 @@ import {
   VM_PFNMAP,
   VM_UFFD_MISSING,
   VM_WRITE,
+  type AddressSpace,
   type VmFault,
   type Vma,
 } from './mm_types.js';
@@ -86,13 +87,23 @@ export function thpVmaAllowablePmd(vma: Vma, addr: Vaddr, inPf: boolean): boolea
   return false;
 }
 
-/** shmem_allowable_huge_orders() for PMD order, coarsely: the shmem_enabled modes. */
-export function shmemAllowsHuge(vma: Vma | null, forCollapse: boolean): boolean {
+/**
+ * shmem_allowable_huge_orders() → shmem_huge_global_enabled() for the PMD order (mm/shmem.c),
+ * given /sys/kernel/mm/transparent_hugepage/shmem_enabled (the per-size hugepages-2048kB knob is
+ * `inherit`, so anonymous shmem follows it too). `force` is MADV_COLLAPSE's shmem_huge_force.
+ * `within_size` asks that i_size reach the end of the aligned block holding `index`.
+ */
+export function shmemAllowsHuge(vma: Vma | null, force: boolean, mapping?: AddressSpace, index = 0): boolean {
   const mode = current.k.cfg.shmemThp;
+  if (vma && vma.flags & VM_NOHUGEPAGE) return false; // vma_thp_disabled()
   if (mode === 'deny') return false;
-  if (forCollapse) return true; // MADV_COLLAPSE works unless `deny` (live-kernel.md)
-  if (mode === 'force' || mode === 'always' || mode === 'within_size') return true;
-  return mode === 'advise' && vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+  if (force || mode === 'force') return true;
+  if (mode === 'always') return true;
+  // shmem_get_orders_within_size(): round_up(index + 1, HPAGE_PMD_NR) <= i_size in pages
+  if (mode === 'within_size' && mapping && mapping.sizePages >= alignUp(index + 1, HPAGE_PMD_NR)) return true;
+  // within_size falls through to advise
+  if (mode === 'within_size' || mode === 'advise') return vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+  return false;
 }
 
 /** mm_get_huge_zero_folio(): allocated on first use, kept for the kernel's lifetime. */

@@ -127,11 +127,15 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
         const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot });
-        outcome(op, errnoName(ret));
-        if (ret < 0) return;
-        p.maps.set(op.name, { addr, size: op.size });
-        if (op.huge) outcome(op, errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge)));
-        if (op.locked) outcome(op, errnoName(api.sysMlock(k, p.mm, addr, op.size, true)));
+        // The op's outcome is its first failing call: mmap(), then madvise(), then mlock(), as
+        // the kernel runner makes them; a mapping made stays mapped whatever follows.
+        let got = errnoName(ret);
+        if (ret >= 0) {
+          p.maps.set(op.name, { addr, size: op.size });
+          if (op.huge) got = errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge));
+          if (got === 0 && op.locked) got = errnoName(api.sysMlock(k, p.mm, addr, op.size, true));
+        }
+        outcome(op, got);
         return;
       }
       case 'touch': {

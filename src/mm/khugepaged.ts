@@ -8,13 +8,13 @@
  * no swap-in, no mmu notifiers, no LRU isolation; regular-file collapse (READ_ONLY_THP_FOR_FS)
  * is not modelled.
  */
-import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import { EAGAIN, EBUSY, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
 import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
-import { mmDecNrPtes, mmFindPmd, tableOf } from './memory/pgalloc.js';
+import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap.js';
 import {
   MM_ANONPAGES,
@@ -118,8 +118,10 @@ function* findPmdOrThpOrNone(mm: MmStruct, address: Vaddr, out: { pmdp: number }
 function madviseCollapseErrno(r: ScanResult): number {
   switch (r) {
     case 'SCAN_ALLOC_HUGE_PAGE_FAIL':
-    case 'SCAN_EXCEED_NONE_PTE':
       return -ENOMEM;
+    case 'SCAN_EXCEED_NONE_PTE':
+      return -EBUSY;
+    // Resource temporarily unavailable - trying again might succeed
     case 'SCAN_PAGE_COUNT':
     case 'SCAN_PAGE_LOCK':
     case 'SCAN_PAGE_FILLED':
@@ -362,6 +364,8 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   const found = { pmdp: 0 };
   const first = yield* findPmdOrThpOrNone(mm, haddr, found);
   if (first === 'SCAN_PMD_MAPPED') return 'SCAN_SUCCEED';
+  // A fault would map the page-cache THP by PMD whatever the sysfs settings: force the collapse.
+  if (!collapseAllowed(vma)) return 'SCAN_VMA_CHECK';
   if (vma.flags & VM_UFFD_WP) return 'SCAN_PTE_UFFD_WP';
   const index = (haddr - vma.start) / PAGE_SIZE + vma.pgoff;
   const page = pageCacheLookup(vma.file, index);
@@ -372,7 +376,9 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   yield* folioLock(folio);
   let result = yield* findPmdOrThpOrNone(mm, haddr, found);
   const pmdp = found.pmdp;
-  if (result === 'SCAN_PMD_NONE') {
+  if (result === 'SCAN_PMD_NULL' || result === 'SCAN_PMD_NONE') {
+    // All pte entries have been removed and pmd cleared (or there never was a table): skip the
+    // pte checks and just install the PMD mapping (maybe_install_pmd).
     result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
     return yield* dropFolio(folio, result);
   }
@@ -443,8 +449,15 @@ function* dropFolio(folio: Pfn, result: ScanResult): KGen<ScanResult> {
   return result;
 }
 
-/** set_huge_pmd(): do_set_pmd() with a fresh reference for the mapping. */
+/** set_huge_pmd(): do_set_pmd() with a fresh reference for the mapping; allocates the PUD and PMD tables first when the block has none. */
 function* setHugePmd(vma: Vma, haddr: Vaddr, pmdp: number, folio: Pfn): KGen<ScanResult> {
+  if (!pmdp) {
+    // No PMD table yet (SCAN_PMD_NULL): allocate the upper levels, as a fault would.
+    const pudp = yield* pudAlloc(vma.mm, haddr);
+    if (!pudp) return 'SCAN_FAIL';
+    pmdp = yield* pmdAlloc(vma.mm, pudp, haddr);
+    if (!pmdp) return 'SCAN_FAIL';
+  }
   const vmf = new VmFault(vma, haddr, 0);
   vmf.pmd = pmdp;
   if (yield* doSetPmd(vmf, folio, folio)) return 'SCAN_FAIL';
@@ -466,7 +479,6 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   const pte = yield* pteOffsetMapLock(mm, found.pmdp, address, out);
   if (pte < 0) return 'SCAN_PMD_NULL';
   let result: ScanResult = 'SCAN_SUCCEED';
-  let present = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const e = yield* ptepGet(pte + i);
     if (e === 0) continue;
@@ -483,11 +495,11 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
       result = 'SCAN_PAGE_ANON';
       break;
     }
-    present++;
   }
   yield* pteUnmapUnlock(pte, out.ptl);
   if (result !== 'SCAN_SUCCEED') return result;
-  if (present === 0) return 'SCAN_EXCEED_NONE_PTE'; // an empty table is not collapsed
+  // MADV_COLLAPSE has no max_ptes_none: a table of none and zero-page entries only collapses too
+  // (into a THP of zeros).
   return yield* collapseHugePage(mm, address, found.pmdp);
 }
 

@@ -20,7 +20,7 @@ import {
   type AddressSpace,
   type VmFault,
 } from './mm_types.js';
-import { PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_USER, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
@@ -63,6 +63,7 @@ export function fileFillAsWritten(mapping: AddressSpace): boolean {
     const head = mem.allocPages(order, PT_FILE);
     if (head < 0) return false;
     mem.flags[head] |= PG_uptodate;
+    for (let i = 0; i < 1 << order; i++) mem.flags[head + i] |= PG_has_data; // written: not zeros
     filemapAddFolio(mapping, head, index);
     index += 1 << order;
   }

@@ -26,7 +26,7 @@ import {
   type MmStruct,
   type Vma,
 } from './mm_types.js';
-import { PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
+import { PG_has_data, PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
 import { T_DETACHED } from './pgtable.js';
 import {
   PteMapOut,
@@ -256,6 +256,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   }
   // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
   for (const o of old) {
+    mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
     mapping.pages[mem.index[o]] = 0;
     mapping.nrpages--;
     yield* folioUnlock(o);
@@ -566,6 +567,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
       continue;
     }
     const pfn = ptePfn(e);
+    mem.flags[folio + i] |= mem.flags[pfn] & PG_has_data; // copy_mc_user_highpage()
     folioRemoveRmapPtes(pfn, 1);
     folioPutRefs(mem.folioHead(pfn), 1);
   }

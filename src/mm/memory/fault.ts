@@ -33,7 +33,7 @@ import {
   VmFault,
   type Vma,
 } from '../mm_types.js';
-import { PG_dirty, PG_uptodate, PT_ANON } from '../page_alloc.js';
+import { PG_dirty, PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -273,7 +273,7 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   }
   const nw = k.mem.allocPages(0, PT_ANON);
   if (nw < 0) return VM_FAULT_OOM;
-  k.mem.flags[nw] |= PG_uptodate;
+  k.mem.flags[nw] |= PG_uptodate | (oldPfn ? k.mem.flags[oldPfn] & PG_has_data : 0); // __wp_page_copy_user()
   vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) {
     folioPutRefs(nw, 1);
@@ -369,7 +369,7 @@ function* doCowFault(vmf: VmFault): KGen<number> {
     folioPutRefs(cow, 1);
     return ret;
   }
-  k.mem.flags[cow] |= PG_uptodate; // copy_user_highpage() + __folio_mark_uptodate()
+  k.mem.flags[cow] |= PG_uptodate | (k.mem.flags[vmf.page] & PG_has_data); // copy_user_highpage() + __folio_mark_uptodate()
   ret |= yield* finishFault(vmf);
   const head = k.mem.folioHead(vmf.page as Pfn);
   yield* folioUnlock(head);

@@ -7,7 +7,7 @@
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
 import { thpVmaSuitablePmd, vmaThpDisabled } from './huge_memory.js';
-import { setPteRange } from './memory/fault.js';
+import { setPteRange, vmaPageProt } from './memory/fault.js';
 import { pmdInstall } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_WRITE,
@@ -22,7 +22,7 @@ import {
 } from './mm_types.js';
 import { PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_USER, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
@@ -116,7 +116,9 @@ export function* doSetPmd(vmf: VmFault, head: Pfn, _page: Pfn): KGen<number> {
     yield* spinUnlock(pml);
     return VM_FAULT_FALLBACK;
   }
-  let flags = _PAGE_USER | _PAGE_ACCESSED;
+  // folio_mk_pmd(folio, vma->vm_page_prot): a shared writable mapping without writenotify
+  // (shmem) maps it writable even for a read fault; a write makes it dirty (maybe_pmd_mkwrite()).
+  let flags = vmaPageProt(vma) | _PAGE_ACCESSED;
   if (vmf.flags & FAULT_FLAG_WRITE) {
     flags |= _PAGE_DIRTY;
     if (vma.flags & VM_WRITE) flags |= _PAGE_RW;

@@ -101,9 +101,11 @@ export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): string {
     }
     const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
     if (pmdTransHuge(v)) {
+      // pagemap_pmd_range_thp() asks __folio_page_mapped_exclusively() about `page`, the PMD's
+      // first page, for every page it reports: a PTE mapping of another page of the folio does
+      // not make those pages shared here (CONFIG_PAGE_MAPCOUNT: the precise page mapcount).
       const head = pmdPfn(v);
-      const page = head + ((addr % PMD_SIZE) / PAGE_SIZE);
-      out += mem.entireMapcount[head] + mem.mapcount[page] === 1 ? 'x' : 'p';
+      out += mem.entireMapcount[head] + mem.mapcount[head] === 1 ? 'x' : 'p';
       continue;
     }
     if (!pmdIsTable(v)) {

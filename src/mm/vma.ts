@@ -109,7 +109,8 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
 export function canMerge(a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonShared !== b.anonShared) return false;
   if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
-  if (a.name !== b.name) return false; // the model's per-mapping name, like an anon_vma_name
+  // (The model's per-mapping name is a label, not an anon_vma_name: the kernel runner names no
+  // VMA, so mappings of different script names merge as the kernel merges them.)
   return a.pgoff + vmaPages(a) === b.pgoff;
 }
 

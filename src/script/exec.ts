@@ -127,11 +127,15 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
         const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot });
-        outcome(op, errnoName(ret));
-        if (ret < 0) return;
-        p.maps.set(op.name, { addr, size: op.size });
-        if (op.huge) outcome(op, errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge)));
-        if (op.locked) outcome(op, errnoName(api.sysMlock(k, p.mm, addr, op.size, true)));
+        // The op's outcome is its first failing call: mmap(), then madvise(), then mlock(), as
+        // the kernel runner makes them; a mapping made stays mapped whatever follows.
+        let got = errnoName(ret);
+        if (ret >= 0) {
+          p.maps.set(op.name, { addr, size: op.size });
+          if (op.huge) got = errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge));
+          if (got === 0 && op.locked) got = errnoName(api.sysMlock(k, p.mm, addr, op.size, true));
+        }
+        outcome(op, got);
         return;
       }
       case 'touch': {
@@ -155,12 +159,16 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op.map, op.offset), op.len, op.prot)));
         return;
       case 'mremap': {
-        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not.
+        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
+        // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with
+        // MREMAP_FIXED, so that both executors make the same system calls.
         const p = cur!;
         const m = p.maps.get(op.map)!;
-        const flags = op.at !== undefined ? api.MREMAP_MAYMOVE | api.MREMAP_FIXED : op.maymove ? api.MREMAP_MAYMOVE : 0;
-        const target = op.at ?? (op.maymove ? placementAddress(p.nextMap++) : 0);
-        const ret = api.sysMremap(k, p.mm, m.addr + op.offset, op.len, op.newLen, flags, target);
+        const addr = m.addr + op.offset;
+        const slot = op.maymove && op.at === undefined ? placementAddress(p.nextMap++) : undefined;
+        const fixed = api.MREMAP_MAYMOVE | api.MREMAP_FIXED;
+        let ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, op.at !== undefined ? fixed : 0, op.at ?? 0);
+        if (slot !== undefined && ret === -api.ENOMEM) ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, fixed, slot);
         outcome(op, errnoName(ret));
         if (ret < 0) return;
         m.addr = ret - op.offset;

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { Family, FuzzCase } from './families.js';
 import type { CaseResult } from './worker.js';
 
-export type Verdict = 'ok' | 'failure' | 'known';
+export type Verdict = 'ok' | 'failure';
 
 export interface Outcome {
   c: FuzzCase;
@@ -28,7 +28,7 @@ export interface Outcome {
   /** How far the process's resident memory rose above its level at the case's start, at most, while it ran. */
   rssPeak: number;
   verdict: Verdict;
-  /** Why it is a failure, or which known defect it is. */
+  /** Why it is a failure. */
   why?: string;
 }
 
@@ -62,18 +62,8 @@ const LOCATED: Record<Family, RegExp> = {
   documents: /ptlab: (\/\S+: .+|--[a-z]+: .+)/s,
 };
 
-/** Defects the conformance half of issue 15 fixes on branch i15c (D3, D4): recognised only when a case hangs. */
-function knownHang(c: FuzzCase): string | undefined {
-  const text = Object.values(c.files).join('\n');
-  if (/populate_write/.test(text)) return 'D3 (MADV_POPULATE_WRITE of a read-only mapping loops; fixed on i15c, 29854a6)';
-  if (/^mremap .*( 0x[0-9a-f]{12,}| [0-9]+T)/m.test(text)) return 'D4 (mremap past TASK_SIZE; fixed on i15c, 862c632)';
-  return undefined;
-}
-
 export function judge(c: FuzzCase, r: Pick<Outcome, 'code' | 'err' | 'rssPeak' | 'ms'> & { scriptProblem?: string }, allowance: number, timeBaseMs?: number): Pick<Outcome, 'verdict' | 'why'> {
   if (r.code === 'timeout' || r.code === 'memory') {
-    const known = knownHang(c);
-    if (known) return { verdict: 'known', why: known };
     return { verdict: 'failure', why: r.code === 'timeout' ? `ran past its bound of ${Math.round(timeLimitMs(c, timeBaseMs))} ms` : 'went past its memory bound' };
   }
   if (r.code === 'crash') return { verdict: 'failure', why: `the worker thread died: ${r.err.split('\n')[0]}` };
@@ -192,7 +182,6 @@ export interface FamilyStats {
   cases: number;
   byCode: Record<string, number>;
   failures: Outcome[];
-  known: Outcome[];
   peakRss: number;
   peakHeap: number;
   slowest: Outcome | undefined;
@@ -204,15 +193,14 @@ export function summarize(outcomes: readonly Outcome[]): FamilyStats[] {
   for (const o of outcomes) {
     const f = o.c.family;
     let s = by.get(f);
-    if (!s) by.set(f, (s = { family: f, cases: 0, byCode: {}, failures: [], known: [], peakRss: 0, peakHeap: 0, slowest: undefined, totalMs: 0 }));
+    if (!s) by.set(f, (s = { family: f, cases: 0, byCode: {}, failures: [], peakRss: 0, peakHeap: 0, slowest: undefined, totalMs: 0 }));
     s.cases++;
     s.byCode[String(o.code)] = (s.byCode[String(o.code)] ?? 0) + 1;
     if (o.verdict === 'failure') s.failures.push(o);
-    if (o.verdict === 'known') s.known.push(o);
     s.peakRss = Math.max(s.peakRss, o.rssPeak);
     s.peakHeap = Math.max(s.peakHeap, o.heapUsed);
     s.totalMs += o.ms;
-    if (o.verdict !== 'known' && (!s.slowest || o.ms > s.slowest.ms)) s.slowest = o;
+    if (!s.slowest || o.ms > s.slowest.ms) s.slowest = o;
   }
   return [...by.values()];
 }

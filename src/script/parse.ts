@@ -675,7 +675,10 @@ interface MapInfo {
   size?: number;
   /** Start address; undefined when unknown (bad at=). */
   start?: number;
-  /** The map line expects a failure (`err=`): the name exists, the mapping never does. */
+  /**
+   * The map line expects its mmap() to fail (`err=`, with no flag whose call could fail instead,
+   * or over another mapping): the name exists, the mapping never does.
+   */
   failed?: ErrName;
 }
 
@@ -845,7 +848,7 @@ class Validator {
       return;
     }
     const info: MapInfo = { line: c.line, size: d.size };
-    if (d.err) info.failed = d.err;
+    if (d.err) info.failed = d.err; // until mapOpMayMap() below says the mmap() itself may succeed
     proc.maps.set(d.name, info);
 
     if ((d.kind === 'shmem' || d.kind === 'file') && d.file !== undefined) {
@@ -870,8 +873,20 @@ class Validator {
     if (d.size === undefined || (p.hasAt && d.at === undefined)) return;
     const start = d.at ?? placementAddress(k);
     info.start = start;
-    if (d.err) return; // expected to fail: occupies nothing (an overlap is how EEXIST is provoked)
     const end = start + d.size;
+    if (d.err) {
+      // Expected to fail. The op is mmap(), then madvise() for hugepage/nohugepage, then mlock()
+      // for locked, and its outcome is the first call that fails (exec.ts, the kernel runner): with
+      // one of those flags the failure may come after the mapping is made, which then stays
+      // (scripts/map-locked-fails.pt), so its name may be used. Unless it overlaps a mapping:
+      // then mmap() fails (EEXIST, as MAP_FIXED_NOREPLACE) and, as without those flags, the
+      // mapping never exists and occupies nothing.
+      if ((d.locked || d.huge) && !proc.space.firstOverlap(start, end)) {
+        info.failed = undefined;
+        proc.space.add(start, end, d.name);
+      }
+      return;
+    }
     const hit = proc.space.firstOverlap(start, end);
     if (hit) {
       const where = d.at !== undefined ? `at ${fmtAddr(start)}` : `placed at ${fmtAddr(start)} (map #${k} of ${proc.name})`;

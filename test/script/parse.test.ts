@@ -479,6 +479,16 @@ describe('name errors', () => {
     expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name'], [5, 8, 'unknown-name'], [6, 12, 'unknown-name']]);
     expect(es[0]).toMatchObject({ message: 'mapping A does not exist: its map at line 3 expects err=EEXIST' });
   });
+
+  it('lets a script use a failing map locked|hugepage|nohugepage that overlaps nothing: mlock() or madvise() may fail after mmap()', () => {
+    for (const flag of ['locked', 'hugepage', 'nohugepage']) {
+      const text = lines('process P', `map A anon private 64K prot=--- ${flag} err=ENOMEM`, 'mprotect A 0 64K rw-', 'touch A 0 4K write', 'snapshot s A 0 64K');
+      expect(safeParseScript(text, FILE)).toMatchObject({ ok: true });
+    }
+    // Over another mapping, mmap() itself fails (EEXIST): the name still names nothing.
+    const text = lines('process P', 'map B anon private 4K at=0x100000000000', 'map A anon private 4K at=0x100000000000 locked err=EEXIST', 'touch A 0 4K write');
+    expect(errors(text).map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name']]);
+  });
 });
 
 describe('range errors', () => {

@@ -11,6 +11,7 @@
  * pairing) never depend on which ops failed.
  */
 import fc from 'fast-check';
+import { MAX_FILE_SIZE } from '../../src/mm/xarray.js';
 import { ADVICES, ERR_NAMES, placementAddress, type Advice, type ScriptError } from '../../src/script/ast.js';
 
 /** TASK_SIZE of x86-64 with 4-level paging (arch/x86/include/asm/page_64_types.h). */
@@ -169,6 +170,14 @@ function lenBytes(l: Len): number {
   return l.k === 'pages' ? l.n * PAGE : l.bytes;
 }
 
+/**
+ * A map's length. A shared anonymous mapping is a shmem file of its size, and the model's largest
+ * file (8 TiB, docs/limits.md) is below every hostile length: it takes a block instead.
+ */
+function mapLen(m: GenMap): Len {
+  return m.kind === 'anon shared' && lenBytes(m.len) > MAX_FILE_SIZE ? { k: 'pages', n: BLOCK } : m.len;
+}
+
 /** The address of an At (undefined: the placement rule), for a range of `bytes`. */
 function atAddress(at: At, bytes: number, mapPages: number[]): number | undefined {
   switch (at.k) {
@@ -214,7 +223,10 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
   const sizes: Array<Array<number | undefined>> = [];
   g.procs.forEach((maps, p) => {
     push(`process P${p}`);
-    const placed = maps.map((m) => (m.len.k === 'pages' ? m.len.n : 1));
+    const placed = maps.map((m) => {
+      const len = mapLen(m);
+      return len.k === 'pages' ? len.n : 1;
+    });
     sizes.push(
       maps.map((m, i) => {
         const myId = id++;
@@ -222,7 +234,8 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         const filePages = fileKind === 'shmem' ? g.memfdPages : g.filePages;
         const fileOff = fileKind ? Math.min(m.fileOff, filePages - 1) : 0;
         // A file mapping must lie inside its file (the parser's rule): lengths are clamped.
-        const bytes = fileKind ? Math.min(lenBytes(m.len), (filePages - fileOff) * PAGE) : lenBytes(m.len);
+        const len = mapLen(m);
+        const bytes = fileKind ? Math.min(lenBytes(len), (filePages - fileOff) * PAGE) : lenBytes(len);
         const pages = bytes / PAGE;
         let at = atAddress(m.at, bytes, placed);
         // A successful mapping must not meet the runner's own: keep it low, or in the top pages.

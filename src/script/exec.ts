@@ -190,8 +190,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup: api.procSmapsRollup(p.mm) };
         if (op.range) {
           const pages = op.range.len / api.PAGE_SIZE;
-          const codes = api.procPagemap(p.mm, range(op, op.range.map, op.range.offset), pages);
-          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: api.runLength(codes) as PagemapRun[] };
+          const runs = api.procPagemap(p.mm, range(op, op.range.map, op.range.offset), pages);
+          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: runs as PagemapRun[] };
         }
         p.last = snap;
         emit(snap);

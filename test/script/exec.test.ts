@@ -20,3 +20,15 @@ describe('a map whose flags add calls after mmap()', () => {
     expect(r.lines.find((l) => l.type === 'error')).toMatchObject({ line: 3, message: 'mapping A does not exist: its map failed in mmap()' });
   });
 });
+
+describe('snapshot ranges', () => {
+  it('reports the pagemap of 100 TiB with two touched spots as four runs, walking tables, not pages', () => {
+    const t0 = performance.now();
+    const r = run('process P', 'map A anon private 100T at=0x100000000000', 'touch A 0 8M write', 'touch A 50T 4K write', 'snapshot s A 0 100T');
+    expect(r.exitCode).toBe(0);
+    const pages = 100 * 2 ** 28;
+    const half = 50 * 2 ** 28;
+    expect(r.lines.find((l) => l.type === 'snapshot')).toMatchObject({ pagemap: { pages, runs: [[2048, 'x'], [half - 2048, '-'], [1, 'x'], [pages - half - 1, '-']] } });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+});

@@ -26,6 +26,15 @@ export function checkScenario(scn: Scenario, guardsOff: readonly GuardName[] = [
   const setup = runScript(scn.setup, { api: GEN_API, overrides });
   const at = (line: number, col: number, message: string, expected: string) =>
     formatScriptError({ code: 'out-of-range', loc: { file: scn.file, line, col }, message, expected });
+  if (setup.exitCode === 4 && guardsOff.length) {
+    // With guards off the model runs the bugs they prevent, and the setup ran into one: it is not
+    // a setup the explorer can start its executions from (the bug needs no race here).
+    return setup.lines.flatMap((l) => {
+      if (l.type !== 'error') return [];
+      const op = opAt(scn.setup.ops, l.line);
+      return [at(l.line, op?.loc.col ?? 1, `the setup breaks the model with ${guardsOff.join(', ')} off: ${l.message}`, 'a setup that runs cleanly with the guards switched off')];
+    });
+  }
   if (setup.exitCode === 4) {
     // The model broke on a valid script: not the scenario's fault; let the caller report it.
     throw new Error(`${scn.file}: the model failed while running the setup: ${errorMessages(setup).join('; ')}`);

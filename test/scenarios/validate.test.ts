@@ -74,6 +74,14 @@ describe('checkScenario: what running the setup shows', () => {
     expect(es[0]).toContain('range [0, 4M) is outside mapping A (size 2M)');
   });
 
+  it('a setup that runs into the bug of a guard switched off is bad input at its line (with the guard on it runs)', () => {
+    const scn = scenario('process P', 'map A anon private 4M', 'touch A 64K 2M write', 'madvise A 4K 4K dontneed', 'cpu 0 touch A 4K 1M write');
+    expect(checkScenario(scn)).toEqual([]);
+    const es = checkScenario(scn, ['reclaim-range-check']);
+    expect(es).toHaveLength(1);
+    expect(es[0]).toMatch(new RegExp(`^s\\.scn:${L(4)}:1: the setup breaks the model with reclaim-range-check off: Violation: nonempty-detach: .* \\(expected a setup that runs cleanly with the guards switched off\\)$`));
+  });
+
   it('the shipped-style scenario passes', () => {
     const scn = scenario('config need_resched=2', 'process P', 'map A anon private 2M', 'touch A 0 4K write', 'cpu 0 madvise A 0 2M dontneed', 'cpu 1 touch A 0 4K write');
     expect(checkScenario(scn)).toEqual([]);

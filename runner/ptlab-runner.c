@@ -911,8 +911,17 @@ static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
 			ssize_t r = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r <= 0) {
-				err = r < 0 ? errno : EIO;
+			if (r == 0) {
+				/*
+				 * End of file: /proc/PID/pagemap ends at TASK_SIZE (pagemap_read()), and a
+				 * range reaching past it (a mapping moved next to the top) has no pages there.
+				 */
+				memset((char *)c_pm + got, 0, n * sizeof(uint64_t) - got);
+				got = n * sizeof(uint64_t);
+				break;
+			}
+			if (r < 0) {
+				err = errno;
 				break;
 			}
 			got += (size_t)r;

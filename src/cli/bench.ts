@@ -6,61 +6,57 @@ import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/w
 import { explorerBench, renderExplorerBench } from '../bench/explorer.js';
 import { spinBench, renderSpin } from '../bench/spin.js';
 import { EXIT, UsageError } from './util.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { intArg, intListArg, numberArg } from './options.js';
 
 export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('measure the model (and the live kernel, when available) and write bench/RESULTS.md')
-    .option('--reps <n>', 'repetitions per measurement (medians are reported)', '5')
-    .option('--sizes <gib,...>', 'dense benchmark sizes in GiB', '1,4,8')
+    .option('--reps <n>', 'repetitions per measurement, 1 to 50 (medians are reported)', intArg('--reps', 1, 50), 5)
+    .option('--sizes <gib,...>', 'dense benchmark sizes in GiB, each 1 to 64', intListArg('--sizes', 1, 64), [1, 4, 8])
     .option('--no-kernel', 'do not run the live-kernel side')
     .option('-o, --output <file>', 'where to write the Markdown results (default bench/RESULTS.md, bench/WORKLOADS.md with --production, bench/EXPLORER.md with --explorer)')
     .option('--production', 'instead: replay the production case of the series (generator production) and measure shards on worker threads')
-    .option('--scale <s>', 'with --production: size of the production case (1 = VIRT 55 TiB, RES 590 GiB)', '1')
+    .option('--scale <s>', 'with --production: size of the production case, above 0 and at most 1 (1 = VIRT 55 TiB, RES 590 GiB)', numberArg('--scale', 0, 1, { exclusiveMin: true }), 1)
     .option('--explorer', 'instead: the explorer on every shipped scenario (complete searches, DPOR vs naive, SPIN when installed); writes bench/EXPLORER.md')
     .option('--baseline <dir>', 'with --explorer: a built checkout of an older ptlab (git worktree + npm run build) to run side by side')
     .option('--scenario <name>', 'with --explorer: only this scenario')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: string; sizes: string; kernel: boolean; output?: string; production?: boolean; scale: string; explorer?: boolean; baseline?: string; scenario?: string }) => {
+    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
       if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
       if (opts.explorer) {
-        const reps = Number(opts.reps);
-        if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new UsageError(`--reps: expected 1..50, got '${opts.reps}'`);
-        const b = await explorerBench({ baseline: opts.baseline, reps, sideBound: 2, log, only: opts.scenario });
+        const b = await explorerBench({ baseline: opts.baseline, reps: opts.reps, sideBound: 2, log, only: opts.scenario });
         const spin = spinBench(log);
         const out = opts.output ?? 'bench/EXPLORER.md';
         const md = renderExplorerBench(b, spin ? renderSpin(spin, b) : undefined);
-        fs.writeFileSync(out, md);
-        fs.writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify({ ...b, spin }, null, 2) + '\n');
+        writeFileAtomic(out, md);
+        writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify({ ...b, spin }, null, 2) + '\n');
         process.stdout.write(md);
         return;
       }
       if (opts.production) {
-        const scale = Number(opts.scale);
-        if (!(scale > 0 && scale <= 1)) throw new UsageError(`--scale: expected a number in (0, 1], got '${opts.scale}'`);
+        const scale = opts.scale;
         log(`production case at scale ${scale}, PT_RECLAIM off and on, 2 shards on 2 workers`);
         const p = await productionBench(scale, 2, 2, log);
         log('shard speed-up at scale 0.02, 3 repetitions');
         const s = await shardSpeedup(0.02, 3);
         const out = opts.output ?? 'bench/WORKLOADS.md';
         const md = renderWorkloadResults(p, s);
-        fs.writeFileSync(out, md);
-        fs.writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify({ production: p, speedup: s }, null, 2) + '\n');
+        writeFileAtomic(out, md);
+        writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify({ production: p, speedup: s }, null, 2) + '\n');
         process.stdout.write(md);
         return;
       }
       opts.output ??= 'bench/RESULTS.md';
-      const reps = Number(opts.reps);
-      if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new UsageError(`--reps: expected 1..50, got '${opts.reps}'`);
-      const gibs = opts.sizes.split(',').map(Number);
-      if (gibs.some((g) => !Number.isInteger(g) || g < 1 || g > 64)) throw new UsageError(`--sizes: expected GiB counts from 1 to 64, got '${opts.sizes}'`);
+      const { reps, sizes: gibs } = opts;
       if (opts.kernel) await prepareRunner();
       const r = runBench({ reps, kernel: opts.kernel, gibs, log });
       const md = renderResults(r);
       fs.mkdirSync(opts.output.replace(/\/[^/]*$/, '') || '.', { recursive: true });
-      fs.writeFileSync(opts.output, md);
-      fs.writeFileSync(opts.output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
+      writeFileAtomic(opts.output, md);
+      writeFileAtomic(opts.output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
       process.stdout.write(md);
       process.exitCode = EXIT.OK;
     });

@@ -4,6 +4,7 @@ import { runScript, countPteTables, FAST_API } from '../script/exec.js';
 import { coverLetterScript } from '../workloads/cover_letter.js';
 import type { SnapshotLine } from '../oracle/schema.js';
 import { EXIT, UsageError, table } from './util.js';
+import { intArg } from './options.js';
 
 interface DemoRow {
   reclaim: 'off' | 'on';
@@ -21,14 +22,13 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the series\' cover-letter test (50 GiB; 25,600 × touch 2 MiB + MADV_DONTNEED) with PT_RECLAIM off and on')
-    .option('--rounds <n>', 'rounds of touch + DONTNEED', '25600')
+    .option('--rounds <n>', 'rounds of touch + DONTNEED (1 to 500000)', intArg('--rounds', 1, 500_000), 25_600)
     .option('--touch <all|one>', '"touch 2 MiB" as every page of it (512 faults a round) or one byte (1 fault)', 'all')
     .option('--json', 'print the figures as JSON')
     .addHelpText('after', '\nExpected from the series: VmPTE grows by 102,400 kB without reclaim and stays flat with it,\nwhichever way the 2 MiB are touched (--touch one runs 512 times fewer faults).')
-    .action((opts: { rounds: string; touch: string; json?: boolean }) => {
-      const rounds = Number(opts.rounds);
-      if (!Number.isInteger(rounds) || rounds < 1 || rounds > 500_000) throw new UsageError(`--rounds: expected an integer from 1 to 500000, got '${opts.rounds}'`);
-      if (opts.touch !== 'all' && opts.touch !== 'one') throw new UsageError(`--touch: expected all or one, got '${opts.touch}'`);
+    .action((opts: { rounds: number; touch: string; json?: boolean }) => {
+      const rounds = opts.rounds;
+      if (opts.touch !== 'all' && opts.touch !== 'one') throw new UsageError(`--touch: '${opts.touch}' is not a way to touch (expected all or one)`);
       const touch = opts.touch;
       const rows = (['off', 'on'] as const).map((reclaim) => {
         if (process.stderr.isTTY) process.stderr.write(`running ${rounds.toLocaleString('en-US')} rounds with PT_RECLAIM ${reclaim}...\n`);

@@ -1,12 +1,11 @@
 /** `ptlab diff`: run op scripts on the model and on this machine's kernel, and compare. */
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { compareScript, prepareScript, type Comparison, type PreparedScript } from '../oracle/compare.js';
 import { describeStop, fieldUnit, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
 import { kernelOracleAvailable } from '../oracle/kernel.js';
 import { formatScriptError } from '../script/ast.js';
 import { FAST_API, scriptConfig } from '../script/exec.js';
-import { EXIT, UsageError, parseConfigOption } from './util.js';
+import { EXIT, UsageError, parseConfigOption, readScriptText } from './util.js';
 
 interface DiffOpts {
   json?: boolean;
@@ -58,9 +57,10 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   for (const file of files) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readScriptText(file);
     } catch (e) {
-      problems.push(`cannot read script ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      if (!(e instanceof UsageError)) throw e;
+      problems.push(e.message);
       continue;
     }
     const r = prepareScript(file, text, { overrides: config, noExpect: !opts.expect });

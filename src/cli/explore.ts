@@ -4,11 +4,14 @@
  */
 import type { Command } from 'commander';
 import { GUARD_NAMES, type GuardName } from '../mm/config.js';
-import { formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
+import { decodeToken, formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
+import { MAX_TOKEN_DECISIONS } from '../explore/token.js';
 import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
 import { scenarioSystem } from '../scenarios/system.js';
 import type { Scenario } from '../scenarios/format.js';
+import { checkScenario } from '../scenarios/validate.js';
 import { EXIT, UsageError, table } from './util.js';
+import { intArg, MAX_SECONDS, numberArg } from './options.js';
 import { exploreDoc } from '../view/docs.js';
 
 function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
@@ -19,27 +22,34 @@ function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
   return [...prev, m[1] as GuardName];
 }
 
-function intOption(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-}
-
-function load(name: string): Scenario {
+/** A scenario that parses and whose setup runs as it says, with these guards off (validate.ts). */
+function load(name: string, guardsOff: (scn: Scenario) => GuardName[]): Scenario {
   const r = loadScenario(name);
   if (!r.ok) throw new UsageError(r.errors.join('\n'));
+  const problems = checkScenario(r.scenario, guardsOff(r.scenario));
+  if (problems.length) throw new UsageError(problems.join('\n'));
   return r.scenario;
+}
+
+/** A schedule token checked against the explorer's step limit before anything expands it. */
+function checkToken(token: string): void {
+  try {
+    decodeToken(token, MAX_TOKEN_DECISIONS);
+  } catch (e) {
+    if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
+    throw e;
+  }
 }
 
 interface ExploreCliOptions {
   mode: Mode;
   guard: GuardName[];
   guardOff?: boolean;
-  bound?: string;
-  budget: string;
-  seconds?: string;
-  seed: string;
-  depth: string;
+  bound?: number;
+  budget: number;
+  seconds?: number;
+  seed: number;
+  depth: number;
   replay?: string;
   all?: boolean;
   json?: boolean;
@@ -53,6 +63,8 @@ export function registerExplore(program: Command): void {
       const rows = listScenarioFiles().map((f) => {
         const r = loadScenario(f);
         if (!r.ok) return [f, 'BROKEN', r.errors[0]];
+        const problems = checkScenario(r.scenario);
+        if (problems.length) return [f, 'BROKEN', problems[0]];
         const s = r.scenario;
         return [s.name, s.guards.join(', '), `${s.violation ?? 'none'}${s.bound >= 0 ? ` (bound ${s.bound})` : ''}`, s.about.split(':')[0]];
       });
@@ -67,11 +79,11 @@ export function registerExplore(program: Command): void {
     .option('--mode <mode>', 'dfs (exhaustive, DPOR: complete, or within --bound), random or pct (sampling)', 'dfs')
     .option('--guard <NAME=off>', 'switch a guard off (repeatable)', parseGuard, [])
     .option('--guard-off', "switch off the scenario's own guard(s)")
-    .option('--bound <n>', "only schedules with at most n preemptions (default: the scenario's, usually none; -1: none)")
-    .option('--budget <n>', 'stop after this many executions', '100000')
-    .option('--seconds <s>', 'stop after this much time')
-    .option('--seed <n>', 'seed of random and pct', '1')
-    .option('--depth <d>', 'bug depth of pct', '2')
+    .option('--bound <n>', "only schedules with at most n preemptions, -1 to 20 (default: the scenario's, usually none; -1: none)", intArg('--bound', -1, 20))
+    .option('--budget <n>', 'stop after this many executions (1 to 1000000000)', intArg('--budget', 1, 1e9), 100_000)
+    .option('--seconds <s>', `stop after this much time (a number of seconds, at most ${MAX_SECONDS})`, numberArg('--seconds', 0, MAX_SECONDS, { exclusiveMin: true, unit: 'seconds' }))
+    .option('--seed <n>', 'seed of random and pct (0 to 2147483648)', intArg('--seed', 0, 2 ** 31), 1)
+    .option('--depth <d>', 'bug depth of pct (1 to 10)', intArg('--depth', 1, 10), 2)
     .option('--replay <token>', 'replay one execution from its schedule token')
     .option('--all', 'collect every distinct violation instead of stopping at the first')
     .option('--json', 'print the result as JSON')
@@ -83,16 +95,19 @@ Exit codes: 0 clean, 1 violation found, 2 bad input, 3 budget exhausted before t
 Guards: ${GUARD_NAMES.join(', ')}`,
     )
     .action((name: string, o: ExploreCliOptions) => {
-      if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: expected dfs, random or pct, got '${o.mode}'`);
-      const scn = load(name);
-      const guardsOff = [...o.guard, ...(o.guardOff ? scn.guards : [])];
+      if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: '${o.mode}' is not a search mode (expected dfs, random or pct)`);
+      if (o.replay !== undefined) checkToken(o.replay);
+      const guardsOf = (scn: Scenario) => [...o.guard, ...(o.guardOff ? scn.guards : [])];
+      const scn = load(name, guardsOf);
+      const guardsOff = guardsOf(scn);
       const sys = scenarioSystem(scn, guardsOff);
       let result: ExploreResult;
       if (o.replay !== undefined) {
         try {
           result = replayScenario(scn, o.replay, guardsOff);
         } catch (e) {
-          if (e instanceof TokenError || e instanceof ReplayError) throw new UsageError(`--replay: ${e.message}`);
+          if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
+          if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off)`);
           throw e;
         }
       } else {
@@ -101,11 +116,11 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         result = runScenario(scn, {
           mode: o.mode,
           guardsOff,
-          bound: o.bound === undefined ? undefined : intOption('bound', o.bound, -1, 20),
-          seed: intOption('seed', o.seed, 0, 2 ** 31),
-          depth: intOption('depth', o.depth, 1, 10),
-          executions: intOption('budget', o.budget, 1, 1e9),
-          budget: { maxExecutions: intOption('budget', o.budget, 1, 1e9), maxMs: o.seconds ? Number(o.seconds) * 1000 : undefined },
+          bound: o.bound,
+          seed: o.seed,
+          depth: o.depth,
+          executions: o.budget,
+          budget: { maxExecutions: o.budget, maxMs: o.seconds === undefined ? undefined : o.seconds * 1000 },
           clock: () => performance.now(),
           stopAtFirst: !o.all,
           progressEvery: 200,

@@ -1,20 +1,9 @@
 /**
- * The `ptlab` command. The only place that touches the process (argv, stdout, exit codes).
- * Exit codes scripts can trust: 0 success; 1 a failed expectation, op or diff; 2 bad usage or a
- * bad script; 3 skipped (e.g. no live kernel to compare with); 4 internal error or model bug.
+ * The `ptlab` process (bin/ptlab.js imports this): runs the command line (program.ts) and owns
+ * what belongs to the process: the exit code, a closed stdout pipe, and SIGINT/SIGTERM.
  */
-import { Command, CommanderError } from 'commander';
-import { registerBench } from './bench.js';
-import { registerDemo } from './demo.js';
-import { registerDiff } from './diff.js';
-import { registerExplore } from './explore.js';
-import { registerRecord } from './record.js';
-import { registerReplay } from './replay.js';
-import { registerReport } from './report.js';
-import { registerRun } from './run.js';
-import { registerTrace } from './trace.js';
-import { registerWeb } from './web.js';
-import { EXIT, UsageError } from './util.js';
+import { removePendingTemps, watchPendingTemps } from '../util/atomic.js';
+import { runCli } from './program.js';
 
 // A reader that stops early (`ptlab explore ... | head`) closes the pipe: stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -22,58 +11,22 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const program = new Command();
-program
-  .name('ptlab')
-  .description(
-    'An executable model of Linux user page-table management with synchronous empty PTE-table ' +
-      'reclaim (CONFIG_PT_RECLAIM, Linux 6.14+), checked against the live kernel.',
-  )
-  .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
-program.addHelpText(
-  'after',
-  `
-Examples:
-  ptlab demo                          the cover-letter test, PT_RECLAIM off and on
-  ptlab run scripts/cover-letter.pt   run an op script on the model
-  ptlab run --json --config pt_reclaim=off scripts/dense-dontneed.pt
-  ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
-  ptlab scenarios                     list the race scenarios
-  ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
-  ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
-  ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
-  ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
-  ptlab report out/replay.json -o /tmp/r   draw a replay report as plots, HTML and Markdown
-  ptlab serve race.json               the web view on 127.0.0.1: races step by step, address spaces, reports
-  ptlab view race.json -o race.html   the same page with the data inside, to open offline
-
-Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
-Op-script grammar: docs/op-scripts.md`,
-);
-
-registerRun(program);
-registerDemo(program);
-registerDiff(program);
-registerExplore(program);
-registerBench(program);
-registerRecord(program);
-registerReplay(program);
-registerReport(program);
-registerWeb(program);
-registerTrace(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-  } else if (e instanceof UsageError) {
-    process.stderr.write(`ptlab: ${e.message}\n`);
-    process.exitCode = EXIT.USAGE;
-  } else {
-    process.stderr.write(`ptlab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = EXIT.INTERNAL;
+// While an output is being written (a temporary name is pending, src/util/atomic.ts), SIGINT and
+// SIGTERM end the process (130, 143) after removing the temporary names, so an interrupted run
+// leaves the old output whole. Otherwise they keep their default action, which ends even a long
+// synchronous model run at once (a JS handler would wait for it). A command that listens for the
+// signal itself (replay stops its worker jobs and writes what it has, record lets perf finish,
+// serve closes) handles it instead.
+const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+  if (process.listenerCount(sig) > 1) return;
+  removePendingTemps();
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
+watchPendingTemps((writing) => {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    if (writing) process.on(sig, onSignal);
+    else process.off(sig, onSignal);
   }
-}
+});
+
+process.exitCode = await runCli(process.argv);

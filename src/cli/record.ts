@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { record } from '../record/record.js';
 import type { RecordSummary } from '../record/convert.js';
-import { EXIT, UsageError } from './util.js';
+import { EXIT } from './util.js';
+import { optionError } from './options.js';
 
 /** Exit codes of `ptlab record` beyond the common ones (docs/recording.md). */
 export const RECORD_EXIT = {
@@ -61,7 +62,7 @@ printed), or events were lost (no trace; retry with a bigger -m or --allow-lost)
 130 interrupted (no trace written).`,
     )
     .action(async (cmd: string[], opts: RecordCliOptions) => {
-      if (!/^\d+[KMG]?$/i.test(opts.mmap)) throw new UsageError(`--mmap: expected pages or a size like 64M, got '${opts.mmap}'`);
+      if (!/^[1-9]\d{0,5}[KMG]?$/i.test(opts.mmap)) throw optionError('--mmap', opts.mmap, "a ring-buffer size", 'pages (1 to 999999) or a size like 64M');
       const tty = process.stderr.isTTY;
       const r = await record({
         command: cmd,

@@ -1,16 +1,18 @@
 /** `ptlab replay` (a trace or a generator on the model, as what-if variants) and `ptlab generate`. */
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { formatSaving, savings, writeReport } from '../report/index.js';
+import { formatSaving, savings } from '../report/index.js';
+import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
+import { writeReportDir } from './report.js';
 import { formatTrace } from '../trace/write.js';
 import { GENERATORS, resolveParams } from '../workloads/generators/index.js';
 import { POLICIES } from '../workloads/policies/index.js';
-import { loadTraceFile, runJobs, TraceInputError, type Job, type TraceSource } from '../workloads/jobs.js';
+import { checkTraceFile, runJobs, TraceInputError, type Job, type TraceSource } from '../workloads/jobs.js';
 import type { ReplayReport, ReplayRun } from '../workloads/report_schema.js';
 import { buildReport, mergeShards, parseVariants, VARIANT_HELP, type Variant } from '../workloads/variants.js';
 import { applySettings } from '../mm/config.js';
 import { EXIT, UsageError, parseConfigOption, table } from './util.js';
+import { intArg } from './options.js';
 import { Progress } from './progress.js';
 
 interface ReplayOpts {
@@ -19,21 +21,15 @@ interface ReplayOpts {
   variants: string;
   policy: string[];
   config: Record<string, string>;
-  samples: string;
-  workers?: string;
-  shards: string;
+  samples: number;
+  workers?: number;
+  shards: number;
   out?: string;
   report?: string;
   json?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name}: '${v}' is not a positive integer`);
-  return n;
-}
 
 function generatorSource(name: string, given: Record<string, string>): Extract<TraceSource, { kind: 'generator' }> {
   const gen = GENERATORS[name];
@@ -44,6 +40,17 @@ function generatorSource(name: string, given: Record<string, string>): Extract<T
 }
 
 const kb = (v: number) => Math.round(v);
+
+/** fn(), with a trace that does not parse (or no longer does, when a job reads it again) as bad input. */
+export function inputErrors<T>(fn: () => T): T {
+  const usage = (e: unknown) => (e instanceof TraceInputError ? new UsageError(e.message) : e);
+  try {
+    const r = fn();
+    return r instanceof Promise ? (r.catch((e) => Promise.reject(usage(e))) as T) : r;
+  } catch (e) {
+    throw usage(e);
+  }
+}
 
 function finalTable(runs: ReplayRun[]): string {
   return table(
@@ -85,9 +92,9 @@ export function registerReplay(program: Command): void {
     .option('--variants <list>', `comma-separated variants to compare; ${VARIANT_HELP}`, 'off,on')
     .option('--policy <name>', `add the variant on+NAME (repeatable): ${Object.keys(POLICIES).join(', ')}`, collect, [])
     .option('--config <k=v,...>', 'model settings for every variant (thp=always, fault_around_bytes=4096, ...)', parseConfigOption, {})
-    .option('--samples <n>', 'samples over time per variant', '200')
-    .option('--workers <n>', 'worker threads (default: one per core, at most one per job)')
-    .option('--shards <n>', 'split a generated workload into n independent parts (production generator)', '1')
+    .option('--samples <n>', 'samples over time per variant (1 to 100000)', intArg('--samples', 1, 100_000), 200)
+    .option('--workers <n>', 'worker threads, 1 to 256 (default: one per core, at most one per job); 0 replays in this thread, one job after another (Ctrl-C then stops it with no report)', intArg('--workers', 0, 256))
+    .option('--shards <n>', 'split a generated workload into n independent parts (production generator; 1 to 64)', intArg('--shards', 1, 64), 1)
     .option('-o, --out <file>', 'write the replay report (JSON) to FILE')
     .option('--report <dir>', 'also draw the report (plots, HTML, Markdown) into DIR (see ptlab report)')
     .option('--json', 'print the replay report JSON on stdout instead of tables')
@@ -101,7 +108,8 @@ ${Object.entries(POLICIES).map(([n, p]) => `  ${n.padEnd(11)} ${p.summary}`).joi
 Prints each variant's final figures (VmPTE, RSS, PTE tables total/empty/reclaimed, faults, TLB
 flushes, RCU callbacks, trace records the model could not apply) and, for a recorded trace, the real
 process's counters next to the model's at the same points. Progress goes to stderr on a terminal.
-Ctrl-C stops the replay; the report written is then partial but valid (marked interrupted).
+Ctrl-C (or SIGTERM) stops the replay; with worker threads the report written is then partial but
+valid (marked interrupted).
 
 Examples:
   ptlab replay --generate cover-letter
@@ -116,20 +124,15 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       if ((tracePath === undefined) === (opts.generate === undefined)) throw new UsageError('give either a trace file or --generate NAME');
       const bad = applySettings({}, opts.config);
       if (bad) throw new UsageError(`--config: ${bad}`);
+      for (const p of opts.policy) if (!POLICIES[p]) throw new UsageError(`--policy: '${p}' is not a purge policy (expected one of ${Object.keys(POLICIES).join(', ')})`);
       const variants = parseVariants([opts.variants, ...opts.policy.map((p) => `on+${p}`)].join(','));
-      if (typeof variants === 'string') throw new UsageError(variants);
-      const samples = positiveInt('--samples', opts.samples);
-      const shards = positiveInt('--shards', opts.shards);
+      if (typeof variants === 'string') throw new UsageError(`--variants: ${variants}`);
+      const { samples, shards } = opts;
       let source: TraceSource;
       let ops: number;
       if (tracePath !== undefined) {
-        source = { kind: 'file', path: tracePath };
-        try {
-          ops = loadTraceFile(tracePath).events; // validate before starting any worker
-        } catch (e) {
-          if (e instanceof TraceInputError) throw new UsageError(e.message);
-          throw e;
-        }
+        ops = inputErrors(() => checkTraceFile(tracePath).events); // validate before starting any worker
+        source = { kind: 'file', path: tracePath, events: ops };
         if (shards > 1) throw new UsageError('--shards applies to generated workloads only');
       } else {
         source = generatorSource(opts.generate!, opts.param);
@@ -139,17 +142,24 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       const jobs: Job[] = variants.flatMap((v: Variant) =>
         Array.from({ length: shards }, (_, shard) => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
       );
-      const workers = opts.workers ? positiveInt('--workers', opts.workers) : Math.min(os.availableParallelism(), jobs.length);
+      const workers = opts.workers ?? Math.min(os.availableParallelism(), jobs.length);
+      // With worker threads, SIGINT or SIGTERM stops the jobs, which report what they have (marked
+      // interrupted); a second signal ends the process. In this thread (--workers 0) nothing could
+      // take the signal before the end, so it keeps its default action.
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
       const onSigint = () => Atomics.store(stopFlag, 0, 1);
-      process.once('SIGINT', onSigint);
+      if (workers > 0) {
+        process.once('SIGINT', onSigint);
+        process.once('SIGTERM', onSigint);
+      }
       const progress = new Progress(jobs.map((j) => `${j.variant.label}${shards > 1 ? `#${j.shard}` : ''}`));
       let results;
       try {
-        results = await runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) });
+        results = await inputErrors(() => runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) }));
       } finally {
         progress.done();
         process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
       }
       const runs = variants.map((_, vi) => mergeShards(results.slice(vi * shards, (vi + 1) * shards).map((r) => r.run)));
       if (source.kind === 'generator') ops = runs[0].final.op;
@@ -158,7 +168,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         { kind: source.kind === 'file' ? 'trace' : 'generator', name, ...(source.kind === 'generator' && { params: source.params }) },
         ops, results[0].observed, runs,
       );
-      if (opts.out) fs.writeFileSync(opts.out, JSON.stringify(report) + '\n');
+      if (opts.out) writeFileAtomic(opts.out, JSON.stringify(report) + '\n');
       if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
       else {
         process.stdout.write(`${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`);
@@ -166,7 +176,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
         if (report.observed.length) process.stdout.write(`\ncounters of the real process vs the model\n${observedTable(report)}\n`);
         for (const [n, labels] of notesByText(runs)) process.stdout.write(`note (${labels.join(', ')}): ${n}\n`);
       }
-      if (opts.report) for (const f of await writeReport(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
+      if (opts.report) for (const f of await writeReportDir(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
       if (opts.out) process.stderr.write(`wrote ${opts.out}\n`);
       process.exitCode = runs.some((r) => r.interrupted) ? 130 : EXIT.OK;
     });
@@ -185,7 +195,7 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
           process.stdout.write(`${g.name}: ${g.summary}\n`);
           for (const [k, p] of Object.entries(g.params)) process.stdout.write(`  ${k}=${p.default}${p.choices ? ` (${p.choices.join('|')})` : ''}  ${p.help}\n`);
         }
-        if (!name && !opts.list) process.exitCode = EXIT.USAGE;
+        if (!name && !opts.list) throw new UsageError(`generate: missing generator NAME (expected one of ${Object.keys(GENERATORS).join(', ')}, or --list)`);
         return;
       }
       const given: Record<string, string> = {};
@@ -196,20 +206,20 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
       }
       const src = generatorSource(name, given);
       const gen = GENERATORS[name].generate(src.params);
-      const tmp = opts.out ? `${opts.out}.tmp-${process.pid}` : null;
-      const fd = tmp ? fs.openSync(tmp, 'w') : 1;
+      const out = opts.out ? new AtomicFile(opts.out) : null;
       let buf = '';
+      const flush = () => {
+        if (out) out.write(buf);
+        else process.stdout.write(buf);
+        buf = '';
+      };
       for (const line of formatTrace(gen.records)) {
         buf += line + '\n';
-        if (buf.length > 1 << 16) {
-          fs.writeSync(fd, buf);
-          buf = '';
-        }
+        if (buf.length > 1 << 16) flush();
       }
-      fs.writeSync(fd, buf);
-      if (tmp) {
-        fs.closeSync(fd);
-        fs.renameSync(tmp, opts.out!);
+      flush();
+      if (out) {
+        out.commit();
         process.stderr.write(`wrote ${opts.out} (${gen.events.toLocaleString('en-US')} events)\n`);
       }
     });

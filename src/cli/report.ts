@@ -1,9 +1,28 @@
 /** `ptlab report REPORT.json`: draw a replay report as PNG/SVG plots, an HTML page and a Markdown summary. */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { REPORT_FORMATS, formatReportError, safeParseReport, writeReport, PNG_WIDTH, type ReportFormat } from '../report/index.js';
-import { UsageError } from './util.js';
+import { REPORT_FILES, REPORT_FORMATS, formatReportError, safeParseReport, writeReport, PNG_WIDTH, type ReportFormat, type WriteReportOptions } from '../report/index.js';
+import { writeDirAtomic } from '../util/atomic.js';
+import type { ReplayReport } from '../workloads/report_schema.js';
+import { MAX_DOCUMENT_BYTES, UsageError, readWhole } from './util.js';
+
+/**
+ * Write a report's files as one directory: into a temporary one beside `dir`, renamed into place
+ * whole (util/atomic.ts), so an interrupted run leaves the earlier report, never a mix. An existing
+ * `dir` is replaced only when it holds nothing but what a report writes.
+ */
+export async function writeReportDir(report: ReplayReport, dir: string, opts: WriteReportOptions = {}): Promise<string[]> {
+  const names = await writeDirAtomic(
+    dir,
+    (old) => {
+      const foreign = old.filter((n) => !REPORT_FILES.includes(n));
+      if (!foreign.length) return undefined;
+      return `it holds ${foreign.length} file(s) a report does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}), and a report replaces its directory whole: give a new directory, an empty one or an earlier report's`;
+    },
+    async (tmp) => (await writeReport(report, tmp, opts)).map((f) => path.basename(f)),
+  );
+  return names.map((n) => path.join(dir, n));
+}
 
 function parseFormats(v: string): Set<ReportFormat> {
   const out = new Set<ReportFormat>();
@@ -48,15 +67,10 @@ Exit codes: 0 written; 2 unreadable or invalid report (FILE: path.of.first.probl
 or a bad --format; 4 internal error.`,
     )
     .action(async (file: string, opts: { out?: string; format: Set<ReportFormat> }) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new UsageError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
+      const text = readWhole(file, MAX_DOCUMENT_BYTES, 'the report');
       const r = safeParseReport(text, file);
       if (!r.ok) throw new UsageError(formatReportError(r.error));
-      const written = await writeReport(r.report, opts.out ?? defaultOutDir(file), { formats: opts.format });
+      const written = await writeReportDir(r.report, opts.out ?? defaultOutDir(file), { formats: opts.format });
       for (const f of written) process.stdout.write(`${f}\n`);
     });
 }

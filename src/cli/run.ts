@@ -4,9 +4,9 @@ import { STATUS_FIELDS, ROLLUP_FIELDS } from '../script/ast.js';
 import { runScript } from '../script/exec.js';
 import { formatOutputLine, type OutputLine } from '../oracle/schema.js';
 import { applySettings } from '../mm/config.js';
-import fs from 'node:fs';
 import { timelineRecorder } from '../view/docs.js';
-import { EXIT, UsageError, loadScript, parseConfigOption, table, writeFileAtomic } from './util.js';
+import { EXIT, UsageError, loadScript, parseConfigOption, readScriptText, table } from './util.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export function registerRun(program: Command): void {
   program
@@ -23,7 +23,7 @@ export function registerRun(program: Command): void {
       if (bad) throw new UsageError(`--config: ${bad}`);
       if (opts.timeline && scripts.length > 1) throw new UsageError(`--timeline: give one script, not ${scripts.length}`);
       const loaded = scripts.map(loadScript); // validate all before running any
-      const rec = opts.timeline ? timelineRecorder(fs.readFileSync(scripts[0], 'utf8'), loaded[0].file) : undefined;
+      const rec = opts.timeline ? timelineRecorder(readScriptText(scripts[0]), loaded[0].file) : undefined;
       let code: number = EXIT.OK;
       for (const script of loaded) {
         if (!opts.json && loaded.length > 1) process.stdout.write(`== ${script.file}\n`);

@@ -1,24 +1,53 @@
 /** Shared bits of the CLI: exit codes, errors, script loading, --config parsing, tables. */
 import fs from 'node:fs';
 import { formatScriptError, type Script } from '../script/ast.js';
-import { safeParseScript } from '../script/parse.js';
+import { safeParseScriptLines, type ParseScriptResult } from '../script/parse.js';
+import { fileLines } from '../util/file_lines.js';
 
 export const EXIT = { OK: 0, FAIL: 1, USAGE: 2, SKIPPED: 3, INTERNAL: 4 } as const;
 
 /** Bad input from the user: printed as one message, exit code 2. */
 export class UsageError extends Error {}
 
-/** Read and validate an op script; every problem is reported as file:line:col. */
+/** Read and validate an op script a line at a time; every problem is reported as file:line:col. */
 export function loadScript(path: string): Script {
-  let text: string;
+  let r: ParseScriptResult;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    r = safeParseScriptLines(fileLines(path), path);
   } catch (e) {
-    throw new UsageError(`cannot read script ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw unreadable(path, e);
   }
-  const r = safeParseScript(text, path);
   if (!r.ok) throw new UsageError(`${r.errors.length} error(s) in ${path}:\n${r.errors.map(formatScriptError).join('\n')}`);
   return r.script;
+}
+
+/** Most bytes of a script read whole, as text (ptlab diff hands it to the kernel runner; --timeline quotes its lines). */
+export const MAX_SCRIPT_BYTES = 256 * 2 ** 20;
+/** Most bytes of a JSON document (ptlab view, serve, report): parsed whole, several times its size in memory. */
+export const MAX_DOCUMENT_BYTES = 64 * 2 ** 20;
+
+/** An op script's text, for the commands that need it whole; refused beyond MAX_SCRIPT_BYTES (docs/limits.md). */
+export function readScriptText(path: string): string {
+  return readWhole(path, MAX_SCRIPT_BYTES, 'the script');
+}
+
+/**
+ * A file read whole, refused beyond `max` bytes (docs/limits.md) and when it cannot be read, as
+ * bad input naming the file: `FILE:1:1: ...` for the size, `FILE: cannot read WHAT: CODE` else.
+ */
+export function readWhole(path: string, max: number, what: string): string {
+  try {
+    const size = fs.statSync(path).size;
+    if (size > max) throw new UsageError(`${path}:1:1: ${what} is ${size} bytes (expected at most ${max} bytes where it is read whole, the limit in docs/limits.md)`);
+    return fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    throw e instanceof UsageError ? e : unreadable(path, e, what);
+  }
+}
+
+function unreadable(path: string, e: unknown, what = 'the script'): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === undefined ? e : new UsageError(`${path}: cannot read ${what}: ${code} (expected a readable text file)`);
 }
 
 /** `--config pt_reclaim=off,thp=always` (repeatable) into a settings record. */
@@ -39,16 +68,4 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const line = (r: (string | number)[], isHeader: boolean) =>
     r.map((c, i) => (i === 0 || isHeader ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
-}
-
-/** Write a whole file or nothing: a private name in the same directory, then rename. */
-export function writeFileAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
 }

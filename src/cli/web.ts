@@ -9,7 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parseViewDoc } from '../view/schema.js';
-import { EXIT, UsageError, writeFileAtomic } from './util.js';
+import { EXIT, MAX_DOCUMENT_BYTES, UsageError, readWhole } from './util.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { intArg } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PAGE = path.join(ROOT, 'dist/web/index.html');
@@ -24,11 +26,7 @@ function readPage(): string {
 }
 
 function readData(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  return readWhole(file, MAX_DOCUMENT_BYTES, 'the document');
 }
 
 /** The page with the document inside, in a script element the page reads at start. */
@@ -89,7 +87,7 @@ export function registerWeb(program: Command): void {
     .command('serve')
     .description('serve the web view on this machine (127.0.0.1) and print its URL')
     .argument('[file]', 'a JSON document to open: ptlab explore --json, ptlab run --timeline, or a replay report')
-    .option('--port <n>', 'TCP port; 0 picks a free one', '7447')
+    .option('--port <n>', 'TCP port, 0 to 65535; 0 picks a free one', intArg('--port', 0, 65535), 7447)
     .option('--host <addr>', 'address to listen on; other than loopback exposes your files to the network', '127.0.0.1')
     .addHelpText(
       'after',
@@ -101,9 +99,8 @@ Examples:
   ptlab explore retract_vs_dontneed --guard-off --json > race.json; ptlab serve race.json
   ptlab serve examples/retract_vs_dontneed.explore.json`,
     )
-    .action(async (file: string | undefined, o: { port: string; host: string }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0..65535, got '${o.port}'`);
+    .action(async (file: string | undefined, o: { port: number; host: string }) => {
+      const port = o.port;
       if (file) {
         const r = parseViewDoc(readData(file), file);
         if (!r.ok) process.stderr.write(`warning: ${r.error}\n(serving it anyway: the page shows the same message)\n`);

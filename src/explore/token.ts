@@ -28,21 +28,59 @@ export function encodeToken(ds: readonly Decision[]): string {
 }
 
 const PART = /^(\d+)(?:c(\d+)|\*(\d+))?$/;
+const PART_FORMS = 'TASK, TASKcVALUE or TASK*COUNT, parts joined by "."';
 
-/** Parse a token; throws TokenError naming the bad part. */
-export function decodeToken(token: string): Decision[] {
-  const ds: Decision[] = [];
-  if (token.trim() === '') return ds;
-  for (const part of token.trim().split('.')) {
+/**
+ * The explorer's default step limit per execution (explore.ts `maxSteps`): an execution that runs
+ * longer is reported as a livelock, so no token it prints has more decisions than this.
+ */
+export const MAX_TOKEN_DECISIONS = 10_000;
+
+/**
+ * Parse a token; throws TokenError naming the bad part and its column. Every part is checked and
+ * the decisions counted before any is built, so a token that asks for more than `maxDecisions`
+ * (`0*1000000000`) is refused at once instead of being expanded.
+ */
+export function decodeToken(token: string, maxDecisions = MAX_TOKEN_DECISIONS): Decision[] {
+  const text = token.trim();
+  if (text === '') return [];
+  const lead = token.length - token.trimStart().length;
+  // Every decision takes at least one character and a separator; a longer text cannot be valid.
+  const maxChars = 24 * (maxDecisions + 1);
+  if (text.length > maxChars) {
+    throw new TokenError(`schedule token of ${text.length} characters`, 1, `at most ${maxChars} characters: at most ${maxDecisions} decisions`);
+  }
+  const parts: { task: number; choice?: number; count: number }[] = [];
+  let total = 0;
+  let col = lead + 1;
+  for (const part of text.split('.')) {
     const m = PART.exec(part);
-    if (!m) throw new TokenError(`bad schedule token part '${part}' in '${token}'`);
-    const task = Number(m[1]);
-    if (m[2] !== undefined) ds.push({ task, choice: Number(m[2]) });
-    else for (let n = m[3] === undefined ? 1 : Number(m[3]); n > 0; n--) ds.push({ task });
+    if (!m) throw new TokenError(`bad schedule token part '${part.length > 40 ? part.slice(0, 40) + '...' : part}'`, col, PART_FORMS);
+    const count = m[3] === undefined ? 1 : Number(m[3]);
+    if (m[3] !== undefined && count < 1) throw new TokenError(`step count 0 in part '${part}'`, col, 'TASK*COUNT with COUNT at least 1');
+    total += count;
+    if (!(total <= maxDecisions)) {
+      throw new TokenError(`the schedule has more than ${maxDecisions} decisions by part '${part}'`, col, `at most ${maxDecisions} decisions, the explorer's step limit per execution`);
+    }
+    parts.push(m[2] !== undefined ? { task: Number(m[1]), choice: Number(m[2]), count } : { task: Number(m[1]), count });
+    col += part.length + 1;
+  }
+  const ds: Decision[] = [];
+  for (const p of parts) {
+    if (p.choice !== undefined) ds.push({ task: p.task, choice: p.choice });
+    else for (let n = p.count; n > 0; n--) ds.push({ task: p.task });
   }
   return ds;
 }
 
+/** A malformed token: what, at which column (1-based, of the token as given), and what was expected. */
 export class TokenError extends Error {
   override name = 'TokenError';
+  constructor(
+    readonly what: string,
+    readonly col: number,
+    readonly expected: string,
+  ) {
+    super(`${what} at column ${col} (expected ${expected})`);
+  }
 }

@@ -1,13 +1,15 @@
 /**
  * The page cache and file faults (mm/filemap.c: filemap_fault(), filemap_map_pages(),
  * filemap_map_pmd(), next_uptodate_folio(); mm/memory.c: do_set_pmd()). The page cache of a file
- * is a flat array index → pfn (modelled coarsely: no xarray, no readahead, no writeback; a
- * regular file's pages are all in the cache from its creation, as after writing it).
+ * is a sparse index → pfn store (xarray.ts; modelled coarsely: no readahead, no writeback). A
+ * regular file's pages are all in the cache from its creation, as after writing it; the model
+ * makes each 2 MiB block of them when it is first looked up, with the folios the writes made, so
+ * that a large file costs only the blocks a script uses (issue 15, D2).
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
 import { thpVmaSuitablePmd, vmaThpDisabled } from './huge_memory.js';
-import { setPteRange } from './memory/fault.js';
+import { setPteRange, vmaPageProt } from './memory/fault.js';
 import { pmdInstall } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_WRITE,
@@ -20,45 +22,57 @@ import {
   type AddressSpace,
   type VmFault,
 } from './mm_types.js';
-import { PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_USER, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
 import { shmemFault } from './shmem.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 
-/** filemap_get_entry(): the page-cache page at index (0 = hole). */
+/**
+ * filemap_get_entry(): the page-cache page at index (0 = hole); i_size is the caller's check (a
+ * shmem folio may reach past it). A regular file's block is cached on its first lookup.
+ */
 export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
-  return (index < mapping.sizePages ? mapping.pages[index] : 0) as Pfn;
+  if (mapping.kind === 'file' && index < mapping.sizePages && !mapping.pages.touched(index)) fileFillAsWritten(mapping, index);
+  return mapping.pages.load(index) as Pfn;
 }
 
-/** __filemap_add_folio(): insert a folio; the cache holds one reference. */
+/**
+ * __filemap_add_folio(): insert a folio; the cache holds one reference. A shmem folio may reach
+ * past i_size (a huge folio of a grown anonymous shared mapping): the sparse index holds it.
+ */
 export function filemapAddFolio(mapping: AddressSpace, head: Pfn, index: number): void {
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
   for (let i = 0; i < nr; i++) {
-    mapping.pages[index + i] = head + i;
+    mapping.pages.store(index + i, head + i);
     mem.mapping[head + i] = mapping.id;
     mem.index[head + i] = index + i;
   }
   mapping.nrpages += nr;
 }
 
-/** Fill a regular file as its creator's write() calls did: folios of the writes' size, clean. */
-export function fileFillAsWritten(mapping: AddressSpace): boolean {
+/**
+ * The 2 MiB block of a regular file around index, cached as its creator's write() calls left it:
+ * folios of the writes' size, clean. Stops at the first allocation that fails (the fault then
+ * reads the page itself, or ends in VM_FAULT_OOM).
+ */
+function fileFillAsWritten(mapping: AddressSpace, index: number): void {
   const mem = current.k.mem;
-  for (let index = 0; index < mapping.sizePages; ) {
-    const huge = mapping.writeOrder === HPAGE_PMD_ORDER && index % HPAGE_PMD_NR === 0 && index + HPAGE_PMD_NR <= mapping.sizePages;
+  const end = Math.min(alignDown(index, HPAGE_PMD_NR) + HPAGE_PMD_NR, mapping.sizePages);
+  for (let i = alignDown(index, HPAGE_PMD_NR); i < end; ) {
+    const huge = mapping.writeOrder === HPAGE_PMD_ORDER && i % HPAGE_PMD_NR === 0 && i + HPAGE_PMD_NR <= mapping.sizePages;
     const order = huge ? HPAGE_PMD_ORDER : 0;
     const head = mem.allocPages(order, PT_FILE);
-    if (head < 0) return false;
+    if (head < 0) return;
     mem.flags[head] |= PG_uptodate;
-    filemapAddFolio(mapping, head, index);
-    index += 1 << order;
+    for (let j = 0; j < 1 << order; j++) mem.flags[head + j] |= PG_has_data; // written: not zeros
+    filemapAddFolio(mapping, head, i);
+    i += 1 << order;
   }
-  return true;
 }
 
 /** ->fault(): filemap_fault() or shmem_fault(). */
@@ -107,7 +121,9 @@ export function* doSetPmd(vmf: VmFault, head: Pfn, _page: Pfn): KGen<number> {
     yield* spinUnlock(pml);
     return VM_FAULT_FALLBACK;
   }
-  let flags = _PAGE_USER | _PAGE_ACCESSED;
+  // folio_mk_pmd(folio, vma->vm_page_prot): a shared writable mapping without writenotify
+  // (shmem) maps it writable even for a read fault; a write makes it dirty (maybe_pmd_mkwrite()).
+  let flags = vmaPageProt(vma) | _PAGE_ACCESSED;
   if (vmf.flags & FAULT_FLAG_WRITE) {
     flags |= _PAGE_DIRTY;
     if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
@@ -147,13 +163,16 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
 /**
  * filemap_map_pages(): fault-around. Maps, without sleeping, the uptodate pages of
  * [startPgoff, endPgoff] that it can trylock. Installs the preallocated table even when it ends
- * up mapping nothing (an empty PTE table, spec 3.3).
+ * up mapping nothing (an empty PTE table, spec 3.3), except when the first folio found ends at
+ * i_size: then a regular file's fault-around maps nothing, not even a table (no PMD mapping
+ * across i_size, to keep SIGBUS semantics; shmem is exempt).
  */
 export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number): KGen<number> {
   const vma = vmf.vma;
   const mm = vma.mm;
   const mapping = vma.file!;
   const mem = current.k.mem;
+  const shmem = mapping.kind === 'shmem';
   let ret = 0;
   yield* rcuReadLock();
   const it = { index: startPgoff };
@@ -162,7 +181,10 @@ export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number)
     yield* rcuReadUnlock();
     return 0;
   }
-  if (yield* filemapMapPmd(vmf, folio, startPgoff)) {
+  const fileEnd = mapping.sizePages - 1;
+  if (endPgoff > fileEnd) endPgoff = fileEnd;
+  const folioNextIndex = (f: Pfn) => mem.index[f] + mem.folioNr(f);
+  if ((fileEnd >= folioNextIndex(folio) || shmem) && (yield* filemapMapPmd(vmf, folio, startPgoff))) {
     yield* rcuReadUnlock();
     return VM_FAULT_NOPAGE;
   }
@@ -175,21 +197,27 @@ export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number)
     yield* rcuReadUnlock();
     return 0;
   }
-  const fileEnd = mapping.sizePages - 1;
-  if (endPgoff > fileEnd) endPgoff = fileEnd;
-  // Since v6.18 ("map entire large folio faultaround") a large folio is mapped whole, as far as
-  // the VMA, this PTE table and i_size allow, not just its part inside the fault-around window.
-  const blockStart = alignDown(vmf.address, PMD_SIZE);
-  const idxOf = (a: number) => vma.pgoff + (a - vma.start) / PAGE_SIZE;
-  const tableLo = idxOf(Math.max(vma.start, blockStart));
-  const tableHi = Math.min(idxOf(Math.min(vma.end, blockStart + PMD_SIZE)) - 1, fileEnd);
   let rss = 0;
   const type = mmCounter(folio);
   do {
     const folioIndex = mem.index[folio];
-    const large = mem.order[folio] > 0;
-    const from = large ? Math.max(folioIndex, tableLo) : Math.max(it.index, folioIndex);
-    const last = large ? Math.min(folioIndex + mem.folioNr(folio) - 1, tableHi) : Math.min(folioIndex, endPgoff);
+    // filemap_map_order0_folio() / filemap_map_folio_range(): the part of the folio inside the
+    // window, or, since v6.18 ("map entire large folio faultaround"), the whole large folio when
+    // it lies before i_size (or is shmem), inside the VMA, and inside one PTE table.
+    let from = it.index;
+    let last = Math.min(folioNextIndex(folio) - 1, endPgoff);
+    if (mem.order[folio] > 0) {
+      const folioAddr = vma.start + (folioIndex - vma.pgoff) * PAGE_SIZE;
+      const size = mem.folioNr(folio) * PAGE_SIZE;
+      if (
+        (fileEnd >= folioNextIndex(folio) || shmem) &&
+        folioWithinVma(folioIndex, size, vma) &&
+        alignDown(folioAddr, PMD_SIZE) === alignDown(folioAddr + size - 1, PMD_SIZE)
+      ) {
+        from = folioIndex;
+        last = folioNextIndex(folio) - 1;
+      }
+    }
     for (let idx = from; idx <= last; idx++) {
       const addr = vma.start + (idx - vma.pgoff) * PAGE_SIZE;
       const ptep = pte0 + (idx - startPgoff);
@@ -199,7 +227,7 @@ export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number)
       yield* setPteRange(vmf, (folio + (idx - folioIndex)) as Pfn, 1, addr, ptep);
       rss++;
     }
-    it.index = folioIndex + mem.folioNr(folio);
+    it.index = folioNextIndex(folio);
     yield* folioUnlock(folio);
     folioPutRefs(folio, 1);
     folio = yield* nextUptodateFolio(mapping, it, endPgoff);
@@ -208,6 +236,14 @@ export function* vmaMapPages(vmf: VmFault, startPgoff: number, endPgoff: number)
   yield* pteUnmapUnlock(pte0, out.ptl);
   yield* rcuReadUnlock();
   return ret;
+}
+
+/** folio_within_vma() → folio_within_range(): the folio's pages all lie inside the VMA. */
+function folioWithinVma(folioIndex: number, size: number, vma: VmFault['vma']): boolean {
+  const pages = (vma.end - vma.start) / PAGE_SIZE;
+  if (folioIndex < vma.pgoff || folioIndex >= vma.pgoff + pages) return false;
+  const addr = vma.start + (folioIndex - vma.pgoff) * PAGE_SIZE;
+  return !(addr < vma.start || vma.end - addr < size);
 }
 
 /** filemap_map_pmd(): a PMD-size folio maps by PMD; otherwise install the preallocated table. */

@@ -3,7 +3,7 @@
  * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes, spec 1.8), the
  * huge zero page, zapping and splitting a huge PMD.
  */
-import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
+import { alignDown, alignUp, EAGAIN, EBUSY, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
 import {
@@ -16,17 +16,19 @@ import {
   VM_FAULT_RETRY,
   VM_HUGEPAGE,
   VM_HUGETLB,
+  VM_LOCKED,
   VM_NOHUGEPAGE,
   VM_PFNMAP,
   VM_UFFD_MISSING,
   VM_WRITE,
+  type AddressSpace,
   type VmFault,
   type Vma,
 } from './mm_types.js';
 import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
-import { PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { T_ALLOCATED, T_LINKED } from './pgtable.js';
-import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
+import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -45,11 +47,15 @@ import {
   pteFlags,
   pteSetFlags,
   pteWrite,
+  ptePfn,
+  ptePresent,
+  pteSpecial,
+  type Pte,
   type Pmd,
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
-import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { anonVmaPrepare } from './vma.js';
 import { vmaPageProt } from './memory/fault.js';
@@ -86,13 +92,23 @@ export function thpVmaAllowablePmd(vma: Vma, addr: Vaddr, inPf: boolean): boolea
   return false;
 }
 
-/** shmem_allowable_huge_orders() for PMD order, coarsely: the shmem_enabled modes. */
-export function shmemAllowsHuge(vma: Vma | null, forCollapse: boolean): boolean {
+/**
+ * shmem_allowable_huge_orders() → shmem_huge_global_enabled() for the PMD order (mm/shmem.c),
+ * given /sys/kernel/mm/transparent_hugepage/shmem_enabled (the per-size hugepages-2048kB knob is
+ * `inherit`, so anonymous shmem follows it too). `force` is MADV_COLLAPSE's shmem_huge_force.
+ * `within_size` asks that i_size reach the end of the aligned block holding `index`.
+ */
+export function shmemAllowsHuge(vma: Vma | null, force: boolean, mapping?: AddressSpace, index = 0): boolean {
   const mode = current.k.cfg.shmemThp;
+  if (vma && vma.flags & VM_NOHUGEPAGE) return false; // vma_thp_disabled()
   if (mode === 'deny') return false;
-  if (forCollapse) return true; // MADV_COLLAPSE works unless `deny` (live-kernel.md)
-  if (mode === 'force' || mode === 'always' || mode === 'within_size') return true;
-  return mode === 'advise' && vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+  if (force || mode === 'force') return true;
+  if (mode === 'always') return true;
+  // shmem_get_orders_within_size(): round_up(index + 1, HPAGE_PMD_NR) <= i_size in pages
+  if (mode === 'within_size' && mapping && mapping.sizePages >= alignUp(index + 1, HPAGE_PMD_NR)) return true;
+  // within_size falls through to advise
+  if (mode === 'within_size' || mode === 'advise') return vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+  return false;
 }
 
 /** mm_get_huge_zero_folio(): allocated on first use, kept for the kernel's lifetime. */
@@ -335,4 +351,81 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
   // smp_wmb(): the PTEs are visible before the PMD points at them.
   k.pt.setState(tid, T_LINKED);
   yield* setPte(pmdp, mkTableEntry(k.pt.pfnOf(tid)));
+}
+
+/**
+ * split_folio() of an anonymous large folio mapped by PTEs of one PTE table
+ * (mm/huge_memory.c: __folio_split() with a uniform split to order 0): unmap_folio() clears its
+ * PTEs (the kernel leaves migration entries, then flushes), __split_unmapped_folio() makes every
+ * page a folio of its own, and remap_page() with RMP_USE_SHARED_ZEROPAGE maps each page back,
+ * except a page holding only zeros, which try_to_map_unused_to_zeropage() replaces by the shared
+ * zero page (not in a VM_LOCKED VMA) and which is then freed.
+ *
+ * The model has no anon rmap walk: a folio mapped anywhere else than this table (after a partial
+ * mremap) is left whole, as a split that fails (-EBUSY). A folio with references beyond its
+ * mappings and the caller's is not split either (can_split_folio(): -EAGAIN).
+ * `addr` is an address of the block whose PMD slot is `pmdp`. Caller holds a reference and the
+ * folio lock, and no PTE lock. Returns 0 or a negative errno.
+ */
+export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGen<number> {
+  const mm = vma.mm;
+  const mem = current.k.mem;
+  const nr = mem.folioNr(head);
+  if (mem.type[head] !== PT_ANON || nr === 1 || mem.entireMapcount[head] !== 0) return -EBUSY;
+  const out = new PteMapOut();
+  const blockAddr = alignDown(addr, PMD_SIZE);
+  const pte0 = yield* pteOffsetMapLock(mm, pmdp, blockAddr, out);
+  if (pte0 < 0) return -EBUSY;
+  // unmap_folio(): find every entry of this table that maps the folio; all of its mappings must
+  // be here.
+  const slots: number[] = [];
+  let mapped = 0;
+  for (let i = 0; i < nr; i++) mapped += mem.mapcount[head + i];
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const e = yield* ptepGet(pte0 + i);
+    if (!ptePresent(e) || pteSpecial(e)) continue;
+    const pfn = ptePfn(e);
+    if (pfn >= head && pfn < head + nr) slots.push(i);
+  }
+  // can_split_folio(): one reference per mapping, plus the caller's.
+  if (slots.length !== mapped || mem.refcount[head] !== mapped + 1) {
+    yield* pteUnmapUnlock(pte0, out.ptl);
+    return slots.length !== mapped ? -EBUSY : -EAGAIN;
+  }
+  const saved: Pte[] = [];
+  for (const i of slots) saved.push(yield* ptepGetAndClear(pte0 + i));
+  yield* flushTlbMmRange(mm, blockAddr, blockAddr + PMD_SIZE, 12, false);
+  // __split_unmapped_folio(): every page becomes an order-0 folio holding its mappings' references
+  // (the caller's reference stays on the first page).
+  const total = mem.refcount[head];
+  const folioFlags = mem.flags[head] & (PG_uptodate | PG_dirty | PG_referenced | PG_swapbacked);
+  for (let i = 0; i < nr; i++) {
+    const p = head + i;
+    mem.flags[p] = (mem.flags[p] & ~(PG_head | PG_tail)) | folioFlags;
+    mem.order[p] = 0;
+    mem.refcount[p] = mem.mapcount[p];
+  }
+  mem.refcount[head] += total - mapped;
+  // remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE) → remove_migration_pte() per page.
+  const zeroOk = !(vma.flags & VM_LOCKED) && !(vma.flags & VM_UFFD_MISSING);
+  let zeroed = 0;
+  const dead: Pfn[] = [];
+  for (let j = 0; j < slots.length; j++) {
+    const e = saved[j];
+    const pfn = ptePfn(e);
+    if (zeroOk && !(mem.flags[pfn] & PG_has_data)) {
+      // try_to_map_unused_to_zeropage(): a zero-filled page maps the shared zero page instead.
+      yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(vma) | _PAGE_SPECIAL));
+      folioRemoveRmapPtes(pfn, 1);
+      zeroed++;
+      dead.push(pfn);
+    } else {
+      yield* setPte(pte0 + slots[j], e);
+    }
+  }
+  addMmCounter(mm, MM_ANONPAGES, -zeroed);
+  yield* pteUnmapUnlock(pte0, out.ptl);
+  // The zero-filled pages lose their last reference (the caller keeps the first page's).
+  for (const pfn of dead) folioPutRefs(pfn, 1);
+  return 0;
 }

@@ -9,12 +9,12 @@ import { applySettings, resolveConfig, type Config, type ConfigInput } from './c
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
-import { fileFillAsWritten } from './filemap.js';
 import { doMadvise, type MadvAdvice } from './madvise.js';
 import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
 import { doMprotectPkey } from './mprotect.js';
 import { doMremap } from './mremap.js';
 import { AddressSpace, Kernel, MmStruct } from './mm_types.js';
+import { MAX_FILE_SIZE } from './xarray.js';
 import { complete } from './primitives.js';
 import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
@@ -51,20 +51,27 @@ export function createProcess(k: Kernel, name: string): MmStruct {
   return mm;
 }
 
-/** memfd_create() + ftruncate(). */
+/** memfd_create() + ftruncate(). Callers validate the size (at most MAX_FILE_SIZE). */
 export function createMemfd(k: Kernel, name: string, size: number): AddressSpace {
-  const f = new AddressSpace(k, k.files.length, name, 'shmem', Math.ceil(size / PAGE_SIZE), 0);
+  const f = new AddressSpace(k, k.files.length, name, 'shmem', filePages(size), 0);
   k.files.push(f);
   return f;
 }
 
-/** A regular file written by its creator in chunks whose folios have the given order. */
+/**
+ * A regular file written by its creator in chunks whose folios have the given order. Its pages
+ * enter the page cache block by block as they are first looked up (filemap.ts), as written.
+ */
 export function createFile(k: Kernel, name: string, size: number, folioOrder: number): AddressSpace {
   enter(k, null);
-  const f = new AddressSpace(k, k.files.length, name, 'file', Math.ceil(size / PAGE_SIZE), folioOrder);
+  const f = new AddressSpace(k, k.files.length, name, 'file', filePages(size), folioOrder);
   k.files.push(f);
-  if (!fileFillAsWritten(f)) throw new ModelBug('out of memory writing a file');
   return f;
+}
+
+function filePages(size: number): number {
+  if (!(size >= 0 && size <= MAX_FILE_SIZE)) throw new ModelBug(`file size ${size} is beyond the model's ${MAX_FILE_SIZE} bytes`);
+  return Math.ceil(size / PAGE_SIZE);
 }
 
 export function sysMmap(k: Kernel, mm: MmStruct, req: MmapRequest): number {

@@ -8,13 +8,13 @@
  * no swap-in, no mmu notifiers, no LRU isolation; regular-file collapse (READ_ONLY_THP_FOR_FS)
  * is not modelled.
  */
-import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import { EAGAIN, EBUSY, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
 import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
-import { mmDecNrPtes, mmFindPmd, tableOf } from './memory/pgalloc.js';
+import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
 import {
   MM_ANONPAGES,
@@ -26,7 +26,7 @@ import {
   type MmStruct,
   type Vma,
 } from './mm_types.js';
-import { PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
+import { PG_has_data, PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
 import {
   PteMapOut,
   pgtableTransHugeDeposit,
@@ -117,8 +117,10 @@ function* findPmdOrThpOrNone(mm: MmStruct, address: Vaddr, out: { pmdp: number }
 function madviseCollapseErrno(r: ScanResult): number {
   switch (r) {
     case 'SCAN_ALLOC_HUGE_PAGE_FAIL':
-    case 'SCAN_EXCEED_NONE_PTE':
       return -ENOMEM;
+    case 'SCAN_EXCEED_NONE_PTE':
+      return -EBUSY;
+    // Resource temporarily unavailable - trying again might succeed
     case 'SCAN_PAGE_COUNT':
     case 'SCAN_PAGE_LOCK':
     case 'SCAN_PAGE_FILLED':
@@ -129,16 +131,20 @@ function madviseCollapseErrno(r: ScanResult): number {
 }
 
 /**
- * thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE. Outside a page
- * fault the VMA must be able to hold an aligned PMD block at all (the check is made at
- * vm_end - HPAGE_PMD_SIZE), so a VMA under 2 MiB, or one not containing an aligned block, fails.
+ * thp_vma_allowable_order(..., TVA_FORCED_COLLAPSE, PMD_ORDER) for MADV_COLLAPSE
+ * (mm/huge_memory.c: __thp_vma_allowable_orders()). Outside a page fault the VMA must be able to
+ * hold an aligned PMD block at all (the check is made at vm_end - HPAGE_PMD_SIZE), so a VMA under
+ * 2 MiB, or one not containing an aligned block, fails; so does an anonymous VMA without an
+ * anon_vma (never faulted).
  */
 function collapseAllowed(vma: Vma): boolean {
   if (vmaThpDisabled(vma)) return false;
   if (vma.end - vma.start < HPAGE_PMD_SIZE || !thpVmaSuitablePmd(vma, vma.end - HPAGE_PMD_SIZE)) return false;
-  if (vma.isAnonymous()) return true;
   if (vma.isShmem()) return shmemAllowsHuge(vma, true);
-  return false;
+  // Regular files: file_thp_enabled() needs CONFIG_READ_ONLY_THP_FOR_FS (off here).
+  if (!vma.isAnonymous()) return false;
+  // An anonymous VMA that never faulted has no anon_vma: only smaps and page faults pass then.
+  return vma.anonVma !== null;
 }
 
 /**
@@ -250,7 +256,8 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   }
   // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
   for (const o of old) {
-    mapping.pages[mem.index[o]] = 0;
+    mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
+    mapping.pages.store(mem.index[o], 0);
     mapping.nrpages--;
     yield* folioUnlock(o);
     folioPutRefs(o, 1); // the page cache's reference
@@ -356,6 +363,8 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   const found = { pmdp: 0 };
   const first = yield* findPmdOrThpOrNone(mm, haddr, found);
   if (first === 'SCAN_PMD_MAPPED') return 'SCAN_SUCCEED';
+  // A fault would map the page-cache THP by PMD whatever the sysfs settings: force the collapse.
+  if (!collapseAllowed(vma)) return 'SCAN_VMA_CHECK';
   if (vma.flags & VM_UFFD_WP) return 'SCAN_PTE_UFFD_WP';
   const index = (haddr - vma.start) / PAGE_SIZE + vma.pgoff;
   const page = pageCacheLookup(vma.file, index);
@@ -366,7 +375,9 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
   yield* folioLock(folio);
   let result = yield* findPmdOrThpOrNone(mm, haddr, found);
   const pmdp = found.pmdp;
-  if (result === 'SCAN_PMD_NONE') {
+  if (result === 'SCAN_PMD_NULL' || result === 'SCAN_PMD_NONE') {
+    // All pte entries have been removed and pmd cleared (or there never was a table): skip the
+    // pte checks and just install the PMD mapping (maybe_install_pmd).
     result = installPmd ? yield* setHugePmd(vma, haddr, pmdp, folio) : 'SCAN_SUCCEED';
     return yield* dropFolio(folio, result);
   }
@@ -435,8 +446,15 @@ function* dropFolio(folio: Pfn, result: ScanResult): KGen<ScanResult> {
   return result;
 }
 
-/** set_huge_pmd(): do_set_pmd() with a fresh reference for the mapping. */
+/** set_huge_pmd(): do_set_pmd() with a fresh reference for the mapping; allocates the PUD and PMD tables first when the block has none. */
 function* setHugePmd(vma: Vma, haddr: Vaddr, pmdp: number, folio: Pfn): KGen<ScanResult> {
+  if (!pmdp) {
+    // No PMD table yet (SCAN_PMD_NULL): allocate the upper levels, as a fault would.
+    const pudp = yield* pudAlloc(vma.mm, haddr);
+    if (!pudp) return 'SCAN_FAIL';
+    pmdp = yield* pmdAlloc(vma.mm, pudp, haddr);
+    if (!pmdp) return 'SCAN_FAIL';
+  }
   const vmf = new VmFault(vma, haddr, 0);
   vmf.pmd = pmdp;
   if (yield* doSetPmd(vmf, folio, folio)) return 'SCAN_FAIL';
@@ -458,7 +476,6 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   const pte = yield* pteOffsetMapLock(mm, found.pmdp, address, out);
   if (pte < 0) return 'SCAN_PMD_NULL';
   let result: ScanResult = 'SCAN_SUCCEED';
-  let present = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const e = yield* ptepGet(pte + i);
     if (e === 0) continue;
@@ -475,11 +492,11 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
       result = 'SCAN_PAGE_ANON';
       break;
     }
-    present++;
   }
   yield* pteUnmapUnlock(pte, out.ptl);
   if (result !== 'SCAN_SUCCEED') return result;
-  if (present === 0) return 'SCAN_EXCEED_NONE_PTE'; // an empty table is not collapsed
+  // MADV_COLLAPSE has no max_ptes_none: a table of none and zero-page entries only collapses too
+  // (into a THP of zeros).
   return yield* collapseHugePage(mm, address, found.pmdp);
 }
 
@@ -546,6 +563,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
       continue;
     }
     const pfn = ptePfn(e);
+    mem.flags[folio + i] |= mem.flags[pfn] & PG_has_data; // copy_mc_user_highpage()
     folioRemoveRmapPtes(pfn, 1);
     folioPutRefs(mem.folioHead(pfn), 1);
   }

@@ -3,11 +3,10 @@
  * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
  * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE) and MADV_COLLAPSE.
  */
-import { touchFolio } from './swap.js';
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
-import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
+import { __splitHugePmd, isHugeZeroPmd, splitFolio } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
 import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
 import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
@@ -22,7 +21,7 @@ import {
   type MmStruct,
   type Vma,
 } from './mm_types.js';
-import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu } from './mmu_gather.js';
+import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
 import { PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -39,8 +38,9 @@ import {
   ptePresent,
   pteSpecial,
 } from './pgtable_types.js';
-import { downRead, downWrite, ptepGet, setPte, upRead, type KGen } from './primitives.js';
-import { vmaModifyFlags } from './vma.js';
+import { downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen } from './primitives.js';
+import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
@@ -148,8 +148,10 @@ function* madviseDontneedSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<voi
 
 /**
  * madvise_free_single_vma() + madvise_free_pte_range(): anonymous VMAs only. Present PTEs stay
- * present: their young/dirty bits are cleared and exclusive folios become lazyfree. No table is
- * ever freed. (Splitting partially covered large folios is not modelled: they are left as is.)
+ * present: their young/dirty bits are cleared and exclusive folios become lazyfree. A large folio
+ * the range covers only in part is split first (split_folio(): its zero-filled pages become the
+ * shared zero page), unless it may be mapped by another process; a PMD-mapped one is split by
+ * madvise_free_huge_pmd(). No table is ever freed.
  */
 function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
   if (!vma.isAnonymous()) return -EINVAL;
@@ -163,32 +165,79 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
       const pmdv = yield* ptepGet(pmdp);
       if (pmdTransHuge(pmdv) && !isHugeZeroPmd(pmdv)) {
         // madvise_free_huge_pmd(): the huge zero page is left alone; a partially covered THP is
-        // split; a whole one becomes lazyfree.
+        // split (split_folio() splits the PMD first: then the PTE walk below finds its pages);
+        // a whole one becomes lazyfree.
         if (next - addr !== PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
         else mem.flags[ptePfn(pmdv)] &= ~PG_swapbacked;
       }
-      const out = new PteMapOut();
-      const pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
-      if (pte0 >= 0) {
-        for (let a = addr, p = pte0; a < next; a += PAGE_SIZE, p++) {
-          const e = yield* ptepGet(p);
-          if (pteNone(e) || !ptePresent(e) || pteSpecial(e)) continue;
-          const pfn = ptePfn(e);
-          if (mem.type[pfn] !== PT_ANON) continue;
-          touchFolio(mem.folioHead(pfn), true);
-          if (mem.mapcount[pfn] === 1) mem.flags[mem.folioHead(pfn)] &= ~PG_swapbacked; // folio_mark_lazyfree()
-          if (pteFlags(e) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
-            yield* setPte(p, pteClearFlags(e, _PAGE_ACCESSED | _PAGE_DIRTY)); // clear_young_dirty_ptes()
-            tlbFlushPteRange(tlb, a, PAGE_SIZE);
-          }
-        }
-        yield* pteUnmapUnlock(pte0, out.ptl);
-      }
+      yield* madviseFreePteRange(tlb, vma, pmdp, addr, next);
     }
     addr = next;
   }
   yield* tlbFinishMmu(tlb);
   return 0;
+}
+
+/** madvise_free_pte_range() over [addr, end) of one PTE table. */
+function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr): KGen<void> {
+  const mm = vma.mm;
+  const mem = current.k.mem;
+  let out = new PteMapOut();
+  let pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
+  if (pte0 < 0) return;
+  const first = addr;
+  for (let nr = 1; addr < end; addr += PAGE_SIZE * nr) {
+    nr = 1;
+    const p = pte0 + (addr - first) / PAGE_SIZE;
+    const e = yield* ptepGet(p);
+    if (pteNone(e) || !ptePresent(e) || pteSpecial(e)) continue;
+    const pfn = ptePfn(e);
+    if (mem.type[pfn] !== PT_ANON) continue;
+    const head = mem.folioHead(pfn);
+    const folioNr = mem.folioNr(head);
+    if (folioNr > 1) {
+      // Only split a large folio that the range does not cover whole (madvise_folio_pte_batch()).
+      nr = yield* folioPteBatch(p, pfn, head, folioNr, (end - addr) / PAGE_SIZE);
+      if (nr < folioNr) {
+        // (folio_maybe_mapped_shared(): the model's anonymous folios belong to one mm.)
+        if (!(yield* folioTrylock(head))) continue;
+        folioRefAdd(head, 1); // folio_get()
+        yield* pteUnmapUnlock(pte0, out.ptl);
+        const err = yield* splitFolio(vma, pmdp, addr, head);
+        yield* folioUnlock(head);
+        folioPutRefs(head, 1);
+        out = new PteMapOut();
+        pte0 = yield* pteOffsetMapLock(mm, pmdp, first, out);
+        if (pte0 < 0) return;
+        if (!err) nr = 0; // look at this address again: its page is small now
+        continue;
+      }
+    }
+    // (Dirty or swap-cache folios that are mapped more than once are skipped: the model's
+    // anonymous folios are never dirty or in the swap cache.)
+    touchFolio(head, true);
+    if (mem.mapcount[pfn] === 1) mem.flags[head] &= ~PG_swapbacked; // folio_mark_lazyfree()
+    for (let i = 0; i < nr; i++) {
+      const v = yield* ptepGet(p + i);
+      if (pteFlags(v) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
+        yield* setPte(p + i, pteClearFlags(v, _PAGE_ACCESSED | _PAGE_DIRTY)); // clear_young_dirty_ptes()
+        tlbFlushPteRange(tlb, addr + i * PAGE_SIZE, PAGE_SIZE);
+      }
+    }
+  }
+  yield* pteUnmapUnlock(pte0, out.ptl);
+}
+
+/** folio_pte_batch(): consecutive present PTEs from `p` mapping consecutive pages of the folio. */
+function* folioPteBatch(p: number, pfn: number, head: number, folioNr: number, max: number): KGen<number> {
+  const limit = Math.min(max, head + folioNr - pfn);
+  let n = 1;
+  while (n < limit) {
+    const e = yield* ptepGet(p + n);
+    if (!ptePresent(e) || pteSpecial(e) || ptePfn(e) !== pfn + n) break;
+    n++;
+  }
+  return n;
 }
 
 /** hugepage_madvise() + madvise_update_vma(): set/clear VM_HUGEPAGE / VM_NOHUGEPAGE (split/merge). */
@@ -204,12 +253,25 @@ function* hugepageMadvise(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, advi
   return 0;
 }
 
-/** madvise_populate(). */
+/**
+ * madvise_populate(): faultin_page_range() until the range is done; its errors become the
+ * advice's: -EINVAL for an incompatible mapping or permission (check_vma_flags()), -EFAULT for a
+ * fault that would SIGBUS or SIGSEGV, -ENOMEM for a hole or no memory.
+ */
 function* madvisePopulate(mm: MmStruct, start: Vaddr, end: Vaddr, write: boolean): KGen<number> {
   while (start < end) {
+    // Populate (prefault) page tables readable/writable.
     const pages = yield* faultinPageRange(mm, start, end, write);
-    if (pages < 0) return pages === -EFAULT ? -EFAULT : pages === -EINVAL ? -EINVAL : -ENOMEM;
-    if (pages === 0) return -ENOMEM;
+    if (pages < 0) {
+      switch (pages) {
+        case -EINVAL: // Incompatible mappings / permissions.
+          return -EINVAL;
+        case -EFAULT: // VM_FAULT_SIGBUS or VM_FAULT_SIGSEGV
+          return -EFAULT;
+        default: // -ENOMEM: No VMA or out of memory.
+          return -ENOMEM;
+      }
+    }
     start += pages * PAGE_SIZE;
   }
   return 0;
@@ -229,6 +291,9 @@ function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
  */
 function* madviseGuardInstall(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
   if (!isValidGuardVma(vma, false)) return -EINVAL;
+  // Guard markers make the range non-empty from a page-table perspective: give it an anon_vma
+  // (anon_vma_prepare()), so that fork copies its tables (and MADV_COLLAPSE sees one).
+  anonVmaPrepare(vma);
   for (;;) {
     const r = yield* guardInstallWalk(vma, start, end);
     if (r < 0) return r;

@@ -9,6 +9,8 @@ import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { Tlb } from './tlb.js';
 import { FootprintRecorder } from './objects.js';
+import { VmaTree } from './vma_tree.js';
+import { XArray } from './xarray.js';
 
 /** include/linux/mm_types.h: enum of RSS counters. */
 export const MM_FILEPAGES = 0;
@@ -111,8 +113,8 @@ export class Vma {
 }
 
 export class AddressSpace {
-  /** Per page index: pfn of the page-cache page (0 = hole). */
-  pages: Int32Array;
+  /** i_pages: per page index, the pfn of the page-cache page (0 = hole); sparse (xarray.ts). */
+  readonly pages = new XArray();
   /** i_mmap: the VMAs mapping this file. */
   readonly iMmap: Vma[] = [];
   readonly iMmapRwsem: RwSem;
@@ -125,7 +127,6 @@ export class AddressSpace {
     /** Folio order the file's writes produced (regular files). */
     readonly writeOrder: number,
   ) {
-    this.pages = new Int32Array(sizePages);
     this.iMmapRwsem = new RwSem(kernel.newObjectId());
   }
   nrpages = 0;
@@ -133,7 +134,8 @@ export class AddressSpace {
 
 export class MmStruct {
   pgd: number;
-  vmas: Vma[] = [];
+  /** mm_mt: the VMAs in address order (vma_tree.ts). */
+  readonly vmas = new VmaTree();
   pgtablesBytes = 0;
   readonly rss = new Float64Array(4);
   totalVm = 0;

@@ -25,9 +25,9 @@ import {
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { mmapWriteDowngrade, mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { downRead, downWrite, mtStore, upRead, vmaMarkDetached, type KGen } from './primitives.js';
-import { canMerge, splitVma, vmaExpand, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaUnlink } from './vma.js';
-import { findVma, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
-import { populateVmaPageRange } from './gup.js';
+import { canMerge, splitVma, vmaDetached, vmaExpand, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaUnlink } from './vma.js';
+import { assertTreeWrite, findVma, vmaLookup, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
+import { __mmPopulate } from './gup.js';
 
 export interface MmapRequest {
   addr: Vaddr;
@@ -56,25 +56,47 @@ export function calcVmProtBits(prot: number): number {
 }
 
 /**
+ * do_mmap()'s checks of a MAP_FIXED[_NOREPLACE] request, in its order, through
+ * __get_unmapped_area() (len and addr against TASK_SIZE: -ENOMEM) and MAP_FIXED_NOREPLACE's
+ * overlap check (-EEXIST). Returns the address or a negative errno. Not modelled: map_count
+ * (sysctl_max_map_count), RLIMIT_MEMLOCK (root), pgoff overflow (EOVERFLOW: sizes stay below 2^53).
+ */
+function doMmapChecks(mm: MmStruct, req: MmapRequest): number {
+  if (!req.len) return -EINVAL;
+  // Careful about overflows..
+  const len = alignUp(req.len, PAGE_SIZE);
+  if (!len) return -ENOMEM;
+  // __get_unmapped_area(): arch_get_unmapped_area() returns a MAP_FIXED address as it is.
+  if (len > TASK_SIZE) return -ENOMEM;
+  if (req.addr > TASK_SIZE - len) return -ENOMEM;
+  if (req.addr % PAGE_SIZE) return -EINVAL;
+  if (!req.fixed) {
+    const hit = findVma(mm, req.addr); // find_vma_intersection()
+    if (hit && hit.start < req.addr + len) return -EEXIST;
+  }
+  return req.addr;
+}
+
+/**
  * do_mmap() at a given address (the model has no get_unmapped_area(): every caller knows where the
  * mapping goes). Without `fixed` it is MAP_FIXED_NOREPLACE (-EEXIST on overlap); with it,
  * mmap_region() unmaps what was there first. Returns the address or a negative errno.
  */
 export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const k = current.k;
-  const len = alignUp(req.len, PAGE_SIZE);
   const prot = req.prot ?? PROT_READ | PROT_WRITE;
-  if (!len || req.addr % PAGE_SIZE || req.addr + len > TASK_SIZE || prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
-  yield* downWrite(mm.mmapLock);
+  yield* downWrite(mm.mmapLock); // vm_mmap_pgoff()
+  const addr = doMmapChecks(mm, req);
+  if (addr < 0) {
+    yield* mmapWriteUnlock(mm);
+    return addr;
+  }
+  const len = alignUp(req.len, PAGE_SIZE);
   const hit = findVma(mm, req.addr);
   if (hit && hit.start < req.addr + len) {
-    if (!req.fixed) {
-      yield* mmapWriteUnlock(mm);
-      return -EEXIST;
-    }
     // mmap_region(): vms_gather_munmap_vmas() + vms_complete_munmap_vmas() under the write lock.
     // (The kernel links the new VMA before clearing the old PTEs; nothing can fault in between.)
-    yield* doVmiMunmap(mm, req.addr, req.addr + len, false);
+    yield* doVmiAlignMunmap(mm, req.addr, req.addr + len, false);
   }
   // do_mmap(): VM_MAY* are all set for anonymous and (writable-opened) file mappings.
   let flags = calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
@@ -138,20 +160,38 @@ function accountGrowth(mm: MmStruct, vma: Vma, pages: number): void {
 
 /** munmap(): take mmap_lock for write and do_vmi_munmap() with unlock (the lock is downgraded). */
 export function* doMunmap(mm: MmStruct, start: Vaddr, len: number): KGen<number> {
-  if (start % PAGE_SIZE || !len) return -EINVAL;
-  const end = start + alignUp(len, PAGE_SIZE);
   yield* downWrite(mm.mmapLock);
-  return yield* doVmiMunmap(mm, start, end, true);
+  const ret = yield* doVmiMunmap(mm, start, len, true);
+  if (ret) yield* mmapWriteUnlock(mm);
+  return ret;
 }
 
 /**
- * do_vmi_munmap() / do_vmi_align_munmap() / vms_complete_munmap_vmas() / vms_clear_ptes(), with
- * mmap_lock held for write: split at the edges, hide the VMAs, then zap with DROP_MARKER and free
- * the page tables between the neighbouring VMAs. With `unlock` the zap runs under the downgraded
+ * do_vmi_munmap() (mm/vma.c): the range must lie below TASK_SIZE and not be empty (-EINVAL); with
+ * no VMA in it there is nothing to do; else do_vmi_align_munmap(). With `unlock`, mmap_lock is
+ * released on success (and kept on error, for the caller to release).
+ */
+export function* doVmiMunmap(mm: MmStruct, start: Vaddr, len: number, unlock: boolean): KGen<number> {
+  if (start % PAGE_SIZE || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
+  const end = start + alignUp(len, PAGE_SIZE);
+  if (end === start) return -EINVAL;
+  // Find the first overlapping VMA (vma_find()).
+  const vma = findVma(mm, start);
+  if (!vma || vma.start >= end) {
+    if (unlock) yield* mmapWriteUnlock(mm);
+    return 0;
+  }
+  return yield* doVmiAlignMunmap(mm, start, end, unlock);
+}
+
+/**
+ * do_vmi_align_munmap() / vms_complete_munmap_vmas() / vms_clear_ptes(), with mmap_lock held for
+ * write: split at the edges, hide the VMAs, then zap with DROP_MARKER and free the page tables
+ * between the neighbouring VMAs. With `unlock` the zap runs under the downgraded
  * read lock and the lock is released on return (munmap(), brk()); without it (mmap_region(),
  * mremap()) the caller keeps the write lock.
  */
-export function* doVmiMunmap(mm: MmStruct, start: Vaddr, end: Vaddr, unlock: boolean): KGen<number> {
+export function* doVmiAlignMunmap(mm: MmStruct, start: Vaddr, end: Vaddr, unlock: boolean): KGen<number> {
   let vma = findVma(mm, start);
   if (!vma || vma.start >= end) {
     if (unlock) yield* mmapWriteUnlock(mm);
@@ -209,8 +249,11 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
   yield* downWrite(mm.mmapLock);
   if (vmas.length) yield* freePgtables(tlb, vmas, FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
   yield* tlbFinishMmu(tlb);
-  yield* mtStore(mm); // __mt_destroy()
-  for (const vma of vmas) vmaUnlink(mm, vma); // i_mmap: already done by free_pgtables()
+  // __mt_destroy(): the whole tree goes at once (one VMA at a time was quadratic in their number).
+  yield* mtStore(mm);
+  assertTreeWrite(mm);
+  mm.vmas.clear();
+  for (const vma of vmas) vmaDetached(mm, vma); // i_mmap: already done by free_pgtables()
   yield* mmapWriteUnlock(mm);
   mm.exited = true;
 }
@@ -221,37 +264,39 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
  * already changed.
  */
 function* applyVmaLockFlags(mm: MmStruct, start: Vaddr, end: Vaddr, lock: boolean): KGen<number> {
-  let vma = findVma(mm, start);
-  if (!vma || vma.start > start) return -ENOMEM;
+  if (end < start) return -EINVAL;
+  if (end === start) return 0;
+  let vma = vmaLookup(mm, start); // vma_iter_load()
+  if (!vma) return -ENOMEM;
   let nstart = start;
+  let tmp = vma.start;
   while (vma && vma.start < end) {
-    if (vma.start > nstart) return -ENOMEM;
-    const tmp = Math.min(vma.end, end);
-    const flags = lock ? vma.flags | VM_LOCKED : vma.flags & ~VM_LOCKED;
-    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, flags);
-    nstart = Math.min(nv.end, end);
-    vma = nstart < end ? findVma(mm, nstart) : null;
+    if (vma.start !== tmp) return -ENOMEM;
+    const newflags = (vma.flags & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED : 0);
+    // Here vma->vm_start <= nstart < vma->vm_end.
+    tmp = Math.min(vma.end, end);
+    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, newflags); // mlock_fixup()
+    tmp = nv.end; // vma_iter_end(): past a merge this may be beyond `end`
+    nstart = tmp;
+    vma = findVma(mm, tmp);
   }
-  return nstart < end ? -ENOMEM : 0;
+  return tmp < end ? -ENOMEM : 0;
 }
 
 /**
- * mlock()/munlock(): apply_vma_lock_flags() over the range (split/merge), then, for mlock,
- * __mm_populate() faults the range in. Returns 0 or a negative errno.
+ * do_mlock() (mm/mlock.c) and munlock(): apply_vma_lock_flags() over the range (split/merge) under
+ * the write lock; then, for mlock, __mm_populate() faults the range in, its errors turned into the
+ * POSIX ones. No RLIMIT_MEMLOCK check: the runner is root (CAP_IPC_LOCK). Returns 0 or a negative
+ * errno.
  */
 export function* doMlock(mm: MmStruct, start: Vaddr, len: number, lock: boolean): KGen<number> {
-  const end = start + alignUp(len, PAGE_SIZE);
+  len = alignUp(len, PAGE_SIZE);
   yield* downWrite(mm.mmapLock);
-  const err = yield* applyVmaLockFlags(mm, start, end, lock);
-  if (err) {
-    yield* mmapWriteUnlock(mm);
-    return err;
-  }
+  const error = yield* applyVmaLockFlags(mm, start, start + len, lock);
   yield* mmapWriteUnlock(mm);
+  if (error) return error;
   if (!lock) return 0;
-  yield* downRead(mm.mmapLock);
-  const ret = yield* populateVmaPageRange(mm, start, end, true);
-  yield* upRead(mm.mmapLock);
+  const ret = yield* __mmPopulate(mm, start, len, false);
   return ret < 0 ? mlockPosixErrorReturn(ret) : 0;
 }
 
@@ -302,7 +347,7 @@ export function* doBrk(mm: MmStruct, brk: Vaddr): KGen<number> {
       return origbrk;
     }
     mm.brk = brk;
-    yield* doVmiMunmap(mm, newbrk, oldbrk, true); // do_vmi_align_munmap(..., unlock)
+    yield* doVmiAlignMunmap(mm, newbrk, oldbrk, true);
     return brk;
   }
   const next = findVma(mm, oldbrk);

@@ -107,7 +107,7 @@ export function* mprotectFixup(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vadd
   yield* vmaStartWrite(nv);
   const cpFlags = vmaWantsManualPteWriteUpgrade(nv) ? MM_CP_TRY_CHANGE_WRITABLE : 0;
   yield* changeProtection(tlb, nv, start, end, cpFlags);
-  if (populate) yield* populateVmaPageRange(vma.mm, start, end, true);
+  if (populate) yield* populateVmaPageRange(nv, start, end);
   return nv;
 }
 

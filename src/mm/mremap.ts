@@ -19,7 +19,6 @@ import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUn
 import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdTransHuge, pteNone, ptePresent } from './pgtable_types.js';
 import {
   condResched,
-  downRead,
   downWrite,
   flushTlbMmRange,
   ptepGet,
@@ -27,11 +26,10 @@ import {
   setPte,
   spinLock,
   spinUnlock,
-  upRead,
   type KGen,
 } from './primitives.js';
 import { mmLockHandle, pmdLockptr, type LockHandle } from './ptlock.js';
-import { populateVmaPageRange } from './gup.js';
+import { __mmPopulate } from './gup.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
 import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
@@ -41,92 +39,259 @@ export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
 export const MREMAP_DONTUNMAP = 4;
 
+/** enum mremap_type. */
+type MremapType = 'invalid' | 'no_resize' | 'shrink' | 'expand';
+
 /** struct vma_remap_struct: the request as do_mremap() refines it. */
 interface Vrm {
   mm: MmStruct;
+  vma: Vma | null;
   addr: Vaddr;
   oldLen: number;
   newLen: number;
   flags: number;
   newAddr: Vaddr;
+  delta: number;
+  remapType: MremapType;
   /** Expanding a VM_LOCKED mapping: populate the new part after unlocking. */
   populateExpand: boolean;
+  mmapLocked: boolean;
+  /** What get_unmapped_area() returns for a move without MREMAP_FIXED (the caller's newAddr). */
+  unmappedArea: Vaddr;
 }
 
 /**
- * do_mremap(): returns the (new) address or a negative errno. `newAddr` is where a move goes:
- * the user's address with MREMAP_FIXED, otherwise the one get_unmapped_area() chose on the real
- * kernel (used only if the mapping cannot grow in place).
+ * SYSCALL mremap() → do_mremap(): returns the (new) address or a negative errno. `newAddr` is where
+ * a move goes: the user's address with MREMAP_FIXED (or MREMAP_DONTUNMAP's hint), otherwise the one
+ * get_unmapped_area() chose on the real kernel (used only if the mapping cannot grow in place).
  */
 export function* doMremap(mm: MmStruct, addr: Vaddr, oldLen: number, newLen: number, flags: number, newAddr: Vaddr): KGen<number> {
-  // check_mremap_params()
-  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
-  if (addr % PAGE_SIZE) return -EINVAL;
-  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
-  oldLen = alignUp(oldLen, PAGE_SIZE);
-  newLen = alignUp(newLen, PAGE_SIZE);
-  if (!newLen || !oldLen) return -EINVAL; // old_len 0 (duplicating a shared mapping) is not modelled
-  if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
-  if (flags & MREMAP_FIXED && (newAddr % PAGE_SIZE || newAddr + newLen > TASK_SIZE)) return -EINVAL;
-  const vrm: Vrm = { mm, addr, oldLen, newLen, flags, newAddr, populateExpand: false };
+  const vrm: Vrm = { mm, vma: null, addr, oldLen, newLen, flags, newAddr, delta: 0, remapType: 'invalid', populateExpand: false, mmapLocked: false, unmappedArea: newAddr };
+  vrm.oldLen = alignUp(vrm.oldLen, PAGE_SIZE);
+  vrm.newLen = alignUp(vrm.newLen, PAGE_SIZE);
+  let res = checkMremapParams(vrm);
+  if (res) return res;
   yield* downWrite(mm.mmapLock);
-  let res = yield* checkPrepVma(vrm);
-  if (res === 0) res = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) ? yield* mremapTo(vrm) : yield* mremapAt(vrm);
-  yield* mmapWriteUnlock(mm);
-  if (res >= 0 && vrm.populateExpand) {
-    // mm_populate() of the part that was added, after the lock is dropped.
-    yield* downRead(mm.mmapLock);
-    yield* populateVmaPageRange(mm, res + vrm.oldLen, res + vrm.newLen, true);
-    yield* upRead(mm.mmapLock);
+  vrm.mmapLocked = true;
+  if (vrmMoveOnly(vrm)) {
+    res = yield* remapMove(vrm);
+  } else {
+    vrm.vma = vmaLookup(mm, vrm.addr);
+    res = yield* checkPrepVma(vrm);
+    // Actually execute mremap.
+    if (!res) res = vrmImpliesNewAddr(vrm) ? yield* mremapTo(vrm) : yield* mremapAt(vrm);
+  }
+  const failed = res < 0;
+  if (vrm.mmapLocked) yield* mmapWriteUnlock(mm);
+  // VMA mlock'd + was expanded, so populate the expanded region (mm_populate(): errors ignored).
+  if (!failed && vrm.populateExpand) yield* __mmPopulate(mm, vrm.newAddr + vrm.oldLen, vrm.delta, true);
+  return res;
+}
+
+/** vrm_implies_new_addr(): MREMAP_FIXED or MREMAP_DONTUNMAP always determine a target address. */
+function vrmImpliesNewAddr(vrm: Vrm): boolean {
+  return (vrm.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+}
+
+/** vrm_move_only(): MREMAP_FIXED without resizing, which may move several VMAs (remap_move()). */
+function vrmMoveOnly(vrm: Vrm): boolean {
+  return (vrm.flags & MREMAP_FIXED) !== 0 && vrm.oldLen === vrm.newLen;
+}
+
+/** vrm_overlaps(): would [new_addr, new_addr + new_len) meet [addr, addr + old_len)? */
+function vrmOverlaps(vrm: Vrm): boolean {
+  return vrm.addr + vrm.oldLen > vrm.newAddr && vrm.newAddr + vrm.newLen > vrm.addr;
+}
+
+/**
+ * check_mremap_params(): the checks that need no VMA. The model leaves out the map-count check
+ * (sysctl_max_map_count: the runner's own libc mappings count on the kernel, not in the model).
+ */
+function checkMremapParams(vrm: Vrm): number {
+  const flags = vrm.flags;
+  // Ensure no unexpected flag values.
+  if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return -EINVAL;
+  // Start address must be page-aligned.
+  if (vrm.addr % PAGE_SIZE) return -EINVAL;
+  // A zero old_len is allowed (duplicating a shared mapping); a zero new_len is nonsensical.
+  if (!vrm.newLen) return -EINVAL;
+  // Is the new length silly?
+  if (vrm.newLen > TASK_SIZE) return -EINVAL;
+  // Remainder of checks are for cases with specific new_addr.
+  if (!vrmImpliesNewAddr(vrm)) return 0;
+  // Is the new address silly?
+  if (vrm.newAddr > TASK_SIZE - vrm.newLen) return -EINVAL;
+  // The new address must be page-aligned.
+  if (vrm.newAddr % PAGE_SIZE) return -EINVAL;
+  // A fixed address implies a move.
+  if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
+  // MREMAP_DONTUNMAP does not allow resizing in the process.
+  if (flags & MREMAP_DONTUNMAP && vrm.oldLen !== vrm.newLen) return -EINVAL;
+  // Target VMA must not overlap source VMA.
+  if (vrmOverlaps(vrm)) return -EINVAL;
+  return 0;
+}
+
+/**
+ * check_prep_vma(): the old range must start in a VMA; expanding or moving needs [addr,
+ * addr + old_len) inside it (a shrink may cross VMA ends: only the part that stays must fit).
+ * Not modelled: mseal (EPERM), hugetlb alignment, RLIMIT_MEMLOCK/RLIMIT_AS (the runner is root,
+ * without an address-space limit).
+ */
+function* checkPrepVma(vrm: Vrm): KGen<number> {
+  const vma = vrm.vma;
+  if (!vma) return -EFAULT;
+  vrm.delta = Math.abs(vrm.oldLen - vrm.newLen); // vrm_set_delta()
+  vrm.remapType = vrm.delta === 0 ? 'no_resize' : vrm.oldLen > vrm.newLen ? 'shrink' : 'expand';
+  // For convenience, we set new_addr even if VMA won't move.
+  if (!vrmImpliesNewAddr(vrm)) vrm.newAddr = vrm.addr;
+  // Below only meaningful if we expand or move a VMA (vrm_will_map_new()).
+  if (vrm.remapType !== 'expand' && !vrmImpliesNewAddr(vrm)) return 0;
+  let oldLen = vrm.oldLen;
+  const newLen = vrm.newLen;
+  // !old_len: an attempt to 'duplicate' a mapping. Refused for private ones; the model does not
+  // model the duplication of shared ones either.
+  if (!oldLen) return -EINVAL;
+  if (vrm.flags & MREMAP_DONTUNMAP && vma.flags & VM_PFNMAP) return -EINVAL;
+  // We permit crossing of boundaries for the range being unmapped due to a shrink.
+  if (vrm.remapType === 'shrink') oldLen = newLen;
+  // We can't remap across the end of VMAs, as another VMA may be adjacent.
+  if (oldLen > vma.end - vrm.addr) return -EFAULT;
+  if (newLen === oldLen) return 0;
+  // We are expanding and the VMA is mlock()'d so we need to populate.
+  if (vma.flags & VM_LOCKED) vrm.populateExpand = true;
+  if (vma.flags & VM_PFNMAP) return -EFAULT;
+  yield* condResched();
+  return 0;
+}
+
+/**
+ * remap_move(): MREMAP_FIXED without resizing moves every VMA of [addr, addr + old_len) (split as
+ * needed), keeping the gaps between them; a gap at the start, or no VMA at all, is -EFAULT.
+ * Every VMA of the model may be moved together (vma_multi_allowed(): no uffd, no custom
+ * get_unmapped_area()).
+ */
+function* remapMove(vrm: Vrm): KGen<number> {
+  const mm = vrm.mm;
+  const start = vrm.addr;
+  const end = vrm.addr + vrm.oldLen;
+  let targetAddr = vrm.newAddr;
+  let res = -EFAULT;
+  let lastEnd = 0;
+  let seenVma = false;
+  // for_each_vma_range(): the iterator resumes after the piece just moved (its source is now a
+  // gap, and its target lies outside [start, end): check_mremap_params() refused overlaps).
+  for (let vma = findVma(mm, start); vma && vma.start < end; vma = findVma(mm, vrm.addr + vrm.oldLen)) {
+    // Account for start, end not aligned with VMA start, end.
+    const addr = Math.max(vma.start, start);
+    const len = Math.min(end, vma.end) - addr;
+    // No gap permitted at the start of the range.
+    if (!seenVma && start < vma.start) return -EFAULT;
+    const offset = seenVma ? vma.start - lastEnd : 0;
+    lastEnd = vma.end;
+    vrm.vma = vma;
+    vrm.addr = addr;
+    vrm.newAddr = targetAddr + offset;
+    vrm.oldLen = vrm.newLen = len;
+    let resVma = yield* checkPrepVma(vrm);
+    if (!resVma) resVma = yield* mremapTo(vrm);
+    if (resVma < 0) return resVma;
+    if (!seenVma) res = resVma;
+    seenVma = true;
+    targetAddr = resVma + vrm.newLen;
   }
   return res;
 }
 
-/** check_prep_vma(): the old range must lie in one VMA; growing needs an expandable one. */
-function* checkPrepVma(vrm: Vrm): KGen<number> {
-  const vma = vmaLookup(vrm.mm, vrm.addr);
-  if (!vma) return -EFAULT;
-  if (vrm.oldLen > vma.end - vrm.addr) return -EFAULT;
-  if (vrm.newLen === vrm.oldLen && !(vrm.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) return 0;
-  if (vrm.newLen > vrm.oldLen && vma.flags & VM_LOCKED) vrm.populateExpand = true;
-  if (vma.flags & VM_PFNMAP && vrm.newLen !== vrm.oldLen) return -EFAULT;
-  yield* condResched();
+/**
+ * shrink_vma(): unmap [addr + new_len, addr + old_len). With `dropLock` the unmap ends by releasing
+ * mmap_lock; otherwise the VMA is looked up again (it may have been split).
+ */
+function* shrinkVma(vrm: Vrm, dropLock: boolean): KGen<number> {
+  const res = yield* doVmiMunmap(vrm.mm, vrm.addr + vrm.newLen, vrm.delta, dropLock);
+  vrm.vma = null; // Invalidated.
+  if (res) return res;
+  if (dropLock) {
+    vrm.mmapLocked = false;
+  } else {
+    vrm.vma = vmaLookup(vrm.mm, vrm.addr);
+    if (!vrm.vma) return -EFAULT;
+  }
   return 0;
 }
 
 /** mremap_at(): no new address was implied: shrink, grow in place, or grow by moving. */
 function* mremapAt(vrm: Vrm): KGen<number> {
-  if (vrm.newLen === vrm.oldLen) return vrm.addr;
-  if (vrm.newLen < vrm.oldLen) {
-    // shrink_vma(): unmap the tail (the write lock is kept here; the kernel may drop it early).
-    yield* doVmiMunmap(vrm.mm, vrm.addr + vrm.newLen, vrm.addr + vrm.oldLen, false);
-    return vrm.addr;
+  switch (vrm.remapType) {
+    case 'no_resize':
+      return vrm.addr;
+    case 'shrink': {
+      const res = yield* shrinkVma(vrm, true);
+      return res ? res : vrm.addr;
+    }
+    case 'expand':
+      return yield* expandVma(vrm);
+    default:
+      throw new ModelBug('mremap_at(): remap type not set'); // WARN_ON_ONCE(1) in the kernel
   }
-  const vma = vmaLookup(vrm.mm, vrm.addr)!;
-  if (vrm.addr + vrm.oldLen === vma.end && vmaExpandable(vrm.mm, vma, vrm.newLen - vrm.oldLen)) {
-    yield* expandVmaInPlace(vrm, vma);
-    return vrm.addr;
-  }
-  if (!(vrm.flags & MREMAP_MAYMOVE)) return -ENOMEM;
-  return yield* moveVma(vrm, vma);
 }
 
-/** vma_expandable(): nothing mapped in the `delta` bytes after the VMA. */
+/** expand_vma(): grow in place if [addr, old_len) ends the VMA and there is room, else move. */
+function* expandVma(vrm: Vrm): KGen<number> {
+  if (vrmCanExpandInPlace(vrm)) {
+    yield* expandVmaInPlace(vrm);
+    return vrm.addr;
+  }
+  // We're not allowed to move the VMA, so error out.
+  if (!(vrm.flags & MREMAP_MAYMOVE)) return -ENOMEM;
+  const err = vrmSetNewAddr(vrm);
+  if (err) return err;
+  return yield* moveVma(vrm);
+}
+
+/** vrm_can_expand_in_place(): the range ends the VMA and vma_expandable() by delta. */
+function vrmCanExpandInPlace(vrm: Vrm): boolean {
+  const vma = vrm.vma!;
+  if (vma.end - vrm.addr !== vrm.oldLen) return false;
+  return vmaExpandable(vrm.mm, vma, vrm.delta);
+}
+
+/**
+ * vma_expandable(): nothing mapped in the `delta` bytes after the VMA, and the grown VMA passes
+ * get_unmapped_area(MAP_FIXED)'s checks (it ends at or below TASK_SIZE).
+ */
 function vmaExpandable(mm: MmStruct, vma: Vma, delta: number): boolean {
   const end = vma.end + delta;
-  if (end > TASK_SIZE) return false;
   const next = findVma(mm, vma.end);
-  return !next || next.start >= end;
+  if (next && next.start < end) return false; // find_vma_intersection()
+  return end - vma.start <= TASK_SIZE && vma.start <= TASK_SIZE - (end - vma.start);
 }
 
 /** expand_vma_in_place() → vma_merge_extend(): the VMA grows, and merges with a compatible next. */
-function* expandVmaInPlace(vrm: Vrm, vma: Vma): KGen<void> {
-  const delta = vrm.newLen - vrm.oldLen;
-  yield* vmaExpand(vrm.mm, vma, vma.start, vma.end + delta);
-  vrm.mm.totalVm += delta / PAGE_SIZE; // vrm_stat_account()
-  if (vma.flags & VM_LOCKED_MASK) vrm.mm.lockedVm += delta / PAGE_SIZE;
+function* expandVmaInPlace(vrm: Vrm): KGen<void> {
+  const vma = vrm.vma!;
+  yield* vmaExpand(vrm.mm, vma, vma.start, vma.end + vrm.delta);
+  vrm.mm.totalVm += vrm.delta / PAGE_SIZE; // vrm_stat_account()
+  if (vma.flags & VM_LOCKED_MASK) vrm.mm.lockedVm += vrm.delta / PAGE_SIZE;
   const next = vmaNext(vrm.mm, vma);
-  if (next && canMerge(vma, next)) yield* vmaMergeNeighbours(vrm.mm, vma);
+  if (next && canMerge(vma, next)) vrm.vma = yield* vmaMergeNeighbours(vrm.mm, vma);
+}
+
+/**
+ * vrm_set_new_addr(): get_unmapped_area() for the target. With MREMAP_FIXED it is the user's
+ * address (check_mremap_params() made get_unmapped_area()'s TASK_SIZE checks); otherwise the model
+ * takes the address the caller passed (where the real kernel put it), which must lie below
+ * TASK_SIZE and be free, as any address get_unmapped_area() returns is.
+ */
+function vrmSetNewAddr(vrm: Vrm): number {
+  const addr = vrm.flags & MREMAP_FIXED ? vrm.newAddr : vrm.unmappedArea;
+  if (vrm.newLen > TASK_SIZE || addr > TASK_SIZE - vrm.newLen) return -ENOMEM;
+  if (!(vrm.flags & MREMAP_FIXED)) {
+    const hit = findVma(vrm.mm, addr);
+    if (hit && hit.start < addr + vrm.newLen) return -ENOMEM;
+  }
+  vrm.newAddr = addr;
+  return 0;
 }
 
 /**
@@ -134,29 +299,35 @@ function* expandVmaInPlace(vrm: Vrm, vma: Vma): KGen<void> {
  * the source; then the (remaining) source moves.
  */
 function* mremapTo(vrm: Vrm): KGen<number> {
-  if (vrm.addr + vrm.oldLen > vrm.newAddr && vrm.newAddr + vrm.newLen > vrm.addr) return -EINVAL; // vrm_overlaps()
-  if (vrm.flags & MREMAP_FIXED) yield* doVmiMunmap(vrm.mm, vrm.newAddr, vrm.newAddr + vrm.newLen, false);
-  if (vrm.newLen < vrm.oldLen) {
-    yield* doVmiMunmap(vrm.mm, vrm.addr + vrm.newLen, vrm.addr + vrm.oldLen, false);
+  if (vrm.flags & MREMAP_FIXED) {
+    // do_munmap() of the target.
+    const err = yield* doVmiMunmap(vrm.mm, vrm.newAddr, vrm.newLen, false);
+    vrm.vma = null; // Invalidated.
+    if (err) return err;
+    // If we remap a portion of a VMA elsewhere in the same VMA, this can invalidate the old VMA.
+    vrm.vma = vmaLookup(vrm.mm, vrm.addr);
+    if (!vrm.vma) return -EFAULT;
+  }
+  if (vrm.remapType === 'shrink') {
+    const err = yield* shrinkVma(vrm, false);
+    if (err) return err;
+    // Set up for the move now shrink has been executed.
     vrm.oldLen = vrm.newLen;
   }
-  const vma = vmaLookup(vrm.mm, vrm.addr);
-  if (!vma) return -EFAULT;
-  return yield* moveVma(vrm, vma);
+  const err = vrmSetNewAddr(vrm);
+  if (err) return err;
+  return yield* moveVma(vrm);
 }
 
 /**
  * move_vma(): copy_vma() at the new address, move_page_tables() into it, then unmap the source
  * (unmap_source_vma()), or with MREMAP_DONTUNMAP leave it in place, empty and unlocked.
  */
-function* moveVma(vrm: Vrm, vma: Vma): KGen<number> {
+function* moveVma(vrm: Vrm): KGen<number> {
   const mm = vrm.mm;
-  const hit = findVma(mm, vrm.newAddr);
-  if (hit && hit.start < vrm.newAddr + vrm.newLen) {
-    // get_unmapped_area() would never have returned an occupied range: the caller's address is wrong.
-    return -ENOMEM;
-  }
+  const vma = vrm.vma!;
   yield* vmaStartWrite(vma);
+  // copy_vma_and_data()
   const newPgoff = vma.pgoff + (vrm.addr - vma.start) / PAGE_SIZE;
   const newVma = yield* copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
   const moved = yield* movePageTables(vma, vrm.addr, newVma, vrm.newAddr, vrm.oldLen);
@@ -165,7 +336,9 @@ function* moveVma(vrm: Vrm, vma: Vma): KGen<number> {
     // dontunmap_complete(): locked_vm is left as it is, as the kernel does.
     vma.flags &= ~VM_LOCKED_MASK;
   } else {
-    yield* doVmiMunmap(mm, vrm.addr, vrm.addr + vrm.oldLen, false);
+    // unmap_source_vma()
+    yield* doVmiMunmap(mm, vrm.addr, vrm.oldLen, false);
+    vrm.vma = null;
   }
   return vrm.newAddr;
 }

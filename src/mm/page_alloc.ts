@@ -32,6 +32,13 @@ export const PG_anon_exclusive = 1 << 7;
 export const PG_poisoned = 1 << 8;
 export const PG_mlocked = 1 << 9;
 export const PG_referenced = 1 << 10;
+/**
+ * Model-only: the frame may hold non-zero bytes. The kernel reads a page's contents where they
+ * matter (try_to_map_unused_to_zeropage() after a folio split); the model remembers instead that
+ * a user write reached the frame, or that it was copied from such a frame (COW, collapse) or
+ * filled with data (a regular file's written pages). Cleared on allocation: new frames are zeroed.
+ */
+export const PG_has_data = 1 << 11;
 
 /** Small to start with: the explorer copies a kernel per execution; large workloads grow it by doubling. */
 const INITIAL_FRAMES = 1 << 10;

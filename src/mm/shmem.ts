@@ -1,13 +1,13 @@
 /**
  * shmem / memfd faults (mm/shmem.c: shmem_fault(), shmem_get_folio_gfp()): look the page up in
  * the file's page cache, allocating a zeroed folio for a hole (a PMD-size one when shmem THP is
- * allowed for the mapping and the aligned block fits the file and the VMA).
+ * allowed for the mapping and the aligned block fits the VMA).
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
 import { shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
-import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type VmFault } from './mm_types.js';
+import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type AddressSpace, type VmFault } from './mm_types.js';
 import { folioLock, type KGen } from './primitives.js';
 import { folioRefAdd } from './swap.js';
 
@@ -21,11 +21,13 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
   let page = pageCacheLookup(mapping, index);
   if (!page) {
     const base = alignDown(index, HPAGE_PMD_NR);
+    // shmem_allowable_huge_orders(), then shmem_suitable_orders(): the aligned block lies in the
+    // VMA and holds no page yet. It may reach past i_size (always/advise on a grown mapping): a
+    // PMD maps across i_size for shmem, though a PTE fault past it is SIGBUS.
     const huge =
-      shmemAllowsHuge(vma, false) &&
+      shmemAllowsHuge(vma, false, mapping, index) &&
       thpVmaSuitablePmd(vma, alignDown(vmf.address, PMD_SIZE)) &&
-      base + HPAGE_PMD_NR <= mapping.sizePages &&
-      rangeIsHole(mapping.pages, base, HPAGE_PMD_NR);
+      rangeIsHole(mapping, base, HPAGE_PMD_NR);
     const head = shmemAllocAndAdd(mapping, index, huge ? HPAGE_PMD_ORDER : 0);
     if (head < 0) return VM_FAULT_OOM;
     page = (head + (huge ? index - base : 0)) as Pfn;
@@ -37,7 +39,7 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
   return VM_FAULT_LOCKED;
 }
 
-function rangeIsHole(pages: Int32Array, from: number, n: number): boolean {
-  for (let i = from; i < from + n; i++) if (pages[i] !== 0) return false;
+function rangeIsHole(mapping: AddressSpace, from: number, n: number): boolean {
+  for (let i = from; i < from + n; i++) if (pageCacheLookup(mapping, i) !== 0) return false;
   return true;
 }

@@ -3,7 +3,7 @@
  * for /proc/PID/status, smaps_rollup, pagemap_read(); fs/proc/meminfo.c: PageTables).
  * Read-only walks with no scheduling points and no sanitizers (peek, not ld).
  */
-import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, alignDown, type Vaddr } from './const.js';
+import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, alignDown, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { peekPmdSlot } from './memory/pgalloc.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.js';
@@ -61,7 +61,10 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
   for (const vma of mm.vmas) {
     for (let addr = alignDown(vma.start, PMD_SIZE); addr < vma.end; addr += PMD_SIZE) {
       const pmdp = peekPmdSlot(mm, addr);
-      if (!pmdp) continue;
+      if (!pmdp) {
+        addr = alignDown(addr, PUD_SIZE) + PUD_SIZE - PMD_SIZE; // no PMD table: the walk skips the PUD entry's 1 GiB
+        continue;
+      }
       const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
       const lo = Math.max(addr, vma.start);
       const hi = Math.min(addr + PMD_SIZE, vma.end);
@@ -87,41 +90,66 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
   return r;
 }
 
-/** One character per page of /proc/PID/pagemap (docs/op-scripts.md). */
-export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): string {
+/**
+ * /proc/PID/pagemap of [start, start + pages * 4K), run-length coded: [[count, code], ...], one code
+ * per page (docs/op-scripts.md). The walk skips what has no table (1 GiB where there is no PMD
+ * table, 2 MiB where there is no PTE table), so its time and memory follow the page tables, not
+ * the range: a snapshot of terabytes with little mapped is quick (issue 15: a per-page string of
+ * 4 TiB ran out of memory).
+ */
+export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number, string][] {
   const k = current.k;
   const mem = k.mem;
-  let out = '';
-  for (let p = 0; p < pages; p++) {
-    const addr = start + p * PAGE_SIZE;
+  const runs: [number, string][] = [];
+  const put = (n: number, c: string) => {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === c) last[0] += n;
+    else runs.push([n, c]);
+  };
+  const end = start + pages * PAGE_SIZE;
+  for (let addr = start; addr < end; ) {
+    if (addr >= TASK_SIZE) {
+      put((end - addr) / PAGE_SIZE, '-'); // pagemap_read() ends at TASK_SIZE: nothing there
+      break;
+    }
     const pmdp = peekPmdSlot(mm, addr);
     if (!pmdp) {
-      out += '-';
+      const next = Math.min(alignDown(addr, PUD_SIZE) + PUD_SIZE, end);
+      put((next - addr) / PAGE_SIZE, '-');
+      addr = next;
       continue;
     }
+    const blockEnd = Math.min(alignDown(addr, PMD_SIZE) + PMD_SIZE, end);
     const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
     if (pmdTransHuge(v)) {
+      // pagemap_pmd_range_thp() asks __folio_page_mapped_exclusively() about `page`, the PMD's
+      // first page, for every page it reports: a PTE mapping of another page of the folio does
+      // not make those pages shared here (CONFIG_PAGE_MAPCOUNT: the precise page mapcount).
       const head = pmdPfn(v);
-      const page = head + ((addr % PMD_SIZE) / PAGE_SIZE);
-      out += mem.entireMapcount[head] + mem.mapcount[page] === 1 ? 'x' : 'p';
+      put((blockEnd - addr) / PAGE_SIZE, mem.entireMapcount[head] + mem.mapcount[head] === 1 ? 'x' : 'p');
+      addr = blockEnd;
       continue;
     }
     if (!pmdIsTable(v)) {
-      out += '-';
+      put((blockEnd - addr) / PAGE_SIZE, '-');
+      addr = blockEnd;
       continue;
     }
-    const e = k.pt.peek(k.pt.tidOfPfn(pmdPfn(v)), (addr / PAGE_SIZE) % 512);
-    if (e === 0) out += '-';
-    else if (ptePresent(e)) {
-      const pfn = ptePfn(e);
-      const head = mem.folioHead(pfn);
-      out += !pteSpecial(e) && mem.mapcount[pfn] + mem.entireMapcount[head] === 1 ? 'x' : 'p';
-    } else if (isGuardPte(e)) out += 'g';
-    else if (isUffdWpMarker(e)) out += 'w';
-    else if (isSwapPte(e)) out += 's';
-    else out += '-';
+    const tid = k.pt.tidOfPfn(pmdPfn(v));
+    for (; addr < blockEnd; addr += PAGE_SIZE) {
+      const e = k.pt.peek(tid, (addr / PAGE_SIZE) % 512);
+      if (e === 0) put(1, '-');
+      else if (ptePresent(e)) {
+        const pfn = ptePfn(e);
+        const head = mem.folioHead(pfn);
+        put(1, !pteSpecial(e) && mem.mapcount[pfn] + mem.entireMapcount[head] === 1 ? 'x' : 'p');
+      } else if (isGuardPte(e)) put(1, 'g');
+      else if (isUffdWpMarker(e)) put(1, 'w');
+      else if (isSwapPte(e)) put(1, 's');
+      else put(1, '-');
+    }
   }
-  return out;
+  return runs;
 }
 
 /** Run-length form of a pagemap string: [[count, code], ...]. */

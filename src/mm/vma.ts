@@ -5,8 +5,9 @@
  * vma_complete()), the tree store that makes the change visible at once (vma_tree.ts), and
  * vma_mark_detached() for a VMA that goes away.
  *
- * Modelled coarsely: anon_vma chains are one AnonVma object shared by the pieces of a split VMA,
- * and the anon_vma lock is not modelled (the model has no anonymous rmap walk).
+ * Modelled coarsely: the maple tree is a chunked sorted list (vma_tree.ts); anon_vma chains are
+ * one AnonVma object shared by the pieces of a split VMA, and the anon_vma lock is not modelled
+ * (the model has no anonymous rmap walk).
  */
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
@@ -15,7 +16,7 @@ import { splitHugePmdIfNeeded } from './huge_memory.js';
 import { AnonVma, VM_LOCKED_MASK, Vma, type AddressSpace, type MmStruct } from './mm_types.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { downWrite, mtStore, upWrite, vmaMarkDetached, type KGen } from './primitives.js';
-import { assertTreeWrite, vmaIndex, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
+import { assertTreeWrite, notInMm, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 
 /** vma_prepare(): a file VMA changes under i_mmap_rwsem for write (rmap walkers see before or after). */
 function* vmaPrepare(file: AddressSpace | null): KGen<void> {
@@ -40,13 +41,11 @@ export function* vmaLink(mm: MmStruct, vma: Vma): KGen<void> {
 /** The tree half of vma_link(), inside a store step. */
 function treeInsert(mm: MmStruct, vma: Vma): void {
   assertTreeWrite(mm);
-  const v = mm.vmas;
-  let i = 0;
-  while (i < v.length && v[i].start < vma.start) i++;
-  if ((i > 0 && v[i - 1].end > vma.start) || (i < v.length && v[i].start < vma.end)) {
+  const [before, after] = mm.vmas.around(vma.start);
+  if ((before && before.end > vma.start) || (after && after.start < vma.end)) {
     throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
   }
-  v.splice(i, 0, vma);
+  mm.vmas.insert(vma);
   mm.totalVm += vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += vmaPages(vma);
 }
@@ -57,7 +56,12 @@ function treeInsert(mm: MmStruct, vma: Vma): void {
  */
 export function vmaUnlink(mm: MmStruct, vma: Vma): void {
   assertTreeWrite(mm);
-  mm.vmas.splice(vmaIndex(mm, vma), 1);
+  if (!mm.vmas.remove(vma)) notInMm();
+  vmaDetached(mm, vma);
+}
+
+/** What leaving the tree changes besides the tree: the mm's counters. */
+export function vmaDetached(mm: MmStruct, vma: Vma): void {
   mm.totalVm -= vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm -= vmaPages(vma);
 }
@@ -104,8 +108,8 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
     nw.pgoff += (addr - vma.start) / PAGE_SIZE;
     vma.end = addr;
   }
-  const i = vmaIndex(mm, vma);
-  mm.vmas.splice(newBelow ? i : i + 1, 0, nw);
+  if (!mm.vmas.has(vma)) notInMm();
+  mm.vmas.insert(nw); // by start: before vma when newBelow, after it otherwise
   if (nw.file) nw.file.iMmap.push(nw);
   yield* vmaCompleteUnlock(vma.file);
   return nw;
@@ -115,7 +119,8 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
 export function canMerge(a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonShared !== b.anonShared) return false;
   if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
-  if (a.name !== b.name) return false; // the model's per-mapping name, like an anon_vma_name
+  // (The model's per-mapping name is a label, not an anon_vma_name: the kernel runner names no
+  // VMA, so mappings of different script names merge as the kernel merges them.)
   return a.pgoff + vmaPages(a) === b.pgoff;
 }
 
@@ -128,7 +133,7 @@ function* mergeInto(mm: MmStruct, a: Vma, b: Vma): KGen<void> {
   assertTreeWrite(mm);
   a.end = b.end;
   a.anonVma ??= b.anonVma;
-  mm.vmas.splice(vmaIndex(mm, b), 1);
+  if (!mm.vmas.remove(b)) notInMm();
   unlinkFileVma(b); // __remove_shared_vm_struct()
   yield* vmaCompleteUnlock(a.file);
   yield* vmaMarkDetached(b);

@@ -7,15 +7,16 @@
  *   perf script ... | PerfScriptParser        exec-watch JSON | parseWatchOutput
  *                      \_______ convertRecording _______/
  *                                   |
- *                      TRACE.tmp-PID  → rename →  TRACE
+ *                      .TRACE.tmp-PID  → rename →  TRACE
  */
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCHelper } from '../oracle/kernel.js';
 import { formatTrace } from '../trace/write.js';
+import { AtomicFile } from '../util/atomic.js';
 import { convertRecording, type RecordSummary } from './convert.js';
 import { findPerf, perfPreflight, perfRecordArgs, perfScript, run, type PerfProblem } from './perf.js';
 import { PerfScriptParser } from './perf_script.js';
@@ -120,14 +121,14 @@ export async function record(opts: RecordOptions): Promise<RecordOutcome> {
     if (script.lost > 0) converted.summary.warnings.push(`${script.lost} events were lost (--allow-lost): the trace has gaps`);
     const file = opts.output ?? `ptlab-${watch.exec.comm.replace(/[^\w.-]/g, '_')}-${watch.exec.pid}.trace`;
     opts.progress(`writing ${file}`);
-    // A private name in the same directory, then rename: an interrupted record leaves no half trace.
-    const part = `${file}.tmp-${process.pid}`;
+    // A private name in the same directory, then rename (util/atomic.ts): an interrupted record leaves no half trace.
+    const out = new AtomicFile(file);
     try {
-      await writeFile(part, [...formatTrace(converted.records)].join('\n') + '\n');
+      for (const line of formatTrace(converted.records)) out.write(line + '\n');
       if (interrupted) return { kind: 'interrupted' };
-      await rename(part, file);
+      out.commit();
     } finally {
-      await rm(part, { force: true });
+      out.abort();
     }
     return { kind: 'written', file, summary: converted.summary, lost: script.lost, cmd: watch.end };
   } finally {

@@ -1,5 +1,5 @@
 /** `ptlab report`: a replay report (src/workloads/report_schema.ts) drawn as plots, an HTML page and a Markdown summary. */
-export { writeReport, REPORT_FORMATS, type ReportFormat, type WriteReportOptions } from './write.js';
+export { writeReport, REPORT_FILES, REPORT_FORMATS, type ReportFormat, type WriteReportOptions } from './write.js';
 export { safeParseReport, formatReportError, type ReportError, type ParseReportResult } from './parse.js';
 export { PNG_WIDTH, renderSvg, svgToPng } from './render.js';
 export { PLOTS, type Plot } from './plots/index.js';

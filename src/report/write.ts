@@ -10,6 +10,9 @@ import { PNG_WIDTH, renderSvg, svgToPng } from './render.js';
 export const REPORT_FORMATS = ['png', 'svg', 'html', 'md'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** Every name writeReport() may write into its directory. */
+export const REPORT_FILES: readonly string[] = ['report.json', 'report.html', 'summary.md', ...PLOTS.flatMap((p) => [`${p.name}.svg`, `${p.name}.png`])];
+
 export interface WriteReportOptions {
   /** Which outputs to write (report.json is always written). Default: all. */
   readonly formats?: ReadonlySet<ReportFormat>;

@@ -1,5 +1,5 @@
 /**
- * Scenario files (docs/scenarios.md): an op-script setup, kernel paths per CPU, the guard the
+ * Scenario files (docs/explorer.md): an op-script setup, kernel paths per CPU, the guard the
  * scenario is about, and the violation expected when that guard is off.
  *
  *   scenario fastpath_after_unlock
@@ -36,6 +36,11 @@ export interface CpuTask {
   process: string;
   spec: TaskSpec;
   line: number;
+  /**
+   * Columns, for error messages: of the CPU number, and of the words after it (`words[0]` the
+   * kernel path, then its arguments: M, OFFSET, ...; the end of the line for a missing one).
+   */
+  cols: { cpu: number; words: number[] };
 }
 
 export interface Scenario {
@@ -57,71 +62,129 @@ const VIOLATIONS: readonly string[] = [
   'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin',
 ];
 
+/**
+ * CPU numbers a `cpu N` line may name: 0 to 7 (docs/limits.md). Whether the explorer runs that
+ * many is checked when a scenario is loaded to run (validate.ts).
+ */
+export const MAX_SCENARIO_CPUS = 8;
+
+/** The lines that belong to the scenario itself; every other line is op-script setup. */
+const HEADS: readonly string[] = ['scenario', 'about', 'guard', 'violation', 'cpu', 'choices', 'bound'];
+
+/** A word of a scenario line and its 1-based column. */
+interface Word {
+  text: string;
+  col: number;
+}
+
+/** A scenario error, rendered like a script error: `FILE:LINE:COL: message (expected ...)`. */
+export interface ScenarioError {
+  line: number;
+  col: number;
+  message: string;
+  expected: string;
+}
+
+function words(raw: string): Word[] {
+  const hash = raw.indexOf('#');
+  const text = hash >= 0 ? raw.slice(0, hash) : raw;
+  return [...text.matchAll(/[^ \t\r\f\v]+/g)].map((m) => ({ text: m[0], col: (m.index ?? 0) + 1 }));
+}
+
 export function parseScenario(text: string, file: string): { ok: true; scenario: Scenario } | { ok: false; errors: string[] } {
-  const errors: string[] = [];
-  const lines = text.split(/\r?\n/);
+  const errors: ScenarioError[] = [];
+  const lines = text.split('\n');
   const setupLines: string[] = [];
-  const taskLines: { line: number; cpu: number; words: string[] }[] = [];
+  const taskLines: { line: number; cpu: number; cpuCol: number; words: Word[]; end: number }[] = [];
   let name = '';
   let about = '';
   const guards: GuardName[] = [];
   const choices: Scenario['choices'] = [];
   let bound = -1;
   let violation: ViolationKind | null = null;
-  const err = (line: number, msg: string) => errors.push(`${file}:${line}: ${msg}`);
+  const seen = new Map<string, number>();
+  const err = (line: number, col: number, message: string, expected: string) => errors.push({ line, col, message, expected });
   lines.forEach((raw, i) => {
     const line = i + 1;
-    const text = raw.replace(/#.*/, '').trim();
-    const words = text.split(/\s+/);
-    const head = words[0];
-    setupLines.push(['scenario', 'about', 'guard', 'violation', 'cpu', 'choices', 'bound'].includes(head) ? '' : raw);
-    if (head === 'scenario') name = words[1] ?? '';
-    else if (head === 'about') about = text.slice('about'.length).trim();
-    else if (head === 'guard') {
-      for (const g of words.slice(1)) {
-        if ((GUARD_NAMES as readonly string[]).includes(g)) guards.push(g as GuardName);
-        else err(line, `unknown guard '${g}' (expected one of: ${GUARD_NAMES.join(', ')})`);
-      }
-    } else if (head === 'bound') {
-      if (/^[0-9]$/.test(words[1] ?? '')) bound = Number(words[1]);
-      else err(line, `expected a preemption bound 0..9 after 'bound'`);
-    } else if (head === 'choices') {
-      for (const c of words.slice(1)) {
-        if (c === 'need_resched' || c === 'batch_alloc') choices.push(c);
-        else err(line, `unknown choice '${c}' (expected need_resched or batch_alloc)`);
-      }
-    } else if (head === 'violation') {
-      if (words[1] === 'none') violation = null;
-      else if (VIOLATIONS.includes(words[1])) violation = words[1] as ViolationKind;
-      else err(line, `unknown violation '${words[1]}' (expected one of: ${VIOLATIONS.join(', ')})`);
-    } else if (head === 'cpu') {
-      const cpu = Number(words[1]);
-      if (!/^[0-9]$/.test(words[1] ?? '')) err(line, `expected a CPU number 0..9 after 'cpu'`);
-      else taskLines.push({ line, cpu, words: words.slice(2) });
+    const ws = words(raw);
+    const head = ws[0]?.text;
+    const isHead = head !== undefined && HEADS.includes(head);
+    setupLines.push(isHead ? '' : raw);
+    if (!isHead) return;
+    const end = ws[ws.length - 1].col + ws[ws.length - 1].text.length;
+    const arg = ws[1];
+    if (head !== 'cpu' && head !== 'guard' && head !== 'choices') {
+      const before = seen.get(head);
+      if (before !== undefined) return err(line, ws[0].col, `'${head}' given twice (first at line ${before})`, `one '${head}' line`);
+      seen.set(head, line);
+    }
+    switch (head) {
+      case 'scenario':
+        if (!arg || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(arg.text)) return err(line, arg?.col ?? end, arg ? `bad scenario name '${arg.text}'` : 'missing scenario name', 'scenario NAME with NAME like retract_vs_dontneed');
+        if (ws[2]) return err(line, ws[2].col, `unexpected word '${ws[2].text}'`, 'scenario NAME');
+        name = arg.text;
+        return;
+      case 'about':
+        about = raw.slice(raw.indexOf('about') + 'about'.length).trim();
+        return;
+      case 'guard':
+        if (!arg) return err(line, end, 'missing guard name', `guard NAME ... with NAME one of: ${GUARD_NAMES.join(', ')}`);
+        for (const g of ws.slice(1)) {
+          if ((GUARD_NAMES as readonly string[]).includes(g.text)) guards.push(g.text as GuardName);
+          else err(line, g.col, `unknown guard '${g.text}'`, `one of: ${GUARD_NAMES.join(', ')}`);
+        }
+        return;
+      case 'bound':
+        if (arg && /^[0-9]$/.test(arg.text) && !ws[2]) bound = Number(arg.text);
+        else err(line, ws[2]?.col ?? arg?.col ?? end, arg ? `bad preemption bound '${ws[2] ? ws[2].text : arg.text}'` : 'missing preemption bound', 'bound N with N from 0 to 9');
+        return;
+      case 'choices':
+        for (const c of ws.slice(1)) {
+          if (c.text === 'need_resched' || c.text === 'batch_alloc') choices.push(c.text);
+          else err(line, c.col, `unknown choice '${c.text}'`, 'need_resched or batch_alloc');
+        }
+        return;
+      case 'violation':
+        if (arg?.text === 'none' && !ws[2]) violation = null;
+        else if (arg && VIOLATIONS.includes(arg.text) && !ws[2]) violation = arg.text as ViolationKind;
+        else err(line, ws[2]?.col ?? arg?.col ?? end, arg ? `unknown violation '${ws[2] ? ws[2].text : arg.text}'` : 'missing violation', `none or one of: ${VIOLATIONS.join(', ')}`);
+        return;
+      case 'cpu':
+        if (!arg || !/^[0-9]+$/.test(arg.text) || Number(arg.text) >= MAX_SCENARIO_CPUS) {
+          return err(line, arg?.col ?? end, arg ? `bad CPU number '${arg.text}'` : 'missing CPU number', `cpu N OP ... with N from 0 to ${MAX_SCENARIO_CPUS - 1}`);
+        }
+        taskLines.push({ line, cpu: Number(arg.text), cpuCol: arg.col, words: ws.slice(2), end });
+        return;
     }
   });
-  if (!name) err(1, "missing 'scenario NAME' line");
+  if (!name) err(1, 1, "missing 'scenario NAME' line", 'a line scenario NAME');
   const setupText = setupLines.join('\n');
   const parsed = safeParseScript(setupText, file);
-  if (!parsed.ok) errors.push(...parsed.errors.map((e: ScriptError) => formatScriptError(e)));
-  if (errors.length || !parsed.ok) return { ok: false, errors };
+  const format = () => {
+    const all = [...errors.map((e) => formatScriptError({ code: 'syntax', loc: { file, line: e.line, col: e.col }, message: e.message, expected: e.expected }))];
+    if (!parsed.ok) all.push(...parsed.errors.map((e: ScriptError) => formatScriptError(e)));
+    return all;
+  };
+  if (errors.length || !parsed.ok) return { ok: false, errors: format() };
   const tasks: CpuTask[] = [];
   for (const t of taskLines) {
     const proc = currentProcessAt(parsed.script, t.line);
     if (!proc) {
-      err(t.line, 'a cpu line needs a current process (put it after `process P`)');
+      err(t.line, 1, 'a cpu line needs a current process', 'a process P line before it');
       continue;
     }
-    const spec = taskSpec(t.words, (m) => err(t.line, m));
+    const spec = taskSpec(t.words, t.end, (col, m, expected) => err(t.line, col, m, expected));
     if (!spec) continue;
     const mapped = mapsOf(parsed.script, proc);
-    for (const m of spec.kind === 'uffd_move' ? [spec.map, spec.dst] : [spec.map]) {
-      if (!mapped.has(m)) err(t.line, `process ${proc} has no mapping '${m}' (expected one of: ${[...mapped].join(', ') || 'none'})`);
+    const names = spec.kind === 'uffd_move' ? [[spec.map, t.words[1].col], [spec.dst, t.words[3]?.col ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
+    for (const [m, col] of names) {
+      if (!mapped.has(m)) err(t.line, col, `process ${proc} has no mapping '${m}'`, `one of: ${[...mapped].join(', ') || 'none (map one in the setup)'}`);
     }
-    tasks.push({ cpu: t.cpu, process: proc, spec, line: t.line });
+    const cols = { cpu: t.cpuCol, words: [0, 1, 2, 3, 4].map((i) => t.words[i]?.col ?? t.end) };
+    tasks.push({ cpu: t.cpu, process: proc, spec, line: t.line, cols });
   }
-  if (!tasks.length) err(1, "no 'cpu N OP' lines: nothing to interleave");
-  if (errors.length) return { ok: false, errors };
+  if (!tasks.length && !errors.length) err(1, 1, "no 'cpu N OP' lines: nothing to interleave", `at least one line cpu N OP ... (OP: ${TASK_KINDS.join(', ')})`);
+  if (errors.length) return { ok: false, errors: format() };
   return { ok: true, scenario: { name, about, guards, violation, bound, choices, setup: parsed.script, tasks, file } };
 }
 
@@ -141,47 +204,79 @@ function currentProcessAt(script: Script, line: number): string | undefined {
   for (const op of script.ops) {
     if (op.loc.line > line) break;
     if (op.op === 'process' || op.op === 'switch') cur = op.name;
+    if (op.op === 'exit' && op.name === cur) cur = undefined;
   }
   return cur;
 }
 
-function size(w: string | undefined, what: string, bad: (m: string) => void): number {
-  const v = w === undefined ? undefined : parseSize(w);
-  if (v === undefined || v % 4096) {
-    bad(`bad ${what} '${w ?? ''}' (expected a 4K-aligned size like 0, 4K or 2M)`);
+type Bad = (col: number, message: string, expected: string) => void;
+
+/** A 4K-aligned size word; `positive`: not 0. */
+function size(w: Word | undefined, end: number, what: string, bad: Bad, positive = false): number {
+  const v = w === undefined ? undefined : parseSize(w.text);
+  if (v === undefined || v % 4096 || (positive && v === 0)) {
+    bad(w?.col ?? end, w ? `bad ${what} '${w.text}'` : `missing ${what}`, `a 4K-aligned size like ${positive ? '' : '0, '}4K or 2M`);
     return 0;
   }
   return v;
 }
 
-function taskSpec(w: string[], bad: (m: string) => void): TaskSpec | undefined {
-  const [op, map] = w;
-  if (!map) {
-    bad(`expected 'cpu N OP MAP ...' (OP: ${TASK_KINDS.join(', ')})`);
+const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
+  madvise: 'madvise M OFFSET LEN ADVICE',
+  touch: 'touch M OFFSET LEN read|write',
+  unmap: 'unmap M OFFSET LEN',
+  pte_offset_map: 'pte_offset_map M OFFSET [LEN]',
+  pte_alloc: 'pte_alloc M OFFSET',
+  gup_fast: 'gup_fast M OFFSET [LEN]',
+  uffd_move: 'uffd_move SRC SRC_OFF DST DST_OFF',
+  rmap_walk: 'rmap_walk M OFFSET',
+};
+
+function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
+  const [opw, mapw] = w;
+  const op = opw?.text;
+  if (!op || !(TASK_KINDS as readonly string[]).includes(op)) {
+    bad(opw?.col ?? end, opw ? `unknown kernel path '${op}'` : 'missing kernel path', `cpu N OP ... with OP one of: ${TASK_KINDS.join(', ')}`);
     return undefined;
   }
+  const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, rmap_walk: 3 }[op as (typeof TASK_KINDS)[number]];
+  if (w.length > nWords) {
+    bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
+    return undefined;
+  }
+  if (!mapw || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(mapw.text)) {
+    bad(mapw?.col ?? end, mapw ? `bad mapping name '${mapw.text}'` : 'missing mapping name', usage);
+    return undefined;
+  }
+  const map = mapw.text;
+  const sz = (i: number, what: string, positive = false, dflt?: string) =>
+    w[i] === undefined && dflt !== undefined ? size({ text: dflt, col: end }, end, what, bad, positive) : size(w[i], end, what, bad, positive);
   switch (op) {
-    case 'madvise':
-      if (!(ADVICES as readonly string[]).includes(w[4] ?? '')) bad(`unknown advice '${w[4] ?? ''}' (expected one of: ${ADVICES.join(', ')})`);
-      return { kind: 'madvise', map, offset: size(w[2], 'offset', bad), len: size(w[3], 'length', bad), advice: w[4] as Advice };
-    case 'touch':
-      if (w[4] !== 'read' && w[4] !== 'write') bad(`expected read or write, got '${w[4] ?? ''}'`);
-      return { kind: 'touch', map, offset: size(w[2], 'offset', bad), len: size(w[3], 'length', bad), write: w[4] === 'write' };
+    case 'madvise': {
+      const spec = { kind: 'madvise' as const, map, offset: sz(2, 'offset'), len: sz(3, 'length', true), advice: w[4]?.text as Advice };
+      if (!(ADVICES as readonly string[]).includes(w[4]?.text ?? '')) bad(w[4]?.col ?? end, w[4] ? `unknown advice '${w[4].text}'` : 'missing advice', `one of: ${ADVICES.join(', ')}`);
+      return spec;
+    }
+    case 'touch': {
+      const spec = { kind: 'touch' as const, map, offset: sz(2, 'offset'), len: sz(3, 'length', true), write: w[4]?.text === 'write' };
+      if (w[4]?.text !== 'read' && w[4]?.text !== 'write') bad(w[4]?.col ?? end, w[4] ? `bad access '${w[4].text}'` : 'missing access', 'read or write');
+      return spec;
+    }
     case 'unmap':
-      return { kind: 'unmap', map, offset: size(w[2], 'offset', bad), len: size(w[3], 'length', bad) };
+      return { kind: 'unmap', map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
     case 'pte_offset_map':
-      return { kind: 'pte_offset_map', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
+      return { kind: 'pte_offset_map', map, offset: sz(2, 'offset'), len: sz(3, 'length', true, '4K') };
     case 'pte_alloc':
-      return { kind: 'pte_alloc', map, offset: size(w[2], 'offset', bad) };
-    case 'uffd_move':
-      if (!w[3]) bad(`expected 'uffd_move SRC SRC_OFF DST DST_OFF'`);
-      return { kind: 'uffd_move', map, offset: size(w[2], 'offset', bad), dst: w[3] ?? '', dstOffset: size(w[4], 'offset', bad) };
+      return { kind: 'pte_alloc', map, offset: sz(2, 'offset') };
+    case 'uffd_move': {
+      const dst = w[3];
+      if (!dst || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(dst.text)) bad(dst?.col ?? end, dst ? `bad mapping name '${dst.text}'` : 'missing DST', usage);
+      return { kind: 'uffd_move', map, offset: sz(2, 'offset'), dst: dst?.text ?? '', dstOffset: sz(4, 'offset') };
+    }
     case 'gup_fast':
-      return { kind: 'gup_fast', map, offset: size(w[2], 'offset', bad), len: size(w[3] ?? '4K', 'length', bad) };
-    case 'rmap_walk':
-      return { kind: 'rmap_walk', map, offset: size(w[2], 'offset', bad) };
+      return { kind: 'gup_fast', map, offset: sz(2, 'offset'), len: sz(3, 'length', true, '4K') };
     default:
-      bad(`unknown kernel path '${op}' (expected ${TASK_KINDS.join(', ')})`);
-      return undefined;
+      return { kind: 'rmap_walk', map, offset: sz(2, 'offset') };
   }
 }

@@ -14,11 +14,22 @@ export function listScenarioFiles(dir = SCENARIO_DIR): string[] {
 }
 
 /** A scenario by file path or by name (a file of that name in scenarios/). */
+/** Largest scenario file (docs/limits.md): a setup and a few kernel paths, read whole. */
+export const MAX_SCENARIO_BYTES = 1 << 20;
+
 export function loadScenario(nameOrPath: string): { ok: true; scenario: Scenario } | { ok: false; errors: string[] } {
   let file = nameOrPath;
   if (!fs.existsSync(file)) file = path.join(SCENARIO_DIR, `${nameOrPath}.scn`);
   if (!fs.existsSync(file)) return { ok: false, errors: [`no scenario '${nameOrPath}' (not a file, and not a name in ${SCENARIO_DIR}; see 'ptlab scenarios')`] };
-  return parseScenario(fs.readFileSync(file, 'utf8'), file);
+  try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_SCENARIO_BYTES) return { ok: false, errors: [`${file}:1:1: the scenario is ${size} bytes (expected at most ${MAX_SCENARIO_BYTES} bytes, the limit in docs/limits.md)`] };
+    return parseScenario(fs.readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    return { ok: false, errors: [`${file}: cannot read the scenario: ${code} (expected a readable text file)`] };
+  }
 }
 
 export { runScenario, replayScenario, scheduler, type Mode, type RunScenarioOptions } from './run.js';

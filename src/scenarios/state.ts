@@ -24,7 +24,7 @@ class Namer {
     const mem = k.mem;
     this.frames.set(mem.zeroPfn, 'zero');
     if (mem.hugeZeroPfn >= 0) this.frames.set(mem.hugeZeroPfn, 'hzero');
-    for (const f of k.files) for (let i = 0; i < f.pages.length; i++) if (f.pages[i] > 0) this.frames.set(f.pages[i], `F${f.id}:${i}`);
+    for (const f of k.files) f.pages.forEach((i, pfn) => this.frames.set(pfn, `F${f.id}:${i}`));
   }
   /** A frame's name: its folio's name, plus the page's offset inside the folio. */
   frame(pfn: number, firstUse: string): string {

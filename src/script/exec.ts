@@ -91,10 +91,18 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
     fail(op, `${op.op} was expected to fail with ${want} but ${got === 0 ? 'succeeded' : `failed with ${got}`}`);
   };
   const errnoName = (ret: number): string | 0 => (ret >= 0 ? 0 : (api.ERRNO_NAMES[-ret] ?? `errno ${-ret}`));
-  const range = (map: string, offset: number) => {
-    const m = cur!.maps.get(map)!;
-    return m.addr + offset;
+  /**
+   * A mapping of the current process. The validator lets a script use the name of a `map ...
+   * locked|hugepage|nohugepage err=E` (its madvise() or mlock() may be the call that fails, after
+   * the mapping is made); when it was mmap() that failed, there is no mapping, and the op stops
+   * the run as the kernel runner stops ("unknown mapping").
+   */
+  const mapping = (op: Op, map: string) => {
+    const m = cur!.maps.get(map);
+    if (!m) return fail(op, `mapping ${map} does not exist: its map failed in mmap()`);
+    return m;
   };
+  const range = (op: Op, map: string, offset: number) => mapping(op, map).addr + offset;
 
   const exec = (op: Op) => {
     switch (op.op) {
@@ -127,40 +135,48 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
         const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot });
-        outcome(op, errnoName(ret));
-        if (ret < 0) return;
-        p.maps.set(op.name, { addr, size: op.size });
-        if (op.huge) outcome(op, errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge)));
-        if (op.locked) outcome(op, errnoName(api.sysMlock(k, p.mm, addr, op.size, true)));
+        // The op's outcome is its first failing call: mmap(), then madvise(), then mlock(), as
+        // the kernel runner makes them; a mapping made stays mapped whatever follows.
+        let got = errnoName(ret);
+        if (ret >= 0) {
+          p.maps.set(op.name, { addr, size: op.size });
+          if (op.huge) got = errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge));
+          if (got === 0 && op.locked) got = errnoName(api.sysMlock(k, p.mm, addr, op.size, true));
+        }
+        outcome(op, got);
         return;
       }
       case 'touch': {
-        const base = range(op.map, op.offset);
+        const base = range(op, op.map, op.offset);
         const stride = op.every ?? api.PAGE_SIZE;
         const r = api.sysTouchRange(k, cur!.mm, base, base + op.len, stride, op.write);
         outcome(op, r === api.FAULT_OK ? 0 : r === api.FAULT_SIGSEGV ? 'SIGSEGV' : r === api.FAULT_SIGBUS ? 'SIGBUS' : 'ENOMEM');
         return;
       }
       case 'madvise':
-        outcome(op, errnoName(api.sysMadvise(k, cur!.mm, range(op.map, op.offset), op.len, op.advice)));
+        outcome(op, errnoName(api.sysMadvise(k, cur!.mm, range(op, op.map, op.offset), op.len, op.advice)));
         return;
       case 'unmap':
-        outcome(op, errnoName(api.sysMunmap(k, cur!.mm, range(op.map, op.offset), op.len)));
+        outcome(op, errnoName(api.sysMunmap(k, cur!.mm, range(op, op.map, op.offset), op.len)));
         return;
       case 'mlock':
       case 'munlock':
-        outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op.map, op.offset), op.len, op.op === 'mlock')));
+        outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'mlock')));
         return;
       case 'mprotect':
-        outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op.map, op.offset), op.len, op.prot)));
+        outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.prot)));
         return;
       case 'mremap': {
-        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not.
+        // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
+        // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with
+        // MREMAP_FIXED, so that both executors make the same system calls.
         const p = cur!;
-        const m = p.maps.get(op.map)!;
-        const flags = op.at !== undefined ? api.MREMAP_MAYMOVE | api.MREMAP_FIXED : op.maymove ? api.MREMAP_MAYMOVE : 0;
-        const target = op.at ?? (op.maymove ? placementAddress(p.nextMap++) : 0);
-        const ret = api.sysMremap(k, p.mm, m.addr + op.offset, op.len, op.newLen, flags, target);
+        const m = mapping(op, op.map);
+        const addr = m.addr + op.offset;
+        const slot = op.maymove && op.at === undefined ? placementAddress(p.nextMap++) : undefined;
+        const fixed = api.MREMAP_MAYMOVE | api.MREMAP_FIXED;
+        let ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, op.at !== undefined ? fixed : 0, op.at ?? 0);
+        if (slot !== undefined && ret === -api.ENOMEM) ret = api.sysMremap(k, p.mm, addr, op.len, op.newLen, fixed, slot);
         outcome(op, errnoName(ret));
         if (ret < 0) return;
         m.addr = ret - op.offset;
@@ -174,8 +190,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup: api.procSmapsRollup(p.mm) };
         if (op.range) {
           const pages = op.range.len / api.PAGE_SIZE;
-          const codes = api.procPagemap(p.mm, range(op.range.map, op.range.offset), pages);
-          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: api.runLength(codes) as PagemapRun[] };
+          const runs = api.procPagemap(p.mm, range(op, op.range.map, op.range.offset), pages);
+          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: runs as PagemapRun[] };
         }
         p.last = snap;
         emit(snap);

@@ -1,7 +1,12 @@
 /**
- * Parser of workload traces (docs/trace-format.md). The whole text is checked before anything is
- * replayed; errors are `FILE:LINE:COLUMN: message (expected ...)`, at most MAX_TRACE_ERRORS of them.
+ * Parser of workload traces (docs/trace-format.md). A trace is read line by line (`traceRecords`
+ * over `fileLines`), so checking or replaying one holds one line and the names it declared, never
+ * the whole text (docs/limits.md). Every trace is checked whole before anything is replayed;
+ * errors are `FILE:LINE:COLUMN: message (expected ...)`, at most MAX_TRACE_ERRORS of them.
  */
+import { SCRIPT_SETTINGS } from '../mm/config.js';
+import { MAX_FILE_SIZE } from '../mm/xarray.js';
+import { LineTooLong, textLines } from '../util/lines.js';
 import {
   EVENT_KINDS, MADV_ADVICES, MMAP_FLAGS, MREMAP_FLAG_NAMES, OBSERVED_KEYS, TRACE_MAGIC, TRACE_VERSION, VMA_KINDS,
   parseProt, type Access, type EventStamp, type MadvAdvice, type MmapFlag, type MremapFlag, type ObservedKey,
@@ -22,6 +27,19 @@ export function formatTraceError(file: string, e: TraceError): string {
 }
 
 export type ParseTraceResult = { ok: true; records: TraceRecord[]; events: number } | { ok: false; errors: TraceError[] };
+
+/** What a pass over a trace found: its errors (at most MAX_TRACE_ERRORS) and its events. */
+export interface TraceScan {
+  errors: TraceError[];
+  events: number;
+}
+
+/**
+ * The end of the user address space the trace's addresses must stay below (x86-64, 4-level
+ * paging; src/record/convert.ts records nothing above it). A record that failed for real (`err=`)
+ * is never replayed and may name any address.
+ */
+export const USER_END = 2 ** 47;
 
 interface Word {
   text: string;
@@ -84,7 +102,7 @@ const USAGE: Record<string, string> = {
 };
 
 class LineError extends Error {
-  constructor(readonly col: number, message: string, readonly expected?: string) {
+  constructor(readonly col: number, message: string, readonly expected: string) {
     super(message);
   }
 }
@@ -123,7 +141,7 @@ function options(ws: Word[], allowed: readonly string[], usage: string): [Word[]
     }
     const key = w.text.slice(0, eq);
     if (!allowed.includes(key)) throw new LineError(w.col, `unknown option '${key}'`, allowed.length ? allowed.map((a) => `${a}=`).join(', ') : usage);
-    if (opts.has(key)) throw new LineError(w.col, `option '${key}' given twice`);
+    if (opts.has(key)) throw new LineError(w.col, `option '${key}' given twice`, `at most one ${key}=`);
     opts.set(key, { text: w.text.slice(eq + 1), col: w.col + eq + 1 });
   }
   return [pos, opts];
@@ -143,6 +161,36 @@ function stamp(opts: Map<string, Word>, usage: string): EventStamp {
   return s;
 }
 
+/** [addr, addr + len rounded up to pages) must lie in the user address space (unless it failed: err=). */
+function inUserSpace(addr: number, len: number, w: Word, stampErr: string | undefined): void {
+  if (stampErr !== undefined) return;
+  const end = Math.ceil((addr + len) / 4096) * 4096;
+  if (end > USER_END) throw new LineError(w.col, `range [0x${addr.toString(16)}, 0x${end.toString(16)}) ends above the user address space`, `addresses below 0x${USER_END.toString(16)} (x86-64, 4-level paging)`);
+}
+
+/** A file or memfd size the model can hold (whole pages, docs/limits.md). */
+function fileSize(w: Word | undefined, usage: string): number {
+  const v = num(w, 'SIZE', usage);
+  if (Math.ceil(v / 4096) * 4096 > MAX_FILE_SIZE) throw new LineError(w!.col, `SIZE ${w!.text} is larger than the model's largest file`, `at most ${MAX_FILE_SIZE} bytes (8 TiB), the model's limit in docs/limits.md`);
+  return v;
+}
+
+const META_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const COUNTERS = /^(?:[^\s=]+=[0-9]+)(?: [^\s=]+=[0-9]+)*$/;
+const PAGE_CACHE = /^(?:[^\s=]+=[0-9]+\/[0-9]+)(?: [^\s=]+=[0-9]+\/[0-9]+)*$/;
+
+/**
+ * The value of a meta key that something reads: the model settings replay takes (`thp=`,
+ * `shmem_thp=`), and the recorder's structured values. Other keys are free text.
+ */
+function metaValueProblem(key: string, v: string): string | undefined {
+  if (key === 'thp' || key === 'shmem_thp') return SCRIPT_SETTINGS[key].apply({}, v) ? undefined : SCRIPT_SETTINGS[key].values;
+  if (key === 'page_cache_exit') return PAGE_CACHE.test(v) ? undefined : 'FILE=CACHED/PAGES entries separated by one space';
+  if (key === 'smaps_rollup_exit') return COUNTERS.test(v) ? undefined : 'FIELD=KB entries separated by one space';
+  if (key === 'seed') return /^[0-9]+$/.test(v) ? undefined : 'a decimal integer';
+  return undefined;
+}
+
 function pageAligned(v: number, w: Word, what: string): void {
   if (v % 4096) throw new LineError(w.col, `${what} ${w.text} is not 4K aligned`, 'a multiple of 4096');
 }
@@ -153,6 +201,7 @@ function range(pos: Word[], usage: string): [number, number] {
   pageAligned(a, pos[0], 'START');
   pageAligned(b, pos[1], 'END');
   if (b <= a) throw new LineError(pos[1].col, `END ${pos[1].text} is not above START`, 'START < END');
+  inUserSpace(a, b - a, pos[1], undefined);
   return [a, b];
 }
 
@@ -167,8 +216,13 @@ function parseRecord(ws: Word[]): TraceRecord {
       const values: Record<string, string> = {};
       for (const w of rest) {
         const eq = w.text.indexOf('=');
-        if (eq <= 0) throw new LineError(w.col, `bad meta word '${w.text}'`, 'KEY=VALUE');
-        values[w.text.slice(0, eq)] = w.text.slice(eq + 1);
+        const key = w.text.slice(0, Math.max(eq, 0));
+        if (eq <= 0 || !META_KEY.test(key)) throw new LineError(w.col, `bad meta word '${w.text}'`, 'KEY=VALUE with KEY a name like thp or command');
+        if (Object.hasOwn(values, key)) throw new LineError(w.col, `meta key '${key}' given twice`, `at most one ${key}= per line`);
+        const value = w.text.slice(eq + 1);
+        const problem = metaValueProblem(key, value);
+        if (problem) throw new LineError(w.col + eq + 1, `bad value '${value}' for meta ${key}`, problem);
+        values[key] = value;
       }
       return { kind, values };
     }
@@ -178,11 +232,11 @@ function parseRecord(ws: Word[]): TraceRecord {
       const folio = o.get('folio')?.text ?? '4K';
       if (folio !== '4K' && folio !== '2M') throw new LineError(o.get('folio')!.col, `bad folio '${folio}'`, '4K or 2M');
       const path = o.get('path')?.text;
-      return { kind, name: name(pos[0], 'file name', usage), size: num(pos[1], 'SIZE', usage), folio, ...(path !== undefined && { path }) };
+      return { kind, name: name(pos[0], 'file name', usage), size: fileSize(pos[1], usage), folio, ...(path !== undefined && { path }) };
     }
     case 'memfd': {
       noMore(rest, 2, usage);
-      return { kind, name: name(rest[0], 'memfd name', usage), size: num(rest[1], 'SIZE', usage) };
+      return { kind, name: name(rest[0], 'memfd name', usage), size: fileSize(rest[1], usage) };
     }
     case 'process': {
       const [pos, o] = options(rest, ['pid', 'comm'], usage);
@@ -205,7 +259,8 @@ function parseRecord(ws: Word[]): TraceRecord {
       if (!(VMA_KINDS as readonly string[]).includes(k)) throw new LineError(pos[3].col, `unknown KIND '${k}'`, VMA_KINDS.join(', '));
       const vmaKind = k as VmaKind;
       const isFile = vmaKind === 'file-private' || vmaKind === 'file-shared';
-      if (isFile !== o.has('file')) throw new LineError(pos[3].col, isFile ? 'a file mapping needs file=F' : `file= is only for file-private and file-shared`);
+      if (isFile !== o.has('file')) throw new LineError(pos[3].col, isFile ? 'a file mapping needs file=F' : `file= is only for file-private and file-shared`, isFile ? `${k} file=F off=OFF` : `${k} without file=`);
+      if (vmaKind === 'anon-shared') sharedAnonSize(end - start, pos[1]);
       const r: TraceRecord = { kind, start, end, prot: p, vmaKind, off: o.has('off') ? num(o.get('off'), 'off', usage) : 0 };
       if (o.has('file')) r.file = name(o.get('file'), 'file name', usage);
       if (o.has('name')) r.name = o.get('name')!.text;
@@ -244,9 +299,14 @@ function parseRecord(ws: Word[]): TraceRecord {
         if (!(MMAP_FLAGS as readonly string[]).includes(f)) throw new LineError(pos[3].col, `unknown mmap flag '${f}'`, MMAP_FLAGS.join(', '));
         flags.push(f as MmapFlag);
       }
-      if (flags.includes('private') === flags.includes('shared')) throw new LineError(pos[3].col, 'FLAGS must hold exactly one of private, shared');
-      if (flags.includes('anon') === o.has('file')) throw new LineError(pos[3].col, flags.includes('anon') ? 'an anon mapping takes no file=' : 'a file mapping needs file=F (or the anon flag)');
-      const r: TraceRecord = { kind, addr, len, prot: p, flags, off: o.has('off') ? num(o.get('off'), 'off', usage) : 0, ...stamp(o, usage) };
+      if (flags.includes('private') === flags.includes('shared')) throw new LineError(pos[3].col, 'FLAGS must hold exactly one of private, shared', 'comma-separated flags with private or shared, e.g. private,anon');
+      if (flags.includes('anon') === o.has('file')) {
+        throw new LineError(pos[3].col, flags.includes('anon') ? 'an anon mapping takes no file=' : 'a file mapping needs file=F (or the anon flag)', flags.includes('anon') ? 'no file= with anon' : 'file=F off=OFF, or anon in FLAGS');
+      }
+      const st = stamp(o, usage);
+      inUserSpace(addr, len, pos[1], st.err);
+      if (flags.includes('anon') && flags.includes('shared') && st.err === undefined) sharedAnonSize(len, pos[1]);
+      const r: TraceRecord = { kind, addr, len, prot: p, flags, off: o.has('off') ? num(o.get('off'), 'off', usage) : 0, ...st };
       if (o.has('file')) r.file = name(o.get('file'), 'file name', usage);
       return r;
     }
@@ -256,8 +316,10 @@ function parseRecord(ws: Word[]): TraceRecord {
       noMore(pos, kind === 'munmap' ? 2 : 3, usage);
       const addr = num(pos[0], 'ADDR', usage);
       const len = num(pos[1], 'LEN', usage);
-      if (kind === 'munmap') return { kind, addr, len, ...stamp(o, usage) };
-      return { kind, addr, len, prot: prot(pos[2], usage), ...stamp(o, usage) };
+      const st = stamp(o, usage);
+      inUserSpace(addr, len, pos[1], st.err);
+      if (kind === 'munmap') return { kind, addr, len, ...st };
+      return { kind, addr, len, prot: prot(pos[2], usage), ...st };
     }
     case 'mremap': {
       const [pos, o] = options(rest, STAMP_KEYS, usage);
@@ -266,12 +328,16 @@ function parseRecord(ws: Word[]): TraceRecord {
         if (!(MREMAP_FLAG_NAMES as readonly string[]).includes(w.text)) throw new LineError(w.col, `unknown mremap flag '${w.text}'`, MREMAP_FLAG_NAMES.join(', '));
         flags.push(w.text as MremapFlag);
       }
-      return { kind, old: num(pos[0], 'OLD', usage), oldLen: num(pos[1], 'OLDLEN', usage), newLen: num(pos[2], 'NEWLEN', usage), addr: num(pos[3], 'NEW', usage), flags, ...stamp(o, usage) };
+      const r = { kind, old: num(pos[0], 'OLD', usage), oldLen: num(pos[1], 'OLDLEN', usage), newLen: num(pos[2], 'NEWLEN', usage), addr: num(pos[3], 'NEW', usage), flags, ...stamp(o, usage) } as const;
+      inUserSpace(r.old, r.oldLen, pos[1], r.err);
+      inUserSpace(r.addr, r.newLen, pos[3], r.err);
+      return r;
     }
     case 'madvise': {
       const [pos, o] = options(rest, ['advice', ...STAMP_KEYS], usage);
       const addr = num(pos[0], 'ADDR', usage);
       const len = num(pos[1], 'LEN', usage);
+      inUserSpace(addr, len, pos[1], o.has('err') ? '' : undefined);
       if (o.has('advice')) {
         noMore(pos, 2, usage);
         return { kind, addr, len, advice: null, raw: num(o.get('advice'), 'advice', usage), ...stamp(o, usage) };
@@ -285,7 +351,9 @@ function parseRecord(ws: Word[]): TraceRecord {
     case 'brk': {
       const [pos, o] = options(rest, STAMP_KEYS, usage);
       noMore(pos, 1, usage);
-      return { kind, brk: num(pos[0], 'NEW', usage), ...stamp(o, usage) };
+      const r = { kind, brk: num(pos[0], 'NEW', usage), ...stamp(o, usage) } as const;
+      inUserSpace(r.brk, 0, pos[0], r.err);
+      return r;
     }
     case 'fault': {
       const [pos, o] = options(rest, STAMP_KEYS, usage);
@@ -293,7 +361,9 @@ function parseRecord(ws: Word[]): TraceRecord {
       const addr = num(pos[0], 'ADDR', usage);
       const a = pos[1]?.text;
       if (a !== 'read' && a !== 'write' && a !== 'exec') throw new LineError(pos[1]?.col ?? 0, a ? `bad access '${a}'` : 'missing access', 'read, write or exec');
-      return { kind, addr, access: a as Access, ...stamp(o, usage) };
+      const st = stamp(o, usage);
+      inUserSpace(addr, 1, pos[0], st.err);
+      return { kind, addr, access: a as Access, ...st };
     }
     case 'touch': {
       const [pos, o] = options(rest, ['every', ...STAMP_KEYS], usage);
@@ -303,8 +373,10 @@ function parseRecord(ws: Word[]): TraceRecord {
       const a = pos[2]?.text;
       if (a !== 'read' && a !== 'write') throw new LineError(pos[2]?.col ?? 0, a ? `bad access '${a}'` : 'missing access', 'read or write');
       const every = o.has('every') ? num(o.get('every'), 'every', usage) : 4096;
-      if (every <= 0) throw new LineError(o.get('every')!.col, 'every= must be positive');
-      return { kind, addr, len, write: a === 'write', every, ...stamp(o, usage) };
+      if (every <= 0) throw new LineError(o.get('every')!.col, 'every= must be positive', 'a stride of at least 1 byte');
+      const st = stamp(o, usage);
+      inUserSpace(addr, len, pos[1], st.err);
+      return { kind, addr, len, write: a === 'write', every, ...st };
     }
     case 'exit': {
       const [pos, o] = options(rest, STAMP_KEYS, usage);
@@ -312,7 +384,12 @@ function parseRecord(ws: Word[]): TraceRecord {
       return { kind, ...stamp(o, usage) };
     }
   }
-  throw new LineError(ws[0].col, `unknown record '${kind}'`);
+  throw new LineError(ws[0].col, `unknown record '${kind}'`, Object.keys(USAGE).join(', '));
+}
+
+/** A shared anonymous mapping is a shmem file of its size (shmem_zero_setup()): the model's file limit. */
+function sharedAnonSize(len: number, w: Word): void {
+  if (len > MAX_FILE_SIZE) throw new LineError(w.col, `a shared anonymous mapping of ${len} bytes is larger than the model's largest file`, `at most ${MAX_FILE_SIZE} bytes (8 TiB), the model's limit in docs/limits.md`);
 }
 
 /** Names and order: files declared before use, events inside a process, known processes. */
@@ -328,7 +405,7 @@ class Checker {
     switch (r.kind) {
       case 'file':
       case 'memfd':
-        if (this.files.has(r.name)) throw new LineError(col, `file '${r.name}' declared twice`);
+        if (this.files.has(r.name)) throw new LineError(col, `file '${r.name}' declared twice`, 'a new file or memfd name');
         this.files.add(r.name);
         return;
       case 'process':
@@ -337,7 +414,7 @@ class Checker {
         this.current = r.name;
         return;
       case 'switch':
-        if (!this.processes.has(r.name)) throw new LineError(col, `unknown process '${r.name}'`);
+        if (!this.processes.has(r.name)) throw new LineError(col, `unknown process '${r.name}'`, 'a process declared on an earlier line');
         this.current = r.name;
         return;
       case 'meta':
@@ -349,39 +426,57 @@ class Checker {
   }
 }
 
-export function parseTrace(text: string): ParseTraceResult {
-  const errors: TraceError[] = [];
-  const records: TraceRecord[] = [];
+/**
+ * The records of a trace's lines, checked one line at a time: errors go to `scan.errors` (the
+ * reading stops at MAX_TRACE_ERRORS, or at a line longer than util/lines.ts allows), events are
+ * counted in `scan.events`. Records of lines with errors are not yielded.
+ */
+export function* traceRecords(lines: Iterable<string>, scan: TraceScan): Generator<TraceRecord> {
   const checker = new Checker();
-  let events = 0;
   let sawMagic = false;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length && errors.length < MAX_TRACE_ERRORS; i++) {
-    const ws = words(lines[i]);
-    if (typeof ws === 'string') {
-      errors.push({ line: i + 1, col: 1, message: ws });
-      continue;
-    }
-    if (!ws.length) continue;
-    if (!sawMagic) {
-      sawMagic = true;
-      if (ws[0].text !== TRACE_MAGIC || ws[1]?.text !== String(TRACE_VERSION) || ws.length !== 2) {
-        errors.push({ line: i + 1, col: 1, message: `not a ptlab trace (or an unsupported version)`, expected: `${TRACE_MAGIC} ${TRACE_VERSION} as the first line` });
-        break;
+  let i = 0;
+  try {
+    for (const text of lines) {
+      i++;
+      if (scan.errors.length >= MAX_TRACE_ERRORS) return;
+      const ws = words(text);
+      if (typeof ws === 'string') {
+        scan.errors.push({ line: i, col: 1, message: ws, expected: 'a closing " on the same line' });
+        continue;
       }
-      continue;
+      if (!ws.length) continue;
+      if (!sawMagic) {
+        sawMagic = true;
+        if (ws[0].text !== TRACE_MAGIC || ws[1]?.text !== String(TRACE_VERSION) || ws.length !== 2) {
+          scan.errors.push({ line: i, col: 1, message: `not a ptlab trace (or an unsupported version)`, expected: `${TRACE_MAGIC} ${TRACE_VERSION} as the first line` });
+          return;
+        }
+        continue;
+      }
+      let r: TraceRecord;
+      try {
+        r = parseRecord(ws);
+        checker.check(r, ws[0].col);
+      } catch (e) {
+        if (!(e instanceof LineError)) throw e;
+        scan.errors.push({ line: i, col: e.col || text.trimEnd().length + 1, message: e.message, expected: e.expected });
+        continue;
+      }
+      r.line = i;
+      if (EVENT_KINDS.has(r.kind)) scan.events++;
+      yield r;
     }
-    try {
-      const r = parseRecord(ws);
-      checker.check(r, ws[0].col);
-      r.line = i + 1;
-      records.push(r);
-      if (EVENT_KINDS.has(r.kind)) events++;
-    } catch (e) {
-      if (!(e instanceof LineError)) throw e;
-      errors.push({ line: i + 1, col: e.col || lines[i].trimEnd().length + 1, message: e.message, ...(e.expected && { expected: e.expected }) });
-    }
+  } catch (e) {
+    if (!(e instanceof LineTooLong)) throw e;
+    scan.errors.push({ line: e.line, col: e.max + 1, message: `line ${e.line} is longer than ${e.max} characters`, expected: `lines of at most ${e.max} characters (docs/limits.md)` });
+    return;
   }
-  if (!sawMagic) errors.push({ line: 1, col: 1, message: 'empty trace', expected: `${TRACE_MAGIC} ${TRACE_VERSION} as the first line` });
-  return errors.length ? { ok: false, errors } : { ok: true, records, events };
+  if (!sawMagic) scan.errors.push({ line: 1, col: 1, message: 'empty trace', expected: `${TRACE_MAGIC} ${TRACE_VERSION} as the first line` });
+}
+
+/** A whole trace in memory (tests, small traces): its records, or its errors. */
+export function parseTrace(text: string): ParseTraceResult {
+  const scan: TraceScan = { errors: [], events: 0 };
+  const records = [...traceRecords(textLines(text), scan)];
+  return scan.errors.length ? { ok: false, errors: scan.errors } : { ok: true, records, events: scan.events };
 }

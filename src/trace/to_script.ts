@@ -212,8 +212,9 @@ function touchRuns(addr: number, len: number, every: number): AccessRun[] {
 }
 
 class Converter {
-  readonly lines: string[] = [];
   dropped = 0;
+  /** The trace line of the record being converted (for tracing a script line back to it). */
+  traceLine: number | undefined;
   private readonly procs = new Map<string, Proc>();
   private cur: Proc | null = null;
   private nextMap = 0;
@@ -221,7 +222,10 @@ class Converter {
   /** Declared files and memfds: kind and the size the script declares (whole pages). */
   private readonly files = new Map<string, { kind: 'file' | 'memfd'; size: number }>();
 
-  constructor(private readonly plan?: RebasePlan) {}
+  constructor(
+    private readonly out: (line: string) => void,
+    private readonly plan?: RebasePlan,
+  ) {}
 
   /** An `at=` address: where the trace had it, or where the rebase plan moves it. */
   private at(addr: number): string {
@@ -229,13 +233,13 @@ class Converter {
   }
 
   private emit(line: string): void {
-    this.lines.push(line);
+    this.out(line);
     if (this.cur) this.cur.snapshotted = false;
   }
 
   private drop(r: TraceRecord, why: string): void {
     this.dropped++;
-    this.lines.push(`# dropped: ${formatRecord(r)} (${r.line !== undefined ? `line ${r.line}: ` : ''}${why})`);
+    this.out(`# dropped: ${formatRecord(r)} (${r.line !== undefined ? `line ${r.line}: ` : ''}${why})`);
   }
 
   private refuse(r: TraceRecord, why: string): null {
@@ -248,6 +252,7 @@ class Converter {
   }
 
   record(r: TraceRecord): void {
+    this.traceLine = r.line;
     switch (r.kind) {
       case 'meta':
         return this.meta(r);
@@ -257,7 +262,7 @@ class Converter {
         const size = Math.max(PAGE, pageUp(r.size));
         this.files.set(r.name, { kind: r.kind, size });
         const folio = r.kind === 'file' && r.folio === '2M' ? ' folio=2M' : '';
-        this.lines.push(`${r.kind} ${r.name} ${fmtSize(size)}${folio}${r.kind === 'file' && r.path !== undefined ? ` # path=${quoteValue(r.path)}` : ''}`);
+        this.out(`${r.kind} ${r.name} ${fmtSize(size)}${folio}${r.kind === 'file' && r.path !== undefined ? ` # path=${quoteValue(r.path)}` : ''}`);
         return;
       }
       case 'process': {
@@ -271,12 +276,12 @@ class Converter {
       }
       case 'switch':
         this.cur = this.procs.get(r.name)!;
-        this.lines.push(`switch ${r.name}`);
+        this.out(`switch ${r.name}`);
         return;
       case 'observed': {
         const values = Object.entries(r.values).map(([k, v]) => `${k}=${v}`).join(' ');
         this.emit(`snapshot ${r.label}`);
-        this.lines.push(`# observed ${r.label} ${values} (the real process, kB)`);
+        this.out(`# observed ${r.label} ${values} (the real process, kB)`);
         this.cur!.snapshotted = true;
         return;
       }
@@ -288,7 +293,7 @@ class Converter {
         return this.vma(p, r);
       case 'brk-base':
         p.brk = r.cur;
-        this.lines.push(`# ${formatRecord(r)} (brk is emulated by map/unmap at the break)`);
+        this.out(`# ${formatRecord(r)} (brk is emulated by map/unmap at the break)`);
         return;
       case 'brk':
         return this.brk(p, r);
@@ -329,7 +334,7 @@ class Converter {
   }
 
   private meta(r: Extract<TraceRecord, { kind: 'meta' }>): void {
-    this.lines.push(`# ${formatRecord(r)}`);
+    this.out(`# ${formatRecord(r)}`);
     const settings: string[] = [];
     for (const key of ['thp', 'shmem_thp'] as const) {
       const v = r.values[key];
@@ -338,7 +343,7 @@ class Converter {
       else if (!CONFIG_KEYS[key].apply({}, v)) this.drop(r, `${key}=${v} is not a model setting (${CONFIG_KEYS[key].values})`);
       else settings.push(`${key}=${v}`);
     }
-    if (settings.length) this.lines.push(`config ${settings.join(' ')}`);
+    if (settings.length) this.out(`config ${settings.join(' ')}`);
   }
 
   private vma(p: Proc, r: Extract<TraceRecord, { kind: 'vma' }>): void {
@@ -350,7 +355,7 @@ class Converter {
     const m = this.map(p, r, r.start, r.end - r.start, r.prot, shared, r.file, r.off);
     if (!m) return;
     if (r.vmaKind === 'stack') p.stack = [r.start, r.end];
-    if (r.vmaKind === 'stack' || r.vmaKind === 'heap') this.lines.push(`# ${m.name} is the ${r.vmaKind} ${r.vmaKind === 'stack' ? '(growth below it: a new map, as replay does)' : '(brk: map/unmap at its end)'}`);
+    if (r.vmaKind === 'stack' || r.vmaKind === 'heap') this.out(`# ${m.name} is the ${r.vmaKind} ${r.vmaKind === 'stack' ? '(growth below it: a new map, as replay does)' : '(brk: map/unmap at its end)'}`);
   }
 
   /** A `map` at ADDR, after unmapping what it replaces (MAP_FIXED); null if it cannot be said. */
@@ -488,7 +493,7 @@ class Converter {
       if (p.exited || p.snapshotted) continue;
       if (this.cur !== p) {
         this.cur = p;
-        this.lines.push(`switch ${p.name}`);
+        this.out(`switch ${p.name}`);
       }
       this.emit('snapshot end');
       p.snapshotted = true;
@@ -496,14 +501,27 @@ class Converter {
   }
 }
 
-export function traceToScript(records: Iterable<TraceRecord>, opts: ToScriptOptions = {}): ToScriptResult {
-  const c = new Converter(opts.rebase);
+/**
+ * Convert a trace, handing each line of the script's body to `out` as it is made; the header
+ * (which counts the dropped records, known only at the end) comes back with the count. `onLine`
+ * sees the trace line each body line came from.
+ */
+export function convertTrace(records: Iterable<TraceRecord>, opts: ToScriptOptions, out: (line: string, traceLine: number | undefined) => void): { header: string[]; dropped: number } {
+  const c: Converter = new Converter((line) => out(line, c.traceLine), opts.rebase);
   for (const r of records) c.record(r);
+  c.traceLine = undefined;
   c.finish();
   const header = [
     `# op script converted from ${opts.source ?? 'a trace'} by ptlab trace to-script (docs/trace-format.md, "Conversion to op scripts")`,
     ...(opts.rebase?.clusters ?? []).map((k) => `# rebased: ${hex(k.start)}–${hex(k.end)} of the trace is at ${hex(k.start + k.shift)} (brk comments keep the trace's addresses)`),
     `# ${c.dropped} trace record(s) dropped: the "# dropped:" lines say which and why`,
   ];
-  return { text: [...header, ...c.lines].join('\n') + '\n', dropped: c.dropped };
+  return { header, dropped: c.dropped };
+}
+
+/** The whole script as text (tests, small traces). */
+export function traceToScript(records: Iterable<TraceRecord>, opts: ToScriptOptions = {}): ToScriptResult {
+  const lines: string[] = [];
+  const { header, dropped } = convertTrace(records, opts, (l) => lines.push(l));
+  return { text: [...header, ...lines].join('\n') + '\n', dropped };
 }

@@ -6,6 +6,10 @@
  *
  * Coarse on purpose (docs/workloads.md): a stack growing below its VMA becomes a new mapping
  * right below it; faults in special mappings (vdso, vvar) are not replayed.
+ *
+ * An access range (`present`, `touch`) is walked VMA by VMA (find_vma()): its holes cost one lookup
+ * each, not one per page, so a record over terabytes with nothing mapped is cheap (issue 15, D12),
+ * and a stride below a page touches each page once (later accesses to a present page change nothing).
  */
 import type * as Api from '../mm/api.js';
 import { PROT_WRITE, type TraceRecord } from '../trace/records.js';
@@ -120,8 +124,7 @@ export class TraceApplier {
       case 'brk-base':
         return api.setBrkBase(p.mm, r.start, r.cur);
       case 'present':
-        for (let a = r.start; a < r.end; a += PAGE) this.access(p, r, a, r.write);
-        return;
+        return this.accessRange(p, r, r.start, r.end, PAGE, r.write);
       case 'mmap': {
         if (r.flags.includes('hugetlb')) return this.skip(r, 'hugetlb mappings are not modelled');
         const shared = r.flags.includes('shared');
@@ -153,16 +156,13 @@ export class TraceApplier {
         if (got !== r.brk) this.skip(r, "the model's brk() ended elsewhere than the kernel's", ` (0x${got.toString(16)}, not 0x${r.brk.toString(16)})`);
         return;
       }
-      case 'fault':
-        return this.access(p, r, r.addr - (r.addr % PAGE), r.access === 'write');
-      case 'touch': {
-        const end = r.addr + r.len;
-        // The common case at full speed; a range the model cannot serve all at once (special
-        // mappings, a growing stack) goes page by page.
-        if (!p.special.some(([s, e]) => s < end && e > r.addr) && api.sysTouchRange(k, p.mm, r.addr, end, r.every, r.write) === api.FAULT_OK) return;
-        for (let a = r.addr; a < end; a += r.every) this.access(p, r, a, r.write);
+      case 'fault': {
+        const failed = this.access(p, r.addr - (r.addr % PAGE), r.access === 'write');
+        if (failed) this.skip(r, failed.reason, failed.detail);
         return;
       }
+      case 'touch':
+        return this.accessRange(p, r, r.addr, r.addr + r.len, r.every, r.write);
       case 'exit':
         this.beforeExit();
         api.sysExit(k, p.mm);
@@ -181,14 +181,75 @@ export class TraceApplier {
     return this.api.sysMmap(this.kernel(), p.mm, { addr: m.start, len: m.end - m.start, shared: m.shared, file, pgoff: Math.floor(m.off / PAGE), name: m.name, prot: m.prot, fixed: m.fixed });
   }
 
-  /** One user access; a fault below the stack grows it first (expand_stack(), as a new VMA below). */
-  private access(p: Proc, r: TraceRecord, addr: number, write: boolean): void {
+  /**
+   * One user access; a fault below the stack grows it first (expand_stack(), as a new VMA below).
+   * Returns what went wrong, or undefined (also for an access in a special mapping, not replayed).
+   */
+  private access(p: Proc, addr: number, write: boolean): { reason: string; detail: string } | undefined {
     const { api } = this;
     const k = this.kernel();
-    if (p.special.some(([s, e]) => addr >= s && addr < e)) return;
+    if (p.special.some(([s, e]) => addr >= s && addr < e)) return undefined;
     let ret = api.sysTouch(k, p.mm, addr, write);
     if (ret === api.FAULT_SIGSEGV && this.growStack(p, addr)) ret = api.sysTouch(k, p.mm, addr, write);
-    if (ret !== api.FAULT_OK) this.skip(r, `the model's fault ended in ${ret === api.FAULT_SIGSEGV ? 'SIGSEGV' : ret === api.FAULT_SIGBUS ? 'SIGBUS' : 'OOM'}`, ` (at 0x${addr.toString(16)})`);
+    if (ret === api.FAULT_OK) return undefined;
+    return { reason: `the model's fault ended in ${ret === api.FAULT_SIGSEGV ? 'SIGSEGV' : ret === api.FAULT_SIGBUS ? 'SIGBUS' : 'OOM'}`, detail: ` (at 0x${addr.toString(16)})` };
+  }
+
+  /**
+   * One access every `stride` bytes of [start, end), in order, as the trace's record says; one
+   * skip for the record however many of them fail, naming the first. Mapped stretches go through
+   * sysTouchRange() (page by page only where it stops: a special mapping, a refused access);
+   * holes are stepped over, except where an access would grow the stack.
+   */
+  private accessRange(p: Proc, r: TraceRecord, start: number, end: number, stride: number, write: boolean): void {
+    const { api } = this;
+    const k = this.kernel();
+    if (end <= start) return;
+    if (stride < PAGE) {
+      // Every page from the first access's to the last one's, once.
+      const last = start + Math.floor((end - 1 - start) / stride) * stride;
+      [start, end, stride] = [start - (start % PAGE), last - (last % PAGE) + PAGE, PAGE];
+    }
+    const n = Math.ceil((end - start) / stride);
+    let failed = 0;
+    let first: { reason: string; detail: string } | undefined;
+    const one = (addr: number) => {
+      const f = this.access(p, addr, write);
+      if (!f) return;
+      failed++;
+      first ??= f;
+    };
+    /** The first access index at or above address a. */
+    const index = (a: number) => Math.max(0, Math.ceil((a - start) / stride));
+    for (let i = 0; i < n; ) {
+      const addr = start + i * stride;
+      const vma = api.findVma(p.mm, addr);
+      if (vma && vma.start <= addr) {
+        // Accesses i..j-1 land in this VMA.
+        const j = Math.min(n, index(vma.end));
+        const to = start + (j - 1) * stride + 1;
+        if (p.special.some(([s, e]) => s < to && e > addr) || api.sysTouchRange(k, p.mm, addr, to, stride, write) !== api.FAULT_OK) {
+          for (let x = i; x < j; x++) one(start + x * stride);
+        }
+        i = j;
+        continue;
+      }
+      // A hole up to the next VMA (or the end): only an access below the stack can change that.
+      const holeEnd = vma ? vma.start : Infinity;
+      const j = Math.min(n, index(holeEnd));
+      const grows = p.stackLow >= 0 ? Math.max(i, index(p.stackHigh - STACK_LIMIT)) : j;
+      if (grows < j && start + grows * stride < p.stackLow) {
+        failed += grows - i;
+        if (grows > i) first ??= { reason: "the model's fault ended in SIGSEGV", detail: ` (at 0x${addr.toString(16)})` };
+        one(start + grows * stride); // grows the stack down to this page, or fails
+        i = grows + 1;
+        continue;
+      }
+      failed += j - i;
+      first ??= { reason: "the model's fault ended in SIGSEGV", detail: ` (at 0x${addr.toString(16)})` };
+      i = j;
+    }
+    if (first) this.skip(r, first.reason, `${first.detail}${n > 1 ? `, ${failed} of ${n} accesses` : ''}`);
   }
 
   private growStack(p: Proc, addr: number): boolean {

@@ -1,18 +1,22 @@
 /**
  * A replay job — one variant of one trace source, or one shard of it — and how to run many of
  * them: in this thread, or on worker threads (variants and shards are independent, so two cores
- * replay two of them at once). Reading a trace file is the only I/O here.
+ * replay two of them at once). Reading a trace file is the only I/O here: line by line, once to
+ * check it and once per job to replay it, so no pass holds more than a line of it (D15).
  */
-import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { parseTrace, formatTraceError } from '../trace/parse.js';
+import { formatTraceError, traceRecords, type TraceScan } from '../trace/parse.js';
 import type { TraceRecord } from '../trace/records.js';
+import { fileLines } from '../util/file_lines.js';
 import { GENERATORS } from './generators/index.js';
 import { POLICIES } from './policies/index.js';
 import { replay, type ReplayResult } from './replay.js';
 import type { Variant } from './variants.js';
 
-export type TraceSource = { kind: 'file'; path: string } | { kind: 'generator'; name: string; params: Record<string, number | string> };
+export type TraceSource =
+  /** `events`: the count `checkTraceFile` found (sampling and progress), so jobs need not count again. */
+  | { kind: 'file'; path: string; events?: number }
+  | { kind: 'generator'; name: string; params: Record<string, number | string> };
 
 export interface Job {
   source: TraceSource;
@@ -25,21 +29,45 @@ export interface Job {
 /** A trace file that does not parse: every error as FILE:LINE:COL. */
 export class TraceInputError extends Error {}
 
-export function loadTraceFile(path: string): { records: TraceRecord[]; events: number } {
-  let text: string;
+/** A file's records as traceRecords() reads them; a file that cannot be read is a TraceInputError. */
+function* readTrace(path: string, scan: TraceScan): Generator<TraceRecord> {
   try {
-    text = fs.readFileSync(path, 'utf8');
+    yield* traceRecords(fileLines(path), scan);
   } catch (e) {
-    throw new TraceInputError(`cannot read trace ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    throw new TraceInputError(`cannot read trace ${path}: ${code}`);
   }
-  const r = parseTrace(text);
-  if (!r.ok) throw new TraceInputError(`${r.errors.length} error(s) in ${path}:\n${r.errors.map((e) => formatTraceError(path, e)).join('\n')}`);
-  return r;
+}
+
+function scanError(path: string, scan: TraceScan): TraceInputError {
+  return new TraceInputError(`${scan.errors.length} error(s) in ${path}:\n${scan.errors.map((e) => formatTraceError(path, e)).join('\n')}`);
+}
+
+/** Check a whole trace file, a line at a time; its event count. Throws TraceInputError naming every error. */
+export function checkTraceFile(path: string): { events: number } {
+  const scan: TraceScan = { errors: [], events: 0 };
+  for (const _ of readTrace(path, scan));
+  if (scan.errors.length) throw scanError(path, scan);
+  return { events: scan.events };
+}
+
+/**
+ * The records of a checked trace file, read a line at a time as they are consumed. A file that
+ * changed since it was checked and no longer parses stops with a TraceInputError.
+ */
+export function* traceFileRecords(path: string): Generator<TraceRecord> {
+  const scan: TraceScan = { errors: [], events: 0 };
+  for (const r of readTrace(path, scan)) {
+    if (scan.errors.length) break;
+    yield r;
+  }
+  if (scan.errors.length) throw scanError(path, scan);
 }
 
 /** The records of a job's source (its shard of a generator), and their event count. */
 export function openSource(job: Pick<Job, 'source' | 'shard' | 'shards'>): { records: Iterable<TraceRecord>; events: number } {
-  if (job.source.kind === 'file') return loadTraceFile(job.source.path);
+  if (job.source.kind === 'file') return { records: traceFileRecords(job.source.path), events: job.source.events ?? checkTraceFile(job.source.path).events };
   const gen = GENERATORS[job.source.name];
   const params = { ...job.source.params };
   if (job.shards > 1) Object.assign(params, { shard: job.shard, shards: job.shards });
@@ -89,12 +117,15 @@ export async function runJobs(jobs: Job[], workers: number, hooks: PoolHooks = {
       if (next >= jobs.length) return resolve();
       const index = next++;
       const w = new Worker(workerUrl, { workerData: { job: jobs[index], stop } });
-      w.on('message', (m: { type: 'progress'; done: number; total?: number } | { type: 'result'; result: ReplayResult }) => {
+      let inputError: string | undefined;
+      w.on('message', (m: { type: 'progress'; done: number; total?: number } | { type: 'result'; result: ReplayResult } | { type: 'input-error'; message: string }) => {
         if (m.type === 'progress') hooks.onProgress?.(index, m.done, m.total);
+        else if (m.type === 'input-error') inputError = m.message;
         else results[index] = m.result;
       });
       w.on('error', reject);
       w.on('exit', (code) => {
+        if (inputError !== undefined) return reject(new TraceInputError(inputError));
         if (code !== 0 || !results[index]) return reject(new Error(`replay worker for job ${index} exited with code ${code}`));
         runOne().then(resolve, reject);
       });

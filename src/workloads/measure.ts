@@ -95,7 +95,7 @@ export function tableRegions(k: Kernel, mms: MmStruct[], mmIds: ReadonlySet<numb
     buckets = next;
   }
   const size = 2 ** (30 + shift);
-  const vmas = mms.flatMap((mm) => mm.vmas);
+  const vmas = mms.flatMap((mm) => mm.vmas.slice());
   return [...buckets.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([key, [tables, empty, pages]]) => {
@@ -113,7 +113,8 @@ export function tableRegions(k: Kernel, mms: MmStruct[], mmIds: ReadonlySet<numb
  * For purge policies (src/workloads/policies/policy.ts).
  */
 export function blockEmptyOutside(api: ModelApi, k: Kernel, mm: MmStruct, block: number, except: number, exceptEnd: number): boolean {
-  const vma = mm.vmas.find((v) => v.start <= block && v.end > block);
+  const found = api.findVma(mm, block);
+  const vma = found && found.start <= block ? found : undefined;
   if (!vma || vma.end < block + PMD_SIZE) return false;
   const slot = api.peekPmdSlot(mm, block);
   if (!slot) return false;

@@ -29,12 +29,12 @@ export function parseVariants(spec: string): Variant[] | string {
   const out: Variant[] = [];
   for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [cfg, ...pols] = item.split('+');
-    if (!CONFIGS[cfg]) return `variant '${item}': unknown configuration '${cfg}' (${VARIANT_HELP})`;
-    for (const p of pols) if (!POLICIES[p]) return `variant '${item}': unknown policy '${p}' (${VARIANT_HELP})`;
+    if (!CONFIGS[cfg]) return `variant '${item}': unknown configuration '${cfg}' (expected ${VARIANT_HELP})`;
+    for (const p of pols) if (!POLICIES[p]) return `variant '${item}': unknown policy '${p}' (expected ${VARIANT_HELP})`;
     out.push({ label: item, config: { ...CONFIGS[cfg] }, policies: pols });
   }
-  if (!out.length) return `no variant given (${VARIANT_HELP})`;
-  if (new Set(out.map((v) => v.label)).size !== out.length) return 'a variant is listed twice';
+  if (!out.length) return `no variant given (expected ${VARIANT_HELP})`;
+  if (new Set(out.map((v) => v.label)).size !== out.length) return 'a variant is listed twice (expected each variant once)';
   return out;
 }
 

@@ -120,6 +120,21 @@ describe('ptlab explore', () => {
     expect(ptlab('explore', 'range_underflow', '--guard', 'nope=off').code).toBe(2);
   });
 
+  it('refuses, before running anything, a token past the step limit, a bad --seconds and a scenario that cannot run (issue 15)', () => {
+    const t = ptlab('explore', 'range_underflow', '--replay', '0*1000000000');
+    expect(t.code).toBe(2);
+    expect(t.err).toContain("--replay: the schedule has more than 10000 decisions by part '0*1000000000' at column 1 (expected at most 10000 decisions");
+    for (const v of ['abc', '0', '-1']) {
+      const r = ptlab('explore', 'range_underflow', '--seconds', v);
+      expect(r.code, v).toBe(2);
+      expect(r.err).toMatch(/--seconds: '.*' is not .* \(expected a decimal number of seconds above 0/);
+    }
+    const f = tmpScript('scenario s\nprocess P\nmap A anon private 2M prot=r--\ntouch A 0 4K write\ncpu 0 touch A 0 4K read\ncpu 2 touch A 0 4K read\n');
+    const s = ptlab('explore', f);
+    expect(s.code).toBe(2);
+    expect(s.err).toContain(`${f}:4:1: the setup stops here: touch failed with SIGSEGV`);
+  });
+
   it('lists every shipped scenario', () => {
     const r = ptlab('scenarios');
     expect(r.code).toBe(0);

@@ -77,3 +77,30 @@ describe('ptlab replay interrupted', () => {
     expect(report.runs[0].final.op).toBeLessThan(51_201);
   }, 60_000);
 });
+
+describe('hostile traces (issue 15)', () => {
+  const write = (text: string) => {
+    const f = path.join(tmp(), 't.trace');
+    fs.writeFileSync(f, text);
+    return f;
+  };
+
+  it('a meta value replay would read, and a file past the model\'s 8T, are bad input at their column', () => {
+    const r = ptlab('replay', write('ptlab-trace 1\nmeta thp=bogus\nmemfd F 0x1fffffffff000\nprocess P\nexit\n'), '--workers', '0');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/t\.trace:2:10: bad value 'bogus' for meta thp \(expected one of: always, madvise, never\)/);
+    expect(r.err).toMatch(/t\.trace:3:9: SIZE 0x1fffffffff000 is larger than the model's largest file \(expected at most/);
+  });
+
+  it('trace to-script writes nothing for a bad trace, and for a good one a script ptlab run accepts', () => {
+    const dir = tmp();
+    const out = path.join(dir, 'out.pt');
+    expect(ptlab('trace', 'to-script', write('ptlab-trace 1\nprocess P\nfault 0x900000000000 write\n'), '-o', out).code).toBe(2);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const t = write('ptlab-trace 1\nprocess P\nmmap 0x100000000000 0x400000 rw- private,anon\ntouch 0x100000000000 0x400000 write every=6144\nexit\n');
+    const r = ptlab('trace', 'to-script', t, '-o', out);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['out.pt']);
+    expect(ptlab('run', out).code).toBe(0);
+  });
+});

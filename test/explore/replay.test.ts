@@ -15,6 +15,21 @@ describe('schedule tokens', () => {
   it('reject a malformed part by name', () => {
     expect(() => decodeToken('0.x.1')).toThrow(TokenError);
     expect(() => decodeToken('0.x.1')).toThrow("bad schedule token part 'x'");
+    try {
+      decodeToken('0.x.1');
+    } catch (e) {
+      expect((e as TokenError).col).toBe(3); // the column of 'x' in the token
+    }
+  });
+
+  it('count the decisions before building them, and refuse more than the limit', () => {
+    expect(decodeToken('0*3', 3)).toHaveLength(3);
+    expect(() => decodeToken('0*2.1*2', 3)).toThrow(/more than 3 decisions by part '1\*2' at column 5/);
+    // A count far beyond the limit is refused from its text alone: nothing is expanded.
+    expect(() => decodeToken('0*1000000000')).toThrow(TokenError);
+    expect(() => decodeToken('0*99999999999999999999999')).toThrow(TokenError);
+    expect(() => decodeToken('1.'.repeat(200_000))).toThrow(/characters/);
+    expect(() => decodeToken('0*0')).toThrow(/step count 0/);
   });
 });
 

@@ -13,8 +13,14 @@ import { readScript, shippedScripts } from './scripts.js';
 describe('shipped scripts on the model', () => {
   const files = shippedScripts();
 
-  it('ships at least 30 scripts beside the kernel probes', () => {
-    expect(files.filter((f) => !f.includes('kernel-probe/')).length).toBeGreaterThanOrEqual(30);
+  it('ships at least 30 scripts beside the kernel probes and the selftests', () => {
+    expect(files.filter((f) => !f.includes('kernel-probe/') && !f.includes('selftests/')).length).toBeGreaterThanOrEqual(30);
+  });
+
+  it('ships the kernel selftests as scripts, each citing the selftest it comes from', () => {
+    const selftests = files.filter((f) => f.includes('selftests/'));
+    expect(selftests.length).toBeGreaterThanOrEqual(20);
+    for (const f of selftests) expect(readScript(f), f).toMatch(/^# Linux selftest tools\/testing\/selftests\/mm\/[\w-]+\.c/);
   });
 
   for (const rel of files) {

@@ -5,10 +5,13 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Repository-relative paths of scripts/*.pt and scripts/kernel-probe/*.pt, sorted. */
+/**
+ * Repository-relative paths of scripts/*.pt, scripts/kernel-probe/*.pt and scripts/selftests/*.pt
+ * (the kernel's own selftests as op scripts, docs/fidelity.md), sorted.
+ */
 export function shippedScripts(): string[] {
   const out: string[] = [];
-  for (const dir of ['scripts', 'scripts/kernel-probe']) {
+  for (const dir of ['scripts', 'scripts/kernel-probe', 'scripts/selftests']) {
     for (const f of fs.readdirSync(path.join(REPO, dir)).sort()) if (f.endsWith('.pt')) out.push(`${dir}/${f}`);
   }
   return out;

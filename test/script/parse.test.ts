@@ -472,6 +472,23 @@ describe('name errors', () => {
     expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[5, 7, 'unknown-name'], [6, 12, 'unknown-name']]);
     expect(es[0]).toMatchObject({ message: 'unknown mapping A in process Q', expected: 'a mapping of process Q: B' });
   });
+
+  it('rejects every use of a mapping whose map line expects to fail: no mapping exists to use', () => {
+    const text = lines('process P', 'map B anon private 4K at=0x100000000000', 'map A anon private 4K at=0x100000000000 err=EEXIST', 'touch A 0 4K write', 'mremap A 0 4K 8K', 'snapshot s A 0 4K');
+    const es = errors(text);
+    expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name'], [5, 8, 'unknown-name'], [6, 12, 'unknown-name']]);
+    expect(es[0]).toMatchObject({ message: 'mapping A does not exist: its map at line 3 expects err=EEXIST' });
+  });
+
+  it('lets a script use a failing map locked|hugepage|nohugepage that overlaps nothing: mlock() or madvise() may fail after mmap()', () => {
+    for (const flag of ['locked', 'hugepage', 'nohugepage']) {
+      const text = lines('process P', `map A anon private 64K prot=--- ${flag} err=ENOMEM`, 'mprotect A 0 64K rw-', 'touch A 0 4K write', 'snapshot s A 0 64K');
+      expect(safeParseScript(text, FILE)).toMatchObject({ ok: true });
+    }
+    // Over another mapping, mmap() itself fails (EEXIST): the name still names nothing.
+    const text = lines('process P', 'map B anon private 4K at=0x100000000000', 'map A anon private 4K at=0x100000000000 locked err=EEXIST', 'touch A 0 4K write');
+    expect(errors(text).map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name']]);
+  });
 });
 
 describe('range errors', () => {
@@ -631,5 +648,14 @@ describe('mprotect, mremap and prot=', () => {
       [3, 17, "bad protection 'rw'"],
       [6, 9, 'range [4M, 4100K) is outside mapping A (size 4M)'],
     ]);
+  });
+});
+
+describe('model limits', () => {
+  it('refuses memfds, files and shared anonymous mappings beyond 8T at the size word (issue 15, D1)', () => {
+    const text = lines('memfd F 0x1fffffffff000', 'file D 9T', 'memfd E 8T', 'process P', 'map A anon shared 16T at=0x100000000000', 'map B anon private 16T at=0x200000000000');
+    const es = errors(text);
+    expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[1, 9, 'out-of-range'], [2, 8, 'out-of-range'], [5, 19, 'out-of-range']]);
+    expect(es[0]).toMatchObject({ message: "memfd size 0x1fffffffff000 is larger than the model's largest file", expected: "at most 8T, the model's limit in docs/limits.md" });
   });
 });

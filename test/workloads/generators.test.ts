@@ -94,3 +94,17 @@ describe('sparse generator', () => {
     expect(off.final.pteTablesEmpty).toBe(off.final.pteTables);
   });
 });
+
+describe('generator parameters', () => {
+  it('are refused outside their range, naming the parameter and the range (issue 15, D9)', () => {
+    expect(resolveParams(GENERATORS.sparse, { size: '0' })).toMatch(/^parameter size: '0' is out of range \(expected a number from 2097152 to /);
+    expect(resolveParams(GENERATORS.heap, { ops: '1.5' })).toMatch(/^parameter ops: '1.5' is out of range \(expected an integer from 0 to 10000000\)/);
+    expect(resolveParams(GENERATORS['cover-letter'], { rounds: '1e12' })).toMatch(/^parameter rounds: '1e12' is out of range/);
+    expect(resolveParams(GENERATORS.heap, { seed: 'x' })).toMatch(/^parameter seed: 'x' is not a number/);
+    expect(resolveParams(GENERATORS.production, { shard: '2', shards: '2' })).toMatch(/^parameter shard: 2 is not below shards=2/);
+  });
+
+  it('every default is within its own range', () => {
+    for (const g of Object.values(GENERATORS)) expect(resolveParams(g, {}), g.name).not.toBeTypeOf('string');
+  });
+});

@@ -97,3 +97,46 @@ describe('replay of records the model cannot apply', () => {
     expect(run.notes.filter((n) => n.includes('SIGSEGV'))).toHaveLength(3);
   });
 });
+
+describe('replay of access ranges over holes (issue 15, D12)', () => {
+  it('steps over unmapped stretches: one skipped record, counting its failed accesses', () => {
+    const t = `ptlab-trace 1
+process P
+mmap 0x100000000000 0x200000 rw- private,anon
+mmap 0x100000400000 0x200000 rw- private,anon
+touch 0x100000000000 0x600000 write
+present 0x200000000000 0x300000000000
+`;
+    const { run } = replayText(t, {});
+    // Both mappings are touched whole; the hole between them and the 16 TiB present range are not.
+    expect(run.final.RssAnon).toBe(2 * 2048);
+    expect(run.opsSkipped).toBe(2);
+    expect(run.notes.some((n) => n.includes('(line 5)') && n.includes('512 of 1536 accesses'))).toBe(true);
+    expect(run.notes.some((n) => n.includes('(line 6)') && n.includes(`${2 ** 32} of ${2 ** 32} accesses`))).toBe(true);
+  });
+
+  it('a stride below a page touches every page of the range once', () => {
+    const t = `ptlab-trace 1
+process P
+mmap 0x100000000000 0x200000 rw- private,anon
+touch 0x100000000800 0x100000 write every=1
+`;
+    const { run } = replayText(t, {});
+    // Bytes 0x800 .. 0x1007ff: pages 0 to 256.
+    expect(run.final.RssAnon).toBe(257 * 4);
+    expect(run.opsSkipped).toBe(0);
+  });
+
+  it('an access just below the stack grows it, as before', () => {
+    const t = `ptlab-trace 1
+process P
+vma 0x7ffffffde000 0x7ffffffff000 rw- stack
+present 0x7fffffff0000 0x7ffffffff000 write
+touch 0x7fffffe00000 0x1de000 write
+`;
+    const { run } = replayText(t, {});
+    // The touch ends where the stack starts; its first page is 1.9 MiB below it, within 8 MiB.
+    expect(run.opsSkipped).toBe(0);
+    expect(run.final.RssAnon).toBe((0x1de000 + 0xf000) / 1024);
+  });
+});

@@ -33,7 +33,7 @@ import {
   VmFault,
   type Vma,
 } from '../mm_types.js';
-import { PG_dirty, PG_uptodate, PT_ANON } from '../page_alloc.js';
+import { PG_dirty, PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -62,7 +62,7 @@ import {
 } from '../pgtable_generic.js';
 import { flushTlbMmRange, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
-import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from '../swap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
@@ -275,7 +275,7 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   }
   const nw = k.mem.allocPages(0, PT_ANON);
   if (nw < 0) return VM_FAULT_OOM;
-  k.mem.flags[nw] |= PG_uptodate;
+  k.mem.flags[nw] |= PG_uptodate | (oldPfn ? k.mem.flags[oldPfn] & PG_has_data : 0); // __wp_page_copy_user()
   vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) {
     folioPutRefs(nw, 1);
@@ -371,7 +371,7 @@ function* doCowFault(vmf: VmFault): KGen<number> {
     folioPutRefs(cow, 1);
     return ret;
   }
-  k.mem.flags[cow] |= PG_uptodate; // copy_user_highpage() + __folio_mark_uptodate()
+  k.mem.flags[cow] |= PG_uptodate | (k.mem.flags[vmf.page] & PG_has_data); // copy_user_highpage() + __folio_mark_uptodate()
   ret |= yield* finishFault(vmf);
   const head = k.mem.folioHead(vmf.page as Pfn);
   yield* folioUnlock(head);
@@ -412,41 +412,80 @@ function* __doFault(vmf: VmFault): KGen<number> {
   return ret;
 }
 
-/** finish_fault(). */
+/**
+ * finish_fault(): map the page ->fault() found (or the COW copy). A page-cache folio is mapped
+ * whole when it lies inside the VMA and this PTE table and no entry there is taken (v6.18);
+ * a regular file's folio that reaches past i_size is mapped one page at a time and never by PMD
+ * (needs_fallback: SIGBUS semantics; shmem is exempt).
+ */
 export function* finishFault(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   const mm = vma.mm;
   const k = current.k;
   const isCow = (vmf.flags & FAULT_FLAG_WRITE) !== 0 && !(vma.flags & VM_SHARED);
-  const page = (isCow ? vmf.cowPage : vmf.page) as Pfn;
-  const head = k.mem.folioHead(page);
-  if (pmdNone(yield* ptepGet(vmf.pmd))) {
-    if (!isCow && k.mem.order[head] === HPAGE_PMD_ORDER) {
-      const ret = yield* doSetPmd(vmf, head, page);
-      if (ret !== VM_FAULT_FALLBACK) return ret;
+  let needsFallback = false;
+  for (;;) {
+    // fallback:
+    let addr = vmf.address;
+    let page = (isCow ? vmf.cowPage : vmf.page) as Pfn;
+    const head = k.mem.folioHead(page);
+    // (check_stable_address_space(): the model has no OOM reaper.) A COW copy is an order-0
+    // anonymous folio: its needs_fallback cannot change what is mapped, so it is not computed.
+    if (!needsFallback && vma.file && !isCow) {
+      const fileEnd = vma.file.sizePages; // DIV_ROUND_UP(i_size_read(), PAGE_SIZE)
+      needsFallback = vma.file.kind !== 'shmem' && fileEnd < k.mem.index[head] + k.mem.folioNr(head);
     }
-    if (vmf.preallocPte) {
-      vmf.preallocPte = yield* pmdInstall(mm, vmf.pmd, vmf.preallocPte);
-    } else if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) {
-      return VM_FAULT_OOM;
+    if (pmdNone(yield* ptepGet(vmf.pmd))) {
+      if (!needsFallback && k.mem.order[head] === HPAGE_PMD_ORDER) {
+        const ret = yield* doSetPmd(vmf, head, page);
+        if (ret !== VM_FAULT_FALLBACK) return ret;
+      }
+      if (vmf.preallocPte) {
+        vmf.preallocPte = yield* pmdInstall(mm, vmf.pmd, vmf.preallocPte);
+      } else if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) {
+        return VM_FAULT_OOM;
+      }
     }
-  }
-  // One page per fault: shmem's multi-page mapping of large folios is not modelled (documented).
-  vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
-  if (vmf.pte < 0) return VM_FAULT_NOPAGE;
-  if (yield* vmfPteChanged(vmf)) {
+    let nrPages = k.mem.folioNr(head);
+    // (Per-page faults for uffd-armed VMAs: no userfaultfd registration in the model.)
+    if (needsFallback) {
+      nrPages = 1;
+    } else if (nrPages > 1) {
+      const idx = page - head;
+      const vmaOff = vmf.pgoff - vma.pgoff; // the page offset of vmf->address within the VMA
+      const pteOff = pteIndex(vmf.address); // its entry in the page table
+      // Fall back to a per-page fault if the folio reaches beyond the VMA or the PTE table.
+      if (vmaOff < idx || vmaOff + (nrPages - idx) > (vma.end - vma.start) / PAGE_SIZE || pteOff < idx || pteOff + (nrPages - idx) > 512) {
+        nrPages = 1;
+      } else {
+        // Now we can set mappings for the whole large folio.
+        addr = vmf.address - idx * PAGE_SIZE;
+        page = head;
+      }
+    }
+    vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, addr, vmf);
+    if (vmf.pte < 0) return VM_FAULT_NOPAGE;
+    // Re-check under ptl
+    if (nrPages === 1 && (yield* vmfPteChanged(vmf))) {
+      yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+      return VM_FAULT_NOPAGE;
+    } else if (nrPages > 1 && !(yield* pteRangeNone(vmf.pte, nrPages))) {
+      needsFallback = true;
+      yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+      continue;
+    }
+    folioRefAdd(head, nrPages - 1);
+    yield* setPteRange(vmf, page, nrPages, addr, vmf.pte);
+    addMmCounter(mm, isCow ? MM_ANONPAGES : mmCounter(head), nrPages);
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
-    return VM_FAULT_NOPAGE;
+    return 0;
   }
-  if (isCow) {
-    yield* setPteRange(vmf, page, 1, vmf.address, vmf.pte);
-    addMmCounter(mm, MM_ANONPAGES, 1);
-  } else {
-    yield* setPteRange(vmf, page, 1, vmf.address, vmf.pte);
-    addMmCounter(mm, mmCounter(head), 1);
-  }
-  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
-  return 0;
+}
+
+/** pte_range_none(). */
+function* pteRangeNone(pte: number, nr: number): KGen<boolean> {
+  for (let i = 0; i < nr; i++) if (!pteNone(yield* ptepGet(pte + i))) return false;
+  return true;
 }
 
 /**

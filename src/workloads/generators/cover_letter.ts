@@ -9,7 +9,7 @@ import type { TraceRecord } from '../../trace/records.js';
 export const coverLetter: WorkloadGenerator = {
   name: 'cover-letter',
   summary: 'map 50 GiB; N rounds of touch 2 MiB + MADV_DONTNEED 2 MiB (the series cover letter test)',
-  params: { rounds: { default: 25_600, help: 'rounds of touch + DONTNEED (the mapping is rounds × 2 MiB)' } },
+  params: { rounds: { default: 25_600, help: 'rounds of touch + DONTNEED (the mapping is rounds × 2 MiB)', min: 1, max: 500_000, integer: true } },
   generate(p) {
     const rounds = p.rounds as number;
     function* records(): Generator<TraceRecord> {

@@ -10,6 +10,10 @@ export interface ParamSpec {
   help: string;
   /** For string parameters: the allowed values. */
   choices?: readonly string[];
+  /** For number parameters: the range (docs/limits.md), and whether only integers make sense. */
+  min?: number;
+  max?: number;
+  integer?: boolean;
 }
 
 export interface GeneratedTrace {
@@ -22,11 +26,19 @@ export interface WorkloadGenerator {
   readonly name: string;
   readonly summary: string;
   readonly params: Record<string, ParamSpec>;
+  /** A problem across parameters (each is in its range), or undefined. */
+  check?(params: Record<string, number | string>): string | undefined;
   generate(params: Record<string, number | string>): GeneratedTrace;
 }
 
 /** First mapping address of generated traces: 16 TiB, as the op-script placement rule. */
 export const GEN_BASE = 2 ** 44;
+/** Largest mapping (or sum of mappings) a generator lays out: what fits from GEN_BASE to TASK_SIZE (128 TiB). */
+export const MAX_GEN_MAPPING = 2 ** 47 - 2 ** 44 - 2 ** 36;
+/** Most events (operations, touches) a generator parameter may ask for: their records are held in memory. */
+export const MAX_GEN_EVENTS = 10_000_000;
+/** The `seed` parameter every generator takes. */
+export const SEED_PARAM: ParamSpec = { default: 1, help: 'PRNG seed', min: 0, max: 2 ** 32 - 1, integer: true };
 export const PAGE = 4096;
 export const PMD = 2 ** 21;
 export const GiB = 2 ** 30;
@@ -50,14 +62,18 @@ export function resolveParams(gen: WorkloadGenerator, given: Record<string, stri
       out[key] = spec.default;
     } else if (typeof spec.default === 'number') {
       const n = parseSize(v);
-      if (n === null) return `parameter ${key}: '${v}' is not a number (sizes may end in K, M, G, T)`;
+      const range = `${spec.integer ? 'an integer' : 'a number'} from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}`;
+      if (n === null || !Number.isFinite(n)) return `parameter ${key}: '${v}' is not a number (expected ${range}; sizes may end in K, M, G, T)`;
+      if ((spec.integer && !Number.isInteger(n)) || n < (spec.min ?? 0) || n > (spec.max ?? Number.MAX_SAFE_INTEGER)) {
+        return `parameter ${key}: '${v}' is out of range (expected ${range})`;
+      }
       out[key] = n;
     } else {
       if (spec.choices && !spec.choices.includes(v)) return `parameter ${key}: '${v}' is not one of ${spec.choices.join(', ')}`;
       out[key] = v;
     }
   }
-  return out;
+  return gen.check?.(out) ?? out;
 }
 
 /** `4096`, `0x1000`, `64K`, `2M`, `1.5G`, `55T`, `1e-3` → number; null if malformed. */

@@ -11,7 +11,7 @@
  */
 import { Prng } from '../../explore/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, PAGE, RW, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, RW, SEED_PARAM, type WorkloadGenerator } from './generator.js';
 
 /** Size classes in pages and their weights (small classes dominate, as in real heaps). */
 const CLASSES = [1, 2, 4, 8, 16, 64, 256, 1024];
@@ -29,14 +29,14 @@ export const heap: WorkloadGenerator = {
   name: 'heap',
   summary: 'allocator-like heap: size-class mix, random frees, decay-based purging at a given granularity and chunk size',
   params: {
-    arena: { default: 2 ** 30, help: 'bytes of the arena mapping' },
-    ops: { default: 100_000, help: 'allocations + frees' },
-    fill: { default: 0.6, help: 'target share of the arena in use' },
-    decay: { default: 5_000, help: 'events a freed run stays dirty before it is purged' },
-    granularity: { default: 4096, help: 'purge only whole aligned granules of this size' },
-    chunk: { default: 65_536, help: 'largest single DONTNEED (bytes)' },
-    release: { default: 0.5, help: 'share of live allocations freed at the end (then purged once they decay)' },
-    seed: { default: 1, help: 'PRNG seed' },
+    arena: { default: 2 ** 30, help: 'bytes of the arena mapping', min: 4096, max: MAX_GEN_MAPPING },
+    ops: { default: 100_000, help: 'allocations + frees', min: 0, max: MAX_GEN_EVENTS, integer: true },
+    fill: { default: 0.6, help: 'target share of the arena in use', min: 0, max: 1 },
+    decay: { default: 5_000, help: 'events a freed run stays dirty before it is purged', min: 0, max: MAX_GEN_EVENTS, integer: true },
+    granularity: { default: 4096, help: 'purge only whole aligned granules of this size', min: 4096, max: MAX_GEN_MAPPING },
+    chunk: { default: 65_536, help: 'largest single DONTNEED (bytes)', min: 4096, max: MAX_GEN_MAPPING },
+    release: { default: 0.5, help: 'share of live allocations freed at the end (then purged once they decay)', min: 0, max: 1 },
+    seed: SEED_PARAM,
   },
   generate(p) {
     const arena = Math.floor((p.arena as number) / PAGE) * PAGE;

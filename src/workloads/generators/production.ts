@@ -16,7 +16,7 @@
  */
 import { Prng } from '../../explore/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, GiB, PAGE, PMD, RW, uniform, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, GiB, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
 
 const ARENA = 64 * GiB;
 const BLOCKS_PER_ARENA = ARENA / PMD;
@@ -26,15 +26,16 @@ export const production: WorkloadGenerator = {
   name: 'production',
   summary: 'the VIRT 55 TiB / RES 590 GiB / VmPTE 110 GiB process of the series, at any scale',
   params: {
-    scale: { default: 1, help: 'fraction of the full size (arena count = round(880 × scale))' },
-    virt: { default: 55 * 2 ** 40, help: 'VIRT at scale 1 (bytes; 64 GiB arenas)' },
-    res: { default: 590 * 2 ** 30, help: 'RES at scale 1 (bytes, in fully used 2 MiB blocks)' },
-    touched: { default: 1, help: 'pages written in each block that is given back' },
+    scale: { default: 1, help: 'fraction of the full size (arena count = round(880 × scale))', min: 1e-6, max: 1 },
+    virt: { default: 55 * 2 ** 40, help: 'VIRT at scale 1 (bytes; 64 GiB arenas)', min: ARENA, max: MAX_GEN_MAPPING },
+    res: { default: 590 * 2 ** 30, help: 'RES at scale 1 (bytes, in fully used 2 MiB blocks)', min: 0, max: MAX_GEN_MAPPING },
+    touched: { default: 1, help: 'pages written in each block that is given back', min: 1, max: 512, integer: true },
     purge: { default: 'extents', choices: ['extents', 'pages'], help: 'how blocks are given back' },
-    seed: { default: 1, help: 'PRNG seed' },
-    shard: { default: 0, help: 'this worker\'s shard (0-based)' },
-    shards: { default: 1, help: 'number of shards (workers)' },
+    seed: SEED_PARAM,
+    shard: { default: 0, help: 'this worker\'s shard (0-based, below shards)', min: 0, max: 63, integer: true },
+    shards: { default: 1, help: 'number of shards (workers)', min: 1, max: 64, integer: true },
   },
+  check: (p) => ((p.shard as number) < (p.shards as number) ? undefined : `parameter shard: ${p.shard} is not below shards=${p.shards} (expected 0 to ${(p.shards as number) - 1})`),
   generate(p) {
     const scale = p.scale as number;
     const arenas = Math.max(1, Math.round(((p.virt as number) / ARENA) * scale));

@@ -6,17 +6,17 @@
  */
 import { Prng } from '../../explore/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, PAGE, PMD, RW, uniform, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
 
 export const sparse: WorkloadGenerator = {
   name: 'sparse',
   summary: 'N random page writes over a huge mapping, then purge a fraction of them by page or by block',
   params: {
-    size: { default: 2 ** 40, help: 'bytes mapped (one anonymous mapping)' },
-    touches: { default: 100_000, help: 'random pages written' },
+    size: { default: 2 ** 40, help: 'bytes mapped (one anonymous mapping)', min: PMD, max: MAX_GEN_MAPPING },
+    touches: { default: 100_000, help: 'random pages written', min: 0, max: MAX_GEN_EVENTS, integer: true },
     purge: { default: 'pages', choices: ['none', 'pages', 'blocks'], help: 'how touched pages are given back' },
-    fraction: { default: 0.5, help: 'share of touched pages given back' },
-    seed: { default: 1, help: 'PRNG seed' },
+    fraction: { default: 0.5, help: 'share of touched pages given back', min: 0, max: 1 },
+    seed: SEED_PARAM,
   },
   generate(p) {
     const size = Math.floor((p.size as number) / PMD) * PMD;

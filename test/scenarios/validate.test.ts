@@ -1,0 +1,89 @@
+/**
+ * Scenario files that are wrong in ways only running them shows, and grammar errors: each is bad
+ * input at FILE:LINE:COL, found before the explorer starts (issue 15, D5, D6, D11).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
+import { checkScenario } from '../../src/scenarios/validate.js';
+
+const HEAD = ['scenario s', 'about test', 'guard zap-fastpath-fix', 'violation none'];
+
+function parse(...lines: string[]): ReturnType<typeof parseScenario> {
+  return parseScenario([...HEAD, ...lines].join('\n') + '\n', 's.scn');
+}
+
+function scenario(...lines: string[]): Scenario {
+  const r = parse(...lines);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.scenario;
+}
+
+/** Line numbers below count the four header lines. */
+const L = (n: number) => HEAD.length + n;
+
+describe('scenario grammar errors carry a column and what was expected', () => {
+  it('a CPU number past 7, at the number', () => {
+    const r = parse('process P', 'map A anon private 2M', 'cpu 8 touch A 0 4K write');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors).toEqual([`s.scn:${L(3)}:5: bad CPU number '8' (expected cpu N OP ... with N from 0 to 7)`]);
+  });
+
+  it('accepts CPUs 0 to 7 in the grammar', () => {
+    expect(parse('process P', 'map A anon private 2M', 'cpu 7 touch A 0 4K write').ok).toBe(true);
+  });
+
+  it('an unknown kernel path, a bad access and an unknown mapping, each at its word', () => {
+    const r = parse('process P', 'map A anon private 2M', 'cpu 0 frob A 0 4K', 'cpu 1 touch A 0 4K sideways', 'cpu 1 touch B 0 4K read');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => e.split(' (expected')[0])).toEqual([
+      `s.scn:${L(3)}:7: unknown kernel path 'frob'`,
+      `s.scn:${L(4)}:20: bad access 'sideways'`,
+      `s.scn:${L(5)}:13: process P has no mapping 'B'`,
+    ]);
+    for (const e of r.errors) expect(e).toMatch(/\(expected .+\)$/);
+  });
+
+  it('header lines: a bad bound and a repeated scenario line', () => {
+    const r = parseScenario('scenario s\nscenario t\nbound 12\nprocess P\nmap A anon private 2M\ncpu 0 touch A 0 4K read\n', 's.scn');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.split(': ')[0])).toEqual(['s.scn:2:1', 's.scn:3:7']);
+  });
+});
+
+describe('checkScenario: what running the setup shows', () => {
+  it('a setup op that fails is bad input at its line and column', () => {
+    const scn = scenario('process P', 'map A anon private 2M prot=r--', '  touch A 0 4K write', 'cpu 0 touch A 0 4K read');
+    expect(checkScenario(scn)).toEqual([`s.scn:${L(3)}:3: the setup stops here: touch failed with SIGSEGV (expected a setup whose every op succeeds, or fails as its err= says)`]);
+  });
+
+  it('an err= that does not happen is bad input at its line', () => {
+    const scn = scenario('process P', 'map A anon private 2M', 'touch A 0 4K write err=SIGSEGV', 'cpu 0 touch A 0 4K read');
+    expect(checkScenario(scn)[0]).toContain(`s.scn:${L(3)}:1: the setup stops here: touch was expected to fail with SIGSEGV but succeeded`);
+  });
+
+  it('a CPU the explorer does not run is refused at the CPU number', () => {
+    const scn = scenario('process P', 'map A anon private 2M', 'cpu 0 touch A 0 4K read', 'cpu 2 touch A 0 4K read');
+    expect(checkScenario(scn)).toEqual([`s.scn:${L(4)}:5: CPU 2: the explorer runs 2 CPUs (expected a CPU number from 0 to 1)`]);
+  });
+
+  it('a kernel path outside its mapping, or a one-table path across a block boundary', () => {
+    const scn = scenario('process P', 'map A anon private 2M', 'map B anon private 4M', 'cpu 0 madvise A 0 4M dontneed', 'cpu 1 pte_offset_map B 1M 2M', 'cpu 1 uffd_move B 0 A 2M');
+    const es = checkScenario(scn);
+    expect(es.map((e) => e.split(': ')[0])).toEqual([`s.scn:${L(4)}:19`, `s.scn:${L(5)}:27`, `s.scn:${L(6)}:23`]);
+    expect(es[0]).toContain('range [0, 4M) is outside mapping A (size 2M)');
+  });
+
+  it('a setup that runs into the bug of a guard switched off is bad input at its line (with the guard on it runs)', () => {
+    const scn = scenario('process P', 'map A anon private 4M', 'touch A 64K 2M write', 'madvise A 4K 4K dontneed', 'cpu 0 touch A 4K 1M write');
+    expect(checkScenario(scn)).toEqual([]);
+    const es = checkScenario(scn, ['reclaim-range-check']);
+    expect(es).toHaveLength(1);
+    expect(es[0]).toMatch(new RegExp(`^s\\.scn:${L(4)}:1: the setup breaks the model with reclaim-range-check off: Violation: nonempty-detach: .* \\(expected a setup that runs cleanly with the guards switched off\\)$`));
+  });
+
+  it('the shipped-style scenario passes', () => {
+    const scn = scenario('config need_resched=2', 'process P', 'map A anon private 2M', 'touch A 0 4K write', 'cpu 0 madvise A 0 2M dontneed', 'cpu 1 touch A 0 4K write');
+    expect(checkScenario(scn)).toEqual([]);
+  });
+});

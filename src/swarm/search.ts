@@ -24,9 +24,10 @@ export type SearchOutcome =
       readonly status: 'violation';
       readonly kind: string;
       readonly message: string;
-      /** Absent for a `model-bug` (the exception ends the search; there is no schedule to replay). */
+      /** Absent for a `model-bug` or a violation in the setup (no schedule to replay). */
       readonly token?: string;
-      readonly phase: 'dpor' | 'pct';
+      /** Which search found it; `setup`: running the setup script alone already fails. */
+      readonly phase: 'dpor' | 'pct' | 'setup';
       /** Executions of the whole search, up to the failing one. */
       readonly executions: number;
     };
@@ -48,12 +49,15 @@ export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b
     return { status: 'clean', complete: false, executions };
   } catch (e) {
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // The setup runs alone, as a script: a sanitizer violation there is a finding without a schedule.
+    const inSetup = /scenario setup failed: Violation: ([a-z-]+): (.*)/.exec(message);
+    if (inSetup) return { status: 'violation', kind: inSetup[1], message: `in the setup: ${inSetup[2]}`, phase: 'setup', executions };
     return { status: 'violation', kind: MODEL_BUG, message, phase: 'dpor', executions };
   }
 }
 
 /** What makes two findings the same (docs/swarm.md, dedup): kind, guards off, the message's first line without numbers. */
 export function findingKey(kind: string, guardsOff: readonly string[], message: string): string {
-  const msg = (message.split('\n')[0] ?? '').replace(/0x[0-9a-f]+|\d+/gi, 'N');
+  const msg = (message.split('\n')[0] ?? '').replace(/\S+\.scn: /, '').replace(/0x[0-9a-f]+|\d+/gi, 'N');
   return `${kind} | ${[...guardsOff].sort().join('+') || 'all guards on'} | ${msg}`;
 }

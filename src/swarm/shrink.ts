@@ -59,7 +59,7 @@ function smallerOps(line: string): string[] {
 }
 
 function sameFinding(a: SearchOutcome & { status: 'violation' }, b: SearchOutcome, guardsOff: readonly GuardName[]): b is SearchOutcome & { status: 'violation' } {
-  if (b.status !== 'violation' || b.kind !== a.kind) return false;
+  if (b.status !== 'violation' || b.kind !== a.kind || (a.phase === 'setup') !== (b.phase === 'setup')) return false;
   return a.kind !== MODEL_BUG || findingKey(a.kind, guardsOff, a.message) === findingKey(b.kind, guardsOff, b.message);
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { prepareRunner, renderResults, runBench } from '../bench/bench.js';
 import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/workloads.js';
+import { benchSwarm } from './swarm.js';
 import { EXIT, UsageError } from './util.js';
 
 export function registerBench(program: Command): void {
@@ -15,9 +16,13 @@ export function registerBench(program: Command): void {
     .option('-o, --output <file>', 'where to write the Markdown results (default bench/RESULTS.md, or bench/WORKLOADS.md with --production)')
     .option('--production', 'instead: replay the production case of the series (generator production) and measure shards on worker threads')
     .option('--scale <s>', 'with --production: size of the production case (1 = VIRT 55 TiB, RES 590 GiB)', '1')
+    .option('--swarm', 'instead: rediscover each guard with swarm campaigns (docs/swarm.md) and write bench/SWARM.md')
+    .option('--per-guard <s>', 'with --swarm: time limit of each guard\'s campaign in seconds', '600')
+    .option('--workers <n>', 'with --swarm: worker threads (default: cores - 1, at least 1)')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: string; sizes: string; kernel: boolean; output?: string; production?: boolean; scale: string }) => {
+    .action(async (opts: { reps: string; sizes: string; kernel: boolean; output?: string; production?: boolean; scale: string; swarm?: boolean; perGuard: string; workers?: string }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+      if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log);
       if (opts.production) {
         const scale = Number(opts.scale);
         if (!(scale > 0 && scale <= 1)) throw new UsageError(`--scale: expected a number in (0, 1], got '${opts.scale}'`);

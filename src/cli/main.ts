@@ -12,6 +12,7 @@ import { registerRecord } from './record.js';
 import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerSwarm } from './swarm.js';
 import { registerTrace } from './trace.js';
 import { registerWeb } from './web.js';
 import { EXIT, UsageError } from './util.js';
@@ -42,6 +43,7 @@ Examples:
   ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
+  ptlab swarm --guard zap-fastpath-fix=off   generated scenarios searched for violations
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
   ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
@@ -57,6 +59,7 @@ registerRun(program);
 registerDemo(program);
 registerDiff(program);
 registerExplore(program);
+registerSwarm(program);
 registerBench(program);
 registerRecord(program);
 registerReplay(program);

@@ -11,7 +11,7 @@ import type { Scenario } from '../scenarios/format.js';
 import { EXIT, UsageError, table } from './util.js';
 import { exploreDoc } from '../view/docs.js';
 
-function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
+export function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
   const m = /^([a-z0-9-]+)=off$/.exec(v);
   if (!m || !(GUARD_NAMES as readonly string[]).includes(m[1])) {
     throw new UsageError(`--guard: expected NAME=off with NAME one of: ${GUARD_NAMES.join(', ')} (got '${v}')`);
@@ -19,7 +19,7 @@ function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
   return [...prev, m[1] as GuardName];
 }
 
-function intOption(name: string, v: string, min: number, max: number): number {
+export function intOption(name: string, v: string, min: number, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${v}'`);
   return n;

@@ -7,21 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { intOption as int, parseGuard } from './explore.js';
 import { renderSwarmBench, swarmBench } from '../bench/swarm.js';
 import { defaultWorkers, runCampaign, type CampaignProgress } from '../swarm/campaign.js';
 import { EXIT, UsageError } from './util.js';
-
-function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
-  const m = /^([a-z0-9-]+)=off$/.exec(v);
-  if (!m || !(GUARD_NAMES as readonly string[]).includes(m[1])) throw new UsageError(`--guard: expected NAME=off with NAME one of: ${GUARD_NAMES.join(', ')} (got '${v}')`);
-  return prev.includes(m[1] as GuardName) ? prev : [...prev, m[1] as GuardName];
-}
-
-function int(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-}
 
 /** The progress line: on a terminal rewritten in place, elsewhere a line every 30 s. */
 export function progressLine(): { update(p: CampaignProgress): void; done(): void } {
@@ -121,7 +110,7 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
   if (!(seconds > 0)) throw new UsageError(`--per-guard: expected a positive number of seconds, got '${perGuard}'`);
   const workers = workersOpt === undefined ? defaultWorkers() : int('workers', workersOpt, 0, 256);
   const progress = progressLine();
-  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 2000, pct: 300 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
+  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
   const md = renderSwarmBench(r);
   fs.mkdirSync(path.dirname(output), { recursive: true });

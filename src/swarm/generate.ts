@@ -173,7 +173,7 @@ class Builder {
     // uffd_move wants two private anonymous mappings; rmap_walk a page-cache one.
     let kind = d.pick(kinds);
     if (i === 1 && this.has('k:uffd_move') && d.chance(0.6)) kind = 'anon';
-    const locked = this.has('locked') && d.chance(0.5);
+    const locked = this.has('locked') && d.chance(0.3); // mlock populates the whole mapping: long executions
     if (kind === 'anon' || kind === 'anon-shared') return { name, kind: 'anon', size: sz, shared: kind === 'anon-shared', locked };
     const file = `F${i}`;
     this.gen.files.push(kind === 'shmem' ? `memfd ${file} ${size(sz)}` : `file ${file} ${size(sz)}${d.chance(0.3) ? ' folio=2M' : ''}`);

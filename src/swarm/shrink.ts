@@ -4,7 +4,7 @@
  * same message up to numbers). Edits, tried in this order: drop a task, drop a setup line, drop a
  * config setting or explorer choice, drop a mapping nothing refers to any more, make a range
  * smaller (a length to one page, a 4 MiB mapping to 2 MiB, a populating touch to one page). After
- * each kept edit it starts over; it stops at a fixpoint or after `maxTries` candidate searches.
+ * each kept edit it starts over; it stops at a fixpoint or after `maxTries` (30) candidate searches.
  * Candidates the parser or the setup refuses are skipped.
  */
 import type { GuardName } from '../mm/config.js';
@@ -63,7 +63,7 @@ function sameFinding(a: SearchOutcome & { status: 'violation' }, b: SearchOutcom
   return a.kind !== MODEL_BUG || findingKey(a.kind, guardsOff, a.message) === findingKey(b.kind, guardsOff, b.message);
 }
 
-export function shrink(start: GenScenario, found: SearchOutcome & { status: 'violation' }, guardsOff: readonly GuardName[], budget: SearchBudget, seed: number, maxTries = 60): ShrinkResult {
+export function shrink(start: GenScenario, found: SearchOutcome & { status: 'violation' }, guardsOff: readonly GuardName[], budget: SearchBudget, seed: number, maxTries = 30): ShrinkResult {
   let gen = start;
   let outcome = found;
   let steps = 0;

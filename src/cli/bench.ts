@@ -5,6 +5,7 @@ import { prepareRunner, renderResults, runBench } from '../bench/bench.js';
 import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/workloads.js';
 import { explorerBench, renderExplorerBench } from '../bench/explorer.js';
 import { spinBench, renderSpin } from '../bench/spin.js';
+import { benchSwarm } from './swarm.js';
 import { EXIT, UsageError } from './util.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { intArg, intListArg, numberArg } from './options.js';
@@ -22,9 +23,13 @@ export function registerBench(program: Command): void {
     .option('--explorer', 'instead: the explorer on every shipped scenario (complete searches, DPOR vs naive, SPIN when installed); writes bench/EXPLORER.md')
     .option('--baseline <dir>', 'with --explorer: a built checkout of an older ptlab (git worktree + npm run build) to run side by side')
     .option('--scenario <name>', 'with --explorer: only this scenario')
+    .option('--swarm', 'instead: rediscover each guard with swarm campaigns (docs/swarm.md) and write bench/SWARM.md')
+    .option('--per-guard <s>', 'with --swarm: time limit of each guard\'s campaign in seconds', '600')
+    .option('--workers <n>', 'with --swarm: worker threads (default: cores - 1, at least 1)')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string }) => {
+    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string; swarm?: boolean; perGuard: string; workers?: string }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+      if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log);
       if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
       if (opts.explorer) {
         const b = await explorerBench({ baseline: opts.baseline, reps: opts.reps, sideBound: 2, log, only: opts.scenario });

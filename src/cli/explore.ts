@@ -14,7 +14,7 @@ import { EXIT, UsageError, table } from './util.js';
 import { intArg, MAX_SECONDS, numberArg } from './options.js';
 import { exploreDoc } from '../view/docs.js';
 
-function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
+export function parseGuard(v: string, prev: GuardName[] = []): GuardName[] {
   const m = /^([a-z0-9-]+)=off$/.exec(v);
   if (!m || !(GUARD_NAMES as readonly string[]).includes(m[1])) {
     throw new UsageError(`--guard: expected NAME=off with NAME one of: ${GUARD_NAMES.join(', ')} (got '${v}')`);

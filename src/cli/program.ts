@@ -10,6 +10,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerExplore } from './explore.js';
+import { registerSwarm } from './swarm.js';
 import { registerRecord } from './record.js';
 import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
@@ -39,6 +40,7 @@ Examples:
   ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
+  ptlab swarm --guard zap-fastpath-fix=off   generated scenarios searched for violations
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
   ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
@@ -53,6 +55,7 @@ Op-script grammar: docs/op-scripts.md; limits on inputs: docs/limits.md`,
   registerDemo(program);
   registerDiff(program);
   registerExplore(program);
+  registerSwarm(program);
   registerBench(program);
   registerRecord(program);
   registerReplay(program);

@@ -1,0 +1,124 @@
+/**
+ * `ptlab swarm`: a campaign of generated scenarios (src/swarm, docs/swarm.md).
+ * Exit codes: 0 no findings, 1 findings, 2 bad input.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { parseGuard } from './explore.js';
+import { parseIntOption } from './options.js';
+
+const int = (name: string, v: string, min: number, max: number): number => parseIntOption(`--${name}`, v, min, max);
+import { renderSwarmBench, swarmBench } from '../bench/swarm.js';
+import { defaultWorkers, runCampaign, type CampaignProgress } from '../swarm/campaign.js';
+import { EXIT, UsageError } from './util.js';
+
+/** The progress line: on a terminal rewritten in place, elsewhere a line every 30 s. */
+export function progressLine(): { update(p: CampaignProgress): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  return {
+    update(p) {
+      const now = p.elapsedMs;
+      if (now - last < (tty ? 250 : 30_000) && p.done < p.total) return;
+      last = now;
+      const rate = Math.round(p.executions / Math.max(1e-3, now / 1000));
+      const line = `swarm: ${p.done}/${p.total} scenarios, ${p.executions.toLocaleString('en-US')} executions (${rate.toLocaleString('en-US')}/s), ${p.findings} finding(s), ${Math.round(now / 1000)} s`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+    done() {
+      if (tty && last) process.stderr.write('\n');
+    },
+  };
+}
+
+interface SwarmCliOptions {
+  seed: string;
+  scenarios: string;
+  budget: string;
+  pct: string;
+  guard: GuardName[];
+  seconds?: string;
+  out: string;
+  workers?: string;
+  shrink: boolean;
+}
+
+export function registerSwarm(program: Command): void {
+  program
+    .command('swarm')
+    .description('generate scenarios and search them for violations (swarm testing; docs/swarm.md)')
+    .option('--seed <n>', 'campaign seed: the same seed generates the same scenarios', '1')
+    .option('--scenarios <n>', 'how many scenarios to generate and search', '200')
+    .option('--budget <n>', 'DPOR executions per scenario before falling back to PCT', '2000')
+    .option('--pct <n>', 'PCT executions per scenario when DPOR did not finish (0: none)', '300')
+    .option('--guard <NAME=off>', 'switch a guard off in every scenario (repeatable; default: all guards on)', parseGuard, [])
+    .option('--seconds <s>', 'stop starting scenarios after this long (running ones are dropped)')
+    .option('--out <dir>', 'findings folder: one .scn per distinct finding, and campaign.json', 'swarm-findings')
+    .option('--workers <n>', `worker threads (default: available cores - 1, at least 1; here ${defaultWorkers()}); 0 runs in this thread`)
+    .option('--no-shrink', 'keep failing scenarios as generated')
+    .addHelpText(
+      'after',
+      `
+Each scenario is generated from the campaign seed and its number, searched completely by DPOR if it
+fits the budget, else sampled by PCT; a violation is minimized (schedule) and shrunk (scenario) and
+written to the findings folder as a .scn with its replay token, as soon as it is found. Findings
+are deduplicated by violation kind, guards off, and the message's first line without numbers.
+Results do not depend on --workers (--seconds only decides how many scenarios run).
+Ctrl-C stops the campaign: findings already written stay, campaign.json is written.
+
+Example: rediscover race R12 with its guard off, then run the finding
+  ptlab swarm --guard reclaim-range-check=off --scenarios 100 --budget 500 --out /tmp/f
+  ptlab explore /tmp/f/nonempty-detach-*.scn --guard-off
+
+Exit codes: 0 no findings, 1 findings (see --out), 2 bad input.
+Guards: ${GUARD_NAMES.join(', ')}`,
+    )
+    .action(async (o: SwarmCliOptions) => {
+      const seed = int('seed', o.seed, 0, 2 ** 32 - 1);
+      const scenarios = int('scenarios', o.scenarios, 1, 1e7);
+      const budget = { dpor: int('budget', o.budget, 1, 1e9), pct: int('pct', o.pct, 0, 1e9) };
+      const workers = o.workers === undefined ? undefined : int('workers', o.workers, 0, 256);
+      const seconds = o.seconds === undefined ? undefined : Number(o.seconds);
+      if (seconds !== undefined && !(seconds > 0)) throw new UsageError(`--seconds: expected a positive number, got '${o.seconds}'`);
+      const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+      const onSigint = () => Atomics.store(stopFlag, 0, 1);
+      process.once('SIGINT', onSigint);
+      const progress = progressLine();
+      let summary;
+      try {
+        summary = await runCampaign({ seed, scenarios, budget, guardsOff: o.guard, workers, seconds, out: o.out, shrink: o.shrink, stopFlag, onProgress: (p) => progress.update(p) });
+      } finally {
+        progress.done();
+        process.off('SIGINT', onSigint);
+      }
+      const guards = o.guard.length ? o.guard.join(', ') : 'none';
+      process.stdout.write(
+        `swarm seed ${seed}: ${summary.done}/${scenarios} scenarios (${summary.complete} searched completely), ` +
+          `${summary.executions.toLocaleString('en-US')} executions in ${summary.seconds} s, guards off: ${guards}${summary.stopped === 'no' ? '' : `; stopped (${summary.stopped})`}\n`,
+      );
+      for (const f of summary.findings) {
+        process.stdout.write(`\n${f.kind}: ${f.message.split('\n')[0]}\n  ${f.count} scenario(s), first job ${f.index} (seed ${f.seed}), ${f.linesBefore} -> ${f.linesAfter} lines\n  ${path.join(o.out, f.file ?? '')}\n`);
+      }
+      process.stdout.write(summary.findings.length ? `\n${summary.findings.length} finding(s); summary in ${path.join(o.out, 'campaign.json')}\n` : 'no findings\n');
+      process.exitCode = summary.findings.length ? EXIT.FAIL : EXIT.OK;
+    });
+}
+
+/** `ptlab bench --swarm`: the rediscovery benchmark (src/bench/swarm.ts), written to `output` (.md and .json). */
+export async function benchSwarm(output: string, perGuard: string, workersOpt: string | undefined, log: (s: string) => void): Promise<void> {
+  const seconds = Number(perGuard);
+  if (!(seconds > 0)) throw new UsageError(`--per-guard: expected a positive number of seconds, got '${perGuard}'`);
+  const workers = workersOpt === undefined ? defaultWorkers() : int('workers', workersOpt, 0, 256);
+  const progress = progressLine();
+  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
+  progress.done();
+  const md = renderSwarmBench(r);
+  fs.mkdirSync(path.dirname(output), { recursive: true });
+  fs.writeFileSync(output, md);
+  fs.writeFileSync(output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
+  process.stdout.write(md);
+  process.exitCode = EXIT.OK;
+}

@@ -1,0 +1,63 @@
+/**
+ * One generated scenario's search, as the swarm runs it (docs/swarm.md): DPOR within an execution
+ * budget; if the budget runs out first, PCT for a few hundred executions. A violation is the
+ * explorer's (its schedule already minimized); an exception of the model that is not a violation
+ * (a `ModelBug`, an internal error) is a finding of kind `model-bug`, never swallowed.
+ * Pure and deterministic: the outcome is a function of the scenario, the guards and the budgets.
+ */
+import type { GuardName } from '../mm/config.js';
+import { runScenario } from '../scenarios/run.js';
+import type { Scenario } from '../scenarios/format.js';
+
+export interface SearchBudget {
+  /** DPOR executions before falling back to PCT. */
+  readonly dpor: number;
+  /** PCT executions after an unfinished DPOR search (0: none). */
+  readonly pct: number;
+  /** Minimize the failing schedule (the explorer's minimization). */
+  readonly minimize?: boolean;
+}
+
+export type SearchOutcome =
+  | { readonly status: 'clean'; readonly complete: boolean; readonly executions: number }
+  | {
+      readonly status: 'violation';
+      readonly kind: string;
+      readonly message: string;
+      /** Absent for a `model-bug` or a violation in the setup (no schedule to replay). */
+      readonly token?: string;
+      /** Which search found it; `setup`: running the setup script alone already fails. */
+      readonly phase: 'dpor' | 'pct' | 'setup';
+      /** Executions of the whole search, up to the failing one. */
+      readonly executions: number;
+    };
+
+/** The kind of finding an exception of the model makes (not a sanitizer violation). */
+export const MODEL_BUG = 'model-bug';
+
+export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b: SearchBudget, seed: number): SearchOutcome {
+  let executions = 0;
+  try {
+    const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true };
+    const dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
+    executions += dpor.executions + dpor.abandoned;
+    if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions };
+    if (dpor.status === 'clean' || b.pct === 0) return { status: 'clean', complete: dpor.status === 'clean', executions };
+    const pct = runScenario(scn, { ...common, mode: 'pct', seed, depth: 2 + (seed % 2), executions: b.pct });
+    executions += pct.executions + pct.abandoned;
+    if (pct.status === 'violation') return { status: 'violation', kind: pct.violation.kind, message: pct.violation.message, token: pct.token, phase: 'pct', executions };
+    return { status: 'clean', complete: false, executions };
+  } catch (e) {
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // The setup runs alone, as a script: a sanitizer violation there is a finding without a schedule.
+    const inSetup = /scenario setup failed: Violation: ([a-z-]+): (.*)/.exec(message);
+    if (inSetup) return { status: 'violation', kind: inSetup[1], message: `in the setup: ${inSetup[2]}`, phase: 'setup', executions };
+    return { status: 'violation', kind: MODEL_BUG, message, phase: 'dpor', executions };
+  }
+}
+
+/** What makes two findings the same (docs/swarm.md, dedup): kind, guards off, the message's first line without numbers. */
+export function findingKey(kind: string, guardsOff: readonly string[], message: string): string {
+  const msg = (message.split('\n')[0] ?? '').replace(/\S+\.scn: /, '').replace(/0x[0-9a-f]+|\d+/gi, 'N');
+  return `${kind} | ${[...guardsOff].sort().join('+') || 'all guards on'} | ${msg}`;
+}

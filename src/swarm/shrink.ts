@@ -1,0 +1,94 @@
+/**
+ * Shrinking a failing generated scenario (docs/swarm.md): greedy, one edit at a time, keeping an
+ * edit when the smaller scenario still fails with the same finding kind (for a `model-bug`, the
+ * same message up to numbers). Edits, tried in this order: drop a task, drop a setup line, drop a
+ * config setting or explorer choice, drop a mapping nothing refers to any more, make a range
+ * smaller (a length to one page, a 4 MiB mapping to 2 MiB, a populating touch to one page). After
+ * each kept edit it starts over; it stops at a fixpoint or after `maxTries` (30) candidate searches.
+ * Candidates the parser or the setup refuses are skipped.
+ */
+import type { GuardName } from '../mm/config.js';
+import { emit, parse, type GenScenario } from './generate.js';
+import { findingKey, MODEL_BUG, searchScenario, type SearchBudget, type SearchOutcome } from './search.js';
+
+export interface ShrinkResult {
+  gen: GenScenario;
+  outcome: SearchOutcome & { status: 'violation' };
+  /** Edits kept. */
+  steps: number;
+  /** Candidate scenarios searched. */
+  tries: number;
+}
+
+/** Every one-edit-smaller variant of g, in the order they are tried. */
+export function candidates(g: GenScenario): GenScenario[] {
+  const out: GenScenario[] = [];
+  const with_ = (patch: Partial<GenScenario>): GenScenario => ({ ...g, ...patch });
+  const without = <T>(xs: readonly T[], i: number): T[] => xs.filter((_, j) => j !== i);
+  const replaced = <T>(xs: readonly T[], i: number, x: T): T[] => xs.map((y, j) => (j === i ? x : y));
+  if (g.tasks.length > 1) g.tasks.forEach((_, i) => out.push(with_({ tasks: without(g.tasks, i) })));
+  g.setup.forEach((_, i) => out.push(with_({ setup: without(g.setup, i) })));
+  g.config.forEach((_, i) => out.push(with_({ config: without(g.config, i) })));
+  g.choices.forEach((_, i) => out.push(with_({ choices: without(g.choices, i) })));
+  g.maps.forEach((m, i) => {
+    const used = [...g.setup, ...g.tasks.map((t) => t.op)].some((l) => l.split(/\s+/).includes(m.name));
+    if (!used) out.push(with_({ maps: without(g.maps, i), files: g.files.filter((f) => f.split(/\s+/)[1] !== m.file) }));
+    if (m.size > 2 * 1024 * 1024) out.push(with_({ maps: replaced(g.maps, i, { ...m, size: m.size / 2 }), files: g.files.map((f) => (f.split(/\s+/)[1] === m.file ? f.replace(/ \d+M/, ` ${m.size / 2 / 1024 / 1024}M`) : f)) }));
+    if (m.locked) out.push(with_({ maps: replaced(g.maps, i, { ...m, locked: false }) }));
+  });
+  g.files.forEach((f, i) => {
+    if (f.includes(' folio=')) out.push(with_({ files: replaced(g.files, i, f.replace(/ folio=\S+/, '')) }));
+  });
+  g.tasks.forEach((t, i) => {
+    for (const op of smallerOps(t.op)) out.push(with_({ tasks: replaced(g.tasks, i, { ...t, op }) }));
+  });
+  g.setup.forEach((l, i) => {
+    for (const op of smallerOps(l)) out.push(with_({ setup: replaced(g.setup, i, op) }));
+  });
+  return out;
+}
+
+/** An op line with a smaller range: its length one page, or half, or `every=` dropped. */
+function smallerOps(line: string): string[] {
+  const w = line.split(/\s+/);
+  const out: string[] = [];
+  if (['touch', 'madvise', 'unmap', 'pte_offset_map', 'gup_fast'].includes(w[0]) && w[3] !== undefined && w[3] !== '4K') {
+    out.push([...w.slice(0, 3), '4K', ...w.slice(4).filter((x) => !x.startsWith('every='))].join(' '));
+  }
+  return out;
+}
+
+function sameFinding(a: SearchOutcome & { status: 'violation' }, b: SearchOutcome, guardsOff: readonly GuardName[]): b is SearchOutcome & { status: 'violation' } {
+  if (b.status !== 'violation' || b.kind !== a.kind || (a.phase === 'setup') !== (b.phase === 'setup')) return false;
+  return a.kind !== MODEL_BUG || findingKey(a.kind, guardsOff, a.message) === findingKey(b.kind, guardsOff, b.message);
+}
+
+export function shrink(start: GenScenario, found: SearchOutcome & { status: 'violation' }, guardsOff: readonly GuardName[], budget: SearchBudget, seed: number, maxTries = 30): ShrinkResult {
+  let gen = start;
+  let outcome = found;
+  let steps = 0;
+  let tries = 0;
+  // A smaller scenario rarely needs more interleavings than the original took to fail.
+  const b: SearchBudget = { dpor: Math.min(budget.dpor, 2 * found.executions + 200), pct: budget.pct, minimize: false };
+  search: for (;;) {
+    for (const c of candidates(gen)) {
+      if (tries >= maxTries) break search;
+      let scn;
+      try {
+        scn = parse(emit(c, { name: 'shrink', about: 'candidate' }), 'shrink.scn');
+      } catch {
+        continue; // refers to something an edit removed
+      }
+      tries++;
+      const r = searchScenario(scn, guardsOff, b, seed);
+      if (sameFinding(found, r, guardsOff)) {
+        gen = c;
+        outcome = r;
+        steps++;
+        continue search;
+      }
+    }
+    break;
+  }
+  return { gen, outcome, steps, tries };
+}

@@ -1,0 +1,85 @@
+/**
+ * Swarm testing (src/swarm, docs/swarm.md): the generator is a function of its seed and emits only
+ * scenarios the parser and the setup accept; a small campaign with a guard off finds that guard's
+ * violation and writes a .scn that reproduces it; results do not depend on the worker count; with
+ * every guard on, nothing but the one known model bug.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/scenarios/format.js';
+import { loadScenario } from '../../src/scenarios/registry.js';
+import { replayScenario, runScenario } from '../../src/scenarios/run.js';
+import { scenarioSystem } from '../../src/scenarios/system.js';
+import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
+import { generate, jobSeed } from '../../src/swarm/generate.js';
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
+
+/** Campaign seed 1, its first 25 scenarios: job 20 hits R12 with `reclaim-range-check` off. */
+const SMALL: Omit<CampaignOptions, 'guardsOff'> = { seed: 1, scenarios: 25, budget: { dpor: 500, pct: 100 }, workers: 0 };
+
+/** A summary without what the clock decides. */
+const timeless = (s: CampaignSummary) => ({ ...s, seconds: 0, findings: s.findings.map((f) => ({ ...f, secondsToFind: 0 })) });
+
+describe('generator', () => {
+  it('is deterministic per seed, and every scenario parses and sets up', () => {
+    const kinds = new Set<string>();
+    for (let i = 0; i < 150; i++) {
+      const seed = jobSeed(3, i);
+      const a = generate(seed);
+      expect(generate(seed).text).toBe(a.text);
+      const r = parseScenario(a.text, 'gen.scn');
+      expect(r.ok, a.text).toBe(true);
+      expect(() => scenarioSystem(a.scenario), a.text).not.toThrow();
+      for (const t of a.scenario.tasks) kinds.add(t.spec.kind);
+    }
+    expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
+    // Every task kind of the format is generated.
+    expect([...kinds].sort()).toEqual(['gup_fast', 'madvise', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
+  });
+});
+
+describe('campaign', () => {
+  it('finds R12 with reclaim-range-check off and writes a .scn that reproduces it', async () => {
+    const out = tmp();
+    const s = await runCampaign({ ...SMALL, guardsOff: ['reclaim-range-check'], out });
+    const f = s.findings.find((x) => x.kind === 'nonempty-detach');
+    expect(f, JSON.stringify(s.findings.map((x) => x.key))).toBeDefined();
+    expect(f!.file).toBeDefined();
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'campaign.json'), 'utf8')) as CampaignSummary;
+    expect(saved.findings.map((x) => x.key)).toEqual(s.findings.map((x) => x.key));
+    const loaded = loadScenario(path.join(out, f!.file!));
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    const scn = loaded.scenario;
+    expect(scn.guards).toEqual(['reclaim-range-check']);
+    expect(scn.violation).toBe('nonempty-detach');
+    expect(f!.linesAfter).toBeLessThanOrEqual(f!.linesBefore);
+    const again = runScenario(scn, { guardsOff: scn.guards });
+    expect(again.status).toBe('violation');
+    if (again.status === 'violation') expect(again.violation.kind).toBe('nonempty-detach');
+    const replayed = replayScenario(scn, f!.token!, scn.guards);
+    expect(replayed.status).toBe('violation');
+    // With the guard on, the saved scenario is clean.
+    expect(runScenario(scn).status).toBe('clean');
+  });
+
+  it('gives the same results on 1 and 2 worker threads', async () => {
+    // Small budgets (job 0 alone takes 600 executions at SMALL's): up to job 20, which finds R12.
+    const opts = { ...SMALL, scenarios: 21, budget: { dpor: 100, pct: 20 }, guardsOff: ['reclaim-range-check' as const] };
+    const [one, two] = [await runCampaign({ ...opts, workers: 1 }), await runCampaign({ ...opts, workers: 2 })];
+    expect(one.findings.map((f) => f.kind)).toContain('nonempty-detach');
+    expect(timeless(two)).toEqual(timeless(one));
+    expect(timeless(one)).toEqual(timeless(await runCampaign({ ...opts, workers: 0 })));
+  });
+
+  it('with every guard on finds only the known model bug (collapse vs guard_install)', async () => {
+    const s = await runCampaign({ ...SMALL, guardsOff: [] });
+    // A model problem the swarm found (reported with this work, not fixed here): the anonymous
+    // collapse takes over a guard marker installed between its scan and its mmap write lock as if
+    // it were a present page (khugepaged.ts collapseHugePage: only none and special entries are
+    // skipped), and frees a folio still mapped. When fixed, this list becomes empty.
+    expect(s.findings.map((f) => f.key)).toEqual(['model-bug | all guards on | ModelBug: folio N freed while mapped']);
+  });
+});

@@ -73,6 +73,7 @@ import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
+import { T_LINKED } from './pgtable.js';
 
 export type ScanResult =
   | 'SCAN_FAIL'
@@ -554,8 +555,26 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
   }
   const tid = tableOf(old);
   // Detached by pmdp_collapse_flush(), non-empty: excluded from every PTE-level writer by the locks held.
-  // __collapse_huge_page_isolate() + __collapse_huge_page_copy(): take over every entry.
   const base = tid * 512;
+  // __collapse_huge_page_isolate(): the scan ran under mmap_lock for read only, so an entry may
+  // have become non-present since (a guard marker installed meanwhile): refuse it, and put the
+  // table back with pmd_populate() (mm/khugepaged.c, collapse_huge_page(), 6.18).
+  let isolated: ScanResult = 'SCAN_SUCCEED';
+  for (let i = 0; i < HPAGE_PMD_NR && isolated === 'SCAN_SUCCEED'; i++) {
+    const e = yield* ptepGet(base + i);
+    if (e === 0 || (ptePresent(e) && pteSpecial(e))) continue; // none or the zero page
+    if (!ptePresent(e)) isolated = 'SCAN_PTE_NON_PRESENT';
+    else if (pteUffdWp(e)) isolated = 'SCAN_PTE_UFFD_WP';
+  }
+  if (isolated !== 'SCAN_SUCCEED') {
+    yield* spinLock(pml);
+    k.pt.setState(tid, T_LINKED);
+    yield* setPte(pmdp, old); // pmd_populate(mm, pmd, pmd_pgtable(_pmd))
+    yield* spinUnlock(pml);
+    folioPutRefs(folio, 1);
+    return yield* finish(isolated);
+  }
+  // __collapse_huge_page_copy(): take over every entry.
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const e = yield* ptepGetAndClear(base + i);
     if (e === 0 || pteSpecial(e)) {

@@ -1,0 +1,35 @@
+/**
+ * Model bugs found by generated scenarios (ptlab swarm, docs/swarm.md), each pinned as the
+ * scenario that found it, searched completely with every guard on. Before its fix each of these
+ * ended in a ModelBug (an internal error), not in a sanitizer violation.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/scenarios/format.js';
+import { runScenario } from '../../src/scenarios/registry.js';
+
+function scenario(text: string) {
+  const r = parseScenario(text, 'regression.scn');
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.scenario;
+}
+
+describe('swarm findings, fixed', () => {
+  it('MADV_COLLAPSE against MADV_GUARD_INSTALL: a marker installed after the scan is refused, not freed as a page', () => {
+    // collapse_huge_page() -> __collapse_huge_page_isolate() (mm/khugepaged.c, 6.18) returns
+    // SCAN_PTE_NON_PRESENT for the marker and pmd_populate()s the table back.
+    const scn = scenario(
+      [
+        'scenario collapse_vs_guard_marker',
+        'about swarm finding: an anonymous MADV_COLLAPSE against MADV_GUARD_INSTALL inside the block it collapses.',
+        'process P',
+        'map A anon private 2M align=2M',
+        'touch A 0 4K write',
+        'cpu 0 madvise A 0 2M collapse',
+        'cpu 1 madvise A 4K 4K guard_install',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { budget: { maxExecutions: 5_000 } });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+  });
+});

@@ -32,4 +32,24 @@ describe('swarm findings, fixed', () => {
     expect(r.status).toBe('clean');
     if (r.status === 'clean') expect(r.coverage).toBe('complete');
   });
+
+  it('two MADV_COLLAPSE of one shared memfd block: no folio reference dropped twice', () => {
+    // Found on the tree before issue 15's khugepaged fixes (collapse of tables of none and zero
+    // entries, collapse_pte_mapped_thp() installing the PMD): "folio 6 refcount went negative".
+    const scn = scenario(
+      [
+        'scenario collapse_vs_collapse_shmem',
+        'about swarm finding: two MADV_COLLAPSE of the same shared memfd block, four pages written.',
+        'memfd F0 2M',
+        'process P',
+        'map A shmem F0 0 2M shared',
+        'touch A 0 16K write',
+        'cpu 0 madvise A 0 2M collapse',
+        'cpu 1 madvise A 0 2M collapse',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { budget: { maxExecutions: 20_000 } });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+  });
 });

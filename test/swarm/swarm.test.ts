@@ -82,10 +82,4 @@ describe('campaign', () => {
     // __collapse_huge_page_isolate() does (test/scenarios/regressions.test.ts pins the schedule).
     expect(s.findings.map((f) => f.key)).toEqual([]);
   });
-    // A model problem the swarm found (reported with this work, not fixed here): the anonymous
-    // collapse takes over a guard marker installed between its scan and its mmap write lock as if
-    // it were a present page (khugepaged.ts collapseHugePage: only none and special entries are
-    // skipped), and frees a folio still mapped. When fixed, this list becomes empty.
-    expect(s.findings.map((f) => f.key)).toEqual(['model-bug | all guards on | ModelBug: folio N freed while mapped']);
-  });
 });

@@ -8,6 +8,7 @@
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
+import { obj, OBJ } from './objects.js';
 import { thpVmaSuitablePmd, vmaThpDisabled } from './huge_memory.js';
 import { setPteRange, vmaPageProt } from './memory/fault.js';
 import { pmdInstall } from './memory/pgalloc.js';
@@ -36,8 +37,18 @@ import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '
  * shmem folio may reach past it). A regular file's block is cached on its first lookup.
  */
 export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
-  if (mapping.kind === 'file' && index < mapping.sizePages && !mapping.pages.touched(index)) fileFillAsWritten(mapping, index);
+  const fill = mapping.kind === 'file' && index < mapping.sizePages && !mapping.pages.touched(index);
+  touchMapping(mapping, fill);
+  if (fill) fileFillAsWritten(mapping, index);
   return mapping.pages.load(index) as Pfn;
+}
+
+/**
+ * The running step reads or writes mapping's page cache: two paths that look up and replace the
+ * same file's pages (a fault and a collapse, two collapses) do not commute (src/mm/objects.ts).
+ */
+export function touchMapping(mapping: AddressSpace, write: boolean): void {
+  current.k.rec.touch(obj(OBJ.mapping, mapping.id), write);
 }
 
 /**
@@ -47,6 +58,7 @@ export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
 export function filemapAddFolio(mapping: AddressSpace, head: Pfn, index: number): void {
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
+  touchMapping(mapping, true);
   for (let i = 0; i < nr; i++) {
     mapping.pages.store(index + i, head + i);
     mem.mapping[head + i] = mapping.id;

@@ -12,7 +12,7 @@ import { EAGAIN, EBUSY, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD
 import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
-import { doSetPmd, filemapAddFolio, pageCacheLookup } from './filemap.js';
+import { doSetPmd, filemapAddFolio, pageCacheLookup, touchMapping } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
 import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
@@ -245,6 +245,25 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
       folioPutRefs(nw, 1);
       return 'SCAN_PAGE_LOCK';
     }
+    // The kernel looks up, trylocks and gets the folio under the xarray lock, then rechecks
+    // folio_mapping() with the folio locked (collapse_file(), mm/khugepaged.c, 6.18): another
+    // collapse may have replaced and freed the page since this task looked it up.
+    if (pageCacheLookup(mapping, i) !== page) {
+      yield* folioUnlock(page);
+      for (const o of old) yield* folioUnlock(o);
+      yield* folioUnlock(nw);
+      folioPutRefs(nw, 1);
+      return 'SCAN_TRUNCATED';
+    }
+    // Already collapsed (by the other path that raced this scan): "maybe PMD-mapped", as the scan says.
+    const head = mem.folioHead(page);
+    if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) {
+      yield* folioUnlock(page);
+      for (const o of old) yield* folioUnlock(o);
+      yield* folioUnlock(nw);
+      folioPutRefs(nw, 1);
+      return 'SCAN_PTE_MAPPED_HUGEPAGE';
+    }
     old.push(page);
     yield* tryToUnmap(mapping, page);
   }
@@ -258,6 +277,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
   for (const o of old) {
     mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
+    touchMapping(mapping, true);
     mapping.pages.store(mem.index[o], 0);
     mapping.nrpages--;
     yield* folioUnlock(o);

@@ -28,6 +28,8 @@ export const OBJ = {
   queue: 10,
   /** A folio's reference and map counts (by head pfn). */
   page: 11,
+  /** A file's page cache (mapping->i_pages and nrpages, by file id). */
+  mapping: 12,
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];

@@ -37,7 +37,12 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
     for (const v of mm.vmas) d.set(obj(OBJ.sem, v.vmLock.id), `${v.vmLock.readers}/${v.vmLock.writer} seq ${v.writeSeq} ${v.detached}`);
   }
-  for (const f of k.files) d.set(obj(OBJ.sem, f.iMmapRwsem.id), `${f.iMmapRwsem.readers}/${f.iMmapRwsem.writer}`);
+  for (const f of k.files) {
+    d.set(obj(OBJ.sem, f.iMmapRwsem.id), `${f.iMmapRwsem.readers}/${f.iMmapRwsem.writer}`);
+    let cache = `n${f.nrpages}`;
+    f.pages.forEach((i, pfn) => (cache += ` ${i}:${pfn}`));
+    d.set(obj(OBJ.mapping, f.id), cache);
+  }
   const mem = k.mem;
   for (let p = 1; p < mem.top; p++) {
     if (mem.flags[p] & PG_locked) d.set(obj(OBJ.folio, p), 'locked');

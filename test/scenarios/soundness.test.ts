@@ -63,7 +63,7 @@ describe('collapse_vs_vma_lock: the schedule that made a false "clean" (issue 12
   // Before vma_start_read() rechecked vm_lock_seq with the reference held, CPU1 zapped and
   // reclaimed the table inside collapse's section and collapse restored a table from a none PMD.
   const scn = scenarios.find((s) => s.name === 'collapse_vs_vma_lock')!;
-  const token = '1*3.0*526.1*4.0*528.1*11';
+  const token = '1*3.0*526.1*4.0*1040.1*11';
 
   it('is clean with every guard on: the reader sees the write lock on its recheck and falls back to the mmap_lock', () => {
     const r = replay(scenarioSystem(scn), token);

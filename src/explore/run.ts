@@ -58,7 +58,7 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
       // Asked anyway so that DPOR sees what waits on what; the answer cannot matter.
       const waits = pending.flatMap((p, i) => (p ? [i] : []));
       if (withTrace) {
-        const snapshot = inst.snapshot?.();
+        const snapshot = inst.snapshot?.(true);
         for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true, snapshot });
       }
       const message = `no task can run; waiting: ${waits.map((i) => `${i} at '${pending[i]!.label}'`).join(', ')}`;
@@ -76,7 +76,7 @@ export function runExecution(system: System, sched: Scheduler, maxSteps: number,
       inst.step(t, choice);
     } catch (e) {
       if (!system.isViolation(e)) throw e;
-      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.() });
+      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.(true) });
       return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
     }
     if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });

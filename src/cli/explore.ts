@@ -104,7 +104,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       let result: ExploreResult;
       if (o.replay !== undefined) {
         try {
-          result = replayScenario(scn, o.replay, guardsOff);
+          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json });
         } catch (e) {
           if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
           if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off)`);
@@ -123,6 +123,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
           budget: { maxExecutions: o.budget, maxMs: o.seconds === undefined ? undefined : o.seconds * 1000 },
           clock: () => performance.now(),
           stopAtFirst: !o.all,
+          snapshots: !!o.json,
           progressEvery: 200,
           onProgress: (p) => {
             if (isTty) process.stderr.write(`\r${p.executions} executions, ${Math.round(p.executions / Math.max(1, p.elapsedMs / 1000))}/s, depth ${p.depth}, ${Math.round(p.elapsedMs / 1000)} s `);

@@ -100,7 +100,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
       // Asked anyway so that DPOR sees what waits on what; the answer cannot matter.
       const waits = pending.flatMap((p, i) => (p ? [i] : []));
       if (withTrace) {
-        const snapshot = inst.snapshot?.();
+        const snapshot = inst.snapshot?.(true);
         for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true, snapshot });
       }
       const message = `no task can run; waiting: ${waits.map((i) => `${i} at '${pending[i]!.label}'`).join(', ')}`;
@@ -119,7 +119,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
     } catch (e) {
       if (!system.isViolation(e)) throw e;
       sched.stepped?.(depth, t, actualAccess(info, inst));
-      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.() });
+      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.(true) });
       return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
     }
     sched.stepped?.(depth, t, actualAccess(info, inst));

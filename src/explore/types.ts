@@ -71,9 +71,11 @@ export interface Instance {
   fingerprint?(): string;
   /**
    * The whole state as a JSON value, for viewers (the web view's race view); optional. Taken
-   * after each step of a trace, and once before the first.
+   * after each step of a trace, and once before the first. May return undefined for a step (a
+   * system that bounds what its snapshots of one trace hold; the view then shows the last one);
+   * `last` is the trace's violating step, which should always have one.
    */
-  snapshot?(): unknown;
+  snapshot?(last?: boolean): unknown;
 }
 
 export interface System {

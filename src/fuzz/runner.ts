@@ -53,12 +53,15 @@ export function memoryLimit(c: FuzzCase, allowance: number): number {
   return allowance + c.work * 100;
 }
 
+/** A file named on the command line that cannot be read (cli/util.ts readWhole, and the same words elsewhere). */
+const UNREADABLE = String.raw`: cannot read the [a-z ]+: [A-Z0-9_]+ \(expected .+\)`;
+
 const LOCATED: Record<Family, RegExp> = {
   scripts: /\S+:\d+:\d+: .+\(expected .+\)/s,
   scenarios: /\S+:\d+:\d+: .+\(expected .+\)/s,
-  traces: /\S+:\d+:\d+: .+\(expected .+\)/s,
+  traces: /(\S+:\d+:\d+: .+\(expected .+\)|--[a-z][a-z-]*: .+\(expected .+\))/s,
   tokens: /(--replay: .+\(expected .+\)|no scenario ')/s,
-  options: /(--[a-z][a-z-]*|parameter \w+|error: [a-z ]+'[^']*'|'[^']*' is not)/s,
+  options: new RegExp(`(--[a-z][a-z-]*|parameter \\w+|error: [a-z ]+'[^']*'|'[^']*' is not|no scenario '|${UNREADABLE})`, 's'),
   documents: /ptlab: (\/\S+: .+|--[a-z]+: .+)/s,
 };
 

@@ -48,7 +48,9 @@ parentPort!.on('message', async ({ id, c }: { id: number; c: FuzzCase }) => {
     paths[name] = path.join(caseDir, name.slice(1));
     fs.writeFileSync(paths[name], text);
   }
-  const argv = c.argv.map((a) => paths[a] ?? a);
+  // Own keys only: an argument such as 'valueOf' or 'constructor' is not a placeholder (a plain
+  // lookup handed ptlab Object.prototype.valueOf for `--replay valueOf`).
+  const argv = c.argv.map((a) => (Object.hasOwn(paths, a) ? paths[a] : a));
   out = '';
   err = '';
   const t0 = performance.now();

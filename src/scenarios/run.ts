@@ -18,6 +18,8 @@ export interface RunScenarioOptions extends ExploreOptions {
   executions?: number;
   /** PCT bug depth. */
   depth?: number;
+  /** Kernel snapshots in the trace (default true; only a JSON document shows them). */
+  snapshots?: boolean;
 }
 
 export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
@@ -34,10 +36,10 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
 }
 
 export function runScenario(scn: Scenario, o: RunScenarioOptions = {}): ExploreResult {
-  const sys = scenarioSystem(scn, o.guardsOff ?? []);
+  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots });
   return explore(sys, scheduler(scn, o), o);
 }
 
-export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = []) {
-  return replay(scenarioSystem(scn, guardsOff), token);
+export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean } = {}) {
+  return replay(scenarioSystem(scn, guardsOff, opts), token);
 }

@@ -23,6 +23,9 @@ import { observe, privateTables, undeclaredWrites } from './footprint_check.js';
 
 const GEN_API = genApi as unknown as ModelApi;
 
+/** Page tables the snapshots of one explorer trace may describe in all (docs/limits.md). */
+export const MAX_TRACE_SNAPSHOT_TABLES = 100_000;
+
 /** A finding of the modelled kernel's sanitizers, as the explorer sees it. */
 export class Finding implements Violation {
   constructor(
@@ -169,6 +172,8 @@ class ModelInstance implements Instance {
     private readonly scn: Scenario,
     private readonly template: Template,
     private readonly checkFootprints = false,
+    /** Whether trace steps get snapshots (only a JSON document shows them). */
+    private readonly snapshots = true,
   ) {
     const reused = template.free.pop();
     this.copy = reused ?? new Restorer(template.k);
@@ -313,9 +318,21 @@ class ModelInstance implements Instance {
     return `${mms}; RCU callbacks pending ${this.k.rcu.pending.length}`;
   }
 
-  /** The web view's picture of the kernel (src/view/snapshot.ts). */
-  snapshot(): unknown {
-    return kernelSnapshot(this.k);
+  /** Page tables the snapshots of this execution's trace have described so far. */
+  private snapshotTables = 0;
+
+  /**
+   * The web view's picture of the kernel (src/view/snapshot.ts), after each step of a trace. A
+   * snapshot lists every page table, so a trace of 10,000 steps over a setup of a thousand tables
+   * held ten million of them (gigabytes, issue 15's unbounded memory): once the trace's snapshots
+   * have described MAX_TRACE_SNAPSHOT_TABLES tables, the steps get none (the view shows the last
+   * one taken), except the violating step.
+   */
+  snapshot(last = false): unknown {
+    if (!this.snapshots || (this.snapshotTables >= MAX_TRACE_SNAPSHOT_TABLES && !last)) return undefined;
+    const s = kernelSnapshot(this.k);
+    for (const p of s.processes) this.snapshotTables += p.tables.length + p.offTree.length;
+    return s;
   }
 
   names(): string[] {
@@ -329,15 +346,17 @@ export interface SystemOptions {
    * a step that did not is an internal error. Slow: for tests.
    */
   readonly checkFootprints?: boolean;
+  /** Trace steps get kernel snapshots (default); false when no trace will be shown as a JSON document. */
+  readonly snapshots?: boolean;
 }
 
 /** The explorer's view of a scenario, with the given guards switched off. */
 export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = [], o: SystemOptions = {}): System {
   const template = setUp(scn, guardsOff);
-  const names = new ModelInstance(scn, template).names();
+  const names = new ModelInstance(scn, template, false, false).names();
   return {
     name: scn.name,
-    create: () => new ModelInstance(scn, template, o.checkFootprints),
+    create: () => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true),
     isViolation: (e: unknown): e is Violation => e instanceof Finding,
     taskNames: names,
   };

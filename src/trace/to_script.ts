@@ -90,7 +90,7 @@ export function planRebase(records: Iterable<TraceRecord>): RebasePlan {
     i = j + 1;
   }
   if ((next - 1) * PGD_SPAN > REBASE_LIMIT) {
-    throw new RangeError(`the trace uses ${chunks.length} spans of 512 GiB in ${clusters.length} runs; rebased, they would not fit between 16 and 64 TiB`);
+    throw new RangeError(`the trace uses ${chunks.length} spans of 512 GiB in ${clusters.length} runs; rebased, they would not fit between 16 and 64 TiB (expected a trace whose mappings fit 48 TiB with a free 512 GiB span between runs, or no --rebase)`);
   }
   return { clusters };
 }

@@ -36,7 +36,7 @@ function* readTrace(path: string, scan: TraceScan): Generator<TraceRecord> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === undefined) throw e;
-    throw new TraceInputError(`cannot read trace ${path}: ${code}`);
+    throw new TraceInputError(`${path}: cannot read the trace: ${code} (expected a readable text file)`);
   }
 }
 

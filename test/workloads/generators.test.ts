@@ -36,7 +36,7 @@ describe('cover-letter generator', () => {
     expect(on.final.VmRSS).toBe(0);
     expect(on.entriesHistogram.reduce((a, b) => a + b, 0)).toBe(0);
     expect(off.entriesHistogram[0]).toBe(rounds);
-  }, 300_000);
+  }, 900_000); // a bound against hangs, not a speed check (bench/ measures speed): up to 437 s on 2 loaded cores
 });
 
 describe('production generator (small scale)', () => {

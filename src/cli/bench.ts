@@ -6,6 +6,7 @@ import { productionBench, renderWorkloadResults, shardSpeedup } from '../bench/w
 import { explorerBench, renderExplorerBench } from '../bench/explorer.js';
 import { spinBench, renderSpin } from '../bench/spin.js';
 import { benchSwarm } from './swarm.js';
+import { loadScenario } from '../scenarios/registry.js';
 import { EXIT, UsageError } from './util.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { intArg, intListArg, numberArg } from './options.js';
@@ -32,7 +33,13 @@ export function registerBench(program: Command): void {
       if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log);
       if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
       if (opts.explorer) {
-        const b = await explorerBench({ baseline: opts.baseline, reps: opts.reps, sideBound: 2, log, only: opts.scenario });
+        let only: string | undefined;
+        if (opts.scenario !== undefined) {
+          const r = loadScenario(opts.scenario);
+          if (!r.ok) throw new UsageError(`--scenario: ${r.errors[0]}`);
+          only = r.scenario.name;
+        }
+        const b = await explorerBench({ baseline: opts.baseline, reps: opts.reps, sideBound: 2, log, only });
         const spin = spinBench(log);
         const out = opts.output ?? 'bench/EXPLORER.md';
         const md = renderExplorerBench(b, spin ? renderSpin(spin, b) : undefined);

@@ -236,44 +236,31 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   mem.flags[nw] |= PG_swapbacked;
   yield* folioLock(nw); // __folio_set_locked(): before anyone can see it
   const old: Pfn[] = [];
+  // out_unlock / out: unlock the page being looked at and every page taken so far, drop the new folio.
+  const fail = function* (r: ScanResult, locked: Pfn | null): KGen<ScanResult> {
+    if (locked !== null) yield* folioUnlock(locked);
+    for (const o of old) yield* folioUnlock(o);
+    yield* folioUnlock(nw);
+    folioPutRefs(nw, 1);
+    return r;
+  };
   for (let i = start; i < start + HPAGE_PMD_NR; i++) {
     const page = pageCacheLookup(mapping, i);
     if (!page) continue;
-    if (!(yield* folioTrylock(page))) {
-      for (const o of old) yield* folioUnlock(o);
-      yield* folioUnlock(nw);
-      folioPutRefs(nw, 1);
-      return 'SCAN_PAGE_LOCK';
-    }
-    // The kernel looks up, trylocks and gets the folio under the xarray lock, then rechecks
-    // folio_mapping() with the folio locked (collapse_file(), mm/khugepaged.c, 6.18): another
-    // collapse may have replaced and freed the page since this task looked it up.
-    if (pageCacheLookup(mapping, i) !== page) {
-      yield* folioUnlock(page);
-      for (const o of old) yield* folioUnlock(o);
-      yield* folioUnlock(nw);
-      folioPutRefs(nw, 1);
-      return 'SCAN_TRUNCATED';
-    }
-    // Already collapsed (by the other path that raced this scan): "maybe PMD-mapped", as the scan says.
+    if (!(yield* folioTrylock(page))) return yield* fail('SCAN_PAGE_LOCK', null);
+    // The kernel looks up, trylocks and gets the folio under the xarray lock, then, with the folio
+    // locked (collapse_file(), mm/khugepaged.c, 6.18), first: already collapsed (by a path that
+    // raced this scan): "maybe PMD-mapped", as the scan says.
     const head = mem.folioHead(page);
-    if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) {
-      yield* folioUnlock(page);
-      for (const o of old) yield* folioUnlock(o);
-      yield* folioUnlock(nw);
-      folioPutRefs(nw, 1);
-      return 'SCAN_PTE_MAPPED_HUGEPAGE';
-    }
+    if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return yield* fail('SCAN_PTE_MAPPED_HUGEPAGE', page);
+    // Then folio_mapping(): another collapse may have replaced and freed the page since this task
+    // looked it up.
+    if (pageCacheLookup(mapping, i) !== page) return yield* fail('SCAN_TRUNCATED', page);
     old.push(page);
     yield* tryToUnmap(mapping, page);
   }
   // Holes: a VMA with missing-page userfaults would see them filled behind its back.
-  for (const vma of mapping.iMmap) if (vma.flags & VM_UFFD_MISSING) {
-    for (const o of old) yield* folioUnlock(o);
-    yield* folioUnlock(nw);
-    folioPutRefs(nw, 1);
-    return 'SCAN_FAIL';
-  }
+  for (const vma of mapping.iMmap) if (vma.flags & VM_UFFD_MISSING) return yield* fail('SCAN_FAIL', null);
   // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
   for (const o of old) {
     mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()

@@ -3,14 +3,14 @@
  * CPUs. Exit codes: 0 clean, 1 violation, 2 bad input, 3 budget exhausted.
  */
 import type { Command } from 'commander';
-import { GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import { decodeToken, formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
 import { MAX_TOKEN_DECISIONS } from '../explore/token.js';
 import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
 import { scenarioSystem } from '../scenarios/system.js';
 import type { Scenario } from '../scenarios/format.js';
 import { checkScenario } from '../scenarios/validate.js';
-import { EXIT, UsageError, table } from './util.js';
+import { EXIT, parseConfigOption, UsageError, table } from './util.js';
 import { intArg, MAX_SECONDS, numberArg } from './options.js';
 import { exploreDoc } from '../view/docs.js';
 
@@ -53,6 +53,8 @@ interface ExploreCliOptions {
   replay?: string;
   all?: boolean;
   json?: boolean;
+  config: Record<string, string>;
+  remedy?: boolean;
 }
 
 export function registerExplore(program: Command): void {
@@ -66,7 +68,8 @@ export function registerExplore(program: Command): void {
         const problems = checkScenario(r.scenario);
         if (problems.length) return [f, 'BROKEN', problems[0]];
         const s = r.scenario;
-        return [s.name, s.guards.join(', '), `${s.violation ?? 'none'}${s.bound >= 0 ? ` (bound ${s.bound})` : ''}`, s.about.split(':')[0]];
+        const guard = s.remedy ? `none: open upstream (--remedy: ${Object.entries(s.remedy).map(([k, v]) => `${k}=${v}`).join(' ')})` : s.guards.join(', ');
+        return [s.name, guard, `${s.violation ?? 'none'}${s.bound >= 0 ? ` (bound ${s.bound})` : ''}`, s.about.split(':')[0]];
       });
       process.stdout.write(table(['scenario', 'guard', 'violation with guard off', 'race'], rows) + '\n');
       process.stdout.write("\nRun one: ptlab explore NAME [--guard GUARD=off]; details: ptlab explore NAME --help\n");
@@ -85,6 +88,8 @@ export function registerExplore(program: Command): void {
     .option('--seed <n>', 'seed of random and pct (0 to 2147483648)', intArg('--seed', 0, 2 ** 31), 1)
     .option('--depth <d>', 'bug depth of pct (1 to 10)', intArg('--depth', 1, 10), 2)
     .option('--replay <token>', 'replay one execution from its schedule token')
+    .option('--config <k=v,...>', 'model settings over the scenario\'s config lines, e.g. version=7.0, arch=x86 (repeatable)', parseConfigOption, {})
+    .option('--remedy', "apply the scenario's remedy (a proposed fix for a race open upstream)")
     .option('--all', 'collect every distinct violation instead of stopping at the first')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -98,16 +103,21 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: '${o.mode}' is not a search mode (expected dfs, random or pct)`);
       if (o.replay !== undefined) checkToken(o.replay);
       const guardsOf = (scn: Scenario) => [...o.guard, ...(o.guardOff ? scn.guards : [])];
+      const bad = applySettings({}, o.config);
+      if (bad) throw new UsageError(`--config: ${bad}`);
       const scn = load(name, guardsOf);
+      if (o.remedy && !scn.remedy) throw new UsageError(`--remedy: scenario ${scn.name} has no remedy line (only races open upstream have one)`);
+      const settings = { ...(o.remedy ? scn.remedy : {}), ...o.config };
       const guardsOff = guardsOf(scn);
-      const sys = scenarioSystem(scn, guardsOff);
+      const sys = scenarioSystem(scn, guardsOff, { settings });
+      const flags = [...guardsOff.map((g) => `--guard ${g}=off`), ...Object.entries(settings).map(([k, v]) => `--config ${k}=${v}`)].join(' ');
       let result: ExploreResult;
       if (o.replay !== undefined) {
         try {
-          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json });
+          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json, settings });
         } catch (e) {
           if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
-          if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off)`);
+          if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off and --config settings)`);
           throw e;
         }
       } else {
@@ -116,6 +126,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         result = runScenario(scn, {
           mode: o.mode,
           guardsOff,
+          settings,
           bound: o.bound,
           seed: o.seed,
           depth: o.depth,
@@ -131,17 +142,27 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         });
         if (isTty) process.stderr.write('\r\x1b[K');
         const ms = performance.now() - t0;
-        if (!o.json) process.stdout.write(`${scn.name}: ${o.mode}, guards off: ${guardsOff.join(', ') || 'none'}; ${result.executions} executions in ${(ms / 1000).toFixed(1)} s\n`);
+        const with_ = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ');
+        if (!o.json) process.stdout.write(`${scn.name}: ${o.mode}, guards off: ${guardsOff.join(', ') || 'none'}${with_ ? `; ${with_}` : ''}; ${result.executions} executions in ${(ms / 1000).toFixed(1)} s\n`);
       }
       if (o.json) {
         process.stdout.write(JSON.stringify(exploreDoc(scn.name, guardsOff, sys.taskNames ?? [], result)) + '\n');
       } else if (result.status === 'violation') {
         process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
-        process.stdout.write(`replay: ptlab explore ${name} ${guardsOff.map((g) => `--guard ${g}=off`).join(' ')} --replay '${result.token}'\n\n`);
+        process.stdout.write(`replay: ptlab explore ${name} ${flags} --replay '${result.token}'\n\n`);
         process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation }) + '\n');
       } else {
         const bound = o.bound === undefined ? scn.bound : Number(o.bound);
         process.stdout.write(verdictLine(result, bound) + '\n');
+        if (result.status === 'clean' && result.coverage === 'replayed' && result.tolerated && result.trace) {
+          process.stdout.write('\n' + formatTrace(result.trace, result.nTasks ?? 0, { names: sys.taskNames }) + '\n');
+        }
+      }
+      if (!o.json) {
+        for (const t of result.tolerated ?? []) {
+          process.stdout.write(`tolerated by this architecture (not a violation here) in ${t.executions} execution${t.executions === 1 ? '' : 's'}: ${t.violation.kind}: ${t.violation.message}\n`);
+          process.stdout.write(`  see it: ptlab explore ${name} ${flags} --replay '${t.token}'\n`);
+        }
       }
       process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.SKIPPED : EXIT.OK;
     });

@@ -53,10 +53,27 @@ interface Counts {
   readonly executions: number;
   /** Executions the scheduler cut short (sleep-set blocked, over the preemption bound). */
   readonly abandoned: number;
+  /** Findings the system tolerates (`Instance.tolerated()`), by kind; absent when none was seen. */
+  readonly tolerated?: readonly Tolerated[];
+}
+
+/** A kind of tolerated finding: how many executions showed it, and the first one's. */
+export interface Tolerated {
+  readonly violation: Violation;
+  /** Replays the first execution that showed it. */
+  readonly token: string;
+  readonly executions: number;
 }
 
 export type ExploreResult =
-  | ({ readonly status: 'clean'; readonly complete: boolean; readonly coverage: Coverage } & Counts)
+  | ({
+      readonly status: 'clean';
+      readonly complete: boolean;
+      readonly coverage: Coverage;
+      /** A replay's trace (coverage 'replayed' only), to show what it tolerated. */
+      readonly trace?: readonly TraceStep[];
+      readonly nTasks?: number;
+    } & Counts)
   /** The first failure found (minimized) is spread in; `failures` lists every distinct one. */
   | ({ readonly status: 'violation'; readonly failures: readonly Failure[]; readonly complete: boolean } & Failure & Counts)
   | ({ readonly status: 'budget' } & Counts);
@@ -87,10 +104,12 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
   let executions = 0;
   let abandoned = 0;
   let outOfBudget = false;
+  const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
   while (sched.newExecution()) {
     const ex = runExecution(system, sched, o.maxSteps);
     if (ex.end.kind === 'abandoned') abandoned++;
     else executions++;
+    if (ex.tolerated) noteTolerated(tolerated, ex.tolerated, ex.decisions);
     if (ex.end.kind === 'violation') {
       const v = ex.end.violation;
       const key = `${v.kind}\n${v.message}`;
@@ -105,11 +124,20 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
       break;
     }
   }
-  const counts = { executions, abandoned };
+  const counts = { executions, abandoned, ...(tolerated.size ? { tolerated: [...tolerated.values()] } : {}) };
   if (found.size === 0) return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, coverage: sched.coverage, ...counts };
   const failures = [...found.values()].map((f) => report(system, f, o));
   const complete = !outOfBudget && !o.stopAtFirst && sched.complete === true;
   return { status: 'violation', ...failures[0], failures, complete, ...counts };
+}
+
+/** Count each kind once per execution; keep the first execution's finding and token. */
+function noteTolerated(into: Map<string, { violation: Violation; token: string; executions: number }>, seen: readonly Violation[], decisions: Failing['decisions']): void {
+  for (const kind of new Set(seen.map((v) => v.kind))) {
+    const prev = into.get(kind);
+    if (prev) prev.executions++;
+    else into.set(kind, { violation: seen.find((v) => v.kind === kind)!, token: encodeToken(decisions), executions: 1 });
+  }
 }
 
 function report(system: System, f: Failing, o: Resolved): Failure {
@@ -125,8 +153,10 @@ export function replay(system: System, token: string, options: Pick<ExploreOptio
   sched.newExecution();
   const ex = runExecution(system, sched, options.maxSteps ?? 10_000, true);
   if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
-  const counts = { executions: 1, abandoned: 0, complete: false };
-  if (ex.end.kind !== 'violation') return { status: 'clean', coverage: 'replayed', ...counts };
+  const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
+  if (ex.tolerated) noteTolerated(tolerated, ex.tolerated, ex.decisions);
+  const counts = { executions: 1, abandoned: 0, complete: false, ...(tolerated.size ? { tolerated: [...tolerated.values()] } : {}) };
+  if (ex.end.kind !== 'violation') return { status: 'clean', coverage: 'replayed', trace: ex.trace, nTasks: ex.nTasks, ...counts };
   const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, initial: ex.initial, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
   return { status: 'violation', ...f, failures: [f], ...counts };
 }

@@ -4,7 +4,7 @@
  */
 export type { Coverage, Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
 export { explore, replay, assertClean, formatFailure, verdictLine, ExploreFailure } from './explore.js';
-export type { ExploreOptions, ExploreResult, Failure, Progress } from './explore.js';
+export type { ExploreOptions, ExploreResult, Failure, Progress, Tolerated } from './explore.js';
 export { DfsScheduler, NondeterminismError, type DfsOptions } from './dfs.js';
 export { checkCommutation, checkPair, endStates, type CommutationResult, type EndStates, type NonCommuting } from './oracles.js';
 export { RandomScheduler } from './random.js';

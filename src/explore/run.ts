@@ -22,6 +22,8 @@ export interface Execution {
   readonly initial?: unknown;
   /** `Instance.fingerprint()` where the execution ended (finished, failed or deadlocked), when asked. */
   readonly endState?: string;
+  /** `Instance.tolerated()` where the execution ended, when it ran to its end and saw any. */
+  readonly tolerated?: readonly Violation[];
 }
 
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
@@ -50,6 +52,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
     trace: withTrace ? trace : undefined,
     initial,
     endState: withEndState && end.kind !== 'abandoned' ? (inst.fingerprint?.() ?? '') : undefined,
+    tolerated: end.kind !== 'abandoned' ? nonEmpty(inst.tolerated?.()) : undefined,
   });
 
   for (let depth = 0; ; depth++) {
@@ -139,4 +142,8 @@ function union(a: readonly number[], b: readonly number[]): number[] {
   const out = a.slice();
   for (const x of b) if (!out.includes(x)) out.push(x);
   return out;
+}
+
+function nonEmpty<T>(a: readonly T[] | undefined): readonly T[] | undefined {
+  return a && a.length ? a.slice() : undefined;
 }

@@ -62,6 +62,11 @@ export interface Instance {
   dispose?(): void;
   /** Checks once every task finished: a violation, or null. */
   finalCheck(): Violation | null;
+  /**
+   * Findings the system reports without failing (an architecture that tolerates what another
+   * forbids), seen so far in this execution; optional. The explorer counts them and keeps a token.
+   */
+  tolerated?(): readonly Violation[];
   /** The system state in one line, shown beside each trace step (optional). */
   describe?(): string;
   /**

@@ -25,7 +25,9 @@ export type ViolationKind =
   | 'deadlock'
   | 'sleep-in-atomic'
   | 'livelock'
-  | 'stale-pin';
+  | 'stale-pin'
+  | 'tlb-conflict'
+  | 'no-progress';
 
 export class Violation extends Error {
   override name = 'Violation';

@@ -1,11 +1,13 @@
 /**
  * Model configuration, resolved once into a complete value (STYLE.md: configuration resolved once).
- * Defaults mirror the live kernel on our machines (shared/spec/live-kernel.md): PT_RECLAIM on, THP
- * `madvise`, shmem THP `never`, split page-table locks, RCU single-table freeing, version S1.
+ * Defaults mirror the live kernel on our machines (docs/model.md): Linux 6.18 on x86, PT_RECLAIM on,
+ * THP `madvise`, shmem THP `never`, split page-table locks, RCU single-table freeing. A `version`
+ * sets the switches that release has (versions.ts); settings given explicitly win over it.
  */
+import { findVersion, VERSION_ALIASES, VERSION_NAMES, type Version, type VersionSpelling } from './versions.js';
 
-/** Behaviour versions of shared/spec/kernel-model.md section 0.1. */
-export type Version = 'B' | 'S0' | 'S1';
+export type { Version };
+export type Arch = 'x86' | 'arm64';
 export type ThpMode = 'always' | 'madvise' | 'never';
 export type ShmemThpMode = 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force';
 
@@ -27,21 +29,40 @@ export const GUARD_NAMES = [
   'vma-write-before-recheck', // R10: collapse_huge_page() write-locks the VMA before rechecking the PMD
   'rw-nolock-pmd-same', // R5: page_vma_mapped_walk()'s map_pte() rechecks the PMD under the PTE lock
   'free-pte-flush-addr', // R9: the freed table's flush range is the table's own address, not the zap's end
+  'zap-retry-reset', // R13: zap_pte_range() clears force_flush/force_break before each retry (v1 kept them)
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
 export interface Config {
-  /** CONFIG_PT_RECLAIM (forced off by version B). */
+  /** CONFIG_PT_RECLAIM (forced off by version 6.13, which has none). */
   readonly ptReclaim: boolean;
   readonly version: Version;
+  /**
+   * The architecture's TLB rules: `arm64` invalidates walk caches by address (pwc_flush=addr unless
+   * set) and requires break-before-make, so a TLB conflict is a violation; on `x86` it is tolerated
+   * (reported, not failing), as Intel documents for mixed page sizes (arch/tlb_conflict.ts).
+   */
+  readonly arch: Arch;
+  /**
+   * The remedy proposed for race R8 and not merged: a fault that installs a PTE table or a huge PMD
+   * while the mm has a TLB flush pending flushes the block first (docs/versions.md).
+   */
+  readonly faultFlushPending: boolean;
   readonly thp: ThpMode;
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
   readonly thpUseZeroPage: boolean;
   /** USE_SPLIT_PTE_PTLOCKS / USE_SPLIT_PMD_PTLOCKS (on for NR_CPUS >= 4, as on x86_64 defconfigs). */
   readonly splitPtlocks: boolean;
-  /** Single-table fallback of tlb_remove_table(): `rcu` (PT_RECLAIM, patch 10) or `ipi` (semi-RCU). */
-  readonly tableFree: 'rcu' | 'ipi';
+  /**
+   * Single-table fallback of tlb_remove_table(): `rcu` (PT_RECLAIM, patch 10), `ipi` (semi-RCU,
+   * without PT_RECLAIM before 7.1) or `sync-rcu` (without PT_RECLAIM from 7.1: synchronize_rcu()).
+   */
+  readonly tableFree: 'rcu' | 'ipi' | 'sync-rcu';
+  /** Page tables ride in the page batch, freed after the flush with no RCU (x86 before 6.15 without PT_RECLAIM). */
+  readonly tablesViaPageBatch: boolean;
+  /** The zap fast path trylocks the PMD lock even when it is the PTE lock it holds (before 7.0). */
+  readonly trylockSameLock: boolean;
   /** need_resched() turns true every N iterations of the zap loop; 0 = never. */
   readonly needReschedEvery: number;
   /** Whether mmu_gather can allocate batch pages (GFP_NOWAIT may fail). */
@@ -56,6 +77,8 @@ export interface Config {
   readonly nrCpus: number;
   /** MADV_DONTNEED under mmap_lock (6.14) or, for a range inside one VMA, the per-VMA lock (6.17+). */
   readonly dontneedLock: 'mmap' | 'vma';
+  /** MADV_FREE likewise (the per-VMA lock from 6.18; follows dontneed_lock=mmap when that is set). */
+  readonly freeLock: 'mmap' | 'vma';
   /**
    * What a flush with freed_tables drops from the paging-structure caches: `all` of the mm's
    * entries (x86: INVLPG drops all paging-structure entries of the PCID, spec 1.9) or only the
@@ -68,7 +91,11 @@ export interface Config {
 
 export const DEFAULT_CONFIG: Readonly<Config> = {
   ptReclaim: true,
-  version: 'S1',
+  version: '6.18',
+  arch: 'x86',
+  faultFlushPending: false,
+  tablesViaPageBatch: false,
+  trylockSameLock: true,
   thp: 'madvise',
   shmemThp: 'never',
   thpUseZeroPage: true,
@@ -81,22 +108,30 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   totalPages: 2 ** 32,
   nrCpus: 2,
   guardsOff: new Set(),
-  dontneedLock: 'mmap',
+  dontneedLock: 'vma',
+  freeLock: 'vma',
   pwcFlush: 'all',
 };
 
-export type ConfigInput = Partial<{ -readonly [K in keyof Config]: Config[K] }>;
+/** Settings to resolve: any subset, a version by its name or an alias (`S1`). */
+export type ConfigInput = Partial<{ -readonly [K in keyof Config]: K extends 'version' ? VersionSpelling : Config[K] }>;
 
 export function resolveConfig(input: ConfigInput = {}): Config {
-  const c = { ...DEFAULT_CONFIG, ...input };
+  const v = findVersion(input.version ?? DEFAULT_CONFIG.version);
+  if (!v) throw new Error(`unknown kernel version '${input.version}'`);
+  const c = { ...DEFAULT_CONFIG, ...input, version: v.name };
   const off = new Set<GuardName>(input.guardsOff ?? []);
-  if (c.version === 'B') {
-    c.ptReclaim = false;
-    off.add('retract-pmd-recheck');
-  }
-  if (c.version === 'S0') off.add('zap-fastpath-fix');
-  // Without PT_RECLAIM the single-table fallback is "IPI, then free" (mm/mmu_gather.c).
-  if (!c.ptReclaim && input.tableFree === undefined) c.tableFree = 'ipi';
+  if (!v.ptReclaim) c.ptReclaim = false;
+  for (const g of v.guardsOff) off.add(g);
+  if (input.dontneedLock === undefined) c.dontneedLock = v.dontneedVmaLock ? 'vma' : 'mmap';
+  if (input.freeLock === undefined) c.freeLock = v.freeVmaLock && c.dontneedLock === 'vma' ? 'vma' : 'mmap';
+  c.trylockSameLock = v.trylockSameLock;
+  c.tablesViaPageBatch = !c.ptReclaim && v.tablesViaPageBatch;
+  // arm64 invalidates walk-cache entries by address (TLBI by VA covering the freed table).
+  if (c.arch === 'arm64' && input.pwcFlush === undefined) c.pwcFlush = 'addr';
+  // Without PT_RECLAIM the single-table fallback is "IPI, then free" (mm/mmu_gather.c), from 7.1
+  // synchronize_rcu() then free.
+  if (!c.ptReclaim && input.tableFree === undefined) c.tableFree = v.fallbackWithoutReclaim;
   if (c.tableFree === 'ipi') off.add('rcu-single-table-free');
   if (off.has('rcu-single-table-free')) c.tableFree = 'ipi';
   c.guardsOff = off;
@@ -111,14 +146,23 @@ export function guardOn(cfg: Config, name: GuardName): boolean {
 /** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
 export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }>> = {
   pt_reclaim: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.ptReclaim = b)) },
-  version: { values: 'one of: B, S0, S1', apply: (c, v) => oneOf(v, ['B', 'S0', 'S1'], (x) => (c.version = x as Version)) },
+  version: {
+    values: `a release: one of ${VERSION_NAMES.join(', ')} (aliases: ${Object.entries(VERSION_ALIASES).map(([a, v]) => `${a}=${v}`).join(', ')}; \`ptlab versions\` lists what each changes)`,
+    apply: (c, v) => {
+      const found = findVersion(v);
+      if (found) c.version = found.name;
+      return found !== undefined;
+    },
+  },
+  arch: { values: 'one of: x86, arm64', apply: (c, v) => oneOf(v, ['x86', 'arm64'], (x) => (c.arch = x as Arch)) },
+  fault_flush_pending: { values: 'one of: on, off (the unmerged remedy for race R8)', apply: (c, v) => onOff(v, (b) => (c.faultFlushPending = b)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {
     values: 'one of: always, within_size, advise, never, deny, force',
     apply: (c, v) => oneOf(v, ['always', 'within_size', 'advise', 'never', 'deny', 'force'], (x) => (c.shmemThp = x as ShmemThpMode)),
   },
   split_ptlocks: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.splitPtlocks = b)) },
-  table_free: { values: 'one of: rcu, ipi', apply: (c, v) => oneOf(v, ['rcu', 'ipi'], (x) => (c.tableFree = x as 'rcu' | 'ipi')) },
+  table_free: { values: 'one of: rcu, ipi, sync-rcu', apply: (c, v) => oneOf(v, ['rcu', 'ipi', 'sync-rcu'], (x) => (c.tableFree = x as Config['tableFree'])) },
   need_resched: {
     values: 'never or a positive integer',
     apply: (c, v) => {
@@ -138,6 +182,14 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
       const n = Number(v);
       if (![4096, 8192, 16384, 32768, 65536].includes(n)) return false;
       c.faultAroundBytes = n;
+      return true;
+    },
+  },
+  nr_cpus: {
+    values: 'an integer from 1 to 8 (the CPUs the explorer runs; scripts run on CPU 0)',
+    apply: (c, v) => {
+      if (!/^[1-8]$/.test(v)) return false;
+      c.nrCpus = Number(v);
       return true;
     },
   },

@@ -25,7 +25,7 @@ import {
   type VmFault,
   type Vma,
 } from './mm_types.js';
-import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
+import { flushTlbFixPending, tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
@@ -145,6 +145,7 @@ export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
       pteFree(pgtable);
       return VM_FAULT_FALLBACK;
     }
+    yield* flushTlbFixPending(mm, haddr); // R8 remedy, off by default
     yield* spinLock(pml);
     if (pmdNone(yield* ptepGet(vmf.pmd)) && !(vma.flags & VM_UFFD_MISSING)) {
       // set_huge_zero_folio()
@@ -175,6 +176,7 @@ function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
     return VM_FAULT_OOM;
   }
   const pml = pmdLockptr(mm, vmf.pmd);
+  yield* flushTlbFixPending(mm, haddr); // R8 remedy, off by default
   yield* spinLock(pml);
   if (!pmdNone(yield* ptepGet(vmf.pmd))) {
     yield* spinUnlock(pml);

@@ -55,6 +55,13 @@ function needsMmapWrite(advice: MadvAdvice): boolean {
   return advice === 'hugepage' || advice === 'nohugepage';
 }
 
+/** get_lock_mode() == MADVISE_VMA_READ_LOCK in this configuration (mm/madvise.c). */
+function vmaReadLockMode(advice: MadvAdvice): boolean {
+  const cfg = current.k.cfg;
+  if (advice === 'dontneed' || advice === 'dontneed_locked') return cfg.dontneedLock === 'vma';
+  return advice === 'free' && cfg.freeLock === 'vma';
+}
+
 /** do_madvise(): returns 0 or a negative errno. */
 export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: MadvAdvice): KGen<number> {
   if (start % PAGE_SIZE) return -EINVAL;
@@ -63,8 +70,9 @@ export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: Ma
   const end = start + len;
   if (end === start) return 0;
   // Since 6.17, MADV_DONTNEED of a range inside one VMA takes only that VMA's read lock
-  // (madvise_lock(): lock_vma_under_rcu()); anything else, or a failed attempt, takes mmap_lock.
-  if ((advice === 'dontneed' || advice === 'dontneed_locked') && current.k.cfg.dontneedLock === 'vma') {
+  // (madvise_lock(): lock_vma_under_rcu()), since 6.18 MADV_FREE too (get_lock_mode()); anything
+  // else, or a failed attempt, takes mmap_lock.
+  if (vmaReadLockMode(advice)) {
     const vma = yield* lockVmaUnderRcu(mm, start);
     if (vma && end <= vma.end) {
       const ret = yield* madviseVmaBehavior(mm, vma, start, end, advice);

@@ -74,6 +74,16 @@ export class Stats {
   thpFaults = 0;
   thpSplits = 0;
   collapses = 0;
+  /** TLB conflicts seen where the architecture tolerates them (x86: arch/tlb_conflict.ts). */
+  tlbConflictsTolerated = 0;
+  /** Flushes made by the R8 remedy (config fault_flush_pending): a fault met a pending flush. */
+  faultPendingFlushes = 0;
+}
+
+/** A finding the configured architecture tolerates: reported, not failing (x86's TLB conflicts). */
+export interface ToleratedFinding {
+  readonly kind: 'tlb-conflict';
+  readonly message: string;
 }
 
 export class AnonVma {
@@ -198,6 +208,8 @@ export class Kernel {
   readonly cpus: Cpu[] = [];
   readonly rcu = new Rcu();
   readonly stats = new Stats();
+  /** The first few tolerated findings (counted in stats.tlbConflictsTolerated), oldest first. */
+  readonly tolerated: ToleratedFinding[] = [];
   nextAnonVma = 1;
   /**
    * The mm whose VMA tree the current step may change (set by an `mtStore()` step). The explorer

@@ -10,7 +10,8 @@
  * folio zapped as a batch of n pages takes two entries (page, nr). Batch pages themselves are not
  * allocated as frames (modelled coarsely: only their count and the chance of failure).
  */
-import { PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { PAGE_SHIFT, PMD_SHIFT, PMD_SIZE, PUD_SHIFT, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { obj, OBJ } from './objects.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
@@ -19,6 +20,7 @@ import {
   batchAllocSucceeds,
   callRcuStep,
   flushTlbMmRange,
+  sleepingWait,
   ptlockFree,
   tlbRemoveTableSyncOne,
   type KGen,
@@ -54,7 +56,7 @@ export class MmuGather {
   delayedRmap = false;
   /** The table batch (struct mmu_table_batch), or null when none is allocated. */
   tableBatch: number[] | null = null;
-  /** Version B only: page-table pages queued in the page batch (freed after the flush, no RCU). */
+  /** Before 6.15 without PT_RECLAIM: page-table pages queued in the page batch (freed after the flush, no RCU). */
   readonly tablePages: number[] = [];
   constructor(readonly mm: MmStruct) {}
 }
@@ -96,7 +98,30 @@ export function tlbGatherMmu(mm: MmStruct, fullmm = false): MmuGather {
   tlb.fullmm = fullmm;
   tlbResetRange(tlb);
   mm.tlbFlushPending++; // inc_tlb_flush_pending()
+  mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), true);
   return tlb;
+}
+
+/**
+ * mm_tlb_flush_pending(): another CPU may be inside an mmu_gather of this mm, its unhooked
+ * entries not yet flushed (a read the explorer must see: objects.ts flushPending).
+ */
+export function mmTlbFlushPending(mm: MmStruct): number {
+  mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), false);
+  return mm.tlbFlushPending;
+}
+
+/**
+ * The remedy proposed for race R8 and not merged ("mm: fix missing TLB flushing", RFC of
+ * 2024-08-15, Message-ID 20240815120715.14516-1-zhengqi.arch@bytedance.com; config
+ * fault_flush_pending): a fault about to make a PTE table or a huge PMD reachable in a block while
+ * the mm has a TLB flush pending flushes the block first, so that no CPU keeps translations from
+ * before the zap beside the new ones.
+ */
+export function* flushTlbFixPending(mm: MmStruct, haddr: Vaddr): KGen<void> {
+  if (!current.k.cfg.faultFlushPending || mmTlbFlushPending(mm) === 0) return;
+  current.k.stats.faultPendingFlushes++;
+  yield* flushTlbMmRange(mm, haddr, haddr + PMD_SIZE, PAGE_SHIFT, false);
 }
 
 /** tlb_get_unmap_shift(). */
@@ -198,13 +223,14 @@ export function* tlbFlushMmu(tlb: MmuGather): KGen<void> {
 export function* tlbFinishMmu(tlb: MmuGather): KGen<void> {
   // Another gather is running on this mm (mm_tlb_flush_nested()): its zaps may have left TLB
   // entries we must not return to user space with, so flush the whole mm.
-  if (tlb.mm.tlbFlushPending > 1) {
+  if (mmTlbFlushPending(tlb.mm) > 1) {
     tlb.fullmm = true;
     tlbResetRange(tlb);
     tlb.freedTables = true;
   }
   yield* tlbFlushMmu(tlb);
   tlb.mm.tlbFlushPending--; // dec_tlb_flush_pending()
+  tlb.mm.kernel.rec.touch(obj(OBJ.flushPending, tlb.mm.id), true);
 }
 
 /** tlb_start_vma(): nothing to do on x86. tlb_end_vma(): flush at each VMA end unless fullmm. */
@@ -232,21 +258,21 @@ export function* pmdFreeTlb(tlb: MmuGather, tid: number, address: Vaddr): KGen<v
 }
 
 /**
- * arch/x86/mm/pgtable.c: ___pte_free_tlb() and friends. Version B on bare metal hands the table to
- * the ordinary page batch (freed right after the flush, no RCU); from the series on (patch 10,
- * and unconditionally since v6.15) it goes through tlb_remove_table().
+ * arch/x86/mm/pgtable.c: ___pte_free_tlb() and friends. Before 6.15, bare metal without PT_RECLAIM
+ * hands the table to the ordinary page batch (freed right after the flush, no RCU); with PT_RECLAIM
+ * (patch 10), and unconditionally since 6.15 (a37259732a7d), it goes through tlb_remove_table().
  */
 function* pteFreeTlbArch(tlb: MmuGather, tid: number): KGen<void> {
   const k = current.k;
   k.pt.setState(tid, T_QUEUED);
-  if (k.cfg.version === 'B') {
+  if (k.cfg.tablesViaPageBatch) {
     tableViaPageBatch(tlb, tid);
     return;
   }
   yield* tlbRemoveTable(tlb, tid);
 }
 
-/** Version B: table pages ride in the page batch; freed by tlb_batch_pages_flush(), no RCU. */
+/** Table pages ride in the page batch; freed by tlb_batch_pages_flush(), no RCU. */
 function tableViaPageBatch(tlb: MmuGather, tid: number): void {
   tlb.tablePages.push(tid);
 }
@@ -292,11 +318,15 @@ export function* tlbTableFlush(tlb: MmuGather): KGen<void> {
  * tlb_remove_table_one(): the single-table fallback when no batch page could be allocated.
  * With PT_RECLAIM (patch 10): call_rcu() on the table itself. Without ("semi-RCU"): an IPI to
  * every CPU, then free at once, which only waits out IRQ-disabled walkers (spec 2.9.2, race R1).
+ * Without PT_RECLAIM from 7.1 (1fb3d8c20bfa): synchronize_rcu(), then free. Modelled coarsely as
+ * a sleep (might_sleep() is checked) and the free queued behind a grace period: the caller does
+ * not wait for it, which only lets the model's caller run on earlier than the kernel's would.
  */
 function* tlbRemoveTableOne(tid: number): KGen<void> {
   const k = current.k;
   k.stats.singleTableFrees++;
-  if (k.cfg.tableFree === 'rcu') {
+  if (k.cfg.tableFree === 'sync-rcu') yield* sleepingWait('synchronize_rcu');
+  if (k.cfg.tableFree !== 'ipi') {
     yield* callRcuStep(
       '__tlb_remove_table_one_rcu',
       () => {

@@ -30,6 +30,8 @@ export const OBJ = {
   page: 11,
   /** A file's page cache (mapping->i_pages and nrpages, by file id). */
   mapping: 12,
+  /** An mm's tlb_flush_pending count (mmu_gathers running on it), by mm id. */
+  flushPending: 13,
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];

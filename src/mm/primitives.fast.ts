@@ -3,6 +3,7 @@
  * every path to completion, so a lock that is not free can never become free: that is a deadlock.
  */
 import { Violation } from './bug.js';
+import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
@@ -22,6 +23,7 @@ export function ptepGet(ptep: number): number {
 }
 export function setPte(ptep: number, v: number): void {
   current.k.pt.set(ptep, v);
+  checkBreakBeforeMake(ptep, v);
 }
 export function ptepGetAndClear(ptep: number): number {
   const pt = current.k.pt;
@@ -112,6 +114,9 @@ export function localIrqDisable(): void {
 }
 export function localIrqEnable(): void {
   S.irqOn();
+}
+export function sleepingWait(what: string): void {
+  S.mightSleep(what);
 }
 export function condResched(): void {
   S.mightSleep('cond_resched');

@@ -11,6 +11,7 @@
  * current CPU; a step that can never become enabled there is a deadlock.
  */
 import { Violation } from './bug.js';
+import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
@@ -89,6 +90,7 @@ export function* ptepGet(ptep: number): KGen<number> {
 export function* setPte(ptep: number, v: number): KGen<void> {
   yield { op: 'st', ptr: ptep, v };
   current.k.pt.set(ptep, v);
+  checkBreakBeforeMake(ptep, v);
 }
 /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): x86 xchg. */
 export function* ptepGetAndClear(ptep: number): KGen<number> {
@@ -232,6 +234,11 @@ export function* localIrqDisable(): KGen<void> {
 export function* localIrqEnable(): KGen<void> {
   yield { op: 'irq+' };
   S.irqOn();
+}
+/** A blocking wait the model does not otherwise follow (synchronize_rcu()): may sleep. */
+export function* sleepingWait(what: string): KGen<void> {
+  S.mightSleep(what);
+  yield { op: 'sleep' };
 }
 /** cond_resched(): a voluntary preemption point; may sleep. */
 export function* condResched(): KGen<void> {

@@ -1,5 +1,7 @@
 /**
- * Synchronous reclaim of empty PTE tables (mm/pt_reclaim.c, CONFIG_PT_RECLAIM, Linux 6.14+).
+ * Synchronous reclaim of empty PTE tables (mm/pt_reclaim.c, CONFIG_PT_RECLAIM, Linux 6.14 to 6.18;
+ * from 7.0, 4c640eb4181c, the same steps are static functions of mm/memory.c under new names:
+ * pte_table_reclaim_possible(), zap_empty_pte_table(), zap_pte_table_if_empty()).
  *
  * zap_pte_range() decides: a zap that covered a whole table and left nothing behind either
  * detaches the table itself while still holding its PTE lock (fast path, try_get_and_clear_pmd())
@@ -17,10 +19,10 @@ import { pteFreeTlb, type MmuGather } from './mmu_gather.js';
 import { T_DETACHED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { ptepGet, pteScanNone, setPte, spinLock, spinTrylock, spinUnlock, type KGen } from './primitives.js';
-import { pmdLockptr } from './ptlock.js';
+import { pmdLockptr, type LockHandle } from './ptlock.js';
 import type { ZapDetails } from './memory/zap.js';
 
-/** reclaim_pt_is_enabled(): only a zap asked to reclaim, covering a whole PMD's range. */
+/** reclaim_pt_is_enabled() (7.0: pte_table_reclaim_possible()): only a zap asked to reclaim, covering a whole PMD's range. */
 export function reclaimPtIsEnabled(start: Vaddr, end: Vaddr, details: ZapDetails | null): boolean {
   const cfg = current.k.cfg;
   if (!cfg.ptReclaim || details === null || !details.reclaimPt) return false;
@@ -47,12 +49,18 @@ export function markPteTableDetached(pmdval: number, what: string): void {
 }
 
 /**
- * try_get_and_clear_pmd(): the fast path, entered with the PTE lock held. Taking the PMD lock here
- * inverts the normal order (PMD lock, then PTE lock), so only a trylock is allowed (race R7).
+ * try_get_and_clear_pmd() (7.0: zap_empty_pte_table()): the fast path, entered with the PTE lock
+ * `ptl` held. Taking the PMD lock here inverts the normal order (PMD lock, then PTE lock), so only a
+ * trylock is allowed (race R7). Without split PTE locks both are mm->page_table_lock: before 7.0
+ * the trylock of the lock already held always fails and the slow path rescans; 7.0 (fb4ddf208511)
+ * skips the trylock when the locks are one.
  */
-export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, out: PteMapOut): KGen<boolean> {
+export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, ptl: LockHandle, out: PteMapOut): KGen<boolean> {
   const pml = pmdLockptr(mm, pmdp);
-  if (!guardOn(current.k.cfg, 'fastpath-pml-trylock')) {
+  const takePml = ptl !== pml || current.k.cfg.trylockSameLock;
+  if (!takePml) {
+    // The PMD lock is the PTE lock, held.
+  } else if (!guardOn(current.k.cfg, 'fastpath-pml-trylock')) {
     yield* spinLock(pml); // the blocking variant (race R7: ABBA with PMD-lock-then-PTE-lock users)
   } else if (!(yield* spinTrylock(pml))) {
     return false;
@@ -60,7 +68,7 @@ export function* tryGetAndClearPmd(mm: MmStruct, pmdp: number, out: PteMapOut): 
   out.pmdval = yield* ptepGet(pmdp);
   yield* setPte(pmdp, 0); // pmd_clear()
   markPteTableDetached(out.pmdval, 'try_get_and_clear_pmd');
-  yield* spinUnlock(pml);
+  if (takePml) yield* spinUnlock(pml);
   return true;
 }
 
@@ -80,7 +88,8 @@ export function* freePte(mm: MmStruct, addr: Vaddr, tlb: MmuGather, pmdval: numb
 }
 
 /**
- * try_to_free_pte(): the slow path, after the PTE lock was dropped. Under the PMD lock the slot can
+ * try_to_free_pte() (7.0: zap_pte_table_if_empty(), with the free moved to the caller): the slow
+ * path, after the PTE lock was dropped. Under the PMD lock the slot can
  * only hold some table or nothing; whichever table is there now is freed if all its entries are
  * none (possibly not the one we zapped, if it was replaced meanwhile: that one is empty too).
  */

@@ -18,7 +18,7 @@ import { obj, OBJ } from '../mm/objects.js';
 
 export { obj, OBJ };
 
-const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping'];
+const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping', 'flush-pending'];
 
 export interface Footprint {
   readonly reads: number[];

@@ -33,6 +33,7 @@ export function observe(k: Kernel): Digest {
   }
   for (const mm of k.mms) {
     d.set(obj(OBJ.mmlock, mm.id), `${mm.pageTableLock}`);
+    d.set(obj(OBJ.flushPending, mm.id), `${mm.tlbFlushPending}`);
     d.set(obj(OBJ.sem, mm.mmapLock.id), `${mm.mmapLock.readers}/${mm.mmapLock.writer} seq ${mm.mmapSeq}`);
     d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
     for (const v of mm.vmas) d.set(obj(OBJ.sem, v.vmLock.id), `${v.vmLock.readers}/${v.vmLock.writer} seq ${v.writeSeq} ${v.detached}`);

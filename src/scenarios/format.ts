@@ -15,6 +15,8 @@
  *
  * `bound N` limits the exhaustive search to schedules with at most N preemptions (default: no bound,
  * the complete search); for scenarios too large to search completely.
+ * `remedy KEY=VALUE ...` marks a race that is open upstream: no guard closes it, so its violation is
+ * expected with every guard on, and the settings named (a proposed fix) must make the search clean.
  * `choices need_resched batch_alloc` makes the explorer branch on those nondeterministic choices
  * (otherwise they follow the config, e.g. `config need_resched=2`).
  *
@@ -25,7 +27,7 @@
  * folio mapped there); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
-import { GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import type { ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
@@ -52,6 +54,11 @@ export interface Scenario {
   bound: number;
   /** Nondeterministic choices the explorer branches on; the others follow the config. */
   choices: ('need_resched' | 'batch_alloc')[];
+  /**
+   * For a race still open upstream (`remedy KEY=VALUE ...`): no guard closes it, the violation is
+   * expected with every guard on, and these settings (a proposed fix) make the search clean.
+   */
+  remedy: Readonly<Record<string, string>> | null;
   setup: Script;
   tasks: CpuTask[];
   file: string;
@@ -59,7 +66,7 @@ export interface Scenario {
 
 const VIOLATIONS: readonly string[] = [
   'pt-use-after-free', 'ptl-use-after-free', 'lost-pte', 'nonempty-detach', 'pmd-from-none', 'double-free',
-  'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin',
+  'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin', 'tlb-conflict', 'no-progress',
 ];
 
 /**
@@ -69,7 +76,7 @@ const VIOLATIONS: readonly string[] = [
 export const MAX_SCENARIO_CPUS = 8;
 
 /** The lines that belong to the scenario itself; every other line is op-script setup. */
-const HEADS: readonly string[] = ['scenario', 'about', 'guard', 'violation', 'cpu', 'choices', 'bound'];
+const HEADS: readonly string[] = ['scenario', 'about', 'guard', 'violation', 'cpu', 'choices', 'bound', 'remedy'];
 
 /** A word of a scenario line and its 1-based column. */
 interface Word {
@@ -102,6 +109,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   const choices: Scenario['choices'] = [];
   let bound = -1;
   let violation: ViolationKind | null = null;
+  let remedy: Record<string, string> | null = null;
   const seen = new Map<string, number>();
   const err = (line: number, col: number, message: string, expected: string) => errors.push({ line, col, message, expected });
   lines.forEach((raw, i) => {
@@ -149,6 +157,17 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
         else if (arg && VIOLATIONS.includes(arg.text) && !ws[2]) violation = arg.text as ViolationKind;
         else err(line, ws[2]?.col ?? arg?.col ?? end, arg ? `unknown violation '${ws[2] ? ws[2].text : arg.text}'` : 'missing violation', `none or one of: ${VIOLATIONS.join(', ')}`);
         return;
+      case 'remedy': {
+        if (!arg) return err(line, end, 'missing remedy', 'remedy KEY=VALUE ... (model settings that close the race, e.g. fault_flush_pending=on)');
+        remedy = {};
+        for (const w of ws.slice(1)) {
+          const eq = w.text.indexOf('=');
+          const bad = eq <= 0 ? `expected KEY=VALUE, got '${w.text}'` : applySettings({}, { [w.text.slice(0, eq)]: w.text.slice(eq + 1) });
+          if (bad) err(line, w.col, `bad remedy setting: ${bad}`, 'remedy KEY=VALUE ... with the settings of a config line');
+          else remedy[w.text.slice(0, eq)] = w.text.slice(eq + 1);
+        }
+        return;
+      }
       case 'cpu':
         if (!arg || !/^[0-9]+$/.test(arg.text) || Number(arg.text) >= MAX_SCENARIO_CPUS) {
           return err(line, arg?.col ?? end, arg ? `bad CPU number '${arg.text}'` : 'missing CPU number', `cpu N OP ... with N from 0 to ${MAX_SCENARIO_CPUS - 1}`);
@@ -185,7 +204,9 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   }
   if (!tasks.length && !errors.length) err(1, 1, "no 'cpu N OP' lines: nothing to interleave", `at least one line cpu N OP ... (OP: ${TASK_KINDS.join(', ')})`);
   if (errors.length) return { ok: false, errors: format() };
-  return { ok: true, scenario: { name, about, guards, violation, bound, choices, setup: parsed.script, tasks, file } };
+  if (remedy && (guards.length || violation === null)) err(seen.get('remedy')!, 1, 'a remedy is for a race no guard closes', "a 'violation KIND' line and no 'guard' line beside 'remedy'");
+  if (errors.length) return { ok: false, errors: format() };
+  return { ok: true, scenario: { name, about, guards, violation, bound, choices, remedy, setup: parsed.script, tasks, file } };
 }
 
 /** The mappings a process makes during the setup. */

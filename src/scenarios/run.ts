@@ -20,6 +20,8 @@ export interface RunScenarioOptions extends ExploreOptions {
   depth?: number;
   /** Kernel snapshots in the trace (default true; only a JSON document shows them). */
   snapshots?: boolean;
+  /** Model settings over the scenario's config lines (`version=7.0`, `arch=arm64`). */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
@@ -36,10 +38,10 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
 }
 
 export function runScenario(scn: Scenario, o: RunScenarioOptions = {}): ExploreResult {
-  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots });
+  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots, settings: o.settings });
   return explore(sys, scheduler(scn, o), o);
 }
 
-export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean } = {}) {
+export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>> } = {}) {
   return replay(scenarioSystem(scn, guardsOff, opts), token);
 }

@@ -144,8 +144,8 @@ interface Template {
   readonly maps: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
-function setUp(scn: Scenario, guardsOff: readonly GuardName[]): Template {
-  const overrides: Record<string, string> = {};
+function setUp(scn: Scenario, guardsOff: readonly GuardName[], settings: Readonly<Record<string, string>> = {}): Template {
+  const overrides: Record<string, string> = { ...settings };
   if (guardsOff.length) overrides.guard_off = guardsOff.join('+');
   const setup = runScript(scn.setup, { api: GEN_API, overrides });
   if (setup.exitCode !== 0) {
@@ -285,6 +285,10 @@ class ModelInstance implements Instance {
   }
 
   /** After every task finished: let grace periods end, then check the model's invariants. */
+  tolerated(): readonly Violation[] {
+    return this.k.tolerated;
+  }
+
   finalCheck(): Violation | null {
     setCurrent(this.k, 0);
     try {
@@ -341,6 +345,8 @@ class ModelInstance implements Instance {
 }
 
 export interface SystemOptions {
+  /** Model settings over the scenario's own config lines (`version=7.0`, `arch=arm64`). */
+  readonly settings?: Readonly<Record<string, string>>;
   /**
    * Check after every step that it wrote only objects its footprint declares (footprint_check.ts);
    * a step that did not is an internal error. Slow: for tests.
@@ -352,7 +358,7 @@ export interface SystemOptions {
 
 /** The explorer's view of a scenario, with the given guards switched off. */
 export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = [], o: SystemOptions = {}): System {
-  const template = setUp(scn, guardsOff);
+  const template = setUp(scn, guardsOff, o.settings);
   const names = new ModelInstance(scn, template, false, false).names();
   return {
     name: scn.name,

@@ -142,6 +142,8 @@ export const ExploreDoc = z.object({
   violation: z.object({ kind: z.string(), message: z.string() }).optional(),
   token: z.string().optional(),
   trace: z.array(RaceStep).optional(),
+  /** Findings the architecture tolerates (x86's TLB conflicts), by kind, with a token of the first. */
+  tolerated: z.array(z.object({ violation: z.object({ kind: z.string(), message: z.string() }), token: z.string(), executions: z.number().int() })).optional(),
   /** The kernel before the first step. */
   initial: KernelSnapshot.optional(),
 });

@@ -1,8 +1,9 @@
 /**
  * Every shipped race scenario: with its guard switched off the explorer finds the historical
- * violation; with the guard on, the complete search (DPOR, no preemption bound) is clean. The
- * execution counts are printed, not asserted: they change with the model's step granularity,
- * while the verdicts must not.
+ * violation; with the guard on, the complete search (DPOR, no preemption bound) is clean. A race
+ * open upstream has no guard but a remedy: its violation is found with every guard on, and the
+ * remedy's settings make the complete search clean. The execution counts are printed, not
+ * asserted: they change with the model's step granularity, while the verdicts must not.
  */
 import { describe, expect, it } from 'vitest';
 import { listScenarioFiles, loadScenario, runScenario, replayScenario } from '../../src/scenarios/registry.js';
@@ -40,8 +41,9 @@ describe('race scenarios', () => {
         if (again.status === 'violation') expect(again.violation).toEqual(r.violation);
       });
 
-      it('is clean with every guard on, by a complete search', () => {
-        const r = runScenario(scn, { budget: { maxExecutions: 50_000 } });
+      const remedy = scn.remedy ? ` and the remedy ${Object.entries(scn.remedy).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+      it(`is clean with every guard on${remedy}, by a complete search`, () => {
+        const r = runScenario(scn, { budget: { maxExecutions: 50_000 }, settings: scn.remedy ?? {} });
         console.log(`${scn.name}, guards on: ${r.status} after ${r.executions} executions`);
         expect(r.status).toBe('clean');
         if (r.status === 'clean') expect(r.coverage).toBe('complete');

@@ -20,6 +20,7 @@ import {
 } from '../const.js';
 import { current } from '../current.js';
 import type { MmStruct } from '../mm_types.js';
+import { flushTlbFixPending } from '../mmu_gather.js';
 import { T_FREED, T_LINKED } from '../pgtable.js';
 import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, type Pmd } from '../pgtable_types.js';
 import { ptepGet, setPte, spinLock, spinUnlock, type KGen } from '../primitives.js';
@@ -112,6 +113,7 @@ export function* pmdAlloc(mm: MmStruct, pudp: number, addr: Vaddr): KGen<number>
  */
 export function* pmdInstall(mm: MmStruct, pmdp: number, nw: number): KGen<number> {
   const pml = pmdLockptr(mm, pmdp);
+  yield* flushTlbFixPending(mm, alignDown(current.k.pt.addr[nw], PMD_SIZE)); // R8 remedy, off by default
   yield* spinLock(pml);
   const v = yield* ptepGet(pmdp);
   if (pmdNone(v)) {

@@ -5,6 +5,7 @@
  * the PT_RECLAIM series gave them (spec 3.4.3–3.4.5), with the S0/S1 difference of zap_pte_range().
  */
 import { addrEnd, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, type Pfn, type Vaddr } from '../const.js';
+import { Violation } from '../bug.js';
 import { guardOn } from '../config.js';
 import { current } from '../current.js';
 import { __splitHugePmd, zapHugePmd } from '../huge_memory.js';
@@ -91,6 +92,8 @@ class ZapState {
   forceFlush = false;
   forceBreak = false;
   anySkipped = false;
+  /** The page batch filled during this pass (the cause of a force_break), for checkRetryHasCause(). */
+  batchFilled = false;
 }
 
 /** zap_page_range_single(): one VMA, one gather (the madvise(MADV_DONTNEED) path of 6.14). */
@@ -187,9 +190,12 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
     const ptl = out.ptl;
     let pte = startPte;
     // flush_tlb_batched_pending(): no deferred reclaim flushes exist in this model.
+    st.batchFilled = false;
+    let resched = false;
     do {
       st.anySkipped = false;
       if (yield* needResched()) {
+        resched = true;
         if (s1) directReclaim = false;
         break;
       }
@@ -206,7 +212,7 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
     } while (addr !== end);
 
     if (canReclaimPt && (s1 ? directReclaim : true) && addr === end) {
-      directReclaim = yield* tryGetAndClearPmd(mm, pmdp, pmdOut);
+      directReclaim = yield* tryGetAndClearPmd(mm, pmdp, ptl, pmdOut);
     }
     addRssVec(vma, st.rss);
     // Do the actual TLB flush before dropping the PTE lock.
@@ -219,9 +225,14 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
     // A forced flush (full batch, or dirty file pages whose rmap had to wait): free the batch too.
     if (st.forceFlush) yield* tlbFlushMmu(tlb);
     if (addr === end) break;
+    checkRetryHasCause(st, resched, addr);
     yield* condResched();
-    st.forceFlush = false;
-    st.forceBreak = false;
+    // Race R13: v1 of the series put `retry:` after these were set, so once a batch filled every
+    // later pass broke out after one entry, each with a TLB flush.
+    if (guardOn(k.cfg, 'zap-retry-reset')) {
+      st.forceFlush = false;
+      st.forceBreak = false;
+    }
   }
   if (canReclaimPt) {
     if (directReclaim) {
@@ -234,6 +245,16 @@ export function* zapPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr
     }
   }
   return addr;
+}
+
+/**
+ * Progress (race R13): a pass of zap_pte_range() may stop before `end` only because the page batch
+ * filled in that pass or a reschedule is due. A pass that stops for neither makes one entry of
+ * progress and a TLB flush per retry: reported as `no-progress` (not a kernel check; a sanitizer).
+ */
+function checkRetryHasCause(st: ZapState, resched: boolean, addr: Vaddr): void {
+  if (resched || st.batchFilled) return;
+  throw new Violation('no-progress', `zap_pte_range() retries at 0x${addr.toString(16)} although this pass neither filled the page batch nor saw need_resched: force_break survived the previous retry`);
 }
 
 /** add_mm_rss_vec(). */
@@ -332,6 +353,7 @@ function* zapPresentFolioPtes(tlb: MmuGather, vma: Vma, head: Pfn, page: Pfn, pt
   if (yield* tlbRemoveFolioPages(tlb, page, nr, delayRmap)) {
     st.forceFlush = true;
     st.forceBreak = true;
+    st.batchFilled = true;
   }
 }
 

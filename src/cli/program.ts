@@ -16,6 +16,7 @@ import { registerReplay } from './replay.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
+import { registerVersions } from './versions.js';
 import { registerWeb } from './web.js';
 import { EXIT, UsageError } from './util.js';
 
@@ -40,6 +41,7 @@ Examples:
   ptlab diff scripts/*.pt             run scripts on the model and on this machine's kernel
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
+  ptlab versions                      the kernel releases the model can be (--config version=7.0)
   ptlab swarm --guard zap-fastpath-fix=off   generated scenarios searched for violations
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
@@ -62,6 +64,7 @@ Op-script grammar: docs/op-scripts.md; limits on inputs: docs/limits.md`,
   registerReport(program);
   registerWeb(program);
   registerTrace(program);
+  registerVersions(program);
   return program;
 }
 

@@ -97,6 +97,17 @@ describe('ptlab demo', () => {
   });
 });
 
+describe('ptlab versions', () => {
+  it('lists every release with its guards and races, as a table and as JSON', () => {
+    const r = ptlab('versions');
+    expect(r.code).toBe(0);
+    for (const v of ['6.13 = B', '6.14-rc1 = S0', '6.17-rc1', '6.18', '7.0', '7.1.9 = 7.2']) expect(r.out).toContain(v);
+    const j = JSON.parse(ptlab('versions', '--json').out) as { name: string; races: string[]; guardsOff: string[] }[];
+    expect(j.find((v) => v.name === '7.0')).toMatchObject({ races: ['R8', 'R9'], guardsOff: ['free-pte-flush-addr'] });
+    expect(j.find((v) => v.name === '6.13')!.races).toEqual([]);
+  });
+});
+
 describe('ptlab explore', () => {
   it('exits 1 with a replayable token when the guard is off, and 0 when it is on', () => {
     const off = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--guard-off');
@@ -109,6 +120,26 @@ describe('ptlab explore', () => {
     const on = ptlab('explore', 'semi_rcu_vs_pte_offset_map');
     expect(on.code).toBe(0);
     expect(on.out).toMatch(/clean/);
+  });
+
+  it('takes --config (a release, an architecture) and --remedy, and says what an architecture tolerates', () => {
+    const arm = ptlab('explore', 'deferred_flush_bbm');
+    expect(arm.code).toBe(1);
+    expect(arm.out).toContain('VIOLATION tlb-conflict');
+    const x86 = ptlab('explore', 'deferred_flush_bbm', '--config', 'arch=x86');
+    expect(x86.code).toBe(0);
+    expect(x86.out).toMatch(/tolerated by this architecture \(not a violation here\) in \d+ executions: tlb-conflict/);
+    const token = /--replay '([^']+)'/.exec(x86.out)![1];
+    const shown = ptlab('explore', 'deferred_flush_bbm', '--config', 'arch=x86', '--replay', token);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain('| step |');
+    expect(ptlab('explore', 'deferred_flush_bbm', '--remedy').code).toBe(0);
+    expect(ptlab('explore', 'wrong_flush_addr', '--config', 'version=7.0').code).toBe(1);
+    expect(ptlab('explore', 'wrong_flush_addr', '--config', 'version=7.1.9').code).toBe(0);
+    const bad = ptlab('explore', 'wrong_flush_addr', '--config', 'version=5.4');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--config: bad value '5.4' for version (expected a release: one of 6.13, 6.14-rc1");
+    expect(ptlab('explore', 'wrong_flush_addr', '--remedy').code).toBe(2);
   });
 
   it('exits 3 when the budget runs out before the search ends', () => {

@@ -6,6 +6,7 @@
  * scenario runs on arm64. The sweep is within preemption bound 2 (every scenario's race is found
  * within it); the release that fixed each race is also searched completely.
  */
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { VERSION_NAMES, versionInfo, type Version } from '../../src/mm/versions.js';
 import { listScenarioFiles, loadScenario, replayScenario, runScenario } from '../../src/scenarios/registry.js';
@@ -31,6 +32,15 @@ describe('kernel versions', () => {
   it('has a scenario for every race a release shipped', () => {
     const races = new Set(scenarios.map(raceOf));
     for (const v of VERSION_NAMES) for (const r of versionInfo(v).races) expect(races, `${v} shipped ${r}`).toContain(r);
+  });
+
+  it('docs/versions.md gives every release the races src/mm/versions.ts says it shipped', () => {
+    const doc = fs.readFileSync(new URL('../../docs/versions.md', import.meta.url), 'utf8');
+    for (const v of VERSION_NAMES) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| ${v} `));
+      expect(row, v).toBeDefined();
+      expect(row!.split('|').at(-2)!.trim()).toBe(versionInfo(v).races.join(', ') || 'none');
+    }
   });
 
   for (const version of VERSION_NAMES) {

@@ -17,7 +17,8 @@ import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
 import { registerWeb } from './web.js';
-import { EXIT, UsageError } from './util.js';
+import { registerWorker } from './worker.js';
+import { EXIT, RunFailure, UsageError } from './util.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -41,6 +42,7 @@ Examples:
   ptlab scenarios                     list the race scenarios
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
   ptlab swarm --guard zap-fastpath-fix=off   generated scenarios searched for violations
+  ptlab worker --queue redis://db1:6379   run the jobs of \`ptlab swarm --queue redis://db1:6379\` campaigns
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
   ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
@@ -56,6 +58,7 @@ Op-script grammar: docs/op-scripts.md; limits on inputs: docs/limits.md`,
   registerDiff(program);
   registerExplore(program);
   registerSwarm(program);
+  registerWorker(program);
   registerBench(program);
   registerRecord(program);
   registerReplay(program);
@@ -83,6 +86,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     } else if (e instanceof UsageError || e instanceof OutputError) {
       process.stderr.write(`ptlab: ${e.message}\n`);
       code = EXIT.USAGE;
+    } else if (e instanceof RunFailure) {
+      process.stderr.write(`ptlab: ${e.message}\n`);
+      code = EXIT.FAIL;
     } else {
       process.stderr.write(`ptlab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       code = EXIT.INTERNAL;

@@ -46,9 +46,10 @@ collects it and writes its findings folder as a local campaign does. A worker se
 campaign on the server and runs until stopped.
 
 Example: a Redis server on host db1, two machines working, the campaign started from a third
-  redis-server --port 6379 --protected-mode no --save ''            # on db1
-  ptlab worker --queue redis://db1:6379                              # on each working machine
-  ptlab swarm --queue redis://db1:6379 --guard reclaim-range-check=off --scenarios 1000 --out /tmp/f
+  redis-server --port 6379 --requirepass PW --save ''                # on db1
+  ptlab worker --queue redis://:PW@db1:6379                          # on each working machine
+  ptlab swarm --queue redis://:PW@db1:6379 --guard reclaim-range-check=off --scenarios 1000 --out /tmp/f
+(Redis trusts whoever connects: a password, or a private network, keeps others out.)
 
 Ctrl-C or SIGTERM closes the worker: the jobs it is running are stopped and put back in the
 queue for any worker (a second signal exits at once; the queue then takes such a job back after

@@ -69,7 +69,7 @@ export async function probeRedis(addr: RedisAddress): Promise<void> {
   try {
     await q.waitUntilReady();
   } catch (e) {
-    throw new QueueUnreachable(`cannot reach the Redis server at ${addr.shown}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new QueueUnreachable(`cannot connect to the Redis server at ${addr.shown}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     await q.close().catch(() => {});
   }

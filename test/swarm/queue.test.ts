@@ -22,7 +22,13 @@ const have = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stat
 if (!have) console.warn('queue.test: `redis-server` not on PATH (Debian: apt-get install redis-server; .ci/run installs it); skipped');
 
 const BIN = path.resolve(__dirname, '../../bin/ptlab.js');
-const tmp = (what: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `ptlab-queue-${what}-`));
+const dirs: string[] = [];
+/** A fresh folder, removed after the tests. */
+const tmp = (what: string): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `ptlab-queue-${what}-`));
+  dirs.push(d);
+  return d;
+};
 
 /** Campaign seed 5, 12 scenarios, four guards off: jobs 0, 3 and 8 find the same R12 violation. */
 const GUARDS: GuardName[] = ['reclaim-range-check', 'any-skipped', 'zap-fastpath-fix', 'rcu-single-table-free'];
@@ -119,6 +125,7 @@ describe.skipIf(!have)('swarm campaigns through Redis', () => {
     } finally {
       kill();
       process.off('exit', kill);
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     }
   });
 

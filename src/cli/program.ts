@@ -18,7 +18,8 @@ import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
 import { registerVersions } from './versions.js';
 import { registerWeb } from './web.js';
-import { EXIT, UsageError } from './util.js';
+import { registerWorker } from './worker.js';
+import { EXIT, RunFailure, UsageError } from './util.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -43,6 +44,7 @@ Examples:
   ptlab explore fastpath_after_unlock --guard-off   find race R6 with its guard switched off
   ptlab versions                      the kernel releases the model can be (--config version=7.0)
   ptlab swarm --guard zap-fastpath-fix=off   generated scenarios searched for violations
+  ptlab worker --queue redis://db1:6379   run the jobs of \`ptlab swarm --queue redis://db1:6379\` campaigns
   ptlab record -o node.trace -- node -e '...'   record a real program's mappings and faults (perf)
   ptlab replay --generate heap --policy round-out   what PT_RECLAIM and a purge policy save on an allocator-like heap
   ptlab replay node.trace -o node.json   replay a recorded trace, PT_RECLAIM off and on
@@ -58,6 +60,7 @@ Op-script grammar: docs/op-scripts.md; limits on inputs: docs/limits.md`,
   registerDiff(program);
   registerExplore(program);
   registerSwarm(program);
+  registerWorker(program);
   registerBench(program);
   registerRecord(program);
   registerReplay(program);
@@ -86,6 +89,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     } else if (e instanceof UsageError || e instanceof OutputError) {
       process.stderr.write(`ptlab: ${e.message}\n`);
       code = EXIT.USAGE;
+    } else if (e instanceof RunFailure) {
+      process.stderr.write(`ptlab: ${e.message}\n`);
+      code = EXIT.FAIL;
     } else {
       process.stderr.write(`ptlab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       code = EXIT.INTERNAL;

@@ -12,27 +12,11 @@ import { parseIntOption } from './options.js';
 
 const int = (name: string, v: string, min: number, max: number): number => parseIntOption(`--${name}`, v, min, max);
 import { renderSwarmBench, swarmBench } from '../bench/swarm.js';
-import { defaultWorkers, runCampaign, type CampaignProgress } from '../swarm/campaign.js';
+import { defaultWorkers, runCampaign } from '../swarm/campaign.js';
+import { queuedJobs, type RedisAddress } from '../swarm/queue.js';
+import { progressLine } from './progress.js';
 import { EXIT, UsageError } from './util.js';
-
-/** The progress line: on a terminal rewritten in place, elsewhere a line every 30 s. */
-export function progressLine(): { update(p: CampaignProgress): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
-  let last = 0;
-  return {
-    update(p) {
-      const now = p.elapsedMs;
-      if (now - last < (tty ? 250 : 30_000) && p.done < p.total) return;
-      last = now;
-      const rate = Math.round(p.executions / Math.max(1e-3, now / 1000));
-      const line = `swarm: ${p.done}/${p.total} scenarios, ${p.executions.toLocaleString('en-US')} executions (${rate.toLocaleString('en-US')}/s), ${p.findings} finding(s), ${Math.round(now / 1000)} s`;
-      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
-    },
-    done() {
-      if (tty && last) process.stderr.write('\n');
-    },
-  };
-}
+import { queueArg, reachQueue } from './worker.js';
 
 interface SwarmCliOptions {
   seed: string;
@@ -43,6 +27,7 @@ interface SwarmCliOptions {
   seconds?: string;
   out: string;
   workers?: string;
+  queue?: RedisAddress;
   shrink: boolean;
 }
 
@@ -58,6 +43,7 @@ export function registerSwarm(program: Command): void {
     .option('--seconds <s>', 'stop starting scenarios after this long (running ones are dropped)')
     .option('--out <dir>', 'findings folder: one .scn per distinct finding, and campaign.json', 'swarm-findings')
     .option('--workers <n>', `worker threads (default: available cores - 1, at least 1; here ${defaultWorkers()}); 0 runs in this thread`)
+    .option('--queue <url>', 'run the scenarios on `ptlab worker` processes through this Redis server (redis://HOST:PORT) instead of here', queueArg)
     .option('--no-shrink', 'keep failing scenarios as generated')
     .addHelpText(
       'after',
@@ -69,11 +55,18 @@ are deduplicated by violation kind, guards off, and the message's first line wit
 Results do not depend on --workers (--seconds only decides how many scenarios run).
 Ctrl-C stops the campaign: findings already written stay, campaign.json is written.
 
+With --queue the scenarios become jobs in Redis, run by \`ptlab worker --queue URL\` on any
+machine, and the findings folder is the same as without. The same command again takes the results
+already in Redis and enqueues only what is missing, so after Ctrl-C or a crash it resumes (jobs
+stay queued while no campaign waits). --seconds and Ctrl-C stop the waiting, not the workers.
+
 Example: rediscover race R12 with its guard off, then run the finding
   ptlab swarm --guard reclaim-range-check=off --scenarios 100 --budget 500 --out /tmp/f
   ptlab explore /tmp/f/nonempty-detach-*.scn --guard-off
+The same on the machines that run \`ptlab worker --queue redis://db1:6379\` (ptlab worker --help)
+  ptlab swarm --queue redis://db1:6379 --guard reclaim-range-check=off --scenarios 100 --budget 500 --out /tmp/f
 
-Exit codes: 0 no findings, 1 findings (see --out), 2 bad input.
+Exit codes: 0 no findings, 1 findings (see --out) or the --queue server cannot be reached, 2 bad input.
 Guards: ${GUARD_NAMES.join(', ')}`,
     )
     .action(async (o: SwarmCliOptions) => {
@@ -83,13 +76,16 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       const workers = o.workers === undefined ? undefined : int('workers', o.workers, 0, 256);
       const seconds = o.seconds === undefined ? undefined : Number(o.seconds);
       if (seconds !== undefined && !(seconds > 0)) throw new UsageError(`--seconds: expected a positive number, got '${o.seconds}'`);
+      if (o.queue && workers !== undefined) throw new UsageError('--workers: not with --queue (the scenarios run in `ptlab worker` processes, each with its --concurrency)');
+      if (o.queue) await reachQueue(o.queue);
+      const jobs = o.queue ? queuedJobs(o.queue, { log: (s) => process.stderr.write(`swarm: ${s}\n`) }) : undefined;
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
       const onSigint = () => Atomics.store(stopFlag, 0, 1);
       process.once('SIGINT', onSigint);
-      const progress = progressLine();
+      const progress = progressLine('swarm');
       let summary;
       try {
-        summary = await runCampaign({ seed, scenarios, budget, guardsOff: o.guard, workers, seconds, out: o.out, shrink: o.shrink, stopFlag, onProgress: (p) => progress.update(p) });
+        summary = await runCampaign({ seed, scenarios, budget, guardsOff: o.guard, workers, jobs, seconds, out: o.out, shrink: o.shrink, stopFlag, onProgress: (p) => progress.update(p) });
       } finally {
         progress.done();
         process.off('SIGINT', onSigint);
@@ -112,7 +108,7 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
   const seconds = Number(perGuard);
   if (!(seconds > 0)) throw new UsageError(`--per-guard: expected a positive number of seconds, got '${perGuard}'`);
   const workers = workersOpt === undefined ? defaultWorkers() : int('workers', workersOpt, 0, 256);
-  const progress = progressLine();
+  const progress = progressLine('swarm');
   const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
   const md = renderSwarmBench(r);

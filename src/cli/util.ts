@@ -9,6 +9,9 @@ export const EXIT = { OK: 0, FAIL: 1, USAGE: 2, SKIPPED: 3, INTERNAL: 4 } as con
 /** Bad input from the user: printed as one message, exit code 2. */
 export class UsageError extends Error {}
 
+/** A failure of the run, not of the input (e.g. a server that cannot be reached): one message, exit code 1. */
+export class RunFailure extends Error {}
+
 /** Read and validate an op script a line at a time; every problem is reported as file:line:col. */
 export function loadScript(path: string): Script {
   let r: ParseScriptResult;

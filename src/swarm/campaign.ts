@@ -11,12 +11,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { GuardName } from '../mm/config.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { runJob, type JobFinding, type JobResult, type JobSpec } from './job.js';
 import type { SearchBudget } from './search.js';
+import { JobAborted, JobThreads } from './threads.js';
 
 export interface CampaignOptions {
   readonly seed: number;
@@ -25,6 +24,8 @@ export interface CampaignOptions {
   readonly guardsOff: readonly GuardName[];
   /** Worker threads; 0 runs every job in this thread. Default os.availableParallelism() − 1, at least 1. */
   readonly workers?: number;
+  /** Where the jobs run (default: `localJobs(workers)`; queue.ts's `queuedJobs`: ptlab worker processes). */
+  readonly jobs?: JobRunner;
   /** Stop handing out jobs after this many seconds. */
   readonly seconds?: number;
   /** Findings folder (a .scn per finding) and `campaign.json`; nothing is written without it. */
@@ -86,17 +87,19 @@ export function findingFile(f: Pick<JobFinding, 'kind' | 'key'>): string {
   return `${f.kind}-${crypto.createHash('sha256').update(f.key).digest('hex').slice(0, 10)}.scn`;
 }
 
-function writeAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
+/**
+ * Where a campaign's jobs run: given the job count, each job's spec, the function that takes a
+ * result (in any order, each job once) and the stop test, run jobs until all are done or
+ * `shouldStop()` turns true. `localJobs` runs them in this process; queue.ts's `queuedJobs` sends
+ * them through Redis to `ptlab worker` processes. Everything else (files, counts, dedup, the
+ * summary) is runCampaign's, the same for both.
+ */
+export type JobRunner = (n: number, spec: (index: number) => JobSpec, accept: (r: JobResult) => void, shouldStop: () => boolean) => Promise<void>;
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
   const clock = o.clock ?? (() => performance.now());
   const t0 = clock();
   const elapsed = () => clock() - t0;
-  const workers = o.workers ?? defaultWorkers();
   const stopFlag = o.stopFlag ?? new Int32Array(new SharedArrayBuffer(4));
   const results: (JobResult | undefined)[] = new Array(o.scenarios);
   const foundAt = new Map<number, number>(); // job index → ms when its result arrived
@@ -115,6 +118,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     return stopped !== 'no';
   };
   const accept = (r: JobResult): void => {
+    if (results[r.index]) return; // a queue may deliver a result twice
     results[r.index] = r;
     done++;
     executions += r.executions;
@@ -125,7 +129,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
       const file = findingFile(f);
       const prev = written.get(file);
       if (o.out && (prev === undefined || r.index < prev)) {
-        writeAtomic(path.join(o.out, file), f.scn);
+        writeFileAtomic(path.join(o.out, file), f.scn);
         written.set(file, r.index);
       }
       if (o.stopWhen?.(f) && stopped === 'no') stopped = 'found';
@@ -133,73 +137,47 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     o.onProgress?.({ done, total: o.scenarios, executions, findings: keys.size, elapsedMs: elapsed() });
   };
 
-  if (workers === 0) {
-    for (let i = 0; i < o.scenarios && !shouldStop(); i++) accept(runJob(spec(i)));
-  } else {
-    await runOnWorkers(o.scenarios, Math.min(workers, o.scenarios), spec, accept, shouldStop);
-  }
+  await (o.jobs ?? localJobs(o.workers ?? defaultWorkers()))(o.scenarios, spec, accept, shouldStop);
   if (stopped === 'no' && Atomics.load(stopFlag, 0) !== 0) stopped = 'interrupted';
 
   const summary = summarize(o, results, foundAt, stopped, elapsed());
-  if (o.out) writeAtomic(path.join(o.out, 'campaign.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (o.out) writeFileAtomic(path.join(o.out, 'campaign.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;
 }
 
-/**
- * Hand jobs out in index order to persistent workers, one at a time each. When `shouldStop`
- * turns true no new job starts; jobs still running are abandoned (their workers terminated).
- */
-function runOnWorkers(n: number, workers: number, spec: (i: number) => JobSpec, accept: (r: JobResult) => void, shouldStop: () => boolean): Promise<void> {
-  // Under a TypeScript loader (tests) the worker is the .ts module, loaded through tsx.
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
-  let next = 0;
-  const pool: Worker[] = [];
-  return new Promise<void>((resolve, reject) => {
-    let running = 0;
-    let failed = false;
-    const finish = (e?: Error): void => {
-      if (failed) return;
-      if (e) failed = true;
-      for (const w of pool) void w.terminate();
-      if (e) reject(e);
-      else resolve();
-    };
-    // A stop while every worker is busy with a long job should not wait for them.
-    const poll = setInterval(() => {
-      if (shouldStop()) end();
-    }, 200);
-    const end = (e?: Error): void => {
-      clearInterval(poll);
-      finish(e);
-    };
-    const feed = (w: Worker): void => {
-      if (next >= n || shouldStop()) {
-        if (running === 0) end();
-        return;
-      }
-      running++;
-      w.postMessage(spec(next++));
-    };
-    for (let i = 0; i < workers; i++) {
-      const w = ts ? new Worker(tsBootstrap(url), { eval: true }) : new Worker(url);
-      pool.push(w);
-      w.on('message', (m: { type: 'result'; result: JobResult } | { type: 'error'; index: number; message: string }) => {
-        running--;
-        if (m.type === 'error') return end(new Error(`swarm job ${m.index} failed: ${m.message}`));
-        accept(m.result);
-        feed(w);
-      });
-      w.on('error', (e) => end(e));
-      feed(w);
-    }
-  });
+/** Jobs in this process, handed out in index order: on `workers` threads, or in this thread for 0. */
+export function localJobs(workers: number): JobRunner {
+  if (workers > 0) return (n, spec, accept, shouldStop) => runOnThreads(n, Math.min(workers, n), spec, accept, shouldStop);
+  return (n, spec, accept, shouldStop) => {
+    for (let i = 0; i < n && !shouldStop(); i++) accept(runJob(spec(i)));
+    return Promise.resolve();
+  };
 }
 
-/** A worker that registers tsx's loader, then imports the TypeScript worker module (tests run from src/). */
-function tsBootstrap(url: URL): string {
-  const api = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs'); // the ESM build of the API
-  return `import(${JSON.stringify(pathToFileURL(api).href)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
+/**
+ * One job at a time per thread, in index order. When `shouldStop` turns true no new job starts;
+ * jobs still running are abandoned (their threads terminated).
+ */
+async function runOnThreads(n: number, threads: number, spec: (i: number) => JobSpec, accept: (r: JobResult) => void, shouldStop: () => boolean): Promise<void> {
+  const pool = new JobThreads(threads);
+  const stop = new AbortController();
+  // A stop while every thread is busy with a long job should not wait for them.
+  const poll = setInterval(() => {
+    if (shouldStop()) stop.abort();
+  }, 200);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < n && !shouldStop()) accept(await pool.run(spec(next++), stop.signal));
+  };
+  try {
+    await Promise.all(Array.from({ length: threads }, lane));
+  } catch (e) {
+    if (!(e instanceof JobAborted)) throw e;
+  } finally {
+    stop.abort();
+    clearInterval(poll);
+    await pool.close();
+  }
 }
 
 function summarize(o: CampaignOptions, results: readonly (JobResult | undefined)[], foundAt: ReadonlyMap<number, number>, stopped: CampaignSummary['stopped'], ms: number): CampaignSummary {

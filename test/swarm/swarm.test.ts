@@ -14,14 +14,12 @@ import { replayScenario, runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
 import { generate, jobSeed } from '../../src/swarm/generate.js';
+import { timeless } from '../support/swarm.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
 
 /** Campaign seed 1, its first 25 scenarios: job 20 hits R12 with `reclaim-range-check` off. */
 const SMALL: Omit<CampaignOptions, 'guardsOff'> = { seed: 1, scenarios: 25, budget: { dpor: 500, pct: 100 }, workers: 0 };
-
-/** A summary without what the clock decides. */
-const timeless = (s: CampaignSummary) => ({ ...s, seconds: 0, findings: s.findings.map((f) => ({ ...f, secondsToFind: 0 })) });
 
 describe('generator', () => {
   it('is deterministic per seed, and every scenario parses and sets up', () => {

@@ -284,11 +284,12 @@ class ModelInstance implements Instance {
     this.advance(t, v);
   }
 
-  /** After every task finished: let grace periods end, then check the model's invariants. */
+  /** What the configured architecture tolerated in this execution (x86's TLB conflicts). */
   tolerated(): readonly Violation[] {
     return this.k.tolerated;
   }
 
+  /** After every task finished: let grace periods end, then check the model's invariants. */
   finalCheck(): Violation | null {
     setCurrent(this.k, 0);
     try {

@@ -9,7 +9,7 @@
  * Left out: pkeys, PROT_GROWSDOWN/UP, NUMA hinting (prot_numa), uffd-wp, VM_ACCOUNT charging.
  */
 import { touchFolio } from './swap.js';
-import { addrEnd, alignUp, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
+import { addrEnd, alignUp, EACCES, EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
@@ -29,11 +29,12 @@ import {
   pmdTransHuge,
   pteDirty,
   pteFlags,
+  pteNone,
   ptePfn,
   ptePresent,
   type Pte,
 } from './pgtable_types.js';
-import { condResched, downWrite, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { condResched, downWrite, ptepGet, ptepGetAndClear, pteScanNone, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { populateVmaPageRange } from './gup.js';
 import { vmaModifyFlags } from './vma.js';
@@ -166,43 +167,74 @@ function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, en
   } while (addr !== end);
 }
 
-/** change_pmd_range(): a huge PMD covered whole is changed in place, one covered in part is split. */
+/**
+ * mm/mprotect.c: change_pmd_range() (6.18). Per PMD: skip a none one; a huge PMD covered in part is
+ * split, one covered whole is changed in place by change_huge_pmd() (if it changed meanwhile, fall
+ * through to the PTE level); then change_pte_range(), and when that finds no table to lock
+ * (-EAGAIN: the table went away after the PMD was read, e.g. reclaimed by MADV_DONTNEED, or a
+ * huge PMD raced in) look at the same PMD again (`goto again`). Without uffd-wp there is nothing
+ * for change_pmd_prepare() to populate.
+ */
 function* changePmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
   do {
     const next = addrEnd(addr, end, PMD_SIZE);
     const pmdp = pmdOffset(pudv, addr);
-    const v = yield* ptepGet(pmdp);
-    if (!pmdNone(v)) {
-      let done = false;
-      if (pmdTransHuge(v)) {
-        if (next - addr !== HPAGE_PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
-        else done = (yield* changeHugePmd(tlb, vma, pmdp, addr, newprot, cpFlags)) === HPAGE_PMD_NR;
+    for (;;) {
+      // again:
+      if (pmdNone(yield* ptepGet(pmdp))) break; // goto next
+      const pmd = yield* ptepGet(pmdp); // pmdp_get_lockless()
+      if (pmdTransHuge(pmd)) {
+        if (next - addr !== HPAGE_PMD_SIZE) {
+          yield* __splitHugePmd(vma, pmdp, addr);
+        } else if ((yield* changeHugePmd(tlb, vma, pmdp, addr, newprot, cpFlags)) !== 0) {
+          break; // huge pmd was handled: goto next
+        }
+        // fall through, the trans huge pmd just split (or is no longer huge)
       }
-      // A table (or a split, or a raced huge PMD that is gone): the PTE level.
-      if (!done && !pmdNone(yield* ptepGet(pmdp))) yield* changePteRange(tlb, vma, pmdp, addr, next, newprot, cpFlags);
+      if ((yield* changePteRange(tlb, vma, pmdp, addr, next, newprot, cpFlags)) >= 0) break;
+      // -EAGAIN: goto again
     }
     yield* condResched();
     addr = next;
   } while (addr !== end);
 }
 
-/** change_pte_range(): rewrite every present entry under the PTE lock (modify_prot_start/commit). */
-function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+/**
+ * mm/mprotect.c: change_pte_range() (6.18): pte_offset_map_lock() (its pmd_same() recheck under
+ * the lock is built in), -EAGAIN when there is no table to lock; then every present entry is
+ * rewritten under the PTE lock (modify_prot_start/commit). Returns the pages changed.
+ * The model reads a run of none entries in one step (pteScanNone(): under the PTE lock nothing
+ * writes a none entry); the kernel reads them one by one and skips each.
+ */
+function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<number> {
   const out = new PteMapOut();
-  const pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
-  if (pte < 0) return; // a huge PMD raced in: nothing of ours to change at the PTE level
-  for (let p = pte; addr < end; p++, addr += PAGE_SIZE) {
-    const oldpte = yield* ptepGet(p);
-    if (!ptePresent(oldpte)) continue; // none, markers: nothing to change
-    const old = yield* ptepGetAndClear(p); // ptep_modify_prot_start()
-    let ptent = pteModify(old, newprot);
-    if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(ptent) & _PAGE_RW) && pteFlags(ptent) & _PAGE_USER && canChangePteWritable(vma, ptent)) {
-      ptent += _PAGE_RW; // pte_mkwrite()
+  const start = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+  if (start < 0) return -EAGAIN;
+  let pages = 0;
+  let pte = start;
+  do {
+    let nr = 1;
+    const oldpte = yield* ptepGet(pte);
+    if (pteNone(oldpte)) {
+      // The entries after this one that are none too, in one step.
+      const left = (end - addr) / PAGE_SIZE - 1;
+      if (left > 0) nr += yield* pteScanNone(pte + 1, left);
+    } else if (ptePresent(oldpte)) {
+      const old = yield* ptepGetAndClear(pte); // ptep_modify_prot_start()
+      let ptent = pteModify(old, newprot);
+      if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(ptent) & _PAGE_RW) && pteFlags(ptent) & _PAGE_USER && canChangePteWritable(vma, ptent)) {
+        ptent += _PAGE_RW; // pte_mkwrite()
+      }
+      yield* setPte(pte, ptent); // ptep_modify_prot_commit()
+      if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
+      pages++;
     }
-    yield* setPte(p, ptent); // ptep_modify_prot_commit()
-    if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
-  }
-  yield* pteUnmapUnlock(pte, out.ptl);
+    // Markers (guard, uffd-wp without MM_CP_UFFD_WP_RESOLVE): left as they are.
+    pte += nr;
+    addr += nr * PAGE_SIZE;
+  } while (addr !== end);
+  yield* pteUnmapUnlock(start, out.ptl);
+  return pages;
 }
 
 /** change_huge_pmd(): under the PMD lock; returns HPAGE_PMD_NR when done, 0 if the PMD changed meanwhile. */

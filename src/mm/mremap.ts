@@ -9,7 +9,7 @@
  * fail only when memory is exhausted; that is reported as a ModelBug).
  */
 import { ModelBug } from './bug.js';
-import { alignUp, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
+import { alignUp, EAGAIN, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, type MmStruct } from './mm_types.js';
@@ -23,13 +23,16 @@ import {
   flushTlbMmRange,
   ptepGet,
   ptepGetAndClear,
+  pteScanNone,
   setPte,
   spinLock,
   spinUnlock,
+  upWrite,
   type KGen,
 } from './primitives.js';
 import { mmLockHandle, pmdLockptr, type LockHandle } from './ptlock.js';
 import { __mmPopulate } from './gup.js';
+import { current } from './current.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
 import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
@@ -329,8 +332,8 @@ function* moveVma(vrm: Vrm): KGen<number> {
   yield* vmaStartWrite(vma);
   // copy_vma_and_data()
   const newPgoff = vma.pgoff + (vrm.addr - vma.start) / PAGE_SIZE;
-  const newVma = yield* copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
-  const moved = yield* movePageTables(vma, vrm.addr, newVma, vrm.newAddr, vrm.oldLen);
+  const { newVma, needRmapLocks } = yield* copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
+  const moved = yield* movePageTables(vma, vrm.addr, newVma, vrm.newAddr, vrm.oldLen, needRmapLocks);
   if (moved < vrm.oldLen) throw new ModelBug('mremap: out of memory moving page tables (the revert path is not modelled)');
   if (vrm.flags & MREMAP_DONTUNMAP) {
     // dontunmap_complete(): locked_vm is left as it is, as the kernel does.
@@ -344,16 +347,21 @@ function* moveVma(vrm: Vrm): KGen<number> {
 }
 
 /**
- * copy_vma(): the new VMA (or a neighbour it merges into) for [addr, addr + len) at pgoff; an
- * anonymous VMA that never faulted gets the pgoff of its new address.
+ * mm/vma.c: copy_vma() (6.18): the new VMA (or a neighbour it merges into) for [addr, addr + len)
+ * at pgoff; an anonymous VMA that never faulted gets the pgoff of its new address. Either way the
+ * VMA is write-locked before it is in the tree (vma_link(), vma_expand()), so no per-VMA-lock
+ * reader (a fault, MADV_DONTNEED in 6.17+) enters it while the page tables move. need_rmap_locks:
+ * a merged VMA that does not come after the source in rmap order makes move_ptes() take the rmap
+ * locks; a new VMA does not.
  */
-function* copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): KGen<Vma> {
+function* copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): KGen<{ newVma: Vma; needRmapLocks: boolean }> {
   if (vma.isAnonymous() && !vma.anonVma) pgoff = addr / PAGE_SIZE;
   const nw = new Vma(vma.mm, addr, addr + len, vma.flags, vma.file, pgoff);
   nw.anonVma = vma.anonVma; // anon_vma_clone()
   nw.anonShared = vma.anonShared;
   nw.name = vma.name;
-  return yield* vmaMergeNewRange(vma.mm, nw);
+  const newVma = yield* vmaMergeNewRange(vma.mm, nw);
+  return { newVma, needRmapLocks: newVma !== nw && newVma.pgoff <= vma.pgoff };
 }
 
 /** struct pagetable_move_control. */
@@ -364,6 +372,8 @@ interface Pmc {
   newAddr: Vaddr;
   oldEnd: Vaddr;
   lenIn: number;
+  /** Take the rmap locks around move_ptes() (copy_vma()'s answer). */
+  needRmapLocks: boolean;
 }
 
 /** get_extent(): up to the next `size` boundary of both source and destination, within the range. */
@@ -395,10 +405,16 @@ function tryRealignAddr(pmc: Pmc, size: number): void {
   pmc.newAddr -= oldAlign;
 }
 
-/** move_page_tables(): returns how many bytes of the input range had their tables moved. */
-export function* movePageTables(oldVma: Vma, oldAddr: Vaddr, newVma: Vma, newAddr: Vaddr, len: number): KGen<number> {
+/**
+ * mm/mremap.c: move_page_tables() (6.18): returns how many bytes of the input range had their
+ * tables moved. Per PUD: move it whole if the extent allows (the model has no huge PUDs); per PMD:
+ * a huge PMD moves whole or is split, a table moves whole (move_normal_pmd()) when the extent is a
+ * whole PMD, else its entries move one by one (move_ptes()), looking at the old PMD again when
+ * move_ptes() finds no table to lock (-EAGAIN: `goto again`).
+ */
+export function* movePageTables(oldVma: Vma, oldAddr: Vaddr, newVma: Vma, newAddr: Vaddr, len: number, needRmapLocks: boolean): KGen<number> {
   const mm = oldVma.mm;
-  const pmc: Pmc = { old: oldVma, new: newVma, oldAddr, newAddr, oldEnd: oldAddr + len, lenIn: len };
+  const pmc: Pmc = { old: oldVma, new: newVma, oldAddr, newAddr, oldEnd: oldAddr + len, lenIn: len, needRmapLocks };
   if (!len) return 0;
   tryRealignAddr(pmc, PMD_SIZE);
   let extent = 0;
@@ -409,7 +425,8 @@ export function* movePageTables(oldVma: Vma, oldAddr: Vaddr, newVma: Vma, newAdd
     if (!oldPud) continue;
     const newPud = yield* pudAlloc(mm, pmc.newAddr); // alloc_new_pud()
     if (!newPud) break;
-    if (extent === PUD_SIZE && (yield* moveNormalEntry(pmc, mmLockHandle(mm), mmLockHandle(mm), oldPud, newPud, PUD_SIZE))) continue;
+    yield* ptepGet(oldPud); // pud_trans_huge(*old_pud): never, in the model
+    if (extent === PUD_SIZE && (yield* movePgtEntry(pmc, 'normal_pud', oldPud, newPud))) continue;
 
     extent = getExtent(pmc, PMD_SIZE);
     const oldPmd = yield* getOldPmd(mm, pmc.oldAddr);
@@ -419,14 +436,15 @@ export function* movePageTables(oldVma: Vma, oldAddr: Vaddr, newVma: Vma, newAdd
     for (;;) {
       const v = yield* ptepGet(oldPmd);
       if (isPmdMigrationEntry(v) || pmdTransHuge(v)) {
-        if (extent === HPAGE_PMD_SIZE && (yield* moveHugePmd(pmc, oldPmd, newPmd))) break;
+        if (extent === HPAGE_PMD_SIZE && (yield* movePgtEntry(pmc, 'hpage_pmd', oldPmd, newPmd))) break;
         yield* __splitHugePmd(pmc.old, oldPmd, pmc.oldAddr);
       } else if (extent === PMD_SIZE) {
-        if (yield* moveNormalEntry(pmc, pmdLockptr(mm, oldPmd), pmdLockptr(mm, newPmd), oldPmd, newPmd, PMD_SIZE)) break;
+        if (yield* movePgtEntry(pmc, 'normal_pmd', oldPmd, newPmd)) break;
       }
       if (pmdNone(yield* ptepGet(oldPmd))) break;
       if (!(yield* pteAlloc(mm, newPmd, pmc.newAddr))) return progress(pmc);
-      if (yield* movePtes(pmc, extent, oldPmd, newPmd)) break; // else -EAGAIN: look at the PMD again
+      if ((yield* movePtes(pmc, extent, oldPmd, newPmd)) < 0) continue; // -EAGAIN: goto again
+      break;
     }
   }
   return progress(pmc);
@@ -454,6 +472,34 @@ function* getOldPmd(mm: MmStruct, addr: Vaddr): KGen<number> {
   if (!pmdIsTable(pudv)) return 0;
   const pmdp = pmdOffset(pudv, addr);
   return pmdNone(yield* ptepGet(pmdp)) ? 0 : pmdp;
+}
+
+/**
+ * take_rmap_locks() / drop_rmap_locks(): the file's i_mmap_rwsem for write, so that an rmap walk
+ * (retract_page_tables(), try_to_unmap()) sees the old entry or the new one. The anon_vma lock
+ * beside it is not modelled (the model has no anonymous rmap walk).
+ */
+function* takeRmapLocks(vma: Vma): KGen<void> {
+  if (vma.file) yield* downWrite(vma.file.iMmapRwsem);
+}
+function* dropRmapLocks(vma: Vma): KGen<void> {
+  if (vma.file) yield* upWrite(vma.file.iMmapRwsem);
+}
+
+/**
+ * mm/mremap.c: move_pgt_entry() (6.18): move a whole table (normal PUD/PMD: always under the rmap
+ * locks) or a huge PMD (under them only when need_rmap_locks).
+ */
+function* movePgtEntry(pmc: Pmc, entry: 'normal_pmd' | 'normal_pud' | 'hpage_pmd', oldp: number, newp: number): KGen<boolean> {
+  const mm = pmc.old.mm;
+  const needRmapLocks = entry === 'hpage_pmd' ? pmc.needRmapLocks : true; // should_take_rmap_locks()
+  if (needRmapLocks) yield* takeRmapLocks(pmc.old);
+  let moved: boolean;
+  if (entry === 'normal_pmd') moved = yield* moveNormalEntry(pmc, pmdLockptr(mm, oldp), pmdLockptr(mm, newp), oldp, newp, PMD_SIZE);
+  else if (entry === 'normal_pud') moved = yield* moveNormalEntry(pmc, mmLockHandle(mm), mmLockHandle(mm), oldp, newp, PUD_SIZE);
+  else moved = yield* moveHugePmd(pmc, oldp, newp);
+  if (needRmapLocks) yield* dropRmapLocks(pmc.old);
+  return moved;
 }
 
 /** Take the old entry's lock and, if it is another one, the new entry's (spin_lock_nested()). */
@@ -516,35 +562,54 @@ function* moveHugePmd(pmc: Pmc, oldPmd: number, newPmd: number): KGen<boolean> {
 }
 
 /**
- * move_ptes(): entry by entry from the old table into the (fresh) new one, both locked; a present
- * entry means the old range must be flushed before the locks go. Returns 0 (the kernel's -EAGAIN)
- * when the old PMD no longer holds a table.
+ * mm/mremap.c: move_ptes() (6.18): entry by entry from the old table into the new one. The old
+ * table is mapped with pte_offset_map_lock() (its pmd_same() recheck built in), the new one with
+ * pte_offset_map_rw_nolock() and its lock taken without a PMD recheck: the kernel relies on the
+ * exclusive mmap_lock, and since 6.17's per-VMA MADV_DONTNEED on the new VMA being write-locked
+ * (vma_link() / vma_expand() in copy_vma()), to keep the new table from being freed meanwhile.
+ * A present entry means the old range is flushed before the locks go. Returns 0, or -EAGAIN when
+ * either PMD holds no table (move_page_tables() looks again).
  */
 function* movePtes(pmc: Pmc, extent: number, oldPmd: number, newPmd: number): KGen<number> {
   const mm = pmc.old.mm;
-  const oldOut = new PteMapOut();
-  const newOut = new PteMapOut();
-  const oldPte = yield* pteOffsetMapLock(mm, oldPmd, pmc.oldAddr, oldOut);
-  if (oldPte < 0) return 0;
-  const newPte = yield* pteOffsetMapRwNolock(mm, newPmd, pmc.newAddr, newOut);
-  if (newPte < 0) {
+  let err = 0;
+  if (pmc.needRmapLocks) yield* takeRmapLocks(pmc.old);
+  out: {
+    const oldOut = new PteMapOut();
+    const newOut = new PteMapOut();
+    const oldPte = yield* pteOffsetMapLock(mm, oldPmd, pmc.oldAddr, oldOut);
+    if (oldPte < 0) {
+      err = -EAGAIN;
+      break out;
+    }
+    const newPte = yield* pteOffsetMapRwNolock(mm, newPmd, pmc.newAddr, newOut);
+    if (newPte < 0) {
+      yield* pteUnmapUnlock(oldPte, oldOut.ptl);
+      err = -EAGAIN;
+      break out;
+    }
+    if (newOut.ptl !== oldOut.ptl) yield* spinLock(newOut.ptl); // spin_lock_nested()
+    let forceFlush = false;
+    const n = extent / PAGE_SIZE;
+    for (let i = 0; i < n; i++) {
+      // VM_WARN_ON_ONCE(!pte_none(*new_ptep)): a debug check, not a load of the production kernel.
+      if (!pteNone(current.k.pt.peek((newPte / 512) | 0, (newPte + i) % 512))) throw new ModelBug('move_ptes: destination entry not none');
+      const v = yield* ptepGet(oldPte + i);
+      if (pteNone(v)) {
+        // The none entries after it, in one step (pteScanNone(): under the PTE lock nothing writes
+        // a none entry); the kernel reads and skips them one by one.
+        if (i + 1 < n) i += yield* pteScanNone(oldPte + i + 1, n - i - 1);
+        continue;
+      }
+      if (ptePresent(v)) forceFlush = true;
+      const pte = yield* ptepGetAndClear(oldPte + i);
+      yield* setPte(newPte + i, pte);
+    }
+    if (forceFlush) yield* flushTlbMmRange(mm, pmc.oldAddr, pmc.oldAddr + extent, 12, false);
+    if (newOut.ptl !== oldOut.ptl) yield* spinUnlock(newOut.ptl);
+    yield* pteUnmap(newPte);
     yield* pteUnmapUnlock(oldPte, oldOut.ptl);
-    return 0;
   }
-  if (newOut.ptl !== oldOut.ptl) yield* spinLock(newOut.ptl);
-  let forceFlush = false;
-  const n = extent / PAGE_SIZE;
-  for (let i = 0; i < n; i++) {
-    const v = yield* ptepGet(oldPte + i);
-    if (pteNone(v)) continue;
-    if (!pteNone(yield* ptepGet(newPte + i))) throw new ModelBug('move_ptes: destination entry not none');
-    if (ptePresent(v)) forceFlush = true;
-    const pte = yield* ptepGetAndClear(oldPte + i);
-    yield* setPte(newPte + i, pte);
-  }
-  if (forceFlush) yield* flushTlbMmRange(mm, pmc.oldAddr, pmc.oldAddr + extent, 12, false);
-  if (newOut.ptl !== oldOut.ptl) yield* spinUnlock(newOut.ptl);
-  yield* pteUnmap(newPte);
-  yield* pteUnmapUnlock(oldPte, oldOut.ptl);
-  return 1;
+  if (pmc.needRmapLocks) yield* dropRmapLocks(pmc.old);
+  return err;
 }

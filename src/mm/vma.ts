@@ -12,6 +12,7 @@
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
+import { obj, OBJ } from './objects.js';
 import { splitHugePmdIfNeeded } from './huge_memory.js';
 import { AnonVma, VM_LOCKED_MASK, Vma, type AddressSpace, type MmStruct } from './mm_types.js';
 import { vmaStartWrite } from './mmap_lock.js';
@@ -27,8 +28,17 @@ function* vmaCompleteUnlock(file: AddressSpace | null): KGen<void> {
   if (file) yield* upWrite(file.iMmapRwsem);
 }
 
-/** vma_link(): store a new VMA in the tree, then add it to its file's i_mmap (vma_link_file()). */
+/**
+ * mm/vma.c: vma_link() (6.18): write-lock the new VMA, store it in the tree, then add it to its
+ * file's i_mmap (vma_link_file()). The write lock keeps per-VMA-lock readers (faults, 6.17+'s
+ * MADV_DONTNEED) out of it until mmap_write_unlock(), while its caller still fills it: mremap's
+ * move_ptes() writes into its tables with no PMD recheck. mmap_region() (__mmap_new_vma()) and
+ * do_brk_flags() do the same before their stores.
+ */
 export function* vmaLink(mm: MmStruct, vma: Vma): KGen<void> {
+  // vma_start_write(): not yet in the tree, so no reader holds a reference to wait out
+  // (__vma_enter_locked() returns at once); only vm_lock_seq is set.
+  vma.writeSeq = mm.mmapSeq;
   yield* mtStore(mm); // vma_iter_store_new()
   treeInsert(mm, vma);
   if (vma.file) {
@@ -36,6 +46,14 @@ export function* vmaLink(mm: MmStruct, vma: Vma): KGen<void> {
     vma.file.iMmap.push(vma);
     yield* upWrite(vma.file.iMmapRwsem);
   }
+}
+
+/**
+ * A new VMA enters the tree in this store step, and with it its lock and vm_lock_seq: the step
+ * writes them (for the explorer's footprint; nobody could read them before).
+ */
+function newVmaVisible(vma: Vma): void {
+  current.k.rec.touch(obj(OBJ.sem, vma.vmLock.id), true);
 }
 
 /** The tree half of vma_link(), inside a store step. */
@@ -46,6 +64,7 @@ function treeInsert(mm: MmStruct, vma: Vma): void {
     throw new ModelBug(`vma_link: [${vma.start}, ${vma.end}) overlaps an existing VMA`);
   }
   mm.vmas.insert(vma);
+  newVmaVisible(vma);
   mm.totalVm += vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm += vmaPages(vma);
 }
@@ -110,6 +129,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
   }
   if (!mm.vmas.has(vma)) notInMm();
   mm.vmas.insert(nw); // by start: before vma when newBelow, after it otherwise
+  newVmaVisible(nw);
   if (nw.file) nw.file.iMmap.push(nw);
   yield* vmaCompleteUnlock(vma.file);
   return nw;

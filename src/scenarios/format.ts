@@ -24,12 +24,14 @@
  * language, validated by its parser. `cpu N OP ...` lines take an op-script `madvise`, `touch` or
  * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
  * `uffd_move SRC OFF DST OFF` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
- * folio mapped there); they bind to the process that is
+ * folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
+ * `rw`, `rwx`, `none`) / `mremap M OFF LEN DST DST_OFF` (MREMAP_MAYMOVE|MREMAP_FIXED of the range to
+ * DST+DST_OFF, the same length); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import type { ViolationKind } from '../mm/bug.js';
-import { ADVICES, formatScriptError, type Advice, type Script, type ScriptError } from '../script/ast.js';
+import { ADVICES, formatScriptError, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
 
@@ -195,11 +197,12 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
     const spec = taskSpec(t.words, t.end, (col, m, expected) => err(t.line, col, m, expected));
     if (!spec) continue;
     const mapped = mapsOf(parsed.script, proc);
-    const names = spec.kind === 'uffd_move' ? [[spec.map, t.words[1].col], [spec.dst, t.words[3]?.col ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
+    const dstCol = spec.kind === 'uffd_move' ? t.words[3]?.col : spec.kind === 'mremap' ? t.words[4]?.col : undefined;
+    const names = spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
     for (const [m, col] of names) {
       if (!mapped.has(m)) err(t.line, col, `process ${proc} has no mapping '${m}'`, `one of: ${[...mapped].join(', ') || 'none (map one in the setup)'}`);
     }
-    const cols = { cpu: t.cpuCol, words: [0, 1, 2, 3, 4].map((i) => t.words[i]?.col ?? t.end) };
+    const cols = { cpu: t.cpuCol, words: [0, 1, 2, 3, 4, 5].map((i) => t.words[i]?.col ?? t.end) };
     tasks.push({ cpu: t.cpu, process: proc, spec, line: t.line, cols });
   }
   if (!tasks.length && !errors.length) err(1, 1, "no 'cpu N OP' lines: nothing to interleave", `at least one line cpu N OP ... (OP: ${TASK_KINDS.join(', ')})`);
@@ -251,7 +254,17 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   gup_fast: 'gup_fast M OFFSET [LEN]',
   uffd_move: 'uffd_move SRC SRC_OFF DST DST_OFF',
   rmap_walk: 'rmap_walk M OFFSET',
+  mprotect: 'mprotect M OFFSET LEN PROT',
+  mremap: 'mremap M OFFSET LEN DST DST_OFF',
 };
+
+/** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
+const SHORT_PROTS: Readonly<Record<string, number>> = { none: 0, r: 1, w: 2, x: 4, rw: 3, rx: 5, wx: 6, rwx: 7 };
+
+function taskProt(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  return parseProt(text) ?? SHORT_PROTS[text];
+}
 
 function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
   const [opw, mapw] = w;
@@ -261,7 +274,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, rmap_walk: 3 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, rmap_walk: 3, mprotect: 5, mremap: 6 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -297,6 +310,23 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     case 'gup_fast':
       return { kind: 'gup_fast', map, offset: sz(2, 'offset'), len: sz(3, 'length', true, '4K') };
+    case 'mprotect': {
+      const spec = { kind: 'mprotect' as const, map, offset: sz(2, 'offset'), len: sz(3, 'length', true), prot: taskProt(w[4]?.text) ?? 0 };
+      if (taskProt(w[4]?.text) === undefined) {
+        bad(w[4]?.col ?? end, w[4] ? `bad protection '${w[4].text}'` : 'missing protection', 'a protection like r, rw, rwx, none, or r--, rw-, ---');
+      }
+      return spec;
+    }
+    case 'mremap': {
+      const spec = { kind: 'mremap' as const, map, offset: sz(2, 'offset'), len: sz(3, 'length', true), dst: w[4]?.text ?? '', dstOffset: 0 };
+      const dst = w[4];
+      if (!dst || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(dst.text)) {
+        bad(dst?.col ?? end, dst ? `bad mapping name '${dst.text}'` : 'missing DST', usage);
+        return undefined;
+      }
+      spec.dstOffset = sz(5, 'destination offset');
+      return spec;
+    }
     default:
       return { kind: 'rmap_walk', map, offset: sz(2, 'offset') };
   }

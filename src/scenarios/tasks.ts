@@ -14,6 +14,8 @@ import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
 import { movePages } from '../mm/userfaultfd.js';
 import { shrinkFolio } from '../mm/vmscan.js';
+import { doMprotectPkey } from '../mm/mprotect.js';
+import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -34,9 +36,16 @@ export type TaskSpec =
    * Page reclaim's rmap walk of the page-cache folio mapped at `map`+`offset` when the task starts
    * (the folio reclaim took off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
    */
-  | { kind: 'rmap_walk'; map: string; offset: number };
+  | { kind: 'rmap_walk'; map: string; offset: number }
+  /** mprotect() of `len` bytes at `map`+`offset`; `prot`: PROT_READ | PROT_WRITE | PROT_EXEC bits. */
+  | { kind: 'mprotect'; map: string; offset: number; len: number; prot: number }
+  /**
+   * mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of `len` bytes at `map`+`offset` to `dst`+`dstOffset`,
+   * the same length: the move-only path of remap_move().
+   */
+  | { kind: 'mremap'; map: string; offset: number; len: number; dst: string; dstOffset: number };
 
-export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'rmap_walk'] as const;
+export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'rmap_walk', 'mprotect', 'mremap'] as const;
 
 /** What shrinkFolio() did, as the task's result. */
 const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22 } as const;
@@ -73,6 +82,13 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'rmap_walk': {
       const head = mappedFolio(mm, addr);
       return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
+    }
+    case 'mprotect':
+      return yield* doMprotectPkey(mm, addr, t.len, t.prot);
+    case 'mremap': {
+      // The new address, or a negative errno.
+      const r = yield* doMremap(mm, addr, t.len, t.len, MREMAP_MAYMOVE | MREMAP_FIXED, maps.get(t.dst)! + t.dstOffset);
+      return r < 0 ? r : 0;
     }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);

@@ -94,20 +94,21 @@ function rangeProblem(scn: Scenario, setup: RunResult, t: CpuTask): { col: numbe
   const sizes = mappingSizes(scn.setup.ops, t.process);
   const spec = t.spec;
   const len = 'len' in spec ? spec.len : 4096;
-  const [, , offCol, lenCol, lastCol] = t.cols.words;
+  const [, , offCol, lenCol, lastCol, dstOffCol] = t.cols.words;
   /** As the op-script validator blames it: the offset when it alone is outside, else the length. */
-  const check = (map: string, offset: number, n: number, cols: [number, number]) => {
+  const check = (map: string, offset: number, n: number, cols: [number, number], what = 'OFFSET') => {
     const size = sizes.get(map) ?? 0;
     if (offset + n <= size) return undefined;
     return {
       col: offset >= size ? cols[0] : cols[1],
       message: `range [${fmtSize(offset)}, ${fmtSize(offset + n)}) is outside mapping ${map} (size ${fmtSize(size)})`,
-      expected: `OFFSET${'len' in spec ? ' + LEN' : ''} <= ${fmtSize(size)}`,
+      expected: `${what}${'len' in spec ? ' + LEN' : ''} <= ${fmtSize(size)}`,
     };
   };
   const bad = check(spec.map, spec.offset, len, [offCol, 'len' in spec ? lenCol : offCol]);
   if (bad) return bad;
   if (spec.kind === 'uffd_move') return check(spec.dst, spec.dstOffset, 4096, [lastCol, lastCol]);
+  if (spec.kind === 'mremap') return check(spec.dst, spec.dstOffset, len, [dstOffCol, lenCol], 'DST_OFF');
   if (spec.kind === 'pte_offset_map' || spec.kind === 'gup_fast') {
     // Both read one PTE table: the range must stay inside one 2 MiB block.
     const addr = setup.maps.get(t.process)!.get(spec.map)! + spec.offset;

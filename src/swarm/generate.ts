@@ -47,6 +47,8 @@ export const FEATURES = [
   'k:gup_fast',
   'k:uffd_move',
   'k:rmap_walk',
+  'k:mprotect',
+  'k:mremap', // MREMAP_FIXED of a range to another place (of the other mapping, or of its own)
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 
@@ -259,6 +261,16 @@ class Builder {
         if (dst === m && dOff === sOff) dOff = sOff === 0 ? 8 * K : 0;
         return `uffd_move ${m.name} ${size(sOff)} ${dst.name} ${size(dOff)}`;
       }
+      case 'k:mprotect':
+        return `mprotect ${m.name} ${r()} ${d.pick(['none', 'r', 'rw'])}`;
+      case 'k:mremap': {
+        // To the other mapping's place, or elsewhere in its own (the ranges must not overlap).
+        const dst = d.pick(gen.maps);
+        const [off, len] = this.range(m, dst === m ? { whole: false, maxLen: 16 * K } : { maxLen: dst.size });
+        const apart = (o: number) => o + len <= dst.size && (dst !== m || o + len <= off || off + len <= o);
+        const dOff = d.pick([0, 4 * K, 8 * K, 64 * K, 2 * M - 4 * K, dst.size - len].filter(apart));
+        return `mremap ${m.name} ${size(off)} ${size(len)} ${dst.name} ${size(dOff)}`;
+      }
       default: {
         const files = gen.maps.filter((x) => x.kind !== 'anon');
         const fm = files.length ? d.pick(files) : m;
@@ -298,14 +310,15 @@ export function generate(seed: number): Generated {
 
 /**
  * The pte_offset_map and pte_alloc tasks take no mmap_lock, but their kernel callers hold it or the
- * VMA lock (a fault, a page-table walk), which excludes munmap freeing tables under them and an
+ * VMA lock (a fault, a page-table walk), which excludes munmap (or mremap) freeing tables under them and an
  * anonymous collapse replacing the PMD (mmap and VMA write locks). Against those they would be out
  * of contract, and report use-after-frees and counter imbalances no kernel caller can cause: they
  * become the faults (touch) they stand for, which take the locks.
  */
 function keepInContract(g: GenScenario): void {
   const anon = new Set(g.maps.filter((m) => m.kind === 'anon').map((m) => m.name));
-  const unmaps = g.tasks.some((t) => t.op.startsWith('unmap '));
+  // mremap unmaps its target and its source.
+  const unmaps = g.tasks.some((t) => t.op.startsWith('unmap ') || t.op.startsWith('mremap '));
   const anonCollapse = g.tasks.some((t) => t.op.endsWith(' collapse') && anon.has(t.op.split(' ')[1]));
   for (const t of g.tasks) {
     const [op, map, off] = t.op.split(' ');

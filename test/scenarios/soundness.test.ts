@@ -94,3 +94,25 @@ describe('collapse_vs_vma_lock: the schedule that made a false "clean" (issue 12
     expect([...r.ends.keys()]).toContain('violation pmd-from-none');
   });
 });
+
+describe('mremap_vs_dontneed: the schedule that was a lost PTE before vma_link() write-locked the new VMA (issue 16)', () => {
+  // CPU0's mremap has unmapped B, linked the new VMA at B's place, allocated its PTE table and
+  // mapped it with pte_offset_map_rw_nolock() (52 steps: CPU0 is about to lock the new table).
+  // The model's vma_link() once stored the new VMA without vma_start_write(): CPU1's per-VMA
+  // DONTNEED then read-locked it, reclaimed the new table, and move_ptes() wrote the moved page
+  // into the detached table (found by `ptlab explore mremap_vs_dontneed`, token 0*52.1*27.0*4).
+  const scn = scenarios.find((s) => s.name === 'mremap_vs_dontneed')!;
+
+  it('the per-VMA reader sees the new VMA write-locked and falls back to the mmap_lock, held by mremap', () => {
+    const sys = scenarioSystem(scn);
+    const inst = sys.create();
+    for (let i = 0; i < 52; i++) inst.step(0);
+    const labels: string[] = [];
+    while (inst.enabled(1)) {
+      labels.push(inst.pending(1)!.label);
+      inst.step(1);
+    }
+    expect(labels).toEqual(['rcu+', 'mas_walk (VMA tree, RCU)', 'ld vm_lock_seq (VMA A)', 'rcu-']);
+    expect(inst.pending(1)!.label).toBe('rlock rwsem');
+  });
+});

@@ -44,6 +44,30 @@ describe('scenario grammar errors carry a column and what was expected', () => {
     for (const e of r.errors) expect(e).toMatch(/\(expected .+\)$/);
   });
 
+  it('mprotect and mremap tasks: PROT in either spelling, the move to another mapping', () => {
+    const r = parse('process P', 'map A anon private 2M', 'map B anon private 2M', 'cpu 0 mprotect A 0 2M r', 'cpu 0 mprotect A 0 4K rw-', 'cpu 0 mprotect A 4K 4K none', 'cpu 1 mremap A 4K 8K B 0');
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    expect(r.scenario.tasks.map((t) => t.spec)).toEqual([
+      { kind: 'mprotect', map: 'A', offset: 0, len: 2 << 20, prot: 1 },
+      { kind: 'mprotect', map: 'A', offset: 0, len: 4096, prot: 3 },
+      { kind: 'mprotect', map: 'A', offset: 4096, len: 4096, prot: 0 },
+      { kind: 'mremap', map: 'A', offset: 4096, len: 8192, dst: 'B', dstOffset: 0 },
+    ]);
+  });
+
+  it('mprotect and mremap tasks: a bad PROT, a missing or unknown DST, each at its word with what was expected', () => {
+    const r = parse('process P', 'map A anon private 2M', 'cpu 0 mprotect A 0 4K rwz', 'cpu 0 mprotect A 0 4K', 'cpu 1 mremap A 0 4K', 'cpu 1 mremap A 0 4K C 0', 'cpu 1 mremap A 0 4K A 8K 1');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual([
+      `s.scn:${L(3)}:23: bad protection 'rwz' (expected a protection like r, rw, rwx, none, or r--, rw-, ---)`,
+      `s.scn:${L(4)}:22: missing protection (expected a protection like r, rw, rwx, none, or r--, rw-, ---)`,
+      `s.scn:${L(5)}:20: missing DST (expected mremap M OFFSET LEN DST DST_OFF)`,
+      `s.scn:${L(6)}:21: process P has no mapping 'C' (expected one of: A)`,
+      `s.scn:${L(7)}:26: unexpected word '1' (expected mremap M OFFSET LEN DST DST_OFF)`,
+    ]);
+  });
+
   it('header lines: a bad bound and a repeated scenario line', () => {
     const r = parseScenario('scenario s\nscenario t\nbound 12\nprocess P\nmap A anon private 2M\ncpu 0 touch A 0 4K read\n', 's.scn');
     expect(r.ok).toBe(false);
@@ -72,6 +96,14 @@ describe('checkScenario: what running the setup shows', () => {
     const es = checkScenario(scn);
     expect(es.map((e) => e.split(': ')[0])).toEqual([`s.scn:${L(4)}:19`, `s.scn:${L(5)}:27`, `s.scn:${L(6)}:23`]);
     expect(es[0]).toContain('range [0, 4M) is outside mapping A (size 2M)');
+  });
+
+  it('an mremap task whose destination range lies outside DST: at LEN, or at DST_OFF when that alone is past DST', () => {
+    const scn = scenario('process P', 'map A anon private 2M', 'map B anon private 2M', 'cpu 0 mremap A 0 8K B 2044K', 'cpu 1 mremap A 0 4K B 2M');
+    expect(checkScenario(scn)).toEqual([
+      `s.scn:${L(4)}:18: range [2044K, 2052K) is outside mapping B (size 2M) (expected DST_OFF + LEN <= 2M)`,
+      `s.scn:${L(5)}:23: range [2M, 2052K) is outside mapping B (size 2M) (expected DST_OFF + LEN <= 2M)`,
+    ]);
   });
 
   it('a setup that runs into the bug of a guard switched off is bad input at its line (with the guard on it runs)', () => {

@@ -99,20 +99,29 @@ function* filemapFault(vmf: VmFault): KGen<number> {
   const mapping = vmf.vma.file!;
   const mem = current.k.mem;
   if (vmf.pgoff >= mapping.sizePages) return VM_FAULT_SIGBUS;
-  let page = pageCacheLookup(mapping, vmf.pgoff);
-  if (!page) {
-    // Not cached: "read" it into an order-0 folio (no readahead in the model).
-    const head = mem.allocPages(0, PT_FILE);
-    if (head < 0) return VM_FAULT_OOM;
-    mem.flags[head] |= PG_uptodate;
-    filemapAddFolio(mapping, head, vmf.pgoff);
-    page = head;
+  for (;;) {
+    // retry_find:
+    let page = pageCacheLookup(mapping, vmf.pgoff);
+    if (!page) {
+      // Not cached: "read" it into an order-0 folio (no readahead in the model).
+      const head = mem.allocPages(0, PT_FILE);
+      if (head < 0) return VM_FAULT_OOM;
+      mem.flags[head] |= PG_uptodate;
+      filemapAddFolio(mapping, head, vmf.pgoff);
+      page = head;
+    }
+    const head = mem.folioHead(page);
+    folioRefAdd(head, 1);
+    yield* folioLock(head);
+    // Did it get truncated? (or replaced by collapse_file(), which clears the mapping first)
+    if (mem.mapping[head] !== mapping.id) {
+      yield* folioUnlock(head);
+      folioPutRefs(head, 1);
+      continue;
+    }
+    vmf.page = page;
+    return VM_FAULT_LOCKED;
   }
-  const head = mem.folioHead(page);
-  folioRefAdd(head, 1);
-  yield* folioLock(head);
-  vmf.page = page;
-  return VM_FAULT_LOCKED;
 }
 
 /**
@@ -149,7 +158,10 @@ export function* doSetPmd(vmf: VmFault, head: Pfn, _page: Pfn): KGen<number> {
 
 /**
  * next_uptodate_folio(): the next folio in [index, end] that is uptodate and can be trylocked,
- * with a reference taken; 0 when none is left.
+ * with a reference taken; 0 when none is left. As in the kernel, the reference comes first
+ * (folio_try_get() under RCU, then a reload of the slot: the folio is still the one cached there),
+ * then the trylock, then the mapping check: a folio that collapse_file() or truncation took out of
+ * the cache while this path waited is skipped, never mapped.
  */
 function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end: number): KGen<Pfn> {
   const mem = current.k.mem;
@@ -161,12 +173,22 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
     }
     const head = mem.folioHead(page);
     const folioEnd = mem.index[head] + mem.folioNr(head);
-    touchFolio(head, false);
-    if (!(mem.flags[head] & PG_uptodate) || !(yield* folioTrylock(head))) {
-      from.index = folioEnd;
+    from.index = folioEnd;
+    touchFolio(head, true);
+    folioRefAdd(head, 1); // folio_try_get(): the cache's reference keeps it above zero here
+    if (!(mem.flags[head] & PG_uptodate)) {
+      folioPutRefs(head, 1); // skip:
       continue;
     }
-    folioRefAdd(head, 1);
+    if (!(yield* folioTrylock(head))) {
+      folioPutRefs(head, 1);
+      continue;
+    }
+    if (mem.mapping[head] !== mapping.id) {
+      yield* folioUnlock(head); // unlock: (removed from the cache meanwhile)
+      folioPutRefs(head, 1);
+      continue;
+    }
     return head;
   }
   return 0 as Pfn;

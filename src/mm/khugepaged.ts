@@ -206,9 +206,13 @@ function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<Scan
   const mem = current.k.mem;
   if (start + HPAGE_PMD_NR > mapping.sizePages) return 'SCAN_TRUNCATED';
   let present = 0;
+  let nrNone = 0;
   for (let i = start; i < start + HPAGE_PMD_NR; i++) {
     const page = pageCacheLookup(mapping, i);
-    if (!page) continue;
+    if (!page) {
+      nrNone++; // a hole: the new folio fills it with zeroes
+      continue;
+    }
     present++;
     const head = mem.folioHead(page);
     // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.
@@ -244,9 +248,13 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
     folioPutRefs(nw, 1);
     return r;
   };
+  let nrNone = 0;
   for (let i = start; i < start + HPAGE_PMD_NR; i++) {
     const page = pageCacheLookup(mapping, i);
-    if (!page) continue;
+    if (!page) {
+      nrNone++; // a hole: the new folio fills it with zeroes
+      continue;
+    }
     if (!(yield* folioTrylock(page))) return yield* fail('SCAN_PAGE_LOCK', null);
     // The kernel looks up, trylocks and gets the folio under the xarray lock, then, with the folio
     // locked (collapse_file(), mm/khugepaged.c, 6.18), first: already collapsed (by a path that
@@ -259,21 +267,39 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
     old.push(page);
     yield* tryToUnmap(mapping, page);
   }
-  // Holes: a VMA with missing-page userfaults would see them filled behind its back.
-  for (const vma of mapping.iMmap) if (vma.flags & VM_UFFD_MISSING) return yield* fail('SCAN_FAIL', null);
-  // Publish: the new folio replaces every index; the old pages leave the cache and are freed.
+  for (const o of old) mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
+  if (nrNone) {
+    // Holes: a VMA with missing-page userfaults would see them filled behind its back.
+    yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
+    const uffdMissing = mapping.iMmap.some((vma) => (vma.flags & VM_UFFD_MISSING) !== 0);
+    yield* upRead(mapping.iMmapRwsem);
+    if (uffdMissing) return yield* fail('SCAN_EXCEED_NONE_PTE', null);
+  }
+  // From here to the store of the new folio the kernel holds the xarray lock (xas_lock_irq()): no
+  // scheduling point. It first puts retry entries into the holes and counts them: a fault that
+  // filled a hole since the scan makes the collapse fail (the model checks the uffd VMAs before
+  // taking that lock rather than under it, with the same outcomes).
+  touchMapping(mapping, true);
+  let nrNoneCheck = 0;
+  for (let i = start; i < start + HPAGE_PMD_NR; i++) if (!mapping.pages.load(i)) nrNoneCheck++;
+  if (nrNone !== nrNoneCheck) return yield* fail('SCAN_PAGE_FILLED', null);
+  // Publish: one multi-index entry replaces every index at once. The old pages stay locked.
   for (const o of old) {
-    mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
-    touchMapping(mapping, true);
     mapping.pages.store(mem.index[o], 0);
     mapping.nrpages--;
-    yield* folioUnlock(o);
-    folioPutRefs(o, 1); // the page cache's reference
   }
   mem.flags[nw] |= PG_uptodate;
   filemapAddFolio(mapping, nw, start);
+  // Remove the PTE tables, so the range can fault in again as huge, while the new folio is locked.
   yield* retractPageTables(mapping, start);
   yield* folioUnlock(nw);
+  // The collapse has succeeded, so free the old folios: a fault that waits on one finds its
+  // mapping gone once it gets the lock, and looks again.
+  for (const o of old) {
+    mem.mapping[o] = -1; // folio->mapping = NULL
+    yield* folioUnlock(o);
+    folioPutRefs(o, 1); // the page cache's reference
+  }
   return 'SCAN_PTE_MAPPED_HUGEPAGE';
 }
 

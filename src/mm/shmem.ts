@@ -8,8 +8,8 @@ import { current } from './current.js';
 import { shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
 import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type AddressSpace, type VmFault } from './mm_types.js';
-import { folioLock, type KGen } from './primitives.js';
-import { folioRefAdd } from './swap.js';
+import { folioLock, folioUnlock, type KGen } from './primitives.js';
+import { folioPutRefs, folioRefAdd } from './swap.js';
 
 /** shmem_fault(). */
 export function* shmemFault(vmf: VmFault): KGen<number> {
@@ -18,6 +18,28 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
   const mem = current.k.mem;
   const index = vmf.pgoff;
   if (index >= mapping.sizePages) return VM_FAULT_SIGBUS;
+  for (;;) {
+    // repeat: (shmem_get_folio_gfp())
+    const page = shmemFindOrAdd(vmf, mapping, index);
+    if (page < 0) return VM_FAULT_OOM;
+    const head = mem.folioHead(page as Pfn);
+    folioRefAdd(head, 1);
+    yield* folioLock(head);
+    // Has the folio been truncated or swapped out? (or replaced by collapse_file(), which clears
+    // the old folios' mapping before unlocking them)
+    if (mem.mapping[head] !== mapping.id) {
+      yield* folioUnlock(head);
+      folioPutRefs(head, 1);
+      continue;
+    }
+    vmf.page = page as Pfn;
+    return VM_FAULT_LOCKED;
+  }
+}
+
+/** The page at index, or a new folio added for a hole (-1: out of memory). */
+function shmemFindOrAdd(vmf: VmFault, mapping: AddressSpace, index: number): number {
+  const vma = vmf.vma;
   let page = pageCacheLookup(mapping, index);
   if (!page) {
     const base = alignDown(index, HPAGE_PMD_NR);
@@ -29,14 +51,10 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
       thpVmaSuitablePmd(vma, alignDown(vmf.address, PMD_SIZE)) &&
       rangeIsHole(mapping, base, HPAGE_PMD_NR);
     const head = shmemAllocAndAdd(mapping, index, huge ? HPAGE_PMD_ORDER : 0);
-    if (head < 0) return VM_FAULT_OOM;
+    if (head < 0) return -1;
     page = (head + (huge ? index - base : 0)) as Pfn;
   }
-  const head = mem.folioHead(page);
-  folioRefAdd(head, 1);
-  yield* folioLock(head);
-  vmf.page = page;
-  return VM_FAULT_LOCKED;
+  return page;
 }
 
 function rangeIsHole(mapping: AddressSpace, from: number, n: number): boolean {

@@ -28,12 +28,13 @@ The default is 6.18, the kernel of this machine.`,
       }
       const rows = VERSIONS.map((v) => [
         [v.name, ...aliases(v.name)].join(' = '),
-        v.ptReclaim ? (v.dontneedVmaLock ? (v.freeVmaLock ? 'VMA lock (DONTNEED, FREE)' : 'VMA lock (DONTNEED)') : 'mmap_lock') : 'no PT_RECLAIM',
+        v.ptReclaimArchs.join(', ') || 'none',
+        v.dontneedVmaLock ? (v.freeVmaLock ? 'VMA lock (DONTNEED, FREE)' : 'VMA lock (DONTNEED)') : 'mmap_lock',
         v.guardsOff.join(', ') || '-',
         v.races.join(', ') || '-',
         v.commits.join(' ') || '-',
       ]);
-      process.stdout.write(table(['version', 'reclaim under', 'guards it lacks', 'races shipped', 'commits'], rows) + '\n\n');
+      process.stdout.write(table(['version', 'PT_RECLAIM on', 'MADV_DONTNEED under', 'guards it lacks', 'races shipped', 'commits'], rows) + '\n\n');
       for (const v of VERSIONS) process.stdout.write(`${v.name}: ${v.changes}\n`);
     });
 }

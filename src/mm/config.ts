@@ -122,6 +122,7 @@ export function resolveConfig(input: ConfigInput = {}): Config {
   const c = { ...DEFAULT_CONFIG, ...input, version: v.name };
   const off = new Set<GuardName>(input.guardsOff ?? []);
   if (!v.ptReclaim) c.ptReclaim = false;
+  else if (input.ptReclaim === undefined && !v.ptReclaimArchs.includes(c.arch)) c.ptReclaim = false;
   for (const g of v.guardsOff) off.add(g);
   if (input.dontneedLock === undefined) c.dontneedLock = v.dontneedVmaLock ? 'vma' : 'mmap';
   if (input.freeLock === undefined) c.freeLock = v.freeVmaLock && c.dontneedLock === 'vma' ? 'vma' : 'mmap';

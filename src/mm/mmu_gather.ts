@@ -233,9 +233,13 @@ export function* tlbFinishMmu(tlb: MmuGather): KGen<void> {
   tlb.mm.kernel.rec.touch(obj(OBJ.flushPending, tlb.mm.id), true);
 }
 
-/** tlb_start_vma(): nothing to do on x86. tlb_end_vma(): flush at each VMA end unless fullmm. */
+/**
+ * tlb_start_vma(): nothing to do on x86. tlb_end_vma() (include/asm-generic/tlb.h, 6.18): flush at
+ * each VMA end, unless fullmm or CONFIG_MMU_GATHER_MERGE_VMAS, which x86 selects and arm64 does
+ * not: on x86 one flush at the end covers every VMA of the gather.
+ */
 export function* tlbEndVma(tlb: MmuGather, _vma: Vma): KGen<void> {
-  if (tlb.fullmm) return;
+  if (tlb.fullmm || current.k.cfg.arch === 'x86') return;
   yield* tlbFlushMmuTlbonly(tlb);
 }
 

@@ -18,8 +18,14 @@ export interface KernelVersion {
   /** What this release changed in the modelled paths, one line. */
   readonly changes: string;
   readonly commits: readonly string[];
-  /** CONFIG_PT_RECLAIM exists (and is on by default on x86). */
+  /** CONFIG_PT_RECLAIM exists. */
   readonly ptReclaim: boolean;
+  /**
+   * Where it is on by default: x86 only (ARCH_SUPPORTS_PT_RECLAIM) until 7.0 made it `def_bool y`
+   * wherever MMU_GATHER_RCU_TABLE_FREE && !HAVE_ARCH_TLB_REMOVE_TABLE, arm64 included
+   * (9c8c02df3f87, 086498aed3f6). Elsewhere `pt_reclaim=on` is a what-if.
+   */
+  readonly ptReclaimArchs: readonly ('x86' | 'arm64')[];
   /** Guards this release lacks: the historical defect is in its code. */
   readonly guardsOff: readonly GuardName[];
   /** MADV_DONTNEED under the per-VMA read lock (6.17: a6fde7add78d). */
@@ -52,6 +58,7 @@ export interface KernelVersion {
 
 const BASE = {
   ptReclaim: true,
+  ptReclaimArchs: ['x86'],
   guardsOff: [],
   dontneedVmaLock: false,
   freeVmaLock: false,
@@ -61,7 +68,7 @@ const BASE = {
   reclaimIn: 'mm/pt_reclaim.c',
 } as const;
 const PER_VMA = { ...BASE, dontneedVmaLock: true } as const;
-const IN_MEMORY_C = { ...PER_VMA, freeVmaLock: true, trylockSameLock: false, reclaimIn: 'mm/memory.c' } as const;
+const IN_MEMORY_C = { ...PER_VMA, freeVmaLock: true, trylockSameLock: false, reclaimIn: 'mm/memory.c', ptReclaimArchs: ['x86', 'arm64'] } as const;
 
 export const VERSIONS: readonly KernelVersion[] = [
   {
@@ -71,6 +78,7 @@ export const VERSIONS: readonly KernelVersion[] = [
     changes: 'before the series: no PT_RECLAIM, empty PTE tables stay until munmap/exit; retract_page_tables() has no PMD recheck (nothing could free a table under it)',
     commits: [],
     ptReclaim: false,
+    ptReclaimArchs: [],
     guardsOff: ['retract-pmd-recheck'],
     tablesViaPageBatch: true,
     reclaimIn: 'none',
@@ -127,8 +135,8 @@ export const VERSIONS: readonly KernelVersion[] = [
     name: '7.0',
     races: ['R8', 'R9'],
     changes:
-      'reclaim moved into mm/memory.c (zap_empty_pte_table(), zap_pte_table_if_empty()); the table is freed with the zap\'s advanced cursor as flush address (race R9); no PMD trylock when the PTE lock is the PMD lock',
-    commits: ['4c640eb4181c', 'fb4ddf208511'],
+      'reclaim moved into mm/memory.c (zap_empty_pte_table(), zap_pte_table_if_empty()); the table is freed with the zap\'s advanced cursor as flush address (race R9); no PMD trylock when the PTE lock is the PMD lock; PT_RECLAIM on arm64 (and riscv, LoongArch, ...) too',
+    commits: ['4c640eb4181c', 'fb4ddf208511', '9c8c02df3f87', '086498aed3f6'],
     guardsOff: ['free-pte-flush-addr'],
   },
   {

@@ -206,13 +206,9 @@ function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<Scan
   const mem = current.k.mem;
   if (start + HPAGE_PMD_NR > mapping.sizePages) return 'SCAN_TRUNCATED';
   let present = 0;
-  let nrNone = 0;
   for (let i = start; i < start + HPAGE_PMD_NR; i++) {
     const page = pageCacheLookup(mapping, i);
-    if (!page) {
-      nrNone++; // a hole: the new folio fills it with zeroes
-      continue;
-    }
+    if (!page) continue;
     present++;
     const head = mem.folioHead(page);
     // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.

@@ -180,7 +180,11 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       }
       if (!o.json) {
         for (const t of result.tolerated ?? []) {
-          const what = t.violation.kind.startsWith('allowed-anomaly') ? 'anomaly allowed by the allow-list (not a violation)' : 'tolerated by this architecture (not a violation here)';
+          const what = t.violation.kind.startsWith('allowed-anomaly')
+            ? 'anomaly allowed by the allow-list (not a violation)'
+            : t.violation.kind === 'unexplained'
+              ? 'not explained by the sequential runs made, which stop at a limit (not a violation)'
+              : 'tolerated by this architecture (not a violation here)';
           process.stdout.write(`${what} in ${t.executions} execution${t.executions === 1 ? '' : 's'}: ${t.violation.kind}: ${t.violation.message}\n`);
           process.stdout.write(`  see it: ptlab explore ${name} ${flags} --replay '${t.token}'\n`);
         }

@@ -52,9 +52,17 @@ export interface SequentialOutcomes {
   readonly failed: readonly { readonly run: SequentialRun; readonly kind: string; readonly message: string }[];
   /** Sequential executions run (orders × choice answers). */
   readonly runs: number;
+  /**
+   * Every answer of every choice point was tried (always, for a scenario without `choices`). The
+   * set is first made with one run per order (every choice answered 0, the config's default
+   * path) and completed only when an outcome is not in it.
+   */
+  readonly complete: boolean;
+  /** The complete set was wanted but stopped at MAX_SEQUENTIAL_RUNS: an outcome outside it is not called an anomaly. */
+  readonly capped: boolean;
 }
 
-/** Sequential executions one system may run to build its set (orders × choices); past it, the check refuses. */
+/** Sequential executions one system may run to build its set (orders × choices); past it, the set is incomplete. */
 export const MAX_SEQUENTIAL_RUNS = 5_000;
 
 /** What the outcome reads: the processes that run tasks, and the mappings the tasks name. */
@@ -130,13 +138,14 @@ export function sequentialOrders(scn: Scenario): number[][] {
 
 /**
  * Every answer vector of the choice points a deterministic run meets (DFS over them): `run` is
- * called once per vector with a `choose(n)` that answers 0..n-1. At most `max` runs, or it throws.
+ * called once per vector with a `choose(n)` that answers 0..n-1. At most `max` runs: `complete`
+ * says whether every vector ran.
  */
-export function forEachChoiceVector(run: (choose: (n: number) => number) => void, max: number): number {
+export function forEachChoiceVector(run: (choose: (n: number) => number) => void, max: number): { runs: number; complete: boolean } {
   const path: { v: number; n: number }[] = [];
   let runs = 0;
   for (;;) {
-    if (++runs > max) throw new Error(`sequential explainability: more than ${max} sequential runs (orders × choice answers); the scenario is too large for --explain`);
+    if (runs++ >= max) return { runs: max, complete: false };
     let depth = 0;
     run((n) => {
       if (depth < path.length) return path[depth++].v;
@@ -146,7 +155,7 @@ export function forEachChoiceVector(run: (choose: (n: number) => number) => void
     });
     path.length = depth;
     while (path.length && path[path.length - 1].v + 1 >= path[path.length - 1].n) path.pop();
-    if (!path.length) return runs;
+    if (!path.length) return { runs, complete: true };
     path[path.length - 1].v++;
   }
 }

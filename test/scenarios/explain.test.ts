@@ -8,6 +8,7 @@ import { explain, forEachChoiceVector, parseAllowList, sequentialOrders, type Al
 import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { listScenarioFiles, loadAllowList, loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { sequentialOutcomesOf } from '../../src/scenarios/system.js';
+import { runJob } from '../../src/swarm/job.js';
 
 function scenario(text: string): Scenario {
   const r = parseScenario(text, 'test.scn');
@@ -173,5 +174,14 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1)'
   }
   it('every entry of the shipped allow-list is used', () => {
     expect([...used].sort()).toEqual(allow.map((e) => `allowed-anomaly@${e.line}`).sort());
+  });
+});
+
+describe('swarm jobs with explain', () => {
+  it('campaign seed 1, jobs 12 and 16 (a task that ends without a scheduling point): the same result as without', () => {
+    for (const index of [12, 16]) {
+      const job = { campaignSeed: 1, index, guardsOff: [], budget: { dpor: 1000, pct: 200 } };
+      expect(runJob({ ...job, explain: { allow: allowList() } })).toEqual(runJob(job));
+    }
   });
 });

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import { decodeToken, formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
 import { MAX_TOKEN_DECISIONS } from '../explore/token.js';
-import { listScenarioFiles, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
+import { ALLOW_FILE, listScenarioFiles, loadAllowList, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
+import type { ExplainOptions } from '../scenarios/explain.js';
 import { scenarioSystem } from '../scenarios/system.js';
 import type { Scenario } from '../scenarios/format.js';
 import { checkScenario } from '../scenarios/validate.js';
@@ -55,6 +56,17 @@ interface ExploreCliOptions {
   json?: boolean;
   config: Record<string, string>;
   remedy?: boolean;
+  explain?: boolean;
+  allow?: string;
+}
+
+/** `--explain` with the shipped allow-list, or `--allow FILE`'s. */
+function explainOptions(o: ExploreCliOptions): ExplainOptions | undefined {
+  if (o.allow !== undefined && !o.explain) throw new UsageError('--allow: only with --explain');
+  if (!o.explain) return undefined;
+  const r = loadAllowList(o.allow ?? ALLOW_FILE);
+  if (!r.ok) throw new UsageError(r.errors.join('\n'));
+  return { allow: r.entries };
 }
 
 export function registerExplore(program: Command): void {
@@ -90,12 +102,18 @@ export function registerExplore(program: Command): void {
     .option('--replay <token>', 'replay one execution from its schedule token')
     .option('--config <k=v,...>', 'model settings over the scenario\'s config lines, e.g. version=7.0, arch=x86 (repeatable)', parseConfigOption, {})
     .option('--remedy', "apply the scenario's remedy (a proposed fix for a race open upstream)")
+    .option('--explain', 'also check sequential explainability: an outcome (task results, /proc counters, pagemap) no sequential order of the tasks gives is an anomaly, unless scenarios/anomalies.allow accepts it')
+    .option('--allow <file>', 'with --explain: the allow-list to use instead of scenarios/anomalies.allow')
     .option('--all', 'collect every distinct violation instead of stopping at the first')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       `
 Every failure prints a schedule token; --replay TOKEN re-runs exactly that execution.
+--explain compares each execution's end with every sequential order of the scenario's tasks (whole
+tasks one after another, each CPU's in order): the tasks' results, VmPTE/RSS counters and pagemap
+of the mappings they name must equal one order's, else it is a violation of kind 'anomaly'
+(docs/explorer.md, "Sequential explainability"); allow-listed anomalies are counted, not failed.
 Exit codes: 0 clean, 1 violation found, 2 bad input, 3 budget exhausted before the search ended.
 Guards: ${GUARD_NAMES.join(', ')}`,
     )
@@ -109,12 +127,13 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       if (o.remedy && !scn.remedy) throw new UsageError(`--remedy: scenario ${scn.name} has no remedy line (only races open upstream have one)`);
       const settings = { ...(o.remedy ? scn.remedy : {}), ...o.config };
       const guardsOff = guardsOf(scn);
+      const explain = explainOptions(o);
       const sys = scenarioSystem(scn, guardsOff, { settings });
-      const flags = [...guardsOff.map((g) => `--guard ${g}=off`), ...Object.entries(settings).map(([k, v]) => `--config ${k}=${v}`)].join(' ');
+      const flags = [...guardsOff.map((g) => `--guard ${g}=off`), ...Object.entries(settings).map(([k, v]) => `--config ${k}=${v}`), ...(explain ? ['--explain', ...(o.allow ? [`--allow ${o.allow}`] : [])] : [])].join(' ');
       let result: ExploreResult;
       if (o.replay !== undefined) {
         try {
-          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json, settings });
+          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json, settings, explain });
         } catch (e) {
           if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
           if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off and --config settings)`);
@@ -127,6 +146,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
           mode: o.mode,
           guardsOff,
           settings,
+          explain,
           bound: o.bound,
           seed: o.seed,
           depth: o.depth,
@@ -160,7 +180,12 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       }
       if (!o.json) {
         for (const t of result.tolerated ?? []) {
-          process.stdout.write(`tolerated by this architecture (not a violation here) in ${t.executions} execution${t.executions === 1 ? '' : 's'}: ${t.violation.kind}: ${t.violation.message}\n`);
+          const what = t.violation.kind.startsWith('allowed-anomaly')
+            ? 'anomaly allowed by the allow-list (not a violation)'
+            : t.violation.kind === 'unexplained'
+              ? 'not explained by the sequential runs made, which stop at a limit (not a violation)'
+              : 'tolerated by this architecture (not a violation here)';
+          process.stdout.write(`${what} in ${t.executions} execution${t.executions === 1 ? '' : 's'}: ${t.violation.kind}: ${t.violation.message}\n`);
           process.stdout.write(`  see it: ptlab explore ${name} ${flags} --replay '${t.token}'\n`);
         }
       }

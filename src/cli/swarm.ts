@@ -17,6 +17,7 @@ import { queuedJobs, type RedisAddress } from '../swarm/queue.js';
 import { progressLine } from './progress.js';
 import { EXIT, UsageError } from './util.js';
 import { queueArg, reachQueue } from './worker.js';
+import { loadAllowList } from '../scenarios/registry.js';
 
 interface SwarmCliOptions {
   seed: string;
@@ -29,6 +30,7 @@ interface SwarmCliOptions {
   workers?: string;
   queue?: RedisAddress;
   shrink: boolean;
+  explain?: boolean;
 }
 
 export function registerSwarm(program: Command): void {
@@ -45,6 +47,7 @@ export function registerSwarm(program: Command): void {
     .option('--workers <n>', `worker threads (default: available cores - 1, at least 1; here ${defaultWorkers()}); 0 runs in this thread`)
     .option('--queue <url>', 'run the scenarios on `ptlab worker` processes through this Redis server (redis://HOST:PORT) instead of here', queueArg)
     .option('--no-shrink', 'keep failing scenarios as generated')
+    .option('--explain', 'also check sequential explainability (an anomaly is a finding; scenarios/anomalies.allow applies; docs/explorer.md)')
     .addHelpText(
       'after',
       `
@@ -77,6 +80,9 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       const seconds = o.seconds === undefined ? undefined : Number(o.seconds);
       if (seconds !== undefined && !(seconds > 0)) throw new UsageError(`--seconds: expected a positive number, got '${o.seconds}'`);
       if (o.queue && workers !== undefined) throw new UsageError('--workers: not with --queue (the scenarios run in `ptlab worker` processes, each with its --concurrency)');
+      const allow = o.explain ? loadAllowList() : undefined;
+      if (allow && !allow.ok) throw new UsageError(allow.errors.join('\n'));
+      const explain = allow?.ok ? { allow: allow.entries } : undefined;
       if (o.queue) await reachQueue(o.queue);
       const jobs = o.queue ? queuedJobs(o.queue, { log: (s) => process.stderr.write(`swarm: ${s}\n`) }) : undefined;
       const stopFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -85,7 +91,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       const progress = progressLine('swarm');
       let summary;
       try {
-        summary = await runCampaign({ seed, scenarios, budget, guardsOff: o.guard, workers, jobs, seconds, out: o.out, shrink: o.shrink, stopFlag, onProgress: (p) => progress.update(p) });
+        summary = await runCampaign({ seed, scenarios, budget, guardsOff: o.guard, workers, jobs, seconds, out: o.out, shrink: o.shrink, explain, stopFlag, onProgress: (p) => progress.update(p) });
       } finally {
         progress.done();
         process.off('SIGINT', onSigint);

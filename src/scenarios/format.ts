@@ -51,7 +51,8 @@ export interface Scenario {
   name: string;
   about: string;
   guards: GuardName[];
-  violation: ViolationKind | null;
+  /** `anomaly`: sequential explainability's finding (explain.ts), not a sanitizer's. */
+  violation: ViolationKind | 'anomaly' | null;
   /** Preemption bound of the exhaustive search for this scenario (`bound N`); -1: none, the default. */
   bound: number;
   /** Nondeterministic choices the explorer branches on; the others follow the config. */
@@ -69,6 +70,7 @@ export interface Scenario {
 const VIOLATIONS: readonly string[] = [
   'pt-use-after-free', 'ptl-use-after-free', 'lost-pte', 'nonempty-detach', 'pmd-from-none', 'double-free',
   'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin', 'tlb-conflict', 'no-progress',
+  'anomaly',
 ];
 
 /**
@@ -110,7 +112,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   const guards: GuardName[] = [];
   const choices: Scenario['choices'] = [];
   let bound = -1;
-  let violation: ViolationKind | null = null;
+  let violation: Scenario['violation'] = null;
   let remedy: Record<string, string> | null = null;
   const seen = new Map<string, number>();
   const err = (line: number, col: number, message: string, expected: string) => errors.push({ line, col, message, expected });
@@ -156,7 +158,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
         return;
       case 'violation':
         if (arg?.text === 'none' && !ws[2]) violation = null;
-        else if (arg && VIOLATIONS.includes(arg.text) && !ws[2]) violation = arg.text as ViolationKind;
+        else if (arg && VIOLATIONS.includes(arg.text) && !ws[2]) violation = arg.text as Scenario['violation'];
         else err(line, ws[2]?.col ?? arg?.col ?? end, arg ? `unknown violation '${ws[2] ? ws[2].text : arg.text}'` : 'missing violation', `none or one of: ${VIOLATIONS.join(', ')}`);
         return;
       case 'remedy': {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScenario, type Scenario } from './format.js';
+import { parseAllowList, type AllowEntry } from './explain.js';
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios');
 
@@ -33,3 +34,19 @@ export function loadScenario(nameOrPath: string): { ok: true; scenario: Scenario
 }
 
 export { runScenario, replayScenario, scheduler, type Mode, type RunScenarioOptions } from './run.js';
+
+/** The reviewed allow-list of sequential explainability (explain.ts, docs/explorer.md). */
+export const ALLOW_FILE = path.join(SCENARIO_DIR, 'anomalies.allow');
+
+/** An allow-list file's entries, or its errors as `FILE:LINE:COL: ... (expected ...)`. */
+export function loadAllowList(file = ALLOW_FILE): { ok: true; entries: AllowEntry[] } | { ok: false; errors: string[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    return { ok: false, errors: [`${file}: cannot read the allow-list: ${code} (expected a readable text file)`] };
+  }
+  return parseAllowList(text, path.relative(process.cwd(), file) || file);
+}

@@ -6,6 +6,7 @@ import type { GuardName } from '../mm/config.js';
 import { DfsScheduler, explore, PctScheduler, RandomScheduler, replay, type ExploreOptions, type ExploreResult, type Scheduler } from '../explore/index.js';
 import type { Scenario } from './format.js';
 import { scenarioSystem } from './system.js';
+import type { ExplainOptions } from './explain.js';
 
 export type Mode = 'dfs' | 'random' | 'pct';
 
@@ -22,6 +23,8 @@ export interface RunScenarioOptions extends ExploreOptions {
   snapshots?: boolean;
   /** Model settings over the scenario's config lines (`version=7.0`, `arch=arm64`). */
   settings?: Readonly<Record<string, string>>;
+  /** Sequential explainability (src/scenarios/explain.ts): an outcome no sequential order gives is an `anomaly`. */
+  explain?: ExplainOptions;
 }
 
 export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
@@ -38,10 +41,10 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
 }
 
 export function runScenario(scn: Scenario, o: RunScenarioOptions = {}): ExploreResult {
-  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots, settings: o.settings });
+  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots, settings: o.settings, explain: o.explain });
   return explore(sys, scheduler(scn, o), o);
 }
 
-export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>> } = {}) {
+export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>>; explain?: ExplainOptions } = {}) {
   return replay(scenarioSystem(scn, guardsOff, opts), token);
 }

@@ -20,6 +20,7 @@ import { kernelSnapshot, lockName } from '../view/snapshot.js';
 import { canonicalState } from './state.js';
 import { ForkError, Restorer } from './fork.js';
 import { observe, privateTables, undeclaredWrites } from './footprint_check.js';
+import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, observationPlan, observeOutcome, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
 
 const GEN_API = genApi as unknown as ModelApi;
 
@@ -142,6 +143,9 @@ interface Template {
   readonly free: Restorer<Kernel>[];
   readonly processes: ReadonlyMap<string, MmStruct>;
   readonly maps: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Sequential explainability (explain.ts): what the outcome reads, and the orders' outcomes, made on first use. */
+  plan?: ObservationPlan;
+  sequential?: SequentialOutcomes;
 }
 
 function setUp(scn: Scenario, guardsOff: readonly GuardName[], settings: Readonly<Record<string, string>> = {}): Template {
@@ -167,6 +171,8 @@ class ModelInstance implements Instance {
 
   private readonly copy: Restorer<Kernel>;
   private disposed = false;
+  /** Anomalies the allow-list accepted, or outcomes a capped set could not explain, in this execution (reported through `tolerated()`). */
+  private allowed: Finding[] | null = null;
 
   constructor(
     private readonly scn: Scenario,
@@ -174,6 +180,8 @@ class ModelInstance implements Instance {
     private readonly checkFootprints = false,
     /** Whether trace steps get snapshots (only a JSON document shows them). */
     private readonly snapshots = true,
+    /** Compare the end with the sequential orders' outcomes (explain.ts); undefined: no such check. */
+    private readonly explainWith?: ExplainOptions,
   ) {
     const reused = template.free.pop();
     this.copy = reused ?? new Restorer(template.k);
@@ -284,13 +292,36 @@ class ModelInstance implements Instance {
     this.advance(t, v);
   }
 
-  /** What the configured architecture tolerated in this execution (x86's TLB conflicts). */
+  /**
+   * What the configured architecture tolerated in this execution (x86's TLB conflicts), and the
+   * anomalies the allow-list accepted (kind `allowed-anomaly@LINE`).
+   */
   tolerated(): readonly Violation[] {
-    return this.k.tolerated;
+    return this.allowed ? [...this.k.tolerated, ...this.allowed] : this.k.tolerated;
   }
 
-  /** After every task finished: let grace periods end, then check the model's invariants. */
+  /**
+   * After every task finished: let grace periods end, then check the model's invariants; with
+   * `explain`, then compare the outcome with the sequential orders' (explain.ts).
+   */
   finalCheck(): Violation | null {
+    const bad = this.endCheck();
+    if (bad || !this.explainWith) return bad;
+    const plan = (this.template.plan ??= observationPlan(this.scn, this.template.maps));
+    const got = this.outcome(plan);
+    let seq = (this.template.sequential ??= sequentialOutcomes(this.scn, this.template, plan, false));
+    if (!seq.complete && !seq.outcomes.has(got.key)) seq = this.template.sequential = sequentialOutcomes(this.scn, this.template, plan, true);
+    setCurrent(this.k, 0);
+    const v = explain(this.scn, seq, got, this.explainWith.allow);
+    if (v.verdict === 'explained') return null;
+    if (v.verdict === 'anomaly' && !seq.capped) return new Finding('anomaly', v.message);
+    const f = v.verdict === 'anomaly' ? new Finding('unexplained', `${v.message} (among the first ${seq.runs} sequential runs only: not called an anomaly)`) : new Finding(`allowed-anomaly@${v.entry.line}`, v.message);
+    (this.allowed ??= []).push(f);
+    return null;
+  }
+
+  /** Grace periods end, then the model's invariants: a finding, or null. */
+  private endCheck(): Finding | null {
     setCurrent(this.k, 0);
     try {
       findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
@@ -304,6 +335,42 @@ class ModelInstance implements Instance {
     const kind =
       b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' ? 'leak' : 'counter-imbalance';
     return new Finding(kind, `[${b.invariant}] ${b.message}`);
+  }
+
+  /** The observable outcome of this execution (explain.ts), once every task finished. */
+  outcome(plan: ObservationPlan): Outcome {
+    setCurrent(this.k, 0);
+    return observeOutcome(GEN_API, plan, this.results, (p) => this.copy.of(this.template.processes.get(p)!));
+  }
+
+  /**
+   * Run the tasks one whole task at a time in `order` (slots of the scenario's task order), each
+   * on its own CPU, grace periods ending between tasks (as between the ops of a script), then
+   * the end check: the sequential execution of explain.ts. A step that cannot run while its task
+   * is alone waits for a grace period; `choose` answers the scenario's choice points.
+   */
+  runSequentially(order: readonly number[], choose: (n: number) => number): Finding | null {
+    try {
+      for (const slot of order) {
+        if (this.results[slot] !== undefined) continue; // done without a scheduling point, when its CPU reached it
+        const i = this.tasks.findIndex((t) => t.slots[0] === slot);
+        if (i < 0) throw new Error(`sequential order ${order.join(',')}: task ${slot} is not next on its CPU`);
+        for (let steps = 0; this.results[slot] === undefined; steps++) {
+          if (steps > 10_000) return new Finding('livelock', `task ${slot} alone still running after 10000 steps`);
+          if (this.enabled(i)) {
+            const info = this.pending(i)!;
+            this.step(i, info.choices ? choose(info.choices) : undefined);
+          } else if (this.enabled(this.rcuIdx)) this.step(this.rcuIdx);
+          else return new Finding('deadlock', `task ${slot} alone cannot run at '${this.pending(i)?.label}'`);
+        }
+        setCurrent(this.k, 0);
+        findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
+      }
+    } catch (e) {
+      if (e instanceof Finding) return e;
+      throw e;
+    }
+    return this.endCheck();
   }
 
   /** The execution is over: its kernel copy goes back to the template's pool. */
@@ -355,6 +422,63 @@ export interface SystemOptions {
   readonly checkFootprints?: boolean;
   /** Trace steps get kernel snapshots (default); false when no trace will be shown as a JSON document. */
   readonly snapshots?: boolean;
+  /**
+   * Sequential explainability (explain.ts): after the invariants, an execution whose outcome no
+   * sequential order of its tasks gives is a violation of kind `anomaly`, unless `allow` accepts it.
+   */
+  readonly explain?: ExplainOptions;
+}
+
+/**
+ * Every sequential order's outcome (explain.ts), run on copies of the set-up kernel: the orders
+ * with every choice answered 0 (`all` false: complete only if no run met a choice point), or
+ * times every answer of the scenario's choice points, up to MAX_SEQUENTIAL_RUNS in all.
+ */
+function sequentialOutcomes(scn: Scenario, template: Template, plan: ObservationPlan, all: boolean): SequentialOutcomes {
+  const outcomes = new Map<string, { outcome: Outcome; run: SequentialRun }>();
+  const failed: { run: SequentialRun; kind: string; message: string }[] = [];
+  let runs = 0;
+  let complete = true;
+  let capped = false;
+  for (const order of sequentialOrders(scn)) {
+    const r = forEachChoiceVector((choose) => {
+      const choices: number[] = [];
+      const inst = new ModelInstance(scn, template, false, false);
+      try {
+        const bad = inst.runSequentially(order, (n) => {
+          const c = choose(n);
+          choices.push(c);
+          return c;
+        });
+        const run = { order, choices };
+        if (bad) failed.push({ run, kind: bad.kind, message: bad.message });
+        else {
+          const outcome = inst.outcome(plan);
+          if (!outcomes.has(outcome.key)) outcomes.set(outcome.key, { outcome, run });
+        }
+      } finally {
+        inst.dispose();
+      }
+    }, all ? MAX_SEQUENTIAL_RUNS - runs : 1);
+    runs += r.runs;
+    if (!r.complete) {
+      complete = false;
+      if (all) {
+        capped = true;
+        break;
+      }
+    }
+  }
+  return { outcomes, failed, runs, complete, capped };
+}
+
+/**
+ * The outcomes of a scenario's sequential orders (explain.ts), as `--explain` compares with them:
+ * for tests and reports. The explorer's systems compute the same set once, on first use.
+ */
+export function sequentialOutcomesOf(scn: Scenario, guardsOff: readonly GuardName[] = [], o: Pick<SystemOptions, 'settings'> = {}): SequentialOutcomes {
+  const template = setUp(scn, guardsOff, o.settings);
+  return sequentialOutcomes(scn, template, observationPlan(scn, template.maps), true);
 }
 
 /** The explorer's view of a scenario, with the given guards switched off. */
@@ -363,7 +487,7 @@ export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = 
   const names = new ModelInstance(scn, template, false, false).names();
   return {
     name: scn.name,
-    create: () => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true),
+    create: () => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true, o.explain),
     isViolation: (e: unknown): e is Violation => e instanceof Finding,
     taskNames: names,
   };

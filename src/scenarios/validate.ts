@@ -77,7 +77,7 @@ function opAt(ops: readonly Op[], line: number): Op | undefined {
  * The size each mapping of `proc` may be addressed up to at the end of the setup: as mapped,
  * or as an mremap grew it (docs/op-scripts.md: offsets stay relative to the mapping's origin).
  */
-function mappingSizes(ops: readonly Op[], proc: string): Map<string, number> {
+export function mappingSizes(ops: readonly Op[], proc: string): Map<string, number> {
   const sizes = new Map<string, number>();
   let cur: string | undefined;
   for (const op of ops) {

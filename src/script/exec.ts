@@ -7,7 +7,7 @@
  */
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
-import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type SnapshotLine, type StatusValues } from '../oracle/schema.js';
+import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from '../oracle/schema.js';
 import { placementAddress, type Op, type Script } from './ast.js';
 
 export type ModelApi = typeof Api;
@@ -185,13 +185,12 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       }
       case 'snapshot': {
         const p = cur!;
-        const status = api.procStatus(p.mm) as StatusValues;
+        const { status, smaps_rollup } = procCounters(api, p.mm);
         const delta = Object.fromEntries(Object.entries(status).map(([f, v]) => [f, v - p.baseline[f as keyof StatusValues]])) as unknown as StatusValues;
-        const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup: api.procSmapsRollup(p.mm) };
+        const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup };
         if (op.range) {
           const pages = op.range.len / api.PAGE_SIZE;
-          const runs = api.procPagemap(p.mm, range(op, op.range.map, op.range.offset), pages);
-          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: runs as PagemapRun[] };
+          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: pagemapRuns(api, p.mm, range(op, op.range.map, op.range.offset), pages) };
         }
         p.last = snap;
         emit(snap);
@@ -240,6 +239,19 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
   const processes = new Map([...procs].map(([n, p]) => [n, p.mm]));
   const maps = new Map([...procs].map(([n, p]) => [n, new Map([...p.maps].map(([m, r]) => [m, r.addr]))]));
   return { lines, exitCode, kernel: k, processes, maps };
+}
+
+/**
+ * What a snapshot shows of a process: its /proc/PID/status memory lines and smaps_rollup, in kB.
+ * Reads only (peeks); also what sequential explainability compares (src/scenarios/explain.ts).
+ */
+export function procCounters(api: ModelApi, mm: Api.MmStruct): { status: StatusValues; smaps_rollup: RollupValues } {
+  return { status: api.procStatus(mm) as StatusValues, smaps_rollup: api.procSmapsRollup(mm) };
+}
+
+/** /proc/PID/pagemap of `pages` pages from `addr`, run-length coded (docs/op-scripts.md). */
+export function pagemapRuns(api: ModelApi, mm: Api.MmStruct, addr: number, pages: number): PagemapRun[] {
+  return api.procPagemap(mm, addr, pages) as PagemapRun[];
 }
 
 function processName(procs: Map<string, Proc>, p: Proc): string {

@@ -15,6 +15,7 @@ import type { GuardName } from '../mm/config.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { runJob, type JobFinding, type JobResult, type JobSpec } from './job.js';
 import type { SearchBudget } from './search.js';
+import type { ExplainOptions } from '../scenarios/explain.js';
 import { JobAborted, JobThreads } from './threads.js';
 
 export interface CampaignOptions {
@@ -31,6 +32,8 @@ export interface CampaignOptions {
   /** Findings folder (a .scn per finding) and `campaign.json`; nothing is written without it. */
   readonly out?: string;
   readonly shrink?: boolean;
+  /** Sequential explainability in every job (job.ts); off by default. */
+  readonly explain?: ExplainOptions;
   /** Stop handing out jobs once a finding satisfies this (the rediscovery benchmark). */
   readonly stopWhen?: (f: JobFinding) => boolean;
   /** Set [0] to 1 to stop handing out jobs (SIGINT); running jobs are abandoned. */
@@ -110,7 +113,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   const keys = new Set<string>();
   if (o.out) fs.mkdirSync(o.out, { recursive: true });
 
-  const spec = (index: number): JobSpec => ({ campaignSeed: o.seed, index, guardsOff: o.guardsOff, budget: o.budget, shrink: o.shrink });
+  const spec = (index: number): JobSpec => ({ campaignSeed: o.seed, index, guardsOff: o.guardsOff, budget: o.budget, shrink: o.shrink, ...(o.explain && { explain: o.explain }) });
   const shouldStop = (): boolean => {
     if (stopped !== 'no') return true;
     if (Atomics.load(stopFlag, 0) !== 0) stopped = 'interrupted';

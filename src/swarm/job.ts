@@ -9,6 +9,7 @@ import type { GuardName } from '../mm/config.js';
 import { emit, generate, jobSeed, parse, type Feature } from './generate.js';
 import { findingKey, MODEL_BUG, searchScenario, type SearchBudget } from './search.js';
 import { shrink } from './shrink.js';
+import type { ExplainOptions } from '../scenarios/explain.js';
 
 export interface JobSpec {
   readonly campaignSeed: number;
@@ -17,6 +18,11 @@ export interface JobSpec {
   readonly budget: SearchBudget;
   /** Shrink a failing scenario (default true). */
   readonly shrink?: boolean;
+  /**
+   * Sequential explainability (src/scenarios/explain.ts) with this allow-list: an outcome no
+   * sequential order gives is a finding of kind `anomaly`. Off by default (docs/swarm.md: its cost).
+   */
+  readonly explain?: ExplainOptions;
 }
 
 export interface JobFinding {
@@ -52,17 +58,18 @@ const taskLines = (text: string): number => text.split('\n').filter((l) => l && 
 export function runJob(job: JobSpec): JobResult {
   const seed = jobSeed(job.campaignSeed, job.index);
   const g = generate(seed);
-  const found = searchScenario(g.scenario, job.guardsOff, job.budget, seed);
+  const budget = job.explain ? { ...job.budget, explain: job.explain } : job.budget;
+  const found = searchScenario(g.scenario, job.guardsOff, budget, seed);
   const base = { index: job.index, seed, features: g.features, executions: found.executions };
   if (found.status === 'clean') return { ...base, complete: found.complete };
-  const s = job.shrink === false ? { gen: g.gen, outcome: found, steps: 0 } : shrink(g.gen, found, job.guardsOff, job.budget, seed);
+  const s = job.shrink === false ? { gen: g.gen, outcome: found, steps: 0 } : shrink(g.gen, found, job.guardsOff, budget, seed);
   // The saved scenario's token: the shrunk scenario searched again, its schedule minimized.
   let final = s.outcome;
   if (s.steps > 0 || !final.token) {
-    const again = searchScenario(parse(emit(s.gen, { name: 'x', about: 'x' }), 'x.scn'), job.guardsOff, job.budget, seed);
+    const again = searchScenario(parse(emit(s.gen, { name: 'x', about: 'x' }), 'x.scn'), job.guardsOff, budget, seed);
     if (again.status === 'violation' && again.kind === found.kind) final = again;
   }
-  const scn = findingText(s.gen, { seed, campaignSeed: job.campaignSeed, index: job.index, guardsOff: job.guardsOff, kind: final.kind, message: final.message, token: final.token, phase: final.phase });
+  const scn = findingText(s.gen, { seed, campaignSeed: job.campaignSeed, index: job.index, guardsOff: job.guardsOff, kind: final.kind, message: final.message, token: final.token, phase: final.phase, explain: !!job.explain });
   const finding: JobFinding = {
     kind: final.kind,
     message: final.message,
@@ -87,6 +94,7 @@ interface FindingInfo {
   message: string;
   token?: string;
   phase: string;
+  explain: boolean;
 }
 
 /** A finding as a .scn file: header naming how it was made, the replay command, the scenario. */
@@ -94,7 +102,7 @@ function findingText(g: Parameters<typeof emit>[0], f: FindingInfo): string {
   const name = `swarm_${f.seed}_${f.kind.replace(/-/g, '_')}`;
   const guardsOff = f.guardsOff.length ? f.guardsOff.join(' ') : 'none';
   const replay = f.token
-    ? `replay: ptlab explore ${name}.scn${f.guardsOff.map((x) => ` --guard ${x}=off`).join('')} --replay '${f.token}'`
+    ? `replay: ptlab explore ${name}.scn${f.guardsOff.map((x) => ` --guard ${x}=off`).join('')}${f.explain ? ' --explain' : ''} --replay '${f.token}'`
     : f.phase === 'setup'
       ? 'no replay token: the setup alone fails (ptlab explore FILE shows the violation)'
       : 'no replay token: the model threw (not a sanitizer violation); ptlab explore FILE shows the error';

@@ -113,6 +113,7 @@ export function campaignId(spec: JobSpec): string {
     guardsOff: spec.guardsOff,
     budget: { dpor: spec.budget.dpor, pct: spec.budget.pct, minimize: spec.budget.minimize ?? true },
     shrink: spec.shrink !== false,
+    ...(spec.explain && { explain: spec.explain }),
   };
   return crypto.createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
@@ -128,6 +129,13 @@ const jobData = z.object({
   guardsOff: z.array(z.enum(GUARD_NAMES)),
   budget: z.object({ dpor: z.number().int().min(1), pct: z.number().int().min(0), minimize: z.boolean().optional() }),
   shrink: z.boolean().optional(),
+  explain: z
+    .object({
+      allow: z
+        .array(z.object({ file: z.string(), line: z.number().int(), scenario: z.string(), when: z.array(z.tuple([z.string(), z.string()])), differs: z.array(z.string()), kernel: z.string(), reason: z.string() }))
+        .optional(),
+    })
+    .optional(),
 });
 /** What a BullMQ job holds: the job's spec, its campaign's id and the enqueuing build's `codeDigest`. */
 type QueuedJob = JobSpec & { readonly campaign: string; readonly code: string };

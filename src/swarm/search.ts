@@ -8,6 +8,7 @@
 import type { GuardName } from '../mm/config.js';
 import { runScenario } from '../scenarios/run.js';
 import type { Scenario } from '../scenarios/format.js';
+import type { ExplainOptions } from '../scenarios/explain.js';
 
 export interface SearchBudget {
   /** DPOR executions before falling back to PCT. */
@@ -16,6 +17,8 @@ export interface SearchBudget {
   readonly pct: number;
   /** Minimize the failing schedule (the explorer's minimization). */
   readonly minimize?: boolean;
+  /** Sequential explainability (src/scenarios/explain.ts): an unexplained outcome is a finding of kind `anomaly`. */
+  readonly explain?: ExplainOptions;
 }
 
 export type SearchOutcome =
@@ -38,7 +41,7 @@ export const MODEL_BUG = 'model-bug';
 export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b: SearchBudget, seed: number): SearchOutcome {
   let executions = 0;
   try {
-    const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true };
+    const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true, explain: b.explain };
     const dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
     executions += dpor.executions + dpor.abandoned;
     if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions };

@@ -69,7 +69,7 @@ export function shrink(start: GenScenario, found: SearchOutcome & { status: 'vio
   let steps = 0;
   let tries = 0;
   // A smaller scenario rarely needs more interleavings than the original took to fail.
-  const b: SearchBudget = { dpor: Math.min(budget.dpor, 2 * found.executions + 200), pct: budget.pct, minimize: false };
+  const b: SearchBudget = { dpor: Math.min(budget.dpor, 2 * found.executions + 200), pct: budget.pct, minimize: false, explain: budget.explain };
   search: for (;;) {
     for (const c of candidates(gen)) {
       if (tries >= maxTries) break search;

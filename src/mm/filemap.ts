@@ -173,20 +173,21 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
     }
     const head = mem.folioHead(page);
     const folioEnd = mem.index[head] + mem.folioNr(head);
-    from.index = folioEnd;
-    touchFolio(head, true);
     folioRefAdd(head, 1); // folio_try_get(): the cache's reference keeps it above zero here
     if (!(mem.flags[head] & PG_uptodate)) {
       folioPutRefs(head, 1); // skip:
+      from.index = folioEnd;
       continue;
     }
     if (!(yield* folioTrylock(head))) {
       folioPutRefs(head, 1);
+      from.index = folioEnd;
       continue;
     }
     if (mem.mapping[head] !== mapping.id) {
       yield* folioUnlock(head); // unlock: (removed from the cache meanwhile)
       folioPutRefs(head, 1);
+      from.index = folioEnd;
       continue;
     }
     return head;

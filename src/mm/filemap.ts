@@ -30,7 +30,7 @@ import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlo
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
 import { shmemFault } from './shmem.js';
-import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
 
 /**
  * filemap_get_entry(): the page-cache page at index (0 = hole); i_size is the caller's check (a

@@ -30,10 +30,13 @@ const tmp = (what: string): string => {
   return d;
 };
 
-/** Campaign seed 5, 12 scenarios, four guards off: jobs 0, 3 and 8 find the same R12 violation. */
+/**
+ * Campaign seed 11, 12 scenarios, four guards off: two findings, one of them found by two jobs (the
+ * generator's draws change with every new task kind: pick a seed that finds again when they do).
+ */
 const GUARDS: GuardName[] = ['reclaim-range-check', 'any-skipped', 'zap-fastpath-fix', 'rcu-single-table-free'];
-const OPTS: Omit<CampaignOptions, 'out'> = { seed: 5, scenarios: 12, budget: { dpor: 100, pct: 20 }, guardsOff: GUARDS };
-const CLI_OPTS = ['--seed', '5', '--scenarios', '12', '--budget', '100', '--pct', '20', ...GUARDS.flatMap((g) => ['--guard', `${g}=off`])];
+const OPTS: Omit<CampaignOptions, 'out'> = { seed: 11, scenarios: 12, budget: { dpor: 100, pct: 20 }, guardsOff: GUARDS };
+const CLI_OPTS = ['--seed', '11', '--scenarios', '12', '--budget', '100', '--pct', '20', ...GUARDS.flatMap((g) => ['--guard', `${g}=off`])];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

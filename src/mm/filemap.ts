@@ -110,18 +110,27 @@ function* filemapFault(vmf: VmFault): KGen<number> {
       filemapAddFolio(mapping, head, vmf.pgoff);
       page = head;
     }
-    const head = mem.folioHead(page);
-    folioRefAdd(head, 1);
-    yield* folioLock(head);
-    // Did it get truncated? (or replaced by collapse_file(), which clears the mapping first)
-    if (mem.mapping[head] !== mapping.id) {
-      yield* folioUnlock(head);
-      folioPutRefs(head, 1);
-      continue;
-    }
+    // Did it get truncated?
+    if (!(yield* folioGetLockIfMapped(mapping, mem.folioHead(page)))) continue;
     vmf.page = page;
     return VM_FAULT_LOCKED;
   }
+}
+
+/**
+ * The faults' folio_get() + folio_lock(), then the recheck both filemap_fault() and
+ * shmem_get_folio_gfp() make under the lock (6.18): a folio truncated, or replaced by
+ * collapse_file() (which clears the old folios' mapping before unlocking them), no longer belongs
+ * to the mapping. Then the lock and the reference are dropped and the caller looks again.
+ */
+export function* folioGetLockIfMapped(mapping: AddressSpace, head: Pfn): KGen<boolean> {
+  const mem = current.k.mem;
+  folioRefAdd(head, 1);
+  yield* folioLock(head);
+  if (mem.mapping[head] === mapping.id) return true;
+  yield* folioUnlock(head);
+  folioPutRefs(head, 1);
+  return false;
 }
 
 /**

@@ -5,11 +5,10 @@
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
-import { shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
+import { folioGetLockIfMapped, shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
 import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type AddressSpace, type VmFault } from './mm_types.js';
-import { folioLock, folioUnlock, type KGen } from './primitives.js';
-import { folioPutRefs, folioRefAdd } from './swap.js';
+import type { KGen } from './primitives.js';
 
 /** shmem_fault(). */
 export function* shmemFault(vmf: VmFault): KGen<number> {
@@ -22,16 +21,8 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
     // repeat: (shmem_get_folio_gfp())
     const page = shmemFindOrAdd(vmf, mapping, index);
     if (page < 0) return VM_FAULT_OOM;
-    const head = mem.folioHead(page as Pfn);
-    folioRefAdd(head, 1);
-    yield* folioLock(head);
-    // Has the folio been truncated or swapped out? (or replaced by collapse_file(), which clears
-    // the old folios' mapping before unlocking them)
-    if (mem.mapping[head] !== mapping.id) {
-      yield* folioUnlock(head);
-      folioPutRefs(head, 1);
-      continue;
-    }
+    // Has the folio been truncated or swapped out?
+    if (!(yield* folioGetLockIfMapped(mapping, mem.folioHead(page as Pfn)))) continue;
     vmf.page = page as Pfn;
     return VM_FAULT_LOCKED;
   }

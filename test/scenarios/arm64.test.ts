@@ -8,14 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { VERSION_NAMES, versionInfo } from '../../src/mm/versions.js';
-import { listScenarioFiles, loadScenario, runScenario } from '../../src/scenarios/registry.js';
+import { runScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
+import { shippedScenarios } from '../support/scenarios.js';
 
-const scenarios: Scenario[] = listScenarioFiles().map((f) => {
-  const r = loadScenario(f);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-});
+const scenarios: Scenario[] = shippedScenarios();
 
 describe('scenarios on arm64', () => {
   for (const version of VERSION_NAMES) {

@@ -6,14 +6,11 @@
  * asserted: they change with the model's step granularity, while the verdicts must not.
  */
 import { describe, expect, it } from 'vitest';
-import { listScenarioFiles, loadScenario, runScenario, replayScenario } from '../../src/scenarios/registry.js';
+import { runScenario, replayScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
+import { shippedScenarios } from '../support/scenarios.js';
 
-const scenarios: Scenario[] = listScenarioFiles().map((f) => {
-  const r = loadScenario(f);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-});
+const scenarios: Scenario[] = shippedScenarios();
 
 describe('race scenarios', () => {
   it('ships the scenarios of issue 4 that the model can express', () => {

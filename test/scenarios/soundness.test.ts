@@ -14,15 +14,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkCommutation, DfsScheduler, endStates, RandomScheduler, replay } from '../../src/explore/index.js';
-import { listScenarioFiles, loadScenario } from '../../src/scenarios/registry.js';
+
 import { scenarioSystem } from '../../src/scenarios/system.js';
 import type { Scenario } from '../../src/scenarios/format.js';
+import { shippedScenarios } from '../support/scenarios.js';
 
-const scenarios: Scenario[] = listScenarioFiles().map((f) => {
-  const r = loadScenario(f);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-});
+const scenarios: Scenario[] = shippedScenarios();
 
 describe('the reduction on the shipped scenarios', () => {
   for (const scn of scenarios) {

@@ -9,14 +9,11 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { VERSION_NAMES, versionInfo, type Version } from '../../src/mm/versions.js';
-import { listScenarioFiles, loadScenario, replayScenario, runScenario } from '../../src/scenarios/registry.js';
+import { replayScenario, runScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
+import { shippedScenarios } from '../support/scenarios.js';
 
-const scenarios: Scenario[] = listScenarioFiles().map((f) => {
-  const r = loadScenario(f);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-});
+const scenarios: Scenario[] = shippedScenarios();
 
 /** The architecture a scenario's config lines choose (x86 unless one says arm64). */
 const archOf = (scn: Scenario): 'x86' | 'arm64' =>

@@ -54,6 +54,7 @@ interface ExploreCliOptions {
   replay?: string;
   all?: boolean;
   json?: boolean;
+  locations?: boolean;
   config: Record<string, string>;
   remedy?: boolean;
   explain?: boolean;
@@ -105,11 +106,14 @@ export function registerExplore(program: Command): void {
     .option('--explain', 'also check sequential explainability: an outcome (task results, /proc counters, pagemap) no sequential order of the tasks gives is an anomaly, unless scenarios/anomalies.allow accepts it')
     .option('--allow <file>', 'with --explain: the allow-list to use instead of scenarios/anomalies.allow')
     .option('--all', 'collect every distinct violation instead of stopping at the first')
+    .option('--locations', "in a trace, give each step's model source line after its kernel function")
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       `
 Every failure prints a schedule token; --replay TOKEN re-runs exactly that execution.
+A trace names the modelled kernel function of each step (zap_pte_range: lock ptl(T4));
+--locations adds the model's source line (src/mm/memory/zap.ts:188); --json always has both.
 --explain compares each execution's end with every sequential order of the scenario's tasks (whole
 tasks one after another, each CPU's in order): the tasks' results, VmPTE/RSS counters and pagemap
 of the mappings they name must equal one order's, else it is a violation of kind 'anomaly'
@@ -170,12 +174,12 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       } else if (result.status === 'violation') {
         process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
         process.stdout.write(`replay: ptlab explore ${name} ${flags} --replay '${result.token}'\n\n`);
-        process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation }) + '\n');
+        process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation, locations: o.locations }) + '\n');
       } else {
         const bound = o.bound === undefined ? scn.bound : Number(o.bound);
         process.stdout.write(verdictLine(result, bound) + '\n');
         if (result.status === 'clean' && result.coverage === 'replayed' && result.tolerated && result.trace) {
-          process.stdout.write('\n' + formatTrace(result.trace, result.nTasks ?? 0, { names: sys.taskNames }) + '\n');
+          process.stdout.write('\n' + formatTrace(result.trace, result.nTasks ?? 0, { names: sys.taskNames, locations: o.locations }) + '\n');
         }
       }
       if (!o.json) {

@@ -27,7 +27,7 @@ export interface Execution {
 }
 
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
-  const inst = system.create();
+  const inst = system.create(withTrace ? { where: true } : undefined);
   try {
     return run(inst, system, sched, maxSteps, withTrace, withEndState);
   } finally {
@@ -68,16 +68,17 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
       if (preemption) preemptedAt.push(depth);
       decisions.push(again);
       last = t;
+      const where = withTrace ? inst.where?.(t) : undefined;
       try {
         inst.step(t, again.choice);
       } catch (e) {
         if (!system.isViolation(e)) throw e;
         sched.stepped?.(depth, t, actualAccess(info!, inst));
-        if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, violating: true, snapshot: inst.snapshot?.() });
+        if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, violating: true, snapshot: inst.snapshot?.(), ...where });
         return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
       }
       sched.stepped?.(depth, t, actualAccess(info!, inst));
-      if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });
+      if (withTrace) trace.push({ task: t, label: info!.label, choice: again.choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.(), ...where });
       continue;
     }
     let unfinished = 0;
@@ -104,7 +105,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
       const waits = pending.flatMap((p, i) => (p ? [i] : []));
       if (withTrace) {
         const snapshot = inst.snapshot?.(true);
-        for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true, snapshot });
+        for (const i of waits) trace.push({ task: i, label: `${pending[i]!.label} (waits forever)`, preemption: false, violating: true, snapshot, ...inst.where?.(i) });
       }
       const message = `no task can run; waiting: ${waits.map((i) => `${i} at '${pending[i]!.label}'`).join(', ')}`;
       return done({ kind: 'violation', violation: { kind: 'deadlock', message } });
@@ -117,16 +118,17 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
     if (preemption) preemptedAt.push(depth);
     decisions.push(choice === undefined ? { task: t } : { task: t, choice });
     last = t;
+    const where = withTrace ? inst.where?.(t) : undefined;
     try {
       inst.step(t, choice);
     } catch (e) {
       if (!system.isViolation(e)) throw e;
       sched.stepped?.(depth, t, actualAccess(info, inst));
-      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.(true) });
+      if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, violating: true, snapshot: inst.snapshot?.(true), ...where });
       return done({ kind: 'violation', violation: { kind: e.kind, message: e.message } });
     }
     sched.stepped?.(depth, t, actualAccess(info, inst));
-    if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.() });
+    if (withTrace) trace.push({ task: t, label: info.label, choice, preemption, state: inst.describe?.(), snapshot: inst.snapshot?.(), ...where });
   }
 }
 

@@ -11,18 +11,22 @@ export interface TraceFormat {
   readonly violation?: Violation;
   /** Adds a column with each step's `state` (Instance.describe). */
   readonly states?: boolean;
+  /** Adds each step's source line (`loc`) after its function. */
+  readonly locations?: boolean;
 }
 
 /**
  * `↷` marks a preemption (the previous task could have continued), `= v` the value a choice took,
  * `**…** ✗` the step that raised the violation (for a deadlock: the steps that wait forever).
+ * A step that knows its function reads `function: step`, e.g. `zap_pte_range: st pte[3]@T2`.
  */
 export function formatTrace(trace: readonly TraceStep[], nTasks: number, fmt: TraceFormat = {}): string {
   const names = Array.from({ length: nTasks }, (_, i) => fmt.names?.[i] ?? `task ${i}`);
   const head = ['step', ...names, ...(fmt.states ? ['state'] : [])];
   const lines = [row(head), row(head.map(() => '---'))];
   trace.forEach((s, i) => {
-    let cell = esc(s.label) + (s.choice !== undefined ? ` = ${s.choice}` : '');
+    const where = s.fn ? `${s.fn}${fmt.locations && s.loc ? ` (${s.loc})` : ''}: ` : '';
+    let cell = esc(where + s.label) + (s.choice !== undefined ? ` = ${s.choice}` : '');
     if (s.violating) cell = `**${cell}** ✗`;
     if (s.preemption) cell = `↷ ${cell}`;
     const cells = names.map((_, t) => (t === s.task ? cell : ''));

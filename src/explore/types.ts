@@ -81,12 +81,22 @@ export interface Instance {
    * `last` is the trace's violating step, which should always have one.
    */
   snapshot?(last?: boolean): unknown;
+  /**
+   * Where task i's pending step is in the system's code (for a kernel model: the kernel function
+   * and the source line), when the instance was created with `where`; optional.
+   */
+  where?(i: number): { readonly fn: string; readonly loc: string } | undefined;
+}
+
+/** How the explorer wants an instance: `where` when it records a trace that names functions. */
+export interface CreateOptions {
+  readonly where?: boolean;
 }
 
 export interface System {
   readonly name: string;
   /** A fresh initial state. Called once per execution: the explorer is stateless and re-executes. */
-  create(): Instance;
+  create(o?: CreateOptions): Instance;
   isViolation(e: unknown): e is Violation;
   /** Column headers for traces, e.g. 'CPU0: zap' (default 'task i'). */
   taskNames?: readonly string[];
@@ -111,6 +121,9 @@ export interface TraceStep {
   readonly state?: string;
   /** `Instance.snapshot()` after the step (for the violating step: as the step left it). */
   readonly snapshot?: unknown;
+  /** `Instance.where()` of the step: the function of the system it runs in, and its source line. */
+  readonly fn?: string;
+  readonly loc?: string;
 }
 
 /**

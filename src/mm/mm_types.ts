@@ -225,6 +225,11 @@ export class Kernel {
   }
   /** Objects the running step touches beyond its declared footprint (on only in the explorer). */
   readonly rec = new FootprintRecorder();
+  /**
+   * While the explorer records a trace: by CPU, the JavaScript stack of the step it yielded last
+   * (primitives.ts), from which src/mm/where.ts names the kernel function; null otherwise.
+   */
+  stepStacks: string[] | null = null;
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem, this.rec);

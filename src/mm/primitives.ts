@@ -71,6 +71,22 @@ export function complete<T>(g: KGen<T>): T {
   }
 }
 
+/**
+ * Every step is yielded through here. While the explorer records a trace (`Kernel.stepStacks` set),
+ * the JavaScript stack of the yield is kept by CPU, so that the trace can name the kernel function
+ * each step runs in (src/mm/where.ts); otherwise this costs one property read.
+ */
+function at<S extends Step>(s: S): S {
+  const stacks = current.k.stepStacks;
+  if (stacks) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 64; // kernel paths nest deeper than the default 10 frames
+    stacks[current.cpu.id] = new Error().stack ?? '';
+    Error.stackTraceLimit = limit;
+  }
+  return s;
+}
+
 export function describeStep(s: Step): string {
   if ('ptr' in s) return `${s.op} entry ${s.ptr}`;
   if ('lock' in s) return `${s.op} lock ${s.lock}`;
@@ -83,18 +99,18 @@ export function describeStep(s: Step): string {
 
 /** ptep_get() / pmdp_get_lockless() / READ_ONCE of any entry: one atomic load. */
 export function* ptepGet(ptep: number): KGen<number> {
-  yield { op: 'ld', ptr: ptep };
+  yield at({ op: 'ld', ptr: ptep });
   return current.k.pt.get(ptep);
 }
 /** set_pte_at() / set_pmd_at() / pmd_populate(): one atomic store. */
 export function* setPte(ptep: number, v: number): KGen<void> {
-  yield { op: 'st', ptr: ptep, v };
+  yield at({ op: 'st', ptr: ptep, v });
   current.k.pt.set(ptep, v);
   checkBreakBeforeMake(ptep, v);
 }
 /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): x86 xchg. */
 export function* ptepGetAndClear(ptep: number): KGen<number> {
-  yield { op: 'xchg', ptr: ptep };
+  yield at({ op: 'xchg', ptr: ptep });
   const pt = current.k.pt;
   const v = pt.get(ptep);
   pt.set(ptep, 0);
@@ -105,24 +121,24 @@ export function* ptepGetAndClear(ptep: number): KGen<number> {
  * (software writers excluded, hardware never writes a none entry). Returns the run length.
  */
 export function* pteScanNone(ptep: number, max: number): KGen<number> {
-  yield { op: 'scan', ptr: ptep };
+  yield at({ op: 'scan', ptr: ptep });
   return current.k.pt.scanNone(ptep, max);
 }
 
 // ---- spinlocks (include/linux/spinlock.h) -----------------------------------------------------
 
 export function* spinLock(l: LockHandle): KGen<void> {
-  yield { op: 'lock', lock: l };
+  yield at({ op: 'lock', lock: l });
   S.acquire(l, false);
 }
 export function* spinTrylock(l: LockHandle): KGen<boolean> {
-  yield { op: 'trylock', lock: l };
+  yield at({ op: 'trylock', lock: l });
   if (!S.lockIsFree(l)) return false;
   S.acquire(l, true);
   return true;
 }
 export function* spinUnlock(l: LockHandle): KGen<void> {
-  yield { op: 'unlock', lock: l };
+  yield at({ op: 'unlock', lock: l });
   S.release(l);
 }
 
@@ -130,45 +146,45 @@ export function* spinUnlock(l: LockHandle): KGen<void> {
 
 export function* downRead(sem: RwSem): KGen<void> {
   S.mightSleep('down_read');
-  yield { op: 'rlock', sem };
+  yield at({ op: 'rlock', sem });
   S.rwsemRead(sem);
 }
 export function* downReadTrylock(sem: RwSem): KGen<boolean> {
-  yield { op: 'rtrylock', sem };
+  yield at({ op: 'rtrylock', sem });
   if (!S.rwsemCanRead(sem)) return false;
   S.rwsemRead(sem);
   return true;
 }
 export function* upRead(sem: RwSem): KGen<void> {
-  yield { op: 'runlock', sem };
+  yield at({ op: 'runlock', sem });
   S.rwsemUpRead(sem);
 }
 export function* downWrite(sem: RwSem): KGen<void> {
   S.mightSleep('down_write');
-  yield { op: 'wlock', sem };
+  yield at({ op: 'wlock', sem });
   S.rwsemWrite(sem);
 }
 export function* upWrite(sem: RwSem): KGen<void> {
-  yield { op: 'wunlock', sem };
+  yield at({ op: 'wunlock', sem });
   S.rwsemUpWrite(sem);
 }
 export function* downgradeWrite(sem: RwSem): KGen<void> {
-  yield { op: 'wdowngrade', sem };
+  yield at({ op: 'wdowngrade', sem });
   S.rwsemDowngrade(sem);
 }
 export function* folioLock(pfn: number): KGen<void> {
   S.mightSleep('folio_lock');
-  yield { op: 'flock', pfn };
+  yield at({ op: 'flock', pfn });
   S.folioSetLocked(pfn);
 }
 export function* folioTrylock(pfn: number): KGen<boolean> {
-  yield { op: 'ftrylock', pfn };
+  yield at({ op: 'ftrylock', pfn });
   if (S.folioIsLocked(pfn)) return false;
   S.folioSetLocked(pfn);
   return true;
 }
 export function* folioUnlock(pfn: number): KGen<void> {
-  yield { op: 'funlock', pfn };
+  yield at({ op: 'funlock', pfn });
   S.folioClearLocked(pfn);
 }
 
@@ -179,7 +195,7 @@ export function* folioUnlock(pfn: number): KGen<void> {
  * address up right after (findVma()), with no scheduling point in between.
  */
 export function* mtWalk(mm: MmStruct): KGen<void> {
-  yield { op: 'mt-walk', mm };
+  yield at({ op: 'mt-walk', mm });
 }
 /**
  * A change of the VMA tree becoming visible to lockless walkers (vma_iter_store(),
@@ -187,17 +203,17 @@ export function* mtWalk(mm: MmStruct): KGen<void> {
  * after, with no scheduling point in between (checked in the explorer, vma.ts assertTreeWrite()).
  */
 export function* mtStore(mm: MmStruct): KGen<void> {
-  yield { op: 'mt-store', mm };
+  yield at({ op: 'mt-store', mm });
   S.openTreeWrite(mm);
 }
 /** READ_ONCE(vma->vm_lock_seq) == READ_ONCE(mm->mm_lock_seq.sequence): is the VMA write-locked? */
 export function* vmaSeqLocked(vma: Vma): KGen<boolean> {
-  yield { op: 'seq', vma };
+  yield at({ op: 'seq', vma });
   return vma.writeSeq === vma.mm.mmapSeq;
 }
 /** vma_end_write_all(): bump mm_lock_seq, which ends every VMA write lock of this section. */
 export function* vmaEndWriteAll(mm: MmStruct): KGen<void> {
-  yield { op: 'seq-end', mm };
+  yield at({ op: 'seq-end', mm });
   mm.mmapSeq++;
 }
 /**
@@ -205,7 +221,7 @@ export function* vmaEndWriteAll(mm: MmStruct): KGen<void> {
  * writer holds the lock, and (`'detached'`) once the VMA was detached (the count is zero).
  */
 export function* vmaRefcountIncNotZero(vma: Vma): KGen<boolean | 'detached'> {
-  yield { op: 'vma-get', vma };
+  yield at({ op: 'vma-get', vma });
   if (vma.detached) return 'detached';
   if (!S.rwsemCanRead(vma.vmLock)) return false;
   S.rwsemRead(vma.vmLock);
@@ -213,37 +229,37 @@ export function* vmaRefcountIncNotZero(vma: Vma): KGen<boolean | 'detached'> {
 }
 /** vma_mark_detached(): drop the tree's reference, waiting out readers that raised the count. */
 export function* vmaMarkDetached(vma: Vma): KGen<void> {
-  yield { op: 'detach', vma };
+  yield at({ op: 'detach', vma });
   vma.detached = true;
 }
 
 // ---- RCU and interrupts ------------------------------------------------------------------------
 
 export function* rcuReadLock(): KGen<void> {
-  yield { op: 'rcu+' };
+  yield at({ op: 'rcu+' });
   S.rcuEnter();
 }
 export function* rcuReadUnlock(): KGen<void> {
-  yield { op: 'rcu-' };
+  yield at({ op: 'rcu-' });
   S.rcuExit();
 }
 export function* localIrqDisable(): KGen<void> {
-  yield { op: 'irq-' };
+  yield at({ op: 'irq-' });
   S.irqOff();
 }
 export function* localIrqEnable(): KGen<void> {
-  yield { op: 'irq+' };
+  yield at({ op: 'irq+' });
   S.irqOn();
 }
 /** A blocking wait the model does not otherwise follow (synchronize_rcu()): may sleep. */
 export function* sleepingWait(what: string): KGen<void> {
   S.mightSleep(what);
-  yield { op: 'sleep' };
+  yield at({ op: 'sleep' });
 }
 /** cond_resched(): a voluntary preemption point; may sleep. */
 export function* condResched(): KGen<void> {
   S.mightSleep('cond_resched');
-  yield { op: 'sleep' };
+  yield at({ op: 'sleep' });
   S.rescheduled();
 }
 
@@ -251,7 +267,7 @@ export function* condResched(): KGen<void> {
 
 /** arch/x86/mm/tlb.c: flush_tlb_mm_range(): IPIs to the mm's CPUs, waiting for each. */
 export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): KGen<void> {
-  yield { op: 'flush', mm };
+  yield at({ op: 'flush', mm });
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);
 }
 /**
@@ -259,7 +275,7 @@ export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strid
  * between instructions, never in the middle of the walk of one access.
  */
 export function* hwWalkBegin(mm: MmStruct, addr: number): KGen<void> {
-  yield { op: 'walk', mm, addr };
+  yield at({ op: 'walk', mm, addr });
 }
 
 /**
@@ -268,7 +284,7 @@ export function* hwWalkBegin(mm: MmStruct, addr: number): KGen<void> {
  * the grace period that runs it.
  */
 export function* callRcuStep(name: string, fn: () => void, tables: readonly number[]): KGen<void> {
-  yield { op: 'call-rcu', tables };
+  yield at({ op: 'call-rcu', tables });
   callRcu(current.k.rcu, current.k.cpus, name, fn, tables);
 }
 
@@ -278,18 +294,18 @@ export function* callRcuStep(name: string, fn: () => void, tables: readonly numb
  * ordered against every use of that lock.
  */
 export function* ptlockFree(tid: number): KGen<void> {
-  yield { op: 'ptlock-free', tid };
+  yield at({ op: 'ptlock-free', tid });
   current.k.pt.lockDead[tid] = 1;
 }
 
 /** The store of pgtable_trans_huge_deposit() (pmd_huge_pte(mm, pmd) = pgtable). */
 export function* depositStore(tid: number): KGen<void> {
-  yield { op: 'deposit', tid };
+  yield at({ op: 'deposit', tid });
 }
 
 /** mm/mmu_gather.c: tlb_remove_table_sync_one(): an IPI to every CPU, waiting for each. */
 export function* tlbRemoveTableSyncOne(tables: readonly number[]): KGen<void> {
-  yield { op: 'ipi-sync', tables };
+  yield at({ op: 'ipi-sync', tables });
 }
 
 // ---- nondeterministic choices -------------------------------------------------------------------
@@ -299,13 +315,13 @@ export function* tlbRemoveTableSyncOne(tables: readonly number[]): KGen<void> {
  * true every `needReschedEvery` calls, never by default.
  */
 export function* needResched(): KGen<boolean> {
-  const v = yield { op: 'choice', what: 'need_resched' };
+  const v = yield at({ op: 'choice', what: 'need_resched' });
   if (typeof v === 'boolean') return v;
   return S.needReschedByConfig();
 }
 /** Whether a GFP_NOWAIT allocation of an mmu_gather batch page succeeds. */
 export function* batchAllocSucceeds(): KGen<boolean> {
-  const v = yield { op: 'choice', what: 'batch_alloc' };
+  const v = yield at({ op: 'choice', what: 'batch_alloc' });
   if (typeof v === 'boolean') return v;
   return current.k.cfg.batchAlloc === 'ok';
 }

@@ -11,6 +11,7 @@ import { setCurrent } from '../mm/current.js';
 import type { Kernel, MmStruct } from '../mm/mm_types.js';
 import { stepEnabled, type KGen, type Step } from '../mm/primitives.js';
 import { rcuAdvance, rcuCallbackReady } from '../mm/rcu.js';
+import { stepWhere, type StepWhere } from '../mm/where.js';
 import { runScript, type ModelApi } from '../script/exec.js';
 import type { Instance, StepInfo, System, Violation } from '../explore/types.js';
 import type { Scenario } from './format.js';
@@ -182,10 +183,13 @@ class ModelInstance implements Instance {
     private readonly snapshots = true,
     /** Compare the end with the sequential orders' outcomes (explain.ts); undefined: no such check. */
     private readonly explainWith?: ExplainOptions,
+    /** Keep each step's stack, so that `where()` names its kernel function (a recorded trace). */
+    whereOn = false,
   ) {
     const reused = template.free.pop();
     this.copy = reused ?? new Restorer(template.k);
     this.k = reused ? reused.restore() : this.copy.copy;
+    this.k.stepStacks = whereOn ? [] : null;
     for (const [slot, t] of scn.tasks.entries()) {
       this.results.push(undefined);
       const mm = this.copy.of(template.processes.get(t.process)!);
@@ -374,6 +378,13 @@ class ModelInstance implements Instance {
   }
 
   /** The execution is over: its kernel copy goes back to the template's pool. */
+  /** The kernel function task i's pending step runs in (src/mm/where.ts); none for the RCU task. */
+  where(i: number): StepWhere | undefined {
+    const t = this.tasks[i];
+    const stack = t?.pending ? this.k.stepStacks?.[t.cpu] : undefined;
+    return stack ? stepWhere(stack) : undefined;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -487,7 +498,7 @@ export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = 
   const names = new ModelInstance(scn, template, false, false).names();
   return {
     name: scn.name,
-    create: () => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true, o.explain),
+    create: (c) => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true, o.explain, c?.where),
     isViolation: (e: unknown): e is Violation => e instanceof Finding,
     taskNames: names,
   };

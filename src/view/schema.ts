@@ -125,6 +125,9 @@ export const RaceStep = z.object({
   state: z.string().optional(),
   /** The kernel after this step (before it, for the violating step, which did not complete). */
   snapshot: KernelSnapshot.optional(),
+  /** The modelled kernel function the step runs in (`zap_pte_range`) and its model source line. */
+  fn: z.string().optional(),
+  loc: z.string().optional(),
 });
 export type RaceStep = z.infer<typeof RaceStep>;
 

@@ -4,7 +4,7 @@
  * selected step and the address-space view of that instant. ←/→ step, Home/End jump; the
  * violating step is highlighted and its sanitizer message shown beside it.
  */
-import type { AddressSpaceSnapshot, ExploreDoc, KernelSnapshot } from '../../../src/view/schema.js';
+import type { AddressSpaceSnapshot, ExploreDoc, KernelSnapshot, RaceStep } from '../../../src/view/schema.js';
 import { verdictLine } from '../../../src/explore/explore.js';
 import { h } from '../dom.js';
 import { AddressSpaceView } from './address_space.js';
@@ -35,7 +35,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
   const cpuPanel = h('div', { class: 'cpu-panel', 'data-testid': 'cpu-panel' });
   const series = h('div', {});
   const rows = trace.map((st, i) => {
-    const cells = Array.from({ length: nTasks }, (_, t) => h('td', {}, t === st.task ? `${st.preemption ? '↷ ' : ''}${st.label}${st.choice !== undefined ? ` = ${st.choice}` : ''}` : ''));
+    const cells = Array.from({ length: nTasks }, (_, t) => h('td', {}, t === st.task ? `${st.preemption ? '↷ ' : ''}${stepText(st)}${st.choice !== undefined ? ` = ${st.choice}` : ''}` : ''));
     const held = h('td', { class: 'held' }, heldAfter(snapshots[i + 1], names));
     const tr = h('tr', { class: `race-row${st.violating ? ' violating' : ''}`, 'data-testid': 'race-row', 'data-step': i + 1, onclick: () => go(i + 1) }, h('th', { scope: 'row' }, String(i + 1)), ...cells, held);
     if (st.violating) tr.title = `${doc.violation?.kind}: ${doc.violation?.message}`;
@@ -64,7 +64,7 @@ export function renderRace(doc: ExploreDoc): HTMLElement {
     });
     if (pos > 0) reveal(table, rows[pos - 1].nextElementSibling?.classList.contains('violation-row') ? [rows[pos - 1], rows[pos - 1].nextElementSibling!] : [rows[pos - 1]]);
     const step = pos > 0 ? trace[pos - 1] : undefined;
-    position.textContent = pos === 0 ? `Before step 1 (of ${trace.length})` : `Step ${pos} of ${trace.length}: ${names[step!.task] ?? `task ${step!.task}`}: ${step!.label}${step!.violating ? ' — the violating step' : ''}`;
+    position.textContent = pos === 0 ? `Before step 1 (of ${trace.length})` : `Step ${pos} of ${trace.length}: ${names[step!.task] ?? `task ${step!.task}`}: ${stepText(step!)}${step!.loc ? ` (${step!.loc})` : ''}${step!.violating ? ' — the violating step' : ''}`;
     const snap = snapshots[pos];
     const proc = picker.pick(snap);
     cpuPanel.replaceChildren(...(snap ? cpuState(snap, names, proc) : [h('p', { class: 'note' }, 'This trace carries no snapshots.')]));
@@ -162,4 +162,9 @@ function vmpteSeries(procs: readonly (AddressSpaceSnapshot | undefined)[], pos: 
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A step as the trace shows it: `zap_pte_range: lock ptl(T4)` (its source line when selected). */
+function stepText(st: RaceStep): string {
+  return st.fn ? `${st.fn}: ${st.label}` : st.label;
 }

@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import noModuleState from './tools/eslint/no-module-state.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'src/mm-fast', 'dist', 'out', 'runner/build'] },
+  { ignores: ['node_modules', 'src/mm-fast', 'dist', 'out', 'runner/build', '.stryker-tmp'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,6 +10,19 @@ import { loadScenario } from '../scenarios/registry.js';
 import { EXIT, UsageError } from './util.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { intArg, intListArg, numberArg } from './options.js';
+import { readMutationSummary, renderMutation } from '../bench/mutation.js';
+
+const MUTATION_REPORT = 'bench/mutation/report.json';
+const MUTATION_EQUIVALENT = 'bench/mutation/equivalent.txt';
+
+function benchMutation(out: string): void {
+  if (!fs.existsSync(MUTATION_REPORT)) throw new UsageError(`--mutation: no ${MUTATION_REPORT} (expected the report of a StrykerJS run: npm run mutation)`);
+  const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT);
+  const md = renderMutation(s, { date: new Date(fs.statSync(MUTATION_REPORT).mtime).toISOString().slice(0, 10), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT });
+  writeFileAtomic(out, md);
+  writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify(s, null, 2) + '\n');
+  process.stdout.write(md);
+}
 
 export function registerBench(program: Command): void {
   program
@@ -27,10 +40,12 @@ export function registerBench(program: Command): void {
     .option('--swarm', 'instead: rediscover each guard with swarm campaigns (docs/swarm.md) and write bench/SWARM.md')
     .option('--per-guard <s>', 'with --swarm: time limit of each guard\'s campaign in seconds', '600')
     .option('--workers <n>', 'with --swarm: worker threads (default: cores - 1, at least 1)')
+    .option('--mutation', 'instead: summarize the last StrykerJS run (`npm run mutation`: bench/mutation/report.json, with the reviewed bench/mutation/equivalent.txt) into bench/MUTATION.md')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string; swarm?: boolean; perGuard: string; workers?: string }) => {
+    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string; swarm?: boolean; perGuard: string; workers?: string; mutation?: boolean }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
       if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log);
+      if (opts.mutation) return benchMutation(opts.output ?? 'bench/MUTATION.md');
       if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
       if (opts.explorer) {
         let only: string | undefined;

@@ -1,0 +1,42 @@
+/** The mutation benchmark's summary (src/bench/mutation.ts): score, equivalents, blind spots. */
+import { describe, expect, it } from 'vitest';
+import { parseEquivalents, renderMutation, summarize } from '../../src/bench/mutation.js';
+
+const mutant = (line: number, status: string, mutatorName = 'ConditionalExpression') => ({ mutatorName, status, replacement: 'true', location: { start: { line, column: 7 } } });
+const report = {
+  files: {
+    'src/mm/b.ts': { mutants: [mutant(1, 'Killed'), mutant(2, 'Survived'), mutant(3, 'Survived'), mutant(4, 'Timeout'), mutant(5, 'NoCoverage'), mutant(6, 'Ignored', 'StringLiteral')] },
+    'src/mm/a.ts': { mutants: [mutant(1, 'Killed'), mutant(9, 'Survived', 'BooleanLiteral')] },
+  },
+};
+
+describe('mutation summary', () => {
+  it('scores killed and timed-out mutants among the covered non-equivalent ones', () => {
+    const eq = parseEquivalents('# reviewed\nsrc/mm/b.ts:3:7 ConditionalExpression only a statistics counter\nsrc/mm/z.ts:1:1 EqualityOperator gone\n', 'eq.txt');
+    if (!eq.ok) throw new Error(eq.errors.join());
+    const s = summarize(report, eq.entries);
+    expect(s.files.map((f) => f.file)).toEqual(['src/mm/a.ts', 'src/mm/b.ts']);
+    const b = s.files[1];
+    expect([b.killed, b.timedOut, b.survived, b.equivalent, b.noCoverage, b.other]).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(b.blind).toEqual(['src/mm/b.ts:2:7 ConditionalExpression → "true"']);
+    // a.ts: 1 killed, 1 blind; b.ts: 2 detected, 1 blind.
+    expect(s.killed).toBe(3);
+    expect(s.nonEquivalent).toBe(5);
+    expect(s.score).toBeCloseTo(60);
+    expect(s.stale).toEqual(['src/mm/z.ts:1:1 EqualityOperator']);
+    const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt' });
+    expect(md).toContain('**Score: 60.0 %** (3 of 5');
+    expect(md).toContain('- src/mm/a.ts:9:7 BooleanLiteral');
+    expect(md).toContain('## Stale entries');
+  });
+
+  it('refuses a malformed equivalent line, naming file and line', () => {
+    const r = parseEquivalents('src/mm/a.ts:1:7 Conditional reason\nsrc/mm/a.ts:1 X no column\n', 'eq.txt');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors).toEqual(["eq.txt:2: expected 'FILE:LINE:COL MUTATOR reason', got 'src/mm/a.ts:1 X no column'"]);
+  });
+
+  it('has no score without a covered non-equivalent mutant', () => {
+    expect(summarize({ files: { 'x.ts': { mutants: [mutant(1, 'NoCoverage')] } } }, []).score).toBeNull();
+  });
+});

@@ -18,6 +18,7 @@ import { progressLine } from './progress.js';
 import { EXIT, UsageError } from './util.js';
 import { queueArg, reachQueue } from './worker.js';
 import { loadAllowList } from '../scenarios/registry.js';
+import { writeCampaignReport } from './swarm_report.js';
 
 interface SwarmCliOptions {
   seed: string;
@@ -43,7 +44,7 @@ export function registerSwarm(program: Command): void {
     .option('--pct <n>', 'PCT executions per scenario when DPOR did not finish (0: none)', '300')
     .option('--guard <NAME=off>', 'switch a guard off in every scenario (repeatable; default: all guards on)', parseGuard, [])
     .option('--seconds <s>', 'stop starting scenarios after this long (running ones are dropped)')
-    .option('--out <dir>', 'findings folder: one .scn per distinct finding, and campaign.json', 'swarm-findings')
+    .option('--out <dir>', 'findings folder: one .scn per distinct finding with its trace (.explore.json, .html race view), campaign.json and campaign.html', 'swarm-findings')
     .option('--workers <n>', `worker threads (default: available cores - 1, at least 1; here ${defaultWorkers()}); 0 runs in this thread`)
     .option('--queue <url>', 'run the scenarios on `ptlab worker` processes through this Redis server (redis://HOST:PORT) instead of here', queueArg)
     .option('--no-shrink', 'keep failing scenarios as generated')
@@ -104,7 +105,9 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       for (const f of summary.findings) {
         process.stdout.write(`\n${f.kind}: ${f.message.split('\n')[0]}\n  ${f.count} scenario(s), first job ${f.index} (seed ${f.seed}), ${f.linesBefore} -> ${f.linesAfter} lines\n  ${path.join(o.out, f.file ?? '')}\n`);
       }
-      process.stdout.write(summary.findings.length ? `\n${summary.findings.length} finding(s); summary in ${path.join(o.out, 'campaign.json')}\n` : 'no findings\n');
+      const report = writeCampaignReport(o.out, summary);
+      for (const n of report.notes) process.stderr.write(`swarm: ${n}\n`);
+      process.stdout.write(summary.findings.length ? `\n${summary.findings.length} finding(s); summary in ${path.join(o.out, 'campaign.json')}, report in ${report.html}\n` : 'no findings\n');
       process.exitCode = summary.findings.length ? EXIT.FAIL : EXIT.OK;
     });
 }

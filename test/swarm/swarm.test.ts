@@ -4,6 +4,8 @@
  * violation and writes a .scn that reproduces it; results do not depend on the worker count; with
  * every guard on, nothing.
  */
+import { writeCampaignReport } from '../../src/cli/swarm_report.js';
+import { parseViewDoc } from '../../src/view/schema.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +66,23 @@ describe('campaign', () => {
     expect(replayed.status).toBe('violation');
     // With the guard on, the saved scenario is clean.
     expect(runScenario(scn).status).toBe('clean');
+
+    // The report: the finding's trace as a race-view document beside its .scn, and campaign.html.
+    const report = writeCampaignReport(out, s);
+    expect(report.notes).toEqual([]);
+    expect(report.traced).toBe(s.findings.filter((x) => x.token).length);
+    const base = f!.file!.replace(/\.scn$/, '');
+    const doc = parseViewDoc(fs.readFileSync(path.join(out, `${base}.explore.json`), 'utf8'), 'x');
+    if (!doc.ok || doc.view.kind !== 'explore') throw new Error('not an explore document');
+    expect(doc.view.doc.token).toBe(f!.token);
+    expect(doc.view.doc.violation?.kind).toBe('nonempty-detach');
+    const last = doc.view.doc.trace!.at(-1)!;
+    expect(last.violating).toBe(true);
+    expect(last.fn).toMatch(/^[a-z_]+$/);
+    const html = fs.readFileSync(report.html, 'utf8');
+    expect(html).toContain(`href="${f!.file}"`);
+    expect(html).toContain(`href="${base}.explore.json"`);
+    expect(html.includes(`href="${base}.html"`)).toBe(fs.existsSync(path.join(out, `${base}.html`)));
   });
 
   it('gives the same results on 1 and 2 worker threads', async () => {

@@ -21,9 +21,13 @@ interface StrykerMutant {
   readonly location: { readonly start: { readonly line: number; readonly column: number } };
 }
 
-/** One reviewed line of the equivalent list: `FILE:LINE:COL MUTATOR reason`. */
+/**
+ * One reviewed line of the equivalent list: `FILE:LINE:COL MUTATOR ["REPLACEMENT"] reason`; the
+ * replacement (as JSON) tells apart mutants of one place and mutator (`true` and `false`).
+ */
 export interface Equivalent {
   readonly key: string;
+  readonly replacement?: string;
   readonly reason: string;
   readonly line: number;
 }
@@ -59,16 +63,16 @@ export function parseEquivalents(text: string, file: string): { ok: true; entrie
   text.split('\n').forEach((raw, i) => {
     const l = raw.trim();
     if (!l || l.startsWith('#')) return;
-    const m = /^(\S+:\d+:\d+) ([A-Za-z]+)\s+(.+)$/.exec(l);
-    if (!m) errors.push(`${file}:${i + 1}: expected 'FILE:LINE:COL MUTATOR reason', got '${l}'`);
-    else entries.push({ key: `${m[1]} ${m[2]}`, reason: m[3], line: i + 1 });
+    const m = /^(\S+:\d+:\d+) ([A-Za-z]+)(?: ("(?:[^"\\]|\\.)*"))?\s+(.+)$/.exec(l);
+    if (!m) errors.push(`${file}:${i + 1}: expected 'FILE:LINE:COL MUTATOR ["REPLACEMENT"] reason', got '${l}'`);
+    else entries.push({ key: `${m[1]} ${m[2]}`, ...(m[3] !== undefined && { replacement: JSON.parse(m[3]) as string }), reason: m[4], line: i + 1 });
   });
   return errors.length ? { ok: false, errors } : { ok: true, entries };
 }
 
 export function summarize(report: StrykerReport, equivalents: readonly Equivalent[]): MutationSummary {
-  const eq = new Map(equivalents.map((e) => [e.key, e]));
-  const used = new Set<string>();
+  const used = new Set<Equivalent>();
+  const equivalentOf = (key: string, m: StrykerMutant) => equivalents.find((e) => e.key === key && (e.replacement === undefined || e.replacement === m.replacement));
   const files: FileScore[] = [];
   for (const [file, { mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
     let killed = 0, timedOut = 0, survived = 0, equivalent = 0, noCoverage = 0, other = 0;
@@ -78,9 +82,9 @@ export function summarize(report: StrykerReport, equivalents: readonly Equivalen
       if (m.status === 'Killed') killed++;
       else if (m.status === 'Timeout') timedOut++;
       else if (m.status === 'NoCoverage') noCoverage++;
-      else if (m.status === 'Survived' && eq.has(key)) {
+      else if (m.status === 'Survived' && equivalentOf(key, m)) {
         equivalent++;
-        used.add(key);
+        used.add(equivalentOf(key, m)!);
       } else if (m.status === 'Survived') {
         survived++;
         blind.push(`${key} → ${JSON.stringify(m.replacement ?? '')}`);
@@ -90,7 +94,7 @@ export function summarize(report: StrykerReport, equivalents: readonly Equivalen
   }
   const killed = files.reduce((s, f) => s + f.killed + f.timedOut, 0);
   const nonEquivalent = killed + files.reduce((s, f) => s + f.survived, 0);
-  return { files, killed, nonEquivalent, score: nonEquivalent ? (100 * killed) / nonEquivalent : null, stale: equivalents.filter((e) => !used.has(e.key)).map((e) => e.key) };
+  return { files, killed, nonEquivalent, score: nonEquivalent ? (100 * killed) / nonEquivalent : null, stale: equivalents.filter((e) => !used.has(e)).map((e) => (e.replacement === undefined ? e.key : `${e.key} ${JSON.stringify(e.replacement)}`)) };
 }
 
 export function readMutationSummary(reportFile: string, equivalentFile: string): MutationSummary {

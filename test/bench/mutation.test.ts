@@ -33,7 +33,16 @@ describe('mutation summary', () => {
   it('refuses a malformed equivalent line, naming file and line', () => {
     const r = parseEquivalents('src/mm/a.ts:1:7 Conditional reason\nsrc/mm/a.ts:1 X no column\n', 'eq.txt');
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors).toEqual(["eq.txt:2: expected 'FILE:LINE:COL MUTATOR reason', got 'src/mm/a.ts:1 X no column'"]);
+    if (!r.ok) expect(r.errors).toEqual(["eq.txt:2: expected 'FILE:LINE:COL MUTATOR [\"REPLACEMENT\"] reason', got 'src/mm/a.ts:1 X no column'"]);
+  });
+
+  it('tells apart two mutants of one place by their replacement', () => {
+    const two = { files: { 'f.ts': { mutants: [{ ...mutant(1, 'Survived'), replacement: 'true' }, { ...mutant(1, 'Survived'), replacement: 'false' }] } } };
+    const eq = parseEquivalents('f.ts:1:7 ConditionalExpression "true" the slow path frees it too\n', 'eq.txt');
+    if (!eq.ok) throw new Error(eq.errors.join());
+    const s = summarize(two, eq.entries);
+    expect(s.files[0].equivalent).toBe(1);
+    expect(s.files[0].blind).toEqual(['f.ts:1:7 ConditionalExpression → "false"']);
   });
 
   it('has no score without a covered non-equivalent mutant', () => {

@@ -3,28 +3,16 @@
 // `npm run mutation` runs it and writes bench/MUTATION.md (src/bench/mutation.ts). A benchmark,
 // not a CI step: one run takes hours on two cores. Incremental: an interrupted or repeated run
 // reuses the results of unchanged mutants and tests (bench/mutation/incremental.json).
+import fs from 'node:fs';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
   plugins: ['@stryker-mutator/vitest-runner'],
-  mutate: (process.env.PTLAB_MUTATE ?? [
-    'src/mm/pt_reclaim.ts',
-    'src/mm/memory/zap.ts',
-    'src/mm/memory/fault.ts',
-    'src/mm/pgtable_generic.ts',
-    'src/mm/mmu_gather.ts',
-    'src/mm/khugepaged.ts',
-    'src/mm/gup.ts',
-    'src/mm/userfaultfd.ts',
-    'src/mm/page_vma_mapped.ts',
-    'src/mm/rmap.ts',
-    'src/mm/sync.ts',
-    'src/mm/rcu.ts',
-    'src/mm/ptlock.ts',
-    'src/mm/mmap_lock.ts',
-    'src/mm/primitives.ts',
-  ].join(',')).split(','),
+  // The files to mutate: bench/mutation/files.json (the report says which of them a run covered),
+  // or PTLAB_MUTATE=a.ts,b.ts for a narrower run.
+  mutate: process.env.PTLAB_MUTATE?.split(',') ?? JSON.parse(fs.readFileSync('bench/mutation/files.json', 'utf8')),
   // Text of messages and names is not synchronisation: a mutated message changes no verdict.
   mutator: { excludedMutations: ['StringLiteral', 'Regex'] },
   coverageAnalysis: 'perTest',

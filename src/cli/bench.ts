@@ -14,11 +14,13 @@ import { readMutationSummary, renderMutation } from '../bench/mutation.js';
 
 const MUTATION_REPORT = 'bench/mutation/report.json';
 const MUTATION_EQUIVALENT = 'bench/mutation/equivalent.txt';
+const MUTATION_FILES = 'bench/mutation/files.json';
 
 function benchMutation(out: string): void {
   if (!fs.existsSync(MUTATION_REPORT)) throw new UsageError(`--mutation: no ${MUTATION_REPORT} (expected the report of a StrykerJS run: npm run mutation)`);
   const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT);
-  const md = renderMutation(s, { date: new Date(fs.statSync(MUTATION_REPORT).mtime).toISOString().slice(0, 10), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT });
+  const configured = JSON.parse(fs.readFileSync(MUTATION_FILES, 'utf8')) as string[];
+  const md = renderMutation(s, { date: new Date(fs.statSync(MUTATION_REPORT).mtime).toISOString().slice(0, 10), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT, configured });
   writeFileAtomic(out, md);
   writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify(s, null, 2) + '\n');
   process.stdout.write(md);

@@ -24,7 +24,8 @@ describe('mutation summary', () => {
     expect(s.nonEquivalent).toBe(5);
     expect(s.score).toBeCloseTo(60);
     expect(s.stale).toEqual(['src/mm/z.ts:1:1 EqualityOperator']);
-    const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt' });
+    const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt', configured: ['src/mm/a.ts', 'src/mm/b.ts', 'src/mm/c.ts'] });
+    expect(md).toContain('**Not measured yet** (in bench/mutation/files.json, not in this run): src/mm/c.ts.');
     expect(md).toContain('**Score: 60.0 %** (3 of 5');
     expect(md).toContain('- src/mm/a.ts:9:7 BooleanLiteral');
     expect(md).toContain('## Stale entries');

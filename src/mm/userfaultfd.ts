@@ -58,7 +58,7 @@ import {
   pteSetFlags,
   pteSpecial,
 } from './pgtable_types.js';
-import { downRead, downWrite, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, vmaRefcountIncNotZero, type KGen } from './primitives.js';
+import { condResched, downRead, downWrite, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, vmaRefcountIncNotZero, type KGen } from './primitives.js';
 import { folioAddNewAnonRmapPtes } from './rmap.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
@@ -230,6 +230,7 @@ export function* mfillAtomic(mm: MmStruct, dstStart: Vaddr, len: number, mode: M
         break;
       }
       err = yield* mfillAtomicPte(dstPmd, dstVma, dstAddr, mode);
+      yield* condResched();
       if (!err) {
         dstAddr += PAGE_SIZE;
         copied += PAGE_SIZE;

@@ -109,7 +109,7 @@ static const char *const FIELD_NAMES[] = {
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
-	K_UFFD_ZEROPAGE,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT,
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -631,6 +631,14 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		}
 		if (!o->advice_name)
 			return perr("unknown registration mode '%s' (expected missing, wp or minor)", t->w[4]);
+	} else if (!strcmp(op, "uffd_writeprotect")) {
+		o->kind = K_UFFD_WRITEPROTECT;
+		if (!want_words(t, 5, 5, "uffd_writeprotect M OFFSET LEN on|off") || !parse_range(o, t->w + 1))
+			return false;
+		if (!strcmp(t->w[4], "on"))
+			o->advice = UFFDIO_WRITEPROTECT_MODE_WP;
+		else if (strcmp(t->w[4], "off"))
+			return perr("bad protection switch '%s' (expected on or off)", t->w[4]);
 	} else if (!strcmp(op, "uffd_copy") || !strcmp(op, "uffd_zeropage")) {
 		o->kind = op[5] == 'c' ? K_UFFD_COPY : K_UFFD_ZEROPAGE;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
@@ -675,7 +683,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -755,7 +763,7 @@ static int parse_script(char *text)
  */
 enum cmd_op {
 	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
-	C_UFFD_COPY, C_UFFD_ZEROPAGE,
+	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT,
 };
 
 struct cmd {
@@ -1080,6 +1088,10 @@ static int c_uffd_op(const struct cmd *c, int *unavailable)
 		struct uffdio_copy cp = { .dst = c->addr, .src = (uint64_t)(uintptr_t)c_src, .len = c->len, .mode = 0 };
 		return ioctl(c_uffd, UFFDIO_COPY, &cp) ? errno : 0;
 	}
+	case C_UFFD_WRITEPROTECT: {
+		struct uffdio_writeprotect wp = { .range = { .start = c->addr, .len = c->len }, .mode = (uint64_t)c->advice };
+		return ioctl(c_uffd, UFFDIO_WRITEPROTECT, &wp) ? errno : 0;
+	}
 	default: {
 		struct uffdio_zeropage zp = { .range = { .start = c->addr, .len = c->len }, .mode = 0 };
 		return ioctl(c_uffd, UFFDIO_ZEROPAGE, &zp) ? errno : 0;
@@ -1199,6 +1211,7 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_UFFD_REGISTER:
 		case C_UFFD_COPY:
 		case C_UFFD_ZEROPAGE:
+		case C_UFFD_WRITEPROTECT:
 			r.err = c_uffd_op(&c, &r.aux);
 			break;
 		default:
@@ -1542,6 +1555,7 @@ static void do_range_op(int cur, const struct op *o)
 	case K_UFFD_REGISTER: c.op = C_UFFD_REGISTER; c.advice = o->advice; what = "uffd_register"; break;
 	case K_UFFD_COPY: c.op = C_UFFD_COPY; what = "uffd_copy"; break;
 	case K_UFFD_ZEROPAGE: c.op = C_UFFD_ZEROPAGE; what = "uffd_zeropage"; break;
+	case K_UFFD_WRITEPROTECT: c.op = C_UFFD_WRITEPROTECT; c.advice = o->advice; what = "uffd_writeprotect"; break;
 	default: c.op = C_MUNLOCK; what = "munlock"; break;
 	}
 	struct resp r;
@@ -1890,6 +1904,7 @@ int main(int argc, char **argv)
 		case K_UFFD_REGISTER:
 		case K_UFFD_COPY:
 		case K_UFFD_ZEROPAGE:
+		case K_UFFD_WRITEPROTECT:
 			do_range_op(cur, o);
 			break;
 		case K_MREMAP:

@@ -19,7 +19,7 @@ import { complete } from './primitives.js';
 import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
-import { userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
+import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -114,6 +114,11 @@ export function sysUffdRegister(k: Kernel, mm: MmStruct, addr: Vaddr, len: numbe
 export function sysUffdFill(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, mode: MfillMode): number {
   enter(k, mm);
   return complete(/* task */ userfaultfdFill(mm, addr, len, mode));
+}
+/** ioctl(UFFDIO_WRITEPROTECT): set (`wp`) or clear the uffd-wp protection of a range; 0 or a negative errno. */
+export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, wp: boolean): number {
+  enter(k, mm);
+  return complete(/* task */ mwriteprotectRange(mm, addr, len, wp));
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

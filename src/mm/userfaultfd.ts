@@ -26,6 +26,8 @@ import { current } from './current.js';
 import { vmaPageProt } from './memory/fault.js';
 import { mmFindPmd, pmdAlloc, pteAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
 import { mmapWriteUnlock, lockVmaUnderRcu } from './mmap_lock.js';
+import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
+import { changeProtection, MM_CP_TRY_CHANGE_WRITABLE, MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE } from './mprotect.js';
 import {
   __VM_UFFD_FLAGS,
   MM_ANONPAGES,
@@ -140,6 +142,44 @@ function* userfaultfdRegisterRange(mm: MmStruct, vmFlags: number, start: Vaddr, 
     vma = findVma(mm, start);
   }
   return 0;
+}
+
+/**
+ * mwriteprotect_range() (mm/userfaultfd.c): UFFDIO_WRITEPROTECT of [start, start+len) under the
+ * mmap_lock for read; every VMA met must be registered for uffd-wp (else -ENOENT, after the VMAs
+ * before it were done). Anonymous VMAs only: for shmem and files the kernel also writes uffd-wp
+ * markers into none slots and allocates the tables for them (change_pmd_prepare()), which the
+ * model does not (op scripts refuse the op there).
+ */
+export function* mwriteprotectRange(mm: MmStruct, start: Vaddr, len: number, enableWp: boolean): KGen<number> {
+  const bad = validateRange(start, len); // userfaultfd_writeprotect()
+  if (bad) return bad;
+  const end = start + len;
+  yield* downRead(mm.mmapLock);
+  let err = -ENOENT;
+  for (let vma = findVma(mm, start); vma && vma.start < end; vma = findVma(mm, vma.end)) {
+    if (!(vma.flags & VM_UFFD_WP)) {
+      err = -ENOENT;
+      break;
+    }
+    yield* uffdWpRange(vma, Math.max(vma.start, start), Math.min(vma.end, end), enableWp);
+    err = 0;
+  }
+  yield* upRead(mm.mmapLock);
+  return err;
+}
+
+/**
+ * uffd_wp_range(): change_protection() with MM_CP_UFFD_WP, or MM_CP_UFFD_WP_RESOLVE plus
+ * MM_CP_TRY_CHANGE_WRITABLE where the VMA wants manual write upgrades (a private writable one).
+ */
+function* uffdWpRange(vma: Vma, start: Vaddr, end: Vaddr, enableWp: boolean): KGen<void> {
+  if (!vma.isAnonymous()) throw new ModelBug('UFFDIO_WRITEPROTECT of a file or shmem VMA is not modelled (uffd-wp markers in none slots)');
+  let cpFlags = enableWp ? MM_CP_UFFD_WP : MM_CP_UFFD_WP_RESOLVE;
+  if (!enableWp && vma.flags & VM_WRITE) cpFlags |= MM_CP_TRY_CHANGE_WRITABLE; // vma_wants_manual_pte_write_upgrade()
+  const tlb = tlbGatherMmu(vma.mm);
+  yield* changeProtection(tlb, vma, start, end, cpFlags);
+  yield* tlbFinishMmu(tlb);
 }
 
 /** The fills of mfill_atomic() the model has (MFILL_ATOMIC_COPY, MFILL_ATOMIC_ZEROPAGE). */

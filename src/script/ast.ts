@@ -84,6 +84,7 @@ export type Op =
     })
   | (OpBase & { op: 'uffd_register'; map: string; offset: number; len: number; mode: UffdRegisterMode })
   | (OpBase & { op: 'uffd_copy' | 'uffd_zeropage'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 

@@ -173,6 +173,9 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'uffd_zeropage':
         outcome(op, errnoName(api.sysUffdFill(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'uffd_copy' ? 'copy' : 'zeropage')));
         return;
+      case 'uffd_writeprotect':
+        outcome(op, errnoName(api.sysUffdWriteprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.wp)));
+        return;
       case 'mremap': {
         // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
         // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with

@@ -71,6 +71,7 @@ const USAGE: Record<OpKind, string> = {
   uffd_register: 'uffd_register M OFFSET LEN missing|wp|minor [err=NAME]',
   uffd_copy: 'uffd_copy M OFFSET LEN [err=NAME]',
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
+  uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
@@ -83,7 +84,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'snapshot', 'expect',
+  'uffd_writeprotect',   'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -104,6 +105,7 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_register: ['err'],
   uffd_copy: ['err'],
   uffd_zeropage: ['err'],
+  uffd_writeprotect: ['err'],
   snapshot: [],
   expect: [],
 };
@@ -388,9 +390,11 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'munlock':
     case 'uffd_register':
     case 'uffd_copy':
-    case 'uffd_zeropage': {
+    case 'uffd_zeropage':
+    case 'uffd_writeprotect': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
-      const extra = op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : undefined;
+      const extra =
+        op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
       const { xw, fields } = parseRangeWords(c, op, pos, opts, cols, 'LEN', extra);
       if (op === 'touch') {
         const d: DraftFor<'touch'> = { op, loc, ...fields };
@@ -407,6 +411,12 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
         const d: DraftFor<'madvise'> = { op, loc, ...fields };
         const advice = c.choice<Advice>(xw, ADVICES, 'advice');
         if (advice) d.advice = advice;
+        return { draft: d, cols, hasAt: false };
+      }
+      if (op === 'uffd_writeprotect') {
+        const d: DraftFor<'uffd_writeprotect'> = { op, loc, ...fields };
+        const on = c.choice(xw, ['on', 'off'] as const, 'protection switch');
+        if (on) d.wp = on === 'on';
         return { draft: d, cols, hasAt: false };
       }
       if (op === 'uffd_register') {
@@ -696,6 +706,8 @@ interface MapInfo {
   start?: number;
   /** MAP_SHARED (VM_SHARED): anonymous shared, or a shared memfd or file mapping. */
   shared?: boolean;
+  /** `anon private`, `shmem shared`, ...: the map line's kind and sharing. */
+  kind?: string;
   /**
    * The map line expects its mmap() to fail (`err=`, with no flag whose call could fail instead,
    * or over another mapping): the name exists, the mapping never does.
@@ -767,6 +779,13 @@ class Validator {
       case 'uffd_register':
         this.range(c, proc, d.map, d.offset, d.len, cols);
         return;
+      case 'uffd_writeprotect': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        // Anonymous private mappings only: uffd-wp markers in none slots (shmem) are not modelled.
+        if (info && info.kind !== 'anon private')
+          c.error('bad-value', cols.map ?? cols.op, `uffd_writeprotect of the ${info.kind ?? 'unknown'} mapping ${d.map}`, 'an anonymous private mapping (the model writes no uffd-wp markers)');
+        return;
+      }
       case 'uffd_copy':
       case 'uffd_zeropage': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
@@ -878,7 +897,7 @@ class Validator {
       );
       return;
     }
-    const info: MapInfo = { line: c.line, size: d.size, shared: d.shared };
+    const info: MapInfo = { line: c.line, size: d.size, shared: d.shared, kind: `${d.kind} ${d.shared ? 'shared' : 'private'}` };
     if (d.err) info.failed = d.err; // until mapOpMayMap() below says the mmap() itself may succeed
     proc.maps.set(d.name, info);
 

@@ -173,8 +173,8 @@ describe('parsing each op form', () => {
   });
 
   it('rejects a bad registration mode, a uffd fill of a shared mapping and a copy larger than 2M', () => {
-    const es = errors(lines('process P', 'map A anon private 4M', 'map S anon shared 4M', 'uffd_register A 0 2M always', 'uffd_copy S 0 4K', 'uffd_copy A 0 4M', 'uffd_zeropage A 0 4M'));
-    expect(es.map((e) => [e.loc.line, e.code])).toEqual([[4, 'bad-value'], [5, 'bad-value'], [6, 'out-of-range']]);
+    const es = errors(lines('process P', 'map A anon private 4M', 'map S anon shared 4M', 'uffd_register A 0 2M always', 'uffd_copy S 0 4K', 'uffd_copy A 0 4M', 'uffd_zeropage A 0 4M', 'uffd_writeprotect S 0 4K on', 'uffd_writeprotect A 0 4K yes'));
+    expect(es.map((e) => [e.loc.line, e.code])).toEqual([[4, 'bad-value'], [5, 'bad-value'], [6, 'out-of-range'], [8, 'bad-value'], [9, 'bad-value']]);
     expect(es[0].expected).toBe('one of: missing, wp, minor');
   });
 
@@ -240,7 +240,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect',
     });
   });
 
@@ -641,7 +641,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect)",
     );
   });
 });

@@ -54,6 +54,7 @@ import {
   ptePfn,
   ptePresent,
   pteSetFlags,
+  pteUffdWp,
   pteWrite,
 } from '../pgtable_types.js';
 import {
@@ -106,6 +107,8 @@ export function* handleMmFault(vma: Vma, address: Vaddr, flags: number): KGen<nu
     if (isPmdMigrationEntry(vmf.origPmd)) return 0; // pmd_migration_entry_wait(): retry later
     if (pmdTransHuge(vmf.origPmd)) {
       if (flags & FAULT_FLAG_WRITE && !pteWrite(vmf.origPmd)) {
+        // wp_huge_pmd(): a uffd-wp protected huge PMD goes to userland (userfaultfd_huge_pmd_wp()).
+        if (!(flags & FAULT_FLAG_UNSHARE) && vma.isAnonymous() && vma.flags & VM_UFFD_WP && pteUffdWp(vmf.origPmd)) return handleUserfault();
         const ret = yield* doHugePmdWpPage(vmf);
         if (!(ret & VM_FAULT_FALLBACK)) return ret;
       } else {
@@ -259,6 +262,11 @@ function vmfAnonPrepare(vmf: VmFault): number {
 function* doWpPage(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   const k = current.k;
+  // userfaultfd_pte_wp(): a write to a uffd-wp protected PTE goes to userland (no wp_async here).
+  if (!(vmf.flags & FAULT_FLAG_UNSHARE) && vma.flags & VM_UFFD_WP && pteUffdWp(yield* ptepGet(vmf.pte))) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return handleUserfault();
+  }
   const orig = vmf.origPte;
   const special = (pteFlags(orig) & _PAGE_SPECIAL) !== 0;
   const pfn = ptePfn(orig);

@@ -1140,6 +1140,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 	sigaction(SIGBUS, &sa, NULL);
 
 	c_deepen_stack();
+	/* No THP for the source buffer: a fresh process must show AnonHugePages 0 (docs/op-scripts.md). */
+	madvise(c_src, sizeof c_src, MADV_NOHUGEPAGE);
 	memset(c_src, 0xa5, sizeof c_src);
 	c_populate_all();
 

@@ -67,6 +67,7 @@ export type GenWhat =
   | { k: 'uffd_register'; mode: UffdRegisterMode }
   | { k: 'uffd_copy' }
   | { k: 'uffd_zeropage' }
+  | { k: 'uffd_writeprotect'; wp: boolean }
   | { k: 'exit' };
 
 export interface GenOp {
@@ -147,6 +148,7 @@ const whatArb: fc.Arbitrary<GenWhat> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...UFFD_REGISTER_MODES).map((mode) => ({ k: 'uffd_register', mode }) as const) },
   { weight: 2, arbitrary: fc.constant({ k: 'uffd_copy' } as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'uffd_zeropage' } as const) },
+  { weight: 2, arbitrary: fc.boolean().map((wp) => ({ k: 'uffd_writeprotect', wp }) as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'exit' } as const) },
 );
 
@@ -298,6 +300,11 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         break;
       case 'uffd_register':
         push(`uffd_register ${range} ${w.mode}`, myId);
+        break;
+      case 'uffd_writeprotect':
+        // Anonymous private mappings only (the parser's rule: no uffd-wp markers in the model).
+        if (g.procs[p][i].kind !== 'anon private') push(`# (M${i} of P${p} is not anonymous private: no uffd_writeprotect)`);
+        else push(`uffd_writeprotect ${range} ${w.wp ? 'on' : 'off'}`, myId);
         break;
       case 'uffd_copy':
       case 'uffd_zeropage':

@@ -38,14 +38,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 /* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
 #ifndef MADV_POPULATE_READ
@@ -73,6 +76,7 @@
 enum exit_code { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_SKIP = 3, EXIT_INTERNAL = 4 };
 
 #define PAGE_SIZE_4K ((uint64_t)4096)
+#define C_SRC_SIZE ((uint64_t)2 << 20) /* uffd_copy's source buffer: at most 2M per op */
 #define PLACEMENT_BASE ((uint64_t)16 << 40) /* 16 TiB: docs/op-scripts.md, placement rule */
 #define PLACEMENT_STRIDE ((uint64_t)1 << 40)
 
@@ -104,7 +108,8 @@ static const char *const FIELD_NAMES[] = {
  */
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
-	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP,
+	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT,
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -120,7 +125,7 @@ struct op {
 	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
 	int prot;           /* map, mprotect: PROT_* */
 	uint64_t offset, len, at, every, folio, newlen;
-	int advice;
+	int advice;         /* madvise: MADV_*; uffd_register: UFFDIO_REGISTER_MODE_* */
 	const char *advice_name;
 	int field;
 	enum cmp cmp;
@@ -137,7 +142,7 @@ static const struct { const char *name; int code; } ERR_TABLE[] = {
 	{ "EINVAL", EINVAL }, { "ENOMEM", ENOMEM }, { "EFAULT", EFAULT }, { "EAGAIN", EAGAIN },
 	{ "EEXIST", EEXIST }, { "EPERM", EPERM }, { "EBUSY", EBUSY }, { "EACCES", EACCES },
 	{ "ENODEV", ENODEV }, { "EOVERFLOW", EOVERFLOW }, { "EBADF", EBADF }, { "ENOSYS", ENOSYS },
-	{ "EOPNOTSUPP", EOPNOTSUPP }, { "EHWPOISON", EHWPOISON }, { "EIO", EIO },
+	{ "EOPNOTSUPP", EOPNOTSUPP }, { "EHWPOISON", EHWPOISON }, { "EIO", EIO }, { "ENOENT", ENOENT },
 	{ "SIGSEGV", -SIGSEGV }, { "SIGBUS", -SIGBUS },
 };
 
@@ -613,6 +618,33 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		}
 		if (!found)
 			return perr("unknown advice '%s' (expected dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove or collapse)", t->w[4]);
+	} else if (!strcmp(op, "uffd_register")) {
+		o->kind = K_UFFD_REGISTER;
+		if (!want_words(t, 5, 5, "uffd_register M OFFSET LEN missing|wp|minor") || !parse_range(o, t->w + 1))
+			return false;
+		static const char *const modes[] = { "missing", "wp", "minor" };
+		for (int i = 0; i < 3; i++) {
+			if (!strcmp(t->w[4], modes[i])) {
+				o->advice = 1 << i; /* UFFDIO_REGISTER_MODE_MISSING, _WP, _MINOR */
+				o->advice_name = modes[i];
+			}
+		}
+		if (!o->advice_name)
+			return perr("unknown registration mode '%s' (expected missing, wp or minor)", t->w[4]);
+	} else if (!strcmp(op, "uffd_writeprotect")) {
+		o->kind = K_UFFD_WRITEPROTECT;
+		if (!want_words(t, 5, 5, "uffd_writeprotect M OFFSET LEN on|off") || !parse_range(o, t->w + 1))
+			return false;
+		if (!strcmp(t->w[4], "on"))
+			o->advice = UFFDIO_WRITEPROTECT_MODE_WP;
+		else if (strcmp(t->w[4], "off"))
+			return perr("bad protection switch '%s' (expected on or off)", t->w[4]);
+	} else if (!strcmp(op, "uffd_copy") || !strcmp(op, "uffd_zeropage")) {
+		o->kind = op[5] == 'c' ? K_UFFD_COPY : K_UFFD_ZEROPAGE;
+		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
+			return false;
+		if (o->kind == K_UFFD_COPY && o->len > C_SRC_SIZE)
+			return perr("uffd_copy of more than 2M (expected at most the runner's source buffer, 2M)");
 	} else if (!strcmp(op, "unmap") || !strcmp(op, "mlock") || !strcmp(op, "munlock")) {
 		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
@@ -651,7 +683,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -729,7 +761,10 @@ static int parse_script(char *text)
 /* ------------------------------------------------------------------------------------------------
  * Parent <-> child protocol: fixed-size binary records over two pipes.
  */
-enum cmd_op { C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP };
+enum cmd_op {
+	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
+	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT,
+};
 
 struct cmd {
 	uint32_t op;
@@ -741,7 +776,8 @@ struct cmd {
 
 struct resp {
 	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
-	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed) */
+	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed);
+			       C_UFFD_*: 1 when the process could not get a userfaultfd (err says why) */
 	uint64_t addr;      /* C_MREMAP: where the mapping is now */
 	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
@@ -997,6 +1033,72 @@ static uint64_t c_hex(const char **pp)
 }
 
 /* Populates every VMA the child inherited, so that no later fault touches them (see the top). */
+/*
+ * The process's userfaultfd, opened by its first uffd op (docs/op-scripts.md): userfaultfd(2) for
+ * user-mode faults only, else /dev/userfaultfd; UFFD_FEATURE_SIGBUS, so that a missing fault in a
+ * registered range is SIGBUS rather than a wait for a handler nobody runs. -1: not yet opened.
+ */
+static int c_uffd = -1;
+
+static int c_uffd_open(void)
+{
+	if (c_uffd >= 0)
+		return 0;
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (fd < 0) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return errno;
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
+		int e = errno;
+		close(dev);
+		if (fd < 0)
+			return e;
+	}
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_SIGBUS };
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	c_uffd = fd;
+	return 0;
+}
+
+/*
+ * The source of UFFDIO_COPY: static, so that it is populated with the rest of the process before
+ * the baseline; filled with a non-zero pattern (the copied pages hold data, as in the model).
+ */
+static char c_src[C_SRC_SIZE] __attribute__((aligned(4096)));
+
+/* One uffd op in the child: 0 or an errno; *unavailable set when there is no userfaultfd. */
+static int c_uffd_op(const struct cmd *c, int *unavailable)
+{
+	int e = c_uffd_open();
+	if (e) {
+		*unavailable = 1;
+		return e;
+	}
+	switch (c->op) {
+	case C_UFFD_REGISTER: {
+		struct uffdio_register reg = { .range = { .start = c->addr, .len = c->len }, .mode = (uint64_t)c->advice };
+		return ioctl(c_uffd, UFFDIO_REGISTER, &reg) ? errno : 0;
+	}
+	case C_UFFD_COPY: {
+		struct uffdio_copy cp = { .dst = c->addr, .src = (uint64_t)(uintptr_t)c_src, .len = c->len, .mode = 0 };
+		return ioctl(c_uffd, UFFDIO_COPY, &cp) ? errno : 0;
+	}
+	case C_UFFD_WRITEPROTECT: {
+		struct uffdio_writeprotect wp = { .range = { .start = c->addr, .len = c->len }, .mode = (uint64_t)c->advice };
+		return ioctl(c_uffd, UFFDIO_WRITEPROTECT, &wp) ? errno : 0;
+	}
+	default: {
+		struct uffdio_zeropage zp = { .range = { .start = c->addr, .len = c->len }, .mode = 0 };
+		return ioctl(c_uffd, UFFDIO_ZEROPAGE, &zp) ? errno : 0;
+	}
+	}
+}
+
 static void c_populate_all(void)
 {
 	if (c_read_proc("/proc/self/maps", c_buf, sizeof c_buf))
@@ -1038,6 +1140,9 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 	sigaction(SIGBUS, &sa, NULL);
 
 	c_deepen_stack();
+	/* No THP for the source buffer: a fresh process must show AnonHugePages 0 (docs/op-scripts.md). */
+	madvise(c_src, sizeof c_src, MADV_NOHUGEPAGE);
+	memset(c_src, 0xa5, sizeof c_src);
 	c_populate_all();
 
 	struct resp r;
@@ -1104,6 +1209,12 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		}
 		case C_SNAPSHOT:
 			r.err = c_measure(r.v);
+			break;
+		case C_UFFD_REGISTER:
+		case C_UFFD_COPY:
+		case C_UFFD_ZEROPAGE:
+		case C_UFFD_WRITEPROTECT:
+			r.err = c_uffd_op(&c, &r.aux);
 			break;
 		default:
 			r.err = ENOSYS;
@@ -1443,10 +1554,16 @@ static void do_range_op(int cur, const struct op *o)
 	case K_UNMAP: c.op = C_MUNMAP; what = "unmap"; break;
 	case K_MPROTECT: c.op = C_MPROTECT; c.prot = o->prot; what = "mprotect"; break;
 	case K_MLOCK: c.op = C_MLOCK; what = "mlock"; break;
+	case K_UFFD_REGISTER: c.op = C_UFFD_REGISTER; c.advice = o->advice; what = "uffd_register"; break;
+	case K_UFFD_COPY: c.op = C_UFFD_COPY; what = "uffd_copy"; break;
+	case K_UFFD_ZEROPAGE: c.op = C_UFFD_ZEROPAGE; what = "uffd_zeropage"; break;
+	case K_UFFD_WRITEPROTECT: c.op = C_UFFD_WRITEPROTECT; c.advice = o->advice; what = "uffd_writeprotect"; break;
 	default: c.op = C_MUNLOCK; what = "munlock"; break;
 	}
 	struct resp r;
 	send_cmd(&procs[cur], o->line, &c, &r);
+	if (c.op >= C_UFFD_REGISTER && r.aux)
+		die(EXIT_SKIP, o->line, "%s: no userfaultfd on this machine: %s", what, strerror(r.err));
 	char label[64];
 	snprintf(label, sizeof label, o->kind == K_MADVISE ? "madvise %s" : "%s", what);
 	check_outcome(o, label, r.err);
@@ -1786,6 +1903,10 @@ int main(int argc, char **argv)
 		case K_MLOCK:
 		case K_MUNLOCK:
 		case K_MPROTECT:
+		case K_UFFD_REGISTER:
+		case K_UFFD_COPY:
+		case K_UFFD_ZEROPAGE:
+		case K_UFFD_WRITEPROTECT:
 			do_range_op(cur, o);
 			break;
 		case K_MREMAP:

@@ -3,6 +3,7 @@
  * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes, spec 1.8), the
  * huge zero page, zapping and splitting a huge PMD.
  */
+import { handleUserfault } from './userfaultfd.js';
 import { alignDown, alignUp, EAGAIN, EBUSY, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
@@ -147,7 +148,12 @@ export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
     }
     yield* flushTlbFixPending(mm, haddr); // R8 remedy, off by default
     yield* spinLock(pml);
-    if (pmdNone(yield* ptepGet(vmf.pmd)) && !(vma.flags & VM_UFFD_MISSING)) {
+    if (pmdNone(yield* ptepGet(vmf.pmd))) {
+      if (vma.flags & VM_UFFD_MISSING) {
+        yield* spinUnlock(pml);
+        pteFree(pgtable);
+        return handleUserfault();
+      }
       // set_huge_zero_folio()
       yield* pgtableTransHugeDeposit(vmf.pmd, pgtable);
       yield* setPte(vmf.pmd, mkHugePmd(zero, _PAGE_USER | _PAGE_SPECIAL | _PAGE_ACCESSED));
@@ -183,6 +189,13 @@ function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
     pteFree(pgtable);
     folioPutRefs(folio, 1);
     return 0;
+  }
+  // Deliver the page fault to userland.
+  if (vma.flags & VM_UFFD_MISSING) {
+    yield* spinUnlock(pml);
+    folioPutRefs(folio, 1);
+    pteFree(pgtable);
+    return handleUserfault();
   }
   yield* pgtableTransHugeDeposit(vmf.pmd, pgtable);
   yield* mapAnonFolioPmd(folio, vmf.pmd, vma);

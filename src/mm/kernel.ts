@@ -19,11 +19,13 @@ import { complete } from './primitives.js';
 import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
+import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
 export { MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP } from './mremap.js';
-export type { Config, ConfigInput, MadvAdvice, MmapRequest };
+export type { Config, ConfigInput, MadvAdvice, MmapRequest, MfillMode, UffdMode };
+export { UFFD_MODES } from './userfaultfd.js';
 
 export function createKernel(cfg: Config): Kernel {
   const k = new Kernel(cfg);
@@ -102,6 +104,21 @@ export function sysMprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, p
 export function sysMremap(k: Kernel, mm: MmStruct, oldAddr: Vaddr, oldLen: number, newLen: number, flags: number, newAddr: Vaddr): number {
   enter(k, mm);
   return complete(/* task */ doMremap(mm, oldAddr, oldLen, newLen, flags, newAddr));
+}
+/** ioctl(UFFDIO_REGISTER) on the process's userfaultfd: 0 or a negative errno. */
+export function sysUffdRegister(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, mode: UffdMode): number {
+  enter(k, mm);
+  return complete(/* task */ userfaultfdRegister(mm, addr, len, mode));
+}
+/** ioctl(UFFDIO_COPY) / ioctl(UFFDIO_ZEROPAGE): 0, -EAGAIN for a partial fill, or a negative errno. */
+export function sysUffdFill(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, mode: MfillMode): number {
+  enter(k, mm);
+  return complete(/* task */ userfaultfdFill(mm, addr, len, mode));
+}
+/** ioctl(UFFDIO_WRITEPROTECT): set (`wp`) or clear the uffd-wp protection of a range; 0 or a negative errno. */
+export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, wp: boolean): number {
+  enter(k, mm);
+  return complete(/* task */ mwriteprotectRange(mm, addr, len, wp));
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

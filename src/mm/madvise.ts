@@ -40,6 +40,7 @@ import {
 } from './pgtable_types.js';
 import { downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen } from './primitives.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { userfaultfdArmed } from './userfaultfd.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
 
@@ -69,17 +70,16 @@ export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: Ma
   if (lenIn && !len) return -EINVAL;
   const end = start + len;
   if (end === start) return 0;
-  // Since 6.17, MADV_DONTNEED of a range inside one VMA takes only that VMA's read lock
-  // (madvise_lock(): lock_vma_under_rcu()), since 6.18 MADV_FREE too (get_lock_mode()); anything
+  // Since 6.17, MADV_DONTNEED of a range inside one VMA takes only that VMA's read lock, since
+  // 6.18 MADV_FREE too (get_lock_mode(); madvise_walk_vmas() → try_vma_read_lock()); anything
   // else, or a failed attempt, takes mmap_lock.
   if (vmaReadLockMode(advice)) {
-    const vma = yield* lockVmaUnderRcu(mm, start);
-    if (vma && end <= vma.end) {
+    const vma = yield* tryVmaReadLock(mm, start, end);
+    if (vma) {
       const ret = yield* madviseVmaBehavior(mm, vma, start, end, advice);
       yield* upRead(vma.vmLock); // vma_end_read()
       return ret;
     }
-    if (vma) yield* upRead(vma.vmLock);
   }
   const write = needsMmapWrite(advice);
   if (write) yield* downWrite(mm.mmapLock);
@@ -90,6 +90,23 @@ export function* doMadvise(mm: MmStruct, start: Vaddr, lenIn: number, advice: Ma
   if (write) yield* mmapWriteUnlock(mm);
   else yield* upRead(mm.mmapLock);
   return ret;
+}
+
+/**
+ * try_vma_read_lock() (mm/madvise.c, 6.18): the VMA at start read-locked, or null when the caller
+ * must take the mmap_lock instead: no VMA could be locked, the range goes past the VMA, or the
+ * VMA is registered with a userfaultfd (userfaultfd_armed()). (Its third case, another process's
+ * mm, cannot arise: the model's madvise() always advises the caller's own mm.)
+ */
+function* tryVmaReadLock(mm: MmStruct, start: Vaddr, end: Vaddr): KGen<Vma | null> {
+  const vma = yield* lockVmaUnderRcu(mm, start);
+  if (!vma) return null;
+  // Must span only a single VMA; uffd and remote processes are unsupported.
+  if (end > vma.end || userfaultfdArmed(vma)) {
+    yield* upRead(vma.vmLock); // vma_end_read()
+    return null;
+  }
+  return vma;
 }
 
 /**

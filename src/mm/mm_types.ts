@@ -30,6 +30,14 @@ export const VM_MAYSHARE = 0x80;
 export const VM_UFFD_MISSING = 0x200;
 export const VM_PFNMAP = 0x400;
 export const VM_UFFD_WP = 0x1000;
+/**
+ * VM_UFFD_MINOR is bit 41 in the kernel (VM_UFFD_MINOR_BIT, include/linux/mm.h); the model's flags
+ * are JavaScript numbers handled with 32-bit bitwise operators, so it takes 0x800, a bit the
+ * kernel no longer uses (formerly VM_DENYWRITE).
+ */
+export const VM_UFFD_MINOR = 0x800;
+/** __VM_UFFD_FLAGS (include/linux/userfaultfd_k.h). */
+export const __VM_UFFD_FLAGS = VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR;
 export const VM_LOCKED = 0x2000;
 export const VM_LOCKONFAULT = 0x80000;
 export const VM_NORESERVE = 0x200000;

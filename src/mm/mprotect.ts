@@ -14,7 +14,7 @@ import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
-import { VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { calcVmProtBits, PROT_EXEC, PROT_READ, PROT_WRITE } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
@@ -24,7 +24,9 @@ import {
   _PAGE_PRESENT,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  _PAGE_UFFD_WP,
   _PAGE_USER,
+  isUffdWpMarker,
   pmdNone,
   pmdTransHuge,
   pteDirty,
@@ -32,6 +34,9 @@ import {
   pteNone,
   ptePfn,
   ptePresent,
+  pteClearFlags,
+  pteSetFlags,
+  pteUffdWp,
   type Pte,
 } from './pgtable_types.js';
 import { condResched, downWrite, ptepGet, ptepGetAndClear, pteScanNone, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
@@ -42,6 +47,16 @@ import { findVma } from './vma_tree.js';
 
 /** include/linux/mm.h: change_protection() flags. */
 export const MM_CP_TRY_CHANGE_WRITABLE = 1 << 0;
+/** Write-protect for userfaultfd (UFFDIO_WRITEPROTECT), and its undo. */
+export const MM_CP_UFFD_WP = 1 << 2;
+export const MM_CP_UFFD_WP_RESOLVE = 1 << 3;
+
+/** pte_mkuffd_wp() (x86: the bit, and write-protected) or pte_clear_uffd_wp(), as cp_flags ask. */
+function uffdWpApply(v: Pte, cpFlags: number): Pte {
+  if (cpFlags & MM_CP_UFFD_WP) return pteClearFlags(pteSetFlags(v, _PAGE_UFFD_WP), _PAGE_RW);
+  if (cpFlags & MM_CP_UFFD_WP_RESOLVE) return pteClearFlags(v, _PAGE_UFFD_WP);
+  return v;
+}
 
 /** The bits pte_modify() takes from the new protection; everything else (pfn, A/D, soft bits) stays. */
 const PROT_BITS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER;
@@ -124,6 +139,8 @@ function vmaWantsManualPteWriteUpgrade(vma: Vma): boolean {
  */
 function canChangePteWritable(vma: Vma, v: Pte): boolean {
   if (!(vma.flags & VM_WRITE)) return false;
+  // maybe_change_pte_writable(): do we need write faults for uffd-wp tracking?
+  if (vma.flags & VM_UFFD_WP && pteUffdWp(v)) return false;
   if (!(vma.flags & VM_SHARED)) {
     if (pteFlags(v) & _PAGE_SPECIAL) return false; // vm_normal_page(): the zero page is not one
     const mem = current.k.mem;
@@ -137,6 +154,7 @@ function canChangePteWritable(vma: Vma, v: Pte): boolean {
 /** can_change_pmd_writable(): the same for a PMD-mapped folio. */
 function canChangePmdWritable(vma: Vma, v: Pte): boolean {
   if (!(vma.flags & VM_WRITE)) return false;
+  if (vma.flags & VM_UFFD_WP && pteUffdWp(v)) return false; // userfaultfd_huge_pmd_wp()
   const mem = current.k.mem;
   const head = ptePfn(v);
   touchFolio(head, false);
@@ -221,15 +239,19 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
       if (left > 0) nr += yield* pteScanNone(pte + 1, left);
     } else if (ptePresent(oldpte)) {
       const old = yield* ptepGetAndClear(pte); // ptep_modify_prot_start()
-      let ptent = pteModify(old, newprot);
+      let ptent = uffdWpApply(pteModify(old, newprot), cpFlags);
       if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(ptent) & _PAGE_RW) && pteFlags(ptent) & _PAGE_USER && canChangePteWritable(vma, ptent)) {
         ptent += _PAGE_RW; // pte_mkwrite()
       }
       yield* setPte(pte, ptent); // ptep_modify_prot_commit()
       if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
       pages++;
+    } else if (cpFlags & MM_CP_UFFD_WP_RESOLVE && isUffdWpMarker(oldpte)) {
+      // A uffd-wp marker and we'd like to resolve it: drop it, so the next fault is not trapped.
+      yield* setPte(pte, 0); // pte_clear()
+      pages++;
     }
-    // Markers (guard, uffd-wp without MM_CP_UFFD_WP_RESOLVE): left as they are.
+    // Other markers (guard): left as they are.
     pte += nr;
     addr += nr * PAGE_SIZE;
   } while (addr !== end);
@@ -247,7 +269,7 @@ function* changeHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, new
     return 0;
   }
   // pmdp_invalidate_ad() + set_pmd_at(): one store in the model, under the PMD lock.
-  let entry = pteModify(old, newprot);
+  let entry = uffdWpApply(pteModify(old, newprot), cpFlags); // pmd_mkuffd_wp() / pmd_clear_uffd_wp()
   if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(entry) & _PAGE_RW) && pteFlags(entry) & _PAGE_USER && canChangePmdWritable(vma, entry)) {
     entry += _PAGE_RW;
   }

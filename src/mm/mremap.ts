@@ -4,7 +4,8 @@
  * move_ptes(); mm/huge_memory.c: move_huge_pmd(); mm/vma.c: copy_vma()).
  *
  * The model has no get_unmapped_area(): a move goes to the address the caller passes (the one the
- * real kernel chose, or the user's with MREMAP_FIXED). Left out: hugetlb, uffd remap events,
+ * real kernel chose, or the user's with MREMAP_FIXED). Left out: hugetlb, uffd remap events (a moved
+ * registered VMA drops its registration, as without UFFD_FEATURE_EVENT_REMAP),
  * mseal, VM_ACCOUNT charging, the revert path of a failed page-table move (the model's allocations
  * fail only when memory is exhausted; that is reported as a ModelBug).
  */
@@ -12,7 +13,8 @@ import { ModelBug } from './bug.js';
 import { alignUp, EAGAIN, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
-import { VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, type MmStruct } from './mm_types.js';
+import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, type MmStruct } from './mm_types.js';
+import { userfaultfdArmed } from './userfaultfd.js';
 import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
@@ -171,8 +173,8 @@ function* checkPrepVma(vrm: Vrm): KGen<number> {
 /**
  * remap_move(): MREMAP_FIXED without resizing moves every VMA of [addr, addr + old_len) (split as
  * needed), keeping the gaps between them; a gap at the start, or no VMA at all, is -EFAULT.
- * Every VMA of the model may be moved together (vma_multi_allowed(): no uffd, no custom
- * get_unmapped_area()).
+ * VMAs may be moved together unless one is uffd-armed (vma_multi_allowed(); the model has no
+ * custom get_unmapped_area()).
  */
 function* remapMove(vrm: Vrm): KGen<number> {
   const mm = vrm.mm;
@@ -190,6 +192,8 @@ function* remapMove(vrm: Vrm): KGen<number> {
     const len = Math.min(end, vma.end) - addr;
     // No gap permitted at the start of the range.
     if (!seenVma && start < vma.start) return -EFAULT;
+    // vma_multi_allowed(): a uffd-armed VMA moves alone (its notification drops the mmap_lock).
+    if (userfaultfdArmed(vma) && (seenVma || vma.end < end)) return -EFAULT;
     const offset = seenVma ? vma.start - lastEnd : 0;
     lastEnd = vma.end;
     vrm.vma = vma;
@@ -335,6 +339,9 @@ function* moveVma(vrm: Vrm): KGen<number> {
   const { newVma, needRmapLocks } = yield* copyVma(vma, vrm.newAddr, vrm.newLen, newPgoff);
   const moved = yield* movePageTables(vma, vrm.addr, newVma, vrm.newAddr, vrm.oldLen, needRmapLocks);
   if (moved < vrm.oldLen) throw new ModelBug('mremap: out of memory moving page tables (the revert path is not modelled)');
+  // mremap_userfaultfd_prep() (fs/userfaultfd.c): without UFFD_FEATURE_EVENT_REMAP (the model's contexts never ask
+  // for it) the moved VMA drops its userfaultfd (userfaultfd_reset_ctx()).
+  if (userfaultfdArmed(newVma)) newVma.flags &= ~__VM_UFFD_FLAGS;
   if (vrm.flags & MREMAP_DONTUNMAP) {
     // dontunmap_complete(): locked_vm is left as it is, as the kernel does.
     vma.flags &= ~VM_LOCKED_MASK;

@@ -7,7 +7,8 @@ import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn } from './
 import { current } from './current.js';
 import { folioGetLockIfMapped, shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
 import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
-import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, type AddressSpace, type VmFault } from './mm_types.js';
+import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_UFFD_MINOR, VM_UFFD_MISSING, type AddressSpace, type VmFault } from './mm_types.js';
+import { handleUserfault } from './userfaultfd.js';
 import type { KGen } from './primitives.js';
 
 /** shmem_fault(). */
@@ -19,6 +20,10 @@ export function* shmemFault(vmf: VmFault): KGen<number> {
   if (index >= mapping.sizePages) return VM_FAULT_SIGBUS;
   for (;;) {
     // repeat: (shmem_get_folio_gfp())
+    // A folio in the cache of a VMA registered for minor faults, or none in a VMA registered for
+    // missing ones: the fault goes to userland (shmem_get_folio_gfp(): handle_userfault()).
+    const cached = pageCacheLookup(mapping, index);
+    if (cached ? vma.flags & VM_UFFD_MINOR : vma.flags & VM_UFFD_MISSING) return handleUserfault();
     const page = shmemFindOrAdd(vmf, mapping, index);
     if (page < 0) return VM_FAULT_OOM;
     // Has the folio been truncated or swapped out?

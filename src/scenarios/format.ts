@@ -23,7 +23,8 @@
  * Every line that is not one of `scenario about guard violation choices cpu` is setup, in the op-script
  * language, validated by its parser. `cpu N OP ...` lines take an op-script `madvise`, `touch` or
  * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
- * `uffd_move SRC OFF DST OFF` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
+ * `uffd_move SRC OFF DST OFF` / `uffd_copy M OFF LEN` / `uffd_zeropage M OFF LEN` (UFFDIO_COPY,
+ * UFFDIO_ZEROPAGE into a range the setup registered) / `uffd_writeprotect M OFF LEN on|off` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
  * folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
  * `rw`, `rwx`, `none`) / `mremap M OFF LEN DST DST_OFF` (MREMAP_MAYMOVE|MREMAP_FIXED of the range to
  * DST+DST_OFF, the same length); they bind to the process that is
@@ -255,6 +256,9 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   pte_alloc: 'pte_alloc M OFFSET',
   gup_fast: 'gup_fast M OFFSET [LEN]',
   uffd_move: 'uffd_move SRC SRC_OFF DST DST_OFF',
+  uffd_copy: 'uffd_copy M OFFSET LEN',
+  uffd_zeropage: 'uffd_zeropage M OFFSET LEN',
+  uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off',
   rmap_walk: 'rmap_walk M OFFSET',
   mprotect: 'mprotect M OFFSET LEN PROT',
   mremap: 'mremap M OFFSET LEN DST DST_OFF',
@@ -276,7 +280,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, rmap_walk: 3, mprotect: 5, mremap: 6 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -312,6 +316,13 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     case 'gup_fast':
       return { kind: 'gup_fast', map, offset: sz(2, 'offset'), len: sz(3, 'length', true, '4K') };
+    case 'uffd_copy':
+    case 'uffd_zeropage':
+      return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
+    case 'uffd_writeprotect': {
+      if (w[4]?.text !== 'on' && w[4]?.text !== 'off') bad(w[4]?.col ?? end, w[4] ? `bad protection switch '${w[4].text}'` : 'missing on|off', 'on or off');
+      return { kind: 'uffd_writeprotect', map, offset: sz(2, 'offset'), len: sz(3, 'length', true), wp: w[4]?.text === 'on' };
+    }
     case 'mprotect': {
       const spec = { kind: 'mprotect' as const, map, offset: sz(2, 'offset'), len: sz(3, 'length', true), prot: taskProt(w[4]?.text) ?? 0 };
       if (taskProt(w[4]?.text) === undefined) {

@@ -12,7 +12,7 @@ import { ptepGet, type KGen } from '../mm/primitives.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
-import { movePages } from '../mm/userfaultfd.js';
+import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
 import { shrinkFolio } from '../mm/vmscan.js';
 import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
@@ -30,6 +30,14 @@ export type TaskSpec =
   | { kind: 'pte_alloc'; map: string; offset: number }
   /** UFFDIO_MOVE of one page from `map`+`offset` to `dst`+`dstOffset` (same process). */
   | { kind: 'uffd_move'; map: string; offset: number; dst: string; dstOffset: number }
+  /**
+   * UFFDIO_COPY / UFFDIO_ZEROPAGE of `len` bytes at `map`+`offset` (mfill_atomic()); the range must
+   * be registered in the setup (`uffd_register`). Its result is the ioctl's: 0, -EAGAIN for a
+   * partial fill, or the error of the first page.
+   */
+  | { kind: 'uffd_copy' | 'uffd_zeropage'; map: string; offset: number; len: number }
+  /** UFFDIO_WRITEPROTECT on (`wp`) or off of `len` bytes at `map`+`offset` (mwriteprotect_range()). */
+  | { kind: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean }
   /** gup_fast() of `len` bytes (inside one 2 MiB block), for writing. */
   | { kind: 'gup_fast'; map: string; offset: number; len: number }
   /**
@@ -45,7 +53,10 @@ export type TaskSpec =
    */
   | { kind: 'mremap'; map: string; offset: number; len: number; dst: string; dstOffset: number };
 
-export const TASK_KINDS = ['madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'rmap_walk', 'mprotect', 'mremap'] as const;
+export const TASK_KINDS = [
+  'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
+  'rmap_walk', 'mprotect', 'mremap',
+] as const;
 
 /** What shrinkFolio() did, as the task's result. */
 const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22 } as const;
@@ -77,6 +88,11 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     }
     case 'uffd_move':
       return yield* movePages(mm, maps.get(t.dst)! + t.dstOffset, addr);
+    case 'uffd_copy':
+    case 'uffd_zeropage':
+      return yield* userfaultfdFill(mm, addr, t.len, t.kind === 'uffd_copy' ? 'copy' : 'zeropage');
+    case 'uffd_writeprotect':
+      return yield* mwriteprotectRange(mm, addr, t.len, t.wp);
     case 'gup_fast':
       return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
     case 'rmap_walk': {

@@ -11,13 +11,20 @@ export interface Loc {
 }
 
 import { MADV_ADVICES, type MadvAdvice } from '../mm/madvise.js';
+import { UFFD_MODES, type UffdMode } from '../mm/userfaultfd.js';
 
 /** The advices of `madvise` ops: exactly those the model implements. */
 export type Advice = MadvAdvice;
 export const ADVICES: readonly Advice[] = MADV_ADVICES;
 
+/** The registration modes of `uffd_register` (UFFDIO_REGISTER_MODE_*). */
+export type UffdRegisterMode = UffdMode;
+export const UFFD_REGISTER_MODES: readonly UffdRegisterMode[] = UFFD_MODES;
+/** Most bytes one `uffd_copy` fills: the kernel runner's source buffer (docs/op-scripts.md). */
+export const UFFD_COPY_MAX = 2 * 1024 * 1024;
+
 /** Failure names an op may be expected to produce (`err=NAME`). */
-export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'EACCES', 'SIGSEGV', 'SIGBUS'] as const;
+export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'EACCES', 'ENOENT', 'SIGSEGV', 'SIGBUS'] as const;
 export type ErrName = (typeof ERR_NAMES)[number];
 
 export type ExpectField =
@@ -75,6 +82,9 @@ export type Op =
       /** MREMAP_FIXED target. */
       at?: number;
     })
+  | (OpBase & { op: 'uffd_register'; map: string; offset: number; len: number; mode: UffdRegisterMode })
+  | (OpBase & { op: 'uffd_copy' | 'uffd_zeropage'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 

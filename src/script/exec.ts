@@ -166,6 +166,16 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'mprotect':
         outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.prot)));
         return;
+      case 'uffd_register':
+        outcome(op, errnoName(api.sysUffdRegister(k, cur!.mm, range(op, op.map, op.offset), op.len, op.mode)));
+        return;
+      case 'uffd_copy':
+      case 'uffd_zeropage':
+        outcome(op, errnoName(api.sysUffdFill(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'uffd_copy' ? 'copy' : 'zeropage')));
+        return;
+      case 'uffd_writeprotect':
+        outcome(op, errnoName(api.sysUffdWriteprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.wp)));
+        return;
       case 'mremap': {
         // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
         // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with

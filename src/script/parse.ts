@@ -27,7 +27,10 @@ import {
   type OpKind,
   type Script,
   type ScriptError,
+  type UffdRegisterMode,
   parseProt,
+  UFFD_COPY_MAX,
+  UFFD_REGISTER_MODES,
 } from './ast.js';
 import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { IntervalMap } from '../util/intervals.js';
@@ -65,6 +68,10 @@ const USAGE: Record<OpKind, string> = {
   munlock: 'munlock M OFFSET LEN [err=NAME]',
   mprotect: 'mprotect M OFFSET LEN PROT [err=NAME]',
   mremap: 'mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR] [err=NAME]',
+  uffd_register: 'uffd_register M OFFSET LEN missing|wp|minor [err=NAME]',
+  uffd_copy: 'uffd_copy M OFFSET LEN [err=NAME]',
+  uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
+  uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
@@ -76,7 +83,8 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
-  'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'snapshot', 'expect',
+  'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
+  'uffd_writeprotect',   'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -94,6 +102,10 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   munlock: ['err'],
   mprotect: ['err'],
   mremap: ['at', 'err'],
+  uffd_register: ['err'],
+  uffd_copy: ['err'],
+  uffd_zeropage: ['err'],
+  uffd_writeprotect: ['err'],
   snapshot: [],
   expect: [],
 };
@@ -375,9 +387,14 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'madvise':
     case 'unmap':
     case 'mlock':
-    case 'munlock': {
+    case 'munlock':
+    case 'uffd_register':
+    case 'uffd_copy':
+    case 'uffd_zeropage':
+    case 'uffd_writeprotect': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
-      const extra = op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : undefined;
+      const extra =
+        op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
       const { xw, fields } = parseRangeWords(c, op, pos, opts, cols, 'LEN', extra);
       if (op === 'touch') {
         const d: DraftFor<'touch'> = { op, loc, ...fields };
@@ -396,7 +413,19 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
         if (advice) d.advice = advice;
         return { draft: d, cols, hasAt: false };
       }
-      const d: DraftFor<'unmap' | 'mlock' | 'munlock'> = { op, loc, ...fields };
+      if (op === 'uffd_writeprotect') {
+        const d: DraftFor<'uffd_writeprotect'> = { op, loc, ...fields };
+        const on = c.choice(xw, ['on', 'off'] as const, 'protection switch');
+        if (on) d.wp = on === 'on';
+        return { draft: d, cols, hasAt: false };
+      }
+      if (op === 'uffd_register') {
+        const d: DraftFor<'uffd_register'> = { op, loc, ...fields };
+        const mode = c.choice<UffdRegisterMode>(xw, UFFD_REGISTER_MODES, 'registration mode');
+        if (mode) d.mode = mode;
+        return { draft: d, cols, hasAt: false };
+      }
+      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
     case 'mprotect':
@@ -675,6 +704,10 @@ interface MapInfo {
   size?: number;
   /** Start address; undefined when unknown (bad at=). */
   start?: number;
+  /** MAP_SHARED (VM_SHARED): anonymous shared, or a shared memfd or file mapping. */
+  shared?: boolean;
+  /** `anon private`, `shmem shared`, ...: the map line's kind and sharing. */
+  kind?: string;
   /**
    * The map line expects its mmap() to fail (`err=`, with no flag whose call could fail instead,
    * or over another mapping): the name exists, the mapping never does.
@@ -743,8 +776,25 @@ class Validator {
         return;
       }
       case 'mprotect':
+      case 'uffd_register':
         this.range(c, proc, d.map, d.offset, d.len, cols);
         return;
+      case 'uffd_writeprotect': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        // Anonymous private mappings only: uffd-wp markers in none slots (shmem) are not modelled.
+        if (info && info.kind !== 'anon private')
+          c.error('bad-value', cols.map ?? cols.op, `uffd_writeprotect of the ${info.kind ?? 'unknown'} mapping ${d.map}`, 'an anonymous private mapping (the model writes no uffd-wp markers)');
+        return;
+      }
+      case 'uffd_copy':
+      case 'uffd_zeropage': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        // shmem_mfill_atomic_pte() is not modelled: the fills are for private mappings only.
+        if (info?.shared) c.error('bad-value', cols.map ?? cols.op, `${d.op} of the shared mapping ${d.map}`, 'a private mapping (the model fills no shmem page cache)');
+        if (d.op === 'uffd_copy' && d.len !== undefined && d.len > UFFD_COPY_MAX)
+          c.error('out-of-range', cols.len ?? cols.op, `uffd_copy of ${fmtSize(d.len)}`, `at most ${fmtSize(UFFD_COPY_MAX)} (the kernel runner's source buffer)`);
+        return;
+      }
       case 'mremap':
         return this.mremapOp(c, proc, d, cols);
       case 'snapshot':
@@ -847,7 +897,7 @@ class Validator {
       );
       return;
     }
-    const info: MapInfo = { line: c.line, size: d.size };
+    const info: MapInfo = { line: c.line, size: d.size, shared: d.shared, kind: `${d.kind} ${d.shared ? 'shared' : 'private'}` };
     if (d.err) info.failed = d.err; // until mapOpMayMap() below says the mmap() itself may succeed
     proc.maps.set(d.name, info);
 

@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { MAX_FILE_SIZE } from '../../src/mm/xarray.js';
-import { ADVICES, ERR_NAMES, placementAddress, type Advice, type ScriptError } from '../../src/script/ast.js';
+import { ADVICES, ERR_NAMES, placementAddress, UFFD_COPY_MAX, UFFD_REGISTER_MODES, type Advice, type ScriptError, type UffdRegisterMode } from '../../src/script/ast.js';
 
 /** TASK_SIZE of x86-64 with 4-level paging (arch/x86/include/asm/page_64_types.h). */
 export const TASK_SIZE = 2 ** 47 - 4096;
@@ -64,6 +64,10 @@ export type GenWhat =
   | { k: 'munlock' }
   | { k: 'mprotect'; prot: Prot }
   | { k: 'mremap'; newLen: Len; mode: 'none' | 'maymove' | 'at'; at: At }
+  | { k: 'uffd_register'; mode: UffdRegisterMode }
+  | { k: 'uffd_copy' }
+  | { k: 'uffd_zeropage' }
+  | { k: 'uffd_writeprotect'; wp: boolean }
   | { k: 'exit' };
 
 export interface GenOp {
@@ -141,6 +145,10 @@ const whatArb: fc.Arbitrary<GenWhat> = fc.oneof(
       at: atArb,
     }),
   },
+  { weight: 2, arbitrary: fc.constantFrom(...UFFD_REGISTER_MODES).map((mode) => ({ k: 'uffd_register', mode }) as const) },
+  { weight: 2, arbitrary: fc.constant({ k: 'uffd_copy' } as const) },
+  { weight: 1, arbitrary: fc.constant({ k: 'uffd_zeropage' } as const) },
+  { weight: 2, arbitrary: fc.boolean().map((wp) => ({ k: 'uffd_writeprotect', wp }) as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'exit' } as const) },
 );
 
@@ -289,6 +297,21 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         break;
       case 'mprotect':
         push(`mprotect ${range} ${w.prot}`, myId);
+        break;
+      case 'uffd_register':
+        push(`uffd_register ${range} ${w.mode}`, myId);
+        break;
+      case 'uffd_writeprotect':
+        // Anonymous private mappings only (the parser's rule: no uffd-wp markers in the model).
+        if (g.procs[p][i].kind !== 'anon private') push(`# (M${i} of P${p} is not anonymous private: no uffd_writeprotect)`);
+        else push(`uffd_writeprotect ${range} ${w.wp ? 'on' : 'off'}`, myId);
+        break;
+      case 'uffd_copy':
+      case 'uffd_zeropage':
+        // Fills of shared mappings are refused by the parser (no shmem fill in the model); a copy
+        // takes at most the runner's source buffer.
+        if (g.procs[p][i].kind.endsWith('shared')) push(`# (M${i} of P${p} is shared: no ${w.k})`);
+        else push(`${w.k} M${i} ${kb(start)} ${kb(w.k === 'uffd_copy' ? Math.min(len, UFFD_COPY_MAX / PAGE) : len)}`, myId);
         break;
       case 'mremap': {
         const newBytes = lenBytes(w.newLen);

@@ -163,6 +163,21 @@ describe('parsing each op form', () => {
     expect(o[0]).toStrictEqual({ op: 'madvise', loc: loc(3), map: 'A', offset: 0, len: 2 * M, advice: 'dontneed' });
   });
 
+  it('parses uffd_register with its mode, and uffd_copy and uffd_zeropage ranges', () => {
+    const o = ops(lines('process P', 'map A anon private 4M', 'uffd_register A 0 2M wp', 'uffd_copy A 4K 8K err=EEXIST', 'uffd_zeropage A 0 4K'));
+    expect(o.slice(2)).toEqual([
+      { op: 'uffd_register', loc: loc(3), map: 'A', offset: 0, len: 2 * M, mode: 'wp' },
+      { op: 'uffd_copy', loc: loc(4), map: 'A', offset: 4096, len: 8192, err: 'EEXIST' },
+      { op: 'uffd_zeropage', loc: loc(5), map: 'A', offset: 0, len: 4096 },
+    ]);
+  });
+
+  it('rejects a bad registration mode, a uffd fill of a shared mapping and a copy larger than 2M', () => {
+    const es = errors(lines('process P', 'map A anon private 4M', 'map S anon shared 4M', 'uffd_register A 0 2M always', 'uffd_copy S 0 4K', 'uffd_copy A 0 4M', 'uffd_zeropage A 0 4M', 'uffd_writeprotect S 0 4K on', 'uffd_writeprotect A 0 4K yes'));
+    expect(es.map((e) => [e.loc.line, e.code])).toEqual([[4, 'bad-value'], [5, 'bad-value'], [6, 'out-of-range'], [8, 'bad-value'], [9, 'bad-value']]);
+    expect(es[0].expected).toBe('one of: missing, wp, minor');
+  });
+
   it('parses unmap, mlock and munlock ranges', () => {
     const o = ops(lines('process P', 'map A anon private 4M', 'mlock A 0 2M', 'munlock A 1M 1M err=EPERM', 'unmap A 2M 2M'));
     expect(o.slice(2)).toStrictEqual([
@@ -225,7 +240,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect',
     });
   });
 
@@ -320,10 +335,10 @@ describe('syntax and value errors', () => {
   });
 
   it('rejects an err= name outside ERR_NAMES', () => {
-    const [e] = errors('process P err=ENOENT\n');
+    const [e] = errors('process P err=ESRCH\n');
     expect(e).toEqual({
-      code: 'bad-value', loc: loc(1, 11), message: "bad err= name 'ENOENT'",
-      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, EACCES, SIGSEGV, SIGBUS',
+      code: 'bad-value', loc: loc(1, 11), message: "bad err= name 'ESRCH'",
+      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, EACCES, ENOENT, SIGSEGV, SIGBUS',
     });
   });
 
@@ -626,7 +641,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect)",
     );
   });
 });

@@ -28,7 +28,9 @@ import {
   VM_EXEC,
   VM_READ,
   VM_SHARED,
+  VM_UFFD_MINOR,
   VM_UFFD_MISSING,
+  VM_UFFD_WP,
   VM_WRITE,
   VmFault,
   type Vma,
@@ -52,6 +54,7 @@ import {
   ptePfn,
   ptePresent,
   pteSetFlags,
+  pteUffdWp,
   pteWrite,
 } from '../pgtable_types.js';
 import {
@@ -64,6 +67,7 @@ import { flushTlbMmRange, folioUnlock, ptepGet, setPte, spinLock, type KGen } fr
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
+import { handleUserfault } from '../userfaultfd.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
 
@@ -103,6 +107,8 @@ export function* handleMmFault(vma: Vma, address: Vaddr, flags: number): KGen<nu
     if (isPmdMigrationEntry(vmf.origPmd)) return 0; // pmd_migration_entry_wait(): retry later
     if (pmdTransHuge(vmf.origPmd)) {
       if (flags & FAULT_FLAG_WRITE && !pteWrite(vmf.origPmd)) {
+        // wp_huge_pmd(): a uffd-wp protected huge PMD goes to userland (userfaultfd_huge_pmd_wp()).
+        if (!(flags & FAULT_FLAG_UNSHARE) && vma.isAnonymous() && vma.flags & VM_UFFD_WP && pteUffdWp(vmf.origPmd)) return handleUserfault();
         const ret = yield* doHugePmdWpPage(vmf);
         if (!(ret & VM_FAULT_FALLBACK)) return ret;
       } else {
@@ -197,7 +203,14 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
     const entry = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
     vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
     if (vmf.pte < 0) return 0;
-    if (!(yield* vmfPteChanged(vmf)) && !(vma.flags & VM_UFFD_MISSING)) yield* setPte(vmf.pte, entry);
+    if (!(yield* vmfPteChanged(vmf))) {
+      // Deliver the page fault to userland, check inside PT lock.
+      if (vma.flags & VM_UFFD_MISSING) {
+        yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+        return handleUserfault();
+      }
+      yield* setPte(vmf.pte, entry);
+    }
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
   }
@@ -218,6 +231,12 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     folioPutRefs(folio, 1);
     return 0;
+  }
+  // Deliver the page fault to userland, check inside PT lock.
+  if (vma.flags & VM_UFFD_MISSING) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    folioPutRefs(folio, 1);
+    return handleUserfault();
   }
   addMmCounter(mm, MM_ANONPAGES, 1);
   folioAddNewAnonRmapPtes(folio, 1);
@@ -243,6 +262,11 @@ function vmfAnonPrepare(vmf: VmFault): number {
 function* doWpPage(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   const k = current.k;
+  // userfaultfd_pte_wp(): a write to a uffd-wp protected PTE goes to userland (no wp_async here).
+  if (!(vmf.flags & FAULT_FLAG_UNSHARE) && vma.flags & VM_UFFD_WP && pteUffdWp(yield* ptepGet(vmf.pte))) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return handleUserfault();
+  }
   const orig = vmf.origPte;
   const special = (pteFlags(orig) & _PAGE_SPECIAL) !== 0;
   const pfn = ptePfn(orig);
@@ -342,7 +366,8 @@ function* doFaultAround(vmf: VmFault): KGen<number> {
 
 /** do_read_fault(). */
 function* doReadFault(vmf: VmFault): KGen<number> {
-  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & VM_UFFD_MISSING)) {
+  // should_fault_around(): not in a VMA registered for uffd-wp or minor faults (uffd_disable_fault_around()).
+  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & (VM_UFFD_WP | VM_UFFD_MINOR))) {
     const ret = yield* doFaultAround(vmf);
     if (ret) return ret;
   }

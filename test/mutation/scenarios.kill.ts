@@ -4,7 +4,8 @@
  * (stryker.config.mjs, vitest.mutation.config.ts) once per mutant of src/mm's synchronisation code.
  *
  * Each scenario is held to its verdicts, with sequential explainability on (an outcome no
- * sequential order of the tasks gives is an anomaly unless scenarios/anomalies.allow accepts it):
+ * sequential order of the tasks gives is an anomaly unless scenarios/anomalies.allow accepts it;
+ * scenarios with a candidate anomaly, test/support/scenarios.ts, are searched without the check):
  * guards on, clean within preemption bound 2 (DPOR), and within bound 1 with one lock for the PTE
  * and PMD tables (6.18 and 7.1.9); each guard off, its violation found. The
  * bound keeps one mutant's run to seconds: the benchmark measures what the explorer's bounded
@@ -12,25 +13,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runScenario, loadAllowList } from '../../src/scenarios/registry.js';
-import { shippedScenarios } from '../support/scenarios.js';
+import { CANDIDATE_ANOMALIES, shippedScenarios } from '../support/scenarios.js';
 
 export const KILL_BOUND = 2;
 const BUDGET = { maxExecutions: 20_000 };
 const allow = loadAllowList();
 if (!allow.ok) throw new Error(allow.errors.join('\n'));
 const explain = { allow: allow.entries };
-/**
- * Scenarios with an anomaly reported as a candidate finding (docs/explorer.md, "Sequential
- * explainability"): searched without the explain check, so that the unmutated run is clean.
- */
-const CANDIDATE_ANOMALY = new Set(['retract_vs_dontneed_refilled']);
 const SINGLE_LOCK_CONFIGS: readonly Readonly<Record<string, string>>[] = [{ split_ptlocks: 'off' }, { version: '7.1.9', split_ptlocks: 'off' }];
 
 describe('shipped scenarios (mutation kill suite)', () => {
   for (const scn of shippedScenarios()) {
     const remedy = scn.remedy ?? {};
     it(`${scn.name}: guards on${scn.remedy ? ' with its remedy' : ''}, clean within bound ${KILL_BOUND}`, () => {
-      const r = runScenario(scn, { bound: KILL_BOUND, budget: BUDGET, settings: remedy, snapshots: false, ...(!CANDIDATE_ANOMALY.has(scn.name) && { explain }) });
+      const r = runScenario(scn, { bound: KILL_BOUND, budget: BUDGET, settings: remedy, snapshots: false, ...(CANDIDATE_ANOMALIES[scn.name] ? {} : { explain }) });
       expect(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status).toBe('clean');
     });
     // The configurations whose code paths the default one never takes: one lock for PTE and PMD

@@ -9,6 +9,7 @@ import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { listScenarioFiles, loadAllowList, loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { sequentialOutcomesOf } from '../../src/scenarios/system.js';
 import { runJob } from '../../src/swarm/job.js';
+import { CANDIDATE_ANOMALIES } from '../support/scenarios.js';
 
 function scenario(text: string): Scenario {
   const r = parseScenario(text, 'test.scn');
@@ -153,11 +154,7 @@ describe('anomalies and the allow-list', () => {
 describe('every shipped scenario with --explain, guards on (preemption bound 1)', () => {
   const allow = allowList();
   const used = new Set<string>();
-  /** The candidate findings (docs/explorer.md, "Sequential explainability"). */
-  const candidates: Record<string, RegExp> = {
-    retract_vs_dontneed_refilled: /^results r0 \(cpu0 madvise collapse\) = -22, r1 \(cpu1 madvise dontneed\) = 0, r2 \(cpu1 pte_alloc\) = 0; no sequential order \(of 3\) gives r0=-22/,
-    uffd_copy_vs_dontneed: /^results r0 \(cpu0 uffd_copy\) = -17, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-17/,
-  };
+  const candidates = CANDIDATE_ANOMALIES;
   for (const file of listScenarioFiles()) {
     const scn = shipped(file);
     it(`${scn.name}: ${candidates[scn.name] ? 'only the pinned candidate anomaly' : 'no anomaly the allow-list does not accept'}`, () => {

@@ -87,13 +87,13 @@ static const char THP_ENABLED_PATH[] = "/sys/kernel/mm/transparent_hugepage/enab
 static const char THP_SHMEM_PATH[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
 /* ------------------------------------------------------------------------------------------------
- * Measured fields: the 7 of /proc/PID/status, then the 4 of /proc/PID/smaps_rollup, then the
+ * Measured fields: the 8 of /proc/PID/status, then the 4 of /proc/PID/smaps_rollup, then the
  * model-only counters the kernel cannot report. Order matches src/script/ast.ts.
  */
-enum { NSTATUS = 7, NROLLUP = 4, NV = NSTATUS + NROLLUP };
+enum { NSTATUS = 8, NROLLUP = 4, NV = NSTATUS + NROLLUP };
 enum { F_ROLLUP_RSS = NSTATUS, F_FIRST_HUGE = NSTATUS + 1, F_FIRST_MODEL = NV };
 static const char *const FIELD_NAMES[] = {
-	"VmSize", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck",
+	"VmSize", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck", "VmSwap",
 	"Rss", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped",
 	"PageTables", "ptes_reclaimed_fast", "ptes_reclaimed_slow", "pte_tables", "pte_tables_empty",
 };
@@ -634,7 +634,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			if (!strcmp(FIELD_NAMES[f], t->w[i]))
 				o->field = f;
 		if (o->field < 0)
-			return perr("unknown field '%s' (expected VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped, PageTables, ptes_reclaimed_fast, ptes_reclaimed_slow, pte_tables or pte_tables_empty)", t->w[i]);
+			return perr("unknown field '%s' (expected VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, VmSwap, Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped, PageTables, ptes_reclaimed_fast, ptes_reclaimed_slow, pte_tables or pte_tables_empty)", t->w[i]);
 		i++;
 		if (i < t->nw && !strcmp(t->w[i], "delta")) {
 			o->delta = true;

@@ -43,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/swap.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -51,6 +52,12 @@
 #include <linux/userfaultfd.h>
 
 /* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -91,13 +98,13 @@ static const char THP_ENABLED_PATH[] = "/sys/kernel/mm/transparent_hugepage/enab
 static const char THP_SHMEM_PATH[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
 /* ------------------------------------------------------------------------------------------------
- * Measured fields: the 7 of /proc/PID/status, then the 4 of /proc/PID/smaps_rollup, then the
+ * Measured fields: the 8 of /proc/PID/status, then the 4 of /proc/PID/smaps_rollup, then the
  * model-only counters the kernel cannot report. Order matches src/script/ast.ts.
  */
-enum { NSTATUS = 7, NROLLUP = 4, NV = NSTATUS + NROLLUP };
+enum { NSTATUS = 8, NROLLUP = 4, NV = NSTATUS + NROLLUP };
 enum { F_ROLLUP_RSS = NSTATUS, F_FIRST_HUGE = NSTATUS + 1, F_FIRST_MODEL = NV };
 static const char *const FIELD_NAMES[] = {
-	"VmSize", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck",
+	"VmSize", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck", "VmSwap",
 	"Rss", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped",
 	"PageTables", "ptes_reclaimed_fast", "ptes_reclaimed_slow", "pte_tables", "pte_tables_empty",
 };
@@ -137,6 +144,24 @@ static struct op *ops;
 static int nops;
 static char *cfg_thp, *cfg_shmem_thp;
 static int cfg_thp_line, cfg_shmem_thp_line;
+/* `config swap=NM`: the size of the swap file the run creates, MiB (0: none); as src/mm/config.ts. */
+enum { MAX_SWAP_MIB = 256 };
+static int cfg_swap_mib, cfg_swap_line;
+
+/* A `swap=` value: `off` or NM with 1 <= N <= MAX_SWAP_MIB. */
+static bool parse_swap(const char *v, int *mib)
+{
+	if (!strcmp(v, "off")) {
+		*mib = 0;
+		return true;
+	}
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (end == v || n < 1 || n > MAX_SWAP_MIB || strcmp(end, "M"))
+		return false;
+	*mib = (int)n;
+	return true;
+}
 
 static const struct { const char *name; int code; } ERR_TABLE[] = {
 	{ "EINVAL", EINVAL }, { "ENOMEM", ENOMEM }, { "EFAULT", EFAULT }, { "EAGAIN", EAGAIN },
@@ -148,6 +173,7 @@ static const struct { const char *name; int code; } ERR_TABLE[] = {
 
 static const struct { const char *name; int advice; } ADVICE_TABLE[] = {
 	{ "dontneed", MADV_DONTNEED }, { "dontneed_locked", MADV_DONTNEED_LOCKED },
+	{ "cold", MADV_COLD }, { "pageout", MADV_PAGEOUT },
 	{ "free", MADV_FREE }, { "hugepage", MADV_HUGEPAGE }, { "nohugepage", MADV_NOHUGEPAGE },
 	{ "populate_read", MADV_POPULATE_READ }, { "populate_write", MADV_POPULATE_WRITE },
 	{ "guard_install", MADV_GUARD_INSTALL }, { "guard_remove", MADV_GUARD_REMOVE },
@@ -219,6 +245,10 @@ struct knob {
 static struct knob knobs[2] = { { THP_ENABLED_PATH, NULL, 0, "", false },
 				{ THP_SHMEM_PATH, NULL, 0, "", false } };
 
+/* The swap file of `config swap=`: created in tmpdir, swapped on, and undone by cleanup(). */
+static char swap_path[PATH_MAX];
+static bool swap_created, swap_on;
+
 static volatile sig_atomic_t cleaned;
 
 /* Async-signal-safe: kill and reap the children, restore sysfs, remove the temp files. */
@@ -250,6 +280,15 @@ static void cleanup(void)
 			unlink(files[i].path);
 			files[i].created = false;
 		}
+	}
+	/* After the children are gone: swapoff() then has no process's pages to read back. */
+	if (swap_on) {
+		swapoff(swap_path);
+		swap_on = false;
+	}
+	if (swap_created) {
+		unlink(swap_path);
+		swap_created = false;
 	}
 	if (tmpdir[0]) {
 		rmdir(tmpdir);
@@ -522,6 +561,10 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			} else if (!strcmp(t->key[i], "shmem_thp")) {
 				cfg_shmem_thp = strdup(t->val[i]);
 				cfg_shmem_thp_line = o->line;
+			} else if (!strcmp(t->key[i], "swap")) {
+				if (!parse_swap(t->val[i], &cfg_swap_mib))
+					return perr("bad value '%s' for swap (expected off, or a size from 1M to %dM)", t->val[i], MAX_SWAP_MIB);
+				cfg_swap_line = o->line;
 			}
 		}
 	} else if (!strcmp(op, "process") || !strcmp(op, "switch") || !strcmp(op, "exit")) {
@@ -617,7 +660,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			}
 		}
 		if (!found)
-			return perr("unknown advice '%s' (expected dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove or collapse)", t->w[4]);
+			return perr("unknown advice '%s' (expected dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove, collapse, cold or pageout)", t->w[4]);
 	} else if (!strcmp(op, "uffd_register")) {
 		o->kind = K_UFFD_REGISTER;
 		if (!want_words(t, 5, 5, "uffd_register M OFFSET LEN missing|wp|minor") || !parse_range(o, t->w + 1))
@@ -666,7 +709,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			if (!strcmp(FIELD_NAMES[f], t->w[i]))
 				o->field = f;
 		if (o->field < 0)
-			return perr("unknown field '%s' (expected VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped, PageTables, ptes_reclaimed_fast, ptes_reclaimed_slow, pte_tables or pte_tables_empty)", t->w[i]);
+			return perr("unknown field '%s' (expected VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, VmSwap, Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped, PageTables, ptes_reclaimed_fast, ptes_reclaimed_slow, pte_tables or pte_tables_empty)", t->w[i]);
 		i++;
 		if (i < t->nw && !strcmp(t->w[i], "delta")) {
 			o->delta = true;
@@ -1656,6 +1699,117 @@ static void apply_knob(struct knob *k, const char *key)
 	k->changed = true;
 }
 
+static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	printf("{\"type\":\"skip\",\"reason\":");
+	json_str(msg);
+	printf("}\n");
+	cleanup();
+	exit(EXIT_SKIP);
+}
+
+static void make_tmpdir(int line)
+{
+	if (tmpdir[0])
+		return;
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/ptlab-runner.XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		tmpdir[0] = 0;
+		die(EXIT_INTERNAL, line, "mkdtemp: %s", strerror(errno));
+	}
+}
+
+/*
+ * `config swap=NM`: a swap file of that size in the run's temp directory, `mkswap`ed and swapped on
+ * for the run; cleanup() swaps it off and removes it, also on a signal. The runner only ever
+ * touches swap it made itself: when /proc/swaps lists anything (the machine's own swap, another
+ * run's), or when it is not root, or when the file system refuses a swap file, the run is skipped.
+ * Runs that ask for swap hold the exclusive runner lock (see take_lock()), so no other run of the
+ * runner sees it.
+ */
+static void create_swap(void)
+{
+	if (!cfg_swap_mib)
+		return;
+	if (geteuid() != 0)
+		skip("config swap=%dM: creating a swap file needs root", cfg_swap_mib);
+	FILE *sw = fopen("/proc/swaps", "re");
+	if (!sw)
+		skip("config swap=%dM: /proc/swaps is not readable (kernel without CONFIG_SWAP?)", cfg_swap_mib);
+	char line[512], first[512] = "";
+	int n = 0;
+	while (fgets(line, sizeof line, sw))
+		if (n++ == 1)
+			snprintf(first, sizeof first, "%s", line);
+	fclose(sw);
+	if (n > 1) {
+		first[strcspn(first, " \t\n")] = 0;
+		skip("config swap=%dM: swap is already configured (%s%s); the runner does not touch a swap setup it did not create",
+		     cfg_swap_mib, first, n > 2 ? ", ..." : "");
+	}
+	make_tmpdir(cfg_swap_line);
+	snprintf(swap_path, sizeof swap_path, "%s/swap", tmpdir);
+	/* The cleanup's signals wait while a step and the flag that undoes it are not yet both done. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	int fd = open(swap_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	swap_created = fd >= 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (fd < 0)
+		die(EXIT_INTERNAL, cfg_swap_line, "swap file %s: %s", swap_path, strerror(errno));
+	/* Written, not fallocate()d: a swap file must have no holes or unwritten extents anywhere. */
+	static char zeros[1 << 20];
+	for (int i = 0; i < cfg_swap_mib; i++) {
+		if (write(fd, zeros, sizeof zeros) != (ssize_t)sizeof zeros)
+			skip("config swap=%dM: writing %s: %s", cfg_swap_mib, swap_path, strerror(errno));
+	}
+	if (fsync(fd))
+		skip("config swap=%dM: fsync %s: %s", cfg_swap_mib, swap_path, strerror(errno));
+	close(fd);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* mkswap must not run the parent's cleanup on a signal. */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execlp("mkswap", "mkswap", "-q", swap_path, (char *)NULL);
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		die(EXIT_INTERNAL, cfg_swap_line, "fork: %s", strerror(errno));
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		skip("config swap=%dM: mkswap %s %s", cfg_swap_mib, swap_path,
+		     WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not found (util-linux)" : "failed");
+	sigprocmask(SIG_BLOCK, &block, &old);
+	int r = swapon(swap_path, 0), e = errno;
+	swap_on = r == 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		skip("config swap=%dM: swapon %s: %s", cfg_swap_mib, swap_path, strerror(e));
+}
+
 static void create_files(void)
 {
 	for (int i = 0; i < nops; i++) {
@@ -1677,13 +1831,7 @@ static void create_files(void)
 				die(EXIT_INTERNAL, o->line, "memfd %s: ftruncate: %s", o->name, strerror(errno));
 			continue;
 		}
-		if (!tmpdir[0]) {
-			snprintf(tmpdir, sizeof tmpdir, "/tmp/ptlab-runner.XXXXXX");
-			if (!mkdtemp(tmpdir)) {
-				tmpdir[0] = 0;
-				die(EXIT_INTERNAL, o->line, "mkdtemp: %s", strerror(errno));
-			}
-		}
+		make_tmpdir(o->line);
 		snprintf(f->path, sizeof f->path, "%s/%s", tmpdir, o->name);
 		f->fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (f->fd < 0)
@@ -1768,9 +1916,10 @@ static void take_lock(bool exclusive)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] SCRIPT|-\n"
+		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] [--swap=SIZE] SCRIPT|-\n"
 		"Executes an op script (docs/op-scripts.md) on the live kernel; prints JSON lines.\n"
-		"--thp= and --shmem-thp= override the script's config thp= and shmem_thp= (ptlab diff --config).\n"
+		"--thp=, --shmem-thp= and --swap= override the script's config thp=, shmem_thp= and swap= (ptlab diff --config).\n"
+		"swap=SIZE: a swap file of SIZE (off, 1M..256M) in the run's temp directory, removed afterwards (root).\n"
 		"exit: 0 ok, 1 op/expect mismatch, 2 usage/parse error, 3 skipped, 4 internal error\n");
 }
 
@@ -1782,12 +1931,14 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	/* Overrides of the script's config lines, applied after parsing (they win). */
-	char *opt_thp = NULL, *opt_shmem_thp = NULL;
+	char *opt_thp = NULL, *opt_shmem_thp = NULL, *opt_swap = NULL;
 	while (argc > 2 && !strncmp(argv[1], "--", 2)) {
 		if (!strncmp(argv[1], "--thp=", 6) && argv[1][6])
 			opt_thp = argv[1] + 6;
 		else if (!strncmp(argv[1], "--shmem-thp=", 12) && argv[1][12])
 			opt_shmem_thp = argv[1] + 12;
+		else if (!strncmp(argv[1], "--swap=", 7) && argv[1][7])
+			opt_swap = argv[1] + 7;
 		else
 			break;
 		argv++;
@@ -1812,8 +1963,14 @@ int main(int argc, char **argv)
 		cfg_shmem_thp = opt_shmem_thp;
 		cfg_shmem_thp_line = 0;
 	}
+	if (opt_swap && !parse_swap(opt_swap, &cfg_swap_mib)) {
+		fprintf(stderr, "ptlab-runner: bad --swap=%s (expected off, or a size from 1M to %dM)\n", opt_swap, MAX_SWAP_MIB);
+		return EXIT_USAGE;
+	}
+	if (opt_swap)
+		cfg_swap_line = 0;
 
-	take_lock(cfg_thp || cfg_shmem_thp);
+	take_lock(cfg_thp || cfg_shmem_thp || cfg_swap_mib);
 	for (int i = 0; i < 2; i++)
 		read_knob(&knobs[i]);
 	knobs[0].want = cfg_thp;
@@ -1864,6 +2021,7 @@ int main(int argc, char **argv)
 
 	apply_knob(&knobs[0], "thp");
 	apply_knob(&knobs[1], "shmem_thp");
+	create_swap();
 	create_files();
 
 	int cur = -1;

@@ -31,7 +31,7 @@ export function registerDiff(program: Command): void {
       'after',
       `
 Compared per snapshot (paired by script line): the deltas of VmPTE, RssAnon, RssFile, RssShmem,
-VmRSS, VmSize, VmLck; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
+VmRSS, VmSize, VmLck, VmSwap; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
 named range page by page. Per script: the line where each side stopped with an error, if any, and
 the THP settings. A script declares what the model cannot match with '# diff:' comment lines
 (docs/op-scripts.md, "Declared differences").

@@ -312,7 +312,7 @@ const scenarios: fc.Arbitrary<FuzzCase> = fc
 
 const SHIPPED_SCENARIOS = [
   'collapse_vs_vma_lock', 'fastpath_after_unlock', 'fastpath_blocking_pml', 'gup_fast_vs_reclaim', 'markers_vs_reclaim', 'ptl_freed_early', 'range_underflow',
-  'mprotect_vs_dontneed', 'mremap_vs_dontneed', 'retract_vs_dontneed', 'retract_vs_dontneed_refilled', 'rmap_walk_vs_dontneed', 'rw_nolock_pte_same_control', 'semi_rcu_vs_pte_offset_map', 'uffd_copy_vs_dontneed', 'uffd_move_vs_dontneed', 'uffd_wp_vs_dontneed',
+  'mprotect_vs_dontneed', 'mremap_vs_dontneed', 'retract_vs_dontneed', 'retract_vs_dontneed_refilled', 'rmap_walk_vs_dontneed', 'rw_nolock_pte_same_control', 'semi_rcu_vs_pte_offset_map', 'swapin_vs_dontneed', 'uffd_copy_vs_dontneed', 'uffd_move_vs_dontneed', 'uffd_wp_vs_dontneed',
   'wrong_flush_addr',
 ];
 const tokenPart = fc.oneof(

@@ -75,6 +75,11 @@ export interface Config {
   readonly totalPages: number;
   /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
   readonly nrCpus: number;
+  /**
+   * Size of the one swap area in pages (a swap file; 0: no swap, as our machines have none). Its
+   * first page is the header, as in the kernel, so it holds swapPages - 1 slots.
+   */
+  readonly swapPages: number;
   /** MADV_DONTNEED under mmap_lock (6.14) or, for a range inside one VMA, the per-VMA lock (6.17+). */
   readonly dontneedLock: 'mmap' | 'vma';
   /** MADV_FREE likewise (the per-VMA lock from 6.18; follows dontneed_lock=mmap when that is set). */
@@ -107,6 +112,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   faultAroundBytes: 64 * 1024,
   totalPages: 2 ** 32,
   nrCpus: 2,
+  swapPages: 0,
   guardsOff: new Set(),
   dontneedLock: 'vma',
   freeLock: 'vma',
@@ -143,6 +149,9 @@ export function resolveConfig(input: ConfigInput = {}): Config {
 export function guardOn(cfg: Config, name: GuardName): boolean {
   return !cfg.guardsOff.has(name);
 }
+
+/** The largest swap area a script may ask for (the kernel runner writes the whole file). */
+export const MAX_SWAP_MIB = 256;
 
 /** Settings as spelled in op scripts and on the command line (docs/op-scripts.md). */
 export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (c: ConfigInput, v: string) => boolean }>> = {
@@ -191,6 +200,16 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
     apply: (c, v) => {
       if (!/^[1-8]$/.test(v)) return false;
       c.nrCpus = Number(v);
+      return true;
+    },
+  },
+  swap: {
+    values: `off, or a size from 1M to ${MAX_SWAP_MIB}M (a swap file of that size; the kernel runner creates one for the run)`,
+    apply: (c, v) => {
+      if (v === 'off') return (c.swapPages = 0), true;
+      const m = /^([1-9][0-9]{0,3})M$/.exec(v);
+      if (!m || Number(m[1]) > MAX_SWAP_MIB) return false;
+      c.swapPages = Number(m[1]) * 256;
       return true;
     },
   },

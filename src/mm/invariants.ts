@@ -9,10 +9,11 @@
 import { PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
 import type { Kernel, MmStruct } from './mm_types.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_types.js';
 import { PT_ANON, PT_FREE, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
-import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial } from './pgtable_types.js';
+import { isSwapEntryPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
+import { SWAP_HAS_CACHE } from './swapfile.js';
 
 export type InvariantName =
   | 'pgtables-bytes'
@@ -21,6 +22,7 @@ export type InvariantName =
   | 'mapcounts'
   | 'tlb-no-freed'
   | 'table-states'
+  | 'swap-counts'
   | 'exit-clean';
 
 export interface InvariantFailure {
@@ -35,6 +37,8 @@ interface Census {
   pmdMaps: Map<number, number>;
   linkedTables: Set<number>;
   depositedTables: Set<number>;
+  /** Per swap slot: swap PTEs seen. */
+  swapRefs: Map<number, number>;
 }
 
 /** Walk one mm's tree: count tables and mappings; report what points at freed things. */
@@ -79,6 +83,11 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
         if (!visitTable(pte, `PMD at ${base}`)) return;
         tables++;
         pt.forEachEntry(pte, (pi, e) => {
+          if (isSwapEntryPte(e)) {
+            census.swapRefs.set(swpOffset(e), (census.swapRefs.get(swpOffset(e)) ?? 0) + 1);
+            rss[MM_SWAPENTS]++;
+            return;
+          }
           if (!ptePresent(e) || pteSpecial(e)) return;
           const pfn = ptePfn(e);
           if (k.mem.type[pfn] === PT_FREE) {
@@ -94,8 +103,8 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
   if (mm.pgtablesBytes !== tables * 4096) {
     fail('pgtables-bytes', `mm ${mm.name}: pgtables_bytes ${mm.pgtablesBytes} but ${tables} tables (${tables * 4096} bytes) are linked or deposited`);
   }
-  for (const [i, name] of [[MM_ANONPAGES, 'anon'], [MM_FILEPAGES, 'file'], [MM_SHMEMPAGES, 'shmem']] as const) {
-    if (mm.rss[i] !== rss[i]) fail('rss-counters', `mm ${mm.name}: ${name} RSS counter ${mm.rss[i]} but ${rss[i]} pages mapped`);
+  for (const [i, name] of [[MM_ANONPAGES, 'anon'], [MM_FILEPAGES, 'file'], [MM_SHMEMPAGES, 'shmem'], [MM_SWAPENTS, 'swap']] as const) {
+    if (mm.rss[i] !== rss[i]) fail('rss-counters', `mm ${mm.name}: ${name} RSS counter ${mm.rss[i]} but ${rss[i]} ${i === MM_SWAPENTS ? 'swap entries' : 'pages mapped'}`);
   }
 }
 
@@ -109,7 +118,7 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
   const fail = (invariant: InvariantName, message: string) => {
     if (out.length < 50) out.push({ invariant, message });
   };
-  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), linkedTables: new Set(), depositedTables: new Set() };
+  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map() };
   const saved = current.k;
   current.k = k;
   try {
@@ -117,6 +126,7 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
     checkMapcounts(k, census, fail);
     checkTlbs(k, fail);
     checkTableStates(k, census, fail);
+    checkSwapCounts(k, census, fail);
   } finally {
     current.k = saved;
   }
@@ -140,6 +150,27 @@ function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string
       if (mem.refcount[pfn] < maps) fail('mapcounts', `folio ${pfn}: refcount ${mem.refcount[pfn]} below its ${maps} mappings`);
     }
   }
+}
+
+/**
+ * swap_map: every slot's count is the number of swap PTEs holding it, and at a quiescent point no
+ * slot is held by the swap cache (the model's swap cache holds folios only during reclaim).
+ */
+function checkSwapCounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string) => void): void {
+  const si = k.swap;
+  if (!si) {
+    if (c.swapRefs.size) fail('swap-counts', `${c.swapRefs.size} swap slots referenced without a swap area`);
+    return;
+  }
+  let inuse = 0;
+  for (let off = 0; off < si.pages; off++) {
+    const v = si.swapMap[off];
+    if (v !== 0) inuse++;
+    const want = c.swapRefs.get(off) ?? 0;
+    if (v & SWAP_HAS_CACHE) fail('swap-counts', `swap slot ${off} still held by the swap cache`);
+    if ((v & ~SWAP_HAS_CACHE) !== want) fail('swap-counts', `swap slot ${off}: count ${v & ~SWAP_HAS_CACHE} but ${want} swap PTEs hold it`);
+  }
+  if (inuse !== si.inusePages) fail('swap-counts', `inuse_pages ${si.inusePages} but ${inuse} slots in use`);
 }
 
 /** No CPU's TLB or paging-structure cache refers to a freed frame or table. */
@@ -189,5 +220,6 @@ export function checkExitClean(k: Kernel): InvariantFailure[] {
   }
   if (k.mem.used[PT_ANON] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_ANON]} anonymous pages leaked` });
   if (k.mem.nrPagetable !== 0) out.push({ invariant: 'exit-clean', message: `NR_PAGETABLE is ${k.mem.nrPagetable}` });
+  if (k.swap && k.swap.inusePages !== 0) out.push({ invariant: 'exit-clean', message: `${k.swap.inusePages} swap slots still in use` });
   return out.slice(0, 50);
 }

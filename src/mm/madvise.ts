@@ -1,7 +1,7 @@
 /**
  * madvise() (mm/madvise.c): the entry, the per-VMA walk, and the advices of the model:
  * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
- * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE) and MADV_COLLAPSE.
+ * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE), MADV_COLLAPSE, MADV_COLD and MADV_PAGEOUT.
  */
 import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
@@ -13,6 +13,7 @@ import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
 import { lockVmaUnderRcu, mmapWriteUnlock } from './mmap_lock.js';
 import {
   MMF_VM_HUGEPAGE,
+  MM_SWAPENTS,
   VM_HUGEPAGE,
   VM_HUGETLB,
   VM_LOCKED,
@@ -22,7 +23,7 @@ import {
   type Vma,
 } from './mm_types.js';
 import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
-import { PG_swapbacked, PT_ANON } from './page_alloc.js';
+import { PG_referenced, PG_swapbacked, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_ACCESSED,
@@ -37,17 +38,22 @@ import {
   ptePfn,
   ptePresent,
   pteSpecial,
+  pteYoung,
+  isSwapEntryPte,
+  swpOffset,
 } from './pgtable_types.js';
-import { downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen } from './primitives.js';
-import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { condResched, downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen } from './primitives.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
 import { userfaultfdArmed } from './userfaultfd.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
+import { reclaimPages, type IsolatedFolio } from './vmscan.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [
   'dontneed', 'dontneed_locked', 'free', 'hugepage', 'nohugepage', 'populate_read', 'populate_write',
-  'guard_install', 'guard_remove', 'collapse',
+  'guard_install', 'guard_remove', 'collapse', 'cold', 'pageout',
 ] as const;
 export type MadvAdvice = (typeof MADV_ADVICES)[number];
 
@@ -149,6 +155,9 @@ function* madviseVmaBehavior(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, a
       return yield* madviseGuardRemove(vma, start, end);
     case 'collapse':
       return yield* madviseCollapse(vma, start, end);
+    case 'cold':
+    case 'pageout':
+      return yield* madviseColdOrPageout(vma, start, end, advice === 'pageout');
     default:
       return -EINVAL;
   }
@@ -211,10 +220,19 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
   let pte0 = yield* pteOffsetMapLock(mm, pmdp, addr, out);
   if (pte0 < 0) return;
   const first = addr;
+  let nrSwap = 0;
   for (let nr = 1; addr < end; addr += PAGE_SIZE * nr) {
     nr = 1;
     const p = pte0 + (addr - first) / PAGE_SIZE;
     const e = yield* ptepGet(p);
+    if (isSwapEntryPte(e)) {
+      // A swap entry: just clear it, a fault then gets a zeroed page rather than a swap-in.
+      nr = yield* swapPteBatch(p, (end - addr) / PAGE_SIZE, e);
+      nrSwap -= nr;
+      yield* freeSwapAndCacheNr(swpOffset(e), nr);
+      for (let i = 0; i < nr; i++) yield* setPte(p + i, 0); // clear_not_present_full_ptes()
+      continue;
+    }
     if (pteNone(e) || !ptePresent(e) || pteSpecial(e)) continue;
     const pfn = ptePfn(e);
     if (mem.type[pfn] !== PT_ANON) continue;
@@ -233,7 +251,7 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
         folioPutRefs(head, 1);
         out = new PteMapOut();
         pte0 = yield* pteOffsetMapLock(mm, pmdp, first, out);
-        if (pte0 < 0) return;
+        if (pte0 < 0) break;
         if (!err) nr = 0; // look at this address again: its page is small now
         continue;
       }
@@ -250,7 +268,8 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
       }
     }
   }
-  yield* pteUnmapUnlock(pte0, out.ptl);
+  if (nrSwap) addMmCounter(mm, MM_SWAPENTS, nrSwap);
+  if (pte0 >= 0) yield* pteUnmapUnlock(pte0, out.ptl);
 }
 
 /** folio_pte_batch(): consecutive present PTEs from `p` mapping consecutive pages of the folio. */
@@ -263,6 +282,76 @@ function* folioPteBatch(p: number, pfn: number, head: number, folioNr: number, m
     n++;
   }
   return n;
+}
+
+/** can_madv_lru_vma(). */
+function canMadvLruVma(vma: Vma): boolean {
+  return !(vma.flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB));
+}
+
+/**
+ * madvise_cold() and madvise_pageout(): deactivate the range's folios (young PTEs are made old), or
+ * reclaim them. A file mapping's folios are paged out too when the caller may write the file
+ * (can_do_file_pageout(): the kernel runner is root, and so is the model's caller), so
+ * madvise_pageout() never returns early here.
+ */
+function* madviseColdOrPageout(vma: Vma, start: Vaddr, end: Vaddr, pageout: boolean): KGen<number> {
+  if (!canMadvLruVma(vma)) return -EINVAL;
+  const tlb = tlbGatherMmu(vma.mm);
+  yield* madviseColdOrPageoutRange(tlb, vma, start, end, pageout);
+  yield* tlbFinishMmu(tlb);
+  return 0;
+}
+
+/** walk_page_range_vma() with cold_walk_ops: madvise_cold_or_pageout_pte_range() per PMD. */
+function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdp = yield* mmFindPmd(vma.mm, addr);
+    if (pmdp) yield* madviseColdOrPageoutPteRange(tlb, vma, pmdp, addr, next, pageout);
+    addr = next;
+  }
+}
+
+/**
+ * madvise_cold_or_pageout_pte_range() for one PMD. Order-0 folios mapped by this mapping alone
+ * are deactivated (MADV_COLD: only their young bits change; the LRU is not modelled) or isolated,
+ * and after the PTE lock is dropped reclaim_pages() unmaps them (MADV_PAGEOUT). Not modelled: a
+ * PMD-mapped THP and PTE-mapped large folios are left alone (the kernel splits those the range
+ * covers in part and reclaims the others whole, splitting the PMD); the SWAP_CLUSTER_MAX
+ * need_resched() break.
+ */
+function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
+  const mem = current.k.mem;
+  const folioList: IsolatedFolio[] = [];
+  if (pmdTransHuge(yield* ptepGet(pmdp))) return; // (the THP branch: not modelled, see above)
+  const out = new PteMapOut();
+  const startPte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+  if (startPte < 0) return;
+  for (let pte = startPte; addr < end; pte++, addr += PAGE_SIZE) {
+    const ptent = yield* ptepGet(pte);
+    if (pteNone(ptent) || !ptePresent(ptent)) continue;
+    // vm_normal_folio(): the zero page and other special mappings have none.
+    if (pteSpecial(ptent)) continue;
+    const head = mem.folioHead(ptePfn(ptent));
+    if (mem.type[head] === PT_ZERO || mem.folioNr(head) > 1) continue;
+    // Do not interfere with other mappings of this folio (folio_mapcount() != folio_nr_pages()).
+    touchFolio(head, false);
+    if (mem.mapcount[head] !== 1) continue;
+    if (!pageout && pteYoung(ptent)) {
+      yield* setPte(pte, pteClearFlags(ptent, _PAGE_ACCESSED)); // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG)
+      tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
+    }
+    mem.flags[head] &= ~PG_referenced; // folio_clear_referenced()
+    if (pageout) {
+      folioRefAdd(head, 1); // folio_isolate_lru()
+      folioList.push({ head, vma, address: addr });
+    }
+    // else folio_deactivate(): the LRU is not modelled
+  }
+  yield* pteUnmapUnlock(startPte, out.ptl);
+  if (pageout) yield* reclaimPages(folioList);
+  yield* condResched();
 }
 
 /** hugepage_madvise() + madvise_update_vma(): set/clear VM_HUGEPAGE / VM_NOHUGEPAGE (split/merge). */

@@ -7,6 +7,7 @@ import { LEVEL_PGD, type Vaddr } from './const.js';
 import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
+import { SwapInfo } from './swapfile.js';
 import { Tlb } from './tlb.js';
 import { FootprintRecorder } from './objects.js';
 import { VmaTree } from './vma_tree.js';
@@ -215,6 +216,8 @@ export class Kernel {
   readonly files: AddressSpace[] = [];
   readonly cpus: Cpu[] = [];
   readonly rcu = new Rcu();
+  /** The swap area (swap_info[0]); null without swap (config swap=off, the default). */
+  readonly swap: SwapInfo | null;
   readonly stats = new Stats();
   /** The first few tolerated findings (counted in stats.tlbConflictsTolerated), oldest first. */
   readonly tolerated: ToleratedFinding[] = [];
@@ -241,6 +244,7 @@ export class Kernel {
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem, this.rec);
+    this.swap = cfg.swapPages > 0 ? new SwapInfo(cfg.swapPages) : null;
     for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i, cfg.pwcFlush));
   }
 }

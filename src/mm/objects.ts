@@ -32,6 +32,8 @@ export const OBJ = {
   mapping: 12,
   /** An mm's tlb_flush_pending count (mmu_gathers running on it), by mm id. */
   flushPending: 13,
+  /** A swap slot's count in swap_map (by offset; mm/swapfile.c). */
+  swap: 14,
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];

@@ -73,6 +73,14 @@ export const isPteMarker = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === S
 export const pteMarkerBits = (v: Pte): number => (isPteMarker(v) ? swpOffset(v) : 0);
 export const isGuardPte = (v: Pte): boolean => (pteMarkerBits(v) & PTE_MARKER_GUARD) !== 0;
 export const isUffdWpMarker = (v: Pte): boolean => (pteMarkerBits(v) & PTE_MARKER_UFFD_WP) !== 0;
+/** A genuine swap entry (is_swap_pte() && !non_swap_entry()): its offset is a swap slot. */
+export const isSwapEntryPte = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === SWP_SWAPFILE;
+/** swp_entry_to_pte(swp_entry(0, offset)), with pte_swp_mkexclusive() when `exclusive`. */
+export const mkSwapEntryPte = (offset: number, exclusive: boolean): Pte => mkSwpPte(SWP_SWAPFILE, offset, exclusive ? _PAGE_SWP_EXCLUSIVE : 0);
+/** pte_next_swp_offset() (mm/internal.h): the same swap PTE bits, the next slot. */
+export const pteNextSwpOffset = (v: Pte): Pte => v + FLAGS;
+/** pte_swp_exclusive(). */
+export const pteSwpExclusive = (v: Pte): boolean => (v & _PAGE_SWP_EXCLUSIVE) !== 0;
 export const isMigrationPte = (v: Pte): boolean => {
   if (!isSwapPte(v)) return false;
   const k = swpKind(v);

@@ -1,23 +1,30 @@
 /**
  * Reverse-map accounting of mapped pages (mm/rmap.c): per-page PTE mapcounts and per-folio PMD
- * ("entire") mapcounts, and page reclaim's rmap walk of a page-cache folio (try_to_unmap()).
- * The anon_vma tree is not modelled (anon rmap walks need swap entries, which reclaim does not
- * write here); i_mmap is a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
+ * ("entire") mapcounts, and page reclaim's rmap walk (try_to_unmap()) of a page-cache folio or of
+ * an anonymous one, which leaves a swap entry. The anon_vma tree is not modelled: the model's
+ * anonymous folios are mapped by one mm (no fork), so reclaim walks the one VMA where it found the
+ * folio; i_mmap is a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
  */
+import { ModelBug } from './bug.js';
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { AddressSpace, Vma } from './mm_types.js';
-import { VM_LOCKED } from './mm_types.js';
-import { PG_anon_exclusive, PG_dirty } from './page_alloc.js';
+import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED } from './mm_types.js';
+import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone } from './page_vma_mapped.js';
-import { pteDirty, ptePfn, ptePresent } from './pgtable_types.js';
-import { downRead, flushTlbMmRange, ptepGetAndClear, upRead, type KGen } from './primitives.js';
+import { _PAGE_SOFT_DIRTY, _PAGE_UFFD_WP, mkSwapEntryPte, pteDirty, pteFlags, ptePfn, ptePresent } from './pgtable_types.js';
+import { downRead, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, upRead, type KGen } from './primitives.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
+import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
-/** folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). */
+/**
+ * folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). A new
+ * anonymous folio is swap-backed (__folio_set_swapbacked()) until MADV_FREE makes it lazyfree.
+ */
 export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
   touchFolio(mem.folioHead(pfn), true);
+  mem.flags[mem.folioHead(pfn)] |= PG_swapbacked;
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
     mem.flags[pfn + i] |= PG_anon_exclusive;
@@ -27,6 +34,7 @@ export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
 export function folioAddNewAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
   touchFolio(head, true);
+  mem.flags[head] |= PG_swapbacked;
   mem.entireMapcount[head]++;
   mem.flags[head] |= PG_anon_exclusive;
 }
@@ -75,9 +83,12 @@ function* ptepClearFlush(vma: Vma, address: Vaddr, ptep: number): KGen<number> {
 }
 
 /**
- * try_to_unmap_one() for a page-cache folio: clear every PTE of the folio in this VMA under its
- * PTE lock. Modelled coarsely: no TTU_BATCH_FLUSH (each entry is flushed at once, the
- * ptep_clear_flush() branch), no uffd-wp marker left behind, no PMD-mapped folios.
+ * try_to_unmap_one(): clear every PTE of the folio in this VMA under its PTE lock. A page-cache
+ * page's PTE becomes none; an anonymous page's becomes the swap entry of its slot (the folio is in
+ * the swap cache), unless the folio is lazyfree (MADV_FREE): then a clean one is discarded and a
+ * dirty one is mapped again and made swap-backed. Modelled coarsely: order-0 folios, no
+ * TTU_BATCH_FLUSH (each entry is flushed at once, the ptep_clear_flush() branch), no uffd-wp
+ * marker left behind, no PMD-mapped folios, no GUP pins (folio_try_share_anon_rmap_pte() succeeds).
  */
 export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
   const mem = current.k.mem;
@@ -88,9 +99,35 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
       yield* pageVmaMappedWalkDone(pvmw);
       return false;
     }
+    const subpage = ptePfn(yield* ptepGet(pvmw.pte));
+    const anonExclusive = mem.type[head] === PT_ANON && (mem.flags[subpage] & PG_anon_exclusive) !== 0;
     const pteval = yield* ptepClearFlush(vma, pvmw.address, pvmw.pte);
     if (pteDirty(pteval)) mem.flags[head] |= PG_dirty; // folio_mark_dirty()
-    addMmCounter(vma.mm, mmCounter(head), -1); // dec_mm_counter(mm, mm_counter_file(folio))
+    if (mem.type[head] === PT_ANON) {
+      touchFolio(head, true);
+      if (!(mem.flags[head] & PG_swapbacked)) {
+        // MADV_FREE page check: a lazyfree folio written since is redirtied and kept.
+        if (mem.flags[head] & PG_dirty) {
+          yield* setPte(pvmw.pte, pteval);
+          mem.flags[head] |= PG_swapbacked; // folio_set_swapbacked()
+          yield* pageVmaMappedWalkDone(pvmw); // walk_abort
+          return false;
+        }
+        addMmCounter(vma.mm, MM_ANONPAGES, -1);
+      } else {
+        const entry = folioSwapOffset(head); // page_swap_entry()
+        if (!entry) throw new ModelBug(`try_to_unmap_one: anonymous folio ${head} is not in the swap cache`);
+        swapDuplicate(entry);
+        if (anonExclusive) mem.flags[subpage] &= ~PG_anon_exclusive; // folio_try_share_anon_rmap_pte()
+        addMmCounter(vma.mm, MM_ANONPAGES, -1); // dec_mm_counter()
+        addMmCounter(vma.mm, MM_SWAPENTS, 1); // inc_mm_counter()
+        // swp_entry_to_pte(), with the exclusive, soft-dirty and uffd-wp bits carried over
+        const swpPte = mkSwapEntryPte(entry, anonExclusive) + (pteFlags(pteval) & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP));
+        yield* setPte(pvmw.pte, swpPte);
+      }
+    } else {
+      addMmCounter(vma.mm, mmCounter(head), -1); // dec_mm_counter(mm, mm_counter_file(folio))
+    }
     // discard:
     folioRemoveRmapPtes(ptePfn(pteval), 1);
     folioPutRefs(head, 1);
@@ -112,9 +149,17 @@ function* rmapWalkFile(head: Pfn, mapping: AddressSpace): KGen<void> {
   yield* upRead(mapping.iMmapRwsem);
 }
 
-/** try_to_unmap(): the folio is locked by the caller (page reclaim). */
-export function* tryToUnmap(head: Pfn): KGen<void> {
+/**
+ * try_to_unmap(): the folio is locked by the caller (page reclaim). An anonymous folio's rmap walk
+ * (rmap_walk_anon()) stands here for a walk of `anonAt`, the VMA and address where the caller
+ * found it (see the file comment).
+ */
+export function* tryToUnmap(head: Pfn, anonAt?: { vma: Vma; address: Vaddr }): KGen<void> {
   const k = current.k;
+  if (k.mem.type[head] === PT_ANON) {
+    if (anonAt && !anonAt.vma.detached) yield* tryToUnmapOne(head, anonAt.vma, anonAt.address);
+    return;
+  }
   const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
   if (mapping) yield* rmapWalkFile(head, mapping);
 }

@@ -6,7 +6,7 @@
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, alignDown, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { peekPmdSlot } from './memory/pgalloc.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
 import { PT_ANON, PT_SHMEM } from './page_alloc.js';
 import {
   isGuardPte,
@@ -28,6 +28,7 @@ export interface Status {
   RssFile: number;
   RssShmem: number;
   VmPTE: number;
+  VmSwap: number;
 }
 export interface SmapsRollup {
   Rss: number;
@@ -51,6 +52,7 @@ export function procStatus(mm: MmStruct): Status {
     RssFile: file * KB,
     RssShmem: shmem * KB,
     VmPTE: mm.pgtablesBytes / 1024,
+    VmSwap: mm.rss[MM_SWAPENTS] * KB, // swap_usage: get_mm_counter(mm, MM_SWAPENTS)
   };
 }
 

@@ -10,7 +10,7 @@ import { diffRuns, parseDiffDirectives, type DiffDirective, type DiffResult } fr
 import { khugepagedCollapsed, runOnKernel, type KernelRun } from './kernel.js';
 
 export interface CompareOptions {
-  /** settings over the script's `config` lines: all apply to the model, thp/shmem_thp to the kernel */
+  /** settings over the script's `config` lines: all apply to the model, thp/shmem_thp/swap to the kernel */
   overrides?: Readonly<Record<string, string>>;
   /** check the model's invariants after every op */
   checkInvariants?: boolean;

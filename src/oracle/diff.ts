@@ -6,7 +6,7 @@
  *
  * What is compared, per snapshot (paired by script line; a snapshot op runs once):
  *   - the `delta` of every /proc/PID/status field (VmPTE, RssAnon, RssFile, RssShmem, VmRSS,
- *     VmSize, VmLck): both executors measure from the moment the process was created;
+ *     VmSize, VmLck, VmSwap): both executors measure from the moment the process was created;
  *   - smaps_rollup `Rss` (the model's absolute value equals its delta, as a model process starts
  *     empty; the kernel runner reports the delta) and AnonHugePages, ShmemPmdMapped,
  *     FilePmdMapped (0 in a fresh process on both sides);
@@ -24,7 +24,7 @@ import type { OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, Sna
 // Fields
 
 /** Status fields compared as deltas, in display order (VmPTE first: it is what ptlab is about). */
-export const DIFF_STATUS_FIELDS = ['VmPTE', 'RssAnon', 'RssFile', 'RssShmem', 'VmRSS', 'VmSize', 'VmLck'] as const satisfies readonly StatusField[];
+export const DIFF_STATUS_FIELDS = ['VmPTE', 'RssAnon', 'RssFile', 'RssShmem', 'VmRSS', 'VmSize', 'VmLck', 'VmSwap'] as const satisfies readonly StatusField[];
 /** smaps_rollup fields, compared as they are reported (see the file comment for Rss). */
 export const DIFF_ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const satisfies readonly RollupField[];
 

@@ -187,8 +187,8 @@ export interface KernelRunOptions {
   /** default 120 s */
   timeoutMs?: number;
   /**
-   * Settings over the script's own `config` lines (`ptlab diff --config`). Only `thp` and
-   * `shmem_thp` mean anything to the kernel; the other (model-only) keys are ignored here.
+   * Settings over the script's own `config` lines (`ptlab diff --config`). Only `thp`, `shmem_thp`
+   * and `swap` mean anything to the kernel; the other (model-only) keys are ignored here.
    */
   config?: Readonly<Record<string, string>>;
 }
@@ -198,6 +198,7 @@ export function runnerConfigArgs(config: Readonly<Record<string, string>> = {}):
   const args: string[] = [];
   if (config.thp !== undefined) args.push(`--thp=${config.thp}`);
   if (config.shmem_thp !== undefined) args.push(`--shmem-thp=${config.shmem_thp}`);
+  if (config.swap !== undefined) args.push(`--swap=${config.swap}`);
   return args;
 }
 
@@ -206,8 +207,8 @@ export function runnerConfigArgs(config: Readonly<Record<string, string>> = {}):
  * JSON lines and exit code. `script` is a file path, or `{ text }` to pipe the script in (a
  * generated script, or one rewritten in memory). The script should have been validated by the
  * model's parser: the runner parses it again but reports only the first problem, without a column.
- * `timeoutMs` (default 120 s) ends the runner with SIGTERM; it then restores sysfs and removes its
- * temp files before dying.
+ * `timeoutMs` (default 120 s) ends the runner with SIGTERM; it then restores sysfs, swaps off and
+ * removes the swap file of `config swap=`, and removes its temp files before dying.
  */
 export async function runOnKernel(script: string | { text: string }, opts: KernelRunOptions = {}): Promise<KernelRun> {
   const bin = await buildRunner();

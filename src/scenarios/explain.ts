@@ -8,7 +8,7 @@
  *
  * What is compared (the *outcome*) is what a user process can observe, nothing the model alone
  * knows: every task's return value; per process that runs a task, the /proc counters an op-script
- * `snapshot` shows (/proc/PID/status: VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck;
+ * `snapshot` shows (/proc/PID/status: VmSize, VmRSS, RssAnon, RssFile, RssShmem, VmPTE, VmLck, VmSwap;
  * smaps_rollup: Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; src/script/exec.ts
  * `procCounters`); and /proc/PID/pagemap of every mapping a task names, as the snapshot codes it
  * (none, present exclusive, present shared, swap, guard marker, uffd-wp marker; `pagemapRuns`).

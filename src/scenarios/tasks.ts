@@ -59,7 +59,7 @@ export const TASK_KINDS = [
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
-const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22 } as const;
+const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3 } as const;
 
 /** Start a task; `maps` gives the address of each mapping of the task's process. */
 export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec): KGen<number> {

@@ -28,11 +28,11 @@ export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPE
 export type ErrName = (typeof ERR_NAMES)[number];
 
 export type ExpectField =
-  | 'VmSize' | 'VmRSS' | 'RssAnon' | 'RssFile' | 'RssShmem' | 'VmPTE' | 'VmLck'
+  | 'VmSize' | 'VmRSS' | 'RssAnon' | 'RssFile' | 'RssShmem' | 'VmPTE' | 'VmLck' | 'VmSwap'
   | 'Rss' | 'AnonHugePages' | 'ShmemPmdMapped' | 'FilePmdMapped'
   | 'PageTables' | 'ptes_reclaimed_fast' | 'ptes_reclaimed_slow' | 'pte_tables' | 'pte_tables_empty';
 
-export const STATUS_FIELDS = ['VmSize', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmPTE', 'VmLck'] as const;
+export const STATUS_FIELDS = ['VmSize', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmPTE', 'VmLck', 'VmSwap'] as const;
 export const ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const;
 export const MODEL_FIELDS = ['PageTables', 'ptes_reclaimed_fast', 'ptes_reclaimed_slow', 'pte_tables', 'pte_tables_empty'] as const;
 export const EXPECT_FIELDS: readonly ExpectField[] = [...STATUS_FIELDS, ...ROLLUP_FIELDS, ...MODEL_FIELDS];

@@ -70,6 +70,7 @@ export const StatusSnapshot = z.object({
   RssFile: z.number(),
   RssShmem: z.number(),
   VmPTE: z.number(),
+  VmSwap: z.number(),
 });
 
 export const AddressSpaceSnapshot = z.object({

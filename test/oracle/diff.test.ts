@@ -17,7 +17,7 @@ import {
 import type { ErrorLine, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/oracle/schema.js';
 import { stripExpects, prepareScript } from '../../src/oracle/compare.js';
 
-const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0 };
+const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0, VmSwap: 0 };
 
 function runner(executor: 'model' | 'kernel', thp = 'madvise', shmem = 'never'): RunnerLine {
   return { type: 'runner', executor, thp, shmem_thp: shmem, ...(executor === 'kernel' ? { kernel: '6.18.0' } : {}) };

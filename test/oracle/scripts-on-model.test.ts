@@ -41,7 +41,17 @@ describe('shipped scripts on the model', () => {
  * PT_RECLAIM, nor with arm64's TLB rules (a sequential script never breaks break-before-make), so
  * they all hold. Without PT_RECLAIM (6.13, and arm64 before 7.0) the expect lines are left out and
  * every op must still succeed; the cover letter's own expect lines must notice the tables it keeps.
+ *
+ * One exception, found with swap: race R9 (the freed table flushed at the address one past it:
+ * 7.0 and 7.1) needs no second thread when the table holds only swap entries. Zapping them adds
+ * nothing to the gather's flush range, so on arm64, which drops walk-cache entries by address, the
+ * only flush misses the table, and the next access in that block walks through the freed table
+ * (swap-pageout.pt: a whole-range DONTNEED of swapped-out memory, then a fault). With present pages
+ * the zap's own flush covers the block, which is why no other script sees it.
  */
+function sequentialR9(rel: string, version: (typeof VERSION_NAMES)[number], arch: string): boolean {
+  return rel === 'scripts/swap-pageout.pt' && arch === 'arm64' && versionInfo(version).guardsOff.includes('free-pte-flush-addr');
+}
 describe('shipped scripts on every release and architecture', () => {
   const files = shippedScripts().map((rel) => {
     const parsed = safeParseScript(readScript(rel), rel);
@@ -57,6 +67,11 @@ describe('shipped scripts on every release and architecture', () => {
           const ops = reclaims ? script.ops : script.ops.filter((op) => op.op !== 'expect');
           const r = runScript({ ...script, ops }, { overrides: { version, arch } });
           const errors = r.lines.flatMap((l) => (l.type === 'error' ? [`${rel}:${l.line}: ${l.message}`] : []));
+          if (sequentialR9(rel, version, arch)) {
+            const line = readScript(rel).split('\n').indexOf('touch A 8K 4K read') + 1;
+            expect(errors, `${version} ${arch}`).toEqual([expect.stringMatching(new RegExp(`^${rel}:${line}: Violation: stale-tlb: `))]);
+            continue;
+          }
           expect(errors, `${version} ${arch}`).toEqual([]);
           expect(r.exitCode, rel).toBe(0);
         }

@@ -74,7 +74,7 @@ describe('the sequential outcomes of a small scenario follow the kernel rules', 
     expect(seq.failed).toEqual([]);
     expect(seq).toMatchObject({ runs: 2, complete: true, capped: false });
     // The setup's tables: one PUD, one PMD and one PTE table of 4 kB each (mm_pgtables_bytes).
-    const base = { 'P.VmSize': '2048', 'P.VmLck': '0', 'P.RssFile': '0', 'P.RssShmem': '0', 'P.AnonHugePages': '0', 'P.ShmemPmdMapped': '0', 'P.FilePmdMapped': '0', r0: '0', r1: '0' };
+    const base = { 'P.VmSize': '2048', 'P.VmLck': '0', 'P.VmSwap': '0', 'P.RssFile': '0', 'P.RssShmem': '0', 'P.AnonHugePages': '0', 'P.ShmemPmdMapped': '0', 'P.FilePmdMapped': '0', r0: '0', r1: '0' };
     // touch, then DONTNEED: the zap empties the whole table and PT_RECLAIM frees it
     // (zap_pte_range() → try_get_and_clear_pmd()): nothing mapped, one PTE table less.
     const touchFirst = { ...base, 'P.VmRSS': '0', 'P.RssAnon': '0', 'P.Rss': '0', 'P.VmPTE': '8', 'P.pagemap.A': '512-' };

@@ -15,7 +15,7 @@ const scenarios: Scenario[] = shippedScenarios();
 describe('race scenarios', () => {
   it('ships the scenarios of issue 4 that the model can express', () => {
     const names = scenarios.map((s) => s.name);
-    for (const n of ['retract_vs_dontneed', 'semi_rcu_vs_pte_offset_map', 'fastpath_after_unlock', 'fastpath_blocking_pml', 'markers_vs_reclaim', 'range_underflow', 'ptl_freed_early', 'wrong_flush_addr', 'rmap_walk_vs_dontneed', 'mprotect_vs_dontneed', 'mremap_vs_dontneed', 'uffd_copy_vs_dontneed', 'uffd_wp_vs_dontneed']) {
+    for (const n of ['retract_vs_dontneed', 'semi_rcu_vs_pte_offset_map', 'fastpath_after_unlock', 'fastpath_blocking_pml', 'markers_vs_reclaim', 'range_underflow', 'ptl_freed_early', 'wrong_flush_addr', 'rmap_walk_vs_dontneed', 'mprotect_vs_dontneed', 'mremap_vs_dontneed', 'uffd_copy_vs_dontneed', 'uffd_wp_vs_dontneed', 'swapin_vs_dontneed']) {
       expect(names).toContain(n);
     }
   });

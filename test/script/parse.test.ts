@@ -353,7 +353,7 @@ describe('syntax and value errors', () => {
     expect(e.loc).toEqual(loc(3, 16));
     expect(e.code).toBe('bad-value');
     expect(e.expected).toBe(
-      'one of: dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove, collapse',
+      'one of: dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove, collapse, cold, pageout',
     );
   });
 

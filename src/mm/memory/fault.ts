@@ -17,9 +17,12 @@ import {
   FAULT_FLAG_VMA_LOCK,
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
+  MM_SWAPENTS,
   VM_FAULT_ERROR,
   VM_FAULT_FALLBACK,
+  VM_FAULT_HWPOISON,
   VM_FAULT_LOCKED,
+  VM_FAULT_MAJOR,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_RETRY,
@@ -41,10 +44,16 @@ import {
   _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
+  _PAGE_UFFD_WP,
   _PAGE_USER,
   isGuardPte,
   isPteMarker,
+  isSwapEntryPte,
+  swpKind,
+  swpOffset,
+  SWP_HWPOISON,
   isPmdMigrationEntry,
   mkPte,
   pmdNone,
@@ -63,7 +72,8 @@ import {
   pteUnmap,
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
-import { flushTlbMmRange, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
+import { flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
+import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr } from '../swapfile.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
@@ -169,18 +179,96 @@ function* doPteMissing(vmf: VmFault): KGen<number> {
 }
 
 /**
- * do_swap_page(), for the entries this model has: PTE markers. A guard marker is SIGSEGV; a
- * uffd-wp marker without a userfaultfd context behaves as none (pte_marker_handle_uffd_wp()).
+ * do_swap_page() (mm/memory.c, 6.18) for order-0 anonymous folios and PTE markers. A guard marker
+ * is SIGSEGV; a uffd-wp marker without a userfaultfd context behaves as none
+ * (pte_marker_handle_uffd_wp()). A swap entry's folio is found in the swap cache or read into it
+ * (swapin_readahead() without a readahead window; the swap file is not SWP_SYNCHRONOUS_IO), locked,
+ * and mapped only if the PTE still holds the same swap entry under the PTE lock: the table may have
+ * been zapped and reclaimed meanwhile (pte_offset_map_lock() fails) or the entry zapped, or
+ * another fault may have mapped it (pte_same() fails); then the fault returns and the access
+ * faults again. Coarse (swapfile.ts): the folio leaves the swap cache as soon as it is mapped or
+ * the entry is found gone, and a mapped folio is exclusive (no fork, no KSM).
  */
 function* doSwapPage(vmf: VmFault): KGen<number> {
+  const vma = vmf.vma;
+  const k = current.k;
   const e = vmf.origPte;
-  yield* pteUnmap(vmf.pte);
-  if (isPteMarker(e)) {
-    if (isGuardPte(e)) return VM_FAULT_SIGSEGV;
-    vmf.pte = -1;
-    return yield* doPteMissing(vmf);
+  yield* pteUnmap(vmf.pte); // pte_unmap_same(): one load on x86-64, nothing to recheck
+  if (!isSwapEntryPte(e)) {
+    if (isPteMarker(e)) {
+      if (isGuardPte(e)) return VM_FAULT_SIGSEGV;
+      vmf.pte = -1;
+      return yield* doPteMissing(vmf);
+    }
+    if (swpKind(e) === SWP_HWPOISON) return VM_FAULT_HWPOISON;
+    throw new ModelBug(`do_swap_page: migration and device entries are not modelled (entry ${e})`);
   }
-  throw new ModelBug(`do_swap_page: no swap in this model (entry ${e})`);
+  const entry = swpOffset(e);
+  // get_swap_device(): no swapoff in the model, so the area cannot go away.
+  let ret = 0;
+  let folio: Pfn | 0 = swapCacheGetFolio(entry);
+  const fromCache = folio !== 0;
+  if (!folio) {
+    folio = readSwapCacheAsync(entry);
+    if (!folio) {
+      // Back out if somebody else faulted in this pte while we released the pte lock.
+      vmf.pte = yield* pteOffsetMapLock(vma.mm, vmf.pmd, vmf.address, vmf);
+      if (vmf.pte >= 0 && (yield* ptepGet(vmf.pte)) === e) ret = VM_FAULT_OOM;
+      if (vmf.pte >= 0) yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+      return ret;
+    }
+    ret = VM_FAULT_MAJOR; // Had to read the page from swap area
+  }
+  yield* folioLock(folio); // folio_lock_or_retry(): waits here rather than retrying the fault
+  // Make sure folio_free_swap() did not release the swapcache from under us.
+  if (folioSwapOffset(folio) !== entry) return yield* doSwapPageOutPage(folio, fromCache, ret);
+  // Back out if somebody else already faulted in this pte.
+  vmf.pte = yield* pteOffsetMapLock(vma.mm, vmf.pmd, vmf.address, vmf);
+  if (vmf.pte < 0) return yield* doSwapPageOutPage(folio, fromCache, ret);
+  if ((yield* ptepGet(vmf.pte)) !== e) {
+    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+    return yield* doSwapPageOutPage(folio, fromCache, ret);
+  }
+  // check_folio: the folio is ours alone (no KSM, no fork), so the mapping is exclusive.
+  const exclusive = true;
+  // Remove the swap entry and conditionally try to free up the swapcache.
+  swapFreeNr(entry, 1);
+  folioFreeSwap(folio); // should_try_to_free_swap(): always, in the model (see above)
+  addMmCounter(vma.mm, MM_ANONPAGES, 1);
+  addMmCounter(vma.mm, MM_SWAPENTS, -1);
+  let pte = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED) + (e & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP));
+  if (exclusive && vma.flags & VM_WRITE && !pteUffdWp(pte)) {
+    pte = pteSetFlags(pte, _PAGE_RW); // pte_mkwrite()
+    if (vmf.flags & FAULT_FLAG_WRITE) {
+      pte = pteSetFlags(pte, _PAGE_DIRTY);
+      vmf.flags &= ~FAULT_FLAG_WRITE;
+    }
+  }
+  // The fault's reference becomes the mapping's (folio_ref_add(folio, nr_pages - 1)).
+  folioAddNewAnonRmapPtes(folio, 1); // (folio_add_anon_rmap_ptes() with RMAP_EXCLUSIVE)
+  k.mem.flags[folio] |= PG_has_data;
+  yield* setPte(vmf.pte, pte); // set_ptes()
+  yield* folioUnlock(folio);
+  if (vmf.flags & FAULT_FLAG_WRITE) {
+    // A write to a page that could not be mapped writable: do_wp_page() under the same lock.
+    vmf.origPte = pte;
+    ret |= yield* doWpPage(vmf);
+    return ret & VM_FAULT_ERROR ? ret & VM_FAULT_ERROR : ret;
+  }
+  yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
+  return ret;
+}
+
+/**
+ * do_swap_page()'s out_page / out_release: unlock and release the folio. A folio this fault read
+ * leaves the swap cache if no swap PTE holds its slot any more (the entry was zapped meanwhile):
+ * the kernel leaves that to reclaim (swapfile.ts).
+ */
+function* doSwapPageOutPage(folio: Pfn, fromCache: boolean, ret: number): KGen<number> {
+  if (!fromCache) folioFreeSwap(folio);
+  yield* folioUnlock(folio);
+  folioPutRefs(folio, 1);
+  return ret;
 }
 
 /** vmf_pte_changed(): for a fault that started from none (or from orig_pte), did the slot change? */

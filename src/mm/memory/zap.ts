@@ -9,7 +9,7 @@ import { Violation } from '../bug.js';
 import { guardOn } from '../config.js';
 import { current } from '../current.js';
 import { __splitHugePmd, zapHugePmd } from '../huge_memory.js';
-import { MM_ANONPAGES, VM_UFFD_WP, type Vma } from '../mm_types.js';
+import { MM_ANONPAGES, MM_SWAPENTS, VM_UFFD_WP, type Vma } from '../mm_types.js';
 import {
   tlbEndVma,
   tlbFinishMmu,
@@ -41,6 +41,7 @@ import {
   pteUffdWp,
   PTE_MARKER_UFFD_WP,
   swpKind,
+  swpOffset,
   SWP_HWPOISON,
   SWP_SWAPFILE,
   type Pte,
@@ -57,6 +58,7 @@ import {
 import { freePte, reclaimPtIsEnabled, tryGetAndClearPmd, tryToFreePte } from '../pt_reclaim.js';
 import { folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, mmCounter } from '../swap.js';
+import { freeSwapAndCacheNr, swapPteBatch } from '../swapfile.js';
 import { pgdOffset, pmdOffset, pudOffset } from './pgalloc.js';
 
 /** zap_flags_t bits (include/linux/mm.h). */
@@ -361,14 +363,18 @@ function* zapPresentFolioPtes(tlb: MmuGather, vma: Vma, head: Pfn, page: Pfn, pt
  * zap_nonpresent_ptes(). Starts from "skipped": only entries it really clears count as zapped.
  * Guard markers and file uffd-wp markers stay unless the caller drops markers (munmap/exit).
  */
-function* zapNonpresentPtes(tlb: MmuGather, vma: Vma, pte: number, ptent: Pte, _maxNr: number, _addr: Vaddr, details: ZapDetails | null, st: ZapState): KGen<number> {
+function* zapNonpresentPtes(tlb: MmuGather, vma: Vma, pte: number, ptent: Pte, maxNr: number, _addr: Vaddr, details: ZapDetails | null, st: ZapState): KGen<number> {
   const mem = current.k.mem;
   void tlb;
+  let nr = 1;
   st.anySkipped = true;
   const kind = swpKind(ptent);
   if (kind === SWP_SWAPFILE) {
+    // Genuine swap entries, hence a private anon pages
     if (!shouldZapCows(details)) return 1;
-    st.rss[2] -= 1; // MM_SWAPENTS; swap slots themselves are not modelled
+    nr = yield* swapPteBatch(pte, maxNr, ptent);
+    st.rss[MM_SWAPENTS] -= nr;
+    yield* freeSwapAndCacheNr(swpOffset(ptent), nr);
   } else if (isMigrationPte(ptent)) {
     const head = mem.folioHead(ptePfn(ptent));
     if (!shouldZapFolio(details, head)) return 1;
@@ -382,9 +388,9 @@ function* zapNonpresentPtes(tlb: MmuGather, vma: Vma, pte: number, ptent: Pte, _
   } else if (kind === SWP_HWPOISON) {
     if (!shouldZapCows(details)) return 1;
   }
-  yield* setPte(pte, 0); // clear_not_present_full_ptes()
-  st.anySkipped = yield* zapInstallUffdWpIfNeeded(vma, pte, 1, details, ptent);
-  return 1;
+  for (let i = 0; i < nr; i++) yield* setPte(pte + i, 0); // clear_not_present_full_ptes()
+  st.anySkipped = yield* zapInstallUffdWpIfNeeded(vma, pte, nr, details, ptent);
+  return nr;
 }
 
 /**

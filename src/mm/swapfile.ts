@@ -1,0 +1,249 @@
+/**
+ * Swap space (mm/swapfile.c, include/linux/swap.h): one swap area (a swap file), its `swap_map`
+ * of per-slot counts, and the entry points that take and drop them: folio_alloc_swap()
+ * (mm/swapfile.c, 6.18; add_to_swap() of mm/swap_state.c calls it), swap_duplicate(),
+ * put_swap_folio(), swap_free_nr() and free_swap_and_cache_nr().
+ *
+ * A `swp_entry_t` here is the slot's offset: there is one area (type 0), as with the one swap file
+ * the kernel runner creates. A slot's count is the number of swap PTEs that hold it; SWAP_HAS_CACHE
+ * says a folio in the swap cache holds it too.
+ *
+ * The swap cache (mm/swap_state.c) maps a slot to the folio that holds its data in memory. Modelled
+ * coarsely (docs/model.md): no clusters, per-CPU caches or priorities (a free slot is the next free
+ * offset from a rotating cursor); no swap cache lifetime beyond what reclaim, zap and fault need:
+ * shrink_folio_list() writes a folio out at once and takes it out of the swap cache, and
+ * do_swap_page() takes the folio it read out of the swap cache as soon as it has mapped it or
+ * found the entry gone (the kernel leaves both to later reclaim, or to vm_swap_full()); no
+ * readahead; no swap count continuation (counts stay below SWAP_MAP_MAX without fork); no swapoff.
+ */
+import { ModelBug } from './bug.js';
+import { type Pfn } from './const.js';
+import { PG_dirty, PG_swapbacked, PG_uptodate, PT_ANON } from './page_alloc.js';
+import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { current } from './current.js';
+import { obj, OBJ } from './objects.js';
+import { pteNextSwpOffset, type Pte } from './pgtable_types.js';
+import { folioTrylock, folioUnlock, ptepGet, type KGen } from './primitives.js';
+
+/** include/linux/swap.h: the flag of a swap_map byte that says the swap cache holds the slot. */
+export const SWAP_HAS_CACHE = 0x40;
+/** include/linux/swap.h: the largest count a swap_map byte holds (continuation is not modelled). */
+export const SWAP_MAP_MAX = 0x3e;
+
+/** struct swap_info_struct, what of it the model needs. */
+export class SwapInfo {
+  /** swap_map: per slot, its count | SWAP_HAS_CACHE; slot 0 is the header and never handed out. */
+  readonly swapMap: Uint8Array;
+  /** inuse_pages: slots with a non-zero swap_map byte. */
+  inusePages = 0;
+  /** Where the next search for a free slot starts (the kernel's per-CPU cluster cursor, coarsely). */
+  private cursor = 1;
+  /** The swap cache: slot offset → head pfn of the folio holding it (swap_cache_get_folio()). */
+  readonly cache = new Map<number, number>();
+  /** folio->swap of the folios in the swap cache: head pfn → slot offset. */
+  readonly folioSwap = new Map<number, number>();
+  constructor(readonly pages: number) {
+    this.swapMap = new Uint8Array(pages);
+  }
+  /** The number of usable slots (si->pages: all but the header page). */
+  get slots(): number {
+    return Math.max(0, this.pages - 1);
+  }
+  /** A free slot's offset, or 0 when the area is full. */
+  scan(): number {
+    const map = this.swapMap;
+    for (let i = 0; i < this.slots; i++) {
+      const off = 1 + ((this.cursor - 1 + i) % this.slots);
+      if (map[off] === 0) {
+        this.cursor = off + 1 > this.slots ? 1 : off + 1;
+        return off;
+      }
+    }
+    return 0;
+  }
+}
+
+/** A swap slot's count changed or was read by the running step (the explorer's dependency). */
+function touchSlot(offset: number, write: boolean): void {
+  current.k.rec.touch(obj(OBJ.swap, offset), write);
+}
+
+function swapInfo(): SwapInfo {
+  const si = current.k.swap;
+  if (!si) throw new ModelBug('a swap entry without a swap area');
+  return si;
+}
+
+/**
+ * folio_alloc_swap() for an order-0 folio: a free slot, held by the swap cache (SWAP_HAS_CACHE,
+ * count 0). Returns its offset, or 0 when there is no swap or it is full (add_to_swap() fails and
+ * reclaim keeps the folio).
+ */
+export function folioAllocSwap(): number {
+  const si = current.k.swap;
+  if (!si) return 0;
+  const off = si.scan();
+  if (!off) return 0;
+  touchSlot(off, true);
+  si.swapMap[off] = SWAP_HAS_CACHE;
+  si.inusePages++;
+  return off;
+}
+
+// ---- the swap cache (mm/swap_state.c) -----------------------------------------------------------
+
+/** folio_test_swapcache() and folio->swap: the folio's slot, or 0 when it is not in the swap cache. */
+export function folioSwapOffset(head: Pfn): number {
+  touchFolio(head, false);
+  return current.k.swap?.folioSwap.get(head) ?? 0;
+}
+
+/** swap_cache_get_folio(): the folio holding a slot's data, with a reference; 0 when there is none. */
+export function swapCacheGetFolio(offset: number): Pfn {
+  touchSlot(offset, false);
+  const head = swapInfo().cache.get(offset);
+  if (head === undefined) return 0 as Pfn;
+  folioRefAdd(head as Pfn, 1);
+  return head as Pfn;
+}
+
+/** swap_cache_add_folio(): the cache takes a reference on the folio and holds the slot. */
+function swapCacheAddFolio(head: Pfn, offset: number): void {
+  const si = swapInfo();
+  touchSlot(offset, true);
+  si.cache.set(offset, head);
+  si.folioSwap.set(head, offset);
+  folioRefAdd(head, 1);
+}
+
+/**
+ * __swap_cache_del_folio() + put_swap_folio(): the folio leaves the swap cache, which lets go of
+ * its slot and its reference. The caller holds the folio lock and a reference of its own.
+ */
+export function swapCacheDelFolio(head: Pfn): void {
+  const si = swapInfo();
+  const offset = si.folioSwap.get(head);
+  if (offset === undefined) throw new ModelBug(`folio ${head} is not in the swap cache`);
+  touchSlot(offset, true);
+  si.cache.delete(offset);
+  si.folioSwap.delete(head);
+  putSwapFolio(offset);
+  folioPutRefs(head, 1);
+}
+
+/**
+ * add_to_swap() (mm/swap_state.c; folio_alloc_swap() of mm/swapfile.c): give an anonymous folio a
+ * slot and put it in the swap cache, dirty so that reclaim writes it. False without a free slot.
+ */
+export function addToSwap(head: Pfn): boolean {
+  const offset = folioAllocSwap();
+  if (!offset) return false;
+  swapCacheAddFolio(head, offset);
+  current.k.mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+  return true;
+}
+
+/**
+ * folio_free_swap(): a folio in the swap cache whose slot no swap PTE holds any more leaves the
+ * cache (the model has no writeback in flight). Returns whether it did.
+ */
+export function folioFreeSwap(head: Pfn): boolean {
+  const offset = folioSwapOffset(head);
+  if (!offset || swapCount(offset) !== 0) return false; // folio_swapped()
+  swapCacheDelFolio(head);
+  return true;
+}
+
+/**
+ * swapin_readahead() → __read_swap_cache_async() for the faulting entry alone (no readahead
+ * window): a new anonymous folio in the swap cache, read from the slot (at once: no I/O in the
+ * model), returned with the caller's reference. swapcache_prepare() cannot find the slot cached:
+ * the caller looked it up in the same step.
+ */
+export function readSwapCacheAsync(offset: number): Pfn | 0 {
+  const k = current.k;
+  const v = swapInfo().swapMap[offset];
+  if (v & SWAP_HAS_CACHE || (v & ~SWAP_HAS_CACHE) === 0) return 0; // -EEXIST or -ENOENT
+  const folio = k.mem.allocPages(0, PT_ANON);
+  if (folio < 0) return 0;
+  k.mem.flags[folio] |= PG_swapbacked | PG_uptodate; // __folio_set_swapbacked(); swap_read_folio()
+  swapInfo().swapMap[offset] = v | SWAP_HAS_CACHE; // swapcache_prepare()
+  swapCacheAddFolio(folio, offset);
+  return folio;
+}
+
+/** swap_duplicate(): one more swap PTE holds the slot (try_to_unmap_one() writing it). */
+export function swapDuplicate(offset: number): void {
+  const si = swapInfo();
+  touchSlot(offset, true);
+  const v = si.swapMap[offset];
+  if (v === 0) throw new ModelBug(`swap_duplicate() of free slot ${offset}`);
+  if ((v & ~SWAP_HAS_CACHE) >= SWAP_MAP_MAX) throw new ModelBug(`swap slot ${offset}: count continuation is not modelled`);
+  si.swapMap[offset] = v + 1;
+}
+
+/** swap_entries_put_map() of one slot by `what`: the slot is freed when nothing holds it any more. */
+function putSlot(si: SwapInfo, offset: number, drop: number, what: string): void {
+  touchSlot(offset, true);
+  const v = si.swapMap[offset];
+  const count = v & ~SWAP_HAS_CACHE;
+  if (drop === SWAP_HAS_CACHE ? !(v & SWAP_HAS_CACHE) : count === 0) {
+    throw new ModelBug(`${what} of swap slot ${offset} that holds ${v.toString(16)} (bad swap entry)`);
+  }
+  const nv = v - drop;
+  si.swapMap[offset] = nv;
+  if (nv === 0) si.inusePages--; // swap_entries_free()
+}
+
+/** put_swap_folio(): the swap cache lets go of the folio's slot. */
+export function putSwapFolio(offset: number): void {
+  putSlot(swapInfo(), offset, SWAP_HAS_CACHE, 'put_swap_folio()');
+}
+
+/** swap_free_nr(): nr swap PTEs from `offset` no longer hold their slots (do_swap_page()). */
+export function swapFreeNr(offset: number, nr: number): void {
+  const si = swapInfo();
+  for (let i = 0; i < nr; i++) putSlot(si, offset + i, 1, 'swap_free_nr()');
+}
+
+/**
+ * free_swap_and_cache_nr(): zapped swap PTEs drop their slots; a slot left held only by the swap
+ * cache has its folio taken out of the cache if its lock can be had (__try_to_reclaim_swap() with
+ * TTRS_UNMAPPED | TTRS_FULL: folio_trylock(), folio_free_swap()). Called under the PTE lock.
+ */
+export function* freeSwapAndCacheNr(offset: number, nr: number): KGen<void> {
+  const si = swapInfo();
+  for (let i = 0; i < nr; i++) {
+    putSlot(si, offset + i, 1, 'free_swap_and_cache_nr()');
+    if (si.swapMap[offset + i] !== SWAP_HAS_CACHE) continue;
+    const head = swapCacheGetFolio(offset + i);
+    if (!head) continue;
+    if (yield* folioTrylock(head)) {
+      folioFreeSwap(head);
+      yield* folioUnlock(head);
+    }
+    folioPutRefs(head, 1);
+  }
+}
+
+/** __swap_count(): how many swap PTEs hold the slot. */
+export function swapCount(offset: number): number {
+  touchSlot(offset, false);
+  return swapInfo().swapMap[offset] & ~SWAP_HAS_CACHE;
+}
+
+/**
+ * swap_pte_batch() (mm/internal.h): how many swap PTEs from `ptep` (at most maxNr) hold
+ * consecutive slots with the same swap PTE bits as `pte` (the swap cgroup is not modelled). The
+ * caller holds the PTE lock.
+ */
+export function* swapPteBatch(ptep: number, maxNr: number, pte: Pte): KGen<number> {
+  let expected = pteNextSwpOffset(pte);
+  let n = 1;
+  while (n < maxNr) {
+    if ((yield* ptepGet(ptep + n)) !== expected) break;
+    expected = pteNextSwpOffset(expected);
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,156 @@
+/**
+ * Swap entries: MADV_PAGEOUT writing them (try_to_unmap_one()), zap freeing them
+ * (zap_nonpresent_ptes() → free_swap_and_cache_nr()), do_swap_page() reading them back, and what
+ * PT reclaim makes of a table holding them.
+ *
+ * Units as in reclaim.test.ts: 4 kB of VmSwap per swap entry (MM_SWAPENTS), 4 kB of VmPTE per
+ * table. The figures are the rules' and were measured on the live 6.18 kernel with a 64 MiB swap
+ * file (docs/fidelity.md, "Swap"): MADV_PAGEOUT of 8 MiB of written private anonymous memory gives
+ * VmSwap 8192 kB and keeps the 4 PTE tables; a whole-range MADV_DONTNEED frees the entries and the
+ * 4 tables.
+ */
+import { describe, expect, it } from 'vitest';
+import { GEN_API, lines, PAGE_KB, SLOT_KB, TABLE_KB, scenario } from '../support/scenario.js';
+
+const PAGES_8M = 2048;
+const swapOn = ['config swap=64M', 'process P', 'map A anon private 8M nohugepage'];
+
+/** Slots of the run's swap area in use (swap_map bytes that are not zero). */
+function slotsInUse(s: ReturnType<typeof scenario>): number {
+  const si = s.mm('P').kernel.swap;
+  if (!si) throw new Error('no swap area');
+  return si.swapMap.reduce((n, v) => n + (v !== 0 ? 1 : 0), 0);
+}
+
+describe('MADV_PAGEOUT of private anonymous memory', () => {
+  it('turns every written page into a swap entry and keeps the tables', () => {
+    const s = scenario(lines(...swapOn,
+      'touch A 0 8M write', 'snapshot touched',
+      'madvise A 0 8M pageout', 'snapshot out A 0 8M'));
+    expect(s.delta('touched').RssAnon).toBe(PAGES_8M * PAGE_KB);
+    expect(s.delta('out').RssAnon).toBe(0);
+    expect(s.delta('out').VmSwap).toBe(PAGES_8M * PAGE_KB);
+    expect(s.delta('out').VmPTE).toBe(s.delta('touched').VmPTE);
+    expect(s.pagemap('out')).toEqual([[PAGES_8M, 's']]);
+    expect(slotsInUse(s)).toBe(PAGES_8M);
+    expect(s.pteTables('P')).toEqual([4, 0]);
+  });
+
+  it('leaves the shared zero page and untouched pages alone', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 16K read', 'touch A 4K 4K write', 'madvise A 0 8M pageout', 'snapshot out A 0 16K'));
+    expect(s.pagemap('out')).toEqual([[1, 'p'], [1, 's'], [2, 'p']]);
+    expect(s.delta('out').VmSwap).toBe(PAGE_KB);
+  });
+
+  it('does nothing without swap space: add_to_swap() fails and the folios stay', () => {
+    const s = scenario(lines('process P', 'map A anon private 8M nohugepage', 'touch A 0 8M write', 'madvise A 0 8M pageout', 'snapshot out A 0 8M'));
+    expect(s.delta('out').RssAnon).toBe(PAGES_8M * PAGE_KB);
+    expect(s.delta('out').VmSwap).toBe(0);
+    expect(s.pagemap('out')).toEqual([[PAGES_8M, 'x']]);
+  });
+
+  it('swaps out only as many pages as the area has slots (its first page is the header)', () => {
+    const s = scenario(lines('config swap=1M', 'process P', 'map A anon private 2M nohugepage', 'touch A 0 2M write', 'madvise A 0 2M pageout', 'snapshot out'));
+    const slots = 1024 / PAGE_KB - 1;
+    expect(s.delta('out').VmSwap).toBe(slots * PAGE_KB);
+    expect(s.delta('out').RssAnon).toBe((512 - slots) * PAGE_KB);
+  });
+
+  it('discards a clean lazyfree (MADV_FREE) folio instead of swapping it, and swaps one written since', () => {
+    const s = scenario(lines(...swapOn,
+      'touch A 0 1M write', 'madvise A 0 1M free', 'madvise A 0 1M pageout', 'snapshot discarded A 0 1M',
+      'touch A 0 1M write', 'madvise A 0 1M free', 'touch A 0 4K write', 'madvise A 0 1M pageout', 'snapshot redirtied A 0 1M'));
+    expect(s.pagemap('discarded')).toEqual([[256, '-']]);
+    expect(s.delta('discarded').VmSwap).toBe(0);
+    expect(s.delta('discarded').RssAnon).toBe(0);
+    // The written page was redirtied: try_to_unmap_one() maps it again and makes it swap-backed;
+    // the next MADV_PAGEOUT would swap it (pages written after MADV_FREE are kept, not lost).
+    expect(s.pagemap('redirtied')).toEqual([[1, 'x'], [255, '-']]);
+  });
+
+  it('refuses a locked VMA (can_madv_lru_vma())', () => {
+    const s = scenario(lines(...swapOn.slice(0, 2), 'map A anon private 2M locked', 'madvise A 0 2M pageout err=EINVAL', 'madvise A 0 2M cold err=EINVAL'));
+    expect(s.result.exitCode).toBe(0);
+  });
+});
+
+describe('MADV_COLD', () => {
+  it('changes no counter and no entry kind', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 8M write', 'snapshot before A 0 8M', 'madvise A 0 8M cold', 'snapshot after A 0 8M'));
+    expect(s.delta('after')).toEqual(s.delta('before'));
+    expect(s.pagemap('after')).toEqual(s.pagemap('before'));
+  });
+});
+
+describe('zapping swap entries', () => {
+  it('a whole-range MADV_DONTNEED frees every entry and slot and reclaims all 4 tables', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 8M write', 'madvise A 0 8M pageout', 'snapshot out', 'madvise A 0 8M dontneed', 'snapshot zapped A 0 8M'));
+    expect(s.delta('out').VmPTE - s.delta('zapped').VmPTE).toBe(4 * TABLE_KB);
+    expect(s.delta('zapped').VmPTE).toBe(SLOT_KB);
+    expect(s.delta('zapped').VmSwap).toBe(0);
+    expect(slotsInUse(s)).toBe(0);
+    expect(s.pteTables('P')).toEqual([0, 0]);
+  });
+
+  it('a table that holds only swap entries is not empty: a zap that leaves one keeps the table', () => {
+    // Block 3 loses all but its first entry; block 2 keeps everything.
+    const s = scenario(lines(...swapOn, 'touch A 0 8M write', 'madvise A 0 8M pageout', 'madvise A 6148K 2044K dontneed', 'snapshot partial'));
+    expect(s.delta('partial').VmSwap).toBe((PAGES_8M - 511) * PAGE_KB);
+    expect(s.pteTables('P')).toEqual([4, 0]);
+    expect(slotsInUse(s)).toBe(PAGES_8M - 511);
+  });
+
+  it('MADV_FREE clears swap entries (a later fault gets a zeroed page, not a swap-in)', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 1M write', 'madvise A 0 1M pageout', 'madvise A 0 1M free', 'snapshot freed A 0 1M'));
+    expect(s.delta('freed').VmSwap).toBe(0);
+    expect(s.pagemap('freed')).toEqual([[256, '-']]);
+    expect(slotsInUse(s)).toBe(0);
+  });
+
+  it('munmap and exit free the slots', () => {
+    const s = scenario(lines(...swapOn, 'map B anon private 2M nohugepage', 'touch A 0 8M write', 'touch B 0 2M write', 'madvise A 0 8M pageout', 'madvise B 0 2M pageout',
+      'unmap A 0 8M', 'snapshot unmapped'));
+    expect(s.delta('unmapped').VmSwap).toBe(512 * PAGE_KB);
+    expect(slotsInUse(s)).toBe(512);
+    const t = scenario(lines(...swapOn, 'touch A 0 8M write', 'madvise A 0 8M pageout', 'exit P'));
+    expect(slotsInUse(t)).toBe(0);
+  });
+});
+
+describe('do_swap_page()', () => {
+  it('a read or a write fault brings one page back: VmSwap -4 kB, RssAnon +4 kB, mapped exclusive', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 8M write', 'madvise A 0 8M pageout',
+      'touch A 0 4K read', 'snapshot read A 0 16K', 'touch A 4K 4K write', 'snapshot write A 0 16K'));
+    expect(s.delta('read').VmSwap).toBe(PAGES_8M * PAGE_KB - PAGE_KB);
+    expect(s.delta('read').RssAnon).toBe(PAGE_KB);
+    expect(s.pagemap('read')).toEqual([[1, 'x'], [3, 's']]);
+    expect(s.delta('write').VmSwap).toBe(PAGES_8M * PAGE_KB - 2 * PAGE_KB);
+    expect(s.pagemap('write')).toEqual([[2, 'x'], [2, 's']]);
+    expect(slotsInUse(s)).toBe(PAGES_8M - 2);
+  });
+
+  it('maps an exclusive page writable on a read fault, so that a write after it does not fault', () => {
+    const base = lines(...swapOn, 'touch A 0 4K write', 'madvise A 0 4K pageout', 'touch A 0 4K read');
+    const read = scenario(base);
+    const written = scenario(base + lines('touch A 0 4K write', 'snapshot w A 0 4K'));
+    expect(written.mm('P').stats.faults).toBe(read.mm('P').stats.faults);
+    expect(written.pagemap('w')).toEqual([[1, 'x']]);
+    expect(written.delta('w').RssAnon).toBe(PAGE_KB);
+  });
+
+  it('the same pages come out again after being swapped in (a second MADV_PAGEOUT)', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 8M write', 'madvise A 0 8M pageout', 'touch A 0 8M read', 'snapshot in', 'madvise A 0 8M pageout', 'snapshot again'));
+    expect(s.delta('in').VmSwap).toBe(0);
+    expect(s.delta('in').RssAnon).toBe(PAGES_8M * PAGE_KB);
+    expect(s.delta('again').VmSwap).toBe(PAGES_8M * PAGE_KB);
+    expect(slotsInUse(s)).toBe(PAGES_8M);
+  });
+
+  it('behaves the same in the generator build', () => {
+    const text = lines(...swapOn, 'touch A 0 2M write', 'madvise A 0 2M pageout', 'touch A 0 1M read', 'madvise A 1M 1M dontneed', 'snapshot s A 0 2M');
+    const fast = scenario(text);
+    const gen = scenario(text, { api: GEN_API });
+    expect(gen.snap('s')).toEqual(fast.snap('s'));
+    expect(gen.delta('s').VmSwap).toBe(0);
+  });
+});

@@ -27,7 +27,7 @@ export const T = 1024 * G;
 /** Where the placement rule puts the first mapping of a process (docs/op-scripts.md). */
 export const FIRST_MAP_ADDR = 16 * T;
 
-export const GEN_API = genApi as unknown as ModelApi;
+export const GEN_API: ModelApi = genApi;
 
 export interface Scenario {
   result: RunResult;

@@ -36,8 +36,7 @@ function convertAndRun(recs: TraceRecord[], opts: ToScriptOptions = {}) {
   const errors = run.lines.filter((l) => l.type === 'error');
   expect(errors, text).toEqual([]);
   expect(run.exitCode).toBe(0);
-  const api = fastApi as unknown as typeof import('../../src/mm/api.js');
-  const status = [...run.processes.values()].map((mm) => api.procStatus(mm));
+  const status = [...run.processes.values()].map((mm) => fastApi.procStatus(mm));
   const snaps = run.lines.filter((l): l is SnapshotLine => l.type === 'snapshot');
   return { text, dropped, status, snaps };
 }

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as api from '../mm-fast/api.js';
 import { placementAddress } from '../script/ast.js';
 import { buildRunner, kernelOracleAvailable } from '../oracle/kernel.js';
+// eslint-disable-next-line import-x/no-restricted-paths -- bench <-> cli: moved by the next commit
 import { demoRun } from '../cli/demo.js';
 
 /**

@@ -8,8 +8,7 @@
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
-// eslint-disable-next-line import-x/no-restricted-paths -- script <-> oracle: moved by the next commit
-import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from '../oracle/schema.js';
+import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
 import { placementAddress, type Op, type Script } from './ast.js';
 
 export type { ModelApi };

@@ -9,7 +9,7 @@
 import * as genApi from '../../src/mm/api.js';
 import { countPteTables, FAST_API, runScript, type ModelApi, type RunResult } from '../../src/script/exec.js';
 import { parseScript } from '../../src/script/parse.js';
-import type { SnapshotLine } from '../../src/oracle/schema.js';
+import type { SnapshotLine } from '../../src/script/output.js';
 
 /** VmPTE counts 4 kB per PTE, PMD or PUD table (live-kernel.md, Accounting). */
 export const TABLE_KB = 4;

@@ -7,7 +7,7 @@ import * as fastApi from '../../src/mm-fast/api.js';
 import { formatScriptError } from '../../src/script/ast.js';
 import { runScript } from '../../src/script/exec.js';
 import { safeParseScript } from '../../src/script/parse.js';
-import type { SnapshotLine } from '../../src/oracle/schema.js';
+import type { SnapshotLine } from '../../src/script/output.js';
 import { parseTrace } from '../../src/trace/parse.js';
 import type { TraceRecord } from '../../src/trace/records.js';
 import { PGD_SPAN, planRebase, rebased, traceToScript, type ToScriptOptions } from '../../src/trace/to_script.js';

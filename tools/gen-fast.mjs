@@ -175,14 +175,16 @@ if (errors.length) {
   process.exit(1);
 }
 
+// What differs between src/mm-fast and what src/mm generates: files to write, files to delete.
+const onDisk = fs.existsSync(outDir) ? walk(outDir) : [];
+const stale = [...outputs].filter(([out, text]) => !fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== text);
+const extra = onDisk.filter((f) => !outputs.has(f));
+
 if (checkOnly) {
-  const onDisk = fs.existsSync(outDir) ? walk(outDir) : [];
-  const differ = [];
-  for (const [out, text] of outputs) {
-    if (!fs.existsSync(out)) differ.push(`${path.relative(root, out)}: missing`);
-    else if (fs.readFileSync(out, 'utf8') !== text) differ.push(`${path.relative(root, out)}: differs`);
-  }
-  for (const f of onDisk) if (!outputs.has(f)) differ.push(`${path.relative(root, f)}: not generated from src/mm`);
+  const differ = [
+    ...stale.map(([out]) => `${path.relative(root, out)}: ${fs.existsSync(out) ? 'differs' : 'missing'}`),
+    ...extra.map((f) => `${path.relative(root, f)}: not generated from src/mm`),
+  ];
   if (differ.length) {
     for (const d of differ) console.error(d);
     console.error(`gen-fast --check: ${differ.length} file(s) of src/mm-fast are not what src/mm generates; run node tools/gen-fast.mjs`);
@@ -192,10 +194,11 @@ if (checkOnly) {
   process.exit(0);
 }
 
-fs.rmSync(outDir, { recursive: true, force: true });
-for (const [out, text] of outputs) {
+// Only what changed is written (a test run reading src/mm-fast meanwhile never sees it missing).
+for (const f of extra) fs.rmSync(f);
+for (const [out, text] of stale) {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, text);
 }
 const nShared = [...info.keys()].filter((f) => isShared(f)).length;
-console.error(`gen-fast: ${outputs.size} modules -> ${path.relative(root, outDir)} (${nShared} shared with src/mm)`);
+console.error(`gen-fast: ${outputs.size} modules -> ${path.relative(root, outDir)} (${nShared} shared with src/mm, ${stale.length} written, ${extra.length} removed)`);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as api from '../mm-fast/api.js';
 import { placementAddress } from '../script/ast.js';
 import { buildRunner, kernelOracleAvailable } from '../oracle/kernel.js';
-import { demoRun } from '../cli/demo.js';
+import { coverLetterRun } from '../workloads/cover_letter.js';
 
 /**
  * ns per 4 KiB page of each phase. `touch` faults a fresh mapping in; `retouch` faults the same
@@ -128,7 +128,7 @@ function coverLetterModel(reclaim: 'off' | 'on', touch: 'all' | 'one', reps: num
   for (let i = 0; i < reps; i++) {
     const c0 = process.cpuUsage();
     const t0 = now();
-    vmPteKb = demoRun(25_600, reclaim, touch).vmPteKb;
+    vmPteKb = coverLetterRun(25_600, reclaim, touch, () => performance.now()).vmPteKb;
     wall.push(now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);

@@ -1,22 +1,8 @@
 /** `ptlab demo`: the cover-letter test with PT_RECLAIM off and on, side by side. */
 import type { Command } from 'commander';
-import { runScript, countPteTables, FAST_API } from '../script/exec.js';
-import { coverLetterScript } from '../workloads/cover_letter.js';
-import type { SnapshotLine } from '../oracle/schema.js';
+import { coverLetterRun } from '../workloads/cover_letter.js';
 import { EXIT, UsageError, table } from './util.js';
 import { intArg } from './options.js';
-
-interface DemoRow {
-  reclaim: 'off' | 'on';
-  vmPteKb: number;
-  rssKb: number;
-  pteTables: number;
-  reclaimedFast: number;
-  reclaimedSlow: number;
-  pageTablesKb: number;
-  tlbFlushes: number;
-  ms: number;
-}
 
 export function registerDemo(program: Command): void {
   program
@@ -32,7 +18,7 @@ export function registerDemo(program: Command): void {
       const touch = opts.touch;
       const rows = (['off', 'on'] as const).map((reclaim) => {
         if (process.stderr.isTTY) process.stderr.write(`running ${rounds.toLocaleString('en-US')} rounds with PT_RECLAIM ${reclaim}...\n`);
-        return demoRun(rounds, reclaim, touch);
+        return coverLetterRun(rounds, reclaim, touch, () => performance.now());
       });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ rounds, touch, rows }, null, 2) + '\n');
@@ -45,26 +31,4 @@ export function registerDemo(program: Command): void {
       process.stdout.write(`PT_RECLAIM saves ${(off.vmPteKb - on.vmPteKb).toLocaleString('en-US')} kB of page tables here (the series reports 102,640 kB → 240 kB).\n`);
       process.exitCode = EXIT.OK;
     });
-}
-
-export function demoRun(rounds: number, reclaim: 'off' | 'on', touch: 'all' | 'one' = 'all'): DemoRow {
-  const script = coverLetterScript({ rounds, settings: { pt_reclaim: reclaim }, touch });
-  const t0 = performance.now();
-  const r = runScript(script);
-  const ms = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`demo run failed: ${JSON.stringify(r.lines.filter((l) => l.type === 'error'))}`);
-  const after = r.lines.filter((l): l is SnapshotLine => l.type === 'snapshot').pop()!;
-  const mm = r.processes.get('P')!;
-  const [tables] = countPteTables(FAST_API, r.kernel, mm);
-  return {
-    reclaim,
-    vmPteKb: after.delta.VmPTE,
-    rssKb: after.status.VmRSS,
-    pteTables: tables,
-    reclaimedFast: mm.stats.ptesReclaimedFast,
-    reclaimedSlow: mm.stats.ptesReclaimedSlow,
-    pageTablesKb: r.kernel.mem.nrPagetable * 4,
-    tlbFlushes: mm.stats.tlbFlushes,
-    ms,
-  };
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { STATUS_FIELDS, ROLLUP_FIELDS } from '../script/ast.js';
 import { runScript } from '../script/exec.js';
-import { formatOutputLine, type OutputLine } from '../oracle/schema.js';
+import { formatOutputLine, type OutputLine } from '../script/output.js';
 import { applySettings } from '../mm/config.js';
 import { timelineRecorder } from '../view/docs.js';
 import { EXIT, UsageError, loadScript, parseConfigOption, readScriptText, table } from './util.js';

@@ -16,7 +16,7 @@
 import { dependent, type Access } from './dpor.js';
 import { actualAccess, runExecution } from './run.js';
 import { encodeToken } from './token.js';
-import { Prng } from './prng.js';
+import { Prng } from '../util/prng.js';
 import type { Decision, Instance, Scheduler, System } from './types.js';
 
 /** How an execution ended, comparable across executions: the end state, or the violation's kind. */

@@ -9,7 +9,7 @@
  * the longest execution seen (as shuttle's PCT does); while it is 0 (the first execution, by
  * default) there are no priority changes. Choice values are uniform.
  */
-import { Prng } from './prng.js';
+import { Prng } from '../util/prng.js';
 import type { Scheduler, SchedulerView } from './types.js';
 
 export interface PctOptions {

@@ -3,7 +3,7 @@
  * choice with equal probability. Cheap and surprisingly good at shallow bugs: two tasks racing on
  * one object interleave badly with probability 1/2 per execution.
  */
-import { Prng } from './prng.js';
+import { Prng } from '../util/prng.js';
 import type { Scheduler, SchedulerView } from './types.js';
 
 export class RandomScheduler implements Scheduler {

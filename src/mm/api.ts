@@ -14,3 +14,5 @@ export { MmuGather, MAX_GATHER_BATCH, MAX_GATHER_BATCH_COUNT, MMU_GATHER_BUNDLE 
 export { peekPmdSlot } from './memory/pgalloc.js';
 export { findVma } from './vma_tree.js';
 export { pmdIsTable, pmdPfn } from './pgtable_types.js';
+/** This module's exports: what both builds' api.ts provide (src/mm-fast shares the data types). */
+export type ModelApi = typeof import('./api.js');

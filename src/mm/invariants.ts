@@ -13,7 +13,7 @@ import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_typ
 import { PT_ANON, PT_FREE, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
 import { isSwapEntryPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
-import { SWAP_HAS_CACHE } from './swapfile.js';
+import { SWAP_HAS_CACHE } from './swap_info.js';
 
 export type InvariantName =
   | 'pgtables-bytes'

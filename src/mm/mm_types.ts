@@ -7,7 +7,7 @@ import { LEVEL_PGD, type Vaddr } from './const.js';
 import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
-import { SwapInfo } from './swapfile.js';
+import { SwapInfo } from './swap_info.js';
 import { Tlb } from './tlb.js';
 import { FootprintRecorder } from './objects.js';
 import { VmaTree } from './vma_tree.js';

@@ -24,44 +24,7 @@ import { current } from './current.js';
 import { obj, OBJ } from './objects.js';
 import { pteNextSwpOffset, type Pte } from './pgtable_types.js';
 import { folioTrylock, folioUnlock, ptepGet, type KGen } from './primitives.js';
-
-/** include/linux/swap.h: the flag of a swap_map byte that says the swap cache holds the slot. */
-export const SWAP_HAS_CACHE = 0x40;
-/** include/linux/swap.h: the largest count a swap_map byte holds (continuation is not modelled). */
-export const SWAP_MAP_MAX = 0x3e;
-
-/** struct swap_info_struct, what of it the model needs. */
-export class SwapInfo {
-  /** swap_map: per slot, its count | SWAP_HAS_CACHE; slot 0 is the header and never handed out. */
-  readonly swapMap: Uint8Array;
-  /** inuse_pages: slots with a non-zero swap_map byte. */
-  inusePages = 0;
-  /** Where the next search for a free slot starts (the kernel's per-CPU cluster cursor, coarsely). */
-  private cursor = 1;
-  /** The swap cache: slot offset → head pfn of the folio holding it (swap_cache_get_folio()). */
-  readonly cache = new Map<number, number>();
-  /** folio->swap of the folios in the swap cache: head pfn → slot offset. */
-  readonly folioSwap = new Map<number, number>();
-  constructor(readonly pages: number) {
-    this.swapMap = new Uint8Array(pages);
-  }
-  /** The number of usable slots (si->pages: all but the header page). */
-  get slots(): number {
-    return Math.max(0, this.pages - 1);
-  }
-  /** A free slot's offset, or 0 when the area is full. */
-  scan(): number {
-    const map = this.swapMap;
-    for (let i = 0; i < this.slots; i++) {
-      const off = 1 + ((this.cursor - 1 + i) % this.slots);
-      if (map[off] === 0) {
-        this.cursor = off + 1 > this.slots ? 1 : off + 1;
-        return off;
-      }
-    }
-    return 0;
-  }
-}
+import { SWAP_HAS_CACHE, SWAP_MAP_MAX, type SwapInfo } from './swap_info.js';
 
 /** A swap slot's count changed or was read by the running step (the explorer's dependency). */
 function touchSlot(offset: number, write: boolean): void {

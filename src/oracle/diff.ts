@@ -1,6 +1,6 @@
 /**
  * Differential comparison of one op script run on two executors: the model (`runScript`) and the
- * live kernel (runner/ptlab-runner.c). Pure: it takes the JSON lines both printed (./schema.ts) and
+ * live kernel (runner/ptlab-runner.c). Pure: it takes the JSON lines both printed (src/script/output.ts) and
  * the script's `# diff:` directives, and returns a structured verdict. Running the executors is
  * ./compare.ts's job; rendering is the CLI's.
  *
@@ -18,7 +18,7 @@
  * parsed here from the raw script text: both executors' parsers see them as comments.
  */
 import { formatScriptError, type ScriptError } from '../script/ast.js';
-import type { OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, SnapshotLine, StatusField } from './schema.js';
+import type { OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fields

@@ -1,6 +1,6 @@
 /**
  * The live kernel as oracle: builds runner/ptlab-runner.c with the system C compiler and runs op
- * scripts through it. The runner prints the same JSON lines as the model (./schema.ts).
+ * scripts through it. The runner prints the same JSON lines as the model (src/script/output.ts).
  *
  * Exit codes of the runner: 0 all ok, 1 an op or expect mismatched, 2 usage or parse error,
  * 3 skipped (missing privilege or kernel feature), 4 internal error.
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
-import { parseOutputLine, type OutputLine, type RunnerLine } from './schema.js';
+import { parseOutputLine, type OutputLine, type RunnerLine } from '../script/output.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RUNNER_SOURCE = path.join(REPO_ROOT, 'runner', 'ptlab-runner.c');

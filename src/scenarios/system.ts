@@ -23,7 +23,7 @@ import { ForkError, Restorer } from './fork.js';
 import { observe, privateTables, undeclaredWrites } from './footprint_check.js';
 import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, observationPlan, observeOutcome, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
 
-const GEN_API = genApi as unknown as ModelApi;
+const GEN_API: ModelApi = genApi;
 
 /** Page tables the snapshots of one explorer trace may describe in all (docs/limits.md). */
 export const MAX_TRACE_SNAPSHOT_TABLES = 100_000;
@@ -157,11 +157,11 @@ function setUp(scn: Scenario, guardsOff: readonly GuardName[], settings: Readonl
     const errs = setup.lines.filter((l) => l.type === 'error').map((l) => ('message' in l ? l.message : ''));
     throw new Error(`${scn.file}: scenario setup failed: ${errs.join('; ')}`);
   }
-  const k = setup.kernel as unknown as Kernel;
+  const k = setup.kernel;
   if (k.rcu.pending.length) throw new ForkError(`${scn.file}: the setup left RCU callbacks queued`);
   k.checkTreeWrites = true;
-  for (const t of scn.tasks) (setup.processes.get(t.process)! as unknown as MmStruct).cpumask |= 1 << t.cpu;
-  return { k, free: [], processes: setup.processes as unknown as ReadonlyMap<string, MmStruct>, maps: setup.maps };
+  for (const t of scn.tasks) setup.processes.get(t.process)!.cpumask |= 1 << t.cpu;
+  return { k, free: [], processes: setup.processes, maps: setup.maps };
 }
 
 class ModelInstance implements Instance {
@@ -333,7 +333,7 @@ class ModelInstance implements Instance {
       if (e instanceof Finding) return e;
       throw e;
     }
-    const bad = genApi.checkInvariants(this.k as unknown as genApi.Kernel);
+    const bad = genApi.checkInvariants(this.k);
     if (!bad.length) return null;
     const b = bad[0];
     const kind =

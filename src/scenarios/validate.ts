@@ -13,7 +13,7 @@ import { fmtSize } from '../script/parse.js';
 import { runScript, type ModelApi, type RunResult } from '../script/exec.js';
 import type { CpuTask, Scenario } from './format.js';
 
-const GEN_API = genApi as unknown as ModelApi;
+const GEN_API: ModelApi = genApi;
 
 /**
  * Runs the setup once, as every execution of the explorer will (src/scenarios/system.ts: the

@@ -7,11 +7,12 @@
  */
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
-import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from '../oracle/schema.js';
+import type { ModelApi } from '../mm/api.js';
+import { formatOutputLine, type ErrorLine, type ExpectLine, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
 import { placementAddress, type Op, type Script } from './ast.js';
 
-export type ModelApi = typeof Api;
-export const FAST_API = fastApi as unknown as ModelApi;
+export type { ModelApi };
+export const FAST_API: ModelApi = fastApi;
 
 export interface RunOptions {
   /** Settings applied over the script's own `config` lines (`--config`). */

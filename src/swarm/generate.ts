@@ -9,9 +9,9 @@
  * combinations (a guard marker *and* a one-page DONTNEED; batch allocation failing *and* an RCU
  * reader) then get far more weight than they would if every feature were always on.
  *
- * Deterministic: the scenario is a function of its seed alone (mulberry32 from src/explore/prng.ts).
+ * Deterministic: the scenario is a function of its seed alone (mulberry32 from src/util/prng.ts).
  */
-import { Prng } from '../explore/prng.js';
+import { Prng } from '../util/prng.js';
 import { parseScenario, type Scenario } from '../scenarios/format.js';
 
 /** Feature groups a scenario may turn on (docs/swarm.md lists what each one adds). */

@@ -4,7 +4,6 @@
  * it runs a scenario or a script itself, so both produce the same JSON.
  */
 import type { ExploreResult } from '../explore/index.js';
-import type { Kernel } from '../mm/mm_types.js';
 import { runScript, type RunOptions, type RunResult } from '../script/exec.js';
 import { safeParseScript } from '../script/parse.js';
 import { formatScriptError } from '../script/ast.js';
@@ -50,7 +49,7 @@ export function timelineRecorder(text: string, file: string, maxSteps = MAX_TIME
       }
       // The op as written, without its trailing comment.
       const text = (lines[op.loc.line - 1] ?? op.op).replace(/\s#.*$/, '').trim();
-      steps.push({ line: op.loc.line, text, snapshot: kernelSnapshot(k as unknown as Kernel) });
+      steps.push({ line: op.loc.line, text, snapshot: kernelSnapshot(k) });
     },
     doc: (r) => {
       const err = r.lines.find((l) => l.type === 'error');

@@ -1,8 +1,8 @@
 /**
  * Photographs of the modelled kernel for the web view (web/): one process's VMAs and page-table
  * tree, and what each CPU holds. Plain JSON values, read with peeks (no sanitizer, no scheduling
- * point), so taking one never changes the model. Works on either build of the model (src/mm and
- * the generated src/mm-fast have the same data layout).
+ * point), so taking one never changes the model. Works on either build of the model (the generated
+ * src/mm-fast shares src/mm's data types: tools/gen-fast.mjs).
  *
  * The view never re-implements the model: everything it draws comes from here.
  */

@@ -12,10 +12,10 @@
  * and a stride below a page touches each page once (later accesses to a present page change nothing).
  */
 import type * as Api from '../mm/api.js';
+import type { ModelApi } from '../mm/api.js';
 import { PROT_WRITE, type TraceRecord } from '../trace/records.js';
 import type { ObservedCounters } from './report_schema.js';
 
-type ModelApi = typeof Api;
 const PAGE = 4096;
 const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;

@@ -7,12 +7,12 @@
  * the modelled kernel never does (spec 1.4), so measuring cannot change what is measured.
  */
 import type * as Api from '../mm/api.js';
+import type { ModelApi } from '../mm/api.js';
 import { LEVEL_PTE, PMD_SIZE } from '../mm/const.js';
 import type { ReplayRegion, ReplaySample } from './report_schema.js';
 
 type Kernel = Api.Kernel;
 type MmStruct = Api.MmStruct;
-type ModelApi = typeof Api;
 
 export interface TableScan {
   pteTables: number;

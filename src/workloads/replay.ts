@@ -10,6 +10,7 @@
  */
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
+import type { ModelApi } from '../mm/api.js';
 import { PAGE_CACHE_WARN_PAGES, parsePageCacheExit, uncachedPages, worstFiles } from '../trace/page_cache.js';
 import { EVENT_KINDS, type TraceRecord } from '../trace/records.js';
 import { TraceApplier } from './apply.js';
@@ -17,8 +18,7 @@ import { blockEmptyOutside, scanPteTables, tableRegions, takeSample } from './me
 import type { PolicyView, PurgePolicy } from './policies/policy.js';
 import type { ObservedCounters, ReplayRun, ReplaySample } from './report_schema.js';
 
-type ModelApi = typeof Api;
-const FAST_API = fastApi as unknown as ModelApi;
+const FAST_API: ModelApi = fastApi;
 /** Notes per kind of skipped record. */
 const MAX_NOTES_PER_KIND = 3;
 

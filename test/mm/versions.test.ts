@@ -5,11 +5,10 @@
  * need several CPUs: test/scenarios/versions.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { Kernel } from '../../src/mm/mm_types.js';
 import { resolveConfig } from '../../src/mm/config.js';
 import { scenario, TABLE_KB } from '../support/scenario.js';
 
-const stats = (text: string, overrides: Record<string, string>) => (scenario(text, { overrides }).result.kernel as unknown as Kernel).stats;
+const stats = (text: string, overrides: Record<string, string>) => scenario(text, { overrides }).result.kernel.stats;
 
 /** Two dense blocks, then a whole-range DONTNEED: two tables to reclaim. */
 const TWO_BLOCKS = `process P

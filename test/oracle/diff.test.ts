@@ -14,7 +14,7 @@ import {
   sumCounts,
   type DiffDirective,
 } from '../../src/oracle/diff.js';
-import type { ErrorLine, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/oracle/schema.js';
+import type { ErrorLine, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
 import { stripExpects, prepareScript } from '../../src/oracle/compare.js';
 
 const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0, VmSwap: 0 };

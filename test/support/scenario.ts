@@ -9,7 +9,7 @@
 import * as genApi from '../../src/mm/api.js';
 import { countPteTables, FAST_API, runScript, type ModelApi, type RunResult } from '../../src/script/exec.js';
 import { parseScript } from '../../src/script/parse.js';
-import type { SnapshotLine } from '../../src/oracle/schema.js';
+import type { SnapshotLine } from '../../src/script/output.js';
 
 /** VmPTE counts 4 kB per PTE, PMD or PUD table (live-kernel.md, Accounting). */
 export const TABLE_KB = 4;
@@ -27,7 +27,7 @@ export const T = 1024 * G;
 /** Where the placement rule puts the first mapping of a process (docs/op-scripts.md). */
 export const FIRST_MAP_ADDR = 16 * T;
 
-export const GEN_API = genApi as unknown as ModelApi;
+export const GEN_API: ModelApi = genApi;
 
 export interface Scenario {
   result: RunResult;

@@ -7,7 +7,7 @@ import * as fastApi from '../../src/mm-fast/api.js';
 import { formatScriptError } from '../../src/script/ast.js';
 import { runScript } from '../../src/script/exec.js';
 import { safeParseScript } from '../../src/script/parse.js';
-import type { SnapshotLine } from '../../src/oracle/schema.js';
+import type { SnapshotLine } from '../../src/script/output.js';
 import { parseTrace } from '../../src/trace/parse.js';
 import type { TraceRecord } from '../../src/trace/records.js';
 import { PGD_SPAN, planRebase, rebased, traceToScript, type ToScriptOptions } from '../../src/trace/to_script.js';
@@ -36,8 +36,7 @@ function convertAndRun(recs: TraceRecord[], opts: ToScriptOptions = {}) {
   const errors = run.lines.filter((l) => l.type === 'error');
   expect(errors, text).toEqual([]);
   expect(run.exitCode).toBe(0);
-  const api = fastApi as unknown as typeof import('../../src/mm/api.js');
-  const status = [...run.processes.values()].map((mm) => api.procStatus(mm));
+  const status = [...run.processes.values()].map((mm) => fastApi.procStatus(mm));
   const snaps = run.lines.filter((l): l is SnapshotLine => l.type === 'snapshot');
   return { text, dropped, status, snaps };
 }

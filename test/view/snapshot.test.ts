@@ -11,7 +11,6 @@
  * (addr >> 12) & 511. One PTE table per touched 2 MiB block, 4 kB per PUD/PMD/PTE table in VmPTE.
  */
 import { describe, expect, it } from 'vitest';
-import type { Kernel, MmStruct } from '../../src/mm/mm_types.js';
 import { procStatus } from '../../src/mm/task_mmu.js';
 import { loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
@@ -28,8 +27,8 @@ const BASE = 16 * T;
 function run(text: string, opts: { overrides?: Record<string, string>; maxEntryTables?: number; maxOffTree?: number } = {}) {
   const r = runScript(parseScript(text, 'inline.pt'), { overrides: opts.overrides, checkInvariants: true });
   expect(r.exitCode, JSON.stringify(r.lines.filter((l) => l.type === 'error'))).toBe(0);
-  const k = r.kernel as unknown as Kernel;
-  const mm = r.processes.get('P') as unknown as MmStruct;
+  const k = r.kernel;
+  const mm = r.processes.get('P')!;
   return { k, mm, snap: addressSpaceSnapshot(k, mm, { maxEntryTables: opts.maxEntryTables, maxOffTree: opts.maxOffTree }) };
 }
 

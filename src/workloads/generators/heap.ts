@@ -9,7 +9,7 @@
  * Coarse on purpose: runs are page-granular, each class reuses its own freed runs LIFO and takes
  * new ones from a bump pointer; there is no coalescing of free runs across classes.
  */
-import { Prng } from '../../explore/prng.js';
+import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
 import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, RW, SEED_PARAM, type WorkloadGenerator } from './generator.js';
 

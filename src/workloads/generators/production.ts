@@ -14,7 +14,7 @@
  * `shard`/`shards` select the arenas of one worker: arenas are grouped by 512 GiB (one PUD table,
  * one PGD entry), so shards share no page table at any level and their counters simply add up.
  */
-import { Prng } from '../../explore/prng.js';
+import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
 import { GEN_BASE, GiB, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
 

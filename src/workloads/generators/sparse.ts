@@ -4,7 +4,7 @@
  * with a 4 KiB DONTNEED (the tables stay, reclaim or not); `purge=blocks` purges each touched
  * page's whole 2 MiB block (PT_RECLAIM frees the tables); `purge=none` keeps everything.
  */
-import { Prng } from '../../explore/prng.js';
+import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
 import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
 

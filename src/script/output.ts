@@ -6,7 +6,7 @@
 import {
   EXPECT_FIELDS, ROLLUP_FIELDS, STATUS_FIELDS,
   type CmpOp, type ExpectField,
-} from '../script/ast.js';
+} from './ast.js';
 
 export type StatusField = (typeof STATUS_FIELDS)[number];
 export type RollupField = (typeof ROLLUP_FIELDS)[number];

@@ -252,6 +252,11 @@ describe.skipIf(!have)('swarm campaigns through Redis', () => {
         expect(r.code, r.err).toBe(1); // findings
         expect(r.err).toMatch(/12 job\(s\): 12 enqueued/);
         expect(folder(out)).toEqual(folder(localDir));
+        // The CLI adds the campaign report: a trace beside each finding's .scn.
+        const scns = fs.readdirSync(out).filter((f) => f.endsWith('.scn') && !/^# token -$/m.test(fs.readFileSync(path.join(out, f), 'utf8')));
+        expect(scns.length).toBeGreaterThan(0);
+        for (const f of scns) expect(fs.existsSync(path.join(out, f.replace(/\.scn$/, '.explore.json'))), f).toBe(true);
+        expect(fs.existsSync(path.join(out, 'campaign.html'))).toBe(true);
       } finally {
         child.kill('SIGTERM');
       }

@@ -71,3 +71,6 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EPERM]: 'EPERM', [ENOENT]: 'ENOENT', [EAGAIN]: 'EAGAIN', [ENOMEM]: 'ENOMEM', [EACCES]: 'EACCES', [EFAULT]: 'EFAULT',
   [EBUSY]: 'EBUSY', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL',
 };
+
+/** CONFIG_NR_CPUS of the model: a scenario runs 1 to 8 CPUs (config nr_cpus). */
+export const NR_CPUS = 8;

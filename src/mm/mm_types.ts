@@ -3,7 +3,7 @@
  * machine (`Kernel`), address spaces (`MmStruct`), VMAs, files (`AddressSpace`) and CPUs.
  */
 import type { Config } from './config.js';
-import { LEVEL_PGD, type Vaddr } from './const.js';
+import { LEVEL_PGD, NR_CPUS, type Vaddr } from './const.js';
 import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
@@ -60,6 +60,12 @@ export const MMF_OOM_SKIP = 1 << 1;
  */
 export class RwSem {
   readers = 0;
+  /**
+   * The readers by the CPU that took them (a model-only split of `readers`, as a percpu counter):
+   * two readers on different CPUs change different words, so the explorer may treat their
+   * acquisitions and releases as independent (src/scenarios/footprint.ts, OBJ.semReaders).
+   */
+  readonly readersOn = new Int32Array(NR_CPUS);
   writer = 0;
   constructor(readonly id: number) {}
 }

@@ -5,6 +5,8 @@
  * what the step declared in advance: a folio's counts, a table's life. The kind is in the low four
  * bits.
  */
+import { NR_CPUS } from './const.js';
+
 export const OBJ = {
   /** A page-table entry (tid * 512 + index). */
   entry: 0,
@@ -34,11 +36,21 @@ export const OBJ = {
   flushPending: 13,
   /** A swap slot's count in swap_map (by offset; mm/swapfile.c). */
   swap: 14,
+  /**
+   * The readers one CPU holds of an rw-semaphore (RwSem.readersOn, by sem id * NR_CPUS + cpu). A
+   * reader's down and up change only its own CPU's word, so readers on different CPUs commute; a
+   * writer, who waits for no readers at all, reads every CPU's word. `sem` is then the writer half
+   * (owner, and the sequence words beside it), which readers read.
+   */
+  semReaders: 15,
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];
 
 export const obj = (kind: ObjKind, n: number): number => n * 16 + kind;
+
+/** The readers of rw-semaphore `semId` on CPU `cpu` (OBJ.semReaders). */
+export const semReadersObj = (semId: number, cpu: number): number => obj(OBJ.semReaders, semId * NR_CPUS + cpu);
 
 /** What the running step touched beyond its declared footprint; `on` only while the explorer steps. */
 export class FootprintRecorder {

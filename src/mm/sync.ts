@@ -96,6 +96,7 @@ export function rwsemCanWrite(s: RwSem): boolean {
 export function rwsemRead(s: RwSem): void {
   if (!rwsemCanRead(s)) throw new Violation('deadlock', `down_read blocks forever: writer CPU ${s.writer - 1}`);
   s.readers++;
+  s.readersOn[current.cpu.id]++;
 }
 export function rwsemWrite(s: RwSem): void {
   if (!rwsemCanWrite(s)) throw new Violation('deadlock', `down_write blocks forever: ${s.readers} reader(s), writer ${s.writer}`);
@@ -106,6 +107,7 @@ export function rwsemDowngrade(s: RwSem): void {
   if (s.writer !== current.cpu.id + 1) throw new ModelBug('downgrade_write by a non-owner');
   s.writer = 0;
   s.readers++;
+  s.readersOn[current.cpu.id]++;
 }
 /** An `mtStore()` step opens the VMA tree of mm for changes until the next step (vma.ts). */
 export function openTreeWrite(mm: MmStruct): void {
@@ -114,6 +116,7 @@ export function openTreeWrite(mm: MmStruct): void {
 export function rwsemUpRead(s: RwSem): void {
   if (s.readers <= 0) throw new ModelBug('up_read without readers');
   s.readers--;
+  s.readersOn[current.cpu.id]--;
 }
 export function rwsemUpWrite(s: RwSem): void {
   if (s.writer !== current.cpu.id + 1) throw new ModelBug('up_write by a non-owner');

@@ -12,7 +12,7 @@
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { obj, OBJ } from './objects.js';
+import { obj, OBJ, semReadersObj } from './objects.js';
 import { splitHugePmdIfNeeded } from './huge_memory.js';
 import { AnonVma, VM_LOCKED_MASK, Vma, type AddressSpace, type MmStruct } from './mm_types.js';
 import { vmaStartWrite } from './mmap_lock.js';
@@ -53,7 +53,9 @@ export function* vmaLink(mm: MmStruct, vma: Vma): KGen<void> {
  * writes them (for the explorer's footprint; nobody could read them before).
  */
 function newVmaVisible(vma: Vma): void {
-  current.k.rec.touch(obj(OBJ.sem, vma.vmLock.id), true);
+  const k = current.k;
+  k.rec.touch(obj(OBJ.sem, vma.vmLock.id), true);
+  for (const c of k.cpus) k.rec.touch(semReadersObj(vma.vmLock.id, c.id), true);
 }
 
 /** The tree half of vma_link(), inside a store step. */

@@ -13,12 +13,12 @@ import type { Step } from '../mm/primitives.js';
 import { rcuCallbackReady } from '../mm/rcu.js';
 import { walkFootprint } from '../mm/arch/walk.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge } from '../mm/pgtable_types.js';
-import { LEVEL_PTE } from '../mm/const.js';
-import { obj, OBJ } from '../mm/objects.js';
+import { LEVEL_PTE, NR_CPUS } from '../mm/const.js';
+import { obj, OBJ, semReadersObj } from '../mm/objects.js';
 
-export { obj, OBJ };
+export { obj, OBJ, semReadersObj };
 
-const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping', 'flush-pending'];
+const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping', 'flush-pending', 'swap', 'sem-readers'];
 
 export interface Footprint {
   readonly reads: number[];
@@ -65,13 +65,20 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
     case 'unlock':
       // A split lock's storage dies with its table (ptl-use-after-free reads that).
       return s.lock > 0 ? { reads: [obj(OBJ.table, s.lock)], writes: [obj(OBJ.lock, s.lock)] } : { reads: [], writes: [obj(OBJ.mmlock, -s.lock - 1)] };
+    // A reader reads the writer half and changes only its own CPU's count; a writer (and the
+    // detach below, which also waits for readers) reads every CPU's count and writes the writer
+    // half. So readers on different CPUs commute (objects.ts semReaders).
     case 'rlock':
-    case 'wlock':
     case 'rtrylock':
+      return { reads: [obj(OBJ.sem, s.sem.id)], writes: [semReadersObj(s.sem.id, cpu.id)] };
     case 'runlock':
+      return { reads: [], writes: [semReadersObj(s.sem.id, cpu.id)] };
+    case 'wlock':
+      return { reads: allReaders(s.sem.id, k), writes: [obj(OBJ.sem, s.sem.id)] };
     case 'wunlock':
-    case 'wdowngrade':
       return { reads: [], writes: [obj(OBJ.sem, s.sem.id)] };
+    case 'wdowngrade':
+      return { reads: [], writes: [obj(OBJ.sem, s.sem.id), semReadersObj(s.sem.id, cpu.id)] };
     case 'flock':
     case 'ftrylock':
     case 'funlock':
@@ -125,9 +132,15 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
     case 'seq-end':
       return { reads: [], writes: [obj(OBJ.sem, s.mm.mmapLock.id)] };
     case 'vma-get':
+      return { reads: [obj(OBJ.sem, s.vma.vmLock.id)], writes: [semReadersObj(s.vma.vmLock.id, cpu.id)] };
     case 'detach':
-      return { reads: [], writes: [obj(OBJ.sem, s.vma.vmLock.id)] };
+      return { reads: allReaders(s.vma.vmLock.id, k), writes: [obj(OBJ.sem, s.vma.vmLock.id)] };
   }
+}
+
+/** Every CPU's reader count of a semaphore: what waits for no readers at all reads. */
+function allReaders(semId: number, k: Kernel): number[] {
+  return k.cpus.map((c) => semReadersObj(semId, c.id));
 }
 
 /**
@@ -162,6 +175,8 @@ export function objectName(o: number): string {
     case OBJ.irq:
     case OBJ.tlb:
       return `${name} CPU${n}`;
+    case OBJ.semReaders:
+      return `${name} ${Math.floor(n / NR_CPUS)} CPU${n % NR_CPUS}`;
     default:
       return `${name} ${n}`;
   }

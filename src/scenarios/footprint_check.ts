@@ -6,11 +6,11 @@
  * order of two steps that do not commute. (Reads cannot be seen this way; the commutation check of
  * src/explore/oracles.ts covers them.) Slow, for tests: scenario kernels have a handful of tables.
  */
-import type { Kernel } from '../mm/mm_types.js';
+import type { Kernel, RwSem } from '../mm/mm_types.js';
 import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
 import type { Pfn } from '../mm/const.js';
 import { T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
-import { obj, objectName, OBJ } from './footprint.js';
+import { obj, objectName, OBJ, semReadersObj } from './footprint.js';
 
 export type Digest = Map<number, string>;
 
@@ -34,12 +34,12 @@ export function observe(k: Kernel): Digest {
   for (const mm of k.mms) {
     d.set(obj(OBJ.mmlock, mm.id), `${mm.pageTableLock}`);
     d.set(obj(OBJ.flushPending, mm.id), `${mm.tlbFlushPending}`);
-    d.set(obj(OBJ.sem, mm.mmapLock.id), `${mm.mmapLock.readers}/${mm.mmapLock.writer} seq ${mm.mmapSeq}`);
+    observeSem(d, k, mm.mmapLock, `seq ${mm.mmapSeq}`);
     d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
-    for (const v of mm.vmas) d.set(obj(OBJ.sem, v.vmLock.id), `${v.vmLock.readers}/${v.vmLock.writer} seq ${v.writeSeq} ${v.detached}`);
+    for (const v of mm.vmas) observeSem(d, k, v.vmLock, `seq ${v.writeSeq} ${v.detached}`);
   }
   for (const f of k.files) {
-    d.set(obj(OBJ.sem, f.iMmapRwsem.id), `${f.iMmapRwsem.readers}/${f.iMmapRwsem.writer}`);
+    observeSem(d, k, f.iMmapRwsem, '');
     let cache = `n${f.nrpages}`;
     f.pages.forEach((i, pfn) => (cache += ` ${i}:${pfn}`));
     d.set(obj(OBJ.mapping, f.id), cache);
@@ -64,6 +64,12 @@ export function observe(k: Kernel): Digest {
   return d;
 }
 
+/** A semaphore as two kinds of object: its writer half (with `beside`), each CPU's readers. */
+function observeSem(d: Digest, k: Kernel, sem: RwSem, beside: string): void {
+  d.set(obj(OBJ.sem, sem.id), `w${sem.writer} ${beside}`);
+  for (const c of k.cpus) d.set(semReadersObj(sem.id, c.id), `${sem.readersOn[c.id]}`);
+}
+
 /** Tables allocated and not linked: private to the task that holds them. */
 export function privateTables(k: Kernel): Set<number> {
   const out = new Set<number>();
@@ -76,7 +82,7 @@ export function changed(before: Digest, after: Digest): number[] {
   const out: number[] = [];
   for (const [o, v] of after) if (before.get(o) !== v) out.push(o);
   // A VMA that left the tree is no longer seen; that is a tree change, not one of its lock.
-  for (const o of before.keys()) if (!after.has(o) && o % 16 !== OBJ.sem) out.push(o);
+  for (const o of before.keys()) if (!after.has(o) && o % 16 !== OBJ.sem && o % 16 !== OBJ.semReaders) out.push(o);
   return out;
 }
 

@@ -172,9 +172,14 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       if (o.json) {
         process.stdout.write(JSON.stringify(exploreDoc(scn.name, guardsOff, sys.taskNames ?? [], result)) + '\n');
       } else if (result.status === 'violation') {
-        process.stdout.write(`VIOLATION ${result.violation.kind}: ${result.violation.message}\n`);
-        process.stdout.write(`replay: ptlab explore ${name} ${flags} --replay '${result.token}'\n\n`);
-        process.stdout.write(formatTrace(result.trace, result.nTasks, { names: sys.taskNames, violation: result.violation, locations: o.locations }) + '\n');
+        // With --all, every distinct violation (the first is the result itself).
+        if (result.failures.length > 1) process.stdout.write(`${result.failures.length} distinct violations${result.complete ? ' (the search is complete)' : ''}\n\n`);
+        result.failures.forEach((f, i) => {
+          if (i > 0) process.stdout.write('\n');
+          process.stdout.write(`VIOLATION ${f.violation.kind}: ${f.violation.message}\n`);
+          process.stdout.write(`replay: ptlab explore ${name} ${flags} --replay '${f.token}'\n\n`);
+          process.stdout.write(formatTrace(f.trace, result.nTasks, { names: sys.taskNames, violation: f.violation, locations: o.locations }) + '\n');
+        });
       } else {
         const bound = o.bound === undefined ? scn.bound : Number(o.bound);
         process.stdout.write(verdictLine(result, bound) + '\n');

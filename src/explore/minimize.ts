@@ -3,8 +3,9 @@
  * as people tell it ("A is preempted right after reading P"). Greedy, as in CHESS's and shuttle's
  * shrinkers: at each preemption, let the preempted task continue instead — until it blocks or
  * finishes, or for just its next run of steps — then follow the rest of the schedule as closely as
- * it still applies. Keep a variant when it fails with the same violation kind and has fewer
- * preemptions, or as many and fewer steps; restart from it; stop at a local minimum.
+ * it still applies. Keep a variant when it fails with the same violation kind (and identity, if
+ * it has one: an anomaly's outcome) and has fewer preemptions, or as many and fewer steps; restart
+ * from it; stop at a local minimum.
  */
 import { runExecution, type Execution } from './run.js';
 import type { Decision, Scheduler, SchedulerView, System, Violation } from './types.js';
@@ -31,7 +32,7 @@ export function minimizeFailure(system: System, start: Failing, maxSteps: number
         if (runs++ >= maxRuns) return { best, minimized: false };
         const ex = runExecution(system, new Guided(best.decisions, k, stickFor), maxSteps);
         const v = ex.end.kind === 'violation' ? ex.end.violation : null;
-        if (v && v.kind === best.violation.kind && smaller(ex, best)) {
+        if (v && v.kind === best.violation.kind && v.identity === best.violation.identity && smaller(ex, best)) {
           best = { decisions: ex.decisions, preemptedAt: ex.preemptedAt, violation: v };
           continue search;
         }

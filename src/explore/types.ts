@@ -38,6 +38,11 @@ export interface StepInfo {
 export interface Violation {
   readonly kind: string;
   readonly message: string;
+  /**
+   * When set, what else a variant must share to be the same finding (minimize.ts): an anomaly's
+   * kind says only "unexplained outcome", and a shorter schedule may fail with another outcome.
+   */
+  readonly identity?: string;
 }
 
 /** One execution's worth of system state. */

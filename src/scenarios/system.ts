@@ -33,6 +33,7 @@ export class Finding implements Violation {
   constructor(
     readonly kind: string,
     readonly message: string,
+    readonly identity?: string,
   ) {}
 }
 
@@ -318,7 +319,8 @@ class ModelInstance implements Instance {
     setCurrent(this.k, 0);
     const v = explain(this.scn, seq, got, this.explainWith.allow);
     if (v.verdict === 'explained') return null;
-    if (v.verdict === 'anomaly' && !seq.capped) return new Finding('anomaly', v.message);
+    // An anomaly is this outcome: minimizing must not trade it for another unexplained one.
+    if (v.verdict === 'anomaly' && !seq.capped) return new Finding('anomaly', v.message, got.key);
     const f = v.verdict === 'anomaly' ? new Finding('unexplained', `${v.message} (among the first ${seq.runs} sequential runs only: not called an anomaly)`) : new Finding(`allowed-anomaly@${v.entry.line}`, v.message);
     (this.allowed ??= []).push(f);
     return null;

@@ -345,36 +345,56 @@ function* mfillAtomicPteZeropage(dstPmd: number, dstVma: Vma, dstAddr: Vaddr): K
 /** Retries of one address after -EAGAIN before the model calls it a livelock. */
 const MAX_AGAIN = 16;
 
-/** move_pages() for a single page: returns 0 or a negative errno. */
+/**
+ * move_pages() for a single page (mm/userfaultfd.c, 6.18): returns 0 or a negative errno.
+ *
+ * The loop keeps the kernel's error handling: `err` is set by a failing pass and a pass that moves
+ * the page does not clear it (`if (ret < 0) err = ret; else step_size = ret;`). So after a pass
+ * that returned -EAGAIN (the destination table vanished before or while it was mapped), the pass
+ * that moves the page still sees -EAGAIN, does not advance, and runs the same address again: it
+ * finds its own page at the destination (-EEXIST), or, if it was zapped meanwhile, no source
+ * page (-ENOENT). The ioctl fails although the page moved (docs/explorer.md, "Sequential
+ * explainability"). The huge-PMD path assigns `err` and has no such carry-over; the model has no
+ * huge-PMD move. cond_resched() between passes is left out (no scheduling point the explorer
+ * needs: every step already is one).
+ */
 export function* movePages(mm: MmStruct, dstAddr: Vaddr, srcAddr: Vaddr): KGen<number> {
   yield* downRead(mm.mmapLock);
   const src = vmaLookup(mm, srcAddr);
   const dst = vmaLookup(mm, dstAddr);
-  let ret = -EINVAL;
+  let err = -EINVAL;
+  let moved = 0;
   if (src && dst && src.isAnonymous() && dst.isAnonymous()) {
-    for (let i = 0; i < MAX_AGAIN; i++) {
+    err = 0; // validate_move_areas()
+    for (let pass = 0; pass < MAX_AGAIN; pass++) {
       const srcPmdp = yield* mmFindPmd(mm, srcAddr);
       if (!srcPmdp) {
-        ret = -ENOENT;
+        err = -ENOENT;
         break;
       }
       // The destination PMD is allocated if needed; a huge one is refused.
       const pudp = yield* pudAlloc(mm, dstAddr);
       const dstPmdp = pudp ? yield* pmdAlloc(mm, pudp, dstAddr) : 0;
       if (!dstPmdp || !(yield* pteAlloc(mm, dstPmdp, dstAddr))) {
-        ret = -ENOMEM;
+        err = -ENOMEM;
         break;
       }
       if (!pmdIsTable(yield* ptepGet(dstPmdp))) continue;
-      ret = yield* movePagesPte(mm, dstPmdp, srcPmdp, dstAddr, srcAddr);
-      if (ret !== -EAGAIN) break;
+      const ret = yield* movePagesPte(mm, dstPmdp, srcPmdp, dstAddr, srcAddr);
+      if (ret < 0) err = ret; // and a success leaves an earlier -EAGAIN in err
+      if (err) {
+        if (err === -EAGAIN) continue;
+        break;
+      }
+      moved = ret; // proceed to the next page: the only one
+      break;
     }
   }
   yield* upRead(mm.mmapLock);
-  return ret;
+  return moved ? 0 : err;
 }
 
-/** move_pages_pte(). */
+/** move_pages_pte() (6.18: move_pages_ptes(), which moves a batch; one page here): PAGE_SIZE moved, or a negative errno. */
 function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: Vaddr, srcAddr: Vaddr): KGen<number> {
   const k = current.k;
   const dstOut = new PteMapOut();
@@ -387,10 +407,20 @@ function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: 
     yield* pteUnmap(dstPte);
     return -EAGAIN;
   }
+  // out: unmap in reverse order (LIFO), source first.
   const unmapBoth = function* () {
     yield* pteUnmap(srcPte);
     yield* pteUnmap(dstPte);
   };
+  // "Sanity checks before the operation": plain reads of both PMDs. A table reclaimed (or
+  // zapped, or collapsed) since it was mapped above is not a retry here but -EINVAL, which no
+  // sequential order with the reclaim gives (a none source PMD is -ENOENT in move_pages()).
+  const dstPmdNow = yield* ptepGet(dstPmdp);
+  const srcPmdNow = yield* ptepGet(srcPmdp);
+  if (pmdNone(dstPmdNow) || pmdNone(srcPmdNow) || pmdTransHuge(dstPmdNow) || pmdTransHuge(srcPmdNow)) {
+    yield* unmapBoth();
+    return -EINVAL;
+  }
   yield* spinLock(dstOut.ptl);
   const origDst = yield* ptepGet(dstPte);
   yield* spinUnlock(dstOut.ptl);
@@ -411,7 +441,7 @@ function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: 
   const [first, second] = dstOut.ptl < srcOut.ptl ? [dstOut.ptl, srcOut.ptl] : [srcOut.ptl, dstOut.ptl];
   yield* spinLock(first);
   if (second !== first) yield* spinLock(second);
-  const unlockBoth = function* () {
+  const doublePtUnlock = function* () {
     if (second !== first) yield* spinUnlock(second);
     yield* spinUnlock(first);
   };
@@ -421,7 +451,7 @@ function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: 
     (yield* ptepGet(dstPte)) === origDst &&
     (!guardOn(k.cfg, 'uffd-move-dst-pmd-recheck') || (yield* ptepGet(dstPmdp)) === dstPmdval);
   if (!stable) {
-    yield* unlockBoth();
+    yield* doublePtUnlock();
     yield* unmapBoth();
     return -EAGAIN;
   }
@@ -430,7 +460,7 @@ function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: 
   yield* flushTlbMmRange(mm, srcAddr, srcAddr + PAGE_SIZE, PAGE_SHIFT, false);
   k.mem.index[pfn] = -1; // folio_move_anon_rmap(): the page now belongs to the destination
   yield* setPte(dstPte, origSrc);
-  yield* unlockBoth();
+  yield* doublePtUnlock();
   yield* unmapBoth();
-  return 0;
+  return PAGE_SIZE;
 }

@@ -122,6 +122,18 @@ describe('ptlab explore', () => {
     expect(on.out).toMatch(/clean/);
   });
 
+  it('--all prints every distinct violation, each with a token that replays it', () => {
+    const all = ptlab('explore', 'uffd_move_vs_dontneed', '--explain', '--all');
+    expect(all.code).toBe(1);
+    expect(all.out).toContain('2 distinct violations (the search is complete)');
+    const found = [...all.out.matchAll(/^VIOLATION anomaly: results r0 \(cpu0 uffd_move\) = (-\d+)[^]*?--replay '([^']+)'/gm)].map((m) => [m[1], m[2]]);
+    expect(found.map(([r0]) => r0).sort()).toEqual(['-17', '-22']);
+    for (const [r0, token] of found) {
+      const one = ptlab('explore', 'uffd_move_vs_dontneed', '--explain', '--replay', token);
+      expect(one.out).toContain(`VIOLATION anomaly: results r0 (cpu0 uffd_move) = ${r0},`);
+    }
+  });
+
   it('takes --config (a release, an architecture) and --remedy, and says what an architecture tolerates', () => {
     const arm = ptlab('explore', 'deferred_flush_bbm');
     expect(arm.code).toBe(1);

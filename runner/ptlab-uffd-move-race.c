@@ -1,0 +1,163 @@
+/*
+ * ptlab-uffd-move-race: UFFDIO_MOVE against MADV_DONTNEED reclaim of the destination block on the
+ * live kernel, counting the two outcomes the explorer's uffd_move_vs_dontneed scenario finds with
+ * --explain (docs/explorer.md, "Sequential explainability"), neither of which any order of the two
+ * calls gives:
+ *
+ * - -EINVAL: move_pages_ptes() (mm/userfaultfd.c, 6.18) maps the destination table without a lock,
+ *   then reads both PMDs ("sanity checks before the operation"); a DONTNEED that zapped the block
+ *   and reclaimed its table in between leaves the destination PMD none.
+ * - a failed move that moved the page: move_pages() sets `err` from a failing pass and a pass that
+ *   moves the page does not clear it. After a pass that returned -EAGAIN (the destination table
+ *   vanished under it), the pass that moves the page leaves -EAGAIN in `err`, the loop runs the
+ *   same address again and fails there: -EEXIST (its own page is at the destination) or -ENOENT
+ *   (the DONTNEED zapped it meanwhile and the source is empty). The page has left the source.
+ *
+ *   cc -O2 -Wall -Wextra -std=gnu11 -pthread -o runner/build/ptlab-uffd-move-race runner/ptlab-uffd-move-race.c
+ *   ptlab-uffd-move-race [SECONDS [holes]]   (default 10 s; needs userfaultfd: root, or
+ *                                            vm.unprivileged_userfaultfd; holes: ALLOW_SRC_HOLES)
+ *
+ * One thread loops MADV_DONTNEED of the 2 MiB destination block D. The main thread writes the
+ * source page S[0], fills D[0] (UFFDIO_COPY, so that D has a table with a page the DONTNEED
+ * zaps), then moves S[0] to D+8K and looks at S[0] in /proc/self/pagemap. Neither VMA changes, S
+ * is never zapped and THP is off, so: every -EINVAL is the first outcome; a -EEXIST or -ENOENT
+ * after which S[0] is gone is the second (a genuine -EEXIST, D+8K still holding the previous
+ * round's page, leaves S[0] where it was). A watchdog reports a move that does not return within
+ * 2 s (exit 5). Exit codes: 0 done, 1 setup failed, 3 no userfaultfd or no UFFDIO_MOVE, 5 stuck.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK (2UL << 20)
+
+/* Older UAPI headers lack UFFDIO_MOVE (include/uapi/linux/userfaultfd.h, 6.8+): the kernel's values. */
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+#define _UFFDIO_MOVE (0x05)
+#define UFFDIO_MOVE_MODE_DONTWAKE ((__u64)1 << 0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((__u64)1 << 1)
+struct uffdio_move {
+	__u64 dst;
+	__u64 src;
+	__u64 len;
+	__u64 mode;
+	__s64 move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
+#endif
+
+static char *dst;
+static atomic_int stop;
+
+/* Is the page at va present (pagemap bit 63)? */
+static int present(int pm, const void *va)
+{
+	unsigned long long e = 0;
+	if (pread(pm, &e, sizeof e, (off_t)((unsigned long)va / 4096 * 8)) != sizeof e) return -1;
+	return (int)(e >> 63);
+}
+
+/* Set before each UFFDIO_MOVE: a move that does not return within 2 s is reported stuck. */
+static atomic_long move_started_ms;
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		usleep(100000);
+		long t = atomic_load(&move_started_ms);
+		if (t && now_ms() - t > 2000) {
+			/* Exiting sends the stuck thread a fatal signal: move_pages() then ends with -EINTR. */
+			printf("STUCK: one UFFDIO_MOVE has not returned for %ld ms\n", now_ms() - t);
+			fflush(stdout);
+			_exit(5);
+		}
+	}
+	return NULL;
+}
+
+static void *dontneed(void *arg)
+{
+	(void)arg;
+	long n = 0;
+	while (!atomic_load(&stop)) {
+		madvise(dst, BLOCK, MADV_DONTNEED);
+		n++;
+	}
+	return (void *)n;
+}
+
+int main(int argc, char **argv)
+{
+	int secs = argc > 1 ? atoi(argv[1]) : 10;
+	int holes = argc > 2 && !strcmp(argv[2], "holes");
+	int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) { perror("uffd"); return 3; }
+	/* Two 2 MiB-aligned blocks in separate VMAs (different protections keep them from merging). */
+	char *s = mmap((void *)(16ULL << 40), BLOCK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	dst = mmap((void *)((16ULL << 40) + 2 * BLOCK), BLOCK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (s == MAP_FAILED || dst == MAP_FAILED) { perror("mmap"); return 1; }
+	madvise(s, BLOCK, MADV_NOHUGEPAGE);
+	madvise(dst, BLOCK, MADV_NOHUGEPAGE);
+	struct uffdio_register reg = { .range = { .start = (unsigned long)dst, .len = BLOCK }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) { perror("register"); return 1; }
+	pthread_t t;
+	pthread_create(&t, NULL, dontneed, NULL);
+	pthread_t w;
+	pthread_create(&w, NULL, watchdog, NULL);
+	long ok = 0, eexist = 0, einval = 0, other = 0, refill_failed = 0;
+	static long other_by[256];
+	long enoent_src_there = 0, enoent_src_gone = 0, eexist_moved = 0, einval_moved = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	time_t end = time(NULL) + secs;
+	while (time(NULL) < end) {
+		s[0] = 1;
+		/* D[0] is registered for missing faults: fill it with a copy rather than a fault. */
+		static char page[4096] __attribute__((aligned(4096)));
+		struct uffdio_copy cp = { .dst = (unsigned long)dst, .src = (unsigned long)page, .len = 4096, .mode = UFFDIO_COPY_MODE_DONTWAKE };
+		if (ioctl(uffd, UFFDIO_COPY, &cp) && errno != EEXIST && errno != EAGAIN) refill_failed++;
+		struct uffdio_move mv = { .dst = (unsigned long)dst + 8192, .src = (unsigned long)s, .len = 4096, .mode = UFFDIO_MOVE_MODE_DONTWAKE | (holes ? UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES : 0) };
+		atomic_store(&move_started_ms, now_ms());
+		int r = ioctl(uffd, UFFDIO_MOVE, &mv);
+		atomic_store(&move_started_ms, 0);
+		if (!r) ok++;
+		else if (errno == EEXIST) { eexist++; if (present(pm, s) == 0) eexist_moved++; }
+		else if (errno == EINVAL) { einval++; if (present(pm, s) == 0) einval_moved++; }
+		else if (errno == ENOTTY) { fprintf(stderr, "no UFFDIO_MOVE on this kernel\n"); return 3; }
+		else {
+			other++;
+			if (errno < 256) other_by[errno]++;
+			/* Where is the page now? (The DONTNEED may have zapped D+8K since.) */
+			if (errno == ENOENT) { if (present(pm, s) == 1) enoent_src_there++; else enoent_src_gone++; }
+		}
+	}
+	atomic_store(&stop, 1);
+	void *n;
+	pthread_join(t, &n);
+	printf("moves: %ld ok, %ld EEXIST, %ld EINVAL (the race), %ld other; %ld DONTNEEDs; %ld failed refills of D[0]\n", ok, eexist, einval, other, (long)n, refill_failed);
+	printf("  the page left S[0] although the move failed: %ld of the EEXIST, %ld of the EINVAL\n", eexist_moved, einval_moved);
+	printf("  ENOENT with S[0] still mapped: %ld, with S[0] gone: %ld\n", enoent_src_there, enoent_src_gone);
+	for (int e = 0; e < 256; e++)
+		if (other_by[e]) printf("  other: %ld %s\n", other_by[e], strerrorname_np(e) ? strerrorname_np(e) : "?");
+	return 0;
+}

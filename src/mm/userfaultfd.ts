@@ -50,7 +50,6 @@ import {
   _PAGE_SPECIAL,
   isPteMarker,
   mkPte,
-  pmdIsTable,
   pmdNone,
   pmdPresent,
   pmdTransHuge,
@@ -372,14 +371,22 @@ export function* movePages(mm: MmStruct, dstAddr: Vaddr, srcAddr: Vaddr): KGen<n
         err = -ENOENT;
         break;
       }
-      // The destination PMD is allocated if needed; a huge one is refused.
+      // The destination PMD is allocated if needed; a huge one is refused (-EEXIST). One that
+      // turns huge after this read fails the lockless map below (-EAGAIN) and is refused next pass.
       const pudp = yield* pudAlloc(mm, dstAddr);
       const dstPmdp = pudp ? yield* pmdAlloc(mm, pudp, dstAddr) : 0;
-      if (!dstPmdp || !(yield* pteAlloc(mm, dstPmdp, dstAddr))) {
+      if (!dstPmdp) {
         err = -ENOMEM;
         break;
       }
-      if (!pmdIsTable(yield* ptepGet(dstPmdp))) continue;
+      if (pmdTransHuge(yield* ptepGet(dstPmdp))) {
+        err = -EEXIST;
+        break;
+      }
+      if (!(yield* pteAlloc(mm, dstPmdp, dstAddr))) {
+        err = -ENOMEM;
+        break;
+      }
       const ret = yield* movePagesPte(mm, dstPmdp, srcPmdp, dstAddr, srcAddr);
       if (ret < 0) err = ret; // and a success leaves an earlier -EAGAIN in err
       if (err) {

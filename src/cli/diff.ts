@@ -72,7 +72,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   const avail = kernelOracleAvailable();
   if (!avail.ok) {
     process.stderr.write(`ptlab diff: skipped: this machine cannot serve as the kernel oracle: ${avail.reason}\n`);
-    return EXIT.SKIPPED;
+    return EXIT.NO_VERDICT;
   }
   if (avail.note) process.stderr.write(`ptlab diff: note: ${avail.note}\n`);
   const modelOnly = Object.keys(config).filter((k) => !KERNEL_KEYS.has(k));
@@ -118,7 +118,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   }
   if (broken) return EXIT.INTERNAL;
   if (total.mismatches) return EXIT.FAIL;
-  if (skipped) return EXIT.SKIPPED;
+  if (skipped) return EXIT.NO_VERDICT;
   return EXIT.OK;
 }
 

@@ -1,6 +1,6 @@
 /**
  * `ptlab explore SCENARIO` and `ptlab scenarios`: search a scenario's interleavings on simulated
- * CPUs. Exit codes: 0 clean, 1 violation, 2 bad input, 3 budget exhausted.
+ * CPUs. Exit codes: 0 clean, 1 violation, 2 bad input, 3 no verdict (budget exhausted).
  */
 import type { Command } from 'commander';
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -118,7 +118,7 @@ A trace names the modelled kernel function of each step (zap_pte_range: lock ptl
 tasks one after another, each CPU's in order): the tasks' results, VmPTE/RSS counters and pagemap
 of the mappings they name must equal one order's, else it is a violation of kind 'anomaly'
 (docs/explorer.md, "Sequential explainability"); allow-listed anomalies are counted, not failed.
-Exit codes: 0 clean, 1 violation found, 2 bad input, 3 budget exhausted before the search ended.
+Exit codes: 0 clean, 1 violation found, 2 bad input, 3 no verdict: the budget ran out before the search ended.
 Guards: ${GUARD_NAMES.join(', ')}`,
     )
     .action((name: string, o: ExploreCliOptions) => {
@@ -198,6 +198,6 @@ Guards: ${GUARD_NAMES.join(', ')}`,
           process.stdout.write(`  see it: ptlab explore ${name} ${flags} --replay '${t.token}'\n`);
         }
       }
-      process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.SKIPPED : EXIT.OK;
+      process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.NO_VERDICT : EXIT.OK;
     });
 }

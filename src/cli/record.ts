@@ -13,7 +13,7 @@ export const RECORD_EXIT = {
   CMD_FAILED: EXIT.FAIL,
   USAGE: EXIT.USAGE,
   /** cannot record here: perf missing, not permitted, or tracepoints missing */
-  CANNOT_RECORD: EXIT.SKIPPED,
+  CANNOT_RECORD: EXIT.NO_VERDICT,
   NOT_EXECUTABLE: 126,
   NOT_FOUND: 127,
   INTERRUPTED: 130,

@@ -4,7 +4,12 @@ import { formatScriptError, type Script } from '../script/ast.js';
 import { safeParseScriptLines, type ParseScriptResult } from '../script/parse.js';
 import { fileLines } from '../util/file_lines.js';
 
-export const EXIT = { OK: 0, FAIL: 1, USAGE: 2, SKIPPED: 3, INTERNAL: 4 } as const;
+/**
+ * The exit codes of every command (README.md, "Exit codes"). 3 is one meaning everywhere: the
+ * command ran but could not reach a verdict, because a search stopped at its budget (explore) or
+ * because this machine's kernel cannot be used (diff, record).
+ */
+export const EXIT = { OK: 0, FAIL: 1, USAGE: 2, NO_VERDICT: 3, INTERNAL: 4 } as const;
 
 /** Bad input from the user: printed as one message, exit code 2. */
 export class UsageError extends Error {}

@@ -355,7 +355,9 @@ const MAX_AGAIN = 16;
  * page (-ENOENT). The ioctl fails although the page moved (docs/explorer.md, "Sequential
  * explainability"). The huge-PMD path assigns `err` and has no such carry-over; the model has no
  * huge-PMD move. cond_resched() between passes is left out (no scheduling point the explorer
- * needs: every step already is one).
+ * needs: every step already is one). Locks: the model takes mmap_lock for read where 6.18's
+ * uffd_move_lock() read-locks both VMAs (falling back to mmap_lock); against a per-VMA-lock
+ * MADV_DONTNEED both are readers, so neither excludes it.
  */
 export function* movePages(mm: MmStruct, dstAddr: Vaddr, srcAddr: Vaddr): KGen<number> {
   yield* downRead(mm.mmapLock);

@@ -37,6 +37,7 @@ export const FEATURES = [
   // tasks
   'two-per-cpu', // up to two kernel paths on a CPU
   'one-cpu', // a single CPU (a sequential path against its own setup)
+  'reclaim', // one path is a whole-block MADV_DONTNEED: the zap that reclaims the PTE table
   'k:dontneed', // MADV_DONTNEED / DONTNEED_LOCKED / FREE
   'k:collapse', // MADV_COLLAPSE
   'k:madvise', // the other advices: populate, guard install/remove, (no)hugepage
@@ -223,6 +224,17 @@ class Builder {
     return d.weighted(alts.filter(([, [, len]]) => len <= max));
   }
 
+  /**
+   * The path every race of this model meets: a MADV_DONTNEED of one whole 2 MiB block, whose zap
+   * detaches and frees the emptied PTE table (mm/pt_reclaim.c). Drawn from the task kinds alone,
+   * it is rare (about one scenario in 16 has one, one in 250 races it against a fault), because a
+   * DONTNEED task is one kind of twelve and a whole block one range of five.
+   */
+  reclaim(): string {
+    const m = this.d.pick(this.gen.maps);
+    return `madvise ${m.name} ${size(2 * M * this.d.int(0, m.size / (2 * M) - 1))} 2M dontneed`;
+  }
+
   /** One kernel path for a CPU, of a kind whose feature group is on. */
   task(kinds: readonly Feature[]): string {
     const { d, gen } = this;
@@ -282,7 +294,7 @@ class Builder {
 
 /** The feature groups a seed turns on: a fair coin each, and at least one kind of task. */
 function drawFeatures(d: Draw): Set<Feature> {
-  const on = new Set<Feature>(FEATURES.filter((f) => d.chance(f === 'one-cpu' ? 0.25 : 0.5)));
+  const on = new Set<Feature>(FEATURES.filter((f) => d.chance(f === 'one-cpu' ? 0.25 : f === 'reclaim' ? 0.75 : 0.5)));
   if (!TASK_FEATURES.some((f) => on.has(f))) on.add(d.pick(TASK_FEATURES));
   return on;
 }
@@ -298,9 +310,10 @@ export function generate(seed: number): Generated {
   for (const m of b.gen.maps) b.populate(m);
   const kinds = TASK_FEATURES.filter((f) => on.has(f));
   const cpus = on.has('one-cpu') ? 1 : 2;
+  const reclaimCpu = on.has('reclaim') ? d.int(0, cpus - 1) : -1;
   for (let cpu = 0; cpu < cpus; cpu++) {
     const n = on.has('two-per-cpu') && d.chance(0.5) ? 2 : 1;
-    for (let j = 0; j < n; j++) b.gen.tasks.push({ cpu, op: b.task(kinds) });
+    for (let j = 0; j < n; j++) b.gen.tasks.push({ cpu, op: cpu === reclaimCpu && j === 0 ? b.reclaim() : b.task(kinds) });
   }
   keepInContract(b.gen);
   const features = FEATURES.filter((f) => on.has(f));

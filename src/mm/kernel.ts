@@ -9,7 +9,7 @@ import { applySettings, resolveConfig, type Config, type ConfigInput } from './c
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
-import { doMadvise, type MadvAdvice } from './madvise.js';
+import { madviseSyscall, type MadvAdvice } from './madvise.js';
 import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
 import { doMprotectPkey } from './mprotect.js';
 import { doMremap } from './mremap.js';
@@ -86,7 +86,7 @@ export function sysMunmap(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): nu
 }
 export function sysMadvise(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, advice: MadvAdvice): number {
   enter(k, mm);
-  return complete(/* task */ doMadvise(mm, addr, len, advice));
+  return complete(/* task */ madviseSyscall(mm, addr, len, advice));
 }
 export function sysMlock(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, lock: boolean): number {
   enter(k, mm);

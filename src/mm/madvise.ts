@@ -3,7 +3,7 @@
  * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
  * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE), MADV_COLLAPSE, MADV_COLD and MADV_PAGEOUT.
  */
-import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
+import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, ERESTARTNOINTR, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
 import { __splitHugePmd, isHugeZeroPmd, splitFolio } from './huge_memory.js';
@@ -67,6 +67,19 @@ function vmaReadLockMode(advice: MadvAdvice): boolean {
   const cfg = current.k.cfg;
   if (advice === 'dontneed' || advice === 'dontneed_locked') return cfg.dontneedLock === 'vma';
   return advice === 'free' && cfg.freeLock === 'vma';
+}
+
+/**
+ * The madvise() system call as user space sees it (SYSCALL_DEFINE3(madvise) → do_madvise()):
+ * -ERESTARTNOINTR from restart_syscall() never reaches user space, the return path
+ * (arch_do_signal_or_restart(), kernel/entry) rewinds the instruction pointer and the call runs
+ * again, with every lock dropped in between. Unbounded, as in the kernel.
+ */
+export function* madviseSyscall(mm: MmStruct, start: Vaddr, lenIn: number, advice: MadvAdvice): KGen<number> {
+  for (;;) {
+    const ret = yield* doMadvise(mm, start, lenIn, advice);
+    if (ret !== -ERESTARTNOINTR) return ret;
+  }
 }
 
 /** do_madvise(): returns 0 or a negative errno. */
@@ -398,22 +411,28 @@ function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
   return !(vma.flags & disallowed);
 }
 
+/** MAX_MADVISE_GUARD_RETRIES (mm/madvise.c, 6.18). */
+const MAX_MADVISE_GUARD_RETRIES = 3;
+
 /**
  * madvise_guard_install(): walk the range, allocating page tables as needed, and put a guard
  * marker in every none entry. If anything else is mapped, zap the range (without reclaim: the
- * zap has no details) and walk again.
+ * zap has no details) and walk again; after MAX_MADVISE_GUARD_RETRIES such rounds (faults keep
+ * refilling the range) give up with restart_syscall(): the call returns to user space, dropping
+ * its locks, and runs again (madviseSyscall()).
  */
 function* madviseGuardInstall(vma: Vma, start: Vaddr, end: Vaddr): KGen<number> {
   if (!isValidGuardVma(vma, false)) return -EINVAL;
   // Guard markers make the range non-empty from a page-table perspective: give it an anon_vma
   // (anon_vma_prepare()), so that fork copies its tables (and MADV_COLLAPSE sees one).
   anonVmaPrepare(vma);
-  for (;;) {
+  for (let i = 0; i < MAX_MADVISE_GUARD_RETRIES; i++) {
     const r = yield* guardInstallWalk(vma, start, end);
     if (r < 0) return r;
     if (r === 0) return 0;
     yield* zapPageRangeSingle(vma, start, end - start, null);
   }
+  return -ERESTARTNOINTR; // restart_syscall()
 }
 
 /** The guard_install_walk_ops walk: <0 error, 0 done, 1 when something must be zapped first. */

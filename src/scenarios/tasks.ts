@@ -3,7 +3,7 @@
  * path from src/mm (generator build), started the way the kernel would start it.
  */
 import type { Advice } from '../script/ast.js';
-import { doMadvise } from '../mm/madvise.js';
+import { madviseSyscall } from '../mm/madvise.js';
 import { doMunmap } from '../mm/mmap.js';
 import { userAccessPath } from '../mm/arch/walk.js';
 import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
@@ -66,7 +66,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':
-      return yield* doMadvise(mm, addr, t.len, t.advice);
+      return yield* madviseSyscall(mm, addr, t.len, t.advice);
     case 'touch': {
       for (let a = addr; a < addr + t.len; a += PAGE_SIZE) {
         const r = yield* userAccessPath(mm, a, t.write);

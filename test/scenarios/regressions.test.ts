@@ -85,3 +85,28 @@ describe('swarm findings, fixed', () => {
     expect(runScenario(scn, { mode: 'pct', seed: 1, executions: 500, snapshots: false }).status).toBe('clean');
   });
 });
+
+describe('swarm findings, open', () => {
+  it('MADV_GUARD_INSTALL against MADV_POPULATE_READ of one page: each undoes the other forever under an adversarial schedule', () => {
+    // madvise_guard_install() (mm/madvise.c, 6.18) zaps a page a fault mapped and walks again;
+    // after MAX_MADVISE_GUARD_RETRIES it restart_syscall()s, and the GUP of MADV_POPULATE_READ
+    // faults the page back each time the zap removed it. The kernel accepts this ("should not
+    // happen ordinarily"); the explorer has no fairness assumption and reports it (docs/swarm.md).
+    const scn = scenario(
+      [
+        'scenario guard_install_vs_populate',
+        'about swarm finding (campaign seed 6, job 16): guard install and populate of one page.',
+        'process P',
+        'map A anon private 2M',
+        'cpu 0 madvise A 0 4K guard_install',
+        'cpu 1 madvise A 0 4K populate_read',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { budget: { maxExecutions: 5_000 } });
+    expect(r.status).toBe('violation');
+    if (r.status === 'violation') {
+      expect(r.violation.kind).toBe('livelock');
+      expect(r.violation.message).toMatch(/^GUP of \d+ still finds no page after 64 faults/);
+    }
+  });
+});

@@ -31,8 +31,8 @@ const tmp = (what: string): string => {
 };
 
 /**
- * Campaign seed 11, 12 scenarios, four guards off: two findings, one of them found by two jobs (the
- * generator's draws change with every new task kind: pick a seed that finds again when they do).
+ * Campaign seed 11, 12 scenarios, four guards off: two findings when written (the generator's draws
+ * change with every new feature group: pick a seed that finds again when they do).
  */
 const GUARDS: GuardName[] = ['reclaim-range-check', 'any-skipped', 'zap-fastpath-fix', 'rcu-single-table-free'];
 const OPTS: Omit<CampaignOptions, 'out'> = { seed: 11, scenarios: 12, budget: { dpor: 100, pct: 20 }, guardsOff: GUARDS };

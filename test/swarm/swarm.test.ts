@@ -21,10 +21,11 @@ import { timeless } from '../support/swarm.js';
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
 
 /**
- * Campaign seed 6, its first 25 scenarios: job 11 hits R12 with `reclaim-range-check` off. (Seed 1,
- * job 20 did until the task kinds mprotect and mremap joined the generator's coins.)
+ * Campaign seed 4, its first 25 scenarios: one of its first 12 jobs hits R12 with
+ * `reclaim-range-check` off. (Seed 6 did until the generator's `reclaim` group; its job 16, a guard
+ * install racing MADV_POPULATE_READ, now finds the livelock of docs/swarm.md, "Findings".)
  */
-const SMALL: Omit<CampaignOptions, 'guardsOff'> = { seed: 6, scenarios: 25, budget: { dpor: 500, pct: 100 }, workers: 0 };
+const SMALL: Omit<CampaignOptions, 'guardsOff'> = { seed: 4, scenarios: 25, budget: { dpor: 500, pct: 100 }, workers: 0 };
 
 describe('generator', () => {
   it('is deterministic per seed, and every scenario parses and sets up', () => {
@@ -86,7 +87,7 @@ describe('campaign', () => {
   });
 
   it('gives the same results on 1 and 2 worker threads', async () => {
-    // Small budgets: up to job 11, which finds R12.
+    // Small budgets: the first 12 jobs, which find R12.
     const opts = { ...SMALL, scenarios: 12, budget: { dpor: 100, pct: 20 }, guardsOff: ['reclaim-range-check' as const] };
     const [one, two] = [await runCampaign({ ...opts, workers: 1 }), await runCampaign({ ...opts, workers: 2 })];
     expect(one.findings.map((f) => f.kind)).toContain('nonempty-detach');

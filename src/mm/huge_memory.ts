@@ -8,13 +8,11 @@ import { alignDown, alignUp, EAGAIN, EBUSY, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE
 import { current } from './current.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
 import {
-  FAULT_FLAG_VMA_LOCK,
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
   MMF_VM_HUGEPAGE,
   VM_FAULT_FALLBACK,
   VM_FAULT_OOM,
-  VM_FAULT_RETRY,
   VM_HUGEPAGE,
   VM_HUGETLB,
   VM_LOCKED,
@@ -41,6 +39,7 @@ import {
   mkHugePmd,
   mkPte,
   mkTableEntry,
+  pmdMkinvalid,
   pmdNone,
   pmdPfn,
   pmdTransHuge,
@@ -58,8 +57,7 @@ import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock
 import { pmdLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
-import { anonVmaPrepare } from './vma.js';
-import { vmaPageProt } from './memory/fault.js';
+import { vmaPageProt, vmfAnonPrepare } from './memory/fault.js';
 
 /** thp_vma_suitable_order(PMD_ORDER): the aligned 2 MiB block lies inside the VMA (and, for files, is aligned in the file). */
 export function thpVmaSuitablePmd(vma: Vma, addr: Vaddr): boolean {
@@ -132,10 +130,8 @@ export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
   const k = current.k;
   const haddr = alignDown(vmf.address, PMD_SIZE);
   if (!thpVmaSuitablePmd(vma, haddr)) return VM_FAULT_FALLBACK;
-  if (!vma.anonVma) {
-    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY; // vmf_anon_prepare()
-    anonVmaPrepare(vma);
-  }
+  const prep = yield* vmfAnonPrepare(vmf);
+  if (prep) return prep;
   mm.flags |= MMF_VM_HUGEPAGE; // khugepaged_enter_vma()
   const pml = pmdLockptr(mm, vmf.pmd);
   if (!(vmf.flags & FAULT_FLAG_WRITE) && k.cfg.thpUseZeroPage) {
@@ -340,8 +336,14 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     return;
   }
   const zero = isHugeZeroPmd(old);
-  // pmdp_invalidate() / pmdp_huge_clear_flush(): no CPU may keep the huge translation.
-  yield* ptepGetAndClear(pmdp);
+  // No CPU may keep the huge translation. The huge zero page's PMD is cleared
+  // (__split_huge_zero_page_pmd(): pmdp_huge_clear_flush(), "leave pmd empty until pte is
+  // filled"); an anonymous THP's is only invalidated (pmdp_invalidate()): still pmd_trans_huge()
+  // to software walkers, so a concurrent zap_pmd_range() waits on the PMD lock for the split and
+  // then zaps the new PTEs, where a none PMD would make it skip the block and leave all 512 pages
+  // mapped (swarm seed 14, job 29: MADV_DONTNEED against a guard install splitting the THP).
+  if (zero) yield* ptepGetAndClear(pmdp);
+  else yield* setPte(pmdp, pmdMkinvalid(old)); // pmdp_establish(): an xchg
   yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);

@@ -42,7 +42,8 @@ import {
   isSwapEntryPte,
   swpOffset,
 } from './pgtable_types.js';
-import { condResched, downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen } from './primitives.js';
+import { condResched, downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
+import { pmdLockptr } from './ptlock.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
 import { userfaultfdArmed } from './userfaultfd.js';
@@ -215,7 +216,15 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
         // split (split_folio() splits the PMD first: then the PTE walk below finds its pages);
         // a whole one becomes lazyfree.
         if (next - addr !== PMD_SIZE) yield* __splitHugePmd(vma, pmdp, addr);
-        else mem.flags[ptePfn(pmdv)] &= ~PG_swapbacked;
+        else {
+          // pmd_trans_huge_lock() and a recheck: a split in progress (pmdp_invalidate() keeps the
+          // PMD huge) ends before the lock is ours, and then the block is a table.
+          const ptl = pmdLockptr(mm, pmdp);
+          yield* spinLock(ptl);
+          const cur = yield* ptepGet(pmdp);
+          if (pmdTransHuge(cur) && !isHugeZeroPmd(cur)) mem.flags[ptePfn(cur)] &= ~PG_swapbacked;
+          yield* spinUnlock(ptl);
+        }
       }
       yield* madviseFreePteRange(tlb, vma, pmdp, addr, next);
     }

@@ -87,13 +87,22 @@ export const isMigrationPte = (v: Pte): boolean => {
   return k === SWP_MIGRATION_READ || k === SWP_MIGRATION_READ_EXCLUSIVE || k === SWP_MIGRATION_WRITE;
 };
 
-/** PMD values. pmd_trans_huge(): a present leaf (PSE). */
+/**
+ * PMD values, as x86 reads them (arch/x86/include/asm/pgtable.h, 6.18). pmd_present() and
+ * pmd_trans_huge() test _PAGE_PSE, so a huge PMD that pmdp_invalidate() made non-present while
+ * __split_huge_pmd_locked() fills its PTE table is still present and huge to every software walker:
+ * they take the PMD lock and wait for the split, rather than skip the block as if it were none.
+ * Only the hardware walker (and gup_fast's pmd_access_permitted()) also needs _PAGE_PRESENT.
+ */
 export const pmdNone = (v: Pmd): boolean => v === 0;
 export const pmdPresent = (v: Pmd): boolean => (v & (_PAGE_PRESENT | _PAGE_PSE)) !== 0;
-export const pmdTransHuge = (v: Pmd): boolean => (v & (_PAGE_PRESENT | _PAGE_PSE)) === (_PAGE_PRESENT | _PAGE_PSE);
+export const pmdTransHuge = (v: Pmd): boolean => (v & _PAGE_PSE) !== 0;
+/** pmd_mkinvalid(): the same huge PMD without _PAGE_PRESENT (what pmdp_invalidate() writes). */
+export const pmdMkinvalid = (v: Pmd): Pmd => v - (v & _PAGE_PRESENT);
 /** A PMD that points to a PTE table (neither none, nor a leaf, nor a migration entry). */
 export const pmdIsTable = (v: Pmd): boolean => (v & (_PAGE_PRESENT | _PAGE_PSE)) === _PAGE_PRESENT;
-export const isPmdMigrationEntry = (v: Pmd): boolean => isSwapPte(v) && isMigrationPte(v);
+/** is_pmd_migration_entry(): is_swap_pmd() (neither none nor present, PSE counting as present) and a migration type. */
+export const isPmdMigrationEntry = (v: Pmd): boolean => !pmdPresent(v) && isSwapPte(v) && isMigrationPte(v);
 export const pmdPfn = ptePfn;
 /** pmd_populate(): a table entry for the table page at `pfn`. Also used for PUD and PGD entries. */
 export const mkTableEntry = (pfn: Pfn): Pmd => mkPte(pfn, _PAGE_TABLE);

@@ -84,6 +84,28 @@ describe('swarm findings, fixed', () => {
     if (r.status === 'clean') expect(r.coverage).toBe('bounded');
     expect(runScenario(scn, { mode: 'pct', seed: 1, executions: 500, snapshots: false }).status).toBe('clean');
   });
+  it('MADV_DONTNEED against a THP split by MADV_GUARD_INSTALL: the zap waits for the split and zaps every page', () => {
+    // Anomaly (swarm seed 14, job 29, all guards on): DONTNEED returned 0 and 511 pages stayed
+    // mapped. The model's __split_huge_pmd_locked() cleared the PMD while it filled the PTE table,
+    // so zap_pmd_range() read none and skipped the block. 6.18 pmdp_invalidate()s an anonymous
+    // THP's PMD instead: still pmd_trans_huge() on x86 (_PAGE_PSE), so zap_huge_pmd() waits on
+    // the PMD lock, finds a table and falls through to zap_pte_range() (mm/huge_memory.c).
+    const scn = scenario(
+      [
+        'scenario dontneed_vs_guard_install_thp_split',
+        'about swarm finding: a whole-block DONTNEED against a guard install that splits the THP.',
+        'config thp=always',
+        'process P',
+        'map A anon private 2M',
+        'touch A 0 2M write every=256K',
+        'cpu 0 madvise A 0 2M dontneed',
+        'cpu 1 madvise A 0 4K guard_install',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { budget: { maxExecutions: 10_000 }, snapshots: false, explain: {} });
+    expect(r.status === 'violation' ? r.violation.message : r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+  });
 });
 
 describe('swarm findings, open', () => {

@@ -97,7 +97,7 @@ export function walkFootprint(mm: MmStruct, addr: Vaddr, cpu: Cpu): WalkFootprin
     tid = pt.tidOfPfn(pmdPfn(v));
   }
   const pmdv = pt.peek(tid, pmdIndex(addr));
-  if (pmdTransHuge(pmdv)) return leafIn(tid, pmdIndex(addr));
+  if (pmdTransHuge(pmdv)) return ptePresent(pmdv) ? leafIn(tid, pmdIndex(addr)) : { entries, tables, leaf: -1 };
   tables.push(tid);
   entries.push(tid * 512 + pmdIndex(addr));
   if (!pmdIsTable(pmdv)) return { entries, tables, leaf: -1 };
@@ -125,7 +125,8 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
     const pmdp = k.pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
     const pmdv = pt.get(pmdp);
     if (pmdTransHuge(pmdv)) {
-      if (!(pteFlags(pmdv) & _PAGE_USER) || (write && !(pteFlags(pmdv) & _PAGE_RW))) return faultInvalidate(mm, addr);
+      // A PMD invalidated mid-split (pmdp_invalidate()) has _PAGE_PSE without _PAGE_PRESENT: a fault.
+      if (!ptePresent(pmdv) || !(pteFlags(pmdv) & _PAGE_USER) || (write && !(pteFlags(pmdv) & _PAGE_RW))) return faultInvalidate(mm, addr);
       const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
       if ((pteFlags(pmdv) & want) !== want) pt.set(pmdp, pmdv + (want & ~pteFlags(pmdv)));
       const pfn = pmdPfn(pmdv);

@@ -385,6 +385,13 @@ export function* movePages(mm: MmStruct, dstAddr: Vaddr, srcAddr: Vaddr): KGen<n
         err = -EEXIST;
         break;
       }
+      // pmd_trans_huge_lock(src_pmd) gave no lock (the model has no huge source); then a none
+      // source PMD (never populated, or its empty table reclaimed) is a hole: -ENOENT, as the
+      // task never asks for UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES.
+      if (pmdNone(yield* ptepGet(srcPmdp))) {
+        err = -ENOENT;
+        break;
+      }
       if (!(yield* pteAlloc(mm, dstPmdp, dstAddr))) {
         err = -ENOMEM;
         break;

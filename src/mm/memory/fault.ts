@@ -72,7 +72,7 @@ import {
   pteUnmap,
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
-import { flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
+import { downReadTrylock, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
 import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr } from '../swapfile.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
@@ -302,7 +302,7 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
   }
-  const ret = vmfAnonPrepare(vmf);
+  const ret = yield* vmfAnonPrepare(vmf);
   if (ret) return ret;
   // alloc_anon_folio(): anonymous mTHP sizes are all "never" here, so an order-0 folio.
   const folio = k.mem.allocPages(0, PT_ANON);
@@ -333,12 +333,18 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   return 0;
 }
 
-/** vmf_anon_prepare(): an anon_vma is needed; under the per-VMA lock that means RETRY. */
-function vmfAnonPrepare(vmf: VmFault): number {
+/**
+ * vmf_anon_prepare() (mm/memory.c, 6.18: __vmf_anon_prepare()): an anon_vma is needed. Under the
+ * per-VMA lock, anon_vma_prepare() needs the mmap_lock too: a trylock, and RETRY (the fault runs
+ * again under the mmap_lock) when a writer holds it.
+ */
+export function* vmfAnonPrepare(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   if (vma.anonVma) return 0;
-  if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
+  const vmaLocked = (vmf.flags & FAULT_FLAG_VMA_LOCK) !== 0;
+  if (vmaLocked && !(yield* downReadTrylock(vma.mm.mmapLock))) return VM_FAULT_RETRY;
   anonVmaPrepare(vma);
+  if (vmaLocked) yield* upRead(vma.mm.mmapLock);
   return 0;
 }
 
@@ -381,10 +387,8 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   const vma = vmf.vma;
   const mm = vma.mm;
   const k = current.k;
-  if (!vma.anonVma) {
-    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
-    anonVmaPrepare(vma);
-  }
+  const prep = yield* vmfAnonPrepare(vmf);
+  if (prep) return prep;
   const nw = k.mem.allocPages(0, PT_ANON);
   if (nw < 0) return VM_FAULT_OOM;
   k.mem.flags[nw] |= PG_uptodate | (oldPfn ? k.mem.flags[oldPfn] & PG_has_data : 0); // __wp_page_copy_user()
@@ -470,12 +474,9 @@ function* doReadFault(vmf: VmFault): KGen<number> {
 
 /** do_cow_fault(): write fault on a private file mapping: copy into a new anonymous page. */
 function* doCowFault(vmf: VmFault): KGen<number> {
-  const vma = vmf.vma;
   const k = current.k;
-  if (!vma.anonVma) {
-    if (vmf.flags & FAULT_FLAG_VMA_LOCK) return VM_FAULT_RETRY;
-    anonVmaPrepare(vma);
-  }
+  const prep = yield* vmfAnonPrepare(vmf);
+  if (prep) return prep;
   const cow = k.mem.allocPages(0, PT_ANON);
   if (cow < 0) return VM_FAULT_OOM;
   vmf.cowPage = cow;

@@ -24,7 +24,13 @@ export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
   | { kind: 'touch'; map: string; offset: number; len: number; write: boolean }
   | { kind: 'unmap'; map: string; offset: number; len: number }
-  /** A pte_offset_map() reader: map the table under RCU, read `len` bytes' entries, pte_unmap(). */
+  /**
+   * A pte_offset_map() reader: map the table under RCU, read `len` bytes' entries, pte_unmap().
+   * Its result is 1 if pte_offset_map() gave a table, else 0. Not the entries it read: read without
+   * the PTE lock they are no snapshot (a zap may clear them one by one in between), which is why a
+   * kernel reader acts on an entry only after pte_offset_map_lock() and pte_same(); an order-free
+   * count would be an "anomaly" of the reader, not of the kernel (swarm seed 13, job 24).
+   */
   | { kind: 'pte_offset_map'; map: string; offset: number; len: number }
   /** The first half of any fault: make sure a PTE table is installed (pte_alloc() → pmd_install()). */
   | { kind: 'pte_alloc'; map: string; offset: number }
@@ -81,10 +87,9 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       if (!pmdp) return 0;
       const pte = yield* pteOffsetMap(pmdp, addr);
       if (pte < 0) return 0;
-      let present = 0;
-      for (let i = 0; i < t.len / PAGE_SIZE; i++) if ((yield* ptepGet(pte + i)) !== 0) present++;
+      for (let i = 0; i < t.len / PAGE_SIZE; i++) yield* ptepGet(pte + i);
       yield* pteUnmap(pte);
-      return present;
+      return 1;
     }
     case 'uffd_move':
       return yield* movePages(mm, maps.get(t.dst)! + t.dstOffset, addr);

@@ -198,7 +198,7 @@ export function explain(scn: Scenario, seq: SequentialOutcomes, got: Outcome, al
     message = `results ${results}; no sequential order (of ${orders}) gives ${show(got)}; closest: ${order} gives ${show(best.outcome)}${failed}`;
   }
   for (const entry of allow) {
-    if (allows(entry, scn.name, got, seq)) return { verdict: 'allowed', entry, message: `${message} [allowed by ${entry.file}:${entry.line}: ${entry.kernel}]` };
+    if (allows(entry, scn, got, seq)) return { verdict: 'allowed', entry, message: `${message} [allowed by ${entry.file}:${entry.line}: ${entry.kernel}]` };
   }
   return { verdict: 'anomaly', message };
 }
@@ -210,7 +210,13 @@ export function explain(scn: Scenario, seq: SequentialOutcomes, got: Outcome, al
  * One entry of the allow-list:
  *
  *   allow SCENARIO-PATTERN          a scenario name, or a glob (* and ?) over names
- *   when FIELD=VALUE ...            optional: the anomalous outcome has these values (r1=-11)
+ *   task LABEL-PATTERN              optional, repeatable: the scenario runs a task with this label
+ *                                   (`madvise collapse`, `touch *`, `uffd_move`: a glob); then r0,
+ *                                   r1, ... in `when` and `differs` name the tasks of these lines,
+ *                                   whatever their places in the scenario (other tasks may run too),
+ *                                   so that one entry covers generated scenarios (ptlab swarm)
+ *   when FIELD=VALUE ...            optional: the anomalous outcome has these values (r1=-11,
+ *                                   *.AnonHugePages=0: every field the glob matches)
  *   differs FIELD-PATTERN ...       optional: it differs from some sequential outcome only in
  *                                   fields matching these globs (*.VmPTE, P.pagemap.*)
  *   kernel FUNCTION ...             the kernel function that makes it acceptable (free text)
@@ -222,6 +228,7 @@ export interface AllowEntry {
   readonly file: string;
   readonly line: number;
   readonly scenario: string;
+  readonly tasks: readonly string[];
   readonly when: readonly Field[];
   readonly differs: readonly string[];
   readonly kernel: string;
@@ -251,11 +258,15 @@ export function parseAllowList(text: string, file: string): { ok: true; entries:
     if (head === 'allow') {
       close();
       if (rest.length !== 1 || !/^[A-Za-z0-9_.*?-]+$/.test(rest[0])) return void bad(`bad scenario pattern '${arg}'`, 'allow NAME or a glob like swarm_*');
-      cur = { file, line, scenario: rest[0], when: [], differs: [], kernel: '', reason: '' };
+      cur = { file, line, scenario: rest[0], tasks: [], when: [], differs: [], kernel: '', reason: '' };
       return;
     }
     if (!cur) return void bad(`'${head}' outside an entry`, "an 'allow SCENARIO' line first");
     switch (head) {
+      case 'task':
+        if (!rest.length) return void bad('missing task label', 'task LABEL-PATTERN, e.g. task madvise dontneed or task touch *');
+        cur.tasks.push(arg);
+        return;
       case 'when':
         for (const w of rest) {
           const eq = w.indexOf('=');
@@ -274,7 +285,7 @@ export function parseAllowList(text: string, file: string): { ok: true; entries:
         cur.reason = cur.reason ? `${cur.reason} ${arg}` : arg;
         return;
       default:
-        bad(`unknown line '${head}'`, 'allow, when, differs, kernel or reason');
+        bad(`unknown line '${head}'`, 'allow, task, when, differs, kernel or reason');
     }
   });
   close();
@@ -285,13 +296,29 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
-/** Whether an allow-list entry covers this anomalous outcome of scenario `name`. */
-export function allows(e: AllowEntry, name: string, got: Outcome, seq: SequentialOutcomes): boolean {
-  if (!glob(e.scenario).test(name)) return false;
-  const value = new Map(got.fields);
-  if (!e.when.every(([f, v]) => value.get(f) === v)) return false;
+/** Whether an allow-list entry covers this anomalous outcome of scenario `scn`. */
+export function allows(e: AllowEntry, scn: Scenario, got: Outcome, seq: SequentialOutcomes): boolean {
+  if (!glob(e.scenario).test(scn.name)) return false;
+  if (!e.tasks.length) return allowsAs(e, (f) => f, got, seq);
+  const labels = scn.tasks.map((t) => specLabel(t.spec));
+  const patterns = e.tasks.map(glob);
+  // Every way to give each `task` line a task of its own (tasks are few: at most 3 per CPU).
+  const assign = (k: number, slots: number[]): boolean => {
+    if (k === patterns.length) return allowsAs(e, (f) => f.replace(/^r(\d+)$/, (m, n: string) => (Number(n) < slots.length ? `r${slots[Number(n)]}` : m)), got, seq);
+    return labels.some((l, slot) => !slots.includes(slot) && patterns[k].test(l) && assign(k + 1, [...slots, slot]));
+  };
+  return assign(0, []);
+}
+
+/** allows() once the entry's field names are renamed into the scenario's (`rename`: r0 → r2). */
+function allowsAs(e: AllowEntry, rename: (field: string) => string, got: Outcome, seq: SequentialOutcomes): boolean {
+  const when = e.when.map(([f, v]) => [glob(rename(f)), v] as const);
+  for (const [f, v] of when) {
+    const matched = got.fields.filter(([name]) => f.test(name));
+    if (!matched.length || matched.some(([, value]) => value !== v)) return false;
+  }
   if (!e.differs.length) return true;
-  const patterns = e.differs.map(glob);
+  const patterns = e.differs.map((d) => glob(rename(d)));
   for (const s of seq.outcomes.values()) {
     if (differing(got, s.outcome).every((i) => patterns.some((p) => p.test(got.fields[i][0])))) return true;
   }

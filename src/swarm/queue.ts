@@ -132,7 +132,7 @@ const jobData = z.object({
   explain: z
     .object({
       allow: z
-        .array(z.object({ file: z.string(), line: z.number().int(), scenario: z.string(), when: z.array(z.tuple([z.string(), z.string()])), differs: z.array(z.string()), kernel: z.string(), reason: z.string() }))
+        .array(z.object({ file: z.string(), line: z.number().int(), scenario: z.string(), tasks: z.array(z.string()), when: z.array(z.tuple([z.string(), z.string()])), differs: z.array(z.string()), kernel: z.string(), reason: z.string() }))
         .optional(),
     })
     .optional(),

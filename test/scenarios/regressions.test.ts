@@ -131,4 +131,29 @@ describe('swarm findings, open', () => {
       expect(r.violation.message).toMatch(/^GUP of \d+ still finds no page after 64 faults/);
     }
   });
+  it('UFFDIO_MOVE of a huge zero page being split by MADV_DONTNEED: -ENOENT although the source stays mapped', () => {
+    // __split_huge_zero_page_pmd() (mm/huge_memory.c, 6.18) clears the PMD while it fills the PTE
+    // table ("leave pmd empty until pte is filled"). move_pages() reads both PMDs without a lock:
+    // the destination (same block) is not huge any more, the source is none: -ENOENT. In either
+    // sequential order the call fails with -EEXIST (a huge destination PMD, or the zero-page PTE
+    // already at the destination). Reported, not allow-listed: a hole user space never made.
+    const scn = scenario(
+      [
+        'scenario uffd_move_vs_zero_pmd_split',
+        'about swarm finding (campaign seed 20, job 27): UFFDIO_MOVE within a huge zero page that a DONTNEED splits.',
+        'config thp=always',
+        'process P',
+        'map A anon private 2M',
+        'touch A 4K 4K read',
+        'cpu 0 uffd_move A 12K A 2044K',
+        'cpu 1 madvise A 0 4K dontneed',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { explain: {}, snapshots: false });
+    expect(r.status).toBe('violation');
+    if (r.status === 'violation') {
+      expect(r.violation.kind).toBe('anomaly');
+      expect(r.violation.message).toMatch(/^results r0 \(cpu0 uffd_move\) = -2, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-2; closest: r\d → r\d gives r0=-17/);
+    }
+  });
 });

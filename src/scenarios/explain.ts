@@ -22,6 +22,7 @@ import type { MmStruct } from '../mm/mm_types.js';
 import { pagemapRuns, procCounters, type ModelApi } from '../script/exec.js';
 import type { Scenario } from './format.js';
 import type { TaskSpec } from './tasks.js';
+import { PAGE_SIZE } from '../mm/const.js';
 import { mappingSizes } from './validate.js';
 
 /** The explain check's settings (SystemOptions.explain): the reviewed allow-list's entries. */
@@ -60,6 +61,8 @@ export interface SequentialOutcomes {
   readonly complete: boolean;
   /** The complete set was wanted but stopped at MAX_SEQUENTIAL_RUNS: an outcome outside it is not called an anomaly. */
   readonly capped: boolean;
+  /** The orders are of whole tasks (pageGranular() false): an outcome outside them is not called an anomaly either. */
+  readonly coarse: boolean;
 }
 
 /** Sequential executions one system may run to build its set (orders × choices); past it, the set is incomplete. */
@@ -112,18 +115,60 @@ export function observeOutcome(api: ModelApi, plan: ObservationPlan, results: re
 }
 
 /**
- * The sequential orders of a scenario's tasks: every interleaving, at whole-task granularity, of
- * the CPUs' task lists, each CPU's tasks in their file order. Slots are indices into `scn.tasks`.
+ * A task's units in the sequential orders: a `touch` is one user access per page (a fault, then
+ * the access again), and another task may run between two of them, as between two instructions
+ * of a program; every other task is one system call, one unit. (MADV_POPULATE also faults page by
+ * page, and a zap may drop its PTE lock midway: both are still one unit, a limit of the oracle.)
+ */
+export function taskUnits(spec: TaskSpec): number {
+  return spec.kind === 'touch' ? Math.max(1, spec.len / PAGE_SIZE) : 1;
+}
+
+/** Past this many orders of units, the orders are of whole tasks (pageGranular() is false). */
+export const MAX_UNIT_ORDERS = 2_000;
+
+/** Whether sequentialOrders() orders units (pages of a touch) rather than whole tasks: not when there would be too many orders. */
+export function pageGranular(scn: Scenario): boolean {
+  return countOrders(cpuLists(scn, true)) <= MAX_UNIT_ORDERS;
+}
+
+/** Each CPU's list of units (slots, a slot once per unit), by CPU number. */
+function cpuLists(scn: Scenario, units: boolean): number[][] {
+  const perCpu = new Map<number, number[]>();
+  scn.tasks.forEach((t, slot) => {
+    const l = perCpu.get(t.cpu) ?? perCpu.set(t.cpu, []).get(t.cpu)!;
+    for (let u = units ? taskUnits(t.spec) : 1; u > 0; u--) l.push(slot);
+  });
+  return [...perCpu.keys()].sort((a, b) => a - b).map((c) => perCpu.get(c)!);
+}
+
+/** The number of interleavings of lists (a multinomial coefficient), stopping once past MAX_UNIT_ORDERS. */
+function countOrders(lists: readonly (readonly number[])[]): number {
+  let n = 1;
+  let placed = 0;
+  for (const l of lists) {
+    for (let k = 1; k <= l.length; k++) {
+      n = (n * (placed + k)) / k; // C(placed + len, len), one factor at a time: stays an integer
+      if (n > MAX_UNIT_ORDERS) return Infinity;
+    }
+    placed += l.length;
+  }
+  return n;
+}
+
+/**
+ * The sequential orders of a scenario's tasks: every interleaving of the CPUs' lists of units
+ * (taskUnits(); of whole tasks when pageGranular() is false), each CPU's tasks in their file
+ * order. Slots are indices into `scn.tasks`, a slot once per unit.
  */
 export function sequentialOrders(scn: Scenario): number[][] {
-  const perCpu = new Map<number, number[]>();
-  scn.tasks.forEach((t, slot) => (perCpu.get(t.cpu) ?? perCpu.set(t.cpu, []).get(t.cpu)!).push(slot));
-  const lists = [...perCpu.keys()].sort((a, b) => a - b).map((c) => perCpu.get(c)!);
+  const lists = cpuLists(scn, pageGranular(scn));
+  const total = lists.reduce((n, l) => n + l.length, 0);
   const out: number[][] = [];
   const next = lists.map(() => 0);
   const order: number[] = [];
   const visit = (): void => {
-    if (order.length === scn.tasks.length) return void out.push([...order]);
+    if (order.length === total) return void out.push([...order]);
     lists.forEach((l, i) => {
       if (next[i] === l.length) return;
       order.push(l[next[i]++]);
@@ -194,7 +239,8 @@ export function explain(scn: Scenario, seq: SequentialOutcomes, got: Outcome, al
     message = `results ${results}: no sequential order ends without a finding to compare with${failed}`;
   } else {
     const show = (o: Outcome) => best!.diff.map((i) => `${o.fields[i][0]}=${o.fields[i][1]}`).join(', ');
-    const order = best.run.order.map((s) => `r${s}`).join(' → ') + (best.run.choices.length ? ` (choices ${best.run.choices.join('')})` : '');
+    // A touch's pages run as units: r1 → r0 → r1 is r0 between two pages of r1.
+    const order = best.run.order.filter((s, i, o) => i === 0 || o[i - 1] !== s).map((s) => `r${s}`).join(' → ') + (best.run.choices.length ? ` (choices ${best.run.choices.join('')})` : '');
     message = `results ${results}; no sequential order (of ${orders}) gives ${show(got)}; closest: ${order} gives ${show(best.outcome)}${failed}`;
   }
   for (const entry of allow) {

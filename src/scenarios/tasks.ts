@@ -67,14 +67,19 @@ export const TASK_KINDS = [
 /** What shrinkFolio() did, as the task's result. */
 const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3 } as const;
 
-/** Start a task; `maps` gives the address of each mapping of the task's process. */
-export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec): KGen<number> {
+/**
+ * Start a task; `maps` gives the address of each mapping of the task's process. `onUnit` is
+ * called between two units of the task (explain.ts, taskUnits(): the pages of a touch), so that a
+ * sequential run can stop there and run another task.
+ */
+export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec, onUnit?: () => void): KGen<number> {
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':
       return yield* madviseSyscall(mm, addr, t.len, t.advice);
     case 'touch': {
       for (let a = addr; a < addr + t.len; a += PAGE_SIZE) {
+        if (a !== addr) onUnit?.();
         const r = yield* userAccessPath(mm, a, t.write);
         if (r) return -r;
       }

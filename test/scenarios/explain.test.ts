@@ -4,7 +4,7 @@
  * allow-list, and every shipped scenario with --explain (bounded searches, to stay fast).
  */
 import { describe, expect, it } from 'vitest';
-import { explain, forEachChoiceVector, parseAllowList, sequentialOrders, type AllowEntry, type Outcome } from '../../src/scenarios/explain.js';
+import { explain, forEachChoiceVector, pageGranular, parseAllowList, sequentialOrders, type AllowEntry, type Outcome } from '../../src/scenarios/explain.js';
 import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { listScenarioFiles, loadAllowList, loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { sequentialOutcomesOf } from '../../src/scenarios/system.js';
@@ -52,6 +52,26 @@ describe('sequential orders', () => {
       [1, 0, 2],
       [1, 2, 0],
     ]);
+  });
+
+  it('a touch is one unit per page: another task may run between two of its pages', () => {
+    const two = scenario('scenario touch_two\nabout t\nprocess P\nmap A anon private 2M\ncpu 0 touch A 0 8K write\ncpu 1 madvise A 0 2M dontneed\n');
+    expect(pageGranular(two)).toBe(true);
+    expect(sequentialOrders(two)).toEqual([
+      [0, 0, 1],
+      [0, 1, 0],
+      [1, 0, 0],
+    ]);
+    // The DONTNEED between the two pages leaves page 0 zapped and page 1 mapped (swarm seed 14,
+    // job 33): whole-task orders called that an anomaly.
+    const r = runScenario(two, { explain: {}, snapshots: false });
+    expect(r.status === 'violation' ? r.violation.message : r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.complete).toBe(true);
+    // 512 pages against two tasks: 131,841 orders, too many; whole tasks, and no anomaly is called.
+    const big = scenario('scenario touch_big\nabout t\nprocess P\nmap A anon private 2M\ncpu 0 touch A 0 2M write\ncpu 1 madvise A 0 2M dontneed\ncpu 1 madvise A 0 4K dontneed\n');
+    expect(pageGranular(big)).toBe(false);
+    expect(sequentialOrders(big)).toHaveLength(3);
+    expect(sequentialOutcomesOf(big).coarse).toBe(true);
   });
 
   it('choice vectors are enumerated depth-first, each once', () => {

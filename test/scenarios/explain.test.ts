@@ -208,7 +208,7 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1)'
   // `open`: the anomalies that stay, as the candidates of shipped scenarios do.
   const generated: Record<string, { body: string; open: RegExp[] }> = {
     mprotect_vs_private_write_fault: { body: 'memfd F1 2M\nprocess P\nmap B shmem F1 0 2M private\ncpu 0 mprotect B 0 2M r\ncpu 1 touch B 64K 4K write', open: [] },
-    unmap_vs_collapse_shared_anon: { body: 'process P\nmap A anon shared 2M\ntouch A 4K 4K read\ncpu 0 unmap A 4K 4K\ncpu 1 madvise A 0 2M collapse', open: [] },
+    unmap_vs_collapse_shared_anon: { body: 'process P\nmap A anon shared 2M\ntouch A 4K 12K read\ncpu 0 unmap A 4K 4K\ncpu 1 madvise A 0 2M collapse', open: [] },
     uffd_move_vs_dontneed_of_source: {
       body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed

@@ -140,13 +140,15 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
     expect(cached).toBeGreaterThan(0); // the page read, and what readahead brought around it
     expect(cached).toBeLessThan(16_384);
 
-    // Read whole first, the same file is not named.
+    // Read whole first, the same file is not named, or named with a few pages reclaimed meanwhile
+    // (a busy machine: 16,380 of 16,384 once, in a clean-clone CI run beside other jobs).
     fs.readFileSync(data);
     const hot = path.join(dir, 'hot.trace');
     expect(record(hot, py, '-c', code.replace(/os\.fsync.*\n/, '')).code).toBe(0);
     const hotRs = load(hot);
     const hotName = of(hotRs, 'file').find((f) => f.path === data)!.name;
-    expect(of(hotRs, 'meta')[0].values.page_cache_exit ?? '').not.toMatch(new RegExp(`(^| )${hotName}=`));
+    const hotEntry = (of(hotRs, 'meta')[0].values.page_cache_exit ?? '').split(' ').find((e) => e.startsWith(`${hotName}=`));
+    if (hotEntry) expect(Number(hotEntry.slice(hotName.length + 1).split('/')[0])).toBeGreaterThanOrEqual(16_384 * 0.99);
     fs.rmSync(dir, { recursive: true, force: true }); // 64 MiB
   });
 

@@ -148,6 +148,8 @@ static int cfg_thp_line, cfg_shmem_thp_line;
 /* `config swap=NM`: the size of the swap file the run creates, MiB (0: none); as src/mm/config.ts. */
 enum { MAX_SWAP_MIB = 256 };
 static int cfg_swap_mib, cfg_swap_line;
+/* `config fault_zero_page=on|off`: what the script assumes of read faults (-1: nothing said). */
+static int cfg_fault_zero_page = -1, cfg_fault_zero_page_line;
 
 /* A `swap=` value: `off` or NM with 1 <= N <= MAX_SWAP_MIB. */
 static bool parse_swap(const char *v, int *mib)
@@ -566,6 +568,11 @@ static bool parse_op(struct op *o, struct line_toks *t)
 				if (!parse_swap(t->val[i], &cfg_swap_mib))
 					return perr("bad value '%s' for swap (expected off, or a size from 1M to %dM)", t->val[i], MAX_SWAP_MIB);
 				cfg_swap_line = o->line;
+			} else if (!strcmp(t->key[i], "fault_zero_page")) {
+				if (strcmp(t->val[i], "on") && strcmp(t->val[i], "off"))
+					return perr("bad value '%s' for fault_zero_page (expected one of: on, off)", t->val[i]);
+				cfg_fault_zero_page = !strcmp(t->val[i], "on");
+				cfg_fault_zero_page_line = o->line;
 			}
 		}
 	} else if (!strcmp(op, "process") || !strcmp(op, "switch") || !strcmp(op, "exit")) {
@@ -1714,6 +1721,43 @@ static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt
 	exit(EXIT_SKIP);
 }
 
+/*
+ * Whether a read fault maps the shared zero page on this kernel: one private anonymous page (too
+ * small for a THP) is read, then its pagemap entry tells. The zero page is present but not
+ * exclusively mapped (PM_MMAP_EXCLUSIVE needs a struct page from vm_normal_page(), which the special
+ * zero-page PTE does not give); a page of its own is exclusive. A vendor 6.18.44 booted with
+ * pvm_no_zero_page=1 maps its own page (docs/fidelity.md).
+ * Returns 1 (zero page), 0 (a page of its own) or -1 (no answer: mmap or pagemap failed).
+ */
+static int probe_zero_page(void)
+{
+	volatile char *p = mmap(NULL, PAGE_SIZE_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	(void)p[0];
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pread(fd, &e, sizeof e, (off_t)((uintptr_t)p / PAGE_SIZE_4K * sizeof e));
+	if (fd >= 0)
+		close(fd);
+	munmap((void *)p, PAGE_SIZE_4K);
+	if (n != (ssize_t)sizeof e || !(e & PM_PRESENT))
+		return -1;
+	return (e & PM_MMAP_EXCLUSIVE) ? 0 : 1;
+}
+
+/* `config fault_zero_page=`: a script that assumes what this kernel does not do is skipped. */
+static void check_zero_page(int have)
+{
+	if (cfg_fault_zero_page < 0 || have < 0 || cfg_fault_zero_page == have)
+		return;
+	char where[32] = "--fault-zero-page";
+	if (cfg_fault_zero_page_line)
+		snprintf(where, sizeof where, "line %d", cfg_fault_zero_page_line);
+	skip("config fault_zero_page=%s (%s): this kernel %s", cfg_fault_zero_page ? "on" : "off", where,
+	     have ? "maps the shared zero page on read faults" : "maps a page of its own on read faults (pvm_no_zero_page=1?)");
+}
+
 static void make_tmpdir(int line)
 {
 	if (tmpdir[0])
@@ -1928,10 +1972,11 @@ static void take_lock(bool exclusive)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] [--swap=SIZE] SCRIPT|-\n"
+		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] [--swap=SIZE] [--fault-zero-page=on|off] SCRIPT|-\n"
 		"Executes an op script (docs/op-scripts.md) on the live kernel; prints JSON lines.\n"
-		"--thp=, --shmem-thp= and --swap= override the script's config thp=, shmem_thp= and swap= (ptlab diff --config).\n"
+		"--thp=, --shmem-thp=, --swap= and --fault-zero-page= override the script's config thp=, shmem_thp=, swap= and fault_zero_page= (ptlab diff --config).\n"
 		"swap=SIZE: a swap file of SIZE (off, 1M..256M) in the run's temp directory, removed afterwards (root).\n"
+		"fault_zero_page=on|off: what the script assumes of read faults; the run is skipped when the kernel does otherwise.\n"
 		"exit: 0 ok, 1 op/expect mismatch, 2 usage/parse error, 3 skipped, 4 internal error\n");
 }
 
@@ -1943,7 +1988,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	/* Overrides of the script's config lines, applied after parsing (they win). */
-	char *opt_thp = NULL, *opt_shmem_thp = NULL, *opt_swap = NULL;
+	char *opt_thp = NULL, *opt_shmem_thp = NULL, *opt_swap = NULL, *opt_fault_zero_page = NULL;
 	while (argc > 2 && !strncmp(argv[1], "--", 2)) {
 		if (!strncmp(argv[1], "--thp=", 6) && argv[1][6])
 			opt_thp = argv[1] + 6;
@@ -1951,6 +1996,8 @@ int main(int argc, char **argv)
 			opt_shmem_thp = argv[1] + 12;
 		else if (!strncmp(argv[1], "--swap=", 7) && argv[1][7])
 			opt_swap = argv[1] + 7;
+		else if (!strncmp(argv[1], "--fault-zero-page=", 18) && argv[1][18])
+			opt_fault_zero_page = argv[1] + 18;
 		else
 			break;
 		argv++;
@@ -1981,6 +2028,14 @@ int main(int argc, char **argv)
 	}
 	if (opt_swap)
 		cfg_swap_line = 0;
+	if (opt_fault_zero_page) {
+		if (strcmp(opt_fault_zero_page, "on") && strcmp(opt_fault_zero_page, "off")) {
+			fprintf(stderr, "ptlab-runner: bad --fault-zero-page=%s (expected on or off)\n", opt_fault_zero_page);
+			return EXIT_USAGE;
+		}
+		cfg_fault_zero_page = !strcmp(opt_fault_zero_page, "on");
+		cfg_fault_zero_page_line = 0;
+	}
 
 	take_lock(cfg_thp || cfg_shmem_thp || cfg_swap_mib);
 	for (int i = 0; i < 2; i++)
@@ -1999,6 +2054,9 @@ int main(int argc, char **argv)
 		else
 			printf("null");
 	}
+	int fault_zero_page = probe_zero_page();
+	if (fault_zero_page >= 0)
+		printf(",\"fault_zero_page\":\"%s\"", fault_zero_page ? "on" : "off");
 	printf("}\n");
 	fflush(stdout);
 
@@ -2031,6 +2089,7 @@ int main(int argc, char **argv)
 	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	check_zero_page(fault_zero_page);
 	apply_knob(&knobs[0], "thp");
 	apply_knob(&knobs[1], "shmem_thp");
 	create_swap();

@@ -15,7 +15,7 @@ interface DiffOpts {
   brief?: boolean;
 }
 
-const KERNEL_KEYS = new Set(['thp', 'shmem_thp']);
+const KERNEL_KEYS = new Set(['thp', 'shmem_thp', 'swap', 'fault_zero_page']);
 
 export function registerDiff(program: Command): void {
   program
@@ -23,7 +23,7 @@ export function registerDiff(program: Command): void {
     .description('run op scripts on the model and on the live kernel, and compare every snapshot field')
     .argument('<script...>', 'op script files')
     .option('--json', 'print one JSON object per script (the structured diff) and a summary object')
-    .option('--config <k=v,...>', 'settings over the scripts\' config lines (repeatable); thp= and shmem_thp= apply to both, the rest to the model only', parseConfigOption)
+    .option('--config <k=v,...>', 'settings over the scripts\' config lines (repeatable); thp=, shmem_thp=, swap= and fault_zero_page= apply to both, the rest to the model only', parseConfigOption)
     .option('--check', 'check the model\'s invariants after every op')
     .option('--no-expect', 'ignore the scripts\' expect lines on both sides, so every snapshot is compared even after the model gets a field wrong')
     .option('--brief', 'print only the rows that are not equal, and the summaries')
@@ -33,7 +33,9 @@ export function registerDiff(program: Command): void {
 Compared per snapshot (paired by script line): the deltas of VmPTE, RssAnon, RssFile, RssShmem,
 VmRSS, VmSize, VmLck, VmSwap; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
 named range page by page. Per script: the line where each side stopped with an error, if any, and
-the THP settings. A script declares what the model cannot match with '# diff:' comment lines
+the THP settings and fault_zero_page. The runner probes whether a read fault maps the shared zero page;
+the model follows the kernel there unless the script or --config sets fault_zero_page, and a script that
+assumes otherwise than the kernel does is skipped. A script declares what the model cannot match with '# diff:' comment lines
 (docs/op-scripts.md, "Declared differences").
 
 Exit code 0 when everything agrees, 1 on any mismatch, 2 on a bad script or option, 3 when this

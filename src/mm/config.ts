@@ -52,6 +52,12 @@ export interface Config {
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
   readonly thpUseZeroPage: boolean;
+  /**
+   * Whether read faults map the shared zero page (and the huge zero page): off models a vendor
+   * kernel booted with pvm_no_zero_page=1, whose read faults map pages of their own
+   * (mm_types.ts, faultMayMapZeroPage()).
+   */
+  readonly faultZeroPage: boolean;
   /** USE_SPLIT_PTE_PTLOCKS / USE_SPLIT_PMD_PTLOCKS (on for NR_CPUS >= 4, as on x86_64 defconfigs). */
   readonly splitPtlocks: boolean;
   /**
@@ -104,6 +110,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   thp: 'madvise',
   shmemThp: 'never',
   thpUseZeroPage: true,
+  faultZeroPage: true,
   splitPtlocks: true,
   tableFree: 'rcu',
   needReschedEvery: 0,
@@ -170,6 +177,10 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
   shmem_thp: {
     values: 'one of: always, within_size, advise, never, deny, force',
     apply: (c, v) => oneOf(v, ['always', 'within_size', 'advise', 'never', 'deny', 'force'], (x) => (c.shmemThp = x as ShmemThpMode)),
+  },
+  fault_zero_page: {
+    values: 'one of: on, off (off: read faults map pages of their own, as with pvm_no_zero_page=1)',
+    apply: (c, v) => onOff(v, (b) => (c.faultZeroPage = b)),
   },
   split_ptlocks: { values: 'one of: on, off', apply: (c, v) => onOff(v, (b) => (c.splitPtlocks = b)) },
   table_free: { values: 'one of: rcu, ipi, sync-rcu', apply: (c, v) => oneOf(v, ['rcu', 'ipi', 'sync-rcu'], (x) => (c.tableFree = x as Config['tableFree'])) },

@@ -23,6 +23,7 @@ import {
   type AddressSpace,
   type VmFault,
   type Vma,
+  faultMayMapZeroPage,
 } from './mm_types.js';
 import { flushTlbFixPending, tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
@@ -134,7 +135,7 @@ export function* doHugePmdAnonymousPage(vmf: VmFault): KGen<number> {
   if (prep) return prep;
   mm.flags |= MMF_VM_HUGEPAGE; // khugepaged_enter_vma()
   const pml = pmdLockptr(mm, vmf.pmd);
-  if (!(vmf.flags & FAULT_FLAG_WRITE) && k.cfg.thpUseZeroPage) {
+  if (!(vmf.flags & FAULT_FLAG_WRITE) && faultMayMapZeroPage(mm) && k.cfg.thpUseZeroPage) {
     const pgtable = pgtableAlloc(mm, LEVEL_PTE, haddr);
     if (!pgtable) return VM_FAULT_OOM;
     const zero = mmGetHugeZeroFolio();

@@ -190,6 +190,17 @@ export class MmStruct {
   }
 }
 
+/**
+ * !mm_forbids_zeropage() as the read-fault paths ask it (do_anonymous_page(),
+ * do_huge_pmd_anonymous_page()): upstream it is 0 on x86 (include/linux/mm.h). A vendor 6.18.44
+ * booted with pvm_no_zero_page=1 maps pages of its own at these two sites only: its
+ * UFFDIO_ZEROPAGE and its remap after a THP split still map the zero page (measured,
+ * docs/fidelity.md). `fault_zero_page=off` models that kernel.
+ */
+export function faultMayMapZeroPage(mm: MmStruct): boolean {
+  return mm.kernel.cfg.faultZeroPage;
+}
+
 export class Cpu {
   readonly tlb: Tlb;
   rcuNesting = 0;

@@ -10,7 +10,7 @@ import { diffRuns, parseDiffDirectives, type DiffDirective, type DiffResult } fr
 import { khugepagedCollapsed, runOnKernel, type KernelRun } from './kernel.js';
 
 export interface CompareOptions {
-  /** settings over the script's `config` lines: all apply to the model, thp/shmem_thp/swap to the kernel */
+  /** settings over the script's `config` lines: all apply to the model, thp/shmem_thp/swap/fault_zero_page to the kernel */
   overrides?: Readonly<Record<string, string>>;
   /** check the model's invariants after every op */
   checkInvariants?: boolean;
@@ -96,10 +96,25 @@ export async function runKernelQuietly(
   }
 }
 
-/** Runs a prepared script on the model, then on the kernel, and diffs the two. */
+/**
+ * The model's settings for a comparison with a kernel run: `overrides`, plus the kernel's answer
+ * for what no setting changes there and neither the script nor `overrides` decides: `fault_zero_page`,
+ * which the runner probes (a read fault maps the shared zero page, or a page of its own where
+ * mm_forbids_zeropage() holds). A script that sets it keeps its value: the runner skips the run
+ * when the kernel does otherwise.
+ */
+export function modelOverridesFor(script: Script, run: KernelRun, overrides: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const out = { ...overrides };
+  const decided = out.fault_zero_page !== undefined || script.ops.some((o) => o.op === 'config' && o.settings.fault_zero_page !== undefined);
+  const probed = run.runner?.fault_zero_page;
+  if (!decided && probed) out.fault_zero_page = probed;
+  return out;
+}
+
+/** Runs a prepared script on the kernel, then on the model with the kernel's probed settings, and diffs the two. */
 export async function compareScript(p: PreparedScript, opts: CompareOptions = {}): Promise<Comparison> {
-  const model = runScript(p.script, { overrides: { ...opts.overrides }, checkInvariants: opts.checkInvariants });
   const k = await runKernelQuietly({ text: p.text }, opts);
+  const model = runScript(p.script, { overrides: modelOverridesFor(p.script, k.run, opts.overrides), checkInvariants: opts.checkInvariants });
   return {
     file: p.file,
     diff: diffRuns(model.lines, k.run.lines, p.directives),

@@ -203,7 +203,7 @@ export interface OutcomeDiff {
 }
 
 export interface SettingsDiff {
-  setting: 'thp' | 'shmem_thp';
+  setting: 'thp' | 'shmem_thp' | 'fault_zero_page';
   model: string | null;
   kernel: string | null;
   equal: boolean;
@@ -345,7 +345,7 @@ function diffOutcome(model: readonly OutputLine[], kernel: readonly OutputLine[]
 
 function diffSettings(model: RunnerLine | undefined, kernel: RunnerLine | undefined): SettingsDiff[] {
   const out: SettingsDiff[] = [];
-  for (const setting of ['thp', 'shmem_thp'] as const) {
+  for (const setting of ['thp', 'shmem_thp', 'fault_zero_page'] as const) {
     const m = model?.[setting] ?? null;
     const k = kernel?.[setting] ?? null;
     // A kernel without the sysfs file (null) has nothing to compare with.

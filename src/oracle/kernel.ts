@@ -129,28 +129,10 @@ function readKernelConfig(): { text: string; from: string } | undefined {
 }
 
 /**
- * Why a kernel booted without the shared zero page cannot be the oracle, or undefined. Some
- * vendor kernels take `pvm_no_zero_page=1` (seen on 6.18.44-fc, 2026-12-04): a read fault then
- * maps a fresh page where Linux 6.18 maps the zero page (do_anonymous_page()) or the huge zero
- * page (do_huge_pmd_anonymous_page()), which the model implements; every script with a read fault
- * would differ from the model for that reason alone (docs/fidelity.md).
- */
-export function kernelWithoutZeroPage(): string | undefined {
-  let cmdline = '';
-  try {
-    cmdline = readFileSync('/proc/cmdline', 'utf8');
-  } catch {
-    return undefined;
-  }
-  if (!/(^|\s)pvm_no_zero_page=1(\s|$)/.test(cmdline)) return undefined;
-  return 'the kernel was booted with pvm_no_zero_page=1 (/proc/cmdline): read faults map fresh pages, not the shared zero page or the huge zero page that Linux 6.18 and the model map';
-}
-
-/**
  * Whether this machine can serve as the oracle: Linux, pagemap readable (root or not: the runner
- * uses the flag bits only), a C compiler, writable THP sysfs, a kernel that maps the zero page,
- * and CONFIG_PT_RECLAIM=y. When the kernel config cannot be read, the answer is ok with a note
- * saying so.
+ * uses the flag bits only), a C compiler, writable THP sysfs and CONFIG_PT_RECLAIM=y. When the
+ * kernel config cannot be read, the answer is ok with a note saying so. A kernel whose read faults
+ * map no zero page serves too: the runner probes it (kernelFaultZeroPage()).
  */
 export function kernelOracleAvailable(): Availability {
   if (process.platform !== 'linux') return { ok: false, reason: `not Linux (platform ${process.platform})` };
@@ -171,8 +153,6 @@ export function kernelOracleAvailable(): Availability {
       return { ok: false, reason: `${p} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
     }
   }
-  const noZeroPage = kernelWithoutZeroPage();
-  if (noZeroPage) return { ok: false, reason: noZeroPage };
   const cfg = readKernelConfig();
   if (!cfg) {
     return { ok: true, note: `kernel config not readable (no /proc/config.gz, no /boot/config-${release()}): CONFIG_PT_RECLAIM assumed on` };
@@ -208,8 +188,9 @@ export interface KernelRunOptions {
   /** default 120 s */
   timeoutMs?: number;
   /**
-   * Settings over the script's own `config` lines (`ptlab diff --config`). Only `thp`, `shmem_thp`
-   * and `swap` mean anything to the kernel; the other (model-only) keys are ignored here.
+   * Settings over the script's own `config` lines (`ptlab diff --config`). Only `thp`, `shmem_thp`,
+   * `swap` and `fault_zero_page` (checked, not set) mean anything to the kernel; the other (model-only)
+   * keys are ignored here.
    */
   config?: Readonly<Record<string, string>>;
 }
@@ -220,6 +201,7 @@ export function runnerConfigArgs(config: Readonly<Record<string, string>> = {}):
   if (config.thp !== undefined) args.push(`--thp=${config.thp}`);
   if (config.shmem_thp !== undefined) args.push(`--shmem-thp=${config.shmem_thp}`);
   if (config.swap !== undefined) args.push(`--swap=${config.swap}`);
+  if (config.fault_zero_page !== undefined) args.push(`--fault-zero-page=${config.fault_zero_page}`);
   return args;
 }
 
@@ -272,4 +254,14 @@ export async function runOnKernel(script: string | { text: string }, opts: Kerne
       }
     });
   });
+}
+
+/**
+ * Whether read faults map the shared zero page on this kernel ('on'), or a page of their own
+ * ('off': as on a vendor 6.18.44 booted with pvm_no_zero_page=1, docs/fidelity.md), as the
+ * runner probes it at start; undefined when the runner cannot say. The model's `fault_zero_page` setting follows it for comparisons (compare.ts, modelOverridesFor()).
+ */
+export async function kernelFaultZeroPage(): Promise<'on' | 'off' | undefined> {
+  const run = await runOnKernel({ text: '' });
+  return run.runner?.fault_zero_page;
 }

@@ -78,7 +78,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
   const procs = new Map<string, Proc>();
   const files = new Map<string, Api.AddressSpace>();
   let cur: Proc | undefined;
-  emit({ type: 'runner', executor: 'model', thp: cfg.thp, shmem_thp: cfg.shmemThp });
+  emit({ type: 'runner', executor: 'model', thp: cfg.thp, shmem_thp: cfg.shmemThp, fault_zero_page: cfg.faultZeroPage ? 'on' : 'off' });
 
   const fail = (op: Op, message: string): never => {
     emit({ type: 'error', line: op.loc.line, message } satisfies ErrorLine);

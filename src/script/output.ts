@@ -45,6 +45,11 @@ export interface RunnerLine {
   /** THP settings in effect for the run (kernel executor: after `config`; null when absent) */
   thp?: string | null;
   shmem_thp?: string | null;
+  /**
+   * Whether read faults map the shared zero page (`fault_zero_page` setting; kernel executor: probed
+   * at start, as a read fault of one page maps it or a page of its own). Absent in older output.
+   */
+  fault_zero_page?: 'on' | 'off';
 }
 
 export interface SnapshotLine {

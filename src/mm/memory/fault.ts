@@ -37,6 +37,7 @@ import {
   VM_WRITE,
   VmFault,
   type Vma,
+  faultMayMapZeroPage,
 } from '../mm_types.js';
 import { PG_dirty, PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
 import {
@@ -286,8 +287,8 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   if (vma.flags & VM_SHARED) return VM_FAULT_SIGBUS;
   if (!(yield* pteAlloc(mm, vmf.pmd, vmf.address))) return VM_FAULT_OOM;
 
-  if (!(vmf.flags & FAULT_FLAG_WRITE)) {
-    // Read fault: map the shared zero page (special: no refcount, no RSS).
+  // Use the zero-page for reads (special: no refcount, no RSS), unless mm_forbids_zeropage().
+  if (!(vmf.flags & FAULT_FLAG_WRITE) && faultMayMapZeroPage(mm)) {
     const entry = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
     vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
     if (vmf.pte < 0) return 0;

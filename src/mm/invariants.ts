@@ -8,7 +8,7 @@
  */
 import { PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
-import type { Kernel, MmStruct } from './mm_types.js';
+import type { Kernel, MmStruct, RwSem } from './mm_types.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_types.js';
 import { PT_ANON, PT_FREE, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
@@ -23,6 +23,7 @@ export type InvariantName =
   | 'tlb-no-freed'
   | 'table-states'
   | 'swap-counts'
+  | 'quiescent'
   | 'exit-clean';
 
 export interface InvariantFailure {
@@ -127,6 +128,7 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
     checkTlbs(k, fail);
     checkTableStates(k, census, fail);
     checkSwapCounts(k, census, fail);
+    checkQuiescent(k, fail);
   } finally {
     current.k = saved;
   }
@@ -148,6 +150,7 @@ function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string
       let maps = pmd;
       for (let i = 0; i < mem.folioNr(head); i++) maps += mem.mapcount[pfn + i];
       if (mem.refcount[pfn] < maps) fail('mapcounts', `folio ${pfn}: refcount ${mem.refcount[pfn]} below its ${maps} mappings`);
+      if (t === PT_ANON && mem.refcount[pfn] > maps) fail('mapcounts', `anonymous folio ${pfn}: refcount ${mem.refcount[pfn]} above its ${maps} mappings (a reference leaked)`);
     }
   }
 }
@@ -197,6 +200,32 @@ function checkTableStates(k: Kernel, c: Census, fail: (n: InvariantName, m: stri
     if (st === T_DETACHED) fail('table-states', `table ${tid} was detached but never queued for freeing (leak)`);
     if (st === T_QUEUED && k.rcu.pending.length === 0) fail('table-states', `table ${tid} is queued but no RCU callback is pending`);
   }
+}
+
+/**
+ * Nothing is held or owed at a quiescent point: no CPU inside an RCU read-side or IRQ-off section
+ * or holding a spinlock, no rw-semaphore (mmap_lock, VMA lock, i_mmap_rwsem) or page_table_lock
+ * held, and every callback call_rcu() queued has run, once (rcu.ts counts both sides).
+ */
+function checkQuiescent(k: Kernel, fail: (n: InvariantName, m: string) => void): void {
+  for (const cpu of k.cpus) {
+    if (cpu.held.length) fail('quiescent', `CPU ${cpu.id} still holds ${cpu.held.length} spinlock(s): ${cpu.held.join(', ')}`);
+    if (cpu.rcuNesting) fail('quiescent', `CPU ${cpu.id} is still inside an RCU read-side section (nesting ${cpu.rcuNesting})`);
+    if (cpu.irqDisabled) fail('quiescent', `CPU ${cpu.id} still has interrupts off (depth ${cpu.irqDisabled})`);
+  }
+  const sem = (s: RwSem, what: string) => {
+    if (s.readers || s.writer) fail('quiescent', `${what} is still held (${s.readers} reader(s)${s.writer ? `, writer CPU ${s.writer - 1}` : ''})`);
+  };
+  for (const mm of k.mms) {
+    if (mm.exited) continue;
+    sem(mm.mmapLock, `mm ${mm.name}: mmap_lock`);
+    if (mm.pageTableLock) fail('quiescent', `mm ${mm.name}: page_table_lock still held by CPU ${mm.pageTableLock - 1}`);
+    for (const vma of mm.vmas) sem(vma.vmLock, `mm ${mm.name}: the VMA lock of [${vma.start.toString(16)}, ${vma.end.toString(16)})`);
+  }
+  for (const f of k.files) sem(f.iMmapRwsem, `file ${f.name}: i_mmap_rwsem`);
+  const r = k.rcu;
+  if (r.pending.length) fail('quiescent', `${r.pending.length} RCU callback(s) still queued: ${r.pending.map((cb) => cb.name).join(', ')}`);
+  if (r.completed !== r.queued - r.pending.length) fail('quiescent', `call_rcu() queued ${r.queued} callbacks, ${r.pending.length} pending, but ${r.completed} ran`);
 }
 
 function isLivePgd(k: Kernel, tid: number): boolean {

@@ -22,6 +22,8 @@ export interface RcuCallback {
 
 export class Rcu {
   readonly pending: RcuCallback[] = [];
+  /** Callbacks queued by call_rcu() and run by rcuAdvance(), for the quiescent-point check. */
+  queued = 0;
   completed = 0;
 }
 
@@ -32,6 +34,7 @@ export function callRcu(rcu: Rcu, cpus: readonly Cpu[], name: string, fn: () => 
     if (c.rcuNesting > 0 || c.irqDisabled > 0) (waitFor ??= new Map()).set(c.id, c.rcuQs);
   }
   rcu.pending.push({ name, fn, waitFor, tables });
+  rcu.queued++;
 }
 
 export function rcuCallbackReady(cb: RcuCallback, cpus: readonly Cpu[]): boolean {

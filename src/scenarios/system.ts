@@ -343,7 +343,7 @@ class ModelInstance implements Instance {
     if (!bad.length) return null;
     const b = bad[0];
     const kind =
-      b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' ? 'leak' : 'counter-imbalance';
+      b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' || b.invariant === 'quiescent' ? 'leak' : 'counter-imbalance';
     return new Finding(kind, `[${b.invariant}] ${b.message}`);
   }
 

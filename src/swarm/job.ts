@@ -73,7 +73,7 @@ export function runJob(job: JobSpec): JobResult {
   const finding: JobFinding = {
     kind: final.kind,
     message: final.message,
-    key: findingKey(final.kind, job.guardsOff, final.message),
+    key: findingKey(final.kind, job.guardsOff, final.message, final.at),
     ...(final.token !== undefined && { token: final.token }),
     phase: found.phase,
     executionsToFind: found.executions,

@@ -6,6 +6,7 @@
  * Pure and deterministic: the outcome is a function of the scenario, the guards and the budgets.
  */
 import type { GuardName } from '../mm/config.js';
+import type { ExploreResult } from '../explore/index.js';
 import { runScenario } from '../scenarios/run.js';
 import type { Scenario } from '../scenarios/format.js';
 import type { ExplainOptions } from '../scenarios/explain.js';
@@ -33,6 +34,11 @@ export type SearchOutcome =
       readonly phase: 'dpor' | 'pct' | 'setup';
       /** Executions of the whole search, up to the failing one. */
       readonly executions: number;
+      /**
+       * The model functions (kernel spelling) of the violating step, several for a deadlock (one
+       * per waiting task); absent when no step raised it (the end-of-execution checks, the setup).
+       */
+      readonly at?: string;
     };
 
 /** The kind of finding an exception of the model makes (not a sanitizer violation). */
@@ -44,11 +50,11 @@ export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b
     const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true, explain: b.explain };
     const dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
     executions += dpor.executions + dpor.abandoned;
-    if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions };
+    if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions, ...violatingAt(dpor) };
     if (dpor.status === 'clean' || b.pct === 0) return { status: 'clean', complete: dpor.status === 'clean', executions };
     const pct = runScenario(scn, { ...common, mode: 'pct', seed, depth: 2 + (seed % 2), executions: b.pct });
     executions += pct.executions + pct.abandoned;
-    if (pct.status === 'violation') return { status: 'violation', kind: pct.violation.kind, message: pct.violation.message, token: pct.token, phase: 'pct', executions };
+    if (pct.status === 'violation') return { status: 'violation', kind: pct.violation.kind, message: pct.violation.message, token: pct.token, phase: 'pct', executions, ...violatingAt(pct) };
     return { status: 'clean', complete: false, executions };
   } catch (e) {
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -59,8 +65,19 @@ export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b
   }
 }
 
-/** What makes two findings the same (docs/swarm.md, dedup): kind, guards off, the message's first line without numbers. */
-export function findingKey(kind: string, guardsOff: readonly string[], message: string): string {
+/** The kernel functions of a result's violating step(s), from its trace (recorded with `where`). */
+function violatingAt(r: ExploreResult): { at?: string } {
+  if (r.status !== 'violation') return {};
+  const fns = [...new Set(r.trace.flatMap((s) => (s.violating && s.fn ? [s.fn] : [])))].sort();
+  return fns.length ? { at: fns.join('+') } : {};
+}
+
+/**
+ * What makes two findings the same (docs/swarm.md, dedup): kind, guards off, and where the model
+ * raised it: the kernel function of the violating step when a step did, else (the end-of-execution
+ * checks, the setup, a model bug) the message's first line without numbers.
+ */
+export function findingKey(kind: string, guardsOff: readonly string[], message: string, at?: string): string {
   const msg = (message.split('\n')[0] ?? '').replace(/\S+\.scn: /, '').replace(/0x[0-9a-f]+|\d+/gi, 'N');
-  return `${kind} | ${[...guardsOff].sort().join('+') || 'all guards on'} | ${msg}`;
+  return `${kind} | ${[...guardsOff].sort().join('+') || 'all guards on'} | ${at ? `at ${at}` : msg}`;
 }

@@ -16,6 +16,7 @@ import { replayScenario, runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
 import { generate, jobSeed } from '../../src/swarm/generate.js';
+import { findingKey, searchScenario } from '../../src/swarm/search.js';
 import { timeless } from '../support/swarm.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
@@ -42,6 +43,31 @@ describe('generator', () => {
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
     // Every task kind of the format is generated.
     expect([...kinds].sort()).toEqual(['gup_fast', 'madvise', 'mprotect', 'mremap', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
+  });
+});
+
+describe('dedup key', () => {
+  it('names the kernel function of the violating step, so one race found with different numbers is one finding', () => {
+    const a = findingKey('nonempty-detach', ['reclaim-range-check'], 'try_get_and_clear_pmd detached PTE table 7 with 3 live entries', 'try_get_and_clear_pmd');
+    const b = findingKey('nonempty-detach', ['reclaim-range-check'], 'another message entirely', 'try_get_and_clear_pmd');
+    expect(a).toBe('nonempty-detach | reclaim-range-check | at try_get_and_clear_pmd');
+    expect(b).toBe(a);
+    expect(findingKey('nonempty-detach', ['reclaim-range-check'], 'x', 'zap_pte_range')).not.toBe(a);
+  });
+
+  it('falls back to the message without numbers when no step raised it (end-of-execution checks)', () => {
+    expect(findingKey('leak', [], 'sc.scn: [quiescent] CPU 1 still holds 1 spinlock(s): 12')).toBe('leak | all guards on | [quiescent] CPU N still holds N spinlock(s): N');
+  });
+
+  it('takes the function from the search: a shipped race found with its guard off is keyed where it is raised', () => {
+    const loaded = loadScenario('range_underflow');
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    const r = searchScenario(loaded.scenario, loaded.scenario.guards, { dpor: 100, pct: 0 }, 1);
+    expect(r.status).toBe('violation');
+    if (r.status !== 'violation') return;
+    // R12's check sits in try_get_and_clear_pmd() (mm/pt_reclaim.c): the detach of a table with live entries.
+    expect(r.at).toBe('try_get_and_clear_pmd');
+    expect(findingKey(r.kind, loaded.scenario.guards, r.message, r.at)).toBe(`nonempty-detach | reclaim-range-check | at ${r.at}`);
   });
 });
 

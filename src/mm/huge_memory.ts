@@ -55,7 +55,7 @@ import {
   type Pmd,
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
-import { pmdLockptr } from './ptlock.js';
+import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { vmaPageProt, vmfAnonPrepare } from './memory/fault.js';
@@ -264,6 +264,22 @@ function zapDepositedTable(vma: Vma, pmdp: number): void {
   current.k.pt.setState(tid, T_ALLOCATED);
   pteFree(tid);
   mmDecNrPtes(vma.mm);
+}
+
+/**
+ * pmd_trans_huge_lock() (include/linux/huge_mm.h) with __pmd_trans_huge_lock(): the PMD lock when
+ * the PMD is huge (a THP, or a non-present swap/migration PMD), rechecked under that lock; null for
+ * a table or none, or when a split finished before the lock was ours.
+ */
+export function* pmdTransHugeLock(vma: Vma, pmdp: number): KGen<LockHandle | null> {
+  const v = yield* ptepGet(pmdp);
+  if (!pmdTransHuge(v) && !isPmdMigrationEntry(v)) return null;
+  const ptl = pmdLockptr(vma.mm, pmdp);
+  yield* spinLock(ptl);
+  const cur = yield* ptepGet(pmdp);
+  if (pmdTransHuge(cur) || isPmdMigrationEntry(cur)) return ptl;
+  yield* spinUnlock(ptl);
+  return null;
 }
 
 /** zap_huge_pmd(): returns 1 when it zapped the huge PMD, 0 when there was none any more. */

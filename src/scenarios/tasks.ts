@@ -16,6 +16,7 @@ import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultf
 import { shrinkFolio } from '../mm/vmscan.js';
 import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
+import { sysMincore } from '../mm/mincore.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -57,11 +58,16 @@ export type TaskSpec =
    * mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of `len` bytes at `map`+`offset` to `dst`+`dstOffset`,
    * the same length: the move-only path of remap_move().
    */
-  | { kind: 'mremap'; map: string; offset: number; len: number; dst: string; dstOffset: number };
+  | { kind: 'mremap'; map: string; offset: number; len: number; dst: string; dstOffset: number }
+  /**
+   * mincore() of `len` bytes at `map`+`offset` (mm/mincore.c): a walker that reads entries under
+   * pte_offset_map_lock(). Its result is the number of pages it found resident, or the errno.
+   */
+  | { kind: 'mincore'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap',
+  'rmap_walk', 'mprotect', 'mremap', 'mincore',
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
@@ -115,6 +121,11 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       // The new address, or a negative errno.
       const r = yield* doMremap(mm, addr, t.len, t.len, MREMAP_MAYMOVE | MREMAP_FIXED, maps.get(t.dst)! + t.dstOffset);
       return r < 0 ? r : 0;
+    }
+    case 'mincore': {
+      const vec: number[] = [];
+      const r = yield* sysMincore(mm, addr, t.len, vec);
+      return r < 0 ? r : vec.reduce((n, v) => n + v, 0);
     }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);

@@ -36,6 +36,7 @@ import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { IntervalMap } from '../util/intervals.js';
 import { LineTooLong, textLines } from '../util/lines.js';
 import { MAX_FILE_SIZE } from '../mm/xarray.js';
+import { TASK_SIZE } from '../mm/const.js';
 
 /** At most this many errors are reported; parsing stops once it is reached. */
 export const MAX_SCRIPT_ERRORS = 20;
@@ -898,7 +899,7 @@ class Validator {
       return;
     }
     const info: MapInfo = { line: c.line, size: d.size, shared: d.shared, kind: `${d.kind} ${d.shared ? 'shared' : 'private'}` };
-    if (d.err) info.failed = d.err; // until mapOpMayMap() below says the mmap() itself may succeed
+    if (d.err) info.failed = d.err; // until the err= branch below finds that the mmap() itself may succeed
     proc.maps.set(d.name, info);
 
     if ((d.kind === 'shmem' || d.kind === 'file') && d.file !== undefined) {
@@ -930,8 +931,9 @@ class Validator {
       // one of those flags the failure may come after the mapping is made, which then stays
       // (scripts/map-locked-fails.pt), so its name may be used. Unless it overlaps a mapping:
       // then mmap() fails (EEXIST, as MAP_FIXED_NOREPLACE) and, as without those flags, the
-      // mapping never exists and occupies nothing.
-      if ((d.locked || d.huge) && !proc.space.firstOverlap(start, end)) {
+      // mapping never exists and occupies nothing. Nor does one that reaches past TASK_SIZE: mmap()
+      // refuses it (ENOMEM, get_unmapped_area()) before any flag is looked at.
+      if ((d.locked || d.huge) && end <= TASK_SIZE && !proc.space.firstOverlap(start, end)) {
         info.failed = undefined;
         proc.space.add(start, end, d.name);
       }

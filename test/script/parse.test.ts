@@ -503,6 +503,10 @@ describe('name errors', () => {
     // Over another mapping, mmap() itself fails (EEXIST): the name still names nothing.
     const text = lines('process P', 'map B anon private 4K at=0x100000000000', 'map A anon private 4K at=0x100000000000 locked err=EEXIST', 'touch A 0 4K write');
     expect(errors(text).map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name']]);
+    // Past TASK_SIZE mmap() itself fails (ENOMEM): the range stays free for another mapping
+    // (kernel-agreement random scripts, fast-check seed 7).
+    const past = lines('process P', 'map M0 anon private 137438953468K at=0x400000000000 nohugepage err=ENOMEM', 'map M1 anon private 4K at=0x7fffffffe000', 'touch M0 0 4K write');
+    expect(errors(past).map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[4, 7, 'unknown-name']]);
   });
 });
 

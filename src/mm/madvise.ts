@@ -3,10 +3,10 @@
  * MADV_DONTNEED[_LOCKED] (the caller of PT reclaim), MADV_FREE, MADV_[NO]HUGEPAGE,
  * MADV_POPULATE_(READ|WRITE), MADV_GUARD_(INSTALL|REMOVE), MADV_COLLAPSE, MADV_COLD and MADV_PAGEOUT.
  */
-import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, ERESTARTNOINTR, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
+import { addrEnd, alignUp, EFAULT, EINVAL, ENOMEM, ERESTARTNOINTR, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
-import { __splitHugePmd, isHugeZeroPmd, splitFolio } from './huge_memory.js';
+import { __splitHugePmd, isHugeZeroPmd, pmdTransHugeLock, splitFolio } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
 import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
 import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
@@ -31,6 +31,8 @@ import {
   isGuardPte,
   mkMarkerPte,
   PTE_MARKER_GUARD,
+  pmdPfn,
+  pmdPresent,
   pmdTransHuge,
   pteClearFlags,
   pteFlags,
@@ -42,7 +44,7 @@ import {
   isSwapEntryPte,
   swpOffset,
 } from './pgtable_types.js';
-import { condResched, downRead, downWrite, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
+import { condResched, downRead, downWrite, folioLock, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
@@ -338,15 +340,37 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
 /**
  * madvise_cold_or_pageout_pte_range() for one PMD. Order-0 folios mapped by this mapping alone
  * are deactivated (MADV_COLD: only their young bits change; the LRU is not modelled) or isolated,
- * and after the PTE lock is dropped reclaim_pages() unmaps them (MADV_PAGEOUT). Not modelled: a
- * PMD-mapped THP and PTE-mapped large folios are left alone (the kernel splits those the range
- * covers in part and reclaims the others whole, splitting the PMD); the SWAP_CLUSTER_MAX
+ * and after the PTE lock is dropped reclaim_pages() unmaps them (MADV_PAGEOUT). A PMD-mapped THP
+ * the range covers in part is split first (split_folio(): its never-written pages then map the
+ * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio").
+ * Not modelled: a THP the range covers whole (MADV_COLD only makes its PMD old; MADV_PAGEOUT
+ * would reclaim it whole), PTE-mapped large folios (left alone), the SWAP_CLUSTER_MAX
  * need_resched() break.
  */
 function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
   const mem = current.k.mem;
   const folioList: IsolatedFolio[] = [];
-  if (pmdTransHuge(yield* ptepGet(pmdp))) return; // (the THP branch: not modelled, see above)
+  if (pmdTransHuge(yield* ptepGet(pmdp))) {
+    const ptl = yield* pmdTransHugeLock(vma, pmdp);
+    if (ptl === null) return;
+    const orig = yield* ptepGet(pmdp);
+    const head = pmdPfn(orig) as Pfn;
+    // The huge zero page, and a folio other mappings share (folio_maybe_mapped_shared()), are
+    // left alone; so is a THP the range covers whole (see above).
+    if (isHugeZeroPmd(orig) || !pmdPresent(orig) || mem.entireMapcount[head] > 1 || end - addr === PMD_SIZE) {
+      yield* spinUnlock(ptl);
+      return;
+    }
+    folioRefAdd(head, 1); // folio_get()
+    yield* spinUnlock(ptl);
+    yield* folioLock(head);
+    // split_folio() of the PMD-mapped folio: the PMD split, then the folio's.
+    yield* __splitHugePmd(vma, pmdp, addr);
+    const err = yield* splitFolio(vma, pmdp, addr, head);
+    yield* folioUnlock(head);
+    folioPutRefs(head, 1);
+    if (err) return;
+  }
   const out = new PteMapOut();
   const startPte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
   if (startPte < 0) return;

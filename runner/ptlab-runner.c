@@ -980,25 +980,60 @@ static int c_flush_runs(int wfd, uint32_t n, int err)
 	return e;
 }
 
+/* A run-length coder of page codes that streams full chunks of runs to the parent. */
+struct rle {
+	uint32_t nruns;
+	uint64_t run;
+	char code;
+};
+
+/* Adds one page's code; 0, or EPIPE when a full chunk could not be written. */
+static int rle_push(int wfd, struct rle *r, char c)
+{
+	if (c == r->code) {
+		r->run++;
+		return 0;
+	}
+	if (r->run) {
+		c_runs[r->nruns++] = r->run << 8 | (uint8_t)r->code;
+		if (r->nruns == RUN_CHUNK) {
+			r->nruns = 0;
+			if (c_flush_runs(wfd, RUN_CHUNK, 0))
+				return EPIPE;
+		}
+	}
+	r->code = c;
+	r->run = 1;
+	return 0;
+}
+
+/* Ends a stream: the last runs, then the terminator carrying `err`. */
+static int rle_end(int wfd, struct rle *r, int err)
+{
+	if (!err && r->run)
+		c_runs[r->nruns++] = r->run << 8 | (uint8_t)r->code;
+	if (!err && r->nruns && c_flush_runs(wfd, r->nruns, 0))
+		return EPIPE;
+	return c_flush_runs(wfd, 0, err);
+}
+
 /* Streams the run-length pagemap codes of [addr, addr + npages * 4K) and a terminator. */
 static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return c_flush_runs(wfd, 0, errno ? errno : EIO);
-	uint32_t nruns = 0;
-	uint64_t run = 0;
-	char code = 0;
+	struct rle r = { 0 };
 	int err = 0;
 	for (uint64_t done = 0; done < npages && !err; ) {
 		uint64_t n = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
 		off_t pos = (off_t)(((addr / PAGE_SIZE_4K) + done) * sizeof(uint64_t));
 		size_t got = 0;
 		while (got < n * sizeof(uint64_t)) {
-			ssize_t r = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
-			if (r < 0 && errno == EINTR)
+			ssize_t rd = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
+			if (rd < 0 && errno == EINTR)
 				continue;
-			if (r == 0) {
+			if (rd == 0) {
 				/*
 				 * End of file: /proc/PID/pagemap ends at TASK_SIZE (pagemap_read()), and a
 				 * range reaching past it (a mapping moved next to the top) has no pages there.
@@ -1007,37 +1042,49 @@ static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
 				got = n * sizeof(uint64_t);
 				break;
 			}
-			if (r < 0) {
+			if (rd < 0) {
 				err = errno;
 				break;
 			}
-			got += (size_t)r;
+			got += (size_t)rd;
 		}
-		for (uint64_t i = 0; i < n && !err; i++) {
-			char c = pm_code(c_pm[i]);
-			if (c == code) {
-				run++;
-				continue;
-			}
-			if (run) {
-				c_runs[nruns++] = run << 8 | (uint8_t)code;
-				if (nruns == RUN_CHUNK) {
-					if (c_flush_runs(wfd, nruns, 0))
-						err = EPIPE;
-					nruns = 0;
-				}
-			}
-			code = c;
-			run = 1;
-		}
+		for (uint64_t i = 0; i < n && !err; i++)
+			err = rle_push(wfd, &r, pm_code(c_pm[i]));
 		done += n;
 	}
 	close(fd);
-	if (!err && run)
-		c_runs[nruns++] = run << 8 | (uint8_t)code;
-	if (!err && nruns && c_flush_runs(wfd, nruns, 0))
-		return EPIPE;
-	return c_flush_runs(wfd, 0, err);
+	return rle_end(wfd, &r, err);
+}
+
+/*
+ * Streams the run-length mincore(2) codes of [addr, addr + npages * 4K): 'r' resident, 'n' not,
+ * '-' not mapped. One call per chunk; a chunk that fails with ENOMEM (a hole, or past TASK_SIZE)
+ * is asked again page by page, each failing page '-', as src/mm/kernel.ts procMincore() does.
+ */
+static int c_mincore(int wfd, uint64_t addr, uint64_t npages)
+{
+	static unsigned char vec[PM_CHUNK];
+	struct rle r = { 0 };
+	int err = 0;
+	for (uint64_t done = 0; done < npages && !err; ) {
+		uint64_t n = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
+		uint64_t a = addr + done * PAGE_SIZE_4K;
+		bool whole = mincore((void *)(uintptr_t)a, n * PAGE_SIZE_4K, vec) == 0;
+		if (!whole && errno != ENOMEM)
+			err = errno;
+		for (uint64_t i = 0; i < n && !err; i++) {
+			char c;
+			if (whole)
+				c = (vec[i] & 1) ? 'r' : 'n';
+			else if (mincore((void *)(uintptr_t)(a + i * PAGE_SIZE_4K), PAGE_SIZE_4K, &vec[i]) == 0)
+				c = (vec[i] & 1) ? 'r' : 'n';
+			else
+				c = '-';
+			err = rle_push(wfd, &r, c);
+		}
+		done += n;
+	}
+	return rle_end(wfd, &r, err);
 }
 
 static int c_touch(uint64_t addr, uint64_t len, uint64_t stride, bool write)
@@ -1274,7 +1321,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		r.ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
 		if (write_full(resp_w, &r, sizeof r))
 			_exit(1);
-		if (c.op == C_SNAPSHOT && c.has_range && !r.err && c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K))
+		if (c.op == C_SNAPSHOT && c.has_range && !r.err &&
+		    (c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K) || c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K)))
 			_exit(1);
 	}
 }
@@ -1421,6 +1469,35 @@ static void print_fields(const char *key, const int64_t *v, const int64_t *base,
 	putchar('}');
 }
 
+/* Prints one stream of run-length page codes from the child (c_pagemap(), c_mincore()). */
+static void print_runs(struct proc *p, const struct op *o, const char *what, const char *source)
+{
+	bool first = true;
+	static uint64_t runs[RUN_CHUNK];
+	for (;;) {
+		struct chunk_hdr h;
+		int e = read_full(p->resp_r, &h, sizeof h);
+		if (e)
+			child_died(p, o->line, e);
+		if (h.n > RUN_CHUNK)
+			die(EXIT_INTERNAL, o->line, "snapshot: bad %s chunk", what);
+		if (h.n == 0) {
+			if (h.err) {
+				printf("]}}\n");
+				die(EXIT_INTERNAL, o->line, "snapshot: %s: %s", source, strerror(h.err));
+			}
+			return;
+		}
+		e = read_full(p->resp_r, runs, h.n * sizeof runs[0]);
+		if (e)
+			child_died(p, o->line, e);
+		for (uint32_t i = 0; i < h.n; i++) {
+			printf("%s[%" PRIu64 ",\"%c\"]", first ? "" : ",", runs[i] >> 8, (char)(runs[i] & 0xff));
+			first = false;
+		}
+	}
+}
+
 static void do_snapshot(int cur, const struct op *o)
 {
 	struct proc *p = &procs[cur];
@@ -1457,30 +1534,9 @@ static void do_snapshot(int cur, const struct op *o)
 		printf(",\"pagemap\":{\"map\":");
 		json_str(m->name);
 		printf(",\"offset\":%" PRIu64 ",\"pages\":%" PRIu64 ",\"runs\":[", o->offset, o->len / PAGE_SIZE_4K);
-		bool first = true;
-		static uint64_t runs[RUN_CHUNK];
-		for (;;) {
-			struct chunk_hdr h;
-			int e = read_full(p->resp_r, &h, sizeof h);
-			if (e)
-				child_died(p, o->line, e);
-			if (h.n > RUN_CHUNK)
-				die(EXIT_INTERNAL, o->line, "snapshot: bad pagemap chunk");
-			if (h.n == 0) {
-				if (h.err) {
-					printf("]}}\n");
-					die(EXIT_INTERNAL, o->line, "snapshot: reading /proc/self/pagemap: %s", strerror(h.err));
-				}
-				break;
-			}
-			e = read_full(p->resp_r, runs, h.n * sizeof runs[0]);
-			if (e)
-				child_died(p, o->line, e);
-			for (uint32_t i = 0; i < h.n; i++) {
-				printf("%s[%" PRIu64 ",\"%c\"]", first ? "" : ",", runs[i] >> 8, (char)(runs[i] & 0xff));
-				first = false;
-			}
-		}
+		print_runs(p, o, "pagemap", "/proc/self/pagemap");
+		printf("],\"mincore\":[");
+		print_runs(p, o, "mincore", "mincore()");
 		printf("]}");
 	}
 	printf("}\n");

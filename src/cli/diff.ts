@@ -32,7 +32,7 @@ export function registerDiff(program: Command): void {
       `
 Compared per snapshot (paired by script line): the deltas of VmPTE, RssAnon, RssFile, RssShmem,
 VmRSS, VmSize, VmLck, VmSwap; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
-named range page by page. Per script: the line where each side stopped with an error, if any, and
+named range page by page, and mincore(2)'s for the same pages. Per script: the line where each side stopped with an error, if any, and
 the THP settings and fault_zero_page. The runner probes whether a read fault maps the shared zero page;
 the model follows the kernel there unless the script or --config sets fault_zero_page, and a script that
 assumes otherwise than the kernel does is skipped. A script declares what the model cannot match with '# diff:' comment lines
@@ -158,7 +158,7 @@ function mark(f: FieldDiff): string {
 }
 
 function fieldName(f: FieldDiff): string {
-  return f.field === 'pagemap' || f.field === 'Rss' || f.field.endsWith('PmdMapped') || f.field === 'AnonHugePages'
+  return f.field === 'pagemap' || f.field === 'mincore' || f.field === 'Rss' || f.field.endsWith('PmdMapped') || f.field === 'AnonHugePages'
     ? f.field
     : `${f.field} delta`;
 }

@@ -10,6 +10,7 @@ import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
 import { madviseSyscall, type MadvAdvice } from './madvise.js';
+import { sysMincore } from './mincore.js';
 import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
 import { doMprotectPkey } from './mprotect.js';
 import { doMremap } from './mremap.js';
@@ -153,6 +154,28 @@ export function sysExit(k: Kernel, mm: MmStruct): void {
     cpu.tlb.flushMm(mm.id);
     if (cpu.activeMm === mm) cpu.activeMm = null;
   }
+}
+
+/**
+ * mincore() of a snapshot's range, page codes as the kernel runner reports them: 'r' resident, 'n'
+ * not, '-' not mapped. One call over the whole range; when it fails (-ENOMEM: a hole), one call
+ * per page, as the runner does, so each page of a hole reads '-'.
+ */
+export function procMincore(k: Kernel, mm: MmStruct, addr: Vaddr, pages: number): string {
+  const call = (a: Vaddr, n: number): { ret: number; vec: number[] } => {
+    enter(k, mm);
+    const vec: number[] = [];
+    return { ret: complete(/* task */ sysMincore(mm, a, n * PAGE_SIZE, vec)), vec };
+  };
+  const all = call(addr, pages);
+  const code = (v: number) => (v & 1 ? 'r' : 'n');
+  if (all.ret === 0) return all.vec.map(code).join('');
+  let out = '';
+  for (let i = 0; i < pages; i++) {
+    const one = call(addr + i * PAGE_SIZE, 1);
+    out += one.ret === 0 ? code(one.vec[0]) : '-';
+  }
+  return out;
 }
 
 /** Let every pending RCU grace period end and run its callbacks (between ops). */

@@ -11,7 +11,7 @@
  * write (can_do_mincore(): every modelled file is the caller's own), pte_batch_hint() (1 on x86).
  */
 import { current } from './current.js';
-import { addrEnd, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
+import { addrEnd, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { pmdTransHugeLock } from './huge_memory.js';
 import { mmFindPmd } from './memory/pgalloc.js';
 import { linearPageIndex, VM_PFNMAP, type AddressSpace, type MmStruct, type Vma } from './mm_types.js';
@@ -116,15 +116,17 @@ function mincoreUnmappedPage(vma: Vma, addr: Vaddr): number {
 function mincorePage(mapping: AddressSpace, index: number): number {
   touchMapping(mapping, false);
   if (mapping.kind === 'file' && index < mapping.sizePages && !mapping.pages.touched(index)) return 1;
-  const pfn = mapping.pages.load(index);
-  return pfn && current.k.mem.flags[pfn] & PG_uptodate ? 1 : 0;
+  const pfn = mapping.pages.load(index) as Pfn;
+  const mem = current.k.mem;
+  return pfn && mem.flags[mem.folioHead(pfn)] & PG_uptodate ? 1 : 0; // folio_test_uptodate()
 }
 
 /** mincore_swap() for a PTE's swap entry: 1 when the swap cache holds an uptodate folio for it. */
 function mincoreSwap(offset: number): number {
   const folio = swapCacheGetFolio(offset);
   if (!folio) return 0;
-  const present = current.k.mem.flags[folio] & PG_uptodate ? 1 : 0;
+  const mem = current.k.mem;
+  const present = mem.flags[mem.folioHead(folio)] & PG_uptodate ? 1 : 0;
   folioPutRefs(folio, 1);
   return present;
 }

@@ -10,7 +10,8 @@
  *   - smaps_rollup `Rss` (the model's absolute value equals its delta, as a model process starts
  *     empty; the kernel runner reports the delta) and AnonHugePages, ShmemPmdMapped,
  *     FilePmdMapped (0 in a fresh process on both sides);
- *   - the pagemap codes of the named range, page by page (present / exclusive / swap / guard).
+ *   - the pagemap codes of the named range, page by page (present / exclusive / swap / guard),
+ *     and its mincore(2) codes (resident or not).
  * and, per run: where each executor stopped with an error line (an op failing differently from its
  * `err=`, a failed `expect`, a broken model), and the THP settings each ran with.
  *
@@ -18,7 +19,7 @@
  * parsed here from the raw script text: both executors' parsers see them as comments.
  */
 import { formatScriptError, type ScriptError } from '../script/ast.js';
-import type { OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
+import type { MincoreRun, OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fields
@@ -28,12 +29,12 @@ export const DIFF_STATUS_FIELDS = ['VmPTE', 'RssAnon', 'RssFile', 'RssShmem', 'V
 /** smaps_rollup fields, compared as they are reported (see the file comment for Rss). */
 export const DIFF_ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const satisfies readonly RollupField[];
 
-export type DiffField = StatusField | RollupField | 'pagemap';
-export const DIFF_FIELDS: readonly DiffField[] = [...DIFF_STATUS_FIELDS, ...DIFF_ROLLUP_FIELDS, 'pagemap'];
+export type DiffField = StatusField | RollupField | 'pagemap' | 'mincore';
+export const DIFF_FIELDS: readonly DiffField[] = [...DIFF_STATUS_FIELDS, ...DIFF_ROLLUP_FIELDS, 'pagemap', 'mincore'];
 
 /** Unit of a field's values and of its declared tolerance. */
 export function fieldUnit(f: DiffField): 'kB' | 'pages' {
-  return f === 'pagemap' ? 'pages' : 'kB';
+  return f === 'pagemap' || f === 'mincore' ? 'pages' : 'kB';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,11 +242,11 @@ export interface DiffCounts {
 // Comparison
 
 /** `[[1,"x"],[511,"-"]]` as `1x 511-`. */
-export function formatRuns(runs: readonly PagemapRun[]): string {
+export function formatRuns(runs: readonly (PagemapRun | MincoreRun)[]): string {
   return runs.length ? runs.map(([n, c]) => `${n}${c}`).join(' ') : '(empty)';
 }
 
-function expandRuns(runs: readonly PagemapRun[]): string {
+function expandRuns(runs: readonly (PagemapRun | MincoreRun)[]): string {
   return runs.map(([n, c]) => c.repeat(n)).join('');
 }
 
@@ -253,20 +254,26 @@ function rangeText(p: PagemapRange): string {
   return `${p.map}+0x${p.offset.toString(16)} (${p.pages} pages)`;
 }
 
-function comparePagemap(m: PagemapRange | undefined, k: PagemapRange | undefined, d: DiffDirective | undefined): FieldDiff | undefined {
+/**
+ * The page codes of a snapshot's range: `pagemap`, or `mincore` (compared only when both sides
+ * report it: output older than it has none).
+ */
+function comparePagemap(field: 'pagemap' | 'mincore', m: PagemapRange | undefined, k: PagemapRange | undefined, d: DiffDirective | undefined): FieldDiff | undefined {
   if (!m && !k) return undefined;
+  const runsOf = (p: PagemapRange) => (field === 'pagemap' ? p.runs : p.mincore);
+  if (field === 'mincore' && (!m?.mincore || !k?.mincore)) return undefined;
   const base: FieldDiff = {
-    field: 'pagemap',
-    model: m ? formatRuns(m.runs) : null,
-    kernel: k ? formatRuns(k.runs) : null,
+    field,
+    model: m ? formatRuns(runsOf(m)!) : null,
+    kernel: k ? formatRuns(runsOf(k)!) : null,
     status: 'mismatch',
   };
   if (!m || !k) return withDirective({ ...base, detail: `pagemap only on the ${m ? 'model' : 'kernel'}` }, d, Infinity);
   if (m.map !== k.map || m.offset !== k.offset || m.pages !== k.pages) {
     return withDirective({ ...base, detail: `different ranges: model ${rangeText(m)}, kernel ${rangeText(k)}` }, d, Infinity);
   }
-  const a = expandRuns(m.runs);
-  const b = expandRuns(k.runs);
+  const a = expandRuns(runsOf(m)!);
+  const b = expandRuns(runsOf(k)!);
   let differ = 0;
   let first = -1;
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
@@ -299,8 +306,10 @@ export function diffSnapshot(m: SnapshotLine, k: SnapshotLine, directives: reado
   const fields: FieldDiff[] = [];
   for (const f of DIFF_STATUS_FIELDS) fields.push(compareNumber(f, m.delta[f], k.delta[f], directiveFor(directives, f, m.label)));
   for (const f of DIFF_ROLLUP_FIELDS) fields.push(compareNumber(f, m.smaps_rollup[f], k.smaps_rollup[f], directiveFor(directives, f, m.label)));
-  const pm = comparePagemap(m.pagemap, k.pagemap, directiveFor(directives, 'pagemap', m.label));
-  if (pm) fields.push(pm);
+  for (const field of ['pagemap', 'mincore'] as const) {
+    const pm = comparePagemap(field, m.pagemap, k.pagemap, directiveFor(directives, field, m.label));
+    if (pm) fields.push(pm);
+  }
   const p = m.pagemap ?? k.pagemap;
   return {
     line: m.line,

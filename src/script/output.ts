@@ -26,12 +26,22 @@ export const PAGEMAP_CODES: readonly PagemapCode[] = ['-', 'p', 'x', 's', 'g', '
 /** Run-length pagemap: `[count, code]`, adjacent runs have different codes. */
 export type PagemapRun = [count: number, code: PagemapCode];
 
+/**
+ * One character per page of mincore(2): `r` resident (the vector's bit 0 set), `n` not resident,
+ * `-` not mapped (mincore() fails with ENOMEM). Letters, so that `3r 1n` reads unambiguously.
+ */
+export type MincoreCode = 'r' | 'n' | '-';
+export const MINCORE_CODES: readonly MincoreCode[] = ['r', 'n', '-'];
+export type MincoreRun = [count: number, code: MincoreCode];
+
 export interface PagemapRange {
   map: string;
   /** bytes from the start of the mapping as it was mapped */
   offset: number;
   pages: number;
   runs: PagemapRun[];
+  /** mincore(2) of the same range, run-length coded (absent in output older than it) */
+  mincore?: MincoreRun[];
   /** optional, never compared */
   pfnRuns?: unknown;
 }
@@ -130,14 +140,19 @@ function checkPagemap(p: unknown): string | undefined {
   if (typeof p.map !== 'string' || !isInt(p.offset) || !isInt(p.pages) || !Array.isArray(p.runs)) {
     return 'pagemap needs map, offset, pages, runs';
   }
+  return checkRuns(p.runs, PAGEMAP_CODES, 'pagemap', p.pages) ?? (p.mincore === undefined ? undefined : checkRuns(p.mincore, MINCORE_CODES, 'pagemap.mincore', p.pages));
+}
+
+function checkRuns(runs: unknown, codes: readonly string[], what: string, pages: number): string | undefined {
+  if (!Array.isArray(runs)) return `${what} runs are not an array`;
   let total = 0;
-  for (const r of p.runs) {
-    if (!Array.isArray(r) || r.length !== 2 || !isInt(r[0]) || r[0] <= 0 || !PAGEMAP_CODES.includes(r[1] as PagemapCode)) {
-      return `bad pagemap run ${JSON.stringify(r)} (expected [count > 0, one of "${PAGEMAP_CODES.join('')}"])`;
+  for (const r of runs) {
+    if (!Array.isArray(r) || r.length !== 2 || !isInt(r[0]) || r[0] <= 0 || !codes.includes(r[1] as string)) {
+      return `bad ${what} run ${JSON.stringify(r)} (expected [count > 0, one of "${codes.join('')}"])`;
     }
     total += r[0] as number;
   }
-  if (total !== p.pages) return `pagemap runs cover ${total} pages, not ${p.pages}`;
+  if (total !== pages) return `${what} runs cover ${total} pages, not ${pages}`;
   return undefined;
 }
 

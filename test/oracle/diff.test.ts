@@ -14,7 +14,7 @@ import {
   sumCounts,
   type DiffDirective,
 } from '../../src/oracle/diff.js';
-import type { ErrorLine, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
+import type { ErrorLine, MincoreRun, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
 import { stripExpects, prepareScript } from '../../src/oracle/compare.js';
 
 const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0, VmSwap: 0 };
@@ -42,7 +42,9 @@ function snap(
     smaps_rollup: { Rss: d.VmRSS, AnonHugePages: 0, ShmemPmdMapped: 0, FilePmdMapped: 0, ...opts.rollup },
   };
   if (opts.runs) {
-    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs };
+    // mincore: resident exactly where pagemap says present (anonymous memory)
+    const mincore = opts.runs.map(([n, c]): MincoreRun => [n, c === 'p' || c === 'x' ? 'r' : 'n']);
+    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs, mincore };
   }
   return s;
 }
@@ -112,6 +114,17 @@ describe('diffRuns', () => {
     });
     const f = diffRuns(m, k).snapshots[0].fields.find((x) => x.field === 'pagemap')!;
     expect(f).toMatchObject({ status: 'mismatch', model: null, kernel: '512- 512x' });
+  });
+
+  it('compares mincore page by page, and not at all when one side reports none (older output)', () => {
+    const [m, k] = pair([DENSE, AFTER], (s) => (s.line === 7 ? { ...s, pagemap: { ...s.pagemap!, mincore: [[1024, 'n']] } } : s));
+    const f = diffRuns(m, k).snapshots[1].fields.find((x) => x.field === 'mincore')!;
+    expect(f).toMatchObject({ status: 'mismatch', model: '1024n', kernel: '512n 512r' });
+    expect(f.detail).toBe("512 page(s) differ; first at page 512 (A+0x200000): model 'n', kernel 'r'");
+    const [m2, k2] = pair([AFTER], (s) => ({ ...s, pagemap: { ...s.pagemap!, mincore: undefined } }));
+    const r = diffRuns(m2, k2);
+    expect(r.snapshots[0].fields.map((x) => x.field)).not.toContain('mincore');
+    expect(r.ok).toBe(true);
   });
 
   it('shows an ignored field but does not count it', () => {

@@ -50,6 +50,7 @@ export const FEATURES = [
   'k:rmap_walk',
   'k:mprotect',
   'k:mremap', // MREMAP_FIXED of a range to another place (of the other mapping, or of its own)
+  'k:mincore', // mincore(): a walker reading entries under pte_offset_map_lock()
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 
@@ -283,6 +284,8 @@ class Builder {
         const dOff = d.pick([0, 4 * K, 8 * K, 64 * K, 2 * M - 4 * K, dst.size - len].filter(apart));
         return `mremap ${m.name} ${size(off)} ${size(len)} ${dst.name} ${size(dOff)}`;
       }
+      case 'k:mincore':
+        return `mincore ${m.name} ${r({ maxLen: 16 * K })}`;
       default: {
         const files = gen.maps.filter((x) => x.kind !== 'anon');
         const fm = files.length ? d.pick(files) : m;

@@ -13,7 +13,7 @@ import { coverLetterRun } from '../workloads/cover_letter.js';
  * ns per 4 KiB page of each phase. `touch` faults a fresh mapping in; `retouch` faults the same
  * range in again after MADV_DONTNEED. On the kernel here only `retouch` is the kernel's own cost:
  * a fresh mapping's first touch also waits for the host to back guest memory, and swings 3-5×
- * (live-kernel.md, "quote warm figures").
+ * (docs/kernel-facts.md, "Timings": quote warm figures).
  */
 export interface PhaseTimes {
   touch: number;
@@ -239,7 +239,7 @@ export function renderResults(r: BenchResults): string {
     '',
     'The cover letter says "touch 2M memory". Read as every page, the test is 13.1 M page faults, and',
     `the live kernel itself needs about 13.1 M × its warm ns per fault (dense table below)${kernelCoverLetterAllS(r)}.`,
-    'Read as one byte per 2 MiB (how live-kernel.md measures the 50 GiB case), it is 25,600 faults:',
+    'Read as one byte per 2 MiB (how docs/kernel-facts.md measures the 50 GiB case), it is 25,600 faults:',
     '',
     '| PT_RECLAIM | model CPU (ms), one byte per 2 MiB | VmPTE delta (kB) | live kernel (ms, sum of the runner\'s per-op times, PT_RECLAIM on) |',
     '|---|---|---|---|',
@@ -249,7 +249,7 @@ export function renderResults(r: BenchResults): string {
     '',
     `Kernel: ${r.kernelNote}. A ratio above 1 means the model is faster (target: ≥ 10×).`,
     'The kernel\'s fault cost is the warm touch: a fresh mapping\'s first touch also waits for the host',
-    'to back guest memory and swings 3-5× between runs (live-kernel.md: "quote warm figures").',
+    'to back guest memory and swings 3-5× between runs (docs/kernel-facts.md: quote warm figures).',
     '',
     '| size | phase | model (ns/page) | kernel (ns/page) | kernel / model |',
     '|---|---|---|---|---|',

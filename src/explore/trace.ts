@@ -1,5 +1,5 @@
 /**
- * Traces as the interleaving tables of shared/spec/races.md section 3: one column per task, one
+ * Traces as interleaving tables (docs/explorer.md, "Reading a trace"): one column per task, one
  * row per step, read top to bottom. Pure: returns a markdown string, prints nothing.
  */
 import type { TraceStep, Violation } from './types.js';

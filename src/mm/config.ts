@@ -12,7 +12,7 @@ export type ThpMode = 'always' | 'madvise' | 'never';
 export type ShmemThpMode = 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force';
 
 /**
- * Guard switches (issue 4, races.md): each names one check or ordering that the series or its
+ * Guard switches (issue 4; docs/model.md, "Guard switches"): each names one check or ordering that the series or its
  * follow-ups added; switching it off reintroduces that one historical defect inside the model's
  * real code path and changes nothing else.
  */
@@ -92,7 +92,7 @@ export interface Config {
   readonly freeLock: 'mmap' | 'vma';
   /**
    * What a flush with freed_tables drops from the paging-structure caches: `all` of the mm's
-   * entries (x86: INVLPG drops all paging-structure entries of the PCID, spec 1.9) or only the
+   * entries (x86: INVLPG drops all paging-structure entries of the PCID: docs/kernel-rules.md, "TLB and the hardware walker") or only the
    * entries covering the flushed range (`addr`, arm64-like; race R9 needs it to be visible).
    */
   readonly pwcFlush: 'all' | 'addr';

@@ -207,7 +207,7 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
 /**
  * filemap_map_pages(): fault-around. Maps, without sleeping, the uptodate pages of
  * [startPgoff, endPgoff] that it can trylock. Installs the preallocated table even when it ends
- * up mapping nothing (an empty PTE table, spec 3.3), except when the first folio found ends at
+ * up mapping nothing (an empty PTE table; docs/kernel-rules.md, "Faults"), except when the first folio found ends at
  * i_size: then a regular file's fault-around maps nothing, not even a table (no PMD mapping
  * across i_size, to keep SIGBUS semantics; shmem is exempt).
  */

@@ -1,6 +1,6 @@
 /**
  * PMD-mapped transparent huge pages (mm/huge_memory.c): anonymous THP faults with their deposited
- * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes, spec 1.8), the
+ * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes: docs/kernel-rules.md, "Folios and the deposit"), the
  * huge zero page, zapping and splitting a huge PMD.
  */
 import { handleUserfault } from './userfaultfd.js';

@@ -1,5 +1,5 @@
 /**
- * Named invariants of the modelled kernel (spec 2.10, races.md I1–I6), checkable at quiescent
+ * Named invariants of the modelled kernel (docs/kernel-rules.md, "Invariants"), checkable at quiescent
  * points: after every op in tests, and at the end of every explored execution. Each returns a list
  * of human-readable failures; `checkInvariants` runs them all.
  *

@@ -1,7 +1,7 @@
 /**
  * Collapsing into PMD-size THPs (mm/khugepaged.c), as reached from MADV_COLLAPSE:
  * madvise_collapse(), hpage_collapse_scan_file(), collapse_file(), retract_page_tables() (with the
- * series' PMD-state recheck, spec 3.8.4), collapse_pte_mapped_thp(), and the anonymous
+ * series' PMD-state recheck: docs/kernel-rules.md, "Lockless access", rule 4), collapse_pte_mapped_thp(), and the anonymous
  * hpage_collapse_scan_pmd() / collapse_huge_page(). Outcomes are SCAN_* reasons, as in the kernel.
  *
  * Modelled coarsely (docs/model.md): no khugepaged thread (MADV_COLLAPSE drives the same code),

@@ -321,7 +321,7 @@ export function* tlbTableFlush(tlb: MmuGather): KGen<void> {
 /**
  * tlb_remove_table_one(): the single-table fallback when no batch page could be allocated.
  * With PT_RECLAIM (patch 10): call_rcu() on the table itself. Without ("semi-RCU"): an IPI to
- * every CPU, then free at once, which only waits out IRQ-disabled walkers (spec 2.9.2, race R1).
+ * every CPU, then free at once, which only waits out IRQ-disabled walkers (docs/kernel-rules.md, "Table freeing"; race R1).
  * Without PT_RECLAIM from 7.1 (1fb3d8c20bfa): synchronize_rcu(), then free. Modelled coarsely as
  * a sleep (might_sleep() is checked) and the free queued behind a grace period: the caller does
  * not wait for it, which only lets the model's caller run on earlier than the kernel's would.
@@ -345,7 +345,7 @@ function* tlbRemoveTableOne(tid: number): KGen<void> {
   freeTableNow(tid);
 }
 
-/** __tlb_remove_table(): destructor (the split lock dies here, spec 2.9.4) and free. */
+/** __tlb_remove_table(): destructor (the split lock dies here: docs/kernel-rules.md, "Table freeing", race R2) and free. */
 export function freeTableNow(tid: number): void {
   const k = current.k;
   k.pt.free(tid);

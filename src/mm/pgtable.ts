@@ -10,7 +10,7 @@
  * when more are populated (upper-level tables are dense from the start: there are few of them,
  * and every walk reads them); a PTE table that empties again gives its storage back. The populated
  * count `n` is the store's own bookkeeping for that purpose. The modelled kernel never reads it:
- * the kernel has no per-table entry count (spec 1.4), and emptiness is always established by
+ * the kernel has no per-table entry count (docs/kernel-rules.md, "Tables"), and emptiness is always established by
  * scanning entries under the PTE lock (see `scanNone`).
  *
  * Entry pointers (`pte_t *`, `pmd_t *`) are numbers: tid * 512 + index.
@@ -20,7 +20,7 @@ import { ModelBug, Violation } from './bug.js';
 import { PhysMem, PT_PAGETABLE } from './page_alloc.js';
 import { obj, OBJ, type FootprintRecorder } from './objects.js';
 
-/** Table life cycle (spec 1.4). */
+/** Table life cycle (docs/kernel-rules.md, "Tables"). */
 export const T_UNUSED = 0;
 export const T_ALLOCATED = 1;
 export const T_LINKED = 2;
@@ -229,7 +229,7 @@ export class TableStore {
 
   /**
    * Store an entry. A store into a freed table is a use-after-free; a non-none store into a
-   * detached or queued PTE table is a lost PTE (spec 2.10 invariant 3).
+   * detached or queued PTE table is a lost PTE (docs/kernel-rules.md, "Invariants", 3).
    */
   set(ptep: Ptep, v: number): void {
     const tid = tidOf(ptep);
@@ -344,8 +344,8 @@ export class TableStore {
   /**
    * Length of the run of none entries starting at `ptep`, at most `max`. Stands for the kernel's
    * loop of ptep_get() calls over none entries: callers hold the table's PTE lock, so no software
-   * writer can fill an entry during the scan and hardware never writes a none entry (spec 3.4.5,
-   * the atomic-group rule of 0.2).
+   * writer can fill an entry during the scan and hardware never writes a none entry (docs/kernel-rules.md,
+   * "The zap").
    */
   scanNone(ptep: Ptep, max: number): number {
     const tid = tidOf(ptep);

@@ -1,6 +1,6 @@
 /**
  * Lockless PTE-table mapping and deferred table freeing (mm/pgtable-generic.c), the protocol that
- * lets PTE tables vanish under walkers (spec 2.6): map inside rcu_read_lock(), and revalidate the
+ * lets PTE tables vanish under walkers (docs/kernel-rules.md, "Lockless access"): map inside rcu_read_lock(), and revalidate the
  * PMD after taking the PTE lock.
  */
 import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, type Vaddr } from './const.js';

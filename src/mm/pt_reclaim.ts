@@ -36,7 +36,7 @@ export function reclaimPtIsEnabled(start: Vaddr, end: Vaddr, details: ZapDetails
 
 /**
  * Record that the PTE table a PMD value pointed to was just cleared from its slot. The sanitizer
- * checks the detach invariant (spec 2.10 #3): a table leaves the tree only empty.
+ * checks the detach invariant (docs/kernel-rules.md, "Invariants", 3): a table leaves the tree only empty.
  */
 export function markPteTableDetached(pmdval: number, what: string): void {
   const pt = current.k.pt;

@@ -15,7 +15,7 @@ export const mmLockHandle = (mm: MmStruct): LockHandle => -mm.id - 1;
 /**
  * pte_lockptr(mm, pmdval): the lock of the PTE table the PMD *value* points to. Derived from a
  * snapshot, so a stale value yields the lock of a table that may have been detached meanwhile:
- * every user revalidates the PMD after taking it (spec 2.4, 2.6).
+ * every user revalidates the PMD after taking it (docs/kernel-rules.md, "Page-table locks", "Lockless access").
  */
 export function pteLockptr(mm: MmStruct, pmdval: Pmd): LockHandle {
   if (!mm.kernel.cfg.splitPtlocks) return mmLockHandle(mm);

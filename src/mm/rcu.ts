@@ -1,6 +1,6 @@
 /**
  * RCU (kernel/rcu/tree.c), as the model needs it: per-CPU read-side nesting (an IRQ-disabled
- * region also counts as a reader, spec 1.10) and callbacks that run only after every read-side
+ * region also counts as a reader: docs/kernel-rules.md, "RCU") and callbacks that run only after every read-side
  * section in progress at call_rcu() time has ended.
  *
  * Modelled coarsely: a callback remembers, for each CPU that was inside a reader when it was

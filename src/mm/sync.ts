@@ -156,7 +156,7 @@ export function irqOn(): void {
 export function flushTargets(mm: MmStruct): Cpu[] {
   return current.k.cpus.filter((c) => (mm.cpumask & (1 << c.id)) !== 0);
 }
-/** An IPI completes only once every target has interrupts enabled (spec 1.9, 1.10). */
+/** An IPI completes only once every target has interrupts enabled (docs/kernel-rules.md, "TLB and the hardware walker", "RCU"). */
 export function ipiCanComplete(targets: readonly Cpu[]): boolean {
   const self = current.cpu;
   return targets.every((c) => c === self || c.irqDisabled === 0);

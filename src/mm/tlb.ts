@@ -1,5 +1,5 @@
 /**
- * A CPU's translation caches (spec 1.9): leaf TLB entries (4 KiB and 2 MiB) and a paging-structure
+ * A CPU's translation caches (docs/kernel-rules.md, "TLB and the hardware walker"): leaf TLB entries (4 KiB and 2 MiB) and a paging-structure
  * cache from (mm, 2 MiB block) to the PTE table the walker last used there.
  *
  * Modelled coarsely: direct-mapped arrays of fixed size (2048 leaf entries, about a current STLB,
@@ -10,7 +10,7 @@
  * reused is reported as a stale TLB entry (a sanitizer finding), not silently used.
  *
  * The paging-structure cache has two flush policies (config `pwc_flush`): `all`, x86, where a
- * flush that freed tables drops every entry of the mm (spec 1.9), and `addr`, arm64-like, where it
+ * flush that freed tables drops every entry of the mm (docs/kernel-rules.md, "TLB and the hardware walker"), and `addr`, arm64-like, where it
  * drops only the entries whose 2 MiB block meets the flushed range: the policy under which a
  * table freed with the wrong flush address (race R9) stays reachable from a walk cache.
  */
@@ -103,7 +103,7 @@ export class Tlb {
   }
 
   /**
-   * Drop cached paging-structure entries of `mmId`. Conservative choice of spec 1.9: any flush
+   * Drop cached paging-structure entries of `mmId`. Conservative choice (docs/kernel-rules.md, "TLB and the hardware walker"): any flush
    * with freed_tables clears the whole paging-structure cache of the mm.
    */
   flushPwc(mmId: number): void {

@@ -1,5 +1,5 @@
 /**
- * The test program of the series' cover letter (races.md 1.3): map 50 GiB, then for i in
+ * The test program of the series' cover letter (README.md, "Quick start"): map 50 GiB, then for i in
  * 0..25,599 touch 2 MiB and MADV_DONTNEED the same 2 MiB. Built as an op script in memory, and run
  * on the model by `coverLetterRun` (for `ptlab demo` and the benchmarks; the caller's clock times it).
  */
@@ -14,7 +14,7 @@ export interface CoverLetterOptions {
   settings?: Record<string, string>;
   /**
    * "touch 2M memory" of the cover letter: every page of the 2 MiB (`all`, the default: 512 faults
-   * per round), or one byte of it (`one`: one fault, as live-kernel.md measures the 50 GiB case).
+   * per round), or one byte of it (`one`: one fault, as docs/kernel-facts.md measures the 50 GiB case).
    * VmPTE comes out the same; the work differs 512-fold.
    */
   touch?: 'all' | 'one';

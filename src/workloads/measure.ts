@@ -4,7 +4,7 @@
  * PTE-table counts, the live-entry histogram and the address-space regions.
  *
  * The scan reads the store's own bookkeeping (table level, life-cycle state, populated count);
- * the modelled kernel never does (spec 1.4), so measuring cannot change what is measured.
+ * the modelled kernel never does (docs/kernel-rules.md, "Tables"), so measuring cannot change what is measured.
  */
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';

@@ -1,5 +1,5 @@
 /**
- * The two ways zap_pte_range() reclaims a table (spec 3.4.4, 3.4.6, 4.1 condition 6):
+ * The two ways zap_pte_range() reclaims a table (docs/kernel-rules.md, "The zap"):
  *
  *   fast path  the whole block was zapped under one continuous hold of its PTE lock, and
  *              trylock(PMD lock) succeeds: try_get_and_clear_pmd() detaches it on the spot;
@@ -214,7 +214,7 @@ describe('when the memory of a reclaimed table is freed', () => {
   }
 
   it('drops VmPTE before madvise returns but PageTables only after the RCU grace period', () => {
-    // live-kernel.md: VmPTE drops synchronously; /proc/meminfo PageTables lags by 20-90 ms,
+    // docs/kernel-facts.md, "Accounting": VmPTE drops synchronously; /proc/meminfo PageTables lags by 20-90 ms,
     // because the tables are freed after an RCU grace period.
     const { k, mm } = setup({}, 4, true);
     const vmpte0 = api.procStatus(mm).VmPTE;
@@ -251,7 +251,7 @@ describe('when the memory of a reclaimed table is freed', () => {
   });
 
   it('frees each table at once after an IPI with table_free=ipi (no grace period)', () => {
-    // The semi-RCU fallback (spec 2.9.2): tlb_remove_table_sync_one() IPIs every CPU, then frees.
+    // The semi-RCU fallback (docs/kernel-rules.md, "Table freeing"): tlb_remove_table_sync_one() IPIs every CPU, then frees.
     const { k, mm } = setup({ batchAlloc: 'fail', tableFree: 'ipi' }, 4, false);
     const pt0 = api.meminfoPageTables();
     expect(api.sysMadvise(k, mm, ADDR, 8 * MIB, 'dontneed')).toBe(0);

@@ -1,8 +1,8 @@
 /**
  * When MADV_DONTNEED frees an empty PTE table (CONFIG_PT_RECLAIM), and when nothing does.
  *
- * Every expected number is derived from the kernel's rules (spec kernel-model.md 3.4 and 4) and
- * checked against the live 6.18 kernel's measurements (live-kernel.md; scripts/kernel-probe/01-08):
+ * Every expected number is derived from the kernel's rules (docs/kernel-rules.md, "The zap") and
+ * checked against the live 6.18 kernel's measurements (docs/kernel-facts.md; scripts/kernel-probe/01-08):
  *
  *   VmPTE = 4 kB x (PTE + PMD + PUD tables)      a mapping alone in its 512 GiB slot (placement
  *                                                 rule) has its own PUD and PMD: +8 kB, plus 4 kB
@@ -104,8 +104,8 @@ describe('MADV_DONTNEED of whole aligned 2 MiB blocks', () => {
     expect(s.pagemap('two-blocks')).toEqual([[512, 'x'], [1024, '-'], [512, 'x']]);
   });
 
-  // live-kernel.md: "Applies alike to anon private, MAP_SHARED anon, memfd/shmem, private file
-  // mappings (ext4, tmpfs), read-only zero-page PTEs, already-empty tables".
+  // docs/kernel-facts.md, "When MADV_DONTNEED frees a PTE table": alike for private and shared
+  // anonymous memory, memfd/shmem, private file mappings, zero-page entries, already-empty tables.
   it.each([
     ['anonymous private, read (zero-page PTEs)', [], 'map A anon private 4M', 'read'],
     ['anonymous MAP_SHARED', [], 'map A anon shared 4M', 'write'],
@@ -189,8 +189,9 @@ describe('DONTNEED ranges that do not cover a whole block', () => {
   });
 
   it('leaves empty tables after two half-block calls per block, which a later whole-block DONTNEED frees', () => {
-    // live-kernel.md: "512 calls on the first halves plus 512 on the second halves leave 512 empty
-    // tables, RSS 0. A later single DONTNEED over the whole block frees such empty tables."
+    // docs/kernel-facts.md, "When MADV_DONTNEED frees a PTE table": 512 calls on the first halves
+    // and 512 on the second halves leave 512 empty tables (RSS 0); a later whole-block DONTNEED
+    // frees them.
     // Here the same over 32 blocks.
     const ops = ['process P', 'map A anon private 64M', 'touch A 0 64M write'];
     for (let b = 0; b < 32; b++) ops.push(`madvise A ${2 * b}M 1M dontneed`);
@@ -440,7 +441,7 @@ describe('munmap frees tables only where no VMA remains', () => {
 describe('PMD and PUD tables', () => {
   it('are never freed by DONTNEED: one byte per 2 MiB over 4 GiB is +8212 kB, DONTNEED leaves +20, munmap +0', () => {
     // 2048 PTE + 4 PMD (4 GiB from a 1 GiB aligned start) + 1 PUD = 2053 tables = 8212 kB
-    // (live-kernel.md quotes the same +8212 kB). DONTNEED frees the 2048 PTE tables only.
+    // (docs/kernel-facts.md quotes the same +8212 kB). DONTNEED frees the 2048 PTE tables only.
     const s = scenario(lines(
       'process P',
       'map A anon private 4G',

@@ -1,6 +1,6 @@
 /**
  * MADV_COLLAPSE of a memfd (shmem) range and retract_page_tables() in the other mappings of the
- * file (spec 3.8; live-kernel.md, "MADV_COLLAPSE on shmem/memfd and retract_page_tables").
+ * file (docs/kernel-facts.md, "MADV_COLLAPSE on shmem/memfd, and retract_page_tables()").
  *
  * collapse_file() builds one 2 MiB folio, unmaps the old small pages from every mapping
  * (try_to_unmap(): RSS drops there) and then, in every other mm whose VMA maps the block

@@ -1,5 +1,5 @@
 /**
- * Anonymous PMD-mapped THPs and their deposited PTE tables (spec 1.8, 3.4.3; live-kernel.md, THP).
+ * Anonymous PMD-mapped THPs and their deposited PTE tables (docs/kernel-rules.md, "Folios and the deposit"; docs/kernel-facts.md, "THP").
  *
  * x86 deposits one PTE table with every anonymous huge PMD (pgtable_trans_huge_deposit()), so that
  * a later split never has to allocate; the deposit is counted in VmPTE. Hence a THP costs VmPTE

@@ -122,7 +122,7 @@ const mapArb: fc.Arbitrary<GenMap> = fc.record({
 /**
  * Advice, weighted toward what frees or fills tables. Not `pageout`: the generated scripts run
  * without swap, where MADV_PAGEOUT reclaims only page-cache folios, and the model leaves large ones
- * (THPs, 2M file folios) alone where the kernel reclaims them (docs/model.md, "Swap").
+ * (THPs, 2M file folios) alone where the kernel reclaims them (docs/model.md, "Simplified (and why)": Swap).
  */
 const adviceArb = fc.constantFrom<Advice>(...ADVICES.filter((a) => a !== 'pageout'), 'dontneed', 'dontneed', 'populate_write', 'collapse');
 

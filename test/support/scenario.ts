@@ -3,7 +3,7 @@
  * invariants checked after every op, and look its snapshots up by label.
  *
  * Expected numbers in the tests come from the kernel's rules and from the live-kernel measurements
- * (shared/spec/live-kernel.md, scripts/kernel-probe/*.pt), never from the model's own output; the
+ * (docs/kernel-facts.md, scripts/kernel-probe/*.pt), never from the model's own output; the
  * constants below are the units those rules are stated in.
  */
 import * as genApi from '../../src/mm/api.js';
@@ -11,7 +11,7 @@ import { countPteTables, FAST_API, runScript, type ModelApi, type RunResult } fr
 import { parseScript } from '../../src/script/parse.js';
 import type { SnapshotLine } from '../../src/script/output.js';
 
-/** VmPTE counts 4 kB per PTE, PMD or PUD table (live-kernel.md, Accounting). */
+/** VmPTE counts 4 kB per PTE, PMD or PUD table (docs/kernel-facts.md, "Accounting"). */
 export const TABLE_KB = 4;
 /** One PTE table maps 512 pages of 4 KiB: a 2 MiB block. */
 export const PAGES_PER_BLOCK = 512;

@@ -1,5 +1,5 @@
 /**
- * The hardware page walker and a user access (x86 MMU behaviour, spec 1.9): look up the CPU's TLB;
+ * The hardware page walker and a user access (x86 MMU behaviour, docs/kernel-rules.md, "TLB and the hardware walker"): look up the CPU's TLB;
  * on a miss walk PGD → PUD → PMD → PTE (through the paging-structure cache when it has the
  * block), fill the TLB on a present, permitted entry and set the accessed/dirty bits; otherwise
  * raise a page fault and retry.

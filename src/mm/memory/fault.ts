@@ -1,6 +1,6 @@
 /**
  * Page faults (mm/memory.c): handle_mm_fault() down to the anonymous, file and shmem handlers,
- * with the PTE-level rechecks that make a concurrently reclaimed table harmless (spec 3.2, 3.3).
+ * with the PTE-level rechecks that make a concurrently reclaimed table harmless (docs/kernel-rules.md, "Faults").
  */
 import { ModelBug } from '../bug.js';
 import { alignDown, HPAGE_PMD_ORDER, PAGE_SIZE, pteIndex, type Pfn, type Vaddr } from '../const.js';

@@ -1,6 +1,6 @@
 /**
  * Freeing page tables when VMAs go away (mm/memory.c: free_pgtables(), free_pgd_range(),
- * free_pud_range(), free_pmd_range(), free_pte_range(); spec 3.6.3). A table is freed only if its
+ * free_pud_range(), free_pmd_range(), free_pte_range(); docs/kernel-rules.md, "free_pgtables()"). A table is freed only if its
  * whole span is free of other VMAs: floor and ceiling come from the neighbouring VMAs.
  */
 import { alignDown, addrEnd, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from '../const.js';
@@ -110,7 +110,7 @@ function* freePmdRange(tlb: MmuGather, pudp: number, pudv: number, addr: Vaddr, 
 /**
  * free_pte_range(): clear the PMD without any lock (the VMA is gone from the tree and from rmap,
  * so nobody can reach the table any more) and queue the table. The table need not be empty by a
- * scan: the zap already ran (spec 2.6, the exception to the detach-only-empty rule).
+ * scan: the zap already ran (docs/kernel-rules.md, "Lockless access": the exception to the detach-only-empty rule).
  */
 function* freePteRange(tlb: MmuGather, pmdp: number, pmdval: number, addr: Vaddr): KGen<void> {
   const k = current.k;

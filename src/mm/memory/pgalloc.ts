@@ -59,7 +59,7 @@ export function pgtableAlloc(mm: MmStruct, level: number, addr: Vaddr): number {
   const span = level === LEVEL_PTE ? PMD_SIZE : level === LEVEL_PMD ? PUD_SIZE : PGDIR_SIZE;
   return current.k.pt.alloc(level, mm.id, alignDown(addr, span));
 }
-/** pte_free() of a table that was never made visible: immediate, always safe (spec 2.9.6). */
+/** pte_free() of a table that was never made visible: immediate, always safe (docs/kernel-rules.md, "Table freeing"). */
 export function pteFree(tid: number): void {
   current.k.pt.free(tid);
 }

@@ -2,7 +2,7 @@
  * Zapping user mappings (mm/memory.c: zap_page_range_single(), unmap_single_vma(),
  * unmap_page_range(), zap_pmd_range(), zap_pte_range(), do_zap_pte_range(), zap_present_ptes(),
  * zap_present_folio_ptes(), zap_nonpresent_ptes(), zap_install_uffd_wp_if_needed()), in the shape
- * the PT_RECLAIM series gave them (spec 3.4.3–3.4.5), with the S0/S1 difference of zap_pte_range().
+ * the PT_RECLAIM series gave them (docs/kernel-rules.md, "The zap"), with the S0/S1 difference of zap_pte_range().
  */
 import { addrEnd, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, type Pfn, type Vaddr } from '../const.js';
 import { Violation } from '../bug.js';

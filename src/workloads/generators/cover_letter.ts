@@ -1,5 +1,5 @@
 /**
- * The test program of the series' cover letter (races.md 1.3): map 50 GiB, then 25,600 times touch
+ * The test program of the series' cover letter (README.md, "Quick start"): map 50 GiB, then 25,600 times touch
  * 2 MiB and MADV_DONTNEED the same 2 MiB. Without PT_RECLAIM every round leaves its PTE table
  * behind (+102,400 kB); with it every round frees it.
  */

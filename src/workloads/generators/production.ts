@@ -1,5 +1,5 @@
 /**
- * The production process that motivated the series (races.md 1.2): one process with VIRT 55 TiB,
+ * The production process that motivated the series (docs/workloads.md, "The production case, reconstructed"): one process with VIRT 55 TiB,
  * RES 590 GiB and VmPTE 110 GiB — a PTE table for essentially every 2 MiB of its address space,
  * while only ~1 % of it was resident. Reconstructed, not recorded: 64 GiB arenas (jemalloc-style)
  * cover VIRT; every 2 MiB block was used at some point (`touched` pages written), and all but the

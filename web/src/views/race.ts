@@ -1,6 +1,6 @@
 /**
- * The race view: a violation trace of `ptlab explore --json` drawn as the interleaving tables of
- * shared/spec/races.md (one column per CPU, one row per step), with what each CPU holds after the
+ * The race view: a violation trace of `ptlab explore --json` drawn as interleaving tables
+ * (docs/explorer.md, "Reading a trace": one column per CPU, one row per step), with what each CPU holds after the
  * selected step and the address-space view of that instant. ←/→ step, Home/End jump; the
  * violating step is highlighted and its sanitizer message shown beside it.
  */

@@ -841,6 +841,8 @@ struct chunk_hdr {
 };
 #define RUN_CHUNK 4096
 #define PM_CHUNK 8192
+/* Snapshots of more pages carry no mincore runs (src/script/output.ts, MINCORE_MAX_PAGES). */
+#define MINCORE_MAX_PAGES ((uint64_t)1 << 24)
 
 static int write_full(int fd, const void *buf, size_t n)
 {
@@ -1322,7 +1324,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		if (write_full(resp_w, &r, sizeof r))
 			_exit(1);
 		if (c.op == C_SNAPSHOT && c.has_range && !r.err &&
-		    (c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K) || c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K)))
+		    (c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K) ||
+		     (c.len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES && c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K))))
 			_exit(1);
 	}
 }
@@ -1535,8 +1538,10 @@ static void do_snapshot(int cur, const struct op *o)
 		json_str(m->name);
 		printf(",\"offset\":%" PRIu64 ",\"pages\":%" PRIu64 ",\"runs\":[", o->offset, o->len / PAGE_SIZE_4K);
 		print_runs(p, o, "pagemap", "/proc/self/pagemap");
-		printf("],\"mincore\":[");
-		print_runs(p, o, "mincore", "mincore()");
+		if (o->len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES) {
+			printf("],\"mincore\":[");
+			print_runs(p, o, "mincore", "mincore()");
+		}
 		printf("]}");
 	}
 	printf("}\n");

@@ -8,7 +8,7 @@
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
-import { formatOutputLine, type ErrorLine, type ExpectLine, type MincoreRun, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
+import { formatOutputLine, MINCORE_MAX_PAGES, type ErrorLine, type ExpectLine, type MincoreRun, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
 import { placementAddress, type Op, type Script } from './ast.js';
 
 export type { ModelApi };
@@ -202,8 +202,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         if (op.range) {
           const pages = op.range.len / api.PAGE_SIZE;
           const addr = range(op, op.range.map, op.range.offset);
-          const mincore = api.runLength(api.procMincore(k, p.mm, addr, pages)) as MincoreRun[];
-          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: pagemapRuns(api, p.mm, addr, pages), mincore };
+          snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: pagemapRuns(api, p.mm, addr, pages) };
+          if (pages <= MINCORE_MAX_PAGES) snap.pagemap.mincore = api.runLength(api.procMincore(k, p.mm, addr, pages)) as MincoreRun[];
         }
         p.last = snap;
         emit(snap);

@@ -33,6 +33,12 @@ export type PagemapRun = [count: number, code: PagemapCode];
 export type MincoreCode = 'r' | 'n' | '-';
 export const MINCORE_CODES: readonly MincoreCode[] = ['r', 'n', '-'];
 export type MincoreRun = [count: number, code: MincoreCode];
+/**
+ * Snapshots of larger ranges carry no mincore runs, on either executor: mincore(2) answers page
+ * by page (a 100 TiB range would be 27 G pages), where pagemap's runs follow the tables. 16 M
+ * pages is 64 GiB, more than any shipped script snapshots (the cover letter's 50 GiB).
+ */
+export const MINCORE_MAX_PAGES = 1 << 24;
 
 export interface PagemapRange {
   map: string;

@@ -127,6 +127,18 @@ describe('diffRuns', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('tolerates unmapped page-cache pages the kernel reclaimed meanwhile (model r, kernel n, pagemap - on both), and only those', () => {
+    const file = snap(9, {}, { runs: [[2, 'p'], [2, '-']] });
+    const [m, k] = pair([file], (s) => ({ ...s, pagemap: { ...s.pagemap!, mincore: [[4, 'r']] } }));
+    const kk = k.map((l) => (l.type === 'snapshot' ? { ...l, pagemap: { ...l.pagemap!, mincore: [[3, 'r'], [1, 'n']] as MincoreRun[] } } : l));
+    const r = diffRuns(m, kk);
+    expect(r.ok).toBe(true);
+    expect(r.snapshots[0].fields.find((x) => x.field === 'mincore')).toMatchObject({ status: 'tolerated', reason: expect.stringContaining('1 unmapped page-cache page(s)') });
+    // A mapped page (pagemap p) cannot be reclaimed while mapped: that is a mismatch.
+    const km = k.map((l) => (l.type === 'snapshot' ? { ...l, pagemap: { ...l.pagemap!, mincore: [[1, 'n'], [3, 'r']] as MincoreRun[] } } : l));
+    expect(diffRuns(m, km).snapshots[0].fields.find((x) => x.field === 'mincore')).toMatchObject({ status: 'mismatch' });
+  });
+
   it('shows an ignored field but does not count it', () => {
     const [m, k] = pair([DENSE, AFTER], (s) => ({ ...s, smaps_rollup: { ...s.smaps_rollup, AnonHugePages: 2048 } }));
     const d: DiffDirective[] = [{ kind: 'ignore', field: 'AnonHugePages', reason: 'khugepaged timing', line: 1 }];

@@ -51,8 +51,10 @@ function* doMincore(mm: MmStruct, addr: Vaddr, pages: number, vec: number[]): KG
   const vma = vmaLookup(mm, addr);
   if (!vma) return -ENOMEM;
   const end = Math.min(vma.end, addr + pages * PAGE_SIZE);
-  // walk_page_range() over [addr, end), inside this one VMA; walk_page_test() skips VM_PFNMAP.
-  if (!(vma.flags & VM_PFNMAP)) yield* mincoreWalkPmdRange(vma, addr, end, vec);
+  // walk_page_range() over [addr, end), inside this one VMA; walk_page_test() hands a VM_PFNMAP
+  // VMA to ->pte_hole() whole instead of walking it.
+  if (vma.flags & VM_PFNMAP) mincoreUnmappedRange(vma, addr, end, vec);
+  else yield* mincoreWalkPmdRange(vma, addr, end, vec);
   return (end - addr) / PAGE_SIZE;
 }
 

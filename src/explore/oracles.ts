@@ -19,13 +19,18 @@ import { encodeToken } from './token.js';
 import { Prng } from '../util/prng.js';
 import type { Decision, Instance, Scheduler, System } from './types.js';
 
-/** How an execution ended, comparable across executions: the end state, or the violation's kind. */
-export function endKey(end: { kind: string; violation?: { kind: string } }, state: string | undefined): string {
+/**
+ * How an execution ended, comparable across executions: the end state with the kinds of findings
+ * the architecture tolerated on the way (a search that misses one under-reports it), or the
+ * violation's kind.
+ */
+export function endKey(end: { kind: string; violation?: { kind: string } }, state: string | undefined, tolerated?: readonly { kind: string }[]): string {
   if (end.kind === 'violation') {
     const v = end.violation!;
     return v.kind === 'deadlock' ? `deadlock\n${state ?? ''}` : `violation ${v.kind}`;
   }
-  return `finished\n${state ?? ''}`;
+  const kinds = [...new Set((tolerated ?? []).map((t) => t.kind))].sort();
+  return `finished${kinds.length ? ` tolerating ${kinds.join(' ')}` : ''}\n${state ?? ''}`;
 }
 
 export interface EndStates {
@@ -51,7 +56,7 @@ export function endStates(system: System, sched: Scheduler, o: { maxExecutions?:
     const ex = runExecution(system, sched, o.maxSteps ?? 10_000, false, true);
     if (ex.end.kind === 'abandoned') continue;
     executions++;
-    const key = endKey(ex.end, ex.endState);
+    const key = endKey(ex.end, ex.endState, ex.tolerated);
     if (!ends.has(key)) ends.set(key, encodeToken(ex.decisions));
   }
   return { ends, executions, finished, complete: finished && sched.complete === true };

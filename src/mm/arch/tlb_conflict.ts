@@ -11,12 +11,12 @@
  * nondeterministically; a stale 4 KiB entry only gives stale data, as after any MADV_DONTNEED that
  * races a fault), so `arch=x86` counts it and keeps the first few as tolerated findings.
  *
- * Dependencies (src/explore): the check reads other CPUs' TLBs, which the store's footprint does
- * not declare. A TLB entry for these addresses is only filled by a walk that read the very slots
- * this store writes (or the PMD slot above them), and only dropped by a flush (a global step) or a
- * fault on that CPU (a walk step reading the same slots), so every step that can change the answer
- * is already dependent with the store. Entries evicted by a colliding address are the exception,
- * which the scenarios' few addresses do not reach.
+ * Dependencies (src/explore): the check reads every CPU's TLB, so it records those reads
+ * (src/mm/objects.ts) and the store becomes dependent with each flush and fill. Without them the
+ * search missed conflicts: a flush writes only TLBs, never the slot being stored, so a DONTNEED's
+ * deferred flush and a fault's store into a new table looked independent and DPOR never tried the
+ * store before the flush (a populate of page 0 on arm64 7.0, found only by naive enumeration;
+ * test/scenarios/soundness.test.ts keeps it).
  */
 import { Violation } from '../bug.js';
 import { alignDown, LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, PUD_SIZE, PGDIR_SIZE, type Vaddr } from '../const.js';
@@ -24,6 +24,7 @@ import { current } from '../current.js';
 import type { Kernel } from '../mm_types.js';
 import { T_LINKED } from '../pgtable.js';
 import { _PAGE_USER, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent } from '../pgtable_types.js';
+import { obj, OBJ } from '../objects.js';
 import { Tlb } from '../tlb.js';
 
 /** How many tolerated findings a kernel keeps (all are counted in stats.tlbConflictsTolerated). */
@@ -81,12 +82,18 @@ function relink(k: Kernel, tid: number, va: Vaddr): void {
   });
 }
 
+/** CPU `id`'s TLB, read by the running step: recorded for dependency tracking (see the header). */
+function readTlb(k: Kernel, id: number): Tlb {
+  k.rec.touch(obj(OBJ.tlb, id), false);
+  return k.cpus[id].tlb;
+}
+
 /** A 4 KiB translation of va to pfn became reachable. */
 function checkSmall(k: Kernel, mmId: number, va: Vaddr, pfn: number): void {
   const vpn = Math.floor(va / PAGE_SIZE);
   const block = Math.floor(va / PMD_SIZE);
   for (const cpu of k.cpus) {
-    const tlb = cpu.tlb;
+    const tlb = readTlb(k, cpu.id);
     if (tlb.live === 0) continue;
     const s = Tlb.slot4k(vpn);
     if (tlb.vpn[s] === vpn && tlb.mm[s] === mmId && tlb.pfn[s] !== pfn) conflict(k, cpu.id, va, `a 4 KiB translation to frame ${tlb.pfn[s]}`, `a 4 KiB one to frame ${pfn}`);
@@ -100,7 +107,7 @@ function checkHuge(k: Kernel, mmId: number, va: Vaddr, pfn: number): void {
   const block = Math.floor(va / PMD_SIZE);
   const first = block * (PMD_SIZE / PAGE_SIZE);
   for (const cpu of k.cpus) {
-    const tlb = cpu.tlb;
+    const tlb = readTlb(k, cpu.id);
     if (tlb.live === 0) continue;
     const h = Tlb.slot2m(block);
     if (tlb.hvpn[h] === block && tlb.hmm[h] === mmId && tlb.hpfn[h] !== pfn) conflict(k, cpu.id, va, `a 2 MiB translation to frame ${tlb.hpfn[h]}`, `a 2 MiB one to frame ${pfn}`);

@@ -362,6 +362,19 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
   if (zero) yield* ptepGetAndClear(pmdp);
   else yield* setPte(pmdp, pmdMkinvalid(old)); // pmdp_establish(): an xchg
   yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
+  const folio = pmdPfn(old);
+  let flags = 0;
+  if (!zero) {
+    flags = vmaPageProt(vma) & ~_PAGE_RW;
+    if (pteWrite(old)) flags |= _PAGE_RW;
+    if (pteDirty(old)) flags |= _PAGE_DIRTY;
+    flags |= pteFlags(old) & _PAGE_ACCESSED;
+    // folio_ref_add() and folio_add_anon_rmap_ptes(): every count before the table is withdrawn,
+    // as 6.18 orders it, all in this step (the PTE stores below are steps of their own).
+    touchFolio(folio, true);
+    k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
+    for (let i = 0; i < HPAGE_PMD_NR; i++) k.mem.mapcount[folio + i]++;
+  }
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);
   const base = tid * 512;
@@ -369,17 +382,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     const e = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
     for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, e);
   } else {
-    const folio = pmdPfn(old);
-    let flags = vmaPageProt(vma) & ~_PAGE_RW;
-    if (pteWrite(old)) flags |= _PAGE_RW;
-    if (pteDirty(old)) flags |= _PAGE_DIRTY;
-    flags |= pteFlags(old) & _PAGE_ACCESSED;
-    touchFolio(folio, true);
-    k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
-    for (let i = 0; i < HPAGE_PMD_NR; i++) {
-      k.mem.mapcount[folio + i]++;
-      yield* setPte(base + i, mkPte((folio + i) as Pfn, flags));
-    }
+    for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, mkPte((folio + i) as Pfn, flags)); // set_ptes()
     folioRemoveRmapPmd(folio);
   }
   // smp_wmb(): the PTEs are visible before the PMD points at them.
@@ -432,6 +435,7 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
   // __split_unmapped_folio(): every page becomes an order-0 folio holding its mappings' references
   // (the caller's reference stays on the first page).
   const total = mem.refcount[head];
+  for (let i = 0; i < nr; i++) touchFolio((head + i) as Pfn, true); // each page's counts, in this step
   const folioFlags = mem.flags[head] & (PG_uptodate | PG_dirty | PG_referenced | PG_swapbacked);
   for (let i = 0; i < nr; i++) {
     const p = head + i;

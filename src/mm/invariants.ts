@@ -150,14 +150,21 @@ function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string
       let maps = pmd;
       for (let i = 0; i < mem.folioNr(head); i++) maps += mem.mapcount[pfn + i];
       if (mem.refcount[pfn] < maps) fail('mapcounts', `folio ${pfn}: refcount ${mem.refcount[pfn]} below its ${maps} mappings`);
-      if (t === PT_ANON && mem.refcount[pfn] > maps) fail('mapcounts', `anonymous folio ${pfn}: refcount ${mem.refcount[pfn]} above its ${maps} mappings (a reference leaked)`);
+      // The swap cache holds one reference of a folio it caches (swapfile.ts).
+      const cached = k.swap?.folioSwap.has(pfn) ? 1 : 0;
+      if (t === PT_ANON && mem.refcount[pfn] > maps + cached) {
+        fail('mapcounts', `anonymous folio ${pfn}: refcount ${mem.refcount[pfn]} above its ${maps} mappings${cached ? ' and the swap cache' : ''} (a reference leaked)`);
+      }
     }
   }
 }
 
 /**
- * swap_map: every slot's count is the number of swap PTEs holding it, and at a quiescent point no
- * slot is held by the swap cache (the model's swap cache holds folios only during reclaim).
+ * swap_map: every slot's count is the number of swap PTEs holding it; a slot has SWAP_HAS_CACHE
+ * exactly when the swap cache holds a live anonymous folio for it, both ways. A folio may stay in
+ * the swap cache with only the cache's reference (reclaim wrote it out) while swap PTEs hold its
+ * slot, or mapped (a read fault swapped it in); one that no swap PTE and no mapping holds is a
+ * leak: the model has no later reclaim pass to free it (swapfile.ts).
  */
 function checkSwapCounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string) => void): void {
   const si = k.swap;
@@ -165,15 +172,34 @@ function checkSwapCounts(k: Kernel, c: Census, fail: (n: InvariantName, m: strin
     if (c.swapRefs.size) fail('swap-counts', `${c.swapRefs.size} swap slots referenced without a swap area`);
     return;
   }
+  const mem = k.mem;
   let inuse = 0;
   for (let off = 0; off < si.pages; off++) {
     const v = si.swapMap[off];
     if (v !== 0) inuse++;
     const want = c.swapRefs.get(off) ?? 0;
-    if (v & SWAP_HAS_CACHE) fail('swap-counts', `swap slot ${off} still held by the swap cache`);
-    if ((v & ~SWAP_HAS_CACHE) !== want) fail('swap-counts', `swap slot ${off}: count ${v & ~SWAP_HAS_CACHE} but ${want} swap PTEs hold it`);
+    const count = v & ~SWAP_HAS_CACHE;
+    if (count !== want) fail('swap-counts', `swap slot ${off}: count ${count} but ${want} swap PTEs hold it`);
+    const head = si.cache.get(off);
+    if (!(v & SWAP_HAS_CACHE)) {
+      if (head !== undefined) fail('swap-counts', `swap slot ${off}: the swap cache holds folio ${head} but the slot has no SWAP_HAS_CACHE`);
+      continue;
+    }
+    if (head === undefined) {
+      fail('swap-counts', `swap slot ${off} has SWAP_HAS_CACHE but no folio in the swap cache`);
+      continue;
+    }
+    if (mem.type[head] !== PT_ANON || si.folioSwap.get(head) !== off) {
+      fail('swap-counts', `swap slot ${off}: swap cache folio ${head} is not a live anonymous folio of this slot (type ${mem.type[head]})`);
+      continue;
+    }
+    if (mem.refcount[head] < 1) fail('swap-counts', `swap slot ${off}: swap cache folio ${head} has no reference`);
+    if (count === 0 && mem.mapcount[head] === 0) {
+      fail('swap-counts', `swap slot ${off}: folio ${head} is held by the swap cache alone, mapped nowhere and no swap PTE refers to it (leak)`);
+    }
   }
   if (inuse !== si.inusePages) fail('swap-counts', `inuse_pages ${si.inusePages} but ${inuse} slots in use`);
+  if (si.folioSwap.size !== si.cache.size) fail('swap-counts', `swap cache: ${si.cache.size} slots but ${si.folioSwap.size} folios`);
 }
 
 /** No CPU's TLB or paging-structure cache refers to a freed frame or table. */

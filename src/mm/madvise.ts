@@ -23,7 +23,7 @@ import {
   type Vma,
 } from './mm_types.js';
 import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
-import { PG_referenced, PG_swapbacked, PT_ANON, PT_ZERO } from './page_alloc.js';
+import { PG_dirty, PG_referenced, PG_swapbacked, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_ACCESSED,
@@ -47,7 +47,7 @@ import {
 import { condResched, downRead, downWrite, folioLock, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
-import { freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
+import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
 import { userfaultfdArmed } from './userfaultfd.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
@@ -280,9 +280,21 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
         continue;
       }
     }
-    // (Dirty or swap-cache folios that are mapped more than once are skipped: the model's
-    // anonymous folios are never dirty or in the swap cache.)
     touchFolio(head, true);
+    if (folioSwapOffset(head) || mem.flags[head] & PG_dirty) {
+      // A swap-cache or dirty folio: drop its swap and its dirty bit, under its lock; one that
+      // other mappings share (folio_mapcount() != folio_nr_pages()) or whose swap cannot go is
+      // skipped.
+      if (!(yield* folioTrylock(head))) continue;
+      let mapcount = mem.entireMapcount[head]; // folio_mapcount()
+      for (let i = 0; i < folioNr; i++) mapcount += mem.mapcount[head + i];
+      if (mapcount !== folioNr || (folioSwapOffset(head) && !folioFreeSwap(head))) {
+        yield* folioUnlock(head);
+        continue;
+      }
+      mem.flags[head] &= ~PG_dirty; // folio_clear_dirty()
+      yield* folioUnlock(head);
+    }
     if (mem.mapcount[pfn] === 1) mem.flags[head] &= ~PG_swapbacked; // folio_mark_lazyfree()
     for (let i = 0; i < nr; i++) {
       const v = yield* ptepGet(p + i);

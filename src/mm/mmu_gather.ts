@@ -27,6 +27,8 @@ import {
 } from './primitives.js';
 import { folioRemoveRmapPtes } from './rmap.js';
 import { folioPutRefs } from './swap.js';
+import { freeSwapCache } from './swapfile.js';
+import { PT_ANON } from './page_alloc.js';
 
 export const MMU_GATHER_BUNDLE = 8;
 /** (PAGE_SIZE - sizeof(struct mmu_gather_batch)) / sizeof(void *). */
@@ -198,10 +200,17 @@ export function tlbFlushRmaps(tlb: MmuGather, _vma: Vma): void {
   tlb.delayedRmap = false;
 }
 
-/** tlb_batch_pages_flush(): drop the queued page references. */
-function tlbBatchPagesFlush(tlb: MmuGather): void {
+/**
+ * tlb_batch_pages_flush() → free_pages_and_swap_cache() (mm/swap_state.c): drop the queued page
+ * references, each folio first giving up its swap cache if nothing maps it (free_swap_cache()).
+ */
+function* tlbBatchPagesFlush(tlb: MmuGather): KGen<void> {
   const mem = current.k.mem;
-  for (let i = 0; i < tlb.pagePfn.length; i++) folioPutRefs(mem.folioHead(tlb.pagePfn[i] as Pfn), tlb.pageNr[i]);
+  for (let i = 0; i < tlb.pagePfn.length; i++) {
+    const head = mem.folioHead(tlb.pagePfn[i] as Pfn);
+    if (mem.type[head] === PT_ANON) yield* freeSwapCache(head);
+    folioPutRefs(head, tlb.pageNr[i]);
+  }
   for (const tid of tlb.tablePages) freeTableNow(tid);
   tlb.tablePages.length = 0;
   tlb.pagePfn.length = 0;
@@ -216,7 +225,7 @@ function tlbBatchPagesFlush(tlb: MmuGather): void {
 export function* tlbFlushMmu(tlb: MmuGather): KGen<void> {
   yield* tlbFlushMmuTlbonly(tlb);
   yield* tlbTableFlush(tlb);
-  tlbBatchPagesFlush(tlb);
+  yield* tlbBatchPagesFlush(tlb);
 }
 
 /** tlb_finish_mmu(). */

@@ -8,13 +8,20 @@
  * the kernel runner creates. A slot's count is the number of swap PTEs that hold it; SWAP_HAS_CACHE
  * says a folio in the swap cache holds it too.
  *
- * The swap cache (mm/swap_state.c) maps a slot to the folio that holds its data in memory. Modelled
- * coarsely (docs/model.md): no clusters, per-CPU caches or priorities (a free slot is the next free
- * offset from a rotating cursor); no swap cache lifetime beyond what reclaim, zap and fault need:
- * shrink_folio_list() writes a folio out at once and takes it out of the swap cache, and
- * do_swap_page() takes the folio it read out of the swap cache as soon as it has mapped it or
- * found the entry gone (the kernel leaves both to later reclaim, or to vm_swap_full()); no
- * readahead; no swap count continuation (counts stay below SWAP_MAP_MAX without fork); no swapoff.
+ * The swap cache (mm/swap_state.c) maps a slot to the folio that holds its data in memory. As in
+ * the kernel, a folio stays there after shrink_folio_list() wrote it out (writeback is
+ * asynchronous, so reclaim leaves it cached: mm/vmscan.c, PAGE_SUCCESS with the folio under
+ * writeback is `keep`) and after a read fault mapped it (should_try_to_free_swap() in mm/memory.c
+ * frees it only for a write fault, VM_LOCKED or vm_swap_full()). Later it goes when the last swap
+ * PTE of its slot is zapped (free_swap_and_cache_nr() → __try_to_reclaim_swap()), when a zap drops
+ * its last mapping (free_swap_cache() of mm/swap_state.c), when MADV_FREE or a write fault frees
+ * its swap (folio_free_swap()), or when reclaim finds it clean and unmapped (__remove_mapping()).
+ * Modelled coarsely (docs/model.md): no clusters, per-CPU caches or priorities (a free slot is the
+ * next free offset from a rotating cursor); writeback ends in the step that starts it; no LRU, so
+ * no later reclaim pass frees a cached folio under memory pressure; where the kernel leaves a
+ * folio that no swap PTE and no mapping holds to that later pass (a zap whose folio_trylock()
+ * failed), the lock holder frees it when it lets go (vmscan.ts, memory/fault.ts); no readahead;
+ * no swap count continuation (counts stay below SWAP_MAP_MAX without fork); no swapoff.
  */
 import { ModelBug } from './bug.js';
 import { type Pfn } from './const.js';
@@ -107,14 +114,46 @@ export function addToSwap(head: Pfn): boolean {
 }
 
 /**
- * folio_free_swap(): a folio in the swap cache whose slot no swap PTE holds any more leaves the
- * cache (the model has no writeback in flight). Returns whether it did.
+ * folio_free_swap() (mm/swapfile.c): a folio in the swap cache whose slot no swap PTE holds any
+ * more (folio_swapped()) leaves the cache and is dirtied, its data now only in memory
+ * (folio_set_dirty()); folio_swapcache_freeable() holds (writeback has ended: see above). The
+ * caller holds the folio lock. Returns whether it did.
  */
 export function folioFreeSwap(head: Pfn): boolean {
   const offset = folioSwapOffset(head);
   if (!offset || swapCount(offset) !== 0) return false; // folio_swapped()
-  swapCacheDelFolio(head);
+  swapCacheDelFolio(head); // swap_cache_del_folio()
+  current.k.mem.flags[head] |= PG_dirty; // folio_set_dirty()
   return true;
+}
+
+/**
+ * free_swap_cache() (mm/swap_state.c), from free_pages_and_swap_cache() as a zap frees the pages
+ * it gathered: a folio in the swap cache that nothing maps any more gives up its swap if its lock
+ * can be had and no swap PTE holds its slot.
+ */
+export function* freeSwapCache(head: Pfn): KGen<void> {
+  if (!current.k.swap) return; // no swap area, no swap cache
+  if (!folioSwapOffset(head) || folioMappedSmall(head)) return;
+  if (!(yield* folioTrylock(head))) return;
+  folioFreeSwap(head);
+  yield* folioUnlock(head);
+}
+
+/** folio_mapped() of a folio in the swap cache (order 0: only those enter it here). */
+function folioMappedSmall(head: Pfn): boolean {
+  touchFolio(head, false);
+  return current.k.mem.mapcount[head] > 0;
+}
+
+/**
+ * vm_swap_full() (mm/swap.h; mem_cgroup_swap_full() without a memcg swap limit): more than half
+ * of the swap space is in use.
+ */
+export function vmSwapFull(): boolean {
+  const si = current.k.swap;
+  if (!si) return false;
+  return (si.slots - si.inusePages) * 2 < si.slots; // nr_swap_pages * 2 < total_swap_pages
 }
 
 /**
@@ -170,23 +209,40 @@ export function swapFreeNr(offset: number, nr: number): void {
 }
 
 /**
- * free_swap_and_cache_nr(): zapped swap PTEs drop their slots; a slot left held only by the swap
- * cache has its folio taken out of the cache if its lock can be had (__try_to_reclaim_swap() with
- * TTRS_UNMAPPED | TTRS_FULL: folio_trylock(), folio_free_swap()). Called under the PTE lock.
+ * free_swap_and_cache_nr() (mm/swapfile.c): zapped swap PTEs drop their slots
+ * (swap_entries_put_map_nr()); then each slot left held only by the swap cache has its folio taken
+ * out of the cache if its lock can be had (__try_to_reclaim_swap() with TTRS_UNMAPPED | TTRS_FULL:
+ * folio_trylock(), the folio unmapped or vm_swap_full(), swap_only_has_cache(),
+ * swap_cache_del_folio(), folio_set_dirty()). Called under the PTE lock. A folio whose lock another
+ * path holds stays in the cache: that path frees it (see the head comment).
  */
 export function* freeSwapAndCacheNr(offset: number, nr: number): KGen<void> {
   const si = swapInfo();
+  for (let i = 0; i < nr; i++) putSlot(si, offset + i, 1, 'free_swap_and_cache_nr()');
   for (let i = 0; i < nr; i++) {
-    putSlot(si, offset + i, 1, 'free_swap_and_cache_nr()');
+    touchSlot(offset + i, false);
     if (si.swapMap[offset + i] !== SWAP_HAS_CACHE) continue;
-    const head = swapCacheGetFolio(offset + i);
-    if (!head) continue;
-    if (yield* folioTrylock(head)) {
-      folioFreeSwap(head);
-      yield* folioUnlock(head);
-    }
-    folioPutRefs(head, 1);
+    yield* tryToReclaimSwap(offset + i);
   }
+}
+
+/** __try_to_reclaim_swap(si, offset, TTRS_UNMAPPED | TTRS_FULL) for an order-0 folio. */
+function* tryToReclaimSwap(offset: number): KGen<void> {
+  const si = swapInfo();
+  const head = swapCacheGetFolio(offset);
+  if (!head) return;
+  if (yield* folioTrylock(head)) {
+    // folio_matches_swap_entry(): it may have left the swap cache before we locked it.
+    const needReclaim = folioSwapOffset(head) === offset && (!folioMappedSmall(head) || vmSwapFull());
+    touchSlot(offset, false);
+    if (needReclaim && si.swapMap[offset] === SWAP_HAS_CACHE) {
+      // swap_only_has_cache(): no PTE holds the slot
+      swapCacheDelFolio(head); // swap_cache_del_folio()
+      current.k.mem.flags[head] |= PG_dirty; // folio_set_dirty()
+    }
+    yield* folioUnlock(head);
+  }
+  folioPutRefs(head, 1);
 }
 
 /** __swap_count(): how many swap PTEs hold the slot. */

@@ -3,19 +3,22 @@
  * up to try_to_unmap(), for one page-cache folio (the explorer's rmap walker) and for the folios
  * MADV_PAGEOUT isolates (reclaim_pages()). Modelled coarsely: reclaim has already decided to
  * reclaim the folio (ignore_references, as MADV_PAGEOUT asks; no folio_check_references()), unmaps
- * without TTU_BATCH_FLUSH, and writes an anonymous folio out at once: pageout() and the end of its
- * writeback are one step, after which __remove_mapping() takes the folio out of the swap cache and
- * it is freed. A page-cache folio is put back instead of written out and removed from the page
- * cache (its PTEs are gone either way, which is what page tables see).
+ * without TTU_BATCH_FLUSH, and writes a dirty anonymous folio out at once: pageout() →
+ * swap_writeout() (mm/page_io.c), whose writeback ends in the same step. As in the kernel, whose
+ * writeback is asynchronous (PAGE_SUCCESS with the folio under writeback: `keep`), the written folio
+ * stays in the swap cache, clean, held by the cache alone once the isolation reference is dropped
+ * (swapfile.ts); a clean one already in the swap cache is freed (__remove_mapping()). A page-cache
+ * folio is put back instead of written out and removed from the page cache (its PTEs are gone
+ * either way, which is what page tables see).
  */
 import { type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
-import { PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { folioTrylock, folioUnlock, type KGen } from './primitives.js';
 import { folioMapped, tryToUnmap } from './rmap.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
-import { addToSwap, folioFreeSwap, folioSwapOffset, swapCacheDelFolio } from './swapfile.js';
+import { addToSwap, folioFreeSwap, folioSwapOffset, swapCacheDelFolio, swapCount } from './swapfile.js';
 
 /** Outcome of reclaiming one folio. */
 export type ShrinkResult = 'unmapped' | 'still-mapped' | 'locked' | 'not-page-cache' | 'no-swap';
@@ -59,6 +62,7 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
   if (yield* folioTrylock(head)) {
     touchFolio(head, false);
     const anon = mem.type[head] === PT_ANON;
+    let locked = true;
     // Anonymous process memory has backing store? (A lazyfree folio needs none.)
     if (anon && mem.flags[head] & PG_swapbacked && !folioSwapOffset(head) && !addToSwap(head)) {
       result = 'no-swap'; // activate_locked_split: no swap space
@@ -67,17 +71,68 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
       result = folioMapped(head) ? 'still-mapped' : 'unmapped';
       if (anon && folioSwapOffset(head)) {
         if (result === 'still-mapped') {
-          // activate_locked: the model's swap cache holds no folio past reclaim (swapfile.ts).
+          // activate_locked: "Not a candidate for swapping, so reclaim swap space" when the folio
+          // is mlocked or swap is full; coarsely always here: the model's still-mapped cases are a
+          // VM_LOCKED mapping (try_to_unmap_one() mlocks the folio) and a folio UFFDIO_MOVE took
+          // out of the VMA the walk looks at (rmap.ts).
           folioFreeSwap(head);
-        } else if (mem.refcount[head] === 2) {
-          // pageout() + writeback done; __remove_mapping(): the swap cache's and our references
-          // only (a fault that found the folio in the swap cache holds one more: it stays there).
-          swapCacheDelFolio(head);
+        } else if (mem.flags[head] & PG_dirty) {
+          locked = yield* pageoutAnon(head);
+        } else {
+          removeSwapMapping(head);
         }
       }
     }
-    yield* folioUnlock(head);
+    if (locked) yield* folioUnlock(head);
+    // The kernel leaves an unmapped folio whose slot a zap freed while we held its lock (its
+    // folio_trylock() failed) to a later reclaim pass; the model has none and frees it now.
+    if (anon && result === 'unmapped' && folioSwapOffset(head) && swapCount(folioSwapOffset(head)) === 0) {
+      if (yield* folioTrylock(head)) {
+        if (!folioMapped(head)) folioFreeSwap(head);
+        yield* folioUnlock(head);
+      }
+    }
   }
   folioPutRefs(head, 1); // folio_putback_lru(), or the last reference: free_it
   return result;
+}
+
+/**
+ * __remove_mapping() of a clean anonymous folio in the swap cache: it leaves the cache unless
+ * someone holds a reference besides the swap cache and our isolation (folio_ref_freeze(folio,
+ * 1 + nr_pages)), e.g. a fault that found it there; then keep_locked.
+ */
+function removeSwapMapping(head: Pfn): void {
+  touchFolio(head, false);
+  if (current.k.mem.refcount[head] === 2) swapCacheDelFolio(head); // __swap_cache_del_folio(), put_swap_folio()
+}
+
+/**
+ * pageout() → writeout() → swap_writeout() (mm/page_io.c) of an unmapped dirty anonymous folio in
+ * the swap cache, and what shrink_folio_list() does with its PAGE_SUCCESS. Returns whether the
+ * folio is still locked (false: swap_writeout() unlocked it).
+ */
+function* pageoutAnon(head: Pfn): KGen<boolean> {
+  const mem = current.k.mem;
+  mem.flags[head] &= ~PG_dirty; // folio_clear_dirty_for_io()
+  // swap_writeout(): a folio no swap PTE holds any more (a zap freed its slot meanwhile) gives up
+  // its swap instead (folio_free_swap(), which dirties it), then out_unlock; PAGE_SUCCESS, not
+  // under writeback but dirty: keep, and the isolation reference is the last.
+  if (folioFreeSwap(head)) {
+    yield* folioUnlock(head);
+    return false;
+  }
+  // is_folio_zero_filled(): swap_zeromap_folio_set() and no I/O; the folio is clean and not under
+  // writeback, so reclaim frees it at once (folio_trylock(), __remove_mapping()).
+  if (!(mem.flags[head] & PG_has_data)) {
+    yield* folioUnlock(head);
+    if (!(yield* folioTrylock(head))) return false; // keep
+    if (mem.flags[head] & PG_dirty) return true; // keep_locked
+    removeSwapMapping(head);
+    return true;
+  }
+  // __swap_writepage(): the folio under writeback, unlocked; writeback ends at once in the model.
+  // Under writeback: keep. The folio stays in the swap cache, clean.
+  yield* folioUnlock(head);
+  return false;
 }

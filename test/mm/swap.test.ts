@@ -11,6 +11,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GEN_API, lines, PAGE_KB, SLOT_KB, TABLE_KB, scenario } from '../support/scenario.js';
+import { checkInvariants } from '../../src/mm/invariants.js';
+import { PT_ANON } from '../../src/mm/page_alloc.js';
+import { SWAP_HAS_CACHE } from '../../src/mm/swap_info.js';
 
 const PAGES_8M = 2048;
 const swapOn = ['config swap=64M', 'process P', 'map A anon private 8M nohugepage'];
@@ -126,7 +129,9 @@ describe('do_swap_page()', () => {
     expect(s.pagemap('read')).toEqual([[1, 'x'], [3, 's']]);
     expect(s.delta('write').VmSwap).toBe(PAGES_8M * PAGE_KB - 2 * PAGE_KB);
     expect(s.pagemap('write')).toEqual([[2, 'x'], [2, 's']]);
-    expect(slotsInUse(s)).toBe(PAGES_8M - 2);
+    // The read fault leaves its folio in the swap cache, holding its slot (should_try_to_free_swap()
+    // frees it only for a write fault); the write fault frees the slot.
+    expect(slotsInUse(s)).toBe(PAGES_8M - 1);
   });
 
   it('maps an exclusive page writable on a read fault, so that a write after it does not fault', () => {
@@ -152,5 +157,103 @@ describe('do_swap_page()', () => {
     const gen = scenario(text, { api: GEN_API });
     expect(gen.snap('s')).toEqual(fast.snap('s'));
     expect(gen.delta('s').VmSwap).toBe(0);
+  });
+});
+
+/**
+ * The swap cache after MADV_PAGEOUT: shrink_folio_list() writes a folio out and, its writeback
+ * being asynchronous, leaves it in the swap cache (mm/vmscan.c, PAGE_SUCCESS: keep). Measured on
+ * the live 6.18 kernel (docs/fidelity.md, "Swap"; scripts/swap-pageout.pt): 16 paged-out pages are
+ * resident to mincore() (pagemap `s`); after a read and a write fault and a second MADV_PAGEOUT, 15
+ * are (the read-faulted folio stayed in the swap cache, clean, so reclaim frees it at once).
+ */
+describe('the swap cache keeps a paged-out folio', () => {
+  const mincore = (s: ReturnType<typeof scenario>, label: string) => s.snap(label).pagemap?.mincore;
+  const anonPages = (s: ReturnType<typeof scenario>) => s.result.kernel.mem.used[PT_ANON];
+
+  it('mincore() calls it resident; VmSwap counts its swap entry and RSS does not count it', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 64K write', 'madvise A 0 64K pageout', 'snapshot out A 0 64K'));
+    expect(s.pagemap('out')).toEqual([[16, 's']]);
+    expect(mincore(s, 'out')).toEqual([[16, 'r']]);
+    expect(s.delta('out').VmSwap).toBe(16 * PAGE_KB);
+    expect(s.delta('out').RssAnon).toBe(0);
+    expect(anonPages(s)).toBe(16); // still allocated, held by the swap cache alone
+    const si = s.result.kernel.swap!;
+    expect(si.cache.size).toBe(16);
+    for (const [off, head] of si.cache) {
+      expect(si.swapMap[off]).toBe(SWAP_HAS_CACHE | 1);
+      expect(s.result.kernel.mem.refcount[head]).toBe(1);
+      expect(s.result.kernel.mem.mapcount[head]).toBe(0);
+    }
+  });
+
+  it('a swap-in fault maps the cached folio without allocating, a second MADV_PAGEOUT frees the clean one', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 64K write', 'madvise A 0 64K pageout', 'snapshot out A 0 64K',
+      'touch A 0 4K read', 'touch A 4K 4K write', 'snapshot in A 0 64K', 'madvise A 0 64K pageout', 'snapshot again A 0 64K'));
+    expect(anonPages(s)).toBe(15);
+    expect(s.pagemap('in')).toEqual([[2, 'x'], [14, 's']]);
+    expect(mincore(s, 'in')).toEqual([[16, 'r']]);
+    expect(s.delta('in').VmSwap).toBe(14 * PAGE_KB);
+    expect(s.delta('in').RssAnon).toBe(2 * PAGE_KB);
+    expect(s.pagemap('again')).toEqual([[16, 's']]);
+    expect(mincore(s, 'again')).toEqual([[1, 'n'], [15, 'r']]);
+  });
+
+  it('the swap-in fault reuses the folio: no page is allocated, none freed', () => {
+    const base = lines(...swapOn, 'touch A 0 4K write', 'madvise A 0 4K pageout');
+    const out = scenario(base);
+    const head = [...out.result.kernel.swap!.cache.values()][0];
+    const s = scenario(base + lines('touch A 0 4K read', 'snapshot in A 0 4K'));
+    expect(anonPages(s)).toBe(1);
+    expect([...s.result.kernel.swap!.cache.values()]).toEqual([head]); // the same frame, still cached
+    expect(s.result.kernel.mem.mapcount[head]).toBe(1);
+    expect(s.result.kernel.mem.refcount[head]).toBe(2); // the mapping's and the swap cache's
+  });
+
+  it('zapping its swap entry frees the folio (free_swap_and_cache_nr() → __try_to_reclaim_swap())', () => {
+    for (const zap of ['madvise A 0 64K dontneed', 'madvise A 0 64K free', 'unmap A 0 8M', 'exit P']) {
+      const s = scenario(lines(...swapOn, 'touch A 0 64K write', 'madvise A 0 64K pageout', zap));
+      expect(anonPages(s), zap).toBe(0);
+      expect(s.result.kernel.swap!.cache.size, zap).toBe(0);
+      expect(slotsInUse(s), zap).toBe(0);
+    }
+  });
+
+  it('a zap of a swapped-in folio still in the swap cache frees it and its slot (free_swap_cache())', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 64K write', 'madvise A 0 64K pageout', 'touch A 0 64K read', 'madvise A 0 64K dontneed'));
+    expect(anonPages(s)).toBe(0);
+    expect(slotsInUse(s)).toBe(0);
+  });
+
+  it('MADV_FREE of a swapped-in folio drops its swap, so MADV_PAGEOUT then discards it', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 64K write', 'madvise A 0 64K pageout', 'touch A 0 64K read',
+      'madvise A 0 64K free', 'madvise A 0 64K pageout', 'snapshot gone A 0 64K'));
+    expect(s.pagemap('gone')).toEqual([[16, '-']]);
+    expect(anonPages(s)).toBe(0);
+    expect(slotsInUse(s)).toBe(0);
+  });
+
+  it('a zero-filled folio is not written (swap_writeout() zeromap) and is freed at once', () => {
+    const s = scenario(lines('config fault_zero_page=off', ...swapOn, 'touch A 0 16K read', 'madvise A 0 16K pageout', 'snapshot out A 0 16K'));
+    expect(s.pagemap('out')).toEqual([[4, 's']]);
+    expect(mincore(s, 'out')).toEqual([[4, 'n']]);
+    expect(anonPages(s)).toBe(0);
+  });
+
+  it('the invariants accept a folio held by the swap cache for a swap entry, and flag one held by nothing', () => {
+    const s = scenario(lines(...swapOn, 'touch A 0 4K write', 'madvise A 0 4K pageout'), { api: GEN_API, checkInvariants: false });
+    const k = s.result.kernel;
+    const si = k.swap!;
+    const [off, head] = [...si.cache][0];
+    expect(checkInvariants(k)).toEqual([]);
+    // No swap PTE holds the slot any more: the cache alone holds an unmapped folio (a leak).
+    si.swapMap[off] = SWAP_HAS_CACHE;
+    expect(checkInvariants(k).map((f) => f.message)).toContain(`swap slot ${off}: folio ${head} is held by the swap cache alone, mapped nowhere and no swap PTE refers to it (leak)`);
+    si.swapMap[off] = SWAP_HAS_CACHE | 1;
+    // The swap cache lets go of the folio but its reference stays: held by nothing.
+    si.cache.delete(off);
+    si.folioSwap.delete(head);
+    si.swapMap[off] = 1;
+    expect(checkInvariants(k).map((f) => f.message)).toContain(`anonymous folio ${head}: refcount 1 above its 0 mappings (a reference leaked)`);
   });
 });

@@ -29,6 +29,7 @@ import {
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
   VM_EXEC,
+  VM_LOCKED,
   VM_READ,
   VM_SHARED,
   VM_UFFD_MINOR,
@@ -74,10 +75,11 @@ import {
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
 import { downReadTrylock, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
-import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr } from '../swapfile.js';
-import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioRemoveRmapPtes } from '../rmap.js';
+import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
+import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
-import { doSetPmd, vmaFault, vmaMapPages } from '../filemap.js';
+import { doSetPmd, vmaFault, vmaHasPageMkwrite, vmaMapPages } from '../filemap.js';
+import { doPageMkwrite, faultDirtySharedPage, wpPageShared } from './mkwrite.js';
 import { handleUserfault } from '../userfaultfd.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
@@ -187,8 +189,11 @@ function* doPteMissing(vmf: VmFault): KGen<number> {
  * and mapped only if the PTE still holds the same swap entry under the PTE lock: the table may have
  * been zapped and reclaimed meanwhile (pte_offset_map_lock() fails) or the entry zapped, or
  * another fault may have mapped it (pte_same() fails); then the fault returns and the access
- * faults again. Coarse (swapfile.ts): the folio leaves the swap cache as soon as it is mapped or
- * the entry is found gone, and a mapped folio is exclusive (no fork, no KSM).
+ * faults again. A folio found in the swap cache (left there by reclaim: swapfile.ts) is mapped
+ * without a new allocation; a mapped folio stays in the swap cache unless should_try_to_free_swap()
+ * says otherwise. Coarse: a mapped folio is exclusive (no fork, no KSM), and a folio the fault
+ * gives up on leaves the swap cache if nothing maps it and no swap PTE holds its slot (the kernel
+ * leaves that to a later reclaim pass: swapfile.ts).
  */
 function* doSwapPage(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
@@ -208,7 +213,6 @@ function* doSwapPage(vmf: VmFault): KGen<number> {
   // get_swap_device(): no swapoff in the model, so the area cannot go away.
   let ret = 0;
   let folio: Pfn | 0 = swapCacheGetFolio(entry);
-  const fromCache = folio !== 0;
   if (!folio) {
     folio = readSwapCacheAsync(entry);
     if (!folio) {
@@ -222,19 +226,19 @@ function* doSwapPage(vmf: VmFault): KGen<number> {
   }
   yield* folioLock(folio); // folio_lock_or_retry(): waits here rather than retrying the fault
   // Make sure folio_free_swap() did not release the swapcache from under us.
-  if (folioSwapOffset(folio) !== entry) return yield* doSwapPageOutPage(folio, fromCache, ret);
+  if (folioSwapOffset(folio) !== entry) return yield* doSwapPageOutPage(folio, ret);
   // Back out if somebody else already faulted in this pte.
   vmf.pte = yield* pteOffsetMapLock(vma.mm, vmf.pmd, vmf.address, vmf);
-  if (vmf.pte < 0) return yield* doSwapPageOutPage(folio, fromCache, ret);
+  if (vmf.pte < 0) return yield* doSwapPageOutPage(folio, ret);
   if ((yield* ptepGet(vmf.pte)) !== e) {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
-    return yield* doSwapPageOutPage(folio, fromCache, ret);
+    return yield* doSwapPageOutPage(folio, ret);
   }
   // check_folio: the folio is ours alone (no KSM, no fork), so the mapping is exclusive.
   const exclusive = true;
   // Remove the swap entry and conditionally try to free up the swapcache.
   swapFreeNr(entry, 1);
-  folioFreeSwap(folio); // should_try_to_free_swap(): always, in the model (see above)
+  if (shouldTryToFreeSwap(folio, vma, vmf.flags)) folioFreeSwap(folio);
   addMmCounter(vma.mm, MM_ANONPAGES, 1);
   addMmCounter(vma.mm, MM_SWAPENTS, -1);
   let pte = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED) + (e & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP));
@@ -261,12 +265,26 @@ function* doSwapPage(vmf: VmFault): KGen<number> {
 }
 
 /**
- * do_swap_page()'s out_page / out_release: unlock and release the folio. A folio this fault read
- * leaves the swap cache if no swap PTE holds its slot any more (the entry was zapped meanwhile):
- * the kernel leaves that to reclaim (swapfile.ts).
+ * should_try_to_free_swap() (mm/memory.c): free the swap cache of the folio a swap fault maps when
+ * swap is getting full (mem_cgroup_swap_full() → vm_swap_full()), the VMA is mlocked, or a write
+ * fault would otherwise find the folio shared with the swap cache (its references are the fault's
+ * and the swap cache's alone: folio_ref_count() == 1 + folio_nr_pages()).
  */
-function* doSwapPageOutPage(folio: Pfn, fromCache: boolean, ret: number): KGen<number> {
-  if (!fromCache) folioFreeSwap(folio);
+function shouldTryToFreeSwap(folio: Pfn, vma: Vma, faultFlags: number): boolean {
+  if (!folioSwapOffset(folio)) return false; // folio_test_swapcache()
+  if (vmSwapFull() || vma.flags & VM_LOCKED) return true;
+  touchFolio(folio, false);
+  return (faultFlags & FAULT_FLAG_WRITE) !== 0 && current.k.mem.refcount[folio] === 2;
+}
+
+/**
+ * do_swap_page()'s out_page / out_release: unlock and release the folio. Coarse: a folio left in
+ * the swap cache that nothing maps and no swap PTE holds any more (the entry was zapped meanwhile,
+ * and the zap's folio_trylock() failed because this fault held the lock) leaves the cache here;
+ * the kernel leaves it to a later reclaim pass (__remove_mapping()), which the model does not have.
+ */
+function* doSwapPageOutPage(folio: Pfn, ret: number): KGen<number> {
+  if (!folioMapped(folio)) folioFreeSwap(folio);
   yield* folioUnlock(folio);
   folioPutRefs(folio, 1);
   return ret;
@@ -366,12 +384,8 @@ function* doWpPage(vmf: VmFault): KGen<number> {
   const special = (pteFlags(orig) & _PAGE_SPECIAL) !== 0;
   const pfn = ptePfn(orig);
   if (vma.flags & VM_SHARED) {
-    // wp_page_shared(): page_mkwrite succeeded; reuse the page.
-    touchFolio(k.mem.folioHead(pfn), true);
-    k.mem.flags[k.mem.folioHead(pfn)] |= PG_dirty;
-    yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
-    yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
-    return 0;
+    vmf.page = special ? 0 : pfn; // vm_normal_page()
+    return yield* wpPageShared(vmf, special);
   }
   if (!special) touchFolio(k.mem.folioHead(pfn), false);
   if (!special && k.mem.type[pfn] === PT_ANON && k.mem.mapcount[pfn] === 1) {
@@ -495,21 +509,30 @@ function* doCowFault(vmf: VmFault): KGen<number> {
   return ret;
 }
 
-/** do_shared_fault(): write fault on a shared mapping (page_mkwrite is a no-op in the model). */
+/**
+ * do_shared_fault(): write fault on a shared mapping with no PTE yet. A file with
+ * ->page_mkwrite() is asked before the page is mapped, with the folio unlocked (it comes back
+ * locked); the fault's folio reference becomes the mapping's.
+ */
 function* doSharedFault(vmf: VmFault): KGen<number> {
   let ret = yield* __doFault(vmf);
   if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) return ret;
-  const k = current.k;
-  const head = k.mem.folioHead(vmf.page as Pfn);
+  const head = current.k.mem.folioHead(vmf.page as Pfn);
+  if (vmaHasPageMkwrite(vmf.vma)) {
+    yield* folioUnlock(head);
+    const tmp = yield* doPageMkwrite(vmf);
+    if (!tmp || tmp & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) {
+      folioPutRefs(head, 1);
+      return tmp;
+    }
+  }
   ret |= yield* finishFault(vmf);
   if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) {
     yield* folioUnlock(head);
     folioPutRefs(head, 1);
     return ret;
   }
-  k.mem.flags[head] |= PG_dirty; // fault_dirty_shared_page()
-  yield* folioUnlock(head);
-  return ret;
+  return ret | (yield* faultDirtySharedPage(vmf));
 }
 
 /**

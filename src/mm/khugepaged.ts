@@ -72,6 +72,7 @@ import {
 import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
+import { freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
 import { T_LINKED } from './pgtable.js';
 
@@ -613,6 +614,9 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<Sca
     const pfn = ptePfn(e);
     mem.flags[folio + i] |= mem.flags[pfn] & PG_has_data; // copy_mc_user_highpage()
     folioRemoveRmapPtes(pfn, 1);
+    // __collapse_huge_page_copy_succeeded(): free_swap_cache() (a swapped-in folio may still be
+    // in the swap cache), then folio_put_refs().
+    yield* freeSwapCache(mem.folioHead(pfn));
     folioPutRefs(mem.folioHead(pfn), 1);
   }
   mem.flags[folio] |= PG_uptodate;

@@ -9,6 +9,7 @@
  * VmSwap 8192 kB and keeps the 4 PTE tables; a whole-range MADV_DONTNEED frees the entries and the
  * 4 tables.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GEN_API, lines, PAGE_KB, SLOT_KB, TABLE_KB, scenario } from '../support/scenario.js';
 import { checkInvariants } from '../../src/mm/invariants.js';
@@ -233,6 +234,15 @@ describe('the swap cache keeps a paged-out folio', () => {
     expect(slotsInUse(s)).toBe(0);
   });
 
+  it('MADV_COLLAPSE of swapped-in folios frees their swap cache (__collapse_huge_page_copy_succeeded())', () => {
+    const s = scenario(lines('config swap=64M thp=madvise', 'process P', 'map A anon private 2M', 'touch A 0 2M write', 'madvise A 0 2M pageout',
+      'touch A 0 2M read', 'snapshot in', 'madvise A 0 2M collapse', 'snapshot c'));
+    expect(slotsInUse(s)).toBe(0);
+    expect(s.result.kernel.swap!.cache.size).toBe(0);
+    expect(s.rollup('c').AnonHugePages).toBe(2048);
+    expect(anonPages(s)).toBe(512);
+  });
+
   it('a zero-filled folio is not written (swap_writeout() zeromap) and is freed at once', () => {
     const s = scenario(lines('config fault_zero_page=off', ...swapOn, 'touch A 0 16K read', 'madvise A 0 16K pageout', 'snapshot out A 0 16K'));
     expect(s.pagemap('out')).toEqual([[4, 's']]);
@@ -255,5 +265,27 @@ describe('the swap cache keeps a paged-out folio', () => {
     si.folioSwap.delete(head);
     si.swapMap[off] = 1;
     expect(checkInvariants(k).map((f) => f.message)).toContain(`anonymous folio ${head}: refcount 1 above its 0 mappings (a reference leaked)`);
+  });
+});
+
+describe('the swap cache under random op sequences', () => {
+  // Every op is followed by the invariants (scenario() checks them: swap-counts flags a cached folio
+  // that nothing refers to, mapcounts a reference held by nothing); at exit every page and slot is free.
+  const op = fc.tuple(
+    fc.constantFrom('touch read', 'touch write', 'pageout', 'pageout', 'dontneed', 'free', 'cold'),
+    fc.integer({ min: 0, max: 1023 }),
+    fc.integer({ min: 1, max: 600 }),
+  ).map(([what, page, pages]) => {
+    const len = Math.min(pages, 1024 - page) * 4;
+    const [verb, mode] = what.split(' ');
+    return verb === 'touch' ? `touch A ${page * 4}K ${len}K ${mode}` : `madvise A ${page * 4}K ${len}K ${verb}`;
+  });
+  it('leave no folio or slot behind', () => {
+    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 12 }), (ops) => {
+      const s = scenario(lines(...swapOn.slice(0, 2), 'map A anon private 4M nohugepage', ...ops, 'exit P'));
+      expect(s.result.kernel.mem.used[PT_ANON]).toBe(0);
+      expect(slotsInUse(s)).toBe(0);
+      expect(s.result.kernel.swap!.cache.size).toBe(0);
+    }), { numRuns: 150, seed: 20261204 });
   });
 });

@@ -21,16 +21,17 @@ import {
   VM_FAULT_SIGBUS,
   VM_WRITE,
   type AddressSpace,
+  type Vma,
   type VmFault,
 } from './mm_types.js';
-import { PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
 import { shmemFault } from './shmem.js';
-import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter } from './swap.js';
+import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 
 /**
  * filemap_get_entry(): the page-cache page at index (0 = hole); i_size is the caller's check (a
@@ -115,6 +116,34 @@ function* filemapFault(vmf: VmFault): KGen<number> {
     vmf.page = page;
     return VM_FAULT_LOCKED;
   }
+}
+
+/**
+ * Whether the VMA's vm_ops have ->page_mkwrite(): a regular file's do (ext4_page_mkwrite() on this
+ * machine's /tmp; the model follows the generic filemap_page_mkwrite()), shmem's do not
+ * (shmem_vm_ops). It decides whether a write fault on a read-only shared PTE drops the PTE lock
+ * (wp_page_shared(), memory/mkwrite.ts).
+ */
+export function vmaHasPageMkwrite(vma: Vma): boolean {
+  return vma.file !== null && vma.file.kind === 'file';
+}
+
+/**
+ * filemap_page_mkwrite() (mm/filemap.c, 6.18), called with no PTE lock and the folio unlocked:
+ * lock the folio; one truncated (or replaced by collapse_file()) meanwhile no longer belongs to
+ * the mapping and the fault is retried (VM_FAULT_NOPAGE); else mark it dirty and return it locked.
+ */
+export function* filemapPageMkwrite(vmf: VmFault): KGen<number> {
+  const mem = current.k.mem;
+  const head = mem.folioHead(vmf.page as Pfn);
+  yield* folioLock(head);
+  if (mem.mapping[head] !== vmf.vma.file!.id) {
+    yield* folioUnlock(head);
+    return VM_FAULT_NOPAGE;
+  }
+  touchFolio(head, true);
+  mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+  return VM_FAULT_LOCKED;
 }
 
 /**

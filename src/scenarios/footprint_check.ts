@@ -3,8 +3,11 @@
  * name (entries, tables, locks, semaphores and the sequence words beside them, folio locks, CPU
  * sections, TLBs, VMA trees, the RCU queue) before and after a step; every object that changed
  * must be one the step declared it writes. A write left out of a footprint would let DPOR run one
- * order of two steps that do not commute. (Reads cannot be seen this way; the commutation check of
- * src/explore/oracles.ts covers them.) Slow, for tests: scenario kernels have a handful of tables.
+ * order of two steps that do not commute. Reads cannot be seen this way, except the reads of CPUs'
+ * TLBs, which go through a proxy while the step runs (watchTlbReads()): a sanitizer that reads
+ * another CPU's TLB without recording it hid a break-before-make breach from DPOR once (issue 12).
+ * Other reads are left to the commutation check of src/explore/oracles.ts and to naive enumeration.
+ * Slow, for tests: scenario kernels have a handful of tables.
  */
 import type { Kernel, RwSem } from '../mm/mm_types.js';
 import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
@@ -105,4 +108,36 @@ export function undeclaredWrites(privateBefore: ReadonlySet<number>, before: Dig
   return changed(before, after)
     .filter((o) => !declared.has(o) && !isPrivate(o))
     .map(objectName);
+}
+
+/**
+ * Record which CPUs' TLBs the running step reads: each CPU's `tlb` is swapped for a proxy until
+ * `stop()`, which puts the real ones back and returns the TLB objects read (OBJ.tlb by CPU id).
+ * A reference to a TLB taken before the step bypasses the proxy (fewer reads seen, never more).
+ */
+export function watchTlbReads(k: Kernel): { stop(): number[] } {
+  const seen = new Set<number>();
+  const real = k.cpus.map((c) => c.tlb);
+  k.cpus.forEach((c, i) => {
+    const proxy = new Proxy(real[i], {
+      get(target, prop) {
+        seen.add(obj(OBJ.tlb, c.id));
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    (c as { tlb: unknown }).tlb = proxy;
+  });
+  return {
+    stop(): number[] {
+      k.cpus.forEach((c, i) => ((c as { tlb: unknown }).tlb = real[i]));
+      return [...seen];
+    },
+  };
+}
+
+/** The TLBs a step read without declaring or recording a read or write of them, by name. */
+export function undeclaredReads(read: readonly number[], touched: readonly number[]): string[] {
+  const ok = new Set(touched);
+  return read.filter((o) => !ok.has(o)).map(objectName);
 }

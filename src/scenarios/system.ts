@@ -20,7 +20,7 @@ import { footprint, gracePeriodFootprint, type Footprint } from './footprint.js'
 import { kernelSnapshot, lockName } from '../view/snapshot.js';
 import { canonicalState } from './state.js';
 import { ForkError, Restorer } from './fork.js';
-import { observe, privateTables, undeclaredWrites } from './footprint_check.js';
+import { observe, privateTables, undeclaredReads, undeclaredWrites, watchTlbReads } from './footprint_check.js';
 import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, observationPlan, observeOutcome, pageGranular, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
 
 const GEN_API: ModelApi = genApi;
@@ -269,9 +269,19 @@ class ModelInstance implements Instance {
     const declared = this.pending(i)!;
     const before = observe(this.k);
     const mine = privateTables(this.k);
-    this.run(i, choice);
-    const bad = undeclaredWrites(mine, before, observe(this.k), [...declared.writes, ...this.k.rec.writes]);
-    if (bad.length && !declared.global) throw new ModelBug(`step '${declared.label}' of task ${i} wrote what its footprint does not declare: ${bad.join(', ')}`);
+    const tlbs = watchTlbReads(this.k);
+    let read: number[];
+    try {
+      this.run(i, choice);
+    } finally {
+      read = tlbs.stop();
+    }
+    if (declared.global) return;
+    const rec = this.k.rec;
+    const bad = undeclaredWrites(mine, before, observe(this.k), [...declared.writes, ...rec.writes]);
+    if (bad.length) throw new ModelBug(`step '${declared.label}' of task ${i} wrote what its footprint does not declare: ${bad.join(', ')}`);
+    const unread = undeclaredReads(read, [...declared.reads, ...declared.writes, ...rec.reads, ...rec.writes]);
+    if (unread.length) throw new ModelBug(`step '${declared.label}' of task ${i} read what its footprint does not declare: ${unread.join(', ')}`);
   }
 
   /** What the last step touched beyond its footprint, as model code recorded it (src/mm/objects.ts). */

@@ -1680,7 +1680,7 @@ static void do_range_op(int cur, const struct op *o)
 	 * it): another task held one of the pages for a moment, as compaction under a loaded machine
 	 * does. Seen once in a CI run (khugepaged-collapse_compound_extreme.pt; the same script agreed
 	 * when run alone). Where the script expects success, ask again a few times before calling it a
-	 * mismatch; a collapse that fails its scan has changed nothing. docs/fidelity.md, "Machine".
+	 * mismatch; a collapse that fails its scan has changed nothing. docs/fidelity.md, "Inherent differences".
 	 */
 	for (int retry = 0; o->kind == K_MADVISE && o->advice == MADV_COLLAPSE && o->err == 0 && r.err == EAGAIN && retry < 5; retry++) {
 		usleep(20000);

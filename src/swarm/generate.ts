@@ -10,6 +10,9 @@
  * reader) then get far more weight than they would if every feature were always on.
  *
  * Deterministic: the scenario is a function of its seed alone (mulberry32 from src/util/prng.ts).
+ * The groups added later (EXTRA_FEATURES: a third CPU, a second process, arm64) draw from a second
+ * stream, seeded from a hash of the seed, so the first stream's draws, and with the extras off the
+ * text, are what they were before: campaigns and tests keep the scenarios of their seeds.
  */
 import { Prng } from '../util/prng.js';
 import { parseScenario, type Scenario } from '../scenarios/format.js';
@@ -52,12 +55,30 @@ export const FEATURES = [
   'k:mremap', // MREMAP_FIXED of a range to another place (of the other mapping, or of its own)
   'k:mincore', // mincore(): a walker reading entries under pte_offset_map_lock()
 ] as const;
-export type Feature = (typeof FEATURES)[number];
+
+/**
+ * Feature groups drawn from the second stream (`extraSeed`), after everything FEATURES decides, so
+ * that adding them changed no seed's scenario where they are off. Each is listed in a scenario's
+ * features only where it took effect (a third CPU needs `one-cpu` off; a second process needs a
+ * mapping of a memfd or file to share), so a scenario none of them changed has its old text.
+ */
+export const EXTRA_FEATURES = [
+  'three-cpus', // a third CPU (`nr_cpus=3`) with kernel paths of its own
+  'two-procs', // a second process Q mapping the same memfd or file, with kernel paths of its own
+  'arm64', // arch=arm64 version=7.1.9: break-before-make breaches are violations, PT_RECLAIM on
+] as const;
+export type ExtraFeature = (typeof EXTRA_FEATURES)[number];
+export type Feature = (typeof FEATURES)[number] | ExtraFeature;
+
+/** Chance of each extra group's coin. */
+const EXTRA_CHANCE: Readonly<Record<ExtraFeature, number>> = { 'three-cpus': 0.25, 'two-procs': 0.5, arm64: 0.5 };
 
 const TASK_FEATURES = FEATURES.filter((f) => f.startsWith('k:'));
 
 export interface GenMap {
   name: string;
+  /** The process that maps it: absent for P; `Q` for the second process (`two-procs`). */
+  process?: string;
   kind: 'anon' | 'shmem' | 'file';
   file?: string;
   size: number;
@@ -67,7 +88,10 @@ export interface GenMap {
 
 export interface GenTask {
   cpu: number;
-  /** The words after `cpu N`: `madvise A 0 2M dontneed`. */
+  /**
+   * The words after `cpu N`: `madvise A 0 2M dontneed`. Its process is the one that maps the
+   * mapping it names first (names are unique across processes).
+   */
   op: string;
 }
 
@@ -78,7 +102,7 @@ export interface GenScenario {
   /** `memfd F 2M`, `file F 4M folio=4K`. */
   files: string[];
   maps: GenMap[];
-  /** Op-script lines run after the mappings exist. */
+  /** Op-script lines run after the mappings exist, each in the process of the mapping it names. */
   setup: string[];
   tasks: GenTask[];
 }
@@ -107,6 +131,11 @@ export function jobSeed(seed: number, index: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
   return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** The seed of the second stream of scenario seed `seed` (the extra feature groups). */
+export function extraSeed(seed: number): number {
+  return jobSeed(seed ^ 0x5bd1e995, 0x2545f491);
 }
 
 class Draw {
@@ -141,12 +170,28 @@ const PAGES = [0, 4 * K, 8 * K, 12 * K, 64 * K, 2 * M - 4 * K];
 class Builder {
   readonly gen: GenScenario = { config: [], choices: [], files: [], maps: [], setup: [], tasks: [] };
   constructor(
-    readonly d: Draw,
+    public d: Draw,
     readonly on: ReadonlySet<Feature>,
   ) {}
 
   has(f: Feature): boolean {
     return this.on.has(f);
+  }
+
+  /** Run `f` drawing from `draw` (the second stream) instead of the first. */
+  drawing<T>(draw: Draw, f: () => T): T {
+    const saved = this.d;
+    this.d = draw;
+    try {
+      return f();
+    } finally {
+      this.d = saved;
+    }
+  }
+
+  /** The mappings of a process (P: those without a `process`). */
+  mapsOf(proc: string): GenMap[] {
+    return this.gen.maps.filter((m) => (m.process ?? 'P') === proc);
   }
 
   configure(): void {
@@ -231,15 +276,15 @@ class Builder {
    * it is rare (about one scenario in 16 has one, one in 250 races it against a fault), because a
    * DONTNEED task is one kind of twelve and a whole block one range of five.
    */
-  reclaim(): string {
-    const m = this.d.pick(this.gen.maps);
+  reclaim(maps: readonly GenMap[] = this.mapsOf('P')): string {
+    const m = this.d.pick(maps);
     return `madvise ${m.name} ${size(2 * M * this.d.int(0, m.size / (2 * M) - 1))} 2M dontneed`;
   }
 
-  /** One kernel path for a CPU, of a kind whose feature group is on. */
-  task(kinds: readonly Feature[]): string {
-    const { d, gen } = this;
-    const m = d.pick(gen.maps);
+  /** One kernel path for a CPU, of a kind whose feature group is on, on mappings of one process. */
+  task(kinds: readonly Feature[], maps: readonly GenMap[] = this.mapsOf('P')): string {
+    const { d } = this;
+    const m = d.pick(maps);
     const r = (o?: { whole?: boolean; maxLen?: number }) => {
       const [off, len] = this.range(m, o);
       return `${size(off)} ${size(len)}`;
@@ -268,7 +313,7 @@ class Builder {
         return `gup_fast ${m.name} ${size(off)} ${size(Math.min(d.pick([4, 8]) * K, 2 * M - (off % (2 * M))))}`;
       }
       case 'k:uffd_move': {
-        const dst = d.pick(gen.maps);
+        const dst = d.pick(maps);
         let dOff = this.page(dst);
         const sOff = this.page(m);
         if (dst === m && dOff === sOff) dOff = sOff === 0 ? 8 * K : 0;
@@ -278,7 +323,7 @@ class Builder {
         return `mprotect ${m.name} ${r()} ${d.pick(['none', 'r', 'rw'])}`;
       case 'k:mremap': {
         // To the other mapping's place, or elsewhere in its own (the ranges must not overlap).
-        const dst = d.pick(gen.maps);
+        const dst = d.pick(maps);
         const [off, len] = this.range(m, dst === m ? { whole: false, maxLen: 16 * K } : { maxLen: dst.size });
         const apart = (o: number) => o + len <= dst.size && (dst !== m || o + len <= off || off + len <= o);
         const dOff = d.pick([0, 4 * K, 8 * K, 64 * K, 2 * M - 4 * K, dst.size - len].filter(apart));
@@ -287,7 +332,7 @@ class Builder {
       case 'k:mincore':
         return `mincore ${m.name} ${r({ maxLen: 16 * K })}`;
       default: {
-        const files = gen.maps.filter((x) => x.kind !== 'anon');
+        const files = maps.filter((x) => x.kind !== 'anon');
         const fm = files.length ? d.pick(files) : m;
         return `rmap_walk ${fm.name} ${size(this.page(fm))}`;
       }
@@ -302,10 +347,21 @@ function drawFeatures(d: Draw): Set<Feature> {
   return on;
 }
 
+export interface GenerateOptions {
+  /** Force extra groups on (`true`) or off (`false`) instead of their coins (tests). */
+  readonly extras?: Readonly<Partial<Record<ExtraFeature, boolean>>>;
+}
+
 /** The scenario of a seed. */
-export function generate(seed: number): Generated {
+export function generate(seed: number, opts: GenerateOptions = {}): Generated {
   const d = new Draw(seed);
   const on = drawFeatures(d);
+  // The second stream: every coin is drawn, forced or not, so the draws after them do not move.
+  const x = new Draw(extraSeed(seed));
+  const want = new Set(EXTRA_FEATURES.filter((f) => {
+    const coin = x.chance(EXTRA_CHANCE[f]);
+    return opts.extras?.[f] ?? coin;
+  }));
   const b = new Builder(d, on);
   b.configure();
   const nMaps = on.has('two-maps') ? 2 : 1;
@@ -318,10 +374,62 @@ export function generate(seed: number): Generated {
     const n = on.has('two-per-cpu') && d.chance(0.5) ? 2 : 1;
     for (let j = 0; j < n; j++) b.gen.tasks.push({ cpu, op: cpu === reclaimCpu && j === 0 ? b.reclaim() : b.task(kinds) });
   }
+  const extras = b.drawing(x, () => addExtras(b, want, kinds, cpus));
   keepInContract(b.gen);
-  const features = FEATURES.filter((f) => on.has(f));
+  const features = [...FEATURES.filter((f) => on.has(f)), ...EXTRA_FEATURES.filter((f) => extras.has(f))];
   const text = emit(b.gen, { name: `swarm_${seed}`, about: `generated by ptlab swarm, seed ${seed}; features: ${features.join(' ')}` });
   return { seed, features, gen: b.gen, text, scenario: parse(text, `swarm_${seed}.scn`) };
+}
+
+/**
+ * The extra groups (EXTRA_FEATURES), drawn from the second stream after everything else, so that
+ * each only adds to the scenario the first stream made: config settings, Q's mapping and setup,
+ * tasks. Returns the groups that took effect.
+ */
+function addExtras(b: Builder, want: ReadonlySet<ExtraFeature>, kinds: readonly Feature[], cpus: number): Set<ExtraFeature> {
+  const { d, gen } = b;
+  const done = new Set<ExtraFeature>();
+  // arm64 from 7.0 reclaims tables (docs/versions.md); 7.1.9 is the latest release, every guard on.
+  if (want.has('arm64')) {
+    gen.config.push('arch=arm64', 'version=7.1.9');
+    done.add('arm64');
+  }
+  // A second process mapping the same page cache: rmap walks, file faults, collapses and
+  // reclaims that meet another mm's tables. Not a VM_LOCKED one: mlock maps all of it, and a
+  // collapse from Q that unmaps 512 PTEs of P alone outlasts the explorer's 10,000 steps (a
+  // `livelock` that is only long).
+  const shareable = b.mapsOf('P').filter((m) => m.kind !== 'anon' && !m.locked);
+  const q: GenMap[] = [];
+  if (want.has('two-procs') && shareable.length) {
+    const srcs = shareable.length > 1 && d.chance(0.3) ? shareable : [d.pick(shareable)];
+    srcs.forEach((m, i) => q.push({ name: i === 0 ? 'C' : 'D', process: 'Q', kind: m.kind, file: m.file, size: m.size, shared: d.chance(0.75), locked: false }));
+    gen.maps.push(...q);
+    for (const m of q) b.populate(m);
+    done.add('two-procs');
+  }
+  let qTasks = 0;
+  const add = (cpu: number, maps: GenMap[]) => {
+    gen.tasks.push({ cpu, op: b.task(kinds, maps) });
+    if (maps === q) qTasks++;
+  };
+  let n = cpus;
+  // The model runs 2 CPUs unless told (nr_cpus, src/mm/config.ts); a third is CPU 2.
+  if (want.has('three-cpus') && cpus === 2) {
+    gen.config.push('nr_cpus=3');
+    const k = b.has('two-per-cpu') && d.chance(0.5) ? 2 : 1;
+    for (let j = 0; j < k; j++) add(2, q.length && d.chance(0.5) ? q : b.mapsOf('P'));
+    n = 3;
+    done.add('three-cpus');
+  }
+  if (q.length && !qTasks) add(d.int(0, n - 1), q);
+  if (q.length && d.chance(0.3)) add(d.int(0, n - 1), q);
+  return done;
+}
+
+/** Which process maps each mapping (names are unique across processes). */
+function processOf(g: GenScenario): (line: string) => string {
+  const of = new Map(g.maps.map((m) => [m.name, m.process ?? 'P']));
+  return (line) => of.get(line.split(' ')[1]) ?? 'P';
 }
 
 /**
@@ -333,13 +441,19 @@ export function generate(seed: number): Generated {
  */
 function keepInContract(g: GenScenario): void {
   const anon = new Set(g.maps.filter((m) => m.kind === 'anon').map((m) => m.name));
-  // mremap unmaps its target and its source.
-  const unmaps = g.tasks.some((t) => t.op.startsWith('unmap ') || t.op.startsWith('mremap '));
-  const anonCollapse = g.tasks.some((t) => t.op.endsWith(' collapse') && anon.has(t.op.split(' ')[1]));
-  for (const t of g.tasks) {
-    const [op, map, off] = t.op.split(' ');
-    if (op === 'pte_alloc' && (unmaps || anonCollapse)) t.op = `touch ${map} ${off} 4K write`;
-    if (op === 'pte_offset_map' && unmaps) t.op = `touch ${map} ${off} 4K read`;
+  const proc = processOf(g);
+  // Only paths of the same mm matter: another process's munmap frees its own tables, and its file
+  // collapse retracts ours without our mmap_lock in the kernel too (what pte_offset_map's RCU is for).
+  for (const p of new Set(g.tasks.map((t) => proc(t.op)))) {
+    const mine = g.tasks.filter((t) => proc(t.op) === p);
+    // mremap unmaps its target and its source.
+    const unmaps = mine.some((t) => t.op.startsWith('unmap ') || t.op.startsWith('mremap '));
+    const anonCollapse = mine.some((t) => t.op.endsWith(' collapse') && anon.has(t.op.split(' ')[1]));
+    for (const t of mine) {
+      const [op, map, off] = t.op.split(' ');
+      if (op === 'pte_alloc' && (unmaps || anonCollapse)) t.op = `touch ${map} ${off} 4K write`;
+      if (op === 'pte_offset_map' && unmaps) t.op = `touch ${map} ${off} 4K read`;
+    }
   }
 }
 
@@ -360,13 +474,24 @@ export function emit(g: GenScenario, h: Header): string {
   for (const c of h.comments ?? []) out.push(`# ${c}`);
   if (g.choices.length) out.push(`choices ${g.choices.join(' ')}`);
   if (g.config.length) out.push(`config ${g.config.join(' ')}`);
-  out.push(...g.files, 'process P');
-  for (const m of g.maps) {
-    const what = m.kind === 'anon' ? `anon ${m.shared ? 'shared' : 'private'} ${size(m.size)}` : `${m.kind} ${m.file} 0 ${size(m.size)} ${m.shared ? 'shared' : 'private'}`;
-    out.push(`map ${m.name} ${what}${m.locked ? ' locked' : ''}`);
+  out.push(...g.files);
+  // Each process: its mappings, then the setup lines on them; then the CPU lines, each in the
+  // process of its mapping (`switch` where that changes), in order.
+  const proc = processOf(g);
+  const procs = ['P', ...new Set(g.maps.flatMap((m) => (m.process ? [m.process] : [])))];
+  for (const p of procs) {
+    out.push(`process ${p}`);
+    for (const m of g.maps.filter((x) => (x.process ?? 'P') === p)) {
+      const what = m.kind === 'anon' ? `anon ${m.shared ? 'shared' : 'private'} ${size(m.size)}` : `${m.kind} ${m.file} 0 ${size(m.size)} ${m.shared ? 'shared' : 'private'}`;
+      out.push(`map ${m.name} ${what}${m.locked ? ' locked' : ''}`);
+    }
+    out.push(...g.setup.filter((l) => proc(l) === p));
   }
-  out.push(...g.setup);
-  for (const t of g.tasks) out.push(`cpu ${t.cpu} ${t.op}`);
+  let cur = procs[procs.length - 1];
+  for (const t of g.tasks) {
+    if (proc(t.op) !== cur) out.push(`switch ${(cur = proc(t.op))}`);
+    out.push(`cpu ${t.cpu} ${t.op}`);
+  }
   return out.join('\n') + '\n';
 }
 

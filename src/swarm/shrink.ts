@@ -8,7 +8,7 @@
  * Candidates the parser or the setup refuses are skipped.
  */
 import type { GuardName } from '../mm/config.js';
-import { emit, parse, type GenScenario } from './generate.js';
+import { emit, parse, type GenMap, type GenScenario } from './generate.js';
 import { findingKey, MODEL_BUG, searchScenario, type SearchBudget, type SearchOutcome } from './search.js';
 
 export interface ShrinkResult {
@@ -28,12 +28,22 @@ export function candidates(g: GenScenario): GenScenario[] {
   const replaced = <T>(xs: readonly T[], i: number, x: T): T[] => xs.map((y, j) => (j === i ? x : y));
   if (g.tasks.length > 1) g.tasks.forEach((_, i) => out.push(with_({ tasks: without(g.tasks, i) })));
   g.setup.forEach((_, i) => out.push(with_({ setup: without(g.setup, i) })));
-  g.config.forEach((_, i) => out.push(with_({ config: without(g.config, i) })));
+  // nr_cpus=3 stays while a task runs on CPU 2 (the model runs 2 CPUs by default).
+  const cpus = Math.max(...g.tasks.map((t) => t.cpu)) + 1;
+  g.config.forEach((c, i) => {
+    if (!(c.startsWith('nr_cpus=') && cpus > 2)) out.push(with_({ config: without(g.config, i) }));
+  });
   g.choices.forEach((_, i) => out.push(with_({ choices: without(g.choices, i) })));
   g.maps.forEach((m, i) => {
     const used = [...g.setup, ...g.tasks.map((t) => t.op)].some((l) => l.split(/\s+/).includes(m.name));
-    if (!used) out.push(with_({ maps: without(g.maps, i), files: g.files.filter((f) => f.split(/\s+/)[1] !== m.file) }));
-    if (m.size > 2 * 1024 * 1024) out.push(with_({ maps: replaced(g.maps, i, { ...m, size: m.size / 2 }), files: g.files.map((f) => (f.split(/\s+/)[1] === m.file ? f.replace(/ \d+M/, ` ${m.size / 2 / 1024 / 1024}M`) : f)) }));
+    // A file two processes map (`two-procs`) stays while the other mapping does, and shrinks with it.
+    const shares = (x: GenMap) => x.file !== undefined && x.file === m.file;
+    const fileUsed = g.maps.some((x, j) => j !== i && shares(x));
+    if (!used) out.push(with_({ maps: without(g.maps, i), files: fileUsed ? g.files : g.files.filter((f) => f.split(/\s+/)[1] !== m.file) }));
+    if (m.size > 2 * 1024 * 1024) {
+      const half = (x: GenMap): GenMap => (x === m || shares(x) ? { ...x, size: x.size / 2 } : x);
+      out.push(with_({ maps: g.maps.map(half), files: g.files.map((f) => (f.split(/\s+/)[1] === m.file ? f.replace(/ \d+M/, ` ${m.size / 2 / 1024 / 1024}M`) : f)) }));
+    }
     if (m.locked) out.push(with_({ maps: replaced(g.maps, i, { ...m, locked: false }) }));
   });
   g.files.forEach((f, i) => {

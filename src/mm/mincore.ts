@@ -6,18 +6,18 @@
  * (which holds only the mmap_lock for read, or the VMA lock): no table any more is ACTION_AGAIN,
  * and walk_pmd_range() reads the PMD again, now none: a hole (mincore_unmapped_range()).
  *
- * It stands for the walkers that only read entries under pte_offset_map_lock() (docs/audit.md
- * lists which). Not modelled: hugetlb (mincore_hugetlb()), the VMAs whose file the caller may not
+ * The walk is pagewalk.ts's, as pagemap's (task_mmu.ts), which stands for the other walkers of
+ * this shape (docs/audit.md lists them). Not modelled: hugetlb (mincore_hugetlb()), the VMAs whose file the caller may not
  * write (can_do_mincore(): every modelled file is the caller's own), pte_batch_hint() (1 on x86).
  */
 import { current } from './current.js';
-import { addrEnd, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { EINVAL, ENOMEM, PAGE_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { pmdTransHugeLock } from './huge_memory.js';
-import { mmFindPmd } from './memory/pgalloc.js';
-import { linearPageIndex, VM_PFNMAP, type AddressSpace, type MmStruct, type Vma } from './mm_types.js';
+import { linearPageIndex, type AddressSpace, type MmStruct, type Vma } from './mm_types.js';
+import { ACTION_AGAIN, walkPageRange, type MmWalk, type MmWalkOps } from './pagewalk.js';
 import { PG_uptodate } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
-import { isPteMarker, isSwapEntryPte, pmdNone, pteNone, ptePresent, swpOffset } from './pgtable_types.js';
+import { isPteMarker, isSwapEntryPte, pteNone, ptePresent, swpOffset } from './pgtable_types.js';
 import { condResched, downRead, ptepGet, spinUnlock, upRead, type KGen } from './primitives.js';
 import { swapCacheGetFolio } from './swapfile.js';
 import { folioPutRefs } from './swap.js';
@@ -51,44 +51,28 @@ function* doMincore(mm: MmStruct, addr: Vaddr, pages: number, vec: number[]): KG
   const vma = vmaLookup(mm, addr);
   if (!vma) return -ENOMEM;
   const end = Math.min(vma.end, addr + pages * PAGE_SIZE);
-  // walk_page_range() over [addr, end), inside this one VMA; walk_page_test() hands a VM_PFNMAP
-  // VMA to ->pte_hole() whole instead of walking it.
-  if (vma.flags & VM_PFNMAP) mincoreUnmappedRange(vma, addr, end, vec);
-  else yield* mincoreWalkPmdRange(vma, addr, end, vec);
+  const err = yield* walkPageRange(vma.mm, addr, end, MINCORE_WALK_OPS, vec);
+  if (err < 0) return err;
   return (end - addr) / PAGE_SIZE;
 }
 
-/**
- * walk_pmd_range() with mincore_walk_ops (pmd_entry: mincore_pte_range(), pte_hole:
- * mincore_unmapped_range()); an absent upper level is a hole too (walk_pud_range()).
- */
-function* mincoreWalkPmdRange(vma: Vma, start: Vaddr, end: Vaddr, vec: number[]): KGen<void> {
-  for (let addr = start; addr < end; ) {
-    const next = addrEnd(addr, end, PMD_SIZE);
-    const pmdp = yield* mmFindPmd(vma.mm, addr);
-    if (!pmdp || pmdNone(yield* ptepGet(pmdp))) {
-      mincoreUnmappedRange(vma, addr, next, vec);
-      addr = next;
-      continue;
-    }
-    // ACTION_AGAIN: the table went away under us; read this PMD again.
-    if (yield* mincorePteRange(vma, pmdp, addr, next, vec)) continue;
-    addr = next;
-  }
-}
-
-/** mincore_pte_range(): true for ACTION_AGAIN (pte_offset_map_lock() found no table). */
-function* mincorePteRange(vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, vec: number[]): KGen<boolean> {
+/** mincore_pte_range(): a huge PMD is resident whole; else the entries under the PTE lock. */
+function* mincorePteRange(pmdp: number, addr: Vaddr, end: Vaddr, walk: MmWalk<number[]>): KGen<number> {
+  const vma = walk.vma!;
+  const vec = walk.priv;
   const ptl = yield* pmdTransHugeLock(vma, pmdp);
   if (ptl !== null) {
     for (let a = addr; a < end; a += PAGE_SIZE) vec.push(1);
     yield* spinUnlock(ptl);
-    yield* condResched();
-    return false;
+    yield* condResched(); // goto out
+    return 0;
   }
   const out = new PteMapOut();
   const ptep = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
-  if (ptep < 0) return true;
+  if (ptep < 0) {
+    walk.action = ACTION_AGAIN;
+    return 0;
+  }
   for (let p = ptep, a = addr; a < end; p++, a += PAGE_SIZE) {
     const pte = yield* ptepGet(p);
     // We need to do cache lookup too for pte markers (pte_none_mostly()).
@@ -98,13 +82,19 @@ function* mincorePteRange(vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, vec: 
   }
   yield* pteUnmapUnlock(ptep, out.ptl);
   yield* condResched();
-  return false;
+  return 0;
 }
 
-/** mincore_unmapped_range() / __mincore_unmapped_range(): the page cache of a file VMA, else 0. */
-function mincoreUnmappedRange(vma: Vma, addr: Vaddr, end: Vaddr, vec: number[]): void {
-  for (let a = addr; a < end; a += PAGE_SIZE) vec.push(mincoreUnmappedPage(vma, a));
+/**
+ * mincore_unmapped_range(): a hole in the tables is the page cache's answer (a file VMA), else 0;
+ * its walk_page_test() counterpart for a VM_PFNMAP VMA likewise.
+ */
+function mincoreUnmappedRange(addr: Vaddr, end: Vaddr, _depth: number, walk: MmWalk<number[]>): number {
+  for (let a = addr; a < end; a += PAGE_SIZE) walk.priv.push(walk.vma ? mincoreUnmappedPage(walk.vma, a) : 0);
+  return 0;
 }
+
+const MINCORE_WALK_OPS: MmWalkOps<number[]> = Object.freeze({ pmdEntry: mincorePteRange, pteHole: mincoreUnmappedRange, walkLock: 'rdlock' });
 
 function mincoreUnmappedPage(vma: Vma, addr: Vaddr): number {
   return vma.file ? mincorePage(vma.file, linearPageIndex(vma, addr)) : 0;

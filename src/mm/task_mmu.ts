@@ -1,10 +1,17 @@
 /**
  * The kernel's views of an address space, in the kernel's units (fs/proc/task_mmu.c: task_mem()
  * for /proc/PID/status, smaps_rollup, pagemap_read(); fs/proc/meminfo.c: PageTables).
- * Read-only walks with no scheduling points and no sanitizers (peek, not ld).
+ * Read-only walks with no scheduling points and no sanitizers (peek, not ld), for snapshots of a
+ * quiescent model; and pagemap_read() as the kernel runs it (`pagemapRead()`, an explorer task):
+ * walk_page_range() under the mmap_lock for read, one PMD's worth at a time, mapping each table
+ * with pte_offset_map_lock() (docs/audit.md #68). Both give each page the same code.
  */
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, alignDown, type Vaddr } from './const.js';
 import { current } from './current.js';
+import { pmdTransHugeLock } from './huge_memory.js';
+import { ACTION_AGAIN, walkPageRange, type MmWalk, type MmWalkOps } from './pagewalk.js';
+import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
+import { condResched, downRead, ptepGet, spinUnlock, upRead, type KGen } from './primitives.js';
 import { peekPmdSlot } from './memory/pgalloc.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
 import { PT_ANON, PT_SHMEM } from './page_alloc.js';
@@ -18,6 +25,8 @@ import {
   ptePfn,
   ptePresent,
   pteSpecial,
+  type Pmd,
+  type Pte,
 } from './pgtable_types.js';
 
 export interface Status {
@@ -101,7 +110,6 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
  */
 export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number, string][] {
   const k = current.k;
-  const mem = k.mem;
   const runs: [number, string][] = [];
   const put = (n: number, c: string) => {
     const last = runs[runs.length - 1];
@@ -127,8 +135,7 @@ export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number,
       // pagemap_pmd_range_thp() asks __folio_page_mapped_exclusively() about `page`, the PMD's
       // first page, for every page it reports: a PTE mapping of another page of the folio does
       // not make those pages shared here (CONFIG_PAGE_MAPCOUNT: the precise page mapcount).
-      const head = pmdPfn(v);
-      put((blockEnd - addr) / PAGE_SIZE, mem.entireMapcount[head] + mem.mapcount[head] === 1 ? 'x' : 'p');
+      put((blockEnd - addr) / PAGE_SIZE, pagemapPmdCode(v));
       addr = blockEnd;
       continue;
     }
@@ -139,19 +146,116 @@ export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number,
     }
     const tid = k.pt.tidOfPfn(pmdPfn(v));
     for (; addr < blockEnd; addr += PAGE_SIZE) {
-      const e = k.pt.peek(tid, (addr / PAGE_SIZE) % 512);
-      if (e === 0) put(1, '-');
-      else if (ptePresent(e)) {
-        const pfn = ptePfn(e);
-        const head = mem.folioHead(pfn);
-        put(1, !pteSpecial(e) && mem.mapcount[pfn] + mem.entireMapcount[head] === 1 ? 'x' : 'p');
-      } else if (isGuardPte(e)) put(1, 'g');
-      else if (isUffdWpMarker(e)) put(1, 'w');
-      else if (isSwapPte(e)) put(1, 's');
-      else put(1, '-');
+      put(1, pagemapPteCode(k.pt.peek(tid, (addr / PAGE_SIZE) % 512)));
     }
   }
   return runs;
+}
+
+/**
+ * The pagemap code of a PTE (pte_to_pagemap_entry(), docs/op-scripts.md): '-' none, 'x' present
+ * and mapped only here (PM_MMAP_EXCLUSIVE: the page's precise mapcount is 1, CONFIG_PAGE_MAPCOUNT),
+ * 'p' present otherwise, 'g' a guard marker, 'w' a uffd-wp marker, 's' a swap entry.
+ */
+export function pagemapPteCode(e: Pte): string {
+  const mem = current.k.mem;
+  if (e === 0) return '-';
+  if (ptePresent(e)) {
+    const pfn = ptePfn(e);
+    return !pteSpecial(e) && mem.mapcount[pfn] + mem.entireMapcount[mem.folioHead(pfn)] === 1 ? 'x' : 'p';
+  }
+  if (isGuardPte(e)) return 'g';
+  if (isUffdWpMarker(e)) return 'w';
+  return isSwapPte(e) ? 's' : '-';
+}
+
+/**
+ * The code of every page under a huge PMD (pagemap_pmd_range_thp()): it asks
+ * __folio_page_mapped_exclusively() about the PMD's first page for every page it reports, so a
+ * PTE mapping of another page of the folio does not make those pages shared here.
+ */
+export function pagemapPmdCode(v: Pmd): string {
+  const mem = current.k.mem;
+  const head = pmdPfn(v);
+  return mem.entireMapcount[head] + mem.mapcount[head] === 1 ? 'x' : 'p';
+}
+
+/** struct pagemapread: the codes of the pages read so far; `pos` counts this chunk's. */
+export interface PagemapRead {
+  codes: string[];
+  pos: number;
+}
+/** PAGEMAP_WALK_SIZE >> PAGE_SHIFT: pagemap_read()'s buffer holds one PMD's worth of entries. */
+const PAGEMAP_LEN = PMD_SIZE / PAGE_SIZE;
+const PM_END_OF_BUFFER = 1;
+
+/** add_to_pagemap(). */
+function addToPagemap(code: string, pm: PagemapRead): number {
+  pm.codes.push(code);
+  return ++pm.pos >= PAGEMAP_LEN ? PM_END_OF_BUFFER : 0;
+}
+
+/** pagemap_pte_hole(): no entries, inside a VMA or not (soft-dirty is not modelled). */
+function pagemapPteHole(start: Vaddr, end: Vaddr, _depth: number, walk: MmWalk<PagemapRead>): number {
+  for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    const err = addToPagemap('-', walk.priv);
+    if (err) return err;
+  }
+  return 0;
+}
+
+/**
+ * pagemap_pmd_range(): a huge PMD under its lock (pmd_trans_huge_lock()); else the table under
+ * pte_offset_map_lock(), whose NULL (the table was reclaimed or retracted after the walk read the
+ * PMD) is ACTION_AGAIN: walk_pmd_range() reads the PMD again and finds the hole.
+ */
+function* pagemapPmdRange(pmdp: number, start: Vaddr, end: Vaddr, walk: MmWalk<PagemapRead>): KGen<number> {
+  const vma = walk.vma!;
+  const pm = walk.priv;
+  let err = 0;
+  const ptl = yield* pmdTransHugeLock(vma, pmdp);
+  if (ptl !== null) {
+    const v = yield* ptepGet(pmdp);
+    const code = pmdTransHuge(v) ? pagemapPmdCode(v) : 's'; // a PMD migration entry is PM_SWAP
+    for (let addr = start; addr !== end && !err; addr += PAGE_SIZE) err = addToPagemap(code, pm);
+    yield* spinUnlock(ptl);
+    return err;
+  }
+  const out = new PteMapOut();
+  const orig = yield* pteOffsetMapLock(vma.mm, pmdp, start, out);
+  if (orig < 0) {
+    walk.action = ACTION_AGAIN;
+    return err;
+  }
+  for (let addr = start, pte = orig; addr < end; pte++, addr += PAGE_SIZE) {
+    err = addToPagemap(pagemapPteCode(yield* ptepGet(pte)), pm);
+    if (err) break;
+  }
+  yield* pteUnmapUnlock(orig, out.ptl);
+  yield* condResched();
+  return err;
+}
+
+const PAGEMAP_OPS: MmWalkOps<PagemapRead> = Object.freeze({ pmdEntry: pagemapPmdRange, pteHole: pagemapPteHole, walkLock: 'rdlock' });
+
+/**
+ * pagemap_read() of the entries of [start, start + pages * 4K), as read(2) of /proc/PID/pagemap
+ * at that position: one PMD's worth per mmap_lock hold, each a walk_page_range(). `pm.codes`
+ * receives one code per page. Returns 0, or what the last walk returned (PM_END_OF_BUFFER is a
+ * full buffer, not an error: read() returns the bytes copied).
+ */
+export function* pagemapRead(mm: MmStruct, start: Vaddr, pages: number, pm: PagemapRead): KGen<number> {
+  const endVaddr = Math.min(start + pages * PAGE_SIZE, TASK_SIZE);
+  let ret = 0;
+  for (let startVaddr = start; startVaddr < endVaddr; ) {
+    pm.pos = 0;
+    const end = Math.min(alignDown(startVaddr + PMD_SIZE, PMD_SIZE), endVaddr);
+    yield* downRead(mm.mmapLock); // mmap_read_lock_killable()
+    ret = yield* walkPageRange(mm, startVaddr, end, PAGEMAP_OPS, pm);
+    yield* upRead(mm.mmapLock);
+    startVaddr = end;
+  }
+  return ret === PM_END_OF_BUFFER ? 0 : ret;
 }
 
 /** Run-length form of a pagemap string: [[count, code], ...]. */

@@ -27,8 +27,9 @@
  * UFFDIO_ZEROPAGE into a range the setup registered) / `uffd_writeprotect M OFF LEN on|off` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
  * folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
  * `rw`, `rwx`, `none`) / `mremap M OFF LEN DST DST_OFF` (MREMAP_MAYMOVE|MREMAP_FIXED of the range to
- * DST+DST_OFF, the same length) / `mincore M OFF LEN` (its result: the pages found resident);
- * they bind to the process that is
+ * DST+DST_OFF, the same length) / `mincore M OFF LEN` (its result: the pages found resident) /
+ * `pagemap M OFF LEN` (a read of /proc/PID/pagemap; its result: the pages reported present) /
+ * `ptdump M OFF LEN` (ptdump's walk under the mmap_lock for write); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -264,6 +265,8 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   mprotect: 'mprotect M OFFSET LEN PROT',
   mremap: 'mremap M OFFSET LEN DST DST_OFF',
   mincore: 'mincore M OFFSET LEN',
+  pagemap: 'pagemap M OFFSET LEN',
+  ptdump: 'ptdump M OFFSET LEN',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -282,7 +285,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -319,7 +322,9 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'gup_fast':
       return { kind: 'gup_fast', map, offset: sz(2, 'offset'), len: sz(3, 'length', true, '4K') };
     case 'mincore':
-      return { kind: 'mincore', map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
+    case 'pagemap':
+    case 'ptdump':
+      return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
     case 'uffd_copy':
     case 'uffd_zeropage':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };

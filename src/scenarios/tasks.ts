@@ -17,6 +17,8 @@ import { shrinkFolio } from '../mm/vmscan.js';
 import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
+import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
+import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -63,11 +65,25 @@ export type TaskSpec =
    * mincore() of `len` bytes at `map`+`offset` (mm/mincore.c): a walker that reads entries under
    * pte_offset_map_lock(). Its result is the number of pages it found resident, or the errno.
    */
-  | { kind: 'mincore'; map: string; offset: number; len: number };
+  | { kind: 'mincore'; map: string; offset: number; len: number }
+  /**
+   * read(2) of /proc/PID/pagemap for `len` bytes at `map`+`offset` (fs/proc/task_mmu.c,
+   * pagemap_read()): walk_page_range() under the mmap_lock for read, each table mapped with
+   * pte_offset_map_lock(). It stands for the /proc walkers and the other VMA walkers whose
+   * ->pmd_entry() does the same (docs/audit.md). Its result is the number of pages it reported
+   * present.
+   */
+  | { kind: 'pagemap'; map: string; offset: number; len: number }
+  /**
+   * ptdump_walk_pgd() of `len` bytes at `map`+`offset` (mm/ptdump.c): under the mmap_lock for
+   * write but no VMA lock, each table mapped with pte_offset_map() and read with no PTE lock. Its
+   * result is 0: entries read with no lock are no snapshot (as for `pte_offset_map`).
+   */
+  | { kind: 'ptdump'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap', 'mincore',
+  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump',
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
@@ -127,6 +143,14 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       const r = yield* sysMincore(mm, addr, t.len, vec);
       return r < 0 ? r : vec.reduce((n, v) => n + v, 0);
     }
+    case 'pagemap': {
+      const pm: PagemapRead = { codes: [], pos: 0 };
+      const r = yield* pagemapRead(mm, addr, t.len / PAGE_SIZE, pm);
+      return r < 0 ? r : pm.codes.filter((c) => c === 'x' || c === 'p').length;
+    }
+    case 'ptdump':
+      yield* ptdumpWalkPgd({ present: 0, holes: 0 }, mm, addr, addr + t.len);
+      return 0;
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;

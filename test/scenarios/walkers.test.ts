@@ -1,9 +1,14 @@
 /**
- * Walkers that only read a PTE table under pte_offset_map_lock(), raced against a MADV_DONTNEED
- * that reclaims the table (docs/audit.md): mincore() stands for them (src/mm/mincore.ts).
+ * Walkers that only read a PTE table, raced against a MADV_DONTNEED that reclaims the table
+ * (docs/audit.md): mincore() and pagemap_read() read it under pte_offset_map_lock()
+ * (src/mm/mincore.ts, src/mm/task_mmu.ts on src/mm/pagewalk.ts), ptdump with no PTE lock
+ * (src/mm/ptdump.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { DfsScheduler, endStates } from '../../src/explore/index.js';
+import { runExecution } from '../../src/explore/run.js';
+import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
+import { observationPlan, type ObservationPlan, type Outcome } from '../../src/scenarios/explain.js';
 import { loadScenario } from '../../src/scenarios/registry.js';
 import { runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
@@ -14,14 +19,16 @@ const load = (name: string) => {
   return r.scenario;
 };
 
-describe('mincore_vs_dontneed', () => {
-  const scn = load('mincore_vs_dontneed');
-
+describe.each(['mincore_vs_dontneed', 'pagemap_vs_dontneed'])('%s', (name) => {
   it('is clean with a complete search, and every outcome is explained by an order of the two calls', () => {
-    const r = runScenario(scn, { explain: { allow: [] } });
+    const r = runScenario(load(name), { explain: { allow: [] } });
     if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
     expect(r.coverage).toBe('complete');
   });
+});
+
+describe('mincore_vs_dontneed', () => {
+  const scn = load('mincore_vs_dontneed');
 
   it('sees both pages resident or none, never one: the table is read whole under its PTE lock', () => {
     const ends = endStates(scenarioSystem(scn), new DfsScheduler());
@@ -29,5 +36,98 @@ describe('mincore_vs_dontneed', () => {
     // results: r0 = mincore's resident pages, r1 = the DONTNEED's return value.
     const results = new Set([...ends.ends.keys()].map((k) => /results (\S+ \S+)/.exec(k)?.[1]));
     expect([...results].sort()).toEqual(['0 0', '2 0']);
+  });
+});
+
+/** Each execution of an exhaustive search, with its trace as `task fn: label` lines. */
+function* executions(scn: Scenario, settings?: Record<string, string>): Generator<{ trace: string[]; result: string | undefined }> {
+  const system = scenarioSystem(scn, [], { settings });
+  const sched = new DfsScheduler();
+  while (sched.newExecution()) {
+    const ex = runExecution(system, sched, 10_000, true, true);
+    if (ex.end.kind === 'abandoned') continue;
+    yield { trace: ex.trace!.map((t) => `${t.task} ${t.fn}: ${t.label}`), result: /results (\S+ \S+)/.exec(ex.endState ?? '')?.[1] };
+  }
+  expect(sched.complete).toBe(true);
+}
+
+describe('pagemap_vs_dontneed', () => {
+  const scn = load('pagemap_vs_dontneed');
+
+  it('reports both pages present or none; a walk that lost its table reads the PMD again (ACTION_AGAIN)', () => {
+    const results = new Set<string | undefined>();
+    let again = 0;
+    for (const ex of executions(scn)) {
+      results.add(ex.result);
+      const walk = ex.trace.filter((l) => l.startsWith('0 '));
+      // walk_pmd_range() reads the PMD once per visit; a second visit is the ACTION_AGAIN after
+      // pte_offset_map_lock() found no table (the reclaim detached it after the first read).
+      const visits = walk.filter((l) => l.startsWith('0 walk_pmd_range: ld pmd')).length;
+      expect(visits).toBeLessThanOrEqual(2);
+      if (visits === 2) again++;
+    }
+    expect([...results].sort()).toEqual(['0 0', '2 0']);
+    expect(again).toBeGreaterThan(0);
+  });
+});
+
+describe('ptdump_vs_dontneed', () => {
+  const scn = load('ptdump_vs_dontneed');
+
+  it('reads freed memory with the RCU-delayed free off, under the per-VMA lock; clean with it on', () => {
+    const on = runScenario(scn);
+    expect(on.status).toBe('clean');
+    const off = runScenario(scn, { guardsOff: ['rcu-single-table-free'] });
+    expect(off.status === 'violation' && off.violation.kind).toBe('pt-use-after-free');
+  });
+
+  it('never overlaps a DONTNEED under the mmap_lock (6.14-6.16): its mmap write lock keeps it out', () => {
+    const settings = { dontneed_lock: 'mmap' };
+    const off = runScenario(scn, { guardsOff: ['rcu-single-table-free'], settings });
+    expect(off.status).toBe('clean');
+    let n = 0;
+    for (const ex of executions(scn, settings)) {
+      const held = (lock: string, unlock: string) => [ex.trace.findIndex((l) => l.endsWith(lock)), ex.trace.findIndex((l) => l.endsWith(unlock))];
+      const [w0, w1] = held(': wlock rwsem', ': wunlock rwsem');
+      const [r0, r1] = held('do_madvise: rlock rwsem', 'do_madvise: runlock rwsem');
+      expect(Math.min(w0, w1, r0, r1)).toBeGreaterThanOrEqual(0);
+      expect(w1 < r0 || r1 < w0).toBe(true);
+      n++;
+    }
+    expect(n).toBe(2);
+  });
+});
+
+describe('pagemapRead() (the pagemap task) against procPagemap() (the snapshots)', () => {
+  it('reports as present exactly the pages the snapshot codes x or p, over THPs, holes, swap entries and guard markers', () => {
+    const text = [
+      'scenario pagemap_sequential',
+      'about one pagemap read over varied tables, alone on a CPU',
+      'violation none',
+      'config swap=1M',
+      'process P',
+      'map A anon private 4M hugepage',
+      'map B anon private 4M nohugepage',
+      'touch A 0 4K write',
+      'touch B 0 64K write',
+      'touch B 2M 8K read',
+      'madvise B 16K 8K pageout',
+      'madvise B 40K 4K guard_install',
+      'madvise B 48K 4K dontneed',
+      'cpu 0 pagemap A 0 4M',
+      'cpu 0 pagemap B 0 4M',
+    ].join('\n');
+    const r = parseScenario(text, 'pagemap_sequential.scn');
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const system = scenarioSystem(r.scenario);
+    const inst = system.create() as unknown as { step(i: number): void; pending(i: number): unknown; outcome(p: ObservationPlan): Outcome; template: { maps: ReadonlyMap<string, ReadonlyMap<string, number>> } };
+    while (inst.pending(0)) inst.step(0);
+    const got = inst.outcome(observationPlan(r.scenario, inst.template.maps));
+    const field = (name: string) => got.fields.find(([f]) => f === name)?.[1] ?? expect.fail(`no field ${name} in ${got.key}`);
+    const present = (runs: string) => [...runs.matchAll(/(\d+)([a-z-])/g)].reduce((n, [, k, c]) => n + (c === 'x' || c === 'p' ? Number(k) : 0), 0);
+    expect(field('P.pagemap.B')).toMatch(/s.*g/); // the setup made swap entries and a guard marker
+    expect(Number(field('r0'))).toBe(present(field('P.pagemap.A')));
+    expect(Number(field('r1'))).toBe(present(field('P.pagemap.B')));
+    expect(Number(field('r0'))).toBe(512); // the THP
   });
 });

@@ -48,6 +48,12 @@ export interface Config {
    * while the mm has a TLB flush pending flushes the block first (docs/versions.md).
    */
   readonly faultFlushPending: boolean;
+  /**
+   * A remedy for the multi-gen LRU walk's stale PMD copy (docs/audit.md #49; not proposed
+   * upstream): walk_pte_range() maps through the PMD itself (pmd + i), so that ___pte_offset_map()
+   * reads it inside rcu_read_lock() and the pmd_same() after the trylock compares it with the PMD.
+   */
+  readonly mglruRealPmd: boolean;
   readonly thp: ThpMode;
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
@@ -105,6 +111,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   version: '6.18',
   arch: 'x86',
   faultFlushPending: false,
+  mglruRealPmd: false,
   tablesViaPageBatch: false,
   trylockSameLock: true,
   thp: 'madvise',
@@ -173,6 +180,7 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
   },
   arch: { values: 'one of: x86, arm64', apply: (c, v) => oneOf(v, ['x86', 'arm64'], (x) => (c.arch = x as Arch)) },
   fault_flush_pending: { values: 'one of: on, off (the unmerged remedy for race R8)', apply: (c, v) => onOff(v, (b) => (c.faultFlushPending = b)) },
+  mglru_real_pmd: { values: "one of: on, off (a remedy for the MGLRU walk's stale PMD copy, docs/audit.md #49)", apply: (c, v) => onOff(v, (b) => (c.mglruRealPmd = b)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {
     values: 'one of: always, within_size, advise, never, deny, force',

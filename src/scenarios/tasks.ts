@@ -19,6 +19,7 @@ import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
 import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
+import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -79,11 +80,17 @@ export type TaskSpec =
    * write but no VMA lock, each table mapped with pte_offset_map() and read with no PTE lock. Its
    * result is 0: entries read with no lock are no snapshot (as for `pte_offset_map`).
    */
-  | { kind: 'ptdump'; map: string; offset: number; len: number };
+  | { kind: 'ptdump'; map: string; offset: number; len: number }
+  /**
+   * The multi-gen LRU's aging walk of `len` bytes at `map`+`offset` (mm/vmscan.c, walk_mm():
+   * mmap_read_trylock(), walk_pte_range() under a trylocked PTE lock). Its result: the young
+   * bits it cleared, or -16 (-EBUSY) when the mmap_lock was contended and it did not walk.
+   */
+  | { kind: 'mglru_walk'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump',
+  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk',
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
@@ -151,6 +158,10 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'ptdump':
       yield* ptdumpWalkPgd({ present: 0, holes: 0 }, mm, addr, addr + t.len);
       return 0;
+    case 'mglru_walk': {
+      const walk: LruGenWalk = { young: 0, busy: 0 };
+      return (yield* walkMm(mm, addr, addr + t.len, walk)) ? walk.young : -16;
+    }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;

@@ -40,13 +40,14 @@ describe('mincore_vs_dontneed', () => {
 });
 
 /** Each execution of an exhaustive search, with its trace as `task fn: label` lines. */
-function* executions(scn: Scenario, settings?: Record<string, string>): Generator<{ trace: string[]; result: string | undefined }> {
+function* executions(scn: Scenario, settings?: Record<string, string>): Generator<{ trace: string[]; result: string | undefined; end: string }> {
   const system = scenarioSystem(scn, [], { settings });
   const sched = new DfsScheduler();
   while (sched.newExecution()) {
     const ex = runExecution(system, sched, 10_000, true, true);
     if (ex.end.kind === 'abandoned') continue;
-    yield { trace: ex.trace!.map((t) => `${t.task} ${t.fn}: ${t.label}`), result: /results (\S+ \S+)/.exec(ex.endState ?? '')?.[1] };
+    const end = ex.end.kind === 'violation' ? ex.end.violation.kind : ex.end.kind;
+    yield { trace: ex.trace!.map((t) => `${t.task} ${t.fn}: ${t.label}`), result: /results (\S+ \S+)/.exec(ex.endState ?? '')?.[1], end };
   }
   expect(sched.complete).toBe(true);
 }
@@ -129,5 +130,36 @@ describe('pagemapRead() (the pagemap task) against procPagemap() (the snapshots)
     expect(Number(field('r0'))).toBe(present(field('P.pagemap.A')));
     expect(Number(field('r1'))).toBe(present(field('P.pagemap.B')));
     expect(Number(field('r0'))).toBe(512); // the THP
+  });
+});
+
+describe('mglru_vs_dontneed (candidate finding: the MGLRU walk maps through a PMD copy read outside RCU)', () => {
+  const scn = load('mglru_vs_dontneed');
+
+  it('frees the table between the walk reading the PMD and its rcu_read_lock(); the remedy (map through the PMD itself) is clean', () => {
+    const r = runScenario(scn);
+    expect(r.status === 'violation' && r.violation.kind).toBe('ptl-use-after-free');
+    const fixed = runScenario(scn, { settings: { mglru_real_pmd: 'on' }, explain: { allow: [] } });
+    if (fixed.status !== 'clean') expect.fail(fixed.status === 'violation' ? `${fixed.violation.kind}: ${fixed.violation.message}` : fixed.status);
+    expect(fixed.coverage).toBe('complete');
+  });
+
+  it('in every failing execution the walk read its PMD copy before the detach, and entered RCU only after the table was queued for freeing', () => {
+    let failing = 0;
+    for (const ex of executions(scn)) {
+      if (ex.end !== 'ptl-use-after-free') continue;
+      failing++;
+      const at = (re: RegExp) => ex.trace.findIndex((l) => re.test(l));
+      const copy = at(/^0 walk_pmd_range: ld pmd/); // pmdp_get_lockless(pmd + i)
+      const detach = at(/^1 try_get_and_clear_pmd: st pmd/);
+      const queued = at(/^1 .*call_rcu/);
+      const enter = at(/^0 walk_pte_range: rcu\+/);
+      const gp = at(/grace period ends/);
+      expect([copy, detach, queued, enter, gp].every((i) => i >= 0), ex.trace.join('\n')).toBe(true);
+      // The grace period need not wait for a reader that entered after call_rcu(): the copy was
+      // read outside any read section, so nothing kept the table.
+      expect(copy < detach && detach < queued && queued < enter && enter < gp).toBe(true);
+    }
+    expect(failing).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,13 +47,15 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract)', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers only renames mincore', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
+    // What the walkers group makes of a mincore path: the same range, another walker.
+    const asWalker = (l: string) => ['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `));
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
-      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x)) i++;
+      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x || asWalker(a[i]).includes(x))) i++;
       return i === a.length;
     };
     for (const s of SEEDS) {
@@ -82,10 +84,11 @@ describe('the extra groups', () => {
       expect(/^config .*arch=arm64 version=7\.1\.9/m.test(g.text)).toBe(has('arm64'));
     }
     // Examples (docs/swarm.md): seed 13 three CPUs, 14 two processes, 1 arm64, 38 all three.
-    expect(extras(gens[12])).toEqual(['three-cpus']);
-    expect(extras(gens[13])).toEqual(['two-procs']);
-    expect(extras(gens[0])).toEqual(['arm64']);
-    expect(extras(gens[37])).toEqual(['three-cpus', 'two-procs', 'arm64']);
+    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers');
+    expect(first3(gens[12])).toEqual(['three-cpus']);
+    expect(first3(gens[13])).toEqual(['two-procs']);
+    expect(first3(gens[0])).toEqual(['arm64']);
+    expect(first3(gens[37])).toEqual(['three-cpus', 'two-procs', 'arm64']);
     const count = (f: ExtraFeature) => gens.filter((g) => g.features.includes(f)).length;
     expect(count('three-cpus')).toBeGreaterThan(20);
     expect(count('two-procs')).toBeGreaterThan(20);
@@ -139,4 +142,32 @@ describe('the extra groups', () => {
       expect(['clean', 'violation', 'budget']).toContain(r.status);
     }
   }, 120_000);
+});
+
+describe('the walkers group', () => {
+  it('turns mincore paths into pagemap reads, ptdump walks and MGLRU walks (with the remedy) over the same range, and nothing else', () => {
+    let pagemap = 0;
+    let ptdump = 0;
+    let mglruWalk = 0;
+    for (let s = 1; s <= 200; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { walkers: false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      const had = ops(off).some((o) => o.startsWith('mincore '));
+      expect(g.features.includes('walkers'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mincore ')));
+      if (!g.features.includes('walkers')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      expect(ops(g).map((o) => o.replace(/^(pagemap|ptdump|mglru_walk) /, 'mincore '))).toEqual(ops(off));
+      pagemap += ops(g).filter((o) => o.startsWith('pagemap ')).length;
+      ptdump += ops(g).filter((o) => o.startsWith('ptdump ')).length;
+      const mglru = ops(g).filter((o) => o.startsWith('mglru_walk ')).length;
+      mglruWalk += mglru;
+      expect(/^config .*mglru_real_pmd=on/m.test(g.text)).toBe(mglru > 0);
+    }
+    expect(pagemap).toBeGreaterThan(0);
+    expect(ptdump).toBeGreaterThan(0);
+    expect(mglruWalk).toBeGreaterThan(0);
+  });
 });

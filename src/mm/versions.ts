@@ -74,7 +74,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...BASE,
     name: '6.13',
-    races: [],
+    races: ['R14'], // through MADV_COLLAPSE of file or shmem THPs (pte_free_defer()), not through reclaim
     changes: 'before the series: no PT_RECLAIM, empty PTE tables stay until munmap/exit; retract_page_tables() has no PMD recheck (nothing could free a table under it)',
     commits: [],
     ptReclaim: false,

@@ -39,6 +39,13 @@ describe('mincore_vs_dontneed', () => {
   });
 });
 
+/** A scenario written in the test, one line per array element. */
+function inline(lines: readonly string[]): Scenario {
+  const r = parseScenario(lines.join('\n'), `${lines[0].split(' ')[1]}.scn`);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.scenario;
+}
+
 /** Each execution of an exhaustive search, with its trace as `task fn: label` lines. */
 function* executions(scn: Scenario, settings?: Record<string, string>): Generator<{ trace: string[]; result: string | undefined; end: string }> {
   const system = scenarioSystem(scn, [], { settings });
@@ -101,7 +108,7 @@ describe('ptdump_vs_dontneed', () => {
 
 describe('pagemapRead() (the pagemap task) against procPagemap() (the snapshots)', () => {
   it('reports as present exactly the pages the snapshot codes x or p, over THPs, holes, swap entries and guard markers', () => {
-    const text = [
+    const scn = inline([
       'scenario pagemap_sequential',
       'about one pagemap read over varied tables, alone on a CPU',
       'violation none',
@@ -117,13 +124,11 @@ describe('pagemapRead() (the pagemap task) against procPagemap() (the snapshots)
       'madvise B 48K 4K dontneed',
       'cpu 0 pagemap A 0 4M',
       'cpu 0 pagemap B 0 4M',
-    ].join('\n');
-    const r = parseScenario(text, 'pagemap_sequential.scn');
-    if (!r.ok) throw new Error(r.errors.join('\n'));
-    const system = scenarioSystem(r.scenario);
+    ]);
+    const system = scenarioSystem(scn);
     const inst = system.create() as unknown as { step(i: number): void; pending(i: number): unknown; outcome(p: ObservationPlan): Outcome; template: { maps: ReadonlyMap<string, ReadonlyMap<string, number>> } };
     while (inst.pending(0)) inst.step(0);
-    const got = inst.outcome(observationPlan(r.scenario, inst.template.maps));
+    const got = inst.outcome(observationPlan(scn, inst.template.maps));
     const field = (name: string) => got.fields.find(([f]) => f === name)?.[1] ?? expect.fail(`no field ${name} in ${got.key}`);
     const present = (runs: string) => [...runs.matchAll(/(\d+)([a-z-])/g)].reduce((n, [, k, c]) => n + (c === 'x' || c === 'p' ? Number(k) : 0), 0);
     expect(field('P.pagemap.B')).toMatch(/s.*g/); // the setup made swap entries and a guard marker
@@ -161,5 +166,25 @@ describe('mglru_vs_dontneed (candidate finding: the MGLRU walk maps through a PM
       expect(copy < detach && detach < queued && queued < enter && enter < gp).toBe(true);
     }
     expect(failing).toBeGreaterThan(0);
+  });
+
+  it('predates PT_RECLAIM: in 6.13 a MADV_COLLAPSE of a shmem block frees the table under the walk the same way', () => {
+    const scn = inline([
+      'scenario mglru_vs_collapse',
+      'about R14 through collapse_pte_mapped_thp() and pte_free_defer(), before the series',
+      'violation none',
+      'config version=6.13 fault_around_bytes=4096',
+      'memfd F 2M',
+      'process P',
+      'map A shmem F 0 2M shared',
+      'touch A 0 4K read',
+      'cpu 0 mglru_walk A 0 8K',
+      'cpu 1 madvise A 0 2M collapse',
+    ]);
+    const r = runScenario(scn);
+    expect(r.status === 'violation' && r.violation.kind).toBe('ptl-use-after-free');
+    const fixed = runScenario(scn, { settings: { mglru_real_pmd: 'on' } });
+    if (fixed.status !== 'clean') expect.fail(fixed.status === 'violation' ? `${fixed.violation.kind}: ${fixed.violation.message}` : fixed.status);
+    expect(fixed.coverage).toBe('complete');
   });
 });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { VERSION_NAMES, versionInfo } from '../../src/mm/versions.js';
 import { runScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
-import { shippedScenarios } from '../support/scenarios.js';
+import { BOUNDED_FACES, raceOf, shippedScenarios } from '../support/scenarios.js';
 
 const scenarios: Scenario[] = shippedScenarios();
 
@@ -27,6 +27,8 @@ describe('scenarios on arm64', () => {
         const allowed = new Set<string>(['tlb-conflict']);
         if (reclaims && info.races.includes('R9')) allowed.add('stale-tlb');
         if (reclaims && scn.violation && info.guardsOff.some((g) => scn.guards.includes(g))) allowed.add(scn.violation);
+        // A race open upstream, where the release has it.
+        if (reclaims && scn.violation && scn.remedy && info.races.includes(raceOf(scn) ?? '')) allowed.add(BOUNDED_FACES[scn.name] ?? scn.violation);
         expect(allowed, `${scn.name} under ${version} on arm64: ${r.violation.kind}: ${r.violation.message}`).toContain(r.violation.kind);
       }
     });

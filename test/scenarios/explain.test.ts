@@ -9,7 +9,7 @@ import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { listScenarioFiles, loadAllowList, loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { sequentialOutcomesOf } from '../../src/scenarios/system.js';
 import { runJob } from '../../src/swarm/job.js';
-import { CANDIDATE_ANOMALIES } from '../support/scenarios.js';
+import { BOUNDED_FACES, CANDIDATE_ANOMALIES } from '../support/scenarios.js';
 
 function scenario(text: string): Scenario {
   const r = parseScenario(text, 'test.scn');
@@ -185,13 +185,6 @@ describe('anomalies and the allow-list', () => {
   });
 });
 
-/**
- * A race open upstream whose bounded search shows another face of it: within preemption bound 1
- * the MGLRU walk's table is freed before it derives its lock pointer (pt-use-after-free), the
- * unbounded search first meets the freed lock (ptl-use-after-free, the scenario's violation).
- */
-const ALSO_SEEN: Readonly<Record<string, string>> = { mglru_vs_dontneed: 'pt-use-after-free' };
-
 describe('every shipped scenario with --explain, guards on (preemption bound 1)', () => {
   const allow = allowList();
   const used = new Set<string>();
@@ -205,7 +198,7 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1)'
       const anomalies = found.filter((v) => v.kind === 'anomaly');
       // A race open upstream keeps its sanitizer violation with every guard on.
       const kinds = [...new Set(found.filter((v) => v.kind !== 'anomaly').map((v) => v.kind))];
-      expect(kinds).toEqual(scn.remedy && scn.violation ? [ALSO_SEEN[scn.name] ?? scn.violation] : []);
+      expect(kinds).toEqual(scn.remedy && scn.violation ? [BOUNDED_FACES[scn.name] ?? scn.violation] : []);
       const pinned = candidates[scn.name] ?? [];
       expect(anomalies.length).toBe(pinned.length);
       for (const re of pinned) expect(anomalies.map((a) => a.message).filter((m) => re.test(m))).toHaveLength(1);

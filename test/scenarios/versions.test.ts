@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { VERSION_NAMES, versionInfo, type Version } from '../../src/mm/versions.js';
 import { replayScenario, runScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
-import { shippedScenarios } from '../support/scenarios.js';
+import { raceOf, shippedScenarios } from '../support/scenarios.js';
 
 const scenarios: Scenario[] = shippedScenarios();
 
@@ -20,7 +20,6 @@ const archOf = (scn: Scenario): 'x86' | 'arm64' =>
   scn.setup.ops.some((op) => op.op === 'config' && op.settings.arch === 'arm64') ? 'arm64' : 'x86';
 
 /** The race a scenario is about: its `about` line starts with the race's name (`R6: ...`). */
-const raceOf = (scn: Scenario): string | undefined => /^(R\d+)\b/.exec(scn.about)?.[1];
 
 /** The release that fixed each race, searched completely. */
 const FIXED_IN: readonly [string, Version][] = [

@@ -24,3 +24,13 @@ export const CANDIDATE_ANOMALIES: Readonly<Record<string, readonly RegExp[]>> = 
     /^results r0 \(cpu0 uffd_move\) = -17, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-17;/,
   ],
 };
+
+/**
+ * What an open race (a scenario with `remedy`) may show within preemption bound 1 besides its own
+ * violation: the MGLRU walk's table freed before it derives its lock pointer (pt-use-after-free),
+ * where the unbounded search first meets the freed lock (ptl-use-after-free, the scenario's).
+ */
+export const BOUNDED_FACES: Readonly<Record<string, string>> = { mglru_vs_dontneed: 'pt-use-after-free' };
+
+/** The race a scenario is about: the R-number its `about` line starts with. */
+export const raceOf = (scn: Scenario): string | undefined => /^(R\d+)\b/.exec(scn.about)?.[1];

@@ -26,6 +26,13 @@ export interface Execution {
   readonly tolerated?: readonly Violation[];
 }
 
+/**
+ * How a livelock from the step limit begins: tasks that ran past it may spin forever or only be
+ * longer than the limit (a 512-page collapse across two processes), which the limit cannot tell
+ * apart; a caller that must know runs again with a larger `maxSteps` (swarm/search.ts does).
+ */
+export const STEP_LIMIT_MESSAGE = 'tasks still running after';
+
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
   const inst = system.create(withTrace ? { where: true } : undefined);
   try {
@@ -96,7 +103,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
     }
     if (depth >= maxSteps) {
       const running = pending.flatMap((p, i) => (p ? [`${i} at '${p.label}'`] : []));
-      return done({ kind: 'violation', violation: { kind: 'livelock', message: `tasks still running after ${maxSteps} steps: ${running.join(', ')}` } });
+      return done({ kind: 'violation', violation: { kind: 'livelock', message: `${STEP_LIMIT_MESSAGE} ${maxSteps} steps: ${running.join(', ')}` } });
     }
     const view: SchedulerView = { depth, pending, enabled, last };
     const t = sched.nextTask(view);

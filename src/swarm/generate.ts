@@ -406,8 +406,8 @@ function addExtras(b: Builder, want: ReadonlySet<ExtraFeature>, kinds: readonly 
   }
   // A second process mapping the same page cache: rmap walks, file faults, collapses and
   // reclaims that meet another mm's tables. Not a VM_LOCKED one: mlock maps all of it, and a
-  // collapse from Q that unmaps 512 PTEs of P alone outlasts the explorer's 10,000 steps (a
-  // `livelock` that is only long).
+  // collapse from Q that unmaps 512 PTEs of P alone outlasts the explorer's 10,000 steps (search.ts
+  // now searches such a run again with a larger limit, but each costs seconds per job).
   const shareable = b.mapsOf('P').filter((m) => m.kind !== 'anon' && !m.locked);
   const q: GenMap[] = [];
   if (want.has('two-procs') && shareable.length) {

@@ -7,6 +7,7 @@
  */
 import type { GuardName } from '../mm/config.js';
 import type { ExploreResult } from '../explore/index.js';
+import { STEP_LIMIT_MESSAGE } from '../explore/run.js';
 import { runScenario } from '../scenarios/run.js';
 import type { Scenario } from '../scenarios/format.js';
 import type { ExplainOptions } from '../scenarios/explain.js';
@@ -41,6 +42,14 @@ export type SearchOutcome =
       readonly at?: string;
     };
 
+/** The step limit of the second search when the first stopped at the explorer's default (10 000). */
+export const LONG_PATH_STEPS = 100_000;
+
+/** A livelock the explorer's step limit reported, rather than one the model detected itself. */
+function isStepLimit(v: { readonly kind: string; readonly message: string }): boolean {
+  return v.kind === 'livelock' && v.message.startsWith(STEP_LIMIT_MESSAGE);
+}
+
 /** The kind of finding an exception of the model makes (not a sanitizer violation). */
 export const MODEL_BUG = 'model-bug';
 
@@ -48,7 +57,13 @@ export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b
   let executions = 0;
   try {
     const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true, explain: b.explain };
-    const dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
+    let dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
+    // A step-limit livelock may be a path that is only long: search again with a larger limit
+    // before calling it one (its token, past MAX_TOKEN_DECISIONS, replays only through the API).
+    if (dpor.status === 'violation' && isStepLimit(dpor.violation)) {
+      executions += dpor.executions + dpor.abandoned;
+      dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor }, maxSteps: LONG_PATH_STEPS });
+    }
     executions += dpor.executions + dpor.abandoned;
     if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions, ...violatingAt(dpor) };
     if (dpor.status === 'clean' || b.pct === 0) return { status: 'clean', complete: dpor.status === 'clean', executions };

@@ -17,6 +17,7 @@ import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
 import { generate, jobSeed } from '../../src/swarm/generate.js';
 import { findingKey, searchScenario } from '../../src/swarm/search.js';
+import { STEP_LIMIT_MESSAGE } from '../../src/explore/run.js';
 import { timeless } from '../support/swarm.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
@@ -43,6 +44,30 @@ describe('generator', () => {
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
     // Every task kind of the format is generated.
     expect([...kinds].sort()).toEqual(['gup_fast', 'madvise', 'mglru_walk', 'mincore', 'mprotect', 'mremap', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
+  });
+});
+
+describe('a step-limit livelock', () => {
+  it('is searched again with a larger limit: a collapse unmapping 512 locked PTEs of another process is long, not stuck', () => {
+    const r = parseScenario(
+      [
+        'scenario long_collapse',
+        'about a path longer than the explorer step limit (the generator no longer shares locked mappings)',
+        'violation none',
+        'memfd F0 2M',
+        'process P',
+        'map A shmem F0 0 2M shared locked',
+        'process Q',
+        'map C shmem F0 0 2M shared',
+        'touch C 0 4K read',
+        'cpu 0 madvise C 0 2M collapse',
+      ].join('\n'),
+      'long_collapse.scn',
+    );
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const plain = runScenario(r.scenario, { bound: -1, budget: { maxExecutions: 200 }, minimize: false });
+    expect(plain.status === 'violation' && plain.violation.message.startsWith(`${STEP_LIMIT_MESSAGE} 10000 steps`)).toBe(true);
+    expect(searchScenario(r.scenario, [], { dpor: 200, pct: 0, minimize: false }, 1)).toMatchObject({ status: 'clean', complete: true });
   });
 });
 

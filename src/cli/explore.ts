@@ -33,14 +33,18 @@ function load(name: string, guardsOff: (scn: Scenario) => GuardName[]): Scenario
 }
 
 /** A schedule token checked against the explorer's step limit before anything expands it. */
-function checkToken(token: string): void {
+function checkToken(token: string, maxSteps: number): void {
   try {
-    decodeToken(token, MAX_TOKEN_DECISIONS);
+    decodeToken(token, maxSteps);
   } catch (e) {
     if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
     throw e;
   }
 }
+
+/** `--max-steps`: below 1 000 even short scenarios stop unjudged; above 1 000 000 an execution takes minutes. */
+const MIN_MAX_STEPS = 1_000;
+const MAX_MAX_STEPS = 1_000_000;
 
 interface ExploreCliOptions {
   mode: Mode;
@@ -52,6 +56,7 @@ interface ExploreCliOptions {
   seed: number;
   depth: number;
   replay?: string;
+  maxSteps: number;
   all?: boolean;
   json?: boolean;
   locations?: boolean;
@@ -101,6 +106,7 @@ export function registerExplore(program: Command): void {
     .option('--seed <n>', 'seed of random and pct (0 to 2147483648)', intArg('--seed', 0, 2 ** 31), 1)
     .option('--depth <d>', 'bug depth of pct (1 to 10)', intArg('--depth', 1, 10), 2)
     .option('--replay <token>', 'replay one execution from its schedule token')
+    .option('--max-steps <n>', `steps an execution may take before it stops unjudged (${MIN_MAX_STEPS} to ${MAX_MAX_STEPS})`, intArg('--max-steps', MIN_MAX_STEPS, MAX_MAX_STEPS), MAX_TOKEN_DECISIONS)
     .option('--config <k=v,...>', 'model settings over the scenario\'s config lines, e.g. version=7.0, arch=x86 (repeatable)', parseConfigOption, {})
     .option('--remedy', "apply the scenario's remedy (a proposed fix for a race open upstream)")
     .option('--explain', 'also check sequential explainability: an outcome (task results, /proc counters, pagemap) no sequential order of the tasks gives is an anomaly, unless scenarios/anomalies.allow accepts it')
@@ -118,12 +124,15 @@ A trace names the modelled kernel function of each step (zap_pte_range: lock ptl
 tasks one after another, each CPU's in order): the tasks' results, VmPTE/RSS counters and pagemap
 of the mappings they name must equal one order's, else it is a violation of kind 'anomaly'
 (docs/explorer.md, "Sequential explainability"); allow-listed anomalies are counted, not failed.
-Exit codes: 0 clean, 1 violation found, 2 bad input, 3 no verdict: the budget ran out before the search ended.
+An execution still running after --max-steps steps (default ${MAX_TOKEN_DECISIONS}) stops unjudged: it may livelock
+or only be long, so the search gives no verdict; run it again with a larger --max-steps.
+Exit codes: 0 clean, 1 violation found, 2 bad input, 3 no verdict: the budget ran out before the search ended,
+or an execution ran past the step limit.
 Guards: ${GUARD_NAMES.join(', ')}`,
     )
     .action((name: string, o: ExploreCliOptions) => {
       if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: '${o.mode}' is not a search mode (expected dfs, random or pct)`);
-      if (o.replay !== undefined) checkToken(o.replay);
+      if (o.replay !== undefined) checkToken(o.replay, o.maxSteps);
       const guardsOf = (scn: Scenario) => [...o.guard, ...(o.guardOff ? scn.guards : [])];
       const bad = applySettings({}, o.config);
       if (bad) throw new UsageError(`--config: ${bad}`);
@@ -134,10 +143,11 @@ Guards: ${GUARD_NAMES.join(', ')}`,
       const explain = explainOptions(o);
       const sys = scenarioSystem(scn, guardsOff, { settings });
       const flags = [...guardsOff.map((g) => `--guard ${g}=off`), ...Object.entries(settings).map(([k, v]) => `--config ${k}=${v}`), ...(explain ? ['--explain', ...(o.allow ? [`--allow ${o.allow}`] : [])] : [])].join(' ');
+      const command = ['ptlab explore', name, flags].filter(Boolean).join(' ');
       let result: ExploreResult;
       if (o.replay !== undefined) {
         try {
-          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json, settings, explain });
+          result = replayScenario(scn, o.replay, guardsOff, { snapshots: !!o.json, settings, explain, maxSteps: o.maxSteps });
         } catch (e) {
           if (e instanceof TokenError) throw new UsageError(`--replay: ${e.message}`);
           if (e instanceof ReplayError) throw new UsageError(`--replay: ${e.message} (expected a token printed by ptlab explore for this scenario, with the same guards off and --config settings)`);
@@ -158,6 +168,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
           budget: { maxExecutions: o.budget, maxMs: o.seconds === undefined ? undefined : o.seconds * 1000 },
           clock: () => performance.now(),
           stopAtFirst: !o.all,
+          maxSteps: o.maxSteps,
           snapshots: !!o.json,
           progressEvery: 200,
           onProgress: (p) => {
@@ -177,7 +188,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         result.failures.forEach((f, i) => {
           if (i > 0) process.stdout.write('\n');
           process.stdout.write(`VIOLATION ${f.violation.kind}: ${f.violation.message}\n`);
-          process.stdout.write(`replay: ptlab explore ${name} ${flags} --replay '${f.token}'\n\n`);
+          process.stdout.write(`replay: ${command} --replay '${f.token}'\n\n`);
           process.stdout.write(formatTrace(f.trace, result.nTasks, { names: sys.taskNames, violation: f.violation, locations: o.locations }) + '\n');
         });
       } else {
@@ -185,6 +196,12 @@ Guards: ${GUARD_NAMES.join(', ')}`,
         process.stdout.write(verdictLine(result, bound) + '\n');
         if (result.status === 'clean' && result.coverage === 'replayed' && result.tolerated && result.trace) {
           process.stdout.write('\n' + formatTrace(result.trace, result.nTasks ?? 0, { names: sys.taskNames, locations: o.locations }) + '\n');
+        }
+        if (result.status === 'step-limit') {
+          const { overrun } = result;
+          process.stdout.write(`${overrun.message}\n`);
+          if (o.replay === undefined) process.stdout.write(`see it: ${command} --max-steps ${overrun.maxSteps} --replay '${overrun.token}'\n`);
+          process.stdout.write(`judge it: ${command} --max-steps ${Math.min(MAX_MAX_STEPS, overrun.maxSteps * 10)}\n`);
         }
       }
       if (!o.json) {
@@ -195,9 +212,9 @@ Guards: ${GUARD_NAMES.join(', ')}`,
               ? 'not explained by the sequential runs made, which stop at a limit (not a violation)'
               : 'tolerated by this architecture (not a violation here)';
           process.stdout.write(`${what} in ${t.executions} execution${t.executions === 1 ? '' : 's'}: ${t.violation.kind}: ${t.violation.message}\n`);
-          process.stdout.write(`  see it: ptlab explore ${name} ${flags} --replay '${t.token}'\n`);
+          process.stdout.write(`  see it: ${command} --replay '${t.token}'\n`);
         }
       }
-      process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'budget' ? EXIT.NO_VERDICT : EXIT.OK;
+      process.exitCode = result.status === 'violation' ? EXIT.FAIL : result.status === 'clean' ? EXIT.OK : EXIT.NO_VERDICT;
     });
 }

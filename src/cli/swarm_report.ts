@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { CampaignSummary } from '../swarm/campaign.js';
 import { loadScenario, loadAllowList } from '../scenarios/registry.js';
 import { scenarioSystem } from '../scenarios/system.js';
+import { LONG_PATH_STEPS, STEP_LIMIT } from '../swarm/search.js';
 import { replay } from '../explore/index.js';
 import { exploreDoc } from '../view/docs.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -41,8 +42,9 @@ export function writeCampaignReport(out: string, summary: CampaignSummary): Repo
       else {
         const scn = loaded.scenario;
         const sys = scenarioSystem(scn, scn.guards, f.kind === 'anomaly' && allow.ok ? { explain: { allow: allow.entries } } : {});
-        const r = replay(sys, f.token);
-        if (r.status !== 'violation') notes.push(`${f.file}: replaying ${f.token} gave ${r.status}, not ${f.kind}`);
+        const stepLimit = f.kind === STEP_LIMIT;
+        const r = replay(sys, f.token, stepLimit ? { maxSteps: LONG_PATH_STEPS } : {});
+        if (r.status !== (stepLimit ? 'step-limit' : 'violation')) notes.push(`${f.file}: replaying ${f.token} gave ${r.status}, not ${f.kind}`);
         else {
           const json = JSON.stringify(exploreDoc(path.join(out, f.file), scn.guards, sys.taskNames ?? [], r));
           writeFileAtomic(path.join(out, `${base}.explore.json`), json + '\n');

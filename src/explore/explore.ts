@@ -5,7 +5,7 @@
  */
 import { minimizeFailure, smaller, type Failing } from './minimize.js';
 import { ReplayError, ReplayScheduler } from './replay.js';
-import { runExecution } from './run.js';
+import { DEFAULT_MAX_STEPS, runExecution } from './run.js';
 import { encodeToken } from './token.js';
 import { formatTrace } from './trace.js';
 import type { Coverage, Scheduler, System, TraceStep, Violation } from './types.js';
@@ -17,7 +17,7 @@ export interface ExploreOptions {
   readonly clock?: () => number;
   /** Stop at the first violation (default), or collect every distinct one (by kind and message). */
   readonly stopAtFirst?: boolean;
-  /** Steps per execution before it counts as a livelock (default 10 000). */
+  /** Steps per execution before it stops unjudged (default DEFAULT_MAX_STEPS, 10 000). */
   readonly maxSteps?: number;
   /** Shrink each failure's schedule (default true), trying at most `minimizeRuns` variants (200). */
   readonly minimize?: boolean;
@@ -48,8 +48,19 @@ export interface Failure {
   readonly minimized: boolean;
 }
 
+/** Executions that ran past the step limit (run.ts): the first one's message and token. */
+export interface Overrun {
+  readonly message: string;
+  /** Replays the first such execution; with `replay`, the steps it ran. */
+  readonly token: string;
+  readonly executions: number;
+  readonly maxSteps: number;
+  readonly trace?: readonly TraceStep[];
+  readonly nTasks?: number;
+}
+
 interface Counts {
-  /** Executions run to their end: finished, deadlocked or failed. */
+  /** Executions run to their end: finished, deadlocked, failed or stopped at the step limit. */
   readonly executions: number;
   /** Executions the scheduler cut short (sleep-set blocked, over the preemption bound). */
   readonly abandoned: number;
@@ -76,7 +87,9 @@ export type ExploreResult =
     } & Counts)
   /** The first failure found (minimized) is spread in; `failures` lists every distinct one. */
   | ({ readonly status: 'violation'; readonly failures: readonly Failure[]; readonly complete: boolean } & Failure & Counts)
-  | ({ readonly status: 'budget' } & Counts);
+  | ({ readonly status: 'budget' } & Counts)
+  /** No violation, but executions ran past the step limit: a livelock or a long path, not a verdict. */
+  | ({ readonly status: 'step-limit'; readonly overrun: Overrun } & Counts);
 
 /** Options resolved once into a complete value. */
 type Resolved = Required<Omit<ExploreOptions, 'budget' | 'clock' | 'onProgress'>> &
@@ -88,7 +101,7 @@ function resolve(o: ExploreOptions): Resolved {
     budget: { maxExecutions: o.budget?.maxExecutions ?? Infinity, maxMs: o.budget?.maxMs ?? Infinity },
     clock: o.clock,
     stopAtFirst: o.stopAtFirst ?? true,
-    maxSteps: o.maxSteps ?? 10_000,
+    maxSteps: o.maxSteps ?? DEFAULT_MAX_STEPS,
     minimize: o.minimize ?? true,
     minimizeRuns: o.minimizeRuns ?? 200,
     onProgress: o.onProgress,
@@ -104,6 +117,7 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
   let executions = 0;
   let abandoned = 0;
   let outOfBudget = false;
+  let overrun: Overrun | undefined;
   const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
   while (sched.newExecution()) {
     const ex = runExecution(system, sched, o.maxSteps);
@@ -117,6 +131,9 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
       if (!prev || smaller(ex, prev)) found.set(key, { decisions: ex.decisions, preemptedAt: ex.preemptedAt, violation: v });
       if (o.stopAtFirst) break;
     }
+    if (ex.end.kind === 'step-limit') {
+      overrun = overrun ? { ...overrun, executions: overrun.executions + 1 } : { message: ex.end.message, token: encodeToken(ex.decisions), executions: 1, maxSteps: o.maxSteps };
+    }
     const runs = executions + abandoned;
     if (o.onProgress && runs % o.progressEvery === 0) o.onProgress({ executions, depth: ex.decisions.length, elapsedMs: elapsed() });
     if (runs >= o.budget.maxExecutions || elapsed() >= o.budget.maxMs) {
@@ -125,9 +142,12 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
     }
   }
   const counts = { executions, abandoned, ...(tolerated.size ? { tolerated: [...tolerated.values()] } : {}) };
-  if (found.size === 0) return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, coverage: sched.coverage, ...counts };
+  if (found.size === 0) {
+    if (overrun) return { status: 'step-limit', overrun, ...counts };
+    return outOfBudget ? { status: 'budget', ...counts } : { status: 'clean', complete: sched.complete === true, coverage: sched.coverage, ...counts };
+  }
   const failures = [...found.values()].map((f) => report(system, f, o));
-  const complete = !outOfBudget && !o.stopAtFirst && sched.complete === true;
+  const complete = !outOfBudget && !overrun && !o.stopAtFirst && sched.complete === true;
   return { status: 'violation', ...failures[0], failures, complete, ...counts };
 }
 
@@ -149,13 +169,17 @@ function report(system: System, f: Failing, o: Resolved): Failure {
 
 /** Run one schedule token exactly (see token.ts). Throws ReplayError if it does not fit the system. */
 export function replay(system: System, token: string, options: Pick<ExploreOptions, 'maxSteps'> = {}): ExploreResult {
-  const sched = new ReplayScheduler(token);
+  const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+  const sched = new ReplayScheduler(token, maxSteps);
   sched.newExecution();
-  const ex = runExecution(system, sched, options.maxSteps ?? 10_000, true);
+  const ex = runExecution(system, sched, maxSteps, true);
   if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
   const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
   if (ex.tolerated) noteTolerated(tolerated, ex.tolerated, ex.decisions);
   const counts = { executions: 1, abandoned: 0, complete: false, ...(tolerated.size ? { tolerated: [...tolerated.values()] } : {}) };
+  if (ex.end.kind === 'step-limit') {
+    return { status: 'step-limit', overrun: { message: ex.end.message, token: encodeToken(ex.decisions), executions: 1, maxSteps, trace: ex.trace, nTasks: ex.nTasks }, ...counts };
+  }
   if (ex.end.kind !== 'violation') return { status: 'clean', coverage: 'replayed', trace: ex.trace, nTasks: ex.nTasks, ...counts };
   const f: Failure = { violation: ex.end.violation, token: encodeToken(ex.decisions), trace: ex.trace!, initial: ex.initial, nTasks: ex.nTasks, preemptions: ex.preemptedAt.length, minimized: false };
   return { status: 'violation', ...f, failures: [f], ...counts };
@@ -168,6 +192,11 @@ export function replay(system: System, token: string, options: Pick<ExploreOptio
 export function verdictLine(r: VerdictInput, bound?: number): string {
   if (r.status === 'violation') return `violation found (${r.violation?.kind ?? 'see the trace'})`;
   if (r.status === 'budget') return `no violation in ${r.executions} executions, but the budget ran out before the search ended: not a verdict`;
+  if (r.status === 'step-limit') {
+    const n = r.overrun?.executions ?? 1;
+    const which = r.executions === 1 ? 'the execution' : `${n} of ${r.executions} executions`;
+    return `no violation, but ${which} ran past the ${r.overrun?.maxSteps ?? DEFAULT_MAX_STEPS}-step limit with tasks still running (a livelock, or only a long path): not a verdict`;
+  }
   const b = bound === undefined ? 'the preemption bound' : `preemption bound ${bound}`;
   switch (r.coverage) {
     case 'complete':
@@ -185,8 +214,9 @@ export function verdictLine(r: VerdictInput, bound?: number): string {
 
 /** What `verdictLine` reads: an ExploreResult, or the `ptlab explore --json` document made of one. */
 export interface VerdictInput {
-  readonly status: 'clean' | 'violation' | 'budget';
+  readonly status: 'clean' | 'violation' | 'budget' | 'step-limit';
   readonly executions: number;
+  readonly overrun?: Pick<Overrun, 'executions' | 'maxSteps'>;
   readonly coverage?: Coverage;
   readonly violation?: Violation;
 }
@@ -206,6 +236,7 @@ export function assertClean(system: System, sched: Scheduler, options: ExploreOp
   const res = explore(system, sched, options);
   if (res.status === 'clean') return res;
   if (res.status === 'budget') throw new ExploreFailure(`${system.name}: budget exhausted after ${res.executions} executions, nothing found`, res);
+  if (res.status === 'step-limit') throw new ExploreFailure(`${system.name}: ${res.overrun.message} (token ${res.overrun.token})`, res);
   throw new ExploreFailure(res.failures.map((f) => formatFailure(system, f)).join('\n\n'), res);
 }
 

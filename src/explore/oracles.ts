@@ -29,6 +29,7 @@ export function endKey(end: { kind: string; violation?: { kind: string } }, stat
     const v = end.violation!;
     return v.kind === 'deadlock' ? `deadlock\n${state ?? ''}` : `violation ${v.kind}`;
   }
+  if (end.kind === 'step-limit') return 'step-limit';
   const kinds = [...new Set((tolerated ?? []).map((t) => t.kind))].sort();
   return `finished${kinds.length ? ` tolerating ${kinds.join(' ')}` : ''}\n${state ?? ''}`;
 }
@@ -129,7 +130,7 @@ function drive(system: System, prefix: readonly Decision[], maxSteps: number): {
       return { mid, enabledAfter, end: v ? `violation ${v.kind}` : `finished\n${inst.fingerprint?.() ?? ''}` };
     }
     if (t < 0) return { mid, enabledAfter, end: `deadlock\n${inst.fingerprint?.() ?? ''}` };
-    if (depth >= maxSteps) return { mid, enabledAfter, end: 'violation livelock' };
+    if (depth >= maxSteps) return { mid, enabledAfter, end: 'step-limit' };
     const v = step(t, inst.pending(t)!.choices ? 0 : undefined);
     if (v) return { mid, enabledAfter, end: v };
   }

@@ -11,8 +11,9 @@ export class ReplayScheduler implements Scheduler {
   private started = false;
   readonly coverage = 'replayed' as const;
 
-  constructor(token: string | readonly Decision[]) {
-    this.decisions = typeof token === 'string' ? decodeToken(token) : token;
+  /** `maxDecisions`: the longest token accepted, the step limit the replay runs under. */
+  constructor(token: string | readonly Decision[], maxDecisions?: number) {
+    this.decisions = typeof token === 'string' ? decodeToken(token, maxDecisions) : token;
   }
 
   /** A replay covers the one schedule it was asked for. */

@@ -1,6 +1,7 @@
 /**
- * One execution: a fresh instance driven step by step by a scheduler. The explorer detects the two
- * failures no system can see from inside, deadlock and livelock; everything else is the system's.
+ * One execution: a fresh instance driven step by step by a scheduler. The explorer detects the
+ * failure no system can see from inside, deadlock, and stops an execution at its step limit;
+ * everything else is the system's.
  */
 import type { Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
 
@@ -8,7 +9,13 @@ export type ExecutionEnd =
   | { readonly kind: 'finished' }
   | { readonly kind: 'violation'; readonly violation: Violation }
   /** The scheduler gave up on it (sleep set, preemption bound): neither clean nor failing. */
-  | { readonly kind: 'abandoned' };
+  | { readonly kind: 'abandoned' }
+  /**
+   * It ran past the step limit with tasks still running: it may spin forever or only be longer
+   * than the limit (a 512-page collapse across two processes takes 12,367 steps), which the limit
+   * cannot tell apart. Not judged: a search that meets one has no verdict (explore.ts).
+   */
+  | { readonly kind: 'step-limit'; readonly message: string };
 
 export interface Execution {
   readonly nTasks: number;
@@ -26,12 +33,8 @@ export interface Execution {
   readonly tolerated?: readonly Violation[];
 }
 
-/**
- * How a livelock from the step limit begins: tasks that ran past it may spin forever or only be
- * longer than the limit (a 512-page collapse across two processes), which the limit cannot tell
- * apart; a caller that must know runs again with a larger `maxSteps` (swarm/search.ts does).
- */
-export const STEP_LIMIT_MESSAGE = 'tasks still running after';
+/** The step limit of an execution unless a caller sets `maxSteps` (explore.ts). */
+export const DEFAULT_MAX_STEPS = 10_000;
 
 export function runExecution(system: System, sched: Scheduler, maxSteps: number, withTrace = false, withEndState = false): Execution {
   const inst = system.create(withTrace ? { where: true } : undefined);
@@ -103,7 +106,7 @@ function run(inst: Instance, system: System, sched: Scheduler, maxSteps: number,
     }
     if (depth >= maxSteps) {
       const running = pending.flatMap((p, i) => (p ? [`${i} at '${p.label}'`] : []));
-      return done({ kind: 'violation', violation: { kind: 'livelock', message: `${STEP_LIMIT_MESSAGE} ${maxSteps} steps: ${running.join(', ')}` } });
+      return done({ kind: 'step-limit', message: `tasks still running after ${maxSteps} steps: ${running.join(', ')}` });
     }
     const view: SchedulerView = { depth, pending, enabled, last };
     const t = sched.nextTask(view);

@@ -8,6 +8,7 @@
  * So "0*2.1.1c1.0" = task 0 twice, task 1, task 1 choosing 1, task 0. The empty string is the empty
  * schedule. A token says nothing about the system: replay it against the scenario that produced it.
  */
+import { DEFAULT_MAX_STEPS } from './run.js';
 import type { Decision } from './types.js';
 
 export function encodeToken(ds: readonly Decision[]): string {
@@ -31,10 +32,10 @@ const PART = /^(\d+)(?:c(\d+)|\*(\d+))?$/;
 const PART_FORMS = 'TASK, TASKcVALUE or TASK*COUNT, parts joined by "."';
 
 /**
- * The explorer's default step limit per execution (explore.ts `maxSteps`): an execution that runs
- * longer is reported as a livelock, so no token it prints has more decisions than this.
+ * The explorer's default step limit per execution (run.ts `DEFAULT_MAX_STEPS`): an execution stops
+ * there, so no token it prints under the default has more decisions than this.
  */
-export const MAX_TOKEN_DECISIONS = 10_000;
+export const MAX_TOKEN_DECISIONS = DEFAULT_MAX_STEPS;
 
 /**
  * Parse a token; throws TokenError naming the bad part and its column. Every part is checked and

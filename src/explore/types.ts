@@ -11,8 +11,8 @@
  *   write the object it waits on, and `enabled(i)` may depend only on the state of the objects of
  *   task i's pending step. Anything that cannot say what it touches is `global`.
  *   src/explore/oracles.ts checks this on a real system.
- * - Waiting is a disabled step, never a spin loop: an execution that runs past the step budget is
- *   reported as a livelock.
+ * - Waiting is a disabled step, never a spin loop: an execution that runs past the step limit
+ *   stops unjudged, and the search that met it gives no verdict (run.ts, explore.ts).
  */
 
 /**

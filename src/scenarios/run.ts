@@ -45,6 +45,6 @@ export function runScenario(scn: Scenario, o: RunScenarioOptions = {}): ExploreR
   return explore(sys, scheduler(scn, o), o);
 }
 
-export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>>; explain?: ExplainOptions } = {}) {
-  return replay(scenarioSystem(scn, guardsOff, opts), token);
+export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>>; explain?: ExplainOptions; maxSteps?: number } = {}) {
+  return replay(scenarioSystem(scn, guardsOff, opts), token, { maxSteps: opts.maxSteps });
 }

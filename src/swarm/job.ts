@@ -7,7 +7,7 @@
  */
 import type { GuardName } from '../mm/config.js';
 import { emit, generate, jobSeed, parse, type Feature } from './generate.js';
-import { findingKey, MODEL_BUG, searchScenario, type SearchBudget } from './search.js';
+import { findingKey, LONG_PATH_STEPS, MODEL_BUG, searchScenario, STEP_LIMIT, type SearchBudget } from './search.js';
 import { shrink } from './shrink.js';
 import type { ExplainOptions } from '../scenarios/explain.js';
 
@@ -102,7 +102,7 @@ function findingText(g: Parameters<typeof emit>[0], f: FindingInfo): string {
   const name = `swarm_${f.seed}_${f.kind.replace(/-/g, '_')}`;
   const guardsOff = f.guardsOff.length ? f.guardsOff.join(' ') : 'none';
   const replay = f.token
-    ? `replay: ptlab explore ${name}.scn${f.guardsOff.map((x) => ` --guard ${x}=off`).join('')}${f.explain ? ' --explain' : ''} --replay '${f.token}'`
+    ? `replay: ptlab explore ${name}.scn${f.guardsOff.map((x) => ` --guard ${x}=off`).join('')}${f.explain ? ' --explain' : ''}${f.kind === STEP_LIMIT ? ` --max-steps ${LONG_PATH_STEPS}` : ''} --replay '${f.token}'`
     : f.phase === 'setup'
       ? 'no replay token: the setup alone fails (ptlab explore FILE shows the violation)'
       : 'no replay token: the model threw (not a sanitizer violation); ptlab explore FILE shows the error';

@@ -7,7 +7,6 @@
  */
 import type { GuardName } from '../mm/config.js';
 import type { ExploreResult } from '../explore/index.js';
-import { STEP_LIMIT_MESSAGE } from '../explore/run.js';
 import { runScenario } from '../scenarios/run.js';
 import type { Scenario } from '../scenarios/format.js';
 import type { ExplainOptions } from '../scenarios/explain.js';
@@ -45,10 +44,12 @@ export type SearchOutcome =
 /** The step limit of the second search when the first stopped at the explorer's default (10 000). */
 export const LONG_PATH_STEPS = 100_000;
 
-/** A livelock the explorer's step limit reported, rather than one the model detected itself. */
-function isStepLimit(v: { readonly kind: string; readonly message: string }): boolean {
-  return v.kind === 'livelock' && v.message.startsWith(STEP_LIMIT_MESSAGE);
-}
+/**
+ * The kind of finding a search makes of executions still running at LONG_PATH_STEPS: not a
+ * verdict of the explorer (explore.ts, status 'step-limit'), kept so that a campaign does not lose
+ * a possible livelock (docs/swarm.md).
+ */
+export const STEP_LIMIT = 'step-limit';
 
 /** The kind of finding an exception of the model makes (not a sanitizer violation). */
 export const MODEL_BUG = 'model-bug';
@@ -58,13 +59,14 @@ export function searchScenario(scn: Scenario, guardsOff: readonly GuardName[], b
   try {
     const common = { guardsOff, stopAtFirst: true, minimize: b.minimize ?? true, explain: b.explain };
     let dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor } });
-    // A step-limit livelock may be a path that is only long: search again with a larger limit
-    // before calling it one (its token, past MAX_TOKEN_DECISIONS, replays only through the API).
-    if (dpor.status === 'violation' && isStepLimit(dpor.violation)) {
+    // An execution past the step limit may be a path that is only long: search again with a
+    // larger limit (its token then replays with `ptlab explore --max-steps`).
+    if (dpor.status === 'step-limit') {
       executions += dpor.executions + dpor.abandoned;
       dpor = runScenario(scn, { ...common, mode: 'dfs', bound: -1, budget: { maxExecutions: b.dpor }, maxSteps: LONG_PATH_STEPS });
     }
     executions += dpor.executions + dpor.abandoned;
+    if (dpor.status === 'step-limit') return { status: 'violation', kind: STEP_LIMIT, message: dpor.overrun.message, token: dpor.overrun.token, phase: 'dpor', executions };
     if (dpor.status === 'violation') return { status: 'violation', kind: dpor.violation.kind, message: dpor.violation.message, token: dpor.token, phase: 'dpor', executions, ...violatingAt(dpor) };
     if (dpor.status === 'clean' || b.pct === 0) return { status: 'clean', complete: dpor.status === 'clean', executions };
     const pct = runScenario(scn, { ...common, mode: 'pct', seed, depth: 2 + (seed % 2), executions: b.pct });

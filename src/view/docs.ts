@@ -18,6 +18,10 @@ import { kernelSnapshot } from './snapshot.js';
 export function exploreDoc(scenario: string, guardsOff: readonly string[], taskNames: readonly string[], result: ExploreResult): ExploreDoc & Record<string, unknown> {
   const head = { type: 'ptlab-explore' as const, version: VIEW_VERSION, scenario, guardsOff: [...guardsOff], taskNames: [...taskNames] };
   if (result.status === 'clean') return { ...head, ...result, tolerated: result.tolerated?.slice(), trace: result.trace as ExploreDoc['trace'] };
+  if (result.status === 'step-limit') {
+    const { trace, nTasks: _, ...overrun } = result.overrun;
+    return { ...head, ...result, overrun, tolerated: result.tolerated?.slice(), trace: trace as ExploreDoc['trace'] };
+  }
   if (result.status !== 'violation') return { ...head, ...result, tolerated: result.tolerated?.slice() };
   const failures = result.failures.map((f) => ({ ...f, initial: undefined, trace: f.trace.map((s) => ({ ...s, snapshot: undefined })) }));
   return { ...head, ...result, tolerated: result.tolerated?.slice(), failures, initial: result.initial as KernelSnapshot | undefined, trace: result.trace as ExploreDoc['trace'] };

@@ -137,7 +137,7 @@ export const ExploreDoc = z.object({
   version: z.literal(VIEW_VERSION),
   scenario: z.string(),
   guardsOff: z.array(z.string()),
-  status: z.enum(['clean', 'violation', 'budget']),
+  status: z.enum(['clean', 'violation', 'budget', 'step-limit']),
   executions: z.number().int(),
   /** What a clean result established (see src/explore verdictLine()): absent in older documents. */
   coverage: z.enum(['complete', 'bounded', 'sampled', 'replayed']).optional(),
@@ -145,6 +145,8 @@ export const ExploreDoc = z.object({
   taskNames: z.array(z.string()).optional(),
   violation: z.object({ kind: z.string(), message: z.string() }).optional(),
   token: z.string().optional(),
+  /** Status 'step-limit': executions that ran past the step limit, and a token of the first. */
+  overrun: z.object({ message: z.string(), token: z.string(), executions: z.number().int(), maxSteps: z.number().int() }).optional(),
   trace: z.array(RaceStep).optional(),
   /** Findings the architecture tolerates (x86's TLB conflicts), by kind, with a token of the first. */
   tolerated: z.array(z.object({ violation: z.object({ kind: z.string(), message: z.string() }), token: z.string(), executions: z.number().int() })).optional(),

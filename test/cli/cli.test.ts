@@ -158,6 +158,24 @@ describe('ptlab explore', () => {
     expect(ptlab('explore', 'retract_vs_dontneed', '--budget', '5').code).toBe(3);
   });
 
+  it('exits 3 when an execution runs past the step limit, and judges it under a larger --max-steps', () => {
+    // A collapse from Q unmaps the 512 PTEs P locked: one path of 12,367 steps, long but not stuck.
+    const f = tmpScript(
+      ['scenario long_collapse', 'violation none', 'memfd F0 2M', 'process P', 'map A shmem F0 0 2M shared locked', 'process Q', 'map C shmem F0 0 2M shared', 'touch C 0 4K read', 'cpu 0 madvise C 0 2M collapse', ''].join('\n'),
+    );
+    const short = ptlab('explore', f);
+    expect(short.code).toBe(3);
+    expect(short.out).toMatch(/no violation, but .* ran past the 10000-step limit with tasks still running \(a livelock, or only a long path\): not a verdict/);
+    const token = /--max-steps 10000 --replay '([^']+)'/.exec(short.out)?.[1];
+    expect(token).toBeDefined();
+    expect(short.out).toContain(`judge it: ptlab explore ${f} --max-steps 100000\n`);
+    expect(ptlab('explore', f, '--max-steps', '10000', '--replay', token!).code).toBe(3);
+    const long = ptlab('explore', f, '--max-steps', '100000');
+    expect(long.code).toBe(0);
+    expect(long.out).toMatch(/^clean: the search is complete/m);
+    expect(ptlab('explore', f, '--max-steps', '999').code).toBe(2);
+  });
+
   it('exits 2 for an unknown scenario or guard', () => {
     expect(ptlab('explore', 'no_such_scenario').code).toBe(2);
     expect(ptlab('explore', 'range_underflow', '--guard', 'nope=off').code).toBe(2);

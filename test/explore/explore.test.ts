@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertClean, DfsScheduler, explore, ExploreFailure, RandomScheduler, replay, type Progress } from '../../src/explore/index.js';
-import { countIs, incrementRacy, ld, local, lostUpdate, st, toySystem, type Task } from './toy.js';
+import { assertClean, DfsScheduler, explore, ExploreFailure, RandomScheduler, replay, verdictLine, type Progress } from '../../src/explore/index.js';
+import { choose, countIs, incrementRacy, ld, local, lostUpdate, st, toySystem, type Task } from './toy.js';
 
 /** The lost update padded with private work, so that random schedules switch tasks a lot. */
 const padded: Task = function* (w) {
@@ -90,12 +90,36 @@ describe('explore', () => {
     expect(() => explore(lostUpdate, new DfsScheduler(), { budget: { maxMs: 1 } })).toThrow(/needs a clock/);
   });
 
-  it('reports a task that never finishes as a livelock', () => {
+  it('gives no verdict when an execution runs past the step limit: a livelock or only a long path', () => {
     const spinner: Task = function* () {
       for (;;) yield* local('cpu_relax()');
     };
     const r = explore(toySystem({ name: 'spin', tasks: [spinner] }), new DfsScheduler(), { maxSteps: 50 });
-    expect(r).toMatchObject({ status: 'violation', violation: { kind: 'livelock', message: "tasks still running after 50 steps: 0 at 'cpu_relax()'" } });
+    expect(r).toMatchObject({ status: 'step-limit', executions: 1, overrun: { message: "tasks still running after 50 steps: 0 at 'cpu_relax()'", token: '0*50', executions: 1, maxSteps: 50 } });
+    expect(verdictLine(r)).toMatch(/^no violation, but the execution ran past the 50-step limit .*: not a verdict$/);
+    // The same path is judged under a limit it fits in.
+    const steps = (n: number): Task =>
+      function* () {
+        for (let i = 0; i < n; i++) yield* local(`step ${i}`);
+      };
+    expect(explore(toySystem({ name: 'long', tasks: [steps(60)] }), new DfsScheduler(), { maxSteps: 50 }).status).toBe('step-limit');
+    expect(explore(toySystem({ name: 'long', tasks: [steps(60)] }), new DfsScheduler(), { maxSteps: 60 })).toMatchObject({ status: 'clean', complete: true });
+  });
+
+  it('keeps searching past a step-limit execution: the other executions count, and a violation still wins', () => {
+    // Task 0 spins only when it chose 1; the other branch finishes (clean) or, with a final check, fails.
+    const maybeSpin: Task = function* (w) {
+      if ((yield* choose('spin?')) === 1) for (;;) yield* local('cpu_relax()');
+      yield* st(w, 'x', 1);
+    };
+    const clean = explore(toySystem({ name: 'maybe spin', tasks: [maybeSpin] }), new DfsScheduler(), { maxSteps: 50 });
+    expect(clean).toMatchObject({ status: 'step-limit', executions: 2, overrun: { executions: 1 } });
+    expect(verdictLine(clean)).toMatch(/^no violation, but 1 of 2 executions ran past the 50-step limit/);
+    const failing = explore(toySystem({ name: 'maybe spin', tasks: [maybeSpin], final: countIs(0) }), new DfsScheduler(), { maxSteps: 50, stopAtFirst: false });
+    expect(failing).toMatchObject({ status: 'violation', complete: false });
+    // A replay of the spinning schedule shows its steps.
+    const r = replay(toySystem({ name: 'maybe spin', tasks: [maybeSpin] }), '0c1.0*49', { maxSteps: 50 });
+    expect(r.status === 'step-limit' && r.overrun.trace?.length).toBe(50);
   });
 
   it('throws a report with the replay token from assertClean', () => {

@@ -28,12 +28,13 @@ describe('explorer trace snapshots', () => {
 
   it('describe at most MAX_TRACE_SNAPSHOT_TABLES tables in all, plus one snapshot; the later steps have none', () => {
     const res = replayScenario(scn, '0*10000');
-    expect(res.status).toBe('violation');
-    if (res.status !== 'violation') return;
-    expect(res.violation.kind).toBe('livelock');
-    const snaps = res.trace.map((s) => s.snapshot).filter((s) => s !== undefined);
+    expect(res.status).toBe('step-limit');
+    if (res.status !== 'step-limit') return;
+    const trace = res.overrun.trace!;
+    expect(trace).toHaveLength(10_000);
+    const snaps = trace.map((s) => s.snapshot).filter((s) => s !== undefined);
     expect(snaps.length).toBeGreaterThan(0);
-    expect(snaps.length).toBeLessThan(res.trace.length);
+    expect(snaps.length).toBeLessThan(trace.length);
     let total = 0;
     for (const s of snaps) total += tables(s);
     expect(total).toBeLessThan(MAX_TRACE_SNAPSHOT_TABLES + tables(snaps[snaps.length - 1]) + 1);
@@ -41,6 +42,6 @@ describe('explorer trace snapshots', () => {
 
   it('take none when asked for none (text output)', () => {
     const res = replayScenario(scn, '0*10000', [], { snapshots: false });
-    expect(res.status === 'violation' && res.trace.every((s) => s.snapshot === undefined)).toBe(true);
+    expect(res.status === 'step-limit' && res.overrun.trace!.every((s) => s.snapshot === undefined)).toBe(true);
   });
 });

@@ -17,7 +17,6 @@ import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
 import { generate, jobSeed } from '../../src/swarm/generate.js';
 import { findingKey, searchScenario } from '../../src/swarm/search.js';
-import { STEP_LIMIT_MESSAGE } from '../../src/explore/run.js';
 import { timeless } from '../support/swarm.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
@@ -47,7 +46,7 @@ describe('generator', () => {
   });
 });
 
-describe('a step-limit livelock', () => {
+describe('an execution past the step limit', () => {
   it('is searched again with a larger limit: a collapse unmapping 512 locked PTEs of another process is long, not stuck', () => {
     const r = parseScenario(
       [
@@ -66,7 +65,9 @@ describe('a step-limit livelock', () => {
     );
     if (!r.ok) throw new Error(r.errors.join('\n'));
     const plain = runScenario(r.scenario, { bound: -1, budget: { maxExecutions: 200 }, minimize: false });
-    expect(plain.status === 'violation' && plain.violation.message.startsWith(`${STEP_LIMIT_MESSAGE} 10000 steps`)).toBe(true);
+    // The explorer gives no verdict, not a livelock: it cannot tell a long path from a stuck one.
+    expect(plain.status).toBe('step-limit');
+    if (plain.status === 'step-limit') expect(plain.overrun.message).toMatch(/^tasks still running after 10000 steps: 0 at /);
     expect(searchScenario(r.scenario, [], { dpor: 200, pct: 0, minimize: false }, 1)).toMatchObject({ status: 'clean', complete: true });
   });
 });

@@ -6,7 +6,10 @@
  * the mmu_gather that collects the ranges whose entries lost a permission and flushes them at
  * tlb_finish_mmu(), and MM_CP_TRY_CHANGE_WRITABLE (exclusive anonymous pages and dirty shared
  * pages become writable at once; the rest stay read-only until a write-protect fault).
- * Left out: pkeys, PROT_GROWSDOWN/UP, NUMA hinting (prot_numa), uffd-wp, VM_ACCOUNT charging.
+ * MM_CP_PROT_NUMA (NUMA hinting, change_prot_numa(): numa_balancing.ts) makes entries PAGE_NONE
+ * on one node: prot_numa_skip() as in 6.18, with the node of every folio and of the CPU node 0.
+ * Left out: pkeys, PROT_GROWSDOWN/UP, VM_ACCOUNT charging, batches of a large folio's PTEs
+ * (mprotect_folio_pte_batch(): the model changes one PTE at a time).
  */
 import { touchFolio } from './swap.js';
 import { addrEnd, alignUp, EACCES, EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
@@ -14,11 +17,11 @@ import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
-import { VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { VM_EXEC, VM_LOCKED, VM_MAYWRITE, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { calcVmProtBits, PROT_EXEC, PROT_READ, PROT_WRITE } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
-import { PG_dirty, PT_ANON } from './page_alloc.js';
+import { PG_dirty, PT_ANON, PT_FILE } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_PRESENT,
@@ -36,6 +39,8 @@ import {
   ptePresent,
   pteClearFlags,
   pteSetFlags,
+  pteProtnone,
+  pteSpecial,
   pteUffdWp,
   type Pte,
 } from './pgtable_types.js';
@@ -50,6 +55,11 @@ export const MM_CP_TRY_CHANGE_WRITABLE = 1 << 0;
 /** Write-protect for userfaultfd (UFFDIO_WRITEPROTECT), and its undo. */
 export const MM_CP_UFFD_WP = 1 << 2;
 export const MM_CP_UFFD_WP_RESOLVE = 1 << 3;
+/** change_prot_numa(): make entries PAGE_NONE so that the next access is a NUMA hinting fault. */
+export const MM_CP_PROT_NUMA = 1 << 1;
+
+/** PAGE_NONE in the model's encoding: present, no user access (pgtable_types.ts pteProtnone()). */
+const PAGE_NONE = _PAGE_PRESENT;
 
 /** pte_mkuffd_wp() (x86: the bit, and write-protected) or pte_clear_uffd_wp(), as cp_flags ask. */
 function uffdWpApply(v: Pte, cpFlags: number): Pte {
@@ -62,7 +72,7 @@ function uffdWpApply(v: Pte, cpFlags: number): Pte {
 const PROT_BITS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER;
 
 /** pte_modify() / pmd_modify(). */
-function pteModify(v: Pte, newprot: number): Pte {
+export function pteModify(v: Pte, newprot: number): Pte {
   return v - (pteFlags(v) & PROT_BITS) + (newprot & PROT_BITS);
 }
 
@@ -128,7 +138,7 @@ export function* mprotectFixup(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vadd
 }
 
 /** vma_wants_manual_pte_write_upgrade(). */
-function vmaWantsManualPteWriteUpgrade(vma: Vma): boolean {
+export function vmaWantsManualPteWriteUpgrade(vma: Vma): boolean {
   if (vma.flags & VM_SHARED) return vmaWantsWritenotify(vma);
   return (vma.flags & VM_WRITE) !== 0;
 }
@@ -137,7 +147,7 @@ function vmaWantsManualPteWriteUpgrade(vma: Vma): boolean {
  * can_change_pte_writable(): a private mapping may map an exclusive anonymous page writable at
  * once (the model's exclusivity: a single mapping, as in do_wp_page()); a shared one a dirty page.
  */
-function canChangePteWritable(vma: Vma, v: Pte): boolean {
+export function canChangePteWritable(vma: Vma, v: Pte): boolean {
   if (!(vma.flags & VM_WRITE)) return false;
   // maybe_change_pte_writable(): do we need write faults for uffd-wp tracking?
   if (vma.flags & VM_UFFD_WP && pteUffdWp(v)) return false;
@@ -152,7 +162,7 @@ function canChangePteWritable(vma: Vma, v: Pte): boolean {
 }
 
 /** can_change_pmd_writable(): the same for a PMD-mapped folio. */
-function canChangePmdWritable(vma: Vma, v: Pte): boolean {
+export function canChangePmdWritable(vma: Vma, v: Pte): boolean {
   if (!(vma.flags & VM_WRITE)) return false;
   if (vma.flags & VM_UFFD_WP && pteUffdWp(v)) return false; // userfaultfd_huge_pmd_wp()
   const mem = current.k.mem;
@@ -162,27 +172,31 @@ function canChangePmdWritable(vma: Vma, v: Pte): boolean {
   return pteDirty(v) || (mem.flags[head] & PG_dirty) !== 0;
 }
 
-/** change_protection() → change_protection_range(): walk PGD → PUD → PMD. */
-export function* changeProtection(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vaddr, cpFlags: number): KGen<void> {
+/** change_protection() → change_protection_range(): walk PGD → PUD → PMD. Returns the pages changed. */
+export function* changeProtection(tlb: MmuGather, vma: Vma, start: Vaddr, end: Vaddr, cpFlags: number): KGen<number> {
   const mm = vma.mm;
-  const newprot = vmaPageProt(vma);
+  const newprot = cpFlags & MM_CP_PROT_NUMA ? PAGE_NONE : vmaPageProt(vma);
+  let pages = 0;
   let addr = start;
   do {
     const next = addrEnd(addr, end, PGDIR_SIZE);
     const pgdv = yield* ptepGet(pgdOffset(mm, addr));
-    if (!pmdNone(pgdv)) yield* changePudRange(tlb, vma, pgdv, addr, next, newprot, cpFlags);
+    if (!pmdNone(pgdv)) pages += yield* changePudRange(tlb, vma, pgdv, addr, next, newprot, cpFlags);
     addr = next;
   } while (addr !== end);
+  return pages;
 }
 
 /** mm/mprotect.c: change_pud_range() (the P4D level is folded). */
-function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<number> {
+  let pages = 0;
   do {
     const next = addrEnd(addr, end, PUD_SIZE);
     const pudv = yield* ptepGet(pudOffset(pgdv, addr));
-    if (!pmdNone(pudv)) yield* changePmdRange(tlb, vma, pudv, addr, next, newprot, cpFlags);
+    if (!pmdNone(pudv)) pages += yield* changePmdRange(tlb, vma, pudv, addr, next, newprot, cpFlags);
     addr = next;
   } while (addr !== end);
+  return pages;
 }
 
 /**
@@ -193,7 +207,8 @@ function* changePudRange(tlb: MmuGather, vma: Vma, pgdv: number, addr: Vaddr, en
  * huge PMD raced in) look at the same PMD again (`goto again`). Without uffd-wp there is nothing
  * for change_pmd_prepare() to populate.
  */
-function* changePmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<void> {
+function* changePmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, end: Vaddr, newprot: number, cpFlags: number): KGen<number> {
+  let pages = 0;
   do {
     const next = addrEnd(addr, end, PMD_SIZE);
     const pmdp = pmdOffset(pudv, addr);
@@ -204,17 +219,24 @@ function* changePmdRange(tlb: MmuGather, vma: Vma, pudv: number, addr: Vaddr, en
       if (pmdTransHuge(pmd)) {
         if (next - addr !== HPAGE_PMD_SIZE) {
           yield* __splitHugePmd(vma, pmdp, addr);
-        } else if ((yield* changeHugePmd(tlb, vma, pmdp, addr, newprot, cpFlags)) !== 0) {
-          break; // huge pmd was handled: goto next
+        } else {
+          const ret = yield* changeHugePmd(tlb, vma, pmdp, addr, newprot, cpFlags);
+          if (ret === HPAGE_PMD_NR) pages += HPAGE_PMD_NR;
+          if (ret !== 0) break; // huge pmd was handled: goto next
         }
         // fall through, the trans huge pmd just split (or is no longer huge)
       }
-      if ((yield* changePteRange(tlb, vma, pmdp, addr, next, newprot, cpFlags)) >= 0) break;
+      const ret = yield* changePteRange(tlb, vma, pmdp, addr, next, newprot, cpFlags);
+      if (ret >= 0) {
+        pages += ret;
+        break;
+      }
       // -EAGAIN: goto again
     }
     yield* condResched();
     addr = next;
   } while (addr !== end);
+  return pages;
 }
 
 /**
@@ -228,6 +250,8 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
   const out = new PteMapOut();
   const start = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
   if (start < 0) return -EAGAIN;
+  // Get target node for single threaded private VMAs (the model's one node is node 0).
+  const targetNode = cpFlags & MM_CP_PROT_NUMA && !(vma.flags & VM_SHARED) && vma.mm.users === 1 ? 0 : NUMA_NO_NODE;
   let pages = 0;
   let pte = start;
   do {
@@ -237,6 +261,8 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
       // The entries after this one that are none too, in one step.
       const left = (end - addr) / PAGE_SIZE - 1;
       if (left > 0) nr += yield* pteScanNone(pte + 1, left);
+    } else if (ptePresent(oldpte) && cpFlags & MM_CP_PROT_NUMA && protNumaSkip(vma, oldpte, targetNode)) {
+      // Avoid trapping faults against the zero page and pages that would not move.
     } else if (ptePresent(oldpte)) {
       const old = yield* ptepGetAndClear(pte); // ptep_modify_prot_start()
       let ptent = uffdWpApply(pteModify(old, newprot), cpFlags);
@@ -259,7 +285,49 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
   return pages;
 }
 
-/** change_huge_pmd(): under the PMD lock; returns HPAGE_PMD_NR when done, 0 if the PMD changed meanwhile. */
+/** The node of every page and of every CPU: the model has one. */
+const NUMA_NO_NODE = -1;
+const FOLIO_NID = 0;
+
+/**
+ * prot_numa_skip() (mm/mprotect.c, 6.18): an entry NUMA hinting leaves alone. Not modelled, as
+ * they cannot happen here: zone-device and KSM folios, DMA pins (the model's GUP takes plain
+ * references), tiered memory (one top-tier node, numa_balancing mode NORMAL).
+ */
+function protNumaSkip(vma: Vma, oldpte: Pte, targetNode: number): boolean {
+  if (pteProtnone(oldpte)) return true; // avoid TLB flush if possible
+  if (pteSpecial(oldpte)) return true; // vm_normal_page(): no folio (the zero page)
+  const mem = current.k.mem;
+  const pfn = ptePfn(oldpte);
+  const head = mem.folioHead(pfn);
+  touchFolio(head, false);
+  // Also skip shared copy-on-write pages.
+  if (isCowMapping(vma.flags) && folioMaybeMappedShared(head, pfn)) return true;
+  // While migration can move some dirty pages, it cannot move them all from MIGRATE_ASYNC context.
+  if (mem.type[head] === PT_FILE && mem.flags[head] & PG_dirty) return true;
+  // Don't mess with PTEs if page is already on the node a single-threaded process is running on.
+  return targetNode === FOLIO_NID;
+}
+
+/** is_cow_mapping(): private and may be written. */
+function isCowMapping(flags: number): boolean {
+  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+}
+
+/**
+ * folio_maybe_mapped_shared(): a small folio mapped more than once. Coarse for a large one: the
+ * kernel asks whether more than one mm maps it; the model, which keeps no per-mm count, whether
+ * this page is mapped more than once or the folio by more than one PMD.
+ */
+function folioMaybeMappedShared(head: number, pfn: number): boolean {
+  const mem = current.k.mem;
+  return mem.mapcount[pfn] > 1 || mem.entireMapcount[head] > 1;
+}
+
+/**
+ * change_huge_pmd(): under the PMD lock; returns HPAGE_PMD_NR when done, 1 when NUMA hinting skips
+ * it, 0 if the PMD changed meanwhile.
+ */
 function* changeHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, newprot: number, cpFlags: number): KGen<number> {
   const pml = pmdLockptr(vma.mm, pmdp);
   yield* spinLock(pml);
@@ -268,7 +336,15 @@ function* changeHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, new
     yield* spinUnlock(pml);
     return 0;
   }
-  // pmdp_invalidate_ad() + set_pmd_at(): one store in the model, under the PMD lock.
+  // prot_numa: avoid trapping faults against the zero page, and a PMD that is PAGE_NONE already
+  // (handled: 1). No target-node check at this level, as in the kernel (measured: a single-threaded
+  // process's huge PMDs take NUMA hinting faults on one node, its PTEs none; docs/model.md).
+  if (cpFlags & MM_CP_PROT_NUMA && (isHugeZeroPmd(old) || pteProtnone(old))) {
+    yield* spinUnlock(pml);
+    return 1;
+  }
+  // pmdp_invalidate_ad() + set_pmd_at(): one store in the model, under the PMD lock (never a
+  // cleared PMD in between, which a DONTNEED under the mmap_lock for read would skip).
   let entry = uffdWpApply(pteModify(old, newprot), cpFlags); // pmd_mkuffd_wp() / pmd_clear_uffd_wp()
   if (cpFlags & MM_CP_TRY_CHANGE_WRITABLE && !(pteFlags(entry) & _PAGE_RW) && pteFlags(entry) & _PAGE_USER && canChangePmdWritable(vma, entry)) {
     entry += _PAGE_RW;

@@ -58,6 +58,12 @@ export const pteWrite = (v: Pte): boolean => (v & _PAGE_RW) !== 0;
 export const pteDirty = (v: Pte): boolean => (v & _PAGE_DIRTY) !== 0;
 export const pteYoung = (v: Pte): boolean => (v & _PAGE_ACCESSED) !== 0;
 export const pteSpecial = (v: Pte): boolean => (v & _PAGE_SPECIAL) !== 0;
+/**
+ * pte_protnone() / pmd_protnone(): a PAGE_NONE entry, as NUMA hinting (change_prot_numa()) and a
+ * PROT_NONE VMA leave it. The model's PAGE_NONE is present without _PAGE_USER (docs/model.md);
+ * x86's is _PAGE_PROTNONE without _PAGE_PRESENT. Both are pte_present() and fault on user access.
+ */
+export const pteProtnone = (v: Pte): boolean => (v & (_PAGE_PRESENT | _PAGE_USER)) === _PAGE_PRESENT;
 export const pteUffdWp = (v: Pte): boolean => (v & _PAGE_UFFD_WP) !== 0;
 export const mkPte = (pfn: Pfn, flags: number): Pte => pfn * FLAGS + flags;
 export const pteSetFlags = (v: Pte, set: number): Pte => v - (v & 0xfff) + ((v & 0xfff) | set);

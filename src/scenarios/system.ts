@@ -168,6 +168,9 @@ function setUp(scn: Scenario, guardsOff: readonly GuardName[], settings: Readonl
   if (k.rcu.pending.length) throw new ForkError(`${scn.file}: the setup left RCU callbacks queued`);
   k.checkTreeWrites = true;
   for (const t of scn.tasks) setup.processes.get(t.process)!.cpumask |= 1 << t.cpu;
+  // Each CPU that runs a path of a process runs one of its threads: mm_users (task_numa_work()'s
+  // single-threaded test reads it).
+  for (const mm of setup.processes.values()) mm.users = Math.max(1, new Set(scn.tasks.filter((t) => setup.processes.get(t.process) === mm).map((t) => t.cpu)).size);
   return { k, free: [], processes: setup.processes, maps: setup.maps };
 }
 

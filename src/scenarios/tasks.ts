@@ -20,6 +20,7 @@ import { sysMincore } from '../mm/mincore.js';
 import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
+import { taskNumaWork } from '../mm/numa_balancing.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -86,11 +87,18 @@ export type TaskSpec =
    * mmap_read_trylock(), walk_pte_range() under a trylocked PTE lock). Its result: the young
    * bits it cleared, or -16 (-EBUSY) when the mmap_lock was contended and it did not walk.
    */
-  | { kind: 'mglru_walk'; map: string; offset: number; len: number };
+  | { kind: 'mglru_walk'; map: string; offset: number; len: number }
+  /**
+   * A NUMA balancing scan of `len` bytes at `map`+`offset` (kernel/sched/fair.c, task_numa_work():
+   * mmap_read_trylock(), change_prot_numa() under no VMA lock). Its result: the entries it made
+   * PAGE_NONE, or -16 (-EBUSY) when the mmap_lock was contended and it did not scan. The next
+   * access to such a page is a NUMA hinting fault (do_numa_page(); one node: no migration).
+   */
+  | { kind: 'numa_scan'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk',
+  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan',
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
@@ -162,6 +170,8 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       const walk: LruGenWalk = { young: 0, busy: 0 };
       return (yield* walkMm(mm, addr, addr + t.len, walk)) ? walk.young : -16;
     }
+    case 'numa_scan':
+      return yield* taskNumaWork(mm, addr, addr + t.len);
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;

@@ -140,7 +140,8 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
     ptep = tid * 512 + pteIndex(addr);
   }
   const pte = pt.get(ptep);
-  // No _PAGE_USER: the model's PROT_NONE entry (docs/model.md); the fault finds a PROT_NONE VMA.
+  // No _PAGE_USER: the model's PAGE_NONE entry (docs/model.md); the fault finds a PROT_NONE VMA,
+  // or in an accessible one a NUMA hinting entry (do_numa_page()).
   if (!ptePresent(pte) || !(pte & _PAGE_USER) || (write && !(pte & _PAGE_RW))) return faultInvalidate(mm, addr);
   const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
   if ((pteFlags(pte) & want) !== want) pt.set(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update

@@ -64,6 +64,7 @@ import {
   pteNone,
   ptePfn,
   ptePresent,
+  pteProtnone,
   pteSetFlags,
   pteUffdWp,
   pteWrite,
@@ -81,6 +82,8 @@ import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '
 import { doSetPmd, vmaFault, vmaHasPageMkwrite, vmaMapPages } from '../filemap.js';
 import { doPageMkwrite, faultDirtySharedPage, wpPageShared } from './mkwrite.js';
 import { handleUserfault } from '../userfaultfd.js';
+import { doHugePmdNumaPage, doNumaPage } from '../numa_balancing.js';
+import { vmaIsAccessible } from '../arch/fault.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
 
@@ -119,6 +122,7 @@ export function* handleMmFault(vma: Vma, address: Vaddr, flags: number): KGen<nu
     vmf.origPmd = yield* ptepGet(vmf.pmd);
     if (isPmdMigrationEntry(vmf.origPmd)) return 0; // pmd_migration_entry_wait(): retry later
     if (pmdTransHuge(vmf.origPmd)) {
+      if (pteProtnone(vmf.origPmd) && vmaIsAccessible(vma)) return yield* doHugePmdNumaPage(vmf);
       if (flags & FAULT_FLAG_WRITE && !pteWrite(vmf.origPmd)) {
         // wp_huge_pmd(): a uffd-wp protected huge PMD goes to userland (userfaultfd_huge_pmd_wp()).
         if (!(flags & FAULT_FLAG_UNSHARE) && vma.isAnonymous() && vma.flags & VM_UFFD_WP && pteUffdWp(vmf.origPmd)) return handleUserfault();
@@ -157,6 +161,7 @@ function* handlePteFault(vmf: VmFault): KGen<number> {
   }
   if (vmf.pte < 0) return yield* doPteMissing(vmf);
   if (!ptePresent(vmf.origPte)) return yield* doSwapPage(vmf);
+  if (pteProtnone(vmf.origPte) && vmaIsAccessible(vmf.vma)) return yield* doNumaPage(vmf);
 
   yield* spinLock(vmf.ptl);
   let entry = vmf.origPte;

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,11 +47,11 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers only renames mincore', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers and numa only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => ['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `));
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2')];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
@@ -84,7 +84,7 @@ describe('the extra groups', () => {
       expect(/^config .*arch=arm64 version=7\.1\.9/m.test(g.text)).toBe(has('arm64'));
     }
     // Examples (docs/swarm.md): seed 13 three CPUs, 14 two processes, 1 arm64, 38 all three.
-    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers');
+    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers' && f !== 'numa');
     expect(first3(gens[12])).toEqual(['three-cpus']);
     expect(first3(gens[13])).toEqual(['two-procs']);
     expect(first3(gens[0])).toEqual(['arm64']);
@@ -169,5 +169,26 @@ describe('the walkers group', () => {
     expect(pagemap).toBeGreaterThan(0);
     expect(ptdump).toBeGreaterThan(0);
     expect(mglruWalk).toBeGreaterThan(0);
+  });
+});
+
+describe('the numa group', () => {
+  it('turns mprotect paths into NUMA balancing scans of the same range, and nothing else', () => {
+    let scans = 0;
+    for (let s = 1; s <= 200; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { numa: false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      const had = ops(off).some((o) => o.startsWith('mprotect '));
+      expect(g.features.includes('numa'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mprotect ')));
+      if (!g.features.includes('numa')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      const back = ops(off).map((o) => o.replace(/^mprotect (\S+ \S+ \S+) \S+$/, 'numa_scan $1'));
+      expect(ops(g)).toEqual(back);
+      scans += ops(g).filter((o) => o.startsWith('numa_scan ')).length;
+    }
+    expect(scans).toBeGreaterThan(0);
   });
 });

@@ -42,7 +42,7 @@ describe('generator', () => {
     }
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
     // Every task kind of the format is generated.
-    expect([...kinds].sort()).toEqual(['gup_fast', 'madvise', 'mglru_walk', 'mincore', 'mprotect', 'mremap', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
+    expect([...kinds].sort()).toEqual(['gup_fast', 'madvise', 'mglru_walk', 'mincore', 'mprotect', 'mremap', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
   });
 });
 

@@ -176,7 +176,7 @@ static const struct { const char *name; int code; } ERR_TABLE[] = {
 
 static const struct { const char *name; int advice; } ADVICE_TABLE[] = {
 	{ "dontneed", MADV_DONTNEED }, { "dontneed_locked", MADV_DONTNEED_LOCKED },
-	{ "cold", MADV_COLD }, { "pageout", MADV_PAGEOUT },
+	{ "cold", MADV_COLD }, { "pageout", MADV_PAGEOUT }, { "willneed", MADV_WILLNEED },
 	{ "free", MADV_FREE }, { "hugepage", MADV_HUGEPAGE }, { "nohugepage", MADV_NOHUGEPAGE },
 	{ "populate_read", MADV_POPULATE_READ }, { "populate_write", MADV_POPULATE_WRITE },
 	{ "guard_install", MADV_GUARD_INSTALL }, { "guard_remove", MADV_GUARD_REMOVE },

@@ -51,12 +51,13 @@ import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from
 import { userfaultfdArmed } from './userfaultfd.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
+import { madviseWillneed } from './madvise_willneed.js';
 import { reclaimPages, type IsolatedFolio } from './vmscan.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [
   'dontneed', 'dontneed_locked', 'free', 'hugepage', 'nohugepage', 'populate_read', 'populate_write',
-  'guard_install', 'guard_remove', 'collapse', 'cold', 'pageout',
+  'guard_install', 'guard_remove', 'collapse', 'cold', 'pageout', 'willneed',
 ] as const;
 export type MadvAdvice = (typeof MADV_ADVICES)[number];
 
@@ -174,6 +175,8 @@ function* madviseVmaBehavior(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, a
     case 'cold':
     case 'pageout':
       return yield* madviseColdOrPageout(vma, start, end, advice === 'pageout');
+    case 'willneed':
+      return yield* madviseWillneed(mm, vma, start, end);
     default:
       return -EINVAL;
   }

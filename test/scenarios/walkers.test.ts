@@ -188,3 +188,21 @@ describe('mglru_vs_dontneed (candidate finding: the MGLRU walk maps through a PM
     expect(fixed.coverage).toBe('complete');
   });
 });
+
+describe('willneed_vs_dontneed (MADV_WILLNEED swap-in walk, audit #35)', () => {
+  const scn = load('willneed_vs_dontneed');
+
+  it('is clean with a complete search, and every outcome is explained by an order of the two calls', () => {
+    const r = runScenario(scn, { explain: { allow: [] } });
+    if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
+    expect(r.coverage).toBe('complete');
+  });
+
+  it('loses its table between two swap entries: the relock after the first read fails, and the walk ends the block', () => {
+    const reads = new Set<number>();
+    // Task 0 loads PTEs only in its swap-in walk (swapin_walk_pmd_entry()).
+    for (const ex of executions(scn)) reads.add(ex.trace.filter((l) => /^0 \S+: ld pte/.test(l)).length);
+    // 0: the table was gone before the walk; 2: the walk read both entries; 1: only the relock failed.
+    expect([...reads].sort()).toEqual([0, 1, 2]);
+  });
+});

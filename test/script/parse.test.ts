@@ -349,11 +349,11 @@ describe('syntax and value errors', () => {
   });
 
   it('rejects an unknown advice with the list of advices', () => {
-    const [e] = errors(lines('process P', 'map A anon private 4K', 'madvise A 0 4K willneed'));
+    const [e] = errors(lines('process P', 'map A anon private 4K', 'madvise A 0 4K random'));
     expect(e.loc).toEqual(loc(3, 16));
     expect(e.code).toBe('bad-value');
     expect(e.expected).toBe(
-      'one of: dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove, collapse, cold, pageout',
+      'one of: dontneed, dontneed_locked, free, hugepage, nohugepage, populate_read, populate_write, guard_install, guard_remove, collapse, cold, pageout, willneed',
     );
   });
 

@@ -20,7 +20,7 @@ import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE, type MmStruct, t
 import { canChangePmdWritable, canChangePteWritable, changeProtection, MM_CP_PROT_NUMA, pteModify, vmaWantsManualPteWriteUpgrade } from './mprotect.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { vmaPageProt } from './memory/fault.js';
-import { _PAGE_ACCESSED, _PAGE_RW, pmdTransHuge, ptePfn, ptePresent, pteProtnone, pteSetFlags, pteSpecial, pteWrite, type Pte } from './pgtable_types.js';
+import { _PAGE_ACCESSED, _PAGE_RW, ptePfn, ptePresent, pteProtnone, pteSetFlags, pteSpecial, pteWrite, type Pte } from './pgtable_types.js';
 import { condResched, downReadTrylock, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { pteUnmapUnlock } from './pgtable_generic.js';
 import { pmdLockptr } from './ptlock.js';
@@ -104,13 +104,14 @@ export function* doNumaPage(vmf: VmFault): KGen<number> {
   }
   const pte = modifyToVmaProt(oldPte, vma);
   // Detect now whether the PTE could be writable; only valid while holding the PT lock.
+  const pteWriteUpgrade = vmaWantsManualPteWriteUpgrade(vma);
   let writable = pteWrite(pte);
-  if (!writable && vmaWantsManualPteWriteUpgrade(vma) && canChangePteWritable(vma, pte)) writable = true;
+  if (!writable && pteWriteUpgrade && canChangePteWritable(vma, pte)) writable = true;
   const mem = current.k.mem;
   const folio = pteSpecial(pte) ? 0 : mem.folioHead(ptePfn(pte)); // vm_normal_folio()
   if (folio) touchFolio(folio, false);
   // numa_migrate_check(): the folio is on the only node, mpol_misplaced() = NUMA_NO_NODE: out_map.
-  if (folio && mem.order[folio] > 0) yield* numaRebuildLargeMapping(vmf, folio, pte, false, vmaWantsManualPteWriteUpgrade(vma));
+  if (folio && mem.order[folio] > 0) yield* numaRebuildLargeMapping(vmf, folio, pte, false, pteWriteUpgrade);
   else yield* numaRebuildSingleMapping(vmf.pte, vma, writable);
   yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
   return 0;
@@ -162,7 +163,7 @@ export function* doHugePmdNumaPage(vmf: VmFault): KGen<number> {
   const ptl = pmdLockptr(vma.mm, vmf.pmd);
   yield* spinLock(ptl);
   const oldPmd = yield* ptepGet(vmf.pmd);
-  if (oldPmd !== vmf.origPmd || !pmdTransHuge(oldPmd)) {
+  if (oldPmd !== vmf.origPmd) {
     yield* spinUnlock(ptl);
     return 0;
   }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LONG_COLLAPSE_TEXT } from '../support/scenarios.js';
 
 const BIN = path.resolve(__dirname, '../../bin/ptlab.js');
 
@@ -159,10 +160,7 @@ describe('ptlab explore', () => {
   });
 
   it('exits 3 when an execution runs past the step limit, and judges it under a larger --max-steps', () => {
-    // A collapse from Q unmaps the 512 PTEs P locked: one path of 12,367 steps, long but not stuck.
-    const f = tmpScript(
-      ['scenario long_collapse', 'violation none', 'memfd F0 2M', 'process P', 'map A shmem F0 0 2M shared locked', 'process Q', 'map C shmem F0 0 2M shared', 'touch C 0 4K read', 'cpu 0 madvise C 0 2M collapse', ''].join('\n'),
-    );
+    const f = tmpScript(LONG_COLLAPSE_TEXT);
     const short = ptlab('explore', f);
     expect(short.code).toBe(3);
     expect(short.out).toMatch(/no violation, but .* ran past the 10000-step limit with tasks still running \(a livelock, or only a long path\): not a verdict/);

@@ -32,5 +32,23 @@ export const CANDIDATE_ANOMALIES: Readonly<Record<string, readonly RegExp[]>> = 
  */
 export const BOUNDED_FACES: Readonly<Record<string, string>> = { mglru_vs_dontneed: 'pt-use-after-free' };
 
+/**
+ * A scenario with one path longer than the explorer's default step limit: a collapse from Q unmaps
+ * the 512 PTEs P locked, 12,367 steps (explore/run.ts, 'step-limit'). Long, not stuck.
+ */
+export const LONG_COLLAPSE_TEXT = [
+  'scenario long_collapse',
+  'about a path longer than the explorer step limit (the generator no longer shares locked mappings)',
+  'violation none',
+  'memfd F0 2M',
+  'process P',
+  'map A shmem F0 0 2M shared locked',
+  'process Q',
+  'map C shmem F0 0 2M shared',
+  'touch C 0 4K read',
+  'cpu 0 madvise C 0 2M collapse',
+  '',
+].join('\n');
+
 /** The race a scenario is about: the R-number its `about` line starts with. */
 export const raceOf = (scn: Scenario): string | undefined => /^(R\d+)\b/.exec(scn.about)?.[1];

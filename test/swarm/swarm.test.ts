@@ -18,6 +18,7 @@ import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../s
 import { generate, jobSeed } from '../../src/swarm/generate.js';
 import { findingKey, searchScenario } from '../../src/swarm/search.js';
 import { timeless } from '../support/swarm.js';
+import { LONG_COLLAPSE_TEXT } from '../support/scenarios.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-'));
 
@@ -48,21 +49,7 @@ describe('generator', () => {
 
 describe('an execution past the step limit', () => {
   it('is searched again with a larger limit: a collapse unmapping 512 locked PTEs of another process is long, not stuck', () => {
-    const r = parseScenario(
-      [
-        'scenario long_collapse',
-        'about a path longer than the explorer step limit (the generator no longer shares locked mappings)',
-        'violation none',
-        'memfd F0 2M',
-        'process P',
-        'map A shmem F0 0 2M shared locked',
-        'process Q',
-        'map C shmem F0 0 2M shared',
-        'touch C 0 4K read',
-        'cpu 0 madvise C 0 2M collapse',
-      ].join('\n'),
-      'long_collapse.scn',
-    );
+    const r = parseScenario(LONG_COLLAPSE_TEXT, 'long_collapse.scn');
     if (!r.ok) throw new Error(r.errors.join('\n'));
     const plain = runScenario(r.scenario, { bound: -1, budget: { maxExecutions: 200 }, minimize: false });
     // The explorer gives no verdict, not a livelock: it cannot tell a long path from a stuck one.

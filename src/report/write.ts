@@ -1,5 +1,5 @@
 /** writeReport(): the one module of src/report/ that touches files. Everything it writes is built by pure functions. */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ReplayReport } from '../workloads/report_schema.js';
 import { reportHtml } from './html.js';
@@ -23,21 +23,24 @@ export interface WriteReportOptions {
 /** Write the report's files into `outDir` (created if missing); returns the paths written, in order. */
 export async function writeReport(report: ReplayReport, outDir: string, opts: WriteReportOptions = {}): Promise<string[]> {
   const formats = opts.formats ?? new Set(REPORT_FORMATS);
-  await fs.mkdir(outDir, { recursive: true });
+  // Synchronous writes: no file operation is ever in flight on libuv's thread pool when a SIGTERM
+  // handler removes the half-written directory (src/util/atomic.ts), so none can recreate a file in
+  // it behind the handler's back (measured: ENOTEMPTY from rmdir, and the temporary directory left).
+  fs.mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
-  const put = async (name: string, data: string | Buffer) => {
+  const put = (name: string, data: string | Buffer) => {
     const file = path.join(outDir, name);
-    await fs.writeFile(file, data);
+    fs.writeFileSync(file, data);
     written.push(file);
   };
-  await put('report.json', JSON.stringify(report, null, 2) + '\n');
+  put('report.json', JSON.stringify(report, null, 2) + '\n');
   const needSvg = formats.has('svg') || formats.has('png') || formats.has('html');
   const plots = needSvg ? await Promise.all(PLOTS.map(async (plot) => ({ plot, svg: await renderSvg(plot.spec(report)) }))) : [];
   for (const { plot, svg } of plots) {
-    if (formats.has('svg')) await put(`${plot.name}.svg`, svg);
-    if (formats.has('png')) await put(`${plot.name}.png`, svgToPng(svg, opts.pngWidth ?? PNG_WIDTH));
+    if (formats.has('svg')) put(`${plot.name}.svg`, svg);
+    if (formats.has('png')) put(`${plot.name}.png`, svgToPng(svg, opts.pngWidth ?? PNG_WIDTH));
   }
-  if (formats.has('html')) await put('report.html', reportHtml(report, plots));
-  if (formats.has('md')) await put('summary.md', summaryMarkdown(report));
+  if (formats.has('html')) put('report.html', reportHtml(report, plots));
+  if (formats.has('md')) put('summary.md', summaryMarkdown(report));
   return written;
 }

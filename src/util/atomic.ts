@@ -44,7 +44,15 @@ function tempName(target: string, what: string): string {
 
 /** Remove every temporary name still pending (at SIGINT/SIGTERM; synchronous, safe to call twice). */
 export function removePendingTemps(): void {
-  for (const p of pending) fs.rmSync(p, { recursive: true, force: true });
+  for (const p of pending) {
+    // Retry: a write still finishing on the thread pool can refill a directory between rimraf's
+    // unlinks and its rmdir (ENOTEMPTY). One failure must not keep the other names from going.
+    try {
+      fs.rmSync(p, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch {
+      // Nothing more a signal handler can do; the name stays, as it would after SIGKILL.
+    }
+  }
   const had = pending.size > 0;
   pending.clear();
   if (had) watcher?.(false);

@@ -30,6 +30,7 @@ export const GUARD_NAMES = [
   'rw-nolock-pmd-same', // R5: page_vma_mapped_walk()'s map_pte() rechecks the PMD under the PTE lock
   'free-pte-flush-addr', // R9: the freed table's flush range is the table's own address, not the zap's end
   'zap-retry-reset', // R13: zap_pte_range() clears force_flush/force_break before each retry (v1 kept them)
+  'fork-vma-write', // fork: dup_mmap() write-locks each parent VMA before copying it ("fork: lock VMAs of the parent process when forking", 2023)
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 

@@ -11,6 +11,7 @@ import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
 import { madviseSyscall, type MadvAdvice } from './madvise.js';
 import { sysMincore } from './mincore.js';
+import { dupMm } from './fork.js';
 import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
 import { doMprotectPkey } from './mprotect.js';
 import { doMremap } from './mremap.js';
@@ -143,6 +144,15 @@ export function sysTouchRange(k: Kernel, mm: MmStruct, start: Vaddr, end: Vaddr,
     if (r !== 0) return r;
   }
   return 0;
+}
+
+/**
+ * fork()'s copy of `mm` (fork.ts, dup_mm()): the child's mm, named `name`, or a negative errno.
+ * The child runs on no CPU until a caller enters it.
+ */
+export function sysFork(k: Kernel, mm: MmStruct, name: string): MmStruct | number {
+  enter(k, mm);
+  return complete(/* task */ dupMm(mm, name));
 }
 
 /** do_exit() → exit_mmap() → mmdrop(): the PGD goes last, then check_mm(). */

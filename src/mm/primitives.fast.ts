@@ -7,6 +7,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
+import { _PAGE_RW } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
@@ -30,6 +31,11 @@ export function ptepGetAndClear(ptep: number): number {
   const v = pt.get(ptep);
   pt.set(ptep, 0);
   return v;
+}
+export function ptepSetWrprotect(ptep: number): void {
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  if (v & _PAGE_RW) pt.set(ptep, v - _PAGE_RW);
 }
 export function pteScanNone(ptep: number, max: number): number {
   return current.k.pt.scanNone(ptep, max);

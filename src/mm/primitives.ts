@@ -15,6 +15,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
+import { _PAGE_RW } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
@@ -123,6 +124,17 @@ export function* ptepGetAndClear(ptep: number): KGen<number> {
 export function* pteScanNone(ptep: number, max: number): KGen<number> {
   yield at({ op: 'scan', ptr: ptep });
   return current.k.pt.scanNone(ptep, max);
+}
+
+/**
+ * ptep_set_wrprotect() / pmdp_set_wrprotect(): clear_bit(_PAGE_BIT_RW), one atomic read-modify-write,
+ * so an accessed or dirty bit the hardware sets meanwhile is not lost.
+ */
+export function* ptepSetWrprotect(ptep: number): KGen<void> {
+  yield at({ op: 'xchg', ptr: ptep });
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  if (v & _PAGE_RW) pt.set(ptep, v - _PAGE_RW);
 }
 
 // ---- spinlocks (include/linux/spinlock.h) -----------------------------------------------------

@@ -1,9 +1,10 @@
 /**
  * Reverse-map accounting of mapped pages (mm/rmap.c): per-page PTE mapcounts and per-folio PMD
  * ("entire") mapcounts, and page reclaim's rmap walk (try_to_unmap()) of a page-cache folio or of
- * an anonymous one, which leaves a swap entry. The anon_vma tree is not modelled: the model's
- * anonymous folios are mapped by one mm (no fork), so reclaim walks the one VMA where it found the
- * folio; i_mmap is a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
+ * an anonymous one, which leaves a swap entry. The anon_vma tree is not modelled: reclaim walks
+ * the one VMA where it found an anonymous folio, so a folio fork (fork.ts) shared with a child
+ * stays mapped there and reclaim keeps it (shrink_folio_list()'s folio_mapped() check); i_mmap is
+ * a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
  */
 import { ModelBug } from './bug.js';
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
@@ -48,6 +49,26 @@ export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
 export function folioAddFileRmapPmd(head: Pfn): void {
   touchFolio(head, true);
   current.k.mem.entireMapcount[head]++;
+}
+/**
+ * folio_try_dup_anon_rmap_ptes() (fork): the pages become mapped once more, and no longer
+ * exclusive to one mm (ClearPageAnonExclusive()). Never refuses: the model has no GUP pins
+ * (folio_maybe_dma_pinned()), so fork never has to copy a page at once.
+ */
+export function folioTryDupAnonRmapPtes(pfn: Pfn, nr: number): void {
+  const mem = current.k.mem;
+  touchFolio(mem.folioHead(pfn), true);
+  for (let i = 0; i < nr; i++) {
+    mem.mapcount[pfn + i]++;
+    mem.flags[pfn + i] &= ~PG_anon_exclusive;
+  }
+}
+/** folio_try_dup_anon_rmap_pmd(). */
+export function folioTryDupAnonRmapPmd(head: Pfn): void {
+  const mem = current.k.mem;
+  touchFolio(head, true);
+  mem.entireMapcount[head]++;
+  mem.flags[head] &= ~PG_anon_exclusive;
 }
 /** folio_remove_rmap_ptes(). */
 export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {

@@ -31,7 +31,8 @@
  * `pagemap M OFF LEN` (a read of /proc/PID/pagemap; its result: the pages reported present) /
  * `ptdump M OFF LEN` (ptdump's walk under the mmap_lock for write) / `mglru_walk M OFF LEN` (the
  * multi-gen LRU's aging walk; its result: the young bits it cleared) / `numa_scan M OFF LEN` (a NUMA
- * balancing scan; its result: the entries made PAGE_NONE); they bind to the process that is
+ * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
+ * process; its result: the pages of that range the child has mapped); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -271,6 +272,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   ptdump: 'ptdump M OFFSET LEN',
   mglru_walk: 'mglru_walk M OFFSET LEN',
   numa_scan: 'numa_scan M OFFSET LEN',
+  fork: 'fork M OFFSET LEN',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -289,7 +291,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -330,6 +332,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'ptdump':
     case 'mglru_walk':
     case 'numa_scan':
+    case 'fork':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
     case 'uffd_copy':
     case 'uffd_zeropage':

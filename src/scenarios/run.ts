@@ -40,11 +40,20 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
   }
 }
 
+/**
+ * A scenario whose race shows only as an anomaly (`violation anomaly`) is always judged with
+ * sequential explainability, by default with an empty allow-list: its verdict must not depend on
+ * remembering --explain.
+ */
+function explainFor(scn: Scenario, explain: ExplainOptions | undefined): ExplainOptions | undefined {
+  return explain ?? (scn.violation === 'anomaly' ? {} : undefined);
+}
+
 export function runScenario(scn: Scenario, o: RunScenarioOptions = {}): ExploreResult {
-  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots, settings: o.settings, explain: o.explain });
+  const sys = scenarioSystem(scn, o.guardsOff ?? [], { snapshots: o.snapshots, settings: o.settings, explain: explainFor(scn, o.explain) });
   return explore(sys, scheduler(scn, o), o);
 }
 
 export function replayScenario(scn: Scenario, token: string, guardsOff: readonly GuardName[] = [], opts: { snapshots?: boolean; settings?: Readonly<Record<string, string>>; explain?: ExplainOptions; maxSteps?: number } = {}) {
-  return replay(scenarioSystem(scn, guardsOff, opts), token, { maxSteps: opts.maxSteps });
+  return replay(scenarioSystem(scn, guardsOff, { ...opts, explain: explainFor(scn, opts.explain) }), token, { maxSteps: opts.maxSteps });
 }

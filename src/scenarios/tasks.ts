@@ -21,9 +21,10 @@ import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
+import { dupMm } from '../mm/fork.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
-import { pmdIsTable, pmdPfn, ptePfn, ptePresent } from '../mm/pgtable_types.js';
+import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent } from '../mm/pgtable_types.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -94,11 +95,18 @@ export type TaskSpec =
    * PAGE_NONE, or -16 (-EBUSY) when the mmap_lock was contended and it did not scan. The next
    * access to such a page is a NUMA hinting fault (do_numa_page(); one node: no migration).
    */
-  | { kind: 'numa_scan'; map: string; offset: number; len: number };
+  | { kind: 'numa_scan'; map: string; offset: number; len: number }
+  /**
+   * fork() of the task's process (kernel/fork.c dup_mm() → mm/mmap.c dup_mmap()): every VMA and
+   * the tables under it copied into a new process. Its result: the pages of `len` bytes at
+   * `map`+`offset` that the child has mapped when the copy is done (or the errno), which says
+   * whether the copy saw a concurrent change of that range whole, not at all, or in part.
+   */
+  | { kind: 'fork'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan',
+  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
 ] as const;
 
 /** What shrinkFolio() did, as the task's result. */
@@ -172,12 +180,32 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     }
     case 'numa_scan':
       return yield* taskNumaWork(mm, addr, addr + t.len);
+    case 'fork': {
+      const child = yield* dupMm(mm, `${mm.name}.child`);
+      return typeof child === 'number' ? child : mappedPages(child, addr, t.len);
+    }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
       return pmdp && (yield* pteAlloc(mm, pmdp, addr)) ? 0 : -12;
     }
   }
+}
+
+/**
+ * The pages of [addr, addr + len) that `mm` maps (a present PTE or a huge PMD), read without
+ * scheduling points: a child fork has just made, which no other path can reach yet.
+ */
+function mappedPages(mm: MmStruct, addr: number, len: number): number {
+  const pt = mm.kernel.pt;
+  let n = 0;
+  for (let a = addr; a < addr + len; a += PAGE_SIZE) {
+    const pmdp = peekPmdSlot(mm, a);
+    const pmdv = pmdp ? pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+    if (pmdTransHuge(pmdv)) n++;
+    else if (pmdIsTable(pmdv) && ptePresent(pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(a)))) n++;
+  }
+  return n;
 }
 
 /** The folio mapped at addr, read without scheduling points (reclaim found it on the LRU). */

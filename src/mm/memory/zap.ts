@@ -26,6 +26,7 @@ import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from '../pgtable_generic.
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
+  _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   isGuardPte,
   isMigrationPte,
@@ -310,22 +311,26 @@ function* zapPresentPtes(tlb: MmuGather, vma: Vma, pte: number, ptent: Pte, maxN
 }
 
 /**
- * folio_pte_batch(): how many consecutive entries map consecutive pages of the same large folio
- * with the same bits, ignoring dirty, young and soft-dirty.
+ * folio_pte_batch_flags() (mm/internal.h): how many consecutive entries map consecutive pages of
+ * the same large folio with the same bits, ignoring the bits in `ignore` (by default dirty, young
+ * and soft-dirty, as folio_pte_batch() does for zap). With FPB_MERGE_WRITE (`_PAGE_RW` ignored and
+ * `merged` given) it also says whether any entry of the run was writable.
  */
-function* folioPteBatch(head: Pfn, pte: number, ptent: Pte, maxNr: number): KGen<number> {
+export function* folioPteBatch(head: Pfn, pte: number, ptent: Pte, maxNr: number, ignore = _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY, merged?: { writable: boolean }): KGen<number> {
   const mem = current.k.mem;
   const folioEnd = head + mem.folioNr(head);
   const pfn = ptePfn(ptent);
-  const ign = _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY;
-  const want = pteFlags(ptent) & ~ign;
+  const want = pteFlags(ptent) & ~ignore;
   const limit = Math.min(maxNr, folioEnd - pfn);
+  let writable = (pteFlags(ptent) & _PAGE_RW) !== 0;
   let nr = 1;
   while (nr < limit) {
     const e = yield* ptepGet(pte + nr);
-    if (!ptePresent(e) || ptePfn(e) !== pfn + nr || (pteFlags(e) & ~ign) !== want) break;
+    if (!ptePresent(e) || ptePfn(e) !== pfn + nr || (pteFlags(e) & ~ignore) !== want) break;
+    writable ||= (pteFlags(e) & _PAGE_RW) !== 0;
     nr++;
   }
+  if (merged) merged.writable = writable;
   return nr;
 }
 

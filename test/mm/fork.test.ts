@@ -1,0 +1,149 @@
+/**
+ * fork()'s copy of the address space (src/mm/fork.ts: dup_mmap(), copy_pte_range(),
+ * copy_huge_pmd()): what the child maps, copy-on-write sharing and its counts, the child's RSS and
+ * page-table counters, and that the two processes exit clean. The race with a per-VMA DONTNEED is
+ * scenarios/fork_vs_dontneed.scn (test/scenarios/scenarios.test.ts runs it).
+ */
+import { describe, expect, it } from 'vitest';
+import { FIRST_MAP_ADDR, GEN_API, lines, scenario } from '../support/scenario.js';
+import { MM_ANONPAGES, MM_SWAPENTS, type Kernel, type MmStruct } from '../../src/mm/mm_types.js';
+import { PG_anon_exclusive } from '../../src/mm/page_alloc.js';
+import { isGuardPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteWrite, swpOffset, isSwapEntryPte } from '../../src/mm/pgtable_types.js';
+import { pteIndex } from '../../src/mm/const.js';
+
+const api = GEN_API;
+const A = FIRST_MAP_ADDR;
+
+function setUp(...ops: string[]): { k: Kernel; parent: MmStruct } {
+  const config = ops.filter((o) => o.startsWith('config '));
+  const s = scenario(lines(...config, 'process P', ...ops.filter((o) => !config.includes(o))), { api });
+  return { k: s.result.kernel as Kernel, parent: s.mm('P') as MmStruct };
+}
+
+function fork(k: Kernel, parent: MmStruct): MmStruct {
+  const child = api.sysFork(k, parent, 'C');
+  if (typeof child === 'number') throw new Error(`fork failed: ${child}`);
+  return child as MmStruct;
+}
+
+/** The PMD entry and, under a table, the PTE of `addr` (read without scheduling points). */
+function entries(k: Kernel, mm: MmStruct, addr: number): { pmd: number; pte: number } {
+  const pmdp = api.peekPmdSlot(mm, addr);
+  const pmd = pmdp ? k.pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+  const pte = pmdIsTable(pmd) ? k.pt.peek(k.pt.tidOfPfn(pmdPfn(pmd)), pteIndex(addr)) : 0;
+  return { pmd, pte };
+}
+
+function expectConsistent(k: Kernel): void {
+  api.quiesce(k);
+  expect(api.checkInvariants(k)).toEqual([]);
+}
+
+describe('fork of private anonymous memory', () => {
+  it('maps the same pages in the child, read-only in both, shared and no longer exclusive', () => {
+    const { k, parent } = setUp('map A anon private 2M nohugepage', 'touch A 0 20K write');
+    const child = fork(k, parent);
+    for (let i = 0; i < 5; i++) {
+      const p = entries(k, parent, A + i * 4096).pte;
+      const c = entries(k, child, A + i * 4096).pte;
+      expect(ptePresent(c)).toBe(true);
+      expect(ptePfn(c)).toBe(ptePfn(p));
+      expect(pteWrite(p)).toBe(false);
+      expect(pteWrite(c)).toBe(false);
+      const pfn = ptePfn(p);
+      expect(k.mem.mapcount[pfn]).toBe(2);
+      expect(k.mem.refcount[pfn]).toBe(2);
+      expect(k.mem.flags[pfn] & PG_anon_exclusive).toBe(0);
+    }
+    expect(ptePresent(entries(k, child, A + 5 * 4096).pte)).toBe(false);
+    expect(child.rss[MM_ANONPAGES]).toBe(5);
+    expect(child.pgtablesBytes).toBe(parent.pgtablesBytes);
+    expectConsistent(k);
+  });
+
+  it('copies on the next write: the writer gets a page of its own, the other keeps the old one', () => {
+    const { k, parent } = setUp('map A anon private 2M nohugepage', 'touch A 0 4K write');
+    const child = fork(k, parent);
+    const old = ptePfn(entries(k, parent, A).pte);
+    expect(api.sysTouch(k, parent, A, true)).toBe(0);
+    const mine = entries(k, parent, A).pte;
+    expect(ptePfn(mine)).not.toBe(old);
+    expect(pteWrite(mine)).toBe(true);
+    expect(ptePfn(entries(k, child, A).pte)).toBe(old);
+    expect(k.mem.mapcount[old]).toBe(1);
+    // The child is now the only mapper: its write reuses the page (wp_page_reuse()).
+    expect(api.sysTouch(k, child, A, true)).toBe(0);
+    expect(ptePfn(entries(k, child, A).pte)).toBe(old);
+    expectConsistent(k);
+  });
+
+  it('shares a huge PMD write-protected, with a deposited table for the child', () => {
+    const { k, parent } = setUp('map A anon private 2M hugepage', 'touch A 0 4K write');
+    expect(pmdTransHuge(entries(k, parent, A).pmd)).toBe(true);
+    const before = parent.pgtablesBytes;
+    const child = fork(k, parent);
+    const p = entries(k, parent, A).pmd;
+    const c = entries(k, child, A).pmd;
+    expect(pmdTransHuge(c)).toBe(true);
+    expect(pmdPfn(c)).toBe(pmdPfn(p));
+    expect(pteWrite(p)).toBe(false);
+    expect(pteWrite(c)).toBe(false);
+    expect(k.mem.entireMapcount[pmdPfn(p)]).toBe(2);
+    expect(child.rss[MM_ANONPAGES]).toBe(512);
+    // The child's PUD and PMD tables and the deposited PTE table, as the parent's.
+    expect(child.pgtablesBytes).toBe(before);
+    expectConsistent(k);
+  });
+
+  it('leaves both processes to exit clean, in either order, with every page back', () => {
+    const ops = ['map A anon private 4M hugepage', 'touch A 0 2M write', 'map B anon private 2M nohugepage', 'touch B 0 64K write'];
+    const alone = setUp(...ops);
+    api.sysExit(alone.k, alone.parent);
+    api.quiesce(alone.k);
+    for (const childFirst of [true, false]) {
+      const { k, parent } = setUp(...ops);
+      const child = fork(k, parent);
+      const [a, b] = childFirst ? [child, parent] : [parent, child];
+      api.sysExit(k, a);
+      expectConsistent(k);
+      api.sysExit(k, b);
+      api.quiesce(k);
+      expect(api.checkExitClean(k)).toEqual([]);
+      expect(k.mem.nrFree).toBe(alone.k.mem.nrFree);
+    }
+  });
+});
+
+describe('what fork does not copy, and what it copies besides pages', () => {
+  it('copies no tables of a shared mapping: the child faults them in', () => {
+    const { k, parent } = setUp('map S anon shared 2M', 'touch S 0 16K write');
+    const child = fork(k, parent);
+    expect(ptePresent(entries(k, child, A).pte)).toBe(false);
+    expect(child.rss.reduce((n, v) => n + v, 0)).toBe(0);
+    // The parent's shared entries stay writable: no copy-on-write.
+    expect(pteWrite(entries(k, parent, A).pte)).toBe(true);
+    expect(api.sysTouch(k, child, A, false)).toBe(0);
+    expect(ptePfn(entries(k, child, A).pte)).toBe(ptePfn(entries(k, parent, A).pte));
+    expectConsistent(k);
+  });
+
+  it('copies guard markers', () => {
+    const { k, parent } = setUp('map A anon private 2M nohugepage', 'touch A 0 8K write', 'madvise A 4K 4K guard_install');
+    const child = fork(k, parent);
+    expect(isGuardPte(entries(k, child, A + 4096).pte)).toBe(true);
+    expect(api.sysTouch(k, child, A + 4096, false)).not.toBe(0);
+    expectConsistent(k);
+  });
+
+  it('duplicates swap entries: one more reference on the slot, and VmSwap in the child', () => {
+    const { k, parent } = setUp('config swap=1M', 'map A anon private 2M nohugepage', 'touch A 0 8K write', 'madvise A 0 8K pageout');
+    const e = entries(k, parent, A).pte;
+    expect(isSwapEntryPte(e)).toBe(true);
+    const count = k.swap!.swapMap[swpOffset(e)];
+    const child = fork(k, parent);
+    expect(entries(k, child, A).pte).toBe(entries(k, parent, A).pte);
+    expect(k.swap!.swapMap[swpOffset(e)]).toBe(count + 1);
+    expect(child.rss[MM_SWAPENTS]).toBe(2);
+    expectConsistent(k);
+  });
+});

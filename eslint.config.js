@@ -106,7 +106,7 @@ export default tseslint.config(
   },
   {
     // The model is pure: no clock, no randomness, no I/O, so that the same decisions give the same
-    // steps (docs/explorer.md, "Why a clean can be trusted").
+    // steps (docs/explorer.md, "Why a \"clean\" can be trusted").
     files: ['src/mm/**/*.ts', 'src/explore/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', 'Date', 'performance', 'process', 'console', 'setTimeout', 'setInterval'],

@@ -2,7 +2,7 @@
  * The `ptlab` command as a function: argv in, exit code out. src/cli/main.ts runs it for the
  * process; the fuzz suite (src/fuzz) runs it in worker threads, many times per thread. Exit codes
  * scripts can trust: 0 success; 1 a failed expectation, op or diff; 2 bad usage or a bad script;
- * 3 skipped (e.g. no live kernel to compare with); 4 internal error or model bug.
+ * 3 no verdict (a search stopped at its budget, or no live kernel to compare with); 4 internal error or model bug.
  */
 import { Command, CommanderError } from 'commander';
 import { OutputError } from '../util/atomic.js';
@@ -52,7 +52,7 @@ Examples:
   ptlab serve race.json               the web view on 127.0.0.1: races step by step, address spaces, reports
   ptlab view race.json -o race.html   the same page with the data inside, to open offline
 
-Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 skipped, 4 internal error.
+Exit codes: 0 ok, 1 failed expectation/op/diff, 2 bad usage or script, 3 no verdict, 4 internal error.
 Op-script grammar: docs/op-scripts.md; limits on inputs: docs/limits.md`,
   );
   registerRun(program);

@@ -5,7 +5,7 @@ import { safeParseScriptLines, type ParseScriptResult } from '../script/parse.js
 import { fileLines } from '../util/file_lines.js';
 
 /**
- * The exit codes of every command (README.md, "Exit codes"). 3 is one meaning everywhere: the
+ * The exit codes of every command (README.md, the paragraph "Exit codes, the same for every command"; docs/architecture.md, "Conventions"). 3 is one meaning everywhere: the
  * command ran but could not reach a verdict, because a search stopped at its budget (explore) or
  * because this machine's kernel cannot be used (diff, record).
  */

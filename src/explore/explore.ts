@@ -1,7 +1,7 @@
 /**
  * The explorer: runs executions of a system under a scheduler until the scheduler has nothing left,
  * the budget runs out, or (by default) the first violation. Pure: time comes from an injected clock,
- * progress goes to a callback, and the result is a value (STYLE.md points 1 and 6).
+ * progress goes to a callback, and the result is a value.
  */
 import { minimizeFailure, smaller, type Failing } from './minimize.js';
 import { ReplayError, ReplayScheduler } from './replay.js';

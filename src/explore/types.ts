@@ -1,6 +1,6 @@
 /**
  * The explorer's view of a concurrent system, and of a schedule. Nothing here knows what the system
- * is (STYLE.md point 9): a system is tasks that each take one `StepInfo` at a time, and the only
+ * is: a system is tasks that each take one `StepInfo` at a time, and the only
  * things the explorer reads are which objects a step touches, whether it can run, and whether it
  * ended in a violation.
  *

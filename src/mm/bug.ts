@@ -1,5 +1,5 @@
 /**
- * Two kinds of failure, kept apart (STYLE.md point 6):
+ * Two kinds of failure, kept apart:
  * - `ModelBug`: the model broke one of its own invariants or was driven outside its contract.
  *   Always a defect of ptlab, never an expected outcome.
  * - `Violation`: a sanitizer caught the *modelled kernel* doing something unsafe (use-after-free of

@@ -1,5 +1,5 @@
 /**
- * Model configuration, resolved once into a complete value (STYLE.md: configuration resolved once).
+ * Model configuration, resolved once into a complete value.
  * Defaults mirror the live kernel on our machines (docs/model.md): Linux 6.18 on x86, PT_RECLAIM on,
  * THP `madvise`, shmem THP `never`, split page-table locks, RCU single-table freeing. A `version`
  * sets the switches that release has (versions.ts); settings given explicitly win over it.

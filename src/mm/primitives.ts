@@ -1,6 +1,6 @@
 /**
  * Scheduling points: the only places where a kernel path can be interleaved with another
- * (STYLE.md point 2). Each primitive first yields a `Step` describing the shared access it is about
+ * (docs/architecture.md, "Conventions"). Each primitive first yields a `Step` describing the shared access it is about
  * to make, then makes it when resumed. Kernel paths `yield*` into these and never `yield` directly.
  *
  * This is the generator build. primitives.fast.ts holds the same functions without the yields;

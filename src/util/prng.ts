@@ -1,6 +1,6 @@
 /**
  * mulberry32: a 32-bit PRNG, small and fast, good enough to pick schedules. Ours rather than
- * Math.random so that a run is a function of its seed (STYLE.md point 1).
+ * Math.random so that a run is a function of its seed (docs/architecture.md, "Conventions").
  */
 export class Prng {
   private s: number;

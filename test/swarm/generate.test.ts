@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,15 +47,16 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers and numa only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa and fork only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2')];
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2')];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
-      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x || asWalker(a[i]).includes(x))) i++;
+      // A reader kept in contract by an mremap (a touch) is the reader again once fork replaced it.
+      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x || asWalker(a[i]).includes(x) || asTouch(x) === a[i])) i++;
       return i === a.length;
     };
     for (const s of SEEDS) {
@@ -84,7 +85,7 @@ describe('the extra groups', () => {
       expect(/^config .*arch=arm64 version=7\.1\.9/m.test(g.text)).toBe(has('arm64'));
     }
     // Examples (docs/swarm.md): seed 13 three CPUs, 14 two processes, 1 arm64, 38 all three.
-    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers' && f !== 'numa');
+    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers' && f !== 'numa' && f !== 'fork');
     expect(first3(gens[12])).toEqual(['three-cpus']);
     expect(first3(gens[13])).toEqual(['two-procs']);
     expect(first3(gens[0])).toEqual(['arm64']);
@@ -112,7 +113,8 @@ describe('the extra groups', () => {
 
   it('keeps pte_alloc and pte_offset_map in contract within their own mm only', () => {
     let acrossMms = 0;
-    for (const g of gens) {
+    // The fork group off: it turns the mremaps that unmap beside another mm's readers into forks.
+    for (const g of SEEDS.map((s) => generate(s, { extras: { fork: false } }))) {
       const tasks = g.scenario.tasks;
       for (const t of tasks) {
         if (t.spec.kind !== 'pte_alloc' && t.spec.kind !== 'pte_offset_map') continue;
@@ -190,5 +192,28 @@ describe('the numa group', () => {
       scans += ops(g).filter((o) => o.startsWith('numa_scan ')).length;
     }
     expect(scans).toBeGreaterThan(0);
+  });
+});
+
+describe('the fork group', () => {
+  it('turns mremap paths into forks of their process, over the range mremap moved, and nothing else', () => {
+    let forks = 0;
+    for (let s = 1; s <= 200; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { fork: false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      const had = ops(off).some((o) => o.startsWith('mremap '));
+      expect(g.features.includes('fork'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mremap ')));
+      if (!g.features.includes('fork')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      const back = ops(off).map((o) => o.replace(/^mremap (\S+ \S+ \S+) \S+ \S+$/, 'fork $1'));
+      // A reader that the mremap's unmap had turned into a touch (keepInContract()) is itself again.
+      const asTouch = (o: string) => o.replace(/^pte_alloc (\S+) (\S+)$/, 'touch $1 $2 4K write').replace(/^pte_offset_map (\S+) (\S+) \S+$/, 'touch $1 $2 4K read');
+      expect(ops(g).map((o, i) => (o === back[i] ? o : asTouch(o)))).toEqual(back);
+      forks += ops(g).filter((o) => o.startsWith('fork ')).length;
+    }
+    expect(forks).toBeGreaterThan(0);
   });
 });

@@ -174,46 +174,32 @@ describe('the walkers group', () => {
   });
 });
 
-describe('the numa group', () => {
-  it('turns mprotect paths into NUMA balancing scans of the same range, and nothing else', () => {
-    let scans = 0;
-    for (let s = 1; s <= 200; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { numa: false } });
-      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
-      const had = ops(off).some((o) => o.startsWith('mprotect '));
-      expect(g.features.includes('numa'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mprotect ')));
-      if (!g.features.includes('numa')) {
-        expect(g.text).toBe(off.text);
-        continue;
-      }
-      const back = ops(off).map((o) => o.replace(/^mprotect (\S+ \S+ \S+) \S+$/, 'numa_scan $1'));
-      expect(ops(g)).toEqual(back);
-      scans += ops(g).filter((o) => o.startsWith('numa_scan ')).length;
-    }
-    expect(scans).toBeGreaterThan(0);
-  });
-});
+/** A reader that an mremap's unmap had turned into a touch (keepInContract()), as that touch. */
+const asTouch = (o: string) => o.replace(/^pte_alloc (\S+) (\S+)$/, 'touch $1 $2 4K write').replace(/^pte_offset_map (\S+) (\S+) \S+$/, 'touch $1 $2 4K read');
 
-describe('the fork group', () => {
-  it('turns mremap paths into forks of their process, over the range mremap moved, and nothing else', () => {
-    let forks = 0;
-    for (let s = 1; s <= 200; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { fork: false } });
-      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
-      const had = ops(off).some((o) => o.startsWith('mremap '));
-      expect(g.features.includes('fork'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mremap ')));
-      if (!g.features.includes('fork')) {
-        expect(g.text).toBe(off.text);
-        continue;
+describe('the groups that rename a kernel path', () => {
+  const renames = [
+    { group: 'numa', from: 'mprotect', to: 'numa_scan', pattern: /^mprotect (\S+ \S+ \S+) \S+$/, about: 'mprotect paths into NUMA balancing scans of the same range' },
+    { group: 'fork', from: 'mremap', to: 'fork', pattern: /^mremap (\S+ \S+ \S+) \S+ \S+$/, about: 'mremap paths into forks of their process, over the range mremap moved (a reader mremap kept in contract is itself again)' },
+  ] as const;
+  for (const { group, from, to, pattern, about } of renames) {
+    it(`${group}: turns ${about}, and nothing else`, () => {
+      let renamed = 0;
+      for (let s = 1; s <= 200; s++) {
+        const g = generate(s);
+        const off = generate(s, { extras: { [group]: false } });
+        const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+        const had = ops(off).some((o) => o.startsWith(`${from} `));
+        expect(g.features.includes(group), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith(`${from} `)));
+        if (!g.features.includes(group)) {
+          expect(g.text).toBe(off.text);
+          continue;
+        }
+        const back = ops(off).map((o) => o.replace(pattern, `${to} $1`));
+        expect(ops(g).map((o, i) => (o === back[i] ? o : asTouch(o)))).toEqual(back);
+        renamed += ops(g).filter((o) => o.startsWith(`${to} `)).length;
       }
-      const back = ops(off).map((o) => o.replace(/^mremap (\S+ \S+ \S+) \S+ \S+$/, 'fork $1'));
-      // A reader that the mremap's unmap had turned into a touch (keepInContract()) is itself again.
-      const asTouch = (o: string) => o.replace(/^pte_alloc (\S+) (\S+)$/, 'touch $1 $2 4K write').replace(/^pte_offset_map (\S+) (\S+) \S+$/, 'touch $1 $2 4K read');
-      expect(ops(g).map((o, i) => (o === back[i] ? o : asTouch(o)))).toEqual(back);
-      forks += ops(g).filter((o) => o.startsWith('fork ')).length;
-    }
-    expect(forks).toBeGreaterThan(0);
-  });
+      expect(renamed).toBeGreaterThan(0);
+    });
+  }
 });

@@ -41,7 +41,9 @@ export interface StepWhere {
   readonly loc: string;
 }
 
-const FRAME = /^\s*at (?:async )?([\w$.]+) \((.*):(\d+):\d+\)$/;
+// A function called as a property of an ops table reads `Object.swapinWalkPmdEntry [as pmdEntry]`
+// when V8 keeps the property name (as under vitest's transform): the function's own name counts.
+const FRAME = /^\s*at (?:async )?([\w$.]+)(?: \[as [\w$]+\])? \((.*):(\d+):\d+\)$/;
 const MODEL_FILE = /(?:^|\/)((?:src|dist)\/mm\/[\w/.-]+)$/;
 
 /** `zapPteRange` → `zap_pte_range`, `__pteOffsetMap` → `__pte_offset_map`. */

@@ -29,6 +29,11 @@ describe('stepWhere', () => {
     expect(stepWhere(s)).toEqual({ fn: 'filemap_fault', loc: 'src/mm/filemap.ts:120' });
   });
 
+  it('names a callback of an ops table by its own name, also when V8 adds the property it was called through', () => {
+    const s = stack('spinLock (/r/src/mm/primitives.ts:130:3)', 'Object.swapinWalkPmdEntry [as pmdEntry] (/r/src/mm/madvise_willneed.ts:50:9)', 'walkPmdRange (/r/src/mm/pagewalk.ts:80:5)');
+    expect(stepWhere(s)).toEqual({ fn: 'swapin_walk_pmd_entry', loc: 'src/mm/madvise_willneed.ts:50' });
+  });
+
   it('names no function for a step outside src/mm', () => {
     expect(stepWhere(stack('spinLock (/r/src/mm/primitives.ts:130:3)', 'runTask (/r/src/scenarios/tasks.ts:5:1)'))).toBeUndefined();
   });

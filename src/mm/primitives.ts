@@ -33,7 +33,8 @@ export type Step =
   | { op: 'walk'; mm: MmStruct; addr: number }
   | { op: 'call-rcu'; tables: readonly number[] }
   | { op: 'ptlock-free' | 'deposit'; tid: number }
-  | { op: 'choice'; what: 'need_resched' | 'batch_alloc' }
+  /** `fresh`: need_resched() asked first thing after a reschedule, which is no choice (needResched()). */
+  | { op: 'choice'; what: 'need_resched' | 'batch_alloc'; fresh?: true }
   | { op: 'mt-walk' | 'mt-store' | 'seq-end'; mm: MmStruct }
   | { op: 'wdowngrade'; sem: RwSem }
   | { op: 'seq' | 'vma-get' | 'detach'; vma: Vma };
@@ -327,9 +328,13 @@ export function* tlbRemoveTableSyncOne(tables: readonly number[]): KGen<void> {
  * true every `needReschedEvery` calls, never by default.
  */
 export function* needResched(): KGen<boolean> {
-  const v = yield at({ op: 'choice', what: 'need_resched' });
-  if (typeof v === 'boolean') return v;
-  return S.needReschedByConfig();
+  // The first check after cond_resched() sees the flag clear (a fresh timeslice, sync.ts), so the
+  // explorer is given no choice there: answering "yes" after every reschedule would keep a zap loop
+  // from ever making progress, a schedule no kernel runs forever.
+  const v = yield at(current.cpu.reschedFresh ? { op: 'choice', what: 'need_resched', fresh: true } : { op: 'choice', what: 'need_resched' });
+  if (typeof v !== 'boolean') return S.needReschedByConfig();
+  if (v) S.reschedChosen();
+  return v;
 }
 /** Whether a GFP_NOWAIT allocation of an mmu_gather batch page succeeds. */
 export function* batchAllocSucceeds(): KGen<boolean> {

@@ -202,6 +202,11 @@ export function needReschedByConfig(): boolean {
   return cpu.reschedPending;
 }
 
+/** The explorer answered need_resched() "yes": the flag stays set until the task reschedules. */
+export function reschedChosen(): void {
+  current.cpu.reschedPending = true;
+}
+
 /** cond_resched(): the task schedules, which clears its need_resched flag. */
 export function rescheduled(): void {
   const cpu = current.cpu;

@@ -260,7 +260,7 @@ class ModelInstance implements Instance {
     if (!t.pending) return null;
     if (t.info) return t.info;
     const p = t.pending;
-    const info = new ModelStepInfo(p, this.k, footprint(p, this.k.cpus[t.cpu], this.k), p.op === 'choice' && this.scn.choices.includes(p.what));
+    const info = new ModelStepInfo(p, this.k, footprint(p, this.k.cpus[t.cpu], this.k), this.branches(p));
     if (STATIC_FOOTPRINT.has(p.op)) t.info = info;
     return info;
   }
@@ -315,8 +315,13 @@ class ModelInstance implements Instance {
     }
     const t = this.tasks[i];
     const p = t.pending;
-    const v = p?.op === 'choice' && this.scn.choices.includes(p.what) ? choice === 1 : undefined;
+    const v = p && this.branches(p) ? choice === 1 : undefined;
     this.advance(t, v);
+  }
+
+  /** A choice the scenario asks the explorer to branch on (`choices ...`), unless it is no choice (`fresh`). */
+  private branches(p: Step): boolean {
+    return p.op === 'choice' && this.scn.choices.includes(p.what) && !p.fresh;
   }
 
   /**

@@ -21,7 +21,7 @@
 import type { MmStruct } from '../mm/mm_types.js';
 import { pagemapRuns, procCounters, type ModelApi } from '../script/exec.js';
 import type { Scenario } from './format.js';
-import type { TaskSpec } from './tasks.js';
+import { isPopulate, type TaskSpec } from './tasks.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { mappingSizes } from './validate.js';
 
@@ -117,11 +117,14 @@ export function observeOutcome(api: ModelApi, plan: ObservationPlan, results: re
 /**
  * A task's units in the sequential orders: a `touch` is one user access per page (a fault, then
  * the access again), and another task may run between two of them, as between two instructions
- * of a program; every other task is one system call, one unit. (MADV_POPULATE also faults page by
- * page, and a zap may drop its PTE lock midway: both are still one unit, a limit of the oracle.)
+ * of a program; MADV_POPULATE_(READ|WRITE) is one fault per page (faultin_page_range()), another
+ * task may run between two of them too (a per-VMA DONTNEED, or anything once the populate drops the
+ * mmap_lock on VM_FAULT_RETRY); every other task is one system call, one unit. (A zap may drop its
+ * PTE lock midway: it is still one unit, a limit of the oracle.)
  */
 export function taskUnits(spec: TaskSpec): number {
-  return spec.kind === 'touch' ? Math.max(1, spec.len / PAGE_SIZE) : 1;
+  const pageByPage = spec.kind === 'touch' || (spec.kind === 'madvise' && isPopulate(spec.advice));
+  return pageByPage ? Math.max(1, spec.len / PAGE_SIZE) : 1;
 }
 
 /** Past this many orders of units, the orders are of whole tasks (pageGranular() is false). */

@@ -109,6 +109,11 @@ export const TASK_KINDS = [
   'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
 ] as const;
 
+/** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
+export function isPopulate(advice: Advice): boolean {
+  return advice === 'populate_read' || advice === 'populate_write';
+}
+
 /** What shrinkFolio() did, as the task's result. */
 const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3 } as const;
 
@@ -121,6 +126,17 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':
+      // MADV_POPULATE_(READ|WRITE) is a loop of faults, page by page (faultin_page_range()), and
+      // other paths may run between two of them: a sequential run of the explainer (`onUnit`)
+      // populates one page per unit, as it touches one page per unit.
+      if (onUnit && isPopulate(t.advice)) {
+        for (let a = addr; a < addr + t.len; a += PAGE_SIZE) {
+          if (a !== addr) onUnit();
+          const r = yield* madviseSyscall(mm, a, PAGE_SIZE, t.advice);
+          if (r) return r;
+        }
+        return 0;
+      }
       return yield* madviseSyscall(mm, addr, t.len, t.advice);
     case 'touch': {
       for (let a = addr; a < addr + t.len; a += PAGE_SIZE) {

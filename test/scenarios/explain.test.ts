@@ -74,6 +74,19 @@ describe('sequential orders', () => {
     expect(sequentialOutcomesOf(big).coarse).toBe(true);
   });
 
+  it('MADV_POPULATE is one unit per page too: a DONTNEED between two of its faults is explained', () => {
+    // Swarm seed 7, job 84: the populate faulted pages 1 and 2, the DONTNEED zapped them and
+    // reclaimed the table, and the populate faulted page 3 into a new one.
+    const pop = scenario('scenario populate_three\nabout t\nprocess P\nmap B anon private 2M\ncpu 0 madvise B 4K 12K populate_read\ncpu 1 madvise B 0 2M dontneed\n');
+    expect(sequentialOrders(pop)).toHaveLength(4);
+    const r = runScenario(pop, { explain: {}, snapshots: false });
+    expect(r.status === 'violation' ? r.violation.message : r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.complete).toBe(true);
+    // The other advice stays one unit.
+    const cold = scenario('scenario cold_three\nabout t\nprocess P\nmap B anon private 2M\ncpu 0 madvise B 4K 12K cold\ncpu 1 madvise B 0 2M dontneed\n');
+    expect(sequentialOrders(cold)).toHaveLength(2);
+  });
+
   it('choice vectors are enumerated depth-first, each once', () => {
     const seen: string[] = [];
     const runs = forEachChoiceVector((choose) => {

@@ -7,8 +7,7 @@ import { explorerBench, renderExplorerBench } from '../bench/explorer.js';
 import { spinBench, renderSpin } from '../bench/spin.js';
 import { benchSwarm } from './swarm.js';
 import { loadScenario } from '../scenarios/registry.js';
-import { EXIT, UsageError } from './util.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { EXIT, UsageError, writeBenchResult } from './util.js';
 import { intArg, intListArg, numberArg } from './options.js';
 import { readMutationSummary, renderMutation } from '../bench/mutation.js';
 
@@ -21,9 +20,7 @@ function benchMutation(out: string): void {
   const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT);
   const configured = JSON.parse(fs.readFileSync(MUTATION_FILES, 'utf8')) as string[];
   const md = renderMutation(s, { date: new Date(fs.statSync(MUTATION_REPORT).mtime).toISOString().slice(0, 10), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT, configured });
-  writeFileAtomic(out, md);
-  writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify(s, null, 2) + '\n');
-  process.stdout.write(md);
+  writeBenchResult(out, md, s);
 }
 
 export function registerBench(program: Command): void {
@@ -60,9 +57,7 @@ export function registerBench(program: Command): void {
         const spin = spinBench(log);
         const out = opts.output ?? 'bench/EXPLORER.md';
         const md = renderExplorerBench(b, spin ? renderSpin(spin, b) : undefined);
-        writeFileAtomic(out, md);
-        writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify({ ...b, spin }, null, 2) + '\n');
-        process.stdout.write(md);
+        writeBenchResult(out, md, { ...b, spin });
         return;
       }
       if (opts.production) {
@@ -73,9 +68,7 @@ export function registerBench(program: Command): void {
         const s = await shardSpeedup(0.02, 3);
         const out = opts.output ?? 'bench/WORKLOADS.md';
         const md = renderWorkloadResults(p, s);
-        writeFileAtomic(out, md);
-        writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify({ production: p, speedup: s }, null, 2) + '\n');
-        process.stdout.write(md);
+        writeBenchResult(out, md, { production: p, speedup: s });
         return;
       }
       opts.output ??= 'bench/RESULTS.md';
@@ -83,10 +76,7 @@ export function registerBench(program: Command): void {
       if (opts.kernel) await prepareRunner();
       const r = runBench({ reps, kernel: opts.kernel, gibs, log });
       const md = renderResults(r);
-      fs.mkdirSync(opts.output.replace(/\/[^/]*$/, '') || '.', { recursive: true });
-      writeFileAtomic(opts.output, md);
-      writeFileAtomic(opts.output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
-      process.stdout.write(md);
+      writeBenchResult(opts.output, md, r);
       process.exitCode = EXIT.OK;
     });
 }

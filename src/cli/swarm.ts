@@ -2,7 +2,6 @@
  * `ptlab swarm`: a campaign of generated scenarios (src/swarm, docs/swarm.md).
  * Exit codes: 0 no findings, 1 findings, 2 bad input.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -15,7 +14,7 @@ import { renderSwarmBench, swarmBench } from '../bench/swarm.js';
 import { defaultWorkers, runCampaign } from '../swarm/campaign.js';
 import { queuedJobs, type RedisAddress } from '../swarm/queue.js';
 import { progressLine } from './progress.js';
-import { EXIT, UsageError } from './util.js';
+import { EXIT, UsageError, writeBenchResult } from './util.js';
 import { queueArg, reachQueue } from './worker.js';
 import { loadAllowList } from '../scenarios/registry.js';
 import { writeCampaignReport } from './swarm_report.js';
@@ -121,9 +120,6 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
   const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
   const md = renderSwarmBench(r);
-  fs.mkdirSync(path.dirname(output), { recursive: true });
-  fs.writeFileSync(output, md);
-  fs.writeFileSync(output.replace(/\.md$/, '.json'), JSON.stringify(r, null, 2) + '\n');
-  process.stdout.write(md);
+  writeBenchResult(output, md, r);
   process.exitCode = EXIT.OK;
 }

@@ -1,8 +1,10 @@
 /** Shared bits of the CLI: exit codes, errors, script loading, --config parsing, tables. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { formatScriptError, type Script } from '../script/ast.js';
 import { safeParseScriptLines, type ParseScriptResult } from '../script/parse.js';
 import { fileLines } from '../util/file_lines.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 /**
  * The exit codes of every command (README.md, the paragraph "Exit codes, the same for every command"; docs/architecture.md, "Conventions"). 3 is one meaning everywhere: the
@@ -76,4 +78,16 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const line = (r: (string | number)[], isHeader: boolean) =>
     r.map((c, i) => (i === 0 || isHeader ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
+}
+
+/**
+ * A benchmark's result: its Markdown at `out` (FILE.md), the data beside it (FILE.json), each
+ * written whole or not at all (src/util/atomic.ts), the directory made if missing; then the
+ * Markdown on stdout.
+ */
+export function writeBenchResult(out: string, md: string, data: unknown): void {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  writeFileAtomic(out, md);
+  writeFileAtomic(out.replace(/\.md$/, '.json'), JSON.stringify(data, null, 2) + '\n');
+  process.stdout.write(md);
 }

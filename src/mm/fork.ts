@@ -25,7 +25,7 @@ import { current } from './current.js';
 import { guardOn } from './config.js';
 import { isHugeZeroPmd } from './huge_memory.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
-import { AnonVma, MMF_VM_HUGEPAGE, MM_ANONPAGES, MM_SWAPENTS, MmStruct, VM_LOCKED_MASK, VM_MAYWRITE, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_UFFD_WP, Vma, __VM_UFFD_FLAGS } from './mm_types.js';
+import { AnonVma, isCowMapping, MMF_VM_HUGEPAGE, MM_ANONPAGES, MM_SWAPENTS, MmStruct, VM_LOCKED_MASK, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_UFFD_WP, Vma, __VM_UFFD_FLAGS } from './mm_types.js';
 import { folioPteBatch } from './memory/zap.js';
 import { mmIncNrPtes, pgdOffset, pgtableAlloc, pmdAlloc, pmdOffset, pteAlloc, pteFree, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { PT_ANON } from './page_alloc.js';
@@ -47,6 +47,7 @@ import {
   pmdNone,
   pmdTransHuge,
   pteClearFlags,
+  pteSetFlags,
   pteMarkerBits,
   pteNone,
   ptePfn,
@@ -65,11 +66,6 @@ import { addMmCounter, folioRefAdd, mmCounter } from './swap.js';
 import { swapDuplicate } from './swapfile.js';
 import { exitMmap } from './mmap.js';
 import { vmaLink } from './vma.js';
-
-/** is_cow_mapping(): private and may become writable. */
-export function isCowMapping(flags: number): boolean {
-  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
-}
 
 /** userfaultfd_wp(). */
 const userfaultfdWp = (vma: Vma): boolean => (vma.flags & VM_UFFD_WP) !== 0;
@@ -260,7 +256,7 @@ function* copyPresentPtes(dst: Vma, src: Vma, dstPte: number, srcPte: number, pt
     const merged = { writable: false };
     const ignore = _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW | (src.flags & VM_SHARED ? _PAGE_DIRTY : 0);
     nr = yield* folioPteBatch(head, srcPte, pte, maxNr, ignore, merged);
-    if (merged.writable) pte |= _PAGE_RW; // FPB_MERGE_WRITE: pte_mkwrite() if any was writable
+    if (merged.writable) pte = pteSetFlags(pte, _PAGE_RW); // FPB_MERGE_WRITE: pte_mkwrite() if any was writable
   }
   folioRefAdd(head, nr); // folio_ref_add() / folio_get()
   if (mem.type[head] === PT_ANON) {
@@ -322,6 +318,8 @@ function* copyNonpresentPte(dst: Vma, src: Vma, dstPte: number, srcPte: number, 
  * to faults: a file VMA), -EAGAIN when the PMD is no longer huge, -ENOMEM.
  */
 function* copyHugePmd(dst: Vma, src: Vma, dstPmd: number, srcPmd: number, addr: Vaddr): KGen<number> {
+  // The kernel first reads the PMD locklessly for a pmd_special() (PFN-map) leaf, which it copies
+  // as is; the model maps no special huge PMD, so that read and branch are left out.
   // Skip if can be re-fill on fault.
   if (!dst.isAnonymous()) return 0;
   const pgtable = pgtableAlloc(dst.mm, LEVEL_PTE, addr); // pte_alloc_one()

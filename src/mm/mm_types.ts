@@ -48,6 +48,11 @@ export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
+/** include/linux/mm.h: is_cow_mapping(): private and may become writable. */
+export function isCowMapping(flags: number): boolean {
+  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+}
+
 /** include/linux/sched/coredump.h: MMF_* bits. */
 export const MMF_VM_HUGEPAGE = 1 << 0;
 export const MMF_OOM_SKIP = 1 << 1;

@@ -17,7 +17,7 @@ import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
 import { vmaPageProt, vmaWantsWritenotify } from './memory/fault.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
-import { VM_EXEC, VM_LOCKED, VM_MAYWRITE, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { isCowMapping, VM_EXEC, VM_LOCKED, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { calcVmProtBits, PROT_EXEC, PROT_READ, PROT_WRITE } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
@@ -307,11 +307,6 @@ function protNumaSkip(vma: Vma, oldpte: Pte, targetNode: number): boolean {
   if (mem.type[head] === PT_FILE && mem.flags[head] & PG_dirty) return true;
   // Don't mess with PTEs if page is already on the node a single-threaded process is running on.
   return targetNode === FOLIO_NID;
-}
-
-/** is_cow_mapping(): private and may be written. */
-function isCowMapping(flags: number): boolean {
-  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
 }
 
 /**

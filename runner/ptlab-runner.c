@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/swap.h>
@@ -50,6 +52,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 
 /* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
@@ -80,11 +86,21 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+#ifndef TCP_ZEROCOPY_RECEIVE
+#define TCP_ZEROCOPY_RECEIVE 35
+#endif
 
 enum exit_code { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_SKIP = 3, EXIT_INTERNAL = 4 };
 
 #define PAGE_SIZE_4K ((uint64_t)4096)
 #define C_SRC_SIZE ((uint64_t)2 << 20) /* uffd_copy's source buffer: at most 2M per op */
+#define TCP_ZC_MAX ((uint64_t)64 << 20) /* tcp_zerocopy: at most 64M per op (the comment before c_tcp_pair()) */
 #define PLACEMENT_BASE ((uint64_t)16 << 40) /* 16 TiB: docs/op-scripts.md, placement rule */
 #define PLACEMENT_STRIDE ((uint64_t)1 << 40)
 
@@ -117,9 +133,9 @@ static const char *const FIELD_NAMES[] = {
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
-	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY,
 };
-enum map_kind { MK_ANON, MK_SHMEM, MK_FILE };
+enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
 static const char *const CMP_NAMES[] = { "==", "<=", ">=", "<", ">", "!=" };
 
@@ -228,6 +244,8 @@ struct mapping {
 	char *name;
 	int proc;
 	uint64_t addr, size;
+	bool tcp;           /* `map M tcp`: rfd and sfd are its sockets, as numbered in the child */
+	int rfd, sfd;       /* the receiving (mmapped) socket and its peer, the sender */
 };
 
 static struct fileobj *files;
@@ -599,7 +617,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 	} else if (!strcmp(op, "map")) {
 		o->kind = K_MAP;
 		if (t->nw < 3 || !want_name(t->w[1], "mapping name"))
-			return t->nw < 3 ? perr("wrong number of words (expected map M anon|shmem|file ...)") : false;
+			return t->nw < 3 ? perr("wrong number of words (expected map M anon|shmem|file|tcp ...)") : false;
 		o->name = strdup(t->w[1]);
 		const char *k = t->w[2];
 		if (!strcmp(k, "anon")) {
@@ -616,8 +634,19 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			    !want_size(t->w[5], "size", &o->len) || !want_share(o, t->w[6]))
 				return t->nw < 4 ? perr("wrong number of words (expected map M shmem|file F OFFSET SIZE shared|private)") : false;
 			o->ref = strdup(t->w[3]);
+		} else if (!strcmp(k, "tcp")) {
+			/* Read-only and shared by construction: tcp_mmap() refuses VM_WRITE and VM_EXEC. */
+			o->mkind = MK_TCP;
+			o->shared = true;
+			for (int i = 3; i < t->nw; i++)
+				if (!strcmp(t->w[i], "hugepage") || !strcmp(t->w[i], "nohugepage") || !strcmp(t->w[i], "locked"))
+					return perr("map M tcp takes no %s (expected map M tcp SIZE [at=ADDR])", t->w[i]);
+			if (opt(t, "prot"))
+				return perr("map M tcp takes no prot= (the mapping is always r-- and shared: tcp_mmap() refuses VM_WRITE and VM_EXEC)");
+			if (!want_words(t, 4, 4, "map M tcp SIZE [at=ADDR]") || !want_size(t->w[3], "size", &o->len))
+				return false;
 		} else {
-			return perr("unknown mapping kind '%s' (expected anon, shmem or file)", k);
+			return perr("unknown mapping kind '%s' (expected anon, shmem, file or tcp)", k);
 		}
 		if (o->len == 0 || o->len % PAGE_SIZE_4K)
 			return perr("mapping size must be a non-zero multiple of 4K");
@@ -625,7 +654,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return false;
 		(void)opt(t, "align"); /* accepted for compatibility; placement already aligns to 1 TiB */
 		const char *pr = opt(t, "prot");
-		o->prot = PROT_READ | PROT_WRITE;
+		o->prot = o->mkind == MK_TCP ? PROT_READ : PROT_READ | PROT_WRITE;
 		if (pr && !want_prot(pr, &o->prot))
 			return false;
 	} else if (!strcmp(op, "mprotect")) {
@@ -696,6 +725,12 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return false;
 		if (o->kind == K_UFFD_COPY && o->len > C_SRC_SIZE)
 			return perr("uffd_copy of more than 2M (expected at most the runner's source buffer, 2M)");
+	} else if (!strcmp(op, "tcp_zerocopy")) {
+		o->kind = K_TCP_ZEROCOPY;
+		if (!want_words(t, 4, 4, "tcp_zerocopy M OFFSET LEN") || !parse_range(o, t->w + 1))
+			return false;
+		if (o->len > TCP_ZC_MAX)
+			return perr("tcp_zerocopy of more than 64M (expected at most what the runner's receive buffer holds, 64M)");
 	} else if (!strcmp(op, "unmap") || !strcmp(op, "mlock") || !strcmp(op, "munlock")) {
 		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
@@ -734,7 +769,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -814,7 +849,7 @@ static int parse_script(char *text)
  */
 enum cmd_op {
 	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
-	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT,
+	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY,
 };
 
 struct cmd {
@@ -823,6 +858,8 @@ struct cmd {
 	uint64_t addr, len, off, stride;
 	int32_t flags, advice, huge, locked, write, has_range, prot;
 	uint64_t newlen, newaddr; /* C_MREMAP; flags: MREMAP_MAYMOVE, MREMAP_FIXED */
+	int32_t tcp;        /* C_MAP: map a new loopback TCP connection's receiving socket (fd unused) */
+	int32_t sfd;        /* C_TCP_ZEROCOPY: the sending socket; fd is the receiving one */
 };
 
 struct resp {
@@ -832,6 +869,12 @@ struct resp {
 	uint64_t addr;      /* C_MREMAP: where the mapping is now */
 	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
+	/* C_MAP of tcp and C_TCP_ZEROCOPY: the step that failed, TS_* (then err is its errno, or 0 for
+	   a timeout or a wrong MSS), which is the runner's failure, not the op's outcome. */
+	int32_t step;
+	int32_t rfd, sfd;   /* C_MAP of tcp: the child's receiving and sending sockets */
+	uint32_t got;       /* C_TCP_ZEROCOPY: zc.length; TS_MSS: the MSS; TS_SEND, TS_WAIT: bytes sent, queued */
+	uint32_t hint;      /* C_TCP_ZEROCOPY: zc.recv_skip_hint; TS_DRAIN: bytes still queued */
 };
 
 /* A snapshot with a range is followed by chunks of run-length pagemap codes: count << 8 | code. */
@@ -1199,6 +1242,207 @@ static int c_uffd_op(const struct cmd *c, int *unavailable)
 	}
 }
 
+/*
+ * TCP zerocopy receive: `map M tcp` and `tcp_zerocopy`.
+ *
+ * A `map M tcp` opens a loopback connection in the child (listen on 127.0.0.1, port 0; connect;
+ * accept) and mmaps the accepted socket, which receives; the connecting socket sends. Both stay open
+ * until the process exits; the parent keeps their numbers with the mapping.
+ *
+ * TCP_ZEROCOPY_RECEIVE maps only frags that are a whole order-0 page at offset 0 with no ->mapping
+ * (can_map_frag() in net/ipv4/tcp.c, 6.18) and stops at the first other one, leaving the rest to
+ * read(). Two things make every received frag such a page on loopback, as in the kernel selftest
+ * tools/testing/selftests/net/tcp_mmap.c:
+ *   - MSG_ZEROCOPY on the sender. A plain send() copies into the socket's page_frag, order-3
+ *     compound pages that are never mappable (measured: 0 of 64K mapped). The frags of a
+ *     MSG_ZEROCOPY skb are copied when loopback delivers it, by skb_copy_ubufs() (net/core/skbuff.c),
+ *     into fresh order-0 pages packed from offset 0 (order 0 while the skb holds at most
+ *     MAX_SKB_FRAGS pages: lo's gso_max_size of 64K keeps it so).
+ *   - A TCP payload of exactly 4096 bytes per segment (TCP_MAXSEG 4096 + 12 for the timestamp
+ *     option): every skb then carries a multiple of 4K, so the last packed page is full too. Without
+ *     it, 28K or 60K of 64K mapped. A connection that gets another MSS (timestamps off) is made
+ *     again once with the difference taken off TCP_MAXSEG.
+ * The sender's MSG_ZEROCOPY completions are read off its error queue and dropped.
+ *
+ * All LEN bytes must be queued before the call. SO_RCVBUFFORCE of 64M (sk_rcvbuf 128M; without
+ * CAP_NET_ADMIN, SO_RCVBUF capped by net.core.rmem_max) keeps TCP from collapsing the queue into
+ * linear copies (tcp_prune_queue()): 96M went through on a 6.18.44 machine, 128M stalled; hence
+ * TCP_ZC_MAX. The sent data is c_src, the uffd_copy source, from its start, wrapping every 2M.
+ */
+enum tcp_step { TS_NONE, TS_SOCKET, TS_SOCKOPT, TS_BIND, TS_LISTEN, TS_CONNECT, TS_ACCEPT, TS_MSS, TS_SEND, TS_WAIT, TS_DRAIN };
+static const char *const TS_NAMES[] = {
+	"", "socket", "setsockopt", "bind", "listen", "connect", "accept", "getsockopt TCP_MAXSEG", "send",
+	"waiting for the data", "reading the bytes not mapped",
+};
+#define ZC_MSS 4096
+#define ZC_BUF (64 << 20)
+#define ZC_TIMEOUT_MS 10000
+
+/* struct tcp_zerocopy_receive of include/uapi/linux/tcp.h (6.18): glibc's has only its first 3 fields. */
+struct c_tcp_zc {
+	uint64_t address;
+	uint32_t length, recv_skip_hint, inq;
+	int32_t err;
+	uint64_t copybuf_address;
+	int32_t copybuf_len;
+	uint32_t flags;
+	uint64_t msg_control, msg_controllen;
+	uint32_t msg_flags, reserved;
+};
+
+static int64_t c_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A socket buffer of ZC_BUF: SO_*BUFFORCE, else (no CAP_NET_ADMIN) the plain option. 0 or -1. */
+static int c_sockbuf(int fd, int force, int plain)
+{
+	int v = ZC_BUF;
+	if (!setsockopt(fd, SOL_SOCKET, force, &v, sizeof v))
+		return 0;
+	return errno == EPERM && !setsockopt(fd, SOL_SOCKET, plain, &v, sizeof v) ? 0 : -1;
+}
+
+/* Opens the connection of a `map M tcp` into r->rfd and r->sfd: TS_NONE, or the step that failed
+   (r->err its errno; for TS_MSS with r->err 0, r->got is the MSS the second try got). */
+static int c_tcp_pair(struct resp *r)
+{
+	int mss = ZC_MSS + 12, on = 1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int l = -1, s = -1, a = -1, step = TS_NONE;
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof sin;
+		if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    (s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			step = TS_SOCKET;
+		else if (c_sockbuf(l, SO_RCVBUFFORCE, SO_RCVBUF) || c_sockbuf(s, SO_SNDBUFFORCE, SO_SNDBUF) ||
+			 setsockopt(l, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) ||
+			 setsockopt(s, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) ||
+			 setsockopt(s, SOL_SOCKET, SO_ZEROCOPY, &on, sizeof on))
+			step = TS_SOCKOPT;
+		else if (bind(l, (struct sockaddr *)&sin, sizeof sin))
+			step = TS_BIND;
+		else if (listen(l, 1) || getsockname(l, (struct sockaddr *)&sin, &sl))
+			step = TS_LISTEN;
+		else if (connect(s, (struct sockaddr *)&sin, sizeof sin))
+			step = TS_CONNECT;
+		else if ((a = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			step = TS_ACCEPT;
+		int e = errno, got = 0;
+		socklen_t gl = sizeof got;
+		if (!step && getsockopt(s, IPPROTO_TCP, TCP_MAXSEG, &got, &gl)) {
+			step = TS_MSS;
+			e = errno;
+		}
+		if (l >= 0)
+			close(l);
+		if (!step && got == ZC_MSS) {
+			r->rfd = a;
+			r->sfd = s;
+			return TS_NONE;
+		}
+		if (s >= 0)
+			close(s);
+		if (a >= 0)
+			close(a);
+		if (step) {
+			r->err = e;
+			return step;
+		}
+		r->got = (uint32_t)got;
+		mss += ZC_MSS - got;
+	}
+	r->err = 0;
+	return TS_MSS;
+}
+
+/* Reads the sender's MSG_ZEROCOPY completions off its error queue and drops them. */
+static void c_tcp_errqueue(int sfd)
+{
+	char ctl[128];
+	for (;;) {
+		struct msghdr m = { .msg_control = ctl, .msg_controllen = sizeof ctl };
+		if (recvmsg(sfd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+	}
+}
+
+/*
+ * tcp_zerocopy: the sender sends c->len bytes, and once the receive queue holds them all,
+ * TCP_ZEROCOPY_RECEIVE at c->addr for c->len bytes (no copybuf, flags 0): r->err its errno,
+ * r->got and r->hint its zc.length and zc.recv_skip_hint. Whatever it did not map is read, so the
+ * next call starts at an empty queue. r->step says which step of the runner's own failed.
+ */
+static void c_tcp_zerocopy(const struct cmd *c, struct resp *r)
+{
+	int64_t deadline = c_ms() + ZC_TIMEOUT_MS;
+	uint64_t sent = 0;
+	while (sent < c->len) {
+		uint64_t off = sent % C_SRC_SIZE;
+		size_t n = (size_t)(c->len - sent < C_SRC_SIZE - off ? c->len - sent : C_SRC_SIZE - off);
+		ssize_t w = send(c->sfd, c_src + off, n, MSG_ZEROCOPY | MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w >= 0) {
+			sent += (uint64_t)w;
+			continue;
+		}
+		/* ENOBUFS: the completions not yet read hold the socket's optmem. */
+		if ((errno != EAGAIN && errno != ENOBUFS && errno != EINTR) || c_ms() > deadline) {
+			r->step = TS_SEND;
+			r->err = errno == EAGAIN || errno == ENOBUFS || errno == EINTR ? 0 : errno;
+			r->got = (uint32_t)sent;
+			return;
+		}
+		c_tcp_errqueue(c->sfd);
+		struct pollfd p = { .fd = c->sfd, .events = POLLOUT };
+		poll(&p, 1, 10);
+	}
+	c_tcp_errqueue(c->sfd);
+	int inq = 0;
+	for (;;) {
+		if (ioctl(c->fd, SIOCINQ, &inq)) {
+			r->step = TS_WAIT;
+			r->err = errno;
+			return;
+		}
+		if ((uint64_t)inq >= c->len)
+			break;
+		if (c_ms() > deadline) {
+			r->step = TS_WAIT;
+			r->got = (uint32_t)inq;
+			return;
+		}
+		usleep(1000);
+	}
+	struct c_tcp_zc zc;
+	memset(&zc, 0, sizeof zc);
+	zc.address = c->addr;
+	zc.length = (uint32_t)c->len;
+	socklen_t zl = sizeof zc;
+	r->err = getsockopt(c->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &zl) ? errno : 0;
+	r->got = zc.length;
+	r->hint = zc.recv_skip_hint;
+	for (;;) {
+		if (ioctl(c->fd, SIOCINQ, &inq)) {
+			r->step = TS_DRAIN;
+			r->err = errno;
+			return;
+		}
+		if (inq == 0)
+			break;
+		ssize_t n = read(c->fd, c_buf, (size_t)inq < sizeof c_buf ? (size_t)inq : sizeof c_buf);
+		if (n <= 0) {
+			r->step = TS_DRAIN;
+			r->err = n < 0 ? errno : 0;
+			r->hint = (uint32_t)inq;
+			return;
+		}
+	}
+	c_tcp_errqueue(c->sfd);
+}
+
 static void c_populate_all(void)
 {
 	if (c_read_proc("/proc/self/maps", c_buf, sizeof c_buf))
@@ -1261,7 +1505,10 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		switch (c.op) {
 		case C_MAP: {
-			void *p = mmap(a, c.len, c.prot, c.flags | MAP_FIXED_NOREPLACE, c.fd, (off_t)c.off);
+			r.rfd = r.sfd = -1;
+			if (c.tcp && (r.step = c_tcp_pair(&r)))
+				break;
+			void *p = mmap(a, c.len, c.prot, c.flags | MAP_FIXED_NOREPLACE, c.tcp ? r.rfd : c.fd, (off_t)c.off);
 			if (p == MAP_FAILED) {
 				r.err = errno;
 			} else if (p != a) { /* kernels before 4.17 treat the flag as a hint */
@@ -1273,6 +1520,11 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 					r.err = errno;
 				else if (c.locked && mlock(a, c.len))
 					r.err = errno;
+			}
+			if (c.tcp && !r.aux) { /* no mapping: no connection either */
+				close(r.rfd);
+				close(r.sfd);
+				r.rfd = r.sfd = -1;
 			}
 			break;
 		}
@@ -1315,6 +1567,9 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_UFFD_ZEROPAGE:
 		case C_UFFD_WRITEPROTECT:
 			r.err = c_uffd_op(&c, &r.aux);
+			break;
+		case C_TCP_ZEROCOPY:
+			c_tcp_zerocopy(&c, &r);
 			break;
 		default:
 			r.err = ENOSYS;
@@ -1603,6 +1858,30 @@ static void do_expect(int cur, const struct op *o)
 		    o->delta ? " delta" : "", CMP_NAMES[o->cmp], w, s);
 }
 
+/*
+ * A step of the runner's own TCP setup failed (c_tcp_pair(), c_tcp_zerocopy()): exit 3 when the
+ * machine has no loopback TCP, else 4.
+ */
+static void __attribute__((noreturn)) tcp_failed(const struct op *o, int step, int err, uint32_t got, uint32_t hint)
+{
+	char what[160];
+	snprintf(what, sizeof what, o->kind == K_MAP ? "map %s tcp" : "tcp_zerocopy %s", o->kind == K_MAP ? o->name : o->ref);
+	const char *name = step > 0 && step < (int)(sizeof TS_NAMES / sizeof TS_NAMES[0]) ? TS_NAMES[step] : "?";
+	if ((step == TS_SOCKET || step == TS_BIND || step == TS_CONNECT) &&
+	    (err == EAFNOSUPPORT || err == EPROTONOSUPPORT || err == EADDRNOTAVAIL || err == ENETUNREACH))
+		die(EXIT_SKIP, o->line, "%s: no loopback TCP on this machine: %s: %s", what, name, strerror(err));
+	if (step == TS_MSS && !err)
+		die(EXIT_INTERNAL, o->line, "%s: the sender's MSS is %" PRIu32 " bytes, not %d, after setting TCP_MAXSEG twice; TCP_ZEROCOPY_RECEIVE would not map whole pages",
+		    what, got, ZC_MSS);
+	if (step == TS_SEND && !err)
+		die(EXIT_INTERNAL, o->line, "%s: the sender sent %" PRIu32 " of %" PRIu64 " bytes in %d s", what, got, o->len, ZC_TIMEOUT_MS / 1000);
+	if (step == TS_WAIT && !err)
+		die(EXIT_INTERNAL, o->line, "%s: the receive queue holds %" PRIu32 " of %" PRIu64 " bytes after %d s", what, got, o->len, ZC_TIMEOUT_MS / 1000);
+	if (step == TS_DRAIN && !err)
+		die(EXIT_INTERNAL, o->line, "%s: %s: end of stream with %" PRIu32 " bytes still queued", what, name, hint);
+	die(EXIT_INTERNAL, o->line, "%s: %s: %s", what, name, strerror(err));
+}
+
 static void do_map(int cur, const struct op *o)
 {
 	struct proc *p = &procs[cur];
@@ -1620,6 +1899,9 @@ static void do_map(int cur, const struct op *o)
 	c.fd = -1;
 	if (o->mkind == MK_ANON) {
 		c.flags = (o->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
+	} else if (o->mkind == MK_TCP) {
+		c.flags = MAP_SHARED;
+		c.tcp = 1;
 	} else {
 		int f = find_file(o->ref);
 		if (f < 0)
@@ -1633,14 +1915,50 @@ static void do_map(int cur, const struct op *o)
 	}
 	struct resp r;
 	send_cmd(p, o->line, &c, &r);
+	if (r.step)
+		tcp_failed(o, r.step, r.err, r.got, r.hint);
 	if (r.aux) {
 		struct mapping *m = &maps[nmaps++];
 		m->name = o->name;
 		m->proc = cur;
 		m->addr = c.addr;
 		m->size = o->len;
+		m->tcp = o->mkind == MK_TCP;
+		m->rfd = r.rfd;
+		m->sfd = r.sfd;
 	}
 	check_outcome(o, "map", r.err);
+}
+
+/*
+ * tcp_zerocopy M OFFSET LEN: the outcome is 0 when TCP_ZEROCOPY_RECEIVE returned 0 and mapped all
+ * LEN bytes, else its errno. A call that returned 0 having mapped less is not an outcome the model
+ * has: the run stops as the runner's failure (exit 4).
+ */
+static void do_tcp_zerocopy(int cur, const struct op *o)
+{
+	const struct mapping *m = find_map(cur, o);
+	if (!m->tcp)
+		die(EXIT_USAGE, o->line, "tcp_zerocopy: mapping %s is not a tcp mapping (expected one made by map %s tcp SIZE)",
+		    m->name, m->name);
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_TCP_ZEROCOPY;
+	c.addr = m->addr + o->offset;
+	c.len = o->len;
+	c.fd = m->rfd;
+	c.sfd = m->sfd;
+	struct resp r;
+	send_cmd(&procs[cur], o->line, &c, &r);
+	if (r.step)
+		tcp_failed(o, r.step, r.err, r.got, r.hint);
+	if (!r.err && r.got != o->len)
+		die(EXIT_INTERNAL, o->line,
+		    "tcp_zerocopy %s: TCP_ZEROCOPY_RECEIVE returned 0 but mapped %" PRIu32 " of %" PRIu64 " bytes (recv_skip_hint %" PRIu32 "): %s",
+		    m->name, r.got, o->len, r.hint,
+		    r.hint ? "the received data was not all in whole, page-aligned page frags; the runner cannot reproduce the model's outcome"
+			   : "the VMA at the offset ends before offset + length; the runner cannot reproduce the model's outcome");
+	check_outcome(o, "tcp_zerocopy", r.err);
 }
 
 static void do_range_op(int cur, const struct op *o)
@@ -2213,6 +2531,9 @@ int main(int argc, char **argv)
 			break;
 		case K_MREMAP:
 			do_mremap(cur, o);
+			break;
+		case K_TCP_ZEROCOPY:
+			do_tcp_zerocopy(cur, o);
 			break;
 		case K_SNAPSHOT:
 			do_snapshot(cur, o);

@@ -55,6 +55,11 @@ export interface Config {
    * reads it inside rcu_read_lock() and the pmd_same() after the trylock compares it with the PMD.
    */
   readonly mglruRealPmd: boolean;
+  /**
+   * A remedy for insert_pages()'s -EFAULT when the PTE table it just allocated was reclaimed before
+   * pte_offset_map_lock() (docs/audit.md #19; not proposed upstream): walk and allocate again.
+   */
+  readonly insertPagesRetry: boolean;
   readonly thp: ThpMode;
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
@@ -113,6 +118,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   arch: 'x86',
   faultFlushPending: false,
   mglruRealPmd: false,
+  insertPagesRetry: false,
   tablesViaPageBatch: false,
   trylockSameLock: true,
   thp: 'madvise',
@@ -181,6 +187,7 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
   },
   arch: { values: 'one of: x86, arm64', apply: (c, v) => oneOf(v, ['x86', 'arm64'], (x) => (c.arch = x as Arch)) },
   fault_flush_pending: { values: 'one of: on, off (the unmerged remedy for race R8)', apply: (c, v) => onOff(v, (b) => (c.faultFlushPending = b)) },
+  insert_pages_retry: { values: 'one of: on, off (a remedy for insert_pages() meeting a reclaimed PTE table, docs/audit.md #19)', apply: (c, v) => onOff(v, (b) => (c.insertPagesRetry = b)) },
   mglru_real_pmd: { values: "one of: on, off (a remedy for the MGLRU walk's stale PMD copy, docs/audit.md #49)", apply: (c, v) => onOff(v, (b) => (c.mglruRealPmd = b)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {

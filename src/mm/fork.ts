@@ -104,6 +104,7 @@ function vmAreaDup(mm: MmStruct, orig: Vma): Vma {
   const tmp = new Vma(mm, orig.start, orig.end, orig.flags, orig.file, orig.pgoff);
   tmp.name = orig.name;
   tmp.anonShared = orig.anonShared;
+  tmp.sock = orig.sock;
   return tmp;
 }
 

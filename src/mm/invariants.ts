@@ -10,7 +10,7 @@ import { PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, type Pfn } from './const.js'
 import { current } from './current.js';
 import type { Kernel, MmStruct, RwSem } from './mm_types.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_types.js';
-import { PT_ANON, PT_FREE, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
+import { PT_ANON, PT_FREE, PT_KERNEL, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
 import { isSwapEntryPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
 import { SWAP_HAS_CACHE } from './swap_info.js';
@@ -274,6 +274,8 @@ export function checkExitClean(k: Kernel): InvariantFailure[] {
     if (pt.state[tid] !== T_FREED) out.push({ invariant: 'exit-clean', message: `page table ${tid} not freed (state ${pt.state[tid]})` });
   }
   if (k.mem.used[PT_ANON] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_ANON]} anonymous pages leaked` });
+  // Receive pages a socket lent to a mapping are freed by the last unmap, the rest by the receive.
+  if (k.mem.used[PT_KERNEL] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_KERNEL]} socket receive pages leaked` });
   if (k.mem.nrPagetable !== 0) out.push({ invariant: 'exit-clean', message: `NR_PAGETABLE is ${k.mem.nrPagetable}` });
   if (k.swap && k.swap.inusePages !== 0) out.push({ invariant: 'exit-clean', message: `${k.swap.inusePages} swap slots still in use` });
   return out.slice(0, 50);

@@ -22,6 +22,7 @@ import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
+import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -121,6 +122,14 @@ export function sysUffdFill(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, m
 export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, wp: boolean): number {
   enter(k, mm);
   return complete(/* task */ mwriteprotectRange(mm, addr, len, wp));
+}
+/**
+ * The peer sends len bytes, then getsockopt(TCP_ZEROCOPY_RECEIVE) of them at addr (tcp.ts): the
+ * call's result and the bytes it mapped.
+ */
+export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): ZerocopyResult {
+  enter(k, mm);
+  return complete(/* task */ tcpZerocopy(mm, addr, len));
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

@@ -110,8 +110,22 @@ export class AnonVma {
   constructor(readonly id: number) {}
 }
 
+/**
+ * A TCP socket a process mapped (net/ipv4/tcp.c tcp_mmap()): the VMA's vm_file, and its vm_ops is
+ * tcp_vm_ops, which has no ->fault. The model keeps no receive queue: a zerocopy receive brings its
+ * own pages and frees what it did not map (src/mm/tcp.ts).
+ */
+export class TcpSock {
+  constructor(
+    readonly id: number,
+    readonly name: string,
+  ) {}
+}
+
 export class Vma {
   anonVma: AnonVma | null = null;
+  /** A socket mapping (vm_ops == &tcp_vm_ops), else null; kept across splits, as vm_file is. */
+  sock: TcpSock | null = null;
   /** Removed from the tree: never returned to fault lookups again. */
   detached = false;
   /** The model's label of the mapping (the script's map name), kept across splits. */
@@ -131,8 +145,9 @@ export class Vma {
   ) {
     this.vmLock = new RwSem(mm.kernel.newObjectId());
   }
+  /** vma_is_anonymous(): no vm_ops (neither a file nor a socket behind it). */
   isAnonymous(): boolean {
-    return this.file === null;
+    return this.file === null && this.sock === null;
   }
   /** vma_is_shmem(): shmem-backed (memfd, MAP_SHARED|MAP_ANONYMOUS). */
   isShmem(): boolean {

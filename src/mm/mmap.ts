@@ -9,6 +9,7 @@ import { unmapSingleVma, ZAP_FLAG_DROP_MARKER, ZAP_FLAG_UNMAP, type ZapDetails }
 import {
   AddressSpace,
   MMF_OOM_SKIP,
+  TcpSock,
   VM_EXEC,
   VM_LOCKED,
   VM_LOCKED_MASK,
@@ -28,6 +29,7 @@ import { downRead, downWrite, mtStore, upRead, vmaMarkDetached, type KGen } from
 import { canMerge, splitVma, vmaDetached, vmaExpand, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaUnlink } from './vma.js';
 import { assertTreeWrite, findVma, vmaLookup, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 import { __mmPopulate } from './gup.js';
+import { tcpMmap } from './tcp.js';
 
 export interface MmapRequest {
   addr: Vaddr;
@@ -42,6 +44,8 @@ export interface MmapRequest {
   prot?: number;
   /** MAP_FIXED: replace whatever is mapped in the range (default: MAP_FIXED_NOREPLACE, -EEXIST). */
   fixed?: boolean;
+  /** A mapping of a new connected TCP socket (`file` null, `shared` true): tcp_mmap(), src/mm/tcp.ts. */
+  tcp?: boolean;
 }
 
 /** include/uapi/asm-generic/mman-common.h. */
@@ -104,13 +108,13 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   let file = req.file;
   let pgoff = req.pgoff;
   let anonShared = false;
-  if (!file && req.shared) {
+  if (!file && req.shared && !req.tcp) {
     // shmem_zero_setup(): MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file.
     file = new AddressSpace(k, k.files.length, `dev/zero (${req.name})`, 'shmem', len / PAGE_SIZE, 0);
     k.files.push(file);
     pgoff = 0;
     anonShared = true;
-  } else if (!file) {
+  } else if (!file && !req.tcp) {
     pgoff = req.addr / PAGE_SIZE;
   }
   // Modelled coarsely: the model's mmap fails only when not even one more frame is left (the
@@ -122,6 +126,12 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const vma = new Vma(mm, req.addr, req.addr + len, flags, file, pgoff);
   vma.anonShared = anonShared;
   vma.name = req.name;
+  // mmap_region() → __mmap_new_file_vma() → the file's ->mmap(): sock_mmap() → tcp_mmap().
+  const err = req.tcp ? tcpMmap(vma, new TcpSock(k.newObjectId(), req.name)) : 0;
+  if (err) {
+    yield* mmapWriteUnlock(mm);
+    return err;
+  }
   yield* vmaMergeNewRange(mm, vma);
   yield* mmapWriteUnlock(mm);
   return req.addr;

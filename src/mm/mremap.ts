@@ -366,6 +366,7 @@ function* copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): KGen<{ new
   const nw = new Vma(vma.mm, addr, addr + len, vma.flags, vma.file, pgoff);
   nw.anonVma = vma.anonVma; // anon_vma_clone()
   nw.anonShared = vma.anonShared;
+  nw.sock = vma.sock;
   nw.name = vma.name;
   const newVma = yield* vmaMergeNewRange(vma.mm, nw);
   return { newVma, needRmapLocks: newVma !== nw && newVma.pgoff <= vma.pgoff };

@@ -18,7 +18,13 @@ export const PT_FILE = 3;
 export const PT_SHMEM = 4;
 export const PT_ZERO = 5;
 export const PT_RESERVED = 6;
-export const PAGE_TYPE_NAMES: readonly string[] = ['free', 'pagetable', 'anon', 'file', 'shmem', 'zero', 'reserved'];
+/**
+ * A page the kernel owns and lends to a user mapping with vm_insert_page(s) (mm/memory.c): here
+ * the network stack's receive pages that TCP zerocopy maps (net/ipv4/tcp.c, src/mm/tcp.ts).
+ * Neither anonymous nor page cache: charged to MM_FILEPAGES (mm_counter_file()), on no LRU.
+ */
+export const PT_KERNEL = 7;
+export const PAGE_TYPE_NAMES: readonly string[] = ['free', 'pagetable', 'anon', 'file', 'shmem', 'zero', 'reserved', 'kernel'];
 
 /** Page flags (include/linux/page-flags.h, model subset). */
 export const PG_locked = 1 << 0;

@@ -119,6 +119,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
   nw.writeSeq = vma.writeSeq; // vma_start_write(new)
   nw.anonVma = vma.anonVma;
   nw.anonShared = vma.anonShared;
+  nw.sock = vma.sock;
   nw.name = vma.name;
   if (newBelow) {
     nw.end = addr;
@@ -139,7 +140,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
 
 /** is_mergeable_vma() + is_mergeable_anon_vma() + contiguous pgoff: can b follow a directly? */
 export function canMerge(a: Vma, b: Vma): boolean {
-  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonShared !== b.anonShared) return false;
+  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.sock !== b.sock || a.anonShared !== b.anonShared) return false;
   if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
   // (The model's per-mapping name is a label, not an anon_vma_name: the kernel runner names no
   // VMA, so mappings of different script names merge as the kernel merges them.)

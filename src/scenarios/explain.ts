@@ -23,6 +23,7 @@ import { pagemapRuns, procCounters, type ModelApi } from '../script/exec.js';
 import type { Scenario } from './format.js';
 import { isPopulate, type TaskSpec } from './tasks.js';
 import { PAGE_SIZE } from '../mm/const.js';
+import { zerocopyLockSections } from '../mm/tcp.js';
 import { mappingSizes } from './validate.js';
 
 /** The explain check's settings (SystemOptions.explain): the reviewed allow-list's entries. */
@@ -123,6 +124,10 @@ export function observeOutcome(api: ModelApi, plan: ObservationPlan, results: re
  * PTE lock midway: it is still one unit, a limit of the oracle.)
  */
 export function taskUnits(spec: TaskSpec): number {
+  // A zerocopy receive's PTE-lock sections, counted from the offset: scenario mappings are
+  // placed 2 MiB aligned (docs/op-scripts.md, placement rule), so offsets meet PMD boundaries where
+  // addresses do.
+  if (spec.kind === 'tcp_zerocopy') return zerocopyLockSections(spec.offset, spec.len).length;
   const pageByPage = spec.kind === 'touch' || (spec.kind === 'madvise' && isPopulate(spec.advice));
   return pageByPage ? Math.max(1, spec.len / PAGE_SIZE) : 1;
 }

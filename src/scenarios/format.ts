@@ -32,7 +32,8 @@
  * `ptdump M OFF LEN` (ptdump's walk under the mmap_lock for write) / `mglru_walk M OFF LEN` (the
  * multi-gen LRU's aging walk; its result: the young bits it cleared) / `numa_scan M OFF LEN` (a NUMA
  * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
- * process; its result: the pages of that range the child has mapped); they bind to the process that is
+ * process; its result: the pages of that range the child has mapped) / `tcp_zerocopy M OFF LEN` (TCP
+ * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -273,6 +274,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   mglru_walk: 'mglru_walk M OFFSET LEN',
   numa_scan: 'numa_scan M OFFSET LEN',
   fork: 'fork M OFFSET LEN',
+  tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -291,7 +293,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -333,6 +335,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'mglru_walk':
     case 'numa_scan':
     case 'fork':
+    case 'tcp_zerocopy':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
     case 'uffd_copy':
     case 'uffd_zeropage':

@@ -22,6 +22,7 @@ import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
+import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -102,11 +103,18 @@ export type TaskSpec =
    * `map`+`offset` that the child has mapped when the copy is done (or the errno), which says
    * whether the copy saw a concurrent change of that range whole, not at all, or in part.
    */
-  | { kind: 'fork'; map: string; offset: number; len: number };
+  | { kind: 'fork'; map: string; offset: number; len: number }
+  /**
+   * TCP zerocopy receive (net/ipv4/tcp.c tcp_zerocopy_receive() → vm_insert_pages()) of `len`
+   * bytes the peer sent, into the tcp mapping at `map`+`offset`. Its result: the pages mapped, or
+   * the errno when the call failed.
+   */
+  | { kind: 'tcp_zerocopy'; map: string; offset: number; len: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
+  'tcp_zerocopy',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -199,6 +207,22 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'fork': {
       const child = yield* dupMm(mm, `${mm.name}.child`);
       return typeof child === 'number' ? child : mappedPages(child, addr, t.len);
+    }
+    case 'tcp_zerocopy': {
+      // A sequential run of the explainer receives one PTE-lock section per unit (taskUnits()):
+      // another path may run between two batches of insert_pages(), with or without reclaim.
+      const sections = onUnit ? zerocopyLockSections(t.offset, t.len) : [t.len / PAGE_SIZE];
+      let pages = 0;
+      let at = addr;
+      for (const [i, n] of sections.entries()) {
+        if (i) onUnit?.();
+        const { ret, length } = yield* tcpZerocopy(mm, at, n * PAGE_SIZE);
+        // As the kernel: an error after some data was mapped is not reported.
+        if (ret < 0) return pages || ret;
+        pages += length / PAGE_SIZE;
+        at += n * PAGE_SIZE;
+      }
+      return pages;
     }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);

@@ -20,6 +20,8 @@ export const ADVICES: readonly Advice[] = MADV_ADVICES;
 /** The registration modes of `uffd_register` (UFFDIO_REGISTER_MODE_*). */
 export type UffdRegisterMode = UffdMode;
 export const UFFD_REGISTER_MODES: readonly UffdRegisterMode[] = UFFD_MODES;
+/** Most bytes one `tcp_zerocopy` receives: the kernel runner's socket buffers (docs/op-scripts.md). */
+export const TCP_ZEROCOPY_MAX = 64 * 1024 * 1024;
 /** Most bytes one `uffd_copy` fills: the kernel runner's source buffer (docs/op-scripts.md). */
 export const UFFD_COPY_MAX = 2 * 1024 * 1024;
 
@@ -55,7 +57,8 @@ export type Op =
   | (OpBase & {
       op: 'map';
       name: string;
-      kind: 'anon' | 'shmem' | 'file';
+      /** tcp: a read-only mapping of a new connected loopback TCP socket (tcp_mmap()). */
+      kind: 'anon' | 'shmem' | 'file' | 'tcp';
       /** memfd / file name for shmem and file mappings. */
       file?: string;
       offset: number;
@@ -85,6 +88,8 @@ export type Op =
   | (OpBase & { op: 'uffd_register'; map: string; offset: number; len: number; mode: UffdRegisterMode })
   | (OpBase & { op: 'uffd_copy' | 'uffd_zeropage'; map: string; offset: number; len: number })
   | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
+  /** The peer sends LEN bytes; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them at OFFSET of tcp mapping M. */
+  | (OpBase & { op: 'tcp_zerocopy'; map: string; offset: number; len: number })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 

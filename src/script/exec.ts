@@ -135,7 +135,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const addr = op.at ?? placementAddress(p.nextMap);
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
-        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot });
+        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot, tcp: op.kind === 'tcp' });
         // The op's outcome is its first failing call: mmap(), then madvise(), then mlock(), as
         // the kernel runner makes them; a mapping made stays mapped whatever follows.
         let got = errnoName(ret);
@@ -170,6 +170,13 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'uffd_register':
         outcome(op, errnoName(api.sysUffdRegister(k, cur!.mm, range(op, op.map, op.offset), op.len, op.mode)));
         return;
+      case 'tcp_zerocopy': {
+        const { ret, length } = api.sysTcpZerocopy(k, cur!.mm, range(op, op.map, op.offset), op.len);
+        // The script validator keeps the range inside one VMA: the kernel maps all of it or fails.
+        if (ret === 0 && length !== op.len) throw new api.ModelBug(`tcp_zerocopy at line ${op.loc.line} mapped ${length} of ${op.len} bytes`);
+        outcome(op, errnoName(ret));
+        return;
+      }
       case 'uffd_copy':
       case 'uffd_zeropage':
         outcome(op, errnoName(api.sysUffdFill(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'uffd_copy' ? 'copy' : 'zeropage')));

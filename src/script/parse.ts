@@ -29,6 +29,7 @@ import {
   type ScriptError,
   type UffdRegisterMode,
   parseProt,
+  TCP_ZEROCOPY_MAX,
   UFFD_COPY_MAX,
   UFFD_REGISTER_MODES,
 } from './ast.js';
@@ -61,7 +62,8 @@ const USAGE: Record<OpKind, string> = {
   file: 'file F SIZE [folio=4K|2M] [err=NAME]',
   map:
     'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]' +
-    ', or map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]',
+    ', or map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]' +
+    ', or map M tcp SIZE [at=ADDR] [err=NAME]',
   touch: 'touch M OFFSET LEN read|write [every=STRIDE] [err=NAME]',
   madvise: 'madvise M OFFSET LEN ADVICE [err=NAME]',
   unmap: 'unmap M OFFSET LEN [err=NAME]',
@@ -73,11 +75,13 @@ const USAGE: Record<OpKind, string> = {
   uffd_copy: 'uffd_copy M OFFSET LEN [err=NAME]',
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
+  tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
 const USAGE_ANON = 'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]';
 const USAGE_FILE = 'map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]';
+const USAGE_TCP = 'map M tcp SIZE [at=ADDR] [err=NAME]';
 
 /** The op words, in the order of docs/op-scripts.md. */
 export const OP_WORDS = Object.keys(USAGE) as OpKind[];
@@ -85,7 +89,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect',   'snapshot', 'expect',
+  'uffd_writeprotect', 'tcp_zerocopy', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -107,6 +111,7 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_copy: ['err'],
   uffd_zeropage: ['err'],
   uffd_writeprotect: ['err'],
+  tcp_zerocopy: ['err'],
   snapshot: [],
   expect: [],
 };
@@ -392,7 +397,8 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'uffd_register':
     case 'uffd_copy':
     case 'uffd_zeropage':
-    case 'uffd_writeprotect': {
+    case 'uffd_writeprotect':
+    case 'tcp_zerocopy': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
       const extra =
         op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
@@ -426,7 +432,7 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
         if (mode) d.mode = mode;
         return { draft: d, cols, hasAt: false };
       }
-      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage'> = { op, loc, ...fields };
+      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
     case 'mprotect':
@@ -619,10 +625,10 @@ function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { loc: Loc
   const name = c.name(nw, 'mapping name');
   if (name !== undefined) d.name = name;
   cols.name = nw?.col;
-  const kw = c.need(slots, 1, 'anon|shmem|file', USAGE.map);
-  const kind = c.choice(kw, ['anon', 'shmem', 'file'] as const, 'mapping kind');
-  const usage = kind === 'anon' ? USAGE_ANON : kind ? USAGE_FILE : USAGE.map;
-  const allowed = kind === 'anon' ? ['at', 'align', 'prot', 'err'] : ['at', 'prot', 'err'];
+  const kw = c.need(slots, 1, 'anon|shmem|file|tcp', USAGE.map);
+  const kind = c.choice(kw, ['anon', 'shmem', 'file', 'tcp'] as const, 'mapping kind');
+  const usage = kind === 'anon' ? USAGE_ANON : kind === 'tcp' ? USAGE_TCP : kind ? USAGE_FILE : USAGE.map;
+  const allowed = kind === 'anon' ? ['at', 'align', 'prot', 'err'] : kind === 'tcp' ? ['at', 'err'] : ['at', 'prot', 'err'];
   const { opts } = splitOptions(c, 'map', optWords, allowed);
 
   if (kind === 'anon') {
@@ -637,6 +643,15 @@ function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { loc: Loc
     const size = (sh === 'shared' ? c.fileSize : c.size).call(c, sw, 'mapping size', { aligned: true, positive: true });
     if (size !== undefined) d.size = size;
     cols.size = sw?.col;
+  } else if (kind === 'tcp') {
+    // tcp_mmap() refuses PROT_WRITE and PROT_EXEC: always PROT_READ, MAP_SHARED, offset 0.
+    Object.assign(d, { kind, offset: 0, shared: true, prot: 1 });
+    const sw = c.need(slots, 2, 'SIZE', usage);
+    c.noExtra(slots, 3, usage);
+    const size = c.size(sw, 'mapping size', { aligned: true, positive: true });
+    if (size !== undefined) d.size = size;
+    cols.size = sw?.col;
+    for (const f of flags.values()) c.error('syntax', f.col, `flag '${f.text}' on a tcp mapping`, USAGE_TCP);
   } else if (kind) {
     d.kind = kind;
     const fw = c.need(slots, 2, `${kind === 'shmem' ? 'memfd' : 'file'} name F`, usage);
@@ -770,6 +785,9 @@ class Validator {
       case 'mlock':
       case 'munlock': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        if (d.op === 'mlock' || d.op === 'munlock' || (d.op === 'madvise' && d.advice !== 'dontneed' && d.advice !== 'dontneed_locked')) {
+          this.refuseOnTcp(c, info, d.op === 'madvise' ? `madvise ${d.advice}` : d.op, d.map, cols);
+        }
         if (d.op === 'unmap' && info?.start !== undefined && d.offset !== undefined && d.len !== undefined && !d.err) {
           const lo = info.start + d.offset;
           proc.space.remove(lo, lo + d.len);
@@ -778,8 +796,31 @@ class Validator {
       }
       case 'mprotect':
       case 'uffd_register':
-        this.range(c, proc, d.map, d.offset, d.len, cols);
+        this.refuseOnTcp(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
         return;
+      case 'tcp_zerocopy': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        if (info?.kind !== undefined && info.kind !== 'tcp shared') {
+          c.error('bad-value', cols.map ?? cols.op, `tcp_zerocopy into the ${info.kind} mapping ${d.map}`, 'a tcp mapping (map M tcp SIZE)');
+        } else if (info?.start !== undefined && d.offset !== undefined && d.len !== undefined) {
+          // The range must be mapped whole: the kernel maps up to the end of the VMA at OFFSET and
+          // returns success for the part, which the kernel runner cannot tell the model about. A
+          // range that starts in a hole is EINVAL (find_tcp_vma() finds no VMA).
+          const lo = info.start + d.offset;
+          for (let a = lo; a < lo + d.len; ) {
+            const iv = proc.space.at(a);
+            if (!iv || iv.owner !== d.map) {
+              if (a > lo || !d.err)
+                c.error('out-of-range', cols.offset ?? cols.op, `[${fmtSize(a - info.start)}, ...) of mapping ${d.map} is not mapped`, 'a range of the mapping that is still mapped (no unmap inside it), or one starting in a hole with err=EINVAL');
+              break;
+            }
+            a = iv.end;
+          }
+        }
+        if (d.len !== undefined && d.len > TCP_ZEROCOPY_MAX)
+          c.error('out-of-range', cols.len ?? cols.op, `tcp_zerocopy of ${fmtSize(d.len)}`, `at most ${fmtSize(TCP_ZEROCOPY_MAX)} (the kernel runner's receive buffer)`);
+        return;
+      }
       case 'uffd_writeprotect': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
         // Anonymous private mappings only: uffd-wp markers in none slots (shmem) are not modelled.
@@ -797,6 +838,7 @@ class Validator {
         return;
       }
       case 'mremap':
+        this.refuseOnTcp(c, proc.maps.get(d.map ?? ''), d.op, d.map, cols);
         return this.mremapOp(c, proc, d, cols);
       case 'snapshot':
         proc.snapshots++;
@@ -976,6 +1018,12 @@ class Validator {
     proc.space.remove(lo, oldEnd);
     proc.space.add(target, target + d.newLen, map);
     info.start = target - d.offset;
+  }
+
+  /** Ops whose effect on a socket mapping (VM_MIXEDMAP, no ->fault) the model does not run. */
+  private refuseOnTcp(c: LineCtx, info: MapInfo | undefined, what: string, map: string | undefined, cols: Cols): void {
+    if (info?.kind === 'tcp shared')
+      c.error('bad-value', cols.map ?? cols.op, `${what} of the tcp mapping ${map}`, 'touch, madvise dontneed|dontneed_locked, unmap, tcp_zerocopy or snapshot (the model runs no other op on a socket mapping)');
   }
 
   private fileNames(kind: 'memfd' | 'file'): string {

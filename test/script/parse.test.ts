@@ -240,7 +240,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot, expect',
     });
   });
 
@@ -345,7 +345,7 @@ describe('syntax and value errors', () => {
   it('rejects a bad name, map kind, sharing and access word', () => {
     const text = lines('process 9P', 'map A anonymous private 4K', 'map B anon public 4K', 'map C anon private 4K', 'touch C 0 4K rw');
     expect(where(text)).toEqual([[1, 9, 'bad-value'], [2, 7, 'bad-value'], [3, 12, 'bad-value'], [5, 14, 'bad-value']]);
-    expect(errors(text)[1].expected).toBe('one of: anon, shmem, file');
+    expect(errors(text)[1].expected).toBe('one of: anon, shmem, file, tcp');
   });
 
   it('rejects an unknown advice with the list of advices', () => {
@@ -645,7 +645,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot, expect)",
     );
   });
 });
@@ -676,5 +676,38 @@ describe('model limits', () => {
     const es = errors(text);
     expect(es.map((e) => [e.loc.line, e.loc.col, e.code])).toEqual([[1, 9, 'out-of-range'], [2, 8, 'out-of-range'], [5, 19, 'out-of-range']]);
     expect(es[0]).toMatchObject({ message: "memfd size 0x1fffffffff000 is larger than the model's largest file", expected: "at most 8T, the model's limit in docs/limits.md" });
+  });
+});
+
+describe('tcp mappings and tcp_zerocopy', () => {
+  it('parses a tcp mapping as read-only, shared, offset 0, and a receive into it', () => {
+    const [, map, zc] = ops(lines('process P', 'map S tcp 2M', 'tcp_zerocopy S 16K 64K err=EFAULT'));
+    expect(map).toMatchObject({ op: 'map', name: 'S', kind: 'tcp', size: 2 * M, shared: true, offset: 0, prot: 1 });
+    expect(zc).toEqual({ op: 'tcp_zerocopy', map: 'S', offset: 16 * K, len: 64 * K, err: 'EFAULT', loc: loc(3) });
+  });
+
+  it('refuses flags, prot= and words a tcp mapping does not take', () => {
+    expect(where(lines('process P', 'map S tcp 2M locked'))).toEqual([[2, 14, 'syntax']]);
+    expect(errors(lines('process P', 'map S tcp 2M prot=rw-'))[0].message).toMatch(/unknown option 'prot'|prot/);
+    expect(errors(lines('process P', 'map S tcp 2M private'))[0].expected).toBe('map M tcp SIZE [at=ADDR] [err=NAME]');
+  });
+
+  it('refuses ops the model does not run on a socket mapping, naming what it does run', () => {
+    for (const op of ['madvise S 0 2M free', 'madvise S 0 2M collapse', 'mlock S 0 4K', 'mprotect S 0 4K r--', 'uffd_register S 0 2M missing', 'mremap S 0 4K 8K']) {
+      const e = errors(lines('process P', 'map S tcp 2M', op));
+      expect(e, op).toHaveLength(1);
+      expect(e[0].message, op).toMatch(/of the tcp mapping S$/);
+      expect(e[0].expected, op).toMatch(/^touch, madvise dontneed\|dontneed_locked, unmap, tcp_zerocopy or snapshot/);
+    }
+    expect(ops(lines('process P', 'map S tcp 2M', 'madvise S 0 2M dontneed', 'touch S 0 4K read err=SIGBUS'))).toHaveLength(4);
+  });
+
+  it('receives only into a tcp mapping, into a range that is mapped whole, of at most 64M', () => {
+    expect(errors(lines('process P', 'map A anon private 2M', 'tcp_zerocopy A 0 4K'))[0].message).toBe('tcp_zerocopy into the anon private mapping A');
+    const hole = lines('process P', 'map S tcp 2M', 'unmap S 16K 16K');
+    expect(errors(hole + 'tcp_zerocopy S 0 64K\n')[0].message).toBe('[16K, ...) of mapping S is not mapped');
+    expect(errors(hole + 'tcp_zerocopy S 16K 4K\n')[0].code).toBe('out-of-range');
+    expect(ops(hole + 'tcp_zerocopy S 16K 4K err=EINVAL\n')).toHaveLength(4);
+    expect(errors(lines('process P', 'map S tcp 128M', 'tcp_zerocopy S 0 65M'))[0].expected).toBe("at most 64M (the kernel runner's receive buffer)");
   });
 });

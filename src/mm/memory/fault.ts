@@ -448,7 +448,10 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
 /** do_fault(). */
 function* doFault(vmf: VmFault): KGen<number> {
   let ret: number;
-  if (!(vmf.flags & FAULT_FLAG_WRITE)) ret = yield* doReadFault(vmf);
+  // The VMA was not fully populated on mmap() or missing VM_DONTEXPAND: no ->fault (the model's
+  // only such VMA is a TCP socket mapping, tcp_vm_ops). SIGBUS unless the slot was filled meanwhile.
+  if (vmf.vma.sock) ret = yield* doFaultNoHandler(vmf);
+  else if (!(vmf.flags & FAULT_FLAG_WRITE)) ret = yield* doReadFault(vmf);
   else if (!(vmf.vma.flags & VM_SHARED)) ret = yield* doCowFault(vmf);
   else ret = yield* doSharedFault(vmf);
   // An unused preallocated table was never visible: free it at once.
@@ -456,6 +459,16 @@ function* doFault(vmf: VmFault): KGen<number> {
     pteFree(vmf.preallocPte);
     vmf.preallocPte = 0;
   }
+  return ret;
+}
+
+/** do_fault()'s branch for a VMA whose vm_ops has no ->fault. */
+function* doFaultNoHandler(vmf: VmFault): KGen<number> {
+  const pte = yield* pteOffsetMapLock(vmf.vma.mm, vmf.pmd, vmf.address, vmf);
+  if (pte < 0) return VM_FAULT_SIGBUS;
+  // Make sure this is not a temporary clearing of pte by holding ptl and checking again.
+  const ret = pteNone(yield* ptepGet(pte)) ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+  yield* pteUnmapUnlock(pte, vmf.ptl);
   return ret;
 }
 

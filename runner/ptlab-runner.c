@@ -13,7 +13,8 @@
  *   memfd and file the script names, and then forks one child per `process`. It never maps anything
  *   big itself, so every child starts from the same small address space. A child executes the
  *   memory operations it receives over its command pipe and answers over its response pipe; the
- *   parent does all the bookkeeping (placement, names, expected errors, JSON).
+ *   parent does all the bookkeeping (placement, names, expected errors, JSON). The one op the parent
+ *   executes itself is `swapoff`: the swap area is the machine's, not a process's.
  *
  * Why a child warms itself up before its baseline
  *   fork() copies no PTEs for VMAs without an anon_vma (text, read-only data), and untouched data
@@ -134,6 +135,7 @@ enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
 	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY,
+	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -302,7 +304,8 @@ static void cleanup(void)
 			files[i].created = false;
 		}
 	}
-	/* After the children are gone: swapoff() then has no process's pages to read back. */
+	/* After the children are gone: swapoff() then has no process's pages to read back. A script's
+	 * own successful `swapoff` (do_swapoff()) has already cleared swap_on. */
 	if (swap_on) {
 		swapoff(swap_path);
 		swap_on = false;
@@ -735,6 +738,22 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
 			return false;
+	} else if (!strcmp(op, "swapoff")) {
+		/*
+		 * As the model's validator (src/script/parse.ts): the swap area is the one `config swap=`
+		 * gave the script before this line, and only one swapoff expected to succeed may take it
+		 * away; one with err= leaves it on (on the kernel, a failed swapoff(2) puts the area back).
+		 */
+		static int swapoff_line;
+		o->kind = K_SWAPOFF;
+		if (!want_words(t, 1, 1, "swapoff [err=NAME]"))
+			return false;
+		if (!cfg_swap_mib)
+			return perr("swapoff without a swap area (expected config swap=SIZE before the first process)");
+		if (swapoff_line)
+			return perr("swapoff: the swap area is already off (line %d)", swapoff_line);
+		if (!o->err)
+			swapoff_line = o->line;
 	} else if (!strcmp(op, "snapshot")) {
 		o->kind = K_SNAPSHOT;
 		if (t->nw != 2 && t->nw != 5)
@@ -769,7 +788,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, swapoff, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -1619,6 +1638,19 @@ static void __attribute__((noreturn)) child_died(struct proc *p, int line, int h
 	die(EXIT_INTERNAL, line, "process %s: %s", p->name, what);
 }
 
+/* PTLAB_RUNNER_TIMING=1: how long each operation took in the child, or in the parent for
+ * `swapoff` (for `ptlab bench`). */
+static void print_timing(int line, int64_t ns)
+{
+	static int timing = -1;
+	if (timing < 0) {
+		const char *t = getenv("PTLAB_RUNNER_TIMING");
+		timing = t && *t == '1';
+	}
+	if (timing)
+		printf("{\"type\":\"timing\",\"line\":%d,\"ns\":%" PRId64 "}\n", line, ns);
+}
+
 static void send_cmd(struct proc *p, int line, const struct cmd *c, struct resp *r)
 {
 	int e = write_full(p->cmd_w, c, sizeof *c);
@@ -1627,14 +1659,7 @@ static void send_cmd(struct proc *p, int line, const struct cmd *c, struct resp 
 	e = read_full(p->resp_r, r, sizeof *r);
 	if (e)
 		child_died(p, line, e);
-	/* PTLAB_RUNNER_TIMING=1: how long each operation took in the child (for `ptlab bench`). */
-	static int timing = -1;
-	if (timing < 0) {
-		const char *t = getenv("PTLAB_RUNNER_TIMING");
-		timing = t && *t == '1';
-	}
-	if (timing)
-		printf("{\"type\":\"timing\",\"line\":%d,\"ns\":%" PRId64 "}\n", line, r->ns);
+	print_timing(line, r->ns);
 }
 
 static void spawn(const struct op *o)
@@ -2043,6 +2068,32 @@ static void do_mremap(int cur, const struct op *o)
 	check_outcome(o, "mremap", r.err);
 }
 
+/*
+ * swapoff [err=NAME]: swapoff(2) of the swap file of `config swap=`, from the parent, since the
+ * area belongs to the machine: try_to_unuse() reads every process's swapped-out pages back and
+ * maps them again while the children wait on their command pipes. The outcome is 0 or the errno.
+ * After a success the area is gone (swap_on false): cleanup() only removes the file, and a later
+ * `madvise ... pageout` finds no swap, as on a machine without any. After a failure the kernel has
+ * put the area back in service (reinsert_swap_info()), so cleanup() swaps it off as usual.
+ *
+ * Signals are not blocked around the call, so a timeout's SIGTERM need not wait for the read-back:
+ * one arriving during try_to_unuse() fails it with EINTR (the area goes back in service) and the
+ * handler's cleanup() then swaps the area off and removes the file; one arriving after a successful
+ * swapoff() but before `swap_on = false` makes cleanup()'s swapoff() fail with EINVAL, which it
+ * ignores, and the file is removed all the same.
+ */
+static void do_swapoff(const struct op *o)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = swapoff(swap_path), e = r ? errno : 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!r)
+		swap_on = false;
+	print_timing(o->line, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
+	check_outcome(o, "swapoff", e);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Setup: sysfs knobs, memfds and files.
  */
@@ -2162,9 +2213,10 @@ static void make_tmpdir(int line)
 
 /*
  * `config swap=NM`: a swap file of that size in the run's temp directory, `mkswap`ed and swapped on
- * for the run; cleanup() swaps it off and removes it, also on a signal. The runner only ever
- * touches swap it made itself: when /proc/swaps lists anything (the machine's own swap, another
- * run's), or when it is not root, or when the file system refuses a swap file, the run is skipped.
+ * for the run; cleanup() swaps it off (unless the script's `swapoff` did) and removes it, also on a
+ * signal. The runner only ever touches swap it made itself: when /proc/swaps lists anything (the
+ * machine's own swap, another run's), or when it is not root, or when the file system refuses a
+ * swap file, the run is skipped (also when the script has a `swapoff`).
  * Runs that ask for swap hold the exclusive runner lock (see take_lock()), so no other run of the
  * runner sees it.
  */
@@ -2461,6 +2513,15 @@ int main(int argc, char **argv)
 		print_error_line(perr_line, parse_msg);
 		return EXIT_USAGE;
 	}
+	/* The parser checked each `swapoff` against the script's own config swap=; --swap=off can still
+	 * take the area away. (--swap=SIZE does not rescue a swapoff with no config swap= before it:
+	 * that was a parse error above, as in the model's validator.) */
+	for (int i = 0; i < nops && !cfg_swap_mib; i++) {
+		if (ops[i].kind == K_SWAPOFF) {
+			print_error_line(ops[i].line, "swapoff without a swap area (--swap=off overrides the script's config swap=SIZE)");
+			return EXIT_USAGE;
+		}
+	}
 
 	procs = calloc((size_t)nops + 1, sizeof *procs);
 	maps = calloc((size_t)nops + 1, sizeof *maps);
@@ -2534,6 +2595,9 @@ int main(int argc, char **argv)
 			break;
 		case K_TCP_ZEROCOPY:
 			do_tcp_zerocopy(cur, o);
+			break;
+		case K_SWAPOFF:
+			do_swapoff(o);
 			break;
 		case K_SNAPSHOT:
 			do_snapshot(cur, o);

@@ -23,6 +23,7 @@ import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
+import { swapoff } from './swapoff.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -130,6 +131,11 @@ export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: n
 export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): ZerocopyResult {
   enter(k, mm);
   return complete(/* task */ tcpZerocopy(mm, addr, len));
+}
+/** swapoff(2) of the swap area (swapoff.ts): 0, or a negative errno. */
+export function sysSwapoff(k: Kernel, mm: MmStruct): number {
+  enter(k, mm);
+  return complete(/* task */ swapoff());
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

@@ -347,6 +347,18 @@ export class TableStore {
    * writer can fill an entry during the scan and hardware never writes a none entry (docs/kernel-rules.md,
    * "The zap").
    */
+  /**
+   * Length of the run of entries starting at `ptep`, at most `max`, that `keep` accepts (a
+   * lockless scan's run; the caller's step reads every entry it may cover: primitives.ts).
+   */
+  scanWhile(ptep: Ptep, max: number, keep: (v: number) => boolean): number {
+    const tid = tidOf(ptep);
+    if (this.state[tid] >= T_FREED) this.useAfterFree(tid, 'scan of');
+    let i = 0;
+    while (i < max && keep(this.peek(tid, (ptep & (PTRS_PER_PTE - 1)) + i))) i++;
+    return i;
+  }
+
   scanNone(ptep: Ptep, max: number): number {
     const tid = tidOf(ptep);
     if (this.state[tid] >= T_FREED) this.useAfterFree(tid, 'scan of');

@@ -15,12 +15,13 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
-import { _PAGE_RW } from './pgtable_types.js';
+import { _PAGE_RW, isSwapEntryPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
 export type Step =
-  | { op: 'ld' | 'xchg' | 'scan'; ptr: number }
+  /** `scan` with `n`: a lockless scan that may read the n entries from ptr (pteScanNoSwap()). */
+  | { op: 'ld' | 'xchg' | 'scan'; ptr: number; n?: number }
   /** `v`: the value stored, so that linking or unlinking a table is visible in the footprint. */
   | { op: 'st'; ptr: number; v: number }
   | { op: 'lock' | 'trylock' | 'unlock'; lock: LockHandle }
@@ -125,6 +126,18 @@ export function* ptepGetAndClear(ptep: number): KGen<number> {
 export function* pteScanNone(ptep: number, max: number): KGen<number> {
   yield at({ op: 'scan', ptr: ptep });
   return current.k.pt.scanNone(ptep, max);
+}
+
+/**
+ * A lockless run of ptep_get_lockless() reads under RCU (swapoff's unuse_pte_range()), in one step:
+ * how many entries from `ptep`, at most `max`, are not swap entries. One step is a legal stand-in
+ * only where an entry that turns into a swap entry meanwhile may be missed without changing the
+ * outcome (swapoff.ts: no slot is handed out during swapoff, and try_to_unuse() passes again while
+ * a slot is in use). The step's footprint covers all `max` entries.
+ */
+export function* pteScanNoSwap(ptep: number, max: number): KGen<number> {
+  yield at({ op: 'scan', ptr: ptep, n: max });
+  return current.k.pt.scanWhile(ptep, max, (v) => !isSwapEntryPte(v));
 }
 
 /**

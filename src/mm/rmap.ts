@@ -39,6 +39,17 @@ export function folioAddNewAnonRmapPmd(head: Pfn): void {
   mem.entireMapcount[head]++;
   mem.flags[head] |= PG_anon_exclusive;
 }
+/**
+ * folio_add_anon_rmap_pte(), or folio_add_new_anon_rmap() for a folio read from swap that was
+ * never mapped (the model's swap-cache folios are anonymous and swap-backed from the read on):
+ * one more mapping of the page, exclusive with RMAP_EXCLUSIVE.
+ */
+export function folioAddAnonRmapPte(pfn: Pfn, exclusive: boolean): void {
+  const mem = current.k.mem;
+  touchFolio(mem.folioHead(pfn), true);
+  mem.mapcount[pfn]++;
+  if (exclusive) mem.flags[pfn] |= PG_anon_exclusive;
+}
 /** folio_add_file_rmap_ptes(). */
 export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
   touchFolio(current.k.mem.folioHead(pfn), true);

@@ -13,6 +13,11 @@ export const SWAP_MAP_MAX = 0x3e;
 export class SwapInfo {
   /** swap_map: per slot, its count | SWAP_HAS_CACHE; slot 0 is the header and never handed out. */
   readonly swapMap: Uint8Array;
+  /**
+   * SWP_WRITEOK: slots may be handed out. swapoff() clears it before it brings the pages back, and
+   * the area then stays, empty and refusing allocations (the model has no swapon of a new one).
+   */
+  writeOk = true;
   /** inuse_pages: slots with a non-zero swap_map byte. */
   inusePages = 0;
   /** Where the next search for a free slot starts (the kernel's per-CPU cluster cursor, coarsely). */

@@ -21,7 +21,8 @@
  * no later reclaim pass frees a cached folio under memory pressure; where the kernel leaves a
  * folio that no swap PTE and no mapping holds to that later pass (a zap whose folio_trylock()
  * failed), the lock holder frees it when it lets go (vmscan.ts, memory/fault.ts); no readahead;
- * no swap count continuation (counts stay below SWAP_MAP_MAX without fork); no swapoff.
+ * no swap count continuation (counts stay below SWAP_MAP_MAX without fork). swapoff() is in
+ * swapoff.ts.
  */
 import { ModelBug } from './bug.js';
 import { type Pfn } from './const.js';
@@ -38,6 +39,11 @@ function touchSlot(offset: number, write: boolean): void {
   current.k.rec.touch(obj(OBJ.swap, offset), write);
 }
 
+/** The area's flags (SWP_WRITEOK) were read or changed: slot 0, the header, stands for them. */
+export function touchArea(write: boolean): void {
+  touchSlot(0, write);
+}
+
 function swapInfo(): SwapInfo {
   const si = current.k.swap;
   if (!si) throw new ModelBug('a swap entry without a swap area');
@@ -52,6 +58,8 @@ function swapInfo(): SwapInfo {
 export function folioAllocSwap(): number {
   const si = current.k.swap;
   if (!si) return 0;
+  touchArea(false);
+  if (!si.writeOk) return 0; // swapoff() took the area out of service
   const off = si.scan();
   if (!off) return 0;
   touchSlot(off, true);

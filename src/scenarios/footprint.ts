@@ -52,8 +52,14 @@ function linkedTables(k: Kernel, ptr: number, newValue: number, into: number[]):
 export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
   switch (s.op) {
     case 'ld':
-    case 'scan':
       return { reads: [obj(OBJ.entry, s.ptr), obj(OBJ.table, tidOf(s.ptr))], writes: [] };
+    case 'scan': {
+      // Under the PTE lock only the first entry can change before the scan (none entries stay
+      // none: pgtable.ts scanNone()); a lockless scan (`n`) reads every entry it may cover.
+      const reads = [obj(OBJ.table, tidOf(s.ptr))];
+      for (let i = 0; i < (s.n ?? 1); i++) reads.push(obj(OBJ.entry, s.ptr + i));
+      return { reads, writes: [] };
+    }
     case 'st':
     case 'xchg': {
       const writes = [obj(OBJ.entry, s.ptr)];

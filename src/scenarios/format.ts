@@ -33,7 +33,8 @@
  * multi-gen LRU's aging walk; its result: the young bits it cleared) / `numa_scan M OFF LEN` (a NUMA
  * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
  * process; its result: the pages of that range the child has mapped) / `tcp_zerocopy M OFF LEN` (TCP
- * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped); they bind to the process that is
+ * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped) / `swapoff` (swapoff(2)
+ * of the setup's swap area, `config swap=SIZE`: it names no mapping); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -207,7 +208,8 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
     if (!spec) continue;
     const mapped = mapsOf(parsed.script, proc);
     const dstCol = spec.kind === 'uffd_move' ? t.words[3]?.col : spec.kind === 'mremap' ? t.words[4]?.col : undefined;
-    const names = spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
+    const names =
+      spec.kind === 'swapoff' ? [] : spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
     for (const [m, col] of names) {
       if (!mapped.has(m)) err(t.line, col, `process ${proc} has no mapping '${m}'`, `one of: ${[...mapped].join(', ') || 'none (map one in the setup)'}`);
     }
@@ -275,6 +277,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   numa_scan: 'numa_scan M OFFSET LEN',
   fork: 'fork M OFFSET LEN',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN',
+  swapoff: 'swapoff',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -293,7 +296,12 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4 }[op as (typeof TASK_KINDS)[number]];
+  if (op === 'swapoff') {
+    // System-wide: no mapping, no range.
+    if (w.length > 1) bad(w[1].col, `unexpected word '${w[1].text}'`, usage);
+    return w.length > 1 ? undefined : { kind: 'swapoff', map: '', offset: 0 };
+  }
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;

@@ -23,6 +23,7 @@ import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
 import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
+import { swapoff } from '../mm/swapoff.js';
 import { peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { pteIndex, type Pfn } from '../mm/const.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent } from '../mm/pgtable_types.js';
@@ -109,12 +110,17 @@ export type TaskSpec =
    * bytes the peer sent, into the tcp mapping at `map`+`offset`. Its result: the pages mapped, or
    * the errno when the call failed.
    */
-  | { kind: 'tcp_zerocopy'; map: string; offset: number; len: number };
+  | { kind: 'tcp_zerocopy'; map: string; offset: number; len: number }
+  /**
+   * swapoff(2) of the swap area (swapoff.ts: try_to_unuse()), system-wide: it names no mapping
+   * (`map` is empty). Its result: 0 or the errno.
+   */
+  | { kind: 'swapoff'; map: ''; offset: 0 };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
-  'tcp_zerocopy',
+  'tcp_zerocopy', 'swapoff',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -131,6 +137,7 @@ const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cac
  * sequential run can stop there and run another task.
  */
 export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec, onUnit?: () => void): KGen<number> {
+  if (t.kind === 'swapoff') return yield* swapoff();
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':

@@ -90,6 +90,8 @@ export type Op =
   | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
   /** The peer sends LEN bytes; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them at OFFSET of tcp mapping M. */
   | (OpBase & { op: 'tcp_zerocopy'; map: string; offset: number; len: number })
+  /** swapoff(2) of the script's swap area (`config swap=SIZE`). */
+  | (OpBase & { op: 'swapoff' })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 

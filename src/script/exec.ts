@@ -170,6 +170,9 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'uffd_register':
         outcome(op, errnoName(api.sysUffdRegister(k, cur!.mm, range(op, op.map, op.offset), op.len, op.mode)));
         return;
+      case 'swapoff':
+        outcome(op, errnoName(api.sysSwapoff(k, cur!.mm)));
+        return;
       case 'tcp_zerocopy': {
         const { ret, length } = api.sysTcpZerocopy(k, cur!.mm, range(op, op.map, op.offset), op.len);
         // The script validator keeps the range inside one VMA: the kernel maps all of it or fails.

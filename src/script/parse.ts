@@ -76,6 +76,7 @@ const USAGE: Record<OpKind, string> = {
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
+  swapoff: 'swapoff [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
@@ -89,7 +90,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect', 'tcp_zerocopy', 'snapshot', 'expect',
+  'uffd_writeprotect', 'tcp_zerocopy', 'swapoff', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -112,6 +113,7 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_zeropage: ['err'],
   uffd_writeprotect: ['err'],
   tcp_zerocopy: ['err'],
+  swapoff: ['err'],
   snapshot: [],
   expect: [],
 };
@@ -347,6 +349,14 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
       const name = c.name(w, 'process name');
       if (name !== undefined) d.name = name;
       cols.name = w?.col;
+      const err = parseErr(c, opts);
+      if (err) d.err = err;
+      return { draft: d, cols, hasAt: false };
+    }
+    case 'swapoff': {
+      const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
+      c.noExtra(pos, 0, USAGE[op]);
+      const d: DraftFor<'swapoff'> = { op, loc };
       const err = parseErr(c, opts);
       if (err) d.err = err;
       return { draft: d, cols, hasAt: false };
@@ -762,6 +772,9 @@ class Validator {
   private lastExit: { name: string; line: number } | undefined;
   private readonly files = new Map<string, FileInfo>();
   private filesLenient = false;
+  /** The config line that gave the script a swap area, and the swapoff that took it away. */
+  private swapLine: number | undefined;
+  private swapoffLine: number | undefined;
 
   check(c: LineCtx, p: Parsed): void {
     const d = p.draft;
@@ -769,6 +782,8 @@ class Validator {
     if (d.op === 'config') {
       if (this.firstProcessLine !== undefined)
         c.error('order', cols.op, 'config after the first process', `config lines before line ${this.firstProcessLine}`);
+      const swap = d.settings?.swap;
+      if (swap !== undefined) this.swapLine = swap === 'off' ? undefined : c.line;
       return;
     }
     if (d.op === 'process' || d.op === 'switch' || d.op === 'exit') return this.processOp(c, d, cols);
@@ -777,6 +792,11 @@ class Validator {
     const proc = this.needProcess(c, d.op, cols.op);
     if (!proc) return;
     switch (d.op) {
+      case 'swapoff':
+        if (this.swapLine === undefined) c.error('order', cols.op, 'swapoff without a swap area', 'config swap=SIZE before the first process');
+        else if (this.swapoffLine !== undefined) c.error('order', cols.op, `swapoff: the swap area is already off (line ${this.swapoffLine})`, 'one swapoff per script');
+        else if (!d.err) this.swapoffLine = c.line;
+        return;
       case 'map':
         return this.mapOp(c, proc, d, p);
       case 'touch':

@@ -240,7 +240,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, swapoff, snapshot, expect',
     });
   });
 
@@ -645,7 +645,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, swapoff, snapshot, expect)",
     );
   });
 });
@@ -709,5 +709,19 @@ describe('tcp mappings and tcp_zerocopy', () => {
     expect(errors(hole + 'tcp_zerocopy S 16K 4K\n')[0].code).toBe('out-of-range');
     expect(ops(hole + 'tcp_zerocopy S 16K 4K err=EINVAL\n')).toHaveLength(4);
     expect(errors(lines('process P', 'map S tcp 128M', 'tcp_zerocopy S 0 65M'))[0].expected).toBe("at most 64M (the kernel runner's receive buffer)");
+  });
+});
+
+describe('swapoff', () => {
+  it('takes no words, and needs the swap area config swap= gave the script', () => {
+    expect(ops(lines('config swap=64M', 'process P', 'swapoff'))[2]).toEqual({ op: 'swapoff', loc: loc(3) });
+    expect(errors(lines('process P', 'swapoff'))[0].message).toBe('swapoff without a swap area');
+    expect(errors(lines('config swap=off', 'process P', 'swapoff'))[0].expected).toBe('config swap=SIZE before the first process');
+    expect(where(lines('config swap=64M', 'process P', 'swapoff now'))).toEqual([[3, 9, 'syntax']]);
+  });
+
+  it('is refused a second time, unless the first was expected to fail', () => {
+    expect(errors(lines('config swap=64M', 'process P', 'swapoff', 'swapoff'))[0].message).toBe('swapoff: the swap area is already off (line 3)');
+    expect(ops(lines('config swap=64M', 'process P', 'swapoff err=ENOMEM', 'swapoff'))).toHaveLength(4);
   });
 });

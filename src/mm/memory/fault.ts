@@ -215,7 +215,8 @@ function* doSwapPage(vmf: VmFault): KGen<number> {
     throw new ModelBug(`do_swap_page: migration and device entries are not modelled (entry ${e})`);
   }
   const entry = swpOffset(e);
-  // get_swap_device(): no swapoff in the model, so the area cannot go away.
+  // get_swap_device(): the model's swapoff leaves the area in place (swapoff.ts); an entry it
+  // unused meanwhile is no longer in the PTE, which the checks below find under the PTE lock.
   let ret = 0;
   let folio: Pfn | 0 = swapCacheGetFolio(entry);
   if (!folio) {

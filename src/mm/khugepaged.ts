@@ -15,9 +15,13 @@ import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup, touchMapping } from './filemap.js';
 import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
 import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
+import { doSwapPage } from './memory/fault.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
 import {
+  FAULT_FLAG_ALLOW_RETRY,
   MM_ANONPAGES,
+  VM_FAULT_ERROR,
+  VM_FAULT_RETRY,
   VM_UFFD_MISSING,
   VM_UFFD_WP,
   VM_WRITE,
@@ -33,6 +37,7 @@ import {
   pmdpCollapseFlush,
   pteFreeDefer,
   pteOffsetMapLock,
+  pteOffsetMapRoNolock,
   pteOffsetMapRwNolock,
   pteUnmap,
   pteUnmapUnlock,
@@ -43,6 +48,8 @@ import {
   _PAGE_RW,
   _PAGE_USER,
   isPmdMigrationEntry,
+  isSwapEntryPte,
+  isSwapPte,
   mkHugePmd,
   pmdIsTable,
   pmdNone,
@@ -62,6 +69,7 @@ import {
   folioUnlock,
   ptepGet,
   ptepGetAndClear,
+  pteScanNoSwap,
   setPte,
   spinLock,
   spinUnlock,
@@ -497,7 +505,10 @@ function* setHugePmd(vma: Vma, haddr: Vaddr, pmdp: number, folio: Pfn): KGen<Sca
 
 /**
  * hpage_collapse_scan_pmd(): scan the PTE table of an anonymous block (MADV_COLLAPSE: no limits
- * on none or shared entries) and collapse it. Caller holds mmap_lock for read.
+ * on none, shared or swap entries) and collapse it. Caller holds mmap_lock for read. Swap entries
+ * are counted (`unmapped`) for __collapse_huge_page_swapin(). Coarse: the kernel counts PTE
+ * markers as swap PTEs too (is_swap_pte()) and fails on a guard marker only in the swap-in
+ * (SCAN_FAIL); the model fails at the scan (SCAN_PTE_NON_PRESENT): both are -EINVAL.
  */
 function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<ScanResult> {
   const found = { pmdp: 0 };
@@ -507,9 +518,19 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   const pte = yield* pteOffsetMapLock(mm, found.pmdp, address, out);
   if (pte < 0) return 'SCAN_PMD_NULL';
   let result: ScanResult = 'SCAN_SUCCEED';
+  let unmapped = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const e = yield* ptepGet(pte + i);
     if (e === 0) continue;
+    if (isSwapEntryPte(e)) {
+      unmapped++;
+      // Always be strict with uffd-wp enabled swap entries (pte_swp_uffd_wp_any()).
+      if (pteUffdWp(e)) {
+        result = 'SCAN_PTE_UFFD_WP';
+        break;
+      }
+      continue;
+    }
     if (!ptePresent(e)) {
       result = 'SCAN_PTE_NON_PRESENT';
       break;
@@ -528,7 +549,75 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   if (result !== 'SCAN_SUCCEED') return result;
   // MADV_COLLAPSE has no max_ptes_none: a table of none and zero-page entries only collapses too
   // (into a THP of zeros).
-  return yield* collapseHugePage(mm, address, found.pmdp);
+  return yield* collapseHugePage(mm, address, found.pmdp, unmapped);
+}
+
+/**
+ * collapse_huge_page()'s section under the mmap_lock for read, taken again after the allocation,
+ * when the scan found swap entries: hugepage_vma_revalidate(), find_pmd_or_thp_or_none(), then
+ * __collapse_huge_page_swapin(). Returns with the lock released on failure, held on success.
+ */
+function* collapseSwapinLocked(mm: MmStruct, address: Vaddr): KGen<ScanResult> {
+  yield* downRead(mm.mmapLock);
+  const vma = vmaLookup(mm, address);
+  if (!vma || !thpVmaSuitablePmd(vma, address) || !vma.isAnonymous()) {
+    yield* upRead(mm.mmapLock);
+    return 'SCAN_VMA_CHECK';
+  }
+  const found = { pmdp: 0 };
+  const r = yield* findPmdOrThpOrNone(mm, address, found);
+  if (r !== 'SCAN_SUCCEED') {
+    yield* upRead(mm.mmapLock);
+    return r;
+  }
+  return yield* __collapseHugePageSwapin(mm, vma, address, found.pmdp);
+}
+
+/**
+ * __collapse_huge_page_swapin(): bring the block's swapped-out pages back with do_swap_page(),
+ * reading each entry locklessly from the table mapped with pte_offset_map_ro_nolock() (its PTE
+ * lock serves only do_swap_page()'s pte_same() recheck). A run of entries that are not swap PTEs
+ * is read in one step (pteScanNoSwap()): an entry swapped out meanwhile is missed, and the
+ * isolation under the mmap_lock for write then finds it non-present, as the kernel does when the
+ * swap-out comes after its read. Returns with the mmap_lock released on failure. Coarse: the
+ * model's do_swap_page() waits for the folio lock, so it never returns VM_FAULT_RETRY
+ * (SCAN_PAGE_LOCK).
+ */
+function* __collapseHugePageSwapin(mm: MmStruct, vma: Vma, start: Vaddr, pmdp: number): KGen<ScanResult> {
+  const end = start + HPAGE_PMD_NR * PAGE_SIZE;
+  const out = new PteMapOut();
+  let pte = -1; // not mapped
+  for (let addr = start; addr < end; addr += PAGE_SIZE, pte = pte < 0 ? pte : pte + 1) {
+    if (pte < 0) {
+      pte = yield* pteOffsetMapRoNolock(mm, pmdp, addr, out);
+      if (pte < 0) {
+        yield* upRead(mm.mmapLock);
+        return 'SCAN_PMD_NULL';
+      }
+    }
+    const skip = yield* pteScanNoSwap(pte, (end - addr) / PAGE_SIZE, true);
+    if (skip) {
+      addr += (skip - 1) * PAGE_SIZE;
+      pte += skip - 1;
+      continue;
+    }
+    const origPte = yield* ptepGet(pte); // ptep_get_lockless()
+    if (!isSwapPte(origPte)) continue;
+    const vmf = new VmFault(vma, addr, FAULT_FLAG_ALLOW_RETRY);
+    vmf.pmd = pmdp;
+    vmf.pte = pte;
+    vmf.ptl = out.ptl;
+    vmf.origPte = origPte;
+    const ret = yield* doSwapPage(vmf); // which unmaps pte (after perhaps re-checking the entry)
+    pte = -1;
+    if (ret & VM_FAULT_RETRY) return 'SCAN_PAGE_LOCK';
+    if (ret & VM_FAULT_ERROR) {
+      yield* upRead(mm.mmapLock);
+      return 'SCAN_FAIL';
+    }
+  }
+  if (pte >= 0) yield* pteUnmap(pte);
+  return 'SCAN_SUCCEED';
 }
 
 /** check_pmd_still_valid(): the PMD slot found while scanning is still the one, holding a table. */
@@ -545,11 +634,22 @@ function* checkPmdStillValid(mm: MmStruct, address: Vaddr, pmdp: number): KGen<S
  * a new THP, free the old pages, and deposit the old table with the new huge PMD. VmPTE does not
  * change: the table becomes the deposit.
  */
-function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number): KGen<ScanResult> {
+function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped: number): KGen<ScanResult> {
   const k = current.k;
   const mem = k.mem;
   yield* upRead(mm.mmapLock);
   const folio = mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
+  if (unmapped && folio >= 0) {
+    // The model takes the read lock again only to swap pages in; without swap entries its
+    // revalidation is the one under the write lock below.
+    const r = yield* collapseSwapinLocked(mm, address);
+    if (r !== 'SCAN_SUCCEED') {
+      folioPutRefs(folio, 1);
+      yield* downRead(mm.mmapLock); // madvise_collapse() takes it again (mmap_locked false)
+      return r;
+    }
+    yield* upRead(mm.mmapLock);
+  }
   yield* downWrite(mm.mmapLock);
   const finish = function* (r: ScanResult): KGen<ScanResult> {
     yield* mmapWriteUnlock(mm);

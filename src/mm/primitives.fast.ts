@@ -7,7 +7,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
-import { _PAGE_RW, isSwapEntryPte } from './pgtable_types.js';
+import { _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
@@ -40,8 +40,8 @@ export function ptepSetWrprotect(ptep: number): void {
 export function pteScanNone(ptep: number, max: number): number {
   return current.k.pt.scanNone(ptep, max);
 }
-export function pteScanNoSwap(ptep: number, max: number): number {
-  return current.k.pt.scanWhile(ptep, max, (v) => !isSwapEntryPte(v));
+export function pteScanNoSwap(ptep: number, max: number, markers = false): number {
+  return current.k.pt.scanWhile(ptep, max, markers ? (v) => !isSwapPte(v) : (v) => !isSwapEntryPte(v));
 }
 
 export function spinLock(l: LockHandle): void {

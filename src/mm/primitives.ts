@@ -15,7 +15,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
-import { _PAGE_RW, isSwapEntryPte } from './pgtable_types.js';
+import { _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
@@ -129,15 +129,15 @@ export function* pteScanNone(ptep: number, max: number): KGen<number> {
 }
 
 /**
- * A lockless run of ptep_get_lockless() reads under RCU (swapoff's unuse_pte_range()), in one step:
- * how many entries from `ptep`, at most `max`, are not swap entries. One step is a legal stand-in
- * only where an entry that turns into a swap entry meanwhile may be missed without changing the
- * outcome (swapoff.ts: no slot is handed out during swapoff, and try_to_unuse() passes again while
- * a slot is in use). The step's footprint covers all `max` entries.
+ * A lockless run of ptep_get_lockless() reads under RCU (swapoff's unuse_pte_range(), khugepaged's
+ * __collapse_huge_page_swapin()), in one step: how many entries from `ptep`, at most `max`, are
+ * not swap entries (with `markers`, not any non-present entry: is_swap_pte()). One step stands for
+ * the loop only where an entry that turns into one meanwhile may be missed: the callers say why.
+ * Entries that stop being one are read one by one. The step's footprint covers all `max` entries.
  */
-export function* pteScanNoSwap(ptep: number, max: number): KGen<number> {
+export function* pteScanNoSwap(ptep: number, max: number, markers = false): KGen<number> {
   yield at({ op: 'scan', ptr: ptep, n: max });
-  return current.k.pt.scanWhile(ptep, max, (v) => !isSwapEntryPte(v));
+  return current.k.pt.scanWhile(ptep, max, markers ? (v) => !isSwapPte(v) : (v) => !isSwapEntryPte(v));
 }
 
 /**

@@ -200,7 +200,7 @@ function* doPteMissing(vmf: VmFault): KGen<number> {
  * gives up on leaves the swap cache if nothing maps it and no swap PTE holds its slot (the kernel
  * leaves that to a later reclaim pass: swapfile.ts).
  */
-function* doSwapPage(vmf: VmFault): KGen<number> {
+export function* doSwapPage(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   const k = current.k;
   const e = vmf.origPte;

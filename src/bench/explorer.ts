@@ -47,7 +47,7 @@ export interface ExplorerBench {
 interface Engine {
   explore: typeof explore;
   DfsScheduler: typeof DfsScheduler;
-  scenarioSystem: (scn: never, guardsOff: string[], o?: { settings?: Readonly<Record<string, string>> }) => unknown;
+  scenarioSystem: (scn: never, guardsOff: string[], o?: { settings?: Readonly<Record<string, string>>; explain?: object }) => unknown;
   loadScenario: (name: string) => { ok: boolean; scenario?: unknown };
 }
 
@@ -62,9 +62,12 @@ export async function loadBaseline(dir: string): Promise<Engine> {
 
 const MAX = 200_000;
 
-function search(e: Engine, scn: unknown, guardsOff: string[], o: { bound?: number; reduction?: 'dpor' | 'none'; settings?: Readonly<Record<string, string>> }) {
+function search(e: Engine, scn: Scenario, guardsOff: string[], o: { bound?: number; reduction?: 'dpor' | 'none'; settings?: Readonly<Record<string, string>> }) {
   const t0 = performance.now();
-  const sys = e.scenarioSystem(scn as never, guardsOff, { settings: o.settings });
+  // A scenario whose violation is an anomaly runs with sequential explainability, as `ptlab
+  // explore` runs it (src/scenarios/run.ts): without it the anomaly is never seen.
+  const explain = scn.violation === 'anomaly' ? {} : undefined;
+  const sys = e.scenarioSystem(scn as never, guardsOff, { settings: o.settings, explain });
   const r = e.explore(sys as never, new e.DfsScheduler({ preemptionBound: o.bound ?? Infinity, reduction: o.reduction ?? 'dpor' }), { budget: { maxExecutions: MAX } });
   return { r, ms: performance.now() - t0 };
 }
@@ -109,7 +112,7 @@ export async function explorerBench(o: { baseline?: string; reps: number; sideBo
       let oldN = 0;
       for (let i = 0; i < o.reps; i++) {
         const a = search(HERE, scn, [], { bound: o.sideBound, settings });
-        const b = search(base, theirs.scenario, [], { bound: o.sideBound, settings });
+        const b = search(base, theirs.scenario as Scenario, [], { bound: o.sideBound, settings });
         ours.push(a.ms);
         old.push(b.ms);
         oursN = a.r.executions;

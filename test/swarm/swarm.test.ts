@@ -42,9 +42,9 @@ describe('generator', () => {
       for (const t of a.scenario.tasks) kinds.add(t.spec.kind);
     }
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
-    // The task kinds the generator makes: all of the format's but uffd_copy, uffd_zeropage and
-    // uffd_writeprotect, which no feature group generates yet.
-    expect([...kinds].sort()).toEqual(['fork', 'gup_fast', 'madvise', 'mglru_walk', 'mincore', 'mprotect', 'mremap', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'touch', 'uffd_move', 'unmap']);
+    // The task kinds the generator makes: all of the format's but uffd_copy, uffd_zeropage,
+    // uffd_writeprotect and tcp_zerocopy, which no feature group generates yet.
+    expect([...kinds].sort()).toEqual(['fork', 'gup_fast', 'madvise', 'mglru_walk', 'mincore', 'mprotect', 'mremap', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'swapoff', 'touch', 'uffd_move', 'unmap']);
   });
 });
 

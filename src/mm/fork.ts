@@ -16,7 +16,7 @@
  * folio_try_dup_anon_rmap_*() never refuses and copy_present_page()'s eager copy never runs),
  * VM_DONTCOPY / VM_WIPEONFORK (the model has neither flag), UFFD_FEATURE_EVENT_FORK (the child's
  * VMAs lose their userfaultfd, dup_userfaultfd()'s other branch), mm->write_protect_seq and mmu
- * notifiers (nothing in the model reads them), migration and device entries (the model makes none),
+ * notifiers (nothing in the model reads them), migration entries (see copyNonpresentPte()) and device entries,
  * and the anon_vma chain (the child gets an anon_vma of its own; the model's rmap walks one VMA).
  */
 import { ModelBug } from './bug.js';
@@ -307,7 +307,10 @@ function* copyNonpresentPte(dst: Vma, src: Vma, dstPte: number, srcPte: number, 
     if (marker) yield* setPte(dstPte, mkMarkerPte(marker));
     return;
   } else {
-    throw new ModelBug(`copy_nonpresent_pte(): entry ${orig} of ${src.name} is a kind the model does not make`);
+    // A migration entry (migrate.ts): the child's copy would be one that remove_migration_ptes()
+    // never finds, since the model's anonymous rmap walk stands for the one VMA where migration
+    // found the folio (rmap.ts), not for the anon_vma tree that fork links the child into.
+    throw new ModelBug(`copy_nonpresent_pte(): entry ${orig} of ${src.name}: fork of a migration or device entry is not modelled`);
   }
   if (!userfaultfdWp(dst)) pte = pteClearFlags(pte, _PAGE_SWP_UFFD_WP); // pte_swp_clear_uffd_wp()
   yield* setPte(dstPte, pte);

@@ -12,7 +12,7 @@ import type { Kernel, MmStruct, RwSem } from './mm_types.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_types.js';
 import { PT_ANON, PT_FREE, PT_KERNEL, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { T_DEPOSITED, T_FREED, T_LINKED, T_QUEUED, T_DETACHED } from './pgtable.js';
-import { isSwapEntryPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
+import { isMigrationPte, isSwapEntryPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
 import { SWAP_HAS_CACHE } from './swap_info.js';
 
 export type InvariantName =
@@ -87,6 +87,14 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
           if (isSwapEntryPte(e)) {
             census.swapRefs.set(swpOffset(e), (census.swapRefs.get(swpOffset(e)) ?? 0) + 1);
             rss[MM_SWAPENTS]++;
+            return;
+          }
+          if (isMigrationPte(e)) {
+            // A migration entry counts as the page in RSS and holds no mapping of it; the folio
+            // it names is locked by migration, so it cannot have been freed.
+            const head = k.mem.folioHead(ptePfn(e));
+            if (k.mem.type[head] === PT_FREE) fail('no-freed-reachable', `mm ${mm.name}: migration entry at ${base + pi * PAGE_SIZE} names freed frame ${head}`);
+            else rss[counterOf(k.mem.type[head])]++;
             return;
           }
           if (!ptePresent(e) || pteSpecial(e)) return;

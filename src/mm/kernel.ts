@@ -24,6 +24,7 @@ import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { swapoff } from './swapoff.js';
+import { compactRange } from './migrate.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -136,6 +137,14 @@ export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number
 export function sysSwapoff(k: Kernel, mm: MmStruct): number {
   enter(k, mm);
   return complete(/* task */ swapoff());
+}
+/**
+ * Compaction of the node meets the pages of [addr, addr + len) (migrate.ts): each small anonymous
+ * folio mapped there moves to a new folio. Returns how many moved.
+ */
+export function sysMigrate(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): number {
+  enter(k, mm);
+  return complete(/* task */ compactRange(mm, addr, len));
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

@@ -27,9 +27,14 @@ import {
   _PAGE_PRESENT,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  _PAGE_SWP_MIG_DIRTY,
+  _PAGE_SWP_MIG_YOUNG,
+  _PAGE_SWP_SOFT_DIRTY,
   _PAGE_UFFD_WP,
   _PAGE_USER,
   isUffdWpMarker,
+  isWritableMigrationPte,
+  mkMigrationPte,
   pmdNone,
   pmdTransHuge,
   pteDirty,
@@ -42,6 +47,8 @@ import {
   pteProtnone,
   pteSpecial,
   pteUffdWp,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_READ_EXCLUSIVE,
   type Pte,
 } from './pgtable_types.js';
 import { condResched, downWrite, ptepGet, ptepGetAndClear, pteScanNone, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
@@ -271,6 +278,13 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
       }
       yield* setPte(pte, ptent); // ptep_modify_prot_commit()
       if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
+      pages++;
+    } else if (isWritableMigrationPte(oldpte)) {
+      // A protection check is difficult so just be safe and disable write (the entry's young and
+      // dirty bits are part of its offset on x86 and stay; soft-dirty is carried over).
+      const kind = current.k.mem.type[current.k.mem.folioHead(ptePfn(oldpte))] === PT_ANON ? SWP_MIGRATION_READ_EXCLUSIVE : SWP_MIGRATION_READ;
+      const flags = pteFlags(oldpte) & (_PAGE_SWP_MIG_YOUNG | _PAGE_SWP_MIG_DIRTY | _PAGE_SWP_SOFT_DIRTY);
+      yield* setPte(pte, mkMigrationPte(kind, ptePfn(oldpte), flags));
       pages++;
     } else if (cpFlags & MM_CP_UFFD_WP_RESOLVE && isUffdWpMarker(oldpte)) {
       // A uffd-wp marker and we'd like to resolve it: drop it, so the next fault is not trapped.

@@ -5,19 +5,27 @@
  * be reclaimed under it: it maps the table under RCU with pte_offset_map_rw_nolock(), peeks at the
  * entry, and only then takes the PTE lock and rechecks the PMD (race R5).
  *
- * Modelled coarsely: small folios in PTE-mapped, non-hugetlb VMAs, without PVMW_SYNC or
- * PVMW_MIGRATION and without device-private entries; a PMD that maps a huge page is "not found"
- * (a small folio is never PMD-mapped).
+ * With PVMW_SYNC the table is mapped and locked at once (pte_offset_map_lock(), whose own PMD
+ * recheck makes the R5 one unneeded); with PVMW_MIGRATION the walk looks for migration entries of
+ * the folio instead of present PTEs (remove_migration_ptes()).
+ *
+ * Modelled coarsely: small folios in PTE-mapped, non-hugetlb VMAs, without device-private entries;
+ * a PMD that maps a huge page is "not found" (a small folio is never PMD-mapped), and so is a PMD
+ * migration entry (the model migrates no THP).
  */
 import { guardOn } from './config.js';
 import { PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { mmFindPmd } from './memory/pgalloc.js';
 import type { Vma } from './mm_types.js';
-import { PteMapOut, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, type Pmd } from './pgtable_types.js';
+import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
+import { isMigrationPte, isSwapPte, pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, swpOffset, type Pmd } from './pgtable_types.js';
 import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
 import type { LockHandle } from './ptlock.js';
+
+/** include/linux/rmap.h: walk flags. */
+export const PVMW_SYNC = 1 << 0;
+export const PVMW_MIGRATION = 1 << 1;
 
 /** struct page_vma_mapped_walk: the folio sought, the VMA, and where the walk stands. */
 export class PageVmaMappedWalk {
@@ -32,6 +40,7 @@ export class PageVmaMappedWalk {
     readonly nrPages: number,
     readonly vma: Vma,
     public address: Vaddr,
+    readonly flags = 0,
   ) {}
 }
 
@@ -54,20 +63,27 @@ function* notFound(pvmw: PageVmaMappedWalk): KGen<false> {
 }
 
 /**
- * map_pte() without PVMW_SYNC: map the table locklessly and look at the entry first, so that
- * tables without the folio are never locked. Returns true with the PTE lock held; false with the
- * table mapped but not locked (a non-present entry: go on to the next one), or with nothing mapped
- * (pvmw.pte < 0: the PMD changed, restart). `pmdvalOut` gets the PMD value mapped through and the
- * lock of that table, which the caller takes itself if a later entry is not none.
+ * map_pte(). With PVMW_SYNC: pte_offset_map_lock(). Without: map the table locklessly and look at
+ * the entry first, so that tables without the folio are never locked. Returns true with the PTE
+ * lock held; false with the table mapped but not locked (an entry of the wrong kind: go on to the
+ * next one), or with nothing mapped (pvmw.pte < 0: the PMD changed, restart). `pmdvalOut` gets the
+ * PMD value mapped through and the lock of that table, which the caller takes itself if a later
+ * entry is not none.
  */
 function* mapPte(pvmw: PageVmaMappedWalk, pmdvalOut: PteMapOut): KGen<boolean> {
   const mm = pvmw.vma.mm;
+  if (pvmw.flags & PVMW_SYNC) {
+    // Use the stricter lookup
+    pvmw.pte = yield* pteOffsetMapLock(mm, pvmw.pmd, pvmw.address, pmdvalOut);
+    if (pvmw.pte >= 0) pvmw.ptl = pmdvalOut.ptl;
+    return pvmw.pte >= 0;
+  }
   for (;;) {
     // again:
     pvmw.pte = yield* pteOffsetMapRwNolock(mm, pvmw.pmd, pvmw.address, pmdvalOut);
     if (pvmw.pte < 0) return false;
     const ptent = yield* ptepGet(pvmw.pte);
-    if (!ptePresent(ptent)) return false;
+    if (pvmw.flags & PVMW_MIGRATION ? !isSwapPte(ptent) : !ptePresent(ptent)) return false;
     pvmw.ptl = pmdvalOut.ptl;
     yield* spinLock(pvmw.ptl);
     // The table may have been reclaimed between the lockless map and the lock; after this
@@ -83,14 +99,15 @@ function* mapPte(pvmw: PageVmaMappedWalk, pmdvalOut: PteMapOut): KGen<boolean> {
 }
 
 /**
- * check_pte(): under the PTE lock, does the entry map a page of the folio? The entry is re-read:
- * this is also what makes a walker that lost the pmd_same() recheck harmless, since a detached
- * table holds only none entries and so never matches.
+ * check_pte(): under the PTE lock, does the entry map a page of the folio (with PVMW_MIGRATION:
+ * is it a migration entry for one)? The entry is re-read: this is also what makes a walker that
+ * lost the pmd_same() recheck harmless, since a detached table holds only none entries and so
+ * never matches.
  */
 function* checkPte(pvmw: PageVmaMappedWalk): KGen<boolean> {
   const ptent = yield* ptepGet(pvmw.pte);
-  if (!ptePresent(ptent)) return false;
-  const pfn = ptePfn(ptent);
+  if (pvmw.flags & PVMW_MIGRATION ? !isMigrationPte(ptent) : !ptePresent(ptent)) return false;
+  const pfn = pvmw.flags & PVMW_MIGRATION ? swpOffset(ptent) : ptePfn(ptent);
   return pfn >= pvmw.pfn && pfn < pvmw.pfn + pvmw.nrPages;
 }
 

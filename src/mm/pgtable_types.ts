@@ -92,6 +92,18 @@ export const isMigrationPte = (v: Pte): boolean => {
   const k = swpKind(v);
   return k === SWP_MIGRATION_READ || k === SWP_MIGRATION_READ_EXCLUSIVE || k === SWP_MIGRATION_WRITE;
 };
+/**
+ * The young and dirty bits of a migration entry (make_migration_entry_young() / _dirty(); x86
+ * keeps them in the swap offset, the model in bits 8 and 9, which no other non-present entry uses).
+ */
+export const _PAGE_SWP_MIG_YOUNG = 1 << 8;
+export const _PAGE_SWP_MIG_DIRTY = 1 << 9;
+/** swp_entry_to_pte(make_*_migration_entry(pfn)): `kind` is one of the three SWP_MIGRATION_* types. */
+export const mkMigrationPte = (kind: number, pfn: Pfn, flags = 0): Pte => mkSwpPte(kind, pfn, flags);
+/** is_writable_migration_entry(). */
+export const isWritableMigrationPte = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === SWP_MIGRATION_WRITE;
+/** is_readable_migration_entry(): readable and not exclusive. */
+export const isReadableMigrationPte = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === SWP_MIGRATION_READ;
 
 /**
  * PMD values, as x86 reads them (arch/x86/include/asm/pgtable.h, 6.18). pmd_present() and

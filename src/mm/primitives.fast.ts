@@ -90,6 +90,10 @@ export function folioTrylock(pfn: number): boolean {
 export function folioUnlock(pfn: number): void {
   S.folioClearLocked(pfn);
 }
+export function folioWaitLocked(pfn: number): void {
+  S.mightSleep('folio_wait_locked');
+  S.folioWaitUnlocked(pfn);
+}
 
 export function mtWalk(_mm: MmStruct): void {}
 export function mtStore(mm: MmStruct): void {

@@ -26,7 +26,8 @@ export type Step =
   | { op: 'st'; ptr: number; v: number }
   | { op: 'lock' | 'trylock' | 'unlock'; lock: LockHandle }
   | { op: 'rlock' | 'wlock' | 'rtrylock' | 'runlock' | 'wunlock'; sem: RwSem }
-  | { op: 'flock' | 'ftrylock' | 'funlock'; pfn: number }
+  /** `fwait`: wait for the folio to be unlocked without taking it (folio_wait_locked()). */
+  | { op: 'flock' | 'ftrylock' | 'funlock' | 'fwait'; pfn: number }
   | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
   | { op: 'flush'; mm: MmStruct }
   /** `tables`: what the caller frees right after the IPIs returned (semi-RCU). */
@@ -53,6 +54,7 @@ export function stepEnabled(s: Step): boolean {
     case 'wlock':
       return S.rwsemCanWrite(s.sem);
     case 'flock':
+    case 'fwait':
       return !S.folioIsLocked(s.pfn);
     case 'flush':
       return S.ipiCanComplete(S.flushTargets(s.mm));
@@ -212,6 +214,15 @@ export function* folioTrylock(pfn: number): KGen<boolean> {
 export function* folioUnlock(pfn: number): KGen<void> {
   yield at({ op: 'funlock', pfn });
   S.folioClearLocked(pfn);
+}
+/**
+ * Sleep until the folio is unlocked, without taking its lock (folio_wait_bit_common() with
+ * EXCLUSIVE off, as migration_entry_wait_on_locked() waits): may sleep.
+ */
+export function* folioWaitLocked(pfn: number): KGen<void> {
+  S.mightSleep('folio_wait_locked');
+  yield at({ op: 'fwait', pfn });
+  S.folioWaitUnlocked(pfn);
 }
 
 // ---- the VMA tree and the per-VMA lock (include/linux/mmap_lock.h, mm/mmap_lock.c) --------------

@@ -13,7 +13,23 @@ import type { AddressSpace, Vma } from './mm_types.js';
 import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone } from './page_vma_mapped.js';
-import { _PAGE_SOFT_DIRTY, _PAGE_UFFD_WP, mkSwapEntryPte, pteDirty, pteFlags, ptePfn, ptePresent } from './pgtable_types.js';
+import {
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SWP_MIG_DIRTY,
+  _PAGE_SWP_MIG_YOUNG,
+  _PAGE_UFFD_WP,
+  mkMigrationPte,
+  mkSwapEntryPte,
+  pteDirty,
+  pteFlags,
+  ptePfn,
+  ptePresent,
+  pteWrite,
+  pteYoung,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_READ_EXCLUSIVE,
+  SWP_MIGRATION_WRITE,
+} from './pgtable_types.js';
 import { downRead, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, upRead, type KGen } from './primitives.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
@@ -167,15 +183,18 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
   return true;
 }
 
-/** rmap_walk_file() with try_to_unmap()'s callbacks: every VMA of the file that can map the folio. */
-function* rmapWalkFile(head: Pfn, mapping: AddressSpace): KGen<void> {
+/** One VMA's part of an rmap walk (rwc->rmap_one): false stops the walk. */
+type RmapOne = (head: Pfn, vma: Vma, address: Vaddr) => KGen<boolean>;
+
+/** rmap_walk_file() with rwc->done = folio_not_mapped(): every VMA of the file that can map the folio. */
+function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne): KGen<void> {
   const mem = current.k.mem;
   const pgoff = mem.index[head];
   yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
   for (const vma of mapping.iMmap.slice()) {
     const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE; // vma_address()
     if (address < vma.start || address >= vma.end) continue;
-    if (!(yield* tryToUnmapOne(head, vma, address))) break;
+    if (!(yield* rmapOne(head, vma, address))) break;
     if (!folioMapped(head)) break; // rwc->done: folio_not_mapped()
   }
   yield* upRead(mapping.iMmapRwsem);
@@ -187,11 +206,57 @@ function* rmapWalkFile(head: Pfn, mapping: AddressSpace): KGen<void> {
  * found it (see the file comment).
  */
 export function* tryToUnmap(head: Pfn, anonAt?: { vma: Vma; address: Vaddr }): KGen<void> {
+  yield* rmapWalk(head, anonAt, tryToUnmapOne);
+}
+
+/** rmap_walk() of an unmapping walk: rmap_walk_anon() (stood for by `anonAt`, see the file comment) or rmap_walk_file(). */
+function* rmapWalk(head: Pfn, anonAt: { vma: Vma; address: Vaddr } | undefined, rmapOne: RmapOne): KGen<void> {
   const k = current.k;
   if (k.mem.type[head] === PT_ANON) {
-    if (anonAt && !anonAt.vma.detached) yield* tryToUnmapOne(head, anonAt.vma, anonAt.address);
+    if (anonAt && !anonAt.vma.detached) yield* rmapOne(head, anonAt.vma, anonAt.address);
     return;
   }
   const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
-  if (mapping) yield* rmapWalkFile(head, mapping);
+  if (mapping) yield* rmapWalkFile(head, mapping, rmapOne);
+}
+
+// ---- migration's rmap walk ------------------------------------------------------------------------
+
+/**
+ * try_to_migrate_one() (mm/rmap.c, 6.18): replace every PTE of the folio in this VMA by a migration
+ * entry, under its PTE lock. The entry keeps the pfn, whether the mapping was writable or
+ * exclusive, and its young, dirty, soft-dirty and uffd-wp bits; the mapping's reference and rmap
+ * go, while the RSS counter stays (a migration entry counts as the page). The walk is the same as
+ * reclaim's (no PVMW_SYNC: compaction passes no TTU_SYNC), with its R5 recheck. Modelled coarsely
+ * as tryToUnmapOne(): order-0 folios, the ptep_clear_flush() branch (no TTU_BATCH_FLUSH: not
+ * MIGRATE_ASYNC), no GUP pins, no hwpoison, no device-private entries.
+ */
+export function* tryToMigrateOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+  const mem = current.k.mem;
+  const pvmw = new PageVmaMappedWalk(head, mem.folioNr(head), vma, address);
+  while (yield* pageVmaMappedWalk(pvmw)) {
+    const subpage = ptePfn(yield* ptepGet(pvmw.pte));
+    const anonExclusive = mem.type[head] === PT_ANON && (mem.flags[subpage] & PG_anon_exclusive) !== 0;
+    const pteval = yield* ptepClearFlush(vma, pvmw.address, pvmw.pte);
+    if (pteDirty(pteval)) mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+    const writable = pteWrite(pteval);
+    // folio_try_share_anon_rmap_pte() cannot fail without GUP pins: the page stops being exclusive.
+    if (anonExclusive) mem.flags[subpage] &= ~PG_anon_exclusive;
+    const kind = writable ? SWP_MIGRATION_WRITE : anonExclusive ? SWP_MIGRATION_READ_EXCLUSIVE : SWP_MIGRATION_READ;
+    let flags = pteFlags(pteval) & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP); // pte_swp_mksoft_dirty(), pte_swp_mkuffd_wp()
+    if (pteYoung(pteval)) flags |= _PAGE_SWP_MIG_YOUNG; // make_migration_entry_young()
+    if (pteDirty(pteval)) flags |= _PAGE_SWP_MIG_DIRTY; // make_migration_entry_dirty()
+    yield* setPte(pvmw.pte, mkMigrationPte(kind, subpage, flags));
+    folioRemoveRmapPtes(subpage, 1);
+    folioPutRefs(head, 1);
+  }
+  return true;
+}
+
+/**
+ * try_to_migrate(): the caller holds the folio lock. As tryToUnmap(), an anonymous folio's rmap walk
+ * stands for a walk of `anonAt`, where the caller found it; a page-cache folio's walks i_mmap.
+ */
+export function* tryToMigrate(head: Pfn, anonAt: { vma: Vma; address: Vaddr }): KGen<void> {
+  yield* rmapWalk(head, anonAt, tryToMigrateOne);
 }

@@ -130,6 +130,10 @@ export function folioSetLocked(pfn: number): void {
   if (folioIsLocked(pfn)) throw new Violation('deadlock', `folio ${pfn} lock blocks forever`);
   current.k.mem.flags[pfn] |= PG_locked;
 }
+/** The folio is unlocked, as a waiter resumed by the driver finds it; alone on its CPU, locked forever. */
+export function folioWaitUnlocked(pfn: number): void {
+  if (folioIsLocked(pfn)) throw new Violation('deadlock', `folio ${pfn} stays locked forever`);
+}
 export function folioClearLocked(pfn: number): void {
   if (!folioIsLocked(pfn)) throw new ModelBug(`unlock of unlocked folio ${pfn}`);
   current.k.mem.flags[pfn] &= ~PG_locked;

@@ -89,6 +89,8 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
     case 'ftrylock':
     case 'funlock':
       return { reads: [], writes: [obj(OBJ.folio, s.pfn)] };
+    case 'fwait':
+      return { reads: [obj(OBJ.folio, s.pfn)], writes: [] };
     case 'rcu+':
     case 'rcu-':
       return { reads: [], writes: [obj(OBJ.rcu, cpu.id)] };

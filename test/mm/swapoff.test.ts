@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { MM_ANONPAGES, MM_SWAPENTS, type Kernel, type MmStruct } from '../../src/mm/mm_types.js';
 import { PG_anon_exclusive } from '../../src/mm/page_alloc.js';
-import { pmdIsTable, pmdPfn, ptePfn, ptePresent, pteWrite } from '../../src/mm/pgtable_types.js';
-import { FIRST_MAP_ADDR, GEN_API, K, lines, scenario } from '../support/scenario.js';
+import { ptePfn, ptePresent, pteWrite } from '../../src/mm/pgtable_types.js';
+import { FIRST_MAP_ADDR, GEN_API, K, lines, pteAt, scenario } from '../support/scenario.js';
 
 const api = GEN_API;
 const EINVAL = -22;
@@ -18,13 +18,6 @@ const PAGES = 16;
 function swappedOut(...more: string[]): { k: Kernel; mm: MmStruct } {
   const s = scenario(lines('config swap=1M', 'process P', 'map A anon private 2M nohugepage', `touch A 0 ${PAGES * 4}K write`, `madvise A 0 ${PAGES * 4}K pageout`, ...more), { api });
   return { k: s.result.kernel as Kernel, mm: s.mm('P') as MmStruct };
-}
-
-/** The PTE at addr (0 without a table), read without scheduling points. */
-function pteAt(k: Kernel, mm: MmStruct, addr: number): number {
-  const pmdp = api.peekPmdSlot(mm, addr);
-  const pmd = pmdp ? k.pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
-  return pmdIsTable(pmd) ? k.pt.peek(k.pt.tidOfPfn(pmdPfn(pmd)), (addr / 4096) % 512) : 0;
 }
 
 describe('swapoff', () => {

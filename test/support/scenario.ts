@@ -103,3 +103,10 @@ export function scenario(text: string, opts: ScenarioOptions = {}): Scenario {
 export function lines(...ls: string[]): string {
   return ls.join('\n') + '\n';
 }
+
+/** The PTE at addr in mm (0 without a table), read without scheduling points. */
+export function pteAt(k: genApi.Kernel, mm: genApi.MmStruct, addr: number): number {
+  const pmdp = genApi.peekPmdSlot(mm, addr);
+  const pmd = pmdp ? k.pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+  return genApi.pmdIsTable(pmd) ? k.pt.peek(k.pt.tidOfPfn(genApi.pmdPfn(pmd)), (addr / 4096) % 512) : 0;
+}

@@ -51,6 +51,7 @@ import {
   _PAGE_UFFD_WP,
   _PAGE_USER,
   isGuardPte,
+  isMigrationPte,
   isPteMarker,
   isSwapEntryPte,
   swpKind,
@@ -86,6 +87,7 @@ import { doHugePmdNumaPage, doNumaPage } from '../numa_balancing.js';
 import { vmaIsAccessible } from '../arch/fault.js';
 import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
+import { migrationEntryWait } from '../migrate.js';
 
 /**
  * The protection bits of a new PTE (vm_get_page_prot(): private mappings start read-only; shared
@@ -211,8 +213,12 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
       vmf.pte = -1;
       return yield* doPteMissing(vmf);
     }
+    if (isMigrationPte(e)) {
+      yield* migrationEntryWait(vma.mm, vmf.pmd, vmf.address);
+      return 0;
+    }
     if (swpKind(e) === SWP_HWPOISON) return VM_FAULT_HWPOISON;
-    throw new ModelBug(`do_swap_page: migration and device entries are not modelled (entry ${e})`);
+    throw new ModelBug(`do_swap_page: device entries are not modelled (entry ${e})`);
   }
   const entry = swpOffset(e);
   // get_swap_device(): the model's swapoff leaves the area in place (swapoff.ts); an entry it

@@ -16,13 +16,14 @@ import {
   pmdIndex,
   pteIndex,
   pudIndex,
+  type Pfn,
   type Vaddr,
 } from '../const.js';
 import { current } from '../current.js';
 import type { MmStruct } from '../mm_types.js';
 import { flushTlbFixPending } from '../mmu_gather.js';
 import { T_FREED, T_LINKED } from '../pgtable.js';
-import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, type Pmd } from '../pgtable_types.js';
+import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, ptePfn, ptePresent, type Pmd } from '../pgtable_types.js';
 import { ptepGet, setPte, spinLock, spinUnlock, type KGen } from '../primitives.js';
 import { mmLockHandle, pmdLockptr } from '../ptlock.js';
 
@@ -156,6 +157,20 @@ export function* mmFindPmd(mm: MmStruct, addr: Vaddr): KGen<number> {
 }
 
 /** Lockless walk for /proc views and invariants (no scheduling points, no sanitizers). */
+/**
+ * The folio a present PTE maps at addr (0 for none, no table, or a huge PMD), read without
+ * scheduling points: what a path that finds folios by pfn (reclaim's or compaction's scan of the
+ * LRU) would pick up there.
+ */
+export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
+  const pt = current.k.pt;
+  const pmdp = peekPmdSlot(mm, addr);
+  const pmdv = pmdp ? pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+  if (!pmdIsTable(pmdv)) return 0;
+  const pte = pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
+  return ptePresent(pte) ? current.k.mem.folioHead(ptePfn(pte)) : 0;
+}
+
 export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {
   const pt = current.k.pt;
   const pgdv = pt.peek(mm.pgd, pgdIndex(addr));

@@ -16,6 +16,12 @@
  *   parent does all the bookkeeping (placement, names, expected errors, JSON). The one op the parent
  *   executes itself is `swapoff`: the swap area is the machine's, not a process's.
  *
+ * `migrate M OFFSET LEN`: compaction migrates the pages of the range. There is no system call for
+ *   it within one NUMA node, so the child that owns the range writes "1" to
+ *   /sys/devices/system/node/node0/compact (else /proc/sys/vm/compact_memory), a synchronous
+ *   compaction of the node in which the kernel chooses which pages move; how many of the range's
+ *   present pages moved (their PFNs in pagemap before and after) goes to stderr, never into the JSON.
+ *
  * Why a child warms itself up before its baseline
  *   fork() copies no PTEs for VMAs without an anon_vma (text, read-only data), and untouched data
  *   pages fault in lazily. Left alone, the first time the child ran a new code path it would fault
@@ -134,7 +140,7 @@ static const char *const FIELD_NAMES[] = {
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
-	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP };
@@ -168,6 +174,8 @@ enum { MAX_SWAP_MIB = 256 };
 static int cfg_swap_mib, cfg_swap_line;
 /* `config fault_zero_page=on|off`: what the script assumes of read faults (-1: nothing said). */
 static int cfg_fault_zero_page = -1, cfg_fault_zero_page_line;
+/* The script has a `migrate`: compaction is the machine's, so the run takes the exclusive lock. */
+static bool has_migrate;
 
 /* A `swap=` value: `off` or NM with 1 <= N <= MAX_SWAP_MIB. */
 static bool parse_swap(const char *v, int *mib)
@@ -734,6 +742,14 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return false;
 		if (o->len > TCP_ZC_MAX)
 			return perr("tcp_zerocopy of more than 64M (expected at most what the runner's receive buffer holds, 64M)");
+	} else if (!strcmp(op, "migrate")) {
+		/* No err=, as in the model: compaction is no system call, so there is no outcome to expect. */
+		o->kind = K_MIGRATE;
+		if (e)
+			return perr("unknown option err= for migrate (compaction is no system call: it has no outcome to expect)");
+		if (!want_words(t, 4, 4, "migrate M OFFSET LEN") || !parse_range(o, t->w + 1))
+			return false;
+		has_migrate = true;
 	} else if (!strcmp(op, "unmap") || !strcmp(op, "mlock") || !strcmp(op, "munlock")) {
 		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
@@ -788,7 +804,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, swapoff, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -868,7 +884,7 @@ static int parse_script(char *text)
  */
 enum cmd_op {
 	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
-	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY,
+	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY, C_MIGRATE,
 };
 
 struct cmd {
@@ -884,16 +900,21 @@ struct cmd {
 struct resp {
 	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
 	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed);
-			       C_UFFD_*: 1 when the process could not get a userfaultfd (err says why) */
+			       C_UFFD_*: 1 when the process could not get a userfaultfd (err says why);
+			       C_MIGRATE: the COMPACT_PATHS index of the file written (or tried last) */
 	uint64_t addr;      /* C_MREMAP: where the mapping is now */
 	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
 	/* C_MAP of tcp and C_TCP_ZEROCOPY: the step that failed, TS_* (then err is its errno, or 0 for
-	   a timeout or a wrong MSS), which is the runner's failure, not the op's outcome. */
+	   a timeout or a wrong MSS), which is the runner's failure, not the op's outcome.
+	   C_MIGRATE: likewise, MS_* (then err is its errno). */
 	int32_t step;
 	int32_t rfd, sfd;   /* C_MAP of tcp: the child's receiving and sending sockets */
 	uint32_t got;       /* C_TCP_ZEROCOPY: zc.length; TS_MSS: the MSS; TS_SEND, TS_WAIT: bytes sent, queued */
 	uint32_t hint;      /* C_TCP_ZEROCOPY: zc.recv_skip_hint; TS_DRAIN: bytes still queued */
+	uint64_t present;   /* C_MIGRATE: pages of the range present before the compaction, */
+	uint64_t moved;     /*   of which present after it at another PFN, */
+	uint64_t gone;      /*   and of which no longer present */
 };
 
 /* A snapshot with a range is followed by chunks of run-length pagemap codes: count << 8 | code. */
@@ -1081,6 +1102,33 @@ static int rle_end(int wfd, struct rle *r, int err)
 	return c_flush_runs(wfd, 0, err);
 }
 
+/*
+ * Reads the pagemap entries of the n <= PM_CHUNK pages from page `first` of the range at addr into
+ * c_pm, from fd, an open /proc/self/pagemap: 0 or an errno.
+ */
+static int c_pm_read(int fd, uint64_t addr, uint64_t first, uint64_t n)
+{
+	off_t pos = (off_t)(((addr / PAGE_SIZE_4K) + first) * sizeof(uint64_t));
+	size_t got = 0;
+	while (got < n * sizeof(uint64_t)) {
+		ssize_t rd = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
+		if (rd < 0 && errno == EINTR)
+			continue;
+		if (rd == 0) {
+			/*
+			 * End of file: /proc/PID/pagemap ends at TASK_SIZE (pagemap_read()), and a
+			 * range reaching past it (a mapping moved next to the top) has no pages there.
+			 */
+			memset((char *)c_pm + got, 0, n * sizeof(uint64_t) - got);
+			return 0;
+		}
+		if (rd < 0)
+			return errno;
+		got += (size_t)rd;
+	}
+	return 0;
+}
+
 /* Streams the run-length pagemap codes of [addr, addr + npages * 4K) and a terminator. */
 static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
 {
@@ -1091,27 +1139,7 @@ static int c_pagemap(int wfd, uint64_t addr, uint64_t npages)
 	int err = 0;
 	for (uint64_t done = 0; done < npages && !err; ) {
 		uint64_t n = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
-		off_t pos = (off_t)(((addr / PAGE_SIZE_4K) + done) * sizeof(uint64_t));
-		size_t got = 0;
-		while (got < n * sizeof(uint64_t)) {
-			ssize_t rd = pread(fd, (char *)c_pm + got, n * sizeof(uint64_t) - got, pos + (off_t)got);
-			if (rd < 0 && errno == EINTR)
-				continue;
-			if (rd == 0) {
-				/*
-				 * End of file: /proc/PID/pagemap ends at TASK_SIZE (pagemap_read()), and a
-				 * range reaching past it (a mapping moved next to the top) has no pages there.
-				 */
-				memset((char *)c_pm + got, 0, n * sizeof(uint64_t) - got);
-				got = n * sizeof(uint64_t);
-				break;
-			}
-			if (rd < 0) {
-				err = errno;
-				break;
-			}
-			got += (size_t)rd;
-		}
+		err = c_pm_read(fd, addr, done, n);
 		for (uint64_t i = 0; i < n && !err; i++)
 			err = rle_push(wfd, &r, pm_code(c_pm[i]));
 		done += n;
@@ -1149,6 +1177,158 @@ static int c_mincore(int wfd, uint64_t addr, uint64_t npages)
 		done += n;
 	}
 	return rle_end(wfd, &r, err);
+}
+
+/*
+ * migrate: the compaction, and the count of the range's pages it moved.
+ *
+ * The kernel has no system call that migrates a page within its NUMA node; a write to a compact
+ * file compacts the node synchronously, and compaction migrates most movable pages (which ones is
+ * the kernel's choice). node0/compact compacts node 0 (sysfs_compact_node()), compact_memory every
+ * node; either returns when the compaction is done, so every migration has finished and no
+ * migration entry is left in the range.
+ *
+ * The count compares each present page's PFN (pagemap bits 0-54; they read as 0 without
+ * CAP_SYS_ADMIN) before and after. The PFNs before are kept, as (page index, PFN) pairs of the
+ * present pages in address order, in a memfd that is never mapped: a range of any size fits, and the
+ * process's memory is neither allocated nor touched (pages of an unmapped memfd count to no RSS of
+ * the process). c_mig, static and populated before the baseline, stages them.
+ */
+static const char *const COMPACT_PATHS[] = { "/sys/devices/system/node/node0/compact", "/proc/sys/vm/compact_memory" };
+enum migrate_step { MS_NONE, MS_PAGEMAP, MS_SCRATCH, MS_COMPACT };
+static const char *const MS_NAMES[] = { "", "reading /proc/self/pagemap", "the memfd that keeps the PFNs", "writing the compact file" };
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+
+static uint64_t c_mig[PM_CHUNK]; /* an even count: pairs never straddle two fills */
+static int c_mig_fd = -1;
+
+/* pwrite/pread of all n bytes at pos; 0 or an errno (EIO for an early end of file). */
+static int c_pio_full(int fd, bool wr, void *buf, size_t n, off_t pos)
+{
+	for (size_t done = 0; done < n; ) {
+		ssize_t r = wr ? pwrite(fd, (char *)buf + done, n - done, pos + (off_t)done)
+			       : pread(fd, (char *)buf + done, n - done, pos + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* Refills c_mig with the next pairs of the memfd ([*pos, end) still unread): *have values, 0 at the end. */
+static int c_mig_refill(uint64_t *have, off_t *pos, off_t end)
+{
+	size_t n = (size_t)(end - *pos) < sizeof c_mig ? (size_t)(end - *pos) : sizeof c_mig;
+	*have = n / sizeof c_mig[0];
+	int e = c_pio_full(c_mig_fd, false, c_mig, n, *pos);
+	*pos += (off_t)n;
+	return e;
+}
+
+static void c_migrate(const struct cmd *c, struct resp *r)
+{
+	uint64_t npages = c->len / PAGE_SIZE_4K, n = 0;
+	off_t end = 0;
+	int e = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		r->step = MS_PAGEMAP;
+		r->err = errno;
+		return;
+	}
+	if (c_mig_fd < 0)
+		c_mig_fd = memfd_create("ptlab-migrate", MFD_CLOEXEC);
+	if (c_mig_fd < 0 || ftruncate(c_mig_fd, 0)) {
+		r->step = MS_SCRATCH;
+		r->err = errno;
+		goto out;
+	}
+
+	/* Before: the present pages' pairs into the memfd. */
+	for (uint64_t done = 0; done < npages; ) {
+		uint64_t k = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
+		if ((e = c_pm_read(pm, c->addr, done, k))) {
+			r->step = MS_PAGEMAP;
+			goto fail;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			if (!(c_pm[i] & PM_PRESENT))
+				continue;
+			r->present++;
+			c_mig[n++] = done + i;
+			c_mig[n++] = c_pm[i] & PM_PFN_MASK;
+			if (n == PM_CHUNK) {
+				if ((e = c_pio_full(c_mig_fd, true, c_mig, sizeof c_mig, end))) {
+					r->step = MS_SCRATCH;
+					goto fail;
+				}
+				end += (off_t)sizeof c_mig;
+				n = 0;
+			}
+		}
+		done += k;
+	}
+	if (n && (e = c_pio_full(c_mig_fd, true, c_mig, n * sizeof c_mig[0], end))) {
+		r->step = MS_SCRATCH;
+		goto fail;
+	}
+	end += (off_t)(n * sizeof c_mig[0]);
+
+	/* The compaction: node0/compact, else (no such file) compact_memory. */
+	int cfd = open(COMPACT_PATHS[0], O_WRONLY | O_CLOEXEC);
+	if (cfd < 0 && errno == ENOENT) {
+		r->aux = 1;
+		cfd = open(COMPACT_PATHS[1], O_WRONLY | O_CLOEXEC);
+	}
+	if (cfd < 0) {
+		r->step = MS_COMPACT;
+		r->err = errno;
+		goto out;
+	}
+	ssize_t w;
+	while ((w = write(cfd, "1", 1)) < 0 && errno == EINTR)
+		;
+	e = w == 1 ? 0 : w < 0 ? errno : EIO;
+	close(cfd);
+	if (e) {
+		r->step = MS_COMPACT;
+		goto fail;
+	}
+
+	/* After: each kept pair against its page's entry now, a pagemap chunk from each unmatched pair on. */
+	off_t pos = 0;
+	uint64_t have = 0, at = 0;
+	if ((e = c_mig_refill(&have, &pos, end)))
+		goto scratch;
+	while (at < have) {
+		uint64_t first = c_mig[at], k = npages - first < PM_CHUNK ? npages - first : PM_CHUNK;
+		if ((e = c_pm_read(pm, c->addr, first, k))) {
+			r->step = MS_PAGEMAP;
+			goto fail;
+		}
+		while (at < have && c_mig[at] < first + k) {
+			uint64_t now = c_pm[c_mig[at] - first];
+			if (!(now & PM_PRESENT))
+				r->gone++;
+			else if ((now & PM_PFN_MASK) != c_mig[at + 1])
+				r->moved++;
+			at += 2;
+			if (at == have) {
+				at = 0;
+				if ((e = c_mig_refill(&have, &pos, end)))
+					goto scratch;
+			}
+		}
+	}
+	goto out;
+scratch:
+	r->step = MS_SCRATCH;
+fail:
+	r->err = e;
+out:
+	close(pm);
 }
 
 static int c_touch(uint64_t addr, uint64_t len, uint64_t stride, bool write)
@@ -1590,6 +1770,9 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_TCP_ZEROCOPY:
 			c_tcp_zerocopy(&c, &r);
 			break;
+		case C_MIGRATE:
+			c_migrate(&c, &r);
+			break;
 		default:
 			r.err = ENOSYS;
 		}
@@ -1984,6 +2167,41 @@ static void do_tcp_zerocopy(int cur, const struct op *o)
 		    r.hint ? "the received data was not all in whole, page-aligned page frags; the runner cannot reproduce the model's outcome"
 			   : "the VMA at the offset ends before offset + length; the runner cannot reproduce the model's outcome");
 	check_outcome(o, "tcp_zerocopy", r.err);
+}
+
+/*
+ * migrate M OFFSET LEN: the child compacts the node (c_migrate()). The op has no outcome (no err=):
+ * it only fails when the runner cannot do its part, which stops the run: exit 3 when this machine
+ * cannot compact (no compact file, or not root), else 4. How many of the range's present pages
+ * moved goes to stderr, for a human: no snapshot field reports it, since a migration changes none.
+ */
+static void do_migrate(int cur, const struct op *o)
+{
+	const struct mapping *m = find_map(cur, o);
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_MIGRATE;
+	c.addr = m->addr + o->offset;
+	c.len = o->len;
+	struct resp r;
+	send_cmd(&procs[cur], o->line, &c, &r);
+	if (r.step == MS_COMPACT) {
+		const char *path = COMPACT_PATHS[r.aux ? 1 : 0];
+		if (r.err == ENOENT)
+			die(EXIT_SKIP, o->line, "migrate: no compaction on this machine: neither %s nor %s exists (kernel without CONFIG_COMPACTION?)",
+			    COMPACT_PATHS[0], COMPACT_PATHS[1]);
+		if (r.err == EACCES || r.err == EPERM)
+			die(EXIT_SKIP, o->line, "migrate: writing %s: %s (compaction needs root)", path, strerror(r.err));
+		die(EXIT_INTERNAL, o->line, "migrate: writing %s: %s", path, strerror(r.err));
+	}
+	if (r.step)
+		die(EXIT_INTERNAL, o->line, "migrate: %s: %s",
+		    r.step > 0 && r.step < (int)(sizeof MS_NAMES / sizeof MS_NAMES[0]) ? MS_NAMES[r.step] : "?", strerror(r.err));
+	char gone[64] = "";
+	if (r.gone)
+		snprintf(gone, sizeof gone, " (%" PRIu64 " no longer present)", r.gone);
+	fprintf(stderr, "ptlab-runner: line %d: migrate: compaction moved %" PRIu64 " of %" PRIu64 " present pages of the range%s\n",
+		o->line, r.moved, r.present, gone);
 }
 
 static void do_range_op(int cur, const struct op *o)
@@ -2401,7 +2619,9 @@ static char *read_script(const char *path)
  * Runs of the runner exclude each other where sysfs is concerned: a run that sets a THP knob holds
  * an exclusive lock (from before it reads the value to restore until it has restored it), every
  * other run a shared one, so no run sees a knob another run changed for itself (parallel test
- * files, `ptlab diff` beside `npm test`). Best effort: without the lock file, no locking.
+ * files, `ptlab diff` beside `npm test`). A run with `migrate` takes the exclusive lock too: its
+ * compaction moves other runs' pages, whose pagemap shows migration entries (swap-format, not
+ * present) while they move. Best effort: without the lock file, no locking.
  */
 static void take_lock(bool exclusive)
 {
@@ -2480,7 +2700,7 @@ int main(int argc, char **argv)
 		cfg_fault_zero_page_line = 0;
 	}
 
-	take_lock(cfg_thp || cfg_shmem_thp || cfg_swap_mib);
+	take_lock(cfg_thp || cfg_shmem_thp || cfg_swap_mib || has_migrate);
 	for (int i = 0; i < 2; i++)
 		read_knob(&knobs[i]);
 	knobs[0].want = cfg_thp;
@@ -2595,6 +2815,9 @@ int main(int argc, char **argv)
 			break;
 		case K_TCP_ZEROCOPY:
 			do_tcp_zerocopy(cur, o);
+			break;
+		case K_MIGRATE:
+			do_migrate(cur, o);
 			break;
 		case K_SWAPOFF:
 			do_swapoff(o);

@@ -111,6 +111,8 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
       process.stderr.write(`${c.file}: note: khugepaged collapsed pages during every one of ${c.kernelAttempts} kernel runs; THP fields may differ for that reason\n`);
     }
     if (kernelBroke && c.kernel.stderr.trim()) process.stderr.write(`${c.file}: kernel runner stderr:\n${c.kernel.stderr}`);
+    // What the kernel chose where the model cannot follow it (`migrate`: which pages compaction moved).
+    for (const m of c.kernel.stderr.matchAll(/^ptlab-runner: (line \d+: migrate: .*)$/gm)) process.stderr.write(`${c.file}: note: kernel ${m[1]}\n`);
   }
   const total = sumCounts(counts);
   if (opts.json) {

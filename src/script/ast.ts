@@ -90,6 +90,11 @@ export type Op =
   | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
   /** The peer sends LEN bytes; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them at OFFSET of tcp mapping M. */
   | (OpBase & { op: 'tcp_zerocopy'; map: string; offset: number; len: number })
+  /**
+   * Compaction of the node meets the pages of the range: each small anonymous folio mapped there
+   * moves to a new folio (src/mm/migrate.ts). No errno: compaction is no system call.
+   */
+  | (OpBase & { op: 'migrate'; map: string; offset: number; len: number })
   /** swapoff(2) of the script's swap area (`config swap=SIZE`). */
   | (OpBase & { op: 'swapoff' })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })

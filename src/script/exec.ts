@@ -173,6 +173,9 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'swapoff':
         outcome(op, errnoName(api.sysSwapoff(k, cur!.mm)));
         return;
+      case 'migrate':
+        api.sysMigrate(k, cur!.mm, range(op, op.map, op.offset), op.len);
+        return;
       case 'tcp_zerocopy': {
         const { ret, length } = api.sysTcpZerocopy(k, cur!.mm, range(op, op.map, op.offset), op.len);
         // The script validator keeps the range inside one VMA: the kernel maps all of it or fails.

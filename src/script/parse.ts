@@ -76,6 +76,7 @@ const USAGE: Record<OpKind, string> = {
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
+  migrate: 'migrate M OFFSET LEN',
   swapoff: 'swapoff [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
@@ -90,7 +91,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect', 'tcp_zerocopy', 'swapoff', 'snapshot', 'expect',
+  'uffd_writeprotect', 'tcp_zerocopy', 'migrate', 'swapoff', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -113,6 +114,7 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_zeropage: ['err'],
   uffd_writeprotect: ['err'],
   tcp_zerocopy: ['err'],
+  migrate: [],
   swapoff: ['err'],
   snapshot: [],
   expect: [],
@@ -408,7 +410,8 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
     case 'uffd_copy':
     case 'uffd_zeropage':
     case 'uffd_writeprotect':
-    case 'tcp_zerocopy': {
+    case 'tcp_zerocopy':
+    case 'migrate': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
       const extra =
         op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
@@ -442,7 +445,7 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
         if (mode) d.mode = mode;
         return { draft: d, cols, hasAt: false };
       }
-      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy'> = { op, loc, ...fields };
+      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy' | 'migrate'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
     case 'mprotect':
@@ -816,6 +819,7 @@ class Validator {
       }
       case 'mprotect':
       case 'uffd_register':
+      case 'migrate':
         this.refuseOnTcp(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
         return;
       case 'tcp_zerocopy': {

@@ -24,9 +24,10 @@ import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
 import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
 import { swapoff } from '../mm/swapoff.js';
-import { peekPmdSlot } from '../mm/memory/pgalloc.js';
-import { pteIndex, type Pfn } from '../mm/const.js';
-import { pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent } from '../mm/pgtable_types.js';
+import { compactPage } from '../mm/migrate.js';
+import { peekMappedFolio, peekPmdSlot } from '../mm/memory/pgalloc.js';
+import { pteIndex } from '../mm/const.js';
+import { pmdIsTable, pmdPfn, pmdTransHuge, ptePresent } from '../mm/pgtable_types.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -59,6 +60,13 @@ export type TaskSpec =
    * (the folio reclaim took off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
    */
   | { kind: 'rmap_walk'; map: string; offset: number }
+  /**
+   * Compaction's migration of the anonymous folio mapped at `map`+`offset` when the task starts
+   * (the folio isolate_migratepages_block() took), to a new folio (migrate.ts: migrate_pages()).
+   * Its result: 0 when it moved, -EAGAIN when it stayed busy, -EINVAL when there is no small
+   * anonymous folio outside the swap cache there (the model migrates no other).
+   */
+  | { kind: 'migrate'; map: string; offset: number }
   /** mprotect() of `len` bytes at `map`+`offset`; `prot`: PROT_READ | PROT_WRITE | PROT_EXEC bits. */
   | { kind: 'mprotect'; map: string; offset: number; len: number; prot: number }
   /**
@@ -119,7 +127,7 @@ export type TaskSpec =
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
+  'rmap_walk', 'migrate', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
   'tcp_zerocopy', 'swapoff',
 ] as const;
 
@@ -182,9 +190,11 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'gup_fast':
       return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
     case 'rmap_walk': {
-      const head = mappedFolio(mm, addr);
+      const head = peekMappedFolio(mm, addr); // reclaim found it on the LRU
       return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
     }
+    case 'migrate':
+      return yield* compactPage(mm, addr);
     case 'mprotect':
       return yield* doMprotectPkey(mm, addr, t.len, t.prot);
     case 'mremap': {
@@ -255,13 +265,3 @@ function mappedPages(mm: MmStruct, addr: number, len: number): number {
   return n;
 }
 
-/** The folio mapped at addr, read without scheduling points (reclaim found it on the LRU). */
-function mappedFolio(mm: MmStruct, addr: number): Pfn | 0 {
-  const pt = mm.kernel.pt;
-  const pmdp = peekPmdSlot(mm, addr);
-  if (!pmdp) return 0;
-  const pmdv = pt.peek((pmdp / 512) | 0, pmdp % 512);
-  if (!pmdIsTable(pmdv)) return 0;
-  const pte = pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
-  return ptePresent(pte) ? mm.kernel.mem.folioHead(ptePfn(pte)) : 0;
-}

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,11 +47,11 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork and swap only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap and migrate only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff')];
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2')];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
@@ -85,7 +85,7 @@ describe('the extra groups', () => {
       expect(/^config .*arch=arm64 version=7\.1\.9/m.test(g.text)).toBe(has('arm64'));
     }
     // Examples (docs/swarm.md): seed 13 three CPUs, 14 two processes, 1 arm64, 38 all three.
-    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers' && f !== 'numa' && f !== 'fork' && f !== 'swap');
+    const first3 = (g: Generated) => extras(g).filter((f) => f !== 'walkers' && f !== 'numa' && f !== 'fork' && f !== 'swap' && f !== 'migrate');
     expect(first3(gens[12])).toEqual(['three-cpus']);
     expect(first3(gens[13])).toEqual(['two-procs']);
     expect(first3(gens[0])).toEqual(['arm64']);
@@ -209,8 +209,9 @@ describe('the swap group', () => {
     let took = 0;
     let swapoffs = 0;
     for (let s = 1; s <= 200; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { swap: false } });
+      // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves.
+      const g = generate(s, { extras: { migrate: false } });
+      const off = generate(s, { extras: { swap: false, migrate: false } });
       if (!g.features.includes('swap')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -233,3 +234,29 @@ describe('the swap group', () => {
   });
 });
 
+
+describe('the migrate group', () => {
+  it("turns pte_offset_map and pte_alloc paths on P's private anonymous mappings into migrate, only where no path of P is out of its reach", () => {
+    let took = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { migrate: false } });
+      if (!g.features.includes('migrate')) {
+        expect(g.text, `seed ${s}`).toBe(off.text);
+        continue;
+      }
+      took++;
+      const ops = g.gen.tasks.map((t) => t.op);
+      expect(ops.some((o) => /^(unmap|mremap|fork|uffd_move) /.test(o)), `seed ${s}`).toBe(false);
+      expect(ops, `seed ${s}`).toEqual(
+        off.gen.tasks.map((t) => {
+          const [op, map, offset] = t.op.split(' ');
+          const m = g.gen.maps.find((x) => x.name === map);
+          return (op === 'pte_offset_map' || op === 'pte_alloc') && m?.kind === 'anon' && !m.shared && !m.process ? `migrate ${map} ${offset}` : t.op;
+        }),
+      );
+      expect(checkScenario(g.scenario)).toEqual([]);
+    }
+    expect(took).toBeGreaterThan(10);
+  });
+});

@@ -260,15 +260,22 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
       nrNone++; // a hole: the new folio fills it with zeroes
       continue;
     }
-    if (!(yield* folioTrylock(page))) return yield* fail('SCAN_PAGE_LOCK', null);
-    // The kernel looks up, trylocks and gets the folio under the xarray lock, then, with the folio
-    // locked (collapse_file(), mm/khugepaged.c, 6.18), first: already collapsed (by a path that
-    // raced this scan): "maybe PMD-mapped", as the scan says.
+    const locked = yield* folioTrylock(page);
+    // The kernel looks up and trylocks the folio under the xarray lock (xas_load(), then
+    // folio_trylock(), collapse_file(), mm/khugepaged.c, 6.18): one instant, at which the lookup
+    // finds what the page cache holds then. The model looked up before its trylock step, so if
+    // another path (another collapse) has replaced the entry since, what the kernel would have
+    // found is the new entry: look again (after letting go of a stale folio this locked).
+    if (pageCacheLookup(mapping, i) !== page) {
+      if (locked) yield* folioUnlock(page);
+      i--;
+      continue;
+    }
+    if (!locked) return yield* fail('SCAN_PAGE_LOCK', null);
+    // With the folio locked, first: already collapsed (by a path that raced this scan): "maybe
+    // PMD-mapped", as the scan says.
     const head = mem.folioHead(page);
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return yield* fail('SCAN_PTE_MAPPED_HUGEPAGE', page);
-    // Then folio_mapping(): another collapse may have replaced and freed the page since this task
-    // looked it up.
-    if (pageCacheLookup(mapping, i) !== page) return yield* fail('SCAN_TRUNCATED', page);
     old.push(page);
     yield* tryToUnmap(mapping, page);
   }

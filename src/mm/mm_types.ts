@@ -274,6 +274,12 @@ export class Kernel {
   /** Objects the running step touches beyond its declared footprint (on only in the explorer). */
   readonly rec = new FootprintRecorder();
   /**
+   * Set only while the explainer runs tasks one at a time (src/scenarios/system.ts,
+   * runSequentially()): answers the choices a sequential order may take that the concurrent search
+   * leaves to the config (faultAroundSkipped()), so that the sequential outcomes include them.
+   */
+  explainChoice: ((what: 'fault_around') => boolean) | null = null;
+  /**
    * While the explorer records a trace: by CPU, the JavaScript stack of the step it yielded last
    * (primitives.ts), from which src/mm/where.ts names the kernel function; null otherwise.
    */

@@ -153,6 +153,9 @@ export function hwWalkBegin(_mm: MmStruct, _addr: number): void {}
 export function needResched(): boolean {
   return S.needReschedByConfig();
 }
+export function faultAroundSkipped(): boolean {
+  return current.k.explainChoice?.('fault_around') ?? false;
+}
 export function batchAllocSucceeds(): boolean {
   return current.k.cfg.batchAlloc === 'ok';
 }

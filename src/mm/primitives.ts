@@ -360,6 +360,15 @@ export function* needResched(): KGen<boolean> {
   if (v) S.reschedChosen();
   return v;
 }
+/**
+ * Whether a read fault maps no neighbour (do_fault_around() skipped). The concurrent search always
+ * maps them, as the config says; the explainer's sequential orders try both (Kernel.explainChoice),
+ * since mapping cached neighbours is opportunistic (filemap_map_pages() maps only the folios it can
+ * trylock and finds uptodate) and a fault that maps none is a run of the same kernel. Not a step.
+ */
+export function faultAroundSkipped(): boolean {
+  return current.k.explainChoice?.('fault_around') ?? false;
+}
 /** Whether a GFP_NOWAIT allocation of an mmu_gather batch page succeeds. */
 export function* batchAllocSucceeds(): KGen<boolean> {
   const v = yield at({ op: 'choice', what: 'batch_alloc' });

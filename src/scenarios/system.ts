@@ -384,6 +384,8 @@ class ModelInstance implements Instance {
    * is alone waits for a grace period; `choose` answers the scenario's choice points.
    */
   runSequentially(order: readonly number[], choose: (n: number) => number): Finding | null {
+    // A read fault may map its neighbours or not (primitives.ts faultAroundSkipped()).
+    this.k.explainChoice = () => choose(2) === 1;
     try {
       for (const slot of order) {
         // Done without a scheduling point when its CPU reached it, or failed before its last unit.
@@ -405,6 +407,8 @@ class ModelInstance implements Instance {
     } catch (e) {
       if (e instanceof Finding) return e;
       throw e;
+    } finally {
+      this.k.explainChoice = null;
     }
     return this.endCheck();
   }

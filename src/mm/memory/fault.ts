@@ -76,7 +76,7 @@ import {
   pteUnmap,
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
-import { downReadTrylock, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
+import { downReadTrylock, faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
 import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
@@ -499,7 +499,7 @@ function* doFaultAround(vmf: VmFault): KGen<number> {
 /** do_read_fault(). */
 function* doReadFault(vmf: VmFault): KGen<number> {
   // should_fault_around(): not in a VMA registered for uffd-wp or minor faults (uffd_disable_fault_around()).
-  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & (VM_UFFD_WP | VM_UFFD_MINOR))) {
+  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & (VM_UFFD_WP | VM_UFFD_MINOR)) && !faultAroundSkipped()) {
     const ret = yield* doFaultAround(vmf);
     if (ret) return ret;
   }

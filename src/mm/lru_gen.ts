@@ -26,7 +26,7 @@ import { mmFindPmd } from './memory/pgalloc.js';
 import type { MmStruct } from './mm_types.js';
 import { PteMapOut, pteOffsetMapRwNolock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_ACCESSED, pmdPresent, pmdTransHuge, pteClearFlags, ptePfn, ptePresent, pteSpecial, pteYoung, type Pmd, type Pte } from './pgtable_types.js';
-import { downReadTrylock, ptepGet, setPte, spinTrylock, upRead, type KGen } from './primitives.js';
+import { downReadTrylock, ptepGet, setPte, spinTrylock, trylockContendedElsewhere, upRead, type KGen } from './primitives.js';
 import { pteLockptr } from './ptlock.js';
 
 /** What one walk did, for the task's result: young bits cleared, tables skipped for a busy lock. */
@@ -40,7 +40,7 @@ export interface LruGenWalk {
  * fails; the next aging pass will try again). Returns whether it walked.
  */
 export function* walkMm(mm: MmStruct, start: Vaddr, end: Vaddr, walk: LruGenWalk): KGen<boolean> {
-  if (!(yield* downReadTrylock(mm.mmapLock))) return false;
+  if (trylockContendedElsewhere() || !(yield* downReadTrylock(mm.mmapLock))) return false;
   yield* walkPmdRange(mm, start, end, walk); // walk_page_range(mm, ..., &mm_walk_ops) → walk_pud_range()
   yield* upRead(mm.mmapLock);
   return true;

@@ -276,9 +276,10 @@ export class Kernel {
   /**
    * Set only while the explainer runs tasks one at a time (src/scenarios/system.ts,
    * runSequentially()): answers the choices a sequential order may take that the concurrent search
-   * leaves to the config (faultAroundSkipped()), so that the sequential outcomes include them.
+   * leaves to the config (faultAroundSkipped(), trylockContendedElsewhere()), so that the
+   * sequential outcomes include them.
    */
-  explainChoice: ((what: 'fault_around') => boolean) | null = null;
+  explainChoice: ((what: 'fault_around' | 'mmap_trylock') => boolean) | null = null;
   /**
    * While the explorer records a trace: by CPU, the JavaScript stack of the step it yielded last
    * (primitives.ts), from which src/mm/where.ts names the kernel function; null otherwise.

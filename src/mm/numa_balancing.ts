@@ -21,7 +21,7 @@ import { canChangePmdWritable, canChangePteWritable, changeProtection, MM_CP_PRO
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { vmaPageProt } from './memory/fault.js';
 import { _PAGE_ACCESSED, _PAGE_RW, ptePfn, ptePresent, pteProtnone, pteSetFlags, pteSpecial, pteWrite, type Pte } from './pgtable_types.js';
-import { condResched, downReadTrylock, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
+import { condResched, downReadTrylock, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, trylockContendedElsewhere, upRead, type KGen } from './primitives.js';
 import { pteUnmapUnlock } from './pgtable_generic.js';
 import { pmdLockptr } from './ptlock.js';
 import { touchFolio } from './swap.js';
@@ -39,7 +39,7 @@ const SCAN_SIZE_MB = 256;
 export function* taskNumaWork(mm: MmStruct, start: Vaddr, end: Vaddr): KGen<number> {
   let pages = (SCAN_SIZE_MB << 20) / PAGE_SIZE;
   let virtpages = pages * 8; // scan up to this much virtual space
-  if (!(yield* downReadTrylock(mm.mmapLock))) return -16;
+  if (trylockContendedElsewhere() || !(yield* downReadTrylock(mm.mmapLock))) return -16;
   let updated = 0;
   scan: for (let vma = findVma(mm, start); vma && vma.start < end; vma = findVma(mm, vma.end)) {
     if (!numaScannable(vma)) continue;

@@ -156,6 +156,9 @@ export function needResched(): boolean {
 export function faultAroundSkipped(): boolean {
   return current.k.explainChoice?.('fault_around') ?? false;
 }
+export function trylockContendedElsewhere(): boolean {
+  return current.k.explainChoice?.('mmap_trylock') ?? false;
+}
 export function batchAllocSucceeds(): boolean {
   return current.k.cfg.batchAlloc === 'ok';
 }

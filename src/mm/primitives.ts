@@ -369,6 +369,16 @@ export function* needResched(): KGen<boolean> {
 export function faultAroundSkipped(): boolean {
   return current.k.explainChoice?.('fault_around') ?? false;
 }
+/**
+ * Whether an mmap_read_trylock() of a path that skips its work on contention (the NUMA scan, the
+ * MGLRU walk) fails for a holder outside the scenario, another thread of the process in mmap(),
+ * say. The concurrent search never says so (there only the scenario's tasks hold the lock); the
+ * explainer's sequential orders try both (Kernel.explainChoice), since alone the trylock cannot
+ * fail and a skipped pass is an ordinary outcome of these paths. Not a step.
+ */
+export function trylockContendedElsewhere(): boolean {
+  return current.k.explainChoice?.('mmap_trylock') ?? false;
+}
 /** Whether a GFP_NOWAIT allocation of an mmu_gather batch page succeeds. */
 export function* batchAllocSucceeds(): KGen<boolean> {
   const v = yield at({ op: 'choice', what: 'batch_alloc' });

@@ -197,11 +197,19 @@ class ModelInstance implements Instance {
     private readonly explainWith?: ExplainOptions,
     /** Keep each step's stack, so that `where()` names its kernel function (a recorded trace). */
     whereOn = false,
+    /**
+     * A sequential run of explain.ts (runSequentially()): answers its choice points, from the start,
+     * since each task runs to its first step here. A read fault may map its neighbours or not, a
+     * trylock of the mmap_lock by the NUMA scan or the MGLRU walk may fail (primitives.ts
+     * faultAroundSkipped(), trylockContendedElsewhere()).
+     */
+    private readonly choose?: (n: number) => number,
   ) {
     const reused = template.free.pop();
     this.copy = reused ?? new Restorer(template.k);
     this.k = reused ? reused.restore() : this.copy.copy;
     this.k.stepStacks = whereOn ? [] : null;
+    this.k.explainChoice = choose ? () => choose(2) === 1 : null;
     for (const [slot, t] of scn.tasks.entries()) {
       this.results.push(undefined);
       const mm = this.copy.of(template.processes.get(t.process)!);
@@ -383,9 +391,9 @@ class ModelInstance implements Instance {
    * the end check: the sequential execution of explain.ts. A step that cannot run while its task
    * is alone waits for a grace period; `choose` answers the scenario's choice points.
    */
-  runSequentially(order: readonly number[], choose: (n: number) => number): Finding | null {
-    // A read fault may map its neighbours or not (primitives.ts faultAroundSkipped()).
-    this.k.explainChoice = () => choose(2) === 1;
+  runSequentially(order: readonly number[]): Finding | null {
+    const choose = this.choose;
+    if (!choose) throw new Error('runSequentially(): the instance was made without a chooser');
     try {
       for (const slot of order) {
         // Done without a scheduling point when its CPU reached it, or failed before its last unit.
@@ -424,6 +432,7 @@ class ModelInstance implements Instance {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.k.explainChoice = null;
     this.template.free.push(this.copy);
   }
 
@@ -490,13 +499,13 @@ function sequentialOutcomes(scn: Scenario, template: Template, plan: Observation
   for (const order of sequentialOrders(scn)) {
     const r = forEachChoiceVector((choose) => {
       const choices: number[] = [];
-      const inst = new ModelInstance(scn, template, false, false);
+      const inst = new ModelInstance(scn, template, false, false, undefined, false, (n) => {
+        const c = choose(n);
+        choices.push(c);
+        return c;
+      });
       try {
-        const bad = inst.runSequentially(order, (n) => {
-          const c = choose(n);
-          choices.push(c);
-          return c;
-        });
+        const bad = inst.runSequentially(order);
         const run = { order, choices };
         if (bad) failed.push({ run, kind: bad.kind, message: bad.message });
         else {

@@ -135,6 +135,14 @@ describe('choices of a sequential order', () => {
     expect(new Set(pagemaps)).toEqual(new Set(['2x510-', '1-1x510-', '512-']));
   });
 
+  it('include a NUMA scan or MGLRU walk whose mmap_read_trylock() fails (the pass skipped, -EBUSY)', () => {
+    for (const name of ['numa_vs_mprotect', 'mglru_vs_mprotect']) {
+      const r0 = [...sequentialOutcomesOf(shipped(name)).outcomes.values()].map((o) => o.outcome.fields[0][1]);
+      expect(r0, name).toContain('-16');
+      expect(r0.filter((v) => v !== '-16').length, name).toBeGreaterThan(0);
+    }
+  });
+
   it('so every interleaving is explainable, by a complete search (the swarm found an anomaly in it before)', () => {
     const r = runScenario(scn, { explain: { allow: [] }, snapshots: false });
     expect(r.status).toBe('clean');
@@ -246,6 +254,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1)'
     // Swarm seed 21 (shrunk by hand): -EAGAIN is allowed; before C7 (docs/fidelity.md) the
     // second collapse also failed with -EINVAL, which no order gives.
     collapse_vs_collapse_shmem: { body: 'memfd F0 2M\nprocess P\nmap A shmem F0 0 2M shared\ntouch A 0 8K write\ncpu 0 madvise A 0 2M collapse\ncpu 1 madvise A 0 2M collapse', open: [] },
+    // Campaign seed 1, job 23: munmap detached the VMA (the touch segfaults) before its zap reached
+    // the page GUP-fast pins.
+    gup_fast_vs_munmap: { body: 'process P\nmap B anon private 2M\ntouch B 4K 8K write\ncpu 0 touch B 12K 4K write\ncpu 0 gup_fast B 4K 4K\ncpu 1 unmap B 0 2M', open: [] },
     uffd_move_vs_dontneed_of_source: {
       body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed

@@ -10,6 +10,8 @@
 import type { GuardName } from '../mm/config.js';
 import { emit, parse, type GenMap, type GenScenario } from './generate.js';
 import { findingKey, MODEL_BUG, searchScenario, type SearchBudget, type SearchOutcome } from './search.js';
+import { checkScenario } from '../scenarios/validate.js';
+import type { Scenario } from '../scenarios/format.js';
 
 export interface ShrinkResult {
   gen: GenScenario;
@@ -73,6 +75,23 @@ function sameFinding(a: SearchOutcome & { status: 'violation' }, b: SearchOutcom
   return a.kind !== MODEL_BUG || findingKey(a.kind, guardsOff, a.message) === findingKey(b.kind, guardsOff, b.message);
 }
 
+/**
+ * The candidates of `g` (candidates()) that load as scenarios: an edit may remove something another
+ * line refers to, or leave a range outside its mapping (a halved mapping), and `ptlab explore`
+ * refuses to load such a file, so a finding shrunk to it would not replay.
+ */
+export function* loadableCandidates(g: GenScenario, guardsOff: readonly GuardName[]): Generator<[GenScenario, Scenario]> {
+  for (const c of candidates(g)) {
+    let scn: Scenario;
+    try {
+      scn = parse(emit(c, { name: 'shrink', about: 'candidate' }), 'shrink.scn');
+    } catch {
+      continue;
+    }
+    if (!checkScenario(scn, guardsOff).length) yield [c, scn];
+  }
+}
+
 export function shrink(start: GenScenario, found: SearchOutcome & { status: 'violation' }, guardsOff: readonly GuardName[], budget: SearchBudget, seed: number, maxTries = 30): ShrinkResult {
   let gen = start;
   let outcome = found;
@@ -81,14 +100,8 @@ export function shrink(start: GenScenario, found: SearchOutcome & { status: 'vio
   // A smaller scenario rarely needs more interleavings than the original took to fail.
   const b: SearchBudget = { dpor: Math.min(budget.dpor, 2 * found.executions + 200), pct: budget.pct, minimize: false, explain: budget.explain };
   search: for (;;) {
-    for (const c of candidates(gen)) {
+    for (const [c, scn] of loadableCandidates(gen, guardsOff)) {
       if (tries >= maxTries) break search;
-      let scn;
-      try {
-        scn = parse(emit(c, { name: 'shrink', about: 'candidate' }), 'shrink.scn');
-      } catch {
-        continue; // refers to something an edit removed
-      }
       tries++;
       const r = searchScenario(scn, guardsOff, b, seed);
       if (sameFinding(found, r, guardsOff)) {

@@ -15,7 +15,9 @@ import { loadScenario } from '../../src/scenarios/registry.js';
 import { replayScenario, runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
-import { generate, jobSeed } from '../../src/swarm/generate.js';
+import { emit, generate, jobSeed, type GenScenario } from '../../src/swarm/generate.js';
+import { candidates, loadableCandidates } from '../../src/swarm/shrink.js';
+import { checkScenario } from '../../src/scenarios/validate.js';
 import { findingKey, searchScenario } from '../../src/swarm/search.js';
 import { timeless } from '../support/swarm.js';
 import { LONG_COLLAPSE_TEXT } from '../support/scenarios.js';
@@ -142,5 +144,30 @@ describe('campaign', () => {
     // still mapped. collapseHugePage() now refuses non-present entries as
     // __collapse_huge_page_isolate() does (test/scenarios/regressions.test.ts pins the schedule).
     expect(s.findings.map((f) => f.key)).toEqual([]);
+  });
+});
+
+describe('shrinking', () => {
+  // Campaign seed 1, job 47, before the explainer's trylock choice: the shrinker halved a 4 MiB
+  // mapping under a NUMA scan of [2040K, 2056K) and wrote a finding that `ptlab explore` refused.
+  const g: GenScenario = {
+    config: ['nr_cpus=3'],
+    choices: [],
+    files: [],
+    maps: [{ name: 'A', kind: 'anon', size: 4 * 1024 * 1024, shared: false, locked: true }],
+    setup: [],
+    tasks: [
+      { cpu: 1, op: 'madvise A 0 2M collapse' },
+      { cpu: 2, op: 'numa_scan A 2040K 16K' },
+    ],
+  };
+
+  it('tries only candidates that load: a halved mapping that a task range outgrows is left out', () => {
+    const halved = candidates(g).filter((c) => c.maps[0].size === 2 * 1024 * 1024);
+    expect(halved.some((c) => c.tasks.some((t) => t.op.startsWith('numa_scan A 2040K')))).toBe(true);
+    const loadable = [...loadableCandidates(g, [])].map(([c]) => c);
+    expect(loadable.length).toBeGreaterThan(0);
+    for (const [c, scn] of loadableCandidates(g, [])) expect(checkScenario(scn), emit(c, { name: 'c', about: 'c' })).toEqual([]);
+    expect(loadable.some((c) => c.maps[0].size === 2 * 1024 * 1024 && c.tasks.some((t) => t.op.startsWith('numa_scan A 2040K')))).toBe(false);
   });
 });

@@ -90,9 +90,9 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   for (const p of prepared) {
     const c = await compareScript(p, { overrides: config, checkInvariants: opts.check });
     counts.push(c.diff.counts);
-    if (c.diff.ok) agree++;
+    const kernelBroke = kernelBroken(c);
+    if (c.diff.ok && !kernelBroke) agree++;
     if (c.diff.skipped) skipped++;
-    const kernelBroke = c.kernel.status === 'internal' || c.kernel.status === 'killed';
     if (kernelBroke || c.model.exitCode === 4) broken++;
     if (opts.json) {
       process.stdout.write(JSON.stringify({
@@ -103,6 +103,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
         kernelAttempts: c.kernelAttempts,
         khugepagedInterfered: c.khugepagedInterfered,
         ...c.diff,
+        ...(kernelBroke ? { ok: false, kernelBroken: kernelBroke } : {}),
       }) + '\n');
     } else {
       process.stdout.write(renderComparison(c, { color, brief: !!opts.brief }));
@@ -124,6 +125,16 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
   if (total.mismatches) return EXIT.FAIL;
   if (skipped) return EXIT.NO_VERDICT;
   return EXIT.OK;
+}
+
+/**
+ * Why the kernel side has no verdict, or undefined: its runner was killed (a signal, a timeout) or
+ * failed inside. Its output then stops anywhere, so whatever it printed proves no agreement.
+ */
+export function kernelBroken(c: Comparison): string | undefined {
+  if (c.kernel.status === 'killed') return `the kernel runner was killed by ${c.kernel.signal ?? 'a signal'}`;
+  if (c.kernel.status === 'internal') return `the kernel runner failed (exit ${c.kernel.exitCode})`;
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +194,7 @@ function renderSnapshot(s: SnapshotDiff, o: { color: boolean; brief: boolean }):
   return lines.join('\n') + '\n';
 }
 
-function renderComparison(c: Comparison, o: { color: boolean; brief: boolean }): string {
+export function renderComparison(c: Comparison, o: { color: boolean; brief: boolean }): string {
   const d = c.diff;
   const settings = d.settings.map((s) => `${s.setting}=${s.kernel ?? s.model ?? '?'}`).join(', ');
   const out: string[] = [`== ${c.file}${d.kernelRelease ? `  (kernel ${d.kernelRelease}${settings ? `, ${settings}` : ''})` : ''}`];
@@ -202,7 +213,10 @@ function renderComparison(c: Comparison, o: { color: boolean; brief: boolean }):
     out.push(paint(`snapshot "${u.label}" (process ${u.process}, line ${u.line}) only on the ${u.side}  << differs`, RED, o.color));
   }
   const oc = d.outcome;
-  if (!oc.equal) {
+  const broke = kernelBroken(c);
+  if (broke) {
+    out.push(paint(`outcome: ${broke}, so no verdict`, RED, o.color));
+  } else if (!oc.equal) {
     out.push(paint(`outcome differs: ${describeStop('model', oc.model)}; ${describeStop('kernel', oc.kernel)}`, RED, o.color));
   } else if (oc.model) {
     out.push(`outcome: both stopped at line ${oc.model.line} (model: ${oc.model.message}; kernel: ${oc.kernel!.message})`);
@@ -210,7 +224,7 @@ function renderComparison(c: Comparison, o: { color: boolean; brief: boolean }):
     out.push('outcome: both ran to the end');
   }
   const k = d.counts;
-  const verdict = d.ok ? 'agree' : paint(plural(k.mismatches, 'mismatch'), RED, o.color);
+  const verdict = broke ? paint('no verdict', RED, o.color) : d.ok ? 'agree' : paint(plural(k.mismatches, 'mismatch'), RED, o.color);
   out.push(`${c.file}: ${plural(k.snapshots, 'snapshot')}, ${plural(k.fieldsCompared, 'field')} compared${extras(k)}: ${verdict}`, '');
   return out.join('\n') + '\n';
 }

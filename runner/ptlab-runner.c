@@ -62,6 +62,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/loop.h>
 #include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 
@@ -169,7 +170,7 @@ static struct op *ops;
 static int nops;
 static char *cfg_thp, *cfg_shmem_thp;
 static int cfg_thp_line, cfg_shmem_thp_line;
-/* `config swap=NM`: the size of the swap file the run creates, MiB (0: none); as src/mm/config.ts. */
+/* `config swap=NM`: the size of the swap area the run creates, MiB (0: none); as src/mm/config.ts. */
 enum { MAX_SWAP_MIB = 256 };
 static int cfg_swap_mib, cfg_swap_line;
 /* `config fault_zero_page=on|off`: what the script assumes of read faults (-1: nothing said). */
@@ -276,9 +277,14 @@ struct knob {
 static struct knob knobs[2] = { { THP_ENABLED_PATH, NULL, 0, "", false },
 				{ THP_SHMEM_PATH, NULL, 0, "", false } };
 
-/* The swap file of `config swap=`: created in tmpdir, swapped on, and undone by cleanup(). */
-static char swap_path[PATH_MAX];
+/*
+ * The swap area of `config swap=`: a file in tmpfs (swap_file), attached to a loop device
+ * (swap_path, held open as swap_loop_fd, detached by the kernel on its last close:
+ * LO_FLAGS_AUTOCLEAR), swapped on, and undone by cleanup().
+ */
+static char swap_path[PATH_MAX], swap_file[PATH_MAX];
 static bool swap_created, swap_on;
+static int swap_loop_fd = -1;
 
 static volatile sig_atomic_t cleaned;
 
@@ -318,8 +324,12 @@ static void cleanup(void)
 		swapoff(swap_path);
 		swap_on = false;
 	}
+	if (swap_loop_fd >= 0) {
+		close(swap_loop_fd);
+		swap_loop_fd = -1;
+	}
 	if (swap_created) {
-		unlink(swap_path);
+		unlink(swap_file);
 		swap_created = false;
 	}
 	if (tmpdir[0]) {
@@ -352,8 +362,15 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* --exec: no script, stdout is the command's; messages go to stderr as plain text. */
+static bool exec_mode;
+
 static void print_error_line(int line, const char *msg)
 {
+	if (exec_mode) {
+		fprintf(stderr, "ptlab-runner: %s\n", msg);
+		return;
+	}
 	printf("{\"type\":\"error\",\"line\":%d,\"message\":", line);
 	json_str(msg);
 	printf("}\n");
@@ -1217,6 +1234,32 @@ static int c_pio_full(int fd, bool wr, void *buf, size_t n, off_t pos)
 	return 0;
 }
 
+/*
+ * After MADV_PAGEOUT: wait until no page is under writeback (/proc/vmstat nr_writeback is 0). The
+ * swap area's writes end asynchronously (a loop worker), and reclaim keeps a folio still under
+ * writeback in the swap cache where it would have freed a clean one, so a later MADV_PAGEOUT or
+ * mincore(2) would depend on timing. The model's writeback ends at once (src/mm/swapfile.ts).
+ * Other writeback on the machine only makes the wait longer; after 10 s the runner says so.
+ */
+static void wait_writeback(void)
+{
+	for (int ms = 0; ms < 10000; ms++) {
+		FILE *f = fopen("/proc/vmstat", "re");
+		if (!f)
+			return;
+		char key[64];
+		long long v, wb = 0;
+		while (fscanf(f, "%63s %lld", key, &v) == 2)
+			if (!strcmp(key, "nr_writeback"))
+				wb = v;
+		fclose(f);
+		if (!wb)
+			return;
+		usleep(1000);
+	}
+	fprintf(stderr, "ptlab-runner: MADV_PAGEOUT: pages still under writeback after 10 s\n");
+}
+
 /* Refills c_mig with the next pairs of the memfd ([*pos, end) still unread): *have values, 0 at the end. */
 static int c_mig_refill(uint64_t *have, off_t *pos, off_t end)
 {
@@ -1732,6 +1775,8 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 			break;
 		case C_MADVISE:
 			r.err = madvise(a, c.len, c.advice) ? errno : 0;
+			if (!r.err && c.advice == MADV_PAGEOUT)
+				wait_writeback();
 			break;
 		case C_MUNMAP:
 			r.err = munmap(a, c.len) ? errno : 0;
@@ -2287,7 +2332,7 @@ static void do_mremap(int cur, const struct op *o)
 }
 
 /*
- * swapoff [err=NAME]: swapoff(2) of the swap file of `config swap=`, from the parent, since the
+ * swapoff [err=NAME]: swapoff(2) of the swap area of `config swap=`, from the parent, since the
  * area belongs to the machine: try_to_unuse() reads every process's swapped-out pages back and
  * maps them again while the children wait on their command pipes. The outcome is 0 or the errno.
  * After a success the area is gone (swap_on false): cleanup() only removes the file, and a later
@@ -2374,9 +2419,13 @@ static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	printf("{\"type\":\"skip\",\"reason\":");
-	json_str(msg);
-	printf("}\n");
+	if (exec_mode) {
+		fprintf(stderr, "ptlab-runner: cannot run here: %s\n", msg);
+	} else {
+		printf("{\"type\":\"skip\",\"reason\":");
+		json_str(msg);
+		printf("}\n");
+	}
 	cleanup();
 	exit(EXIT_SKIP);
 }
@@ -2429,21 +2478,98 @@ static void make_tmpdir(int line)
 	}
 }
 
+/* The signals cleanup() runs on (catch_signals()), as a set to block while a step and the flag
+ * that undoes it are not yet both done. */
+static void cleanup_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+/* fork() for a helper process (mkswap, --exec's command), called with the cleanup's signals
+ * blocked: the child gets their default actions back, so that a signal does not run the parent's
+ * cleanup() in it, and the mask `old`. */
+static pid_t fork_helper(const sigset_t *old)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, old, NULL);
+	}
+	return pid;
+}
+
 /*
- * `config swap=NM`: a swap file of that size in the run's temp directory, `mkswap`ed and swapped on
- * for the run; cleanup() swaps it off (unless the script's `swapoff` did) and removes it, also on a
+ * Attach the swap area's file to a free loop device (LOOP_CTL_GET_FREE, then LOOP_CONFIGURE; a
+ * device another process took in between fails with EBUSY, and the runner asks again), with
+ * LO_FLAGS_AUTOCLEAR: the kernel detaches it when swap_loop_fd, its last opener after swapoff(),
+ * is closed, even if the runner dies.
+ */
+static void attach_loop(int file_fd)
+{
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		skip("config swap=%dM: /dev/loop-control: %s (the swap area is a loop device)", cfg_swap_mib, strerror(errno));
+	for (int tries = 0; tries < 10; tries++) {
+		int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (nr < 0)
+			break;
+		char path[64];
+		snprintf(path, sizeof path, "/dev/loop%d", nr);
+		sigset_t block, old;
+		sigfillset(&block);
+		sigprocmask(SIG_BLOCK, &block, &old);
+		int lfd = open(path, O_RDWR | O_CLOEXEC);
+		struct loop_config lc;
+		memset(&lc, 0, sizeof lc);
+		lc.fd = (unsigned)file_fd;
+		lc.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (lfd >= 0 && ioctl(lfd, LOOP_CONFIGURE, &lc) == 0) {
+			swap_loop_fd = lfd;
+			snprintf(swap_path, sizeof swap_path, "%s", path);
+		} else if (lfd >= 0) {
+			close(lfd);
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (swap_loop_fd >= 0) {
+			close(ctl);
+			return;
+		}
+	}
+	int e = errno;
+	close(ctl);
+	skip("config swap=%dM: no free loop device: %s", cfg_swap_mib, strerror(e));
+}
+
+/*
+ * `config swap=NM`: a swap area of that size, `mkswap`ed and swapped on for the run; cleanup()
+ * swaps it off (unless the script's `swapoff` did), detaches it and removes its file, also on a
  * signal. The runner only ever touches swap it made itself: when /proc/swaps lists anything (the
- * machine's own swap, another run's), or when it is not root, or when the file system refuses a
- * swap file, the run is skipped (also when the script has a `swapoff`).
+ * machine's own swap, another run's), or when it is not root, or when the machine has no loop
+ * device or no tmpfs at /dev/shm, the run is skipped (also when the script has a `swapoff`).
  * Runs that ask for swap hold the exclusive runner lock (see take_lock()), so no other run of the
  * runner sees it.
+ *
+ * The area is a loop device over a file in /dev/shm, not a swap file on the root file system:
+ * swapin_readahead() (mm/swap_state.c, 6.18) takes the VMA-based readahead, which walks the
+ * faulting page table (what the model has: src/mm/swap_state.ts), only while no swap area sits on
+ * a rotational device, and this machine's disk is rotational (a swap file on it gets the
+ * slot-based swap_cluster_readahead(), whose window depends on every earlier swap-in since boot).
+ * A loop device over a tmpfs file is not rotational (drivers/block/loop.c: no backing bdev).
  */
 static void create_swap(void)
 {
 	if (!cfg_swap_mib)
 		return;
 	if (geteuid() != 0)
-		skip("config swap=%dM: creating a swap file needs root", cfg_swap_mib);
+		skip("config swap=%dM: creating a swap area needs root", cfg_swap_mib);
 	FILE *sw = fopen("/proc/swaps", "re");
 	if (!sw)
 		skip("config swap=%dM: /proc/swaps is not readable (kernel without CONFIG_SWAP?)", cfg_swap_mib);
@@ -2458,39 +2584,26 @@ static void create_swap(void)
 		skip("config swap=%dM: swap is already configured (%s%s); the runner does not touch a swap setup it did not create",
 		     cfg_swap_mib, first, n > 2 ? ", ..." : "");
 	}
-	make_tmpdir(cfg_swap_line);
-	snprintf(swap_path, sizeof swap_path, "%s/swap", tmpdir);
-	/* The cleanup's signals wait while a step and the flag that undoes it are not yet both done. */
 	sigset_t block, old;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
+	cleanup_signals(&block);
+	snprintf(swap_file, sizeof swap_file, "/dev/shm/ptlab-swap.XXXXXX");
 	sigprocmask(SIG_BLOCK, &block, &old);
-	int fd = open(swap_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = mkostemp(swap_file, O_CLOEXEC);
 	swap_created = fd >= 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0)
-		die(EXIT_INTERNAL, cfg_swap_line, "swap file %s: %s", swap_path, strerror(errno));
-	/* Written, not fallocate()d: a swap file must have no holes or unwritten extents anywhere. */
+		skip("config swap=%dM: a file in /dev/shm (tmpfs): %s", cfg_swap_mib, strerror(errno));
+	/* Written, not truncated: tmpfs allocates the pages now, not while reclaim writes to them. */
 	static char zeros[1 << 20];
 	for (int i = 0; i < cfg_swap_mib; i++) {
 		if (write(fd, zeros, sizeof zeros) != (ssize_t)sizeof zeros)
-			skip("config swap=%dM: writing %s: %s", cfg_swap_mib, swap_path, strerror(errno));
+			skip("config swap=%dM: writing %s: %s", cfg_swap_mib, swap_file, strerror(errno));
 	}
-	if (fsync(fd))
-		skip("config swap=%dM: fsync %s: %s", cfg_swap_mib, swap_path, strerror(errno));
+	attach_loop(fd);
 	close(fd);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	pid_t pid = fork();
+	pid_t pid = fork_helper(&old);
 	if (pid == 0) {
-		/* mkswap must not run the parent's cleanup on a signal. */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
 		int devnull = open("/dev/null", O_WRONLY);
 		if (devnull >= 0) {
 			dup2(devnull, 1);
@@ -2636,11 +2749,73 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 		"usage: ptlab-runner [--thp=MODE] [--shmem-thp=MODE] [--swap=SIZE] [--fault-zero-page=on|off] SCRIPT|-\n"
+		"       ptlab-runner --swap=SIZE --exec [--] CMD [ARG...]\n"
 		"Executes an op script (docs/op-scripts.md) on the live kernel; prints JSON lines.\n"
+		"--exec runs CMD with the swap area of --swap=SIZE instead (ptlab record --swap), on one CPU, and exits as CMD did.\n"
 		"--thp=, --shmem-thp=, --swap= and --fault-zero-page= override the script's config thp=, shmem_thp=, swap= and fault_zero_page= (ptlab diff --config).\n"
-		"swap=SIZE: a swap file of SIZE (off, 1M..256M) in the run's temp directory, removed afterwards (root).\n"
+		"swap=SIZE: a swap area of SIZE (off, 1M..256M), a loop device over a file in /dev/shm, removed afterwards (root).\n"
 		"fault_zero_page=on|off: what the script assumes of read faults; the run is skipped when the kernel does otherwise.\n"
 		"exit: 0 ok, 1 op/expect mismatch, 2 usage/parse error, 3 skipped, 4 internal error\n");
+}
+
+/* The signals on which cleanup() runs before the runner dies of them. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * --exec: create the swap area of --swap=SIZE (create_swap(), under the exclusive lock and pinned
+ * to one CPU, as for a script), run CMD with it, remove it, and exit as CMD did: its exit code, or
+ * the signal that killed it, re-raised. `ptlab record --swap` runs perf this way, so that a
+ * recorded program can swap on a machine without swap of its own.
+ */
+static int exec_with_swap(const char *opt_swap, int argc, char **argv)
+{
+	if (argc > 0 && !strcmp(argv[0], "--")) {
+		argv++;
+		argc--;
+	}
+	if (!opt_swap || argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!parse_swap(opt_swap, &cfg_swap_mib) || !cfg_swap_mib) {
+		fprintf(stderr, "ptlab-runner: bad --swap=%s (expected a size from 1M to %dM)\n", opt_swap, MAX_SWAP_MIB);
+		return EXIT_USAGE;
+	}
+	take_lock(true);
+	catch_signals();
+	create_swap();
+	sigset_t block, old;
+	cleanup_signals(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid_t pid = fork_helper(&old);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "ptlab-runner: %s: %s\n", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		die(EXIT_INTERNAL, 0, "fork: %s", strerror(errno));
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	cleanup();
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_INTERNAL;
 }
 
 int main(int argc, char **argv)
@@ -2661,11 +2836,17 @@ int main(int argc, char **argv)
 			opt_swap = argv[1] + 7;
 		else if (!strncmp(argv[1], "--fault-zero-page=", 18) && argv[1][18])
 			opt_fault_zero_page = argv[1] + 18;
+		else if (!strcmp(argv[1], "--exec"))
+			exec_mode = true;
 		else
 			break;
 		argv++;
 		argc--;
+		if (exec_mode)
+			break;
 	}
+	if (exec_mode)
+		return exec_with_swap(opt_swap, argc - 1, argv + 1);
 	if (argc != 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -2751,15 +2932,7 @@ int main(int argc, char **argv)
 		return EXIT_INTERNAL;
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	check_zero_page(fault_zero_page);
 	apply_knob(&knobs[0], "thp");

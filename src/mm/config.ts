@@ -94,7 +94,7 @@ export interface Config {
   /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
   readonly nrCpus: number;
   /**
-   * Size of the one swap area in pages (a swap file; 0: no swap, as our machines have none). Its
+   * Size of the one swap area in pages (0: no swap, as our machines have none). Its
    * first page is the header, as in the kernel, so it holds swapPages - 1 slots.
    */
   readonly swapPages: number;
@@ -231,7 +231,7 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
     },
   },
   swap: {
-    values: `off, or a size from 1M to ${MAX_SWAP_MIB}M (a swap file of that size; the kernel runner creates one for the run)`,
+    values: `off, or a size from 1M to ${MAX_SWAP_MIB}M (a swap area of that size; the kernel runner creates one for the run)`,
     apply: (c, v) => {
       if (v === 'off') return (c.swapPages = 0), true;
       const m = /^([1-9][0-9]{0,3})M$/.exec(v);

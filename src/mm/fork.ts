@@ -25,7 +25,7 @@ import { current } from './current.js';
 import { guardOn } from './config.js';
 import { isHugeZeroPmd } from './huge_memory.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
-import { AnonVma, isCowMapping, MMF_VM_HUGEPAGE, MM_ANONPAGES, MM_SWAPENTS, MmStruct, VM_LOCKED_MASK, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_UFFD_WP, Vma, __VM_UFFD_FLAGS } from './mm_types.js';
+import { AnonVma, isCowMapping, MMF_VM_HUGEPAGE, MM_ANONPAGES, MM_SWAPENTS, MmStruct, VM_LOCKED_MASK, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_UFFD_WP, Vma, vmAreaInitFrom, __VM_UFFD_FLAGS } from './mm_types.js';
 import { folioPteBatch } from './memory/zap.js';
 import { mmIncNrPtes, pgdOffset, pgtableAlloc, pmdAlloc, pmdOffset, pteAlloc, pteFree, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { PT_ANON } from './page_alloc.js';
@@ -102,9 +102,7 @@ export function* dupMmap(mm: MmStruct, oldmm: MmStruct): KGen<number> {
 /** vm_area_dup(): the same range, flags, file and offset, in the new mm. */
 function vmAreaDup(mm: MmStruct, orig: Vma): Vma {
   const tmp = new Vma(mm, orig.start, orig.end, orig.flags, orig.file, orig.pgoff);
-  tmp.name = orig.name;
-  tmp.anonShared = orig.anonShared;
-  tmp.sock = orig.sock;
+  vmAreaInitFrom(orig, tmp);
   return tmp;
 }
 

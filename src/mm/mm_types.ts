@@ -155,6 +155,23 @@ export class Vma {
   }
   /** A MAP_SHARED|MAP_ANONYMOUS mapping is shmem-backed, but we remember how it was created. */
   anonShared = false;
+  /**
+   * swap_readahead_info (swap_state.ts): the last swap fault's address, readahead window and hits,
+   * packed as SWAP_RA_VAL() packs them; 0 until the first swap fault of the VMA.
+   */
+  swapReadaheadInfo = 0;
+}
+
+/**
+ * vm_area_init_from() (mm/vma_init.c, 6.18) for the fields the model keeps beyond the constructor's:
+ * a VMA split, copied or duplicated from `src` takes its name, kind, socket and swap readahead state
+ * (anon_vma is each caller's: dup_mmap() gives the child its own).
+ */
+export function vmAreaInitFrom(src: Vma, dest: Vma): void {
+  dest.name = src.name;
+  dest.anonShared = src.anonShared;
+  dest.sock = src.sock;
+  dest.swapReadaheadInfo = src.swapReadaheadInfo;
 }
 
 export class AddressSpace {

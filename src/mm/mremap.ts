@@ -13,7 +13,7 @@ import { ModelBug } from './bug.js';
 import { alignUp, EAGAIN, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
-import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, type MmStruct } from './mm_types.js';
+import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, vmAreaInitFrom, type MmStruct } from './mm_types.js';
 import { userfaultfdArmed } from './userfaultfd.js';
 import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
@@ -365,9 +365,7 @@ function* copyVma(vma: Vma, addr: Vaddr, len: number, pgoff: number): KGen<{ new
   if (vma.isAnonymous() && !vma.anonVma) pgoff = addr / PAGE_SIZE;
   const nw = new Vma(vma.mm, addr, addr + len, vma.flags, vma.file, pgoff);
   nw.anonVma = vma.anonVma; // anon_vma_clone()
-  nw.anonShared = vma.anonShared;
-  nw.sock = vma.sock;
-  nw.name = vma.name;
+  vmAreaInitFrom(vma, nw);
   const newVma = yield* vmaMergeNewRange(vma.mm, nw);
   return { newVma, needRmapLocks: newVma !== nw && newVma.pgoff <= vma.pgoff };
 }

@@ -45,6 +45,11 @@ export const PG_referenced = 1 << 10;
  * filled with data (a regular file's written pages). Cleared on allocation: new frames are zeroed.
  */
 export const PG_has_data = 1 << 11;
+/**
+ * PG_readahead (PG_reclaim's bit in the kernel, which the model does not use otherwise): a swap
+ * cache folio swap readahead read for an address other than the faulting one (swap_state.ts).
+ */
+export const PG_readahead = 1 << 12;
 
 /** Small to start with: the explorer copies a kernel per execution; large workloads grow it by doubling. */
 const INITIAL_FRAMES = 1 << 10;

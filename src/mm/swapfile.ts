@@ -1,10 +1,10 @@
 /**
- * Swap space (mm/swapfile.c, include/linux/swap.h): one swap area (a swap file), its `swap_map`
+ * Swap space (mm/swapfile.c, include/linux/swap.h): one swap area, its `swap_map`
  * of per-slot counts, and the entry points that take and drop them: folio_alloc_swap()
  * (mm/swapfile.c, 6.18; add_to_swap() of mm/swap_state.c calls it), swap_duplicate(),
  * put_swap_folio(), swap_free_nr() and free_swap_and_cache_nr().
  *
- * A `swp_entry_t` here is the slot's offset: there is one area (type 0), as with the one swap file
+ * A `swp_entry_t` here is the slot's offset: there is one area (type 0), as with the one swap area
  * the kernel runner creates. A slot's count is the number of swap PTEs that hold it; SWAP_HAS_CACHE
  * says a folio in the swap cache holds it too.
  *
@@ -20,8 +20,8 @@
  * next free offset from a rotating cursor); writeback ends in the step that starts it; no LRU, so
  * no later reclaim pass frees a cached folio under memory pressure; where the kernel leaves a
  * folio that no swap PTE and no mapping holds to that later pass (a zap whose folio_trylock()
- * failed), the lock holder frees it when it lets go (vmscan.ts, memory/fault.ts); no readahead;
- * no swap count continuation (counts stay below SWAP_MAP_MAX without fork). swapoff() is in
+ * failed), the lock holder frees it when it lets go (vmscan.ts, memory/fault.ts); readahead is
+ * swap_state.ts; no swap count continuation (counts stay below SWAP_MAP_MAX without fork). swapoff() is in
  * swapoff.ts.
  */
 import { ModelBug } from './bug.js';
@@ -164,22 +164,39 @@ export function vmSwapFull(): boolean {
   return (si.slots - si.inusePages) * 2 < si.slots; // nr_swap_pages * 2 < total_swap_pages
 }
 
+/** __read_swap_cache_async()'s page_allocated: whether the call put a new folio in the swap cache. */
+export class ReadSwapOut {
+  allocated = false;
+}
+
 /**
- * swapin_readahead() → __read_swap_cache_async() for the faulting entry alone (no readahead
- * window): a new anonymous folio in the swap cache, read from the slot (at once: no I/O in the
- * model), returned with the caller's reference. swapcache_prepare() cannot find the slot cached:
- * the caller looked it up in the same step.
+ * __read_swap_cache_async() (mm/swap_state.c, 6.18): the folio holding a slot's data, with a
+ * reference, from the swap cache or else a new anonymous folio read into it (at once: no I/O in the
+ * model, so swap_read_folio() has ended and the folio is unlocked and uptodate when this returns).
+ * 0 when the slot is no longer in use ("skip read ahead for unused swap slot": a zap freed it after
+ * the caller read the entry) or there is no memory. swapcache_prepare() cannot find the slot held
+ * by a folio not yet in the cache: the lookup and the add are one step here.
  */
-export function readSwapCacheAsync(offset: number): Pfn | 0 {
+export function __readSwapCacheAsync(offset: number, out: ReadSwapOut): Pfn | 0 {
+  out.allocated = false;
+  const cached = swapCacheGetFolio(offset);
+  if (cached) return cached;
   const k = current.k;
   const v = swapInfo().swapMap[offset];
-  if (v & SWAP_HAS_CACHE || (v & ~SWAP_HAS_CACHE) === 0) return 0; // -EEXIST or -ENOENT
+  if ((v & ~SWAP_HAS_CACHE) === 0) return 0; // !swap_entry_swapped()
+  if (v & SWAP_HAS_CACHE) throw new ModelBug(`swap slot ${offset} held by a folio the swap cache does not hold`);
   const folio = k.mem.allocPages(0, PT_ANON);
   if (folio < 0) return 0;
   k.mem.flags[folio] |= PG_swapbacked | PG_uptodate; // __folio_set_swapbacked(); swap_read_folio()
   swapInfo().swapMap[offset] = v | SWAP_HAS_CACHE; // swapcache_prepare()
   swapCacheAddFolio(folio, offset);
+  out.allocated = true;
   return folio;
+}
+
+/** read_swap_cache_async(): __read_swap_cache_async() for a caller that needs no page_allocated. */
+export function readSwapCacheAsync(offset: number): Pfn | 0 {
+  return __readSwapCacheAsync(offset, new ReadSwapOut());
 }
 
 /** swap_duplicate(): one more swap PTE holds the slot (try_to_unmap_one() writing it). */

@@ -137,7 +137,8 @@ function* unusePteRange(vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr): KGen<n
     const offset = swpOffset(ptent);
     yield* pteUnmap(pte);
     pte = -1;
-    const folio: Pfn | 0 = swapCacheGetFolio(offset) || readSwapCacheAsync(offset); // swapin_readahead()
+    // swapin_readahead() without its window (docs/model.md): swapoff reads every entry it reaches.
+    const folio: Pfn | 0 = swapCacheGetFolio(offset) || readSwapCacheAsync(offset);
     if (!folio) {
       // Nothing holds the slot any more (a zap freed it), or the read found no memory. (A slot the
       // swap cache holds was found above, in the same step.)

@@ -14,7 +14,7 @@ import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { obj, OBJ, semReadersObj } from './objects.js';
 import { splitHugePmdIfNeeded } from './huge_memory.js';
-import { AnonVma, VM_LOCKED_MASK, Vma, type AddressSpace, type MmStruct } from './mm_types.js';
+import { AnonVma, VM_LOCKED_MASK, Vma, vmAreaInitFrom, type AddressSpace, type MmStruct } from './mm_types.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { downWrite, mtStore, upWrite, vmaMarkDetached, type KGen } from './primitives.js';
 import { assertTreeWrite, notInMm, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
@@ -118,9 +118,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
   const nw = new Vma(mm, vma.start, vma.end, vma.flags, vma.file, vma.pgoff);
   nw.writeSeq = vma.writeSeq; // vma_start_write(new)
   nw.anonVma = vma.anonVma;
-  nw.anonShared = vma.anonShared;
-  nw.sock = vma.sock;
-  nw.name = vma.name;
+  vmAreaInitFrom(vma, nw);
   if (newBelow) {
     nw.end = addr;
     vma.pgoff += (addr - vma.start) / PAGE_SIZE;

@@ -211,7 +211,7 @@ export function runnerConfigArgs(config: Readonly<Record<string, string>> = {}):
  * generated script, or one rewritten in memory). The script should have been validated by the
  * model's parser: the runner parses it again but reports only the first problem, without a column.
  * `timeoutMs` (default 120 s) ends the runner with SIGTERM; it then restores sysfs, swaps off and
- * removes the swap file of `config swap=`, and removes its temp files before dying.
+ * detaches the swap area of `config swap=`, and removes its temp files before dying.
  */
 export async function runOnKernel(script: string | { text: string }, opts: KernelRunOptions = {}): Promise<KernelRun> {
   const bin = await buildRunner();

@@ -42,8 +42,8 @@ describe('shipped scripts: model == kernel', () => {
         c = await compareScript(q.prepared, { checkInvariants: true, overrides });
         console.log(`kernel-agreement: ${rel}: compared without its expect lines (this kernel's read faults: fault_zero_page=${probed})`);
       }
-      // The runner skips what this machine cannot do for the script (a swap file, `config swap=`,
-      // needs root, no swap of the machine's own, and a file system that takes swap files).
+      // The runner skips what this machine cannot do for the script (a swap area, `config swap=`,
+      // needs root, no swap of the machine's own, a loop device and a tmpfs at /dev/shm).
       const skip = c.kernel.lines.find((l) => l.type === 'skip');
       if (c.kernel.status === 'skip') {
         console.log(`kernel-agreement: ${rel}: skipped: ${skip?.type === 'skip' ? skip.reason : c.kernel.stderr}`);

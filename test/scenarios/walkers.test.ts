@@ -210,3 +210,29 @@ describe('willneed_vs_dontneed (MADV_WILLNEED swap-in walk, audit #35)', () => {
     expect([...reads].sort()).toEqual([0, 1, 2]);
   });
 });
+
+describe('swap_readahead_vs_dontneed (swap_vma_readahead(), audit #57)', () => {
+  const scn = load('swap_readahead_vs_dontneed');
+
+  it('is clean with a complete search, and every outcome is explained by an order of the two calls', () => {
+    const r = runScenario(scn, { explain: { allow: [] } });
+    if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
+    expect(r.coverage).toBe('complete');
+  });
+
+  it('loses its table after either swap entry: the next pte_offset_map() fails and readahead ends', () => {
+    // An existence claim, so a bounded search that stops once it has seen every case: a complete
+    // search with traces (35K executions) would take half an hour.
+    const system = scenarioSystem(scn);
+    const sched = new DfsScheduler({ preemptionBound: 1 });
+    const loads = new Set<number>();
+    while (sched.newExecution() && !(loads.has(1) && loads.has(2) && loads.has(5))) {
+      const ex = runExecution(system, sched, 10_000, true);
+      // Task 0's readahead walk loads PTEs without a lock (pte_offset_map(), ptep_get_lockless()).
+      loads.add(ex.trace!.filter((t) => t.task === 0 && t.fn === 'swap_vma_readahead' && t.label.startsWith('ld pte')).length);
+    }
+    // 5: the whole window (pages 0-4: two swap entries, three none); 1 and 2: the table was
+    // reclaimed while the walk read the first or the second entry into the swap cache.
+    expect([...loads].filter((n) => [1, 2, 5].includes(n)).sort()).toEqual([1, 2, 5]);
+  });
+});

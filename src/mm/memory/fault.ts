@@ -77,7 +77,8 @@ import {
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
 import { downReadTrylock, faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
-import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
+import { folioFreeSwap, folioSwapOffset, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
+import { swapinReadahead, swapUpdateReadahead } from '../swap_state.js';
 import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaFault, vmaHasPageMkwrite, vmaMapPages } from '../filemap.js';
@@ -191,9 +192,10 @@ function* doPteMissing(vmf: VmFault): KGen<number> {
 /**
  * do_swap_page() (mm/memory.c, 6.18) for order-0 anonymous folios and PTE markers. A guard marker
  * is SIGSEGV; a uffd-wp marker without a userfaultfd context behaves as none
- * (pte_marker_handle_uffd_wp()). A swap entry's folio is found in the swap cache or read into it
- * (swapin_readahead() without a readahead window; the swap file is not SWP_SYNCHRONOUS_IO), locked,
- * and mapped only if the PTE still holds the same swap entry under the PTE lock: the table may have
+ * (pte_marker_handle_uffd_wp()). A swap entry's folio is found in the swap cache (which
+ * swap_update_readahead() counts) or read into it by swapin_readahead(), with a window around it
+ * (swap_state.ts; the swap area is not SWP_SYNCHRONOUS_IO); it is locked, and mapped only if the
+ * PTE still holds the same swap entry under the PTE lock: the table may have
  * been zapped and reclaimed meanwhile (pte_offset_map_lock() fails) or the entry zapped, or
  * another fault may have mapped it (pte_same() fails); then the fault returns and the access
  * faults again. A folio found in the swap cache (left there by reclaim: swapfile.ts) is mapped
@@ -225,8 +227,9 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
   // unused meanwhile is no longer in the PTE, which the checks below find under the PTE lock.
   let ret = 0;
   let folio: Pfn | 0 = swapCacheGetFolio(entry);
+  if (folio) swapUpdateReadahead(folio, vma, vmf.address);
   if (!folio) {
-    folio = readSwapCacheAsync(entry);
+    folio = yield* swapinReadahead(entry, vmf);
     if (!folio) {
       // Back out if somebody else faulted in this pte while we released the pte lock.
       vmf.pte = yield* pteOffsetMapLock(vma.mm, vmf.pmd, vmf.address, vmf);

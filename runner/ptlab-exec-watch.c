@@ -123,7 +123,7 @@ static void print_kb_fields(pid_t pid, const char *file, const char *type, const
 	fputs("}\n", out);
 }
 
-static const char *const STATUS_KEYS[] = { "VmPTE", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmSize", NULL };
+static const char *const STATUS_KEYS[] = { "VmPTE", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmSize", "VmSwap", NULL };
 static const char *const ROLLUP_KEYS[] = { "Rss", "Pss", "Anonymous", "AnonHugePages", "ShmemPmdMapped",
 					   "FilePmdMapped", NULL };
 

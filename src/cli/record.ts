@@ -1,6 +1,7 @@
 /** `ptlab record -- CMD ARGS...`: record a real program's mappings and page faults as a trace. */
 import type { Command } from 'commander';
 import { record } from '../record/record.js';
+import { MAX_SWAP_MIB, SCRIPT_SETTINGS } from '../mm/config.js';
 import type { RecordSummary } from '../record/convert.js';
 import { EXIT } from './util.js';
 import { optionError } from './options.js';
@@ -23,6 +24,7 @@ interface RecordCliOptions {
   output?: string;
   mmap: string;
   allowLost?: boolean;
+  swap?: string;
 }
 
 function summaryLine(s: RecordSummary): string {
@@ -33,12 +35,13 @@ function summaryLine(s: RecordSummary): string {
 export function registerRecord(program: Command): void {
   program
     .command('record')
-    .usage('[-o TRACE] [-m SIZE] [--allow-lost] -- CMD [ARGS...]')
+    .usage('[-o TRACE] [-m SIZE] [--allow-lost] [--swap SIZE] -- CMD [ARGS...]')
     .description('record what a real program does to its address space (mmap, munmap, mremap, mprotect, madvise, brk, page faults) as a ptlab trace')
     .argument('<cmd...>', 'the command to run and record (put it after --)')
     .option('-o, --output <trace>', 'where to write the trace (default ptlab-<comm>-<pid>.trace here)')
     .option('-m, --mmap <size>', "perf's ring buffer per CPU (perf record -m); raise it when events are lost", '64M')
     .option('--allow-lost', 'write the trace even when perf lost events (it then has gaps)')
+    .option('--swap <size>', `run the command with a swap area of SIZE (1M to ${MAX_SWAP_MIB}M; root), which the kernel runner creates and removes, so that it can swap; replay then models the same`)
     .addHelpText(
       'after',
       `
@@ -53,18 +56,30 @@ Needs perf (apt-get install linux-perf) and permission to read tracepoints: root
 or kernel.perf_event_paranoid=-1 plus a readable /sys/kernel/tracing. A C compiler (cc) builds the
 small ptrace helper runner/ptlab-exec-watch.c on first use.
 
-Example:
+With --swap SIZE the command runs with a swap area of its own (a loop device over a file in
+/dev/shm, made by the kernel runner as for \`config swap=\` in op scripts; root; the run is pinned
+to one CPU), so that MADV_PAGEOUT swaps; the trace then says \`meta swap=SIZE\` and replay gives the
+model the same area, and compares VmSwap at exit. Swap-outs by memory pressure are not events: a
+trace cannot replay them.
+
+Examples:
   ptlab record -o /tmp/node.trace -- node -e 'const b = Buffer.alloc(64 << 20, 1)'
+  # 21 is MADV_PAGEOUT; os._exit() keeps the mapping in place for the counters at exit
+  ptlab record --swap 64M -o /tmp/py.trace -- python3 -c 'import mmap, os; m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS); m.write(b"x" * (8 << 20)); m.madvise(21); os._exit(0)'
 
 Exit codes: 0 trace written and CMD exited 0; 1 trace written but CMD failed (its status is
 printed), or events were lost (no trace; retry with a bigger -m or --allow-lost); 2 bad usage;
-3 cannot record here (perf missing or not permitted); 126/127 CMD not executable / not found;
+3 cannot record here (perf missing or not permitted, or --swap could not create its area); 126/127 CMD not executable / not found;
 130 interrupted (no trace written).`,
     )
     .action(async (cmd: string[], opts: RecordCliOptions) => {
       if (!/^[1-9]\d{0,5}[KMG]?$/i.test(opts.mmap)) throw optionError('--mmap', opts.mmap, "a ring-buffer size", 'pages (1 to 999999) or a size like 64M');
+      if (opts.swap !== undefined && (!SCRIPT_SETTINGS.swap.apply({}, opts.swap) || opts.swap === 'off')) {
+        throw optionError('--swap', opts.swap, 'a swap area size', `a size from 1M to ${MAX_SWAP_MIB}M, e.g. 64M`);
+      }
       const tty = process.stderr.isTTY;
       const r = await record({
+        swap: opts.swap,
         command: cmd,
         output: opts.output,
         mmap: opts.mmap,
@@ -76,6 +91,10 @@ printed), or events were lost (no trace; retry with a bigger -m or --allow-lost)
       switch (r.kind) {
         case 'perf':
           process.stderr.write(`ptlab record: ${r.problem.message}\n`);
+          process.exitCode = RECORD_EXIT.CANNOT_RECORD;
+          return;
+        case 'no-swap':
+          process.stderr.write('ptlab record: --swap: the kernel runner could not create the swap area (its message is above); nothing recorded\n');
           process.exitCode = RECORD_EXIT.CANNOT_RECORD;
           return;
         case 'exec-failed':

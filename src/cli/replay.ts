@@ -73,8 +73,9 @@ function notesByText(runs: readonly ReplayRun[]): Map<string, string[]> {
 function observedTable(report: ReplayReport): string {
   const rows: (string | number)[][] = [];
   for (const o of report.observed) {
-    for (const f of ['VmPTE', 'VmRSS', 'RssAnon', 'RssFile'] as const) {
-      const row: (string | number)[] = [o.label, f, o[f]];
+    // VmSwap only where the trace recorded it (older traces did not).
+    for (const f of ['VmPTE', 'VmRSS', 'RssAnon', 'RssFile', ...(o.VmSwap === undefined ? [] : ['VmSwap' as const])] as const) {
+      const row: (string | number)[] = [o.label, f, o[f] ?? ''];
       for (const r of report.runs) row.push(r.checkpoints?.find((c) => c.label === o.label)?.[f] ?? '');
       rows.push(row);
     }

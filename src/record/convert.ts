@@ -34,8 +34,8 @@ const MMAP_FLAG_BITS: readonly [number, MmapFlag][] = [
 const MAP_ANONYMOUS = 0x20;
 const MREMAP_FLAG_BITS: readonly [number, MremapFlag][] = [[1, 'maymove'], [2, 'fixed'], [4, 'dontunmap']];
 const MADVICE_BY_NUMBER: ReadonlyMap<number, MadvAdvice> = new Map<number, MadvAdvice>([
-  [4, 'dontneed'], [8, 'free'], [14, 'hugepage'], [15, 'nohugepage'], [22, 'populate_read'], [23, 'populate_write'],
-  [24, 'dontneed_locked'], [25, 'collapse'], [102, 'guard_install'], [103, 'guard_remove'],
+  [3, 'willneed'], [4, 'dontneed'], [8, 'free'], [14, 'hugepage'], [15, 'nohugepage'], [20, 'cold'], [21, 'pageout'],
+  [22, 'populate_read'], [23, 'populate_write'], [24, 'dontneed_locked'], [25, 'collapse'], [102, 'guard_install'], [103, 'guard_remove'],
 ]);
 /** x86-64 errno names of the errors these system calls return. */
 const ERRNO: Record<number, string> = {
@@ -55,6 +55,8 @@ export interface RecordEnv {
   shmemThp: string;
   /** ISO time */
   recorded: string;
+  /** The swap area `ptlab record --swap` ran the program with (a model setting: `config swap=`). */
+  swap?: string;
   /** size of a file at the end of the recording; undefined when it is gone */
   statSize: (path: string) => number | undefined;
 }
@@ -340,6 +342,7 @@ export function convertRecording(watch: WatchReport, perf: PerfScript, env: Reco
 
   const meta: Record<string, string> = {
     command: env.command, kernel: env.kernel, thp: env.thp, shmem_thp: env.shmemThp, recorded: env.recorded, recorder: 'ptlab record (perf)',
+    ...(env.swap && { swap: env.swap }),
   };
   const rollup = watch.exitStop?.rollup;
   if (rollup && Object.keys(rollup).length) meta.smaps_rollup_exit = Object.entries(rollup).map(([k, v]) => `${k}=${v}`).join(' ');

@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCHelper } from '../oracle/kernel.js';
+import { buildCHelper, buildRunner, RUNNER_EXIT } from '../oracle/kernel.js';
 import { formatTrace } from '../trace/write.js';
 import { AtomicFile } from '../util/atomic.js';
 import { convertRecording, type RecordSummary } from './convert.js';
@@ -33,12 +33,19 @@ export interface RecordOptions {
   /** perf's ring buffer per CPU (`perf record -m`), e.g. `64M` */
   mmap: string;
   allowLost: boolean;
+  /**
+   * A swap area for the recording (`config swap=` sizes, e.g. `64M`): the kernel runner creates it
+   * and runs perf under it (`ptlab-runner --swap=SIZE --exec`), so that MADV_PAGEOUT swaps on a
+   * machine without swap of its own; the trace's `meta swap=` tells replay.
+   */
+  swap?: string;
   progress: (msg: string) => void;
 }
 
 export type RecordOutcome =
   | { kind: 'written'; file: string; summary: RecordSummary; lost: number; cmd: { code: number } | { signal: number } }
   | { kind: 'perf'; problem: PerfProblem }
+  | { kind: 'no-swap' }
   | { kind: 'exec-failed'; error: string; exitCode: 126 | 127 }
   | { kind: 'lost'; lost: number }
   | { kind: 'interrupted' };
@@ -93,9 +100,15 @@ export async function record(opts: RecordOptions): Promise<RecordOutcome> {
     const watchOut = path.join(tmp, 'watch.jsonl');
     opts.progress(`recording ${opts.command.map(shellQuote).join(' ')} (perf record -m ${opts.mmap})`);
     const start = Date.now();
-    const r = await run(perf, perfRecordArgs(data, opts.mmap, [watcher, watchOut, ...opts.command]), 'inherit');
+    const perfArgs = perfRecordArgs(data, opts.mmap, [watcher, watchOut, ...opts.command]);
+    const r = opts.swap
+      ? await run(await buildRunner(), [`--swap=${opts.swap}`, '--exec', '--', perf, ...perfArgs], 'inherit')
+      : await run(perf, perfArgs, 'inherit');
     if (interrupted) return { kind: 'interrupted' };
-    const watch = parseWatchOutput(await readFile(watchOut, 'utf8').catch(() => ''));
+    const watchText = await readFile(watchOut, 'utf8').catch(() => '');
+    // The runner could not create the swap area (it said why on stderr) and ran nothing.
+    if (opts.swap && r.code === RUNNER_EXIT.skip && !watchText) return { kind: 'no-swap' };
+    const watch = parseWatchOutput(watchText);
     if (watch.execFailed) {
       return { kind: 'exec-failed', error: `${opts.command[0]}: ${watch.execFailed.error}`, exitCode: watch.execFailed.errno === 2 ? 127 : 126 };
     }
@@ -116,6 +129,7 @@ export async function record(opts: RecordOptions): Promise<RecordOutcome> {
       thp: thpSetting('enabled'),
       shmemThp: thpSetting('shmem_enabled'),
       recorded: new Date(start).toISOString(),
+      swap: opts.swap,
       statSize,
     });
     if (script.lost > 0) converted.summary.warnings.push(`${script.lost} events were lost (--allow-lost): the trace has gaps`);

@@ -1,5 +1,5 @@
 /** The final figures of each run, and what each run saves or costs against the first (the baseline). */
-import type { ReplayReport } from '../workloads/report_schema.js';
+import type { ObservedCounters, ReplayReport } from '../workloads/report_schema.js';
 import { formatCount, formatKb, formatPercent } from './format.js';
 
 export interface SummaryRow {
@@ -93,12 +93,12 @@ export function runNotes(report: ReplayReport): { run: string; note: string }[] 
   ]);
 }
 
-export const OBSERVED_HEADER = ['when', 'counted by', 'VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'] as const;
+export const OBSERVED_HEADER = ['when', 'counted by', 'VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmSwap'] as const;
 
 /** The real process's counters at each observed point, each followed by every run's model counters at that point. */
 export function observedCells(report: ReplayReport): string[][] {
-  const cells = (label: string, by: string, o: { VmPTE: number; VmRSS: number; RssAnon: number; RssFile: number; RssShmem: number }) =>
-    [label, by, formatKb(o.VmPTE), formatKb(o.VmRSS), formatKb(o.RssAnon), formatKb(o.RssFile), formatKb(o.RssShmem)];
+  const cells = (label: string, by: string, o: ObservedCounters) =>
+    [label, by, formatKb(o.VmPTE), formatKb(o.VmRSS), formatKb(o.RssAnon), formatKb(o.RssFile), formatKb(o.RssShmem), o.VmSwap === undefined ? '' : formatKb(o.VmSwap)];
   return report.observed.flatMap((o) => [
     cells(o.label, 'the kernel', o),
     ...report.runs.flatMap((run) => {

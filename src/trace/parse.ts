@@ -8,7 +8,7 @@ import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { MAX_FILE_SIZE } from '../mm/xarray.js';
 import { LineTooLong, textLines } from '../util/lines.js';
 import {
-  EVENT_KINDS, MADV_ADVICES, MMAP_FLAGS, MREMAP_FLAG_NAMES, OBSERVED_KEYS, TRACE_MAGIC, TRACE_VERSION, VMA_KINDS,
+  EVENT_KINDS, TRACE_MODEL_SETTINGS, MADV_ADVICES, MMAP_FLAGS, MREMAP_FLAG_NAMES, OBSERVED_KEYS, TRACE_MAGIC, TRACE_VERSION, VMA_KINDS,
   parseProt, type Access, type EventStamp, type MadvAdvice, type MmapFlag, type MremapFlag, type ObservedKey,
   type TraceRecord, type VmaKind,
 } from './records.js';
@@ -181,10 +181,13 @@ const PAGE_CACHE = /^(?:[^\s=]+=[0-9]+\/[0-9]+)(?: [^\s=]+=[0-9]+\/[0-9]+)*$/;
 
 /**
  * The value of a meta key that something reads: the model settings replay takes (`thp=`,
- * `shmem_thp=`), and the recorder's structured values. Other keys are free text.
+ * `shmem_thp=`, `swap=`), and the recorder's structured values. Other keys are free text.
  */
 function metaValueProblem(key: string, v: string): string | undefined {
-  if (key === 'thp' || key === 'shmem_thp') return SCRIPT_SETTINGS[key].apply({}, v) ? undefined : SCRIPT_SETTINGS[key].values;
+  if ((TRACE_MODEL_SETTINGS as readonly string[]).includes(key)) {
+    const s = SCRIPT_SETTINGS[key as (typeof TRACE_MODEL_SETTINGS)[number]];
+    return s.apply({}, v) ? undefined : s.values;
+  }
   if (key === 'page_cache_exit') return PAGE_CACHE.test(v) ? undefined : 'FILE=CACHED/PAGES entries separated by one space';
   if (key === 'smaps_rollup_exit') return COUNTERS.test(v) ? undefined : 'FIELD=KB entries separated by one space';
   if (key === 'seed') return /^[0-9]+$/.test(v) ? undefined : 'a decimal integer';

@@ -25,7 +25,13 @@ export type MremapFlag = (typeof MREMAP_FLAG_NAMES)[number];
 
 export type Access = 'read' | 'write' | 'exec';
 
-export const OBSERVED_KEYS = ['VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmSize'] as const;
+/**
+ * The meta keys replay takes as model settings (`config` of the op script it becomes): the THP
+ * modes of the machine that recorded, and the swap area `ptlab record --swap` gave the program.
+ */
+export const TRACE_MODEL_SETTINGS = ['thp', 'shmem_thp', 'swap'] as const;
+
+export const OBSERVED_KEYS = ['VmPTE', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmSize', 'VmSwap'] as const;
 export type ObservedKey = (typeof OBSERVED_KEYS)[number];
 
 /** Where an event came from, when known: ns since the first event, and the thread. */

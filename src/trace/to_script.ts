@@ -6,7 +6,7 @@
  * What the op-script language cannot say becomes a `# dropped:` comment and is counted.
  */
 import { CONFIG_KEYS, fmtSize } from '../script/parse.js';
-import { PROT_READ, PROT_WRITE, protString, type TraceRecord } from './records.js';
+import { PROT_READ, PROT_WRITE, protString, TRACE_MODEL_SETTINGS, type TraceRecord } from './records.js';
 import { formatRecord, quoteValue } from './write.js';
 
 const PAGE = 4096;
@@ -336,7 +336,7 @@ class Converter {
   private meta(r: Extract<TraceRecord, { kind: 'meta' }>): void {
     this.out(`# ${formatRecord(r)}`);
     const settings: string[] = [];
-    for (const key of ['thp', 'shmem_thp'] as const) {
+    for (const key of TRACE_MODEL_SETTINGS) {
       const v = r.values[key];
       if (v === undefined) continue;
       if (this.sawProcess) this.drop(r, `${key}= after the first process: config must come first`);

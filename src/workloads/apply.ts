@@ -13,7 +13,7 @@
  */
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
-import { PROT_WRITE, type TraceRecord } from '../trace/records.js';
+import { PROT_WRITE, TRACE_MODEL_SETTINGS, type TraceRecord } from '../trace/records.js';
 import type { ObservedCounters } from './report_schema.js';
 
 const PAGE = 4096;
@@ -79,7 +79,7 @@ export class TraceApplier {
     const { api } = this;
     switch (r.kind) {
       case 'meta':
-        for (const key of ['thp', 'shmem_thp'] as const) if (r.values[key] !== undefined) this.settings[key] = r.values[key];
+        for (const key of TRACE_MODEL_SETTINGS) if (r.values[key] !== undefined) this.settings[key] = r.values[key];
         return;
       case 'file':
         this.files.set(r.name, api.createFile(this.kernel(), r.name, Math.max(r.size, PAGE), r.folio === '2M' ? 9 : 0));
@@ -103,7 +103,7 @@ export class TraceApplier {
     if (r.kind === 'observed') {
       this.observed.push({ label: r.label, VmPTE: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, ...r.values });
       const s = api.procStatus(p.mm);
-      this.checkpoints.push({ label: r.label, VmPTE: s.VmPTE, VmRSS: s.VmRSS, RssAnon: s.RssAnon, RssFile: s.RssFile, RssShmem: s.RssShmem });
+      this.checkpoints.push({ label: r.label, VmPTE: s.VmPTE, VmRSS: s.VmRSS, RssAnon: s.RssAnon, RssFile: s.RssFile, RssShmem: s.RssShmem, VmSwap: s.VmSwap });
       return;
     }
     if ('err' in r && r.err) return; // failed for real: nothing to replay

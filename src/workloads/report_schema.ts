@@ -77,6 +77,8 @@ export const ObservedCounters = z.object({
   RssAnon: z.number(),
   RssFile: z.number(),
   RssShmem: z.number(),
+  /** Swapped-out pages (traces recorded before VmSwap was recorded have none). */
+  VmSwap: z.number().optional(),
 });
 export type ObservedCounters = z.infer<typeof ObservedCounters>;
 

@@ -216,3 +216,35 @@ describe('trace to-script --rebase', () => {
     expect(() => planRebase(records(text))).toThrow(/50 spans of 512 GiB in 50 runs/);
   });
 });
+
+describe('a trace recorded with swap (ptlab record --swap)', () => {
+  const SWAPPING = `ptlab-trace 1
+meta swap=8M
+process P
+mmap 0x100000000000 0x800000 rw- private,anon
+touch 0x100000000000 0x800000 write
+madvise 0x100000000000 0x800000 pageout
+fault 0x100000000000 write
+madvise 0x100000400000 0x400000 dontneed
+observed exit VmPTE=0 VmSwap=4092
+`;
+
+  it('gives the model the same swap area: MADV_PAGEOUT swaps, and replay and the op script agree on VmSwap', () => {
+    const recs = records(SWAPPING);
+    const got = convertAndRun(recs);
+    expect(got.text).toMatch(/^config swap=8M$/m);
+    // 2,048 pages out, one back in, 1,024 zapped: 1,023 swap entries left.
+    expect(got.status[0].VmSwap).toBe(4092);
+    const { run, observed } = replay(recs, { config: { pt_reclaim: 'on' } });
+    expect(run.checkpoints?.find((c) => c.label === 'exit')?.VmSwap).toBe(4092);
+    expect(observed[0].VmSwap).toBe(4092);
+    // Without the meta line the model has no swap and MADV_PAGEOUT keeps the pages.
+    expect(convertAndRun(records(SWAPPING.replace('meta swap=8M\n', ''))).status[0].VmSwap).toBe(0);
+  });
+
+  it('refuses a swap size the model cannot have, naming the sizes it can', () => {
+    const r = parseTrace(SWAPPING.replace('swap=8M', 'swap=9G'));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(JSON.stringify(r.errors)).toMatch(/1M to 256M/);
+  });
+});

@@ -38,7 +38,12 @@ export interface CampaignOptions {
   readonly stopWhen?: (f: JobFinding) => boolean;
   /** Set [0] to 1 to stop handing out jobs (SIGINT); running jobs are abandoned. */
   readonly stopFlag?: Int32Array;
+  /**
+   * Called as each result arrives, and every `progressEveryMs` (default 1000) while jobs run: a
+   * job can take minutes, and a progress line that waited for results would fall silent meanwhile.
+   */
   readonly onProgress?: (p: CampaignProgress) => void;
+  readonly progressEveryMs?: number;
   readonly clock?: () => number;
 }
 
@@ -137,10 +142,16 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
       }
       if (o.stopWhen?.(f) && stopped === 'no') stopped = 'found';
     }
-    o.onProgress?.({ done, total: o.scenarios, executions, findings: keys.size, elapsedMs: elapsed() });
+    report();
   };
+  const report = (): void => o.onProgress?.({ done, total: o.scenarios, executions, findings: keys.size, elapsedMs: elapsed() });
 
-  await (o.jobs ?? localJobs(o.workers ?? defaultWorkers()))(o.scenarios, spec, accept, shouldStop);
+  const heartbeat = o.onProgress ? setInterval(report, o.progressEveryMs ?? 1000) : undefined;
+  try {
+    await (o.jobs ?? localJobs(o.workers ?? defaultWorkers()))(o.scenarios, spec, accept, shouldStop);
+  } finally {
+    clearInterval(heartbeat);
+  }
   if (stopped === 'no' && Atomics.load(stopFlag, 0) !== 0) stopped = 'interrupted';
 
   const summary = summarize(o, results, foundAt, stopped, elapsed());

@@ -14,7 +14,7 @@ import { parseScenario } from '../../src/scenarios/format.js';
 import { loadScenario } from '../../src/scenarios/registry.js';
 import { replayScenario, runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
-import { runCampaign, type CampaignOptions, type CampaignSummary } from '../../src/swarm/campaign.js';
+import { runCampaign, type CampaignOptions, type CampaignSummary, type JobRunner } from '../../src/swarm/campaign.js';
 import { emit, generate, jobSeed, type GenScenario } from '../../src/swarm/generate.js';
 import { candidates, loadableCandidates } from '../../src/swarm/shrink.js';
 import { checkScenario } from '../../src/scenarios/validate.js';
@@ -135,6 +135,24 @@ describe('campaign', () => {
     expect(one.findings.map((f) => f.kind)).toContain('nonempty-detach');
     expect(timeless(two)).toEqual(timeless(one));
     expect(timeless(one)).toEqual(timeless(await runCampaign({ ...opts, workers: 0 })));
+  });
+
+  it('reports progress while a long job runs, not only as results arrive', async () => {
+    const seen: { done: number; elapsedMs: number }[] = [];
+    // One job that takes 150 ms to deliver (a stand-in for a job that runs for minutes).
+    const slowJob: JobRunner = async (_n, _spec, accept) => {
+      await new Promise((r) => setTimeout(r, 150));
+      accept({ index: 0, seed: 0, features: [], executions: 7, complete: true });
+    };
+    await runCampaign({ ...SMALL, scenarios: 1, guardsOff: [], jobs: slowJob, progressEveryMs: 20, onProgress: (p) => seen.push(p) });
+    const before = seen.filter((p) => p.done === 0);
+    expect(before.length).toBeGreaterThanOrEqual(2);
+    expect(before[before.length - 1].elapsedMs).toBeGreaterThan(before[0].elapsedMs);
+    expect(seen.at(-1)).toMatchObject({ done: 1, executions: 7 });
+    // The heartbeat stops with the campaign.
+    const n = seen.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(seen.length).toBe(n);
   });
 
   it('with every guard on finds nothing in this corpus', async () => {

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,11 +47,12 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap and migrate only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate and tcp only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2')];
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
+      ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed')];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
@@ -210,8 +211,8 @@ describe('the swap group', () => {
     let swapoffs = 0;
     for (let s = 1; s <= 200; s++) {
       // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves.
-      const g = generate(s, { extras: { migrate: false } });
-      const off = generate(s, { extras: { swap: false, migrate: false } });
+      const g = generate(s, { extras: { migrate: false, tcp: false } });
+      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false } });
       if (!g.features.includes('swap')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -239,8 +240,9 @@ describe('the migrate group', () => {
   it("turns pte_offset_map and pte_alloc paths on P's private anonymous mappings into migrate, only where no path of P is out of its reach", () => {
     let took = 0;
     for (let s = 1; s <= 400; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { migrate: false } });
+      // The tcp group, drawn after it, would take the pte_alloc paths the migrate group leaves.
+      const g = generate(s, { extras: { tcp: false } });
+      const off = generate(s, { extras: { migrate: false, tcp: false } });
       if (!g.features.includes('migrate')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -258,5 +260,38 @@ describe('the migrate group', () => {
       expect(checkScenario(g.scenario)).toEqual([]);
     }
     expect(took).toBeGreaterThan(10);
+  });
+});
+
+describe('the tcp group', () => {
+  it("maps a TCP socket in P, turns P's pte_alloc paths into zerocopy receives into it, and may move a whole-block DONTNEED there", () => {
+    let took = 0;
+    let moved = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { tcp: false } });
+      if (!g.features.includes('tcp')) {
+        expect(g.text, `seed ${s}`).toBe(off.text);
+        continue;
+      }
+      took++;
+      expect(g.text).toMatch(/^map S tcp 2M$/m);
+      expect(g.gen.setup.slice(0, off.gen.setup.length)).toEqual(off.gen.setup);
+      expect(g.gen.setup.slice(off.gen.setup.length).every((l) => l === 'tcp_zerocopy S 0 4K')).toBe(true);
+      off.gen.tasks.forEach((t, i) => {
+        const got = g.gen.tasks[i].op;
+        const ofP = !g.gen.maps.find((m) => m.name === t.op.split(' ')[1])?.process;
+        if (t.op.startsWith('pte_alloc ') && ofP) expect(got, `seed ${s}`).toMatch(/^tcp_zerocopy S (0|4K|8K|12K|64K) (4K|16K)$/);
+        // A pte_alloc path that keepInContract made a fault without the group (a zerocopy receive takes its locks).
+        else if (got.startsWith('tcp_zerocopy ')) expect(t.op, `seed ${s}`).toMatch(/^touch \S+ \S+ 4K write$/);
+        else if (got !== t.op) {
+          expect([t.op, got], `seed ${s}`).toEqual([expect.stringMatching(/^madvise \S+ \S+ 2M dontneed$/), 'madvise S 0 2M dontneed']);
+          moved++;
+        }
+      });
+      expect(checkScenario(g.scenario)).toEqual([]);
+    }
+    expect(took).toBeGreaterThan(10);
+    expect(moved).toBeGreaterThan(0);
   });
 });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/scenarios/format.js';
-import { loadScenario } from '../../src/scenarios/registry.js';
+import { loadAllowList, loadScenario } from '../../src/scenarios/registry.js';
 import { replayScenario, runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 import { runCampaign, type CampaignOptions, type CampaignSummary, type JobRunner } from '../../src/swarm/campaign.js';
@@ -19,6 +19,7 @@ import { emit, generate, jobSeed, type GenScenario } from '../../src/swarm/gener
 import { candidates, loadableCandidates } from '../../src/swarm/shrink.js';
 import { checkScenario } from '../../src/scenarios/validate.js';
 import { findingKey, searchScenario } from '../../src/swarm/search.js';
+import { runJob } from '../../src/swarm/job.js';
 import { timeless } from '../support/swarm.js';
 import { LONG_COLLAPSE_TEXT } from '../support/scenarios.js';
 
@@ -44,9 +45,9 @@ describe('generator', () => {
       for (const t of a.scenario.tasks) kinds.add(t.spec.kind);
     }
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
-    // The task kinds the generator makes: all of the format's but uffd_copy, uffd_zeropage,
-    // uffd_writeprotect and tcp_zerocopy, which no feature group generates yet.
-    expect([...kinds].sort()).toEqual(['fork', 'gup_fast', 'madvise', 'mglru_walk', 'migrate', 'mincore', 'mprotect', 'mremap', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'swapoff', 'touch', 'uffd_move', 'unmap']);
+    // The task kinds the generator makes: all of the format's but uffd_copy, uffd_zeropage and
+    // uffd_writeprotect, which no feature group generates yet.
+    expect([...kinds].sort()).toEqual(['fork', 'gup_fast', 'madvise', 'mglru_walk', 'migrate', 'mincore', 'mprotect', 'mremap', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'swapoff', 'tcp_zerocopy', 'touch', 'uffd_move', 'unmap']);
   });
 });
 
@@ -187,5 +188,25 @@ describe('shrinking', () => {
     expect(loadable.length).toBeGreaterThan(0);
     for (const [c, scn] of loadableCandidates(g, [])) expect(checkScenario(scn), emit(c, { name: 'c', about: 'c' })).toEqual([]);
     expect(loadable.some((c) => c.maps[0].size === 2 * 1024 * 1024 && c.tasks.some((t) => t.op.startsWith('numa_scan A 2040K')))).toBe(false);
+  });
+});
+
+describe('rediscovery by generated scenarios', () => {
+  it('finds R15 with every guard on: the first tcp job of the default campaign, shrunk to a zerocopy receive against a whole-block DONTNEED', () => {
+    // R15 (docs/explorer.md, tcp_zerocopy_vs_dontneed): insert_pages() finds the table that
+    // pte_alloc() installed reclaimed before it maps, and TCP_ZEROCOPY_RECEIVE returns -EFAULT.
+    // Job 6 of campaign seed 1 is the first with the tcp group; nobody wrote it for R15.
+    const allow = loadAllowList();
+    if (!allow.ok) throw new Error(allow.errors.join('\n'));
+    const r = runJob({ campaignSeed: 1, index: 6, guardsOff: [], budget: { dpor: 2000, pct: 200 }, explain: { allow: allow.entries } });
+    expect(r.features).toContain('tcp');
+    expect(r.finding?.kind).toBe('anomaly');
+    expect(r.finding?.key).toMatch(/tcp_zerocopy\) = -N/);
+    const shrunk = parseScenario(r.finding!.scn, 'finding.scn');
+    if (!shrunk.ok) throw new Error(shrunk.errors.join('\n'));
+    expect(shrunk.scenario.tasks.map((t) => t.spec.kind).sort()).toEqual(['madvise', 'tcp_zerocopy']);
+    // The remedy of the hand-written scenario closes it here too.
+    const fixed = runScenario(shrunk.scenario, { explain: { allow: allow.entries }, settings: { insert_pages_retry: 'on' } });
+    expect(fixed.status).toBe('clean');
   });
 });

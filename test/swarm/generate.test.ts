@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,17 +47,19 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate and tcp only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp and aim only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
     const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed')];
+    // aim: a lockless reader moves to another mapping and block, with its length.
+    const aimed = (a: string, b: string) => /^cpu \d+ (pte_offset_map|gup_fast) /.test(a) && a.split(' ').slice(0, 3).join(' ') === b.split(' ').slice(0, 3).join(' ') && a.split(' ')[5] === b.split(' ')[5];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
     const within = (a: string[], b: string[]) => {
       let i = 0;
       // A reader kept in contract by an mremap (a touch) is the reader again once fork replaced it.
-      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x || asWalker(a[i]).includes(x) || asTouch(x) === a[i])) i++;
+      for (const x of b) if (i < a.length && (a[i] === x || asTouch(a[i]) === x || asWalker(a[i]).includes(x) || asTouch(x) === a[i] || aimed(a[i], x))) i++;
       return i === a.length;
     };
     for (const s of SEEDS) {
@@ -211,8 +213,8 @@ describe('the swap group', () => {
     let swapoffs = 0;
     for (let s = 1; s <= 200; s++) {
       // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves.
-      const g = generate(s, { extras: { migrate: false, tcp: false } });
-      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false } });
+      const g = generate(s, { extras: { migrate: false, tcp: false, aim: false } });
+      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false, aim: false } });
       if (!g.features.includes('swap')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -241,8 +243,8 @@ describe('the migrate group', () => {
     let took = 0;
     for (let s = 1; s <= 400; s++) {
       // The tcp group, drawn after it, would take the pte_alloc paths the migrate group leaves.
-      const g = generate(s, { extras: { tcp: false } });
-      const off = generate(s, { extras: { migrate: false, tcp: false } });
+      const g = generate(s, { extras: { tcp: false, aim: false } });
+      const off = generate(s, { extras: { migrate: false, tcp: false, aim: false } });
       if (!g.features.includes('migrate')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -268,8 +270,9 @@ describe('the tcp group', () => {
     let took = 0;
     let moved = 0;
     for (let s = 1; s <= 400; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { tcp: false } });
+      // The aim group, drawn after it, moves readers.
+      const g = generate(s, { extras: { aim: false } });
+      const off = generate(s, { extras: { tcp: false, aim: false } });
       if (!g.features.includes('tcp')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -293,5 +296,35 @@ describe('the tcp group', () => {
     }
     expect(took).toBeGreaterThan(10);
     expect(moved).toBeGreaterThan(0);
+  });
+});
+
+/** KiB of a size as the generator spells it: 0, 12K, 2M. */
+const kib = (x: string): number => (x === '0' ? 0 : parseInt(x, 10) * (x.endsWith('M') ? 1024 : 1));
+
+describe('the aim group', () => {
+  it("moves P's lockless readers into the block of P's first whole-block DONTNEED, keeping offset in the block and length", () => {
+    let took = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { aim: false } });
+      if (!g.features.includes('aim')) {
+        expect(g.text, `seed ${s}`).toBe(off.text);
+        continue;
+      }
+      took++;
+      const reclaim = g.gen.tasks.find((t) => /^madvise \S+ \S+ 2M dontneed$/.test(t.op))!.op.split(' ');
+      off.gen.tasks.forEach((t, i) => {
+        const [op, , offset, len] = t.op.split(' ');
+        const got = g.gen.tasks[i].op;
+        if ((op === 'pte_offset_map' || op === 'gup_fast') && !g.gen.maps.find((m) => m.name === t.op.split(' ')[1])?.process) {
+          const [, m2, off2, len2] = got.split(' ');
+          expect([m2, len2], `seed ${s}`).toEqual([reclaim[1], len]);
+          expect(kib(off2) - kib(reclaim[2]), `seed ${s}`).toBe(kib(offset) % 2048);
+        } else expect(got, `seed ${s}`).toBe(t.op);
+      });
+      expect(checkScenario(g.scenario)).toEqual([]);
+    }
+    expect(took).toBeGreaterThan(5);
   });
 });

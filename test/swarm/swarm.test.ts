@@ -192,6 +192,19 @@ describe('shrinking', () => {
 });
 
 describe('rediscovery by generated scenarios', () => {
+  it('finds rcu-single-table-free switched off (a reader of the block a whole-block DONTNEED reclaims: the aim group), and nothing with it on', () => {
+    // Job 18 of campaign seed 1: a pte_offset_map reader the aim group moved into the reclaimed
+    // block, with the batch allocation failing (the single-table free); the guard's bug is the
+    // free without an RCU grace period (R2, semi_rcu_vs_pte_offset_map).
+    const spec = { campaignSeed: 1, index: 18, budget: { dpor: 1000, pct: 200 } };
+    const off = runJob({ ...spec, guardsOff: ['rcu-single-table-free'] });
+    expect(off.features).toContain('aim');
+    expect(off.finding?.kind).toBe('pt-use-after-free');
+    const on = runJob({ ...spec, guardsOff: [] });
+    expect(on.finding).toBeUndefined();
+    expect(on.complete).toBe(true);
+  });
+
   it('finds R15 with every guard on: the first tcp job of the default campaign, shrunk to a zerocopy receive against a whole-block DONTNEED', () => {
     // R15 (docs/explorer.md, tcp_zerocopy_vs_dontneed): insert_pages() finds the table that
     // pte_alloc() installed reclaimed before it maps, and TCP_ZEROCOPY_RECEIVE returns -EFAULT.

@@ -67,6 +67,7 @@ Exit codes: 0 closed on request, 1 the server cannot be reached, 2 bad input.`,
       let done = 0;
       let executions = 0;
       let findings = 0;
+      const report = (): void => progress.update({ done, executions, findings, elapsedMs: performance.now() - t0 });
       const worker = await startQueueWorker(addr, {
         concurrency,
         log,
@@ -74,9 +75,12 @@ Exit codes: 0 closed on request, 1 the server cannot be reached, 2 bad input.`,
           done++;
           executions += r.executions;
           if (r.finding) findings++;
-          progress.update({ done, executions, findings, elapsedMs: performance.now() - t0 });
+          report();
         },
       });
+      // A job can run for minutes: report on a timer too, as runCampaign() does, or a progress
+      // line in a pipe falls silent until the job ends.
+      const heartbeat = setInterval(report, 1000);
       log(`taking jobs from ${addr.shown} (queue ${QUEUE_NAME}) on ${concurrency} thread(s); Ctrl-C or SIGTERM stops`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         const stop = (sig: NodeJS.Signals): void => {
@@ -91,6 +95,7 @@ Exit codes: 0 closed on request, 1 the server cannot be reached, 2 bad input.`,
       });
       log(`${signal}: closing (a job in flight goes back to the queue)`);
       await worker.close();
+      clearInterval(heartbeat);
       progress.done();
       log(`closed after ${done} job(s)`);
       process.exitCode = EXIT.OK;

@@ -21,8 +21,8 @@
  * no later reclaim pass frees a cached folio under memory pressure; where the kernel leaves a
  * folio that no swap PTE and no mapping holds to that later pass (a zap whose folio_trylock()
  * failed), the lock holder frees it when it lets go (vmscan.ts, memory/fault.ts); readahead is
- * swap_state.ts; no swap count continuation (counts stay below SWAP_MAP_MAX without fork). swapoff() is in
- * swapoff.ts.
+ * swap_state.ts; no swap count continuation (counts stay below SWAP_MAP_MAX without fork).
+ * swapoff() is in swapoff.ts.
  */
 import { ModelBug } from './bug.js';
 import { type Pfn } from './const.js';

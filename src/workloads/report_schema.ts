@@ -77,7 +77,7 @@ export const ObservedCounters = z.object({
   RssAnon: z.number(),
   RssFile: z.number(),
   RssShmem: z.number(),
-  /** Swapped-out pages (traces recorded before VmSwap was recorded have none). */
+  /** kB swapped out (VmSwap); absent in traces recorded before ptlab recorded it. */
   VmSwap: z.number().optional(),
 });
 export type ObservedCounters = z.infer<typeof ObservedCounters>;

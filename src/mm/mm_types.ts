@@ -12,6 +12,7 @@ import { Tlb } from './tlb.js';
 import { FootprintRecorder } from './objects.js';
 import { VmaTree } from './vma_tree.js';
 import { XArray } from './xarray.js';
+import type { StepStack } from './where.js';
 
 /** include/linux/mm_types.h: enum of RSS counters. */
 export const MM_FILEPAGES = 0;
@@ -298,10 +299,10 @@ export class Kernel {
    */
   explainChoice: ((what: 'fault_around' | 'mmap_trylock') => boolean) | null = null;
   /**
-   * While the explorer records a trace: by CPU, the JavaScript stack of the step it yielded last
+   * While the explorer records a trace: by CPU, the stack of the step it yielded last
    * (primitives.ts), from which src/mm/where.ts names the kernel function; null otherwise.
    */
-  stepStacks: string[] | null = null;
+  stepStacks: StepStack[] | null = null;
   constructor(readonly cfg: Config) {
     this.mem = new PhysMem(cfg.totalPages);
     this.pt = new TableStore(this.mem, this.rec);

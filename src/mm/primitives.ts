@@ -18,6 +18,7 @@ import type { LockHandle } from './ptlock.js';
 import { _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
+import { captureStack } from './where.js';
 
 export type Step =
   /** `scan` with `n`: a lockless scan that may read the n entries from ptr (pteScanNoSwap()). */
@@ -78,17 +79,12 @@ export function complete<T>(g: KGen<T>): T {
 
 /**
  * Every step is yielded through here. While the explorer records a trace (`Kernel.stepStacks` set),
- * the JavaScript stack of the yield is kept by CPU, so that the trace can name the kernel function
- * each step runs in (src/mm/where.ts); otherwise this costs one property read.
+ * the stack of the yield is kept by CPU, so that the trace can name the kernel function each
+ * step runs in (src/mm/where.ts); otherwise this costs one property read.
  */
 function at<S extends Step>(s: S): S {
   const stacks = current.k.stepStacks;
-  if (stacks) {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 64; // kernel paths nest deeper than the default 10 frames
-    stacks[current.cpu.id] = new Error().stack ?? '';
-    Error.stackTraceLimit = limit;
-  }
+  if (stacks) stacks[current.cpu.id] = captureStack(at);
   return s;
 }
 

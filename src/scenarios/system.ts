@@ -11,7 +11,7 @@ import { setCurrent } from '../mm/current.js';
 import type { Kernel, MmStruct } from '../mm/mm_types.js';
 import { stepEnabled, type KGen, type Step } from '../mm/primitives.js';
 import { rcuAdvance, rcuCallbackReady } from '../mm/rcu.js';
-import { stepWhere, type StepWhere } from '../mm/where.js';
+import { stackWhere, type StepWhere } from '../mm/where.js';
 import { runScript, type ModelApi } from '../script/exec.js';
 import type { Instance, StepInfo, System, Violation } from '../explore/types.js';
 import type { Scenario } from './format.js';
@@ -426,7 +426,7 @@ class ModelInstance implements Instance {
   where(i: number): StepWhere | undefined {
     const t = this.tasks[i];
     const stack = t?.pending ? this.k.stepStacks?.[t.cpu] : undefined;
-    return stack ? stepWhere(stack) : undefined;
+    return stack ? stackWhere(stack) : undefined;
   }
 
   dispose(): void {

@@ -17,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { checkCommutation, DfsScheduler, endStates, RandomScheduler, replay } from '../../src/explore/index.js';
 
 import { scenarioSystem } from '../../src/scenarios/system.js';
+import { scheduler } from '../../src/scenarios/run.js';
 import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { generate, parse } from '../../src/swarm/generate.js';
 import { undeclaredReads, watchTlbReads } from '../../src/scenarios/footprint_check.js';
@@ -29,7 +30,18 @@ describe('the reduction on the shipped scenarios', () => {
   for (const scn of scenarios) {
     for (const guardsOff of scn.guards.length ? [[], scn.guards] : [[]]) {
       const which = guardsOff.length ? `guard ${guardsOff.join('+')} off` : 'guards on';
-      it(`${scn.name}, ${which}: DPOR reaches what naive enumeration reaches (bound 1), and the complete search more`, () => {
+      // A scenario with a `bound` line is searched within it without DPOR (src/scenarios/run.ts),
+      // since bounded DPOR missed end states on the three-CPU migration_wait_reclaimed: its own
+      // search must cover naive enumeration within bound 1, and finish.
+      if (scn.bound >= 0) {
+        it(`${scn.name}, ${which}: its search within bound ${scn.bound} runs every schedule and reaches what bound 1 reaches`, () => {
+          const sys = scenarioSystem(scn, guardsOff);
+          const n = endStates(sys, new DfsScheduler({ reduction: 'none', preemptionBound: 1 }), { maxExecutions: 20_000 });
+          const own = endStates(sys, scheduler(scn, {}), { maxExecutions: 50_000 });
+          expect([n.finished, own.finished]).toEqual([true, true]);
+          expect([...n.ends.keys()].filter((k) => !own.ends.has(k))).toEqual([]);
+        });
+      } else it(`${scn.name}, ${which}: DPOR reaches what naive enumeration reaches (bound 1), and the complete search more`, () => {
         const sys = scenarioSystem(scn, guardsOff);
         const d = endStates(sys, new DfsScheduler({ preemptionBound: 1 }), { maxExecutions: 20_000 });
         const n = endStates(sys, new DfsScheduler({ reduction: 'none', preemptionBound: 1 }), { maxExecutions: 20_000 });

@@ -22,6 +22,7 @@
 import { ModelBug } from './bug.js';
 import { addrEnd, EAGAIN, ENOMEM, HPAGE_PMD_NR, LEVEL_PTE, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, pmdIndex, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
+import { obj, OBJ, semReadersObj } from './objects.js';
 import { guardOn } from './config.js';
 import { isHugeZeroPmd } from './huge_memory.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
@@ -360,8 +361,14 @@ function* copyHugePmd(dst: Vma, src: Vma, dstPmd: number, srcPmd: number, addr: 
  */
 export function* dupMm(oldmm: MmStruct, name: string): KGen<MmStruct | number> {
   const k = current.k;
+  // copy_process() sleeps in its allocations before it gets here: the new mm (its pgd a table
+  // other tasks' steps allocate around) is made in a step.
+  yield* condResched();
   const mm = new MmStruct(k, k.mms.length, name); // allocate_mm() + mm_init()
   k.mms.push(mm);
+  // Its locks and tree come to be in this step: written by it, as a new table's life is.
+  for (const o of [obj(OBJ.mmlock, mm.id), obj(OBJ.flushPending, mm.id), obj(OBJ.tree, mm.id), obj(OBJ.sem, mm.mmapLock.id)]) k.rec.touch(o, true);
+  for (const c of k.cpus) k.rec.touch(semReadersObj(mm.mmapLock.id, c.id), true);
   // memcpy(mm, oldmm, sizeof(*mm)): among what the model keeps, the heap's bounds.
   mm.startBrk = oldmm.startBrk;
   mm.brk = oldmm.brk;

@@ -5,8 +5,9 @@
  * hpage_collapse_scan_pmd() / collapse_huge_page(). Outcomes are SCAN_* reasons, as in the kernel.
  *
  * Modelled coarsely (docs/model.md): no khugepaged thread (MADV_COLLAPSE drives the same code),
- * no swap-in, no mmu notifiers, no LRU isolation; regular-file collapse (READ_ONLY_THP_FOR_FS)
- * is not modelled.
+ * no mmu notifiers, no LRU isolation of anonymous folios (__collapse_huge_page_isolate()'s; a
+ * shmem collapse isolates its folios, as compaction and reclaim do: vmscan.ts); regular-file
+ * collapse (READ_ONLY_THP_FOR_FS) is not modelled.
  */
 import { EAGAIN, EBUSY, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
 import { Violation } from './bug.js';
@@ -30,7 +31,7 @@ import {
   type MmStruct,
   type Vma,
 } from './mm_types.js';
-import { PG_has_data, PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
+import { PG_has_data, PG_isolated, PG_uptodate, PG_swapbacked, PT_ANON, PT_SHMEM } from './page_alloc.js';
 import {
   PteMapOut,
   pgtableTransHugeDeposit,
@@ -80,6 +81,7 @@ import {
 import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
+import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
 import { T_LINKED } from './pgtable.js';
@@ -98,6 +100,8 @@ export type ScanResult =
   | 'SCAN_PAGE_ANON'
   | 'SCAN_PAGE_LOCK'
   | 'SCAN_PAGE_COUNT'
+  | 'SCAN_PAGE_LRU'
+  | 'SCAN_DEL_PAGE_LRU'
   | 'SCAN_PAGE_COMPOUND'
   | 'SCAN_VMA_NULL'
   | 'SCAN_VMA_CHECK'
@@ -133,6 +137,8 @@ function madviseCollapseErrno(r: ScanResult): number {
     // Resource temporarily unavailable - trying again might succeed
     case 'SCAN_PAGE_COUNT':
     case 'SCAN_PAGE_LOCK':
+    case 'SCAN_PAGE_LRU':
+    case 'SCAN_DEL_PAGE_LRU':
     case 'SCAN_PAGE_FILLED':
       return -EAGAIN;
     default:
@@ -156,6 +162,12 @@ function collapseAllowed(vma: Vma): boolean {
   // An anonymous VMA that never faulted has no anon_vma: only smaps and page faults pass then.
   return vma.anonVma !== null;
 }
+
+/** madvise_collapse()'s "whitelisted set of results where continuing OK". */
+const CONTINUE_ON: readonly ScanResult[] = [
+  'SCAN_PMD_NULL', 'SCAN_PTE_NON_PRESENT', 'SCAN_PTE_UFFD_WP', 'SCAN_PAGE_NULL', 'SCAN_PAGE_COUNT', 'SCAN_PAGE_LOCK',
+  'SCAN_PAGE_COMPOUND', 'SCAN_PAGE_LRU', 'SCAN_DEL_PAGE_LRU',
+];
 
 /**
  * madvise_collapse(): for each 2 MiB block of [start, end), collapse it; returns 0 when every
@@ -198,7 +210,7 @@ export function* madviseCollapse(vma: Vma, start: Vaddr, end: Vaddr): KGen<numbe
     if (result === 'SCAN_SUCCEED' || result === 'SCAN_PMD_MAPPED') {
       thps++;
       current.k.stats.collapses++;
-    } else if (['SCAN_PMD_NULL', 'SCAN_PTE_NON_PRESENT', 'SCAN_PTE_UFFD_WP', 'SCAN_PAGE_NULL', 'SCAN_PAGE_COUNT', 'SCAN_PAGE_LOCK', 'SCAN_PAGE_COMPOUND'].includes(result)) {
+    } else if (CONTINUE_ON.includes(result)) {
       lastFail = result;
     } else {
       lastFail = result;
@@ -222,8 +234,10 @@ function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<Scan
     const head = mem.folioHead(page);
     // A PMD-size folio already: "maybe PMD-mapped"; the caller maps it.
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return 'SCAN_PTE_MAPPED_HUGEPAGE';
-    // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
     touchFolio(head, false);
+    // Isolated by compaction or reclaim: off the LRU.
+    if (mem.flags[head] & PG_isolated) return 'SCAN_PAGE_LRU';
+    // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
     if (mem.refcount[head] !== 1 + mem.mapcount[head] + mem.entireMapcount[head]) return 'SCAN_PAGE_COUNT';
   }
   // A block with no page at all is not collapsed (measured on 6.18: EINVAL, nothing allocated).
@@ -246,9 +260,17 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   yield* folioLock(nw); // __folio_set_locked(): before anyone can see it
   const old: Pfn[] = [];
   // out_unlock / out: unlock the page being looked at and every page taken so far, drop the new folio.
+  // Every old folio holds our pin and the isolation reference (rollback: putback, then put).
   const fail = function* (r: ScanResult, locked: Pfn | null): KGen<ScanResult> {
-    if (locked !== null) yield* folioUnlock(locked);
-    for (const o of old) yield* folioUnlock(o);
+    if (locked !== null) {
+      yield* folioUnlock(locked);
+      folioPutRefs(locked, 1);
+    }
+    for (const o of old) {
+      yield* folioUnlock(o);
+      folioPutbackLru(o);
+      folioPutRefs(o, 1);
+    }
     yield* folioUnlock(nw);
     folioPutRefs(nw, 1);
     return r;
@@ -272,12 +294,23 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
       continue;
     }
     if (!locked) return yield* fail('SCAN_PAGE_LOCK', null);
+    folioRefAdd(page, 1); // folio_get(), under the xarray lock with the trylock
     // With the folio locked, first: already collapsed (by a path that raced this scan): "maybe
     // PMD-mapped", as the scan says.
     const head = mem.folioHead(page);
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return yield* fail('SCAN_PTE_MAPPED_HUGEPAGE', page);
-    old.push(page);
+    if (mem.mapping[page] !== mapping.id) return yield* fail('SCAN_TRUNCATED', page);
+    // Compaction or reclaim holds it isolated: their migration or unmapping would race ours.
+    if (!folioIsolateLru(page)) return yield* fail('SCAN_DEL_PAGE_LRU', page);
     yield* tryToUnmap(mapping, page);
+    // Under xas_lock_irq() again: our pin, the page cache's and the isolation's references, and
+    // no other, so any new user must look the folio up and wait for its lock.
+    touchFolio(page, false);
+    if (mem.refcount[page] !== 3) {
+      folioPutbackLru(page);
+      return yield* fail('SCAN_PAGE_COUNT', page);
+    }
+    old.push(page);
   }
   for (const o of old) mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
   if (nrNone) {
@@ -310,7 +343,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   for (const o of old) {
     mem.mapping[o] = -1; // folio->mapping = NULL
     yield* folioUnlock(o);
-    folioPutRefs(o, 1); // the page cache's reference
+    folioPutRefs(o, 3); // folio_put_refs(folio, 2 + nr): our pin, the isolation's, the page cache's
   }
   return 'SCAN_PTE_MAPPED_HUGEPAGE';
 }

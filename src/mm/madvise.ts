@@ -52,7 +52,7 @@ import { userfaultfdArmed } from './userfaultfd.js';
 import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
 import { madviseWillneed } from './madvise_willneed.js';
-import { reclaimPages, type IsolatedFolio } from './vmscan.js';
+import { folioIsolateLru, reclaimPages, type IsolatedFolio } from './vmscan.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [
@@ -404,10 +404,8 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
     }
     mem.flags[head] &= ~PG_referenced; // folio_clear_referenced()
-    if (pageout) {
-      folioRefAdd(head, 1); // folio_isolate_lru()
-      folioList.push({ head, vma, address: addr });
-    }
+    // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse).
+    if (pageout && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
     // else folio_deactivate(): the LRU is not modelled
   }
   yield* pteUnmapUnlock(startPte, out.ptl);

@@ -1,25 +1,31 @@
 /**
- * Page migration (mm/migrate.c, 6.18) of one small anonymous folio, as compaction runs it: the
- * folio's PTEs become migration entries (try_to_migrate(), rmap.ts), its contents move to a new
- * folio, and remove_migration_ptes() maps the new folio where the entries still are. A fault on a
+ * Page migration (mm/migrate.c, 6.18) of one small folio, anonymous or page cache (shmem or a
+ * regular file), as compaction runs it: the folio's PTEs become migration entries
+ * (try_to_migrate(), rmap.ts), its contents move to a new folio, a page-cache folio's xarray slot
+ * with them, and remove_migration_ptes() maps the new folio where the entries still are. A fault on a
  * migration entry waits for the folio lock (migration_entry_wait()); a zap clears the entry like a
  * page (zap.ts). A table whose entries are migration entries is not empty, so reclaim keeps it;
  * once a zap has cleared them and reclaim freed the table, remove_migration_ptes() finds nothing,
  * its page_vma_mapped_walk() (PVMW_SYNC) mapping the table with pte_offset_map_lock().
  *
+ * Compaction isolates the folio from the LRU first (vmscan.ts), which keeps reclaim and a file
+ * collapse (collapse_file()'s folio_isolate_lru()) off it until it is put back or freed.
+ *
  * Modelled coarsely: migrate_pages_sync()'s one-folio batch in MIGRATE_SYNC_LIGHT (its first
  * MIGRATE_ASYNC round, with folio_trylock() and a batched TLB flush, is not modelled); the rmap
- * walk of the anonymous folio stands for the VMA where the caller found it (rmap.ts); no anon_vma
- * reference (the model frees no anon_vma), no mlock, no writeback, no swap-cache or page-cache
- * folios (migrateTask() refuses them), no THP.
+ * walk of an anonymous folio stands for the VMA where the caller found it (rmap.ts); no anon_vma
+ * reference (the model frees no anon_vma), no mlock, no writeback, no buffer heads (a regular
+ * file's folio migrates as shmem's does, with migrate_folio()), no truncation under migration, no
+ * swap-cache folios (compactPage() refuses them), no THP.
  */
-import { EAGAIN, EINVAL, ENOMEM, PAGE_SIZE } from './const.js';
+import { EAGAIN, EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from './const.js';
 import type { Pfn, Vaddr } from './const.js';
 import { current } from './current.js';
 import { vmaPageProt } from './memory/fault.js';
 import { peekMappedFolio } from './memory/pgalloc.js';
 import type { MmStruct, Vma } from './mm_types.js';
-import { PG_dirty, PG_has_data, PG_referenced, PG_swapbacked, PG_uptodate, PT_ANON } from './page_alloc.js';
+import { touchMapping } from './filemap.js';
+import { PG_dirty, PG_has_data, PG_isolated, PG_referenced, PG_swapbacked, PG_uptodate, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, PVMW_MIGRATION, PVMW_SYNC } from './page_vma_mapped.js';
 import { pteOffsetMapLock, pteUnmap, PteMapOut } from './pgtable_generic.js';
 import {
@@ -38,15 +44,16 @@ import {
   ptePfn,
 } from './pgtable_types.js';
 import { condResched, folioLock, folioTrylock, folioUnlock, folioWaitLocked, ptepGet, setPte, spinUnlock, type KGen } from './primitives.js';
-import { folioAddAnonRmapPte, folioMapped, tryToMigrate } from './rmap.js';
+import { folioAddAnonRmapPte, folioAddFileRmapPtes, folioMapped, rmapWalk, tryToMigrate } from './rmap.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioSwapOffset } from './swapfile.js';
+import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { vmaLookup } from './vma_tree.js';
 
 /** NR_MAX_MIGRATE_SYNC_RETRY: the passes of migrate_pages_sync()'s one-folio batch. */
 const NR_MAX_MIGRATE_SYNC_RETRY = 7;
 
-/** Where the folio was found: its anonymous rmap walk (rmap.ts). */
+/** Where the folio was found: an anonymous folio's rmap walk (rmap.ts); a page-cache folio's walks i_mmap. */
 export interface MigrateAt {
   readonly vma: Vma;
   readonly address: Vaddr;
@@ -70,7 +77,7 @@ export function* migratePages(src: Pfn, at: MigrateAt): KGen<number> {
     wasMapped = u.wasMapped;
   }
   if (rc) {
-    folioPutRefs(src, 1); // putback: the isolation reference
+    folioPutbackLru(src); // migrate_folio_undo_src(): putback
     return rc;
   }
   rc = -EAGAIN;
@@ -82,7 +89,7 @@ export function* migratePages(src: Pfn, at: MigrateAt): KGen<number> {
     // migrate_folios_undo(): the migration entries give way to the old folio again.
     yield* migrateFolioUndoSrc(src, wasMapped, at);
     yield* migrateFolioUndoDst(dst as Pfn);
-    folioPutRefs(src, 1);
+    folioPutbackLru(src);
   }
   return rc;
 }
@@ -93,11 +100,19 @@ export function* migratePages(src: Pfn, at: MigrateAt): KGen<number> {
  */
 function* migrateFolioUnmap(src: Pfn, at: MigrateAt): KGen<{ rc: number; dst: Pfn | 0; wasMapped: boolean }> {
   const mem = current.k.mem;
-  const dst = mem.allocPages(0, PT_ANON); // compaction_alloc()
+  const dst = mem.allocPages(0, mem.type[src]); // compaction_alloc()
   if (dst < 0) return { rc: -ENOMEM, dst: 0, wasMapped: false };
   touchFolio(dst, true);
-  // MIGRATE_SYNC_LIGHT waits for the lock of an uptodate folio (an anonymous one always is).
-  if (!(yield* folioTrylock(src))) yield* folioLock(src);
+  mem.flags[dst] |= PG_isolated; // on no LRU until migrate_folio_move()'s folio_add_lru()
+  if (!(yield* folioTrylock(src))) {
+    // "In 'light' mode, we can wait for transient locks (eg inserting a page into the page
+    // table), but it's not worth waiting for I/O."
+    if (!(mem.flags[src] & PG_uptodate)) {
+      folioPutRefs(dst, 1); // migrate_folio_undo_dst(), dst not locked yet
+      return { rc: -EAGAIN, dst: 0, wasMapped: false };
+    }
+    yield* folioLock(src);
+  }
   // Block others from accessing the new page when we get around to establishing additional references.
   if (!(yield* folioTrylock(dst))) {
     yield* migrateFolioUndoSrc(src, false, at);
@@ -125,6 +140,7 @@ function* migrateFolioUnmap(src: Pfn, at: MigrateAt): KGen<{ rc: number; dst: Pf
 function* migrateFolioMove(src: Pfn, dst: Pfn, wasMapped: boolean, at: MigrateAt): KGen<number> {
   const rc = moveToNewFolio(dst, src);
   if (rc) return rc;
+  current.k.mem.flags[dst] &= ~PG_isolated; // folio_add_lru()
   if (wasMapped) yield* removeMigrationPtes(src, dst, at);
   yield* folioUnlock(dst);
   folioPutRefs(dst, 1); // the mappings hold it now, or nothing does and it is freed
@@ -134,17 +150,34 @@ function* migrateFolioMove(src: Pfn, dst: Pfn, wasMapped: boolean, at: MigrateAt
 }
 
 /**
- * move_to_new_folio() → migrate_folio() → __migrate_folio() of an anonymous folio outside the swap
- * cache: folio_expected_ref_count() is its mapcount, 0 once unmapped, plus the isolation reference.
+ * move_to_new_folio() → migrate_folio() → __migrate_folio(): folio_expected_ref_count() is the
+ * page cache's reference (none for an anonymous folio outside the swap cache) plus the mapcount,
+ * 0 once unmapped, and the isolation reference comes on top. A page-cache folio's xarray slot then
+ * takes the new folio (__folio_migrate_mapping(), under xas_lock_irq(): one step), with the cache's
+ * reference and the dirty bit; lookups that find the new folio wait for its lock.
  */
 function moveToNewFolio(dst: Pfn, src: Pfn): number {
-  const mem = current.k.mem;
+  const k = current.k;
+  const mem = k.mem;
   touchFolio(src, true);
+  const mapping = mem.type[src] === PT_ANON ? undefined : k.files.find((f) => f.id === mem.mapping[src]);
   // Check whether src does not have extra refs before we do more work
-  if (mem.refcount[src] !== mem.mapcount[src] + 1) return -EAGAIN;
-  // folio_mc_copy(), __folio_migrate_mapping(NULL, ...) and folio_migrate_flags()
+  if (mem.refcount[src] !== (mapping ? 1 : 0) + mem.mapcount[src] + 1) return -EAGAIN;
+  // folio_mc_copy(), then __folio_migrate_mapping(): its folio_ref_freeze() sees the same count
+  // (no scheduling point between), so "no turning back from here".
   mem.index[dst] = mem.index[src];
   mem.mapping[dst] = mem.mapping[src];
+  if (mapping) {
+    touchMapping(mapping, true);
+    folioRefAdd(dst, 1); // add cache reference
+    if (mem.flags[src] & PG_dirty) {
+      mem.flags[src] &= ~PG_dirty; // Move dirty while folio refs frozen and newfolio not yet exposed
+      mem.flags[dst] |= PG_dirty;
+    }
+    mapping.pages.store(mem.index[src], dst); // xas_store()
+    mem.refcount[src] -= 1; // folio_ref_unfreeze(folio, expected_count - nr)
+  }
+  // folio_migrate_flags()
   mem.flags[dst] |= mem.flags[src] & (PG_has_data | PG_swapbacked | PG_uptodate | PG_referenced | PG_dirty);
   return 0;
 }
@@ -163,16 +196,20 @@ function* migrateFolioUndoDst(dst: Pfn): KGen<void> {
 
 /**
  * remove_migration_ptes(src, dst, 0): rmap_walk() of dst with remove_migration_pte(), every VMA
- * (no rwc->done). The anonymous walk stands for the VMA where the folio was found (rmap.ts).
+ * (no rwc->done). An anonymous folio's walk stands for the VMA where the folio was found
+ * (rmap.ts); a page-cache folio's walks i_mmap.
  */
 function* removeMigrationPtes(src: Pfn, dst: Pfn, at: MigrateAt): KGen<void> {
-  if (!at.vma.detached) yield* removeMigrationPte(src, dst, at.vma, at.address);
+  const rmapOne = function* (folio: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+    return yield* removeMigrationPte(src, folio, vma, address);
+  };
+  yield* rmapWalk(dst, at, rmapOne, false);
 }
 
 /**
  * remove_migration_pte(): every migration entry of `src` in this VMA becomes a PTE of `dst`, with
  * the entry's young, dirty, soft-dirty, writable and uffd-wp bits; an exclusive or writable entry
- * maps the page exclusively (RMAP_EXCLUSIVE). No TLB flush: the entry was not present.
+ * maps an anonymous page exclusively (RMAP_EXCLUSIVE). No TLB flush: the entry was not present.
  */
 function* removeMigrationPte(src: Pfn, dst: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
   const mem = current.k.mem;
@@ -188,7 +225,8 @@ function* removeMigrationPte(src: Pfn, dst: Pfn, vma: Vma, address: Vaddr): KGen
     if (isWritableMigrationPte(oldPte)) flags |= _PAGE_RW; // pte_mkwrite()
     else flags |= old & _PAGE_UFFD_WP; // pte_mkuffd_wp()
     // folio_add_anon_rmap_pte(), RMAP_EXCLUSIVE unless the entry was readable (shared)
-    folioAddAnonRmapPte(dst, !isReadableMigrationPte(oldPte));
+    if (mem.type[dst] === PT_ANON) folioAddAnonRmapPte(dst, !isReadableMigrationPte(oldPte));
+    else folioAddFileRmapPtes(dst, 1); // folio_add_file_rmap_pte()
     yield* setPte(pvmw.pte, mkPte(dst, flags)); // set_pte_at()
   }
   return true;
@@ -217,17 +255,25 @@ export function* migrationEntryWait(mm: MmStruct, pmdp: number, address: Vaddr):
 }
 
 /**
- * Compaction meets the page mapped at `addr`: isolate its folio (the reference
- * isolate_migratepages_block() takes; compaction scans by pfn, the model finds the folio through
- * the page table, without scheduling points) and migrate it. -EINVAL for what the model does not
- * migrate: nothing mapped there, a THP, a page-cache or swap-cache folio.
+ * Compaction meets the page mapped at `addr`: isolate its folio (isolate_migratepages_block():
+ * folio_get_nontail_page(), folio_test_clear_lru()) and migrate it. Compaction scans by pfn: the
+ * frame is the one mapped at `addr` when this starts (the model finds it through the page table,
+ * outside any step), and by the time compaction reaches it, after a cond_resched() between
+ * clusters of pfns, other paths may have freed it, remapped it or isolated it. -EBUSY for a folio
+ * another path holds isolated (reclaim, a file collapse, another compaction); -EINVAL for what the
+ * model does not migrate: nothing mapped there, a free frame, a THP, the zero page, a swap-cache
+ * folio.
  */
 export function* compactPage(mm: MmStruct, addr: Vaddr): KGen<number> {
   const mem = current.k.mem;
   const head = peekMappedFolio(mm, addr);
   const vma = head ? vmaLookup(mm, addr) : null;
-  if (!head || !vma || mem.type[head] !== PT_ANON || mem.folioNr(head) !== 1 || folioSwapOffset(head)) return -EINVAL;
-  folioRefAdd(head, 1); // folio_get_nontail_page(), folio_isolate_lru()
+  if (!head || !vma) return -EINVAL;
+  yield* condResched();
+  touchFolio(head, false);
+  if (mem.type[head] !== PT_ANON && mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return -EINVAL;
+  if (mem.folioNr(head) !== 1 || folioSwapOffset(head)) return -EINVAL;
+  if (!folioIsolateLru(head)) return -EBUSY;
   // The anonymous rmap walk stands for the VMA the folio was found in (rmap.ts).
   return yield* migratePages(head, { vma, address: addr });
 }

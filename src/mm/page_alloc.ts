@@ -30,7 +30,12 @@ export const PAGE_TYPE_NAMES: readonly string[] = ['free', 'pagetable', 'anon', 
 export const PG_locked = 1 << 0;
 export const PG_uptodate = 1 << 1;
 export const PG_dirty = 1 << 2;
-export const PG_lru = 1 << 3;
+/**
+ * Model-only, standing for a clear PG_lru: the model keeps no LRU lists, so a user folio counts as
+ * on them from its allocation on, except while a path holds it isolated (folio_isolate_lru(),
+ * compaction's folio_test_clear_lru(); vmscan.ts): folio_test_lru() is !(flags & PG_isolated).
+ */
+export const PG_isolated = 1 << 3;
 export const PG_swapbacked = 1 << 4;
 export const PG_head = 1 << 5;
 export const PG_tail = 1 << 6;

@@ -184,10 +184,13 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
 }
 
 /** One VMA's part of an rmap walk (rwc->rmap_one): false stops the walk. */
-type RmapOne = (head: Pfn, vma: Vma, address: Vaddr) => KGen<boolean>;
+export type RmapOne = (head: Pfn, vma: Vma, address: Vaddr) => KGen<boolean>;
 
-/** rmap_walk_file() with rwc->done = folio_not_mapped(): every VMA of the file that can map the folio. */
-function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne): KGen<void> {
+/**
+ * rmap_walk_file(): every VMA of the file that can map the folio, under i_mmap_lock_read(). An
+ * unmapping walk stops once the folio is mapped nowhere (rwc->done = folio_not_mapped()).
+ */
+function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne, untilUnmapped: boolean): KGen<void> {
   const mem = current.k.mem;
   const pgoff = mem.index[head];
   yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
@@ -195,7 +198,7 @@ function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne): KGen
     const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE; // vma_address()
     if (address < vma.start || address >= vma.end) continue;
     if (!(yield* rmapOne(head, vma, address))) break;
-    if (!folioMapped(head)) break; // rwc->done: folio_not_mapped()
+    if (untilUnmapped && !folioMapped(head)) break;
   }
   yield* upRead(mapping.iMmapRwsem);
 }
@@ -206,18 +209,21 @@ function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne): KGen
  * found it (see the file comment).
  */
 export function* tryToUnmap(head: Pfn, anonAt?: { vma: Vma; address: Vaddr }): KGen<void> {
-  yield* rmapWalk(head, anonAt, tryToUnmapOne);
+  yield* rmapWalk(head, anonAt, tryToUnmapOne, true);
 }
 
-/** rmap_walk() of an unmapping walk: rmap_walk_anon() (stood for by `anonAt`, see the file comment) or rmap_walk_file(). */
-function* rmapWalk(head: Pfn, anonAt: { vma: Vma; address: Vaddr } | undefined, rmapOne: RmapOne): KGen<void> {
+/**
+ * rmap_walk(): rmap_walk_anon() (stood for by `anonAt`, see the file comment) or rmap_walk_file();
+ * `untilUnmapped` for the unmapping walks, whose rwc->done is folio_not_mapped().
+ */
+export function* rmapWalk(head: Pfn, anonAt: { vma: Vma; address: Vaddr } | undefined, rmapOne: RmapOne, untilUnmapped: boolean): KGen<void> {
   const k = current.k;
   if (k.mem.type[head] === PT_ANON) {
     if (anonAt && !anonAt.vma.detached) yield* rmapOne(head, anonAt.vma, anonAt.address);
     return;
   }
   const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
-  if (mapping) yield* rmapWalkFile(head, mapping, rmapOne);
+  if (mapping) yield* rmapWalkFile(head, mapping, rmapOne, untilUnmapped);
 }
 
 // ---- migration's rmap walk ------------------------------------------------------------------------
@@ -258,5 +264,5 @@ export function* tryToMigrateOne(head: Pfn, vma: Vma, address: Vaddr): KGen<bool
  * stands for a walk of `anonAt`, where the caller found it; a page-cache folio's walks i_mmap.
  */
 export function* tryToMigrate(head: Pfn, anonAt: { vma: Vma; address: Vaddr }): KGen<void> {
-  yield* rmapWalk(head, anonAt, tryToMigrateOne);
+  yield* rmapWalk(head, anonAt, tryToMigrateOne, true);
 }

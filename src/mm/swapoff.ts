@@ -36,6 +36,9 @@ import { findVma } from './vma_tree.js';
  */
 export function* swapoff(): KGen<number> {
   const si = current.k.swap;
+  // The syscall opens the swap file and looks it up first (filp_open(), may sleep): what it
+  // changes below is a step of its own.
+  yield* condResched();
   touchArea(true);
   if (!si || !si.writeOk) return -EINVAL;
   si.writeOk = false; // del_from_avail_list(), p->flags &= ~SWP_WRITEOK

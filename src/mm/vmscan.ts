@@ -14,14 +14,35 @@
 import { type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
-import { PG_dirty, PG_has_data, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
-import { folioTrylock, folioUnlock, type KGen } from './primitives.js';
+import { PG_dirty, PG_has_data, PG_isolated, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { condResched, folioTrylock, folioUnlock, type KGen } from './primitives.js';
 import { folioMapped, tryToUnmap } from './rmap.js';
-import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { folioPutRefs, touchFolio } from './swap.js';
 import { addToSwap, folioFreeSwap, folioSwapOffset, swapCacheDelFolio, swapCount } from './swapfile.js';
 
 /** Outcome of reclaiming one folio. */
-export type ShrinkResult = 'unmapped' | 'still-mapped' | 'locked' | 'not-page-cache' | 'no-swap';
+export type ShrinkResult = 'unmapped' | 'still-mapped' | 'locked' | 'not-page-cache' | 'no-swap' | 'isolated';
+
+/**
+ * folio_isolate_lru() (mm/vmscan.c, 6.18): take the folio off the LRU, with a reference, unless
+ * another path holds it isolated already (reclaim, compaction, a file collapse): then false. The
+ * caller holds a reference. One step: the kernel tests and clears PG_lru atomically.
+ */
+export function folioIsolateLru(head: Pfn): boolean {
+  const mem = current.k.mem;
+  touchFolio(head, true);
+  if (mem.flags[head] & PG_isolated) return false; // folio_test_clear_lru()
+  mem.flags[head] |= PG_isolated;
+  mem.refcount[head]++; // folio_get()
+  return true;
+}
+
+/** folio_putback_lru() (mm/vmscan.c, 6.18): back on the LRU (folio_add_lru()), and drop the isolation reference. */
+export function folioPutbackLru(head: Pfn): void {
+  touchFolio(head, true);
+  current.k.mem.flags[head] &= ~PG_isolated;
+  folioPutRefs(head, 1);
+}
 
 /** A folio MADV_PAGEOUT isolated, with where it found it (its anon rmap walk; see rmap.ts). */
 export interface IsolatedFolio {
@@ -37,8 +58,12 @@ export interface IsolatedFolio {
  */
 export function* shrinkFolio(head: Pfn): KGen<ShrinkResult> {
   const mem = current.k.mem;
+  // shrink_lruvec() reschedules between batches: the isolation is a step of its own, and the folio
+  // may have been freed (off the LRU) by then.
+  yield* condResched();
+  touchFolio(head, false);
   if (mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return 'not-page-cache';
-  folioRefAdd(head, 1); // folio_isolate_lru()
+  if (!folioIsolateLru(head)) return 'isolated';
   return yield* shrinkIsolatedFolio(head, undefined);
 }
 
@@ -93,7 +118,7 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
       }
     }
   }
-  folioPutRefs(head, 1); // folio_putback_lru(), or the last reference: free_it
+  folioPutbackLru(head); // or, for the last reference, free_it
   return result;
 }
 

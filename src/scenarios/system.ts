@@ -227,7 +227,26 @@ class ModelInstance implements Instance {
       }
     }
     this.tasks.sort((a, b) => a.cpu - b.cpu);
-    for (const t of this.tasks) this.advance(t, undefined);
+    for (const t of this.tasks) this.start(t);
+  }
+
+  /**
+   * Run task t to its first step. What it does before that runs here, before every step of every
+   * task, in no step the search can reorder: so it may read the kernel (the task starts where
+   * setup left it) but never write it, or the search would miss the orders in which another task
+   * runs first (a task's later tasks on its CPU start inside a step, and are not held to this).
+   */
+  private start(t: CpuTask): void {
+    const rec = this.k.rec;
+    rec.start();
+    try {
+      this.advance(t, undefined);
+    } finally {
+      rec.stop();
+    }
+    if (rec.writes.length) {
+      throw new ModelBug(`task '${t.name}' on CPU ${t.cpu} writes the kernel before its first step (objects ${rec.writes.join(', ')}): give it a scheduling point first`);
+    }
   }
 
   /** Resume task t with `v` (the answer to its pending step) until its next yield or its end. */

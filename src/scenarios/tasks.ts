@@ -137,7 +137,7 @@ export function isPopulate(advice: Advice): boolean {
 }
 
 /** What shrinkFolio() did, as the task's result. */
-const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3 } as const;
+const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3, isolated: -16 } as const;
 
 /**
  * Start a task; `maps` gives the address of each mapping of the task's process. `onUnit` is

@@ -1,6 +1,6 @@
 /**
- * Page migration (src/mm/migrate.ts: migrate_pages() of one small anonymous folio, as compaction
- * runs it; rmap.ts try_to_migrate_one(); migration_entry_wait() from do_swap_page()). What a
+ * Page migration (src/mm/migrate.ts: migrate_pages() of one small folio, anonymous or page cache,
+ * as compaction runs it; rmap.ts try_to_migrate_one(); migration_entry_wait() from do_swap_page()). What a
  * script sees is compared with this machine's kernel by scripts/migrate.pt
  * (test/oracle/kernel-agreement.test.ts); the races with a reclaiming DONTNEED are
  * scenarios/migrate_vs_dontneed.scn and scenarios/migration_wait_vs_dontneed.scn.
@@ -9,11 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { setCurrent } from '../../src/mm/current.js';
 import { complete, folioLock, folioUnlock } from '../../src/mm/primitives.js';
 import { tryToMigrate } from '../../src/mm/rmap.js';
-import { folioPutRefs, folioRefAdd } from '../../src/mm/swap.js';
+import { folioPutRefs } from '../../src/mm/swap.js';
+import { folioIsolateLru, folioPutbackLru } from '../../src/mm/vmscan.js';
+import { compactPage } from '../../src/mm/migrate.js';
+import { EAGAIN, EBUSY } from '../../src/mm/const.js';
 import { vmaLookup } from '../../src/mm/vma_tree.js';
 import type { Pfn } from '../../src/mm/const.js';
 import { MM_ANONPAGES, type Kernel, type MmStruct } from '../../src/mm/mm_types.js';
-import { PG_anon_exclusive, PT_FREE } from '../../src/mm/page_alloc.js';
+import { PG_anon_exclusive, PG_isolated, PT_FREE } from '../../src/mm/page_alloc.js';
 import {
   isMigrationPte,
   pteDirty,
@@ -42,7 +45,7 @@ function migrating(...more: string[]): { k: Kernel; mm: MmStruct; head: Pfn } {
   const { k, mm } = setup('touch A 0 4K write', ...more);
   const head = ptePfn(pteAt(k, mm, A));
   setCurrent(k, 0);
-  folioRefAdd(head, 1); // the isolation reference migration holds
+  expect(folioIsolateLru(head)).toBe(true); // the isolation reference migration holds
   complete(folioLock(head));
   complete(tryToMigrate(head, { vma: vmaLookup(mm, A)!, address: A }));
   return { k, mm, head };
@@ -111,5 +114,40 @@ describe('page migration', () => {
   it('a fault on a migration entry sleeps on the folio lock (migration_entry_wait()): alone, it never wakes', () => {
     const { k, mm } = migrating();
     expect(() => api.sysTouch(k, mm, A, false)).toThrow(/a lone CPU waits forever at step fwait folio \d+/);
+  });
+
+  it('moves a page-cache folio in every mm that maps it and in the page cache, and frees the old frame', () => {
+    const s2 = scenario(lines('memfd F 2M', 'process P', 'map A shmem F 0 2M shared', 'touch A 0 4K write', 'process Q', 'map B shmem F 0 2M shared', 'touch B 0 4K read'), { api });
+    const k = s2.result.kernel as Kernel;
+    const [p, q] = [s2.mm('P') as MmStruct, s2.mm('Q') as MmStruct];
+    const old = ptePfn(pteAt(k, p, A));
+    const file = k.files[0]!;
+    expect(file.pages.load(0)).toBe(old);
+    const inUse = k.mem.inUse;
+    expect(api.sysMigrate(k, p, A, 4 * K)).toBe(1);
+    const moved = ptePfn(pteAt(k, p, A));
+    expect(moved).not.toBe(old);
+    expect(ptePfn(pteAt(k, q, A))).toBe(moved); // Q's mapping too (rmap_walk_file())
+    expect(file.pages.load(0)).toBe(moved);
+    // the page cache's reference and one per mapping; the old frame is free again
+    expect([k.mem.refcount[moved], k.mem.mapcount[moved], k.mem.type[old], k.mem.inUse]).toEqual([3, 2, PT_FREE, inUse]);
+    expect(k.mem.flags[moved] & PG_isolated).toBe(0);
+    api.quiesce(k);
+    expect(api.checkInvariants(k)).toEqual([]);
+  });
+
+  it('a folio another path holds isolated is left alone: compaction gets -EBUSY, a collapse SCAN_PAGE_LRU (-EAGAIN)', () => {
+    const s2 = scenario(lines('memfd F 2M', 'process P', 'map A shmem F 0 2M shared', 'touch A 0 2M write'), { api });
+    const k = s2.result.kernel as Kernel;
+    const mm = s2.mm('P') as MmStruct;
+    const head = ptePfn(pteAt(k, mm, A));
+    setCurrent(k, 0);
+    expect(folioIsolateLru(head)).toBe(true);
+    expect(folioIsolateLru(head)).toBe(false); // folio_test_clear_lru() found it cleared
+    expect(complete(compactPage(mm, A))).toBe(-EBUSY);
+    expect(api.sysMadvise(k, mm, A, 2 * M, 'collapse')).toBe(-EAGAIN);
+    setCurrent(k, 0);
+    folioPutbackLru(head);
+    expect(api.sysMadvise(k, mm, A, 2 * M, 'collapse')).toBe(0);
   });
 });

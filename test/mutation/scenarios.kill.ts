@@ -34,7 +34,7 @@ describe('shipped scenarios (mutation kill suite)', () => {
     for (const config of SINGLE_LOCK_CONFIGS) {
       const with_ = Object.entries(config).map(([k, v]) => `${k}=${v}`).join(',');
       it(`${scn.name}: guards on, ${with_}, clean within bound 1`, () => {
-        const r = runScenario(scn, { bound: 1, boundedReduction: 'dpor', budget: BUDGET, settings: { ...remedy, ...config }, snapshots: false });
+        const r = runScenario(scn, { bound: 1, budget: BUDGET, settings: { ...remedy, ...config }, snapshots: false });
         expect(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status).toBe('clean');
       });
     }

@@ -20,7 +20,7 @@ describe('scenarios on arm64', () => {
       const info = versionInfo(version);
       const reclaims = info.ptReclaimArchs.includes('arm64');
       for (const scn of scenarios) {
-        const r = runScenario(scn, { settings: { version, arch: 'arm64' }, bound: 1, boundedReduction: 'dpor', budget: { maxExecutions: 20_000 }, snapshots: false });
+        const r = runScenario(scn, { settings: { version, arch: 'arm64' }, bound: 1, budget: { maxExecutions: 20_000 }, snapshots: false });
         expect(r.status, `${scn.name}`).not.toBe('budget');
         if (r.status !== 'violation') continue;
         // A stale small page beside a refilled one needs no reclaim: plain MADV_DONTNEED racing a fault.

@@ -48,8 +48,7 @@ describe('kernel versions', () => {
       const found: Record<string, string> = {};
       const expected: Record<string, string> = {};
       for (const scn of scenarios) {
-        // A sweep for the races each release shows: bounded DPOR, faster, may miss schedules (run.ts).
-        const r = runScenario(scn, { settings: { version }, bound: 2, boundedReduction: 'dpor', budget: { maxExecutions: 50_000 }, snapshots: false });
+        const r = runScenario(scn, { settings: { version }, bound: 2, budget: { maxExecutions: 50_000 }, snapshots: false });
         expect(r.status, `${scn.name} under ${version}`).not.toBe('budget');
         if (r.status === 'violation') found[scn.name] = r.violation.kind;
         // A scenario with a guard shows its race with the guard off; a guardless one with a violation is a race open upstream.

@@ -21,6 +21,7 @@
 import { EAGAIN, EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from './const.js';
 import type { Pfn, Vaddr } from './const.js';
 import { current } from './current.js';
+import { obj, OBJ } from './objects.js';
 import { vmaPageProt } from './memory/fault.js';
 import { peekMappedFolio } from './memory/pgalloc.js';
 import type { MmStruct, Vma } from './mm_types.js';
@@ -256,20 +257,20 @@ export function* migrationEntryWait(mm: MmStruct, pmdp: number, address: Vaddr):
 
 /**
  * Compaction meets the page mapped at `addr`: isolate its folio (isolate_migratepages_block():
- * folio_get_nontail_page(), folio_test_clear_lru()) and migrate it. Compaction scans by pfn: the
- * frame is the one mapped at `addr` when this starts (the model finds it through the page table,
- * outside any step), and by the time compaction reaches it, after a cond_resched() between
- * clusters of pfns, other paths may have freed it, remapped it or isolated it. -EBUSY for a folio
- * another path holds isolated (reclaim, a file collapse, another compaction); -EINVAL for what the
- * model does not migrate: nothing mapped there, a free frame, a THP, the zero page, a swap-cache
- * folio.
+ * folio_get_nontail_page(), folio_test_clear_lru()) and migrate it. Compaction scans by pfn; the
+ * model finds the folio through the page table instead, in the step after the cond_resched()
+ * compaction takes between clusters of pfns (reading the slots and the VMA tree in that step, so
+ * the search orders it with the paths that change them). -EBUSY for a folio another path holds
+ * isolated (reclaim, a file collapse, another compaction); -EINVAL for what the model does not
+ * migrate: nothing mapped there, a THP, the zero page, a swap-cache folio.
  */
 export function* compactPage(mm: MmStruct, addr: Vaddr): KGen<number> {
   const mem = current.k.mem;
+  yield* condResched();
   const head = peekMappedFolio(mm, addr);
+  current.k.rec.touch(obj(OBJ.tree, mm.id), false);
   const vma = head ? vmaLookup(mm, addr) : null;
   if (!head || !vma) return -EINVAL;
-  yield* condResched();
   touchFolio(head, false);
   if (mem.type[head] !== PT_ANON && mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return -EINVAL;
   if (mem.folioNr(head) !== 1 || folioSwapOffset(head)) return -EINVAL;

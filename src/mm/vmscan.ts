@@ -15,7 +15,7 @@ import { type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
 import { PG_dirty, PG_has_data, PG_isolated, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
-import { condResched, folioTrylock, folioUnlock, type KGen } from './primitives.js';
+import { folioTrylock, folioUnlock, type KGen } from './primitives.js';
 import { folioMapped, tryToUnmap } from './rmap.js';
 import { folioPutRefs, touchFolio } from './swap.js';
 import { addToSwap, folioFreeSwap, folioSwapOffset, swapCacheDelFolio, swapCount } from './swapfile.js';
@@ -58,9 +58,6 @@ export interface IsolatedFolio {
  */
 export function* shrinkFolio(head: Pfn): KGen<ShrinkResult> {
   const mem = current.k.mem;
-  // shrink_lruvec() reschedules between batches: the isolation is a step of its own, and the folio
-  // may have been freed (off the LRU) by then.
-  yield* condResched();
   touchFolio(head, false);
   if (mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return 'not-page-cache';
   if (!folioIsolateLru(head)) return 'isolated';

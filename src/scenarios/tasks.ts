@@ -8,7 +8,7 @@ import { doMunmap } from '../mm/mmap.js';
 import { userAccessPath } from '../mm/arch/walk.js';
 import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
-import { ptepGet, type KGen } from '../mm/primitives.js';
+import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
@@ -190,7 +190,10 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'gup_fast':
       return yield* gupFast(mm, addr, t.len / PAGE_SIZE, true);
     case 'rmap_walk': {
-      const head = peekMappedFolio(mm, addr); // reclaim found it on the LRU
+      // Reclaim meets the folio on the LRU after a cond_resched() between batches (shrink_lruvec());
+      // the model finds it through the page table in that step, as compaction does (migrate.ts).
+      yield* condResched();
+      const head = peekMappedFolio(mm, addr);
       return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
     }
     case 'migrate':

@@ -20,6 +20,7 @@ import {
   type Vaddr,
 } from '../const.js';
 import { current } from '../current.js';
+import { obj, OBJ } from '../objects.js';
 import type { MmStruct } from '../mm_types.js';
 import { flushTlbFixPending } from '../mmu_gather.js';
 import { T_FREED, T_LINKED } from '../pgtable.js';
@@ -160,15 +161,23 @@ export function* mmFindPmd(mm: MmStruct, addr: Vaddr): KGen<number> {
 /**
  * The folio a present PTE maps at addr (0 for none, no table, or a huge PMD), read without
  * scheduling points: what a path that finds folios by pfn (reclaim's or compaction's scan of the
- * LRU) would pick up there.
+ * LRU) would pick up there. The running step reads the slots on the way (objects.ts), so that
+ * what it finds is ordered with the steps that change them.
  */
 export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
-  const pt = current.k.pt;
-  const pmdp = peekPmdSlot(mm, addr);
-  const pmdv = pmdp ? pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+  const k = current.k;
+  const read = (ptr: number): number => {
+    k.rec.touch(obj(OBJ.entry, ptr), false);
+    return k.pt.peek((ptr / 512) | 0, ptr % 512);
+  };
+  const pgdv = read(pgdOffset(mm, addr));
+  if (pgdv === 0) return 0;
+  const pudv = read(pudOffset(pgdv, addr));
+  if (pudv === 0 || !pmdIsTable(pudv)) return 0;
+  const pmdv = read(pmdOffset(pudv, addr));
   if (!pmdIsTable(pmdv)) return 0;
-  const pte = pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
-  return ptePresent(pte) ? current.k.mem.folioHead(ptePfn(pte)) : 0;
+  const pte = read(pteOffset(pmdv, addr));
+  return ptePresent(pte) ? k.mem.folioHead(ptePfn(pte)) : 0;
 }
 
 export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {

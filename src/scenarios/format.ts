@@ -25,7 +25,7 @@
  * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
  * `uffd_move SRC OFF DST OFF` / `uffd_copy M OFF LEN` / `uffd_zeropage M OFF LEN` (UFFDIO_COPY,
  * UFFDIO_ZEROPAGE into a range the setup registered) / `uffd_writeprotect M OFF LEN on|off` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
- * folio mapped there) / `migrate M OFF` (compaction's migration of the anonymous folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
+ * folio mapped there) / `migrate M OFF` (compaction's migration of the small folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
  * `rw`, `rwx`, `none`) / `mremap M OFF LEN DST DST_OFF` (MREMAP_MAYMOVE|MREMAP_FIXED of the range to
  * DST+DST_OFF, the same length) / `mincore M OFF LEN` (its result: the pages found resident) /
  * `pagemap M OFF LEN` (a read of /proc/PID/pagemap; its result: the pages reported present) /

@@ -56,15 +56,16 @@ export type TaskSpec =
   /** gup_fast() of `len` bytes (inside one 2 MiB block), for writing. */
   | { kind: 'gup_fast'; map: string; offset: number; len: number }
   /**
-   * Page reclaim's rmap walk of the page-cache folio mapped at `map`+`offset` when the task starts
-   * (the folio reclaim took off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
+   * Page reclaim's rmap walk of the page-cache folio mapped at `map`+`offset` at the task's first
+   * step (the folio reclaim takes off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
    */
   | { kind: 'rmap_walk'; map: string; offset: number }
   /**
-   * Compaction's migration of the anonymous folio mapped at `map`+`offset` when the task starts
-   * (the folio isolate_migratepages_block() took), to a new folio (migrate.ts: migrate_pages()).
-   * Its result: 0 when it moved, -EAGAIN when it stayed busy, -EINVAL when there is no small
-   * anonymous folio outside the swap cache there (the model migrates no other).
+   * Compaction's migration of the small folio (anonymous or page cache) mapped at `map`+`offset`
+   * at the task's first step (the folio isolate_migratepages_block() takes), to a new folio
+   * (migrate.ts: migrate_pages()). Its result: 0 when it moved, -EAGAIN when it stayed busy,
+   * -EBUSY when another path holds it isolated, -EINVAL when there is no small folio outside the
+   * swap cache there (the model migrates no other).
    */
   | { kind: 'migrate'; map: string; offset: number }
   /** mprotect() of `len` bytes at `map`+`offset`; `prot`: PROT_READ | PROT_WRITE | PROT_EXEC bits. */

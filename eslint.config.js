@@ -115,6 +115,15 @@ export default tseslint.config(
     },
   },
   {
+    // Page flags bit by bit (PhysMem.testFlags()/setFlags()/clearFlags()), so that the explorer's
+    // race check sees which bits a step touches (src/scenarios/access_check.ts).
+    files: ['src/**/*.ts'],
+    ignores: ['src/mm/page_alloc.ts', 'src/mm-fast/**'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[computed=true] > MemberExpression.object[property.name='flags']", message: 'page flags: use mem.testFlags()/setFlags()/clearFlags()' }],
+    },
+  },
+  {
     // Code the explorer re-runs in one process: a run may depend only on its decisions.
     files: ['src/mm/**/*.ts', 'src/explore/**/*.ts', 'src/scenarios/**/*.ts'],
     plugins: { ptlab: { rules: { 'no-module-state': noModuleState } } },

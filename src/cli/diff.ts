@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { compareScript, prepareScript, type Comparison, type PreparedScript } from '../oracle/compare.js';
 import { describeStop, fieldUnit, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
-import { kernelOracleAvailable } from '../oracle/kernel.js';
+import { kernelOracleAvailable, runningKdamonds } from '../oracle/kernel.js';
 import { formatScriptError } from '../script/ast.js';
 import { FAST_API, scriptConfig } from '../script/exec.js';
 import { EXIT, UsageError, parseConfigOption, readScriptText } from './util.js';
@@ -110,6 +110,11 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
     }
     if (c.khugepagedInterfered) {
       process.stderr.write(`${c.file}: note: khugepaged collapsed pages during every one of ${c.kernelAttempts} kernel runs; THP fields may differ for that reason\n`);
+    }
+    const reclaims = p.script.ops.some((o) => o.op === 'madvise' && (o.advice === 'pageout' || o.advice === 'cold'));
+    if (!c.diff.ok && reclaims) {
+      const kdamonds = runningKdamonds();
+      if (kdamonds.length) process.stderr.write(`${c.file}: note: DAMON is running here (kdamond ${kdamonds.join(', ')}); its access sampling and reclaim can keep or drop pages this script's MADV_PAGEOUT/MADV_COLD decides, so run the script again before trusting this mismatch\n`);
     }
     if (kernelBroke && c.kernel.stderr.trim()) process.stderr.write(`${c.file}: kernel runner stderr:\n${c.kernel.stderr}`);
     // What the kernel chose where the model cannot follow it (`migrate`: which pages compaction moved).

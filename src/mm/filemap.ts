@@ -81,8 +81,8 @@ function fileFillAsWritten(mapping: AddressSpace, index: number): void {
     const order = huge ? HPAGE_PMD_ORDER : 0;
     const head = mem.allocPages(order, PT_FILE);
     if (head < 0) return;
-    mem.flags[head] |= PG_uptodate;
-    for (let j = 0; j < 1 << order; j++) mem.flags[head + j] |= PG_has_data; // written: not zeros
+    mem.setFlags(head, PG_uptodate);
+    for (let j = 0; j < 1 << order; j++) mem.setFlags(head + j, PG_has_data); // written: not zeros
     filemapAddFolio(mapping, head, i);
     i += 1 << order;
   }
@@ -107,7 +107,7 @@ function* filemapFault(vmf: VmFault): KGen<number> {
       // Not cached: "read" it into an order-0 folio (no readahead in the model).
       const head = mem.allocPages(0, PT_FILE);
       if (head < 0) return VM_FAULT_OOM;
-      mem.flags[head] |= PG_uptodate;
+      mem.setFlags(head, PG_uptodate);
       filemapAddFolio(mapping, head, vmf.pgoff);
       page = head;
     }
@@ -142,7 +142,7 @@ export function* filemapPageMkwrite(vmf: VmFault): KGen<number> {
     return VM_FAULT_NOPAGE;
   }
   touchFolio(head, true);
-  mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+  mem.setFlags(head, PG_dirty); // folio_mark_dirty()
   return VM_FAULT_LOCKED;
 }
 
@@ -212,7 +212,7 @@ function* nextUptodateFolio(mapping: AddressSpace, from: { index: number }, end:
     const head = mem.folioHead(page);
     const folioEnd = mem.index[head] + mem.folioNr(head);
     folioRefAdd(head, 1); // folio_try_get(): the cache's reference keeps it above zero here
-    if (!(mem.flags[head] & PG_uptodate)) {
+    if (!mem.testFlags(head, PG_uptodate)) {
       folioPutRefs(head, 1); // skip:
       from.index = folioEnd;
       continue;
@@ -347,7 +347,7 @@ export function shmemAllocAndAdd(mapping: AddressSpace, index: number, order: nu
   const mem = current.k.mem;
   const head = mem.allocPages(order, PT_SHMEM);
   if (head < 0) return head;
-  mem.flags[head] |= PG_uptodate | PG_swapbacked;
+  mem.setFlags(head, PG_uptodate | PG_swapbacked);
   filemapAddFolio(mapping, head, order ? alignDown(index, 1 << order) : index);
   return head;
 }

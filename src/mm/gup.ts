@@ -74,7 +74,7 @@ function canFollowWriteCommon(pfn: Pfn, vma: Vma, flags: number): boolean {
   if (vma.flags & VM_WRITE) return false;
   const mem = current.k.mem;
   const head = mem.folioHead(pfn);
-  return mem.type[head] === PT_ANON && (mem.flags[head] & PG_anon_exclusive) !== 0;
+  return mem.type[head] === PT_ANON && mem.testFlags(head, PG_anon_exclusive) !== 0;
 }
 
 /** can_follow_write_pte() / can_follow_write_pmd(): a writable entry, or FOLL_FORCE's exception. */
@@ -133,7 +133,7 @@ function* followPagePte(vma: Vma, address: Vaddr, pmdp: number, flags: number): 
   const found = ptePresent(pte) && (!(flags & FOLL_WRITE) || canFollowWrite(pte, vma, flags));
   if (found && !pteSpecial(pte) && flags & FOLL_TOUCH && flags & FOLL_WRITE && !pteDirty(pte)) {
     const mem = current.k.mem;
-    mem.flags[mem.folioHead(ptePfn(pte))] |= PG_dirty; // folio_mark_dirty(); folio_mark_accessed() has no LRU here
+    mem.setFlags(mem.folioHead(ptePfn(pte)), PG_dirty); // folio_mark_dirty(); folio_mark_accessed() has no LRU here
   }
   yield* pteUnmapUnlock(ptep, out.ptl);
   return found ? 0 : NO_PAGE;

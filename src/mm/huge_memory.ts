@@ -172,7 +172,7 @@ function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
   const k = current.k;
   const folio = k.mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
   if (folio < 0) return VM_FAULT_FALLBACK;
-  k.mem.flags[folio] |= PG_uptodate;
+  k.mem.setFlags(folio, PG_uptodate);
   const pgtable = pgtableAlloc(mm, LEVEL_PTE, haddr);
   if (!pgtable) {
     folioPutRefs(folio, 1);
@@ -236,7 +236,7 @@ export function* doHugePmdWpPage(vmf: VmFault): KGen<number> {
   if (isHugeZeroPmd(vmf.origPmd) && vma.isAnonymous()) {
     const folio = k.mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
     if (folio >= 0) {
-      k.mem.flags[folio] |= PG_uptodate;
+      k.mem.setFlags(folio, PG_uptodate);
       const pml = pmdLockptr(mm, vmf.pmd);
       yield* spinLock(pml);
       if ((yield* ptepGet(vmf.pmd)) !== vmf.origPmd) {
@@ -436,10 +436,11 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
   // (the caller's reference stays on the first page).
   const total = mem.refcount[head];
   for (let i = 0; i < nr; i++) touchFolio((head + i) as Pfn, true); // each page's counts, in this step
-  const folioFlags = mem.flags[head] & (PG_uptodate | PG_dirty | PG_referenced | PG_swapbacked);
+  const folioFlags = mem.testFlags(head, PG_uptodate | PG_dirty | PG_referenced | PG_swapbacked);
   for (let i = 0; i < nr; i++) {
     const p = head + i;
-    mem.flags[p] = (mem.flags[p] & ~(PG_head | PG_tail)) | folioFlags;
+    mem.clearFlags(p, PG_head | PG_tail);
+    mem.setFlags(p, folioFlags);
     mem.order[p] = 0;
     mem.refcount[p] = mem.mapcount[p];
   }
@@ -451,7 +452,7 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
   for (let j = 0; j < slots.length; j++) {
     const e = saved[j];
     const pfn = ptePfn(e);
-    if (zeroOk && !(mem.flags[pfn] & PG_has_data)) {
+    if (zeroOk && !mem.testFlags(pfn, PG_has_data)) {
       // try_to_map_unused_to_zeropage(): a zero-filled page maps the shared zero page instead.
       yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(vma) | _PAGE_SPECIAL));
       folioRemoveRmapPtes(pfn, 1);

@@ -236,7 +236,7 @@ function* hpageCollapseScanFile(mapping: AddressSpace, start: number): KGen<Scan
     if (mem.order[head] === HPAGE_PMD_ORDER && mem.index[head] === start) return 'SCAN_PTE_MAPPED_HUGEPAGE';
     touchFolio(head, false);
     // Isolated by compaction or reclaim: off the LRU.
-    if (mem.flags[head] & PG_isolated) return 'SCAN_PAGE_LRU';
+    if (mem.testFlags(head, PG_isolated)) return 'SCAN_PAGE_LRU';
     // folio_expected_ref_count() + our own: the cache's reference and one per mapping.
     if (mem.refcount[head] !== 1 + mem.mapcount[head] + mem.entireMapcount[head]) return 'SCAN_PAGE_COUNT';
   }
@@ -256,7 +256,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
   if (mapping.kind !== 'shmem') return 'SCAN_FAIL';
   const nw = mem.allocPages(HPAGE_PMD_ORDER, PT_SHMEM);
   if (nw < 0) return 'SCAN_ALLOC_HUGE_PAGE_FAIL';
-  mem.flags[nw] |= PG_swapbacked;
+  mem.setFlags(nw, PG_swapbacked);
   yield* folioLock(nw); // __folio_set_locked(): before anyone can see it
   const old: Pfn[] = [];
   // out_unlock / out: unlock the page being looked at and every page taken so far, drop the new folio.
@@ -303,16 +303,17 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
     // Compaction or reclaim holds it isolated: their migration or unmapping would race ours.
     if (!folioIsolateLru(page)) return yield* fail('SCAN_DEL_PAGE_LRU', page);
     yield* tryToUnmap(mapping, page);
-    // Under xas_lock_irq() again: our pin, the page cache's and the isolation's references, and
-    // no other, so any new user must look the folio up and wait for its lock.
+    // Under xas_lock_irq() again: our pin, the isolation's and the page cache's references (one
+    // per page), and no other, so any new user must look the folio up and wait for its lock
+    // (6.18 collapse_file(): folio_ref_count(folio) != 2 + folio_nr_pages(folio)).
     touchFolio(page, false);
-    if (mem.refcount[page] !== 3) {
+    if (mem.refcount[page] !== 2 + mem.folioNr(head)) {
       folioPutbackLru(page);
       return yield* fail('SCAN_PAGE_COUNT', page);
     }
     old.push(page);
   }
-  for (const o of old) mem.flags[nw + mem.index[o] - start] |= mem.flags[o] & PG_has_data; // copy_mc_highpage()
+  for (const o of old) mem.setFlags(nw + mem.index[o] - start, mem.testFlags(o, PG_has_data)); // copy_mc_highpage()
   if (nrNone) {
     // Holes: a VMA with missing-page userfaults would see them filled behind its back.
     yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
@@ -333,7 +334,7 @@ function* collapseFile(mapping: AddressSpace, start: number): KGen<ScanResult> {
     mapping.pages.store(mem.index[o], 0);
     mapping.nrpages--;
   }
-  mem.flags[nw] |= PG_uptodate;
+  mem.setFlags(nw, PG_uptodate);
   filemapAddFolio(mapping, nw, start);
   // Remove the PTE tables, so the range can fault in again as huge, while the new folio is locked.
   yield* retractPageTables(mapping, start);
@@ -752,14 +753,14 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
       continue;
     }
     const pfn = ptePfn(e);
-    mem.flags[folio + i] |= mem.flags[pfn] & PG_has_data; // copy_mc_user_highpage()
+    mem.setFlags(folio + i, mem.testFlags(pfn, PG_has_data)); // copy_mc_user_highpage()
     folioRemoveRmapPtes(pfn, 1);
     // __collapse_huge_page_copy_succeeded(): free_swap_cache() (a swapped-in folio may still be
     // in the swap cache), then folio_put_refs().
     yield* freeSwapCache(mem.folioHead(pfn));
     folioPutRefs(mem.folioHead(pfn), 1);
   }
-  mem.flags[folio] |= PG_uptodate;
+  mem.setFlags(folio, PG_uptodate);
   yield* spinLock(pml);
   folioAddNewAnonRmapPmd(folio);
   yield* pgtableTransHugeDeposit(pmdp, tid);

@@ -227,7 +227,7 @@ function* madviseFreeSingleVma(vma: Vma, start: Vaddr, end: Vaddr): KGen<number>
           const ptl = pmdLockptr(mm, pmdp);
           yield* spinLock(ptl);
           const cur = yield* ptepGet(pmdp);
-          if (pmdTransHuge(cur) && !isHugeZeroPmd(cur)) mem.flags[ptePfn(cur)] &= ~PG_swapbacked;
+          if (pmdTransHuge(cur) && !isHugeZeroPmd(cur)) mem.clearFlags(ptePfn(cur), PG_swapbacked);
           yield* spinUnlock(ptl);
         }
       }
@@ -284,7 +284,7 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
       }
     }
     touchFolio(head, true);
-    if (folioSwapOffset(head) || mem.flags[head] & PG_dirty) {
+    if (folioSwapOffset(head) || mem.testFlags(head, PG_dirty)) {
       // A swap-cache or dirty folio: drop its swap and its dirty bit, under its lock; one that
       // other mappings share (folio_mapcount() != folio_nr_pages()) or whose swap cannot go is
       // skipped.
@@ -295,10 +295,10 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
         yield* folioUnlock(head);
         continue;
       }
-      mem.flags[head] &= ~PG_dirty; // folio_clear_dirty()
+      mem.clearFlags(head, PG_dirty); // folio_clear_dirty()
       yield* folioUnlock(head);
     }
-    if (mem.mapcount[pfn] === 1) mem.flags[head] &= ~PG_swapbacked; // folio_mark_lazyfree()
+    if (mem.mapcount[pfn] === 1) mem.clearFlags(head, PG_swapbacked); // folio_mark_lazyfree()
     for (let i = 0; i < nr; i++) {
       const v = yield* ptepGet(p + i);
       if (pteFlags(v) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
@@ -403,7 +403,7 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       yield* setPte(pte, pteClearFlags(ptent, _PAGE_ACCESSED)); // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG)
       tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
     }
-    mem.flags[head] &= ~PG_referenced; // folio_clear_referenced()
+    mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
     // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse).
     if (pageout && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
     // else folio_deactivate(): the LRU is not modelled

@@ -104,11 +104,11 @@ function* migrateFolioUnmap(src: Pfn, at: MigrateAt): KGen<{ rc: number; dst: Pf
   const dst = mem.allocPages(0, mem.type[src]); // compaction_alloc()
   if (dst < 0) return { rc: -ENOMEM, dst: 0, wasMapped: false };
   touchFolio(dst, true);
-  mem.flags[dst] |= PG_isolated; // on no LRU until migrate_folio_move()'s folio_add_lru()
+  mem.setFlags(dst, PG_isolated); // on no LRU until migrate_folio_move()'s folio_add_lru()
   if (!(yield* folioTrylock(src))) {
     // "In 'light' mode, we can wait for transient locks (eg inserting a page into the page
     // table), but it's not worth waiting for I/O."
-    if (!(mem.flags[src] & PG_uptodate)) {
+    if (!mem.testFlags(src, PG_uptodate)) {
       folioPutRefs(dst, 1); // migrate_folio_undo_dst(), dst not locked yet
       return { rc: -EAGAIN, dst: 0, wasMapped: false };
     }
@@ -141,7 +141,7 @@ function* migrateFolioUnmap(src: Pfn, at: MigrateAt): KGen<{ rc: number; dst: Pf
 function* migrateFolioMove(src: Pfn, dst: Pfn, wasMapped: boolean, at: MigrateAt): KGen<number> {
   const rc = moveToNewFolio(dst, src);
   if (rc) return rc;
-  current.k.mem.flags[dst] &= ~PG_isolated; // folio_add_lru()
+  current.k.mem.clearFlags(dst, PG_isolated); // folio_add_lru()
   if (wasMapped) yield* removeMigrationPtes(src, dst, at);
   yield* folioUnlock(dst);
   folioPutRefs(dst, 1); // the mappings hold it now, or nothing does and it is freed
@@ -171,15 +171,15 @@ function moveToNewFolio(dst: Pfn, src: Pfn): number {
   if (mapping) {
     touchMapping(mapping, true);
     folioRefAdd(dst, 1); // add cache reference
-    if (mem.flags[src] & PG_dirty) {
-      mem.flags[src] &= ~PG_dirty; // Move dirty while folio refs frozen and newfolio not yet exposed
-      mem.flags[dst] |= PG_dirty;
+    if (mem.testFlags(src, PG_dirty)) {
+      mem.clearFlags(src, PG_dirty); // Move dirty while folio refs frozen and newfolio not yet exposed
+      mem.setFlags(dst, PG_dirty);
     }
     mapping.pages.store(mem.index[src], dst); // xas_store()
     mem.refcount[src] -= 1; // folio_ref_unfreeze(folio, expected_count - nr)
   }
   // folio_migrate_flags()
-  mem.flags[dst] |= mem.flags[src] & (PG_has_data | PG_swapbacked | PG_uptodate | PG_referenced | PG_dirty);
+  mem.setFlags(dst, mem.testFlags(src, PG_has_data | PG_swapbacked | PG_uptodate | PG_referenced | PG_dirty));
   return 0;
 }
 
@@ -221,7 +221,7 @@ function* removeMigrationPte(src: Pfn, dst: Pfn, vma: Vma, address: Vaddr): KGen
     let flags = vmaPageProt(vma) | _PAGE_ACCESSED; // mk_pte(new, vma->vm_page_prot)
     const old = pteFlags(oldPte);
     if (!(old & _PAGE_SWP_MIG_YOUNG)) flags &= ~_PAGE_ACCESSED; // pte_mkold()
-    if (mem.flags[dst] & PG_dirty && old & _PAGE_SWP_MIG_DIRTY) flags |= _PAGE_DIRTY; // pte_mkdirty()
+    if (mem.testFlags(dst, PG_dirty) && old & _PAGE_SWP_MIG_DIRTY) flags |= _PAGE_DIRTY; // pte_mkdirty()
     flags |= old & _PAGE_SOFT_DIRTY; // pte_mksoft_dirty(), else pte_clear_soft_dirty()
     if (isWritableMigrationPte(oldPte)) flags |= _PAGE_RW; // pte_mkwrite()
     else flags |= old & _PAGE_UFFD_WP; // pte_mkuffd_wp()

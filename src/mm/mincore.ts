@@ -110,7 +110,7 @@ function mincorePage(mapping: AddressSpace, index: number): number {
   if (mapping.kind === 'file' && index < mapping.sizePages && !mapping.pages.touched(index)) return 1;
   const pfn = mapping.pages.load(index) as Pfn;
   const mem = current.k.mem;
-  return pfn && mem.flags[mem.folioHead(pfn)] & PG_uptodate ? 1 : 0; // folio_test_uptodate()
+  return pfn && mem.testFlags(mem.folioHead(pfn), PG_uptodate) ? 1 : 0; // folio_test_uptodate()
 }
 
 /** mincore_swap() for a PTE's swap entry: 1 when the swap cache holds an uptodate folio for it. */
@@ -118,7 +118,7 @@ function mincoreSwap(offset: number): number {
   const folio = swapCacheGetFolio(offset);
   if (!folio) return 0;
   const mem = current.k.mem;
-  const present = mem.flags[mem.folioHead(folio)] & PG_uptodate ? 1 : 0;
+  const present = mem.testFlags(mem.folioHead(folio), PG_uptodate) ? 1 : 0;
   folioPutRefs(folio, 1);
   return present;
 }

@@ -176,7 +176,7 @@ export function canChangePmdWritable(vma: Vma, v: Pte): boolean {
   const head = ptePfn(v);
   touchFolio(head, false);
   if (!(vma.flags & VM_SHARED)) return !isHugeZeroPmd(v) && mem.type[head] === PT_ANON && mem.entireMapcount[head] === 1;
-  return pteDirty(v) || (mem.flags[head] & PG_dirty) !== 0;
+  return pteDirty(v) || mem.testFlags(head, PG_dirty) !== 0;
 }
 
 /** change_protection() → change_protection_range(): walk PGD → PUD → PMD. Returns the pages changed. */
@@ -318,7 +318,7 @@ function protNumaSkip(vma: Vma, oldpte: Pte, targetNode: number): boolean {
   // Also skip shared copy-on-write pages.
   if (isCowMapping(vma.flags) && folioMaybeMappedShared(head, pfn)) return true;
   // While migration can move some dirty pages, it cannot move them all from MIGRATE_ASYNC context.
-  if (mem.type[head] === PT_FILE && mem.flags[head] & PG_dirty) return true;
+  if (mem.type[head] === PT_FILE && mem.testFlags(head, PG_dirty)) return true;
   // Don't mess with PTEs if page is already on the node a single-threaded process is running on.
   return targetNode === FOLIO_NID;
 }

@@ -201,9 +201,23 @@ export class PhysMem {
 
   /** compound_head(): folios are naturally aligned, so the head is found by masking. */
   folioHead(pfn: Pfn): Pfn {
-    if ((this.flags[pfn] & PG_tail) === 0) return pfn;
+    if (this.testFlags(pfn, PG_tail) === 0) return pfn;
     const nr = 1 << this.order[pfn];
     return asPfn(pfn - (pfn % nr));
+  }
+  /**
+   * Page flags, bit by bit as the kernel's test_bit()/set_bit()/clear_bit() on folio->flags: every
+   * access outside the allocator goes through these three, so that the explorer's race check
+   * (src/scenarios/access_check.ts) sees which bits a step reads and writes.
+   */
+  testFlags(pfn: number, bits: number): number {
+    return this.flags[pfn] & bits;
+  }
+  setFlags(pfn: number, bits: number): void {
+    this.flags[pfn] |= bits;
+  }
+  clearFlags(pfn: number, bits: number): void {
+    this.flags[pfn] &= ~bits;
   }
   folioNr(head: Pfn): number {
     return 1 << this.order[head];

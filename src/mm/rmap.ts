@@ -41,19 +41,19 @@ import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
   touchFolio(mem.folioHead(pfn), true);
-  mem.flags[mem.folioHead(pfn)] |= PG_swapbacked;
+  mem.setFlags(mem.folioHead(pfn), PG_swapbacked);
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
-    mem.flags[pfn + i] |= PG_anon_exclusive;
+    mem.setFlags(pfn + i, PG_anon_exclusive);
   }
 }
 /** folio_add_new_anon_rmap() with RMAP_LEVEL_PMD. */
 export function folioAddNewAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
   touchFolio(head, true);
-  mem.flags[head] |= PG_swapbacked;
+  mem.setFlags(head, PG_swapbacked);
   mem.entireMapcount[head]++;
-  mem.flags[head] |= PG_anon_exclusive;
+  mem.setFlags(head, PG_anon_exclusive);
 }
 /**
  * folio_add_anon_rmap_pte(), or folio_add_new_anon_rmap() for a folio read from swap that was
@@ -64,7 +64,7 @@ export function folioAddAnonRmapPte(pfn: Pfn, exclusive: boolean): void {
   const mem = current.k.mem;
   touchFolio(mem.folioHead(pfn), true);
   mem.mapcount[pfn]++;
-  if (exclusive) mem.flags[pfn] |= PG_anon_exclusive;
+  if (exclusive) mem.setFlags(pfn, PG_anon_exclusive);
 }
 /** folio_add_file_rmap_ptes(). */
 export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
@@ -87,7 +87,7 @@ export function folioTryDupAnonRmapPtes(pfn: Pfn, nr: number): void {
   touchFolio(mem.folioHead(pfn), true);
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
-    mem.flags[pfn + i] &= ~PG_anon_exclusive;
+    mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
 }
 /** folio_try_dup_anon_rmap_pmd(). */
@@ -95,21 +95,21 @@ export function folioTryDupAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
   touchFolio(head, true);
   mem.entireMapcount[head]++;
-  mem.flags[head] &= ~PG_anon_exclusive;
+  mem.clearFlags(head, PG_anon_exclusive);
 }
 /** folio_remove_rmap_ptes(). */
 export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
   touchFolio(mem.folioHead(pfn), true);
   for (let i = 0; i < nr; i++) {
-    if (--mem.mapcount[pfn + i] === 0) mem.flags[pfn + i] &= ~PG_anon_exclusive;
+    if (--mem.mapcount[pfn + i] === 0) mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
 }
 /** folio_remove_rmap_pmd(). */
 export function folioRemoveRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
   touchFolio(head, true);
-  if (--mem.entireMapcount[head] === 0) mem.flags[head] &= ~PG_anon_exclusive;
+  if (--mem.entireMapcount[head] === 0) mem.clearFlags(head, PG_anon_exclusive);
 }
 
 // ---- page reclaim's rmap walk (file and shmem folios) ---------------------------------------------
@@ -148,16 +148,16 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
       return false;
     }
     const subpage = ptePfn(yield* ptepGet(pvmw.pte));
-    const anonExclusive = mem.type[head] === PT_ANON && (mem.flags[subpage] & PG_anon_exclusive) !== 0;
+    const anonExclusive = mem.type[head] === PT_ANON && mem.testFlags(subpage, PG_anon_exclusive) !== 0;
     const pteval = yield* ptepClearFlush(vma, pvmw.address, pvmw.pte);
-    if (pteDirty(pteval)) mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+    if (pteDirty(pteval)) mem.setFlags(head, PG_dirty); // folio_mark_dirty()
     if (mem.type[head] === PT_ANON) {
       touchFolio(head, true);
-      if (!(mem.flags[head] & PG_swapbacked)) {
+      if (!mem.testFlags(head, PG_swapbacked)) {
         // MADV_FREE page check: a lazyfree folio written since is redirtied and kept.
-        if (mem.flags[head] & PG_dirty) {
+        if (mem.testFlags(head, PG_dirty)) {
           yield* setPte(pvmw.pte, pteval);
-          mem.flags[head] |= PG_swapbacked; // folio_set_swapbacked()
+          mem.setFlags(head, PG_swapbacked); // folio_set_swapbacked()
           yield* pageVmaMappedWalkDone(pvmw); // walk_abort
           return false;
         }
@@ -166,7 +166,7 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
         const entry = folioSwapOffset(head); // page_swap_entry()
         if (!entry) throw new ModelBug(`try_to_unmap_one: anonymous folio ${head} is not in the swap cache`);
         swapDuplicate(entry);
-        if (anonExclusive) mem.flags[subpage] &= ~PG_anon_exclusive; // folio_try_share_anon_rmap_pte()
+        if (anonExclusive) mem.clearFlags(subpage, PG_anon_exclusive); // folio_try_share_anon_rmap_pte()
         addMmCounter(vma.mm, MM_ANONPAGES, -1); // dec_mm_counter()
         addMmCounter(vma.mm, MM_SWAPENTS, 1); // inc_mm_counter()
         // swp_entry_to_pte(), with the exclusive, soft-dirty and uffd-wp bits carried over
@@ -242,12 +242,12 @@ export function* tryToMigrateOne(head: Pfn, vma: Vma, address: Vaddr): KGen<bool
   const pvmw = new PageVmaMappedWalk(head, mem.folioNr(head), vma, address);
   while (yield* pageVmaMappedWalk(pvmw)) {
     const subpage = ptePfn(yield* ptepGet(pvmw.pte));
-    const anonExclusive = mem.type[head] === PT_ANON && (mem.flags[subpage] & PG_anon_exclusive) !== 0;
+    const anonExclusive = mem.type[head] === PT_ANON && mem.testFlags(subpage, PG_anon_exclusive) !== 0;
     const pteval = yield* ptepClearFlush(vma, pvmw.address, pvmw.pte);
-    if (pteDirty(pteval)) mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+    if (pteDirty(pteval)) mem.setFlags(head, PG_dirty); // folio_mark_dirty()
     const writable = pteWrite(pteval);
     // folio_try_share_anon_rmap_pte() cannot fail without GUP pins: the page stops being exclusive.
-    if (anonExclusive) mem.flags[subpage] &= ~PG_anon_exclusive;
+    if (anonExclusive) mem.clearFlags(subpage, PG_anon_exclusive);
     const kind = writable ? SWP_MIGRATION_WRITE : anonExclusive ? SWP_MIGRATION_READ_EXCLUSIVE : SWP_MIGRATION_READ;
     let flags = pteFlags(pteval) & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP); // pte_swp_mksoft_dirty(), pte_swp_mkuffd_wp()
     if (pteYoung(pteval)) flags |= _PAGE_SWP_MIG_YOUNG; // make_migration_entry_young()

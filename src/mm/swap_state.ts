@@ -68,8 +68,8 @@ function setSwapRaVal(vma: Vma, v: number): void {
 export function swapUpdateReadahead(folio: Pfn, vma: Vma, addr: Vaddr): void {
   const k = current.k;
   touchFolio(folio, true);
-  const readahead = (k.mem.flags[folio] & PG_readahead) !== 0; // folio_test_clear_readahead()
-  k.mem.flags[folio] &= ~PG_readahead;
+  const readahead = k.mem.testFlags(folio, PG_readahead) !== 0; // folio_test_clear_readahead()
+  k.mem.clearFlags(folio, PG_readahead);
   const raVal = getSwapRaVal(vma);
   let hits = swapRaHits(raVal);
   if (readahead) hits = Math.min(hits + 1, SWAP_RA_HITS_MAX);
@@ -152,7 +152,7 @@ function* swapVmaReadahead(targEntry: number, vmf: VmFault): KGen<Pfn | 0> {
       pte = -1;
       const folio = __readSwapCacheAsync(swpOffset(pentry), out);
       if (!folio) continue;
-      if (out.allocated && addr !== vmf.address) current.k.mem.flags[folio] |= PG_readahead; // folio_set_readahead()
+      if (out.allocated && addr !== vmf.address) current.k.mem.setFlags(folio, PG_readahead); // folio_set_readahead()
       folioPutRefs(folio, 1);
     }
     if (pte >= 0) yield* pteUnmap(pte);

@@ -117,7 +117,7 @@ export function addToSwap(head: Pfn): boolean {
   const offset = folioAllocSwap();
   if (!offset) return false;
   swapCacheAddFolio(head, offset);
-  current.k.mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+  current.k.mem.setFlags(head, PG_dirty); // folio_mark_dirty()
   return true;
 }
 
@@ -131,7 +131,7 @@ export function folioFreeSwap(head: Pfn): boolean {
   const offset = folioSwapOffset(head);
   if (!offset || swapCount(offset) !== 0) return false; // folio_swapped()
   swapCacheDelFolio(head); // swap_cache_del_folio()
-  current.k.mem.flags[head] |= PG_dirty; // folio_set_dirty()
+  current.k.mem.setFlags(head, PG_dirty); // folio_set_dirty()
   return true;
 }
 
@@ -187,7 +187,7 @@ export function __readSwapCacheAsync(offset: number, out: ReadSwapOut): Pfn | 0 
   if (v & SWAP_HAS_CACHE) throw new ModelBug(`swap slot ${offset} held by a folio the swap cache does not hold`);
   const folio = k.mem.allocPages(0, PT_ANON);
   if (folio < 0) return 0;
-  k.mem.flags[folio] |= PG_swapbacked | PG_uptodate; // __folio_set_swapbacked(); swap_read_folio()
+  k.mem.setFlags(folio, PG_swapbacked | PG_uptodate); // __folio_set_swapbacked(); swap_read_folio()
   swapInfo().swapMap[offset] = v | SWAP_HAS_CACHE; // swapcache_prepare()
   swapCacheAddFolio(folio, offset);
   out.allocated = true;
@@ -263,7 +263,7 @@ function* tryToReclaimSwap(offset: number): KGen<void> {
     if (needReclaim && si.swapMap[offset] === SWAP_HAS_CACHE) {
       // swap_only_has_cache(): no PTE holds the slot
       swapCacheDelFolio(head); // swap_cache_del_folio()
-      current.k.mem.flags[head] |= PG_dirty; // folio_set_dirty()
+      current.k.mem.setFlags(head, PG_dirty); // folio_set_dirty()
     }
     yield* folioUnlock(head);
   }

@@ -176,7 +176,7 @@ function* unusePte(vma: Vma, pmdp: number, addr: Vaddr, offset: number, folio: P
     addMmCounter(vma.mm, MM_ANONPAGES, 1);
     folioRefAdd(folio, 1); // folio_get()
     folioAddAnonRmapPte(folio, pteSwpExclusive(oldPte));
-    current.k.mem.flags[folio] |= PG_has_data;
+    current.k.mem.setFlags(folio, PG_has_data);
     const newPte = mkPte(folio, vmaPageProt(vma)) + (pteFlags(oldPte) & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP)); // pte_mkold(mk_pte())
     yield* setPte(pte, newPte);
     swapFreeNr(offset, 1); // swap_free()

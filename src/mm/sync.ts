@@ -124,11 +124,11 @@ export function rwsemUpWrite(s: RwSem): void {
 }
 
 export function folioIsLocked(pfn: number): boolean {
-  return (current.k.mem.flags[pfn] & PG_locked) !== 0;
+  return current.k.mem.testFlags(pfn, PG_locked) !== 0;
 }
 export function folioSetLocked(pfn: number): void {
   if (folioIsLocked(pfn)) throw new Violation('deadlock', `folio ${pfn} lock blocks forever`);
-  current.k.mem.flags[pfn] |= PG_locked;
+  current.k.mem.setFlags(pfn, PG_locked);
 }
 /** The folio is unlocked, as a waiter resumed by the driver finds it; alone on its CPU, locked forever. */
 export function folioWaitUnlocked(pfn: number): void {
@@ -136,7 +136,7 @@ export function folioWaitUnlocked(pfn: number): void {
 }
 export function folioClearLocked(pfn: number): void {
   if (!folioIsLocked(pfn)) throw new ModelBug(`unlock of unlocked folio ${pfn}`);
-  current.k.mem.flags[pfn] &= ~PG_locked;
+  current.k.mem.clearFlags(pfn, PG_locked);
 }
 
 export function rcuEnter(): void {

@@ -160,7 +160,7 @@ export function* tcpZerocopy(mm: MmStruct, address: Vaddr, len: number): KGen<Ze
   for (let i = 0; i < len / PAGE_SIZE; i++) {
     const page = mem.allocPages(0, PT_KERNEL);
     if (page < 0) break;
-    mem.flags[page] |= PG_uptodate | PG_has_data;
+    mem.setFlags(page, PG_uptodate | PG_has_data);
     received.push(page);
   }
   let res: ZerocopyResult = { ret: -ENOMEM, length: 0 };

@@ -294,7 +294,7 @@ function* mfillAtomicPteCopy(dstPmd: number, dstVma: Vma, dstAddr: Vaddr): KGen<
   const folio = k.mem.allocPages(0, PT_ANON);
   if (folio < 0) return -ENOMEM;
   // copy_from_user() of the source page (it holds data), then __folio_mark_uptodate().
-  k.mem.flags[folio] |= PG_has_data | PG_uptodate;
+  k.mem.setFlags(folio, PG_has_data | PG_uptodate);
   const ret = yield* mfillAtomicInstallPte(dstPmd, dstVma, dstAddr, folio);
   if (ret) folioPutRefs(folio, 1);
   return ret;

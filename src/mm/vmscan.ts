@@ -31,8 +31,8 @@ export type ShrinkResult = 'unmapped' | 'still-mapped' | 'locked' | 'not-page-ca
 export function folioIsolateLru(head: Pfn): boolean {
   const mem = current.k.mem;
   touchFolio(head, true);
-  if (mem.flags[head] & PG_isolated) return false; // folio_test_clear_lru()
-  mem.flags[head] |= PG_isolated;
+  if (mem.testFlags(head, PG_isolated)) return false; // folio_test_clear_lru()
+  mem.setFlags(head, PG_isolated);
   mem.refcount[head]++; // folio_get()
   return true;
 }
@@ -40,7 +40,7 @@ export function folioIsolateLru(head: Pfn): boolean {
 /** folio_putback_lru() (mm/vmscan.c, 6.18): back on the LRU (folio_add_lru()), and drop the isolation reference. */
 export function folioPutbackLru(head: Pfn): void {
   touchFolio(head, true);
-  current.k.mem.flags[head] &= ~PG_isolated;
+  current.k.mem.clearFlags(head, PG_isolated);
   folioPutRefs(head, 1);
 }
 
@@ -86,7 +86,7 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
     const anon = mem.type[head] === PT_ANON;
     let locked = true;
     // Anonymous process memory has backing store? (A lazyfree folio needs none.)
-    if (anon && mem.flags[head] & PG_swapbacked && !folioSwapOffset(head) && !addToSwap(head)) {
+    if (anon && mem.testFlags(head, PG_swapbacked) && !folioSwapOffset(head) && !addToSwap(head)) {
       result = 'no-swap'; // activate_locked_split: no swap space
     } else {
       if (folioMapped(head)) yield* tryToUnmap(head, anonAt);
@@ -98,7 +98,7 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
           // VM_LOCKED mapping (try_to_unmap_one() mlocks the folio) and a folio UFFDIO_MOVE took
           // out of the VMA the walk looks at (rmap.ts).
           folioFreeSwap(head);
-        } else if (mem.flags[head] & PG_dirty) {
+        } else if (mem.testFlags(head, PG_dirty)) {
           locked = yield* pageoutAnon(head);
         } else {
           removeSwapMapping(head);
@@ -136,7 +136,7 @@ function removeSwapMapping(head: Pfn): void {
  */
 function* pageoutAnon(head: Pfn): KGen<boolean> {
   const mem = current.k.mem;
-  mem.flags[head] &= ~PG_dirty; // folio_clear_dirty_for_io()
+  mem.clearFlags(head, PG_dirty); // folio_clear_dirty_for_io()
   // swap_writeout(): a folio no swap PTE holds any more (a zap freed its slot meanwhile) gives up
   // its swap instead (folio_free_swap(), which dirties it), then out_unlock; PAGE_SUCCESS, not
   // under writeback but dirty: keep, and the isolation reference is the last.
@@ -146,10 +146,10 @@ function* pageoutAnon(head: Pfn): KGen<boolean> {
   }
   // is_folio_zero_filled(): swap_zeromap_folio_set() and no I/O; the folio is clean and not under
   // writeback, so reclaim frees it at once (folio_trylock(), __remove_mapping()).
-  if (!(mem.flags[head] & PG_has_data)) {
+  if (!mem.testFlags(head, PG_has_data)) {
     yield* folioUnlock(head);
     if (!(yield* folioTrylock(head))) return false; // keep
-    if (mem.flags[head] & PG_dirty) return true; // keep_locked
+    if (mem.testFlags(head, PG_dirty)) return true; // keep_locked
     removeSwapMapping(head);
     return true;
   }

@@ -179,6 +179,27 @@ export function khugepagedCollapsed(): number | undefined {
   }
 }
 
+const DAMON_KDAMONDS = '/sys/kernel/mm/damon/admin/kdamonds';
+
+/**
+ * The DAMON worker threads (kdamonds) running on this machine, by index; empty when none or no
+ * DAMON. A kdamond samples accesses by walking the rmap of the folios it checks, under their
+ * folio lock, and a DAMOS `pageout` scheme reclaims on its own: either can make the kernel keep or
+ * drop pages the model's MADV_PAGEOUT and MADV_COLD decide otherwise. There is no counter that
+ * says whether one did during a run (as khugepaged's pages_collapsed does), so `ptlab diff` only
+ * names them next to a mismatch of a script that reclaims.
+ */
+export function runningKdamonds(): number[] {
+  try {
+    const n = Number(readFileSync(`${DAMON_KDAMONDS}/nr_kdamonds`, 'utf8').trim());
+    const on: number[] = [];
+    for (let i = 0; i < n; i++) if (readFileSync(`${DAMON_KDAMONDS}/${i}/state`, 'utf8').trim() === 'on') on.push(i);
+    return on;
+  } catch {
+    return [];
+  }
+}
+
 function statusOf(code: number | null): RunnerStatus {
   for (const [k, v] of Object.entries(RUNNER_EXIT)) if (v === code) return k as RunnerStatus;
   return code === null ? 'killed' : 'internal';

@@ -6,7 +6,9 @@
  * order of two steps that do not commute. Reads cannot be seen this way, except the reads of CPUs'
  * TLBs, which go through a proxy while the step runs (watchTlbReads()): a sanitizer that reads
  * another CPU's TLB without recording it hid a break-before-make breach from DPOR once (issue 12).
- * Other reads are left to the commutation check of src/explore/oracles.ts and to naive enumeration.
+ * Reads of frames, page-flag bits and entries are checked by access_check.ts (a race check of
+ * real accesses against the footprints); the rest are left to the commutation check of
+ * src/explore/oracles.ts and to naive enumeration.
  * Slow, for tests: scenario kernels have a handful of tables.
  */
 import type { Kernel, RwSem } from '../mm/mm_types.js';
@@ -49,7 +51,7 @@ export function observe(k: Kernel): Digest {
   }
   const mem = k.mem;
   for (let p = 1; p < mem.top; p++) {
-    if (mem.flags[p] & PG_locked) d.set(obj(OBJ.folio, p), 'locked');
+    if (mem.testFlags(p, PG_locked)) d.set(obj(OBJ.folio, p), 'locked');
     if (mem.type[p] === PT_FREE || mem.type[p] === PT_PAGETABLE || mem.folioHead(p as Pfn) !== p) continue;
     let maps = `${mem.entireMapcount[p]}`;
     for (let i = 0; i < mem.folioNr(p as Pfn); i++) maps += `,${mem.mapcount[p + i]}`;

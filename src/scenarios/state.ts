@@ -92,7 +92,7 @@ function frames(n: Namer, out: string[]): void {
     if (mem.type[p] === PT_FREE || mem.type[p] === PT_PAGETABLE) continue;
     if (mem.folioHead(p as never) !== p) continue;
     const name = n.frames.get(p) ?? `unmapped-type${mem.type[p]}`;
-    rows.push(`  ${name} t${mem.type[p]} o${mem.order[p]} f${mem.flags[p]} r${mem.refcount[p]} m${mem.mapcount[p]} e${mem.entireMapcount[p]}`);
+    rows.push(`  ${name} t${mem.type[p]} o${mem.order[p]} f${mem.testFlags(p, 0xffff)} r${mem.refcount[p]} m${mem.mapcount[p]} e${mem.entireMapcount[p]}`);
   }
   out.push(...rows.sort());
 }

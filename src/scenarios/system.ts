@@ -21,6 +21,7 @@ import { kernelSnapshot, lockName } from '../view/snapshot.js';
 import { canonicalState } from './state.js';
 import { ForkError, Restorer } from './fork.js';
 import { observe, privateTables, undeclaredReads, undeclaredWrites, watchTlbReads } from './footprint_check.js';
+import { AccessCheck } from './access_check.js';
 import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, observationPlan, observeOutcome, pageGranular, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
 
 const GEN_API: ModelApi = genApi;
@@ -183,6 +184,8 @@ class ModelInstance implements Instance {
   private readonly unitsDone: number[] = [];
 
   private readonly copy: Restorer<Kernel>;
+  /** With checkFootprints: the race check of real accesses against the footprints (access_check.ts). */
+  private readonly accesses: AccessCheck | null;
   private disposed = false;
   /** Anomalies the allow-list accepted, or outcomes a capped set could not explain, in this execution (reported through `tolerated()`). */
   private allowed: Finding[] | null = null;
@@ -190,7 +193,7 @@ class ModelInstance implements Instance {
   constructor(
     private readonly scn: Scenario,
     private readonly template: Template,
-    private readonly checkFootprints = false,
+    private readonly checkFootprints: boolean | 'accesses' = false,
     /** Whether trace steps get snapshots (only a JSON document shows them). */
     private readonly snapshots = true,
     /** Compare the end with the sequential orders' outcomes (explain.ts); undefined: no such check. */
@@ -227,6 +230,7 @@ class ModelInstance implements Instance {
       }
     }
     this.tasks.sort((a, b) => a.cpu - b.cpu);
+    this.accesses = checkFootprints ? new AccessCheck(this.k, this.nTasks) : null;
     for (const t of this.tasks) this.start(t);
   }
 
@@ -239,10 +243,12 @@ class ModelInstance implements Instance {
   private start(t: CpuTask): void {
     const rec = this.k.rec;
     rec.start();
+    this.accesses?.begin();
     try {
       this.advance(t, undefined);
     } finally {
       rec.stop();
+      this.accesses?.endStart(this.tasks.indexOf(t), t.name);
     }
     if (rec.writes.length) {
       throw new ModelBug(`task '${t.name}' on CPU ${t.cpu} writes the kernel before its first step (objects ${rec.writes.join(', ')}): give it a scheduling point first`);
@@ -303,21 +309,36 @@ class ModelInstance implements Instance {
   step(i: number, choice?: number): void {
     if (!this.checkFootprints) return this.run(i, choice);
     const declared = this.pending(i)!;
+    if (this.checkFootprints === 'accesses') return this.runChecked(i, choice, declared);
     const before = observe(this.k);
     const mine = privateTables(this.k);
     const tlbs = watchTlbReads(this.k);
     let read: number[];
     try {
-      this.run(i, choice);
+      this.runChecked(i, choice, declared);
     } finally {
       read = tlbs.stop();
     }
-    if (declared.global) return;
     const rec = this.k.rec;
+    if (declared.global) return;
     const bad = undeclaredWrites(mine, before, observe(this.k), [...declared.writes, ...rec.writes]);
     if (bad.length) throw new ModelBug(`step '${declared.label}' of task ${i} wrote what its footprint does not declare: ${bad.join(', ')}`);
     const unread = undeclaredReads(read, [...declared.reads, ...declared.writes, ...rec.reads, ...rec.writes]);
     if (unread.length) throw new ModelBug(`step '${declared.label}' of task ${i} read what its footprint does not declare: ${unread.join(', ')}`);
+  }
+
+  /** Run step i under the race check of its real accesses (access_check.ts). */
+  private runChecked(i: number, choice: number | undefined, declared: StepInfo): void {
+    const check = this.accesses!;
+    check.begin();
+    try {
+      this.run(i, choice);
+    } catch (e) {
+      check.abort();
+      throw e;
+    }
+    const rec = this.k.rec;
+    check.endStep(i, { reads: [...declared.reads, ...rec.reads], writes: [...declared.writes, ...rec.writes], global: declared.global }, declared.label);
   }
 
   /** What the last step touched beyond its footprint, as model code recorded it (src/mm/objects.ts). */
@@ -491,10 +512,12 @@ export interface SystemOptions {
   /** Model settings over the scenario's own config lines (`version=7.0`, `arch=arm64`). */
   readonly settings?: Readonly<Record<string, string>>;
   /**
-   * Check after every step that it wrote only objects its footprint declares (footprint_check.ts);
-   * a step that did not is an internal error. Slow: for tests.
+   * Check after every step that it wrote only objects its footprint declares (footprint_check.ts),
+   * and that every word it really read or wrote is ordered by the footprints against the other
+   * tasks' accesses to it (access_check.ts); a step that did not is an internal error. `accesses`:
+   * the second check alone, which is several times cheaper. Slow: for tests.
    */
-  readonly checkFootprints?: boolean;
+  readonly checkFootprints?: boolean | 'accesses';
   /** Trace steps get kernel snapshots (default); false when no trace will be shown as a JSON document. */
   readonly snapshots?: boolean;
   /**

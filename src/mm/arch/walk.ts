@@ -130,7 +130,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
       const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
       if ((pteFlags(pmdv) & want) !== want) pt.set(pmdp, pmdv + (want & ~pteFlags(pmdv)));
       const pfn = pmdPfn(pmdv);
-      if (write) k.mem.flags[pfn + pteIndex(addr)] |= PG_has_data; // the store reaches this page
+      if (write) k.mem.setFlags(pfn + pteIndex(addr), PG_has_data); // the store reaches this page
       tlb.fill2m(mm.id, block, pfn, k.mem.gen[pfn], (pteFlags(pmdv) & _PAGE_RW) !== 0);
       return pmdp;
     }
@@ -146,7 +146,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
   const want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
   if ((pteFlags(pte) & want) !== want) pt.set(ptep, pte + (want & ~pteFlags(pte))); // hardware A/D update
   const pfn = ptePfn(pte);
-  if (write) k.mem.flags[pfn] |= PG_has_data; // the store reaches this page
+  if (write) k.mem.setFlags(pfn, PG_has_data); // the store reaches this page
   tlb.fill4k(mm.id, pageNumber(addr), pfn, k.mem.gen[pfn], (pte & _PAGE_RW) !== 0);
   return ptep;
 }
@@ -159,14 +159,14 @@ function tlbHit(mm: MmStruct, addr: Vaddr, write: boolean): boolean {
   const s = Tlb.slot4k(vpn);
   if (tlb.vpn[s] === vpn && tlb.mm[s] === mm.id && (!write || tlb.write[s])) {
     if (k.mem.gen[tlb.pfn[s]] !== tlb.gen[s]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a TLB entry for ${addr} whose frame ${tlb.pfn[s]} was freed and reused`);
-    if (write) k.mem.flags[tlb.pfn[s]] |= PG_has_data;
+    if (write) k.mem.setFlags(tlb.pfn[s], PG_has_data);
     return true;
   }
   const block = Math.floor(addr / PMD_SIZE);
   const h = Tlb.slot2m(block);
   if (tlb.hvpn[h] === block && tlb.hmm[h] === mm.id && (!write || tlb.hwrite[h])) {
     if (k.mem.gen[tlb.hpfn[h]] !== tlb.hgen[h]) throw new Violation('stale-tlb', `CPU ${current.cpu.id} used a huge TLB entry for ${addr} whose frame was freed and reused`);
-    if (write) k.mem.flags[tlb.hpfn[h] + pteIndex(addr)] |= PG_has_data;
+    if (write) k.mem.setFlags(tlb.hpfn[h] + pteIndex(addr), PG_has_data);
     return true;
   }
   return false;

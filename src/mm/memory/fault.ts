@@ -266,7 +266,7 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
   }
   // The fault's reference becomes the mapping's (folio_ref_add(folio, nr_pages - 1)).
   folioAddNewAnonRmapPtes(folio, 1); // (folio_add_anon_rmap_ptes() with RMAP_EXCLUSIVE)
-  k.mem.flags[folio] |= PG_has_data;
+  k.mem.setFlags(folio, PG_has_data);
   yield* setPte(vmf.pte, pte); // set_ptes()
   yield* folioUnlock(folio);
   if (vmf.flags & FAULT_FLAG_WRITE) {
@@ -341,7 +341,7 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   // alloc_anon_folio(): anonymous mTHP sizes are all "never" here, so an order-0 folio.
   const folio = k.mem.allocPages(0, PT_ANON);
   if (folio < 0) return VM_FAULT_OOM;
-  k.mem.flags[folio] |= PG_uptodate; // __folio_mark_uptodate(): contents before the PTE
+  k.mem.setFlags(folio, PG_uptodate); // __folio_mark_uptodate(): contents before the PTE
   let entry = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED);
   if (vma.flags & VM_WRITE) entry = pteSetFlags(entry, _PAGE_RW | _PAGE_DIRTY);
   vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
@@ -421,7 +421,7 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   if (prep) return prep;
   const nw = k.mem.allocPages(0, PT_ANON);
   if (nw < 0) return VM_FAULT_OOM;
-  k.mem.flags[nw] |= PG_uptodate | (oldPfn ? k.mem.flags[oldPfn] & PG_has_data : 0); // __wp_page_copy_user()
+  k.mem.setFlags(nw, PG_uptodate | (oldPfn ? k.mem.testFlags(oldPfn, PG_has_data) : 0)); // __wp_page_copy_user()
   vmf.pte = yield* pteOffsetMapLock(mm, vmf.pmd, vmf.address, vmf);
   if (vmf.pte < 0) {
     folioPutRefs(nw, 1);
@@ -528,7 +528,7 @@ function* doCowFault(vmf: VmFault): KGen<number> {
     folioPutRefs(cow, 1);
     return ret;
   }
-  k.mem.flags[cow] |= PG_uptodate | (k.mem.flags[vmf.page] & PG_has_data); // copy_user_highpage() + __folio_mark_uptodate()
+  k.mem.setFlags(cow, PG_uptodate | k.mem.testFlags(vmf.page, PG_has_data)); // copy_user_highpage() + __folio_mark_uptodate()
   ret |= yield* finishFault(vmf);
   const head = k.mem.folioHead(vmf.page as Pfn);
   yield* folioUnlock(head);
@@ -668,7 +668,7 @@ export function* setPteRange(vmf: VmFault, pfn: Pfn, nr: number, addr: Vaddr, pt
   if (write) {
     flags |= _PAGE_DIRTY;
     if (vma.flags & VM_WRITE) flags |= _PAGE_RW; // maybe_mkwrite()
-  } else if (flags & _PAGE_RW && k.mem.flags[head] & PG_dirty) {
+  } else if (flags & _PAGE_RW && k.mem.testFlags(head, PG_dirty)) {
     flags |= _PAGE_DIRTY;
   }
   if (write && !(vma.flags & VM_SHARED)) {

@@ -68,7 +68,7 @@ function* insertPageIntoPteLocked(vma: Vma, pte: number, page: Pfn, prot: number
     pteval = mkPte(page, prot | _PAGE_SPECIAL);
   } else {
     folioRefAdd(head, 1); // folio_get()
-    if (mem.flags[head] & PG_swapbacked) throw new ModelBug('insert_page() of a swap-backed page: the model lends only socket pages');
+    if (mem.testFlags(head, PG_swapbacked)) throw new ModelBug('insert_page() of a swap-backed page: the model lends only socket pages');
     addMmCounter(vma.mm, MM_FILEPAGES, 1); // inc_mm_counter(mm, mm_counter_file(folio))
     folioAddFileRmapPtes(page, 1);
   }

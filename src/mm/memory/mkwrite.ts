@@ -85,7 +85,7 @@ function* finishMkwriteFault(vmf: VmFault): KGen<number> {
 export function* faultDirtySharedPage(vmf: VmFault): KGen<number> {
   const head = current.k.mem.folioHead(vmf.page as Pfn);
   touchFolio(head, true);
-  current.k.mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+  current.k.mem.setFlags(head, PG_dirty); // folio_mark_dirty()
   yield* folioUnlock(head);
   return 0;
 }

@@ -343,12 +343,12 @@ function* zapPresentFolioPtes(tlb: MmuGather, vma: Vma, head: Pfn, page: Pfn, pt
     let acc = 0;
     for (let i = 0; i < nr; i++) acc |= pteFlags(yield* ptepGetAndClear(pte + i));
     if (acc & _PAGE_DIRTY) {
-      mem.flags[head] |= PG_dirty; // folio_mark_dirty()
+      mem.setFlags(head, PG_dirty); // folio_mark_dirty()
       // tlb_delay_rmap(): the rmap must outlive the TLB entries of a dirty page.
       delayRmap = true;
       st.forceFlush = true;
     }
-    if (acc & _PAGE_ACCESSED) mem.flags[head] |= PG_referenced;
+    if (acc & _PAGE_ACCESSED) mem.setFlags(head, PG_referenced);
     st.rss[mmCounter(head)] -= nr;
   } else {
     for (let i = 0; i < nr; i++) yield* ptepGetAndClear(pte + i); // clear_full_ptes()

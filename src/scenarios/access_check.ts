@@ -1,0 +1,248 @@
+/**
+ * A race check of the footprints against what steps really read and write (issue 12's read side).
+ *
+ * DPOR runs one order of two steps it calls independent, and it calls them independent from their
+ * footprints (declared, plus what model code recorded: footprint.ts, src/mm/objects.ts). That is
+ * sound only if every pair of *real* conflicting accesses (the same memory word, one of them a
+ * write, from two tasks) is ordered by those footprints: then every order DPOR treats as equivalent
+ * keeps the two accesses in the same order, and each read sees the same value. The write check of
+ * footprint_check.ts compares digests and cannot see reads; this check watches the words
+ * themselves while a step runs (each frame's counts, flags and owner words in PhysMem, and each
+ * page-table entry through the table store) and keeps, per word, its last writer and the readers
+ * since, each with its step's place in the execution (dpor.ts EventLog: the same happens-before
+ * that DPOR computes from the footprints). A conflicting access not ordered after the earlier one
+ * is a footprint that lies, reported with both steps. Shadow memory of a frame or table starts
+ * again when the allocator frees it (as a race detector forgets freed memory): which frame an
+ * allocation returns is bookkeeping, not something a step decides on.
+ *
+ * A task's reads before its first step (ModelInstance.start()) are checked too: they happen before
+ * every step of every task in every execution, so a write of another task to the same word is an
+ * order the search never runs (the write first), whatever the footprints say.
+ *
+ * Page flags are watched bit by bit, as the kernel's bit operations on folio->flags are atomic per
+ * bit: PG_locked is the folio lock, which its lock steps declare (OBJ.folio), and does not race
+ * with a reader of PG_dirty. Slow (proxies on the frame arrays): for tests, with `checkFootprints`.
+ */
+import { ModelBug } from '../mm/bug.js';
+import type { Kernel } from '../mm/mm_types.js';
+import { EventLog, type Access } from '../explore/dpor.js';
+
+/**
+ * The PhysMem arrays indexed by frame: what a step reads or writes of a frame. Flags are not among
+ * them: they are read and written bit by bit through PhysMem.testFlags()/setFlags()/clearFlags()
+ * (lint keeps other code off the array), which are watched instead, one location per bit.
+ */
+const FRAME_WORDS = ['type', 'order', 'refcount', 'mapcount', 'entireMapcount', 'mapping', 'index', 'gen'] as const;
+const FLAG_METHODS = ['testFlags', 'setFlags', 'clearFlags'] as const;
+type FrameWord = (typeof FRAME_WORDS)[number];
+
+/** The table-store methods that read or write entries, wrapped while a step runs. */
+const ENTRY_METHODS = ['get', 'peek', 'scanNone', 'forEachEntry', 'populated', 'poke', 'alloc', 'free'] as const;
+
+interface Ev {
+  readonly task: number;
+  /** The event's number within its task (EventLog.local), 0 for a read before the first step. */
+  readonly local: number;
+  readonly label: string;
+}
+
+interface Shadow {
+  w: Ev | null;
+  r: Ev[];
+}
+
+type Touch = { loc: string; write: boolean };
+
+export class AccessCheck {
+  private readonly log: EventLog;
+  private readonly shadow = new Map<string, Shadow>();
+  private touches: Touch[] = [];
+  private undo: (() => void) | null = null;
+  /** Inside the allocator: its own bookkeeping is not a step's access. */
+  private inAllocator = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    nTasks: number,
+  ) {
+    this.log = new EventLog(nTasks);
+  }
+
+  /** Start watching the kernel's words (before a step, or a task's start). */
+  begin(): void {
+    this.touches = [];
+    const undo: (() => void)[] = [];
+    const mem = this.k.mem as unknown as Record<string, unknown>;
+    for (const name of FRAME_WORDS) {
+      const real = mem[name] as Uint8Array | Uint16Array | Int32Array;
+      const proxy = this.frameProxy(name, real);
+      mem[name] = proxy;
+      // PhysMem.grow() may replace the array while the step runs: keep the new one.
+      undo.push(() => {
+        if (mem[name] === proxy) mem[name] = real;
+      });
+    }
+    const memo = this.k.mem as unknown as Record<string, (...a: number[]) => unknown>;
+    for (const name of FLAG_METHODS) {
+      const real = memo[name];
+      memo[name] = (pfn: number, bits: number) => {
+        if (!this.inAllocator) for (let b = bits; b; b &= b - 1) this.touch(`flags[${pfn}] bit ${31 - Math.clz32(b & -b)}`, name !== 'testFlags');
+        return real.call(this.k.mem, pfn, bits);
+      };
+      undo.push(() => delete memo[name]);
+    }
+    for (const name of ['allocPages', 'freePages'] as const) {
+      const real = memo[name];
+      memo[name] = (...a: number[]) => {
+        this.inAllocator++;
+        try {
+          return real.apply(this.k.mem, a);
+        } finally {
+          this.inAllocator--;
+          if (name === 'freePages') this.forgetFrames(a[0], 1 << a[1]);
+        }
+      };
+      undo.push(() => delete memo[name]);
+    }
+    const pt = this.k.pt as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of ENTRY_METHODS) {
+      const real = pt[name];
+      pt[name] = (...a: unknown[]) => this.entryAccess(name, a, () => real.apply(this.k.pt, a));
+      undo.push(() => delete pt[name]);
+    }
+    this.undo = () => undo.forEach((f) => f());
+  }
+
+  /** Run a table-store method, noting the entries it reads or writes. */
+  private entryAccess(name: (typeof ENTRY_METHODS)[number], a: unknown[], run: () => unknown): unknown {
+    const byPtep = name === 'get' || name === 'scanNone';
+    const tid = byPtep ? Math.floor((a[0] as number) / 512) : (a[0] as number);
+    const idx = byPtep ? (a[0] as number) % 512 : (a[1] as number);
+    if (name === 'alloc') {
+      this.inAllocator++;
+      let made: unknown;
+      try {
+        made = run();
+      } finally {
+        this.inAllocator--;
+      }
+      this.forgetTable(made as number);
+      return made;
+    }
+    const result = run();
+    if (this.inAllocator) return result;
+    switch (name) {
+      case 'free':
+        this.forgetTable(tid);
+        break;
+      case 'get':
+      case 'peek':
+      case 'poke':
+        this.touch(`entry ${tid}:${idx}`, name === 'poke');
+        break;
+      case 'scanNone':
+        // The run of none entries and the entry that ends it.
+        for (let i = 0; i <= Math.min(result as number, 511 - idx); i++) this.touch(`entry ${tid}:${idx + i}`, false);
+        break;
+      case 'forEachEntry':
+      case 'populated':
+        for (let i = 0; i < 512; i++) this.touch(`entry ${tid}:${i}`, false);
+    }
+    return result;
+  }
+
+  private frameProxy(name: FrameWord, real: Uint8Array | Uint16Array | Int32Array): typeof real {
+    return new Proxy(real, {
+      get: (target, prop) => {
+        if (typeof prop === 'string' && prop.charCodeAt(0) >= 48 && prop.charCodeAt(0) <= 57) {
+          if (!this.inAllocator) this.touch(`${name}[${prop}]`, false);
+          return target[Number(prop)];
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+      set: (target, prop, value: number) => {
+        if (typeof prop !== 'string' || prop.charCodeAt(0) < 48 || prop.charCodeAt(0) > 57) return Reflect.set(target, prop, value, target);
+        target[Number(prop)] = value;
+        if (!this.inAllocator) this.touch(`${name}[${prop}]`, true);
+        return true;
+      },
+    });
+  }
+
+  private touch(loc: string, write: boolean): void {
+    this.touches.push({ loc, write });
+  }
+
+  private forgetFrames(pfn: number, nr: number): void {
+    const gone = (loc: string): boolean => {
+      const p = frameOf(loc);
+      return p >= pfn && p < pfn + nr;
+    };
+    for (const loc of [...this.shadow.keys()]) if (gone(loc)) this.shadow.delete(loc);
+    this.touches = this.touches.filter((t) => !gone(t.loc));
+  }
+
+  private forgetTable(tid: number): void {
+    if (!(tid > 0)) return;
+    const prefix = `entry ${tid}:`;
+    for (const loc of [...this.shadow.keys()]) if (loc.startsWith(prefix)) this.shadow.delete(loc);
+    this.touches = this.touches.filter((t) => !t.loc.startsWith(prefix));
+  }
+
+  /** Stop watching; nothing is checked (an exception ended the step). */
+  abort(): void {
+    this.undo?.();
+    this.undo = null;
+  }
+
+  /**
+   * Stop watching after a step of `task` whose footprint (declared and recorded) is `access`: place
+   * the step in the execution's happens-before and check each word it touched against the
+   * earlier accesses of other tasks. Throws a ModelBug naming both steps and the word.
+   */
+  endStep(task: number, access: Access, label: string): void {
+    this.abort();
+    const { clock } = this.log.races(task, access);
+    this.log.push(task, access, clock);
+    const ev: Ev = { task, local: clock[task], label };
+    const ordered = (e: Ev): boolean => e.task === task || (e.local > 0 && clock[e.task] >= e.local);
+    for (const t of this.touches) {
+      const s = this.shadowOf(t.loc);
+      const earlier = t.write ? [...(s.w ? [s.w] : []), ...s.r] : s.w ? [s.w] : [];
+      const bad = earlier.find((e) => !ordered(e));
+      if (bad) throw new ModelBug(race(t, ev, bad, bad === s.w));
+      if (t.write) {
+        s.w = ev;
+        s.r = [];
+      } else if (!s.r.some((e) => e.task === task && e.local === ev.local)) s.r.push(ev);
+    }
+  }
+
+  /** Stop watching after task `task` ran to its first step: its reads come before everything. */
+  endStart(task: number, label: string): void {
+    this.abort();
+    const ev: Ev = { task, local: 0, label };
+    for (const t of this.touches) if (!t.write) this.shadowOf(t.loc).r.push(ev);
+  }
+
+  private shadowOf(loc: string): Shadow {
+    let s = this.shadow.get(loc);
+    if (!s) this.shadow.set(loc, (s = { w: null, r: [] }));
+    return s;
+  }
+}
+
+/** The frame a location of FRAME_WORDS or of the flags is in; -1 for an entry. */
+function frameOf(loc: string): number {
+  const m = /^\w+\[(\d+)\]/.exec(loc);
+  return m ? Number(m[1]) : -1;
+}
+
+function race(t: Touch, now: Ev, before: Ev, beforeWrote: boolean): string {
+  const who = (e: Ev): string => (e.local === 0 ? `task ${e.task} ('${e.label}') before its first step` : `step '${e.label}' of task ${e.task}`);
+  return (
+    `${who(now)} ${t.write ? 'wrote' : 'read'} ${t.loc}, which ${who(before)} ${beforeWrote ? 'wrote' : 'read'}, ` +
+    `and no footprint orders the two: DPOR may run them the other way round as if nothing changed`
+  );
+}

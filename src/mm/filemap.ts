@@ -45,6 +45,17 @@ export function pageCacheLookup(mapping: AddressSpace, index: number): Pfn {
 }
 
 /**
+ * The folio (head) the page cache holds at index, 0 for none, read without scheduling points and
+ * without filling the cache: how writeback (writeback_get_folio()) and reclaim's LRU meet a
+ * page-cache folio, mapped or not. The read of the cache is recorded.
+ */
+export function peekPageCacheFolio(mapping: AddressSpace, index: number): Pfn | 0 {
+  touchMapping(mapping, false);
+  const pfn = mapping.pages.load(index);
+  return pfn ? current.k.mem.folioHead(pfn as Pfn) : 0;
+}
+
+/**
  * The running step reads or writes mapping's page cache: two paths that look up and replace the
  * same file's pages (a fault and a collapse, two collapses) do not commute (src/mm/objects.ts).
  */

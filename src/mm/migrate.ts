@@ -21,7 +21,6 @@
 import { EAGAIN, EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from './const.js';
 import type { Pfn, Vaddr } from './const.js';
 import { current } from './current.js';
-import { obj, OBJ } from './objects.js';
 import { vmaPageProt } from './memory/fault.js';
 import { peekMappedFolio } from './memory/pgalloc.js';
 import type { MmStruct, Vma } from './mm_types.js';
@@ -49,7 +48,7 @@ import { folioAddAnonRmapPte, folioAddFileRmapPtes, folioMapped, rmapWalk, tryTo
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioSwapOffset } from './swapfile.js';
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
-import { vmaLookup } from './vma_tree.js';
+import { vmaLookupUnlocked } from './vma_tree.js';
 
 /** NR_MAX_MIGRATE_SYNC_RETRY: the passes of migrate_pages_sync()'s one-folio batch. */
 const NR_MAX_MIGRATE_SYNC_RETRY = 7;
@@ -268,8 +267,7 @@ export function* compactPage(mm: MmStruct, addr: Vaddr): KGen<number> {
   const mem = current.k.mem;
   yield* condResched();
   const head = peekMappedFolio(mm, addr);
-  current.k.rec.touch(obj(OBJ.tree, mm.id), false);
-  const vma = head ? vmaLookup(mm, addr) : null;
+  const vma = vmaLookupUnlocked(mm, addr);
   if (!head || !vma) return -EINVAL;
   touchFolio(head, false);
   if (mem.type[head] !== PT_ANON && mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return -EINVAL;

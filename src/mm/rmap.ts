@@ -4,16 +4,21 @@
  * an anonymous one, which leaves a swap entry. The anon_vma tree is not modelled: reclaim walks
  * the one VMA where it found an anonymous folio, so a folio fork (fork.ts) shared with a child
  * stays mapped there and reclaim keeps it (shrink_folio_list()'s folio_mapped() check); i_mmap is
- * a list of VMAs (AddressSpace.iMmap) instead of an interval tree.
+ * a list of VMAs (AddressSpace.iMmap) instead of an interval tree. Besides reclaim's unmapping walk:
+ * reclaim's reference check (folio_referenced()) and writeback's folio_mkclean(), the two other
+ * rmap walkers that map a PTE table with no mm lock (docs/audit.md, #47 and #48).
  */
 import { ModelBug } from './bug.js';
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { AddressSpace, Vma } from './mm_types.js';
-import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED } from './mm_types.js';
+import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
-import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone } from './page_vma_mapped.js';
+import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone, PVMW_SYNC } from './page_vma_mapped.js';
 import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SWP_MIG_DIRTY,
   _PAGE_SWP_MIG_YOUNG,
@@ -21,6 +26,7 @@ import {
   mkMigrationPte,
   mkSwapEntryPte,
   pteDirty,
+  pteClearFlags,
   pteFlags,
   ptePfn,
   ptePresent,
@@ -30,7 +36,7 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pgtable_types.js';
-import { downRead, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, upRead, type KGen } from './primitives.js';
+import { downRead, downReadTrylock, flushTlbMmRange, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, upRead, type KGen } from './primitives.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
@@ -191,16 +197,159 @@ export type RmapOne = (head: Pfn, vma: Vma, address: Vaddr) => KGen<boolean>;
  * unmapping walk stops once the folio is mapped nowhere (rwc->done = folio_not_mapped()).
  */
 function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne, untilUnmapped: boolean): KGen<void> {
-  const mem = current.k.mem;
-  const pgoff = mem.index[head];
   yield* downRead(mapping.iMmapRwsem); // i_mmap_lock_read()
+  yield* walkIMmap(head, mapping, rmapOne, untilUnmapped);
+  yield* upRead(mapping.iMmapRwsem);
+}
+
+/** rmap_walk_file()'s loop over the VMAs that can map the folio, i_mmap_rwsem held. */
+function* walkIMmap(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne, untilUnmapped: boolean): KGen<void> {
+  const pgoff = current.k.mem.index[head];
   for (const vma of mapping.iMmap.slice()) {
     const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE; // vma_address()
     if (address < vma.start || address >= vma.end) continue;
     if (!(yield* rmapOne(head, vma, address))) break;
     if (untilUnmapped && !folioMapped(head)) break;
   }
+}
+
+// ---- the reference check and writeback's cleaning walk ----------------------------------------
+
+/** struct folio_referenced_arg: what the walk gathers. */
+interface FolioReferencedArg {
+  mapcount: number;
+  referenced: number;
+  vmFlags: number;
+}
+
+/**
+ * folio_referenced_one() (mm/rmap.c, 6.18): clear the young bit of each PTE that maps the folio in
+ * this VMA, under its PTE lock, and count the VMA once if any was young. The walk has no PVMW_SYNC,
+ * so it maps the table with pte_offset_map_rw_nolock() and rechecks the PMD once it holds the
+ * lock (page_vma_mapped.ts, R5). A VM_LOCKED VMA ends the walk (mlock_vma_folio() restores the
+ * mlock; the model has no mlock LRU). Not modelled: the exiting or OOM-reaped process's skip
+ * (no scenario process exits), lru_gen_look_around() under `lru_gen=on` (which clears the
+ * neighbours' young bits under the same lock), the PMD-mapped branch (small folios only) and
+ * folio_test_clear_young() (page_idle's flag).
+ */
+function* folioReferencedOne(pra: FolioReferencedArg, head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+  const pvmw = new PageVmaMappedWalk(head, current.k.mem.folioNr(head), vma, address);
+  let referenced = 0;
+  while (yield* pageVmaMappedWalk(pvmw)) {
+    if (vma.flags & VM_LOCKED) {
+      pra.mapcount--;
+      yield* pageVmaMappedWalkDone(pvmw);
+      pra.vmFlags |= VM_LOCKED;
+      return false; // to break the loop
+    }
+    if (yield* ptepClearFlushYoung(pvmw.pte)) referenced++;
+    pra.mapcount--;
+  }
+  if (referenced) {
+    pra.referenced++;
+    pra.vmFlags |= vma.flags & ~VM_LOCKED;
+  }
+  return pra.mapcount !== 0;
+}
+
+/**
+ * ptep_clear_flush_young() on x86 (arch/x86/mm/pgtable.c): ptep_test_and_clear_young() and no
+ * flush ("clearing the accessed bit without a TLB flush doesn't cause data corruption"); arm64's
+ * flush_tlb_page_nosync() of a young entry is not modelled.
+ */
+function* ptepClearFlushYoung(ptep: number): KGen<boolean> {
+  const pte = yield* ptepGet(ptep);
+  if (!pteYoung(pte)) return false;
+  yield* setPte(ptep, pteClearFlags(pte, _PAGE_ACCESSED));
+  return true;
+}
+
+/**
+ * folio_referenced() (mm/rmap.c, 6.18): how many VMAs mapped the folio with a young PTE, clearing
+ * the bits; -1 when the walk gave up on a contended rmap lock (rwc.try_lock: reclaim does not wait
+ * for i_mmap_rwsem). Page reclaim calls it with the folio locked (`isLocked`); otherwise a
+ * page-cache folio is trylocked first, and a folio locked by someone else counts as referenced.
+ * `anonAt` stands for the anonymous folio's anon_vma walk, as in tryToUnmap(). Not modelled:
+ * invalid_folio_referenced_vma() (no memcg; VM_SEQ_READ and VM_RAND_READ are not modelled).
+ */
+export function* folioReferenced(head: Pfn, isLocked: boolean, anonAt?: { vma: Vma; address: Vaddr }): KGen<{ referenced: number; vmFlags: number }> {
+  const k = current.k;
+  touchFolio(head, false);
+  const pra: FolioReferencedArg = { mapcount: folioMapcount(head), referenced: 0, vmFlags: 0 };
+  if (!pra.mapcount) return { referenced: 0, vmFlags: 0 };
+  let weLocked = false;
+  if (!isLocked && k.mem.type[head] !== PT_ANON) {
+    weLocked = yield* folioTrylock(head);
+    if (!weLocked) return { referenced: 1, vmFlags: 0 };
+  }
+  let contended = false;
+  const one: RmapOne = function* (h, vma, address) {
+    return yield* folioReferencedOne(pra, h, vma, address);
+  };
+  if (k.mem.type[head] === PT_ANON) {
+    if (anonAt && !anonAt.vma.detached) yield* one(head, anonAt.vma, anonAt.address);
+  } else {
+    const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
+    // rmap_walk_file() with rwc->try_lock: i_mmap_trylock_read(), or give up as contended.
+    if (mapping && !(yield* rmapWalkFileTrylock(head, mapping, one))) contended = true;
+  }
+  if (weLocked) yield* folioUnlock(head);
+  return { referenced: contended ? -1 : pra.referenced, vmFlags: pra.vmFlags };
+}
+
+/** rmap_walk_file() with rwc->try_lock (no `done`): false when i_mmap_rwsem was contended. */
+function* rmapWalkFileTrylock(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne): KGen<boolean> {
+  if (!(yield* downReadTrylock(mapping.iMmapRwsem))) return false;
+  yield* walkIMmap(head, mapping, rmapOne, false);
   yield* upRead(mapping.iMmapRwsem);
+  return true;
+}
+
+/** folio_mapcount() of a small or PMD-mapped folio: its PTE mappings plus its PMD mappings. */
+function folioMapcount(head: Pfn): number {
+  const mem = current.k.mem;
+  let n = mem.entireMapcount[head];
+  for (let i = 0; i < mem.folioNr(head); i++) n += mem.mapcount[head + i];
+  return n;
+}
+
+/**
+ * page_vma_mkclean_one() (mm/rmap.c, 6.18): write-protect and clean each PTE of the folio in this
+ * VMA that is dirty or writable, under its PTE lock (the walk has PVMW_SYNC: pte_offset_map_lock()
+ * and its built-in PMD recheck). The entry is cleared and flushed first (ptep_clear_flush()), so
+ * no CPU keeps writing through a stale writable TLB entry once the folio is clean. No MMU
+ * notifiers, no PMD-mapped folios in the model.
+ */
+function* pageVmaMkcleanOne(pvmw: PageVmaMappedWalk): KGen<number> {
+  let cleaned = 0;
+  while (yield* pageVmaMappedWalk(pvmw)) {
+    const entry = yield* ptepGet(pvmw.pte);
+    if (!ptePresent(entry)) continue;
+    if (!pteDirty(entry) && !pteWrite(entry)) continue;
+    const old = yield* ptepClearFlush(pvmw.vma, pvmw.address, pvmw.pte);
+    yield* setPte(pvmw.pte, pteClearFlags(old, _PAGE_RW | _PAGE_DIRTY)); // pte_wrprotect(), pte_mkclean(), set_pte_at()
+    cleaned++;
+  }
+  return cleaned;
+}
+
+/**
+ * folio_mkclean() (mm/rmap.c, 6.18): write-protect every shared mapping of a locked page-cache
+ * folio (invalid_mkclean_vma() skips private ones); the number of PTEs cleaned. Writeback calls it
+ * from folio_clear_dirty_for_io(), so that the next write faults and dirties the folio again.
+ */
+export function* folioMkclean(head: Pfn): KGen<number> {
+  const k = current.k;
+  if (!folioMapped(head)) return 0;
+  const mapping = k.mem.type[head] === PT_ANON ? undefined : k.files.find((f) => f.id === k.mem.mapping[head]);
+  if (!mapping) return 0; // folio_mapping(): an anonymous folio's walk finds no shared VMA either
+  let cleaned = 0;
+  yield* rmapWalkFile(head, mapping, function* (h: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+    if (!(vma.flags & VM_SHARED)) return true; // invalid_mkclean_vma()
+    cleaned += yield* pageVmaMkcleanOne(new PageVmaMappedWalk(h, k.mem.folioNr(h), vma, address, PVMW_SYNC));
+    return true;
+  }, false);
+  return cleaned;
 }
 
 /**

@@ -15,6 +15,7 @@
 import { ModelBug } from './bug.js';
 import { PAGE_SIZE, type Vaddr } from './const.js';
 import type { MmStruct, Vma } from './mm_types.js';
+import { obj, OBJ } from './objects.js';
 
 /** find_vma(): the first VMA with end > addr, or null. */
 export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
@@ -25,6 +26,16 @@ export function findVma(mm: MmStruct, addr: Vaddr): Vma | null {
 export function vmaLookup(mm: MmStruct, addr: Vaddr): Vma | null {
   const vma = findVma(mm, addr);
   return vma && vma.start <= addr ? vma : null;
+}
+
+/**
+ * vma_lookup() by a path that holds neither the mmap_lock nor a VMA lock (compaction, reclaim,
+ * writeback meet a folio and look at the VMA that maps it): the read of the tree is recorded, so
+ * that the explorer orders it with the steps that change the tree (src/mm/objects.ts).
+ */
+export function vmaLookupUnlocked(mm: MmStruct, addr: Vaddr): Vma | null {
+  mm.kernel.rec.touch(obj(OBJ.tree, mm.id), false);
+  return vmaLookup(mm, addr);
 }
 
 export function notInMm(): never {

@@ -11,12 +11,12 @@
  * folio is put back instead of written out and removed from the page cache (its PTEs are gone
  * either way, which is what page tables see).
  */
-import { type Pfn, type Vaddr } from './const.js';
+import { EAGAIN, EBUSY, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
 import { PG_dirty, PG_has_data, PG_isolated, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { folioTrylock, folioUnlock, type KGen } from './primitives.js';
-import { folioMapped, tryToUnmap } from './rmap.js';
+import { folioMapped, folioReferenced, tryToUnmap } from './rmap.js';
 import { folioPutRefs, touchFolio } from './swap.js';
 import { addToSwap, folioFreeSwap, folioSwapOffset, swapCacheDelFolio, swapCount } from './swapfile.js';
 
@@ -62,6 +62,25 @@ export function* shrinkFolio(head: Pfn): KGen<ShrinkResult> {
   if (mem.type[head] !== PT_FILE && mem.type[head] !== PT_SHMEM) return 'not-page-cache';
   if (!folioIsolateLru(head)) return 'isolated';
   return yield* shrinkIsolatedFolio(head, undefined);
+}
+
+/**
+ * Page reclaim's reference check of one folio it met on the LRU (mm/vmscan.c, 6.18):
+ * folio_isolate_lru(), shrink_folio_list()'s folio_trylock() and folio_check_references()'s
+ * folio_referenced(folio, 1, ...), then folio_unlock() and folio_putback_lru(): the rmap walk that
+ * clears young bits, without acting on its verdict. `anonAt` stands for an anonymous folio's
+ * anon_vma walk (rmap.ts). Result: the VMAs that referenced it, -1 when i_mmap_rwsem was contended,
+ * -EBUSY when another path holds it isolated, -EAGAIN when its lock was taken (reclaim keeps it).
+ */
+export function* folioCheckReferences(head: Pfn, anonAt?: IsolatedFolio): KGen<number> {
+  if (!folioIsolateLru(head)) return -EBUSY;
+  let r = -EAGAIN;
+  if (yield* folioTrylock(head)) {
+    r = (yield* folioReferenced(head, true, anonAt)).referenced;
+    yield* folioUnlock(head);
+  }
+  folioPutbackLru(head);
+  return r;
 }
 
 /**

@@ -25,7 +25,10 @@
  * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
  * `uffd_move SRC OFF DST OFF` / `uffd_copy M OFF LEN` / `uffd_zeropage M OFF LEN` (UFFDIO_COPY,
  * UFFDIO_ZEROPAGE into a range the setup registered) / `uffd_writeprotect M OFF LEN on|off` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
- * folio mapped there) / `migrate M OFF` (compaction's migration of the small folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
+ * folio mapped there) / `folio_referenced M OFF` (reclaim's reference check of the folio mapped there: the
+ * rmap walk that clears young bits) / `folio_mkclean M OFF` (writeback of the page-cache folio mapped
+ * there: folio_clear_dirty_for_io()'s rmap walk that write-protects and cleans its shared PTEs) /
+ * `migrate M OFF` (compaction's migration of the small folio mapped there) / `mprotect M OFF LEN PROT` (PROT as in the op script, `r--`, or short: `r`,
  * `rw`, `rwx`, `none`) / `mremap M OFF LEN DST DST_OFF` (MREMAP_MAYMOVE|MREMAP_FIXED of the range to
  * DST+DST_OFF, the same length) / `mincore M OFF LEN` (its result: the pages found resident) /
  * `pagemap M OFF LEN` (a read of /proc/PID/pagemap; its result: the pages reported present) /
@@ -268,6 +271,8 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN',
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off',
   rmap_walk: 'rmap_walk M OFFSET',
+  folio_referenced: 'folio_referenced M OFFSET',
+  folio_mkclean: 'folio_mkclean M OFFSET',
   migrate: 'migrate M OFFSET',
   mprotect: 'mprotect M OFFSET LEN PROT',
   mremap: 'mremap M OFFSET LEN DST DST_OFF',
@@ -302,7 +307,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     if (w.length > 1) bad(w[1].col, `unexpected word '${w[1].text}'`, usage);
     return w.length > 1 ? undefined : { kind: 'swapoff', map: '', offset: 0 };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -371,7 +376,9 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
       return spec;
     }
     case 'migrate':
-      return { kind: 'migrate', map, offset: sz(2, 'offset') };
+    case 'folio_referenced':
+    case 'folio_mkclean':
+      return { kind: op, map, offset: sz(2, 'offset') };
     default:
       return { kind: 'rmap_walk', map, offset: sz(2, 'offset') };
   }

@@ -9,11 +9,14 @@ import { userAccessPath } from '../mm/arch/walk.js';
 import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
-import type { MmStruct } from '../mm/mm_types.js';
+import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
 import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
-import { shrinkFolio } from '../mm/vmscan.js';
+import { folioCheckReferences, shrinkFolio } from '../mm/vmscan.js';
+import { writebackFolio } from '../mm/page_writeback.js';
+import { peekPageCacheFolio } from '../mm/filemap.js';
+import { vmaLookup, vmaLookupUnlocked } from '../mm/vma_tree.js';
 import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
@@ -60,6 +63,20 @@ export type TaskSpec =
    * step (the folio reclaim takes off the LRU): folio lock, i_mmap, try_to_unmap_one() in every VMA.
    */
   | { kind: 'rmap_walk'; map: string; offset: number }
+  /**
+   * Page reclaim's reference check of the folio (anonymous or page cache) mapped at `map`+`offset`
+   * (vmscan.ts folioCheckReferences(): isolated, locked, folio_referenced()'s rmap walk clearing
+   * young bits). Its result: the VMAs that referenced it, -1 when i_mmap_rwsem was contended,
+   * -EBUSY or -EAGAIN when another path holds it isolated or locked, -EINVAL when nothing is mapped.
+   */
+  | { kind: 'folio_referenced'; map: string; offset: number }
+  /**
+   * Writeback of the page-cache folio mapped at `map`+`offset` (page_writeback.ts writebackFolio():
+   * folio_clear_dirty_for_io()'s folio_mkclean() write-protects and cleans every shared PTE of it).
+   * Its result: 1 when the folio was dirty (it would be written), 0 when clean, -EINVAL for a folio
+   * of a mapping that cannot write back (shmem, anonymous) or when nothing is mapped.
+   */
+  | { kind: 'folio_mkclean'; map: string; offset: number }
   /**
    * Compaction's migration of the small folio (anonymous or page cache) mapped at `map`+`offset`
    * at the task's first step (the folio isolate_migratepages_block() takes), to a new folio
@@ -128,13 +145,19 @@ export type TaskSpec =
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'migrate', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
+  'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
   'tcp_zerocopy', 'swapoff',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
 export function isPopulate(advice: Advice): boolean {
   return advice === 'populate_read' || advice === 'populate_write';
+}
+
+/** The file and page index a file or shmem mapping maps at addr; null for anonymous memory. */
+function pageCacheTarget(mm: MmStruct, addr: number): { file: AddressSpace; index: number } | null {
+  const vma = vmaLookup(mm, addr);
+  return vma?.file ? { file: vma.file, index: vma.pgoff + (addr - vma.start) / PAGE_SIZE } : null;
 }
 
 /** What shrinkFolio() did, as the task's result. */
@@ -196,6 +219,22 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       yield* condResched();
       const head = peekMappedFolio(mm, addr);
       return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
+    }
+    case 'folio_referenced':
+    case 'folio_mkclean': {
+      // Both meet the folio after a cond_resched(), writeback in the page cache, reclaim on the
+      // LRU. A page-cache folio stays in the cache when it is unmapped, so the task's target is
+      // the page of the file the mapping maps there, as the setup left it: a constant of the
+      // scenario, read before the first step, not state the task observes. The folio is looked
+      // up in that step (a collapse may have replaced it); an anonymous one through the page
+      // table, as rmap_walk does.
+      const target = pageCacheTarget(mm, addr);
+      yield* condResched();
+      const head = target ? peekPageCacheFolio(target.file, target.index) : peekMappedFolio(mm, addr);
+      if (!head) return -22;
+      if (t.kind === 'folio_mkclean') return yield* writebackFolio(head);
+      const vma = vmaLookupUnlocked(mm, addr);
+      return yield* folioCheckReferences(head, vma ? { head, vma, address: addr } : undefined);
     }
     case 'migrate':
       return yield* compactPage(mm, addr);

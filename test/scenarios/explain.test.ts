@@ -262,6 +262,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // Campaign seed 1, job 23: munmap detached the VMA (the touch segfaults) before its zap reached
     // the page GUP-fast pins.
     gup_fast_vs_munmap: { body: 'process P\nmap B anon private 2M\ntouch B 4K 8K write\ncpu 0 touch B 12K 4K write\ncpu 0 gup_fast B 4K 4K\ncpu 1 unmap B 0 2M', open: [] },
+    // Swarm seed 182 (the rmap group), shrunk by hand: munmap holds i_mmap_rwsem for write while
+    // reclaim's reference check trylocks it.
+    folio_referenced_vs_munmap: { body: 'file F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 4K read\ncpu 0 unmap A 0 2M\ncpu 1 folio_referenced A 0', open: [] },
     uffd_move_vs_dontneed_of_source: {
       body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed

@@ -5,24 +5,14 @@
  * CPU reclaims (audit #53). docs/audit.md, "What the races established".
  */
 import { describe, expect, it } from 'vitest';
+import { expectCleanAndExplained, shippedAllowList, shippedScenario } from '../support/scenarios.js';
 import { DfsScheduler, endStates } from '../../src/explore/index.js';
 import { runExecution } from '../../src/explore/run.js';
-import { loadAllowList, loadScenario } from '../../src/scenarios/registry.js';
 import { runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 
-const load = (name: string) => {
-  const r = loadScenario(name);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-};
-
-/** scenarios/anomalies.allow, the reviewed allow-list. */
-const allow = () => {
-  const r = loadAllowList();
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.entries;
-};
+const load = shippedScenario;
+const allow = shippedAllowList;
 
 /** Every end state of a complete search, as `results r0 r1` and each mm's line (rss=..., pt=...). */
 function ends(name: string): { results: Set<string>; mms: string[][] } {
@@ -37,9 +27,7 @@ function ends(name: string): { results: Set<string>; mms: string[][] } {
 
 describe.each(['migrate_file_vs_collapse', 'migrate_file_vs_dontneed', 'swapin_vs_retract'])('%s', (name) => {
   it('is clean with a complete search, and every outcome is explained or allow-listed', () => {
-    const r = runScenario(load(name), { explain: { allow: allow() } });
-    if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
-    expect(r.coverage).toBe('complete');
+    expectCleanAndExplained(load(name), allow());
   });
 });
 

@@ -4,18 +4,13 @@
  * fault raced against a MADV_DONTNEED that reclaims the table (scenarios/numa_vs_dontneed.scn).
  */
 import { describe, expect, it } from 'vitest';
+import { expectCleanAndExplained, inlineScenario, shippedScenario } from '../support/scenarios.js';
 import { DfsScheduler, endStates } from '../../src/explore/index.js';
 import { runExecution } from '../../src/explore/run.js';
-import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
-import { loadScenario } from '../../src/scenarios/registry.js';
-import { runScenario } from '../../src/scenarios/run.js';
+import type { Scenario } from '../../src/scenarios/format.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 
-function inline(lines: readonly string[]): Scenario {
-  const r = parseScenario(lines.join('\n'), `${lines[0].split(' ')[1]}.scn`);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-}
+const inline = inlineScenario;
 
 /** The first task's result (the scan's updates) in every end state of a complete search. */
 function scanResults(scn: Scenario): number[] {
@@ -61,14 +56,10 @@ function* executions(scn: Scenario): Generator<{ trace: string[]; results: strin
 }
 
 describe('numa_vs_dontneed', () => {
-  const loaded = loadScenario('numa_vs_dontneed');
-  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  const scn = loaded.scenario;
+  const scn = shippedScenario('numa_vs_dontneed');
 
   it('is clean with a complete search, and every outcome is explained by an order of the paths', () => {
-    const r = runScenario(scn, { explain: { allow: [] } });
-    if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
-    expect(r.coverage).toBe('complete');
+    expectCleanAndExplained(scn);
   });
 
   it('meets the reclaim in both places: the scan loses its table after reading the PMD, the hinting fault its PAGE_NONE entry', () => {

@@ -5,25 +5,19 @@
  * (src/mm/ptdump.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { expectCleanAndExplained, inlineScenario, shippedScenario } from '../support/scenarios.js';
 import { DfsScheduler, endStates } from '../../src/explore/index.js';
 import { runExecution } from '../../src/explore/run.js';
-import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
+import type { Scenario } from '../../src/scenarios/format.js';
 import { observationPlan, type ObservationPlan, type Outcome } from '../../src/scenarios/explain.js';
-import { loadScenario } from '../../src/scenarios/registry.js';
 import { runScenario } from '../../src/scenarios/run.js';
 import { scenarioSystem } from '../../src/scenarios/system.js';
 
-const load = (name: string) => {
-  const r = loadScenario(name);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-};
+const load = shippedScenario;
 
 describe.each(['mincore_vs_dontneed', 'pagemap_vs_dontneed'])('%s', (name) => {
   it('is clean with a complete search, and every outcome is explained by an order of the two calls', () => {
-    const r = runScenario(load(name), { explain: { allow: [] } });
-    if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
-    expect(r.coverage).toBe('complete');
+    expectCleanAndExplained(load(name));
   });
 });
 
@@ -39,12 +33,7 @@ describe('mincore_vs_dontneed', () => {
   });
 });
 
-/** A scenario written in the test, one line per array element. */
-function inline(lines: readonly string[]): Scenario {
-  const r = parseScenario(lines.join('\n'), `${lines[0].split(' ')[1]}.scn`);
-  if (!r.ok) throw new Error(r.errors.join('\n'));
-  return r.scenario;
-}
+const inline = inlineScenario;
 
 /** Each execution of an exhaustive search, with its trace as `task fn: label` lines. */
 function* executions(scn: Scenario, settings?: Record<string, string>): Generator<{ trace: string[]; result: string | undefined; end: string }> {

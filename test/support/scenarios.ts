@@ -1,6 +1,9 @@
 /** The shipped race scenarios (scenarios/*.scn), parsed, for the tests that run them all. */
-import { listScenarioFiles, loadScenario } from '../../src/scenarios/registry.js';
-import type { Scenario } from '../../src/scenarios/format.js';
+import { expect } from 'vitest';
+import { listScenarioFiles, loadAllowList, loadScenario } from '../../src/scenarios/registry.js';
+import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
+import type { AllowEntry } from '../../src/scenarios/explain.js';
+import { runScenario } from '../../src/scenarios/run.js';
 
 export function shippedScenarios(): Scenario[] {
   return listScenarioFiles().map((f) => {
@@ -8,6 +11,34 @@ export function shippedScenarios(): Scenario[] {
     if (!r.ok) throw new Error(r.errors.join('\n'));
     return r.scenario;
   });
+}
+
+/** One shipped scenario, by name. */
+export function shippedScenario(name: string): Scenario {
+  const r = loadScenario(name);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.scenario;
+}
+
+/** A scenario written in a test, one line per element (the first: `scenario NAME`). */
+export function inlineScenario(lines: readonly string[]): Scenario {
+  const r = parseScenario(lines.join('\n'), `${lines[0].split(' ')[1]}.scn`);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.scenario;
+}
+
+/** scenarios/anomalies.allow, the reviewed allow-list. */
+export function shippedAllowList(): AllowEntry[] {
+  const r = loadAllowList();
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return [...r.entries];
+}
+
+/** The search of `scn` is complete and clean, every outcome explained by an order or by `allow`. */
+export function expectCleanAndExplained(scn: Scenario, allow: readonly AllowEntry[] = []): void {
+  const r = runScenario(scn, { explain: { allow } });
+  if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
+  expect(r.coverage).toBe('complete');
 }
 
 /**

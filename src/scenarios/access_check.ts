@@ -7,8 +7,9 @@
  * write, from two tasks) is ordered by those footprints: then every order DPOR treats as equivalent
  * keeps the two accesses in the same order, and each read sees the same value. The write check of
  * footprint_check.ts compares digests and cannot see reads; this check watches the words
- * themselves while a step runs (each frame's counts, flags and owner words in PhysMem, and each
- * page-table entry through the table store) and keeps, per word, its last writer and the readers
+ * themselves while a step runs (each frame's counts, flags and owner words in PhysMem, each
+ * page-table entry through the table store, each mm's VMA tree, each file's page cache by index,
+ * the swap area's slot counts and swap cache) and keeps, per word, its last writer and the readers
  * since, each with its step's place in the execution (dpor.ts EventLog: the same happens-before
  * that DPOR computes from the footprints). A conflicting access not ordered after the earlier one
  * is a footprint that lies, reported with both steps. Shadow memory of a frame or table starts
@@ -104,6 +105,7 @@ export class AccessCheck {
       };
       undo.push(() => delete memo[name]);
     }
+    this.watchSharedStructures(undo);
     const pt = this.k.pt as unknown as Record<string, (...a: unknown[]) => unknown>;
     for (const name of ENTRY_METHODS) {
       const real = pt[name];
@@ -111,6 +113,77 @@ export class AccessCheck {
       undo.push(() => delete pt[name]);
     }
     this.undo = () => undo.forEach((f) => f());
+  }
+
+  /**
+   * The shared structures beside frames and tables: each mm's VMA tree (one location per tree: its
+   * readers and its maple-tree stores), each file's page cache (a location per index, and one for
+   * the whole cache that a store writes and a walk of every entry reads), and the swap area (each
+   * slot's count, the swap cache by slot and by folio). A slot freed (count 0) starts again, as a
+   * freed frame does; the slot search itself is the allocator's bookkeeping.
+   */
+  private watchSharedStructures(undo: (() => void)[]): void {
+    const wrap = (o: object, name: string, touches: (a: unknown[], result: unknown) => Touch[], allocator = false): void => {
+      const rec = o as Record<string, (...a: unknown[]) => unknown>;
+      const real = rec[name];
+      rec[name] = (...a: unknown[]) => {
+        if (allocator) this.inAllocator++;
+        let result: unknown;
+        try {
+          result = real.apply(o, a);
+        } finally {
+          if (allocator) this.inAllocator--;
+        }
+        if (!this.inAllocator) for (const t of touches(a, result)) this.touch(t.loc, t.write);
+        return result;
+      };
+      undo.push(() => delete rec[name]);
+    };
+    for (const mm of this.k.mms) {
+      const tree = [`tree ${mm.id}`];
+      for (const m of ['slice', 'findEndAbove', 'has', 'around', 'prev', 'next']) wrap(mm.vmas, m, () => tree.map((loc) => ({ loc, write: false })));
+      for (const m of ['insert', 'remove', 'clear']) wrap(mm.vmas, m, () => tree.map((loc) => ({ loc, write: true })));
+    }
+    for (const f of this.k.files) {
+      const at = (a: unknown[], write: boolean): Touch[] => [{ loc: `cache ${f.id}:${a[0] as number}`, write }];
+      wrap(f.pages, 'load', (a) => at(a, false));
+      wrap(f.pages, 'touched', (a) => at(a, false));
+      wrap(f.pages, 'store', (a) => [...at(a, true), { loc: `cache ${f.id}:*`, write: true }]);
+      wrap(f.pages, 'forEach', () => [{ loc: `cache ${f.id}:*`, write: false }]);
+    }
+    const si = this.k.swap;
+    if (!si) return;
+    const map = si.swapMap;
+    const proxy = new Proxy(map, {
+      get: (target, prop) => {
+        if (typeof prop === 'string' && isIndex(prop)) {
+          if (!this.inAllocator) this.touch(`swap ${prop}`, false);
+          return target[Number(prop)];
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+      set: (target, prop, value: number) => {
+        if (typeof prop !== 'string' || !isIndex(prop)) return Reflect.set(target, prop, value, target);
+        target[Number(prop)] = value;
+        if (this.inAllocator) return true;
+        this.touch(`swap ${prop}`, true);
+        if (value === 0) this.forget((loc) => loc === `swap ${prop}`);
+        return true;
+      },
+    });
+    (si as { swapMap: Uint8Array }).swapMap = proxy;
+    undo.push(() => ((si as { swapMap: Uint8Array }).swapMap = map));
+    wrap(si, 'scan', () => [], true);
+    for (const [m, name] of [
+      [si.cache, 'swapcache'],
+      [si.folioSwap, 'folioswap'],
+    ] as const) {
+      wrap(m, 'get', (a) => [{ loc: `${name} ${a[0] as number}`, write: false }]);
+      wrap(m, 'has', (a) => [{ loc: `${name} ${a[0] as number}`, write: false }]);
+      wrap(m, 'set', (a) => [{ loc: `${name} ${a[0] as number}`, write: true }]);
+      wrap(m, 'delete', (a) => [{ loc: `${name} ${a[0] as number}`, write: true }]);
+    }
   }
 
   /** Run a table-store method, noting the entries it reads or writes. */
@@ -154,7 +227,7 @@ export class AccessCheck {
   private frameProxy(name: FrameWord, real: Uint8Array | Uint16Array | Int32Array): typeof real {
     return new Proxy(real, {
       get: (target, prop) => {
-        if (typeof prop === 'string' && prop.charCodeAt(0) >= 48 && prop.charCodeAt(0) <= 57) {
+        if (typeof prop === 'string' && isIndex(prop)) {
           if (!this.inAllocator) this.touch(`${name}[${prop}]`, false);
           return target[Number(prop)];
         }
@@ -162,7 +235,7 @@ export class AccessCheck {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
       set: (target, prop, value: number) => {
-        if (typeof prop !== 'string' || prop.charCodeAt(0) < 48 || prop.charCodeAt(0) > 57) return Reflect.set(target, prop, value, target);
+        if (typeof prop !== 'string' || !isIndex(prop)) return Reflect.set(target, prop, value, target);
         target[Number(prop)] = value;
         if (!this.inAllocator) this.touch(`${name}[${prop}]`, true);
         return true;
@@ -175,19 +248,22 @@ export class AccessCheck {
   }
 
   private forgetFrames(pfn: number, nr: number): void {
-    const gone = (loc: string): boolean => {
+    this.forget((loc) => {
       const p = frameOf(loc);
       return p >= pfn && p < pfn + nr;
-    };
-    for (const loc of [...this.shadow.keys()]) if (gone(loc)) this.shadow.delete(loc);
-    this.touches = this.touches.filter((t) => !gone(t.loc));
+    });
   }
 
   private forgetTable(tid: number): void {
     if (!(tid > 0)) return;
     const prefix = `entry ${tid}:`;
-    for (const loc of [...this.shadow.keys()]) if (loc.startsWith(prefix)) this.shadow.delete(loc);
-    this.touches = this.touches.filter((t) => !t.loc.startsWith(prefix));
+    this.forget((loc) => loc.startsWith(prefix));
+  }
+
+  /** Drop the history of the locations `gone` selects (freed memory starts again). */
+  private forget(gone: (loc: string) => boolean): void {
+    for (const loc of [...this.shadow.keys()]) if (gone(loc)) this.shadow.delete(loc);
+    this.touches = this.touches.filter((t) => !gone(t.loc));
   }
 
   /** Stop watching; nothing is checked (an exception ended the step). */
@@ -232,6 +308,9 @@ export class AccessCheck {
     return s;
   }
 }
+
+/** A typed array's element key (a proxy sees every key as a string). */
+const isIndex = (prop: string): boolean => prop.charCodeAt(0) >= 48 && prop.charCodeAt(0) <= 57;
 
 /** The frame a location of FRAME_WORDS or of the flags is in; -1 for an entry. */
 function frameOf(loc: string): number {

@@ -14,8 +14,8 @@ import type { Kernel } from '../../src/mm/mm_types.js';
 import type { Pfn } from '../../src/mm/const.js';
 import { shippedScenarios } from '../support/scenarios.js';
 
-function kernel(): Kernel {
-  const scn = shippedScenarios().find((s) => s.name === 'retract_vs_dontneed')!;
+function kernel(name = 'retract_vs_dontneed'): Kernel {
+  const scn = shippedScenarios().find((s) => s.name === name)!;
   scenarioSystem(scn).create().step(0); // sets the kernel the model code runs on
   return current.k;
 }
@@ -102,5 +102,30 @@ describe('AccessCheck', () => {
     expect(step(c, 1, { reads: [], writes: [LOCK] }, () => (k.mem.refcount[p] = 0))).toMatch(
       /wrote refcount\[\d+\], which task 0 \('compaction'\) before its first step read/,
     );
+  });
+
+  it('watches the VMA tree, the page cache by index and the swap area', () => {
+    const k = kernel('swapin_vs_retract');
+    const mm = k.mms[0];
+    const file = k.files[0];
+    const c = new AccessCheck(k, 3);
+    expect(step(c, 0, NOTHING, () => void mm.vmas.findEndAbove(0 as never))).toBeNull();
+    const vma = mm.vmas.slice()[0];
+    expect(step(c, 1, NOTHING, () => (mm.vmas.remove(vma), mm.vmas.insert(vma)))).toMatch(/wrote tree \d+, which step 'step of 0' of task 0 read/);
+
+    const d = new AccessCheck(k, 3);
+    expect(step(d, 0, NOTHING, () => void file.pages.load(3))).toBeNull();
+    expect(step(d, 1, NOTHING, () => file.pages.store(4, file.pages.load(4)))).toBeNull(); // another index
+    expect(step(d, 1, NOTHING, () => file.pages.store(3, file.pages.load(3)))).toMatch(/wrote cache \d+:3, which step 'step of 0' of task 0 read/);
+    expect(step(d, 0, NOTHING, () => file.pages.forEach(() => {}))).toMatch(/read cache \d+:\*, which step 'step of 1' of task 1 wrote/);
+
+    const si = k.swap!;
+    const realMap = si.swapMap;
+    const e = new AccessCheck(k, 3);
+    expect(step(e, 0, NOTHING, () => void si.swapMap[1])).toBeNull();
+    expect(step(e, 1, NOTHING, () => (si.swapMap[1] = si.swapMap[1]))).toMatch(/wrote swap 1, which step 'step of 0' of task 0 read/);
+    expect(step(e, 0, NOTHING, () => void si.cache.get(2))).toBeNull();
+    expect(step(e, 1, NOTHING, () => void si.cache.delete(2))).toMatch(/wrote swapcache 2/);
+    expect(si.swapMap).toBe(realMap); // the real map is back
   });
 });

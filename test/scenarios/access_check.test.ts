@@ -123,7 +123,7 @@ describe('AccessCheck', () => {
     const realMap = si.swapMap;
     const e = new AccessCheck(k, 3);
     expect(step(e, 0, NOTHING, () => void si.swapMap[1])).toBeNull();
-    expect(step(e, 1, NOTHING, () => (si.swapMap[1] = si.swapMap[1]))).toMatch(/wrote swap 1, which step 'step of 0' of task 0 read/);
+    expect(step(e, 1, NOTHING, () => (si.swapMap[1] = 0 + si.swapMap[1]))).toMatch(/wrote swap 1, which step 'step of 0' of task 0 read/);
     expect(step(e, 0, NOTHING, () => void si.cache.get(2))).toBeNull();
     expect(step(e, 1, NOTHING, () => void si.cache.delete(2))).toMatch(/wrote swapcache 2/);
     expect(si.swapMap).toBe(realMap); // the real map is back

@@ -12,9 +12,10 @@
  * the swap area's slot counts and swap cache) and keeps, per word, its last writer and the readers
  * since, each with its step's place in the execution (dpor.ts EventLog: the same happens-before
  * that DPOR computes from the footprints). A conflicting access not ordered after the earlier one
- * is a footprint that lies, reported with both steps. Shadow memory of a frame or table starts
- * again when the allocator frees it (as a race detector forgets freed memory): which frame an
- * allocation returns is bookkeeping, not something a step decides on.
+ * is a footprint that lies, reported with both steps. Freeing a frame or a table writes all of it
+ * (a use the footprints do not order before the free races with it); when the allocator hands it
+ * out again its history starts anew, as a race detector's shadow memory does: which frame an
+ * allocation returns is bookkeeping, not something a step decides on. Swap slots likewise.
  *
  * A task's reads before its first step (ModelInstance.start()) are checked too: they happen before
  * every step of every task in every execution, so a write of another task to the same word is an
@@ -53,11 +54,13 @@ interface Shadow {
 }
 
 type Touch = { loc: string; write: boolean };
+/** An access, or the allocator handing out memory: the history of what `forget` selects ends there. */
+type Event = Touch | { forget: (loc: string) => boolean };
 
 export class AccessCheck {
   private readonly log: EventLog;
   private readonly shadow = new Map<string, Shadow>();
-  private touches: Touch[] = [];
+  private touches: Event[] = [];
   private undo: (() => void) | null = null;
   /** Inside the allocator: its own bookkeeping is not a step's access. */
   private inAllocator = 0;
@@ -96,12 +99,16 @@ export class AccessCheck {
       const real = memo[name];
       memo[name] = (...a: number[]) => {
         this.inAllocator++;
+        let r: unknown;
         try {
-          return real.apply(this.k.mem, a);
+          r = real.apply(this.k.mem, a);
         } finally {
           this.inAllocator--;
-          if (name === 'freePages') this.forgetFrames(a[0], 1 << a[1]);
         }
+        // Handed out, even inside another allocator (a page table's frame): no history from here.
+        if (name === 'allocPages' && (r as number) > 0) this.forgetFrames(r as number, 1 << a[0]);
+        else if (name === 'freePages' && !this.inAllocator) this.freeFrames(a[0], 1 << a[1]);
+        return r;
       };
       undo.push(() => delete memo[name]);
     }
@@ -168,13 +175,25 @@ export class AccessCheck {
         target[Number(prop)] = value;
         if (this.inAllocator) return true;
         this.touch(`swap ${prop}`, true);
-        if (value === 0) this.forget((loc) => loc === `swap ${prop}`);
         return true;
       },
     });
     (si as { swapMap: Uint8Array }).swapMap = proxy;
     undo.push(() => ((si as { swapMap: Uint8Array }).swapMap = map));
-    wrap(si, 'scan', () => [], true);
+    // The slot search is the allocator: the slot it hands out starts with no history.
+    const scan = si.scan;
+    (si as { scan: () => number }).scan = () => {
+      this.inAllocator++;
+      let off = 0;
+      try {
+        off = scan.call(si);
+      } finally {
+        this.inAllocator--;
+      }
+      if (off > 0 && !this.inAllocator) this.forget((loc) => loc === `swap ${off}` || loc === `swapcache ${off}`);
+      return off;
+    };
+    undo.push(() => delete (si as { scan?: unknown }).scan);
     for (const [m, name] of [
       [si.cache, 'swapcache'],
       [si.folioSwap, 'folioswap'],
@@ -199,14 +218,18 @@ export class AccessCheck {
       } finally {
         this.inAllocator--;
       }
-      this.forgetTable(made as number);
+      if (!this.inAllocator && (made as number) > 0) {
+        const prefix = `entry ${made as number}:`;
+        this.forget((loc) => loc.startsWith(prefix));
+      }
       return made;
     }
     const result = run();
     if (this.inAllocator) return result;
     switch (name) {
       case 'free':
-        this.forgetTable(tid);
+        // Freeing writes every entry: a reader the footprints do not order with it races.
+        for (let i = 0; i < 512; i++) this.touch(`entry ${tid}:${i}`, true);
         break;
       case 'get':
       case 'peek':
@@ -247,6 +270,15 @@ export class AccessCheck {
     this.touches.push({ loc, write });
   }
 
+  /** Freeing writes every word of the frames (a use the footprints do not order before it races). */
+  private freeFrames(pfn: number, nr: number): void {
+    for (let p = pfn; p < pfn + nr; p++) {
+      for (const name of FRAME_WORDS) this.touch(`${name}[${p}]`, true);
+      for (let b = 0; b < 16; b++) this.touch(`flags[${p}] bit ${b}`, true);
+    }
+  }
+
+  /** Frames the allocator handed out start with no history (which frames is bookkeeping). */
   private forgetFrames(pfn: number, nr: number): void {
     this.forget((loc) => {
       const p = frameOf(loc);
@@ -254,16 +286,9 @@ export class AccessCheck {
     });
   }
 
-  private forgetTable(tid: number): void {
-    if (!(tid > 0)) return;
-    const prefix = `entry ${tid}:`;
-    this.forget((loc) => loc.startsWith(prefix));
-  }
-
-  /** Drop the history of the locations `gone` selects (freed memory starts again). */
+  /** From here on, the locations `gone` selects have no history (memory handed out anew). */
   private forget(gone: (loc: string) => boolean): void {
-    for (const loc of [...this.shadow.keys()]) if (gone(loc)) this.shadow.delete(loc);
-    this.touches = this.touches.filter((t) => !gone(t.loc));
+    this.touches.push({ forget: gone });
   }
 
   /** Stop watching; nothing is checked (an exception ended the step). */
@@ -284,6 +309,10 @@ export class AccessCheck {
     const ev: Ev = { task, local: clock[task], label };
     const ordered = (e: Ev): boolean => e.task === task || (e.local > 0 && clock[e.task] >= e.local);
     for (const t of this.touches) {
+      if ('forget' in t) {
+        for (const loc of [...this.shadow.keys()]) if (t.forget(loc)) this.shadow.delete(loc);
+        continue;
+      }
       const s = this.shadowOf(t.loc);
       const earlier = t.write ? [...(s.w ? [s.w] : []), ...s.r] : s.w ? [s.w] : [];
       const bad = earlier.find((e) => !ordered(e));
@@ -299,7 +328,7 @@ export class AccessCheck {
   endStart(task: number, label: string): void {
     this.abort();
     const ev: Ev = { task, local: 0, label };
-    for (const t of this.touches) if (!t.write) this.shadowOf(t.loc).r.push(ev);
+    for (const t of this.touches) if (!('forget' in t) && !t.write) this.shadowOf(t.loc).r.push(ev);
   }
 
   private shadowOf(loc: string): Shadow {

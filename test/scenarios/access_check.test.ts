@@ -89,6 +89,10 @@ describe('AccessCheck', () => {
     let q = -1;
     expect(step(d, 1, NOTHING, () => ((q = k.mem.allocPages(0, PT_ANON)), (k.mem.refcount[q] = 2)))).toBeNull();
     expect(q).toBe(p);
+    // A free is a write of the whole frame: a read the footprints do not order before it races.
+    const e = new AccessCheck(k, 3);
+    expect(step(e, 0, NOTHING, () => void k.mem.refcount[q])).toBeNull();
+    expect(step(e, 1, NOTHING, () => k.mem.freePages(q as Pfn, 0))).toMatch(/step 'step of 1' of task 1 wrote refcount\[\d+\], which step 'step of 0' of task 0 read/);
   });
 
   it('a read before a task\'s first step races with any write of another task, whatever the footprints', () => {

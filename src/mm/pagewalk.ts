@@ -16,13 +16,16 @@
  * callbacks (no modelled walker has one), and a ->pte_entry on a VMA walk, which the kernel
  * precedes with split_huge_pmd() (no modelled VMA walker has one: they all use ->pmd_entry).
  */
-import { addrEnd, EINVAL, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
+import { addrEnd, EINVAL, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Pfn, type Vaddr } from './const.js';
+import { current } from './current.js';
+import { isHugeZeroPmd } from './huge_memory.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { VM_PFNMAP, type MmStruct, type Vma } from './mm_types.js';
 import { PteMapOut, pteOffsetMap, pteOffsetMapLock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { pmdIsTable, pmdNone, pmdPresent, pmdTransHuge } from './pgtable_types.js';
-import { ptepGet, type KGen } from './primitives.js';
+import { isMigrationPte, pmdIsTable, pmdNone, pmdPfn, pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
+import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { findVma } from './vma_tree.js';
 
 /** walk->action, set by a callback to steer walk_pmd_range() (include/linux/pagewalk.h). */
@@ -233,4 +236,71 @@ function* walkPteRangeInner<P>(pte: number, addr: Vaddr, end: Vaddr, walk: MmWal
     addr += PAGE_SIZE;
     pte++;
   }
+}
+
+// ---- folio_walk_start() ------------------------------------------------------------------------
+
+/** folio_walk_start() flags (include/linux/pagewalk.h). */
+export const FW_MIGRATION = 1 << 0;
+export const FW_ZEROPAGE = 1 << 1;
+
+/** struct folio_walk: the folio found, and what folio_walk_end() releases. */
+export interface FolioWalk {
+  readonly folio: Pfn;
+  /** The shared zero page (FW_ZEROPAGE), or a migration entry's folio (FW_MIGRATION): no page exposed. */
+  readonly exposed: boolean;
+  /** The mapped PTE, or -1 for a PMD-level find (the PMD lock held). */
+  readonly pte: number;
+  readonly ptl: LockHandle;
+}
+
+/**
+ * folio_walk_start() (mm/pagewalk.c, 6.18): the folio mapped at addr, returned with its page-table
+ * lock held; null when nothing is mapped there. The PMD is read locklessly; a huge or non-present
+ * PMD is read again under the PMD lock, and a PMD that points to a table is mapped with
+ * pte_offset_map_lock(), whose PMD recheck finds a table reclaimed after the lockless read gone
+ * (not found). The caller holds the mmap_lock (or the VMA lock) for read, which does not exclude
+ * a reclaiming MADV_DONTNEED. No huge PUDs and no PMD migration entries in the model.
+ */
+export function* folioWalkStart(vma: Vma, addr: Vaddr, flags: number): KGen<FolioWalk | null> {
+  const mm = vma.mm;
+  const mem = current.k.mem;
+  if (addr < vma.start || addr >= vma.end) return null;
+  const pgdv = yield* ptepGet(pgdOffset(mm, addr));
+  if (pmdNone(pgdv)) return null;
+  const pud = yield* ptepGet(pudOffset(pgdv, addr));
+  if (pmdNone(pud)) return null;
+  const pmdp = pmdOffset(pud, addr);
+  let pmd = yield* ptepGet(pmdp); // pmdp_get_lockless()
+  if (pmdNone(pmd)) return null;
+  if (!pmdPresent(pmd) || pmdTransHuge(pmd)) {
+    const ptl = pmdLockptr(mm, pmdp);
+    yield* spinLock(ptl);
+    pmd = yield* ptepGet(pmdp);
+    if (pmdPresent(pmd) && pmdTransHuge(pmd)) {
+      if (!isHugeZeroPmd(pmd)) return { folio: mem.folioHead(pmdPfn(pmd) as Pfn), exposed: true, pte: -1, ptl }; // vm_normal_page_pmd()
+      if (flags & FW_ZEROPAGE) return { folio: pmdPfn(pmd) as Pfn, exposed: false, pte: -1, ptl };
+    }
+    yield* spinUnlock(ptl);
+    if (!pmdPresent(pmd) || pmdTransHuge(pmd)) return null;
+    // A table now (a split meanwhile): goto pte_table.
+  }
+  const out = new PteMapOut();
+  const pte = yield* pteOffsetMapLock(mm, pmdp, addr, out);
+  if (pte < 0) return null;
+  const v = yield* ptepGet(pte);
+  if (ptePresent(v)) {
+    if (!pteSpecial(v)) return { folio: mem.folioHead(ptePfn(v)), exposed: true, pte, ptl: out.ptl }; // vm_normal_page()
+    if (flags & FW_ZEROPAGE && ptePfn(v) === mem.zeroPfn) return { folio: ptePfn(v), exposed: false, pte, ptl: out.ptl };
+  } else if (!pteNone(v) && flags & FW_MIGRATION && isMigrationPte(v)) {
+    return { folio: mem.folioHead(swpOffset(v) as Pfn), exposed: false, pte, ptl: out.ptl };
+  }
+  yield* pteUnmapUnlock(pte, out.ptl);
+  return null;
+}
+
+/** folio_walk_end(): drop the lock folio_walk_start() returned with (and unmap the PTE). */
+export function* folioWalkEnd(fw: FolioWalk): KGen<void> {
+  if (fw.pte >= 0) yield* pteUnmapUnlock(fw.pte, fw.ptl);
+  else yield* spinUnlock(fw.ptl);
 }

@@ -20,6 +20,7 @@ import { vmaLookup, vmaLookupUnlocked } from '../mm/vma_tree.js';
 import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
+import { doPagesStat } from '../mm/move_pages.js';
 import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
@@ -98,6 +99,12 @@ export type TaskSpec =
    */
   | { kind: 'mincore'; map: string; offset: number; len: number }
   /**
+   * move_pages(2) of the pages of `len` bytes at `map`+`offset` with no target nodes: the query of
+   * each page's node (move_pages.ts, do_pages_stat(): folio_walk_start() under the mmap_lock for
+   * read). Its result is the number of pages it found on a node.
+   */
+  | { kind: 'move_pages'; map: string; offset: number; len: number }
+  /**
    * read(2) of /proc/PID/pagemap for `len` bytes at `map`+`offset` (fs/proc/task_mmu.c,
    * pagemap_read()): walk_page_range() under the mmap_lock for read, each table mapped with
    * pte_offset_map_lock(). It stands for the /proc walkers and the other VMA walkers whose
@@ -145,7 +152,7 @@ export type TaskSpec =
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
+  'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
   'tcp_zerocopy', 'swapoff',
 ] as const;
 
@@ -240,6 +247,10 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       return yield* compactPage(mm, addr);
     case 'mprotect':
       return yield* doMprotectPkey(mm, addr, t.len, t.prot);
+    case 'move_pages': {
+      const pages = Array.from({ length: t.len / PAGE_SIZE }, (_, i) => addr + i * PAGE_SIZE);
+      return (yield* doPagesStat(mm, pages)).filter((s) => s >= 0).length;
+    }
     case 'mremap': {
       // The new address, or a negative errno.
       const r = yield* doMremap(mm, addr, t.len, t.len, MREMAP_MAYMOVE | MREMAP_FIXED, maps.get(t.dst)! + t.dstOffset);

@@ -225,3 +225,26 @@ describe('swap_readahead_vs_dontneed (swap_vma_readahead(), audit #57)', () => {
     expect([...loads].filter((n) => [1, 2, 5].includes(n)).sort()).toEqual([1, 2, 5]);
   });
 });
+
+describe('move_pages_vs_dontneed (folio_walk_start(), audit #29)', () => {
+  const scn = shippedScenario('move_pages_vs_dontneed');
+
+  it('is clean with a complete search, in both DONTNEED lock modes, and every outcome is explained', () => {
+    expectCleanAndExplained(scn);
+    expectCleanAndExplained(scn, [], { dontneed_lock: 'mmap' });
+  });
+
+  it('reports the page on its node or not present; a walk whose table was reclaimed after its lockless PMD read finds nothing', () => {
+    const results = new Set<string | undefined>();
+    let lost = 0;
+    for (const ex of executions(scn)) {
+      results.add(ex.result);
+      const walk = ex.trace.filter((l) => l.startsWith('0 '));
+      // pte_offset_map_lock() took the lock, its pmd_same() failed, and the retry found no table.
+      if (walk.some((l) => l.startsWith('0 pte_offset_map_lock: lock ptl')) && !walk.some((l) => l.startsWith('0 folio_walk_start: ld pte'))) lost++;
+    }
+    // r0: pages found on a node (status 0); r1: the DONTNEED.
+    expect([...results].sort()).toEqual(['0 0', '1 0']);
+    expect(lost).toBeGreaterThan(0);
+  });
+});

@@ -34,9 +34,12 @@ export function shippedAllowList(): AllowEntry[] {
   return [...r.entries];
 }
 
-/** The search of `scn` is complete and clean, every outcome explained by an order or by `allow`. */
-export function expectCleanAndExplained(scn: Scenario, allow: readonly AllowEntry[] = []): void {
-  const r = runScenario(scn, { explain: { allow } });
+/**
+ * The search of `scn` (with model `settings` over its config) is complete and clean, every outcome
+ * explained by an order or by `allow`.
+ */
+export function expectCleanAndExplained(scn: Scenario, allow: readonly AllowEntry[] = [], settings?: Readonly<Record<string, string>>): void {
+  const r = runScenario(scn, { explain: { allow }, settings });
   if (r.status !== 'clean') expect.fail(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status);
   expect(r.coverage).toBe('complete');
 }

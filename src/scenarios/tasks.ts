@@ -10,7 +10,7 @@ import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
-import { PAGE_SIZE } from '../mm/const.js';
+import { EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
 import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
 import { folioCheckReferences, shrinkFolio } from '../mm/vmscan.js';
@@ -168,7 +168,7 @@ function pageCacheTarget(mm: MmStruct, addr: number): { file: AddressSpace; inde
 }
 
 /** What shrinkFolio() did, as the task's result. */
-const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -22, 'no-swap': 3, isolated: -16 } as const;
+const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cache': -EINVAL, 'no-swap': 3, isolated: -EBUSY } as const;
 
 /**
  * Start a task; `maps` gives the address of each mapping of the task's process. `onUnit` is
@@ -225,7 +225,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       // the model finds it through the page table in that step, as compaction does (migrate.ts).
       yield* condResched();
       const head = peekMappedFolio(mm, addr);
-      return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -22;
+      return head ? SHRINK_RESULT[yield* shrinkFolio(head)] : -EINVAL;
     }
     case 'folio_referenced':
     case 'folio_mkclean': {
@@ -238,7 +238,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       const target = pageCacheTarget(mm, addr);
       yield* condResched();
       const head = target ? peekPageCacheFolio(target.file, target.index) : peekMappedFolio(mm, addr);
-      if (!head) return -22;
+      if (!head) return -EINVAL;
       if (t.kind === 'folio_mkclean') return yield* writebackFolio(head);
       const vma = vmaLookupUnlocked(mm, addr);
       return yield* folioCheckReferences(head, vma ? { head, vma, address: addr } : undefined);
@@ -249,7 +249,15 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       return yield* doMprotectPkey(mm, addr, t.len, t.prot);
     case 'move_pages': {
       const pages = Array.from({ length: t.len / PAGE_SIZE }, (_, i) => addr + i * PAGE_SIZE);
-      return (yield* doPagesStat(mm, pages)).filter((s) => s >= 0).length;
+      // A sequential run of the explainer (`onUnit`) asks page by page, so that another task can
+      // run between two pages (explain.ts, taskUnits()).
+      if (!onUnit) return (yield* doPagesStat(mm, pages)).filter((s) => s >= 0).length;
+      let found = 0;
+      for (const [i, a] of pages.entries()) {
+        if (i) onUnit();
+        if ((yield* doPagesStat(mm, [a]))[0] >= 0) found++;
+      }
+      return found;
     }
     case 'mremap': {
       // The new address, or a negative errno.
@@ -271,7 +279,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       return 0;
     case 'mglru_walk': {
       const walk: LruGenWalk = { young: 0, busy: 0 };
-      return (yield* walkMm(mm, addr, addr + t.len, walk)) ? walk.young : -16;
+      return (yield* walkMm(mm, addr, addr + t.len, walk)) ? walk.young : -EBUSY;
     }
     case 'numa_scan':
       return yield* taskNumaWork(mm, addr, addr + t.len);
@@ -298,7 +306,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);
       const pmdp = pudp ? yield* pmdAlloc(mm, pudp, addr) : 0;
-      return pmdp && (yield* pteAlloc(mm, pmdp, addr)) ? 0 : -12;
+      return pmdp && (yield* pteAlloc(mm, pmdp, addr)) ? 0 : -ENOMEM;
     }
   }
 }

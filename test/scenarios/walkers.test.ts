@@ -247,4 +247,12 @@ describe('move_pages_vs_dontneed (folio_walk_start(), audit #29)', () => {
     expect([...results].sort()).toEqual(['0 0', '1 0']);
     expect(lost).toBeGreaterThan(0);
   });
+
+  it('asks page by page: over two pages it may find one, which an order with the DONTNEED between the pages explains', () => {
+    const two = inlineScenario(['scenario move_pages_two', 'violation none', 'process P', 'map A anon private 2M', 'touch A 0 8K write', 'cpu 0 move_pages A 0 8K', 'cpu 1 madvise A 0 2M dontneed']);
+    const ends = endStates(scenarioSystem(two), new DfsScheduler());
+    expect(ends.complete).toBe(true);
+    expect(new Set([...ends.ends.keys()].map((k) => /results (\S+ \S+)/.exec(k)?.[1]))).toEqual(new Set(['0 0', '1 0', '2 0']));
+    expectCleanAndExplained(two);
+  });
 });

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -24,8 +24,8 @@ describe('old seeds keep their scenarios', () => {
     // The corpus of test/swarm/swarm.test.ts (campaign seed 4, its first 25 jobs).
     const corpus = Array.from({ length: 25 }, (_, i) => generate(jobSeed(4, i), { extras: OFF }).text).join('');
     expect(sha(corpus)).toBe('e7f8a0add7cfd99e65cb8d2204df31c2ef11a41cab70d2b16b623f05003958d5');
-    // Spot checks: seeds 5 and 33 draw no extra group (30 did until the rmap group); 4 and 9 do (forced off here).
-    expect(sha(generate(5).text).slice(0, 16)).toBe('a8756591b7844927');
+    // Spot checks: seeds 20 and 33 draw no extra group (5 and 30 did until the move-pages and rmap groups); 4 and 9 do (forced off here).
+    expect(sha(generate(20).text).slice(0, 16)).toBe('fe10f8ea40359687');
     expect(sha(generate(33).text).slice(0, 16)).toBe('c9ce09ce904facf3');
     expect(sha(generate(4, { extras: OFF }).text).slice(0, 16)).toBe('208c96b03ae1e7ee');
     expect(sha(generate(9, { extras: OFF }).text).slice(0, 16)).toBe('f14c4e99579f5e27');
@@ -47,11 +47,11 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim and rmap only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap and move-pages only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed')];
     // aim: a lockless reader moves to another mapping and block, with its length.
     const aimed = (a: string, b: string) => /^cpu \d+ (pte_offset_map|gup_fast) /.test(a) && a.split(' ').slice(0, 3).join(' ') === b.split(' ').slice(0, 3).join(' ') && a.split(' ')[5] === b.split(' ')[5];
@@ -150,13 +150,31 @@ describe('the extra groups', () => {
 });
 
 describe('the walkers group', () => {
+  it('move-pages: turns the mincore paths the walkers group left into move_pages over the same range, and nothing else', () => {
+    let moved = 0;
+    for (let s = 1; s <= 200; s++) {
+      const g = generate(s, { extras: { walkers: false } });
+      const off = generate(s, { extras: { walkers: false, 'move-pages': false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      expect(g.features.includes('move-pages'), `seed ${s}`).toBe(ops(off).some((o) => o.startsWith('mincore ')) && !ops(g).some((o) => o.startsWith('mincore ')));
+      if (!g.features.includes('move-pages')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      expect(ops(g).map((o) => o.replace(/^move_pages /, 'mincore '))).toEqual(ops(off));
+      moved += ops(g).filter((o) => o.startsWith('move_pages ')).length;
+    }
+    expect(moved).toBeGreaterThan(5);
+  });
+
   it('turns mincore paths into pagemap reads, ptdump walks and MGLRU walks (with the remedy) over the same range, and nothing else', () => {
     let pagemap = 0;
     let ptdump = 0;
     let mglruWalk = 0;
     for (let s = 1; s <= 200; s++) {
-      const g = generate(s);
-      const off = generate(s, { extras: { walkers: false } });
+      // The move-pages group takes the mincore paths the walkers group leaves: held off here.
+      const g = generate(s, { extras: { 'move-pages': false } });
+      const off = generate(s, { extras: { walkers: false, 'move-pages': false } });
       const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
       const had = ops(off).some((o) => o.startsWith('mincore '));
       expect(g.features.includes('walkers'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mincore ')));

@@ -36,7 +36,6 @@ import { EventLog, type Access } from '../explore/dpor.js';
  */
 const FRAME_WORDS = ['type', 'order', 'refcount', 'mapcount', 'entireMapcount', 'mapping', 'index', 'gen'] as const;
 const FLAG_METHODS = ['testFlags', 'setFlags', 'clearFlags'] as const;
-type FrameWord = (typeof FRAME_WORDS)[number];
 
 /** The table-store methods that read or write entries, wrapped while a step runs. */
 const ENTRY_METHODS = ['get', 'peek', 'scanNone', 'forEachEntry', 'populated', 'poke', 'alloc', 'free'] as const;
@@ -79,7 +78,7 @@ export class AccessCheck {
     const mem = this.k.mem as unknown as Record<string, unknown>;
     for (const name of FRAME_WORDS) {
       const real = mem[name] as Uint8Array | Uint16Array | Int32Array;
-      const proxy = this.frameProxy(name, real);
+      const proxy = this.arrayProxy(real, (i) => `${name}[${i}]`);
       mem[name] = proxy;
       // PhysMem.grow() may replace the array while the step runs: keep the new one.
       undo.push(() => {
@@ -161,23 +160,7 @@ export class AccessCheck {
     const si = this.k.swap;
     if (!si) return;
     const map = si.swapMap;
-    const proxy = new Proxy(map, {
-      get: (target, prop) => {
-        if (typeof prop === 'string' && isIndex(prop)) {
-          if (!this.inAllocator) this.touch(`swap ${prop}`, false);
-          return target[Number(prop)];
-        }
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-      set: (target, prop, value: number) => {
-        if (typeof prop !== 'string' || !isIndex(prop)) return Reflect.set(target, prop, value, target);
-        target[Number(prop)] = value;
-        if (this.inAllocator) return true;
-        this.touch(`swap ${prop}`, true);
-        return true;
-      },
-    });
+    const proxy = this.arrayProxy(map, (i) => `swap ${i}`);
     (si as { swapMap: Uint8Array }).swapMap = proxy;
     undo.push(() => ((si as { swapMap: Uint8Array }).swapMap = map));
     // The slot search is the allocator: the slot it hands out starts with no history.
@@ -247,11 +230,12 @@ export class AccessCheck {
     return result;
   }
 
-  private frameProxy(name: FrameWord, real: Uint8Array | Uint16Array | Int32Array): typeof real {
+  /** A typed array whose element reads and writes are noted as accesses of `loc(index)`. */
+  private arrayProxy<A extends Uint8Array | Uint16Array | Int32Array>(real: A, loc: (index: string) => string): A {
     return new Proxy(real, {
       get: (target, prop) => {
         if (typeof prop === 'string' && isIndex(prop)) {
-          if (!this.inAllocator) this.touch(`${name}[${prop}]`, false);
+          if (!this.inAllocator) this.touch(loc(prop), false);
           return target[Number(prop)];
         }
         const v: unknown = Reflect.get(target, prop, target);
@@ -260,7 +244,7 @@ export class AccessCheck {
       set: (target, prop, value: number) => {
         if (typeof prop !== 'string' || !isIndex(prop)) return Reflect.set(target, prop, value, target);
         target[Number(prop)] = value;
-        if (!this.inAllocator) this.touch(`${name}[${prop}]`, true);
+        if (!this.inAllocator) this.touch(loc(prop), true);
         return true;
       },
     });

@@ -943,6 +943,10 @@ struct chunk_hdr {
 #define PM_CHUNK 8192
 /* Snapshots of more pages carry no mincore runs (src/script/output.ts, MINCORE_MAX_PAGES). */
 #define MINCORE_MAX_PAGES ((uint64_t)1 << 24)
+/* ... and no move_pages(2) runs (src/script/output.ts, MOVE_PAGES_MAX_PAGES). */
+#define MOVE_PAGES_MAX_PAGES ((uint64_t)1 << 18)
+/* Whether move_pages(2) exists here (CONFIG_NUMA and CONFIG_MIGRATION): probed in main(). */
+static bool have_move_pages;
 
 static int write_full(int fd, const void *buf, size_t n)
 {
@@ -1191,6 +1195,30 @@ static int c_mincore(int wfd, uint64_t addr, uint64_t npages)
 				c = '-';
 			err = rle_push(wfd, &r, c);
 		}
+		done += n;
+	}
+	return rle_end(wfd, &r, err);
+}
+
+/*
+ * Streams the run-length move_pages(2) statuses of [addr, addr + npages * 4K), asked with no target
+ * nodes (do_pages_stat(), mm/migrate.c): 'n' the page is on a node, 'e' -ENOENT (nothing mapped),
+ * 'f' -EFAULT (no VMA, or the zero page), '?' any other status. One call per chunk.
+ */
+static int c_move_pages(int wfd, uint64_t addr, uint64_t npages)
+{
+	static void *pages[PM_CHUNK];
+	static int status[PM_CHUNK];
+	struct rle r = { 0 };
+	int err = 0;
+	for (uint64_t done = 0; done < npages && !err; ) {
+		uint64_t n = npages - done < PM_CHUNK ? npages - done : PM_CHUNK;
+		for (uint64_t i = 0; i < n; i++)
+			pages[i] = (void *)(uintptr_t)(addr + (done + i) * PAGE_SIZE_4K);
+		if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) < 0)
+			err = errno;
+		for (uint64_t i = 0; i < n && !err; i++)
+			err = rle_push(wfd, &r, status[i] >= 0 ? 'n' : status[i] == -ENOENT ? 'e' : status[i] == -EFAULT ? 'f' : '?');
 		done += n;
 	}
 	return rle_end(wfd, &r, err);
@@ -1827,7 +1855,9 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 			_exit(1);
 		if (c.op == C_SNAPSHOT && c.has_range && !r.err &&
 		    (c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K) ||
-		     (c.len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES && c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K))))
+		     (c.len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES && c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K)) ||
+		     (have_move_pages && c.len / PAGE_SIZE_4K <= MOVE_PAGES_MAX_PAGES &&
+		      c_move_pages(resp_w, c.addr, c.len / PAGE_SIZE_4K))))
 			_exit(1);
 	}
 }
@@ -1980,7 +2010,7 @@ static void print_fields(const char *key, const int64_t *v, const int64_t *base,
 	putchar('}');
 }
 
-/* Prints one stream of run-length page codes from the child (c_pagemap(), c_mincore()). */
+/* Prints one stream of run-length page codes from the child (c_pagemap(), c_mincore(), c_move_pages()). */
 static void print_runs(struct proc *p, const struct op *o, const char *what, const char *source)
 {
 	bool first = true;
@@ -2049,6 +2079,10 @@ static void do_snapshot(int cur, const struct op *o)
 		if (o->len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES) {
 			printf("],\"mincore\":[");
 			print_runs(p, o, "mincore", "mincore()");
+		}
+		if (have_move_pages && o->len / PAGE_SIZE_4K <= MOVE_PAGES_MAX_PAGES) {
+			printf("],\"move_pages\":[");
+			print_runs(p, o, "move_pages", "move_pages()");
 		}
 		printf("]}");
 	}
@@ -2899,6 +2933,8 @@ int main(int argc, char **argv)
 			printf("null");
 	}
 	int fault_zero_page = probe_zero_page();
+	/* No pages asked: 0 where the system call exists (kernel_move_pages() → do_pages_stat()). */
+	have_move_pages = syscall(SYS_move_pages, 0, 0UL, NULL, NULL, NULL, 0) == 0 || errno != ENOSYS;
 	if (fault_zero_page >= 0)
 		printf(",\"fault_zero_page\":\"%s\"", fault_zero_page ? "on" : "off");
 	printf("}\n");

@@ -1,7 +1,7 @@
 /** `ptlab diff`: run op scripts on the model and on this machine's kernel, and compare. */
 import type { Command } from 'commander';
 import { compareScript, prepareScript, type Comparison, type PreparedScript } from '../oracle/compare.js';
-import { describeStop, fieldUnit, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
+import { describeStop, fieldUnit, isPageCodeField, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
 import { kernelOracleAvailable, runningKdamonds } from '../oracle/kernel.js';
 import { formatScriptError } from '../script/ast.js';
 import { FAST_API, scriptConfig } from '../script/exec.js';
@@ -32,7 +32,7 @@ export function registerDiff(program: Command): void {
       `
 Compared per snapshot (paired by script line): the deltas of VmPTE, RssAnon, RssFile, RssShmem,
 VmRSS, VmSize, VmLck, VmSwap; Rss, AnonHugePages, ShmemPmdMapped, FilePmdMapped; the pagemap codes of the
-named range page by page, and mincore(2)'s for the same pages. Per script: the line where each side stopped with an error, if any, and
+named range page by page, and mincore(2)'s and move_pages(2)'s for the same pages. Per script: the line where each side stopped with an error, if any, and
 the THP settings and fault_zero_page. The runner probes whether a read fault maps the shared zero page;
 the model follows the kernel there unless the script or --config sets fault_zero_page, and a script that
 assumes otherwise than the kernel does is skipped. A script declares what the model cannot match with '# diff:' comment lines
@@ -176,7 +176,7 @@ function mark(f: FieldDiff): string {
 }
 
 function fieldName(f: FieldDiff): string {
-  return f.field === 'pagemap' || f.field === 'mincore' || f.field === 'Rss' || f.field.endsWith('PmdMapped') || f.field === 'AnonHugePages'
+  return isPageCodeField(f.field) || f.field === 'Rss' || f.field.endsWith('PmdMapped') || f.field === 'AnonHugePages'
     ? f.field
     : `${f.field} delta`;
 }

@@ -7,7 +7,7 @@
  */
 import { applySettings, resolveConfig, type Config, type ConfigInput } from './config.js';
 import { ModelBug } from './bug.js';
-import { PAGE_SIZE, type Vaddr } from './const.js';
+import { EFAULT, ENOENT, PAGE_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
 import { madviseSyscall, type MadvAdvice } from './madvise.js';
 import { sysMincore } from './mincore.js';
@@ -25,6 +25,7 @@ import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMod
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { swapoff } from './swapoff.js';
 import { compactRange } from './migrate.js';
+import { doPagesStat } from './move_pages.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -210,6 +211,17 @@ export function procMincore(k: Kernel, mm: MmStruct, addr: Vaddr, pages: number)
     out += one.ret === 0 ? code(one.vec[0]) : '-';
   }
   return out;
+}
+
+/**
+ * move_pages(2) with no target nodes over a snapshot's range (move_pages.ts, do_pages_stat()), page
+ * codes as the kernel runner reports them: 'n' on a node, 'e' -ENOENT, 'f' -EFAULT.
+ */
+export function procMovePages(k: Kernel, mm: MmStruct, addr: Vaddr, pages: number): string {
+  enter(k, mm);
+  const addrs = Array.from({ length: pages }, (_, i) => addr + i * PAGE_SIZE);
+  const status = complete(/* task */ doPagesStat(mm, addrs));
+  return status.map((s) => (s >= 0 ? 'n' : s === -ENOENT ? 'e' : s === -EFAULT ? 'f' : '?')).join('');
 }
 
 /** Let every pending RCU grace period end and run its callbacks (between ops). */

@@ -11,7 +11,8 @@
  *     empty; the kernel runner reports the delta) and AnonHugePages, ShmemPmdMapped,
  *     FilePmdMapped (0 in a fresh process on both sides);
  *   - the pagemap codes of the named range, page by page (present / exclusive / swap / guard),
- *     and its mincore(2) codes (resident or not).
+ *     its mincore(2) codes (resident or not) and its move_pages(2) statuses (on a node, -ENOENT,
+ *     -EFAULT).
  * and, per run: where each executor stopped with an error line (an op failing differently from its
  * `err=`, a failed `expect`, a broken model), and the THP settings each ran with.
  *
@@ -19,7 +20,7 @@
  * parsed here from the raw script text: both executors' parsers see them as comments.
  */
 import { formatScriptError, type ScriptError } from '../script/ast.js';
-import type { MincoreRun, OutputLine, PagemapRange, PagemapRun, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
+import type { OutputLine, PagemapRange, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fields
@@ -29,12 +30,20 @@ export const DIFF_STATUS_FIELDS = ['VmPTE', 'RssAnon', 'RssFile', 'RssShmem', 'V
 /** smaps_rollup fields, compared as they are reported (see the file comment for Rss). */
 export const DIFF_ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const satisfies readonly RollupField[];
 
-export type DiffField = StatusField | RollupField | 'pagemap' | 'mincore';
-export const DIFF_FIELDS: readonly DiffField[] = [...DIFF_STATUS_FIELDS, ...DIFF_ROLLUP_FIELDS, 'pagemap', 'mincore'];
+/** The fields that hold one code per page of a snapshot's range. */
+export const PAGE_CODE_FIELDS = ['pagemap', 'mincore', 'move_pages'] as const;
+export type PageCodeField = (typeof PAGE_CODE_FIELDS)[number];
+
+export type DiffField = StatusField | RollupField | PageCodeField;
+export const DIFF_FIELDS: readonly DiffField[] = [...DIFF_STATUS_FIELDS, ...DIFF_ROLLUP_FIELDS, ...PAGE_CODE_FIELDS];
+
+export function isPageCodeField(f: DiffField): f is PageCodeField {
+  return (PAGE_CODE_FIELDS as readonly DiffField[]).includes(f);
+}
 
 /** Unit of a field's values and of its declared tolerance. */
 export function fieldUnit(f: DiffField): 'kB' | 'pages' {
-  return f === 'pagemap' || f === 'mincore' ? 'pages' : 'kB';
+  return isPageCodeField(f) ? 'pages' : 'kB';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,11 +251,11 @@ export interface DiffCounts {
 // Comparison
 
 /** `[[1,"x"],[511,"-"]]` as `1x 511-`. */
-export function formatRuns(runs: readonly (PagemapRun | MincoreRun)[]): string {
+export function formatRuns(runs: readonly (readonly [number, string])[]): string {
   return runs.length ? runs.map(([n, c]) => `${n}${c}`).join(' ') : '(empty)';
 }
 
-function expandRuns(runs: readonly (PagemapRun | MincoreRun)[]): string {
+function expandRuns(runs: readonly (readonly [number, string])[]): string {
   return runs.map(([n, c]) => c.repeat(n)).join('');
 }
 
@@ -255,13 +264,14 @@ function rangeText(p: PagemapRange): string {
 }
 
 /**
- * The page codes of a snapshot's range: `pagemap`, or `mincore` (compared only when both sides
- * report it: output older than it has none).
+ * The page codes of a snapshot's range: `pagemap`, `mincore` or `move_pages` (the last two compared
+ * only when both sides report them: output older than them, a range larger than their limit, or a
+ * kernel without move_pages(2) has none).
  */
-function comparePagemap(field: 'pagemap' | 'mincore', m: PagemapRange | undefined, k: PagemapRange | undefined, d: DiffDirective | undefined): FieldDiff | undefined {
+function comparePagemap(field: PageCodeField, m: PagemapRange | undefined, k: PagemapRange | undefined, d: DiffDirective | undefined): FieldDiff | undefined {
   if (!m && !k) return undefined;
-  const runsOf = (p: PagemapRange) => (field === 'pagemap' ? p.runs : p.mincore);
-  if (field === 'mincore' && (!m?.mincore || !k?.mincore)) return undefined;
+  const runsOf = (p: PagemapRange): readonly (readonly [number, string])[] | undefined => (field === 'pagemap' ? p.runs : p[field]);
+  if (field !== 'pagemap' && (!m?.[field] || !k?.[field])) return undefined;
   const base: FieldDiff = {
     field,
     model: m ? formatRuns(runsOf(m)!) : null,
@@ -321,7 +331,7 @@ export function diffSnapshot(m: SnapshotLine, k: SnapshotLine, directives: reado
   const fields: FieldDiff[] = [];
   for (const f of DIFF_STATUS_FIELDS) fields.push(compareNumber(f, m.delta[f], k.delta[f], directiveFor(directives, f, m.label)));
   for (const f of DIFF_ROLLUP_FIELDS) fields.push(compareNumber(f, m.smaps_rollup[f], k.smaps_rollup[f], directiveFor(directives, f, m.label)));
-  for (const field of ['pagemap', 'mincore'] as const) {
+  for (const field of PAGE_CODE_FIELDS) {
     const pm = comparePagemap(field, m.pagemap, k.pagemap, directiveFor(directives, field, m.label));
     if (pm) fields.push(pm);
   }

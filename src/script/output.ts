@@ -40,6 +40,21 @@ export type MincoreRun = [count: number, code: MincoreCode];
  */
 export const MINCORE_MAX_PAGES = 1 << 24;
 
+/**
+ * One character per page of move_pages(2) asked with no target nodes (do_pages_stat(),
+ * mm/migrate.c): `n` the page is on a node (its status is the node, 0 on a machine of one node, as
+ * the model is), `e` -ENOENT (nothing mapped there, or a swap or migration entry), `f` -EFAULT (no
+ * VMA there, or the zero page), `?` any other status.
+ */
+export type MovePagesCode = 'n' | 'e' | 'f' | '?';
+export const MOVE_PAGES_CODES: readonly MovePagesCode[] = ['n', 'e', 'f', '?'];
+export type MovePagesRun = [count: number, code: MovePagesCode];
+/**
+ * Snapshots of larger ranges (1 GiB) carry no move_pages runs, on either executor: the call takes
+ * an array of addresses, one per page. A kernel without move_pages(2) (no CONFIG_NUMA) reports none.
+ */
+export const MOVE_PAGES_MAX_PAGES = 1 << 18;
+
 export interface PagemapRange {
   map: string;
   /** bytes from the start of the mapping as it was mapped */
@@ -48,6 +63,8 @@ export interface PagemapRange {
   runs: PagemapRun[];
   /** mincore(2) of the same range, run-length coded (absent in output older than it) */
   mincore?: MincoreRun[];
+  /** move_pages(2) statuses of the same range, run-length coded (absent in output older than it) */
+  move_pages?: MovePagesRun[];
   /** optional, never compared */
   pfnRuns?: unknown;
 }
@@ -146,7 +163,9 @@ function checkPagemap(p: unknown): string | undefined {
   if (typeof p.map !== 'string' || !isInt(p.offset) || !isInt(p.pages) || !Array.isArray(p.runs)) {
     return 'pagemap needs map, offset, pages, runs';
   }
-  return checkRuns(p.runs, PAGEMAP_CODES, 'pagemap', p.pages) ?? (p.mincore === undefined ? undefined : checkRuns(p.mincore, MINCORE_CODES, 'pagemap.mincore', p.pages));
+  return checkRuns(p.runs, PAGEMAP_CODES, 'pagemap', p.pages) ??
+    (p.mincore === undefined ? undefined : checkRuns(p.mincore, MINCORE_CODES, 'pagemap.mincore', p.pages)) ??
+    (p.move_pages === undefined ? undefined : checkRuns(p.move_pages, MOVE_PAGES_CODES, 'pagemap.move_pages', p.pages));
 }
 
 function checkRuns(runs: unknown, codes: readonly string[], what: string, pages: number): string | undefined {

@@ -14,7 +14,7 @@ import {
   sumCounts,
   type DiffDirective,
 } from '../../src/oracle/diff.js';
-import type { ErrorLine, MincoreRun, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
+import type { ErrorLine, MincoreRun, MovePagesRun, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
 import { stripExpects, prepareScript } from '../../src/oracle/compare.js';
 
 const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0, VmSwap: 0 };
@@ -42,9 +42,12 @@ function snap(
     smaps_rollup: { Rss: d.VmRSS, AnonHugePages: 0, ShmemPmdMapped: 0, FilePmdMapped: 0, ...opts.rollup },
   };
   if (opts.runs) {
-    // mincore: resident exactly where pagemap says present (anonymous memory)
-    const mincore = opts.runs.map(([n, c]): MincoreRun => [n, c === 'p' || c === 'x' ? 'r' : 'n']);
-    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs, mincore };
+    // mincore: resident exactly where pagemap says present (anonymous memory); move_pages: on a
+    // node where present, -ENOENT elsewhere (inside the VMA)
+    const present = (c: string) => c === 'p' || c === 'x';
+    const mincore = opts.runs.map(([n, c]): MincoreRun => [n, present(c) ? 'r' : 'n']);
+    const move_pages = opts.runs.map(([n, c]): MovePagesRun => [n, present(c) ? 'n' : 'e']);
+    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs, mincore, move_pages };
   }
   return s;
 }
@@ -124,6 +127,18 @@ describe('diffRuns', () => {
     const [m2, k2] = pair([AFTER], (s) => ({ ...s, pagemap: { ...s.pagemap!, mincore: undefined } }));
     const r = diffRuns(m2, k2);
     expect(r.snapshots[0].fields.map((x) => x.field)).not.toContain('mincore');
+    expect(r.ok).toBe(true);
+  });
+
+  it('compares move_pages(2) statuses page by page, and not at all when one side reports none (older output, no NUMA)', () => {
+    const [m, k] = pair([AFTER], (s) => ({ ...s, pagemap: { ...s.pagemap!, move_pages: [[512, 'f'], [512, 'n']] } }));
+    const f = diffRuns(m, k).snapshots[0].fields.find((x) => x.field === 'move_pages')!;
+    expect(f).toMatchObject({ status: 'mismatch', model: '512f 512n', kernel: '512e 512n' });
+    expect(f.detail).toBe("512 page(s) differ; first at page 0 (A+0x0): model 'f', kernel 'e'");
+    const kernelOnly = pair([AFTER], (s) => ({ ...s, pagemap: { ...s.pagemap!, move_pages: undefined } }));
+    const r = diffRuns(...kernelOnly);
+    expect(r.snapshots[0].fields.map((x) => x.field)).not.toContain('move_pages');
+    expect(r.snapshots[0].fields.map((x) => x.field)).toContain('mincore');
     expect(r.ok).toBe(true);
   });
 

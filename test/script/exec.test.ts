@@ -35,3 +35,37 @@ describe('snapshot ranges', () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
   });
 });
+
+describe('move_pages(2) statuses in a snapshot (do_pages_stat())', () => {
+  const codes = (...lines: string[]) => {
+    const r = run(...lines);
+    expect(r.exitCode, JSON.stringify(r.lines.filter((l) => l.type === 'error'))).toBe(0);
+    const s = r.lines.find((l) => l.type === 'snapshot');
+    return s?.type === 'snapshot' ? s.pagemap?.move_pages : undefined;
+  };
+
+  it('reports a page on a node, -ENOENT where nothing is mapped and -EFAULT past the VMA', () => {
+    expect(codes('config thp=never', 'process P', 'map A anon private 64K', 'touch A 0 8K write', 'unmap A 32K 32K', 'snapshot s A 0 64K')).toEqual([
+      [2, 'n'], [6, 'e'], [8, 'f'],
+    ]);
+  });
+
+  it('reports the zero page and the huge zero page as -EFAULT (is_zero_folio()), a THP as on a node', () => {
+    expect(codes('config thp=never fault_zero_page=on', 'process P', 'map A anon private 16K', 'touch A 0 4K read', 'touch A 4K 4K write', 'snapshot s A 0 16K')).toEqual([
+      [1, 'f'], [1, 'n'], [2, 'e'],
+    ]);
+    expect(codes('config thp=always fault_zero_page=on', 'process P', 'map A anon private 4M', 'touch A 0 4K read', 'touch A 2M 4K write', 'snapshot s A 0 4M')).toEqual([
+      [512, 'f'], [512, 'n'],
+    ]);
+  });
+
+  it('reports swapped-out pages and guard markers as -ENOENT: folio_walk_start() finds no folio there', () => {
+    expect(codes('config thp=never swap=16M', 'process P', 'map A anon private 16K', 'touch A 0 16K write', 'madvise A 0 4K pageout', 'madvise A 8K 4K guard_install', 'snapshot s A 0 16K')).toEqual([
+      [1, 'e'], [1, 'n'], [1, 'e'], [1, 'n'],
+    ]);
+  });
+
+  it('leaves out ranges of more than MOVE_PAGES_MAX_PAGES pages, as the runner does', () => {
+    expect(codes('process P', 'map A anon private 2G', 'snapshot s A 0 2G')).toBeUndefined();
+  });
+});

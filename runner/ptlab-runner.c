@@ -11,7 +11,9 @@
  * Shape of a run
  *   The parent parses the whole script, applies `config thp=/shmem_thp=` to sysfs, creates every
  *   memfd and file the script names, and then forks one child per `process`. It never maps anything
- *   big itself, so every child starts from the same small address space. A child executes the
+ *   big itself, so every child starts from the same small address space. `fork P Q` is the one op
+ *   by which a child makes another: the child running P forks, and Q answers over pipes the runner
+ *   takes from P through /proc (do_fork()). A child executes the
  *   memory operations it receives over its command pipe and answers over its response pipe; the
  *   parent does all the bookkeeping (placement, names, expected errors, JSON). The one op the parent
  *   executes itself is `swapoff`: the swap area is the machine's, not a process's.
@@ -139,7 +141,7 @@ static const char *const FIELD_NAMES[] = {
  * The parsed script.
  */
 enum kind {
-	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
+	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_FORK, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
 	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
@@ -152,7 +154,8 @@ struct op {
 	enum kind kind;
 	int line;
 	char *name;         /* process / memfd / file / map name, snapshot label */
-	char *ref;          /* map: its memfd or file; touch..munlock: the map; snapshot: range map */
+	char *ref;          /* map: its memfd or file; touch..munlock: the map; snapshot: range map;
+			       fork: the parent process (name is the child) */
 	enum map_kind mkind;
 	bool shared, locked, write, has_at, delta, maymove;
 	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
@@ -245,6 +248,7 @@ struct proc {
 	pid_t pid;
 	int cmd_w, resp_r;
 	bool alive;
+	bool forked;        /* made by `fork`: a child of another child, not of the runner */
 	int nmaps;          /* k of the placement rule: every map op executed in this process */
 	int64_t base[NV];
 	int64_t last[NV];
@@ -264,7 +268,7 @@ static int nfiles;
 static struct proc *procs;
 static int nprocs;
 static struct mapping *maps;
-static int nmaps;
+static int nmaps, maps_cap;
 static char tmpdir[PATH_MAX];
 
 struct knob {
@@ -626,6 +630,13 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (!want_words(t, 2, 2, "a process name") || !want_name(t->w[1], "process name"))
 			return false;
 		o->name = strdup(t->w[1]);
+	} else if (!strcmp(op, "fork")) {
+		o->kind = K_FORK;
+		if (!want_words(t, 3, 3, "fork P Q") || !want_name(t->w[1], "process name") ||
+		    !want_name(t->w[2], "process name"))
+			return false;
+		o->ref = strdup(t->w[1]);
+		o->name = strdup(t->w[2]);
 	} else if (!strcmp(op, "memfd")) {
 		o->kind = K_MEMFD;
 		if (!want_words(t, 3, 3, "memfd F SIZE") || !want_name(t->w[1], "memfd name") ||
@@ -821,7 +832,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -901,7 +912,7 @@ static int parse_script(char *text)
  */
 enum cmd_op {
 	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
-	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY, C_MIGRATE,
+	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY, C_MIGRATE, C_FORK, C_FORK_DONE,
 };
 
 struct cmd {
@@ -918,7 +929,8 @@ struct resp {
 	int32_t err;        /* 0, an errno, or -SIGSEGV / -SIGBUS */
 	int32_t aux;        /* C_MAP: 1 when the mapping exists (even if madvise/mlock then failed);
 			       C_UFFD_*: 1 when the process could not get a userfaultfd (err says why);
-			       C_MIGRATE: the COMPACT_PATHS index of the file written (or tried last) */
+			       C_MIGRATE: the COMPACT_PATHS index of the file written (or tried last);
+			       C_FORK: the child's pid */
 	uint64_t addr;      /* C_MREMAP: where the mapping is now */
 	int64_t ns;         /* CLOCK_MONOTONIC time the operation took in the child */
 	int64_t v[NV];
@@ -926,7 +938,9 @@ struct resp {
 	   a timeout or a wrong MSS), which is the runner's failure, not the op's outcome.
 	   C_MIGRATE: likewise, MS_* (then err is its errno). */
 	int32_t step;
-	int32_t rfd, sfd;   /* C_MAP of tcp: the child's receiving and sending sockets */
+	int32_t rfd, sfd;   /* C_MAP of tcp: the child's receiving and sending sockets;
+			       C_FORK: the forked process's command (write) and response (read)
+			       pipe ends, as numbered in the process that forked it */
 	uint32_t got;       /* C_TCP_ZEROCOPY: zc.length; TS_MSS: the MSS; TS_SEND, TS_WAIT: bytes sent, queued */
 	uint32_t hint;      /* C_TCP_ZEROCOPY: zc.recv_skip_hint; TS_DRAIN: bytes still queued */
 	uint64_t present;   /* C_MIGRATE: pages of the range present before the compaction, */
@@ -1713,6 +1727,19 @@ static void c_tcp_zerocopy(const struct cmd *c, struct resp *r)
 	c_tcp_errqueue(c->sfd);
 }
 
+/*
+ * The VMAs a child had when it warmed itself up (libc, stack, buffers): a child made by `fork`
+ * warms these again (fork() copies no PTEs of text), and no VMA of the script's.
+ */
+static struct { uint64_t start, end; int advice; } c_own[512];
+static int c_nown;
+
+static void c_populate_own(void)
+{
+	for (int i = 0; i < c_nown; i++)
+		madvise((void *)(uintptr_t)c_own[i].start, c_own[i].end - c_own[i].start, c_own[i].advice);
+}
+
 static void c_populate_all(void)
 {
 	if (c_read_proc("/proc/self/maps", c_buf, sizeof c_buf))
@@ -1729,15 +1756,19 @@ static void c_populate_all(void)
 		for (const char *x = q; x && *x && x != eol; x++)
 			if (!strncmp(x, "[vsyscall]", 10) || !strncmp(x, "[vvar", 5))
 				special = true;
-		if (r == 'r' && !special && end > start)
-			madvise((void *)(uintptr_t)start, end - start,
-				w == 'w' && s == 'p' ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		if (r == 'r' && !special && end > start) {
+			int advice = w == 'w' && s == 'p' ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+			madvise((void *)(uintptr_t)start, end - start, advice);
+			if (c_nown < (int)(sizeof c_own / sizeof c_own[0]))
+				c_own[c_nown++] = (typeof(c_own[0])){ start, end, advice };
+		}
 		p = eol ? eol + 1 : NULL;
 	}
 }
 
 static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t parent)
 {
+	int fork_fds[2] = { -1, -1 }; /* C_FORK: the ends the runner takes, until C_FORK_DONE */
 	/* The parent's handlers would clean up the parent's resources: drop them first. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -1846,6 +1877,61 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_MIGRATE:
 			c_migrate(&c, &r);
 			break;
+		case C_FORK: {
+			/*
+			 * The forked process answers over pipes of its own. The runner opens their other
+			 * ends through /proc/PID/fd of this process (C_FORK_DONE then closes ours), so
+			 * that no process but the runner holds them: the child sees EOF when the runner
+			 * closes its command pipe, or dies. Its own children are reaped for us (SIGCHLD
+			 * ignored): the runner cannot wait for a grandchild.
+			 */
+			int cq[2], rq[2];
+			if (pipe2(cq, O_CLOEXEC)) {
+				r.err = errno;
+				break;
+			}
+			if (pipe2(rq, O_CLOEXEC)) {
+				r.err = errno;
+				close(cq[0]);
+				close(cq[1]);
+				break;
+			}
+			signal(SIGCHLD, SIG_IGN);
+			pid_t q = fork();
+			if (q == 0) {
+				close(cmd_r);
+				close(resp_w);
+				close(cq[1]);
+				close(rq[0]);
+				cmd_r = cq[0];
+				resp_w = rq[1];
+				/* Its baseline, after it warmed the runner's own VMAs again (see the top). */
+				c_populate_own();
+				memset(&r, 0, sizeof r);
+				r.err = c_measure(r.v);
+				if (write_full(resp_w, &r, sizeof r))
+					_exit(1);
+				continue;
+			}
+			close(cq[0]);
+			close(rq[1]);
+			if (q < 0) {
+				r.err = errno;
+				close(cq[1]);
+				close(rq[0]);
+				break;
+			}
+			fork_fds[0] = cq[1];
+			fork_fds[1] = rq[0];
+			r.aux = q;
+			r.rfd = cq[1];
+			r.sfd = rq[0];
+			break;
+		}
+		case C_FORK_DONE:
+			close(fork_fds[0]);
+			close(fork_fds[1]);
+			break;
 		default:
 			r.err = ENOSYS;
 		}
@@ -1920,6 +2006,26 @@ static void send_cmd(struct proc *p, int line, const struct cmd *c, struct resp 
 	print_timing(line, r->ns);
 }
 
+/* A new process of the script (`process`, `fork`), with its pipe ends: its baseline is its first answer. */
+static struct proc *add_proc(const struct op *o, pid_t pid, int cmd_w, int resp_r)
+{
+	struct proc *p = &procs[nprocs++];
+	memset(p, 0, sizeof *p);
+	p->name = o->name;
+	p->pid = pid;
+	p->cmd_w = cmd_w;
+	p->resp_r = resp_r;
+	p->alive = true;
+	struct resp r;
+	int e = read_full(p->resp_r, &r, sizeof r);
+	if (e)
+		child_died(p, o->line, e);
+	if (r.err)
+		die(EXIT_INTERNAL, o->line, "process %s: reading its baseline: %s", p->name, strerror(r.err));
+	memcpy(p->base, r.v, sizeof p->base);
+	return p;
+}
+
 static void spawn(const struct op *o)
 {
 	if (find_proc(o->name) >= 0)
@@ -1945,26 +2051,23 @@ static void spawn(const struct op *o)
 	}
 	close(cmdp[0]);
 	close(respp[1]);
-	struct proc *p = &procs[nprocs++];
-	memset(p, 0, sizeof *p);
-	p->name = o->name;
-	p->pid = pid;
-	p->cmd_w = cmdp[1];
-	p->resp_r = respp[0];
-	p->alive = true;
-	struct resp r;
-	int e = read_full(p->resp_r, &r, sizeof r);
-	if (e)
-		child_died(p, o->line, e);
-	if (r.err)
-		die(EXIT_INTERNAL, o->line, "process %s: reading its baseline: %s", p->name, strerror(r.err));
-	memcpy(p->base, r.v, sizeof p->base);
+	add_proc(o, pid, cmdp[1], respp[0]);
 }
 
 /* Asks a child to exit by closing its command pipe, and reaps it. */
 static void reap(struct proc *p, int line)
 {
 	close(p->cmd_w);
+	if (p->forked) {
+		/* Not our child: it has ended when its end of the response pipe closes. */
+		char b;
+		ssize_t n;
+		while ((n = read(p->resp_r, &b, 1)) > 0 || (n < 0 && errno == EINTR))
+			;
+		close(p->resp_r);
+		p->alive = false;
+		return;
+	}
 	close(p->resp_r);
 	int status;
 	if (waitpid(p->pid, &status, 0) != p->pid)
@@ -1972,6 +2075,68 @@ static void reap(struct proc *p, int line)
 	p->alive = false;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		die(EXIT_INTERNAL, line, "process %s ended abnormally (wait status 0x%x)", p->name, status);
+}
+
+/* A new entry of `maps`: one per map op, and a copy of each of the parent's per `fork`. */
+static struct mapping *new_mapping(int line)
+{
+	if (nmaps == maps_cap) {
+		struct mapping *n = realloc(maps, (size_t)maps_cap * 2 * sizeof *maps);
+		if (!n)
+			die(EXIT_INTERNAL, line, "out of memory");
+		maps = n;
+		maps_cap *= 2;
+	}
+	struct mapping *m = &maps[nmaps++];
+	memset(m, 0, sizeof *m);
+	return m;
+}
+
+/*
+ * fork P Q: the child that runs P forks; the new process is Q, with P's mappings under the same
+ * names and P's placement count. Q's baseline is measured in Q right after the fork (its deltas
+ * count from there, as the model's), once it has warmed the runner's own VMAs again. The
+ * validators refuse a P with tcp mappings or userfaultfd (src/script/parse.ts, forkOp()).
+ */
+static void do_fork(const struct op *o)
+{
+	int pi = find_proc(o->ref);
+	if (pi < 0 || !procs[pi].alive)
+		die(EXIT_USAGE, o->line, "%s process %s", pi < 0 ? "unknown" : "exited", o->ref);
+	if (find_proc(o->name) >= 0)
+		die(EXIT_USAGE, o->line, "process %s already exists", o->name);
+	struct proc *p = &procs[pi];
+	struct cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = C_FORK;
+	struct resp r;
+	send_cmd(p, o->line, &c, &r);
+	if (r.err)
+		die(EXIT_INTERNAL, o->line, "fork in process %s: %s", p->name, strerror(r.err));
+	pid_t pid = r.aux;
+	int ends[2] = { -1, -1 };
+	for (int i = 0; i < 2; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)p->pid, i ? r.sfd : r.rfd);
+		/* O_NONBLOCK: a pipe opened through /proc waits for its other end like a FIFO; the
+		 * child holds it, or has died (then ENXIO rather than a hang). */
+		ends[i] = open(path, (i ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC);
+		if (ends[i] < 0 || fcntl(ends[i], F_SETFL, 0))
+			die(EXIT_INTERNAL, o->line, "fork: opening %s of process %s: %s", path, p->name, strerror(errno));
+	}
+	memset(&c, 0, sizeof c);
+	c.op = C_FORK_DONE;
+	send_cmd(p, o->line, &c, &r);
+	struct proc *q = add_proc(o, pid, ends[0], ends[1]);
+	q->forked = true;
+	q->nmaps = p->nmaps;
+	for (int i = 0, n = nmaps; i < n; i++) {
+		if (maps[i].proc != pi)
+			continue;
+		struct mapping *m = new_mapping(o->line);
+		*m = maps[i];
+		m->proc = nprocs - 1;
+	}
 }
 
 static const struct mapping *find_map(int cur, const struct op *o)
@@ -2205,7 +2370,7 @@ static void do_map(int cur, const struct op *o)
 	if (r.step)
 		tcp_failed(o, r.step, r.err, r.got, r.hint);
 	if (r.aux) {
-		struct mapping *m = &maps[nmaps++];
+		struct mapping *m = new_mapping(o->line);
 		m->name = o->name;
 		m->proc = cur;
 		m->addr = c.addr;
@@ -2961,7 +3126,8 @@ int main(int argc, char **argv)
 	}
 
 	procs = calloc((size_t)nops + 1, sizeof *procs);
-	maps = calloc((size_t)nops + 1, sizeof *maps);
+	maps_cap = nops + 1;
+	maps = calloc((size_t)maps_cap, sizeof *maps);
 	files = calloc((size_t)nops + 1, sizeof *files);
 	if (!procs || !maps || !files) {
 		print_error_line(0, "out of memory");
@@ -2988,6 +3154,10 @@ int main(int argc, char **argv)
 			break; /* done before the first process */
 		case K_PROCESS:
 			spawn(o);
+			cur = nprocs - 1;
+			break;
+		case K_FORK:
+			do_fork(o);
 			cur = nprocs - 1;
 			break;
 		case K_SWITCH:

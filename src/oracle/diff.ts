@@ -7,9 +7,9 @@
  * What is compared, per snapshot (paired by script line; a snapshot op runs once):
  *   - the `delta` of every /proc/PID/status field (VmPTE, RssAnon, RssFile, RssShmem, VmRSS,
  *     VmSize, VmLck, VmSwap): both executors measure from the moment the process was created;
- *   - smaps_rollup `Rss` (the model's absolute value equals its delta, as a model process starts
- *     empty; the kernel runner reports the delta) and AnonHugePages, ShmemPmdMapped,
- *     FilePmdMapped (0 in a fresh process on both sides);
+ *   - smaps_rollup `Rss` (both executors report the change since the process was created) and
+ *     AnonHugePages, ShmemPmdMapped, FilePmdMapped (absolute: 0 in a fresh process on both sides,
+ *     what the copy shares in one made by `fork`);
  *   - the pagemap codes of the named range, page by page (present / exclusive / swap / guard),
  *     its mincore(2) codes (resident or not) and its move_pages(2) statuses (on a node, -ENOENT,
  *     -EFAULT).

@@ -43,7 +43,7 @@
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import type { ViolationKind } from '../mm/bug.js';
-import { ADVICES, formatScriptError, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
+import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
 
@@ -227,22 +227,16 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   return { ok: true, scenario: { name, about, guards, violation, bound, choices, remedy, setup: parsed.script, tasks, file } };
 }
 
-/** The mappings a process makes during the setup. */
+/** The mappings a process has after the setup (made by it, or copied by the fork that made it). */
 function mapsOf(script: Script, proc: string): Set<string> {
-  const out = new Set<string>();
-  let cur: string | undefined;
-  for (const op of script.ops) {
-    if (op.op === 'process' || op.op === 'switch') cur = op.name;
-    else if (op.op === 'map' && cur === proc) out.add(op.name);
-  }
-  return out;
+  return new Set(mappingsByProcess(script.ops).get(proc)?.keys());
 }
 
 function currentProcessAt(script: Script, line: number): string | undefined {
   let cur: string | undefined;
   for (const op of script.ops) {
     if (op.loc.line > line) break;
-    if (op.op === 'process' || op.op === 'switch') cur = op.name;
+    if (op.op === 'process' || op.op === 'switch' || op.op === 'fork') cur = op.name;
     if (op.op === 'exit' && op.name === cur) cur = undefined;
   }
   return cur;

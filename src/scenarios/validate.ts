@@ -8,7 +8,7 @@
 import * as genApi from '../mm/api.js';
 import { PMD_SIZE } from '../mm/const.js';
 import type { GuardName } from '../mm/config.js';
-import { formatScriptError, type Op } from '../script/ast.js';
+import { formatScriptError, mappingsByProcess, type Op } from '../script/ast.js';
 import { fmtSize } from '../script/parse.js';
 import { runScript, type ModelApi, type RunResult } from '../script/exec.js';
 import type { CpuTask, Scenario } from './format.js';
@@ -78,15 +78,7 @@ function opAt(ops: readonly Op[], line: number): Op | undefined {
  * or as an mremap grew it (docs/op-scripts.md: offsets stay relative to the mapping's origin).
  */
 export function mappingSizes(ops: readonly Op[], proc: string): Map<string, number> {
-  const sizes = new Map<string, number>();
-  let cur: string | undefined;
-  for (const op of ops) {
-    if (op.op === 'process' || op.op === 'switch') cur = op.name;
-    if (cur !== proc) continue;
-    if (op.op === 'map') sizes.set(op.name, op.size);
-    if (op.op === 'mremap' && !op.err) sizes.set(op.map, Math.max(sizes.get(op.map) ?? 0, op.offset + op.newLen));
-  }
-  return sizes;
+  return mappingsByProcess(ops).get(proc) ?? new Map();
 }
 
 /** A kernel path's range outside its mapping, or a one-table path given more than one table. */

@@ -52,6 +52,8 @@ export type Op =
   | (OpBase & { op: 'process'; name: string })
   | (OpBase & { op: 'switch'; name: string })
   | (OpBase & { op: 'exit'; name: string })
+  /** Process `parent` forks; the child, a new process `name` with a copy of its memory, becomes current. */
+  | (OpBase & { op: 'fork'; parent: string; name: string })
   | (OpBase & { op: 'memfd'; name: string; size: number })
   | (OpBase & { op: 'file'; name: string; size: number; folio: number })
   | (OpBase & {
@@ -131,4 +133,23 @@ export function placementAddress(k: number): number {
 export function parseProt(text: string): number | undefined {
   if (!/^[r-][w-][x-]$/.test(text)) return undefined;
   return (text[0] === 'r' ? 1 : 0) | (text[1] === 'w' ? 2 : 0) | (text[2] === 'x' ? 4 : 0);
+}
+
+/**
+ * Each process's mappings at the end of `ops`, and the size each may be addressed up to: as mapped,
+ * or as an mremap grew it (offsets stay relative to the mapping's origin); a process made by
+ * `fork` starts with its parent's. What the ops assume, not what the run did: an op expected to
+ * fail changes nothing here.
+ */
+export function mappingsByProcess(ops: readonly Op[]): Map<string, Map<string, number>> {
+  const procs = new Map<string, Map<string, number>>();
+  let cur: Map<string, number> | undefined;
+  for (const op of ops) {
+    if (op.op === 'process') procs.set(op.name, (cur = new Map()));
+    else if (op.op === 'fork') procs.set(op.name, (cur = new Map(procs.get(op.parent))));
+    else if (op.op === 'switch') cur = procs.get(op.name);
+    else if (op.op === 'map') cur?.set(op.name, op.size);
+    else if (op.op === 'mremap' && !op.err) cur?.set(op.map, Math.max(cur.get(op.map) ?? 0, op.offset + op.newLen));
+  }
+  return procs;
 }

@@ -41,6 +41,8 @@ export interface RunResult {
 interface Proc {
   mm: Api.MmStruct;
   baseline: StatusValues;
+  /** smaps_rollup Rss when the process was created: 0, or what a fork copied */
+  baseRss: number;
   nextMap: number;
   maps: Map<string, { addr: number; size: number }>;
   last?: SnapshotLine;
@@ -111,7 +113,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         return;
       case 'process': {
         const mm = api.createProcess(k, op.name);
-        cur = { mm, baseline: api.procStatus(mm), nextMap: 0, maps: new Map(), exited: false };
+        cur = { mm, baseline: api.procStatus(mm), baseRss: 0, nextMap: 0, maps: new Map(), exited: false };
         procs.set(op.name, cur);
         return;
       }
@@ -122,6 +124,16 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const p = procs.get(op.name)!;
         api.sysExit(k, p.mm);
         p.exited = true;
+        return;
+      }
+      case 'fork': {
+        // The child's deltas count from the fork, which created it: its baseline is the copy
+        // (docs/op-scripts.md, `fork`), as the kernel runner measures it in the new process.
+        const p = procs.get(op.parent)!;
+        const mm = api.sysFork(k, p.mm, op.name);
+        if (typeof mm === 'number') return outcome(op, errnoName(mm));
+        cur = { mm, baseline: api.procStatus(mm), baseRss: api.procSmapsRollup(mm).Rss, nextMap: p.nextMap, maps: new Map([...p.maps].map(([n, m]) => [n, { ...m }])), exited: false };
+        procs.set(op.name, cur);
         return;
       }
       case 'memfd':
@@ -210,6 +222,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'snapshot': {
         const p = cur!;
         const { status, smaps_rollup } = procCounters(api, p.mm);
+        smaps_rollup.Rss -= p.baseRss; // the change since the process was created, as the kernel runner reports it
         const delta = Object.fromEntries(Object.entries(status).map(([f, v]) => [f, v - p.baseline[f as keyof StatusValues]])) as unknown as StatusValues;
         const snap: SnapshotLine = { type: 'snapshot', line: op.loc.line, label: op.label, process: processName(procs, p), status, delta, smaps_rollup };
         if (op.range) {

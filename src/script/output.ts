@@ -13,7 +13,7 @@ export type RollupField = (typeof ROLLUP_FIELDS)[number];
 
 /** `/proc/PID/status` fields, kB. */
 export type StatusValues = Record<StatusField, number>;
-/** `/proc/PID/smaps_rollup` fields, kB (`Rss` as a delta on the kernel; see SnapshotLine). */
+/** `/proc/PID/smaps_rollup` fields, kB (`Rss` as a delta; see SnapshotLine). */
 export type RollupValues = Record<RollupField, number>;
 
 /**
@@ -97,7 +97,8 @@ export interface SnapshotLine {
   delta: StatusValues;
   /**
    * AnonHugePages, ShmemPmdMapped, FilePmdMapped absolute (0 in a fresh process, so deltas too);
-   * Rss absolute in the model, a delta in the kernel runner.
+   * Rss the change since the process was created, on both executors (a model process starts
+   * empty, or with what its fork copied).
    */
   smaps_rollup: RollupValues;
   pagemap?: PagemapRange;

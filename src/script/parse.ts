@@ -58,6 +58,7 @@ const USAGE: Record<OpKind, string> = {
   process: 'process P [err=NAME]',
   switch: 'switch P [err=NAME]',
   exit: 'exit P [err=NAME]',
+  fork: 'fork P Q',
   memfd: 'memfd F SIZE [err=NAME]',
   file: 'file F SIZE [folio=4K|2M] [err=NAME]',
   map:
@@ -99,6 +100,7 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   process: ['err'],
   switch: ['err'],
   exit: ['err'],
+  fork: [],
   memfd: ['err'],
   file: ['folio', 'err'],
   map: ['at', 'align', 'prot', 'err'], // align only for anon: narrowed in parseMap
@@ -314,6 +316,8 @@ type DraftFor<K extends OpKind> = DraftOf<Extract<Op, { op: K }>>;
 interface Cols {
   op: number;
   name?: number;
+  /** fork: the parent's name */
+  parent?: number;
   file?: number;
   map?: number;
   offset?: number;
@@ -353,6 +357,20 @@ function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word[]): Pa
       cols.name = w?.col;
       const err = parseErr(c, opts);
       if (err) d.err = err;
+      return { draft: d, cols, hasAt: false };
+    }
+    case 'fork': {
+      const { pos } = splitOptions(c, op, rest, OPTIONS[op]);
+      const pw = c.need(pos, 0, 'parent process name P', USAGE[op]);
+      const qw = c.need(pos, 1, 'child process name Q', USAGE[op]);
+      c.noExtra(pos, 2, USAGE[op]);
+      const d: DraftFor<'fork'> = { op, loc };
+      const parent = c.name(pw, 'process name');
+      const name = c.name(qw, 'process name');
+      if (parent !== undefined) d.parent = parent;
+      if (name !== undefined) d.name = name;
+      cols.parent = pw?.col;
+      cols.name = qw?.col;
       return { draft: d, cols, hasAt: false };
     }
     case 'swapoff': {
@@ -756,6 +774,8 @@ interface Proc {
   exited: boolean;
   /** Set when a line that should have defined something failed: unknown names are not reported. */
   lenient: boolean;
+  /** The first line of a uffd_* op in this process (a process that used userfaultfd is not forked). */
+  uffd?: number;
 }
 
 interface FileInfo {
@@ -790,10 +810,12 @@ class Validator {
       return;
     }
     if (d.op === 'process' || d.op === 'switch' || d.op === 'exit') return this.processOp(c, d, cols);
+    if (d.op === 'fork') return this.forkOp(c, d, cols);
     if (d.op === 'memfd' || d.op === 'file') return this.fileOp(c, d, cols);
 
     const proc = this.needProcess(c, d.op, cols.op);
     if (!proc) return;
+    if (d.op.startsWith('uffd_')) proc.uffd ??= c.line;
     switch (d.op) {
       case 'swapoff':
         if (this.swapLine === undefined) c.error('order', cols.op, 'swapoff without a swap area', 'config swap=SIZE before the first process');
@@ -932,6 +954,43 @@ class Validator {
       this.current = undefined;
       this.lastExit = { name, line: c.line };
     }
+  }
+
+  /**
+   * `fork P Q`: Q starts with a copy of P's mappings, under the same names and at the same
+   * addresses, and P's placement count (its next map goes where P's would). The kernel runner
+   * forks the child that runs P; what it cannot carry into the copy is refused here for both
+   * executors: a tcp mapping (the child would share P's sockets) and userfaultfd (the runner's
+   * child keeps P's userfaultfd, registered for P's mm).
+   */
+  private forkOp(c: LineCtx, d: DraftFor<'fork'>, cols: Cols): void {
+    const parent = d.parent === undefined ? undefined : this.procs.get(d.parent);
+    if (d.parent !== undefined && (!parent || parent.exited)) {
+      c.error('unknown-name', cols.parent ?? cols.op, parent ? `process ${d.parent} has exited` : `unknown process ${d.parent}`, this.liveNames());
+    }
+    if (parent && !parent.exited) {
+      const tcp = [...parent.maps].find(([, m]) => m.kind === 'tcp shared' && !m.failed);
+      if (tcp) c.error('bad-value', cols.parent ?? cols.op, `fork of process ${parent.name}, which has the tcp mapping ${tcp[0]}`, 'a process without tcp mappings (the child would share its sockets)');
+      if (parent.uffd !== undefined) c.error('bad-value', cols.parent ?? cols.op, `fork of process ${parent.name}, which used userfaultfd (line ${parent.uffd})`, 'a process that ran no uffd_* op (userfaultfd events are not modelled)');
+    }
+    if (d.name === undefined) {
+      this.current = newProc('?', c.line, true);
+      return;
+    }
+    const old = this.procs.get(d.name);
+    if (old) {
+      c.error('duplicate-name', cols.name ?? cols.op, `process ${d.name} already exists (line ${old.line})`, 'a new process name');
+      this.current = newProc(d.name, c.line, true);
+      return;
+    }
+    const child = newProc(d.name, c.line, !parent || parent.exited || parent.lenient);
+    if (parent && !parent.exited) {
+      for (const [name, m] of parent.maps) child.maps.set(name, { ...m });
+      child.space = parent.space.clone();
+      child.k = parent.k;
+    }
+    this.procs.set(d.name, child);
+    this.current = child;
   }
 
   private fileOp(c: LineCtx, d: DraftFor<'memfd' | 'file'>, cols: Cols): void {

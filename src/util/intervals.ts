@@ -49,6 +49,13 @@ export class IntervalMap<T> {
     return lo;
   }
 
+  /** A copy that changes independently of this one (owners are shared, not copied). */
+  clone(): IntervalMap<T> {
+    const c = new IntervalMap<T>();
+    c.chunks = this.chunks.map((chunk) => chunk.map((iv) => ({ ...iv })));
+    return c;
+  }
+
   /** Every interval that overlaps [lo, hi), in address order (not clipped). */
   *overlapping(lo: number, hi: number): Generator<Interval<T>> {
     const first = this.chunkAfter(lo);

@@ -52,4 +52,21 @@ describe('random scripts on the model alone', () => {
     );
     expect(true).toBe(true);
   }, 300_000);
+
+  it('writes forks, and ops of the forked processes, into a fair share of the scripts', () => {
+    const texts = fc.sample(scriptArb, { seed, numRuns }).map((g) => renderScript(g).text);
+    // A fork makes its child current; `switch` makes a process current again.
+    const actsOnForked = (t: string) => {
+      const forked = new Set<string>();
+      let cur = '';
+      for (const line of t.split('\n')) {
+        const [op, a, b] = line.split(' ');
+        if (op === 'fork') forked.add((cur = b));
+        else if (op === 'switch' || op === 'process') cur = a;
+        else if (/^(touch|madvise|unmap|mlock|munlock|mprotect|mremap|uffd_\w+)$/.test(op) && forked.has(cur)) return true;
+      }
+      return false;
+    };
+    expect(texts.filter(actsOnForked).length).toBeGreaterThanOrEqual(numRuns / 10);
+  });
 });

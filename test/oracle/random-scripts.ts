@@ -68,7 +68,9 @@ export type GenWhat =
   | { k: 'uffd_copy' }
   | { k: 'uffd_zeropage' }
   | { k: 'uffd_writeprotect'; wp: boolean }
-  | { k: 'exit' };
+  | { k: 'exit' }
+  /** `fork P Q`: the op's process forks a new one, which becomes current */
+  | { k: 'fork' };
 
 export interface GenOp {
   proc: number;
@@ -154,10 +156,11 @@ const whatArb: fc.Arbitrary<GenWhat> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'uffd_zeropage' } as const) },
   { weight: 2, arbitrary: fc.boolean().map((wp) => ({ k: 'uffd_writeprotect', wp }) as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'exit' } as const) },
+  { weight: 2, arbitrary: fc.constant({ k: 'fork' } as const) },
 );
 
 const opArb: fc.Arbitrary<GenOp> = fc.record({
-  proc: fc.nat(1),
+  proc: fc.nat(3), // modulo the processes so far: those of the script's start, then forked ones
   map: fc.nat(2),
   what: whatArb,
   start: edgeArb,
@@ -264,10 +267,14 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
     );
   });
   const exited = new Set<number>();
+  // Processes made by fork follow those of g.procs: P<n> with a copy of its parent's maps.
+  const mapsOf = [...g.procs];
+  /** Processes that ran a uffd_* op: the parser refuses to fork them. */
+  const uffdUsed = new Set<number>();
   let cur = g.procs.length - 1;
   for (const op of g.ops) {
     const myId = id++;
-    const p = op.proc % g.procs.length;
+    const p = op.proc % mapsOf.length;
     if (exited.has(p)) {
       push(`# (P${p} has exited)`);
       continue;
@@ -277,11 +284,22 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
       exited.add(p);
       continue;
     }
+    if (op.what.k === 'fork') {
+      if (uffdUsed.has(p)) {
+        push(`# (P${p} used userfaultfd: no fork)`);
+        continue;
+      }
+      cur = mapsOf.length;
+      mapsOf.push(mapsOf[p]);
+      sizes.push([...sizes[p]]);
+      push(`fork P${p} P${cur}`);
+      continue;
+    }
     if (p !== cur || exited.has(cur)) {
       push(`switch P${p}`);
       cur = p;
     }
-    const i = op.map % g.procs[p].length;
+    const i = op.map % mapsOf[p].length;
     const pages = sizes[p][i];
     if (pages === undefined) {
       push(`# (M${i} of P${p} was not mapped)`);
@@ -292,6 +310,7 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
     const len = Math.max(1, Math.min(op.len, pages - start));
     const range = `M${i} ${kb(start)} ${kb(len)}`;
     const w = op.what;
+    if (w.k.startsWith('uffd_')) uffdUsed.add(p);
     switch (w.k) {
       case 'touch':
         push(`touch ${range} ${w.write ? 'write' : 'read'}${w.every > 1 ? ` every=${kb(w.every)}` : ''}`, myId);
@@ -307,14 +326,14 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         break;
       case 'uffd_writeprotect':
         // Anonymous private mappings only (the parser's rule: no uffd-wp markers in the model).
-        if (g.procs[p][i].kind !== 'anon private') push(`# (M${i} of P${p} is not anonymous private: no uffd_writeprotect)`);
+        if (mapsOf[p][i].kind !== 'anon private') push(`# (M${i} of P${p} is not anonymous private: no uffd_writeprotect)`);
         else push(`uffd_writeprotect ${range} ${w.wp ? 'on' : 'off'}`, myId);
         break;
       case 'uffd_copy':
       case 'uffd_zeropage':
         // Fills of shared mappings are refused by the parser (no shmem fill in the model); a copy
         // takes at most the runner's source buffer.
-        if (g.procs[p][i].kind.endsWith('shared')) push(`# (M${i} of P${p} is shared: no ${w.k})`);
+        if (mapsOf[p][i].kind.endsWith('shared')) push(`# (M${i} of P${p} is shared: no ${w.k})`);
         else push(`${w.k} M${i} ${kb(start)} ${kb(w.k === 'uffd_copy' ? Math.min(len, UFFD_COPY_MAX / PAGE) : len)}`, myId);
         break;
       case 'mremap': {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { checkScenario } from '../../src/scenarios/validate.js';
+import { expectCleanAndExplained, inlineScenario } from '../support/scenarios.js';
 
 const HEAD = ['scenario s', 'about test', 'guard zap-fastpath-fix', 'violation none'];
 
@@ -117,5 +118,28 @@ describe('checkScenario: what running the setup shows', () => {
   it('the shipped-style scenario passes', () => {
     const scn = scenario('config need_resched=2', 'process P', 'map A anon private 2M', 'touch A 0 4K write', 'cpu 0 madvise A 0 2M dontneed', 'cpu 1 touch A 0 4K write');
     expect(checkScenario(scn)).toEqual([]);
+  });
+});
+
+describe('a setup that forks', () => {
+  it('binds the cpu lines after the fork to the child, which has its parent mappings, and runs them on its mm', () => {
+    const scn = inlineScenario([
+      'scenario forked',
+      'about the child zaps its copy of a table while the parent writes to a page they share',
+      'process P',
+      'map A anon private 2M',
+      'touch A 0 20K write',
+      'cpu 1 touch A 0 4K write',
+      'fork P Q',
+      'cpu 0 madvise A 0 2M dontneed',
+    ]);
+    expect(scn.tasks.map((t) => [t.cpu, t.process])).toEqual([[1, 'P'], [0, 'Q']]);
+    expectCleanAndExplained(scn);
+  });
+
+  it('refuses a cpu line of the parent on a mapping only the child made', () => {
+    const r = parseScenario(['scenario forked', 'about x', 'process P', 'fork P Q', 'map B anon private 2M', 'switch P', 'cpu 0 touch B 0 4K write'].join('\n'), 'forked.scn');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.join('\n')).toMatch(/forked\.scn:7:.*B/);
   });
 });

@@ -240,7 +240,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect',
     });
   });
 
@@ -645,7 +645,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect)",
     );
   });
 });
@@ -723,5 +723,34 @@ describe('swapoff', () => {
   it('is refused a second time, unless the first was expected to fail', () => {
     expect(errors(lines('config swap=64M', 'process P', 'swapoff', 'swapoff'))[0].message).toBe('swapoff: the swap area is already off (line 3)');
     expect(ops(lines('config swap=64M', 'process P', 'swapoff err=ENOMEM', 'swapoff'))).toHaveLength(4);
+  });
+});
+
+describe('fork P Q', () => {
+  it('parses the parent and the child, and makes the child current with its parent mappings', () => {
+    const parsed = ops(lines('process P', 'map A anon private 2M', 'fork P Q', 'touch A 0 4K write', 'map B anon private 2M', 'snapshot s B 0 2M'));
+    expect(parsed[2]).toEqual({ op: 'fork', parent: 'P', name: 'Q', loc: loc(3) });
+  });
+
+  it('refuses an unknown or exited parent, a child name in use, and a missing word', () => {
+    expect(where(lines('process P', 'fork X Q'))).toEqual([[2, 6, 'unknown-name']]);
+    expect(where(lines('process P', 'exit P', 'fork P Q'))).toEqual([[3, 6, 'unknown-name']]);
+    expect(errors(lines('process P', 'process Q', 'fork P Q'))[0]).toMatchObject({ code: 'duplicate-name', loc: loc(3, 8), message: 'process Q already exists (line 2)' });
+    expect(errors(lines('process P', 'fork P'))[0]).toMatchObject({ code: 'syntax', expected: 'fork P Q' });
+  });
+
+  it('gives the child its own copy: a mapping made or unmapped in one is not in the other', () => {
+    // A mapping the child makes after the fork does not exist in the parent.
+    expect(errors(lines('process P', 'fork P Q', 'map B anon private 2M', 'switch P', 'touch B 0 4K write'))[0]).toMatchObject({ code: 'unknown-name', loc: loc(5, 7) });
+    // The child's next map goes where the parent's would: the parent's second slot, free in the child.
+    expect(ops(lines('process P', 'map A anon private 2M', 'fork P Q', 'map B anon private 2M', 'switch P', 'map B anon private 2M'))).toHaveLength(6);
+  });
+
+  it('refuses to fork a process with a tcp mapping or one that used userfaultfd', () => {
+    expect(errors(lines('process P', 'map S tcp 2M', 'fork P Q'))[0]).toMatchObject({ code: 'bad-value', message: 'fork of process P, which has the tcp mapping S' });
+    expect(errors(lines('process P', 'map A anon private 2M', 'uffd_register A 0 2M missing', 'fork P Q'))[0]).toMatchObject({
+      code: 'bad-value',
+      message: 'fork of process P, which used userfaultfd (line 3)',
+    });
   });
 });

@@ -9,7 +9,7 @@ export { DEFAULT_CONFIG, SCRIPT_SETTINGS } from './config.js';
 export { ModelBug, Violation } from './bug.js';
 export { ENOMEM, ERRNO_NAMES, PAGE_SIZE, PMD_SIZE } from './const.js';
 export { FAULT_OK, FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM } from './arch/fault.js';
-export { T_LINKED } from './pgtable.js';
+export { T_LINKED, slotOf, tidOf } from './pgtable.js';
 export { MmuGather, MAX_GATHER_BATCH, MAX_GATHER_BATCH_COUNT, MMU_GATHER_BUNDLE } from './mmu_gather.js';
 export { peekPmdSlot } from './memory/pgalloc.js';
 export { findVma } from './vma_tree.js';

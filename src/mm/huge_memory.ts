@@ -27,7 +27,7 @@ import {
 } from './mm_types.js';
 import { flushTlbFixPending, tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
-import { T_ALLOCATED, T_LINKED } from './pgtable.js';
+import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_ACCESSED,
@@ -377,7 +377,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
   }
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);
-  const base = tid * 512;
+  const base = entryPtr(tid, 0);
   if (zero) {
     const e = mkPte(k.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
     for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, e);

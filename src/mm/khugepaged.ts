@@ -84,7 +84,7 @@ import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
-import { T_LINKED } from './pgtable.js';
+import { entryPtr, T_LINKED } from './pgtable.js';
 
 export type ScanResult =
   | 'SCAN_FAIL'
@@ -726,7 +726,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
   }
   const tid = tableOf(old);
   // Detached by pmdp_collapse_flush(), non-empty: excluded from every PTE-level writer by the locks held.
-  const base = tid * 512;
+  const base = entryPtr(tid, 0);
   // __collapse_huge_page_isolate(): the scan ran under mmap_lock for read only, so an entry may
   // have become non-present since (a guard marker installed meanwhile): refuse it, and put the
   // table back with pmd_populate() (mm/khugepaged.c, collapse_huge_page(), 6.18).

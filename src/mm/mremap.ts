@@ -11,6 +11,7 @@
  */
 import { ModelBug } from './bug.js';
 import { alignUp, EAGAIN, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
+import { slotOf, tidOf } from './pgtable.js';
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, vmAreaInitFrom, type MmStruct } from './mm_types.js';
@@ -557,7 +558,7 @@ function* moveHugePmd(pmc: Pmc, oldPmd: number, newPmd: number): KGen<boolean> {
   if (newPtl !== oldPtl) yield* spinLock(newPtl);
   const pmd = yield* ptepGetAndClear(oldPmd);
   // pmd_move_must_withdraw(): the deposit list belongs to the PMD table (split PMD locks).
-  if (pmc.old.isAnonymous() && ((oldPmd / 512) | 0) !== ((newPmd / 512) | 0)) {
+  if (pmc.old.isAnonymous() && tidOf(oldPmd) !== tidOf(newPmd)) {
     const pgtable = pgtableTransHugeWithdraw(oldPmd);
     if (pgtable) yield* pgtableTransHugeDeposit(newPmd, pgtable);
   }
@@ -599,7 +600,7 @@ function* movePtes(pmc: Pmc, extent: number, oldPmd: number, newPmd: number): KG
     const n = extent / PAGE_SIZE;
     for (let i = 0; i < n; i++) {
       // VM_WARN_ON_ONCE(!pte_none(*new_ptep)): a debug check, not a load of the production kernel.
-      if (!pteNone(current.k.pt.peek((newPte / 512) | 0, (newPte + i) % 512))) throw new ModelBug('move_ptes: destination entry not none');
+      if (!pteNone(current.k.pt.peek(tidOf(newPte + i), slotOf(newPte + i)))) throw new ModelBug('move_ptes: destination entry not none');
       const v = yield* ptepGet(oldPte + i);
       if (pteNone(v)) {
         // The none entries after it, in one step (pteScanNone(): under the PTE lock nothing writes

@@ -13,7 +13,7 @@
  * Left out: the scan's pacing (numa_next_scan, scan periods, vma->numab_state and its PID
  * filter): a task stands for the scan reaching its range. Task placement and NUMA statistics.
  */
-import { alignUp, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
+import { alignUp, EBUSY, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { vmaIsAccessible } from './arch/fault.js';
 import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE, type MmStruct, type Vma, type VmFault } from './mm_types.js';
@@ -39,7 +39,7 @@ const SCAN_SIZE_MB = 256;
 export function* taskNumaWork(mm: MmStruct, start: Vaddr, end: Vaddr): KGen<number> {
   let pages = (SCAN_SIZE_MB << 20) / PAGE_SIZE;
   let virtpages = pages * 8; // scan up to this much virtual space
-  if (trylockContendedElsewhere() || !(yield* downReadTrylock(mm.mmapLock))) return -16;
+  if (trylockContendedElsewhere() || !(yield* downReadTrylock(mm.mmapLock))) return -EBUSY;
   let updated = 0;
   scan: for (let vma = findVma(mm, start); vma && vma.start < end; vma = findVma(mm, vma.end)) {
     if (!numaScannable(vma)) continue;

@@ -426,9 +426,19 @@ export class TableStore {
   }
 }
 
+/** The entry pointer (`pte_t *`, `pmd_t *`, ...) of slot `index` of table `tid`. */
+export function entryPtr(tid: number, index: number): Ptep {
+  return tid * PTRS_PER_PTE + index;
+}
+
 /** The table id of an entry pointer (tid * 512 + index); pointers may exceed 2^31. */
-function tidOf(ptep: Ptep): number {
+export function tidOf(ptep: Ptep): number {
   return ptep < 2147483648 ? ptep >> 9 : Math.floor(ptep / PTRS_PER_PTE);
+}
+
+/** The slot index of an entry pointer within its table. */
+export function slotOf(ptep: Ptep): number {
+  return ptep % PTRS_PER_PTE;
 }
 
 export function describeState(st: number): string {

@@ -7,7 +7,7 @@ import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
 import { pteOffset } from './memory/pgalloc.js';
-import { T_ALLOCATED, T_DEPOSITED, T_DETACHED, T_QUEUED } from './pgtable.js';
+import { T_ALLOCATED, T_DEPOSITED, T_DETACHED, T_QUEUED, tidOf } from './pgtable.js';
 import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdPfn, pmdTransHuge, type Pmd } from './pgtable_types.js';
 import {
   callRcuStep,
@@ -143,7 +143,7 @@ export function* pmdpCollapseFlush(vma: Vma, address: Vaddr, pmdp: number): KGen
 export function* pgtableTransHugeDeposit(pmdp: number, tid: number): KGen<void> {
   yield* depositStore(tid);
   const pt = current.k.pt;
-  const pmdTid = (pmdp / 512) | 0;
+  const pmdTid = tidOf(pmdp);
   pt.assertLevel(tid, LEVEL_PTE);
   pt.setState(tid, T_DEPOSITED);
   pt.next[tid] = pt.deposit[pmdTid];
@@ -153,7 +153,7 @@ export function* pgtableTransHugeDeposit(pmdp: number, tid: number): KGen<void> 
 /** pgtable_trans_huge_withdraw(): take a deposited table back (caller holds the PMD lock). */
 export function pgtableTransHugeWithdraw(pmdp: number): number {
   const pt = current.k.pt;
-  const pmdTid = (pmdp / 512) | 0;
+  const pmdTid = tidOf(pmdp);
   const tid = pt.deposit[pmdTid];
   if (tid <= 0) return 0;
   pt.deposit[pmdTid] = pt.next[tid];

@@ -7,6 +7,7 @@
  * with pte_offset_map_lock() (docs/audit.md #68). Both give each page the same code.
  */
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, alignDown, type Vaddr } from './const.js';
+import { slotOf, tidOf } from './pgtable.js';
 import { current } from './current.js';
 import { pmdTransHugeLock } from './huge_memory.js';
 import { ACTION_AGAIN, walkPageRange, type MmWalk, type MmWalkOps } from './pagewalk.js';
@@ -76,7 +77,7 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
         addr = alignDown(addr, PUD_SIZE) + PUD_SIZE - PMD_SIZE; // no PMD table: the walk skips the PUD entry's 1 GiB
         continue;
       }
-      const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
+      const v = k.pt.peek(tidOf(pmdp), slotOf(pmdp));
       const lo = Math.max(addr, vma.start);
       const hi = Math.min(addr + PMD_SIZE, vma.end);
       if (pmdTransHuge(v)) {
@@ -130,7 +131,7 @@ export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number,
       continue;
     }
     const blockEnd = Math.min(alignDown(addr, PMD_SIZE) + PMD_SIZE, end);
-    const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
+    const v = k.pt.peek(tidOf(pmdp), slotOf(pmdp));
     if (pmdTransHuge(v)) {
       // pagemap_pmd_range_thp() asks __folio_page_mapped_exclusively() about `page`, the PMD's
       // first page, for every page it reports: a PTE mapping of another page of the folio does

@@ -14,7 +14,7 @@
 import type { Kernel, RwSem } from '../mm/mm_types.js';
 import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
 import type { Pfn } from '../mm/const.js';
-import { T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
+import { entryPtr, T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
 import { obj, objectName, OBJ, semReadersObj } from './footprint.js';
 
 export type Digest = Map<number, string>;
@@ -34,7 +34,7 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.table, tid), `${life} ${pt.lockDead[tid]}`);
     d.set(obj(OBJ.lock, tid), `${pt.lockOwner[tid]}`);
     if (st === T_FREED) continue;
-    pt.forEachEntry(tid, (i, v) => d.set(obj(OBJ.entry, tid * 512 + i), `${v}`));
+    pt.forEachEntry(tid, (i, v) => d.set(obj(OBJ.entry, entryPtr(tid, i)), `${v}`));
   }
   for (const mm of k.mms) {
     d.set(obj(OBJ.mmlock, mm.id), `${mm.pageTableLock}`);

@@ -10,7 +10,7 @@ import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
-import { EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from '../mm/const.js';
+import { EBUSY, EINVAL, ENOMEM, PAGE_SIZE, pteIndex } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
 import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
 import { folioCheckReferences, shrinkFolio } from '../mm/vmscan.js';
@@ -30,7 +30,7 @@ import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
 import { swapoff } from '../mm/swapoff.js';
 import { compactPage } from '../mm/migrate.js';
 import { peekMappedFolio, peekPmdSlot } from '../mm/memory/pgalloc.js';
-import { pteIndex } from '../mm/const.js';
+import { slotOf, tidOf } from '../mm/pgtable.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge, ptePresent } from '../mm/pgtable_types.js';
 
 export type TaskSpec =
@@ -320,7 +320,7 @@ function mappedPages(mm: MmStruct, addr: number, len: number): number {
   let n = 0;
   for (let a = addr; a < addr + len; a += PAGE_SIZE) {
     const pmdp = peekPmdSlot(mm, a);
-    const pmdv = pmdp ? pt.peek((pmdp / 512) | 0, pmdp % 512) : 0;
+    const pmdv = pmdp ? pt.peek(tidOf(pmdp), slotOf(pmdp)) : 0;
     if (pmdTransHuge(pmdv)) n++;
     else if (pmdIsTable(pmdv) && ptePresent(pt.peek(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(a)))) n++;
   }

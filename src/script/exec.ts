@@ -345,7 +345,7 @@ export function countPteTables(api: ModelApi, k: Api.Kernel, mm: Api.MmStruct): 
       const pmdp = api.peekPmdSlot(mm, a);
       if (!pmdp || seen.has(pmdp)) continue;
       seen.add(pmdp);
-      const v = k.pt.peek((pmdp / 512) | 0, pmdp % 512);
+      const v = k.pt.peek(api.tidOf(pmdp), api.slotOf(pmdp));
       if (!api.pmdIsTable(v)) continue;
       all++;
       if (k.pt.populated(k.pt.tidOfPfn(api.pmdPfn(v))) === 0) empty++;

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GENERATORS, resolveParams } from '../../src/workloads/generators/index.js';
+import { parseParamNumber } from '../../src/workloads/generators/generator.js';
+import { parseSize } from '../../src/script/parse.js';
 import { runJob, type Job } from '../../src/workloads/jobs.js';
 import { replay } from '../../src/workloads/replay.js';
 import { mergeShards } from '../../src/workloads/variants.js';
@@ -103,6 +105,14 @@ describe('generator parameters', () => {
     expect(resolveParams(GENERATORS['cover-letter'], { rounds: '1e12' })).toMatch(/^parameter rounds: '1e12' is out of range/);
     expect(resolveParams(GENERATORS.heap, { seed: 'x' })).toMatch(/^parameter seed: 'x' is not a number/);
     expect(resolveParams(GENERATORS.production, { shard: '2', shards: '2' })).toMatch(/^parameter shard: 2 is not below shards=2/);
+  });
+
+  it('spell sizes as op scripts do, and fractions as decimals', () => {
+    for (const w of ['4096', '0x1000', '4K', '4k', '2M', '0x2M', '1T']) expect(parseParamNumber(w), w).toBe(parseSize(w));
+    expect(parseParamNumber('0.25')).toBe(0.25);
+    expect(parseParamNumber('1.5G')).toBe(1.5 * 2 ** 30);
+    expect(parseParamNumber('1e-3')).toBe(0.001);
+    for (const w of ['', 'x', '4KB', '-1', '1.5.2', '0x']) expect(parseParamNumber(w), w).toBeNull();
   });
 
   it('every default is within its own range', () => {

@@ -9,7 +9,7 @@ import { PAGE_SIZE, PMD_SIZE, pgdIndex, pmdIndex, pteIndex, pudIndex, type Vaddr
 import { current } from '../current.js';
 import type { Cpu, MmStruct } from '../mm_types.js';
 import { Tlb } from '../tlb.js';
-import { T_FREED } from '../pgtable.js';
+import { entryPtr, T_FREED } from '../pgtable.js';
 import { PG_has_data } from '../page_alloc.js';
 import {
   _PAGE_ACCESSED,
@@ -82,7 +82,7 @@ export function walkFootprint(mm: MmStruct, addr: Vaddr, cpu: Cpu): WalkFootprin
   const tables: number[] = [];
   const leafIn = (tid: number, idx: number): WalkFootprint => {
     tables.push(tid);
-    return { entries, tables, leaf: tid * 512 + idx };
+    return { entries, tables, leaf: entryPtr(tid, idx) };
   };
   const block = Math.floor(addr / PMD_SIZE);
   const tlb = cpu.tlb;
@@ -91,7 +91,7 @@ export function walkFootprint(mm: MmStruct, addr: Vaddr, cpu: Cpu): WalkFootprin
   let tid = mm.pgd;
   for (const index of [pgdIndex(addr), pudIndex(addr)]) {
     tables.push(tid);
-    entries.push(tid * 512 + index);
+    entries.push(entryPtr(tid, index));
     const v = pt.peek(tid, index);
     if (!pmdIsTable(v)) return { entries, tables, leaf: -1 };
     tid = pt.tidOfPfn(pmdPfn(v));
@@ -99,7 +99,7 @@ export function walkFootprint(mm: MmStruct, addr: Vaddr, cpu: Cpu): WalkFootprin
   const pmdv = pt.peek(tid, pmdIndex(addr));
   if (pmdTransHuge(pmdv)) return ptePresent(pmdv) ? leafIn(tid, pmdIndex(addr)) : { entries, tables, leaf: -1 };
   tables.push(tid);
-  entries.push(tid * 512 + pmdIndex(addr));
+  entries.push(entryPtr(tid, pmdIndex(addr)));
   if (!pmdIsTable(pmdv)) return { entries, tables, leaf: -1 };
   return leafIn(pt.tidOfPfn(pmdPfn(pmdv)), pteIndex(addr));
 }
@@ -116,13 +116,13 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
   if (tlb.pwcBlock[ps] === block && tlb.pwcMm[ps] === mm.id) {
     const tid = tlb.pwcTid[ps];
     if (k.pt.state[tid] === T_FREED) throw new Violation('stale-tlb', `CPU ${cpu.id} walked through freed PTE table ${tid} from its paging-structure cache`);
-    ptep = tid * 512 + pteIndex(addr);
+    ptep = entryPtr(tid, pteIndex(addr));
   } else {
-    const pgdv = pt.get(mm.pgd * 512 + pgdIndex(addr));
+    const pgdv = pt.get(entryPtr(mm.pgd, pgdIndex(addr)));
     if (!pmdIsTable(pgdv)) return faultInvalidate(mm, addr);
-    const pudv = pt.get(k.pt.tidOfPfn(pmdPfn(pgdv)) * 512 + pudIndex(addr));
+    const pudv = pt.get(entryPtr(k.pt.tidOfPfn(pmdPfn(pgdv)), pudIndex(addr)));
     if (!pmdIsTable(pudv)) return faultInvalidate(mm, addr);
-    const pmdp = k.pt.tidOfPfn(pmdPfn(pudv)) * 512 + pmdIndex(addr);
+    const pmdp = entryPtr(k.pt.tidOfPfn(pmdPfn(pudv)), pmdIndex(addr));
     const pmdv = pt.get(pmdp);
     if (pmdTransHuge(pmdv)) {
       // A PMD invalidated mid-split (pmdp_invalidate()) has _PAGE_PSE without _PAGE_PRESENT: a fault.
@@ -137,7 +137,7 @@ function hwWalkAtomic(mm: MmStruct, addr: Vaddr, write: boolean): number {
     if (!pmdIsTable(pmdv)) return faultInvalidate(mm, addr);
     const tid = k.pt.tidOfPfn(pmdPfn(pmdv));
     tlb.fillPwc(mm.id, block, tid);
-    ptep = tid * 512 + pteIndex(addr);
+    ptep = entryPtr(tid, pteIndex(addr));
   }
   const pte = pt.get(ptep);
   // No _PAGE_USER: the model's PAGE_NONE entry (docs/model.md); the fault finds a PROT_NONE VMA,

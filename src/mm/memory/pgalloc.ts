@@ -23,14 +23,14 @@ import { current } from '../current.js';
 import { obj, OBJ } from '../objects.js';
 import type { MmStruct } from '../mm_types.js';
 import { flushTlbFixPending } from '../mmu_gather.js';
-import { T_FREED, T_LINKED } from '../pgtable.js';
+import { entryPtr, slotOf, T_FREED, T_LINKED, tidOf } from '../pgtable.js';
 import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, ptePfn, ptePresent, type Pmd } from '../pgtable_types.js';
 import { ptepGet, setPte, spinLock, spinUnlock, type KGen } from '../primitives.js';
 import { mmLockHandle, pmdLockptr } from '../ptlock.js';
 
 /** pgd_offset() (P4D folded: the PGD slot is also the P4D slot). */
 export function pgdOffset(mm: MmStruct, addr: Vaddr): number {
-  return mm.pgd * 512 + pgdIndex(addr);
+  return entryPtr(mm.pgd, pgdIndex(addr));
 }
 /** The table an upper-level entry value points to (pud_pgtable(), pmd_pgtable(), ...). */
 export function tableOf(entry: number): number {
@@ -38,14 +38,14 @@ export function tableOf(entry: number): number {
 }
 /** pud_offset(p4d_value, addr) given the value of the P4D (= PGD) entry. */
 export function pudOffset(p4dval: number, addr: Vaddr): number {
-  return tableOf(p4dval) * 512 + pudIndex(addr);
+  return entryPtr(tableOf(p4dval), pudIndex(addr));
 }
 export function pmdOffset(pudval: number, addr: Vaddr): number {
-  return tableOf(pudval) * 512 + pmdIndex(addr);
+  return entryPtr(tableOf(pudval), pmdIndex(addr));
 }
 /** pte_offset of a PMD *value* that is a table: the entry pointer for addr. */
 export function pteOffset(pmdval: Pmd, addr: Vaddr): number {
-  return tableOf(pmdval) * 512 + pteIndex(addr);
+  return entryPtr(tableOf(pmdval), pteIndex(addr));
 }
 
 /** mm_inc_nr_ptes() / mm_inc_nr_pmds() / mm_inc_nr_puds(): +4096 to pgtables_bytes each. */
@@ -168,7 +168,7 @@ export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
   const k = current.k;
   const read = (ptr: number): number => {
     k.rec.touch(obj(OBJ.entry, ptr), false);
-    return k.pt.peek((ptr / 512) | 0, ptr % 512);
+    return k.pt.peek(tidOf(ptr), slotOf(ptr));
   };
   const pgdv = read(pgdOffset(mm, addr));
   if (pgdv === 0) return 0;
@@ -189,5 +189,5 @@ export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {
   if (pudv === 0) return 0;
   const pmd = pt.tidOfPfn(pmdPfn(pudv));
   if (!pmd || pt.state[pmd] === T_FREED) return 0;
-  return pmd * 512 + pmdIndex(addr);
+  return entryPtr(pmd, pmdIndex(addr));
 }

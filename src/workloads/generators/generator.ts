@@ -4,6 +4,7 @@
  * One generator per file; each declares its parameters with defaults and a line of help.
  */
 import type { TraceRecord } from '../../trace/records.js';
+import { parseSize } from '../../script/parse.js';
 
 export interface ParamSpec {
   default: number | string;
@@ -61,7 +62,7 @@ export function resolveParams(gen: WorkloadGenerator, given: Record<string, stri
     if (v === undefined) {
       out[key] = spec.default;
     } else if (typeof spec.default === 'number') {
-      const n = parseSize(v);
+      const n = parseParamNumber(v);
       const range = `${spec.integer ? 'an integer' : 'a number'} from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}`;
       if (n === null || !Number.isFinite(n)) return `parameter ${key}: '${v}' is not a number (expected ${range}; sizes may end in K, M, G, T)`;
       if ((spec.integer && !Number.isInteger(n)) || n < (spec.min ?? 0) || n > (spec.max ?? Number.MAX_SAFE_INTEGER)) {
@@ -76,11 +77,16 @@ export function resolveParams(gen: WorkloadGenerator, given: Record<string, stri
   return gen.check?.(out) ?? out;
 }
 
-/** `4096`, `0x1000`, `64K`, `2M`, `1.5G`, `55T`, `1e-3` → number; null if malformed. */
-export function parseSize(s: string): number | null {
-  const m = /^(0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:e-?[0-9]+)?)([KMGT]?)$/.exec(s);
+/**
+ * A numeric parameter: a size as op scripts spell it (`4096`, `0x1000`, `64K`, `2M`; script/parse.ts
+ * `parseSize`, the one grammar of sizes), or, for the parameters that are fractions, a decimal
+ * like `0.25`, `1.5G` or `1e-3`. Null if malformed.
+ */
+export function parseParamNumber(s: string): number | null {
+  const size = parseSize(s);
+  if (size !== undefined) return size;
+  const m = /^([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)([KMGTkmgt]?)$/.exec(s);
   if (!m) return null;
-  const base = m[1].startsWith('0x') ? parseInt(m[1], 16) : Number(m[1]);
-  const unit = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2]]!;
-  return base * unit;
+  const shift = { '': 0, K: 10, M: 20, G: 30, T: 40 }[m[2].toUpperCase()]!;
+  return Number(m[1]) * 2 ** shift;
 }

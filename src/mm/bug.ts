@@ -11,23 +11,26 @@ export class ModelBug extends Error {
   override name = 'ModelBug';
 }
 
-export type ViolationKind =
-  | 'pt-use-after-free'
-  | 'ptl-use-after-free'
-  | 'lost-pte'
-  | 'nonempty-detach'
-  | 'pmd-from-none'
-  | 'double-free'
-  | 'stale-tlb'
-  | 'counter-imbalance'
-  | 'leak'
-  | 'lock-order'
-  | 'deadlock'
-  | 'sleep-in-atomic'
-  | 'livelock'
-  | 'stale-pin'
-  | 'tlb-conflict'
-  | 'no-progress';
+/** The kinds of kernel violation the sanitizers report, each a different broken rule. */
+export const VIOLATION_KINDS = [
+  'pt-use-after-free',
+  'ptl-use-after-free',
+  'lost-pte',
+  'nonempty-detach',
+  'pmd-from-none',
+  'double-free',
+  'stale-tlb',
+  'counter-imbalance',
+  'leak',
+  'lock-order',
+  'deadlock',
+  'sleep-in-atomic',
+  'livelock',
+  'stale-pin',
+  'tlb-conflict',
+  'no-progress',
+] as const;
+export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
 export class Violation extends Error {
   override name = 'Violation';

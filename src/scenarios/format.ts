@@ -42,7 +42,7 @@
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
-import type { ViolationKind } from '../mm/bug.js';
+import { VIOLATION_KINDS, type ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
@@ -79,11 +79,8 @@ export interface Scenario {
   file: string;
 }
 
-const VIOLATIONS: readonly string[] = [
-  'pt-use-after-free', 'ptl-use-after-free', 'lost-pte', 'nonempty-detach', 'pmd-from-none', 'double-free',
-  'stale-tlb', 'counter-imbalance', 'leak', 'lock-order', 'deadlock', 'sleep-in-atomic', 'livelock', 'stale-pin', 'tlb-conflict', 'no-progress',
-  'anomaly',
-];
+/** What a `violation` line may name: a sanitizer's kind, or an anomaly of sequential explainability. */
+const VIOLATIONS: readonly string[] = [...VIOLATION_KINDS, 'anomaly'];
 
 /**
  * CPU numbers a `cpu N` line may name: 0 to 7 (docs/limits.md). Whether the explorer runs that

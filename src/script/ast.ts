@@ -39,7 +39,9 @@ export const ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmd
 export const MODEL_FIELDS = ['PageTables', 'ptes_reclaimed_fast', 'ptes_reclaimed_slow', 'pte_tables', 'pte_tables_empty'] as const;
 export const EXPECT_FIELDS: readonly ExpectField[] = [...STATUS_FIELDS, ...ROLLUP_FIELDS, ...MODEL_FIELDS];
 
-export type CmpOp = '==' | '<=' | '>=' | '<' | '>' | '!=';
+/** The comparisons of `expect`. */
+export const CMP_OPS = ['==', '<=', '>=', '<', '>', '!='] as const;
+export type CmpOp = (typeof CMP_OPS)[number];
 
 interface OpBase {
   loc: Loc;
@@ -133,6 +135,11 @@ export function placementAddress(k: number): number {
 export function parseProt(text: string): number | undefined {
   if (!/^[r-][w-][x-]$/.test(text)) return undefined;
   return (text[0] === 'r' ? 1 : 0) | (text[1] === 'w' ? 2 : 0) | (text[2] === 'x' ? 4 : 0);
+}
+
+/** PROT_* bits as parseProt() reads them: `rw-`. */
+export function protString(prot: number): string {
+  return (prot & 1 ? 'r' : '-') + (prot & 2 ? 'w' : '-') + (prot & 4 ? 'x' : '-');
 }
 
 /**

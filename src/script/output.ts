@@ -4,7 +4,7 @@
  * `type`. `parseOutputLine` / `safeParseOutputLine` check the shape of a line read back.
  */
 import {
-  EXPECT_FIELDS, ROLLUP_FIELDS, STATUS_FIELDS,
+  CMP_OPS, EXPECT_FIELDS, ROLLUP_FIELDS, STATUS_FIELDS,
   type CmpOp, type ExpectField,
 } from './ast.js';
 
@@ -141,7 +141,6 @@ export function formatOutputLine(line: OutputLine): string {
 
 export type ParseResult = { ok: true; value: OutputLine } | { ok: false; message: string };
 
-const CMP_OPS: readonly string[] = ['==', '<=', '>=', '<', '>', '!='];
 
 type Obj = Record<string, unknown>;
 
@@ -198,7 +197,7 @@ function check(o: Obj): string | undefined {
     }
     case 'expect':
       if (!isInt(o.line) || !EXPECT_FIELDS.includes(o.field as ExpectField)) return 'expect needs line and a known field';
-      if (typeof o.delta !== 'boolean' || !CMP_OPS.includes(o.cmp as string) || !isInt(o.want)) {
+      if (typeof o.delta !== 'boolean' || !(CMP_OPS as readonly string[]).includes(o.cmp as string) || !isInt(o.want)) {
         return 'expect needs delta, cmp, want';
       }
       if (typeof o.ok !== 'boolean') return 'expect.ok must be a boolean';

@@ -14,6 +14,7 @@
  */
 import {
   ADVICES,
+  CMP_OPS,
   ERR_NAMES,
   EXPECT_FIELDS,
   formatScriptError,
@@ -125,7 +126,6 @@ const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
 /** Settings `config` accepts: the model's own table (src/mm/config.ts), one source of truth. */
 export const CONFIG_KEYS = SCRIPT_SETTINGS;
 
-const CMP_OPS: readonly CmpOp[] = ['==', '<=', '>=', '<', '>', '!='];
 const MAP_FLAGS = ['hugepage', 'nohugepage', 'locked'] as const;
 type MapFlag = (typeof MAP_FLAGS)[number];
 
@@ -1189,12 +1189,8 @@ export function safeParseScriptLines(lines: Iterable<string>, file: string, opts
       if (words.length === 0) continue;
       const last = words[words.length - 1];
       const c = new LineCtx(file, i, last.col + last.text.length, errors);
-      const [opw, ...rest] = words;
-      if (!(OP_WORDS as readonly string[]).includes(opw.text)) {
-        c.error('unknown-op', opw.col, `unknown op '${opw.text}'`, oneOf(OP_WORDS));
-        continue;
-      }
-      const parsed = parseLine(c, opw, opw.text as OpKind, rest);
+      const parsed = parseWords(c, words);
+      if (!parsed) continue;
       validator.check(c, parsed);
       if (keep) drafts.push(parsed.draft);
     }
@@ -1209,6 +1205,29 @@ export function safeParseScriptLines(lines: Iterable<string>, file: string, opts
   }
   // Without errors every draft is complete: each field is missing only where an error was reported.
   return { ok: true, script: { file, ops: drafts as Op[] } };
+}
+
+/**
+ * One line's op, by the grammar alone: no validation against the lines before it (names, ranges,
+ * order). For printers and their tests (format.ts); a script is read by `safeParseScript`.
+ */
+export function parseOpLine(text: string, file = '<line>'): { ok: true; op: Op } | { ok: false; errors: ScriptError[] } {
+  const errors: ScriptError[] = [];
+  const words = tokenize(text);
+  if (words.length === 0) return { ok: false, errors: [{ code: 'syntax', loc: { file, line: 1, col: 1 }, message: 'no op on the line', expected: oneOf(OP_WORDS) }] };
+  const last = words[words.length - 1];
+  const parsed = parseWords(new LineCtx(file, 1, last.col + last.text.length, errors), words);
+  return parsed && !errors.length ? { ok: true, op: parsed.draft as Op } : { ok: false, errors };
+}
+
+/** The op of a line's words (at least one), by the grammar alone; undefined for an unknown op word. */
+function parseWords(c: LineCtx, words: readonly Word[]): Parsed | undefined {
+  const [opw, ...rest] = words;
+  if (!(OP_WORDS as readonly string[]).includes(opw.text)) {
+    c.error('unknown-op', opw.col, `unknown op '${opw.text}'`, oneOf(OP_WORDS));
+    return undefined;
+  }
+  return parseLine(c, opw, opw.text as OpKind, rest);
 }
 
 /** Parses and validates a whole script; throws an Error listing every error, one per line. */

@@ -4,6 +4,7 @@
  * op-script converter, the writer) sees one shape whatever the source.
  */
 import { MADV_ADVICES, type MadvAdvice } from '../mm/madvise.js';
+import { parseProt as parseScriptProt, protString } from '../script/ast.js';
 
 export const TRACE_MAGIC = 'ptlab-trace';
 export const TRACE_VERSION = 1;
@@ -69,15 +70,11 @@ export type RecordKind = TraceRecord['kind'];
 /** Records that change the address space over time (the rest describe the start or annotate). */
 export const EVENT_KINDS: ReadonlySet<RecordKind> = new Set(['mmap', 'munmap', 'mremap', 'mprotect', 'madvise', 'brk', 'fault', 'touch', 'exit']);
 
-export function protString(prot: number): string {
-  return (prot & PROT_READ ? 'r' : '-') + (prot & PROT_WRITE ? 'w' : '-') + (prot & PROT_EXEC ? 'x' : '-');
-}
+export { protString };
 
 /** `rw-` → PROT bits; null if malformed. A fourth `p`/`s` character (as in /proc/PID/maps) is accepted. */
 export function parseProt(s: string): number | null {
-  const m = /^([r-])([w-])([x-])[ps]?$/.exec(s);
-  if (!m) return null;
-  return (m[1] === 'r' ? PROT_READ : 0) | (m[2] === 'w' ? PROT_WRITE : 0) | (m[3] === 'x' ? PROT_EXEC : 0);
+  return /^...[ps]?$/.test(s) ? (parseScriptProt(s.slice(0, 3)) ?? null) : null;
 }
 
 /** A trace parsed or generated: its records, and how many events among them (for progress). */

@@ -6,7 +6,8 @@
  * What the op-script language cannot say becomes a `# dropped:` comment and is counted.
  */
 import { CONFIG_KEYS, fmtSize } from '../script/parse.js';
-import { PROT_READ, PROT_WRITE, protString, TRACE_MODEL_SETTINGS, type TraceRecord } from './records.js';
+import { formatOp, type OpValue } from '../script/format.js';
+import { PROT_READ, PROT_WRITE, TRACE_MODEL_SETTINGS, type TraceRecord } from './records.js';
 import { formatRecord, quoteValue } from './write.js';
 
 const PAGE = 4096;
@@ -197,7 +198,8 @@ interface AccessRun {
 const hex = (v: number) => `0x${v.toString(16)}`;
 const pageUp = (v: number) => Math.ceil(v / PAGE) * PAGE;
 const pageDown = (v: number) => v - (v % PAGE);
-const protOpt = (prot: number) => (prot === DEFAULT_PROT ? '' : ` prot=${protString(prot)}`);
+/** A private anonymous `map` at an address (the heap or the stack growing). */
+const anonMap = (name: string, size: number, at: number): OpValue => ({ op: 'map', name, kind: 'anon', offset: 0, size, shared: false, at, locked: false });
 
 /** The pages a `touch ADDR LEN every=STRIDE` record accesses, as runs with page-multiple strides. */
 function touchRuns(addr: number, len: number, every: number): AccessRun[] {
@@ -228,13 +230,20 @@ class Converter {
   ) {}
 
   /** An `at=` address: where the trace had it, or where the rebase plan moves it. */
-  private at(addr: number): string {
-    return hex(rebased(this.plan, addr));
+  private at(addr: number): number {
+    return rebased(this.plan, addr);
   }
 
   private emit(line: string): void {
     this.out(line);
     if (this.cur) this.cur.snapshotted = false;
+  }
+
+  /** An op line (script/format.ts prints it), with a comment; `changes`: it may change the process. */
+  private op(o: OpValue, comment?: string, changes = true): void {
+    const line = comment ? `${formatOp(o)} # ${comment}` : formatOp(o);
+    if (changes) this.emit(line);
+    else this.out(line);
   }
 
   private drop(r: TraceRecord, why: string): void {
@@ -261,8 +270,8 @@ class Converter {
         // Whole pages: the page cache holds the same pages, and mappings may reach the page holding EOF.
         const size = Math.max(PAGE, pageUp(r.size));
         this.files.set(r.name, { kind: r.kind, size });
-        const folio = r.kind === 'file' && r.folio === '2M' ? ' folio=2M' : '';
-        this.out(`${r.kind} ${r.name} ${fmtSize(size)}${folio}${r.kind === 'file' && r.path !== undefined ? ` # path=${quoteValue(r.path)}` : ''}`);
+        if (r.kind === 'memfd') this.op({ op: 'memfd', name: r.name, size }, undefined, false);
+        else this.op({ op: 'file', name: r.name, size, folio: r.folio === '2M' ? 2 ** 21 : PAGE }, r.path !== undefined ? `path=${quoteValue(r.path)}` : undefined, false);
         return;
       }
       case 'process': {
@@ -271,16 +280,16 @@ class Converter {
         this.procs.set(r.name, p);
         this.cur = p;
         const about = [r.pid !== undefined ? `pid=${r.pid}` : '', r.comm !== undefined ? `comm=${r.comm}` : ''].filter(Boolean).join(' ');
-        this.emit(`process ${r.name}${about ? ` # ${about}` : ''}`);
+        this.op({ op: 'process', name: r.name }, about || undefined);
         return;
       }
       case 'switch':
         this.cur = this.procs.get(r.name)!;
-        this.out(`switch ${r.name}`);
+        this.op({ op: 'switch', name: r.name }, undefined, false);
         return;
       case 'observed': {
         const values = Object.entries(r.values).map(([k, v]) => `${k}=${v}`).join(' ');
-        this.emit(`snapshot ${r.label}`);
+        this.op({ op: 'snapshot', label: r.label });
         this.out(`# observed ${r.label} ${values} (the real process, kB)`);
         this.cur!.snapshotted = true;
         return;
@@ -309,24 +318,24 @@ class Converter {
         const m = this.map(p, r, r.addr, pageUp(r.len), r.prot, shared, r.file, r.off);
         if (m && r.flags.includes('populate')) {
           const write = (r.prot & PROT_WRITE) !== 0 && !shared;
-          this.emit(`madvise ${m.name} 0 ${fmtSize(m.size)} ${write ? 'populate_write' : 'populate_read'} # MAP_POPULATE`);
+          this.op({ op: 'madvise', map: m.name, offset: 0, len: m.size, advice: write ? 'populate_write' : 'populate_read' }, 'MAP_POPULATE');
         }
         return;
       }
       case 'munmap':
-        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `unmap ${m} ${off} ${len}`, true);
+        return this.rangeOp(p, r, r.addr, r.len, (map, offset, len) => ({ op: 'unmap', map, offset, len }), true);
       case 'mprotect':
-        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `mprotect ${m} ${off} ${len} ${protString(r.prot)}`, false);
+        return this.rangeOp(p, r, r.addr, r.len, (map, offset, len) => ({ op: 'mprotect', map, offset, len, prot: r.prot }), false);
       case 'madvise': {
         if (r.advice === null) return this.drop(r, `advice ${r.raw} is not one the model knows`);
         const advice = r.advice;
-        return this.rangeOp(p, r, r.addr, r.len, (m, off, len) => `madvise ${m} ${off} ${len} ${advice}`, false);
+        return this.rangeOp(p, r, r.addr, r.len, (map, offset, len) => ({ op: 'madvise', map, offset, len, advice }), false);
       }
       case 'mremap':
         return this.mremap(p, r);
       case 'exit':
-        if (!p.snapshotted) this.emit('snapshot end');
-        this.emit(`exit ${p.name}`);
+        if (!p.snapshotted) this.op({ op: 'snapshot', label: 'end' });
+        this.op({ op: 'exit', name: p.name });
         p.exited = true;
         this.cur = null;
         return;
@@ -335,15 +344,15 @@ class Converter {
 
   private meta(r: Extract<TraceRecord, { kind: 'meta' }>): void {
     this.out(`# ${formatRecord(r)}`);
-    const settings: string[] = [];
+    const settings: Record<string, string> = {};
     for (const key of TRACE_MODEL_SETTINGS) {
       const v = r.values[key];
       if (v === undefined) continue;
       if (this.sawProcess) this.drop(r, `${key}= after the first process: config must come first`);
       else if (!CONFIG_KEYS[key].apply({}, v)) this.drop(r, `${key}=${v} is not a model setting (${CONFIG_KEYS[key].values})`);
-      else settings.push(`${key}=${v}`);
+      else settings[key] = v;
     }
-    if (settings.length) this.out(`config ${settings.join(' ')}`);
+    if (Object.keys(settings).length) this.op({ op: 'config', settings }, undefined, false);
   }
 
   private vma(p: Proc, r: Extract<TraceRecord, { kind: 'vma' }>): void {
@@ -362,8 +371,7 @@ class Converter {
   private map(p: Proc, r: TraceRecord, addr: number, size: number, prot: number, shared: boolean, file: string | undefined, off: number): Mapping | null {
     if (addr % PAGE) return this.refuse(r, 'the address is not 4K aligned');
     if (size === 0) return this.refuse(r, 'zero length');
-    let kind = 'anon';
-    let source = '';
+    let kind: 'anon' | 'shmem' | 'file' = 'anon';
     if (file !== undefined) {
       const f = this.files.get(file)!;
       if (off % PAGE) return this.refuse(r, 'the file offset is not 4K aligned');
@@ -373,17 +381,15 @@ class Converter {
         size = f.size - off;
       }
       kind = f.kind === 'memfd' ? 'shmem' : 'file';
-      source = ` ${file} ${fmtSize(off)}`;
     }
     const over = p.space.pieces(addr, addr + size);
     const orphan = over.find((e) => e.map.orphan);
     if (orphan) return this.refuse(r, `it replaces part of ${orphan.map.name} that an mremap left behind, which no op can unmap`);
-    for (const e of over) this.emit(`unmap ${e.map.name} ${fmtSize(e.start - e.map.origin)} ${fmtSize(e.end - e.start)} # replaced by the next map (MAP_FIXED)`);
+    for (const e of over) this.op({ op: 'unmap', map: e.map.name, offset: e.start - e.map.origin, len: e.end - e.start }, 'replaced by the next map (MAP_FIXED)');
     p.space.remove(addr, addr + size);
     const m = this.newMapping(addr, size);
-    const sharing = shared ? 'shared' : 'private';
-    const how = kind === 'anon' ? `anon ${sharing} ${fmtSize(size)}` : `${kind}${source} ${fmtSize(size)} ${sharing}`;
-    this.emit(`map ${m.name} ${how} at=${this.at(addr)}${protOpt(prot)}`);
+    const source = kind === 'anon' ? { offset: 0 } : { file, offset: off };
+    this.op({ op: 'map', name: m.name, kind, ...source, size, shared, at: this.at(addr), locked: false, ...(prot === DEFAULT_PROT ? {} : { prot }) });
     p.space.add(addr, addr + size, m);
     return m;
   }
@@ -396,15 +402,15 @@ class Converter {
     if (to > from) {
       if (p.space.pieces(from, to).length) return this.drop(r, 'the heap would grow over another mapping');
       const m = this.newMapping(from, to - from);
-      this.emit(`map ${m.name} anon private ${fmtSize(to - from)} at=${this.at(from)} # brk ${hex(r.brk)}: the heap grows`);
+      this.op(anonMap(m.name, to - from, this.at(from)), `brk ${hex(r.brk)}: the heap grows`);
       p.space.add(from, to, m);
     } else if (to < from) {
-      this.rangeOp(p, r, to, from - to, (m, off, len) => `unmap ${m} ${off} ${len} # brk ${hex(r.brk)}: the heap shrinks`, true);
+      this.rangeOp(p, r, to, from - to, (map, offset, len) => ({ op: 'unmap', map, offset, len }), true, `brk ${hex(r.brk)}: the heap shrinks`);
     }
   }
 
   /** One op per mapping piece of [addr, addr+len) (rounded to pages, as the kernel does); holes are skipped. */
-  private rangeOp(p: Proc, r: TraceRecord, addr: number, len: number, op: (m: string, off: string, len: string) => string, unmaps: boolean): void {
+  private rangeOp(p: Proc, r: TraceRecord, addr: number, len: number, op: (map: string, offset: number, len: number) => OpValue, unmaps: boolean, comment?: string): void {
     if (addr % PAGE) return this.drop(r, 'the address is not 4K aligned');
     const end = addr + pageUp(len);
     if (end === addr) return this.drop(r, 'zero length: a no-op');
@@ -412,7 +418,7 @@ class Converter {
     const orphans = pieces.filter((e) => e.map.orphan);
     for (const e of pieces) {
       if (e.map.orphan) continue;
-      this.emit(op(e.map.name, fmtSize(e.start - e.map.origin), fmtSize(e.end - e.start)));
+      this.op(op(e.map.name, e.start - e.map.origin, e.end - e.start), comment);
       if (unmaps) p.space.remove(e.start, e.end);
     }
     if (orphans.length) this.drop(r, `part of it is in ${orphans[0].map.name} where an mremap left it behind, which no op can address`);
@@ -432,14 +438,14 @@ class Converter {
     const m = pieces[0].map;
     if (m.orphan) return this.drop(r, `the range is part of ${m.name} that an earlier mremap left behind, which no op can address`);
     const off = r.old - m.origin;
-    const words = `mremap ${m.name} ${fmtSize(off)} ${fmtSize(oldLen)} ${fmtSize(newLen)}`;
+    const remap = { op: 'mremap', map: m.name, offset: off, len: oldLen, newLen, maymove: false } as const;
     if (r.addr === r.old) {
       if (newLen > oldLen && p.space.pieces(oldEnd, r.old + newLen).length) return this.drop(r, 'it grows in place over another mapping of the script');
-      this.emit(words);
+      this.op(remap);
       if (newLen < oldLen) p.space.remove(r.old + newLen, oldEnd);
       else if (newLen > oldLen) p.space.add(oldEnd, r.old + newLen, m);
     } else {
-      this.emit(`${words} at=${this.at(r.addr)}`);
+      this.op({ ...remap, at: this.at(r.addr) });
       p.space.remove(r.old, oldEnd);
       p.space.remove(r.addr, r.addr + newLen); // MREMAP_FIXED replaces what was there
       p.space.reassign(m, r.old, oldEnd, { ...m, orphan: true });
@@ -454,7 +460,7 @@ class Converter {
     if (!p.stack || low >= p.stack[0] || low < p.stack[1] - STACK_LIMIT) return;
     if (p.space.pieces(low, p.stack[0]).length) return;
     const m = this.newMapping(low, p.stack[0] - low);
-    this.emit(`map ${m.name} anon private ${fmtSize(m.size)} at=${this.at(low)} # the stack grows down`);
+    this.op(anonMap(m.name, m.size, this.at(low)), 'the stack grows down');
     p.space.add(low, p.stack[0], m);
     p.stack[0] = low;
   }
@@ -463,7 +469,6 @@ class Converter {
   private access(p: Proc, r: TraceRecord, runs: AccessRun[], write: boolean): void {
     let missed = 0;
     let inSpecial = false;
-    const rw = write ? 'write' : 'read';
     for (const { base, stride, n } of runs) {
       if (n <= 0) continue;
       const end = base + (n - 1) * stride + PAGE;
@@ -475,8 +480,8 @@ class Converter {
         const i1 = Math.min(n - 1, Math.floor((e.end - PAGE - base) / stride));
         if (i1 < i0) continue;
         covered += i1 - i0 + 1;
-        const every = stride !== PAGE && i1 > i0 ? ` every=${fmtSize(stride)}` : '';
-        this.emit(`touch ${e.map.name} ${fmtSize(base + i0 * stride - e.map.origin)} ${fmtSize((i1 - i0) * stride + PAGE)} ${rw}${every}`);
+        const every = stride !== PAGE && i1 > i0 ? { every: stride } : {};
+        this.op({ op: 'touch', map: e.map.name, offset: base + i0 * stride - e.map.origin, len: (i1 - i0) * stride + PAGE, write, ...every });
       }
       missed += n - covered;
       if (n > covered && p.special.some(([s, t]) => s < end && t > base)) inSpecial = true;
@@ -493,9 +498,9 @@ class Converter {
       if (p.exited || p.snapshotted) continue;
       if (this.cur !== p) {
         this.cur = p;
-        this.out(`switch ${p.name}`);
+        this.op({ op: 'switch', name: p.name }, undefined, false);
       }
-      this.emit('snapshot end');
+      this.op({ op: 'snapshot', label: 'end' });
       p.snapshotted = true;
     }
   }

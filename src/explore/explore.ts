@@ -8,7 +8,7 @@ import { ReplayError, ReplayScheduler } from './replay.js';
 import { DEFAULT_MAX_STEPS, runExecution } from './run.js';
 import { encodeToken } from './token.js';
 import { formatTrace } from './trace.js';
-import type { Coverage, Scheduler, System, TraceStep, Violation } from './types.js';
+import type { Coverage, Scheduler, System, TraceStep, Finding } from './types.js';
 
 export interface ExploreOptions {
   /** Stop after this many executions (abandoned ones included) or this much clock time. */
@@ -35,7 +35,7 @@ export interface Progress {
 }
 
 export interface Failure {
-  readonly violation: Violation;
+  readonly violation: Finding;
   /** Replays the failing execution exactly: `replay(system, token)`. */
   readonly token: string;
   readonly trace: readonly TraceStep[];
@@ -70,7 +70,7 @@ interface Counts {
 
 /** A kind of tolerated finding: how many executions showed it, and the first one's. */
 export interface Tolerated {
-  readonly violation: Violation;
+  readonly violation: Finding;
   /** Replays the first execution that showed it. */
   readonly token: string;
   readonly executions: number;
@@ -118,7 +118,7 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
   let abandoned = 0;
   let outOfBudget = false;
   let overrun: Overrun | undefined;
-  const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
+  const tolerated = new Map<string, { violation: Finding; token: string; executions: number }>();
   while (sched.newExecution()) {
     const ex = runExecution(system, sched, o.maxSteps);
     if (ex.end.kind === 'abandoned') abandoned++;
@@ -152,7 +152,7 @@ export function explore(system: System, sched: Scheduler, options: ExploreOption
 }
 
 /** Count each kind once per execution; keep the first execution's finding and token. */
-function noteTolerated(into: Map<string, { violation: Violation; token: string; executions: number }>, seen: readonly Violation[], decisions: Failing['decisions']): void {
+function noteTolerated(into: Map<string, { violation: Finding; token: string; executions: number }>, seen: readonly Finding[], decisions: Failing['decisions']): void {
   for (const kind of new Set(seen.map((v) => v.kind))) {
     const prev = into.get(kind);
     if (prev) prev.executions++;
@@ -174,7 +174,7 @@ export function replay(system: System, token: string, options: Pick<ExploreOptio
   sched.newExecution();
   const ex = runExecution(system, sched, maxSteps, true);
   if (ex.decisions.length !== sched.decisions.length) throw new ReplayError(`the execution ended after ${ex.decisions.length} steps; the token has ${sched.decisions.length}`);
-  const tolerated = new Map<string, { violation: Violation; token: string; executions: number }>();
+  const tolerated = new Map<string, { violation: Finding; token: string; executions: number }>();
   if (ex.tolerated) noteTolerated(tolerated, ex.tolerated, ex.decisions);
   const counts = { executions: 1, abandoned: 0, complete: false, ...(tolerated.size ? { tolerated: [...tolerated.values()] } : {}) };
   if (ex.end.kind === 'step-limit') {
@@ -218,7 +218,7 @@ export interface VerdictInput {
   readonly executions: number;
   readonly overrun?: Pick<Overrun, 'executions' | 'maxSteps'>;
   readonly coverage?: Coverage;
-  readonly violation?: Violation;
+  readonly violation?: Finding;
 }
 
 /** The failure as a person needs it: what broke, how to replay it, and the interleaving. */

@@ -2,7 +2,7 @@
  * ptlab's interleaving explorer, generic over a system under test (types.ts). Strategies, one per
  * file: dfs.ts (exhaustive, source-DPOR), random.ts, pct.ts, replay.ts.
  */
-export type { Coverage, Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
+export type { Coverage, Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Finding } from './types.js';
 export { explore, replay, assertClean, formatFailure, verdictLine, ExploreFailure } from './explore.js';
 export type { ExploreOptions, ExploreResult, Failure, Progress, Tolerated } from './explore.js';
 export { DfsScheduler, NondeterminismError, type DfsOptions } from './dfs.js';

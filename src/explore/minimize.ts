@@ -8,12 +8,12 @@
  * from it; stop at a local minimum.
  */
 import { runExecution, type Execution } from './run.js';
-import type { Decision, Scheduler, SchedulerView, System, Violation } from './types.js';
+import type { Decision, Scheduler, SchedulerView, System, Finding } from './types.js';
 
 export interface Failing {
   readonly decisions: readonly Decision[];
   readonly preemptedAt: readonly number[];
-  readonly violation: Violation;
+  readonly violation: Finding;
 }
 
 export interface Minimized {

@@ -3,11 +3,11 @@
  * failure no system can see from inside, deadlock, and stops an execution at its step limit;
  * everything else is the system's.
  */
-import type { Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Violation } from './types.js';
+import type { Decision, Instance, Scheduler, SchedulerView, StepInfo, System, TraceStep, Finding } from './types.js';
 
 export type ExecutionEnd =
   | { readonly kind: 'finished' }
-  | { readonly kind: 'violation'; readonly violation: Violation }
+  | { readonly kind: 'violation'; readonly violation: Finding }
   /** The scheduler gave up on it (sleep set, preemption bound): neither clean nor failing. */
   | { readonly kind: 'abandoned' }
   /**
@@ -30,7 +30,7 @@ export interface Execution {
   /** `Instance.fingerprint()` where the execution ended (finished, failed or deadlocked), when asked. */
   readonly endState?: string;
   /** `Instance.tolerated()` where the execution ended, when it ran to its end and saw any. */
-  readonly tolerated?: readonly Violation[];
+  readonly tolerated?: readonly Finding[];
 }
 
 /** The step limit of an execution unless a caller sets `maxSteps` (explore.ts). */

@@ -2,13 +2,13 @@
  * Traces as interleaving tables (docs/explorer.md, "Reading a trace"): one column per task, one
  * row per step, read top to bottom. Pure: returns a markdown string, prints nothing.
  */
-import type { TraceStep, Violation } from './types.js';
+import type { TraceStep, Finding } from './types.js';
 
 export interface TraceFormat {
   /** Column headers, one per task (default 'task i'). */
   readonly names?: readonly string[];
   /** Adds a last line naming the violation. */
-  readonly violation?: Violation;
+  readonly violation?: Finding;
   /** Adds a column with each step's `state` (Instance.describe). */
   readonly states?: boolean;
   /** Adds each step's source line (`loc`) after its function. */

@@ -35,7 +35,7 @@ export interface StepInfo {
 }
 
 /** A finding of the system under test (a race, a use-after-free...), or one the explorer makes. */
-export interface Violation {
+export interface Finding {
   readonly kind: string;
   readonly message: string;
   /**
@@ -66,12 +66,12 @@ export interface Instance {
   /** The explorer is done with this instance (it may recycle its state); optional. */
   dispose?(): void;
   /** Checks once every task finished: a violation, or null. */
-  finalCheck(): Violation | null;
+  finalCheck(): Finding | null;
   /**
    * Findings the system reports without failing (an architecture that tolerates what another
    * forbids), seen so far in this execution; optional. The explorer counts them and keeps a token.
    */
-  tolerated?(): readonly Violation[];
+  tolerated?(): readonly Finding[];
   /** The system state in one line, shown beside each trace step (optional). */
   describe?(): string;
   /**
@@ -102,7 +102,7 @@ export interface System {
   readonly name: string;
   /** A fresh initial state. Called once per execution: the explorer is stateless and re-executes. */
   create(o?: CreateOptions): Instance;
-  isViolation(e: unknown): e is Violation;
+  isViolation(e: unknown): e is Finding;
   /** Column headers for traces, e.g. 'CPU0: zap' (default 'task i'). */
   taskNames?: readonly string[];
 }

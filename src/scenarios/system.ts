@@ -13,7 +13,7 @@ import { stepEnabled, type KGen, type Step } from '../mm/primitives.js';
 import { rcuAdvance, rcuCallbackReady } from '../mm/rcu.js';
 import { stackWhere, type StepWhere } from '../mm/where.js';
 import { runScript, type ModelApi } from '../script/exec.js';
-import type { Instance, StepInfo, System, Violation } from '../explore/types.js';
+import type { Instance, StepInfo, System, Finding } from '../explore/types.js';
 import type { Scenario } from './format.js';
 import { runTask } from './tasks.js';
 import { footprint, gracePeriodFootprint, type Footprint } from './footprint.js';
@@ -29,8 +29,8 @@ const GEN_API: ModelApi = genApi;
 /** Page tables the snapshots of one explorer trace may describe in all (docs/limits.md). */
 export const MAX_TRACE_SNAPSHOT_TABLES = 100_000;
 
-/** A finding of the modelled kernel's sanitizers, as the explorer sees it. */
-export class Finding implements Violation {
+/** A finding of the modelled kernel (its sanitizers, the end checks, sequential explainability), thrown out of a step or returned by the checks. */
+export class KernelFinding implements Finding {
   constructor(
     readonly kind: string,
     readonly message: string,
@@ -50,12 +50,12 @@ interface CpuTask {
   name: string;
 }
 
-/** Run fn; a sanitizer finding of the model becomes the explorer's Finding. */
+/** Run fn; a sanitizer finding of the model becomes the explorer's KernelFinding. */
 function findings<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof MmViolation) throw new Finding(e.kind, e.message.replace(`${e.kind}: `, ''));
+    if (e instanceof MmViolation) throw new KernelFinding(e.kind, e.message.replace(`${e.kind}: `, ''));
     throw e;
   }
 }
@@ -188,7 +188,7 @@ class ModelInstance implements Instance {
   private readonly accesses: AccessCheck | null;
   private disposed = false;
   /** Anomalies the allow-list accepted, or outcomes a capped set could not explain, in this execution (reported through `tolerated()`). */
-  private allowed: Finding[] | null = null;
+  private allowed: KernelFinding[] | null = null;
 
   constructor(
     private readonly scn: Scenario,
@@ -376,7 +376,7 @@ class ModelInstance implements Instance {
    * What the configured architecture tolerated in this execution (x86's TLB conflicts), and the
    * anomalies the allow-list accepted (kind `allowed-anomaly@LINE`).
    */
-  tolerated(): readonly Violation[] {
+  tolerated(): readonly Finding[] {
     return this.allowed ? [...this.k.tolerated, ...this.allowed] : this.k.tolerated;
   }
 
@@ -384,7 +384,7 @@ class ModelInstance implements Instance {
    * After every task finished: let grace periods end, then check the model's invariants; with
    * `explain`, then compare the outcome with the sequential orders' (explain.ts).
    */
-  finalCheck(): Violation | null {
+  finalCheck(): Finding | null {
     const bad = this.endCheck();
     if (bad || !this.explainWith) return bad;
     const plan = (this.template.plan ??= observationPlan(this.scn, this.template.maps));
@@ -395,20 +395,20 @@ class ModelInstance implements Instance {
     const v = explain(this.scn, seq, got, this.explainWith.allow);
     if (v.verdict === 'explained') return null;
     // An anomaly is this outcome: minimizing must not trade it for another unexplained one.
-    if (v.verdict === 'anomaly' && !seq.capped && !seq.coarse) return new Finding('anomaly', v.message, got.key);
+    if (v.verdict === 'anomaly' && !seq.capped && !seq.coarse) return new KernelFinding('anomaly', v.message, got.key);
     const why = seq.capped ? `among the first ${seq.runs} sequential runs only` : 'whole-task orders only: page by page there are too many';
-    const f = v.verdict === 'anomaly' ? new Finding('unexplained', `${v.message} (${why}: not called an anomaly)`) : new Finding(`allowed-anomaly@${v.entry.line}`, v.message);
+    const f = v.verdict === 'anomaly' ? new KernelFinding('unexplained', `${v.message} (${why}: not called an anomaly)`) : new KernelFinding(`allowed-anomaly@${v.entry.line}`, v.message);
     (this.allowed ??= []).push(f);
     return null;
   }
 
   /** Grace periods end, then the model's invariants: a finding, or null. */
-  private endCheck(): Finding | null {
+  private endCheck(): KernelFinding | null {
     setCurrent(this.k, 0);
     try {
       findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
     } catch (e) {
-      if (e instanceof Finding) return e;
+      if (e instanceof KernelFinding) return e;
       throw e;
     }
     const bad = genApi.checkInvariants(this.k);
@@ -416,7 +416,7 @@ class ModelInstance implements Instance {
     const b = bad[0];
     const kind =
       b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' || b.invariant === 'quiescent' ? 'leak' : 'counter-imbalance';
-    return new Finding(kind, `[${b.invariant}] ${b.message}`);
+    return new KernelFinding(kind, `[${b.invariant}] ${b.message}`);
   }
 
   /** The observable outcome of this execution (explain.ts), once every task finished. */
@@ -431,7 +431,7 @@ class ModelInstance implements Instance {
    * the end check: the sequential execution of explain.ts. A step that cannot run while its task
    * is alone waits for a grace period; `choose` answers the scenario's choice points.
    */
-  runSequentially(order: readonly number[]): Finding | null {
+  runSequentially(order: readonly number[]): KernelFinding | null {
     const choose = this.choose;
     if (!choose) throw new Error('runSequentially(): the instance was made without a chooser');
     try {
@@ -442,18 +442,18 @@ class ModelInstance implements Instance {
         if (i < 0) throw new Error(`sequential order ${order.join(',')}: task ${slot} is not next on its CPU`);
         const unit = this.unitsDone[slot];
         for (let steps = 0; this.results[slot] === undefined && this.unitsDone[slot] === unit; steps++) {
-          if (steps > ALONE_MAX_STEPS) return new Finding('livelock', `task ${slot} alone still running after ${ALONE_MAX_STEPS} steps`);
+          if (steps > ALONE_MAX_STEPS) return new KernelFinding('livelock', `task ${slot} alone still running after ${ALONE_MAX_STEPS} steps`);
           if (this.enabled(i)) {
             const info = this.pending(i)!;
             this.step(i, info.choices ? choose(info.choices) : undefined);
           } else if (this.enabled(this.rcuIdx)) this.step(this.rcuIdx);
-          else return new Finding('deadlock', `task ${slot} alone cannot run at '${this.pending(i)?.label}'`);
+          else return new KernelFinding('deadlock', `task ${slot} alone cannot run at '${this.pending(i)?.label}'`);
         }
         setCurrent(this.k, 0);
         findings(() => rcuAdvance(this.k.rcu, this.k.cpus));
       }
     } catch (e) {
-      if (e instanceof Finding) return e;
+      if (e instanceof KernelFinding) return e;
       throw e;
     } finally {
       this.k.explainChoice = null;
@@ -586,7 +586,7 @@ export function scenarioSystem(scn: Scenario, guardsOff: readonly GuardName[] = 
   return {
     name: scn.name,
     create: (c) => new ModelInstance(scn, template, o.checkFootprints, o.snapshots ?? true, o.explain, c?.where),
-    isViolation: (e: unknown): e is Violation => e instanceof Finding,
+    isViolation: (e: unknown): e is Finding => e instanceof KernelFinding,
     taskNames: names,
   };
 }

@@ -3,9 +3,9 @@
  * primitives, the same shape as src/mm/primitives.ts (yield the step, act when resumed), over a
  * world of named integer variables and locks. Nothing here is a page table.
  */
-import type { Instance, StepInfo, System, Violation } from '../../src/explore/index.js';
+import type { Instance, StepInfo, System, Finding } from '../../src/explore/index.js';
 
-export class ToyViolation extends Error implements Violation {
+export class ToyViolation extends Error implements Finding {
   override name = 'ToyViolation';
   constructor(
     readonly kind: string,
@@ -85,7 +85,7 @@ export interface ToySpec {
   readonly name: string;
   readonly tasks: readonly Task[];
   /** The invariant checked once every task finished. */
-  readonly final?: (w: World) => Violation | null;
+  readonly final?: (w: World) => Finding | null;
   /** Called with each instance as it is created (tests that look at end states). */
   readonly onCreate?: (inst: ToyInstance) => void;
 }
@@ -112,7 +112,7 @@ export class ToyInstance implements Instance {
     this.cur[i] = null; // a violation ends the execution mid-step
     this.cur[i] = next(this.gens[i], choice);
   }
-  finalCheck(): Violation | null {
+  finalCheck(): Finding | null {
     return this.spec.final?.(this.world) ?? null;
   }
   describe(): string {
@@ -137,7 +137,7 @@ export function toySystem(spec: ToySpec): System {
       spec.onCreate?.(inst);
       return inst;
     },
-    isViolation: (e): e is Violation => e instanceof ToyViolation,
+    isViolation: (e): e is Finding => e instanceof ToyViolation,
   };
 }
 
@@ -152,7 +152,7 @@ export function* incrementRacy(w: World): Gen<void> {
 /** The final count must equal the number of increments. */
 export const countIs =
   (n: number) =>
-  (w: World): Violation | null =>
+  (w: World): Finding | null =>
     w.get('x') === n ? null : new ToyViolation('lost-update', `x = ${w.get('x')} after ${n} increments`);
 
 export const lostUpdate = toySystem({

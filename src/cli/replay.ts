@@ -83,6 +83,64 @@ function observedTable(report: ReplayReport): string {
   return table(['point', 'field (kB)', 'kernel', ...report.runs.map((r) => r.label)], rows);
 }
 
+/** What a replay runs: its source, its variants, one job per variant and shard. Bad input is a UsageError. */
+function planReplay(tracePath: string | undefined, opts: ReplayOpts): { source: TraceSource; variants: Variant[]; jobs: Job[]; events: number } {
+  if ((tracePath === undefined) === (opts.generate === undefined)) throw new UsageError('give either a trace file or --generate NAME');
+  const bad = applySettings({}, opts.config);
+  if (bad) throw new UsageError(`--config: ${bad}`);
+  for (const p of opts.policy) if (!POLICIES[p]) throw new UsageError(`--policy: '${p}' is not a purge policy (expected one of ${Object.keys(POLICIES).join(', ')})`);
+  const variants = parseVariants([opts.variants, ...opts.policy.map((p) => `on+${p}`)].join(','));
+  if (typeof variants === 'string') throw new UsageError(`--variants: ${variants}`);
+  const { samples, shards } = opts;
+  let source: TraceSource;
+  let events = 0; // of a generated workload: known when it has run
+  if (tracePath !== undefined) {
+    if (shards > 1) throw new UsageError('--shards applies to generated workloads only');
+    events = inputErrors(() => checkTraceFile(tracePath).events); // before any worker starts
+    source = { kind: 'file', path: tracePath, events };
+  } else {
+    source = generatorSource(opts.generate!, opts.param);
+    if (shards > 1 && opts.generate !== 'production') throw new UsageError('--shards is supported by the production generator only');
+  }
+  const jobs = variants.flatMap((v: Variant) =>
+    Array.from({ length: shards }, (_, shard): Job => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
+  );
+  return { source, variants, jobs, events };
+}
+
+/**
+ * The jobs on `workers` threads, with progress on stderr. With worker threads, SIGINT or SIGTERM
+ * stops the jobs, which report what they have (marked interrupted); a second signal ends the
+ * process. In this thread (`workers` 0) nothing could take the signal before the end, so it keeps
+ * its default action.
+ */
+async function runReplayJobs(jobs: Job[], workers: number, shards: number): Promise<Awaited<ReturnType<typeof runJobs>>> {
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const onSigint = () => Atomics.store(stopFlag, 0, 1);
+  if (workers > 0) {
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
+  }
+  const progress = new Progress(jobs.map((j) => `${j.variant.label}${shards > 1 ? `#${j.shard}` : ''}`));
+  try {
+    return await inputErrors(() => runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) }));
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+/** The tables `ptlab replay` prints: final figures, savings, the real process's counters, notes. */
+function replayText(report: ReplayReport, name: string, ops: number): string {
+  const runs = report.runs;
+  let out = `${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`;
+  for (const s of savings(report)) out += `${formatSaving(s)}\n`;
+  if (report.observed.length) out += `\ncounters of the real process vs the model\n${observedTable(report)}\n`;
+  for (const [n, labels] of notesByText(runs)) out += `note (${labels.join(', ')}): ${n}\n`;
+  return out;
+}
+
 export function registerReplay(program: Command): void {
   program
     .command('replay')
@@ -122,61 +180,19 @@ Exit codes: 0 replayed; 2 bad trace (FILE:LINE:COL), option or parameter; 4 inte
 130 interrupted (partial report written).`,
     )
     .action(async (tracePath: string | undefined, opts: ReplayOpts) => {
-      if ((tracePath === undefined) === (opts.generate === undefined)) throw new UsageError('give either a trace file or --generate NAME');
-      const bad = applySettings({}, opts.config);
-      if (bad) throw new UsageError(`--config: ${bad}`);
-      for (const p of opts.policy) if (!POLICIES[p]) throw new UsageError(`--policy: '${p}' is not a purge policy (expected one of ${Object.keys(POLICIES).join(', ')})`);
-      const variants = parseVariants([opts.variants, ...opts.policy.map((p) => `on+${p}`)].join(','));
-      if (typeof variants === 'string') throw new UsageError(`--variants: ${variants}`);
-      const { samples, shards } = opts;
-      let source: TraceSource;
-      let ops: number;
-      if (tracePath !== undefined) {
-        ops = inputErrors(() => checkTraceFile(tracePath).events); // validate before starting any worker
-        source = { kind: 'file', path: tracePath, events: ops };
-        if (shards > 1) throw new UsageError('--shards applies to generated workloads only');
-      } else {
-        source = generatorSource(opts.generate!, opts.param);
-        if (shards > 1 && opts.generate !== 'production') throw new UsageError('--shards is supported by the production generator only');
-        ops = 0;
-      }
-      const jobs: Job[] = variants.flatMap((v: Variant) =>
-        Array.from({ length: shards }, (_, shard) => ({ source, variant: { ...v, config: { ...opts.config, ...v.config } }, shard, shards, samples })),
-      );
-      const workers = opts.workers ?? Math.min(os.availableParallelism(), jobs.length);
-      // With worker threads, SIGINT or SIGTERM stops the jobs, which report what they have (marked
-      // interrupted); a second signal ends the process. In this thread (--workers 0) nothing could
-      // take the signal before the end, so it keeps its default action.
-      const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-      const onSigint = () => Atomics.store(stopFlag, 0, 1);
-      if (workers > 0) {
-        process.once('SIGINT', onSigint);
-        process.once('SIGTERM', onSigint);
-      }
-      const progress = new Progress(jobs.map((j) => `${j.variant.label}${shards > 1 ? `#${j.shard}` : ''}`));
-      let results;
-      try {
-        results = await inputErrors(() => runJobs(jobs, workers, { stopFlag, onProgress: (i, d, t) => progress.update(i, d, t) }));
-      } finally {
-        progress.done();
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-      }
-      const runs = variants.map((_, vi) => mergeShards(results.slice(vi * shards, (vi + 1) * shards).map((r) => r.run)));
-      if (source.kind === 'generator') ops = runs[0].final.op;
+      const plan = planReplay(tracePath, opts);
+      const results = await runReplayJobs(plan.jobs, opts.workers ?? Math.min(os.availableParallelism(), plan.jobs.length), opts.shards);
+      const { shards } = opts;
+      const runs = plan.variants.map((_, vi) => mergeShards(results.slice(vi * shards, (vi + 1) * shards).map((r) => r.run)));
+      const { source } = plan;
+      const ops = source.kind === 'generator' ? runs[0].final.op : plan.events;
       const name = source.kind === 'file' ? source.path : source.name;
       const report = buildReport(
         { kind: source.kind === 'file' ? 'trace' : 'generator', name, ...(source.kind === 'generator' && { params: source.params }) },
         ops, results[0].observed, runs,
       );
       if (opts.out) writeFileAtomic(opts.out, JSON.stringify(report) + '\n');
-      if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
-      else {
-        process.stdout.write(`${name}: ${ops.toLocaleString('en-US')} events\n${finalTable(runs)}\n`);
-        for (const s of savings(report)) process.stdout.write(`${formatSaving(s)}\n`);
-        if (report.observed.length) process.stdout.write(`\ncounters of the real process vs the model\n${observedTable(report)}\n`);
-        for (const [n, labels] of notesByText(runs)) process.stdout.write(`note (${labels.join(', ')}): ${n}\n`);
-      }
+      process.stdout.write(opts.json ? JSON.stringify(report) + '\n' : replayText(report, name, ops));
       if (opts.report) for (const f of await writeReportDir(report, opts.report)) process.stderr.write(`wrote ${f}\n`);
       if (opts.out) process.stderr.write(`wrote ${opts.out}\n`);
       process.exitCode = runs.some((r) => r.interrupted) ? 130 : EXIT.OK;

@@ -187,8 +187,8 @@ const opOn = (maps: readonly MapPlan[]): fc.Arbitrary<{ text: string; work: numb
 /** Ops the language or the state refuses: a name that does not exist, a range past the end, a bad word. */
 const badOp: fc.Arbitrary<{ text: string; work: number }> = fc
   .oneof(
-    pick(['touch M9 0 4K write', 'madvise M0 0 1T dontneed', 'mprotect M0 0 4K rw', 'exit P1', 'switch P7', 'touch M0 3K 4K read', 'unmap M0 0 0', 'expect VmPTE delta == 12', 'frob M0', 'map M0 anon private 4K', 'process P0']),
-    fc.tuple(pick(['touch', 'madvise', 'unmap', 'mremap', 'snapshot', 'map', 'memfd', 'config']), fc.array(hostileWord, { maxLength: 5 })).map(([op, ws]) => `${op} ${ws.join(' ')}`),
+    pick(['touch M9 0 4K write', 'madvise M0 0 1T dontneed', 'mprotect M0 0 4K rw', 'exit P1', 'switch P7', 'touch M0 3K 4K read', 'unmap M0 0 0', 'expect VmPTE delta == 12', 'frob M0', 'map M0 anon private 4K', 'process P0', 'fork P7 Q', 'fork P0 P0', 'fork P0']),
+    fc.tuple(pick(['touch', 'madvise', 'unmap', 'mremap', 'snapshot', 'map', 'memfd', 'config', 'fork']), fc.array(hostileWord, { maxLength: 5 })).map(([op, ws]) => `${op} ${ws.join(' ')}`),
   )
   .map((text) => ({ text, work: 0 }));
 

@@ -20,6 +20,7 @@
  * parsed here from the raw script text: both executors' parsers see them as comments.
  */
 import { formatScriptError, type ScriptError } from '../script/ast.js';
+import { words as blankWords } from '../util/words.js';
 import type { OutputLine, PagemapRange, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ export function parseDiffDirectives(
     if (!m) return;
     const line = i + 1;
     const bodyCol = raw.indexOf('diff:') + 'diff:'.length + 1;
-    const words = [...m[1].matchAll(/[^ \t\r\f\v]+/g)].map((w) => ({ text: w[0], col: bodyCol + (w.index ?? 0) }));
+    const words = blankWords(m[1], bodyCol);
     const err = (col: number, code: ScriptError['code'], message: string, expected: string) =>
       errors.push({ code, loc: { file, line, col }, message, expected });
     const endCol = raw.replace(/[ \t\r\f\v]+$/, '').length + 1;

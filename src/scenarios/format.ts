@@ -46,6 +46,7 @@ import { VIOLATION_KINDS, type ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { parseSize, safeParseScript } from '../script/parse.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
+import { lineWords, type Word } from '../util/words.js';
 
 export interface CpuTask {
   cpu: number;
@@ -92,27 +93,11 @@ export const MAX_SCENARIO_CPUS = 8;
 const HEADS: readonly string[] = ['scenario', 'about', 'guard', 'violation', 'cpu', 'choices', 'bound', 'remedy'];
 
 /** A word of a scenario line and its 1-based column. */
-interface Word {
-  text: string;
-  col: number;
-}
 
-/** A scenario error, rendered like a script error: `FILE:LINE:COL: message (expected ...)`. */
-export interface ScenarioError {
-  line: number;
-  col: number;
-  message: string;
-  expected: string;
-}
-
-function words(raw: string): Word[] {
-  const hash = raw.indexOf('#');
-  const text = hash >= 0 ? raw.slice(0, hash) : raw;
-  return [...text.matchAll(/[^ \t\r\f\v]+/g)].map((m) => ({ text: m[0], col: (m.index ?? 0) + 1 }));
-}
 
 export function parseScenario(text: string, file: string): { ok: true; scenario: Scenario } | { ok: false; errors: string[] } {
-  const errors: ScenarioError[] = [];
+  // One error shape with op scripts (ScriptError), rendered FILE:LINE:COL: message (expected ...).
+  const errors: ScriptError[] = [];
   const lines = text.split('\n');
   const setupLines: string[] = [];
   const taskLines: { line: number; cpu: number; cpuCol: number; words: Word[]; end: number }[] = [];
@@ -124,10 +109,10 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   let violation: Scenario['violation'] = null;
   let remedy: Record<string, string> | null = null;
   const seen = new Map<string, number>();
-  const err = (line: number, col: number, message: string, expected: string) => errors.push({ line, col, message, expected });
+  const err = (line: number, col: number, message: string, expected: string) => errors.push({ code: 'syntax', loc: { file, line, col }, message, expected });
   lines.forEach((raw, i) => {
     const line = i + 1;
-    const ws = words(raw);
+    const ws = lineWords(raw);
     const head = ws[0]?.text;
     const isHead = head !== undefined && HEADS.includes(head);
     setupLines.push(isHead ? '' : raw);
@@ -193,7 +178,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
   const setupText = setupLines.join('\n');
   const parsed = safeParseScript(setupText, file);
   const format = () => {
-    const all = [...errors.map((e) => formatScriptError({ code: 'syntax', loc: { file, line: e.line, col: e.col }, message: e.message, expected: e.expected }))];
+    const all = errors.map(formatScriptError);
     if (!parsed.ok) all.push(...parsed.errors.map((e: ScriptError) => formatScriptError(e)));
     return all;
   };

@@ -37,6 +37,7 @@ import {
 import { SCRIPT_SETTINGS } from '../mm/config.js';
 import { IntervalMap } from '../util/intervals.js';
 import { LineTooLong, textLines } from '../util/lines.js';
+import { lineWords, type Word } from '../util/words.js';
 import { MAX_FILE_SIZE } from '../mm/xarray.js';
 import { TASK_SIZE } from '../mm/const.js';
 
@@ -170,11 +171,6 @@ function oneOf(list: readonly string[]): string {
 // ---------------------------------------------------------------------------------------------
 // Words and lines
 
-interface Word {
-  text: string;
-  /** 1-based column of the word's first character. */
-  col: number;
-}
 
 interface OptWord extends Word {
   key: string;
@@ -182,13 +178,6 @@ interface OptWord extends Word {
 }
 
 /** Splits a line into words (blanks: space, tab, CR, FF, VT), dropping a `#` comment. */
-function tokenize(raw: string): Word[] {
-  const hash = raw.indexOf('#');
-  const text = hash >= 0 ? raw.slice(0, hash) : raw;
-  const words: Word[] = [];
-  for (const m of text.matchAll(/[^ \t\r\f\v]+/g)) words.push({ text: m[0], col: (m.index ?? 0) + 1 });
-  return words;
-}
 
 /** Error sink and helpers for one line. */
 class LineCtx {
@@ -1185,7 +1174,7 @@ export function safeParseScriptLines(lines: Iterable<string>, file: string, opts
         limit(i, 1, `the script goes on past ${MAX_SCRIPT_LINES} lines`, `at most ${MAX_SCRIPT_LINES} lines, the limit in docs/limits.md`);
         break;
       }
-      const words = tokenize(text);
+      const words = lineWords(text);
       if (words.length === 0) continue;
       const last = words[words.length - 1];
       const c = new LineCtx(file, i, last.col + last.text.length, errors);
@@ -1213,7 +1202,7 @@ export function safeParseScriptLines(lines: Iterable<string>, file: string, opts
  */
 export function parseOpLine(text: string, file = '<line>'): { ok: true; op: Op } | { ok: false; errors: ScriptError[] } {
   const errors: ScriptError[] = [];
-  const words = tokenize(text);
+  const words = lineWords(text);
   if (words.length === 0) return { ok: false, errors: [{ code: 'syntax', loc: { file, line: 1, col: 1 }, message: 'no op on the line', expected: oneOf(OP_WORDS) }] };
   const last = words[words.length - 1];
   const parsed = parseWords(new LineCtx(file, 1, last.col + last.text.length, errors), words);

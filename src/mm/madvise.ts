@@ -269,7 +269,7 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
       // Only split a large folio that the range does not cover whole (madvise_folio_pte_batch()).
       nr = yield* folioPteBatch(p, pfn, head, folioNr, (end - addr) / PAGE_SIZE);
       if (nr < folioNr) {
-        // (folio_maybe_mapped_shared(): the model's anonymous folios belong to one mm.)
+        if (folioMaybeMappedShared(head, pfn)) continue; // another mm (a forked child) maps it too: not split
         if (!(yield* folioTrylock(head))) continue;
         folioRefAdd(head, 1); // folio_get()
         yield* pteUnmapUnlock(pte0, out.ptl);

@@ -53,6 +53,7 @@ import {
 } from './pgtable_types.js';
 import { condResched, downWrite, ptepGet, ptepGetAndClear, pteScanNone, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
+import { folioMaybeMappedShared } from './rmap.js';
 import { populateVmaPageRange } from './gup.js';
 import { vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
@@ -321,16 +322,6 @@ function protNumaSkip(vma: Vma, oldpte: Pte, targetNode: number): boolean {
   if (mem.type[head] === PT_FILE && mem.testFlags(head, PG_dirty)) return true;
   // Don't mess with PTEs if page is already on the node a single-threaded process is running on.
   return targetNode === FOLIO_NID;
-}
-
-/**
- * folio_maybe_mapped_shared(): a small folio mapped more than once. Coarse for a large one: the
- * kernel asks whether more than one mm maps it; the model, which keeps no per-mm count, whether
- * this page is mapped more than once or the folio by more than one PMD.
- */
-function folioMaybeMappedShared(head: number, pfn: number): boolean {
-  const mem = current.k.mem;
-  return mem.mapcount[pfn] > 1 || mem.entireMapcount[head] > 1;
 }
 
 /**

@@ -41,6 +41,17 @@ import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
 /**
+ * folio_maybe_mapped_shared() (include/linux/mm.h, 6.18): a small folio mapped more than once.
+ * Coarse for a large one: the kernel asks whether more than one mm maps it; the model, which keeps
+ * no per-mm count, whether page `pfn` is mapped more than once or the folio by more than one PMD
+ * (after fork() both hold for every page the child shares).
+ */
+export function folioMaybeMappedShared(head: number, pfn: number): boolean {
+  const mem = current.k.mem;
+  return mem.mapcount[pfn] > 1 || mem.entireMapcount[head] > 1;
+}
+
+/**
  * folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). A new
  * anonymous folio is swap-backed (__folio_set_swapbacked()) until MADV_FREE makes it lazyfree.
  */

@@ -46,6 +46,7 @@ import {
 } from './pgtable_types.js';
 import { condResched, downRead, downWrite, folioLock, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
+import { folioMaybeMappedShared } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
 import { userfaultfdArmed } from './userfaultfd.js';

@@ -183,7 +183,7 @@ export function applyTlbFlush(mm: MmStruct, start: number, end: number, strideSh
   }
   for (const cpu of flushTargets(mm)) {
     if (full) cpu.tlb.flushMm(mm.id);
-    else cpu.tlb.flushRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT);
+    else cpu.tlb.flushRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT, 2 ** (strideShift - PAGE_SHIFT));
     if (freedTables) cpu.tlb.flushPwcRange(mm.id, start / 2 ** PAGE_SHIFT, end / 2 ** PAGE_SHIFT);
   }
 }

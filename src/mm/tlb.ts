@@ -87,18 +87,23 @@ export class Tlb {
     this.flushPwc(mmId);
   }
 
-  /** Drop translations of pages in [startVpn, endVpn) (INVLPG of each page). */
-  flushRange(mmId: number, startVpn: number, endVpn: number): void {
+  /**
+   * INVLPG at every `stride`-th page of [startVpn, endVpn), from startVpn (flush_tlb_func(),
+   * arch/x86/mm/tlb.c, 6.18: `addr += 1UL << f->stride_shift`): each drops the 4 KiB entry of its
+   * page and the 2 MiB entry that covers it. A 4 KiB entry between two strides stays, as on the
+   * hardware: a flush with the wrong stride shift (tlb_get_unmap_shift()) leaves it stale.
+   */
+  flushRange(mmId: number, startVpn: number, endVpn: number, stride = 1): void {
     if (this.live === 0) return;
-    for (let v = startVpn; v < endVpn; v++) {
+    let lastBlock = -1;
+    for (let v = startVpn; v < endVpn; v += stride) {
       const s = v & (NR_4K - 1);
       if (this.vpn[s] === v && this.mm[s] === mmId) this.drop4k(s);
-    }
-    const b0 = Math.floor(startVpn / 512);
-    const b1 = Math.floor((endVpn - 1) / 512);
-    for (let b = b0; b <= b1; b++) {
-      const s = b & (NR_2M - 1);
-      if (this.hvpn[s] === b && this.hmm[s] === mmId) this.drop2m(s);
+      const b = Math.floor(v / 512);
+      if (b === lastBlock) continue;
+      lastBlock = b;
+      const h = b & (NR_2M - 1);
+      if (this.hvpn[h] === b && this.hmm[h] === mmId) this.drop2m(h);
     }
   }
 

@@ -7,19 +7,23 @@
  * sequential order of the tasks gives is an anomaly unless scenarios/anomalies.allow accepts it;
  * scenarios with a candidate anomaly, test/support/scenarios.ts, are searched without the check):
  * guards on, clean within preemption bound 2 (DPOR), and within bound 1 with one lock for the PTE
- * and PMD tables (6.18 and 7.1.9); each guard off, its violation found. The
+ * and PMD tables (6.18 and 7.1.9), with no batch pages for mmu_gather (batch_alloc=fail), and on
+ * arm64 (only what arm64's rules allow fails); each guard off, its violation found. The
  * bound keeps one mutant's run to seconds: the benchmark measures what the explorer's bounded
  * search notices, which the report says.
  */
 import { describe, expect, it } from 'vitest';
 import { runScenario, loadAllowList } from '../../src/scenarios/registry.js';
-import { CANDIDATE_ANOMALIES, shippedScenarios } from '../support/scenarios.js';
+import { VERSION_NAMES, versionInfo } from '../../src/mm/versions.js';
+import { arm64Allowed, CANDIDATE_ANOMALIES, shippedScenarios } from '../support/scenarios.js';
 
 export const KILL_BOUND = 2;
 const BUDGET = { maxExecutions: 20_000 };
 const allow = loadAllowList();
 if (!allow.ok) throw new Error(allow.errors.join('\n'));
 const explain = { allow: allow.entries };
+/** The newest release that reclaims tables on arm64. */
+const ARM64_VERSION = VERSION_NAMES.filter((v) => versionInfo(v).ptReclaimArchs.includes('arm64')).at(-1)!;
 const SINGLE_LOCK_CONFIGS: readonly Readonly<Record<string, string>>[] = [{ split_ptlocks: 'off' }, { version: '7.1.9', split_ptlocks: 'off' }];
 
 describe('shipped scenarios (mutation kill suite)', () => {
@@ -31,6 +35,19 @@ describe('shipped scenarios (mutation kill suite)', () => {
     });
     // The configurations whose code paths the default one never takes: one lock for PTE and PMD
     // (no split PTE locks), as 6.18 and as 7.x, where the fast path skips the trylock of that lock.
+    // The fallbacks no default run reaches: no batch page for the gathered pages or tables
+    // (tlb_remove_table_one(), and the TLB flush tlb_table_invalidate() owes it first).
+    it(`${scn.name}: guards on, batch_alloc=fail, clean within bound 1`, () => {
+      const r = runScenario(scn, { bound: 1, budget: BUDGET, settings: { ...remedy, batch_alloc: 'fail' }, snapshots: false });
+      expect(r.status === 'violation' ? `${r.violation.kind}: ${r.violation.message}` : r.status).toBe('clean');
+    });
+    // arm64 with table reclaim (the newest release): flushes at each VMA's end, walk caches flushed
+    // by address, break-before-make; only what test/scenarios/arm64.test.ts allows may fail.
+    it(`${scn.name}: guards on, arm64 ${ARM64_VERSION}, within bound 1 only arm64's allowed violations`, () => {
+      const r = runScenario(scn, { bound: 1, budget: BUDGET, settings: { version: ARM64_VERSION, arch: 'arm64' }, snapshots: false });
+      expect(r.status).not.toBe('budget');
+      if (r.status === 'violation') expect(arm64Allowed(scn, ARM64_VERSION)).toContain(r.violation.kind);
+    });
     for (const config of SINGLE_LOCK_CONFIGS) {
       const with_ = Object.entries(config).map(([k, v]) => `${k}=${v}`).join(',');
       it(`${scn.name}: guards on, ${with_}, clean within bound 1`, () => {

@@ -7,29 +7,21 @@
  * test/scenarios/versions.test.ts holds the verdicts that matter per release.
  */
 import { describe, expect, it } from 'vitest';
-import { VERSION_NAMES, versionInfo } from '../../src/mm/versions.js';
+import { VERSION_NAMES } from '../../src/mm/versions.js';
 import { runScenario } from '../../src/scenarios/registry.js';
 import type { Scenario } from '../../src/scenarios/format.js';
-import { BOUNDED_FACES, raceOf, shippedScenarios } from '../support/scenarios.js';
+import { arm64Allowed, shippedScenarios } from '../support/scenarios.js';
 
 const scenarios: Scenario[] = shippedScenarios();
 
 describe('scenarios on arm64', () => {
   for (const version of VERSION_NAMES) {
     it(`${version}: every scenario ends in a verdict, failing only as arm64's rules or the release's races allow (preemption bound 1)`, () => {
-      const info = versionInfo(version);
-      const reclaims = info.ptReclaimArchs.includes('arm64');
       for (const scn of scenarios) {
         const r = runScenario(scn, { settings: { version, arch: 'arm64' }, bound: 1, budget: { maxExecutions: 20_000 }, snapshots: false });
         expect(r.status, `${scn.name}`).not.toBe('budget');
         if (r.status !== 'violation') continue;
-        // A stale small page beside a refilled one needs no reclaim: plain MADV_DONTNEED racing a fault.
-        const allowed = new Set<string>(['tlb-conflict']);
-        if (reclaims && info.races.includes('R9')) allowed.add('stale-tlb');
-        if (reclaims && scn.violation && info.guardsOff.some((g) => scn.guards.includes(g))) allowed.add(scn.violation);
-        // A race open upstream, where the release has it.
-        if (reclaims && scn.violation && scn.remedy && info.races.includes(raceOf(scn) ?? '')) allowed.add(BOUNDED_FACES[scn.name] ?? scn.violation);
-        expect(allowed, `${scn.name} under ${version} on arm64: ${r.violation.kind}: ${r.violation.message}`).toContain(r.violation.kind);
+        expect(arm64Allowed(scn, version), `${scn.name} under ${version} on arm64: ${r.violation.kind}: ${r.violation.message}`).toContain(r.violation.kind);
       }
     });
   }

@@ -8,12 +8,15 @@
  * scenarios with a candidate anomaly, test/support/scenarios.ts, are searched without the check):
  * guards on, clean within preemption bound 2 (DPOR), and within bound 1 with one lock for the PTE
  * and PMD tables (6.18 and 7.1.9), with no batch pages for mmu_gather (batch_alloc=fail), and on
- * arm64 (only what arm64's rules allow fails); each guard off, its violation found. The
+ * arm64 (only what arm64's rules allow fails); every step's footprint checked along a few random
+ * executions (the explorer's soundness check); each guard off, its violation found. The
  * bound keeps one mutant's run to seconds: the benchmark measures what the explorer's bounded
  * search notices, which the report says.
  */
 import { describe, expect, it } from 'vitest';
 import { runScenario, loadAllowList } from '../../src/scenarios/registry.js';
+import { scenarioSystem } from '../../src/scenarios/system.js';
+import { endStates, RandomScheduler } from '../../src/explore/index.js';
 import { VERSION_NAMES, versionInfo } from '../../src/mm/versions.js';
 import { arm64Allowed, CANDIDATE_ANOMALIES, shippedScenarios } from '../support/scenarios.js';
 
@@ -47,6 +50,12 @@ describe('shipped scenarios (mutation kill suite)', () => {
       const r = runScenario(scn, { bound: 1, budget: BUDGET, settings: { version: ARM64_VERSION, arch: 'arm64' }, snapshots: false });
       expect(r.status).not.toBe('budget');
       if (r.status === 'violation') expect(arm64Allowed(scn, ARM64_VERSION)).toContain(r.violation.kind);
+    });
+    // The explorer's own soundness checks (test/scenarios/soundness.test.ts): a step that writes
+    // or reads what its footprint does not declare would let DPOR skip an order it must try.
+    it(`${scn.name}: guards on, every step's footprint covers what it writes and reads (random executions)`, () => {
+      expect(endStates(scenarioSystem(scn, [], { checkFootprints: true }), new RandomScheduler(7, 3)).executions).toBe(3);
+      expect(endStates(scenarioSystem(scn, [], { checkFootprints: 'accesses' }), new RandomScheduler(11, 20)).executions).toBe(20);
     });
     for (const config of SINGLE_LOCK_CONFIGS) {
       const with_ = Object.entries(config).map(([k, v]) => `${k}=${v}`).join(',');

@@ -44,7 +44,8 @@
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import { VIOLATION_KINDS, type ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
-import { parseSize, safeParseScript } from '../script/parse.js';
+import { safeParseScript } from '../script/parse.js';
+import { parseSize } from '../script/grammar.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
 import { lineWords, type Word } from '../util/words.js';
 

@@ -9,7 +9,7 @@ import * as genApi from '../mm/api.js';
 import { PMD_SIZE } from '../mm/const.js';
 import type { GuardName } from '../mm/config.js';
 import { formatScriptError, mappingsByProcess, type Op } from '../script/ast.js';
-import { fmtSize } from '../script/parse.js';
+import { fmtSize } from '../script/grammar.js';
 import { runScript, type ModelApi, type RunResult } from '../script/exec.js';
 import type { CpuTask, Scenario } from './format.js';
 

@@ -6,7 +6,7 @@
  * addresses in hex, options after the positional words, `err=` last.
  */
 import { protString, type Op } from './ast.js';
-import { fmtSize } from './parse.js';
+import { fmtSize } from './grammar.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 

@@ -5,7 +5,7 @@
  * as the op-script executors track them (partial unmaps keep the origin, an mremap move shifts it).
  * What the op-script language cannot say becomes a `# dropped:` comment and is counted.
  */
-import { CONFIG_KEYS, fmtSize } from '../script/parse.js';
+import { CONFIG_KEYS, fmtSize } from '../script/grammar.js';
 import { formatOp, type OpValue } from '../script/format.js';
 import { PROT_READ, PROT_WRITE, TRACE_MODEL_SETTINGS, type TraceRecord } from './records.js';
 import { formatRecord, quoteValue } from './write.js';

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ADVICES, CMP_OPS, ERR_NAMES, EXPECT_FIELDS, UFFD_REGISTER_MODES, type Op, type OpKind } from '../../src/script/ast.js';
 import { formatOp } from '../../src/script/format.js';
-import { OP_WORDS, parseOpLine } from '../../src/script/parse.js';
+import { parseOpLine } from '../../src/script/parse.js';
+import { OP_WORDS } from '../../src/script/grammar.js';
 
 const loc = { file: '<line>', line: 1, col: 1 };
 const name = fc.constantFrom('A', 'P2', 'heap', 'm_1', 'x.y-z');

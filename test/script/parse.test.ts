@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { ADVICES, type Op, type ScriptError } from '../../src/script/ast.js';
-import { MAX_SCRIPT_ERRORS, parseScript, parseSize, safeParseScript } from '../../src/script/parse.js';
+import { parseScript, safeParseScript } from '../../src/script/parse.js';
+import { MAX_SCRIPT_ERRORS, parseSize } from '../../src/script/grammar.js';
 
 const FILE = 't.ops';
 const K = 1024;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { GENERATORS, resolveParams } from '../../src/workloads/generators/index.js';
 import { parseParamNumber } from '../../src/workloads/generators/generator.js';
-import { parseSize } from '../../src/script/parse.js';
+import { parseSize } from '../../src/script/grammar.js';
 import { runJob, type Job } from '../../src/workloads/jobs.js';
 import { replay } from '../../src/workloads/replay.js';
 import { mergeShards } from '../../src/workloads/variants.js';

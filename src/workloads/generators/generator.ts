@@ -4,7 +4,7 @@
  * One generator per file; each declares its parameters with defaults and a line of help.
  */
 import type { TraceRecord } from '../../trace/records.js';
-import { parseSize } from '../../script/parse.js';
+import { parseSize } from '../../script/grammar.js';
 
 export interface ParamSpec {
   default: number | string;

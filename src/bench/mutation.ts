@@ -7,6 +7,11 @@
  * A survivor is either listed as equivalent (it cannot change any outcome, with the reason) or it
  * is a blind spot of the explorer's checks; the score counts killed (and timed out) mutants among
  * the non-equivalent ones that some test covers.
+ *
+ * A full run takes hours. After the kill suite grows, the survivors' lines can be run again
+ * (PTLAB_MUTATE=file:L-L,...) into bench/mutation/rerun.json: a mutant of the full report that the
+ * rerun tested again takes the rerun's status. Sound only while the mutated files are unchanged
+ * and the kill suite only grew since the full run (a kill then stays a kill); the render says so.
  */
 import fs from 'node:fs';
 
@@ -56,6 +61,32 @@ export interface MutationSummary {
 }
 
 const mutantKey = (file: string, m: StrykerMutant) => `${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}`;
+/** One mutant exactly: its place, mutator and replacement. */
+const mutantId = (file: string, m: StrykerMutant) => `${mutantKey(file, m)} ${JSON.stringify(m.replacement ?? '')}`;
+
+/**
+ * The full report with the statuses of a later, narrower run (the same files, unchanged) put over
+ * it. Returns the merged report and how many of its mutants the rerun decided, and how many of
+ * those it newly killed.
+ */
+export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report: StrykerReport; rerun: number; newlyKilled: number } {
+  const later = new Map<string, string>();
+  for (const [file, { mutants }] of Object.entries(rerun.files)) for (const m of mutants) later.set(mutantId(file, m), m.status);
+  let n = 0, newlyKilled = 0;
+  const files: Record<string, { mutants: StrykerMutant[] }> = {};
+  for (const [file, { mutants }] of Object.entries(full.files)) {
+    files[file] = {
+      mutants: mutants.map((m) => {
+        const status = later.get(mutantId(file, m));
+        if (status === undefined) return m;
+        n++;
+        if ((status === 'Killed' || status === 'Timeout') && m.status !== 'Killed' && m.status !== 'Timeout') newlyKilled++;
+        return { ...m, status };
+      }),
+    };
+  }
+  return { report: { files }, rerun: n, newlyKilled };
+}
 
 export function parseEquivalents(text: string, file: string): { ok: true; entries: Equivalent[] } | { ok: false; errors: string[] } {
   const entries: Equivalent[] = [];
@@ -97,14 +128,27 @@ export function summarize(report: StrykerReport, equivalents: readonly Equivalen
   return { files, killed, nonEquivalent, score: nonEquivalent ? (100 * killed) / nonEquivalent : null, stale: equivalents.filter((e) => !used.has(e)).map((e) => (e.replacement === undefined ? e.key : `${e.key} ${JSON.stringify(e.replacement)}`)) };
 }
 
-export function readMutationSummary(reportFile: string, equivalentFile: string): MutationSummary {
-  const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StrykerReport;
-  const eq = parseEquivalents(fs.existsSync(equivalentFile) ? fs.readFileSync(equivalentFile, 'utf8') : '', equivalentFile);
-  if (!eq.ok) throw new Error(eq.errors.join('\n'));
-  return summarize(report, eq.entries);
+/** What a rerun changed, for the render: when it ran, how many mutants it decided, how many it newly killed. */
+export interface RerunInfo {
+  readonly date: string;
+  readonly mutants: number;
+  readonly newlyKilled: number;
 }
 
-export function renderMutation(s: MutationSummary, o: { date: string; mutated: readonly string[]; equivalentFile: string; configured?: readonly string[] }): string {
+export function readMutationSummary(reportFile: string, equivalentFile: string, rerunFile?: string): MutationSummary & { rerun?: Omit<RerunInfo, 'date'> } {
+  let report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StrykerReport;
+  let rerun: Omit<RerunInfo, 'date'> | undefined;
+  if (rerunFile && fs.existsSync(rerunFile)) {
+    const merged = mergeRerun(report, JSON.parse(fs.readFileSync(rerunFile, 'utf8')) as StrykerReport);
+    report = merged.report;
+    rerun = { mutants: merged.rerun, newlyKilled: merged.newlyKilled };
+  }
+  const eq = parseEquivalents(fs.existsSync(equivalentFile) ? fs.readFileSync(equivalentFile, 'utf8') : '', equivalentFile);
+  if (!eq.ok) throw new Error(eq.errors.join('\n'));
+  return { ...summarize(report, eq.entries), ...(rerun && { rerun }) };
+}
+
+export function renderMutation(s: MutationSummary, o: { date: string; mutated: readonly string[]; equivalentFile: string; configured?: readonly string[]; rerun?: RerunInfo }): string {
   const missing = (o.configured ?? []).filter((f) => !o.mutated.includes(f));
   const pct = (x: number | null) => (x === null ? '-' : `${x.toFixed(1)} %`);
   const lines = [
@@ -112,11 +156,21 @@ export function renderMutation(s: MutationSummary, o: { date: string; mutated: r
     '',
     `Written by \`npm run mutation\` (stryker.config.mjs, src/bench/mutation.ts) on ${o.date}. StrykerJS mutates the files below;`,
     'each mutant runs the kill suite of test/mutation/ (every shipped scenario guards on within preemption bound 2 with',
-    'sequential explainability, and with its guard off; a fixed swarm corpus). A survivor is either on the reviewed',
+    'sequential explainability, within bound 1 with one lock for PTE and PMD tables, with batch_alloc=fail and on arm64,',
+    "with every step's footprint checked along random executions, and with its guard off; a fixed swarm corpus).",
+    'A survivor is either on the reviewed',
     `list of equivalent mutants (${o.equivalentFile}, each with its reason) or a blind spot, listed below.`,
     'Score: killed (or timed out) among the non-equivalent mutants some test covers. Target (issue 13): at least 90 %.',
     '',
     `Files mutated in this run: ${o.mutated.join(', ')}.`,
+    ...(o.rerun
+      ? [
+          '',
+          `**Rerun.** ${o.rerun.mutants} mutants (the survivors' lines) were run again on ${o.rerun.date} with the kill suite as it is now ` +
+            `(bench/mutation/rerun.json); their statuses are that run's, and ${o.rerun.newlyKilled} of them are killed now. The other mutants keep ` +
+            "the full run's statuses, measured with the kill suite of that day, which has only grown since; the mutated files are unchanged.",
+        ]
+      : []),
     ...(missing.length ? ['', `**Not measured yet** (in bench/mutation/files.json, not in this run): ${missing.join(', ')}. The score covers the files above only.`] : []),
     '',
     `**Score: ${pct(s.score)}** (${s.killed} of ${s.nonEquivalent} non-equivalent covered mutants).`,

@@ -14,12 +14,16 @@ import { readMutationSummary, renderMutation } from '../bench/mutation.js';
 const MUTATION_REPORT = 'bench/mutation/report.json';
 const MUTATION_EQUIVALENT = 'bench/mutation/equivalent.txt';
 const MUTATION_FILES = 'bench/mutation/files.json';
+/** A later run of the survivors' lines only (src/bench/mutation.ts mergeRerun()), when there is one. */
+const MUTATION_RERUN = 'bench/mutation/rerun.json';
 
 function benchMutation(out: string): void {
   if (!fs.existsSync(MUTATION_REPORT)) throw new UsageError(`--mutation: no ${MUTATION_REPORT} (expected the report of a StrykerJS run: npm run mutation)`);
-  const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT);
+  const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT, MUTATION_RERUN);
   const configured = JSON.parse(fs.readFileSync(MUTATION_FILES, 'utf8')) as string[];
-  const md = renderMutation(s, { date: new Date(fs.statSync(MUTATION_REPORT).mtime).toISOString().slice(0, 10), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT, configured });
+  const dateOf = (f: string) => new Date(fs.statSync(f).mtime).toISOString().slice(0, 10);
+  const rerun = s.rerun && { ...s.rerun, date: dateOf(MUTATION_RERUN) };
+  const md = renderMutation(s, { date: dateOf(MUTATION_REPORT), mutated: s.files.map((f) => f.file), equivalentFile: MUTATION_EQUIVALENT, configured, rerun });
   writeBenchResult(out, md, s);
 }
 

@@ -1,6 +1,6 @@
 /** The mutation benchmark's summary (src/bench/mutation.ts): score, equivalents, blind spots. */
 import { describe, expect, it } from 'vitest';
-import { parseEquivalents, renderMutation, summarize } from '../../src/bench/mutation.js';
+import { mergeRerun, parseEquivalents, renderMutation, summarize } from '../../src/bench/mutation.js';
 
 const mutant = (line: number, status: string, mutatorName = 'ConditionalExpression') => ({ mutatorName, status, replacement: 'true', location: { start: { line, column: 7 } } });
 const report = {
@@ -48,5 +48,20 @@ describe('mutation summary', () => {
 
   it('has no score without a covered non-equivalent mutant', () => {
     expect(summarize({ files: { 'x.ts': { mutants: [mutant(1, 'NoCoverage')] } } }, []).score).toBeNull();
+  });
+
+  it('takes the statuses of a rerun of some lines over the full run, and says so', () => {
+    // The rerun tested b.ts:2 again (now killed) and b.ts:3 (still surviving); a mutant of the same
+    // place with another replacement is not the same mutant.
+    const rerun = { files: { 'src/mm/b.ts': { mutants: [mutant(2, 'Killed'), mutant(3, 'Survived'), { ...mutant(1, 'Survived'), replacement: 'false' }] } } };
+    const m = mergeRerun(report, rerun);
+    expect([m.rerun, m.newlyKilled]).toEqual([2, 1]);
+    const s = summarize(m.report, []);
+    const b = s.files.find((f) => f.file === 'src/mm/b.ts')!;
+    expect([b.killed, b.survived]).toEqual([2, 1]);
+    expect(summarize(report, []).files.find((f) => f.file === 'src/mm/b.ts')!.killed).toBe(1); // the full report is left as it was
+    const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt', rerun: { date: '2026-12-05', mutants: 2, newlyKilled: 1 } });
+    expect(md).toContain('**Rerun.** 2 mutants');
+    expect(md).toContain('1 of them are killed now');
   });
 });

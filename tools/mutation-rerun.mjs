@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds bench/mutation/rerun.json from StrykerJS runs narrowed to some lines
-// (PTLAB_MUTATE=src/mm/a.ts:98-98,... npx stryker run): each such run's report also lists the
+// (PTLAB_MUTATE=src/mm/a.ts:98-98,... npx stryker run --force; without --force a mutant whose
+// covering tests Stryker thinks unchanged keeps its incremental result): each such run's report also lists the
 // mutants it did not test (reused from the incremental file), so only the mutants on the lines it
 // was given are kept. `ptlab bench --mutation` puts their statuses over the full run's
 // (src/bench/mutation.ts mergeRerun(); docs/explorer.md, "Mutation score").

@@ -166,8 +166,8 @@ export function renderMutation(s: MutationSummary, o: { date: string; mutated: r
     ...(o.rerun
       ? [
           '',
-          `**Rerun.** ${o.rerun.mutants} mutants (the survivors' lines) were run again on ${o.rerun.date} with the kill suite as it is now ` +
-            `(bench/mutation/rerun.json); their statuses are that run's, and ${o.rerun.newlyKilled} of them are killed now. The other mutants keep ` +
+          `**Rerun.** ${o.rerun.mutants} mutants, on the survivors' lines, have their status from narrowed runs of ${o.rerun.date} with the kill suite ` +
+            `as it is now (bench/mutation/rerun.json, tools/mutation-rerun.mjs); ${o.rerun.newlyKilled} of them are killed now. The other mutants keep ` +
             "the full run's statuses, measured with the kill suite of that day, which has only grown since; the mutated files are unchanged.",
         ]
       : []),

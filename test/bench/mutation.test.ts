@@ -61,7 +61,7 @@ describe('mutation summary', () => {
     expect([b.killed, b.survived]).toEqual([2, 1]);
     expect(summarize(report, []).files.find((f) => f.file === 'src/mm/b.ts')!.killed).toBe(1); // the full report is left as it was
     const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt', rerun: { date: '2026-12-05', mutants: 2, newlyKilled: 1 } });
-    expect(md).toContain('**Rerun.** 2 mutants');
+    expect(md).toContain('**Rerun.** 2 mutants, on the survivors');
     expect(md).toContain('1 of them are killed now');
   });
 });

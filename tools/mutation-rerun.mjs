@@ -27,7 +27,14 @@ for (let i = 0; i < args.length; i += 2) {
     }
     return { file: m[1], first: Number(m[2]), last: Number(m[3]) };
   });
-  const report = JSON.parse(fs.readFileSync(args[i + 1], 'utf8'));
+  let report;
+  try {
+    report = JSON.parse(fs.readFileSync(args[i + 1], 'utf8'));
+    if (typeof report?.files !== 'object' || report.files === null) throw new Error('no "files" object');
+  } catch (e) {
+    process.stderr.write(`mutation-rerun: ${args[i + 1]}: expected the JSON report of a StrykerJS run (${e.message})\n`);
+    process.exit(2);
+  }
   for (const [file, { mutants }] of Object.entries(report.files)) {
     for (const m of mutants) {
       const line = m.location.start.line;

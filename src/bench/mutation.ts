@@ -135,11 +135,23 @@ export interface RerunInfo {
   readonly newlyKilled: number;
 }
 
+/** A StrykerJS JSON report, or an error naming the file. */
+function readReport(file: string): StrykerReport {
+  let r: unknown;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: expected the JSON report of a StrykerJS run (${(e as Error).message})`);
+  }
+  if (typeof r !== 'object' || r === null || typeof (r as { files?: unknown }).files !== 'object') throw new Error(`${file}: expected the JSON report of a StrykerJS run (no "files" object)`);
+  return r as StrykerReport;
+}
+
 export function readMutationSummary(reportFile: string, equivalentFile: string, rerunFile?: string): MutationSummary & { rerun?: Omit<RerunInfo, 'date'> } {
-  let report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StrykerReport;
+  let report = readReport(reportFile);
   let rerun: Omit<RerunInfo, 'date'> | undefined;
   if (rerunFile && fs.existsSync(rerunFile)) {
-    const merged = mergeRerun(report, JSON.parse(fs.readFileSync(rerunFile, 'utf8')) as StrykerReport);
+    const merged = mergeRerun(report, readReport(rerunFile));
     report = merged.report;
     rerun = { mutants: merged.rerun, newlyKilled: merged.newlyKilled };
   }

@@ -19,7 +19,13 @@ const MUTATION_RERUN = 'bench/mutation/rerun.json';
 
 function benchMutation(out: string): void {
   if (!fs.existsSync(MUTATION_REPORT)) throw new UsageError(`--mutation: no ${MUTATION_REPORT} (expected the report of a StrykerJS run: npm run mutation)`);
-  const s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT, MUTATION_RERUN);
+  let s: ReturnType<typeof readMutationSummary>;
+  try {
+    s = readMutationSummary(MUTATION_REPORT, MUTATION_EQUIVALENT, MUTATION_RERUN);
+  } catch (e) {
+    // A malformed report, rerun or equivalent list is bad input, not an internal error.
+    throw new UsageError(`--mutation: ${(e as Error).message}`);
+  }
   const configured = JSON.parse(fs.readFileSync(MUTATION_FILES, 'utf8')) as string[];
   const dateOf = (f: string) => new Date(fs.statSync(f).mtime).toISOString().slice(0, 10);
   const rerun = s.rerun && { ...s.rerun, date: dateOf(MUTATION_RERUN) };

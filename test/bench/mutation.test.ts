@@ -1,6 +1,9 @@
 /** The mutation benchmark's summary (src/bench/mutation.ts): score, equivalents, blind spots. */
 import { describe, expect, it } from 'vitest';
-import { mergeRerun, parseEquivalents, renderMutation, summarize } from '../../src/bench/mutation.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mergeRerun, parseEquivalents, readMutationSummary, renderMutation, summarize } from '../../src/bench/mutation.js';
 
 const mutant = (line: number, status: string, mutatorName = 'ConditionalExpression') => ({ mutatorName, status, replacement: 'true', location: { start: { line, column: 7 } } });
 const report = {
@@ -63,5 +66,17 @@ describe('mutation summary', () => {
     const md = renderMutation(s, { date: '2026-12-03', mutated: ['src/mm/a.ts', 'src/mm/b.ts'], equivalentFile: 'eq.txt', rerun: { date: '2026-12-05', mutants: 2, newlyKilled: 1 } });
     expect(md).toContain('**Rerun.** 2 mutants, on the survivors');
     expect(md).toContain('1 of them are killed now');
+  });
+
+  it('names the file of a report that is not one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-mutation-'));
+    const full = path.join(dir, 'report.json');
+    const rerun = path.join(dir, 'rerun.json');
+    fs.writeFileSync(full, JSON.stringify(report));
+    fs.writeFileSync(rerun, '{"schemaVersion": "2"}');
+    expect(() => readMutationSummary(full, path.join(dir, 'none.txt'), rerun)).toThrow(`${rerun}: expected the JSON report of a StrykerJS run (no "files" object)`);
+    fs.writeFileSync(rerun, '{');
+    expect(() => readMutationSummary(full, path.join(dir, 'none.txt'), rerun)).toThrow(`${rerun}: expected the JSON report of a StrykerJS run`);
+    expect(readMutationSummary(full, path.join(dir, 'none.txt')).killed).toBe(3); // no rerun file given: the full report alone
   });
 });

@@ -145,6 +145,7 @@ enum kind {
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
 	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
+	K_CLEAR_REFS,       /* likewise; its type in `advice` */
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -157,7 +158,7 @@ struct op {
 	char *ref;          /* map: its memfd or file; touch..munlock: the map; snapshot: range map;
 			       fork: the parent process (name is the child) */
 	enum map_kind mkind;
-	bool shared, locked, write, has_at, delta, maymove;
+	bool shared, locked, write, has_at, delta, maymove, onfault;
 	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
 	int prot;           /* map, mprotect: PROT_* */
 	uint64_t offset, len, at, every, folio, newlen;
@@ -780,7 +781,11 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		has_migrate = true;
 	} else if (!strcmp(op, "unmap") || !strcmp(op, "mlock") || !strcmp(op, "munlock")) {
 		o->kind = op[0] == 'u' ? K_UNMAP : op[1] == 'l' ? K_MLOCK : K_MUNLOCK;
-		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
+		if (o->kind == K_MLOCK && t->nw == 5 && !strcmp(t->w[4], "onfault")) {
+			o->onfault = true; /* mlock2(MLOCK_ONFAULT) */
+			t->nw = 4;
+		}
+		if (!want_words(t, 4, 4, o->kind == K_MLOCK ? "mlock M OFFSET LEN [onfault]" : "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
 			return false;
 	} else if (!strcmp(op, "swapoff")) {
 		/*
@@ -798,6 +803,16 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return perr("swapoff: the swap area is already off (line %d)", swapoff_line);
 		if (!o->err)
 			swapoff_line = o->line;
+	} else if (!strcmp(op, "clear_refs")) {
+		/* As the model's parser: 1, 2, 3 or 5; the model keeps no soft-dirty bits (4). */
+		o->kind = K_CLEAR_REFS;
+		if (!want_words(t, 2, 2, "clear_refs 1|2|3|5 [err=NAME]"))
+			return false;
+		if (!strcmp(t->w[1], "4"))
+			return perr("clear_refs 4 (soft-dirty) is not modelled: the model keeps no soft-dirty bits (expected one of: 1, 2, 3, 5)");
+		if (strlen(t->w[1]) != 1 || !strchr("1235", t->w[1][0]))
+			return perr("bad clear_refs type '%s' (expected one of: 1, 2, 3, 5)", t->w[1]);
+		o->advice = t->w[1][0] - '0';
 	} else if (!strcmp(op, "snapshot")) {
 		o->kind = K_SNAPSHOT;
 		if (t->nw != 2 && t->nw != 5)
@@ -832,7 +847,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -1841,7 +1856,7 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 			r.err = munmap(a, c.len) ? errno : 0;
 			break;
 		case C_MLOCK:
-			r.err = mlock(a, c.len) ? errno : 0;
+			r.err = mlock2(a, c.len, c.flags) ? errno : 0;
 			break;
 		case C_MUNLOCK:
 			r.err = munlock(a, c.len) ? errno : 0;
@@ -2470,7 +2485,7 @@ static void do_range_op(int cur, const struct op *o)
 		break;
 	case K_UNMAP: c.op = C_MUNMAP; what = "unmap"; break;
 	case K_MPROTECT: c.op = C_MPROTECT; c.prot = o->prot; what = "mprotect"; break;
-	case K_MLOCK: c.op = C_MLOCK; what = "mlock"; break;
+	case K_MLOCK: c.op = C_MLOCK; c.flags = o->onfault ? MLOCK_ONFAULT : 0; what = o->onfault ? "mlock onfault" : "mlock"; break;
 	case K_UFFD_REGISTER: c.op = C_UFFD_REGISTER; c.advice = o->advice; what = "uffd_register"; break;
 	case K_UFFD_COPY: c.op = C_UFFD_COPY; what = "uffd_copy"; break;
 	case K_UFFD_ZEROPAGE: c.op = C_UFFD_ZEROPAGE; what = "uffd_zeropage"; break;
@@ -2554,6 +2569,24 @@ static void do_swapoff(const struct op *o)
 		swap_on = false;
 	print_timing(o->line, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
 	check_outcome(o, "swapoff", e);
+}
+
+/* clear_refs TYPE: the runner writes the type to the current process's /proc/PID/clear_refs. */
+static void do_clear_refs(int cur, const struct op *o)
+{
+	char path[64], text[4];
+	snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)procs[cur].pid);
+	int n = snprintf(text, sizeof text, "%d", o->advice), e = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, (size_t)n) != n)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_timing(o->line, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
+	check_outcome(o, "clear_refs", e);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -3200,6 +3233,9 @@ int main(int argc, char **argv)
 			break;
 		case K_SWAPOFF:
 			do_swapoff(o);
+			break;
+		case K_CLEAR_REFS:
+			do_clear_refs(cur, o);
 			break;
 		case K_SNAPSHOT:
 			do_snapshot(cur, o);

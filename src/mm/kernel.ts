@@ -12,7 +12,8 @@ import { current, setCurrent } from './current.js';
 import { madviseSyscall, type MadvAdvice } from './madvise.js';
 import { sysMincore } from './mincore.js';
 import { dupMm } from './fork.js';
-import { doBrk, doMlock, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
+import { doBrk, doMmap, doMunmap, exitMmap, setBrkBase, type MmapRequest } from './mmap.js';
+import { doMlock } from './mlock.js';
 import { doMprotectPkey } from './mprotect.js';
 import { doMremap } from './mremap.js';
 import { AddressSpace, Kernel, MmStruct } from './mm_types.js';
@@ -24,12 +25,14 @@ import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { swapoff } from './swapoff.js';
+import { clearRefsWrite } from './clear_refs.js';
 import { compactRange } from './migrate.js';
 import { doPagesStat } from './move_pages.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
 export { MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP } from './mremap.js';
+export { MLOCK_ONFAULT } from './mlock.js';
 export type { Config, ConfigInput, MadvAdvice, MmapRequest, MfillMode, UffdMode };
 export { UFFD_MODES } from './userfaultfd.js';
 
@@ -94,9 +97,10 @@ export function sysMadvise(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, ad
   enter(k, mm);
   return complete(/* task */ madviseSyscall(mm, addr, len, advice));
 }
-export function sysMlock(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, lock: boolean): number {
+/** mlock2() (`flags`: MLOCK_ONFAULT or 0), or munlock() when `lock` is false. */
+export function sysMlock(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, lock: boolean, flags = 0): number {
   enter(k, mm);
-  return complete(/* task */ doMlock(mm, addr, len, lock));
+  return complete(/* task */ doMlock(mm, addr, len, lock, flags));
 }
 /** mprotect(): 0 or a negative errno (-ENOMEM for a hole, -EINVAL for a misaligned start or bad prot). */
 export function sysMprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, prot: number): number {
@@ -133,6 +137,11 @@ export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: n
 export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): ZerocopyResult {
   enter(k, mm);
   return complete(/* task */ tcpZerocopy(mm, addr, len));
+}
+/** A write of `type` to /proc/PID/clear_refs (clear_refs.ts): 0, or -EINVAL. */
+export function sysClearRefs(k: Kernel, mm: MmStruct, type: number): number {
+  enter(k, mm);
+  return complete(/* task */ clearRefsWrite(mm, type));
 }
 /** swapoff(2) of the swap area (swapoff.ts): 0, or a negative errno. */
 export function sysSwapoff(k: Kernel, mm: MmStruct): number {

@@ -41,6 +41,7 @@ export const VM_UFFD_MINOR = 0x800;
 /** __VM_UFFD_FLAGS (include/linux/userfaultfd_k.h). */
 export const __VM_UFFD_FLAGS = VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR;
 export const VM_LOCKED = 0x2000;
+export const VM_IO = 0x4000;
 export const VM_LOCKONFAULT = 0x80000;
 export const VM_NORESERVE = 0x200000;
 export const VM_HUGETLB = 0x400000;
@@ -48,6 +49,8 @@ export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
+/** VM_SPECIAL (include/linux/mm.h) without VM_DONTEXPAND, which no modelled VMA has. */
+export const VM_SPECIAL = VM_IO | VM_PFNMAP | VM_MIXEDMAP;
 
 /** include/linux/mm.h: is_cow_mapping(): private and may become writable. */
 export function isCowMapping(flags: number): boolean {

@@ -1,8 +1,8 @@
 /**
  * Creating and destroying mappings (mm/mmap.c: do_mmap(), mmap_region(), exit_mmap();
- * mm/vma.c: do_vmi_align_munmap(), vms_clear_ptes(); mm/mlock.c: apply_vma_lock_flags()).
+ * mm/vma.c: do_vmi_align_munmap(), vms_clear_ptes()).
  */
-import { alignUp, EAGAIN, EEXIST, EFAULT, EINVAL, ENOMEM, FIRST_USER_ADDRESS, PAGE_SIZE, TASK_SIZE, USER_PGTABLES_CEILING, type Vaddr } from './const.js';
+import { alignUp, EEXIST, EINVAL, ENOMEM, FIRST_USER_ADDRESS, PAGE_SIZE, TASK_SIZE, USER_PGTABLES_CEILING, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { freePgtables } from './memory/free_pgtables.js';
 import { unmapSingleVma, ZAP_FLAG_DROP_MARKER, ZAP_FLAG_UNMAP, type ZapDetails } from './memory/zap.js';
@@ -11,7 +11,6 @@ import {
   MMF_OOM_SKIP,
   TcpSock,
   VM_EXEC,
-  VM_LOCKED,
   VM_LOCKED_MASK,
   VM_MAYEXEC,
   VM_MAYREAD,
@@ -26,8 +25,8 @@ import {
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import { mmapWriteDowngrade, mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { downRead, downWrite, mtStore, upRead, vmaMarkDetached, type KGen } from './primitives.js';
-import { canMerge, splitVma, vmaDetached, vmaExpand, vmaLink, vmaMergeNeighbours, vmaModifyFlags, vmaUnlink } from './vma.js';
-import { assertTreeWrite, findVma, vmaLookup, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
+import { canMerge, splitVma, vmaDetached, vmaExpand, vmaLink, vmaMergeNeighbours, vmaUnlink } from './vma.js';
+import { assertTreeWrite, findVma, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 import { __mmPopulate } from './gup.js';
 import { tcpMmap } from './tcp.js';
 
@@ -267,56 +266,6 @@ export function* exitMmap(mm: MmStruct): KGen<void> {
   yield* mmapWriteUnlock(mm);
   mm.exited = true;
 }
-
-/**
- * apply_vma_lock_flags(): walk the VMAs of [start, end) in order, fixing each one's VM_LOCKED
- * (mlock_fixup(): split/merge); a hole stops the walk with -ENOMEM, after the VMAs before it were
- * already changed.
- */
-function* applyVmaLockFlags(mm: MmStruct, start: Vaddr, end: Vaddr, lock: boolean): KGen<number> {
-  if (end < start) return -EINVAL;
-  if (end === start) return 0;
-  let vma = vmaLookup(mm, start); // vma_iter_load()
-  if (!vma) return -ENOMEM;
-  let nstart = start;
-  let tmp = vma.start;
-  while (vma && vma.start < end) {
-    if (vma.start !== tmp) return -ENOMEM;
-    const newflags = (vma.flags & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED : 0);
-    // Here vma->vm_start <= nstart < vma->vm_end.
-    tmp = Math.min(vma.end, end);
-    const nv = yield* vmaModifyFlags(mm, vma, nstart, tmp, newflags); // mlock_fixup()
-    tmp = nv.end; // vma_iter_end(): past a merge this may be beyond `end`
-    nstart = tmp;
-    vma = findVma(mm, tmp);
-  }
-  return tmp < end ? -ENOMEM : 0;
-}
-
-/**
- * do_mlock() (mm/mlock.c) and munlock(): apply_vma_lock_flags() over the range (split/merge) under
- * the write lock; then, for mlock, __mm_populate() faults the range in, its errors turned into the
- * POSIX ones. No RLIMIT_MEMLOCK check: the runner is root (CAP_IPC_LOCK). Returns 0 or a negative
- * errno.
- */
-export function* doMlock(mm: MmStruct, start: Vaddr, len: number, lock: boolean): KGen<number> {
-  len = alignUp(len, PAGE_SIZE);
-  yield* downWrite(mm.mmapLock);
-  const error = yield* applyVmaLockFlags(mm, start, start + len, lock);
-  yield* mmapWriteUnlock(mm);
-  if (error) return error;
-  if (!lock) return 0;
-  const ret = yield* __mmPopulate(mm, start, len, false);
-  return ret < 0 ? mlockPosixErrorReturn(ret) : 0;
-}
-
-/** __mlock_posix_error_return(): POSIX wants ENOMEM for an unmapped page, EAGAIN for no memory. */
-function mlockPosixErrorReturn(ret: number): number {
-  if (ret === -EFAULT) return -ENOMEM;
-  if (ret === -ENOMEM) return -EAGAIN;
-  return ret;
-}
-
 
 /** VM_DATA_DEFAULT_FLAGS (x86, no READ_IMPLIES_EXEC): the flags of the heap. */
 const VM_DATA_DEFAULT_FLAGS = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;

@@ -12,7 +12,7 @@
  * maps with pte_offset_map() and takes no PTE lock: only the RCU section keeps the table alive.
  *
  * Not modelled: hugetlb VMAs (walk_hugetlb_range()), ->install_pte (the guard-region walks of
- * madvise.ts keep their own loop), ->pre_vma/->post_vma and ->test_walk, the P4D and PUD entry
+ * madvise.ts keep their own loop), ->pre_vma/->post_vma, the P4D and PUD entry
  * callbacks (no modelled walker has one), and a ->pte_entry on a VMA walk, which the kernel
  * precedes with split_huge_pmd() (no modelled VMA walker has one: they all use ->pmd_entry).
  */
@@ -20,6 +20,7 @@ import { addrEnd, EINVAL, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Pfn, t
 import { current } from './current.js';
 import { isHugeZeroPmd } from './huge_memory.js';
 import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
+import { ModelBug } from './bug.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { VM_PFNMAP, type MmStruct, type Vma } from './mm_types.js';
 import { PteMapOut, pteOffsetMap, pteOffsetMapLock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
@@ -34,10 +35,11 @@ export const ACTION_CONTINUE = 1; // skip the next level
 export const ACTION_AGAIN = 2; // read this entry again
 
 /**
- * enum page_walk_lock: what the walker asserts (PGWALK_RDLOCK: the mmap_lock held) or takes
- * (PGWALK_WRLOCK: vma_start_write() on every VMA it walks, as clear_refs does).
+ * enum page_walk_lock: what the walker asserts (PGWALK_RDLOCK: the mmap_lock held), takes
+ * (PGWALK_WRLOCK: vma_start_write() on every VMA it walks, as clear_refs does) or asserts taken
+ * (PGWALK_WRLOCK_VERIFY: the caller write-locked the VMA, as mlock does).
  */
-export type PageWalkLock = 'rdlock' | 'wrlock';
+export type PageWalkLock = 'rdlock' | 'wrlock' | 'wrlock_verify';
 
 /** The depth a ->pte_hole() is told (real_depth(): 0 PGD, 2 PUD, 3 PMD; -1 outside a VMA). */
 export const DEPTH_PGD = 0;
@@ -52,6 +54,8 @@ export interface MmWalkOps<P> {
   readonly pmdEntry?: (pmdp: number, addr: Vaddr, next: Vaddr, walk: MmWalk<P>) => KGen<number>;
   readonly pteEntry?: (ptep: number, addr: Vaddr, next: Vaddr, walk: MmWalk<P>) => KGen<number>;
   readonly pteHole?: (addr: Vaddr, next: Vaddr, depth: number, walk: MmWalk<P>) => number;
+  /** ->test_walk(): 0 walks the VMA, 1 skips it, a negative errno ends the walk. */
+  readonly testWalk?: (start: Vaddr, end: Vaddr, walk: MmWalk<P>) => number;
   readonly walkLock: PageWalkLock;
 }
 
@@ -92,6 +96,7 @@ export function* walkPageRange<P>(mm: MmStruct, start: Vaddr, end: Vaddr, ops: M
     } else {
       // inside vma
       if (ops.walkLock === 'wrlock') yield* vmaStartWrite(vma); // process_vma_walk_lock()
+      else if (ops.walkLock === 'wrlock_verify' && vma.writeSeq !== mm.mmapSeq) throw new ModelBug('walk_page_range(): PGWALK_WRLOCK_VERIFY on a VMA that is not write-locked'); // vma_assert_write_locked()
       walk.vma = vma;
       next = Math.min(end, vma.end);
       vma = findVma(mm, vma.end);
@@ -120,8 +125,9 @@ export function* walkPageRangeDebug<P>(mm: MmStruct, start: Vaddr, end: Vaddr, o
   return yield* walkPgdRange(start, end, walk);
 }
 
-/** walk_page_test() without ->test_walk: a VM_PFNMAP VMA goes to ->pte_hole() whole, or is skipped. */
+/** walk_page_test(): ->test_walk() decides; without one a VM_PFNMAP VMA goes to ->pte_hole() whole, or is skipped. */
 function walkPageTest<P>(start: Vaddr, end: Vaddr, walk: MmWalk<P>): number {
+  if (walk.ops.testWalk) return walk.ops.testWalk(start, end, walk);
   if (walk.vma!.flags & VM_PFNMAP) {
     const err = walk.ops.pteHole ? walk.ops.pteHole(start, end, -1, walk) : 1;
     return err ? err : 1;

@@ -190,15 +190,12 @@ export function* vmaExpand(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr): KG
 /**
  * vma_modify_flags(): give [start, end) of vma the new flags, splitting at the boundaries and
  * merging with neighbours afterwards, as madvise() and mlock() do. Returns the VMA now covering
- * the range.
+ * the range. The caller counts what the flags change (mlock_fixup(): locked_vm).
  */
 export function* vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, flags: number): KGen<Vma> {
   if (flags === vma.flags) return vma;
   if (start > vma.start) yield* splitVma(mm, vma, start, true);
   if (end < vma.end) yield* splitVma(mm, vma, end, false);
-  const pages = vmaPages(vma);
-  if ((vma.flags & VM_LOCKED_MASK) && !(flags & VM_LOCKED_MASK)) mm.lockedVm -= pages;
-  if (!(vma.flags & VM_LOCKED_MASK) && (flags & VM_LOCKED_MASK)) mm.lockedVm += pages;
   yield* vmaStartWrite(vma); // vm_flags_reset() wants the VMA write-locked
   vma.flags = flags;
   return yield* vmaMergeNeighbours(mm, vma);

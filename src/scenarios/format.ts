@@ -38,10 +38,13 @@
  * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
  * process; its result: the pages of that range the child has mapped) / `tcp_zerocopy M OFF LEN` (TCP
  * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped) / `swapoff` (swapoff(2)
- * of the setup's swap area, `config swap=SIZE`: it names no mapping); they bind to the process that is
+ * of the setup's swap area, `config swap=SIZE`: it names no mapping) / `mlock M OFF LEN` /
+ * `munlock M OFF LEN` (mlock(2), munlock(2); their result: 0 or the errno) / `clear_refs 1|2|3|5` (a
+ * write to the process's /proc/PID/clear_refs; it names no mapping); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
+import { clearRefsTypeModelled } from '../mm/clear_refs.js';
 import { VIOLATION_KINDS, type ViolationKind } from '../mm/bug.js';
 import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
 import { safeParseScript } from '../script/parse.js';
@@ -196,7 +199,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
     const mapped = mapsOf(parsed.script, proc);
     const dstCol = spec.kind === 'uffd_move' ? t.words[3]?.col : spec.kind === 'mremap' ? t.words[4]?.col : undefined;
     const names =
-      spec.kind === 'swapoff' ? [] : spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
+      spec.kind === 'swapoff' || spec.kind === 'clear_refs' ? [] : spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
     for (const [m, col] of names) {
       if (!mapped.has(m)) err(t.line, col, `process ${proc} has no mapping '${m}'`, `one of: ${[...mapped].join(', ') || 'none (map one in the setup)'}`);
     }
@@ -263,6 +266,9 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   fork: 'fork M OFFSET LEN',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN',
   swapoff: 'swapoff',
+  mlock: 'mlock M OFFSET LEN',
+  munlock: 'munlock M OFFSET LEN',
+  clear_refs: 'clear_refs 1|2|3|5',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -286,7 +292,17 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     if (w.length > 1) bad(w[1].col, `unexpected word '${w[1].text}'`, usage);
     return w.length > 1 ? undefined : { kind: 'swapoff', map: '', offset: 0 };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1 }[op as (typeof TASK_KINDS)[number]];
+  if (op === 'clear_refs') {
+    // Of the whole process: a type, no mapping.
+    if (w.length > 2) bad(w[2].col, `unexpected word '${w[2].text}'`, usage);
+    const type = w[1]?.text;
+    if (!type || !clearRefsTypeModelled(Number(type)) || !/^[0-9]$/.test(type)) {
+      bad(w[1]?.col ?? end, type ? `bad clear_refs type '${type}'${type === '4' ? ' (soft-dirty is not modelled)' : ''}` : 'missing clear_refs type', '1, 2, 3 or 5');
+      return undefined;
+    }
+    return w.length > 2 ? undefined : { kind: 'clear_refs', map: '', offset: 0, type: Number(type) };
+  }
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -330,6 +346,8 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'numa_scan':
     case 'fork':
     case 'tcp_zerocopy':
+    case 'mlock':
+    case 'munlock':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
     case 'uffd_copy':
     case 'uffd_zeropage':

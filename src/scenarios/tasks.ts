@@ -28,6 +28,8 @@ import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
 import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
 import { swapoff } from '../mm/swapoff.js';
+import { doMlock } from '../mm/mlock.js';
+import { clearRefsWrite } from '../mm/clear_refs.js';
 import { compactPage } from '../mm/migrate.js';
 import { peekMappedFolio, peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { slotOf, tidOf } from '../mm/pgtable.js';
@@ -139,6 +141,12 @@ export type TaskSpec =
    */
   | { kind: 'fork'; map: string; offset: number; len: number }
   /**
+   * mlock() / munlock() of `len` bytes at `map`+`offset` (mlock.ts: apply_vma_lock_flags(), the
+   * walk of what is mapped already, then, for mlock, the faults of __mm_populate()). Its result:
+   * 0 or the errno.
+   */
+  | { kind: 'mlock' | 'munlock'; map: string; offset: number; len: number }
+  /**
    * TCP zerocopy receive (net/ipv4/tcp.c tcp_zerocopy_receive() → vm_insert_pages()) of `len`
    * bytes the peer sent, into the tcp mapping at `map`+`offset`. Its result: the pages mapped, or
    * the errno when the call failed.
@@ -148,12 +156,18 @@ export type TaskSpec =
    * swapoff(2) of the swap area (swapoff.ts: try_to_unuse()), system-wide: it names no mapping
    * (`map` is empty). Its result: 0 or the errno.
    */
-  | { kind: 'swapoff'; map: ''; offset: 0 };
+  | { kind: 'swapoff'; map: ''; offset: 0 }
+  /**
+   * A write of `type` (1, 2, 3 or 5) to the process's /proc/PID/clear_refs (clear_refs.ts): a walk
+   * of every VMA under the mmap_lock for write, each VMA write-locked first. It names no mapping
+   * (`map` is empty). Its result: 0 or the errno.
+   */
+  | { kind: 'clear_refs'; map: ''; offset: 0; type: number };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
-  'tcp_zerocopy', 'swapoff',
+  'tcp_zerocopy', 'swapoff', 'mlock', 'munlock', 'clear_refs',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -177,6 +191,7 @@ const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cac
  */
 export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec, onUnit?: () => void): KGen<number> {
   if (t.kind === 'swapoff') return yield* swapoff();
+  if (t.kind === 'clear_refs') return yield* clearRefsWrite(mm, t.type);
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':
@@ -283,6 +298,9 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     }
     case 'numa_scan':
       return yield* taskNumaWork(mm, addr, addr + t.len);
+    case 'mlock':
+    case 'munlock':
+      return yield* doMlock(mm, addr, t.len, t.kind === 'mlock');
     case 'fork': {
       const child = yield* dupMm(mm, `${mm.name}.child`);
       return typeof child === 'number' ? child : mappedPages(child, addr, t.len);

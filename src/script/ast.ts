@@ -77,7 +77,9 @@ export type Op =
   | (OpBase & { op: 'touch'; map: string; offset: number; len: number; write: boolean; every?: number })
   | (OpBase & { op: 'madvise'; map: string; offset: number; len: number; advice: Advice })
   | (OpBase & { op: 'unmap'; map: string; offset: number; len: number })
-  | (OpBase & { op: 'mlock' | 'munlock'; map: string; offset: number; len: number })
+  | (OpBase & { op: 'munlock'; map: string; offset: number; len: number })
+  /** `onfault`: mlock2() with MLOCK_ONFAULT (VM_LOCKONFAULT: nothing is faulted in now). */
+  | (OpBase & { op: 'mlock'; map: string; offset: number; len: number; onfault?: true })
   | (OpBase & { op: 'mprotect'; map: string; offset: number; len: number; prot: number })
   | (OpBase & {
       op: 'mremap';
@@ -101,6 +103,8 @@ export type Op =
   | (OpBase & { op: 'migrate'; map: string; offset: number; len: number })
   /** swapoff(2) of the script's swap area (`config swap=SIZE`). */
   | (OpBase & { op: 'swapoff' })
+  /** A write of TYPE to /proc/PID/clear_refs of the current process (1, 2, 3 or 5; 4 is not modelled). */
+  | (OpBase & { op: 'clear_refs'; type: number })
   | (OpBase & { op: 'snapshot'; label: string; range?: { map: string; offset: number; len: number } })
   | (OpBase & { op: 'expect'; field: ExpectField; delta: boolean; cmp: CmpOp; value: number });
 

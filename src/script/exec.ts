@@ -174,7 +174,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         return;
       case 'mlock':
       case 'munlock':
-        outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'mlock')));
+        outcome(op, errnoName(api.sysMlock(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'mlock', op.op === 'mlock' && op.onfault ? api.MLOCK_ONFAULT : 0)));
         return;
       case 'mprotect':
         outcome(op, errnoName(api.sysMprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.prot)));
@@ -184,6 +184,9 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         return;
       case 'swapoff':
         outcome(op, errnoName(api.sysSwapoff(k, cur!.mm)));
+        return;
+      case 'clear_refs':
+        outcome(op, errnoName(api.sysClearRefs(k, cur!.mm, op.type)));
         return;
       case 'migrate':
         api.sysMigrate(k, cur!.mm, range(op, op.map, op.offset), op.len);

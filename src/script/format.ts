@@ -50,8 +50,9 @@ function opWords(op: OpValue): string[] {
       return [...range(op), op.mode];
     case 'uffd_writeprotect':
       return [...range(op), op.wp ? 'on' : 'off'];
-    case 'unmap':
     case 'mlock':
+      return [...range(op), ...(op.onfault ? ['onfault'] : [])];
+    case 'unmap':
     case 'munlock':
     case 'uffd_copy':
     case 'uffd_zeropage':
@@ -60,6 +61,8 @@ function opWords(op: OpValue): string[] {
       return range(op);
     case 'swapoff':
       return [];
+    case 'clear_refs':
+      return [String(op.type)];
     case 'snapshot':
       return [op.label, ...(op.range ? range(op.range) : [])];
     case 'expect':

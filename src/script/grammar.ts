@@ -34,7 +34,7 @@ export const USAGE: Record<OpKind, string> = {
   touch: 'touch M OFFSET LEN read|write [every=STRIDE] [err=NAME]',
   madvise: 'madvise M OFFSET LEN ADVICE [err=NAME]',
   unmap: 'unmap M OFFSET LEN [err=NAME]',
-  mlock: 'mlock M OFFSET LEN [err=NAME]',
+  mlock: 'mlock M OFFSET LEN [onfault] [err=NAME]',
   munlock: 'munlock M OFFSET LEN [err=NAME]',
   mprotect: 'mprotect M OFFSET LEN PROT [err=NAME]',
   mremap: 'mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR] [err=NAME]',
@@ -45,6 +45,7 @@ export const USAGE: Record<OpKind, string> = {
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
   migrate: 'migrate M OFFSET LEN',
   swapoff: 'swapoff [err=NAME]',
+  clear_refs: 'clear_refs 1|2|3|5 [err=NAME]',
   snapshot: 'snapshot LABEL [M OFFSET LEN]',
   expect: 'expect FIELD [delta] [==|<=|>=|<|>|!=] N',
 };
@@ -58,7 +59,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 export const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect', 'tcp_zerocopy', 'migrate', 'swapoff', 'snapshot', 'expect',
+  'uffd_writeprotect', 'tcp_zerocopy', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -84,6 +85,7 @@ export const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   tcp_zerocopy: ['err'],
   migrate: [],
   swapoff: ['err'],
+  clear_refs: ['err'],
   snapshot: [],
   expect: [],
 };

@@ -64,6 +64,19 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
       if (err) d.err = err;
       return { draft: d, cols, hasAt: false };
     }
+    case 'clear_refs': {
+      const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
+      const tw = c.need(pos, 0, 'TYPE', USAGE[op]);
+      c.noExtra(pos, 1, USAGE[op]);
+      const d: DraftFor<'clear_refs'> = { op, loc };
+      const types = ['1', '2', '3', '5'] as const;
+      if (tw?.text === '4') c.error('bad-value', tw.col, 'clear_refs 4 (soft-dirty) is not modelled: the model keeps no soft-dirty bits', oneOf(types));
+      const type = tw?.text === '4' ? undefined : c.choice(tw, types, 'clear_refs type');
+      if (type) d.type = Number(type);
+      const err = parseErr(c, opts);
+      if (err) d.err = err;
+      return { draft: d, cols, hasAt: false };
+    }
     case 'memfd':
     case 'file': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
@@ -102,10 +115,11 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
     }
     case 'map':
       return parseMap(c, opw, rest, base);
+    case 'mlock':
+      return parseMlock(c, rest, base);
     case 'touch':
     case 'madvise':
     case 'unmap':
-    case 'mlock':
     case 'munlock':
     case 'uffd_register':
     case 'uffd_copy':
@@ -146,7 +160,7 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
         if (mode) d.mode = mode;
         return { draft: d, cols, hasAt: false };
       }
-      const d: DraftFor<'unmap' | 'mlock' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy' | 'migrate'> = { op, loc, ...fields };
+      const d: DraftFor<'unmap' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy' | 'migrate'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
     case 'mprotect':
@@ -206,6 +220,16 @@ export function parseRangeWords(
     ...(err ? { err } : {}),
   };
   return { xw, fields };
+}
+
+/** `mlock M OFFSET LEN [onfault]`: mlock(), or mlock2() with MLOCK_ONFAULT. */
+function parseMlock(c: LineCtx, rest: readonly Word[], base: { loc: Loc; cols: Cols }): Parsed {
+  const { loc, cols } = base;
+  const { pos: all, opts } = splitOptions(c, 'mlock', rest, OPTIONS.mlock);
+  const onfault = all.length === 4 && all[3].text === 'onfault';
+  const { fields } = parseRangeWords(c, 'mlock', onfault ? all.slice(0, 3) : all, opts, cols, 'LEN', undefined);
+  const d: DraftFor<'mlock'> = { op: 'mlock', loc, ...fields, ...(onfault ? { onfault: true as const } : {}) };
+  return { draft: d, cols, hasAt: false };
 }
 
 /** `mprotect M OFFSET LEN PROT` and `mremap M OFFSET OLDLEN NEWLEN [maymove] [at=ADDR]`. */

@@ -60,7 +60,10 @@ export type GenWhat =
   | { k: 'touch'; write: boolean; every: number }
   | { k: 'madvise'; advice: Advice }
   | { k: 'unmap' }
-  | { k: 'mlock' }
+  /** mlock, or mlock2(MLOCK_ONFAULT) */
+  | { k: 'mlock'; onfault: boolean }
+  /** a write to the process's clear_refs (its mapping is only where the snapshot after it looks) */
+  | { k: 'clear_refs'; type: 1 | 2 | 3 | 5 }
   | { k: 'munlock' }
   | { k: 'mprotect'; prot: Prot }
   | { k: 'mremap'; newLen: Len; mode: 'none' | 'maymove' | 'at'; at: At }
@@ -139,7 +142,8 @@ const whatArb: fc.Arbitrary<GenWhat> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('touch' as const), write: fc.boolean(), every: fc.constantFrom(1, 1, 1, 7, BLOCK) }) },
   { weight: 6, arbitrary: adviceArb.map((advice) => ({ k: 'madvise', advice }) as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'unmap' } as const) },
-  { weight: 1, arbitrary: fc.constant({ k: 'mlock' } as const) },
+  { weight: 1, arbitrary: fc.boolean().map((onfault) => ({ k: 'mlock', onfault }) as const) },
+  { weight: 1, arbitrary: fc.constantFrom(1, 2, 3, 5).map((type) => ({ k: 'clear_refs', type }) as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'munlock' } as const) },
   { weight: 2, arbitrary: fc.constantFrom(...PROTS).map((prot) => ({ k: 'mprotect', prot }) as const) },
   {
@@ -320,6 +324,12 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         break;
       case 'mprotect':
         push(`mprotect ${range} ${w.prot}`, myId);
+        break;
+      case 'mlock':
+        push(`mlock ${range}${w.onfault ? ' onfault' : ''}`, myId);
+        break;
+      case 'clear_refs':
+        push(`clear_refs ${w.type}`, myId);
         break;
       case 'uffd_register':
         push(`uffd_register ${range} ${w.mode}`, myId);

@@ -44,7 +44,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
   touch: fc.record({ r: range, write: fc.boolean(), every: fc.option(pages(512), { nil: undefined }), err }).map(({ r, ...o }) => op({ op: 'touch', ...r, ...o })),
   madvise: fc.record({ r: range, advice: fc.constantFrom(...ADVICES), err }).map(({ r, ...o }) => op({ op: 'madvise', ...r, ...o })),
   unmap: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'unmap', ...r, ...o })),
-  mlock: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'mlock', ...r, ...o })),
+  mlock: fc.record({ r: range, onfault: fc.constantFrom(undefined, true as const), err }).map(({ r, ...o }) => op({ op: 'mlock', ...r, ...o })),
   munlock: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'munlock', ...r, ...o })),
   mprotect: fc.record({ r: range, prot, err }).map(({ r, ...o }) => op({ op: 'mprotect', ...r, ...o })),
   mremap: fc
@@ -57,6 +57,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
   tcp_zerocopy: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'tcp_zerocopy', ...r, ...o })),
   migrate: range.map((r) => op({ op: 'migrate', ...r })),
   swapoff: err.map((e) => op({ op: 'swapoff', err: e })),
+  clear_refs: fc.record({ type: fc.constantFrom(1, 2, 3, 5), err }).map((r) => op({ op: 'clear_refs', ...r })),
   snapshot: fc.record({ label: name, range: fc.option(range, { nil: undefined }) }).map((r) => op({ op: 'snapshot', ...r })),
   expect: fc
     .record({ field: fc.constantFrom(...EXPECT_FIELDS), delta: fc.boolean(), cmp: fc.constantFrom(...CMP_OPS), value: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }) })

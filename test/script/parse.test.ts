@@ -241,7 +241,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect',
     });
   });
 
@@ -646,7 +646,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect)",
     );
   });
 });
@@ -724,6 +724,23 @@ describe('swapoff', () => {
   it('is refused a second time, unless the first was expected to fail', () => {
     expect(errors(lines('config swap=64M', 'process P', 'swapoff', 'swapoff'))[0].message).toBe('swapoff: the swap area is already off (line 3)');
     expect(ops(lines('config swap=64M', 'process P', 'swapoff err=ENOMEM', 'swapoff'))).toHaveLength(4);
+  });
+});
+
+describe('mlock onfault and clear_refs', () => {
+  it('reads mlock2(MLOCK_ONFAULT) as a trailing word of mlock, and only of mlock', () => {
+    expect(ops(lines('process P', 'map A anon private 2M', 'mlock A 0 8K onfault'))[2]).toEqual({ op: 'mlock', map: 'A', offset: 0, len: 8192, onfault: true, loc: loc(3) });
+    expect(ops(lines('process P', 'map A anon private 2M', 'mlock A 0 8K'))[2]).not.toHaveProperty('onfault');
+    expect(where(lines('process P', 'map A anon private 2M', 'munlock A 0 8K onfault'))).toEqual([[3, 16, 'syntax']]);
+    expect(where(lines('process P', 'map A anon private 2M', 'mlock A 0 8K later'))).toEqual([[3, 14, 'syntax']]);
+  });
+
+  it('takes types 1, 2, 3 and 5, and says that soft-dirty (4) is not modelled', () => {
+    expect(ops(lines('process P', 'clear_refs 2'))[1]).toEqual({ op: 'clear_refs', type: 2, loc: loc(2) });
+    expect(errors(lines('process P', 'clear_refs 4'))[0]).toMatchObject({ code: 'bad-value', loc: loc(2, 12), message: 'clear_refs 4 (soft-dirty) is not modelled: the model keeps no soft-dirty bits', expected: 'one of: 1, 2, 3, 5' });
+    expect(errors(lines('process P', 'clear_refs 9'))[0]).toMatchObject({ code: 'bad-value', message: "bad clear_refs type '9'" });
+    expect(errors(lines('process P', 'clear_refs'))[0]).toMatchObject({ code: 'syntax', expected: 'clear_refs 1|2|3|5 [err=NAME]' });
+    expect(errors(lines('clear_refs 1'))[0].code).toBe('order');
   });
 });
 

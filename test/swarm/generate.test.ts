@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,11 +47,11 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap and move-pages only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages and mlock only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
+    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed')];
     // aim: a lockless reader moves to another mapping and block, with its length.
     const aimed = (a: string, b: string) => /^cpu \d+ (pte_offset_map|gup_fast) /.test(a) && a.split(' ').slice(0, 3).join(' ') === b.split(' ').slice(0, 3).join(' ') && a.split(' ')[5] === b.split(' ')[5];
@@ -167,6 +167,28 @@ describe('the walkers group', () => {
     expect(moved).toBeGreaterThan(5);
   });
 
+  it('mlock: turns the mprotect paths the numa group left into mlock or munlock of the same range, or clear_refs, and nothing else', () => {
+    const seen = new Set<string>();
+    for (let s = 1; s <= 200; s++) {
+      const g = generate(s, { extras: { numa: false } });
+      const off = generate(s, { extras: { numa: false, mlock: false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      expect(g.features.includes('mlock'), `seed ${s}`).toBe(ops(off).some((o) => o.startsWith('mprotect ')) && !ops(g).some((o) => o.startsWith('mprotect ')));
+      if (!g.features.includes('mlock')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      ops(g).forEach((o, i) => {
+        const was = ops(off)[i];
+        if (o === was) return;
+        const range = /^mprotect (\S+ \S+ \S+) \S+$/.exec(was)![1];
+        expect([`mlock ${range}`, `munlock ${range}`, 'clear_refs 1', 'clear_refs 2', 'clear_refs 3'], `seed ${s}`).toContain(o);
+        seen.add(o.split(' ')[0]);
+      });
+    }
+    expect([...seen].sort()).toEqual(['clear_refs', 'mlock', 'munlock']);
+  });
+
   it('turns mincore paths into pagemap reads, ptdump walks and MGLRU walks (with the remedy) over the same range, and nothing else', () => {
     let pagemap = 0;
     let ptdump = 0;
@@ -207,8 +229,9 @@ describe('the groups that rename a kernel path', () => {
     it(`${group}: turns ${about}, and nothing else`, () => {
       let renamed = 0;
       for (let s = 1; s <= 200; s++) {
-        const g = generate(s);
-        const off = generate(s, { extras: { [group]: false } });
+        // The mlock group, drawn later, would take the mprotect paths the numa group leaves.
+        const g = generate(s, { extras: { mlock: false } });
+        const off = generate(s, { extras: { [group]: false, mlock: false } });
         const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
         const had = ops(off).some((o) => o.startsWith(`${from} `));
         expect(g.features.includes(group), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith(`${from} `)));

@@ -2,9 +2,10 @@
  * The kernel's views of an address space, in the kernel's units (fs/proc/task_mmu.c: task_mem()
  * for /proc/PID/status, smaps_rollup, pagemap_read(); fs/proc/meminfo.c: PageTables).
  * Read-only walks with no scheduling points and no sanitizers (peek, not ld), for snapshots of a
- * quiescent model; and pagemap_read() as the kernel runs it (`pagemapRead()`, an explorer task):
- * walk_page_range() under the mmap_lock for read, one PMD's worth at a time, mapping each table
- * with pte_offset_map_lock() (docs/audit.md #68). Both give each page the same code.
+ * quiescent model; and pagemap_read() and show_smaps_rollup() as the kernel runs them
+ * (`pagemapRead()`, `showSmapsRollup()`, explorer tasks): walk_page_range() under the mmap_lock
+ * for read, mapping each table with pte_offset_map_lock() (docs/audit.md #68, #67). The peek and
+ * the walk count each entry with the same function.
  */
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, alignDown, type Vaddr } from './const.js';
 import { slotOf, tidOf } from './pgtable.js';
@@ -15,10 +16,14 @@ import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.j
 import { condResched, downRead, ptepGet, spinUnlock, upRead, type KGen } from './primitives.js';
 import { peekPmdSlot } from './memory/pgalloc.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
-import { PT_ANON, PT_SHMEM } from './page_alloc.js';
+import { PT_ANON, PT_SHMEM, PT_ZERO } from './page_alloc.js';
+import { findVma } from './vma_tree.js';
 import {
   isGuardPte,
+  isMigrationPte,
+  isPmdMigrationEntry,
   isSwapPte,
+  swpOffset,
   isUffdWpMarker,
   pmdIsTable,
   pmdPfn,
@@ -66,7 +71,11 @@ export function procStatus(mm: MmStruct): Status {
   };
 }
 
-/** show_smaps_rollup(): a page walk over every VMA. */
+/**
+ * smaps_rollup of a quiescent mm, read without scheduling points: show_smaps_rollup()'s walk
+ * (below) with peeks, every VMA, each entry counted by the same smaps_pmd_entry() and
+ * smaps_pte_entry().
+ */
 export function procSmapsRollup(mm: MmStruct): SmapsRollup {
   const k = current.k;
   const r: SmapsRollup = { Rss: 0, AnonHugePages: 0, ShmemPmdMapped: 0, FilePmdMapped: 0 };
@@ -80,14 +89,8 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
       const v = k.pt.peek(tidOf(pmdp), slotOf(pmdp));
       const lo = Math.max(addr, vma.start);
       const hi = Math.min(addr + PMD_SIZE, vma.end);
-      if (pmdTransHuge(v)) {
-        const pfn = pmdPfn(v);
-        if (k.mem.type[pfn] === 5) continue; // the huge zero page is not a normal page
-        r.Rss += HPAGE_PMD_NR * KB;
-        const t = k.mem.type[pfn];
-        if (t === PT_ANON) r.AnonHugePages += HPAGE_PMD_NR * KB;
-        else if (t === PT_SHMEM) r.ShmemPmdMapped += HPAGE_PMD_NR * KB;
-        else r.FilePmdMapped += HPAGE_PMD_NR * KB;
+      if (pmdTransHuge(v) || isPmdMigrationEntry(v)) {
+        smapsPmdEntry(v, r);
         continue;
       }
       if (!pmdIsTable(v)) continue;
@@ -95,11 +98,75 @@ export function procSmapsRollup(mm: MmStruct): SmapsRollup {
       const i0 = (lo - addr) / PAGE_SIZE;
       const i1 = (hi - addr) / PAGE_SIZE;
       k.pt.forEachEntry(tid, (i, e) => {
-        if (i >= i0 && i < i1 && ptePresent(e) && !pteSpecial(e)) r.Rss += KB;
+        if (i >= i0 && i < i1) smapsPteEntry(e, r);
       });
     }
   }
   return r;
+}
+
+/**
+ * show_smaps_rollup() (fs/proc/task_mmu.c, 6.18), as a read of /proc/PID/smaps_rollup runs it (an
+ * explorer task): under the mmap_lock for read, smap_gather_stats() of each VMA in turn, a
+ * walk_page_vma() whose smaps_pte_range() maps each table with pte_offset_map_lock() (docs/audit.md
+ * #67): a table reclaimed after the walk read its PMD is ACTION_AGAIN, then a hole. `mss` receives
+ * the sums. Not modelled: dropping the lock when a writer waits (mmap_lock_is_contended()), the
+ * swap and PSS fields.
+ */
+export function* showSmapsRollup(mm: MmStruct, mss: SmapsRollup): KGen<number> {
+  yield* downRead(mm.mmapLock); // mmap_read_lock_killable()
+  for (let vma = findVma(mm, 0); vma; vma = findVma(mm, vma.end)) {
+    yield* walkPageRange(mm, vma.start, vma.end, SMAPS_WALK_OPS, mss); // walk_page_vma()
+  }
+  yield* upRead(mm.mmapLock);
+  return 0;
+}
+
+/** smaps_pte_range(): a huge PMD under its lock, else each entry under the PTE lock. */
+function* smapsPteRange(pmdp: number, addr: Vaddr, end: Vaddr, walk: MmWalk<SmapsRollup>): KGen<number> {
+  const vma = walk.vma!;
+  const ptl = yield* pmdTransHugeLock(vma, pmdp);
+  if (ptl !== null) {
+    smapsPmdEntry(yield* ptepGet(pmdp), walk.priv);
+    yield* spinUnlock(ptl);
+    yield* condResched(); // goto out
+    return 0;
+  }
+  const out = new PteMapOut();
+  const pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+  if (pte < 0) {
+    walk.action = ACTION_AGAIN;
+    return 0;
+  }
+  for (let p = pte; addr !== end; p++, addr += PAGE_SIZE) smapsPteEntry(yield* ptepGet(p), walk.priv);
+  yield* pteUnmapUnlock(pte, out.ptl);
+  yield* condResched();
+  return 0;
+}
+
+const SMAPS_WALK_OPS: MmWalkOps<SmapsRollup> = Object.freeze({ pmdEntry: smapsPteRange, walkLock: 'rdlock' });
+
+/**
+ * smaps_pmd_entry() → smaps_account() of a huge PMD: its folio (vm_normal_page_pmd(): not the huge
+ * zero page; or a PMD migration entry's) is resident, counted by its kind.
+ */
+function smapsPmdEntry(v: Pmd, mss: SmapsRollup): void {
+  const mem = current.k.mem;
+  const pfn = pmdTransHuge(v) ? pmdPfn(v) : isPmdMigrationEntry(v) ? swpOffset(v) : -1;
+  if (pfn < 0 || mem.type[pfn] === PT_ZERO) return;
+  const t = mem.type[pfn];
+  if (t === PT_ANON) mss.AnonHugePages += HPAGE_PMD_NR * KB;
+  else if (t === PT_SHMEM) mss.ShmemPmdMapped += HPAGE_PMD_NR * KB;
+  else mss.FilePmdMapped += HPAGE_PMD_NR * KB;
+  mss.Rss += HPAGE_PMD_NR * KB;
+}
+
+/**
+ * smaps_pte_entry() → smaps_account(): a present entry's normal page (vm_normal_page(): not the
+ * zero page or another special mapping), or the page of a migration entry, is resident.
+ */
+function smapsPteEntry(e: Pte, mss: SmapsRollup): void {
+  if (ptePresent(e) ? !pteSpecial(e) : isMigrationPte(e)) mss.Rss += KB;
 }
 
 /**

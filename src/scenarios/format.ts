@@ -40,7 +40,8 @@
  * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped) / `swapoff` (swapoff(2)
  * of the setup's swap area, `config swap=SIZE`: it names no mapping) / `mlock M OFF LEN` /
  * `munlock M OFF LEN` (mlock(2), munlock(2); their result: 0 or the errno) / `clear_refs 1|2|3|5` (a
- * write to the process's /proc/PID/clear_refs; it names no mapping); they bind to the process that is
+ * write to the process's /proc/PID/clear_refs; it names no mapping) / `smaps_rollup` (a read of the
+ * process's /proc/PID/smaps_rollup; its result: the Rss it reports, in pages); they bind to the process that is
  * current at that point of the setup. Several lines for one CPU run in order.
  */
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
@@ -199,7 +200,7 @@ export function parseScenario(text: string, file: string): { ok: true; scenario:
     const mapped = mapsOf(parsed.script, proc);
     const dstCol = spec.kind === 'uffd_move' ? t.words[3]?.col : spec.kind === 'mremap' ? t.words[4]?.col : undefined;
     const names =
-      spec.kind === 'swapoff' || spec.kind === 'clear_refs' ? [] : spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
+      spec.kind === 'swapoff' || spec.kind === 'clear_refs' || spec.kind === 'smaps_rollup' ? [] : spec.kind === 'uffd_move' || spec.kind === 'mremap' ? [[spec.map, t.words[1].col], [spec.dst, dstCol ?? t.end]] as const : [[spec.map, t.words[1].col]] as const;
     for (const [m, col] of names) {
       if (!mapped.has(m)) err(t.line, col, `process ${proc} has no mapping '${m}'`, `one of: ${[...mapped].join(', ') || 'none (map one in the setup)'}`);
     }
@@ -269,6 +270,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   mlock: 'mlock M OFFSET LEN',
   munlock: 'munlock M OFFSET LEN',
   clear_refs: 'clear_refs 1|2|3|5',
+  smaps_rollup: 'smaps_rollup',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -287,10 +289,10 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     return undefined;
   }
   const usage = TASK_USAGE[op as (typeof TASK_KINDS)[number]];
-  if (op === 'swapoff') {
-    // System-wide: no mapping, no range.
+  if (op === 'swapoff' || op === 'smaps_rollup') {
+    // System-wide, or of the whole process: no mapping, no range.
     if (w.length > 1) bad(w[1].col, `unexpected word '${w[1].text}'`, usage);
-    return w.length > 1 ? undefined : { kind: 'swapoff', map: '', offset: 0 };
+    return w.length > 1 ? undefined : { kind: op, map: '', offset: 0 };
   }
   if (op === 'clear_refs') {
     // Of the whole process: a type, no mapping.
@@ -302,7 +304,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     return w.length > 2 ? undefined : { kind: 'clear_refs', map: '', offset: 0, type: Number(type) };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;

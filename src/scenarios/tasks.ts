@@ -21,7 +21,7 @@ import { doMprotectPkey } from '../mm/mprotect.js';
 import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
 import { doPagesStat } from '../mm/move_pages.js';
-import { pagemapRead, type PagemapRead } from '../mm/task_mmu.js';
+import { pagemapRead, showSmapsRollup, type PagemapRead, type SmapsRollup } from '../mm/task_mmu.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
@@ -162,12 +162,18 @@ export type TaskSpec =
    * of every VMA under the mmap_lock for write, each VMA write-locked first. It names no mapping
    * (`map` is empty). Its result: 0 or the errno.
    */
-  | { kind: 'clear_refs'; map: ''; offset: 0; type: number };
+  | { kind: 'clear_refs'; map: ''; offset: 0; type: number }
+  /**
+   * A read of the process's /proc/PID/smaps_rollup (task_mmu.ts: show_smaps_rollup(), a walk of
+   * every VMA under the mmap_lock for read). It names no mapping. Its result: the Rss it reports,
+   * in pages.
+   */
+  | { kind: 'smaps_rollup'; map: ''; offset: 0 };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
-  'tcp_zerocopy', 'swapoff', 'mlock', 'munlock', 'clear_refs',
+  'tcp_zerocopy', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -192,6 +198,11 @@ const SHRINK_RESULT = { unmapped: 0, 'still-mapped': 1, locked: 2, 'not-page-cac
 export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: TaskSpec, onUnit?: () => void): KGen<number> {
   if (t.kind === 'swapoff') return yield* swapoff();
   if (t.kind === 'clear_refs') return yield* clearRefsWrite(mm, t.type);
+  if (t.kind === 'smaps_rollup') {
+    const mss: SmapsRollup = { Rss: 0, AnonHugePages: 0, ShmemPmdMapped: 0, FilePmdMapped: 0 };
+    yield* showSmapsRollup(mm, mss);
+    return mss.Rss / (PAGE_SIZE / 1024);
+  }
   const addr = maps.get(t.map)! + t.offset;
   switch (t.kind) {
     case 'madvise':

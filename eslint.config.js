@@ -28,9 +28,8 @@
 // Tests may import anything.
 //
 // Enforced with eslint-plugin-import-x: `no-restricted-paths` zones (resolved paths, so every
-// depth of `../` is covered) and `no-cycle` between modules. src/mm is left out of `no-cycle` for
-// now: it has module cycles of its own (filemap, shmem, memory/fault, huge_memory, vma...) that a
-// later change gives an mm/internal.h-like home.
+// depth of `../` is covered) and `no-cycle` between modules, src/mm included: what several of
+// its files share lives in src/mm/internal.ts, as in the kernel's mm/internal.h.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX, { createNodeResolver } from 'eslint-plugin-import-x';
@@ -87,7 +86,7 @@ export default tseslint.config(
     },
   },
   {
-    // The layers above, and no import cycles (outside src/mm, for now).
+    // The layers above, and no import cycles.
     files: ['src/**/*.ts', 'web/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {
@@ -99,10 +98,6 @@ export default tseslint.config(
       'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones }],
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
-  },
-  {
-    files: ['src/mm/**/*.ts'],
-    rules: { 'import-x/no-cycle': 'off' },
   },
   {
     // The model is pure: no clock, no randomness, no I/O, so that the same decisions give the same

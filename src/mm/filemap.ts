@@ -9,8 +9,6 @@
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
 import { obj, OBJ } from './objects.js';
-import { thpVmaSuitablePmd, vmaThpDisabled } from './huge_memory.js';
-import { setPteRange, vmaPageProt } from './memory/fault.js';
 import { pmdInstall } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_WRITE,
@@ -24,14 +22,14 @@ import {
   type Vma,
   type VmFault,
 } from './mm_types.js';
-import { PG_dirty, PG_has_data, PG_swapbacked, PG_uptodate, PT_FILE, PT_SHMEM } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_uptodate, PT_FILE } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
-import { shmemFault } from './shmem.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
+import { thpVmaSuitablePmd, vmaThpDisabled, setPteRange, vmaPageProt } from './internal.js';
 
 /**
  * filemap_get_entry(): the page-cache page at index (0 = hole); i_size is the caller's check (a
@@ -99,15 +97,8 @@ function fileFillAsWritten(mapping: AddressSpace, index: number): void {
   }
 }
 
-/** ->fault(): filemap_fault() or shmem_fault(). */
-export function* vmaFault(vmf: VmFault): KGen<number> {
-  const mapping = vmf.vma.file!;
-  if (mapping.kind === 'shmem') return yield* shmemFault(vmf);
-  return yield* filemapFault(vmf);
-}
-
 /** filemap_fault(): find (or read) the page, return it locked and referenced. */
-function* filemapFault(vmf: VmFault): KGen<number> {
+export function* filemapFault(vmf: VmFault): KGen<number> {
   const mapping = vmf.vma.file!;
   const mem = current.k.mem;
   if (vmf.pgoff >= mapping.sizePages) return VM_FAULT_SIGBUS;
@@ -351,14 +342,4 @@ function* filemapMapPmd(vmf: VmFault, folio: Pfn, start: number): KGen<boolean> 
     vmf.preallocPte = yield* pmdInstall(mm, vmf.pmd, vmf.preallocPte);
   }
   return false;
-}
-
-/** Page-cache folio of a shmem file (shmem_alloc_folio() + filemap_add_folio()). */
-export function shmemAllocAndAdd(mapping: AddressSpace, index: number, order: number): Pfn {
-  const mem = current.k.mem;
-  const head = mem.allocPages(order, PT_SHMEM);
-  if (head < 0) return head;
-  mem.setFlags(head, PG_uptodate | PG_swapbacked);
-  filemapAddFolio(mapping, head, order ? alignDown(index, 1 << order) : index);
-  return head;
 }

@@ -14,7 +14,6 @@ import { ModelBug, Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { vmaIsAccessible } from './arch/fault.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { handleMmFault } from './memory/fault.js';
 import { mmFindPmd } from './memory/pgalloc.js';
@@ -41,10 +40,23 @@ import {
 } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PT_ANON } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, pmdNone, pmdTransHuge, pteDirty, ptePresent, ptePfn, pteSetFlags, pteSpecial, type Pte } from './pgtable_types.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  pmdNone,
+  pmdTransHuge,
+  pteDirty,
+  ptePresent,
+  ptePfn,
+  pteSetFlags,
+  pteSpecial,
+  type Pte,
+} from './pgtable_types.js';
 import { pmdLockptr } from './ptlock.js';
 import { downRead, localIrqDisable, localIrqEnable, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { findVma, vmaLookup } from './vma_tree.js';
+import { vmaIsAccessible } from './internal.js';
 
 /** include/linux/mm_types.h (enum foll_flags) and mm/internal.h (the internal FOLL_* bits). */
 export const FOLL_WRITE = 1 << 0;

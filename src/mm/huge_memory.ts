@@ -3,10 +3,20 @@
  * PTE table (x86 deposits one per anonymous huge PMD, counted in pgtables_bytes: docs/kernel-rules.md, "Folios and the deposit"), the
  * huge zero page, zapping and splitting a huge PMD.
  */
-import { handleUserfault } from './userfaultfd.js';
-import { alignDown, alignUp, EAGAIN, EBUSY, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
+import {
+  alignDown,
+  EAGAIN,
+  EBUSY,
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  HPAGE_PMD_SIZE,
+  LEVEL_PTE,
+  PMD_SIZE,
+  type Pfn,
+  type Vaddr,
+} from './const.js';
 import { current } from './current.js';
-import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree } from './memory/pgalloc.js';
+import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree, flushTlbFixPending } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
@@ -16,16 +26,14 @@ import {
   VM_HUGEPAGE,
   VM_HUGETLB,
   VM_LOCKED,
-  VM_NOHUGEPAGE,
   VM_PFNMAP,
   VM_UFFD_MISSING,
   VM_WRITE,
-  type AddressSpace,
   type VmFault,
   type Vma,
   faultMayMapZeroPage,
 } from './mm_types.js';
-import { flushTlbFixPending, tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
+import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
@@ -58,20 +66,8 @@ import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock
 import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
-import { vmaPageProt, vmfAnonPrepare } from './memory/fault.js';
-
-/** thp_vma_suitable_order(PMD_ORDER): the aligned 2 MiB block lies inside the VMA (and, for files, is aligned in the file). */
-export function thpVmaSuitablePmd(vma: Vma, addr: Vaddr): boolean {
-  const haddr = alignDown(addr, PMD_SIZE);
-  if (haddr < vma.start || haddr + HPAGE_PMD_SIZE > vma.end) return false;
-  if (!vma.isAnonymous() && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
-  return true;
-}
-
-/** vma_thp_disabled(). */
-export function vmaThpDisabled(vma: Vma): boolean {
-  return (vma.flags & VM_NOHUGEPAGE) !== 0;
-}
+import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
+import { shmemAllowsHuge } from './shmem.js';
 
 /**
  * thp_vma_allowable_order(vma, PMD_ORDER) as far as the model needs it: anonymous VMAs by the
@@ -89,25 +85,6 @@ export function thpVmaAllowablePmd(vma: Vma, addr: Vaddr, inPf: boolean): boolea
     return inPf || vma.anonVma !== null;
   }
   if (vma.isShmem()) return !inPf && shmemAllowsHuge(vma, true);
-  return false;
-}
-
-/**
- * shmem_allowable_huge_orders() → shmem_huge_global_enabled() for the PMD order (mm/shmem.c),
- * given /sys/kernel/mm/transparent_hugepage/shmem_enabled (the per-size hugepages-2048kB knob is
- * `inherit`, so anonymous shmem follows it too). `force` is MADV_COLLAPSE's shmem_huge_force.
- * `within_size` asks that i_size reach the end of the aligned block holding `index`.
- */
-export function shmemAllowsHuge(vma: Vma | null, force: boolean, mapping?: AddressSpace, index = 0): boolean {
-  const mode = current.k.cfg.shmemThp;
-  if (vma && vma.flags & VM_NOHUGEPAGE) return false; // vma_thp_disabled()
-  if (mode === 'deny') return false;
-  if (force || mode === 'force') return true;
-  if (mode === 'always') return true;
-  // shmem_get_orders_within_size(): round_up(index + 1, HPAGE_PMD_NR) <= i_size in pages
-  if (mode === 'within_size' && mapping && mapping.sizePages >= alignUp(index + 1, HPAGE_PMD_NR)) return true;
-  // within_size falls through to advise
-  if (mode === 'within_size' || mode === 'advise') return vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
   return false;
 }
 

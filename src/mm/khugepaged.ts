@@ -9,12 +9,25 @@
  * shmem collapse isolates its folios, as compaction and reclaim do: vmscan.ts); regular-file
  * collapse (READ_ONLY_THP_FOR_FS) is not modelled.
  */
-import { EAGAIN, EBUSY, EINVAL, ENOMEM, HPAGE_PMD_NR, HPAGE_PMD_ORDER, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, type Pfn, type Vaddr } from './const.js';
+import {
+  EAGAIN,
+  EBUSY,
+  EINVAL,
+  ENOMEM,
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  HPAGE_PMD_SIZE,
+  PAGE_SIZE,
+  PMD_SIZE,
+  alignDown,
+  alignUp,
+  type Pfn,
+  type Vaddr,
+} from './const.js';
 import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup, touchMapping } from './filemap.js';
-import { shmemAllowsHuge, vmaThpDisabled, thpVmaSuitablePmd } from './huge_memory.js';
 import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
 import { doSwapPage } from './memory/fault.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
@@ -85,6 +98,8 @@ import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
 import { entryPtr, T_LINKED } from './pgtable.js';
+import { shmemAllowsHuge } from './shmem.js';
+import { vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 
 export type ScanResult =
   | 'SCAN_FAIL'

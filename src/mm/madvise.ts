@@ -44,16 +44,29 @@ import {
   isSwapEntryPte,
   swpOffset,
 } from './pgtable_types.js';
-import { condResched, downRead, downWrite, folioLock, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
+import {
+  condResched,
+  downRead,
+  downWrite,
+  folioLock,
+  folioTrylock,
+  folioUnlock,
+  ptepGet,
+  setPte,
+  spinLock,
+  spinUnlock,
+  upRead,
+  type KGen,
+} from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
-import { folioMaybeMappedShared } from './rmap.js';
+import { folioMaybeMappedShared, anonVmaPrepare } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
-import { userfaultfdArmed } from './userfaultfd.js';
-import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
+import { vmaModifyFlags } from './vma.js';
 import { findVma } from './vma_tree.js';
 import { madviseWillneed } from './madvise_willneed.js';
 import { folioIsolateLru, reclaimPages, type IsolatedFolio } from './vmscan.js';
+import { userfaultfdArmed } from './internal.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [

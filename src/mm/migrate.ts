@@ -21,7 +21,6 @@
 import { EAGAIN, EBUSY, EINVAL, ENOMEM, PAGE_SIZE } from './const.js';
 import type { Pfn, Vaddr } from './const.js';
 import { current } from './current.js';
-import { vmaPageProt } from './memory/fault.js';
 import { peekMappedFolio } from './memory/pgalloc.js';
 import type { MmStruct, Vma } from './mm_types.js';
 import { touchMapping } from './filemap.js';
@@ -49,6 +48,7 @@ import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioSwapOffset } from './swapfile.js';
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { vmaLookupUnlocked } from './vma_tree.js';
+import { vmaPageProt } from './internal.js';
 
 /** NR_MAX_MIGRATE_SYNC_RETRY: the passes of migrate_pages_sync()'s one-folio batch. */
 const NR_MAX_MIGRATE_SYNC_RETRY = 7;

@@ -3,13 +3,13 @@
  * machine (`Kernel`), address spaces (`MmStruct`), VMAs, files (`AddressSpace`) and CPUs.
  */
 import type { Config } from './config.js';
-import { LEVEL_PGD, NR_CPUS, type Vaddr } from './const.js';
+import { LEVEL_PGD, NR_CPUS, type Vaddr, PAGE_SIZE } from './const.js';
 import { PhysMem } from './page_alloc.js';
 import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { SwapInfo } from './swap_info.js';
 import { Tlb } from './tlb.js';
-import { FootprintRecorder } from './objects.js';
+import { FootprintRecorder, obj, OBJ } from './objects.js';
 import { VmaTree } from './vma_tree.js';
 import { XArray } from './xarray.js';
 import type { StepStack } from './where.js';
@@ -367,5 +367,15 @@ export class VmFault {
 
 /** linear_page_index(). */
 export function linearPageIndex(vma: Vma, address: number): number {
-  return (address - vma.start) / 4096 + vma.pgoff;
+  return (address - vma.start) / PAGE_SIZE + vma.pgoff;
+}
+
+/**
+ * mm_tlb_flush_pending() (include/linux/mm_types.h): another CPU may be inside an mmu_gather of
+ * this mm, its unhooked entries not yet flushed (a read the explorer must see: objects.ts
+ * flushPending).
+ */
+export function mmTlbFlushPending(mm: MmStruct): number {
+  mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), false);
+  return mm.tlbFlushPending;
 }

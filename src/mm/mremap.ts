@@ -15,7 +15,6 @@ import { slotOf, tidOf } from './pgtable.js';
 import { __splitHugePmd } from './huge_memory.js';
 import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
 import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, vmAreaInitFrom, type MmStruct } from './mm_types.js';
-import { userfaultfdArmed } from './userfaultfd.js';
 import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
@@ -39,6 +38,7 @@ import { current } from './current.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
 import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
+import { userfaultfdArmed } from './internal.js';
 
 /** include/uapi/linux/mman.h. */
 export const MREMAP_MAYMOVE = 1;

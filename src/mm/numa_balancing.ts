@@ -15,17 +15,34 @@
  */
 import { alignUp, EBUSY, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { vmaIsAccessible } from './arch/fault.js';
 import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE, type MmStruct, type Vma, type VmFault } from './mm_types.js';
-import { canChangePmdWritable, canChangePteWritable, changeProtection, MM_CP_PROT_NUMA, pteModify, vmaWantsManualPteWriteUpgrade } from './mprotect.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
-import { vmaPageProt } from './memory/fault.js';
 import { _PAGE_ACCESSED, _PAGE_RW, ptePfn, ptePresent, pteProtnone, pteSetFlags, pteSpecial, pteWrite, type Pte } from './pgtable_types.js';
-import { condResched, downReadTrylock, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, trylockContendedElsewhere, upRead, type KGen } from './primitives.js';
+import {
+  condResched,
+  downReadTrylock,
+  ptepGet,
+  ptepGetAndClear,
+  setPte,
+  spinLock,
+  spinUnlock,
+  trylockContendedElsewhere,
+  upRead,
+  type KGen,
+} from './primitives.js';
 import { pteUnmapUnlock } from './pgtable_generic.js';
 import { pmdLockptr } from './ptlock.js';
 import { touchFolio } from './swap.js';
 import { findVma } from './vma_tree.js';
+import { vmaIsAccessible, vmaPageProt } from './internal.js';
+import {
+  canChangePmdWritable,
+  canChangePteWritable,
+  changeProtection,
+  MM_CP_PROT_NUMA,
+  pteModify,
+  vmaWantsManualPteWriteUpgrade,
+} from './change_protection.js';
 
 /** sysctl_numa_balancing_scan_size: MiB of pages one task_numa_work() pass may update (default 256). */
 const SCAN_SIZE_MB = 256;

@@ -12,7 +12,7 @@ import { ModelBug } from './bug.js';
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { AddressSpace, Vma } from './mm_types.js';
-import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED } from './mm_types.js';
+import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED, AnonVma } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone, PVMW_SYNC } from './page_vma_mapped.js';
 import {
@@ -64,6 +64,7 @@ export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
     mem.setFlags(pfn + i, PG_anon_exclusive);
   }
 }
+
 /** folio_add_new_anon_rmap() with RMAP_LEVEL_PMD. */
 export function folioAddNewAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
@@ -72,6 +73,7 @@ export function folioAddNewAnonRmapPmd(head: Pfn): void {
   mem.entireMapcount[head]++;
   mem.setFlags(head, PG_anon_exclusive);
 }
+
 /**
  * folio_add_anon_rmap_pte(), or folio_add_new_anon_rmap() for a folio read from swap that was
  * never mapped (the model's swap-cache folios are anonymous and swap-backed from the read on):
@@ -83,17 +85,20 @@ export function folioAddAnonRmapPte(pfn: Pfn, exclusive: boolean): void {
   mem.mapcount[pfn]++;
   if (exclusive) mem.setFlags(pfn, PG_anon_exclusive);
 }
+
 /** folio_add_file_rmap_ptes(). */
 export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
   touchFolio(current.k.mem.folioHead(pfn), true);
   const mc = current.k.mem.mapcount;
   for (let i = 0; i < nr; i++) mc[pfn + i]++;
 }
+
 /** folio_add_file_rmap_pmd(). */
 export function folioAddFileRmapPmd(head: Pfn): void {
   touchFolio(head, true);
   current.k.mem.entireMapcount[head]++;
 }
+
 /**
  * folio_try_dup_anon_rmap_ptes() (fork): the pages become mapped once more, and no longer
  * exclusive to one mm (ClearPageAnonExclusive()). Never refuses: the model has no GUP pins
@@ -107,6 +112,7 @@ export function folioTryDupAnonRmapPtes(pfn: Pfn, nr: number): void {
     mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
 }
+
 /** folio_try_dup_anon_rmap_pmd(). */
 export function folioTryDupAnonRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
@@ -114,6 +120,7 @@ export function folioTryDupAnonRmapPmd(head: Pfn): void {
   mem.entireMapcount[head]++;
   mem.clearFlags(head, PG_anon_exclusive);
 }
+
 /** folio_remove_rmap_ptes(). */
 export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
   const mem = current.k.mem;
@@ -122,6 +129,7 @@ export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
     if (--mem.mapcount[pfn + i] === 0) mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
 }
+
 /** folio_remove_rmap_pmd(). */
 export function folioRemoveRmapPmd(head: Pfn): void {
   const mem = current.k.mem;
@@ -425,4 +433,10 @@ export function* tryToMigrateOne(head: Pfn, vma: Vma, address: Vaddr): KGen<bool
  */
 export function* tryToMigrate(head: Pfn, anonAt: { vma: Vma; address: Vaddr }): KGen<void> {
   yield* rmapWalk(head, anonAt, tryToMigrateOne, true);
+}
+
+/** __anon_vma_prepare(). */
+export function anonVmaPrepare(vma: Vma): void {
+  if (vma.anonVma) return;
+  vma.anonVma = new AnonVma(current.k.nextAnonVma++);
 }

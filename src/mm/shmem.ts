@@ -3,13 +3,24 @@
  * the file's page cache, allocating a zeroed folio for a hole (a PMD-size one when shmem THP is
  * allowed for the mapping and the aligned block fits the VMA).
  */
-import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn } from './const.js';
+import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn, alignUp } from './const.js';
 import { current } from './current.js';
-import { folioGetLockIfMapped, shmemAllocAndAdd, pageCacheLookup } from './filemap.js';
-import { shmemAllowsHuge, thpVmaSuitablePmd } from './huge_memory.js';
-import { VM_FAULT_LOCKED, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_UFFD_MINOR, VM_UFFD_MISSING, type AddressSpace, type VmFault } from './mm_types.js';
-import { handleUserfault } from './userfaultfd.js';
+import { folioGetLockIfMapped, pageCacheLookup, filemapAddFolio } from './filemap.js';
+import {
+  VM_FAULT_LOCKED,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_UFFD_MINOR,
+  VM_UFFD_MISSING,
+  type AddressSpace,
+  type VmFault,
+  type Vma,
+  VM_NOHUGEPAGE,
+  VM_HUGEPAGE,
+} from './mm_types.js';
 import type { KGen } from './primitives.js';
+import { thpVmaSuitablePmd, handleUserfault } from './internal.js';
+import { PT_SHMEM, PG_uptodate, PG_swapbacked } from './page_alloc.js';
 
 /** shmem_fault(). */
 export function* shmemFault(vmf: VmFault): KGen<number> {
@@ -56,4 +67,33 @@ function shmemFindOrAdd(vmf: VmFault, mapping: AddressSpace, index: number): num
 function rangeIsHole(mapping: AddressSpace, from: number, n: number): boolean {
   for (let i = from; i < from + n; i++) if (pageCacheLookup(mapping, i) !== 0) return false;
   return true;
+}
+
+/**
+ * shmem_allowable_huge_orders() → shmem_huge_global_enabled() for the PMD order (mm/shmem.c),
+ * given /sys/kernel/mm/transparent_hugepage/shmem_enabled (the per-size hugepages-2048kB knob is
+ * `inherit`, so anonymous shmem follows it too). `force` is MADV_COLLAPSE's shmem_huge_force.
+ * `within_size` asks that i_size reach the end of the aligned block holding `index`.
+ */
+export function shmemAllowsHuge(vma: Vma | null, force: boolean, mapping?: AddressSpace, index = 0): boolean {
+  const mode = current.k.cfg.shmemThp;
+  if (vma && vma.flags & VM_NOHUGEPAGE) return false; // vma_thp_disabled()
+  if (mode === 'deny') return false;
+  if (force || mode === 'force') return true;
+  if (mode === 'always') return true;
+  // shmem_get_orders_within_size(): round_up(index + 1, HPAGE_PMD_NR) <= i_size in pages
+  if (mode === 'within_size' && mapping && mapping.sizePages >= alignUp(index + 1, HPAGE_PMD_NR)) return true;
+  // within_size falls through to advise
+  if (mode === 'within_size' || mode === 'advise') return vma !== null && (vma.flags & VM_HUGEPAGE) !== 0;
+  return false;
+}
+
+/** Page-cache folio of a shmem file (shmem_alloc_folio() + filemap_add_folio()). */
+export function shmemAllocAndAdd(mapping: AddressSpace, index: number, order: number): Pfn {
+  const mem = current.k.mem;
+  const head = mem.allocPages(order, PT_SHMEM);
+  if (head < 0) return head;
+  mem.setFlags(head, PG_uptodate | PG_swapbacked);
+  filemapAddFolio(mapping, head, order ? alignDown(index, 1 << order) : index);
+  return head;
 }

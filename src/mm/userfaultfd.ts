@@ -23,15 +23,12 @@ import { addMmCounter, folioPutRefs, touchFolio } from './swap.js';
 import { guardOn } from './config.js';
 import { EAGAIN, EEXIST, EINVAL, ENOENT, ENOMEM, EPERM, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { vmaPageProt } from './memory/fault.js';
 import { mmFindPmd, pmdAlloc, pteAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
 import { mmapWriteUnlock, lockVmaUnderRcu } from './mmap_lock.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
-import { changeProtection, MM_CP_TRY_CHANGE_WRITABLE, MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE } from './mprotect.js';
 import {
   __VM_UFFD_FLAGS,
   MM_ANONPAGES,
-  VM_FAULT_SIGBUS,
   VM_MAYWRITE,
   VM_SHARED,
   VM_UFFD_MINOR,
@@ -59,28 +56,30 @@ import {
   pteSetFlags,
   pteSpecial,
 } from './pgtable_types.js';
-import { condResched, downRead, downWrite, flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, upRead, vmaRefcountIncNotZero, type KGen } from './primitives.js';
-import { folioAddNewAnonRmapPtes } from './rmap.js';
-import { anonVmaPrepare, vmaModifyFlags } from './vma.js';
+import {
+  condResched,
+  downRead,
+  downWrite,
+  flushTlbMmRange,
+  ptepGet,
+  ptepGetAndClear,
+  setPte,
+  spinLock,
+  spinUnlock,
+  upRead,
+  vmaRefcountIncNotZero,
+  type KGen,
+} from './primitives.js';
+import { folioAddNewAnonRmapPtes, anonVmaPrepare } from './rmap.js';
+import { vmaModifyFlags } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
+import { vmaPageProt, userfaultfdArmed } from './internal.js';
+import { changeProtection, MM_CP_TRY_CHANGE_WRITABLE, MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE } from './change_protection.js';
 
 /** The registration modes of `uffd_register` (UFFDIO_REGISTER_MODE_*, include/uapi/linux/userfaultfd.h). */
 export const UFFD_MODES = ['missing', 'wp', 'minor'] as const;
 export type UffdMode = (typeof UFFD_MODES)[number];
 const MODE_VM_FLAGS: Readonly<Record<UffdMode, number>> = { missing: VM_UFFD_MISSING, wp: VM_UFFD_WP, minor: VM_UFFD_MINOR };
-
-/** userfaultfd_armed() (include/linux/userfaultfd_k.h). */
-export function userfaultfdArmed(vma: Vma): boolean {
-  return (vma.flags & __VM_UFFD_FLAGS) !== 0;
-}
-
-/**
- * handle_userfault() (fs/userfaultfd.c): a fault the context must resolve. Every context of the
- * model has UFFD_FEATURE_SIGBUS, so this is the `goto out` with VM_FAULT_SIGBUS.
- */
-export function handleUserfault(): number {
-  return VM_FAULT_SIGBUS;
-}
 
 /** validate_range() and validate_unaligned_range() (fs/userfaultfd.c); mmap_min_addr is 4096 here. */
 function validateRange(start: Vaddr, len: number): number {

@@ -14,7 +14,7 @@ import { PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { obj, OBJ, semReadersObj } from './objects.js';
 import { splitHugePmdIfNeeded } from './huge_memory.js';
-import { AnonVma, VM_LOCKED_MASK, Vma, vmAreaInitFrom, type AddressSpace, type MmStruct } from './mm_types.js';
+import { VM_LOCKED_MASK, Vma, vmAreaInitFrom, type AddressSpace, type MmStruct } from './mm_types.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { downWrite, mtStore, upWrite, vmaMarkDetached, type KGen } from './primitives.js';
 import { assertTreeWrite, notInMm, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
@@ -95,12 +95,6 @@ export function unlinkFileVma(vma: Vma): void {
   if (!vma.file) return;
   const i = vma.file.iMmap.indexOf(vma);
   if (i >= 0) vma.file.iMmap.splice(i, 1);
-}
-
-/** __anon_vma_prepare(). */
-export function anonVmaPrepare(vma: Vma): void {
-  if (vma.anonVma) return;
-  vma.anonVma = new AnonVma(current.k.nextAnonVma++);
 }
 
 /**
@@ -200,4 +194,3 @@ export function* vmaModifyFlags(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr
   vma.flags = flags;
   return yield* vmaMergeNeighbours(mm, vma);
 }
-

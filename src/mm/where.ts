@@ -11,7 +11,7 @@
 export const MODEL_HELPERS: ReadonlySet<string> = new Set([
   'hwAccess', // arch/walk.ts: a user access as the CPU makes it (TLB, walk)
   'userAccessPath',
-  'vmaFault', // filemap.ts: the call through vma->vm_ops->fault
+  'vmaFault', // memory/fault.ts: the call through vma->vm_ops->fault
   'vmaMapPages', // and through vm_ops->map_pages
   'folioGetLockIfMapped', // filemap.ts: the faults' shared lock-then-recheck of folio->mapping
   'guardInstallWalk',

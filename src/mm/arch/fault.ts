@@ -15,8 +15,6 @@ import {
   VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
-  VM_EXEC,
-  VM_READ,
   VM_WRITE,
   type MmStruct,
   type Vma,
@@ -24,6 +22,7 @@ import {
 import { downRead, upRead, type KGen } from '../primitives.js';
 import { lockVmaUnderRcu } from '../mmap_lock.js';
 import { vmaLookup } from '../vma_tree.js';
+import { vmaIsAccessible } from '../internal.js';
 
 /** Outcome of a user access fault, as the process would see it. */
 export const FAULT_OK = 0;
@@ -39,11 +38,6 @@ export const FAULT_OOM = 3;
 function accessError(vma: Vma, write: boolean): boolean {
   if (write) return !(vma.flags & VM_WRITE);
   return !vmaIsAccessible(vma);
-}
-
-/** vma_is_accessible(). */
-export function vmaIsAccessible(vma: Vma): boolean {
-  return (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
 }
 
 function outcome(fault: number): number {

@@ -14,7 +14,6 @@ import {
 import {
   FAULT_FLAG_ORIG_PTE_VALID,
   FAULT_FLAG_UNSHARE,
-  FAULT_FLAG_VMA_LOCK,
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
   MM_SWAPENTS,
@@ -28,9 +27,7 @@ import {
   VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
-  VM_EXEC,
   VM_LOCKED,
-  VM_READ,
   VM_SHARED,
   VM_UFFD_MINOR,
   VM_UFFD_MISSING,
@@ -40,7 +37,7 @@ import {
   type Vma,
   faultMayMapZeroPage,
 } from '../mm_types.js';
-import { PG_dirty, PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
+import { PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -76,35 +73,18 @@ import {
   pteUnmap,
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
-import { downReadTrylock, faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, upRead, type KGen } from '../primitives.js';
+import { faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
 import { folioFreeSwap, folioSwapOffset, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
 import { swapinReadahead, swapUpdateReadahead } from '../swap_state.js';
-import { folioAddFileRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
+import { folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
-import { doSetPmd, vmaFault, vmaHasPageMkwrite, vmaMapPages } from '../filemap.js';
+import { doSetPmd, vmaHasPageMkwrite, vmaMapPages, filemapFault } from '../filemap.js';
 import { doPageMkwrite, faultDirtySharedPage, wpPageShared } from './mkwrite.js';
-import { handleUserfault } from '../userfaultfd.js';
 import { doHugePmdNumaPage, doNumaPage } from '../numa_balancing.js';
-import { vmaIsAccessible } from '../arch/fault.js';
-import { anonVmaPrepare } from '../vma.js';
 import { pgtableAlloc, pmdAlloc, pmdInstall, pteAlloc, pteFree, pudAlloc } from './pgalloc.js';
 import { migrationEntryWait } from '../migrate.js';
-
-/**
- * The protection bits of a new PTE (vm_get_page_prot(): private mappings start read-only; shared
- * writable ones without write-notify are writable). PROT_NONE: the model keeps _PAGE_PRESENT and
- * drops _PAGE_USER, where x86 sets _PAGE_PROTNONE instead of _PAGE_PRESENT; both are
- * pte_present() and fault on every user access (docs/model.md).
- */
-export function vmaPageProt(vma: Vma): number {
-  const writable = (vma.flags & VM_SHARED) !== 0 && (vma.flags & VM_WRITE) !== 0 && !vmaWantsWritenotify(vma);
-  const user = (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
-  return _PAGE_PRESENT | (user ? _PAGE_USER : 0) | (writable ? _PAGE_RW : 0);
-}
-/** vma_wants_writenotify(): shared file mappings with dirty accounting (not shmem) write-protect. */
-export function vmaWantsWritenotify(vma: Vma): boolean {
-  return (vma.flags & VM_SHARED) !== 0 && vma.file !== null && vma.file.kind === 'file';
-}
+import { handleUserfault, vmaIsAccessible, vmaPageProt, vmfAnonPrepare, setPteRange } from '../internal.js';
+import { shmemFault } from '../shmem.js';
 
 /** handle_mm_fault() → __handle_mm_fault(). */
 export function* handleMmFault(vma: Vma, address: Vaddr, flags: number): KGen<number> {
@@ -364,21 +344,6 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
   folioAddNewAnonRmapPtes(folio, 1);
   yield* setPte(vmf.pte, entry);
   yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
-  return 0;
-}
-
-/**
- * vmf_anon_prepare() (mm/memory.c, 6.18: __vmf_anon_prepare()): an anon_vma is needed. Under the
- * per-VMA lock, anon_vma_prepare() needs the mmap_lock too: a trylock, and RETRY (the fault runs
- * again under the mmap_lock) when a writer holds it.
- */
-export function* vmfAnonPrepare(vmf: VmFault): KGen<number> {
-  const vma = vmf.vma;
-  if (vma.anonVma) return 0;
-  const vmaLocked = (vmf.flags & FAULT_FLAG_VMA_LOCK) !== 0;
-  if (vmaLocked && !(yield* downReadTrylock(vma.mm.mmapLock))) return VM_FAULT_RETRY;
-  anonVmaPrepare(vma);
-  if (vmaLocked) yield* upRead(vma.mm.mmapLock);
   return 0;
 }
 
@@ -654,29 +619,9 @@ function* pteRangeNone(pte: number, nr: number): KGen<boolean> {
   return true;
 }
 
-/**
- * set_pte_range(): map nr pages of one folio starting at page pfn / address addr, taking the rmap
- * (and, for a COW page, the new anon rmap). The caller holds the PTE lock and accounts RSS.
- * For file pages it takes the per-PTE references beyond the one the caller already holds.
- */
-export function* setPteRange(vmf: VmFault, pfn: Pfn, nr: number, addr: Vaddr, ptep: number): KGen<void> {
-  const vma = vmf.vma;
-  const k = current.k;
-  const write = (vmf.flags & FAULT_FLAG_WRITE) !== 0;
-  const head = k.mem.folioHead(pfn);
-  let flags = vmaPageProt(vma) | _PAGE_ACCESSED;
-  if (write) {
-    flags |= _PAGE_DIRTY;
-    if (vma.flags & VM_WRITE) flags |= _PAGE_RW; // maybe_mkwrite()
-  } else if (flags & _PAGE_RW && k.mem.testFlags(head, PG_dirty)) {
-    flags |= _PAGE_DIRTY;
-  }
-  if (write && !(vma.flags & VM_SHARED)) {
-    if (nr !== 1) throw new ModelBug('COW of more than one page');
-    folioAddNewAnonRmapPtes(pfn, 1);
-  } else {
-    folioAddFileRmapPtes(pfn, nr);
-  }
-  void addr;
-  for (let i = 0; i < nr; i++) yield* setPte(ptep + i, mkPte((pfn + i) as Pfn, flags));
+/** ->fault(): filemap_fault() or shmem_fault(). */
+export function* vmaFault(vmf: VmFault): KGen<number> {
+  const mapping = vmf.vma.file!;
+  if (mapping.kind === 'shmem') return yield* shmemFault(vmf);
+  return yield* filemapFault(vmf);
 }

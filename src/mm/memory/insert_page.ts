@@ -24,8 +24,8 @@ import { _PAGE_ACCESSED, _PAGE_SPECIAL, mkPte, pteNone } from '../pgtable_types.
 import { ptepGet, setPte, type KGen } from '../primitives.js';
 import { folioAddFileRmapPtes } from '../rmap.js';
 import { addMmCounter, folioRefAdd, touchFolio } from '../swap.js';
-import { vmaPageProt } from './fault.js';
 import { pmdAlloc, pteAlloc, pudAlloc } from './pgalloc.js';
+import { vmaPageProt } from '../internal.js';
 
 /** walk_to_pmd(): the PMD slot for addr, allocating the upper tables; 0 when out of memory. */
 function* walkToPmd(mm: MmStruct, addr: Vaddr): KGen<number> {

@@ -18,31 +18,36 @@ import {
   pudIndex,
   type Pfn,
   type Vaddr,
+  PAGE_SHIFT,
 } from '../const.js';
 import { current } from '../current.js';
 import { obj, OBJ } from '../objects.js';
 import type { MmStruct } from '../mm_types.js';
-import { flushTlbFixPending } from '../mmu_gather.js';
 import { entryPtr, slotOf, T_FREED, T_LINKED, tidOf } from '../pgtable.js';
 import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, ptePfn, ptePresent, type Pmd } from '../pgtable_types.js';
-import { ptepGet, setPte, spinLock, spinUnlock, type KGen } from '../primitives.js';
+import { ptepGet, setPte, spinLock, spinUnlock, type KGen, flushTlbMmRange } from '../primitives.js';
 import { mmLockHandle, pmdLockptr } from '../ptlock.js';
+import { mmTlbFlushPending } from '../mm_types.js';
 
 /** pgd_offset() (P4D folded: the PGD slot is also the P4D slot). */
 export function pgdOffset(mm: MmStruct, addr: Vaddr): number {
   return entryPtr(mm.pgd, pgdIndex(addr));
 }
+
 /** The table an upper-level entry value points to (pud_pgtable(), pmd_pgtable(), ...). */
 export function tableOf(entry: number): number {
   return current.k.pt.tidOfPfn(pmdPfn(entry));
 }
+
 /** pud_offset(p4d_value, addr) given the value of the P4D (= PGD) entry. */
 export function pudOffset(p4dval: number, addr: Vaddr): number {
   return entryPtr(tableOf(p4dval), pudIndex(addr));
 }
+
 export function pmdOffset(pudval: number, addr: Vaddr): number {
   return entryPtr(tableOf(pudval), pmdIndex(addr));
 }
+
 /** pte_offset of a PMD *value* that is a table: the entry pointer for addr. */
 export function pteOffset(pmdval: Pmd, addr: Vaddr): number {
   return entryPtr(tableOf(pmdval), pteIndex(addr));
@@ -52,6 +57,7 @@ export function pteOffset(pmdval: Pmd, addr: Vaddr): number {
 export function mmIncNrPtes(mm: MmStruct): void {
   mm.pgtablesBytes += 4096;
 }
+
 export function mmDecNrPtes(mm: MmStruct): void {
   mm.pgtablesBytes -= 4096;
 }
@@ -61,6 +67,7 @@ export function pgtableAlloc(mm: MmStruct, level: number, addr: Vaddr): number {
   const span = level === LEVEL_PTE ? PMD_SIZE : level === LEVEL_PMD ? PUD_SIZE : PGDIR_SIZE;
   return current.k.pt.alloc(level, mm.id, alignDown(addr, span));
 }
+
 /** pte_free() of a table that was never made visible: immediate, always safe (docs/kernel-rules.md, "Table freeing"). */
 export function pteFree(tid: number): void {
   current.k.pt.free(tid);
@@ -190,4 +197,17 @@ export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {
   const pmd = pt.tidOfPfn(pmdPfn(pudv));
   if (!pmd || pt.state[pmd] === T_FREED) return 0;
   return entryPtr(pmd, pmdIndex(addr));
+}
+
+/**
+ * The remedy proposed for race R8 and not merged ("mm: fix missing TLB flushing", RFC of
+ * 2024-08-15, Message-ID 20240815120715.14516-1-zhengqi.arch@bytedance.com; config
+ * fault_flush_pending): a fault about to make a PTE table or a huge PMD reachable in a block while
+ * the mm has a TLB flush pending flushes the block first, so that no CPU keeps translations from
+ * before the zap beside the new ones.
+ */
+export function* flushTlbFixPending(mm: MmStruct, haddr: Vaddr): KGen<void> {
+  if (!current.k.cfg.faultFlushPending || mmTlbFlushPending(mm) === 0) return;
+  current.k.stats.faultPendingFlushes++;
+  yield* flushTlbMmRange(mm, haddr, haddr + PMD_SIZE, PAGE_SHIFT, false);
 }

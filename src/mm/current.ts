@@ -14,7 +14,24 @@ export const current = {
   cpu: undefined as unknown as Cpu,
 };
 
+/** The one way to set `current`: run this CPU's steps on this kernel. */
 export function setCurrent(k: Kernel, cpu: number): void {
   current.k = k;
   current.cpu = k.cpus[cpu];
+}
+
+/**
+ * Run fn with `current` set to kernel k (on the CPU already current when k is the current kernel,
+ * else CPU 0), and put back what was current before: for readers of a kernel's state, such as the
+ * invariant checks, that may be called from inside another driver's step.
+ */
+export function withCurrent<T>(k: Kernel, fn: () => T): T {
+  const { k: savedK, cpu: savedCpu } = current;
+  setCurrent(k, savedK === k && savedCpu ? savedCpu.id : 0);
+  try {
+    return fn();
+  } finally {
+    current.k = savedK;
+    current.cpu = savedCpu;
+  }
 }

@@ -7,7 +7,7 @@
  * runs, not for the replay hot path.
  */
 import { PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, type Pfn } from './const.js';
-import { current } from './current.js';
+import { withCurrent } from './current.js';
 import type { Kernel, MmStruct, RwSem } from './mm_types.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS } from './mm_types.js';
 import { PT_ANON, PT_FREE, PT_KERNEL, PT_PAGETABLE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
@@ -109,8 +109,8 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
       });
     });
   });
-  if (mm.pgtablesBytes !== tables * 4096) {
-    fail('pgtables-bytes', `mm ${mm.name}: pgtables_bytes ${mm.pgtablesBytes} but ${tables} tables (${tables * 4096} bytes) are linked or deposited`);
+  if (mm.pgtablesBytes !== tables * PAGE_SIZE) {
+    fail('pgtables-bytes', `mm ${mm.name}: pgtables_bytes ${mm.pgtablesBytes} but ${tables} tables (${tables * PAGE_SIZE} bytes) are linked or deposited`);
   }
   for (const [i, name] of [[MM_ANONPAGES, 'anon'], [MM_FILEPAGES, 'file'], [MM_SHMEMPAGES, 'shmem'], [MM_SWAPENTS, 'swap']] as const) {
     if (mm.rss[i] !== rss[i]) fail('rss-counters', `mm ${mm.name}: ${name} RSS counter ${mm.rss[i]} but ${rss[i]} ${i === MM_SWAPENTS ? 'swap entries' : 'pages mapped'}`);
@@ -128,18 +128,14 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
     if (out.length < 50) out.push({ invariant, message });
   };
   const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map() };
-  const saved = current.k;
-  current.k = k;
-  try {
+  withCurrent(k, () => {
     for (const mm of k.mms) if (!mm.exited) walkMm(k, mm, census, fail);
     checkMapcounts(k, census, fail);
     checkTlbs(k, fail);
     checkTableStates(k, census, fail);
     checkSwapCounts(k, census, fail);
     checkQuiescent(k, fail);
-  } finally {
-    current.k = saved;
-  }
+  });
   return out;
 }
 

@@ -10,7 +10,7 @@
  * an IPI's targets all have interrupts on, and so on. `complete()` drives one path alone on the
  * current CPU; a step that can never become enabled there is a deadlock.
  */
-import { Violation } from './bug.js';
+import { ModelBug, Violation } from './bug.js';
 import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
@@ -83,6 +83,10 @@ export function complete<T>(g: KGen<T>): T {
  * step runs in (src/mm/where.ts); otherwise this costs one property read.
  */
 function at<S extends Step>(s: S): S {
+  // A step acts on the kernel `current` names (setCurrent(), src/mm/current.ts): a driver that
+  // stepped one kernel's path with another kernel current would mix the two kernels' state.
+  const mm = 'mm' in s ? s.mm : 'vma' in s ? s.vma.mm : undefined;
+  if (mm && mm.kernel !== current.k) throw new ModelBug(`step ${s.op} on mm ${mm.name} of another kernel than the current one`);
   const stacks = current.k.stepStacks;
   if (stacks) stacks[current.cpu.id] = captureStack(at);
   return s;

@@ -25,8 +25,8 @@ import { mmapWriteUnlock } from './mmap_lock.js';
 import { PG_referenced } from './page_alloc.js';
 import { ACTION_AGAIN, walkPageRange, type MmWalk, type MmWalkOps } from './pagewalk.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_ACCESSED, pmdPfn, pmdPresent, pteClearFlags, ptePfn, ptePresent, pteSpecial, pteYoung } from './pgtable_types.js';
-import { condResched, downWrite, ptepGet, setPte, spinUnlock, type KGen } from './primitives.js';
+import { pmdPfn, pmdPresent, ptePfn, ptePresent, pteSpecial, pteYoung } from './pgtable_types.js';
+import { condResched, downWrite, ptepGet, spinUnlock, type KGen, ptepTestAndClearYoung } from './primitives.js';
 
 /** enum clear_refs_types. */
 export const CLEAR_REFS_ALL = 1;
@@ -72,7 +72,7 @@ function* clearRefsPteRange(pmdp: number, addr: Vaddr, end: Vaddr, walk: MmWalk<
     const v = yield* ptepGet(pmdp);
     if (pmdPresent(v)) {
       // Clear accessed and referenced bits.
-      if (pteYoung(v)) yield* setPte(pmdp, pteClearFlags(v, _PAGE_ACCESSED)); // pmdp_test_and_clear_young()
+      if (pteYoung(v)) yield* ptepTestAndClearYoung(pmdp); // pmdp_test_and_clear_young()
       mem.clearFlags(mem.folioHead(pmdPfn(v)), PG_referenced); // folio_clear_referenced()
     }
     yield* spinUnlock(ptl); // out:
@@ -88,7 +88,7 @@ function* clearRefsPteRange(pmdp: number, addr: Vaddr, end: Vaddr, walk: MmWalk<
     const ptent = yield* ptepGet(pte);
     if (!ptePresent(ptent) || pteSpecial(ptent)) continue; // vm_normal_folio(): none for the zero page
     // Clear accessed and referenced bits: ptep_test_and_clear_young(), under the PTE lock.
-    if (pteYoung(ptent)) yield* setPte(pte, pteClearFlags(ptent, _PAGE_ACCESSED));
+    if (pteYoung(ptent)) yield* ptepTestAndClearYoung(pte);
     mem.clearFlags(mem.folioHead(ptePfn(ptent)), PG_referenced); // folio_clear_referenced()
   }
   yield* pteUnmapUnlock(start, out.ptl);

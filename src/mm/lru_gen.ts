@@ -25,8 +25,25 @@ import { current } from './current.js';
 import { mmFindPmd } from './memory/pgalloc.js';
 import type { MmStruct } from './mm_types.js';
 import { PteMapOut, pteOffsetMapRwNolock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { _PAGE_ACCESSED, pmdPresent, pmdTransHuge, pteClearFlags, ptePfn, ptePresent, pteSpecial, pteYoung, type Pmd, type Pte } from './pgtable_types.js';
-import { downReadTrylock, ptepGet, setPte, spinTrylock, trylockContendedElsewhere, upRead, type KGen } from './primitives.js';
+import {
+  pmdPresent,
+  pmdTransHuge,
+  ptePfn,
+  ptePresent,
+  pteSpecial,
+  pteYoung,
+  type Pmd,
+  type Pte,
+} from './pgtable_types.js';
+import {
+  downReadTrylock,
+  ptepGet,
+  spinTrylock,
+  trylockContendedElsewhere,
+  upRead,
+  type KGen,
+  ptepTestAndClearYoung,
+} from './primitives.js';
 import { pteLockptr } from './ptlock.js';
 
 /** What one walk did, for the task's result: young bits cleared, tables skipped for a busy lock. */
@@ -115,8 +132,7 @@ function* clearYoung(start: Vaddr, end: Vaddr, pte: number, walk: LruGenWalk): K
     const ptent = yield* ptepGet(p);
     if (getPtePfn(ptent) < 0) continue;
     // ptep_clear_young_notify() → ptep_test_and_clear_young(): the young bit, under the PTE lock.
-    if (!pteYoung(ptent)) continue;
-    yield* setPte(p, pteClearFlags(ptent, _PAGE_ACCESSED));
+    if (!pteYoung(ptent) || !(yield* ptepTestAndClearYoung(p))) continue;
     walk.young++;
   }
 }

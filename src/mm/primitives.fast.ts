@@ -7,7 +7,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
-import { _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
+import { _PAGE_ACCESSED, _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 
@@ -36,6 +36,13 @@ export function ptepSetWrprotect(ptep: number): void {
   const pt = current.k.pt;
   const v = pt.get(ptep);
   if (v & _PAGE_RW) pt.set(ptep, v - _PAGE_RW);
+}
+export function ptepTestAndClearYoung(ptep: number): boolean {
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  if (!(v & _PAGE_ACCESSED)) return false;
+  pt.set(ptep, v - _PAGE_ACCESSED);
+  return true;
 }
 export function pteScanNone(ptep: number, max: number): number {
   return current.k.pt.scanNone(ptep, max);

@@ -15,7 +15,7 @@ import { checkBreakBeforeMake } from './arch/tlb_conflict.js';
 import { current } from './current.js';
 import type { MmStruct, RwSem, Vma } from './mm_types.js';
 import type { LockHandle } from './ptlock.js';
-import { _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
+import { _PAGE_ACCESSED, _PAGE_RW, isSwapEntryPte, isSwapPte } from './pgtable_types.js';
 import { callRcu } from './rcu.js';
 import * as S from './sync.js';
 import { captureStack } from './where.js';
@@ -151,6 +151,20 @@ export function* ptepSetWrprotect(ptep: number): KGen<void> {
   const pt = current.k.pt;
   const v = pt.get(ptep);
   if (v & _PAGE_RW) pt.set(ptep, v - _PAGE_RW);
+}
+
+/**
+ * ptep_test_and_clear_young() / pmdp_test_and_clear_young() (arch/x86/mm/pgtable.c):
+ * test_and_clear_bit(_PAGE_BIT_ACCESSED), one atomic read-modify-write, so a dirty bit the
+ * hardware walker sets meanwhile (arch/walk.ts) is not lost. Returns whether the entry was young.
+ */
+export function* ptepTestAndClearYoung(ptep: number): KGen<boolean> {
+  yield at({ op: 'xchg', ptr: ptep });
+  const pt = current.k.pt;
+  const v = pt.get(ptep);
+  if (!(v & _PAGE_ACCESSED)) return false;
+  pt.set(ptep, v - _PAGE_ACCESSED);
+  return true;
 }
 
 // ---- spinlocks (include/linux/spinlock.h) -----------------------------------------------------

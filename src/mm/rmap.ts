@@ -16,7 +16,6 @@ import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED, AnonVma } from './mm_t
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone, PVMW_SYNC } from './page_vma_mapped.js';
 import {
-  _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
@@ -36,7 +35,7 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pgtable_types.js';
-import { downRead, downReadTrylock, flushTlbMmRange, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, upRead, type KGen } from './primitives.js';
+import { downRead, downReadTrylock, flushTlbMmRange, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, upRead, type KGen, ptepTestAndClearYoung } from './primitives.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
@@ -279,8 +278,7 @@ function* folioReferencedOne(pra: FolioReferencedArg, head: Pfn, vma: Vma, addre
 function* ptepClearFlushYoung(ptep: number): KGen<boolean> {
   const pte = yield* ptepGet(ptep);
   if (!pteYoung(pte)) return false;
-  yield* setPte(ptep, pteClearFlags(pte, _PAGE_ACCESSED));
-  return true;
+  return yield* ptepTestAndClearYoung(ptep);
 }
 
 /**

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Kernel, MmStruct } from '../../src/mm/mm_types.js';
 import { PG_referenced } from '../../src/mm/page_alloc.js';
-import { ptePfn, pteYoung } from '../../src/mm/pgtable_types.js';
+import { _PAGE_DIRTY, ptePfn, pteYoung } from '../../src/mm/pgtable_types.js';
+import { clearRefsWrite } from '../../src/mm/clear_refs.js';
+import { setCurrent } from '../../src/mm/current.js';
 import { FIRST_MAP_ADDR, GEN_API, K, lines, pteAt, scenario } from '../support/scenario.js';
 
 const api = GEN_API;
@@ -51,6 +53,27 @@ describe('clear_refs', () => {
     api.sysClearRefs(k, mm, 1);
     expect(api.sysTouch(k, mm, a, true)).toBe(api.FAULT_OK);
     expect(young(k, mm, a)).toBe(false); // as measured: smaps Referenced stays 0
+  });
+
+  it('clears the young bit with one atomic step: a dirty bit the hardware sets between the read and the clear stays', () => {
+    const { k, mm, b } = setup();
+    const before = pteAt(k, mm, b);
+    expect([pteYoung(before), (before & _PAGE_DIRTY) !== 0]).toEqual([true, false]);
+    setCurrent(k, 0);
+    const walk = clearRefsWrite(mm, 3);
+    let dirtied = 0;
+    for (let r = walk.next(); !r.done; r = walk.next()) {
+      const step = r.value as { op: string; ptr?: number };
+      // The step that clears B's first entry is about to run: a write by another CPU's hardware
+      // walker sets the dirty bit first (one step of its own, arch/walk.ts).
+      if ((step.op === 'xchg' || step.op === 'st') && step.ptr !== undefined && k.pt.get(step.ptr) === before) {
+        k.pt.set(step.ptr, before | _PAGE_DIRTY);
+        dirtied++;
+      }
+    }
+    expect(dirtied).toBe(1);
+    const after = pteAt(k, mm, b);
+    expect([pteYoung(after), (after & _PAGE_DIRTY) !== 0]).toEqual([false, true]);
   });
 
   it('returns EINVAL for a type outside 1..5 and refuses soft-dirty (4), which the model does not keep', () => {

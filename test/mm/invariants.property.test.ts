@@ -260,7 +260,7 @@ function buildScript(plan: Plan): string {
             break;
           case 'free':
             // MADV_FREE: anonymous VMAs only. On VM_LOCKED the kernel says EINVAL, which the model
-            // does not (reported; see reclaim.test.ts): not generated.
+            // does not (reported; see pt_reclaim.test.ts): not generated.
             if (!anonPrivate) e = 'EINVAL';
             else if (any(LOCKED)) continue;
             break;

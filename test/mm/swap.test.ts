@@ -3,7 +3,7 @@
  * (zap_nonpresent_ptes() → free_swap_and_cache_nr()), do_swap_page() reading them back, and what
  * PT reclaim makes of a table holding them.
  *
- * Units as in reclaim.test.ts: 4 kB of VmSwap per swap entry (MM_SWAPENTS), 4 kB of VmPTE per
+ * Units as in pt_reclaim.test.ts: 4 kB of VmSwap per swap entry (MM_SWAPENTS), 4 kB of VmPTE per
  * table. The figures are the rules' and were measured on the live 6.18 kernel with a 64 MiB swap
  * file (docs/fidelity.md, "Swap"): MADV_PAGEOUT of 8 MiB of written private anonymous memory gives
  * VmSwap 8192 kB and keeps the 4 PTE tables; a whole-range MADV_DONTNEED frees the entries and the

@@ -10,10 +10,10 @@
  * (/proc/meminfo PageTables) only after the TLB flush and an RCU grace period.
  */
 import { describe, expect, it } from 'vitest';
-import * as api from '../../src/mm/api.js';
-import { doMadvise } from '../../src/mm/madvise.js';
-import { stepEnabled, type KGen } from '../../src/mm/primitives.js';
-import { lines, PAGES_PER_BLOCK, scenario, SLOT_KB, TABLE_KB } from '../support/scenario.js';
+import * as api from '../../../src/mm/api.js';
+import { doMadvise } from '../../../src/mm/madvise.js';
+import { stepEnabled, type KGen } from '../../../src/mm/primitives.js';
+import { lines, PAGES_PER_BLOCK, scenario, SLOT_KB, TABLE_KB } from '../../support/scenario.js';
 
 // ---- the page batch, from the kernel's own numbers (include/asm-generic/tlb.h, mm/mmu_gather.c) ----
 /** MMU_GATHER_BUNDLE: the batch embedded in struct mmu_gather on the stack. */

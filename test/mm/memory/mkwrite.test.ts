@@ -5,8 +5,8 @@
  * the scenario system, so that a whole-block MADV_DONTNEED can reclaim the table in the window.
  */
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/scenarios/format.js';
-import { scenarioSystem } from '../../src/scenarios/system.js';
+import { parseScenario } from '../../../src/scenarios/format.js';
+import { scenarioSystem } from '../../../src/scenarios/system.js';
 
 function instance() {
   const text = [

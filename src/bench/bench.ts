@@ -8,6 +8,7 @@ import * as api from '../mm-fast/api.js';
 import { placementAddress } from '../script/ast.js';
 import { buildRunner, kernelOracleAvailable } from '../oracle/kernel.js';
 import { coverLetterRun } from '../workloads/cover_letter.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
 /**
  * ns per 4 KiB page of each phase. `touch` faults a fresh mapping in; `retouch` faults the same
@@ -37,7 +38,7 @@ export interface BenchResults {
 }
 
 const GiB = 2 ** 30;
-const PAGES_PER_GIB = GiB / 4096;
+const PAGES_PER_GIB = GiB / PAGE_SIZE;
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,14 +59,14 @@ export function modelDense(gib: number): PhaseTimes {
   if (api.sysMmap(k, mm, { addr: base, len, shared: false, file: null, pgoff: 0, name: 'A' }) < 0) throw new Error('mmap failed');
   const pages = gib * PAGES_PER_GIB;
   let t = now();
-  api.sysTouchRange(k, mm, base, base + len, 4096, true);
+  api.sysTouchRange(k, mm, base, base + len, PAGE_SIZE, true);
   const touch = ((now() - t) * 1e6) / pages;
   t = now();
   api.sysMadvise(k, mm, base, len, 'dontneed');
   api.quiesce(k);
   const dontneed = ((now() - t) * 1e6) / pages;
   t = now();
-  api.sysTouchRange(k, mm, base, base + len, 4096, true);
+  api.sysTouchRange(k, mm, base, base + len, PAGE_SIZE, true);
   const retouch = ((now() - t) * 1e6) / pages;
   t = now();
   api.sysMunmap(k, mm, base, len);
@@ -105,7 +106,7 @@ export function modelMemory(gib: number): BenchResults['memory'] {
   const mm = api.createProcess(k, 'mem');
   const base = placementAddress(0);
   api.sysMmap(k, mm, { addr: base, len: gib * GiB, shared: false, file: null, pgoff: 0, name: 'A' });
-  api.sysTouchRange(k, mm, base, base + gib * GiB, 4096, true);
+  api.sysTouchRange(k, mm, base, base + gib * GiB, PAGE_SIZE, true);
   const mem = k.mem;
   const perFrame = 1 + 2 + 1 + 4 + 4 + 4 + 4 + 4 + 2; // type flags order refcount mapcount entire mapping index gen
   const modelBytes = mem.top * perFrame + k.pt.bytesInUse();

@@ -16,6 +16,7 @@ import { TASK_KINDS } from '../scenarios/tasks.js';
 import { GUARD_NAMES } from '../mm/config.js';
 import { GENERATORS } from '../workloads/generators/index.js';
 import { POLICIES } from '../workloads/policies/index.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
 export const FAMILIES = ['scripts', 'scenarios', 'tokens', 'options', 'traces', 'documents'] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -46,7 +47,6 @@ const hostileWord: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 70n }).map(String) },
 );
 
-const PAGE = 4096;
 const parseUnit = (s: string): number => {
   const m = /^(0x[0-9a-f]+|[0-9]+)([KMGT]?)$/i.exec(s);
   if (!m) return 0;
@@ -140,35 +140,35 @@ const mapLine = (m: string, files: readonly { name: string; kind: string; size: 
     )
     .map(([anonSize, kind, at, prot, flag, e]) => {
       // A file mapping fits its file (mostly: a 3K file is mapped past its end in whole pages).
-      const fileRoom = typeof kind === 'string' ? 0 : Math.max(PAGE, Math.ceil(parseUnit(kind[0].size) / PAGE) * PAGE - parseUnit(kind[1]));
+      const fileRoom = typeof kind === 'string' ? 0 : Math.max(PAGE_SIZE, Math.ceil(parseUnit(kind[0].size) / PAGE_SIZE) * PAGE_SIZE - parseUnit(kind[1]));
       const size = typeof kind === 'string' ? anonSize : parseUnit(anonSize) <= fileRoom ? anonSize : String(fileRoom);
       const head = typeof kind === 'string' ? `${kind} ${size}` : `${kind[0].kind === 'memfd' ? 'shmem' : 'file'} ${kind[0].name} ${kind[1]} ${size} ${kind[2]}`;
       const lock = flag === 'locked' && parseUnit(size) > 8 * 2 ** 20 ? null : flag;
-      return { text: `map ${m} ${head}${at ? ` at=${at}` : ''}${prot ? ` prot=${prot}` : ''}${lock ? ` ${lock}` : ''}${e}`, plan: { name: m, size }, work: lock === 'locked' ? parseUnit(size) / PAGE : 0 };
+      return { text: `map ${m} ${head}${at ? ` at=${at}` : ''}${prot ? ` prot=${prot}` : ''}${lock ? ` ${lock}` : ''}${e}`, plan: { name: m, size }, work: lock === 'locked' ? parseUnit(size) / PAGE_SIZE : 0 };
     });
 
 /** An offset and length inside a mapping of `size`, a few MiB of dense work at most. */
 const rangeIn = (size: string): fc.Arbitrary<[string, string]> => {
-  const n = Math.max(parseUnit(size), PAGE);
+  const n = Math.max(parseUnit(size), PAGE_SIZE);
   const offs = SMALL.filter((x) => parseUnit(x) < n);
-  return pick(offs.length ? offs : ['0']).chain((o) => pick(SMALL.filter((x) => x !== '0' && parseUnit(o) + parseUnit(x) <= n).concat(n - parseUnit(o) >= PAGE ? [] : ['4K'])).map((l) => [o, l] as [string, string]));
+  return pick(offs.length ? offs : ['0']).chain((o) => pick(SMALL.filter((x) => x !== '0' && parseUnit(o) + parseUnit(x) <= n).concat(n - parseUnit(o) >= PAGE_SIZE ? [] : ['4K'])).map((l) => [o, l] as [string, string]));
 };
 
 /** One valid-looking op on one of the script's mappings, with its modelled work in pages. */
 const opOn = (maps: readonly MapPlan[]): fc.Arbitrary<{ text: string; work: number }> =>
   pick(maps).chain(({ name: m, size }) =>
     fc.oneof(
-      { weight: 5, arbitrary: fc.tuple(rangeIn(size), pick(['read', 'write']), rarely(pick(['8K', '2M', '1G']), 4), errOpt).map(([[o, l], rw, every, e]) => ({ text: `touch ${m} ${o} ${l} ${rw}${every ? ` every=${every}` : ''}${e}`, work: parseUnit(l) / PAGE })) },
+      { weight: 5, arbitrary: fc.tuple(rangeIn(size), pick(['read', 'write']), rarely(pick(['8K', '2M', '1G']), 4), errOpt).map(([[o, l], rw, every, e]) => ({ text: `touch ${m} ${o} ${l} ${rw}${every ? ` every=${every}` : ''}${e}`, work: parseUnit(l) / PAGE_SIZE })) },
       // A sparse touch of a whole huge mapping: a few accesses.
       { weight: parseUnit(size) >= 2 ** 40 ? 2 : 0, arbitrary: pick(['write', 'read']).map((rw) => ({ text: `touch ${m} 0 ${size} ${rw} every=1G`, work: parseUnit(size) / 2 ** 30 })) },
       {
         weight: 5,
-        arbitrary: fc.tuple(rangeIn(size), pick(ADVICES), errOpt).map(([[o, l], a, e]) => ({ text: `madvise ${m} ${o} ${l} ${a}${e}`, work: parseUnit(l) / PAGE })),
+        arbitrary: fc.tuple(rangeIn(size), pick(ADVICES), errOpt).map(([[o, l], a, e]) => ({ text: `madvise ${m} ${o} ${l} ${a}${e}`, work: parseUnit(l) / PAGE_SIZE })),
       },
       // Advice over a whole huge mapping, of the kinds that cost by what is mapped there, not by the
       // range (population and guard markers fill every page table of the range: dense work).
       { weight: parseUnit(size) >= 2 ** 30 ? 2 : 0, arbitrary: pick(ADVICES.filter((a) => !/populate|guard_install/.test(a))).map((a) => ({ text: `madvise ${m} 0 ${size} ${a}`, work: parseUnit(size) / 2 ** 21 })) },
-      { weight: 2, arbitrary: fc.tuple(pick(['unmap', 'munlock', 'mlock']), rangeIn(size), errOpt).map(([k, [o, l], e]) => ({ text: `${k} ${m} ${o} ${l}${e}`, work: parseUnit(l) / PAGE })) },
+      { weight: 2, arbitrary: fc.tuple(pick(['unmap', 'munlock', 'mlock']), rangeIn(size), errOpt).map(([k, [o, l], e]) => ({ text: `${k} ${m} ${o} ${l}${e}`, work: parseUnit(l) / PAGE_SIZE })) },
       { weight: 2, arbitrary: fc.tuple(rangeIn(size), pick(PROTS.slice(0, 6)), errOpt).map(([[o, l], p, e]) => ({ text: `mprotect ${m} ${o} ${l} ${p}${e}`, work: 0 })) },
       {
         weight: 2,
@@ -177,7 +177,7 @@ const opOn = (maps: readonly MapPlan[]): fc.Arbitrary<{ text: string; work: numb
           work: 0,
         })),
       },
-      { weight: 2, arbitrary: fc.tuple(name('s', 3), rarely(rangeIn(size), 2)).map(([s, r]) => ({ text: `snapshot ${s}${r ? ` ${m} ${r[0]} ${r[1]}` : ''}`, work: r ? parseUnit(r[1]) / PAGE : 0 })) },
+      { weight: 2, arbitrary: fc.tuple(name('s', 3), rarely(rangeIn(size), 2)).map(([s, r]) => ({ text: `snapshot ${s}${r ? ` ${m} ${r[0]} ${r[1]}` : ''}`, work: r ? parseUnit(r[1]) / PAGE_SIZE : 0 })) },
       // The pagemap of a whole huge mapping: walked by table, so it costs what is mapped there
       // (a per-page walk of 4 TiB ran out of memory).
       { weight: parseUnit(size) >= 2 ** 30 ? 1 : 0, arbitrary: name('s', 3).map((s) => ({ text: `snapshot ${s} ${m} 0 ${size}`, work: parseUnit(size) / 2 ** 21 })) },
@@ -207,7 +207,7 @@ function unlockedGrowth(maps: readonly string[], ops: readonly { text: string; w
     const w = o.text.split(' ');
     if (w[0] !== 'mremap' || !locked.has(w[1]) || parseUnit(w[4] ?? '') <= 8 * 2 ** 20) return o;
     w[4] = '4M';
-    return { text: w.join(' '), work: o.work + 2 ** 20 / PAGE };
+    return { text: w.join(' '), work: o.work + 2 ** 20 / PAGE_SIZE };
   });
 }
 
@@ -417,15 +417,15 @@ const badRecord: fc.Arbitrary<{ text: string; work: number }> = fc
 /** The events of a trace over its mappings (slot i at T_BASE + i × 256 MiB, `len` bytes), dense work kept small. */
 const traceEvent = (maps: readonly { addr: number; len: number }[]): fc.Arbitrary<{ text: string; work: number }> =>
   fc.tuple(pick(maps), fc.nat(), fc.nat()).chain(([m, x, y]) => {
-    const pages = Math.max(1, m.len / PAGE);
+    const pages = Math.max(1, m.len / PAGE_SIZE);
     const p0 = x % pages;
     const n = 1 + (y % Math.min(pages - p0, 1024));
-    const a = hex(m.addr + p0 * PAGE);
-    const l = hex(n * PAGE);
+    const a = hex(m.addr + p0 * PAGE_SIZE);
+    const l = hex(n * PAGE_SIZE);
     return fc.oneof(
-      { weight: 6, arbitrary: pick(['read', 'write', 'exec']).map((acc) => ({ text: `fault ${hex(m.addr + p0 * PAGE + (y % PAGE))} ${acc}`, work: 1 })) },
+      { weight: 6, arbitrary: pick(['read', 'write', 'exec']).map((acc) => ({ text: `fault ${hex(m.addr + p0 * PAGE_SIZE + (y % PAGE_SIZE))} ${acc}`, work: 1 })) },
       { weight: 4, arbitrary: fc.tuple(pick(['read', 'write']), pick(['', ' every=8192', ' every=1', ' every=6144'])).map(([rw, ev]) => ({ text: `touch ${a} ${l} ${rw}${ev}`, work: n })) },
-      { weight: 1, arbitrary: fc.boolean().map((w) => ({ text: `present ${a} ${hex(m.addr + (p0 + n) * PAGE)}${w ? ' write' : ''}`, work: n })) },
+      { weight: 1, arbitrary: fc.boolean().map((w) => ({ text: `present ${a} ${hex(m.addr + (p0 + n) * PAGE_SIZE)}${w ? ' write' : ''}`, work: n })) },
       { weight: 2, arbitrary: pick(['dontneed', 'free', 'hugepage', 'nohugepage', 'collapse', 'guard_install', 'guard_remove', 'populate_read', 'advice=12']).map((adv) => ({ text: `madvise ${a} ${l} ${adv.startsWith('advice') ? '' : adv}${adv.startsWith('advice') ? adv : ''}`.replace('  ', ' '), work: adv.startsWith('populate') ? n : 0 })) },
       { weight: 1, arbitrary: pick(['r--', 'rw-', '---']).map((p) => ({ text: `mprotect ${a} ${l} ${p}`, work: 0 })) },
       { weight: 1, arbitrary: fc.constant({ text: `munmap ${a} ${l}`, work: 0 }) },
@@ -452,7 +452,7 @@ const traceText: fc.Arbitrary<{ text: string; work: number }> = fc
     });
     return fc.array(fc.oneof({ weight: 30, arbitrary: traceEvent(maps) }, { weight: 1, arbitrary: badRecord }), { minLength: 1, maxLength: 30 }).map((events) => ({
       text: [header, ...(meta ? [meta] : []), ...fileLines, 'process P pid=1', ...mmaps, ...events.map((e) => e.text), 'exit'].join('\n') + '\n',
-      work: events.reduce((n, e) => n + e.work, 0) + specs.reduce((n, [len, , f]) => n + (f.includes('populate') ? len / PAGE : 0), 0) + events.length,
+      work: events.reduce((n, e) => n + e.work, 0) + specs.reduce((n, [len, , f]) => n + (f.includes('populate') ? len / PAGE_SIZE : 0), 0) + events.length,
     }));
   });
 const traces: fc.Arbitrary<FuzzCase> = fc

@@ -1,3 +1,4 @@
+import { PAGE_SIZE } from './const.js';
 /**
  * A file's page cache, index → pfn (include/linux/xarray.h: `mapping->i_pages`). Modelled coarsely:
  * not the kernel's radix tree of 64-slot nodes, but chunks of 512 slots (one PMD-size block of the
@@ -14,7 +15,7 @@ export const XA_CHUNK = 512;
  */
 export const MAX_FILE_PAGES = 2 ** 31;
 /** ... in bytes. The kernel takes more (memfd: MAX_LFS_FILESIZE; ext4 here: 16 TiB - 4 KiB). */
-export const MAX_FILE_SIZE = MAX_FILE_PAGES * 4096;
+export const MAX_FILE_SIZE = MAX_FILE_PAGES * PAGE_SIZE;
 
 export class XArray {
   private readonly chunks = new Map<number, Int32Array>();

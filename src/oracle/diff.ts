@@ -22,6 +22,7 @@
 import { formatScriptError, type ScriptError } from '../script/ast.js';
 import { words as blankWords } from '../util/words.js';
 import type { OutputLine, PagemapRange, RollupField, RunnerLine, SnapshotLine, StatusField } from '../script/output.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fields
@@ -308,7 +309,7 @@ function comparePagemap(field: PageCodeField, m: PagemapRange | undefined, k: Pa
     return { ...base, status: 'tolerated', reason: `${evicted} unmapped page-cache page(s) not resident on the kernel: reclaimed there meanwhile (the model reclaims nothing on its own)` };
   }
   if (differ === 0) return { ...base, status: d?.kind === 'ignore' ? 'ignored' : 'equal', reason: d?.kind === 'ignore' ? d.reason : undefined };
-  const off = m.offset + first * 4096;
+  const off = m.offset + first * PAGE_SIZE;
   const detail = `${differ} page(s) differ; first at page ${first} (${m.map}+0x${off.toString(16)}): model '${a[first] ?? ''}', kernel '${b[first] ?? ''}'`;
   return withDirective({ ...base, detail }, d, differ);
 }

@@ -81,7 +81,7 @@ export function observationPlan(scn: Scenario, maps: ReadonlyMap<string, Readonl
   for (const process of processes) {
     const sizes = mappingSizes(scn.setup.ops, process);
     const named = new Set(scn.tasks.filter((t) => t.process === process).flatMap((t) => (t.spec.kind === 'uffd_move' ? [t.spec.map, t.spec.dst] : [t.spec.map])).filter((m) => m !== '')); // swapoff, clear_refs: none
-    for (const map of [...named].sort()) ranges.push({ process, map, addr: maps.get(process)!.get(map)!, pages: (sizes.get(map) ?? 0) / 4096 });
+    for (const map of [...named].sort()) ranges.push({ process, map, addr: maps.get(process)!.get(map)!, pages: (sizes.get(map) ?? 0) / PAGE_SIZE });
   }
   return { processes, ranges };
 }

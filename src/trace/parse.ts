@@ -12,6 +12,7 @@ import {
   parseProt, type Access, type EventStamp, type MadvAdvice, type MmapFlag, type MremapFlag, type ObservedKey,
   type TraceRecord, type VmaKind,
 } from './records.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
 export const MAX_TRACE_ERRORS = 20;
 
@@ -164,14 +165,14 @@ function stamp(opts: Map<string, Word>, usage: string): EventStamp {
 /** [addr, addr + len rounded up to pages) must lie in the user address space (unless it failed: err=). */
 function inUserSpace(addr: number, len: number, w: Word, stampErr: string | undefined): void {
   if (stampErr !== undefined) return;
-  const end = Math.ceil((addr + len) / 4096) * 4096;
+  const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
   if (end > USER_END) throw new LineError(w.col, `range [0x${addr.toString(16)}, 0x${end.toString(16)}) ends above the user address space`, `addresses below 0x${USER_END.toString(16)} (x86-64, 4-level paging)`);
 }
 
 /** A file or memfd size the model can hold (whole pages, docs/limits.md). */
 function fileSize(w: Word | undefined, usage: string): number {
   const v = num(w, 'SIZE', usage);
-  if (Math.ceil(v / 4096) * 4096 > MAX_FILE_SIZE) throw new LineError(w!.col, `SIZE ${w!.text} is larger than the model's largest file`, `at most ${MAX_FILE_SIZE} bytes (8 TiB), the model's limit in docs/limits.md`);
+  if (Math.ceil(v / PAGE_SIZE) * PAGE_SIZE > MAX_FILE_SIZE) throw new LineError(w!.col, `SIZE ${w!.text} is larger than the model's largest file`, `at most ${MAX_FILE_SIZE} bytes (8 TiB), the model's limit in docs/limits.md`);
   return v;
 }
 
@@ -195,7 +196,7 @@ function metaValueProblem(key: string, v: string): string | undefined {
 }
 
 function pageAligned(v: number, w: Word, what: string): void {
-  if (v % 4096) throw new LineError(w.col, `${what} ${w.text} is not 4K aligned`, 'a multiple of 4096');
+  if (v % PAGE_SIZE) throw new LineError(w.col, `${what} ${w.text} is not 4K aligned`, 'a multiple of 4096');
 }
 
 function range(pos: Word[], usage: string): [number, number] {
@@ -375,7 +376,7 @@ function parseRecord(ws: Word[]): TraceRecord {
       const len = num(pos[1], 'LEN', usage);
       const a = pos[2]?.text;
       if (a !== 'read' && a !== 'write') throw new LineError(pos[2]?.col ?? 0, a ? `bad access '${a}'` : 'missing access', 'read or write');
-      const every = o.has('every') ? num(o.get('every'), 'every', usage) : 4096;
+      const every = o.has('every') ? num(o.get('every'), 'every', usage) : PAGE_SIZE;
       if (every <= 0) throw new LineError(o.get('every')!.col, 'every= must be positive', 'a stride of at least 1 byte');
       const st = stamp(o, usage);
       inUserSpace(addr, len, pos[1], st.err);

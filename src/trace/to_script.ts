@@ -9,8 +9,8 @@ import { CONFIG_KEYS, fmtSize } from '../script/grammar.js';
 import { formatOp, type OpValue } from '../script/format.js';
 import { PROT_READ, PROT_WRITE, TRACE_MODEL_SETTINGS, type TraceRecord } from './records.js';
 import { formatRecord, quoteValue } from './write.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
-const PAGE = 4096;
 /** How far below a stack VMA an access may land and still grow it (replay: the default RLIMIT_STACK). */
 const STACK_LIMIT = 8 * 1024 * 1024;
 const DEFAULT_PROT = PROT_READ | PROT_WRITE;
@@ -196,8 +196,8 @@ interface AccessRun {
 }
 
 const hex = (v: number) => `0x${v.toString(16)}`;
-const pageUp = (v: number) => Math.ceil(v / PAGE) * PAGE;
-const pageDown = (v: number) => v - (v % PAGE);
+const pageUp = (v: number) => Math.ceil(v / PAGE_SIZE) * PAGE_SIZE;
+const pageDown = (v: number) => v - (v % PAGE_SIZE);
 /** A private anonymous `map` at an address (the heap or the stack growing). */
 const anonMap = (name: string, size: number, at: number): OpValue => ({ op: 'map', name, kind: 'anon', offset: 0, size, shared: false, at, locked: false });
 
@@ -205,12 +205,12 @@ const anonMap = (name: string, size: number, at: number): OpValue => ({ op: 'map
 function touchRuns(addr: number, len: number, every: number): AccessRun[] {
   const n = Math.ceil(len / every);
   if (n <= 0) return [];
-  if (every % PAGE === 0) return [{ base: pageDown(addr), stride: every, n }];
+  if (every % PAGE_SIZE === 0) return [{ base: pageDown(addr), stride: every, n }];
   const first = pageDown(addr);
   const last = pageDown(addr + (n - 1) * every);
   // A stride below a page leaves no page between the first and the last access untouched.
-  if (every < PAGE) return [{ base: first, stride: PAGE, n: (last - first) / PAGE + 1 }];
-  return Array.from({ length: n }, (_, i) => ({ base: pageDown(addr + i * every), stride: PAGE, n: 1 }));
+  if (every < PAGE_SIZE) return [{ base: first, stride: PAGE_SIZE, n: (last - first) / PAGE_SIZE + 1 }];
+  return Array.from({ length: n }, (_, i) => ({ base: pageDown(addr + i * every), stride: PAGE_SIZE, n: 1 }));
 }
 
 class Converter {
@@ -268,10 +268,10 @@ class Converter {
       case 'file':
       case 'memfd': {
         // Whole pages: the page cache holds the same pages, and mappings may reach the page holding EOF.
-        const size = Math.max(PAGE, pageUp(r.size));
+        const size = Math.max(PAGE_SIZE, pageUp(r.size));
         this.files.set(r.name, { kind: r.kind, size });
         if (r.kind === 'memfd') this.op({ op: 'memfd', name: r.name, size }, undefined, false);
-        else this.op({ op: 'file', name: r.name, size, folio: r.folio === '2M' ? 2 ** 21 : PAGE }, r.path !== undefined ? `path=${quoteValue(r.path)}` : undefined, false);
+        else this.op({ op: 'file', name: r.name, size, folio: r.folio === '2M' ? 2 ** 21 : PAGE_SIZE }, r.path !== undefined ? `path=${quoteValue(r.path)}` : undefined, false);
         return;
       }
       case 'process': {
@@ -307,9 +307,9 @@ class Converter {
       case 'brk':
         return this.brk(p, r);
       case 'present':
-        return this.access(p, r, [{ base: r.start, stride: PAGE, n: (r.end - r.start) / PAGE }], r.write);
+        return this.access(p, r, [{ base: r.start, stride: PAGE_SIZE, n: (r.end - r.start) / PAGE_SIZE }], r.write);
       case 'fault':
-        return this.access(p, r, [{ base: pageDown(r.addr), stride: PAGE, n: 1 }], r.access === 'write');
+        return this.access(p, r, [{ base: pageDown(r.addr), stride: PAGE_SIZE, n: 1 }], r.access === 'write');
       case 'touch':
         return this.access(p, r, touchRuns(r.addr, r.len, r.every), r.write);
       case 'mmap': {
@@ -369,12 +369,12 @@ class Converter {
 
   /** A `map` at ADDR, after unmapping what it replaces (MAP_FIXED); null if it cannot be said. */
   private map(p: Proc, r: TraceRecord, addr: number, size: number, prot: number, shared: boolean, file: string | undefined, off: number): Mapping | null {
-    if (addr % PAGE) return this.refuse(r, 'the address is not 4K aligned');
+    if (addr % PAGE_SIZE) return this.refuse(r, 'the address is not 4K aligned');
     if (size === 0) return this.refuse(r, 'zero length');
     let kind: 'anon' | 'shmem' | 'file' = 'anon';
     if (file !== undefined) {
       const f = this.files.get(file)!;
-      if (off % PAGE) return this.refuse(r, 'the file offset is not 4K aligned');
+      if (off % PAGE_SIZE) return this.refuse(r, 'the file offset is not 4K aligned');
       if (off >= f.size) return this.refuse(r, `the offset is beyond the end of ${file} (${fmtSize(f.size)}): every access would be SIGBUS`);
       if (off + size > f.size) {
         this.drop(r, `the part beyond the end of ${file} (${fmtSize(f.size)}) is left out: accesses there would be SIGBUS`);
@@ -411,7 +411,7 @@ class Converter {
 
   /** One op per mapping piece of [addr, addr+len) (rounded to pages, as the kernel does); holes are skipped. */
   private rangeOp(p: Proc, r: TraceRecord, addr: number, len: number, op: (map: string, offset: number, len: number) => OpValue, unmaps: boolean, comment?: string): void {
-    if (addr % PAGE) return this.drop(r, 'the address is not 4K aligned');
+    if (addr % PAGE_SIZE) return this.drop(r, 'the address is not 4K aligned');
     const end = addr + pageUp(len);
     if (end === addr) return this.drop(r, 'zero length: a no-op');
     const pieces = p.space.pieces(addr, end);
@@ -426,7 +426,7 @@ class Converter {
 
   private mremap(p: Proc, r: Extract<TraceRecord, { kind: 'mremap' }>): void {
     if (r.flags.includes('dontunmap')) return this.drop(r, 'MREMAP_DONTUNMAP has no op');
-    if (r.old % PAGE || r.addr % PAGE) return this.drop(r, 'an address is not 4K aligned');
+    if (r.old % PAGE_SIZE || r.addr % PAGE_SIZE) return this.drop(r, 'an address is not 4K aligned');
     const oldLen = pageUp(r.oldLen);
     const newLen = pageUp(r.newLen);
     if (oldLen === 0 || newLen === 0) return this.drop(r, 'a zero length (old_len 0 duplicates a shared mapping) has no op');
@@ -471,17 +471,17 @@ class Converter {
     let inSpecial = false;
     for (const { base, stride, n } of runs) {
       if (n <= 0) continue;
-      const end = base + (n - 1) * stride + PAGE;
+      const end = base + (n - 1) * stride + PAGE_SIZE;
       this.growStack(p, base);
       let covered = 0;
       for (const e of p.space.pieces(base, end)) {
         if (e.map.orphan) continue;
         const i0 = Math.max(0, Math.ceil((e.start - base) / stride));
-        const i1 = Math.min(n - 1, Math.floor((e.end - PAGE - base) / stride));
+        const i1 = Math.min(n - 1, Math.floor((e.end - PAGE_SIZE - base) / stride));
         if (i1 < i0) continue;
         covered += i1 - i0 + 1;
-        const every = stride !== PAGE && i1 > i0 ? { every: stride } : {};
-        this.op({ op: 'touch', map: e.map.name, offset: base + i0 * stride - e.map.origin, len: (i1 - i0) * stride + PAGE, write, ...every });
+        const every = stride !== PAGE_SIZE && i1 > i0 ? { every: stride } : {};
+        this.op({ op: 'touch', map: e.map.name, offset: base + i0 * stride - e.map.origin, len: (i1 - i0) * stride + PAGE_SIZE, write, ...every });
       }
       missed += n - covered;
       if (n > covered && p.special.some(([s, t]) => s < end && t > base)) inSpecial = true;

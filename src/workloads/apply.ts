@@ -15,8 +15,8 @@ import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
 import { PROT_WRITE, TRACE_MODEL_SETTINGS, type TraceRecord } from '../trace/records.js';
 import type { ObservedCounters } from './report_schema.js';
+import { PAGE_SIZE } from '../mm/const.js';
 
-const PAGE = 4096;
 const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MREMAP_DONTUNMAP = 4;
@@ -82,7 +82,7 @@ export class TraceApplier {
         for (const key of TRACE_MODEL_SETTINGS) if (r.values[key] !== undefined) this.settings[key] = r.values[key];
         return;
       case 'file':
-        this.files.set(r.name, api.createFile(this.kernel(), r.name, Math.max(r.size, PAGE), r.folio === '2M' ? 9 : 0));
+        this.files.set(r.name, api.createFile(this.kernel(), r.name, Math.max(r.size, PAGE_SIZE), r.folio === '2M' ? 9 : 0));
         return;
       case 'memfd':
         this.files.set(r.name, api.createMemfd(this.kernel(), r.name, r.size));
@@ -124,11 +124,11 @@ export class TraceApplier {
       case 'brk-base':
         return api.setBrkBase(p.mm, r.start, r.cur);
       case 'present':
-        return this.accessRange(p, r, r.start, r.end, PAGE, r.write);
+        return this.accessRange(p, r, r.start, r.end, PAGE_SIZE, r.write);
       case 'mmap': {
         if (r.flags.includes('hugetlb')) return this.skip(r, 'hugetlb mappings are not modelled');
         const shared = r.flags.includes('shared');
-        const end = r.addr + Math.ceil(r.len / PAGE) * PAGE;
+        const end = r.addr + Math.ceil(r.len / PAGE_SIZE) * PAGE_SIZE;
         const ret = this.mmap(p, { start: r.addr, end, prot: r.prot, shared, off: r.off, name: '', fixed: r.flags.includes('fixed'), ...(r.file !== undefined && { file: r.file }) });
         this.syscall(r, ret);
         if (ret >= 0 && r.flags.includes('populate')) {
@@ -157,7 +157,7 @@ export class TraceApplier {
         return;
       }
       case 'fault': {
-        const failed = this.access(p, r.addr - (r.addr % PAGE), r.access === 'write');
+        const failed = this.access(p, r.addr - (r.addr % PAGE_SIZE), r.access === 'write');
         if (failed) this.skip(r, failed.reason, failed.detail);
         return;
       }
@@ -178,7 +178,7 @@ export class TraceApplier {
 
   private mmap(p: Proc, m: MappingRequest): number {
     const file = m.file !== undefined ? this.files.get(m.file)! : null;
-    return this.api.sysMmap(this.kernel(), p.mm, { addr: m.start, len: m.end - m.start, shared: m.shared, file, pgoff: Math.floor(m.off / PAGE), name: m.name, prot: m.prot, fixed: m.fixed });
+    return this.api.sysMmap(this.kernel(), p.mm, { addr: m.start, len: m.end - m.start, shared: m.shared, file, pgoff: Math.floor(m.off / PAGE_SIZE), name: m.name, prot: m.prot, fixed: m.fixed });
   }
 
   /**
@@ -205,10 +205,10 @@ export class TraceApplier {
     const { api } = this;
     const k = this.kernel();
     if (end <= start) return;
-    if (stride < PAGE) {
+    if (stride < PAGE_SIZE) {
       // Every page from the first access's to the last one's, once.
       const last = start + Math.floor((end - 1 - start) / stride) * stride;
-      [start, end, stride] = [start - (start % PAGE), last - (last % PAGE) + PAGE, PAGE];
+      [start, end, stride] = [start - (start % PAGE_SIZE), last - (last % PAGE_SIZE) + PAGE_SIZE, PAGE_SIZE];
     }
     const n = Math.ceil((end - start) / stride);
     let failed = 0;
@@ -254,7 +254,7 @@ export class TraceApplier {
 
   private growStack(p: Proc, addr: number): boolean {
     if (p.stackLow < 0 || addr >= p.stackLow || addr < p.stackHigh - STACK_LIMIT) return false;
-    const low = addr - (addr % PAGE);
+    const low = addr - (addr % PAGE_SIZE);
     if (this.mmap(p, { start: low, end: p.stackLow, prot: 3, shared: false, off: 0, name: '[stack]' }) < 0) return false;
     p.stackLow = low;
     return true;

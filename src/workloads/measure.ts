@@ -8,7 +8,7 @@
  */
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
-import { LEVEL_PTE, PMD_SIZE } from '../mm/const.js';
+import { LEVEL_PTE, PMD_SIZE, PAGE_SIZE } from '../mm/const.js';
 import type { ReplayRegion, ReplaySample } from './report_schema.js';
 
 type Kernel = Api.Kernel;
@@ -122,7 +122,7 @@ export function blockEmptyOutside(api: ModelApi, k: Kernel, mm: MmStruct, block:
   if (!api.pmdIsTable(pmdv)) return false;
   const tid = k.pt.tidOfPfn(api.pmdPfn(pmdv));
   for (let i = 0; i < 512; i++) {
-    const a = block + i * 4096;
+    const a = block + i * PAGE_SIZE;
     if (a >= except && a < exceptEnd) continue;
     if (k.pt.peek(tid, i) !== 0) return false;
   }

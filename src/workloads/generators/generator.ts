@@ -40,7 +40,6 @@ export const MAX_GEN_MAPPING = 2 ** 47 - 2 ** 44 - 2 ** 36;
 export const MAX_GEN_EVENTS = 10_000_000;
 /** The `seed` parameter every generator takes. */
 export const SEED_PARAM: ParamSpec = { default: 1, help: 'PRNG seed', min: 0, max: 2 ** 32 - 1, integer: true };
-export const PAGE = 4096;
 export const PMD = 2 ** 21;
 export const GiB = 2 ** 30;
 export const RW = 3;

@@ -11,7 +11,8 @@
  */
 import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, RW, SEED_PARAM, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, RW, SEED_PARAM, type WorkloadGenerator } from './generator.js';
+import { PAGE_SIZE } from '../../mm/const.js';
 
 /** Size classes in pages and their weights (small classes dominate, as in real heaps). */
 const CLASSES = [1, 2, 4, 8, 16, 64, 256, 1024];
@@ -39,9 +40,9 @@ export const heap: WorkloadGenerator = {
     seed: SEED_PARAM,
   },
   generate(p) {
-    const arena = Math.floor((p.arena as number) / PAGE) * PAGE;
-    const gran = Math.max(PAGE, p.granularity as number);
-    const chunk = Math.max(PAGE, p.chunk as number);
+    const arena = Math.floor((p.arena as number) / PAGE_SIZE) * PAGE_SIZE;
+    const gran = Math.max(PAGE_SIZE, p.granularity as number);
+    const chunk = Math.max(PAGE_SIZE, p.chunk as number);
     const rng = new Prng(p.seed as number);
     const totalW = WEIGHTS.reduce((a, b) => a + b, 0);
     const pickClass = () => {
@@ -59,11 +60,11 @@ export const heap: WorkloadGenerator = {
     let oldest = 0; // dirty[oldest..] are not yet decayed
     const clean: Run[][] = CLASSES.map(() => []);
     const dirtyByClass: Run[][] = CLASSES.map(() => []);
-    const target = ((p.fill as number) * arena) / PAGE;
+    const target = ((p.fill as number) * arena) / PAGE_SIZE;
     let events = 1;
     const purge = (r: Run) => {
       const s = Math.ceil(r.start / gran) * gran;
-      const e = Math.floor((r.start + r.pages * PAGE) / gran) * gran;
+      const e = Math.floor((r.start + r.pages * PAGE_SIZE) / gran) * gran;
       for (let a = s; a < e; a += chunk) {
         out.push({ kind: 'madvise', addr: GEN_BASE + a, len: Math.min(chunk, e - a), advice: 'dontneed' });
         events++;
@@ -88,13 +89,13 @@ export const heap: WorkloadGenerator = {
         let r = dirtyByClass[c].pop() ?? clean[c].pop();
         if (r) r.dirty = false;
         else {
-          if ((bump + pages) * PAGE > arena) continue;
-          r = { start: bump * PAGE, pages, freedAt: 0, dirty: false };
+          if ((bump + pages) * PAGE_SIZE > arena) continue;
+          r = { start: bump * PAGE_SIZE, pages, freedAt: 0, dirty: false };
           bump += pages;
         }
         live.push(r);
         inUse += pages;
-        out.push({ kind: 'touch', addr: GEN_BASE + r.start, len: pages * PAGE, write: true, every: PAGE });
+        out.push({ kind: 'touch', addr: GEN_BASE + r.start, len: pages * PAGE_SIZE, write: true, every: PAGE_SIZE });
         events++;
       } else {
         const i = rng.below(live.length);

@@ -16,7 +16,8 @@
  */
 import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, GiB, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, GiB, MAX_GEN_MAPPING, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
+import { PAGE_SIZE } from '../../mm/const.js';
 
 const ARENA = 64 * GiB;
 const BLOCKS_PER_ARENA = ARENA / PMD;
@@ -77,15 +78,15 @@ export const production: WorkloadGenerator = {
         const base = GEN_BASE + a * ARENA;
         yield { kind: 'mmap', addr: base, len: ARENA, prot: RW, flags: ['private', 'anon', 'noreserve'], off: 0 };
         // The i-th touched page of block b: spread over the block, different in every block.
-        const pageOf = (b: number, i: number) => base + b * PMD + ((i * 97 + b) % 512) * PAGE;
+        const pageOf = (b: number, i: number) => base + b * PMD + ((i * 97 + b) % 512) * PAGE_SIZE;
         for (let b = 0; b < BLOCKS_PER_ARENA; b++) {
-          if (isResident(a, b)) yield { kind: 'touch', addr: base + b * PMD, len: PMD, write: true, every: PAGE };
+          if (isResident(a, b)) yield { kind: 'touch', addr: base + b * PMD, len: PMD, write: true, every: PAGE_SIZE };
           else for (let i = 0; i < touched; i++) yield { kind: 'fault', addr: pageOf(b, i), access: 'write' };
         }
         let runStart = -1;
         for (let b = 0; b <= BLOCKS_PER_ARENA; b++) {
           const free = b < BLOCKS_PER_ARENA && !isResident(a, b);
-          if (p.purge === 'pages' && free) for (let i = 0; i < touched; i++) yield { kind: 'madvise', addr: pageOf(b, i), len: PAGE, advice: 'dontneed' };
+          if (p.purge === 'pages' && free) for (let i = 0; i < touched; i++) yield { kind: 'madvise', addr: pageOf(b, i), len: PAGE_SIZE, advice: 'dontneed' };
           if (p.purge !== 'extents') continue;
           if (free && runStart < 0) runStart = b;
           if (!free && runStart >= 0) {

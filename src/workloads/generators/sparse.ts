@@ -6,7 +6,8 @@
  */
 import { Prng } from '../../util/prng.js';
 import type { TraceRecord } from '../../trace/records.js';
-import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PAGE, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
+import { GEN_BASE, MAX_GEN_EVENTS, MAX_GEN_MAPPING, PMD, RW, SEED_PARAM, uniform, type WorkloadGenerator } from './generator.js';
+import { PAGE_SIZE } from '../../mm/const.js';
 
 export const sparse: WorkloadGenerator = {
   name: 'sparse',
@@ -23,9 +24,9 @@ export const sparse: WorkloadGenerator = {
     const touches = p.touches as number;
     const purged = p.purge === 'none' ? 0 : Math.floor(touches * (p.fraction as number));
     const rng = new Prng(p.seed as number);
-    const pages = size / PAGE;
+    const pages = size / PAGE_SIZE;
     const addrs: number[] = [];
-    for (let i = 0; i < touches; i++) addrs.push(GEN_BASE + uniform(rng, pages) * PAGE);
+    for (let i = 0; i < touches; i++) addrs.push(GEN_BASE + uniform(rng, pages) * PAGE_SIZE);
     function* records(): Generator<TraceRecord> {
       yield { kind: 'meta', values: { generator: 'sparse', seed: String(p.seed) } };
       yield { kind: 'process', name: 'P' };
@@ -33,7 +34,7 @@ export const sparse: WorkloadGenerator = {
       for (const a of addrs) yield { kind: 'fault', addr: a, access: 'write' };
       for (let i = 0; i < purged; i++) {
         const a = addrs[i];
-        if (p.purge === 'pages') yield { kind: 'madvise', addr: a, len: PAGE, advice: 'dontneed' };
+        if (p.purge === 'pages') yield { kind: 'madvise', addr: a, len: PAGE_SIZE, advice: 'dontneed' };
         else yield { kind: 'madvise', addr: a - (a % PMD), len: PMD, advice: 'dontneed' };
       }
     }

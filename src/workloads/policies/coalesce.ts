@@ -11,9 +11,9 @@
  */
 import type { TraceRecord } from '../../trace/records.js';
 import type { PolicyView, PurgePolicy } from './policy.js';
+import { PAGE_SIZE } from '../../mm/const.js';
 
 const PMD_SIZE = 2 * 1024 * 1024;
-const PAGE = 4096;
 
 export interface CoalesceOptions {
   /** Events a purge may wait (default 4096). */
@@ -90,7 +90,7 @@ export function coalesce(opts: CoalesceOptions = {}): PurgePolicy {
       switch (r.kind) {
         case 'madvise': {
           if (r.err) break;
-          const end = r.addr + Math.ceil(r.len / PAGE) * PAGE;
+          const end = r.addr + Math.ceil(r.len / PAGE_SIZE) * PAGE_SIZE;
           if (r.advice === 'dontneed' && end - r.addr < PMD_SIZE) {
             if (!q.ranges.length) q.since = events;
             q.ranges.push([r.addr, end]);
@@ -104,8 +104,8 @@ export function coalesce(opts: CoalesceOptions = {}): PurgePolicy {
         }
         case 'fault':
         case 'touch': {
-          const a = r.addr - (r.addr % PAGE);
-          const b = r.kind === 'fault' ? a + PAGE : r.addr + r.len;
+          const a = r.addr - (r.addr % PAGE_SIZE);
+          const b = r.kind === 'fault' ? a + PAGE_SIZE : r.addr + r.len;
           const write = r.kind === 'fault' ? r.access === 'write' : r.write;
           for (const [s, e] of cut(q, a, b)) if (!write) out.push(madvise(s, e));
           break;

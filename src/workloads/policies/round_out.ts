@@ -6,6 +6,7 @@
  */
 import type { TraceRecord } from '../../trace/records.js';
 import type { PolicyView, PurgePolicy } from './policy.js';
+import { PAGE_SIZE } from '../../mm/const.js';
 
 const PMD_SIZE = 2 * 1024 * 1024;
 
@@ -14,7 +15,7 @@ export function roundOut(): PurgePolicy {
     name: 'round-out',
     transform(r: TraceRecord, view: PolicyView): TraceRecord[] {
       if (r.kind !== 'madvise' || r.advice !== 'dontneed' || r.err) return [r];
-      const end = r.addr + Math.ceil(r.len / 4096) * 4096;
+      const end = r.addr + Math.ceil(r.len / PAGE_SIZE) * PAGE_SIZE;
       let start = r.addr;
       let newEnd = end;
       const head = start - (start % PMD_SIZE);

@@ -97,6 +97,10 @@ function* mlockFixup(mm: MmStruct, vma: Vma, start: Vaddr, end: Vaddr, newflags:
   const oldflags = vma.flags;
   // don't set VM_LOCKED or VM_LOCKONFAULT and don't count
   if (newflags === oldflags || oldflags & VM_SPECIAL) return vma;
+  // The model's vmaModifyFlags() sets the new flags itself; the kernel's vma_modify_flags() leaves
+  // them to mlock_vma_pages_range() unless it merges. So the new flags (VM_LOCKED, without VM_IO)
+  // reach rmap walkers (folio_referenced(), try_to_unmap()) one step, the vmaStartWrite() below,
+  // earlier than in the kernel. No shipped scenario races an rmap walker against mlock.
   vma = yield* vmaModifyFlags(mm, vma, start, end, newflags);
   // Keep track of amount of locked VM.
   let nrPages = (end - start) / PAGE_SIZE;

@@ -17,7 +17,6 @@ import { touchFolio } from './swap.js';
 import { addrEnd, EAGAIN, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { __splitHugePmd, isHugeZeroPmd } from './huge_memory.js';
-import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
 import { isCowMapping, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './mm_types.js';
 import { tlbFlushPmdRange, tlbFlushPteRange, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PT_ANON, PT_FILE } from './page_alloc.js';
@@ -54,6 +53,7 @@ import { condResched, ptepGet, ptepGetAndClear, pteScanNone, setPte, spinLock, s
 import { pmdLockptr } from './ptlock.js';
 import { folioMaybeMappedShared } from './rmap.js';
 import { vmaPageProt, vmaWantsWritenotify } from './internal.js';
+import { pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /** include/linux/mm.h: change_protection() flags. */
 export const MM_CP_TRY_CHANGE_WRITABLE = 1 << 0;

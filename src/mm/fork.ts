@@ -20,15 +20,44 @@
  * and the anon_vma chain (the child gets an anon_vma of its own; the model's rmap walks one VMA).
  */
 import { ModelBug } from './bug.js';
-import { addrEnd, EAGAIN, ENOMEM, HPAGE_PMD_NR, LEVEL_PTE, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, pmdIndex, type Pfn, type Vaddr } from './const.js';
+import {
+  addrEnd,
+  EAGAIN,
+  ENOMEM,
+  HPAGE_PMD_NR,
+  LEVEL_PTE,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PMD_SIZE,
+  PUD_SIZE,
+  PGDIR_SIZE,
+  pmdIndex,
+  type Pfn,
+  type Vaddr,
+} from './const.js';
 import { current } from './current.js';
 import { obj, OBJ, semReadersObj } from './objects.js';
 import { guardOn } from './config.js';
 import { isHugeZeroPmd } from './huge_memory.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
-import { AnonVma, isCowMapping, MMF_VM_HUGEPAGE, MM_ANONPAGES, MM_SWAPENTS, MmStruct, VM_LOCKED_MASK, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_UFFD_WP, Vma, vmAreaInitFrom, __VM_UFFD_FLAGS } from './mm_types.js';
+import {
+  AnonVma,
+  isCowMapping,
+  MMF_VM_HUGEPAGE,
+  MM_ANONPAGES,
+  MM_SWAPENTS,
+  MmStruct,
+  VM_LOCKED_MASK,
+  VM_MIXEDMAP,
+  VM_PFNMAP,
+  VM_SHARED,
+  VM_UFFD_WP,
+  Vma,
+  vmAreaInitFrom,
+  __VM_UFFD_FLAGS,
+} from './mm_types.js';
 import { folioPteBatch } from './memory/zap.js';
-import { mmIncNrPtes, pgdOffset, pgtableAlloc, pmdAlloc, pmdOffset, pteAlloc, pteFree, pudAlloc, pudOffset } from './memory/pgalloc.js';
+import { pgtableAlloc, pmdAlloc, pteAlloc, pteFree, pudAlloc } from './memory/pgalloc.js';
 import { PT_ANON } from './page_alloc.js';
 import { PteMapOut, pgtableTransHugeDeposit, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -60,13 +89,26 @@ import {
   type Pmd,
   type Pte,
 } from './pgtable_types.js';
-import { condResched, downWrite, flushTlbMmRange, needResched, ptepGet, ptepSetWrprotect, pteScanNone, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import {
+  condResched,
+  downWrite,
+  flushTlbMmRange,
+  needResched,
+  ptepGet,
+  ptepSetWrprotect,
+  pteScanNone,
+  setPte,
+  spinLock,
+  spinUnlock,
+  type KGen,
+} from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioTryDupAnonRmapPmd, folioTryDupAnonRmapPtes, folioAddFileRmapPtes } from './rmap.js';
 import { addMmCounter, folioRefAdd, mmCounter } from './swap.js';
 import { swapDuplicate } from './swapfile.js';
 import { exitMmap } from './mmap.js';
 import { vmaLink } from './vma.js';
+import { mmIncNrPtes, pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /** userfaultfd_wp(). */
 const userfaultfdWp = (vma: Vma): boolean => (vma.flags & VM_UFFD_WP) !== 0;

@@ -16,7 +16,6 @@ import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, type Pf
 import { current } from './current.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { handleMmFault } from './memory/fault.js';
-import { mmFindPmd } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_ALLOW_RETRY,
   FAULT_FLAG_KILLABLE,
@@ -57,6 +56,7 @@ import { pmdLockptr } from './ptlock.js';
 import { downRead, localIrqDisable, localIrqEnable, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { findVma, vmaLookup } from './vma_tree.js';
 import { vmaIsAccessible } from './internal.js';
+import { mmFindPmd } from './pgtable_mm.js';
 
 /** include/linux/mm_types.h (enum foll_flags) and mm/internal.h (the internal FOLL_* bits). */
 export const FOLL_WRITE = 1 << 0;

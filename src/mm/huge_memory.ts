@@ -16,7 +16,7 @@ import {
   type Vaddr,
 } from './const.js';
 import { current } from './current.js';
-import { mmDecNrPtes, mmFindPmd, mmIncNrPtes, pgtableAlloc, pteFree, flushTlbFixPending } from './memory/pgalloc.js';
+import { pgtableAlloc, pteFree } from './memory/pgalloc.js';
 import {
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
@@ -33,7 +33,7 @@ import {
   type Vma,
   faultMayMapZeroPage,
 } from './mm_types.js';
-import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather } from './mmu_gather.js';
+import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather, flushTlbFixPending } from './mmu_gather.js';
 import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
@@ -68,6 +68,7 @@ import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from 
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
+import { mmDecNrPtes, mmFindPmd, mmIncNrPtes } from './pgtable_mm.js';
 
 /**
  * thp_vma_allowable_order(vma, PMD_ORDER) as far as the model needs it: anonymous VMAs by the

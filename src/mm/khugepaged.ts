@@ -28,7 +28,7 @@ import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
 import { doSetPmd, filemapAddFolio, pageCacheLookup, touchMapping } from './filemap.js';
-import { mmDecNrPtes, mmFindPmd, pmdAlloc, pudAlloc, tableOf } from './memory/pgalloc.js';
+import { pmdAlloc, pudAlloc } from './memory/pgalloc.js';
 import { doSwapPage } from './memory/fault.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';
 import {
@@ -100,6 +100,7 @@ import { vmaLookup } from './vma_tree.js';
 import { entryPtr, T_LINKED } from './pgtable.js';
 import { shmemAllowsHuge } from './shmem.js';
 import { vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
+import { mmDecNrPtes, mmFindPmd, tableOf } from './pgtable_mm.js';
 
 export type ScanResult =
   | 'SCAN_FAIL'

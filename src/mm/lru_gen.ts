@@ -22,7 +22,6 @@
  */
 import { addrEnd, PAGE_SIZE, PMD_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { mmFindPmd } from './memory/pgalloc.js';
 import type { MmStruct } from './mm_types.js';
 import { PteMapOut, pteOffsetMapRwNolock, pteOffsetMapValue, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -45,6 +44,7 @@ import {
   ptepTestAndClearYoung,
 } from './primitives.js';
 import { pteLockptr } from './ptlock.js';
+import { mmFindPmd } from './pgtable_mm.js';
 
 /** What one walk did, for the task's result: young bits cleared, tables skipped for a busy lock. */
 export interface LruGenWalk {

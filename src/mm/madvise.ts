@@ -8,7 +8,7 @@ import { current } from './current.js';
 import { faultinPageRange } from './gup.js';
 import { __splitHugePmd, isHugeZeroPmd, pmdTransHugeLock, splitFolio } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
-import { mmFindPmd, pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
+import { pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
 import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
 import { lockVmaUnderRcu, mmapWriteUnlock } from './mmap_lock.js';
 import {
@@ -67,6 +67,7 @@ import { findVma } from './vma_tree.js';
 import { madviseWillneed } from './madvise_willneed.js';
 import { folioIsolateLru, reclaimPages, type IsolatedFolio } from './vmscan.js';
 import { userfaultfdArmed } from './internal.js';
+import { mmFindPmd } from './pgtable_mm.js';
 
 /** The advices the model implements (MADV_* in include/uapi/asm-generic/mman-common.h). */
 export const MADV_ADVICES = [

@@ -9,7 +9,7 @@ import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { SwapInfo } from './swap_info.js';
 import { Tlb } from './tlb.js';
-import { FootprintRecorder, obj, OBJ } from './objects.js';
+import { FootprintRecorder } from './objects.js';
 import { VmaTree } from './vma_tree.js';
 import { XArray } from './xarray.js';
 import type { StepStack } from './where.js';
@@ -368,14 +368,4 @@ export class VmFault {
 /** linear_page_index(). */
 export function linearPageIndex(vma: Vma, address: number): number {
   return (address - vma.start) / PAGE_SIZE + vma.pgoff;
-}
-
-/**
- * mm_tlb_flush_pending() (include/linux/mm_types.h): another CPU may be inside an mmu_gather of
- * this mm, its unhooked entries not yet flushed (a read the explorer must see: objects.ts
- * flushPending).
- */
-export function mmTlbFlushPending(mm: MmStruct): number {
-  mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), false);
-  return mm.tlbFlushPending;
 }

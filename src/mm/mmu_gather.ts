@@ -10,7 +10,7 @@
  * folio zapped as a batch of n pages takes two entries (page, nr). Batch pages themselves are not
  * allocated as frames (modelled coarsely: only their count and the chance of failure).
  */
-import { PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { PAGE_SHIFT, PMD_SHIFT, PMD_SIZE, PUD_SHIFT, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { obj, OBJ } from './objects.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
@@ -29,7 +29,6 @@ import { folioRemoveRmapPtes } from './rmap.js';
 import { folioPutRefs } from './swap.js';
 import { freeSwapCache } from './swapfile.js';
 import { PT_ANON } from './page_alloc.js';
-import { mmTlbFlushPending } from './mm_types.js';
 
 export const MMU_GATHER_BUNDLE = 8;
 /** (PAGE_SIZE - sizeof(struct mmu_gather_batch)) / sizeof(void *). */
@@ -103,6 +102,28 @@ export function tlbGatherMmu(mm: MmStruct, fullmm = false): MmuGather {
   mm.tlbFlushPending++; // inc_tlb_flush_pending()
   mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), true);
   return tlb;
+}
+
+/**
+ * mm_tlb_flush_pending(): another CPU may be inside an mmu_gather of this mm, its unhooked
+ * entries not yet flushed (a read the explorer must see: objects.ts flushPending).
+ */
+export function mmTlbFlushPending(mm: MmStruct): number {
+  mm.kernel.rec.touch(obj(OBJ.flushPending, mm.id), false);
+  return mm.tlbFlushPending;
+}
+
+/**
+ * The remedy proposed for race R8 and not merged ("mm: fix missing TLB flushing", RFC of
+ * 2024-08-15, Message-ID 20240815120715.14516-1-zhengqi.arch@bytedance.com; config
+ * fault_flush_pending): a fault about to make a PTE table or a huge PMD reachable in a block while
+ * the mm has a TLB flush pending flushes the block first, so that no CPU keeps translations from
+ * before the zap beside the new ones.
+ */
+export function* flushTlbFixPending(mm: MmStruct, haddr: Vaddr): KGen<void> {
+  if (!current.k.cfg.faultFlushPending || mmTlbFlushPending(mm) === 0) return;
+  current.k.stats.faultPendingFlushes++;
+  yield* flushTlbMmRange(mm, haddr, haddr + PMD_SIZE, PAGE_SHIFT, false);
 }
 
 /** tlb_get_unmap_shift(). */
@@ -338,3 +359,4 @@ export function freeTableNow(tid: number): void {
   const k = current.k;
   k.pt.free(tid);
 }
+

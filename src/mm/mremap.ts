@@ -13,7 +13,7 @@ import { ModelBug } from './bug.js';
 import { alignUp, EAGAIN, EFAULT, EINVAL, ENOMEM, HPAGE_PMD_SIZE, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, type Vaddr } from './const.js';
 import { slotOf, tidOf } from './pgtable.js';
 import { __splitHugePmd } from './huge_memory.js';
-import { pgdOffset, pmdAlloc, pmdOffset, pteAlloc, pudAlloc, pudOffset } from './memory/pgalloc.js';
+import { pmdAlloc, pteAlloc, pudAlloc } from './memory/pgalloc.js';
 import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, vmAreaInitFrom, type MmStruct } from './mm_types.js';
 import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
@@ -39,6 +39,7 @@ import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_gen
 import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
 import { userfaultfdArmed } from './internal.js';
+import { pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /** include/uapi/linux/mman.h. */
 export const MREMAP_MAYMOVE = 1;

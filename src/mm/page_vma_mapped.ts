@@ -16,12 +16,12 @@
 import { guardOn } from './config.js';
 import { PAGE_SIZE, PMD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { mmFindPmd } from './memory/pgalloc.js';
 import type { Vma } from './mm_types.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { isMigrationPte, isSwapPte, pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, swpOffset, type Pmd } from './pgtable_types.js';
 import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
 import type { LockHandle } from './ptlock.js';
+import { mmFindPmd } from './pgtable_mm.js';
 
 /** include/linux/rmap.h: walk flags. */
 export const PVMW_SYNC = 1 << 0;

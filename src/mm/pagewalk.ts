@@ -19,15 +19,27 @@
 import { addrEnd, EINVAL, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { isHugeZeroPmd } from './huge_memory.js';
-import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
 import { ModelBug } from './bug.js';
 import { vmaStartWrite } from './mmap_lock.js';
 import { VM_PFNMAP, type MmStruct, type Vma } from './mm_types.js';
 import { PteMapOut, pteOffsetMap, pteOffsetMapLock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { isMigrationPte, pmdIsTable, pmdNone, pmdPfn, pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, pteSpecial, swpOffset } from './pgtable_types.js';
+import {
+  isMigrationPte,
+  pmdIsTable,
+  pmdNone,
+  pmdPfn,
+  pmdPresent,
+  pmdTransHuge,
+  pteNone,
+  ptePfn,
+  ptePresent,
+  pteSpecial,
+  swpOffset,
+} from './pgtable_types.js';
 import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { findVma } from './vma_tree.js';
+import { pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /** walk->action, set by a callback to steer walk_pmd_range() (include/linux/pagewalk.h). */
 export const ACTION_SUBTREE = 0; // descend to the next level

@@ -6,7 +6,6 @@
 import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
-import { pteOffset } from './memory/pgalloc.js';
 import { T_ALLOCATED, T_DEPOSITED, T_DETACHED, T_QUEUED, tidOf } from './pgtable.js';
 import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdPfn, pmdTransHuge, type Pmd } from './pgtable_types.js';
 import {
@@ -22,6 +21,7 @@ import {
   type KGen,
 } from './primitives.js';
 import { pteLockptr, type LockHandle } from './ptlock.js';
+import { pteOffset } from './pgtable_mm.js';
 
 /** Out-parameters of the pte_offset_map family (the kernel's `pmd_t *pmdvalp, spinlock_t **ptlp`). */
 export class PteMapOut {

@@ -13,7 +13,6 @@ import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { alignDown, alignUp, PMD_SIZE, PTRS_PER_PTE, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { mmDecNrPtes, tableOf } from './memory/pgalloc.js';
 import type { MmStruct } from './mm_types.js';
 import { pteFreeTlb, type MmuGather } from './mmu_gather.js';
 import { T_DETACHED, T_LINKED } from './pgtable.js';
@@ -21,6 +20,7 @@ import { PteMapOut, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgt
 import { ptepGet, pteScanNone, setPte, spinLock, spinTrylock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
 import type { ZapDetails } from './memory/zap.js';
+import { mmDecNrPtes, tableOf } from './pgtable_mm.js';
 
 /** reclaim_pt_is_enabled() (7.0: pte_table_reclaim_possible()): only a zap asked to reclaim, covering a whole PMD's range. */
 export function reclaimPtIsEnabled(start: Vaddr, end: Vaddr, details: ZapDetails | null): boolean {

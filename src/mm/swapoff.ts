@@ -18,7 +18,6 @@
  */
 import { addrEnd, EINVAL, ENOMEM, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { pgdOffset, pmdOffset, pudOffset } from './memory/pgalloc.js';
 import { MM_ANONPAGES, MM_SWAPENTS, type MmStruct, type Vma } from './mm_types.js';
 import { PG_has_data } from './page_alloc.js';
 import { PteMapOut, pteOffsetMap, pteOffsetMapLock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
@@ -29,6 +28,7 @@ import { addMmCounter, folioPutRefs, folioRefAdd } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapCount, swapFreeNr, touchArea } from './swapfile.js';
 import { findVma } from './vma_tree.js';
 import { vmaPageProt } from './internal.js';
+import { pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /**
  * SYSCALL swapoff: 0, or -EINVAL when there is no area in service (none configured, or already

@@ -23,7 +23,7 @@ import { addMmCounter, folioPutRefs, touchFolio } from './swap.js';
 import { guardOn } from './config.js';
 import { EAGAIN, EEXIST, EINVAL, ENOENT, ENOMEM, EPERM, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { mmFindPmd, pmdAlloc, pteAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
+import { pmdAlloc, pteAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
 import { mmapWriteUnlock, lockVmaUnderRcu } from './mmap_lock.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import {
@@ -75,6 +75,7 @@ import { vmaModifyFlags } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
 import { vmaPageProt, userfaultfdArmed } from './internal.js';
 import { changeProtection, MM_CP_TRY_CHANGE_WRITABLE, MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE } from './change_protection.js';
+import { mmFindPmd } from './pgtable_mm.js';
 
 /** The registration modes of `uffd_register` (UFFDIO_REGISTER_MODE_*, include/uapi/linux/userfaultfd.h). */
 export const UFFD_MODES = ['missing', 'wp', 'minor'] as const;

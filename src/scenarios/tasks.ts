@@ -6,7 +6,7 @@ import type { Advice } from '../script/ast.js';
 import { madviseSyscall } from '../mm/madvise.js';
 import { doMunmap } from '../mm/mmap.js';
 import { userAccessPath } from '../mm/arch/walk.js';
-import { mmFindPmd, pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
+import { pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
@@ -34,6 +34,7 @@ import { compactPage } from '../mm/migrate.js';
 import { peekMappedFolio, peekPmdSlot } from '../mm/memory/pgalloc.js';
 import { slotOf, tidOf } from '../mm/pgtable.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge, ptePresent } from '../mm/pgtable_types.js';
+import { mmFindPmd } from '../mm/pgtable_mm.js';
 
 export type TaskSpec =
   | { kind: 'madvise'; map: string; offset: number; len: number; advice: Advice }
@@ -355,4 +356,3 @@ function mappedPages(mm: MmStruct, addr: number, len: number): number {
   }
   return n;
 }
-

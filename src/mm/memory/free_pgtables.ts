@@ -11,7 +11,7 @@ import { T_DETACHED } from '../pgtable.js';
 import { pmdIsTable, pmdNone } from '../pgtable_types.js';
 import { downWrite, ptepGet, setPte, upWrite, type KGen } from '../primitives.js';
 import { unlinkFileVma } from '../vma.js';
-import { mmDecNrPtes, pgdOffset, pmdOffset, pudOffset, tableOf } from './pgalloc.js';
+import { mmDecNrPtes, pgdOffset, pmdOffset, pudOffset, tableOf } from '../pgtable_mm.js';
 
 /** `ceiling - 1` with ceiling 0 meaning the top of the address space (unsigned wrap in C). */
 const top = (ceiling: number): number => (ceiling === 0 ? 2 ** 64 : ceiling);

@@ -1,6 +1,6 @@
 /**
- * Walking and populating the upper levels (mm/memory.c: __pud_alloc(), __pmd_alloc(), __pte_alloc(),
- * pmd_install(); include/linux/pgtable.h: pgd_offset() and friends; mm/rmap.c: mm_find_pmd()).
+ * Populating the upper levels (mm/memory.c: __pud_alloc(), __pmd_alloc(), __pte_alloc(),
+ * pmd_install()); the walk from an address to a slot is in pgtable_mm.ts.
  *
  * Entry pointers are numbers (table id * 512 + index, see pgtable.ts); 0 means "no such slot".
  */
@@ -14,53 +14,19 @@ import {
   PUD_SIZE,
   pgdIndex,
   pmdIndex,
-  pteIndex,
   pudIndex,
   type Pfn,
   type Vaddr,
-  PAGE_SHIFT,
 } from '../const.js';
 import { current } from '../current.js';
 import { obj, OBJ } from '../objects.js';
 import type { MmStruct } from '../mm_types.js';
 import { entryPtr, slotOf, T_FREED, T_LINKED, tidOf } from '../pgtable.js';
-import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, ptePfn, ptePresent, type Pmd } from '../pgtable_types.js';
-import { ptepGet, setPte, spinLock, spinUnlock, type KGen, flushTlbMmRange } from '../primitives.js';
+import { mkTableEntry, pmdIsTable, pmdNone, pmdPfn, ptePfn, ptePresent } from '../pgtable_types.js';
+import { ptepGet, setPte, spinLock, spinUnlock, type KGen } from '../primitives.js';
 import { mmLockHandle, pmdLockptr } from '../ptlock.js';
-import { mmTlbFlushPending } from '../mm_types.js';
-
-/** pgd_offset() (P4D folded: the PGD slot is also the P4D slot). */
-export function pgdOffset(mm: MmStruct, addr: Vaddr): number {
-  return entryPtr(mm.pgd, pgdIndex(addr));
-}
-
-/** The table an upper-level entry value points to (pud_pgtable(), pmd_pgtable(), ...). */
-export function tableOf(entry: number): number {
-  return current.k.pt.tidOfPfn(pmdPfn(entry));
-}
-
-/** pud_offset(p4d_value, addr) given the value of the P4D (= PGD) entry. */
-export function pudOffset(p4dval: number, addr: Vaddr): number {
-  return entryPtr(tableOf(p4dval), pudIndex(addr));
-}
-
-export function pmdOffset(pudval: number, addr: Vaddr): number {
-  return entryPtr(tableOf(pudval), pmdIndex(addr));
-}
-
-/** pte_offset of a PMD *value* that is a table: the entry pointer for addr. */
-export function pteOffset(pmdval: Pmd, addr: Vaddr): number {
-  return entryPtr(tableOf(pmdval), pteIndex(addr));
-}
-
-/** mm_inc_nr_ptes() / mm_inc_nr_pmds() / mm_inc_nr_puds(): +4096 to pgtables_bytes each. */
-export function mmIncNrPtes(mm: MmStruct): void {
-  mm.pgtablesBytes += 4096;
-}
-
-export function mmDecNrPtes(mm: MmStruct): void {
-  mm.pgtablesBytes -= 4096;
-}
+import { flushTlbFixPending } from '../mmu_gather.js';
+import { mmIncNrPtes, pgdOffset, pudOffset, pmdOffset, pteOffset } from '../pgtable_mm.js';
 
 /** pte_alloc_one() / pmd_alloc_one() / pud_alloc_one(): may sleep; 0 on failure. */
 export function pgtableAlloc(mm: MmStruct, level: number, addr: Vaddr): number {
@@ -155,15 +121,6 @@ export function* pteAlloc(mm: MmStruct, pmdp: number, addr: Vaddr): KGen<boolean
   return yield* pteAllocSlow(mm, pmdp, addr);
 }
 
-/** mm/rmap.c: mm_find_pmd(): the PMD slot for addr, or 0 if an upper level is absent. */
-export function* mmFindPmd(mm: MmStruct, addr: Vaddr): KGen<number> {
-  const pgdv = yield* ptepGet(pgdOffset(mm, addr));
-  if (pmdNone(pgdv)) return 0;
-  const pudv = yield* ptepGet(pudOffset(pgdv, addr));
-  if (pmdNone(pudv) || !pmdIsTable(pudv)) return 0;
-  return pmdOffset(pudv, addr);
-}
-
 /** Lockless walk for /proc views and invariants (no scheduling points, no sanitizers). */
 /**
  * The folio a present PTE maps at addr (0 for none, no table, or a huge PMD), read without
@@ -197,17 +154,4 @@ export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {
   const pmd = pt.tidOfPfn(pmdPfn(pudv));
   if (!pmd || pt.state[pmd] === T_FREED) return 0;
   return entryPtr(pmd, pmdIndex(addr));
-}
-
-/**
- * The remedy proposed for race R8 and not merged ("mm: fix missing TLB flushing", RFC of
- * 2024-08-15, Message-ID 20240815120715.14516-1-zhengqi.arch@bytedance.com; config
- * fault_flush_pending): a fault about to make a PTE table or a huge PMD reachable in a block while
- * the mm has a TLB flush pending flushes the block first, so that no CPU keeps translations from
- * before the zap beside the new ones.
- */
-export function* flushTlbFixPending(mm: MmStruct, haddr: Vaddr): KGen<void> {
-  if (!current.k.cfg.faultFlushPending || mmTlbFlushPending(mm) === 0) return;
-  current.k.stats.faultPendingFlushes++;
-  yield* flushTlbMmRange(mm, haddr, haddr + PMD_SIZE, PAGE_SHIFT, false);
 }

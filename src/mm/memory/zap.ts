@@ -60,7 +60,7 @@ import { freePte, reclaimPtIsEnabled, tryGetAndClearPmd, tryToFreePte } from '..
 import { folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, mmCounter } from '../swap.js';
 import { freeSwapAndCacheNr, swapPteBatch } from '../swapfile.js';
-import { pgdOffset, pmdOffset, pudOffset } from './pgalloc.js';
+import { pgdOffset, pmdOffset, pudOffset } from '../pgtable_mm.js';
 
 /** zap_flags_t bits (include/linux/mm.h). */
 export const ZAP_FLAG_DROP_MARKER = 1 << 0;

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareScript, modelOverridesFor, prepareScript, runKernelQuietly } from '../../src/oracle/compare.js';
 import { describeMismatches, diffRuns } from '../../src/oracle/diff.js';
-import { kernelOracleAvailable } from '../../src/oracle/kernel.js';
+import { kernelOracleAvailable, runningKdamonds } from '../../src/oracle/kernel.js';
 import { formatScriptError } from '../../src/script/ast.js';
 import { runScript } from '../../src/script/exec.js';
 import { MAX_MARK_ROUNDS, markOutcome, markOverlap, renderScript, scriptArb, type GenScript } from './random-scripts.js';
@@ -30,7 +30,9 @@ describe('shipped scripts: model == kernel', () => {
     it.skipIf(skipped)(`${rel} agrees with the kernel${why}`, async (ctx) => {
       const p = prepareScript(rel, readScript(rel));
       if (!p.ok) expect.fail(p.errors.map(formatScriptError).join('\n'));
-      let c = await compareScript(p.prepared, { checkInvariants: true });
+      let prepared = p.prepared;
+      let options: Parameters<typeof compareScript>[1] = { checkInvariants: true };
+      let c = await compareScript(prepared, options);
       // A script whose expect lines assume read faults map the zero page (config fault_zero_page=on)
       // is skipped by a kernel whose read faults do not; its snapshots are still compared, with the
       // expect lines dropped and the model following the kernel.
@@ -39,7 +41,9 @@ describe('shipped scripts: model == kernel', () => {
         const overrides = { fault_zero_page: probed };
         const q = prepareScript(rel, readScript(rel), { noExpect: true, overrides });
         if (!q.ok) expect.fail(q.errors.map(formatScriptError).join('\n'));
-        c = await compareScript(q.prepared, { checkInvariants: true, overrides });
+        prepared = q.prepared;
+        options = { checkInvariants: true, overrides };
+        c = await compareScript(prepared, options);
         console.log(`kernel-agreement: ${rel}: compared without its expect lines (this kernel's read faults: fault_zero_page=${probed})`);
       }
       // The runner skips what this machine cannot do for the script (a swap area, `config swap=`,
@@ -49,6 +53,15 @@ describe('shipped scripts: model == kernel', () => {
         console.log(`kernel-agreement: ${rel}: skipped: ${skip?.type === 'skip' ? skip.reason : c.kernel.stderr}`);
         ctx.skip();
         return;
+      }
+      // DAMON's access sampling and reclaim (a kdamond of this machine) can keep or drop pages a
+      // script's MADV_PAGEOUT/MADV_COLD decides, whatever the script does: `ptlab diff` says to run
+      // such a script again before trusting a mismatch (src/cli/diff.ts), and so does this test, at
+      // most twice, saying so. Seen: swap-readahead.pt with 2-3 pages left resident.
+      const reclaims = prepared.script.ops.some((o) => o.op === 'madvise' && (o.advice === 'pageout' || o.advice === 'cold'));
+      for (let attempt = 2; !c.diff.ok && reclaims && attempt <= 3 && runningKdamonds().length > 0; attempt++) {
+        console.log(`kernel-agreement: ${rel}: mismatch with DAMON running (kdamond ${runningKdamonds().join(', ')}); kernel run ${attempt} of at most 3`);
+        c = await compareScript(prepared, options);
       }
       const kernelErr = c.kernel.lines.find((l) => l.type === 'error');
       // The script's own numbers were measured on the kernel: a kernel failure means the script

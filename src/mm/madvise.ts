@@ -415,6 +415,10 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     touchFolio(head, false);
     if (mem.mapcount[head] !== 1) continue;
     if (!pageout && pteYoung(ptent)) {
+      // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) is ptep_test_and_clear_young() per entry, one
+      // atomic bit clear (primitives.ts ptepTestAndClearYoung()); here still a load and a store,
+      // so a dirty bit a hardware walk sets in between would be lost. No scenario races a write
+      // access against MADV_COLD; the other young-bit clears are atomic.
       yield* setPte(pte, pteClearFlags(ptent, _PAGE_ACCESSED)); // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG)
       tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
     }

@@ -80,7 +80,8 @@ export function complete<T>(g: KGen<T>): T {
 /**
  * Every step is yielded through here. While the explorer records a trace (`Kernel.stepStacks` set),
  * the stack of the yield is kept by CPU, so that the trace can name the kernel function each
- * step runs in (src/mm/where.ts); otherwise this costs one property read.
+ * step runs in (src/mm/where.ts); otherwise this costs one property read, besides the check
+ * that the step's mm (if it names one) belongs to the current kernel.
  */
 function at<S extends Step>(s: S): S {
   // A step acts on the kernel `current` names (setCurrent(), src/mm/current.ts): a driver that

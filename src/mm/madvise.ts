@@ -9,7 +9,7 @@ import { faultinPageRange } from './gup.js';
 import { __splitHugePmd, isHugeZeroPmd, pmdTransHugeLock, splitFolio } from './huge_memory.js';
 import { madviseCollapse } from './khugepaged.js';
 import { pteAlloc, pudAlloc, pmdAlloc } from './memory/pgalloc.js';
-import { zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
+import { folioPteBatch, zapPageRangeSingle, type ZapDetails } from './memory/zap.js';
 import { lockVmaUnderRcu, mmapWriteUnlock } from './mmap_lock.js';
 import {
   MMF_VM_HUGEPAGE,
@@ -28,6 +28,8 @@ import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.j
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
   isGuardPte,
   mkMarkerPte,
   PTE_MARKER_GUARD,
@@ -35,10 +37,11 @@ import {
   pmdPresent,
   pmdTransHuge,
   pteClearFlags,
-  pteFlags,
+  pteDirty,
   pteNone,
   ptePfn,
   ptePresent,
+  pteSetFlags,
   pteSpecial,
   pteYoung,
   isSwapEntryPte,
@@ -52,6 +55,8 @@ import {
   folioTrylock,
   folioUnlock,
   ptepGet,
+  ptepGetAndClear,
+  ptepTestAndClearYoung,
   setPte,
   spinLock,
   spinUnlock,
@@ -280,9 +285,14 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
     if (mem.type[pfn] !== PT_ANON) continue;
     const head = mem.folioHead(pfn);
     const folioNr = mem.folioNr(head);
+    // The entry as this walk read it; a batch ORs in the young and dirty bits of its other entries.
+    let ptent = e;
     if (folioNr > 1) {
-      // Only split a large folio that the range does not cover whole (madvise_folio_pte_batch()).
-      nr = yield* folioPteBatch(p, pfn, head, folioNr, (end - addr) / PAGE_SIZE);
+      // Only split a large folio that the range does not cover whole: madvise_folio_pte_batch(),
+      // folio_pte_batch_flags(FPB_MERGE_YOUNG_DIRTY), which ignores the write bit too.
+      const merged = { writable: false, young: false, dirty: false };
+      nr = yield* folioPteBatch(head, p, e, (end - addr) / PAGE_SIZE, _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW, merged);
+      ptent = pteSetFlags(ptent, (merged.young ? _PAGE_ACCESSED : 0) | (merged.dirty ? _PAGE_DIRTY : 0));
       if (nr < folioNr) {
         if (folioMaybeMappedShared(head, pfn)) continue; // another mm (a forked child) maps it too: not split
         if (!(yield* folioTrylock(head))) continue;
@@ -314,28 +324,20 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
       yield* folioUnlock(head);
     }
     if (mem.mapcount[pfn] === 1) mem.clearFlags(head, PG_swapbacked); // folio_mark_lazyfree()
-    for (let i = 0; i < nr; i++) {
-      const v = yield* ptepGet(p + i);
-      if (pteFlags(v) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
-        yield* setPte(p + i, pteClearFlags(v, _PAGE_ACCESSED | _PAGE_DIRTY)); // clear_young_dirty_ptes()
-        tlbFlushPteRange(tlb, addr + i * PAGE_SIZE, PAGE_SIZE);
+    if (pteYoung(ptent) || pteDirty(ptent)) {
+      // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY) (include/linux/pgtable.h, the
+      // generic one x86 uses): each entry cleared and written back old and clean. Between the two
+      // the entry is none: a hardware walk there faults instead of setting a bit the store would
+      // then drop, and a lockless reader (GUP-fast) sees none.
+      for (let i = 0; i < nr; i++) {
+        const v = yield* ptepGetAndClear(p + i);
+        yield* setPte(p + i, pteClearFlags(v, _PAGE_ACCESSED | _PAGE_DIRTY));
       }
+      tlbFlushPteRange(tlb, addr, nr * PAGE_SIZE); // tlb_remove_tlb_entries()
     }
   }
   if (nrSwap) addMmCounter(mm, MM_SWAPENTS, nrSwap);
   if (pte0 >= 0) yield* pteUnmapUnlock(pte0, out.ptl);
-}
-
-/** folio_pte_batch(): consecutive present PTEs from `p` mapping consecutive pages of the folio. */
-function* folioPteBatch(p: number, pfn: number, head: number, folioNr: number, max: number): KGen<number> {
-  const limit = Math.min(max, head + folioNr - pfn);
-  let n = 1;
-  while (n < limit) {
-    const e = yield* ptepGet(p + n);
-    if (!ptePresent(e) || pteSpecial(e) || ptePfn(e) !== pfn + n) break;
-    n++;
-  }
-  return n;
 }
 
 /** can_madv_lru_vma(). */
@@ -415,11 +417,10 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     touchFolio(head, false);
     if (mem.mapcount[head] !== 1) continue;
     if (!pageout && pteYoung(ptent)) {
-      // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) is ptep_test_and_clear_young() per entry, one
-      // atomic bit clear (primitives.ts ptepTestAndClearYoung()); here still a load and a store,
-      // so a dirty bit a hardware walk sets in between would be lost. No scenario races a write
-      // access against MADV_COLD; the other young-bit clears are atomic.
-      yield* setPte(pte, pteClearFlags(ptent, _PAGE_ACCESSED)); // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG)
+      // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) (include/linux/pgtable.h, the generic one x86
+      // uses): ptep_test_and_clear_young() per entry, one atomic bit clear, so a dirty bit
+      // another CPU's hardware walk sets after the ptep_get() above is kept.
+      yield* ptepTestAndClearYoung(pte);
       tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
     }
     mem.clearFlags(head, PG_referenced); // folio_clear_referenced()

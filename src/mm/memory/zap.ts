@@ -314,23 +314,33 @@ function* zapPresentPtes(tlb: MmuGather, vma: Vma, pte: number, ptent: Pte, maxN
  * folio_pte_batch_flags() (mm/internal.h): how many consecutive entries map consecutive pages of
  * the same large folio with the same bits, ignoring the bits in `ignore` (by default dirty, young
  * and soft-dirty, as folio_pte_batch() does for zap). With FPB_MERGE_WRITE (`_PAGE_RW` ignored and
- * `merged` given) it also says whether any entry of the run was writable.
+ * `merged` given) it also says whether any entry of the run was writable; FPB_MERGE_YOUNG_DIRTY
+ * (`merged.young` given) whether any was young or dirty (the caller ORs them into its copy of
+ * the first entry).
  */
-export function* folioPteBatch(head: Pfn, pte: number, ptent: Pte, maxNr: number, ignore = _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY, merged?: { writable: boolean }): KGen<number> {
+export function* folioPteBatch(head: Pfn, pte: number, ptent: Pte, maxNr: number, ignore = _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY, merged?: { writable: boolean; young?: boolean; dirty?: boolean }): KGen<number> {
   const mem = current.k.mem;
   const folioEnd = head + mem.folioNr(head);
   const pfn = ptePfn(ptent);
   const want = pteFlags(ptent) & ~ignore;
   const limit = Math.min(maxNr, folioEnd - pfn);
   let writable = (pteFlags(ptent) & _PAGE_RW) !== 0;
+  let youngDirty = 0;
   let nr = 1;
   while (nr < limit) {
     const e = yield* ptepGet(pte + nr);
     if (!ptePresent(e) || ptePfn(e) !== pfn + nr || (pteFlags(e) & ~ignore) !== want) break;
     writable ||= (pteFlags(e) & _PAGE_RW) !== 0;
+    youngDirty |= pteFlags(e) & (_PAGE_ACCESSED | _PAGE_DIRTY);
     nr++;
   }
-  if (merged) merged.writable = writable;
+  if (merged) {
+    merged.writable = writable;
+    if (merged.young !== undefined) {
+      merged.young = (youngDirty & _PAGE_ACCESSED) !== 0;
+      merged.dirty = (youngDirty & _PAGE_DIRTY) !== 0;
+    }
+  }
   return nr;
 }
 

@@ -31,6 +31,7 @@ export const GUARD_NAMES = [
   'free-pte-flush-addr', // R9: the freed table's flush range is the table's own address, not the zap's end
   'zap-retry-reset', // R13: zap_pte_range() clears force_flush/force_break before each retry (v1 kept them)
   'fork-vma-write', // fork: dup_mmap() write-locks each parent VMA before copying it ("fork: lock VMAs of the parent process when forking", 2023)
+  'collapse-ipi', // collapse_huge_page() sends tlb_remove_table_sync_one() after pmdp_collapse_flush() ("mm/khugepaged: fix GUP-fast interaction by sending IPI", 2022)
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 

@@ -734,7 +734,11 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
   yield* spinLock(pml);
   const old = yield* pmdpCollapseFlush(vma, address, pmdp);
   yield* spinUnlock(pml);
-  yield* tlbRemoveTableSyncOne([]);
+  // tlb_remove_table_sync_one(): an IPI that waits for every CPU's interrupts, so a gup_fast()
+  // that read the PMD before the flush above has left before the old table is reused or freed:
+  // deposited, it is freed at once by a later zap of the THP (zap_deposited_table()). On x86 the
+  // flush's own IPI already waits; arm64 flushes by broadcast TLBI (guard `collapse-ipi`).
+  if (guardOn(k.cfg, 'collapse-ipi')) yield* tlbRemoveTableSyncOne([]);
   // pte_offset_map_lock() of the local copy: nothing to map when the PMD had become none. The
   // failure path then puts the "old table" back with pmd_populate(pmd_pgtable(_pmd)): from none.
   if (!pmdIsTable(old)) {

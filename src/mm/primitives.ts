@@ -58,7 +58,9 @@ export function stepEnabled(s: Step): boolean {
     case 'fwait':
       return !S.folioIsLocked(s.pfn);
     case 'flush':
-      return S.ipiCanComplete(S.flushTargets(s.mm));
+      // arm64 flushes by broadcast TLBI (__flush_tlb_range(), arch/arm64/include/asm/tlbflush.h):
+      // no IPI, so no wait for a CPU with interrupts off.
+      return current.k.cfg.arch === 'arm64' || S.ipiCanComplete(S.flushTargets(s.mm));
     case 'ipi-sync':
       return S.ipiCanComplete(current.k.cpus);
     case 'detach':
@@ -317,7 +319,7 @@ export function* condResched(): KGen<void> {
 
 // ---- TLB ----------------------------------------------------------------------------------------
 
-/** arch/x86/mm/tlb.c: flush_tlb_mm_range(): IPIs to the mm's CPUs, waiting for each. */
+/** arch/x86/mm/tlb.c: flush_tlb_mm_range(): IPIs to the mm's CPUs, waiting for each (arm64: a broadcast, see stepEnabled()). */
 export function* flushTlbMmRange(mm: MmStruct, start: number, end: number, strideShift: number, freedTables: boolean): KGen<void> {
   yield at({ op: 'flush', mm });
   S.applyTlbFlush(mm, start, end, strideShift, freedTables);

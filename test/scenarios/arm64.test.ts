@@ -26,3 +26,21 @@ describe('scenarios on arm64', () => {
     });
   }
 });
+
+describe('TLB flushes on arm64 are broadcasts, not IPIs', () => {
+  const scn = scenarios.find((s) => s.name === 'collapse_vs_gup_fast')!;
+  const search = (arch: 'x86' | 'arm64', guardsOff: readonly 'collapse-ipi'[]) =>
+    runScenario(scn, { settings: { arch }, guardsOff, snapshots: false, stopAtFirst: true });
+
+  it("collapse's tlb_remove_table_sync_one() is what keeps gup_fast off the freed deposited table on arm64", () => {
+    const off = search('arm64', ['collapse-ipi']);
+    expect(off.status === 'violation' ? off.violation.kind : off.status).toBe('pt-use-after-free');
+    const on = search('arm64', []);
+    expect(on.status === 'clean' && on.complete).toBe(true);
+  });
+
+  it("on x86 the collapse's flush IPI waits for gup_fast's interrupts: the same search is clean without the guard", () => {
+    const off = search('x86', ['collapse-ipi']);
+    expect(off.status === 'clean' && off.complete).toBe(true);
+  });
+});

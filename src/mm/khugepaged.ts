@@ -95,7 +95,7 @@ import { pmdLockptr, pteLockptr } from './ptlock.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
-import { freeSwapCache } from './swapfile.js';
+import { folioSwapOffset, freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
 import { entryPtr, T_LINKED } from './pgtable.js';
 import { shmemAllowsHuge } from './shmem.js';
@@ -561,6 +561,21 @@ function* setHugePmd(vma: Vma, haddr: Vaddr, pmdp: number, folio: Pfn): KGen<Sca
 // ---- anonymous ------------------------------------------------------------------------------------
 
 /**
+ * __collapse_huge_page_isolate()'s "Check if the page has any GUP (or other external) pins"
+ * (folio_expected_ref_count() != folio_ref_count()): the table is unlinked by then, so this
+ * process cannot take a new pin, and a gup_fast() that read the PMD before it was cleared has
+ * finished (tlb_remove_table_sync_one()): its pin is counted here, and the collapse gives up.
+ * Order-0 folios only: the model's expected count of a PTE-mapped large folio is not kept per
+ * folio, and its folio lock and LRU isolation are not modelled here either.
+ */
+function folioHasExternalPin(head: Pfn): boolean {
+  const mem = current.k.mem;
+  if (mem.folioNr(head) > 1) return false;
+  touchFolio(head, false);
+  return mem.refcount[head] !== mem.mapcount[head] + mem.entireMapcount[head] + (folioSwapOffset(head) ? 1 : 0);
+}
+
+/**
  * hpage_collapse_scan_pmd(): scan the PTE table of an anonymous block (MADV_COLLAPSE: no limits
  * on none, shared or swap entries) and collapse it. Caller holds mmap_lock for read. Swap entries
  * are counted (`unmapped`) for __collapse_huge_page_swapin(). Coarse: the kernel counts PTE
@@ -756,6 +771,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
     if (e === 0 || (ptePresent(e) && pteSpecial(e))) continue; // none or the zero page
     if (!ptePresent(e)) isolated = 'SCAN_PTE_NON_PRESENT';
     else if (pteUffdWp(e)) isolated = 'SCAN_PTE_UFFD_WP';
+    else if (folioHasExternalPin(mem.folioHead(ptePfn(e)))) isolated = 'SCAN_PAGE_COUNT';
   }
   if (isolated !== 'SCAN_SUCCEED') {
     yield* spinLock(pml);

@@ -14,7 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BLOCK_KB, lines, PAGE_KB, scenario, SLOT_KB, TABLE_KB } from '../support/scenario.js';
+import type { Kernel, MmStruct } from '../../src/mm/mm_types.js';
+import { pmdTransHuge, ptePfn } from '../../src/mm/pgtable_types.js';
+import { BLOCK_KB, FIRST_MAP_ADDR, GEN_API, lines, M, PAGE_KB, pteAt, scenario, SLOT_KB, TABLE_KB } from '../support/scenario.js';
 
 const vmpte = (tables: number) => SLOT_KB + tables * TABLE_KB;
 
@@ -194,5 +196,23 @@ describe('the live kernel probe', () => {
     const expects = s.result.lines.filter((l) => l.type === 'expect');
     expect(expects.length).toBe(13);
     expect(expects.every((l) => l.type === 'expect' && l.ok)).toBe(true);
+  });
+});
+
+describe('collapse_huge_page() and a page pinned from outside (__collapse_huge_page_isolate())', () => {
+  it('gives the collapse up with -EAGAIN (SCAN_PAGE_COUNT) while a page of the block has an extra reference, and collapses once it is dropped', () => {
+    const api = GEN_API;
+    const s = scenario(lines('process P', 'map A anon private 2M', 'touch A 0 8K write'), { api });
+    const k = s.result.kernel as Kernel;
+    const mm = s.mm('P') as MmStruct;
+    const pfn = ptePfn(pteAt(k, mm, FIRST_MAP_ADDR));
+    k.mem.refcount[pfn]++; // a pin (pin_user_pages(), a long-term GUP) held across the collapse
+    expect(api.sysMadvise(k, mm, FIRST_MAP_ADDR, 2 * M, 'collapse')).toBe(-11);
+    // The table is put back as it was: the pinned page is still mapped by its PTE.
+    expect(ptePfn(pteAt(k, mm, FIRST_MAP_ADDR))).toBe(pfn);
+    k.mem.refcount[pfn]--;
+    expect(api.sysMadvise(k, mm, FIRST_MAP_ADDR, 2 * M, 'collapse')).toBe(0);
+    const pmdp = api.peekPmdSlot(mm, FIRST_MAP_ADDR);
+    expect(pmdTransHuge(k.pt.peek((pmdp / 512) | 0, pmdp % 512))).toBe(true);
   });
 });

@@ -91,12 +91,18 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
       return { reads: [], writes: [obj(OBJ.folio, s.pfn)] };
     case 'fwait':
       return { reads: [obj(OBJ.folio, s.pfn)], writes: [] };
+    // Other CPUs see a CPU's read-side state only through call_rcu() (is it inside a reader, and
+    // in which one: rcuReaderObj) and through the grace period (has the reader a callback waits
+    // for ended: rcuQsObj). Only the outermost entry and exit change those; nested ones change this
+    // CPU's own counts, which no other task reads. Interrupts off: IPIs wait on the CPU's `irq`.
     case 'rcu+':
+      return outermost(cpu, cpu.rcuNesting === 0, cpu.irqDisabled === 0, []);
     case 'rcu-':
-      return { reads: [], writes: [obj(OBJ.rcu, cpu.id)] };
+      return outermost(cpu, cpu.rcuNesting === 1, cpu.irqDisabled === 0, []);
     case 'irq-':
+      return outermost(cpu, cpu.irqDisabled === 0, cpu.rcuNesting === 0, [obj(OBJ.irq, cpu.id)]);
     case 'irq+':
-      return { reads: [], writes: [obj(OBJ.irq, cpu.id)] };
+      return outermost(cpu, cpu.irqDisabled === 1, cpu.rcuNesting === 0, [obj(OBJ.irq, cpu.id)]);
     case 'sleep':
     case 'choice':
       return NONE;
@@ -126,8 +132,8 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
     case 'ipi-sync':
       return { reads: k.cpus.filter((c) => c !== cpu).map((c) => obj(OBJ.irq, c.id)), writes: s.tables.map((t) => obj(OBJ.table, t)) };
     case 'call-rcu': {
-      // call_rcu() notes which CPUs are inside a read-side section right now.
-      const reads = k.cpus.flatMap((c) => [obj(OBJ.rcu, c.id), obj(OBJ.irq, c.id)]);
+      // call_rcu() notes which CPUs are inside a read-side section right now, and which one.
+      const reads = k.cpus.map((c) => rcuReaderObj(c.id));
       return { reads, writes: [obj(OBJ.queue, 0)] };
     }
     case 'mt-walk':
@@ -146,6 +152,31 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
   }
 }
 
+/**
+ * A CPU's read-side state as other CPUs see it: whether it is inside a reader (an RCU section or
+ * interrupts off) and how many it has left (rcuQs). Written by the outermost entry and exit only.
+ */
+const rcuReaderObj = (cpu: number): number => obj(OBJ.rcu, cpu);
+
+/**
+ * The end of CPU `cpu`'s reader number `qs` (its rcuQs while inside it): what a callback queued
+ * during that reader waits for. One object per reader, so that the grace period, which reads it,
+ * does not depend on the CPU's later readers (rcuQs only grows: once the reader ended, nothing the
+ * CPU does changes what the grace period sees of it). Numbered after the rcuReaderObj() objects.
+ */
+const rcuQsObj = (cpu: number, qs: number): number => obj(OBJ.rcu, NR_CPUS * (qs + 1) + cpu);
+
+/**
+ * The footprint of an entry into or exit from a reader: it writes the CPU's reader state when it
+ * is the outermost one (`edge`, and the other kind of reader not active: `alone`), and an exit
+ * that ends the reader also ends that reader's rcuQsObj().
+ */
+function outermost(cpu: Cpu, edge: boolean, alone: boolean, writes: number[]): Footprint {
+  if (!(edge && alone)) return { reads: [], writes };
+  const inside = cpu.rcuNesting > 0 || cpu.irqDisabled > 0;
+  return { reads: [], writes: inside ? [...writes, rcuReaderObj(cpu.id), rcuQsObj(cpu.id, cpu.rcuQs)] : [...writes, rcuReaderObj(cpu.id)] };
+}
+
 /** Every CPU's reader count of a semaphore: what waits for no readers at all reads. */
 function allReaders(semId: number, k: Kernel): number[] {
   return k.cpus.map((c) => semReadersObj(semId, c.id));
@@ -161,7 +192,7 @@ export function gracePeriodFootprint(k: Kernel | null): Footprint {
   const writes = [obj(OBJ.queue, 0)];
   if (!k?.rcu.pending.length) return { reads: writes, writes: [] };
   for (const cb of k.rcu.pending) {
-    if (cb.waitFor) for (const id of cb.waitFor.keys()) reads.push(obj(OBJ.rcu, id), obj(OBJ.irq, id));
+    if (cb.waitFor) for (const [id, qs] of cb.waitFor) reads.push(rcuQsObj(id, qs));
     if (!rcuCallbackReady(cb, k.cpus)) continue;
     for (const t of cb.tables) writes.push(obj(OBJ.table, t));
   }
@@ -180,6 +211,7 @@ export function objectName(o: number): string {
     case OBJ.lock:
       return `${name} T${n}`;
     case OBJ.rcu:
+      return n < NR_CPUS ? `rcu CPU${n}` : `rcu CPU${n % NR_CPUS} reader ${Math.floor(n / NR_CPUS) - 1}`;
     case OBJ.irq:
     case OBJ.tlb:
       return `${name} CPU${n}`;

@@ -60,7 +60,8 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.page, p), `r${mem.refcount[p]} m${maps}`);
   }
   for (const c of k.cpus) {
-    d.set(obj(OBJ.rcu, c.id), `${c.rcuNesting}`);
+    // What other CPUs see of its readers (footprint.ts rcuReaderObj): the nesting itself is its own.
+    d.set(obj(OBJ.rcu, c.id), `${c.rcuNesting > 0 || c.irqDisabled > 0} ${c.rcuQs}`);
     d.set(obj(OBJ.irq, c.id), `${c.irqDisabled}`);
     const t = c.tlb;
     d.set(obj(OBJ.tlb, c.id), [t.vpn, t.pfn, t.write, t.hvpn, t.hpfn, t.hwrite, t.pwcBlock, t.pwcTid].map((a) => a.join(',')).join('|'));

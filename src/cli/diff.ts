@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { compareScript, prepareScript, type Comparison, type PreparedScript } from '../oracle/compare.js';
 import { describeStop, fieldUnit, isPageCodeField, sumCounts, type DiffCounts, type FieldDiff, type SnapshotDiff } from '../oracle/diff.js';
 import { kernelOracleAvailable, runningKdamonds } from '../oracle/kernel.js';
-import { formatScriptError } from '../script/ast.js';
+import { formatScriptError, type Op } from '../script/ast.js';
 import { FAST_API, scriptConfig } from '../script/exec.js';
 import { EXIT, UsageError, parseConfigOption, readScriptText } from './util.js';
 
@@ -111,8 +111,7 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
     if (c.khugepagedInterfered) {
       process.stderr.write(`${c.file}: note: khugepaged collapsed pages during every one of ${c.kernelAttempts} kernel runs; THP fields may differ for that reason\n`);
     }
-    const reclaims = p.script.ops.some((o) => o.op === 'madvise' && (o.advice === 'pageout' || o.advice === 'cold'));
-    if (!c.diff.ok && reclaims) {
+    if (damonMayExplain(c, p.script.ops)) {
       const kdamonds = runningKdamonds();
       if (kdamonds.length) process.stderr.write(`${c.file}: note: DAMON is running here (kdamond ${kdamonds.join(', ')}); its access sampling and reclaim can keep or drop pages this script's MADV_PAGEOUT/MADV_COLD decides, so run the script again before trusting this mismatch\n`);
     }
@@ -136,6 +135,16 @@ async function diffCommand(files: string[], opts: DiffOpts): Promise<number> {
  * Why the kernel side has no verdict, or undefined: its runner was killed (a signal, a timeout) or
  * failed inside. Its output then stops anywhere, so whatever it printed proves no agreement.
  */
+/**
+ * Whether DAMON, when it runs here, may explain this comparison's mismatches: the script reclaims
+ * (MADV_PAGEOUT/MADV_COLD, whose pages DAMON's sampling can keep or drop) and the two sides were
+ * compared and differ. A skipped kernel run is not a mismatch.
+ */
+export function damonMayExplain(c: Comparison, ops: readonly Op[]): boolean {
+  const reclaims = ops.some((o) => o.op === 'madvise' && (o.advice === 'pageout' || o.advice === 'cold'));
+  return reclaims && !c.diff.ok && !c.diff.skipped;
+}
+
 export function kernelBroken(c: Comparison): string | undefined {
   if (c.kernel.status === 'killed') return `the kernel runner was killed by ${c.kernel.signal ?? 'a signal'}`;
   if (c.kernel.status === 'internal') return `the kernel runner failed (exit ${c.kernel.exitCode})`;

@@ -1,7 +1,8 @@
 // `ptlab diff` prints a verdict only for a kernel run that finished: a runner killed mid-script
 // (SIGINT, a timeout) leaves output that proves nothing, even when every snapshot it printed agrees.
 import { describe, expect, it } from 'vitest';
-import { kernelBroken, renderComparison } from '../../src/cli/diff.js';
+import { damonMayExplain, kernelBroken, renderComparison } from '../../src/cli/diff.js';
+import { parseScript } from '../../src/script/parse.js';
 import type { Comparison } from '../../src/oracle/compare.js';
 import { diffRuns } from '../../src/oracle/diff.js';
 import type { KernelRun } from '../../src/oracle/kernel.js';
@@ -40,5 +41,18 @@ describe('ptlab diff verdicts', () => {
     const c = comparison({ exitCode: 4, status: 'internal' });
     expect(kernelBroken(c)).toBe('the kernel runner failed (exit 4)');
     expect(renderComparison(c, { color: false, brief: false })).toMatch(/: no verdict\n/);
+  });
+
+  it('blames DAMON only for a mismatch of a script that reclaims, never for a skipped run', () => {
+    const ops = (text: string) => parseScript(text, 's.pt').ops;
+    const pageout = ops('process P\nmap A anon private 2M\ntouch A 0 2M write\nmadvise A 0 2M pageout\n');
+    const dontneed = ops('process P\nmap A anon private 2M\ntouch A 0 2M write\nmadvise A 0 2M dontneed\n');
+    const differ = { ...comparison({}), diff: { ...diffRuns([], [], []), ok: false } };
+    const skipped = { ...comparison({}), diff: diffRuns([], [{ type: 'skip', reason: 'needs root' }]) };
+    expect(skipped.diff.skipped).toBe('needs root');
+    expect(damonMayExplain(differ, pageout)).toBe(true);
+    expect(damonMayExplain(differ, dontneed)).toBe(false);
+    expect(damonMayExplain(comparison({}), pageout)).toBe(false); // agrees
+    expect(damonMayExplain(skipped, pageout)).toBe(false);
   });
 });

@@ -17,13 +17,42 @@ import fs from 'node:fs';
 
 /** The parts of Stryker's JSON report read here. */
 interface StrykerReport {
-  readonly files: Record<string, { readonly mutants: readonly StrykerMutant[] }>;
+  /** `source`: the file as mutated, which Stryker's report carries (absent in older merged ones). */
+  readonly files: Record<string, { readonly mutants: readonly StrykerMutant[]; readonly source?: string }>;
+}
+interface Position {
+  readonly line: number;
+  readonly column: number;
 }
 interface StrykerMutant {
   readonly mutatorName: string;
   readonly replacement?: string;
   readonly status: string;
-  readonly location: { readonly start: { readonly line: number; readonly column: number } };
+  readonly location: { readonly start: Position; readonly end?: Position };
+}
+
+/** Code in a blind-spot line: on one line, at most this many characters. */
+const SNIPPET = 60;
+const snippet = (code: string): string => {
+  const one = code.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(one.length > SNIPPET ? `${one.slice(0, SNIPPET - 1)}…` : one);
+};
+
+/**
+ * The code a mutant replaced (Stryker's lines and columns are 1-based, the end exclusive), so that
+ * a reader of the blind-spot list sees what was changed, not only where: two mutants of one place
+ * and mutator can differ in what they cover.
+ */
+function original(source: string | undefined, m: StrykerMutant): string | undefined {
+  const end = m.location.end;
+  if (source === undefined || !end) return undefined;
+  const lines = source.split('\n');
+  const { start } = m.location;
+  if (start.line < 1 || end.line > lines.length) return undefined;
+  const picked = lines.slice(start.line - 1, end.line);
+  picked[picked.length - 1] = picked[picked.length - 1].slice(0, end.column - 1); // first: a one-line mutant's columns count from its start
+  picked[0] = picked[0].slice(start.column - 1);
+  return picked.join('\n');
 }
 
 /**
@@ -73,9 +102,10 @@ export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report:
   const later = new Map<string, string>();
   for (const [file, { mutants }] of Object.entries(rerun.files)) for (const m of mutants) later.set(mutantId(file, m), m.status);
   let n = 0, newlyKilled = 0;
-  const files: Record<string, { mutants: StrykerMutant[] }> = {};
-  for (const [file, { mutants }] of Object.entries(full.files)) {
+  const files: Record<string, { mutants: StrykerMutant[]; source?: string }> = {};
+  for (const [file, { mutants, source }] of Object.entries(full.files)) {
     files[file] = {
+      source,
       mutants: mutants.map((m) => {
         const status = later.get(mutantId(file, m));
         if (status === undefined) return m;
@@ -105,7 +135,7 @@ export function summarize(report: StrykerReport, equivalents: readonly Equivalen
   const used = new Set<Equivalent>();
   const equivalentOf = (key: string, m: StrykerMutant) => equivalents.find((e) => e.key === key && (e.replacement === undefined || e.replacement === m.replacement));
   const files: FileScore[] = [];
-  for (const [file, { mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
     let killed = 0, timedOut = 0, survived = 0, equivalent = 0, noCoverage = 0, other = 0;
     const blind: string[] = [];
     for (const m of mutants) {
@@ -118,7 +148,8 @@ export function summarize(report: StrykerReport, equivalents: readonly Equivalen
         used.add(equivalentOf(key, m)!);
       } else if (m.status === 'Survived') {
         survived++;
-        blind.push(`${key} → ${JSON.stringify(m.replacement ?? '')}`);
+        const was = original(source, m);
+        blind.push(`${key} ${was === undefined ? '' : `${snippet(was)} `}→ ${snippet(m.replacement ?? '')}`);
       } else other++;
     }
     files.push({ file, killed, timedOut, survived, equivalent, noCoverage, other, blind });

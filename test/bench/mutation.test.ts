@@ -49,6 +49,25 @@ describe('mutation summary', () => {
     expect(s.files[0].blind).toEqual(['f.ts:1:7 ConditionalExpression → "false"']);
   });
 
+  it("shows a blind spot's original code beside its replacement, from the report's source", () => {
+    const source = 'const a = 1;\nif (x > 0 && y) {\n  go();\n}\n';
+    const at = (sl: number, sc: number, el: number, ec: number) => ({ start: { line: sl, column: sc }, end: { line: el, column: ec } });
+    const r = {
+      files: {
+        'f.ts': {
+          source,
+          mutants: [
+            { mutatorName: 'ConditionalExpression', status: 'Survived', replacement: 'true', location: at(2, 5, 2, 15) },
+            { mutatorName: 'BlockStatement', status: 'Survived', replacement: '{}', location: at(2, 17, 4, 2) },
+          ],
+        },
+      },
+    };
+    expect(summarize(r, []).files[0].blind).toEqual(['f.ts:2:5 ConditionalExpression "x > 0 && y" → "true"', 'f.ts:2:17 BlockStatement "{ go(); }" → "{}"']);
+    // A rerun merged over the full report keeps the source.
+    expect(mergeRerun(r, { files: {} }).report.files['f.ts'].source).toBe(source);
+  });
+
   it('has no score without a covered non-equivalent mutant', () => {
     expect(summarize({ files: { 'x.ts': { mutants: [mutant(1, 'NoCoverage')] } } }, []).score).toBeNull();
   });

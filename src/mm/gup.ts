@@ -53,7 +53,7 @@ import {
   type Pte,
 } from './pgtable_types.js';
 import { pmdLockptr } from './ptlock.js';
-import { downRead, localIrqDisable, localIrqEnable, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
+import { downRead, folioRefAccess, localIrqDisable, localIrqEnable, ptepGet, setPte, spinLock, spinUnlock, upRead, type KGen } from './primitives.js';
 import { findVma, vmaLookup } from './vma_tree.js';
 import { vmaIsAccessible } from './internal.js';
 import { mmFindPmd } from './pgtable_mm.js';
@@ -355,9 +355,13 @@ export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boo
       const ptep = ptem + i;
       const pte = yield* ptepGet(ptep);
       if (!ptePresent(pte) || (write && !(pte & _PAGE_RW)) || pteSpecial(pte)) break;
+      // try_grab_folio_fast(): folio_ref_try_add() on the folio the loaded entry names, an access
+      // of its own after the load (the entry may be zapped, the folio freed, in between); it fails
+      // on a folio being freed.
       const head = k.mem.folioHead(ptePfn(pte));
+      yield* folioRefAccess(head);
       touchFolio(head, false);
-      if (k.mem.refcount[head] === 0) break; // try_grab_folio_fast(): the folio is being freed
+      if (k.mem.refcount[head] === 0) break;
       folioRefAdd(head, 1);
       // Recheck both levels after taking the reference: a zap, reclaim, collapse or retract since
       // the loads means the page may no longer be mapped here.

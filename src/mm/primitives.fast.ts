@@ -102,6 +102,8 @@ export function folioWaitLocked(pfn: number): void {
   S.folioWaitUnlocked(pfn);
 }
 
+export function folioRefAccess(_pfn: number): void {}
+
 export function mtWalk(_mm: MmStruct): void {}
 export function mtStore(mm: MmStruct): void {
   S.openTreeWrite(mm);

@@ -29,6 +29,8 @@ export type Step =
   | { op: 'rlock' | 'wlock' | 'rtrylock' | 'runlock' | 'wunlock'; sem: RwSem }
   /** `fwait`: wait for the folio to be unlocked without taking it (folio_wait_locked()). */
   | { op: 'flock' | 'ftrylock' | 'funlock' | 'fwait'; pfn: number }
+  /** `fref`: an atomic access to a folio's reference count, as a step of its own (folioRefAccess()). */
+  | { op: 'fref'; pfn: number }
   | { op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+' | 'sleep' }
   | { op: 'flush'; mm: MmStruct }
   /** `tables`: what the caller frees right after the IPIs returned (semi-RCU). */
@@ -240,6 +242,17 @@ export function* folioWaitLocked(pfn: number): KGen<void> {
   S.mightSleep('folio_wait_locked');
   yield at({ op: 'fwait', pfn });
   S.folioWaitUnlocked(pfn);
+}
+
+/**
+ * The scheduling point of an atomic access to a folio's reference count (folio_ref_try_add() in
+ * try_grab_folio_fast(), mm/gup.c): for a lockless caller whose load of an entry and reference on
+ * its folio are two accesses, with nothing held between them that keeps the entry (gup_fast). The
+ * caller changes the count right after (swap.ts folioRefAdd()). Elsewhere counts change inside
+ * the step that holds the lock they depend on, and carry no step of their own.
+ */
+export function* folioRefAccess(pfn: number): KGen<void> {
+  yield at({ op: 'fref', pfn });
 }
 
 // ---- the VMA tree and the per-VMA lock (include/linux/mmap_lock.h, mm/mmap_lock.c) --------------

@@ -91,6 +91,8 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
       return { reads: [], writes: [obj(OBJ.folio, s.pfn)] };
     case 'fwait':
       return { reads: [obj(OBJ.folio, s.pfn)], writes: [] };
+    case 'fref':
+      return { reads: [], writes: [obj(OBJ.page, s.pfn)] };
     // Other CPUs see a CPU's read-side state only through call_rcu() (is it inside a reader, and
     // in which one: rcuReaderObj) and through the grace period (has the reader a callback waits
     // for ended: rcuQsObj). Only the outermost entry and exit change those; nested ones change this

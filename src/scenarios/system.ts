@@ -61,7 +61,7 @@ function findings<T>(fn: () => T): T {
 }
 
 /** Ops whose footprint depends only on the step itself, not on the kernel state: computed once. */
-const STATIC_FOOTPRINT: ReadonlySet<Step['op']> = new Set<Step['op']>(['ld', 'scan', 'lock', 'trylock', 'unlock', 'rlock', 'wlock', 'rtrylock', 'runlock', 'wunlock', 'wdowngrade', 'flock', 'ftrylock', 'funlock', 'fwait', 'rcu+', 'rcu-', 'irq-', 'irq+', 'sleep', 'choice', 'ipi-sync', 'ptlock-free', 'deposit', 'mt-walk', 'mt-store', 'seq', 'seq-end', 'vma-get', 'detach']);
+const STATIC_FOOTPRINT: ReadonlySet<Step['op']> = new Set<Step['op']>(['ld', 'scan', 'lock', 'trylock', 'unlock', 'rlock', 'wlock', 'rtrylock', 'runlock', 'wunlock', 'wdowngrade', 'flock', 'ftrylock', 'funlock', 'fwait', 'fref', 'rcu+', 'rcu-', 'irq-', 'irq+', 'sleep', 'choice', 'ipi-sync', 'ptlock-free', 'deposit', 'mt-walk', 'mt-store', 'seq', 'seq-end', 'vma-get', 'detach']);
 
 /** The RCU task with nothing queued: it waits for a call_rcu(), reading the queue. */
 const RCU_IDLE: StepInfo = Object.freeze({ ...gracePeriodFootprint(null), label: 'waits for call_rcu()' });
@@ -133,6 +133,8 @@ export function describeStep(s: Step, k: Kernel): string {
       return `ptlock_free(T${s.tid})`;
     case 'deposit':
       return `deposit T${s.tid}`;
+    case 'fref':
+      return `folio_ref_try_add(folio ${s.pfn})`;
   }
   if ('ptr' in s) return `${s.op} ${entryName(k, s.ptr)}`;
   if ('lock' in s) return `${s.op} ${lockName(k, s.lock)}`;

@@ -99,7 +99,7 @@ import { folioSwapOffset, freeSwapCache } from './swapfile.js';
 import { vmaLookup } from './vma_tree.js';
 import { entryPtr, T_LINKED } from './pgtable.js';
 import { shmemAllowsHuge } from './shmem.js';
-import { vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
+import { userfaultfdArmed, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { mmDecNrPtes, mmFindPmd, tableOf } from './pgtable_mm.js';
 
 export type ScanResult =
@@ -593,7 +593,14 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
   let unmapped = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const e = yield* ptepGet(pte + i);
-    if (e === 0) continue;
+    if (e === 0 || (ptePresent(e) && ptePfn(e) === current.k.mem.zeroPfn)) {
+      // pte_none() or the zero page: a hole MADV_COLLAPSE fills, unless missing-page userfaults
+      // would see it filled behind their back (userfaultfd_armed(): any uffd mode; -EBUSY, as
+      // this machine's kernel answers: scripts/uffd-collapse.pt).
+      if (!userfaultfdArmed(vma)) continue;
+      result = 'SCAN_EXCEED_NONE_PTE';
+      break;
+    }
     if (isSwapEntryPte(e)) {
       unmapped++;
       // Always be strict with uffd-wp enabled swap entries (pte_swp_uffd_wp_any()).
@@ -611,7 +618,6 @@ function* hpageCollapseScanPmd(mm: MmStruct, vma: Vma, address: Vaddr): KGen<Sca
       result = 'SCAN_PTE_UFFD_WP';
       break;
     }
-    if (pteSpecial(e)) continue; // the zero page counts as none
     if (current.k.mem.type[ptePfn(e)] !== PT_ANON) {
       result = 'SCAN_PAGE_ANON';
       break;

@@ -98,6 +98,26 @@ describe('fork of private anonymous memory', () => {
     expectConsistent(k);
   });
 
+  it("copies a page of a THP the child still maps, and reuses one once the child let go (wp_can_reuse_anon_folio())", () => {
+    const { k, parent } = setUp('map A anon private 2M hugepage', 'touch A 0 4K write');
+    const child = fork(k, parent);
+    const head = pmdPfn(entries(k, child, A).pmd);
+    expect(api.sysTouch(k, parent, A, true)).toBe(api.FAULT_OK);
+    // The parent's PMD is split; page 0 is a new page of its own, the child's PMD still maps the old one.
+    const p0 = entries(k, parent, A).pte;
+    expect(pteWrite(p0)).toBe(true);
+    expect(ptePfn(p0)).not.toBe(head);
+    expect(pmdPfn(entries(k, child, A).pmd)).toBe(head);
+    expect(k.mem.mapcount[head]).toBe(0);
+    expect(ptePfn(entries(k, parent, A + 4096).pte)).toBe(head + 1);
+    // Once the child unmapped it, every reference is one of the parent's mappings: written in place.
+    expect(api.sysMunmap(k, child, A, 2 ** 21)).toBe(0);
+    expect(api.sysTouch(k, parent, A + 4096, true)).toBe(api.FAULT_OK);
+    expect(ptePfn(entries(k, parent, A + 4096).pte)).toBe(head + 1);
+    expect(pteWrite(entries(k, parent, A + 4096).pte)).toBe(true);
+    expectConsistent(k);
+  });
+
   it('leaves both processes to exit clean, in either order, with every page back', () => {
     const ops = ['map A anon private 4M hugepage', 'touch A 0 2M write', 'map B anon private 2M nohugepage', 'touch B 0 64K write'];
     const alone = setUp(...ops);

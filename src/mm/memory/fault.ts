@@ -368,13 +368,37 @@ function* doWpPage(vmf: VmFault): KGen<number> {
     return yield* wpPageShared(vmf, special);
   }
   if (!special) touchFolio(k.mem.folioHead(pfn), false);
-  if (!special && k.mem.type[pfn] === PT_ANON && k.mem.mapcount[pfn] === 1) {
+  if (!special && k.mem.type[pfn] === PT_ANON && wpCanReuseAnonFolio(pfn as Pfn)) {
     yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)); // wp_page_reuse()
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
   }
   yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
   return yield* wpPageCopy(vmf, special ? 0 : pfn);
+}
+
+/**
+ * wp_can_reuse_anon_folio() (mm/memory.c, 6.18), for the page `pfn`: an order-0 page mapped once
+ * (the kernel checks its reference count; the model its map count). A large folio
+ * (__wp_can_reuse_large_anon_folio()) is reused only when more than one of its pages is mapped,
+ * every reference is a mapping (folio_large_mapcount() == folio_ref_count()) and no other mm maps
+ * it: the kernel's FOLIO_MM_IDS_SHARED bit, which the model stands for by "no PMD maps it and no
+ * page is mapped twice" (an anonymous page is mapped at most once per mm). So a write to a page of
+ * a THP that a forked child still maps copies the page, as this machine's kernel does
+ * (scripts/cow-shared-thp.pt). The PageAnonExclusive() shortcut before it is not modelled.
+ */
+function wpCanReuseAnonFolio(pfn: Pfn): boolean {
+  const mem = current.k.mem;
+  const head = mem.folioHead(pfn);
+  const nr = mem.folioNr(head);
+  if (nr === 1) return mem.mapcount[pfn] === 1;
+  if (mem.entireMapcount[head] > 0) return false;
+  let mapped = 0;
+  for (let i = 0; i < nr; i++) {
+    if (mem.mapcount[head + i] > 1) return false;
+    mapped += mem.mapcount[head + i];
+  }
+  return mapped > 1 && mapped === mem.refcount[head];
 }
 
 /** wp_page_copy(): COW into a new anonymous page, then replace the PTE with a flush. */

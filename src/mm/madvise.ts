@@ -374,10 +374,11 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
  * are deactivated (MADV_COLD: only their young bits change; the LRU is not modelled) or isolated,
  * and after the PTE lock is dropped reclaim_pages() unmaps them (MADV_PAGEOUT). A PMD-mapped THP
  * the range covers in part is split first (split_folio(): its never-written pages then map the
- * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio").
- * Not modelled: a THP the range covers whole (MADV_COLD only makes its PMD old; MADV_PAGEOUT
- * would reclaim it whole), PTE-mapped large folios (left alone), the SWAP_CLUSTER_MAX
- * need_resched() break.
+ * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio"),
+ * where a PTE-mapped large folio the range covers in part is split the same way (a page-cache
+ * folio is not: splitFolio() refuses it, and the kernel's split, which unmaps file pages, is not
+ * modelled). Not modelled: a large folio the range covers whole (MADV_COLD only makes it old;
+ * MADV_PAGEOUT would reclaim it whole), the SWAP_CLUSTER_MAX need_resched() break.
  */
 function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
   const mem = current.k.mem;
@@ -403,16 +404,38 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     folioPutRefs(head, 1);
     if (err) return;
   }
-  const out = new PteMapOut();
-  const startPte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+  let out = new PteMapOut();
+  let startPte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
   if (startPte < 0) return;
-  for (let pte = startPte; addr < end; pte++, addr += PAGE_SIZE) {
+  for (let pte = startPte, nr = 1; addr < end; pte += nr, addr += nr * PAGE_SIZE) {
+    nr = 1;
     const ptent = yield* ptepGet(pte);
     if (pteNone(ptent) || !ptePresent(ptent)) continue;
     // vm_normal_folio(): the zero page and other special mappings have none.
     if (pteSpecial(ptent)) continue;
-    const head = mem.folioHead(ptePfn(ptent));
-    if (mem.type[head] === PT_ZERO || mem.folioNr(head) > 1) continue;
+    const pfn = ptePfn(ptent);
+    const head = mem.folioHead(pfn);
+    if (mem.type[head] === PT_ZERO) continue;
+    if (mem.folioNr(head) > 1) {
+      // A large folio the range maps only in part is split (madvise_folio_pte_batch(), then
+      // split_folio() with the PTE lock dropped); if the split fails (a page-cache folio: the
+      // model splits anonymous folios only, see splitFolio()), it is left in place and the walk
+      // goes on past its entries. One the range maps whole is left alone (not modelled, above).
+      nr = yield* folioPteBatch(head, pte, ptent, (end - addr) / PAGE_SIZE, _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW);
+      if (nr === mem.folioNr(head)) continue;
+      if (folioMaybeMappedShared(head, pfn)) continue;
+      if (!(yield* folioTrylock(head))) continue;
+      folioRefAdd(head, 1); // folio_get()
+      yield* pteUnmapUnlock(startPte, out.ptl);
+      const err = yield* splitFolio(vma, pmdp, addr, head);
+      yield* folioUnlock(head);
+      folioPutRefs(head, 1);
+      out = new PteMapOut();
+      startPte = pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
+      if (startPte < 0) return;
+      if (!err) nr = 0; // look at this address again: its page is small now
+      continue;
+    }
     // Do not interfere with other mappings of this folio (folio_mapcount() != folio_nr_pages()).
     touchFolio(head, false);
     if (mem.mapcount[head] !== 1) continue;

@@ -63,7 +63,7 @@ import {
   upRead,
   type KGen,
 } from './primitives.js';
-import { pmdLockptr } from './ptlock.js';
+import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { folioMaybeMappedShared, anonVmaPrepare } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
@@ -296,11 +296,7 @@ function* madviseFreePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vadd
       if (nr < folioNr) {
         if (folioMaybeMappedShared(head, pfn)) continue; // another mm (a forked child) maps it too: not split
         if (!(yield* folioTrylock(head))) continue;
-        folioRefAdd(head, 1); // folio_get()
-        yield* pteUnmapUnlock(pte0, out.ptl);
-        const err = yield* splitFolio(vma, pmdp, addr, head);
-        yield* folioUnlock(head);
-        folioPutRefs(head, 1);
+        const err = yield* splitFolioUnmapped(vma, pmdp, addr, head, pte0, out.ptl);
         out = new PteMapOut();
         pte0 = yield* pteOffsetMapLock(mm, pmdp, first, out);
         if (pte0 < 0) break;
@@ -357,6 +353,20 @@ function* madviseColdOrPageout(vma: Vma, start: Vaddr, end: Vaddr, pageout: bool
   yield* madviseColdOrPageoutRange(tlb, vma, start, end, pageout);
   yield* tlbFinishMmu(tlb);
   return 0;
+}
+
+/**
+ * How MADV_FREE and MADV_COLD/PAGEOUT split a large folio they map in part, the folio locked by
+ * the caller: folio_get(), the PTE table unmapped and unlocked, split_folio(), folio_unlock(),
+ * folio_put(). Returns split_folio()'s error; the caller maps the table again.
+ */
+function* splitFolioUnmapped(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn, pte: number, ptl: LockHandle): KGen<number> {
+  folioRefAdd(head, 1);
+  yield* pteUnmapUnlock(pte, ptl);
+  const err = yield* splitFolio(vma, pmdp, addr, head);
+  yield* folioUnlock(head);
+  folioPutRefs(head, 1);
+  return err;
 }
 
 /** walk_page_range_vma() with cold_walk_ops: madvise_cold_or_pageout_pte_range() per PMD. */
@@ -425,11 +435,7 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       if (nr === mem.folioNr(head)) continue;
       if (folioMaybeMappedShared(head, pfn)) continue;
       if (!(yield* folioTrylock(head))) continue;
-      folioRefAdd(head, 1); // folio_get()
-      yield* pteUnmapUnlock(startPte, out.ptl);
-      const err = yield* splitFolio(vma, pmdp, addr, head);
-      yield* folioUnlock(head);
-      folioPutRefs(head, 1);
+      const err = yield* splitFolioUnmapped(vma, pmdp, addr, head, startPte, out.ptl);
       out = new PteMapOut();
       startPte = pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
       if (startPte < 0) return;

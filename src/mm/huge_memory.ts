@@ -34,7 +34,7 @@ import {
   faultMayMapZeroPage,
 } from './mm_types.js';
 import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather, flushTlbFixPending } from './mmu_gather.js';
-import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_ZERO } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_FILE, PT_ZERO } from './page_alloc.js';
 import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -64,7 +64,7 @@ import {
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
-import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, folioRemoveRmapPtes } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
@@ -369,6 +369,56 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
 }
 
 /**
+ * split_folio() of a regular file's large page-cache folio mapped by PTEs only (__folio_split(),
+ * mm/huge_memory.c, 6.18, a uniform split to order 0): can_split_folio() (every reference is a
+ * mapping, the page cache's or the caller's: -EAGAIN otherwise), a clean folio (a dirty one keeps
+ * its file system's private data: -EBUSY), unmap_folio() (try_to_unmap()
+ * over every VMA of the file), __split_unmapped_folio() (each page a folio of its own, in the page
+ * cache as before, with a page-cache reference of its own), and no remap_page(): it returns at
+ * once for a folio that is not anonymous, so the file's pages are faulted in again later. The
+ * model's page cache holds one reference for the whole folio. Caller holds a reference and the
+ * folio lock, and no PTE lock.
+ */
+/** split_huge_pmd_address() as try_to_unmap_one() calls it: split this VMA's PMD mapping of `head`, if any. */
+function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+  const haddr = alignDown(address, PMD_SIZE);
+  if (haddr < vma.start || haddr + PMD_SIZE > vma.end) return true;
+  const pmdp = yield* mmFindPmd(vma.mm, haddr);
+  if (!pmdp) return true;
+  const v = yield* ptepGet(pmdp);
+  if (pmdTransHuge(v) && pmdPfn(v) === head) yield* __splitHugePmd(vma, pmdp, haddr);
+  return true;
+}
+
+function* splitPageCacheFolio(head: Pfn): KGen<number> {
+  const mem = current.k.mem;
+  const nr = mem.folioNr(head);
+  touchFolio(head, true);
+  let mapped = mem.entireMapcount[head]; // folio_mapcount(): a PMD mapping counts once
+  for (let i = 0; i < nr; i++) mapped += mem.mapcount[head + i];
+  if (mem.refcount[head] !== mapped + 2) return -EAGAIN;
+  // filemap_release_folio() must drop the file system's private data of the folio first, which it
+  // cannot while the folio is dirty: -EBUSY (this machine's kernel keeps a written page mapped).
+  if (mem.testFlags(head, PG_dirty)) return -EBUSY;
+  // unmap_folio() with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a file
+  // simply unmaps it (__split_huge_pmd_locked()).
+  if (mem.entireMapcount[head]) yield* rmapWalk(head, undefined, splitHugePmdAddress, true);
+  yield* tryToUnmap(head);
+  if (folioMapped(head)) return -EAGAIN; // a mapping the walk did not reach (an mlocked VMA)
+  touchFolio(head, true);
+  const folioFlags = mem.testFlags(head, PG_uptodate | PG_dirty | PG_referenced);
+  for (let i = 0; i < nr; i++) {
+    const p = head + i;
+    touchFolio(p as Pfn, true);
+    mem.clearFlags(p, PG_head | PG_tail);
+    mem.setFlags(p, folioFlags);
+    mem.order[p] = 0;
+    if (i > 0) mem.refcount[p] = 1; // its page-cache reference
+  }
+  return 0;
+}
+
+/**
  * split_folio() of an anonymous large folio mapped by PTEs of one PTE table
  * (mm/huge_memory.c: __folio_split() with a uniform split to order 0): unmap_folio() clears its
  * PTEs (the kernel leaves migration entries, then flushes), __split_unmapped_folio() makes every
@@ -386,7 +436,9 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
   const mm = vma.mm;
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
-  if (mem.type[head] !== PT_ANON || nr === 1 || mem.entireMapcount[head] !== 0) return -EBUSY;
+  if (nr === 1) return -EBUSY;
+  if (mem.type[head] === PT_FILE) return yield* splitPageCacheFolio(head);
+  if (mem.type[head] !== PT_ANON || mem.entireMapcount[head] !== 0) return -EBUSY;
   const out = new PteMapOut();
   const blockAddr = alignDown(addr, PMD_SIZE);
   const pte0 = yield* pteOffsetMapLock(mm, pmdp, blockAddr, out);

@@ -386,8 +386,8 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
  * the range covers in part is split first (split_folio(): its never-written pages then map the
  * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio"),
  * where a PTE-mapped large folio the range covers in part is split the same way (a page-cache
- * folio is not: splitFolio() refuses it, and the kernel's split, which unmaps file pages, is not
- * modelled). Not modelled: a large folio the range covers whole (MADV_COLD only makes it old;
+ * folio's split unmaps its pages: huge_memory.ts splitPageCacheFolio()). Not modelled: a large
+ * folio the range covers whole (MADV_COLD only makes it old;
  * MADV_PAGEOUT would reclaim it whole), the SWAP_CLUSTER_MAX need_resched() break.
  */
 function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
@@ -407,8 +407,10 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     folioRefAdd(head, 1); // folio_get()
     yield* spinUnlock(ptl);
     yield* folioLock(head);
-    // split_folio() of the PMD-mapped folio: the PMD split, then the folio's.
-    yield* __splitHugePmd(vma, pmdp, addr);
+    // split_folio() of the PMD-mapped folio: the PMD split, then the folio's. A page-cache folio's
+    // split checks it can go before it unmaps (and so splits) any PMD (huge_memory.ts
+    // splitPageCacheFolio()): a folio it cannot split stays PMD-mapped.
+    if (mem.type[head] === PT_ANON) yield* __splitHugePmd(vma, pmdp, addr);
     const err = yield* splitFolio(vma, pmdp, addr, head);
     yield* folioUnlock(head);
     folioPutRefs(head, 1);
@@ -428,9 +430,8 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     if (mem.type[head] === PT_ZERO) continue;
     if (mem.folioNr(head) > 1) {
       // A large folio the range maps only in part is split (madvise_folio_pte_batch(), then
-      // split_folio() with the PTE lock dropped); if the split fails (a page-cache folio: the
-      // model splits anonymous folios only, see splitFolio()), it is left in place and the walk
-      // goes on past its entries. One the range maps whole is left alone (not modelled, above).
+      // split_folio() with the PTE lock dropped); if the split fails, it is left in place and the
+      // walk goes on past its entries. One the range maps whole is left alone (not modelled, above).
       nr = yield* folioPteBatch(head, pte, ptent, (end - addr) / PAGE_SIZE, _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW);
       if (nr === mem.folioNr(head)) continue;
       if (folioMaybeMappedShared(head, pfn)) continue;

@@ -368,17 +368,6 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
   yield* setPte(pmdp, mkTableEntry(k.pt.pfnOf(tid)));
 }
 
-/**
- * split_folio() of a regular file's large page-cache folio mapped by PTEs only (__folio_split(),
- * mm/huge_memory.c, 6.18, a uniform split to order 0): can_split_folio() (every reference is a
- * mapping, the page cache's or the caller's: -EAGAIN otherwise), a clean folio (a dirty one keeps
- * its file system's private data: -EBUSY), unmap_folio() (try_to_unmap()
- * over every VMA of the file), __split_unmapped_folio() (each page a folio of its own, in the page
- * cache as before, with a page-cache reference of its own), and no remap_page(): it returns at
- * once for a folio that is not anonymous, so the file's pages are faulted in again later. The
- * model's page cache holds one reference for the whole folio. Caller holds a reference and the
- * folio lock, and no PTE lock.
- */
 /** split_huge_pmd_address() as try_to_unmap_one() calls it: split this VMA's PMD mapping of `head`, if any. */
 function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
   const haddr = alignDown(address, PMD_SIZE);
@@ -390,18 +379,28 @@ function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean
   return true;
 }
 
+/**
+ * split_folio() of a regular file's large page-cache folio (__folio_split(), mm/huge_memory.c,
+ * 6.18, a uniform split to order 0), in the kernel's order: filemap_release_folio() (a dirty folio
+ * keeps its file system's private data: -EBUSY), can_split_folio() (every reference is a mapping,
+ * the page cache's or the caller's: -EAGAIN otherwise), unmap_folio() (try_to_unmap() over every
+ * VMA of the file, with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a file unmaps
+ * it), __split_unmapped_folio() (each page a folio of its own, in the page cache as before, with a
+ * page-cache reference of its own), and no remap_page(): it returns at once for a folio that is
+ * not anonymous, so the file's pages are faulted in again later. The model's page cache holds one
+ * reference for the whole folio. Caller holds a reference and the folio lock, and no PTE lock.
+ */
 function* splitPageCacheFolio(head: Pfn): KGen<number> {
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
+  // filemap_release_folio() must drop the file system's private data of the folio first, which it
+  // cannot while the folio is dirty: -EBUSY (this machine's kernel keeps a written page mapped).
+  if (mem.testFlags(head, PG_dirty)) return -EBUSY;
   touchFolio(head, true);
   let mapped = mem.entireMapcount[head]; // folio_mapcount(): a PMD mapping counts once
   for (let i = 0; i < nr; i++) mapped += mem.mapcount[head + i];
   if (mem.refcount[head] !== mapped + 2) return -EAGAIN;
-  // filemap_release_folio() must drop the file system's private data of the folio first, which it
-  // cannot while the folio is dirty: -EBUSY (this machine's kernel keeps a written page mapped).
-  if (mem.testFlags(head, PG_dirty)) return -EBUSY;
-  // unmap_folio() with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a file
-  // simply unmaps it (__split_huge_pmd_locked()).
+  // unmap_folio() with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first (__split_huge_pmd_locked()).
   if (mem.entireMapcount[head]) yield* rmapWalk(head, undefined, splitHugePmdAddress, true);
   yield* tryToUnmap(head);
   if (folioMapped(head)) return -EAGAIN; // a mapping the walk did not reach (an mlocked VMA)

@@ -439,7 +439,7 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       const err = yield* splitFolioUnmapped(vma, pmdp, addr, head, startPte, out.ptl);
       out = new PteMapOut();
       startPte = pte = yield* pteOffsetMapLock(vma.mm, pmdp, addr, out);
-      if (startPte < 0) return;
+      if (startPte < 0) break; // the table went meanwhile: reclaim what was isolated, as the kernel does
       if (!err) nr = 0; // look at this address again: its page is small now
       continue;
     }
@@ -458,7 +458,7 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     if (pageout && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
     // else folio_deactivate(): the LRU is not modelled
   }
-  yield* pteUnmapUnlock(startPte, out.ptl);
+  if (startPte >= 0) yield* pteUnmapUnlock(startPte, out.ptl);
   if (pageout) yield* reclaimPages(folioList);
   yield* condResched();
 }

@@ -577,7 +577,8 @@ function folioHasExternalPin(head: Pfn): boolean {
 
 /**
  * hpage_collapse_scan_pmd(): scan the PTE table of an anonymous block (MADV_COLLAPSE: no limits
- * on none, shared or swap entries) and collapse it. Caller holds mmap_lock for read. Swap entries
+ * on none, shared or swap entries, except that a none or zero-page entry of a userfaultfd-armed VMA
+ * ends the scan) and collapse it. Caller holds mmap_lock for read. Swap entries
  * are counted (`unmapped`) for __collapse_huge_page_swapin(). Coarse: the kernel counts PTE
  * markers as swap PTEs too (is_swap_pte()) and fails on a guard marker only in the swap-in
  * (SCAN_FAIL); the model fails at the scan (SCAN_PTE_NON_PRESENT): both are -EINVAL.

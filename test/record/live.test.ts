@@ -138,19 +138,24 @@ describe.skipIf(skipReason !== null)('ptlab record on real programs', () => {
     const [cached, pages] = entry!.slice(file.name.length + 1).split('/').map(Number);
     expect(pages).toBe(16_384);
     expect(cached).toBeGreaterThan(0); // the page read, and what readahead brought around it
-    expect(cached).toBeLessThan(16_384 * 0.95); // below what the hot run below must reach
+    expect(cached).toBeLessThan(16_384 / 2); // below what the hot run below must reach
 
-    // Read whole first, the same file is not named, or named with a few pages reclaimed meanwhile.
-    // What "a few" is belongs to the machine's page cache, not to ptlab: clean-clone CI runs saw
-    // 16,380 and 16,128 of 16,384 (98.4 %, 1 MiB gone with 22 GB free). The cold run above had at
-    // most one 8 MiB read-around window (12.5 %), so 95 % still tells hot from cold.
+    // Read whole first, the same file is not named, or named with some pages reclaimed meanwhile.
+    // How many belongs to the machine's page cache, not to ptlab: clean-clone CI runs saw 16,380,
+    // 16,128 and 15,334 of 16,384 (93.6 %, with the rest of the suite running beside it). The cold
+    // run above had at most one 8 MiB read-around window (12.5 %), so half the file still tells hot
+    // from cold, and so does reaching more than the cold run did.
     fs.readFileSync(data);
     const hot = path.join(dir, 'hot.trace');
     expect(record(hot, py, '-c', code.replace(/os\.fsync.*\n/, '')).code).toBe(0);
     const hotRs = load(hot);
     const hotName = of(hotRs, 'file').find((f) => f.path === data)!.name;
     const hotEntry = (of(hotRs, 'meta')[0].values.page_cache_exit ?? '').split(' ').find((e) => e.startsWith(`${hotName}=`));
-    if (hotEntry) expect(Number(hotEntry.slice(hotName.length + 1).split('/')[0])).toBeGreaterThanOrEqual(16_384 * 0.95);
+    if (hotEntry) {
+      const hotCached = Number(hotEntry.slice(hotName.length + 1).split('/')[0]);
+      expect(hotCached).toBeGreaterThanOrEqual(16_384 / 2);
+      expect(hotCached).toBeGreaterThan(cached);
+    }
     fs.rmSync(dir, { recursive: true, force: true }); // 64 MiB
   });
 

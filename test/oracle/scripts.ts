@@ -1,5 +1,8 @@
 /** The shipped op scripts, for the tests that run them all. */
 import fs from 'node:fs';
+import { formatScriptError } from '../../src/script/ast.js';
+import { runScript } from '../../src/script/exec.js';
+import { safeParseScript } from '../../src/script/parse.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,4 +22,17 @@ export function shippedScripts(): string[] {
 
 export function readScript(rel: string): string {
   return fs.readFileSync(path.join(REPO, rel), 'utf8');
+}
+
+/**
+ * Runs a shipped script on the model, its invariants checked after every op: the problems (parse
+ * errors, ops that failed or whose `expect` line did not hold), each as `file:line: message`, or
+ * none. The scripts' numbers were measured on the live kernel.
+ */
+export function modelProblems(rel: string): string[] {
+  const parsed = safeParseScript(readScript(rel), rel);
+  if (!parsed.ok) return parsed.errors.map(formatScriptError);
+  const r = runScript(parsed.script, { checkInvariants: true });
+  const errors = r.lines.flatMap((l) => (l.type === 'error' ? [`${rel}:${l.line}: ${l.message}`] : []));
+  return r.exitCode === 0 ? [] : errors.length ? errors : [`${rel}: exit ${r.exitCode}`];
 }

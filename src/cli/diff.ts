@@ -178,7 +178,8 @@ function mark(f: FieldDiff): string {
     case 'mismatch':
       return `<< differs${f.detail ? `: ${f.detail}` : ''}${f.tolerance !== undefined ? ` (beyond ±${f.tolerance} ${unit}: ${f.reason})` : ''}`;
     case 'tolerated':
-      return `~ within ±${f.tolerance} ${unit}: ${f.reason}`;
+      // A declared tolerance has a bound; the built-in one (page-cache pages the kernel reclaimed) has none.
+      return f.tolerance !== undefined ? `~ within ±${f.tolerance} ${unit}: ${f.reason}` : `~ tolerated: ${f.reason}`;
     case 'ignored':
       return `ignored: ${f.reason}`;
   }

@@ -34,7 +34,7 @@ import {
   faultMayMapZeroPage,
 } from './mm_types.js';
 import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather, flushTlbFixPending } from './mmu_gather.js';
-import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_FILE, PT_ZERO } from './page_alloc.js';
+import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_FILE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -68,6 +68,7 @@ import { folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRma
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
+import { touchMapping } from './filemap.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes } from './pgtable_mm.js';
 
 /**
@@ -380,22 +381,31 @@ function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean
 }
 
 /**
- * split_folio() of a regular file's large page-cache folio (__folio_split(), mm/huge_memory.c,
- * 6.18, a uniform split to order 0), in the kernel's order: filemap_release_folio() (a dirty folio
- * keeps its file system's private data: -EBUSY), can_split_folio() (every reference is a mapping,
- * the page cache's or the caller's: -EAGAIN otherwise), unmap_folio() (try_to_unmap() over every
- * VMA of the file, with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a file unmaps
- * it), __split_unmapped_folio() (each page a folio of its own, in the page cache as before, with a
- * page-cache reference of its own), and no remap_page(): it returns at once for a folio that is
- * not anonymous, so the file's pages are faulted in again later. The model's page cache holds one
- * reference for the whole folio. Caller holds a reference and the folio lock, and no PTE lock.
+ * split_folio() of a large page-cache folio, a regular file's or shmem's (__folio_split(),
+ * mm/huge_memory.c, 6.18, a uniform split to order 0), in the kernel's order:
+ * filemap_release_folio() (a regular file's dirty folio keeps its file system's private data:
+ * -EBUSY; shmem has none, so its folios split dirty or not), can_split_folio() (every reference
+ * is a mapping, the page cache's or the caller's: -EAGAIN otherwise), unmap_folio() (try_to_unmap()
+ * over every VMA of the file, with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a
+ * file unmaps it), __split_unmapped_folio() (each page a folio of its own, in the page cache as
+ * before, with a page-cache reference of its own; shmem pages at or past the end of the file,
+ * which a huge shmem folio can reach, leave the page cache and are freed), and no remap_page(): it
+ * returns at once for a folio that is not anonymous, so the file's pages are faulted in again
+ * later. The model's page cache holds one reference for the whole folio. Caller holds a reference
+ * and the folio lock, and no PTE lock.
  */
 function* splitPageCacheFolio(head: Pfn): KGen<number> {
-  const mem = current.k.mem;
+  const k = current.k;
+  const mem = k.mem;
   const nr = mem.folioNr(head);
+  const shmem = mem.type[head] === PT_SHMEM;
   // filemap_release_folio() must drop the file system's private data of the folio first, which it
   // cannot while the folio is dirty: -EBUSY (this machine's kernel keeps a written page mapped).
-  if (mem.testFlags(head, PG_dirty)) return -EBUSY;
+  // A shmem folio has no private data (folio_needs_release() is false): nothing to drop.
+  if (!shmem && mem.testFlags(head, PG_dirty)) return -EBUSY;
+  const mapping = k.files.find((f) => f.id === mem.mapping[head])!;
+  // The end of the file, noted before the unmap; shmem_fallocend() is not modelled (no fallocate).
+  const end = mapping.sizePages;
   touchFolio(head, true);
   let mapped = mem.entireMapcount[head]; // folio_mapcount(): a PMD mapping counts once
   for (let i = 0; i < nr; i++) mapped += mem.mapcount[head + i];
@@ -413,6 +423,17 @@ function* splitPageCacheFolio(head: Pfn): KGen<number> {
     mem.setFlags(p, folioFlags);
     mem.order[p] = 0;
     if (i > 0) mem.refcount[p] = 1; // its page-cache reference
+  }
+  // __split_unmapped_folio(): a shmem page past the end leaves the page cache (__filemap_remove_folio(),
+  // shmem_uncharge()) and its page-cache reference goes, which frees it: nothing maps it any more.
+  if (shmem && mem.index[head] + nr > end) {
+    touchMapping(mapping, true);
+    for (let i = Math.max(1, end - mem.index[head]); i < nr; i++) {
+      const p = (head + i) as Pfn;
+      mapping.pages.store(mem.index[p], 0);
+      mapping.nrpages--;
+      folioPutRefs(p, 1);
+    }
   }
   return 0;
 }
@@ -436,7 +457,7 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
   const mem = current.k.mem;
   const nr = mem.folioNr(head);
   if (nr === 1) return -EBUSY;
-  if (mem.type[head] === PT_FILE) return yield* splitPageCacheFolio(head);
+  if (mem.type[head] === PT_FILE || mem.type[head] === PT_SHMEM) return yield* splitPageCacheFolio(head);
   if (mem.type[head] !== PT_ANON || mem.entireMapcount[head] !== 0) return -EBUSY;
   const out = new PteMapOut();
   const blockAddr = alignDown(addr, PMD_SIZE);

@@ -386,7 +386,8 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
  * the range covers in part is split first (split_folio(): its never-written pages then map the
  * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio"),
  * where a PTE-mapped large folio the range covers in part is split the same way (a page-cache
- * folio's split unmaps its pages: huge_memory.ts splitPageCacheFolio()). Not modelled: a large
+ * folio's split, a regular file's or shmem's, unmaps its pages: huge_memory.ts splitPageCacheFolio()).
+ * Not modelled: a large
  * folio the range covers whole (MADV_COLD only makes it old;
  * MADV_PAGEOUT would reclaim it whole), the SWAP_CLUSTER_MAX need_resched() break.
  */

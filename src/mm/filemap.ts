@@ -190,7 +190,7 @@ export function* doSetPmd(vmf: VmFault, head: Pfn, _page: Pfn): KGen<number> {
     if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
   }
   addMmCounter(vma.mm, mmCounter(head), HPAGE_PMD_NR);
-  folioAddFileRmapPmd(head);
+  folioAddFileRmapPmd(head, vma.mm);
   yield* setPte(vmf.pmd, mkHugePmd(head, flags));
   yield* spinUnlock(pml);
   return 0;

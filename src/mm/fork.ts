@@ -302,10 +302,10 @@ function* copyPresentPtes(dst: Vma, src: Vma, dstPte: number, srcPte: number, pt
   }
   folioRefAdd(head, nr); // folio_ref_add() / folio_get()
   if (mem.type[head] === PT_ANON) {
-    folioTryDupAnonRmapPtes(page, nr);
+    folioTryDupAnonRmapPtes(page, nr, dst.mm);
     rss[MM_ANONPAGES] += nr;
   } else {
-    folioAddFileRmapPtes(page, nr); // folio_dup_file_rmap_ptes()
+    folioAddFileRmapPtes(page, nr, dst.mm); // folio_dup_file_rmap_ptes()
     rss[mmCounter(head)] += nr;
   }
   yield* __copyPresentPtes(dst, src, dstPte, srcPte, pte, nr);
@@ -383,7 +383,7 @@ function* copyHugePmd(dst: Vma, src: Vma, dstPmd: number, srcPmd: number, addr: 
   if (!isHugeZeroPmd(pmd)) {
     const head = ptePfn(pmd) as Pfn;
     folioRefAdd(head, 1); // folio_get()
-    folioTryDupAnonRmapPmd(head);
+    folioTryDupAnonRmapPmd(head, dst.mm);
     addMmCounter(dst.mm, MM_ANONPAGES, HPAGE_PMD_NR);
   } // else mm_get_huge_zero_folio(): the model's huge zero page is never freed
   mmIncNrPtes(dst.mm);

@@ -64,7 +64,7 @@ import {
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
-import { folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioMapped, largeMapcountAdd, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
@@ -185,7 +185,7 @@ function* __doHugePmdAnonymousPage(vmf: VmFault, haddr: Vaddr): KGen<number> {
 function* mapAnonFolioPmd(folio: Pfn, pmdp: number, vma: Vma): KGen<void> {
   let flags = _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
   if (vma.flags & VM_WRITE) flags |= _PAGE_RW;
-  folioAddNewAnonRmapPmd(folio);
+  folioAddNewAnonRmapPmd(folio, vma.mm);
   yield* setPte(pmdp, mkHugePmd(folio, flags));
   addMmCounter(vma.mm, MM_ANONPAGES, HPAGE_PMD_NR);
 }
@@ -279,7 +279,7 @@ export function* zapHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr)
     return 1;
   }
   const folio = pmdPfn(orig);
-  folioRemoveRmapPmd(folio);
+  folioRemoveRmapPmd(folio, vma.mm);
   if (k.mem.type[folio] === PT_ANON) {
     zapDepositedTable(vma, pmdp);
     addMmCounter(vma.mm, MM_ANONPAGES, -HPAGE_PMD_NR);
@@ -326,7 +326,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     yield* ptepGetAndClear(pmdp); // pmdp_huge_clear_flush()
     yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
     const folio = pmdPfn(old);
-    folioRemoveRmapPmd(folio);
+    folioRemoveRmapPmd(folio, vma.mm);
     addMmCounter(mm, mmCounter(folio), -HPAGE_PMD_NR);
     folioPutRefs(folio, 1);
     return;
@@ -353,6 +353,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     touchFolio(folio, true);
     k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
     for (let i = 0; i < HPAGE_PMD_NR; i++) k.mem.mapcount[folio + i]++;
+    largeMapcountAdd(folio, HPAGE_PMD_NR, vma.mm);
   }
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);
@@ -362,7 +363,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, e);
   } else {
     for (let i = 0; i < HPAGE_PMD_NR; i++) yield* setPte(base + i, mkPte((folio + i) as Pfn, flags)); // set_ptes()
-    folioRemoveRmapPmd(folio);
+    folioRemoveRmapPmd(folio, vma.mm);
   }
   // smp_wmb(): the PTEs are visible before the PMD points at them.
   k.pt.setState(tid, T_LINKED);
@@ -505,7 +506,7 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
     if (zeroOk && !mem.testFlags(pfn, PG_has_data)) {
       // try_to_map_unused_to_zeropage(): a zero-filled page maps the shared zero page instead.
       yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(vma) | _PAGE_SPECIAL));
-      folioRemoveRmapPtes(pfn, 1);
+      folioRemoveRmapPtes(pfn, 1, mm);
       zeroed++;
       dead.push(pfn);
     } else {

@@ -88,9 +88,9 @@ export function* setPteRange(vmf: VmFault, pfn: Pfn, nr: number, addr: Vaddr, pt
   }
   if (write && !(vma.flags & VM_SHARED)) {
     if (nr !== 1) throw new ModelBug('COW of more than one page');
-    folioAddNewAnonRmapPtes(pfn, 1);
+    folioAddNewAnonRmapPtes(pfn, 1, vmf.vma.mm);
   } else {
-    folioAddFileRmapPtes(pfn, nr);
+    folioAddFileRmapPtes(pfn, nr, vmf.vma.mm);
   }
   void addr;
   for (let i = 0; i < nr; i++) yield* setPte(ptep + i, mkPte((pfn + i) as Pfn, flags));

@@ -36,6 +36,8 @@ interface Census {
   pteMaps: Map<number, number>;
   /** Per head pfn: PMD mappings seen. */
   pmdMaps: Map<number, number>;
+  /** Per head pfn of a large folio: mappings seen (PTE or PMD), per mm id + 1 (folio mm-id slots). */
+  mmMaps: Map<number, Map<number, number>>;
   linkedTables: Set<number>;
   depositedTables: Set<number>;
   /** Per swap slot: swap PTEs seen. */
@@ -76,6 +78,7 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
           if (k.mem.type[head] === PT_FREE) fail('no-freed-reachable', `mm ${mm.name}: huge PMD at ${base} maps freed folio ${head}`);
           if (k.mem.type[head] === PT_ZERO) return;
           census.pmdMaps.set(head, (census.pmdMaps.get(head) ?? 0) + 1);
+          countMmMap(k, census, head, mm);
           rss[counterOf(k.mem.type[head])] += 512;
           return;
         }
@@ -104,6 +107,7 @@ function walkMm(k: Kernel, mm: MmStruct, census: Census, fail: (n: InvariantName
             return;
           }
           census.pteMaps.set(pfn, (census.pteMaps.get(pfn) ?? 0) + 1);
+          countMmMap(k, census, k.mem.folioHead(pfn), mm);
           rss[counterOf(k.mem.type[pfn])]++;
         });
       });
@@ -127,7 +131,7 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
   const fail = (invariant: InvariantName, message: string) => {
     if (out.length < 50) out.push({ invariant, message });
   };
-  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map() };
+  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), mmMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map() };
   withCurrent(k, () => {
     for (const mm of k.mms) if (!mm.exited) walkMm(k, mm, census, fail);
     checkMapcounts(k, census, fail);
@@ -137,6 +141,33 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
     checkQuiescent(k, fail);
   });
   return out;
+}
+
+function countMmMap(k: Kernel, c: Census, head: number, mm: MmStruct): void {
+  if (k.mem.order[head] === 0) return;
+  const perMm = c.mmMaps.get(head) ?? new Map<number, number>();
+  c.mmMaps.set(head, perMm);
+  perMm.set(mm.id + 1, (perMm.get(mm.id + 1) ?? 0) + 1);
+}
+
+/**
+ * CONFIG_MM_ID's promise (include/linux/mm.h folio_maybe_mapped_shared()): a large folio's
+ * mappings are counted, each slot's mm has the mappings its slot says, and a folio two mms map is
+ * marked shared. (A folio one mm maps may still be marked: the kernel clears the bit only when a
+ * slot holds every mapping.)
+ */
+function checkMmIds(k: Kernel, c: Census, head: number, maps: number, fail: (n: InvariantName, m: string) => void): void {
+  const mem = k.mem;
+  const f = mem.largeIdx(head);
+  if (mem.largeMapcount[f] !== maps) fail('mapcounts', `folio ${head}: large mapcount ${mem.largeMapcount[f]} but ${maps} mappings`);
+  const perMm = c.mmMaps.get(head) ?? new Map<number, number>();
+  for (const [id, n] of [
+    [mem.mmId0[f], mem.mmIdMapcount0[f]],
+    [mem.mmId1[f], mem.mmIdMapcount1[f]],
+  ]) {
+    if (id !== 0 && (perMm.get(id) ?? 0) !== n) fail('mapcounts', `folio ${head}: mm-id slot of mm ${id - 1} counts ${n} mappings, the tables hold ${perMm.get(id) ?? 0}`);
+  }
+  if (perMm.size > 1 && !mem.mmIdsShared[f]) fail('mapcounts', `folio ${head}: mapped by ${perMm.size} mms but not marked maybe mapped shared`);
 }
 
 /** Folio accounting: mapcounts equal the mappings found; refcount covers them. */
@@ -153,6 +184,7 @@ function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string
       if (mem.entireMapcount[pfn] !== pmd) fail('mapcounts', `folio ${pfn}: entire mapcount ${mem.entireMapcount[pfn]} but ${pmd} PMDs map it`);
       let maps = pmd;
       for (let i = 0; i < mem.folioNr(head); i++) maps += mem.mapcount[pfn + i];
+      if (mem.order[head] > 0) checkMmIds(k, c, head, maps, fail);
       if (mem.refcount[pfn] < maps) fail('mapcounts', `folio ${pfn}: refcount ${mem.refcount[pfn]} below its ${maps} mappings`);
       // The swap cache holds one reference of a folio it caches (swapfile.ts).
       const cached = k.swap?.folioSwap.has(pfn) ? 1 : 0;

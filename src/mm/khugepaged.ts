@@ -387,7 +387,7 @@ function* tryToUnmap(mapping: AddressSpace, page: Pfn): KGen<void> {
     if (ptePresent(e) && !pteSpecial(e) && ptePfn(e) === page) {
       yield* ptepGetAndClear(pte);
       yield* flushTlbMmRange(mm, addr, addr + PAGE_SIZE, 12, false); // try_to_unmap_flush()
-      folioRemoveRmapPtes(page, 1);
+      folioRemoveRmapPtes(page, 1, mm);
       addMmCounter(mm, mmCounter(page), -1);
       folioPutRefs(page, 1);
     }
@@ -509,7 +509,7 @@ export function* collapsePteMappedThp(mm: MmStruct, addr: Vaddr, installPmd: boo
       return yield* dropFolio(folio, 'SCAN_FAIL');
     }
     yield* ptepGetAndClear(pte + i);
-    folioRemoveRmapPtes((folio + i) as Pfn, 1);
+    folioRemoveRmapPtes((folio + i) as Pfn, 1, mm);
     n++;
   }
   yield* spinUnlock(out.ptl); // RCU (the map) is kept
@@ -797,7 +797,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
     }
     const pfn = ptePfn(e);
     mem.setFlags(folio + i, mem.testFlags(pfn, PG_has_data)); // copy_mc_user_highpage()
-    folioRemoveRmapPtes(pfn, 1);
+    folioRemoveRmapPtes(pfn, 1, mm);
     // __collapse_huge_page_copy_succeeded(): free_swap_cache() (a swapped-in folio may still be
     // in the swap cache), then folio_put_refs().
     yield* freeSwapCache(mem.folioHead(pfn));
@@ -805,7 +805,7 @@ function* collapseHugePage(mm: MmStruct, address: Vaddr, pmdp: number, unmapped:
   }
   mem.setFlags(folio, PG_uptodate);
   yield* spinLock(pml);
-  folioAddNewAnonRmapPmd(folio);
+  folioAddNewAnonRmapPmd(folio, mm);
   yield* pgtableTransHugeDeposit(pmdp, tid);
   let flags = _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
   if (vma.flags & VM_WRITE) flags |= _PAGE_RW;

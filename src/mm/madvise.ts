@@ -399,9 +399,10 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     if (ptl === null) return;
     const orig = yield* ptepGet(pmdp);
     const head = pmdPfn(orig) as Pfn;
-    // The huge zero page, and a folio other mappings share (folio_maybe_mapped_shared()), are
-    // left alone; so is a THP the range covers whole (see above).
-    if (isHugeZeroPmd(orig) || !pmdPresent(orig) || mem.entireMapcount[head] > 1 || end - addr === PMD_SIZE) {
+    // The huge zero page, and a folio another mm maps too (folio_maybe_mapped_shared(): two
+    // mappings of it in this mm do not count), are left alone; so is a THP the range covers whole
+    // (see above).
+    if (isHugeZeroPmd(orig) || !pmdPresent(orig) || folioMaybeMappedShared(head, head) || end - addr === PMD_SIZE) {
       yield* spinUnlock(ptl);
       return;
     }

@@ -43,7 +43,7 @@ import {
   ptePfn,
 } from './pgtable_types.js';
 import { condResched, folioLock, folioTrylock, folioUnlock, folioWaitLocked, ptepGet, setPte, spinUnlock, type KGen } from './primitives.js';
-import { folioAddAnonRmapPte, folioAddFileRmapPtes, folioMapped, rmapWalk, tryToMigrate } from './rmap.js';
+import { folioAddAnonRmapPtes, folioAddFileRmapPtes, folioMapped, rmapWalk, tryToMigrate } from './rmap.js';
 import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioSwapOffset } from './swapfile.js';
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
@@ -225,8 +225,8 @@ function* removeMigrationPte(src: Pfn, dst: Pfn, vma: Vma, address: Vaddr): KGen
     if (isWritableMigrationPte(oldPte)) flags |= _PAGE_RW; // pte_mkwrite()
     else flags |= old & _PAGE_UFFD_WP; // pte_mkuffd_wp()
     // folio_add_anon_rmap_pte(), RMAP_EXCLUSIVE unless the entry was readable (shared)
-    if (mem.type[dst] === PT_ANON) folioAddAnonRmapPte(dst, !isReadableMigrationPte(oldPte));
-    else folioAddFileRmapPtes(dst, 1); // folio_add_file_rmap_pte()
+    if (mem.type[dst] === PT_ANON) folioAddAnonRmapPtes(dst, 1, vma.mm, !isReadableMigrationPte(oldPte));
+    else folioAddFileRmapPtes(dst, 1, vma.mm); // folio_add_file_rmap_pte()
     yield* setPte(pvmw.pte, mkPte(dst, flags)); // set_pte_at()
   }
   return true;

@@ -190,11 +190,11 @@ function* tlbNextBatch(tlb: MmuGather): KGen<boolean> {
 }
 
 /** tlb_flush_rmaps(): the rmap removals that had to wait for the TLB flush. */
-export function tlbFlushRmaps(tlb: MmuGather, _vma: Vma): void {
+export function tlbFlushRmaps(tlb: MmuGather, vma: Vma): void {
   if (!tlb.delayedRmap) return;
   for (let i = 0; i < tlb.pagePfn.length; i++) {
     if (!tlb.pageDelay[i]) continue;
-    folioRemoveRmapPtes(tlb.pagePfn[i] as Pfn, tlb.pageNr[i]);
+    folioRemoveRmapPtes(tlb.pagePfn[i] as Pfn, tlb.pageNr[i], vma.mm);
     tlb.pageDelay[i] = false;
   }
   tlb.delayedRmap = false;

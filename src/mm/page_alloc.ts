@@ -71,6 +71,20 @@ export class PhysMem {
   mapcount = new Int32Array(0);
   /** Head pages: number of PMD mappings of the whole folio (_entire_mapcount + 1). */
   entireMapcount = new Int32Array(0);
+  /**
+   * Large folios (the model's are PMD-sized and aligned: index `head >> HPAGE_PMD_ORDER`, see
+   * largeIdx()): every mapping of the folio, PTE or PMD (folio_large_mapcount(), 0-based), and the
+   * mm-id tracking of CONFIG_MM_ID (include/linux/mm_types.h _mm_id[2], _mm_id_mapcount[2],
+   * FOLIO_MM_IDS_SHARED_BIT): the first two mms that map the folio (mm id + 1; 0 is MM_ID_DUMMY),
+   * their mappings each (0-based), and whether it is maybe mapped shared. Kept by rmap.ts
+   * largeMapcountAdd()/largeMapcountSub(); stale once the folio is split (order 0 asks mapcount).
+   */
+  largeMapcount = new Int32Array(0);
+  mmId0 = new Int32Array(0);
+  mmId1 = new Int32Array(0);
+  mmIdMapcount0 = new Int32Array(0);
+  mmIdMapcount1 = new Int32Array(0);
+  mmIdsShared = new Uint8Array(0);
   /** Owner id: address space id for page cache, table id for page tables, -1 otherwise. */
   mapping = new Int32Array(0);
   /** Page index in its file (page cache), -1 otherwise. */
@@ -101,8 +115,8 @@ export class PhysMem {
     let cap = Math.max(this.capacity, INITIAL_FRAMES);
     while (cap < min) cap *= 2;
     if (cap === this.capacity) return;
-    const g = <T extends { length: number; set(a: ArrayLike<number>): void }>(old: T, make: (n: number) => T): T => {
-      const a = make(cap);
+    const g = <T extends { length: number; set(a: ArrayLike<number>): void }>(old: T, make: (n: number) => T, n = cap): T => {
+      const a = make(n);
       a.set(old as unknown as ArrayLike<number>);
       return a;
     };
@@ -112,6 +126,14 @@ export class PhysMem {
     this.refcount = g(this.refcount, (n) => new Int32Array(n));
     this.mapcount = g(this.mapcount, (n) => new Int32Array(n));
     this.entireMapcount = g(this.entireMapcount, (n) => new Int32Array(n));
+    // One entry per PMD-sized block (cap is a power of two, at least INITIAL_FRAMES).
+    const blocks = cap >> HPAGE_PMD_ORDER;
+    this.largeMapcount = g(this.largeMapcount, (n) => new Int32Array(n), blocks);
+    this.mmId0 = g(this.mmId0, (n) => new Int32Array(n), blocks);
+    this.mmId1 = g(this.mmId1, (n) => new Int32Array(n), blocks);
+    this.mmIdMapcount0 = g(this.mmIdMapcount0, (n) => new Int32Array(n), blocks);
+    this.mmIdMapcount1 = g(this.mmIdMapcount1, (n) => new Int32Array(n), blocks);
+    this.mmIdsShared = g(this.mmIdsShared, (n) => new Uint8Array(n), blocks);
     const mapping = new Int32Array(cap).fill(-1);
     mapping.set(this.mapping);
     this.mapping = mapping;
@@ -166,7 +188,21 @@ export class PhysMem {
       this.index[p] = -1;
       this.gen[p] = (this.gen[p] + 1) & 0xffff;
     }
+    if (order === HPAGE_PMD_ORDER) {
+      // A new large folio: no mapping, no mm in its slots.
+      const b = pfn >> HPAGE_PMD_ORDER;
+      this.largeMapcount[b] = this.mmId0[b] = this.mmId1[b] = this.mmIdMapcount0[b] = this.mmIdMapcount1[b] = this.mmIdsShared[b] = 0;
+    }
     return asPfn(pfn);
+  }
+
+  /**
+   * The index of a large folio in the large-folio arrays (largeMapcount, mmId0, ...): the model's
+   * large folios are PMD-sized and aligned (allocPages() aligns every order > 0).
+   */
+  largeIdx(head: number): number {
+    if (this.order[head] !== HPAGE_PMD_ORDER) throw new ModelBug(`folio ${head} of order ${this.order[head]}: only PMD-sized folios are large in the model`);
+    return head >> HPAGE_PMD_ORDER;
   }
 
   /** Return a folio to the allocator, poisoning every frame. */

@@ -11,7 +11,7 @@
 import { ModelBug } from './bug.js';
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import type { AddressSpace, Vma } from './mm_types.js';
+import type { AddressSpace, MmStruct, Vma } from './mm_types.js';
 import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED, AnonVma } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone, PVMW_SYNC } from './page_vma_mapped.js';
@@ -40,100 +40,177 @@ import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
 /**
- * folio_maybe_mapped_shared() (include/linux/mm.h, 6.18): a small folio mapped more than once.
- * Coarse for a large one: the kernel asks whether more than one mm maps it; the model, which keeps
- * no per-mm count, whether page `pfn` is mapped more than once or the folio by more than one PMD
- * (after fork() both hold for every page the child shares).
+ * folio_maybe_mapped_shared() (include/linux/mm.h, 6.18): an order-0 folio mapped more than once;
+ * a large one mapped more than once whose FOLIO_MM_IDS_SHARED bit is set (CONFIG_MM_ID, which
+ * CONFIG_TRANSPARENT_HUGEPAGE selects): some mapping belongs to another mm than the others, as
+ * largeMapcountAdd() and largeMapcountSub() track it. Two mappings of one large folio in one mm
+ * (a file mapped twice) are not shared. `pfn` is the page the caller looks at, unused for a large
+ * folio (the kernel asks about the folio).
  */
 export function folioMaybeMappedShared(head: number, pfn: number): boolean {
   const mem = current.k.mem;
-  return mem.mapcount[pfn] > 1 || mem.entireMapcount[head] > 1;
+  if (mem.order[head] === 0) return mem.mapcount[pfn] > 1;
+  const f = mem.largeIdx(head);
+  if (mem.largeMapcount[f] <= 1) return false; // a single mapping is exclusive, whatever the bit says
+  return mem.mmIdsShared[f] !== 0;
+}
+
+/** The mm's id in a folio's mm-id slots: MM_ID_DUMMY (0) means a free slot. */
+function mmIdOf(mm: MmStruct): number {
+  return mm.id + 1;
+}
+
+/**
+ * folio_add_return_large_mapcount() (include/linux/rmap.h, 6.18, CONFIG_MM_ID): `diff` more
+ * mappings of a large folio by `mm`. The mm's slot counts them; a free slot is taken, and the
+ * folio is marked shared when mappings of another mm came before (slot 0) or slot 0 holds another
+ * mm (slot 1). A third mm gets no slot: the folio is already shared. Order-0 folios keep no count.
+ */
+export function largeMapcountAdd(head: number, diff: number, mm: MmStruct): void {
+  const mem = current.k.mem;
+  if (mem.order[head] === 0) return;
+  const id = mmIdOf(mm);
+  const f = mem.largeIdx(head);
+  const total = (mem.largeMapcount[f] += diff);
+  if (mem.mmId0[f] === id) mem.mmIdMapcount0[f] += diff;
+  else if (mem.mmId1[f] === id) mem.mmIdMapcount1[f] += diff;
+  else if (mem.mmId0[f] === 0) {
+    mem.mmId0[f] = id;
+    mem.mmIdMapcount0[f] = diff;
+    if (total !== diff) mem.mmIdsShared[f] = 1; // we might have other mappings already
+  } else if (mem.mmId1[f] === 0) {
+    mem.mmId1[f] = id;
+    mem.mmIdMapcount1[f] = diff;
+    mem.mmIdsShared[f] = 1; // slot 0 certainly has mappings as well
+  }
+}
+
+/**
+ * folio_sub_return_large_mapcount() (include/linux/rmap.h, 6.18, CONFIG_MM_ID): `diff` fewer
+ * mappings by `mm`. A slot whose mm keeps mappings stays as it is (and so does the shared bit);
+ * one that reaches none (or less: mappings added while no slot was free) is freed, and the bit is
+ * cleared when one slot now holds every mapping (or none is left).
+ */
+export function largeMapcountSub(head: number, diff: number, mm: MmStruct): void {
+  const mem = current.k.mem;
+  if (mem.order[head] === 0) return;
+  const id = mmIdOf(mm);
+  const f = mem.largeIdx(head);
+  const total = (mem.largeMapcount[f] -= diff);
+  if (total < 0) throw new ModelBug(`folio ${head}: large mapcount went negative (${total})`);
+  if (mem.mmId0[f] === id) {
+    if ((mem.mmIdMapcount0[f] -= diff) > 0) return;
+    mem.mmIdMapcount0[f] = 0;
+    mem.mmId0[f] = 0;
+  } else if (mem.mmId1[f] === id) {
+    if ((mem.mmIdMapcount1[f] -= diff) > 0) return;
+    mem.mmIdMapcount1[f] = 0;
+    mem.mmId1[f] = 0;
+  }
+  // If one mm slot owns all mappings, the folio is mapped exclusively.
+  if (mem.mmIdMapcount0[f] === total || mem.mmIdMapcount1[f] === total) mem.mmIdsShared[f] = 0;
 }
 
 /**
  * folio_add_new_anon_rmap() for nr PTE mappings starting at page pfn (exclusive, as new). A new
  * anonymous folio is swap-backed (__folio_set_swapbacked()) until MADV_FREE makes it lazyfree.
  */
-export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number): void {
+export function folioAddNewAnonRmapPtes(pfn: Pfn, nr: number, mm: MmStruct): void {
   const mem = current.k.mem;
-  touchFolio(mem.folioHead(pfn), true);
-  mem.setFlags(mem.folioHead(pfn), PG_swapbacked);
+  const head = mem.folioHead(pfn);
+  touchFolio(head, true);
+  mem.setFlags(head, PG_swapbacked);
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
     mem.setFlags(pfn + i, PG_anon_exclusive);
   }
+  largeMapcountAdd(head, nr, mm);
 }
 
 /** folio_add_new_anon_rmap() with RMAP_LEVEL_PMD. */
-export function folioAddNewAnonRmapPmd(head: Pfn): void {
+export function folioAddNewAnonRmapPmd(head: Pfn, mm: MmStruct): void {
   const mem = current.k.mem;
   touchFolio(head, true);
   mem.setFlags(head, PG_swapbacked);
   mem.entireMapcount[head]++;
   mem.setFlags(head, PG_anon_exclusive);
+  largeMapcountAdd(head, 1, mm);
 }
 
 /**
- * folio_add_anon_rmap_pte(), or folio_add_new_anon_rmap() for a folio read from swap that was
+ * folio_add_anon_rmap_ptes(), or folio_add_new_anon_rmap() for a folio read from swap that was
  * never mapped (the model's swap-cache folios are anonymous and swap-backed from the read on):
- * one more mapping of the page, exclusive with RMAP_EXCLUSIVE.
+ * nr more mappings from page pfn on, exclusive with RMAP_EXCLUSIVE.
  */
-export function folioAddAnonRmapPte(pfn: Pfn, exclusive: boolean): void {
+export function folioAddAnonRmapPtes(pfn: Pfn, nr: number, mm: MmStruct, exclusive: boolean): void {
   const mem = current.k.mem;
-  touchFolio(mem.folioHead(pfn), true);
-  mem.mapcount[pfn]++;
-  if (exclusive) mem.setFlags(pfn, PG_anon_exclusive);
+  const head = mem.folioHead(pfn);
+  touchFolio(head, true);
+  for (let i = 0; i < nr; i++) {
+    mem.mapcount[pfn + i]++;
+    if (exclusive) mem.setFlags(pfn + i, PG_anon_exclusive);
+  }
+  largeMapcountAdd(head, nr, mm);
 }
 
 /** folio_add_file_rmap_ptes(). */
-export function folioAddFileRmapPtes(pfn: Pfn, nr: number): void {
-  touchFolio(current.k.mem.folioHead(pfn), true);
-  const mc = current.k.mem.mapcount;
-  for (let i = 0; i < nr; i++) mc[pfn + i]++;
+export function folioAddFileRmapPtes(pfn: Pfn, nr: number, mm: MmStruct): void {
+  const mem = current.k.mem;
+  const head = mem.folioHead(pfn);
+  touchFolio(head, true);
+  for (let i = 0; i < nr; i++) mem.mapcount[pfn + i]++;
+  largeMapcountAdd(head, nr, mm);
 }
 
 /** folio_add_file_rmap_pmd(). */
-export function folioAddFileRmapPmd(head: Pfn): void {
+export function folioAddFileRmapPmd(head: Pfn, mm: MmStruct): void {
   touchFolio(head, true);
   current.k.mem.entireMapcount[head]++;
+  largeMapcountAdd(head, 1, mm);
 }
 
 /**
- * folio_try_dup_anon_rmap_ptes() (fork): the pages become mapped once more, and no longer
- * exclusive to one mm (ClearPageAnonExclusive()). Never refuses: the model has no GUP pins
- * (folio_maybe_dma_pinned()), so fork never has to copy a page at once.
+ * folio_try_dup_anon_rmap_ptes() (fork): the pages become mapped once more, by the child's mm
+ * `dst`, and no longer exclusive to one mm (ClearPageAnonExclusive()). Never refuses: the model
+ * has no GUP pins (folio_maybe_dma_pinned()), so fork never has to copy a page at once.
  */
-export function folioTryDupAnonRmapPtes(pfn: Pfn, nr: number): void {
+export function folioTryDupAnonRmapPtes(pfn: Pfn, nr: number, dst: MmStruct): void {
   const mem = current.k.mem;
-  touchFolio(mem.folioHead(pfn), true);
+  const head = mem.folioHead(pfn);
+  touchFolio(head, true);
   for (let i = 0; i < nr; i++) {
     mem.mapcount[pfn + i]++;
     mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
+  largeMapcountAdd(head, nr, dst);
 }
 
 /** folio_try_dup_anon_rmap_pmd(). */
-export function folioTryDupAnonRmapPmd(head: Pfn): void {
+export function folioTryDupAnonRmapPmd(head: Pfn, dst: MmStruct): void {
   const mem = current.k.mem;
   touchFolio(head, true);
   mem.entireMapcount[head]++;
   mem.clearFlags(head, PG_anon_exclusive);
+  largeMapcountAdd(head, 1, dst);
 }
 
 /** folio_remove_rmap_ptes(). */
-export function folioRemoveRmapPtes(pfn: Pfn, nr: number): void {
+export function folioRemoveRmapPtes(pfn: Pfn, nr: number, mm: MmStruct): void {
   const mem = current.k.mem;
-  touchFolio(mem.folioHead(pfn), true);
+  const head = mem.folioHead(pfn);
+  touchFolio(head, true);
   for (let i = 0; i < nr; i++) {
     if (--mem.mapcount[pfn + i] === 0) mem.clearFlags(pfn + i, PG_anon_exclusive);
   }
+  largeMapcountSub(head, nr, mm);
 }
 
 /** folio_remove_rmap_pmd(). */
-export function folioRemoveRmapPmd(head: Pfn): void {
+export function folioRemoveRmapPmd(head: Pfn, mm: MmStruct): void {
   const mem = current.k.mem;
   touchFolio(head, true);
   if (--mem.entireMapcount[head] === 0) mem.clearFlags(head, PG_anon_exclusive);
+  largeMapcountSub(head, 1, mm);
 }
 
 // ---- page reclaim's rmap walk (file and shmem folios) ---------------------------------------------
@@ -201,7 +278,7 @@ export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolea
       addMmCounter(vma.mm, mmCounter(head), -1); // dec_mm_counter(mm, mm_counter_file(folio))
     }
     // discard:
-    folioRemoveRmapPtes(ptePfn(pteval), 1);
+    folioRemoveRmapPtes(ptePfn(pteval), 1, vma.mm);
     folioPutRefs(head, 1);
   }
   return true;
@@ -419,7 +496,7 @@ export function* tryToMigrateOne(head: Pfn, vma: Vma, address: Vaddr): KGen<bool
     if (pteYoung(pteval)) flags |= _PAGE_SWP_MIG_YOUNG; // make_migration_entry_young()
     if (pteDirty(pteval)) flags |= _PAGE_SWP_MIG_DIRTY; // make_migration_entry_dirty()
     yield* setPte(pvmw.pte, mkMigrationPte(kind, subpage, flags));
-    folioRemoveRmapPtes(subpage, 1);
+    folioRemoveRmapPtes(subpage, 1, vma.mm);
     folioPutRefs(head, 1);
   }
   return true;

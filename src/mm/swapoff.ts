@@ -23,7 +23,7 @@ import { PG_has_data } from './page_alloc.js';
 import { PteMapOut, pteOffsetMap, pteOffsetMapLock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_SOFT_DIRTY, _PAGE_UFFD_WP, isSwapEntryPte, mkPte, pmdNone, pteFlags, pteSwpExclusive, swpOffset } from './pgtable_types.js';
 import { condResched, downRead, folioLock, folioUnlock, ptepGet, pteScanNoSwap, setPte, upRead, type KGen } from './primitives.js';
-import { folioAddAnonRmapPte } from './rmap.js';
+import { folioAddAnonRmapPtes } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, readSwapCacheAsync, swapCacheGetFolio, swapCount, swapFreeNr, touchArea } from './swapfile.js';
 import { findVma } from './vma_tree.js';
@@ -175,7 +175,7 @@ function* unusePte(vma: Vma, pmdp: number, addr: Vaddr, offset: number, folio: P
     addMmCounter(vma.mm, MM_SWAPENTS, -1);
     addMmCounter(vma.mm, MM_ANONPAGES, 1);
     folioRefAdd(folio, 1); // folio_get()
-    folioAddAnonRmapPte(folio, pteSwpExclusive(oldPte));
+    folioAddAnonRmapPtes(folio, 1, vma.mm, pteSwpExclusive(oldPte));
     current.k.mem.setFlags(folio, PG_has_data);
     const newPte = mkPte(folio, vmaPageProt(vma)) + (pteFlags(oldPte) & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP)); // pte_mkold(mk_pte())
     yield* setPte(pte, newPte);

@@ -316,7 +316,7 @@ function* mfillAtomicInstallPte(dstPmd: number, dstVma: Vma, dstAddr: Vaddr, fol
   const cur = yield* ptepGet(dstPte);
   // We allow to overwrite a pte marker (pte_none_mostly()).
   if (pteNone(cur) || isPteMarker(cur)) {
-    folioAddNewAnonRmapPtes(folio, 1);
+    folioAddNewAnonRmapPtes(folio, 1, dstVma.mm);
     addMmCounter(mm, MM_ANONPAGES, 1);
     yield* setPte(dstPte, dstPteval);
     ret = 0;

@@ -26,6 +26,7 @@
  * with a reader of PG_dirty. Slow (proxies on the frame arrays): for tests, with `checkFootprints`.
  */
 import { ModelBug } from '../mm/bug.js';
+import { HPAGE_PMD_ORDER } from '../mm/const.js';
 import type { Kernel } from '../mm/mm_types.js';
 import { EventLog, type Access } from '../explore/dpor.js';
 
@@ -34,7 +35,18 @@ import { EventLog, type Access } from '../explore/dpor.js';
  * them: they are read and written bit by bit through PhysMem.testFlags()/setFlags()/clearFlags()
  * (lint keeps other code off the array), which are watched instead, one location per bit.
  */
-const FRAME_WORDS = ['type', 'order', 'refcount', 'mapcount', 'entireMapcount', 'mapping', 'index', 'gen'] as const;
+const FRAME_WORDS = [
+  'type',
+  'order',
+  'refcount',
+  'mapcount',
+  'entireMapcount',
+  'mapping',
+  'index',
+  'gen',
+] as const;
+/** The PhysMem arrays indexed by large folio (head >> HPAGE_PMD_ORDER), named by the head frame. */
+const LARGE_FOLIO_WORDS = ['largeMapcount', 'mmId0', 'mmId1', 'mmIdMapcount0', 'mmIdMapcount1', 'mmIdsShared'] as const;
 const FLAG_METHODS = ['testFlags', 'setFlags', 'clearFlags'] as const;
 
 /** The table-store methods that read or write entries, wrapped while a step runs. */
@@ -76,9 +88,10 @@ export class AccessCheck {
     this.touches = [];
     const undo: (() => void)[] = [];
     const mem = this.k.mem as unknown as Record<string, unknown>;
-    for (const name of FRAME_WORDS) {
+    for (const name of [...FRAME_WORDS, ...LARGE_FOLIO_WORDS]) {
       const real = mem[name] as Uint8Array | Uint16Array | Int32Array;
-      const proxy = this.arrayProxy(real, (i) => `${name}[${i}]`);
+      const large = (LARGE_FOLIO_WORDS as readonly string[]).includes(name);
+      const proxy = this.arrayProxy(real, (i) => `${name}[${large ? Number(i) << HPAGE_PMD_ORDER : i}]`);
       mem[name] = proxy;
       // PhysMem.grow() may replace the array while the step runs: keep the new one.
       undo.push(() => {
@@ -256,6 +269,7 @@ export class AccessCheck {
 
   /** Freeing writes every word of the frames (a use the footprints do not order before it races). */
   private freeFrames(pfn: number, nr: number): void {
+    if (nr === 1 << HPAGE_PMD_ORDER) for (const name of LARGE_FOLIO_WORDS) this.touch(`${name}[${pfn}]`, true);
     for (let p = pfn; p < pfn + nr; p++) {
       for (const name of FRAME_WORDS) this.touch(`${name}[${p}]`, true);
       for (let b = 0; b < 16; b++) this.touch(`flags[${p}] bit ${b}`, true);

@@ -55,6 +55,9 @@ export function observe(k: Kernel): Digest {
     if (mem.type[p] === PT_FREE || mem.type[p] === PT_PAGETABLE || mem.folioHead(p as Pfn) !== p) continue;
     let maps = `${mem.entireMapcount[p]}`;
     for (let i = 0; i < mem.folioNr(p as Pfn); i++) maps += `,${mem.mapcount[p + i]}`;
+    // A large folio's mm-id slots (rmap.ts largeMapcountAdd()), written with its map counts.
+    const f = mem.order[p] > 0 ? mem.largeIdx(p) : -1;
+    if (f >= 0) maps += ` l${mem.largeMapcount[f]} ${mem.mmId0[f]}:${mem.mmIdMapcount0[f]} ${mem.mmId1[f]}:${mem.mmIdMapcount1[f]} s${mem.mmIdsShared[f]}`;
     // The counts only: page flags change on folios not yet visible to others, or under the PTE or
     // folio lock their readers hold.
     d.set(obj(OBJ.page, p), `r${mem.refcount[p]} m${maps}`);

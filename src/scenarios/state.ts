@@ -92,7 +92,8 @@ function frames(n: Namer, out: string[]): void {
     if (mem.type[p] === PT_FREE || mem.type[p] === PT_PAGETABLE) continue;
     if (mem.folioHead(p as never) !== p) continue;
     const name = n.frames.get(p) ?? `unmapped-type${mem.type[p]}`;
-    rows.push(`  ${name} t${mem.type[p]} o${mem.order[p]} f${mem.testFlags(p, 0xffff)} r${mem.refcount[p]} m${mem.mapcount[p]} e${mem.entireMapcount[p]}`);
+    const shared = mem.order[p] > 0 ? ` s${mem.mmIdsShared[mem.largeIdx(p)]}` : ''; // maybe mapped shared (rmap.ts largeMapcountAdd())
+    rows.push(`  ${name} t${mem.type[p]} o${mem.order[p]} f${mem.testFlags(p, 0xffff)} r${mem.refcount[p]} m${mem.mapcount[p]} e${mem.entireMapcount[p]}${shared}`);
   }
   out.push(...rows.sort());
 }

@@ -118,6 +118,33 @@ describe('fork of private anonymous memory', () => {
     expectConsistent(k);
   });
 
+  it("tracks which mms map a THP (CONFIG_MM_ID's slots): shared after fork, exclusive once the child lets go", () => {
+    const { k, parent } = setUp('map A anon private 2M hugepage', 'touch A 0 4K write');
+    const head = pmdPfn(entries(k, parent, A).pmd);
+    const f = k.mem.largeIdx(head);
+    expect([k.mem.largeMapcount[f], k.mem.mmIdsShared[f]]).toEqual([1, 0]);
+    const child = fork(k, parent);
+    // Slot 0 is the parent's, slot 1 the child's (mm id + 1); each holds one PMD mapping.
+    expect([k.mem.mmId0[f], k.mem.mmIdMapcount0[f], k.mem.mmId1[f], k.mem.mmIdMapcount1[f]]).toEqual([parent.id + 1, 1, child.id + 1, 1]);
+    expect([k.mem.largeMapcount[f], k.mem.mmIdsShared[f]]).toEqual([2, 1]);
+    // A third mm gets no slot; the folio stays shared until one slot holds every mapping again.
+    const third = fork(k, parent);
+    expect([k.mem.largeMapcount[f], k.mem.mmIdsShared[f], k.mem.mmId1[f]]).toEqual([3, 1, child.id + 1]);
+    api.sysExit(k, child);
+    expect([k.mem.largeMapcount[f], k.mem.mmIdsShared[f], k.mem.mmId1[f]]).toEqual([2, 1, 0]);
+    expectConsistent(k);
+    api.sysExit(k, third);
+    expect([k.mem.largeMapcount[f], k.mem.mmIdsShared[f]]).toEqual([1, 0]);
+    expectConsistent(k);
+    // The invariant check holds the bits to the tables: two mms mapping a folio not marked shared is caught.
+    const again = fork(k, parent);
+    k.mem.mmIdsShared[f] = 0;
+    expect(api.checkInvariants(k).map((x) => x.message)).toContainEqual(expect.stringMatching(/mapped by 2 mms but not marked maybe mapped shared/));
+    k.mem.mmIdsShared[f] = 1;
+    api.sysExit(k, again);
+    expectConsistent(k);
+  });
+
   it('leaves both processes to exit clean, in either order, with every page back', () => {
     const ops = ['map A anon private 4M hugepage', 'touch A 0 2M write', 'map B anon private 2M nohugepage', 'touch B 0 64K write'];
     const alone = setUp(...ops);

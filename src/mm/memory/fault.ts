@@ -245,7 +245,7 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
     }
   }
   // The fault's reference becomes the mapping's (folio_ref_add(folio, nr_pages - 1)).
-  folioAddNewAnonRmapPtes(folio, 1); // (folio_add_anon_rmap_ptes() with RMAP_EXCLUSIVE)
+  folioAddNewAnonRmapPtes(folio, 1, vma.mm); // (folio_add_anon_rmap_ptes() with RMAP_EXCLUSIVE)
   k.mem.setFlags(folio, PG_has_data);
   yield* setPte(vmf.pte, pte); // set_ptes()
   yield* folioUnlock(folio);
@@ -341,7 +341,7 @@ function* doAnonymousPage(vmf: VmFault): KGen<number> {
     return handleUserfault();
   }
   addMmCounter(mm, MM_ANONPAGES, 1);
-  folioAddNewAnonRmapPtes(folio, 1);
+  folioAddNewAnonRmapPtes(folio, 1, mm);
   yield* setPte(vmf.pte, entry);
   yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
   return 0;
@@ -381,24 +381,22 @@ function* doWpPage(vmf: VmFault): KGen<number> {
  * wp_can_reuse_anon_folio() (mm/memory.c, 6.18), for the page `pfn`: an order-0 page mapped once
  * (the kernel checks its reference count; the model its map count). A large folio
  * (__wp_can_reuse_large_anon_folio()) is reused only when more than one of its pages is mapped,
- * every reference is a mapping (folio_large_mapcount() == folio_ref_count()) and no other mm maps
- * it: the kernel's FOLIO_MM_IDS_SHARED bit, which the model stands for by "no PMD maps it and no
- * page is mapped twice" (an anonymous page is mapped at most once per mm). So a write to a page of
- * a THP that a forked child still maps copies the page, as this machine's kernel does
- * (scripts/cow-shared-thp.pt). The PageAnonExclusive() shortcut before it is not modelled.
+ * no other mm maps it (FOLIO_MM_IDS_SHARED, rmap.ts largeMapcountAdd()) and every reference is a
+ * mapping (folio_large_mapcount() == folio_ref_count()), checked again under the large-mapcount
+ * lock (here, in the same step). So a write to a page of a THP that a forked child still maps
+ * copies the page, as this machine's kernel does (scripts/cow-shared-thp.pt). Not modelled: the
+ * PageAnonExclusive() shortcut before it, and the swap-cache branch (folio_free_swap() under the
+ * folio trylock): the model's swap cache holds only order-0 folios.
  */
 function wpCanReuseAnonFolio(pfn: Pfn): boolean {
   const mem = current.k.mem;
   const head = mem.folioHead(pfn);
-  const nr = mem.folioNr(head);
-  if (nr === 1) return mem.mapcount[pfn] === 1;
-  if (mem.entireMapcount[head] > 0) return false;
-  let mapped = 0;
-  for (let i = 0; i < nr; i++) {
-    if (mem.mapcount[head + i] > 1) return false;
-    mapped += mem.mapcount[head + i];
-  }
-  return mapped > 1 && mapped === mem.refcount[head];
+  if (mem.order[head] === 0) return mem.mapcount[pfn] === 1;
+  const f = mem.largeIdx(head);
+  // Let's just free up a large folio if only a single page is mapped.
+  if (mem.largeMapcount[f] <= 1) return false;
+  if (mem.mmIdsShared[f]) return false;
+  return mem.largeMapcount[f] === mem.refcount[head];
 }
 
 /** wp_page_copy(): COW into a new anonymous page, then replace the PTE with a flush. */
@@ -434,9 +432,9 @@ function* wpPageCopy(vmf: VmFault, oldPfn: number): KGen<number> {
   // ptep_clear_flush(): the old translation must be gone before the new one appears.
   yield* setPte(vmf.pte, 0);
   yield* flushTlbMmRange(mm, vmf.address, vmf.address + PAGE_SIZE, 12, false);
-  folioAddNewAnonRmapPtes(nw, 1);
+  folioAddNewAnonRmapPtes(nw, 1, mm);
   yield* setPte(vmf.pte, entry);
-  if (oldPfn) folioRemoveRmapPtes(oldPfn as Pfn, 1);
+  if (oldPfn) folioRemoveRmapPtes(oldPfn as Pfn, 1, mm);
   yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
   if (oldPfn) folioPutRefs(k.mem.folioHead(oldPfn as Pfn), 1);
   return 0;

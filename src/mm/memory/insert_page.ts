@@ -70,7 +70,7 @@ function* insertPageIntoPteLocked(vma: Vma, pte: number, page: Pfn, prot: number
     folioRefAdd(head, 1); // folio_get()
     if (mem.testFlags(head, PG_swapbacked)) throw new ModelBug('insert_page() of a swap-backed page: the model lends only socket pages');
     addMmCounter(vma.mm, MM_FILEPAGES, 1); // inc_mm_counter(mm, mm_counter_file(folio))
-    folioAddFileRmapPtes(page, 1);
+    folioAddFileRmapPtes(page, 1, vma.mm);
   }
   yield* setPte(pte, pteval); // set_pte_at()
   return 0;

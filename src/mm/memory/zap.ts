@@ -366,7 +366,7 @@ function* zapPresentFolioPtes(tlb: MmuGather, vma: Vma, head: Pfn, page: Pfn, pt
   }
   tlbFlushPteRange(tlb, addr, PAGE_SIZE * nr); // tlb_remove_tlb_entries()
   if (userfaultfdPteWp(vma, ptent)) st.anySkipped = yield* zapInstallUffdWpIfNeeded(vma, pte, nr, details, ptent);
-  if (!delayRmap) folioRemoveRmapPtes(page, nr);
+  if (!delayRmap) folioRemoveRmapPtes(page, nr, vma.mm);
   if (yield* tlbRemoveFolioPages(tlb, page, nr, delayRmap)) {
     st.forceFlush = true;
     st.forceBreak = true;

@@ -1,7 +1,7 @@
 /** The shipped op scripts, for the tests that run them all. */
 import fs from 'node:fs';
 import { formatScriptError } from '../../src/script/ast.js';
-import { runScript } from '../../src/script/exec.js';
+import { runScript, type RunOptions } from '../../src/script/exec.js';
 import { safeParseScript } from '../../src/script/parse.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +27,13 @@ export function readScript(rel: string): string {
 /**
  * Runs a shipped script on the model, its invariants checked after every op: the problems (parse
  * errors, ops that failed or whose `expect` line did not hold), each as `file:line: message`, or
- * none. The scripts' numbers were measured on the live kernel.
+ * none. The scripts' numbers were measured on the live kernel. `api` is the build of the model
+ * (default: the fast one, as `ptlab run` uses).
  */
-export function modelProblems(rel: string): string[] {
+export function modelProblems(rel: string, api?: RunOptions['api']): string[] {
   const parsed = safeParseScript(readScript(rel), rel);
   if (!parsed.ok) return parsed.errors.map(formatScriptError);
-  const r = runScript(parsed.script, { checkInvariants: true });
+  const r = runScript(parsed.script, { checkInvariants: true, api });
   const errors = r.lines.flatMap((l) => (l.type === 'error' ? [`${rel}:${l.line}: ${l.message}`] : []));
   return r.exitCode === 0 ? [] : errors.length ? errors : [`${rel}: exit ${r.exitCode}`];
 }

@@ -11,6 +11,7 @@ import {
   HPAGE_PMD_ORDER,
   HPAGE_PMD_SIZE,
   LEVEL_PTE,
+  PAGE_SIZE,
   PMD_SIZE,
   type Pfn,
   type Vaddr,
@@ -70,6 +71,7 @@ import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSui
 import { shmemAllowsHuge } from './shmem.js';
 import { touchMapping } from './filemap.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes } from './pgtable_mm.js';
+import { vmaLookupUnlocked } from './vma_tree.js';
 
 /**
  * thp_vma_allowable_order(vma, PMD_ORDER) as far as the model needs it: anonymous VMAs by the
@@ -496,16 +498,19 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
     mem.refcount[p] = mem.mapcount[p];
   }
   mem.refcount[head] += total - mapped;
-  // remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE) → remove_migration_pte() per page.
-  const zeroOk = !(vma.flags & VM_LOCKED) && !(vma.flags & VM_UFFD_MISSING);
+  // remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE) → remove_migration_pte() per page, each in the
+  // VMA that maps it (the rmap walk's): the block may hold several, as after an mlock of part of it.
   let zeroed = 0;
   const dead: Pfn[] = [];
   for (let j = 0; j < slots.length; j++) {
     const e = saved[j];
     const pfn = ptePfn(e);
+    const v = vmaLookupUnlocked(mm, blockAddr + slots[j] * PAGE_SIZE) ?? vma;
+    // try_to_map_unused_to_zeropage() leaves VM_LOCKED and userfaultfd-missing VMAs alone.
+    const zeroOk = !(v.flags & VM_LOCKED) && !(v.flags & VM_UFFD_MISSING);
     if (zeroOk && !mem.testFlags(pfn, PG_has_data)) {
       // try_to_map_unused_to_zeropage(): a zero-filled page maps the shared zero page instead.
-      yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(vma) | _PAGE_SPECIAL));
+      yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(v) | _PAGE_SPECIAL));
       folioRemoveRmapPtes(pfn, 1, mm);
       zeroed++;
       dead.push(pfn);

@@ -65,7 +65,7 @@ import {
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
-import { folioAddNewAnonRmapPmd, folioMapped, largeMapcountAdd, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
+import { folioAddAnonRmapPtes, folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
 import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
@@ -328,7 +328,7 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     yield* ptepGetAndClear(pmdp); // pmdp_huge_clear_flush()
     yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
     const folio = pmdPfn(old);
-    folioRemoveRmapPmd(folio, vma.mm);
+    folioRemoveRmapPmd(folio, mm);
     addMmCounter(mm, mmCounter(folio), -HPAGE_PMD_NR);
     folioPutRefs(folio, 1);
     return;
@@ -352,10 +352,10 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     flags |= pteFlags(old) & _PAGE_ACCESSED;
     // folio_ref_add() and folio_add_anon_rmap_ptes(): every count before the table is withdrawn,
     // as 6.18 orders it, all in this step (the PTE stores below are steps of their own).
+    // (PageAnonExclusive() of each page, RMAP_EXCLUSIVE, is not carried over: not modelled.)
     touchFolio(folio, true);
     k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
-    for (let i = 0; i < HPAGE_PMD_NR; i++) k.mem.mapcount[folio + i]++;
-    largeMapcountAdd(folio, HPAGE_PMD_NR, vma.mm);
+    folioAddAnonRmapPtes(folio, HPAGE_PMD_NR, mm, false);
   }
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);

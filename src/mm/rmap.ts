@@ -66,7 +66,7 @@ function mmIdOf(mm: MmStruct): number {
  * folio is marked shared when mappings of another mm came before (slot 0) or slot 0 holds another
  * mm (slot 1). A third mm gets no slot: the folio is already shared. Order-0 folios keep no count.
  */
-export function largeMapcountAdd(head: number, diff: number, mm: MmStruct): void {
+function largeMapcountAdd(head: number, diff: number, mm: MmStruct): void {
   const mem = current.k.mem;
   if (mem.order[head] === 0) return;
   const id = mmIdOf(mm);
@@ -91,7 +91,7 @@ export function largeMapcountAdd(head: number, diff: number, mm: MmStruct): void
  * one that reaches none (or less: mappings added while no slot was free) is freed, and the bit is
  * cleared when one slot now holds every mapping (or none is left).
  */
-export function largeMapcountSub(head: number, diff: number, mm: MmStruct): void {
+function largeMapcountSub(head: number, diff: number, mm: MmStruct): void {
   const mem = current.k.mem;
   if (mem.order[head] === 0) return;
   const id = mmIdOf(mm);

@@ -66,7 +66,7 @@ import {
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { folioAddAnonRmapPtes, folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
-import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
+import { addMmCounter, folioMapping, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
 import { touchMapping } from './filemap.js';
@@ -406,7 +406,7 @@ function* splitPageCacheFolio(head: Pfn): KGen<number> {
   // cannot while the folio is dirty: -EBUSY (this machine's kernel keeps a written page mapped).
   // A shmem folio has no private data (folio_needs_release() is false): nothing to drop.
   if (!shmem && mem.testFlags(head, PG_dirty)) return -EBUSY;
-  const mapping = k.files.find((f) => f.id === mem.mapping[head])!;
+  const mapping = folioMapping(head)!;
   // The end of the file, noted before the unmap; shmem_fallocend() is not modelled (no fallocate).
   const end = mapping.sizePages;
   touchFolio(head, true);

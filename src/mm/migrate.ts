@@ -44,7 +44,7 @@ import {
 } from './pgtable_types.js';
 import { condResched, folioLock, folioTrylock, folioUnlock, folioWaitLocked, ptepGet, setPte, spinUnlock, type KGen } from './primitives.js';
 import { folioAddAnonRmapPtes, folioAddFileRmapPtes, folioMapped, rmapWalk, tryToMigrate } from './rmap.js';
-import { folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
+import { folioMapping, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioSwapOffset } from './swapfile.js';
 import { folioIsolateLru, folioPutbackLru } from './vmscan.js';
 import { vmaLookupUnlocked } from './vma_tree.js';
@@ -160,7 +160,7 @@ function moveToNewFolio(dst: Pfn, src: Pfn): number {
   const k = current.k;
   const mem = k.mem;
   touchFolio(src, true);
-  const mapping = mem.type[src] === PT_ANON ? undefined : k.files.find((f) => f.id === mem.mapping[src]);
+  const mapping = folioMapping(src);
   // Check whether src does not have extra refs before we do more work
   if (mem.refcount[src] !== (mapping ? 1 : 0) + mem.mapcount[src] + 1) return -EAGAIN;
   // folio_mc_copy(), then __folio_migrate_mapping(): its folio_ref_freeze() sees the same count

@@ -36,7 +36,7 @@ import {
   SWP_MIGRATION_WRITE,
 } from './pgtable_types.js';
 import { downRead, downReadTrylock, flushTlbMmRange, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, upRead, type KGen, ptepTestAndClearYoung } from './primitives.js';
-import { addMmCounter, folioPutRefs, mmCounter, touchFolio } from './swap.js';
+import { addMmCounter, folioMapping, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
 /**
@@ -383,7 +383,7 @@ export function* folioReferenced(head: Pfn, isLocked: boolean, anonAt?: { vma: V
   if (k.mem.type[head] === PT_ANON) {
     if (anonAt && !anonAt.vma.detached) yield* one(head, anonAt.vma, anonAt.address);
   } else {
-    const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
+    const mapping = folioMapping(head);
     // rmap_walk_file() with rwc->try_lock: i_mmap_trylock_read(), or give up as contended.
     if (mapping && !(yield* rmapWalkFileTrylock(head, mapping, one))) contended = true;
   }
@@ -435,7 +435,7 @@ function* pageVmaMkcleanOne(pvmw: PageVmaMappedWalk): KGen<number> {
 export function* folioMkclean(head: Pfn): KGen<number> {
   const k = current.k;
   if (!folioMapped(head)) return 0;
-  const mapping = k.mem.type[head] === PT_ANON ? undefined : k.files.find((f) => f.id === k.mem.mapping[head]);
+  const mapping = folioMapping(head);
   if (!mapping) return 0; // folio_mapping(): an anonymous folio's walk finds no shared VMA either
   let cleaned = 0;
   yield* rmapWalkFile(head, mapping, function* (h: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
@@ -465,7 +465,7 @@ export function* rmapWalk(head: Pfn, anonAt: { vma: Vma; address: Vaddr } | unde
     if (anonAt && !anonAt.vma.detached) yield* rmapOne(head, anonAt.vma, anonAt.address);
     return;
   }
-  const mapping = k.files.find((f) => f.id === k.mem.mapping[head]);
+  const mapping = folioMapping(head);
   if (mapping) yield* rmapWalkFile(head, mapping, rmapOne, untilUnmapped);
 }
 

@@ -1,13 +1,25 @@
 /**
  * Folio references (mm/swap.c: folio_put(), folios_put_refs(); include/linux/mm.h: folio_get())
- * and the mm's RSS counters (include/linux/mm.h: add_mm_counter(), mm_counter()).
+ * and the mm's RSS counters (include/linux/mm.h: add_mm_counter(), mm_counter()), and which file
+ * a folio belongs to (mm/util.c: folio_mapping()).
  */
 import { ModelBug } from './bug.js';
 import { type Pfn } from './const.js';
 import { current } from './current.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type AddressSpace, type MmStruct } from './mm_types.js';
 import { PT_ANON, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { obj, OBJ } from './objects.js';
+
+/**
+ * folio_mapping() (mm/util.c): the file whose page cache holds the folio; undefined for an
+ * anonymous folio and for one taken out of the page cache (truncation, collapse).
+ */
+export function folioMapping(head: Pfn): AddressSpace | undefined {
+  const k = current.k;
+  if (k.mem.type[head] === PT_ANON) return undefined;
+  const id = k.mem.mapping[head];
+  return id < 0 ? undefined : k.files[id];
+}
 
 /**
  * A folio's counts were read or changed by the running step: its own dependency object for the

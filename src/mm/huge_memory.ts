@@ -35,7 +35,7 @@ import {
   faultMayMapZeroPage,
 } from './mm_types.js';
 import { tlbFlushPmdRange, tlbRemoveFolioPages, tlbFlushMmu, type MmuGather, flushTlbFixPending } from './mmu_gather.js';
-import { PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_FILE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
+import { PG_anon_exclusive, PG_dirty, PG_has_data, PG_head, PG_referenced, PG_swapbacked, PG_tail, PG_uptodate, PT_ANON, PT_FILE, PT_SHMEM, PT_ZERO } from './page_alloc.js';
 import { entryPtr, T_ALLOCATED, T_LINKED } from './pgtable.js';
 import { PteMapOut, pgtableTransHugeDeposit, pgtableTransHugeWithdraw, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -351,11 +351,12 @@ function* __splitHugePmdLocked(vma: Vma, pmdp: number, haddr: Vaddr, old: Pmd): 
     if (pteDirty(old)) flags |= _PAGE_DIRTY;
     flags |= pteFlags(old) & _PAGE_ACCESSED;
     // folio_ref_add() and folio_add_anon_rmap_ptes(): every count before the table is withdrawn,
-    // as 6.18 orders it, all in this step (the PTE stores below are steps of their own).
-    // (PageAnonExclusive() of each page, RMAP_EXCLUSIVE, is not carried over: not modelled.)
+    // as 6.18 orders it, all in this step (the PTE stores below are steps of their own). An
+    // exclusive THP's pages stay exclusive (RMAP_EXCLUSIVE when PageAnonExclusive() of the head).
     touchFolio(folio, true);
+    const anonExclusive = k.mem.testFlags(folio, PG_anon_exclusive) !== 0;
     k.mem.refcount[folio] += HPAGE_PMD_NR - 1; // one reference per PTE
-    folioAddAnonRmapPtes(folio, HPAGE_PMD_NR, mm, false);
+    folioAddAnonRmapPtes(folio, HPAGE_PMD_NR, mm, anonExclusive);
   }
   const tid = pgtableTransHugeWithdraw(pmdp);
   k.pt.setState(tid, T_ALLOCATED);

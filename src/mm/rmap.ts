@@ -205,11 +205,14 @@ export function folioRemoveRmapPtes(pfn: Pfn, nr: number, mm: MmStruct): void {
   largeMapcountSub(head, nr, mm);
 }
 
-/** folio_remove_rmap_pmd(). */
+/**
+ * folio_remove_rmap_pmd(). The model drops PageAnonExclusive() with a page's last mapping (the
+ * kernel's page is freed then): the head page's PTE mapping, as a PMD split leaves it, keeps it.
+ */
 export function folioRemoveRmapPmd(head: Pfn, mm: MmStruct): void {
   const mem = current.k.mem;
   touchFolio(head, true);
-  if (--mem.entireMapcount[head] === 0) mem.clearFlags(head, PG_anon_exclusive);
+  if (--mem.entireMapcount[head] === 0 && mem.mapcount[head] === 0) mem.clearFlags(head, PG_anon_exclusive);
   largeMapcountSub(head, 1, mm);
 }
 

@@ -37,7 +37,7 @@ import {
   type Vma,
   faultMayMapZeroPage,
 } from '../mm_types.js';
-import { PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
+import { PG_anon_exclusive, PG_has_data, PG_uptodate, PT_ANON } from '../page_alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -64,6 +64,7 @@ import {
   ptePresent,
   pteProtnone,
   pteSetFlags,
+  pteSwpExclusive,
   pteUffdWp,
   pteWrite,
 } from '../pgtable_types.js';
@@ -76,7 +77,7 @@ import {
 import { faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
 import { folioFreeSwap, folioSwapOffset, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
 import { swapinReadahead, swapUpdateReadahead } from '../swap_state.js';
-import { folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
+import { folioAddAnonRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from '../swap.js';
 import { doSetPmd, vmaHasPageMkwrite, vmaMapPages, filemapFault } from '../filemap.js';
 import { doPageMkwrite, faultDirtySharedPage, wpPageShared } from './mkwrite.js';
@@ -229,15 +230,19 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return yield* doSwapPageOutPage(folio, ret);
   }
-  // check_folio: the folio is ours alone (no KSM, no fork), so the mapping is exclusive.
-  const exclusive = true;
+  // check_folio: the entry says whether the page was exclusive when it was swapped out (fork
+  // clears the bit in both mms); no KSM, and the folio is always the swap cache's (no
+  // SWP_SYNCHRONOUS_IO path), so no fresh copy that would be exclusive anyway.
+  const exclusive = pteSwpExclusive(e);
   // Remove the swap entry and conditionally try to free up the swapcache.
   swapFreeNr(entry, 1);
   if (shouldTryToFreeSwap(folio, vma, vmf.flags)) folioFreeSwap(folio);
   addMmCounter(vma.mm, MM_ANONPAGES, 1);
   addMmCounter(vma.mm, MM_SWAPENTS, -1);
   let pte = mkPte(folio, vmaPageProt(vma) | _PAGE_ACCESSED) + (e & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP));
-  if (exclusive && vma.flags & VM_WRITE && !pteUffdWp(pte)) {
+  // Same logic as in do_wp_page(): the only reference left is the fault's.
+  const mapExclusive = exclusive || k.mem.refcount[folio] === 1;
+  if (mapExclusive && vma.flags & VM_WRITE && !pteUffdWp(pte)) {
     pte = pteSetFlags(pte, _PAGE_RW); // pte_mkwrite()
     if (vmf.flags & FAULT_FLAG_WRITE) {
       pte = pteSetFlags(pte, _PAGE_DIRTY);
@@ -245,7 +250,9 @@ export function* doSwapPage(vmf: VmFault): KGen<number> {
     }
   }
   // The fault's reference becomes the mapping's (folio_ref_add(folio, nr_pages - 1)).
-  folioAddNewAnonRmapPtes(folio, 1, vma.mm); // (folio_add_anon_rmap_ptes() with RMAP_EXCLUSIVE)
+  // folio_add_anon_rmap_ptes(), RMAP_EXCLUSIVE when exclusive (the model's swap-cache folios are
+  // anonymous and swap-backed from the read on, so a never-mapped one needs no other call).
+  folioAddAnonRmapPtes(folio, 1, vma.mm, mapExclusive);
   k.mem.setFlags(folio, PG_has_data);
   yield* setPte(vmf.pte, pte); // set_ptes()
   yield* folioUnlock(folio);
@@ -368,7 +375,9 @@ function* doWpPage(vmf: VmFault): KGen<number> {
     return yield* wpPageShared(vmf, special);
   }
   if (!special) touchFolio(k.mem.folioHead(pfn), false);
-  if (!special && k.mem.type[pfn] === PT_ANON && wpCanReuseAnonFolio(pfn as Pfn)) {
+  if (!special && k.mem.type[pfn] === PT_ANON && (k.mem.testFlags(pfn, PG_anon_exclusive) || wpCanReuseAnonFolio(pfn as Pfn))) {
+    touchFolio(k.mem.folioHead(pfn), true);
+    k.mem.setFlags(pfn, PG_anon_exclusive); // SetPageAnonExclusive()
     yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)); // wp_page_reuse()
     yield* pteUnmapUnlock(vmf.pte, vmf.ptl);
     return 0;
@@ -384,9 +393,10 @@ function* doWpPage(vmf: VmFault): KGen<number> {
  * no other mm maps it (FOLIO_MM_IDS_SHARED, rmap.ts largeMapcountAdd()) and every reference is a
  * mapping (folio_large_mapcount() == folio_ref_count()), checked again under the large-mapcount
  * lock (here, in the same step). So a write to a page of a THP that a forked child still maps
- * copies the page, as this machine's kernel does (scripts/cow-shared-thp.pt). Not modelled: the
- * PageAnonExclusive() shortcut before it, and the swap-cache branch (folio_free_swap() under the
- * folio trylock): the model's swap cache holds only order-0 folios.
+ * copies the page, as this machine's kernel does (scripts/cow-shared-thp.pt). do_wp_page() asks
+ * PageAnonExclusive() of the page first and only then this, and marks a reused page exclusive.
+ * Not modelled: the order-0 swap-cache branch (folio_free_swap() under the folio trylock): an
+ * order-0 page mapped once is reused as it is.
  */
 function wpCanReuseAnonFolio(pfn: Pfn): boolean {
   const mem = current.k.mem;

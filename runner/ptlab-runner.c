@@ -69,6 +69,7 @@
 #include <linux/userfaultfd.h>
 
 /* Advice values from include/uapi/asm-generic/mman-common.h, for headers that predate them. */
+#include "uffd_move.h"
 #ifndef MADV_COLD
 #define MADV_COLD 20
 #endif
@@ -143,7 +144,7 @@ static const char *const FIELD_NAMES[] = {
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_FORK, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
-	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_TCP_ZEROCOPY, K_MIGRATE,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_UFFD_MOVE, K_TCP_ZEROCOPY, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
 	K_CLEAR_REFS,       /* likewise; its type in `advice` */
 };
@@ -159,6 +160,9 @@ struct op {
 			       fork: the parent process (name is the child) */
 	enum map_kind mkind;
 	bool shared, locked, write, has_at, delta, maymove, onfault;
+	bool holes;         /* uffd_move: UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES */
+	char *dst;          /* uffd_move: the destination mapping, at dst_offset */
+	uint64_t dst_offset;
 	int huge;           /* 0, MADV_HUGEPAGE or MADV_NOHUGEPAGE */
 	int prot;           /* map, mprotect: PROT_* */
 	uint64_t offset, len, at, every, folio, newlen;
@@ -759,6 +763,19 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			o->advice = UFFDIO_WRITEPROTECT_MODE_WP;
 		else if (strcmp(t->w[4], "off"))
 			return perr("bad protection switch '%s' (expected on or off)", t->w[4]);
+	} else if (!strcmp(op, "uffd_move")) {
+		o->kind = K_UFFD_MOVE;
+		if (t->nw == 7 && !strcmp(t->w[6], "allow_src_holes")) {
+			o->holes = true;
+			t->nw = 6;
+		}
+		if (!want_words(t, 6, 6, "uffd_move M OFFSET LEN DST DST_OFFSET [allow_src_holes]") || !parse_range(o, t->w + 1))
+			return false;
+		if (!want_name(t->w[4], "mapping name"))
+			return false;
+		o->dst = strdup(t->w[4]);
+		if (!want_size(t->w[5], "destination offset", &o->dst_offset))
+			return false;
 	} else if (!strcmp(op, "uffd_copy") || !strcmp(op, "uffd_zeropage")) {
 		o->kind = op[5] == 'c' ? K_UFFD_COPY : K_UFFD_ZEROPAGE;
 		if (!want_words(t, 4, 4, "OP M OFFSET LEN") || !parse_range(o, t->w + 1))
@@ -847,7 +864,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (i != t->nw - 1 || !parse_int(t->w[i], &o->value))
 			return perr("bad expectation (expected expect FIELD [delta] [==|<=|>=|<|>|!=] N)");
 	} else {
-		return perr("unknown op '%s' (expected config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot or expect)", op);
+		return perr("unknown op '%s' (expected config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot or expect)", op);
 	}
 	for (int i = 0; i < t->no; i++)
 		if (!t->used[i])
@@ -928,6 +945,7 @@ static int parse_script(char *text)
 enum cmd_op {
 	C_MAP = 1, C_TOUCH, C_MADVISE, C_MUNMAP, C_MLOCK, C_MUNLOCK, C_SNAPSHOT, C_MPROTECT, C_MREMAP, C_UFFD_REGISTER,
 	C_UFFD_COPY, C_UFFD_ZEROPAGE, C_UFFD_WRITEPROTECT, C_TCP_ZEROCOPY, C_MIGRATE, C_FORK, C_FORK_DONE,
+	C_UFFD_MOVE,
 };
 
 struct cmd {
@@ -935,7 +953,8 @@ struct cmd {
 	int32_t fd;
 	uint64_t addr, len, off, stride;
 	int32_t flags, advice, huge, locked, write, has_range, prot;
-	uint64_t newlen, newaddr; /* C_MREMAP; flags: MREMAP_MAYMOVE, MREMAP_FIXED */
+	uint64_t newlen, newaddr; /* C_MREMAP; flags: MREMAP_MAYMOVE, MREMAP_FIXED.
+				     C_UFFD_MOVE: newaddr is the source (addr the destination), advice the mode */
 	int32_t tcp;        /* C_MAP: map a new loopback TCP connection's receiving socket (fd unused) */
 	int32_t sfd;        /* C_TCP_ZEROCOPY: the sending socket; fd is the receiving one */
 };
@@ -1527,6 +1546,10 @@ static int c_uffd_op(const struct cmd *c, int *unavailable)
 		struct uffdio_copy cp = { .dst = c->addr, .src = (uint64_t)(uintptr_t)c_src, .len = c->len, .mode = 0 };
 		return ioctl(c_uffd, UFFDIO_COPY, &cp) ? errno : 0;
 	}
+	case C_UFFD_MOVE: {
+		struct uffdio_move mv = { .dst = c->addr, .src = c->newaddr, .len = c->len, .mode = (uint64_t)c->advice };
+		return ioctl(c_uffd, UFFDIO_MOVE, &mv) ? errno : 0;
+	}
 	case C_UFFD_WRITEPROTECT: {
 		struct uffdio_writeprotect wp = { .range = { .start = c->addr, .len = c->len }, .mode = (uint64_t)c->advice };
 		return ioctl(c_uffd, UFFDIO_WRITEPROTECT, &wp) ? errno : 0;
@@ -1881,6 +1904,7 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		case C_UFFD_COPY:
 		case C_UFFD_ZEROPAGE:
 		case C_UFFD_WRITEPROTECT:
+		case C_UFFD_MOVE:
 			r.err = c_uffd_op(&c, &r.aux);
 			break;
 		case C_TCP_ZEROCOPY:
@@ -2487,6 +2511,19 @@ static void do_range_op(int cur, const struct op *o)
 	case K_UFFD_COPY: c.op = C_UFFD_COPY; what = "uffd_copy"; break;
 	case K_UFFD_ZEROPAGE: c.op = C_UFFD_ZEROPAGE; what = "uffd_zeropage"; break;
 	case K_UFFD_WRITEPROTECT: c.op = C_UFFD_WRITEPROTECT; c.advice = o->advice; what = "uffd_writeprotect"; break;
+	case K_UFFD_MOVE: {
+		/* The source is the op's range; the destination another mapping of the same process. */
+		struct op d = *o;
+		d.ref = o->dst;
+		d.offset = o->dst_offset;
+		const struct mapping *dm = find_map(cur, &d);
+		c.op = C_UFFD_MOVE;
+		c.newaddr = c.addr;
+		c.addr = dm->addr + o->dst_offset;
+		c.advice = o->holes ? (int32_t)UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES : 0;
+		what = "uffd_move";
+		break;
+	}
 	default: c.op = C_MUNLOCK; what = "munlock"; break;
 	}
 	struct resp r;
@@ -3217,6 +3254,7 @@ int main(int argc, char **argv)
 		case K_UFFD_COPY:
 		case K_UFFD_ZEROPAGE:
 		case K_UFFD_WRITEPROTECT:
+		case K_UFFD_MOVE:
 			do_range_op(cur, o);
 			break;
 		case K_MREMAP:

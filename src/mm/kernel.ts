@@ -23,6 +23,7 @@ import { rcuAdvance } from './rcu.js';
 import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
+import { userfaultfdMove } from './userfaultfd_move.js';
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { swapoff } from './swapoff.js';
 import { clearRefsWrite } from './clear_refs.js';
@@ -35,6 +36,7 @@ export { MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP } from './mremap.js';
 export { MLOCK_ONFAULT } from './mlock.js';
 export type { Config, ConfigInput, MadvAdvice, MmapRequest, MfillMode, UffdMode };
 export { UFFD_MODES } from './userfaultfd.js';
+export { UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES } from './userfaultfd_move.js';
 
 export function createKernel(cfg: Config): Kernel {
   const k = new Kernel(cfg);
@@ -129,6 +131,11 @@ export function sysUffdFill(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, m
 export function sysUffdWriteprotect(k: Kernel, mm: MmStruct, addr: Vaddr, len: number, wp: boolean): number {
   enter(k, mm);
   return complete(/* task */ mwriteprotectRange(mm, addr, len, wp));
+}
+/** ioctl(UFFDIO_MOVE) of len bytes from src to dst: 0, -EAGAIN for a short move, or a negative errno. */
+export function sysUffdMove(k: Kernel, mm: MmStruct, dst: Vaddr, src: Vaddr, len: number, mode: number): number {
+  enter(k, mm);
+  return complete(/* task */ userfaultfdMove(mm, dst, src, len, mode));
 }
 /**
  * The peer sends len bytes, then getsockopt(TCP_ZEROCOPY_RECEIVE) of them at addr (tcp.ts): the

@@ -3,11 +3,11 @@
  * lets PTE tables vanish under walkers (docs/kernel-rules.md, "Lockless access"): map inside rcu_read_lock(), and revalidate the
  * PMD after taking the PTE lock.
  */
-import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, type Vaddr } from './const.js';
+import { HPAGE_PMD_SIZE, LEVEL_PTE, PAGE_SHIFT, PAGE_SIZE, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { MmStruct, Vma } from './mm_types.js';
 import { T_ALLOCATED, T_DEPOSITED, T_DETACHED, T_QUEUED, tidOf } from './pgtable.js';
-import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdPfn, pmdTransHuge, type Pmd } from './pgtable_types.js';
+import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdPfn, pmdTransHuge, ptePresent, type Pmd } from './pgtable_types.js';
 import {
   callRcuStep,
   depositStore,
@@ -121,6 +121,13 @@ export function* pteFreeDefer(_mm: MmStruct, tid: number): KGen<void> {
     },
     [tid],
   );
+}
+
+/** ptep_clear_flush() (mm/pgtable-generic.c): clear the entry, and flush it if the TLB may hold it (pte_accessible()). */
+export function* ptepClearFlush(vma: Vma, address: Vaddr, ptep: number): KGen<number> {
+  const pte = yield* ptepGetAndClear(ptep);
+  if (ptePresent(pte)) yield* flushTlbMmRange(vma.mm, address, address + PAGE_SIZE, PAGE_SHIFT, false);
+  return pte;
 }
 
 /**

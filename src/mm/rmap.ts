@@ -9,11 +9,12 @@
  * rmap walkers that map a PTE table with no mm lock (docs/audit.md, #47 and #48).
  */
 import { ModelBug } from './bug.js';
-import { PAGE_SHIFT, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
+import { PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import type { AddressSpace, MmStruct, Vma } from './mm_types.js';
 import { MM_ANONPAGES, MM_SWAPENTS, VM_LOCKED, VM_SHARED, AnonVma } from './mm_types.js';
 import { PG_anon_exclusive, PG_dirty, PG_swapbacked, PT_ANON } from './page_alloc.js';
+import { ptepClearFlush } from './pgtable_generic.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, pageVmaMappedWalkDone, PVMW_SYNC } from './page_vma_mapped.js';
 import {
   _PAGE_DIRTY,
@@ -35,7 +36,7 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pgtable_types.js';
-import { downRead, downReadTrylock, flushTlbMmRange, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, upRead, type KGen, ptepTestAndClearYoung } from './primitives.js';
+import { downRead, downReadTrylock, folioTrylock, folioUnlock, ptepGet, setPte, upRead, type KGen, ptepTestAndClearYoung } from './primitives.js';
 import { addMmCounter, folioMapping, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { folioSwapOffset, swapDuplicate } from './swapfile.js';
 
@@ -225,13 +226,6 @@ export function folioMapped(head: Pfn): boolean {
   if (mem.entireMapcount[head] > 0) return true;
   for (let i = 0; i < mem.folioNr(head); i++) if (mem.mapcount[head + i] > 0) return true;
   return false;
-}
-
-/** ptep_clear_flush(): clear the entry, and flush it if the TLB may hold it (pte_accessible()). */
-function* ptepClearFlush(vma: Vma, address: Vaddr, ptep: number): KGen<number> {
-  const pte = yield* ptepGetAndClear(ptep);
-  if (ptePresent(pte)) yield* flushTlbMmRange(vma.mm, address, address + PAGE_SIZE, PAGE_SHIFT, false);
-  return pte;
 }
 
 /**

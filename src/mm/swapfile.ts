@@ -270,6 +270,12 @@ function* tryToReclaimSwap(offset: number): KGen<void> {
   folioPutRefs(head, 1);
 }
 
+/** READ_ONCE(si->swap_map[offset]) & SWAP_HAS_CACHE: a folio holds the slot in the swap cache. */
+export function swapHasCache(offset: number): boolean {
+  touchSlot(offset, false);
+  return (swapInfo().swapMap[offset] & SWAP_HAS_CACHE) !== 0;
+}
+
 /** __swap_count(): how many swap PTEs hold the slot. */
 export function swapCount(offset: number): number {
   touchSlot(offset, false);

@@ -1,29 +1,19 @@
 /**
  * userfaultfd (fs/userfaultfd.c, mm/userfaultfd.c, Linux 6.18): registration (UFFDIO_REGISTER),
  * the fills UFFDIO_COPY and UFFDIO_ZEROPAGE (mfill_atomic()), the missing-fault delivery
- * (handle_userfault()), and UFFDIO_MOVE for one anonymous page.
+ * (handle_userfault()); UFFDIO_MOVE is in userfaultfd_move.ts.
  *
  * The model's userfaultfd: one context per process, created by its first use, with
  * UFFD_FEATURE_SIGBUS (as the kernel runner asks for it, docs/op-scripts.md): a missing fault in a
  * registered VMA is SIGBUS instead of a wait for a handler, so a VMA "belongs to the context" exactly
  * when it has a uffd flag (the kernel's VM_WARN_ON_ONCE(!!ctx ^ !!(vm_flags & __VM_UFFD_FLAGS))).
  * No events (fork, remap, remove, unmap), no mmap_changing, no hugetlb, no UFFDIO_CONTINUE/POISON.
- *
- * UFFDIO_MOVE (move_pages(), move_pages_pte(), is_pte_pages_stable(), move_present_pte()): the
- * destination entry is expected to be none, and a detached (reclaimed) table is all none: so
- * besides pte_same() on both entries, the destination PMD must be rechecked under the destination
- * PTE lock (patch 02 of the series; guard `uffd-move-dst-pmd-recheck`), or the page is moved into a
- * table queued for freeing (race R4). Modelled coarsely (docs/model.md): only present, exclusive
- * anonymous source pages; the VMAs are held by mmap_lock (the kernel's fallback when it cannot
- * read-lock both VMAs); it needs no registration (the kernel wants the context's mm only); the
- * folio and anon_vma locks are not taken.
  */
 import { ModelBug } from './bug.js';
-import { addMmCounter, folioPutRefs, touchFolio } from './swap.js';
-import { guardOn } from './config.js';
-import { EAGAIN, EEXIST, EINVAL, ENOENT, ENOMEM, EPERM, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
+import { addMmCounter, folioPutRefs } from './swap.js';
+import { EAGAIN, EEXIST, EINVAL, ENOENT, ENOMEM, EPERM, PAGE_SIZE, TASK_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
-import { pmdAlloc, pteAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
+import { pmdAlloc, pteAllocSlow, pudAlloc } from './memory/pgalloc.js';
 import { mmapWriteUnlock, lockVmaUnderRcu } from './mmap_lock.js';
 import { tlbFinishMmu, tlbGatherMmu } from './mmu_gather.js';
 import {
@@ -39,7 +29,7 @@ import {
   type Vma,
 } from './mm_types.js';
 import { PG_has_data, PG_uptodate, PT_ANON } from './page_alloc.js';
-import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
+import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -50,22 +40,15 @@ import {
   pmdNone,
   pmdPresent,
   pmdTransHuge,
-  ptePfn,
-  ptePresent,
   pteNone,
   pteSetFlags,
-  pteSpecial,
-} from './pgtable_types.js';
+  } from './pgtable_types.js';
 import {
   condResched,
   downRead,
   downWrite,
-  flushTlbMmRange,
   ptepGet,
-  ptepGetAndClear,
   setPte,
-  spinLock,
-  spinUnlock,
   upRead,
   vmaRefcountIncNotZero,
   type KGen,
@@ -75,7 +58,6 @@ import { vmaModifyFlags } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
 import { vmaPageProt, userfaultfdArmed } from './internal.js';
 import { changeProtection, MM_CP_TRY_CHANGE_WRITABLE, MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE } from './change_protection.js';
-import { mmFindPmd } from './pgtable_mm.js';
 
 /** The registration modes of `uffd_register` (UFFDIO_REGISTER_MODE_*, include/uapi/linux/userfaultfd.h). */
 export const UFFD_MODES = ['missing', 'wp', 'minor'] as const;
@@ -83,7 +65,7 @@ export type UffdMode = (typeof UFFD_MODES)[number];
 const MODE_VM_FLAGS: Readonly<Record<UffdMode, number>> = { missing: VM_UFFD_MISSING, wp: VM_UFFD_WP, minor: VM_UFFD_MINOR };
 
 /** validate_range() and validate_unaligned_range() (fs/userfaultfd.c); mmap_min_addr is 4096 here. */
-function validateRange(start: Vaddr, len: number): number {
+export function validateRange(start: Vaddr, len: number): number {
   if (start % PAGE_SIZE) return -EINVAL;
   if (len % PAGE_SIZE || !len) return -EINVAL;
   if (start < PAGE_SIZE || start >= TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
@@ -203,7 +185,7 @@ export function* userfaultfdFill(mm: MmStruct, dstStart: Vaddr, len: number, mod
  * anon_vma, or a failed attempt, goes through the mmap_lock (find_vma_and_prepare_anon(), then
  * vma_start_read_locked()). Returns the read-locked VMA or a negative errno.
  */
-function* uffdLockVma(mm: MmStruct, address: Vaddr): KGen<Vma | number> {
+export function* uffdLockVma(mm: MmStruct, address: Vaddr): KGen<Vma | number> {
   const vma = yield* lockVmaUnderRcu(mm, address);
   if (vma) {
     // We know we're going to need to use anon_vma, so check that early.
@@ -339,144 +321,4 @@ function* mfillAtomicPteZeropage(dstPmd: number, dstVma: Vma, dstAddr: Vaddr): K
   }
   yield* pteUnmapUnlock(dstPte, out.ptl);
   return ret;
-}
-
-/** Retries of one address after -EAGAIN before the model calls it a livelock. */
-const MAX_AGAIN = 16;
-
-/**
- * move_pages() for a single page (mm/userfaultfd.c, 6.18): returns 0 or a negative errno.
- *
- * The loop keeps the kernel's error handling: `err` is set by a failing pass and a pass that moves
- * the page does not clear it (`if (ret < 0) err = ret; else step_size = ret;`). So after a pass
- * that returned -EAGAIN (the destination table vanished before or while it was mapped), the pass
- * that moves the page still sees -EAGAIN, does not advance, and runs the same address again: it
- * finds its own page at the destination (-EEXIST), or, if it was zapped meanwhile, no source
- * page (-ENOENT). The ioctl fails although the page moved (docs/explorer.md, "Sequential
- * explainability"). The huge-PMD path assigns `err` and has no such carry-over; the model has no
- * huge-PMD move. cond_resched() between passes is left out (no scheduling point the explorer
- * needs: every step already is one). Locks: the model takes mmap_lock for read where 6.18's
- * uffd_move_lock() read-locks both VMAs (falling back to mmap_lock); against a per-VMA-lock
- * MADV_DONTNEED both are readers, so neither excludes it.
- */
-export function* movePages(mm: MmStruct, dstAddr: Vaddr, srcAddr: Vaddr): KGen<number> {
-  yield* downRead(mm.mmapLock);
-  const src = vmaLookup(mm, srcAddr);
-  const dst = vmaLookup(mm, dstAddr);
-  let err = -EINVAL;
-  let moved = 0;
-  if (src && dst && src.isAnonymous() && dst.isAnonymous()) {
-    err = 0; // validate_move_areas()
-    for (let pass = 0; pass < MAX_AGAIN; pass++) {
-      const srcPmdp = yield* mmFindPmd(mm, srcAddr);
-      if (!srcPmdp) {
-        err = -ENOENT;
-        break;
-      }
-      // The destination PMD is allocated if needed; a huge one is refused (-EEXIST). One that
-      // turns huge after this read fails the lockless map below (-EAGAIN) and is refused next pass.
-      const pudp = yield* pudAlloc(mm, dstAddr);
-      const dstPmdp = pudp ? yield* pmdAlloc(mm, pudp, dstAddr) : 0;
-      if (!dstPmdp) {
-        err = -ENOMEM;
-        break;
-      }
-      if (pmdTransHuge(yield* ptepGet(dstPmdp))) {
-        err = -EEXIST;
-        break;
-      }
-      // pmd_trans_huge_lock(src_pmd) gave no lock (the model has no huge source); then a none
-      // source PMD (never populated, or its empty table reclaimed) is a hole: -ENOENT, as the
-      // task never asks for UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES.
-      if (pmdNone(yield* ptepGet(srcPmdp))) {
-        err = -ENOENT;
-        break;
-      }
-      if (!(yield* pteAlloc(mm, dstPmdp, dstAddr))) {
-        err = -ENOMEM;
-        break;
-      }
-      const ret = yield* movePagesPte(mm, dstPmdp, srcPmdp, dstAddr, srcAddr);
-      if (ret < 0) err = ret; // and a success leaves an earlier -EAGAIN in err
-      if (err) {
-        if (err === -EAGAIN) continue;
-        break;
-      }
-      moved = ret; // proceed to the next page: the only one
-      break;
-    }
-  }
-  yield* upRead(mm.mmapLock);
-  return moved ? 0 : err;
-}
-
-/** move_pages_pte() (6.18: move_pages_ptes(), which moves a batch; one page here): PAGE_SIZE moved, or a negative errno. */
-function* movePagesPte(mm: MmStruct, dstPmdp: number, srcPmdp: number, dstAddr: Vaddr, srcAddr: Vaddr): KGen<number> {
-  const k = current.k;
-  const dstOut = new PteMapOut();
-  const dstPte = yield* pteOffsetMapRwNolock(mm, dstPmdp, dstAddr, dstOut);
-  if (dstPte < 0) return -EAGAIN;
-  const dstPmdval = dstOut.pmdval;
-  const srcOut = new PteMapOut();
-  const srcPte = yield* pteOffsetMapRwNolock(mm, srcPmdp, srcAddr, srcOut);
-  if (srcPte < 0) {
-    yield* pteUnmap(dstPte);
-    return -EAGAIN;
-  }
-  // out: unmap in reverse order (LIFO), source first.
-  const unmapBoth = function* () {
-    yield* pteUnmap(srcPte);
-    yield* pteUnmap(dstPte);
-  };
-  // "Sanity checks before the operation": plain reads of both PMDs. A table reclaimed (or
-  // zapped, or collapsed) since it was mapped above is not a retry here but -EINVAL, which no
-  // sequential order with the reclaim gives (a none source PMD is -ENOENT in move_pages()).
-  const dstPmdNow = yield* ptepGet(dstPmdp);
-  const srcPmdNow = yield* ptepGet(srcPmdp);
-  if (pmdNone(dstPmdNow) || pmdNone(srcPmdNow) || pmdTransHuge(dstPmdNow) || pmdTransHuge(srcPmdNow)) {
-    yield* unmapBoth();
-    return -EINVAL;
-  }
-  yield* spinLock(dstOut.ptl);
-  const origDst = yield* ptepGet(dstPte);
-  yield* spinUnlock(dstOut.ptl);
-  if (origDst !== 0) {
-    yield* unmapBoth();
-    return -EEXIST;
-  }
-  yield* spinLock(srcOut.ptl);
-  const origSrc = yield* ptepGet(srcPte);
-  yield* spinUnlock(srcOut.ptl);
-  const pfn = ptePfn(origSrc);
-  if (ptePresent(origSrc)) touchFolio(k.mem.folioHead(pfn), false);
-  if (!ptePresent(origSrc) || pteSpecial(origSrc) || k.mem.type[pfn] !== PT_ANON || k.mem.mapcount[pfn] !== 1) {
-    yield* unmapBoth();
-    return origSrc === 0 ? -ENOENT : -EINVAL;
-  }
-  // double_pt_lock(): both PTE locks, in address order when they differ.
-  const [first, second] = dstOut.ptl < srcOut.ptl ? [dstOut.ptl, srcOut.ptl] : [srcOut.ptl, dstOut.ptl];
-  yield* spinLock(first);
-  if (second !== first) yield* spinLock(second);
-  const doublePtUnlock = function* () {
-    if (second !== first) yield* spinUnlock(second);
-    yield* spinUnlock(first);
-  };
-  // is_pte_pages_stable(): pte_same() on both entries, and (patch 02) the destination PMD.
-  const stable =
-    (yield* ptepGet(srcPte)) === origSrc &&
-    (yield* ptepGet(dstPte)) === origDst &&
-    (!guardOn(k.cfg, 'uffd-move-dst-pmd-recheck') || (yield* ptepGet(dstPmdp)) === dstPmdval);
-  if (!stable) {
-    yield* doublePtUnlock();
-    yield* unmapBoth();
-    return -EAGAIN;
-  }
-  // move_present_pte(): clear the source with a flush, then map the page at the destination.
-  yield* ptepGetAndClear(srcPte);
-  yield* flushTlbMmRange(mm, srcAddr, srcAddr + PAGE_SIZE, PAGE_SHIFT, false);
-  k.mem.index[pfn] = -1; // folio_move_anon_rmap(): the page now belongs to the destination
-  yield* setPte(dstPte, origSrc);
-  yield* doublePtUnlock();
-  yield* unmapBoth();
-  return PAGE_SIZE;
 }

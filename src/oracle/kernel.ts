@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { release } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,15 +87,18 @@ export function buildRunner(): Promise<string> {
 
 /**
  * Compiles one of the C helpers of runner/ (SOURCE into BINARY, with RUNNER_CFLAGS) when the binary
- * is missing or older than the source; `what` names it in messages. Used for the kernel runner and
- * for `ptlab record`'s exec watcher.
+ * is missing or older than the source or a header of its folder; `what` names it in messages. Used
+ * for the kernel runner and for `ptlab record`'s exec watcher.
  */
 export async function buildCHelper(source: string, binary: string, what: string): Promise<string> {
   const src = await stat(source).catch(() => {
     throw new Error(`ptlab: the source of ${what}, ${source}, is missing`);
   });
+  const dir = path.dirname(source);
+  const headers = (await readdir(dir)).filter((f) => f.endsWith('.h'));
+  const newest = Math.max(src.mtimeMs, ...(await Promise.all(headers.map(async (h) => (await stat(path.join(dir, h))).mtimeMs))));
   const bin = await stat(binary).catch(() => undefined);
-  if (bin && bin.mtimeMs >= src.mtimeMs) return binary;
+  if (bin && bin.mtimeMs >= newest) return binary;
 
   const cc = findCompiler();
   if (!cc) {

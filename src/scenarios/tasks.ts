@@ -12,7 +12,8 @@ import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
 import { EBUSY, EINVAL, ENOMEM, PAGE_SIZE, pteIndex } from '../mm/const.js';
 import { gupFast } from '../mm/gup.js';
-import { movePages, mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
+import { mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
+import { userfaultfdMove } from '../mm/userfaultfd_move.js';
 import { folioCheckReferences, shrinkFolio } from '../mm/vmscan.js';
 import { writebackFolio } from '../mm/page_writeback.js';
 import { peekPageCacheFolio } from '../mm/filemap.js';
@@ -239,7 +240,7 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       return 1;
     }
     case 'uffd_move':
-      return yield* movePages(mm, maps.get(t.dst)! + t.dstOffset, addr);
+      return yield* userfaultfdMove(mm, maps.get(t.dst)! + t.dstOffset, addr, PAGE_SIZE, 0);
     case 'uffd_copy':
     case 'uffd_zeropage':
       return yield* userfaultfdFill(mm, addr, t.len, t.kind === 'uffd_copy' ? 'copy' : 'zeropage');

@@ -94,6 +94,11 @@ export type Op =
   | (OpBase & { op: 'uffd_register'; map: string; offset: number; len: number; mode: UffdRegisterMode })
   | (OpBase & { op: 'uffd_copy' | 'uffd_zeropage'; map: string; offset: number; len: number })
   | (OpBase & { op: 'uffd_writeprotect'; map: string; offset: number; len: number; wp: boolean })
+  /**
+   * UFFDIO_MOVE of LEN bytes at OFFSET of M to DST_OFFSET of mapping DST (registered with the
+   * process's userfaultfd); `holes`: UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES.
+   */
+  | (OpBase & { op: 'uffd_move'; map: string; offset: number; len: number; dst: string; dstOffset: number; holes: boolean })
   /** The peer sends LEN bytes; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them at OFFSET of tcp mapping M. */
   | (OpBase & { op: 'tcp_zerocopy'; map: string; offset: number; len: number })
   /**

@@ -205,6 +205,12 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'uffd_writeprotect':
         outcome(op, errnoName(api.sysUffdWriteprotect(k, cur!.mm, range(op, op.map, op.offset), op.len, op.wp)));
         return;
+      case 'uffd_move': {
+        const src = range(op, op.map, op.offset);
+        const mode = op.holes ? api.UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES : 0;
+        outcome(op, errnoName(api.sysUffdMove(k, cur!.mm, range(op, op.dst, op.dstOffset), src, op.len, mode)));
+        return;
+      }
       case 'mremap': {
         // `maymove` without at= takes the next placement slot (docs/op-scripts.md), moved or not:
         // like the kernel runner, try in place (no flags) and, on ENOMEM, move there with

@@ -42,6 +42,7 @@ export const USAGE: Record<OpKind, string> = {
   uffd_copy: 'uffd_copy M OFFSET LEN [err=NAME]',
   uffd_zeropage: 'uffd_zeropage M OFFSET LEN [err=NAME]',
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
+  uffd_move: 'uffd_move M OFFSET LEN DST DST_OFFSET [allow_src_holes] [err=NAME]',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
   migrate: 'migrate M OFFSET LEN',
   swapoff: 'swapoff [err=NAME]',
@@ -59,7 +60,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 export const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect', 'tcp_zerocopy', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
+  'uffd_writeprotect', 'uffd_move', 'tcp_zerocopy', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -82,6 +83,7 @@ export const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_copy: ['err'],
   uffd_zeropage: ['err'],
   uffd_writeprotect: ['err'],
+  uffd_move: ['err'],
   tcp_zerocopy: ['err'],
   migrate: [],
   swapoff: ['err'],

@@ -158,6 +158,9 @@ export interface Cols {
   len?: number;
   size?: number;
   at?: number;
+  /** uffd_move: the destination mapping and its offset */
+  dst?: number;
+  dstOffset?: number;
 }
 
 export interface Parsed {

@@ -166,6 +166,8 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
     case 'mprotect':
     case 'mremap':
       return parseRemapOrProtect(c, op, rest, base);
+    case 'uffd_move':
+      return parseUffdMove(c, rest, base);
     case 'snapshot': {
       const { pos } = splitOptions(c, op, rest, OPTIONS[op]);
       const lw = c.need(pos, 0, 'LABEL', USAGE[op]);
@@ -229,6 +231,25 @@ function parseMlock(c: LineCtx, rest: readonly Word[], base: { loc: Loc; cols: C
   const onfault = all.length === 4 && all[3].text === 'onfault';
   const { fields } = parseRangeWords(c, 'mlock', onfault ? all.slice(0, 3) : all, opts, cols, 'LEN', undefined);
   const d: DraftFor<'mlock'> = { op: 'mlock', loc, ...fields, ...(onfault ? { onfault: true as const } : {}) };
+  return { draft: d, cols, hasAt: false };
+}
+
+/** `uffd_move M OFFSET LEN DST DST_OFFSET [allow_src_holes]`. */
+function parseUffdMove(c: LineCtx, rest: readonly Word[], base: { loc: Loc; cols: Cols }): Parsed {
+  const { loc, cols } = base;
+  const { pos: all, opts } = splitOptions(c, 'uffd_move', rest, OPTIONS.uffd_move);
+  const holes = all.length === 6 && all[5].text === 'allow_src_holes';
+  const pos = holes ? all.slice(0, 5) : all;
+  const { fields } = parseRangeWords(c, 'uffd_move', pos.slice(0, 3), opts, cols, 'LEN', undefined);
+  const dw = c.need(pos, 3, 'destination mapping DST', USAGE.uffd_move);
+  const dow = c.need(pos, 4, 'DST_OFFSET', USAGE.uffd_move);
+  c.noExtra(pos, 5, USAGE.uffd_move);
+  const d: DraftFor<'uffd_move'> = { op: 'uffd_move', loc, ...fields, holes };
+  const dst = c.name(dw, 'mapping name');
+  const dstOffset = c.size(dow, 'destination offset', { aligned: true });
+  if (dst !== undefined) d.dst = dst;
+  if (dstOffset !== undefined) d.dstOffset = dstOffset;
+  Object.assign(cols, { dst: dw?.col, dstOffset: dow?.col });
   return { draft: d, cols, hasAt: false };
 }
 

@@ -147,6 +147,11 @@ export class Validator {
           c.error('bad-value', cols.map ?? cols.op, `uffd_writeprotect of the ${info.kind ?? 'unknown'} mapping ${d.map}`, 'an anonymous private mapping (the model writes no uffd-wp markers)');
         return;
       }
+      case 'uffd_move':
+        // Both ranges must lie in mappings of this process (one mm: cross-mm moves are -EINVAL).
+        this.refuseOnTcp(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
+        this.refuseOnTcp(c, this.range(c, proc, d.dst, d.dstOffset, d.len, { ...cols, map: cols.dst, offset: cols.dstOffset }), d.op, d.dst, { ...cols, map: cols.dst });
+        return;
       case 'uffd_copy':
       case 'uffd_zeropage': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);

@@ -338,6 +338,10 @@ class Builder {
         let dOff = this.page(dst);
         const sOff = this.page(m);
         if (dst === m && dOff === sOff) dOff = sOff === 0 ? 8 * K : 0;
+        // UFFDIO_MOVE wants the destination registered (validate_move_areas()); wp mode changes
+        // no fault of the other paths until something write-protects a page.
+        const register = `uffd_register ${dst.name} 0 ${size(dst.size)} wp`;
+        if (dst.kind === 'anon' && !dst.shared && !this.gen.setup.includes(register)) this.gen.setup.push(register);
         return `uffd_move ${m.name} ${size(sOff)} ${dst.name} ${size(dOff)}`;
       }
       case 'k:mprotect':

@@ -71,6 +71,8 @@ export type GenWhat =
   | { k: 'uffd_copy' }
   | { k: 'uffd_zeropage' }
   | { k: 'uffd_writeprotect'; wp: boolean }
+  /** UFFDIO_MOVE of the op's range to `dstStart` of the process's map `dst` (modulo, as `map`) */
+  | { k: 'uffd_move'; dst: number; dstStart: number; holes: boolean }
   | { k: 'exit' }
   /** `fork P Q`: the op's process forks a new one, which becomes current */
   | { k: 'fork' };
@@ -159,6 +161,7 @@ const whatArb: fc.Arbitrary<GenWhat> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ k: 'uffd_copy' } as const) },
   { weight: 1, arbitrary: fc.constant({ k: 'uffd_zeropage' } as const) },
   { weight: 2, arbitrary: fc.boolean().map((wp) => ({ k: 'uffd_writeprotect', wp }) as const) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('uffd_move' as const), dst: fc.nat(2), dstStart: edgeArb, holes: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ k: 'exit' } as const) },
   { weight: 2, arbitrary: fc.constant({ k: 'fork' } as const) },
 );
@@ -339,6 +342,19 @@ export function renderScript(g: GenScript, errs: ReadonlyMap<number, string> = n
         if (mapsOf[p][i].kind !== 'anon private') push(`# (M${i} of P${p} is not anonymous private: no uffd_writeprotect)`);
         else push(`uffd_writeprotect ${range} ${w.wp ? 'on' : 'off'}`, myId);
         break;
+      case 'uffd_move': {
+        // Both ranges within their mappings as first mapped (the parser's rule); one length.
+        const j = w.dst % mapsOf[p].length;
+        const dstPages = sizes[p][j];
+        if (dstPages === undefined) {
+          push(`# (M${j} of P${p} was not mapped: no uffd_move)`);
+          break;
+        }
+        const dStart = Math.min(w.dstStart, dstPages - 1);
+        const n = Math.min(len, dstPages - dStart);
+        push(`uffd_move M${i} ${kb(start)} ${kb(n)} M${j} ${kb(dStart)}${w.holes ? ' allow_src_holes' : ''}`, myId);
+        break;
+      }
       case 'uffd_copy':
       case 'uffd_zeropage':
         // Fills of shared mappings are refused by the parser (no shmem fill in the model); a copy

@@ -266,7 +266,7 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // reclaim's reference check trylocks it.
     folio_referenced_vs_munmap: { body: 'file F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 4K read\ncpu 0 unmap A 0 2M\ncpu 1 folio_referenced A 0', open: [] },
     uffd_move_vs_dontneed_of_source: {
-      body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
+      body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\nuffd_register A 0 4M missing\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed
     },
   };

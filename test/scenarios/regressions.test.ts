@@ -145,6 +145,7 @@ describe('swarm findings, open', () => {
         'process P',
         'map A anon private 2M',
         'touch A 4K 4K read',
+        'uffd_register A 0 2M missing',
         'cpu 0 uffd_move A 12K A 2044K',
         'cpu 1 madvise A 0 4K dontneed',
       ].join('\n'),

@@ -54,6 +54,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
   uffd_copy: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'uffd_copy', ...r, ...o })),
   uffd_zeropage: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'uffd_zeropage', ...r, ...o })),
   uffd_writeprotect: fc.record({ r: range, wp: fc.boolean(), err }).map(({ r, ...o }) => op({ op: 'uffd_writeprotect', ...r, ...o })),
+  uffd_move: fc.record({ r: range, dst: name, dstOffset: offset, holes: fc.boolean(), err }).map(({ r, ...o }) => op({ op: 'uffd_move', ...r, ...o })),
   tcp_zerocopy: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'tcp_zerocopy', ...r, ...o })),
   migrate: range.map((r) => op({ op: 'migrate', ...r })),
   swapoff: err.map((e) => op({ op: 'swapoff', err: e })),

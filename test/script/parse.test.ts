@@ -241,7 +241,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect',
     });
   });
 
@@ -646,8 +646,24 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect)",
     );
+  });
+});
+
+describe('uffd_move', () => {
+  it('parses both ranges and allow_src_holes, and checks the destination range like the source', () => {
+    const s = parseScript(['process P', 'map A anon private 4M', 'map B anon private 2M', 'uffd_move A 4K 8K B 1M', 'uffd_move A 0 2M B 0 allow_src_holes err=EAGAIN'].join('\n'), 'x.pt');
+    expect(s.ops[3]).toMatchObject({ op: 'uffd_move', map: 'A', offset: 4096, len: 8192, dst: 'B', dstOffset: 2 ** 20, holes: false });
+    expect(s.ops[4]).toMatchObject({ op: 'uffd_move', dst: 'B', dstOffset: 0, holes: true, err: 'EAGAIN' });
+    const r = safeParseScript(['process P', 'map A anon private 4M', 'map B anon private 2M', 'uffd_move A 0 4M B 0', 'uffd_move A 0 4K', 'uffd_move A 0 4K C 0'].join('\n'), 'x.pt');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => [e.loc.line, e.message])).toEqual([
+      [4, 'range [0, 4M) is outside mapping B (size 2M)'],
+      [5, 'missing destination mapping DST'],
+      [6, 'unknown mapping C in process P'],
+    ]);
   });
 });
 

@@ -356,14 +356,15 @@ function* isPtePagesStable(c: MoveCtx, dstPte: number, srcPte: number, origDst: 
  * move_pages_ptes(): from one source entry on, as much as move_present_ptes() batches: the bytes
  * moved, or a negative errno. Both tables are mapped with pte_offset_map_rw_nolock(); a folio lock
  * that must be waited for, a split and the migration wait happen with both unmapped, then it starts
- * over (`retry`).
+ * over (`retry`; a flag, not a labelled continue, which StrykerJS's instrumentation cannot keep).
  */
 function* movePagesPtes(mm: MmStruct, dstPmd: number, srcPmd: number, dstVma: Vma, srcVma: Vma, dstAddr: Vaddr, srcAddr: Vaddr, len: number, mode: number): KGen<number> {
   const mem = current.k.mem;
   let srcFolio = 0 as Pfn | 0;
   let srcFolioPte: Pte = 0;
   let ret = 0;
-  retry: for (;;) {
+  for (;;) {
+    let retry = false; // start over: both tables unmapped, the folio kept
     const dstOut = new PteMapOut();
     // The maywrite version: dst_pte will be modified, and pte_same() cannot keep its table from
     // being freed, so dst_pmdval is rechecked later.
@@ -448,7 +449,8 @@ function* movePagesPtes(mm: MmStruct, dstPmd: number, srcPmd: number, dstVma: Vm
           if (!locked) {
             yield* unmapBoth();
             yield* folioLock(srcFolio); // now we can block and wait
-            continue retry;
+            retry = true;
+            break out;
           }
           if (mem.type[srcFolio] !== PT_ANON) {
             ret = -EBUSY; // WARN_ON_ONCE(!folio_test_anon())
@@ -463,7 +465,8 @@ function* movePagesPtes(mm: MmStruct, dstPmd: number, srcPmd: number, dstVma: Vm
           yield* folioUnlock(srcFolio);
           folioPutRefs(srcFolio, 1);
           srcFolio = 0;
-          continue retry;
+          retry = true;
+          break out;
         }
         const first = { folio: srcFolio };
         ret = yield* movePresentPtes(c, dstAddr, srcAddr, dstPte, srcPte, origDst, origSrc, first, len);
@@ -500,12 +503,14 @@ function* movePagesPtes(mm: MmStruct, dstPmd: number, srcPmd: number, dstVma: Vm
           if (!(yield* folioTrylock(srcFolio))) {
             yield* unmapBoth();
             yield* folioLock(srcFolio); // now we can block and wait
-            continue retry;
+            retry = true;
+            break out;
           }
         }
       }
       ret = yield* moveSwapPte(c, dstPte, srcPte, origDst, origSrc, srcFolio);
     }
+    if (retry) continue;
     if (srcFolio) {
       yield* folioUnlock(srcFolio);
       folioPutRefs(srcFolio, 1);

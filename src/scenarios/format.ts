@@ -23,7 +23,7 @@
  * Every line that is not one of `scenario about guard violation choices cpu` is setup, in the op-script
  * language, validated by its parser. `cpu N OP ...` lines take an op-script `madvise`, `touch` or
  * `unmap` op, or `pte_offset_map M OFF LEN` / `pte_alloc M OFF` / `gup_fast M OFF LEN` /
- * `uffd_move SRC OFF DST OFF` / `uffd_copy M OFF LEN` / `uffd_zeropage M OFF LEN` (UFFDIO_COPY,
+ * `uffd_move SRC OFF DST OFF` (UFFDIO_MOVE of one page into DST, which the setup registered) / `uffd_copy M OFF LEN` / `uffd_zeropage M OFF LEN` (UFFDIO_COPY,
  * UFFDIO_ZEROPAGE into a range the setup registered) / `uffd_writeprotect M OFF LEN on|off` / `rmap_walk M OFF` (page reclaim's try_to_unmap() of the page-cache
  * folio mapped there) / `folio_referenced M OFF` (reclaim's reference check of the folio mapped there: the
  * rmap walk that clears young bits) / `folio_mkclean M OFF` (writeback of the page-cache folio mapped

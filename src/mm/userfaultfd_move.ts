@@ -2,7 +2,7 @@
  * UFFDIO_MOVE (Linux 6.18: fs/userfaultfd.c userfaultfd_move(); mm/userfaultfd.c move_pages(),
  * uffd_move_lock(), validate_move_areas(), move_pages_ptes(), move_present_ptes(),
  * check_ptes_for_batched_move(), move_zeropage_pte(), move_swap_pte(), is_pte_pages_stable(),
- * double_pt_lock(); mm/huge_memory.c move_pages_huge_pmd() is in huge_memory.ts).
+ * double_pt_lock(); mm/huge_memory.c move_pages_huge_pmd(), kept here beside its one caller).
  *
  * Pages move between (or within) private anonymous VMAs of one mm, the destination registered with
  * the process's userfaultfd. The destination entry must be none, and a detached (reclaimed) table

@@ -10,6 +10,7 @@ import { MM_ANONPAGES, MM_SWAPENTS, type Kernel, type MmStruct } from '../../src
 import { PG_anon_exclusive } from '../../src/mm/page_alloc.js';
 import { isGuardPte, pmdIsTable, pmdPfn, pmdTransHuge, ptePfn, ptePresent, pteWrite, swpOffset, isSwapEntryPte } from '../../src/mm/pgtable_types.js';
 import { pteIndex } from '../../src/mm/const.js';
+import { SWAP_HAS_CACHE } from '../../src/mm/swap_info.js';
 
 const api = GEN_API;
 const A = FIRST_MAP_ADDR;
@@ -194,6 +195,31 @@ describe('what fork does not copy, and what it copies besides pages', () => {
     expect(entries(k, child, A).pte).toBe(entries(k, parent, A).pte);
     expect(k.swap!.swapMap[swpOffset(e)]).toBe(count + 1);
     expect(child.rss[MM_SWAPENTS]).toBe(2);
+    expectConsistent(k);
+  });
+
+  it('copies on write a page swapped in from a shared swap entry, and reuses it once the entry is its own (wp_can_reuse_anon_folio())', () => {
+    const { k, parent } = setUp('config swap=1M', 'map A anon private 2M nohugepage', 'touch A 0 8K write', 'madvise A 0 8K pageout');
+    const slot = swpOffset(entries(k, parent, A).pte);
+    const child = fork(k, parent);
+    expect(api.sysTouch(k, parent, A, false)).toBe(api.FAULT_OK);
+    const cached = ptePfn(entries(k, parent, A).pte);
+    expect(k.mem.refcount[cached]).toBe(2); // the mapping's and the swap cache's
+    expect(api.sysTouch(k, parent, A, true)).toBe(api.FAULT_OK);
+    const mine = ptePfn(entries(k, parent, A).pte);
+    expect(mine).not.toBe(cached);
+    expect(pteWrite(entries(k, parent, A).pte)).toBe(true);
+    // The swap cache kept the original for the child's entry: its fault maps that page, its alone.
+    expect(k.swap!.swapMap[slot] & ~SWAP_HAS_CACHE).toBe(1);
+    expect(api.sysTouch(k, child, A, false)).toBe(api.FAULT_OK);
+    expect(ptePfn(entries(k, child, A).pte)).toBe(cached);
+    expect(k.mem.mapcount[cached]).toBe(1);
+    // Now only the child's mapping and the swap cache hold it, and no entry holds the slot: the
+    // write frees the swap (folio_free_swap() under the trylock) and writes the page in place.
+    expect(api.sysTouch(k, child, A, true)).toBe(api.FAULT_OK);
+    expect(ptePfn(entries(k, child, A).pte)).toBe(cached);
+    expect(k.mem.refcount[cached]).toBe(1);
+    expect(k.swap!.swapMap[slot]).toBe(0);
     expectConsistent(k);
   });
 });

@@ -74,7 +74,7 @@ import {
   pteUnmap,
   pteUnmapUnlock,
 } from '../pgtable_generic.js';
-import { faultAroundSkipped, flushTlbMmRange, folioLock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
+import { faultAroundSkipped, flushTlbMmRange, folioLock, folioTrylock, folioUnlock, ptepGet, setPte, spinLock, type KGen } from '../primitives.js';
 import { folioFreeSwap, folioSwapOffset, swapCacheGetFolio, swapFreeNr, vmSwapFull } from '../swapfile.js';
 import { swapinReadahead, swapUpdateReadahead } from '../swap_state.js';
 import { folioAddAnonRmapPtes, folioAddNewAnonRmapPtes, folioMapped, folioRemoveRmapPtes } from '../rmap.js';
@@ -375,7 +375,7 @@ function* doWpPage(vmf: VmFault): KGen<number> {
     return yield* wpPageShared(vmf, special);
   }
   if (!special) touchFolio(k.mem.folioHead(pfn), false);
-  if (!special && k.mem.type[pfn] === PT_ANON && (k.mem.testFlags(pfn, PG_anon_exclusive) || wpCanReuseAnonFolio(pfn as Pfn))) {
+  if (!special && k.mem.type[pfn] === PT_ANON && (k.mem.testFlags(pfn, PG_anon_exclusive) || (yield* wpCanReuseAnonFolio(pfn as Pfn)))) {
     touchFolio(k.mem.folioHead(pfn), true);
     k.mem.setFlags(pfn, PG_anon_exclusive); // SetPageAnonExclusive()
     yield* setPte(vmf.pte, pteSetFlags(orig, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)); // wp_page_reuse()
@@ -387,26 +387,49 @@ function* doWpPage(vmf: VmFault): KGen<number> {
 }
 
 /**
- * wp_can_reuse_anon_folio() (mm/memory.c, 6.18), for the page `pfn`: an order-0 page mapped once
- * (the kernel checks its reference count; the model its map count). A large folio
- * (__wp_can_reuse_large_anon_folio()) is reused only when more than one of its pages is mapped,
- * no other mm maps it (FOLIO_MM_IDS_SHARED, rmap.ts largeMapcountAdd()) and every reference is a
- * mapping (folio_large_mapcount() == folio_ref_count()), checked again under the large-mapcount
- * lock (here, in the same step). So a write to a page of a THP that a forked child still maps
- * copies the page, as this machine's kernel does (scripts/cow-shared-thp.pt). do_wp_page() asks
- * PageAnonExclusive() of the page first and only then this, and marks a reused page exclusive.
- * Not modelled: the order-0 swap-cache branch (folio_free_swap() under the folio trylock): an
- * order-0 page mapped once is reused as it is.
+ * wp_can_reuse_anon_folio() (mm/memory.c, 6.18), called with the PTE lock held. An order-0 folio
+ * is reused only when the mapping's reference is the only one: at most one more for the swap
+ * cache, which folio_free_swap() then drops under the folio trylock if no swap entry holds the
+ * slot any more. So a page swapped in from an entry that fork() shared is copied, and the swap
+ * cache keeps the data the other process's entry still refers to (scripts/fork-swap-cow.pt); so is
+ * a page another path holds a reference to (migration's isolation) or has locked. Not modelled:
+ * KSM (folio_test_ksm() is false), lru_add_drain() (the model keeps no per-CPU LRU batches, which
+ * are what hold the references it drains), and folio_move_anon_rmap() (the model's anonymous
+ * folios carry no anon_vma to move).
+ *
+ * A large folio (__wp_can_reuse_large_anon_folio()) is reused only when more than one of its
+ * pages is mapped, no other mm maps it (FOLIO_MM_IDS_SHARED, rmap.ts largeMapcountAdd()) and every
+ * reference is a mapping (folio_large_mapcount() == folio_ref_count()), checked again under the
+ * large-mapcount lock (here, in the same step). So a write to a page of a THP that a forked child
+ * still maps copies the page, as this machine's kernel does (scripts/cow-shared-thp.pt).
+ * do_wp_page() asks PageAnonExclusive() of the page first and only then this, and marks a reused
+ * page exclusive.
  */
-function wpCanReuseAnonFolio(pfn: Pfn): boolean {
+function* wpCanReuseAnonFolio(pfn: Pfn): KGen<boolean> {
   const mem = current.k.mem;
-  const head = mem.folioHead(pfn);
-  if (mem.order[head] === 0) return mem.mapcount[pfn] === 1;
-  const f = mem.largeIdx(head);
+  const folio = mem.folioHead(pfn);
+  if (mem.order[folio] !== 0) return wpCanReuseLargeAnonFolio(folio);
+  // We have to verify under folio lock: these early checks are just an optimization.
+  if (mem.refcount[folio] > 3) return false;
+  if (mem.refcount[folio] > 1 + (folioSwapOffset(folio) ? 1 : 0)) return false;
+  if (!(yield* folioTrylock(folio))) return false;
+  if (folioSwapOffset(folio)) folioFreeSwap(folio);
+  if (mem.refcount[folio] !== 1) {
+    yield* folioUnlock(folio);
+    return false;
+  }
+  yield* folioUnlock(folio);
+  return true;
+}
+
+/** __wp_can_reuse_large_anon_folio() (above). */
+function wpCanReuseLargeAnonFolio(folio: Pfn): boolean {
+  const mem = current.k.mem;
+  const f = mem.largeIdx(folio);
   // Let's just free up a large folio if only a single page is mapped.
   if (mem.largeMapcount[f] <= 1) return false;
   if (mem.mmIdsShared[f]) return false;
-  return mem.largeMapcount[f] === mem.refcount[head];
+  return mem.largeMapcount[f] === mem.refcount[folio];
 }
 
 /** wp_page_copy(): COW into a new anonymous page, then replace the PTE with a flush. */

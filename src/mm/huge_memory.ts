@@ -65,7 +65,7 @@ import {
 } from './pgtable_types.js';
 import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
-import { folioAddAnonRmapPtes, folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap } from './rmap.js';
+import { folioAddAnonRmapPtes, folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap, TTU_IGNORE_MLOCK } from './rmap.js';
 import { addMmCounter, folioMapping, folioPutRefs, mmCounter, touchFolio } from './swap.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
@@ -385,12 +385,24 @@ function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean
 }
 
 /**
+ * try_to_unmap(folio, flags | TTU_SPLIT_HUGE_PMD) of a page-cache folio (mm/rmap.c, 6.18). There
+ * try_to_unmap_one() splits each PMD mapping as page_vma_mapped_walk() meets it
+ * (split_huge_pmd_locked(), which for a file unmaps it, then page_vma_mapped_walk_restart()); the
+ * model's walk does not stop at PMD mappings, so they are split by a walk of their own first, as
+ * kernels before 6.8 split them at the top of try_to_unmap_one(), and then the PTEs are unmapped.
+ */
+export function* tryToUnmapSplitHugePmd(head: Pfn, flags: number): KGen<void> {
+  if (current.k.mem.entireMapcount[head]) yield* rmapWalk(head, undefined, splitHugePmdAddress, true);
+  yield* tryToUnmap(head, undefined, flags);
+}
+
+/**
  * split_folio() of a large page-cache folio, a regular file's or shmem's (__folio_split(),
  * mm/huge_memory.c, 6.18, a uniform split to order 0), in the kernel's order:
  * filemap_release_folio() (a regular file's dirty folio keeps its file system's private data:
  * -EBUSY; shmem has none, so its folios split dirty or not), can_split_folio() (every reference
  * is a mapping, the page cache's or the caller's: -EAGAIN otherwise), unmap_folio() (try_to_unmap()
- * over every VMA of the file, with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a
+ * over every VMA of the file, mlocked ones too, with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first, which for a
  * file unmaps it), __split_unmapped_folio() (each page a folio of its own, in the page cache as
  * before, with a page-cache reference of its own; shmem pages at or past the end of the file,
  * which a huge shmem folio can reach, leave the page cache and are freed), and no remap_page(): it
@@ -414,10 +426,10 @@ function* splitPageCacheFolio(head: Pfn): KGen<number> {
   let mapped = mem.entireMapcount[head]; // folio_mapcount(): a PMD mapping counts once
   for (let i = 0; i < nr; i++) mapped += mem.mapcount[head + i];
   if (mem.refcount[head] !== mapped + 2) return -EAGAIN;
-  // unmap_folio() with TTU_SPLIT_HUGE_PMD: a PMD mapping is split first (__split_huge_pmd_locked()).
-  if (mem.entireMapcount[head]) yield* rmapWalk(head, undefined, splitHugePmdAddress, true);
-  yield* tryToUnmap(head);
-  if (folioMapped(head)) return -EAGAIN; // a mapping the walk did not reach (an mlocked VMA)
+  // unmap_folio(): file pages "can simply be left unmapped, then faulted back on demand", in an
+  // mlocked VMA too (TTU_IGNORE_MLOCK).
+  yield* tryToUnmapSplitHugePmd(head, TTU_IGNORE_MLOCK);
+  if (folioMapped(head)) return -EAGAIN; // a mapping the walk did not reach
   touchFolio(head, true);
   const folioFlags = mem.testFlags(head, PG_uptodate | PG_dirty | PG_referenced);
   for (let i = 0; i < nr; i++) {

@@ -21,6 +21,7 @@ import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUn
 import { isMigrationPte, isSwapPte, pmdPresent, pmdTransHuge, pteNone, ptePfn, ptePresent, swpOffset, type Pmd } from './pgtable_types.js';
 import { ptepGet, spinLock, spinUnlock, type KGen } from './primitives.js';
 import type { LockHandle } from './ptlock.js';
+import { PT_ANON } from './page_alloc.js';
 import { mmFindPmd } from './pgtable_mm.js';
 
 /** include/linux/rmap.h: walk flags. */
@@ -111,9 +112,22 @@ function* checkPte(pvmw: PageVmaMappedWalk): KGen<boolean> {
   return pfn >= pvmw.pfn && pfn < pvmw.pfn + pvmw.nrPages;
 }
 
-/** vma_address_end(): one past the last address the folio can occupy in the VMA. */
+/**
+ * vma_address_end() (mm/internal.h, 6.18): one past the last address the folio can occupy in the
+ * VMA, from the folio's page-cache index, so that a walk that starts at the VMA's start (a VMA that
+ * maps only the folio's tail, rmap.ts vmaAddress()) stops where the folio does. The model's
+ * anonymous folios carry no index; their walks start at the head page's address, where the two
+ * computations agree.
+ */
 function vmaAddressEnd(pvmw: PageVmaMappedWalk): Vaddr {
-  return Math.min(pvmw.address + pvmw.nrPages * PAGE_SIZE, pvmw.vma.end);
+  const vma = pvmw.vma;
+  // Common case, plus ->pgoff is invalid for KSM
+  if (pvmw.nrPages === 1) return (pvmw.address + PAGE_SIZE) as Vaddr;
+  const mem = current.k.mem;
+  if (mem.type[pvmw.pfn] === PT_ANON) return Math.min(pvmw.address + pvmw.nrPages * PAGE_SIZE, vma.end) as Vaddr;
+  const address = vma.start + (mem.index[pvmw.pfn] + pvmw.nrPages - vma.pgoff) * PAGE_SIZE;
+  // Check for address beyond vma (or wrapped through 0?)
+  return (address < vma.start || address > vma.end ? vma.end : address) as Vaddr;
 }
 
 /**

@@ -234,13 +234,16 @@ export function folioMapped(head: Pfn): boolean {
  * the swap cache), unless the folio is lazyfree (MADV_FREE): then a clean one is discarded and a
  * dirty one is mapped again and made swap-backed. Modelled coarsely: order-0 folios, no
  * TTU_BATCH_FLUSH (each entry is flushed at once, the ptep_clear_flush() branch), no uffd-wp
- * marker left behind, no PMD-mapped folios, no GUP pins (folio_try_share_anon_rmap_pte() succeeds).
+ * marker left behind, no GUP pins (folio_try_share_anon_rmap_pte() succeeds). PMD mappings are
+ * split before this walk (huge_memory.ts tryToUnmapSplitHugePmd(), TTU_SPLIT_HUGE_PMD): the model's
+ * page_vma_mapped_walk() does not stop at them. `flags`: TTU_IGNORE_MLOCK or 0.
  */
-export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+export function* tryToUnmapOne(head: Pfn, vma: Vma, address: Vaddr, flags = 0): KGen<boolean> {
   const mem = current.k.mem;
   const pvmw = new PageVmaMappedWalk(head, mem.folioNr(head), vma, address);
   while (yield* pageVmaMappedWalk(pvmw)) {
-    if (vma.flags & VM_LOCKED) {
+    // If the folio is in an mlock()d vma, we must not swap it out.
+    if (!(flags & TTU_IGNORE_MLOCK) && vma.flags & VM_LOCKED) {
       // An mlocked mapping keeps the folio (walk_abort).
       yield* pageVmaMappedWalkDone(pvmw);
       return false;
@@ -294,15 +297,37 @@ function* rmapWalkFile(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne, until
   yield* upRead(mapping.iMmapRwsem);
 }
 
-/** rmap_walk_file()'s loop over the VMAs that can map the folio, i_mmap_rwsem held. */
+/**
+ * __rmap_walk_file()'s loop, i_mmap_rwsem held: vma_interval_tree_foreach() visits every VMA whose
+ * file range overlaps the folio's [pgoff_start, pgoff_end], including one that maps only its tail
+ * pages, where vma_address() gives the VMA's start.
+ */
 function* walkIMmap(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne, untilUnmapped: boolean): KGen<void> {
-  const pgoff = current.k.mem.index[head];
+  const mem = current.k.mem;
+  const pgoffStart = mem.index[head];
+  const nrPages = mem.folioNr(head);
+  const pgoffEnd = pgoffStart + nrPages - 1;
   for (const vma of mapping.iMmap.slice()) {
-    const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE; // vma_address()
-    if (address < vma.start || address >= vma.end) continue;
+    if (vma.pgoff > pgoffEnd || vma.pgoff + (vma.end - vma.start) / PAGE_SIZE - 1 < pgoffStart) continue;
+    const address = vmaAddress(vma, pgoffStart, nrPages);
+    if (address < 0) throw new ModelBug(`vma_address(): the folio at index ${pgoffStart} is not in the VMA at ${vma.start}`); // VM_BUG_ON_VMA()
     if (!(yield* rmapOne(head, vma, address))) break;
     if (untilUnmapped && !folioMapped(head)) break;
   }
+}
+
+/**
+ * vma_address() (mm/internal.h, 6.18): the address of page `pgoff` of a folio of `nrPages` pages
+ * in the VMA; the VMA's start when only later pages of the folio are in it; -1 (-EFAULT) when none.
+ */
+export function vmaAddress(vma: Vma, pgoff: number, nrPages: number): Vaddr | -1 {
+  if (pgoff >= vma.pgoff) {
+    const address = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE;
+    // Check for address beyond vma (or wrapped through 0?)
+    return address < vma.start || address >= vma.end ? -1 : (address as Vaddr);
+  }
+  if (pgoff + nrPages - 1 >= vma.pgoff) return vma.start;
+  return -1;
 }
 
 // ---- the reference check and writeback's cleaning walk ----------------------------------------
@@ -443,13 +468,19 @@ export function* folioMkclean(head: Pfn): KGen<number> {
   return cleaned;
 }
 
+/** enum ttu_flags (include/linux/rmap.h, 6.18); TTU_SPLIT_HUGE_PMD is huge_memory.ts tryToUnmapSplitHugePmd(). */
+export const TTU_IGNORE_MLOCK = 0x8;
+
 /**
- * try_to_unmap(): the folio is locked by the caller (page reclaim). An anonymous folio's rmap walk
- * (rmap_walk_anon()) stands here for a walk of `anonAt`, the VMA and address where the caller
- * found it (see the file comment).
+ * try_to_unmap(): the folio is locked by the caller (page reclaim, a split). An anonymous folio's
+ * rmap walk (rmap_walk_anon()) stands here for a walk of `anonAt`, the VMA and address where the
+ * caller found it (see the file comment). `flags` as tryToUnmapOne() takes them.
  */
-export function* tryToUnmap(head: Pfn, anonAt?: { vma: Vma; address: Vaddr }): KGen<void> {
-  yield* rmapWalk(head, anonAt, tryToUnmapOne, true);
+export function* tryToUnmap(head: Pfn, anonAt?: { vma: Vma; address: Vaddr }, flags = 0): KGen<void> {
+  const one = function* (h: Pfn, vma: Vma, address: Vaddr): KGen<boolean> {
+    return yield* tryToUnmapOne(h, vma, address, flags);
+  };
+  yield* rmapWalk(head, anonAt, one, true);
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   type MmStruct,
   type Vma,
 } from './mm_types.js';
-import { tlbFinishMmu, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
+import { tlbFinishMmu, tlbFlushPmdRange, tlbFlushPteRange, tlbGatherMmu, type MmuGather } from './mmu_gather.js';
 import { PG_dirty, PG_referenced, PG_swapbacked, PT_ANON, PT_ZERO } from './page_alloc.js';
 import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
 import {
@@ -33,6 +33,7 @@ import {
   isGuardPte,
   mkMarkerPte,
   PTE_MARKER_GUARD,
+  pmdMkinvalid,
   pmdPfn,
   pmdPresent,
   pmdTransHuge,
@@ -57,6 +58,7 @@ import {
   ptepGet,
   ptepGetAndClear,
   ptepTestAndClearYoung,
+  flushTlbMmRange,
   setPte,
   spinLock,
   spinUnlock,
@@ -387,8 +389,8 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
  * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio"),
  * where a PTE-mapped large folio the range covers in part is split the same way (a page-cache
  * folio's split, a regular file's or shmem's, unmaps its pages: huge_memory.ts splitPageCacheFolio()).
- * Not modelled: a large
- * folio the range covers whole (MADV_COLD only makes it old;
+ * A THP the range covers whole stays whole (madviseColdOrPageoutHugePmd()). Not modelled: a
+ * PTE-mapped large folio the range covers whole (left alone: MADV_COLD would only make it old,
  * MADV_PAGEOUT would reclaim it whole), the SWAP_CLUSTER_MAX need_resched() break.
  */
 function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
@@ -400,10 +402,13 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     const orig = yield* ptepGet(pmdp);
     const head = pmdPfn(orig) as Pfn;
     // The huge zero page, and a folio another mm maps too (folio_maybe_mapped_shared(): two
-    // mappings of it in this mm do not count), are left alone; so is a THP the range covers whole
-    // (see above).
-    if (isHugeZeroPmd(orig) || !pmdPresent(orig) || folioMaybeMappedShared(head, head) || end - addr === PMD_SIZE) {
+    // mappings of it in this mm do not count), are left alone.
+    if (isHugeZeroPmd(orig) || !pmdPresent(orig) || folioMaybeMappedShared(head, head)) {
       yield* spinUnlock(ptl);
+      return;
+    }
+    if (end - addr === PMD_SIZE) {
+      yield* madviseColdOrPageoutHugePmd(tlb, vma, pmdp, addr, head, ptl, pageout);
       return;
     }
     folioRefAdd(head, 1); // folio_get()
@@ -463,6 +468,33 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
   if (startPte >= 0) yield* pteUnmapUnlock(startPte, out.ptl);
   if (pageout) yield* reclaimPages(folioList);
   yield* condResched();
+}
+
+/**
+ * madvise_cold_or_pageout_pte_range()'s branch for a huge PMD the range covers whole, PMD lock
+ * held (mm/madvise.c, 6.18): MADV_COLD makes a young PMD old (pmdp_invalidate(), set_pmd_at() of
+ * the old entry, tlb_remove_pmd_tlb_entry()); MADV_PAGEOUT isolates the folio and, once the lock
+ * is dropped, reclaim_pages() unmaps it everywhere (shrink_folio_list()'s try_to_unmap() with
+ * TTU_SPLIT_HUGE_PMD). Not modelled: the pageout of an anonymous THP, which would swap it out
+ * whole or split it (the model's swap holds order-0 folios only): it is left alone.
+ */
+function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, head: Pfn, ptl: LockHandle, pageout: boolean): KGen<void> {
+  const mem = current.k.mem;
+  const folioList: IsolatedFolio[] = [];
+  const orig = yield* ptepGet(pmdp);
+  if (!pageout && pteYoung(orig)) {
+    yield* setPte(pmdp, pmdMkinvalid(orig)); // pmdp_invalidate(): pmdp_establish(), then the flush
+    yield* flushTlbMmRange(vma.mm, addr, addr + PMD_SIZE, 21, false);
+    yield* setPte(pmdp, pteClearFlags(orig, _PAGE_ACCESSED)); // set_pmd_at(pmd_mkold())
+    tlbFlushPmdRange(tlb, addr, PMD_SIZE); // tlb_remove_pmd_tlb_entry()
+  }
+  touchFolio(head, true);
+  mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
+  // folio_isolate_lru(); an mlocked folio would be unevictable, but a VM_LOCKED VMA never gets
+  // here (can_madv_lru_vma()). Else folio_deactivate(): the LRU is not modelled.
+  if (pageout && mem.type[head] !== PT_ANON && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
+  yield* spinUnlock(ptl);
+  if (pageout) yield* reclaimPages(folioList);
 }
 
 /** hugepage_madvise() + madvise_update_vma(): set/clear VM_HUGEPAGE / VM_NOHUGEPAGE (split/merge). */

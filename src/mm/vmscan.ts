@@ -11,7 +11,8 @@
  * folio is put back instead of written out and removed from the page cache (its PTEs are gone
  * either way, which is what page tables see).
  */
-import { EAGAIN, EBUSY, type Pfn, type Vaddr } from './const.js';
+import { EAGAIN, EBUSY, HPAGE_PMD_ORDER, type Pfn, type Vaddr } from './const.js';
+import { tryToUnmapSplitHugePmd } from './huge_memory.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
 import { PG_dirty, PG_has_data, PG_isolated, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
@@ -108,7 +109,12 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
     if (anon && mem.testFlags(head, PG_swapbacked) && !folioSwapOffset(head) && !addToSwap(head)) {
       result = 'no-swap'; // activate_locked_split: no swap space
     } else {
-      if (folioMapped(head)) yield* tryToUnmap(head, anonAt);
+      if (folioMapped(head)) {
+        // TTU_SPLIT_HUGE_PMD for a PMD-mappable folio (folio_test_pmd_mappable()): only page-cache
+        // ones get here whole (madvise.ts madviseColdOrPageoutHugePmd()).
+        if (!anon && mem.order[head] >= HPAGE_PMD_ORDER) yield* tryToUnmapSplitHugePmd(head, 0);
+        else yield* tryToUnmap(head, anonAt);
+      }
       result = folioMapped(head) ? 'still-mapped' : 'unmapped';
       if (anon && folioSwapOffset(head)) {
         if (result === 'still-mapped') {

@@ -385,6 +385,19 @@ function* splitHugePmdAddress(head: Pfn, vma: Vma, address: Vaddr): KGen<boolean
 }
 
 /**
+ * split_folio_to_list() of an anonymous THP that `vma` maps at `address`, by its PMD or by PTEs of
+ * one table, as reclaim splits one it cannot swap out whole: unmap_folio()'s TTU_SPLIT_HUGE_PMD
+ * splits a PMD mapping of this folio first, then splitFolio(). Caller holds a reference and the
+ * folio lock. Returns 0 or a negative errno.
+ */
+export function* splitAnonFolioAt(vma: Vma, address: Vaddr, head: Pfn): KGen<number> {
+  yield* splitHugePmdAddress(head, vma, address);
+  const pmdp = yield* mmFindPmd(vma.mm, address);
+  if (!pmdp) return -EBUSY;
+  return yield* splitFolio(vma, pmdp, address, head);
+}
+
+/**
  * try_to_unmap(folio, flags | TTU_SPLIT_HUGE_PMD) of a page-cache folio (mm/rmap.c, 6.18). There
  * try_to_unmap_one() splits each PMD mapping as page_vma_mapped_walk() meets it
  * (split_huge_pmd_locked(), which for a file unmaps it, then page_vma_mapped_walk_restart()); the

@@ -475,8 +475,9 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
  * held (mm/madvise.c, 6.18): MADV_COLD makes a young PMD old (pmdp_invalidate(), set_pmd_at() of
  * the old entry, tlb_remove_pmd_tlb_entry()); MADV_PAGEOUT isolates the folio and, once the lock
  * is dropped, reclaim_pages() unmaps it everywhere (shrink_folio_list()'s try_to_unmap() with
- * TTU_SPLIT_HUGE_PMD). Not modelled: the pageout of an anonymous THP, which would swap it out
- * whole or split it (the model's swap holds order-0 folios only): it is left alone.
+ * TTU_SPLIT_HUGE_PMD). An anonymous THP with no swap area to go to is split by reclaim
+ * (vmscan.ts) and stays mapped by PTEs. Not modelled: the pageout of an anonymous THP with swap,
+ * which the kernel swaps out whole (the model's swap holds order-0 folios only): it is left alone.
  */
 function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, head: Pfn, ptl: LockHandle, pageout: boolean): KGen<void> {
   const mem = current.k.mem;
@@ -492,7 +493,7 @@ function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, ad
   mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
   // folio_isolate_lru(); an mlocked folio would be unevictable, but a VM_LOCKED VMA never gets
   // here (can_madv_lru_vma()). Else folio_deactivate(): the LRU is not modelled.
-  if (pageout && mem.type[head] !== PT_ANON && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
+  if (pageout && (mem.type[head] !== PT_ANON || !current.k.swap) && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
   yield* spinUnlock(ptl);
   if (pageout) yield* reclaimPages(folioList);
 }

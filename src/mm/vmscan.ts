@@ -12,7 +12,7 @@
  * either way, which is what page tables see).
  */
 import { EAGAIN, EBUSY, HPAGE_PMD_ORDER, type Pfn, type Vaddr } from './const.js';
-import { tryToUnmapSplitHugePmd } from './huge_memory.js';
+import { splitAnonFolioAt, tryToUnmapSplitHugePmd } from './huge_memory.js';
 import { current } from './current.js';
 import type { Vma } from './mm_types.js';
 import { PG_dirty, PG_has_data, PG_isolated, PG_swapbacked, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
@@ -106,7 +106,15 @@ function* shrinkIsolatedFolio(head: Pfn, anonAt: IsolatedFolio | undefined): KGe
     const anon = mem.type[head] === PT_ANON;
     let locked = true;
     // Anonymous process memory has backing store? (A lazyfree folio needs none.)
-    if (anon && mem.testFlags(head, PG_swapbacked) && !folioSwapOffset(head) && !addToSwap(head)) {
+    const needsSwap = anon && mem.testFlags(head, PG_swapbacked) && !folioSwapOffset(head);
+    if (needsSwap && mem.folioNr(head) > 1 && anonAt) {
+      // folio_alloc_swap() of a THP: only tried here without a swap area (madvise.ts
+      // madviseColdOrPageoutHugePmd()), so it fails. "Fallback to swap normal pages":
+      // split_folio_to_list(); then the first page's folio_alloc_swap() fails as well
+      // (activate_locked_split), as would that of each page the split put on the list.
+      yield* splitAnonFolioAt(anonAt.vma, anonAt.address, head);
+    }
+    if (needsSwap && !addToSwap(head)) {
       result = 'no-swap'; // activate_locked_split: no swap space
     } else {
       if (folioMapped(head)) {

@@ -66,7 +66,7 @@ import {
   type KGen,
 } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
-import { folioMaybeMappedShared, anonVmaPrepare } from './rmap.js';
+import { folioMapcount, folioMaybeMappedShared, anonVmaPrepare } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, touchFolio } from './swap.js';
 import { folioFreeSwap, folioSwapOffset, freeSwapAndCacheNr, swapPteBatch } from './swapfile.js';
 import { vmaModifyFlags } from './vma.js';
@@ -382,16 +382,17 @@ function* madviseColdOrPageoutRange(tlb: MmuGather, vma: Vma, start: Vaddr, end:
 }
 
 /**
- * madvise_cold_or_pageout_pte_range() for one PMD. Order-0 folios mapped by this mapping alone
- * are deactivated (MADV_COLD: only their young bits change; the LRU is not modelled) or isolated,
- * and after the PTE lock is dropped reclaim_pages() unmaps them (MADV_PAGEOUT). A PMD-mapped THP
+ * madvise_cold_or_pageout_pte_range() for one PMD. Folios mapped by this mapping alone, order-0
+ * or large ones it maps whole, are deactivated (MADV_COLD: only their young bits change; the LRU
+ * is not modelled) or isolated, and after the PTE lock is dropped reclaim_pages() unmaps them
+ * (MADV_PAGEOUT; not an anonymous large folio with swap: see below). A PMD-mapped THP
  * the range covers in part is split first (split_folio(): its never-written pages then map the
  * zero page, huge_memory.ts splitFolio()), and the range is walked as PTEs ("regular_folio"),
  * where a PTE-mapped large folio the range covers in part is split the same way (a page-cache
  * folio's split, a regular file's or shmem's, unmaps its pages: huge_memory.ts splitPageCacheFolio()).
- * A THP the range covers whole stays whole (madviseColdOrPageoutHugePmd()). Not modelled: a
- * PTE-mapped large folio the range covers whole (left alone: MADV_COLD would only make it old,
- * MADV_PAGEOUT would reclaim it whole), the SWAP_CLUSTER_MAX need_resched() break.
+ * A THP the range covers whole stays whole (madviseColdOrPageoutHugePmd()). Not modelled: the
+ * pageout of an anonymous large folio with swap (the kernel swaps it out whole; the model's swap
+ * holds order-0 folios only: it is left alone), the SWAP_CLUSTER_MAX need_resched() break.
  */
 function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, end: Vaddr, pageout: boolean): KGen<void> {
   const mem = current.k.mem;
@@ -435,12 +436,11 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
     const pfn = ptePfn(ptent);
     const head = mem.folioHead(pfn);
     if (mem.type[head] === PT_ZERO) continue;
-    if (mem.folioNr(head) > 1) {
-      // A large folio the range maps only in part is split (madvise_folio_pte_batch(), then
-      // split_folio() with the PTE lock dropped); if the split fails, it is left in place and the
-      // walk goes on past its entries. One the range maps whole is left alone (not modelled, above).
-      nr = yield* folioPteBatch(head, pte, ptent, (end - addr) / PAGE_SIZE, _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW);
-      if (nr === mem.folioNr(head)) continue;
+    // A large folio the range maps only in part is split (madvise_folio_pte_batch(), then
+    // split_folio() with the PTE lock dropped); if the split fails, it is left in place and the
+    // walk goes on past its entries. One it maps whole is left as it is, to be swapped out whole.
+    if (mem.folioNr(head) > 1) nr = yield* folioPteBatch(head, pte, ptent, (end - addr) / PAGE_SIZE, _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_RW);
+    if (nr < mem.folioNr(head)) {
       if (folioMaybeMappedShared(head, pfn)) continue;
       if (!(yield* folioTrylock(head))) continue;
       const err = yield* splitFolioUnmapped(vma, pmdp, addr, head, startPte, out.ptl);
@@ -450,19 +450,23 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       if (!err) nr = 0; // look at this address again: its page is small now
       continue;
     }
-    // Do not interfere with other mappings of this folio (folio_mapcount() != folio_nr_pages()).
+    // Do not interfere with other mappings of this folio: a large one is mapped whole here, so it
+    // is exclusive if its mapcount is its number of pages.
     touchFolio(head, false);
-    if (mem.mapcount[head] !== 1) continue;
+    if (folioMapcount(head) !== mem.folioNr(head)) continue;
     if (!pageout && pteYoung(ptent)) {
       // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) (include/linux/pgtable.h, the generic one x86
       // uses): ptep_test_and_clear_young() per entry, one atomic bit clear, so a dirty bit
       // another CPU's hardware walk sets after the ptep_get() above is kept.
-      yield* ptepTestAndClearYoung(pte);
-      tlbFlushPteRange(tlb, addr, PAGE_SIZE); // tlb_remove_tlb_entries()
+      for (let i = 0; i < nr; i++) yield* ptepTestAndClearYoung(pte + i);
+      tlbFlushPteRange(tlb, addr, nr * PAGE_SIZE); // tlb_remove_tlb_entries()
     }
     mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
-    // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse).
-    if (pageout && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
+    // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse). An
+    // anonymous large folio with swap is not isolated: the kernel would swap it out whole, which
+    // the model's order-0 swap cannot (madviseColdOrPageoutHugePmd()).
+    const thpSwap = nr > 1 && mem.type[head] === PT_ANON && current.k.swap !== null;
+    if (pageout && !thpSwap && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
     // else folio_deactivate(): the LRU is not modelled
   }
   if (startPte >= 0) yield* pteUnmapUnlock(startPte, out.ptl);

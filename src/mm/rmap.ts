@@ -422,7 +422,7 @@ function* rmapWalkFileTrylock(head: Pfn, mapping: AddressSpace, rmapOne: RmapOne
 }
 
 /** folio_mapcount() of a small or PMD-mapped folio: its PTE mappings plus its PMD mappings. */
-function folioMapcount(head: Pfn): number {
+export function folioMapcount(head: Pfn): number {
   const mem = current.k.mem;
   let n = mem.entireMapcount[head];
   for (let i = 0; i < mem.folioNr(head); i++) n += mem.mapcount[head + i];

@@ -532,8 +532,10 @@ export function* splitFolio(vma: Vma, pmdp: number, addr: Vaddr, head: Pfn): KGe
     const e = saved[j];
     const pfn = ptePfn(e);
     const v = vmaLookupUnlocked(mm, blockAddr + slots[j] * PAGE_SIZE) ?? vma;
-    // try_to_map_unused_to_zeropage() leaves VM_LOCKED and userfaultfd-missing VMAs alone.
-    const zeroOk = !(v.flags & VM_LOCKED) && !(v.flags & VM_UFFD_MISSING);
+    // try_to_map_unused_to_zeropage() (mm/migrate.c, 6.18) leaves VM_LOCKED VMAs alone, and
+    // nothing else: a userfaultfd-missing VMA gets the zero page too, as this machine's kernel
+    // shows (docs/fidelity.md E29).
+    const zeroOk = !(v.flags & VM_LOCKED);
     if (zeroOk && !mem.testFlags(pfn, PG_has_data)) {
       // try_to_map_unused_to_zeropage(): a zero-filled page maps the shared zero page instead.
       yield* setPte(pte0 + slots[j], mkPte(mem.zeroPfn, vmaPageProt(v) | _PAGE_SPECIAL));

@@ -47,6 +47,7 @@ import {
   pteYoung,
   isSwapEntryPte,
   swpOffset,
+  type Pmd,
 } from './pgtable_types.js';
 import {
   condResched,
@@ -409,7 +410,7 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       return;
     }
     if (end - addr === PMD_SIZE) {
-      yield* madviseColdOrPageoutHugePmd(tlb, vma, pmdp, addr, head, ptl, pageout);
+      yield* madviseColdOrPageoutHugePmd(tlb, vma, pmdp, addr, orig, ptl, pageout);
       return;
     }
     folioRefAdd(head, 1); // folio_get()
@@ -462,16 +463,22 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
       tlbFlushPteRange(tlb, addr, nr * PAGE_SIZE); // tlb_remove_tlb_entries()
     }
     mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
-    // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse). An
-    // anonymous large folio with swap is not isolated: the kernel would swap it out whole, which
-    // the model's order-0 swap cannot (madviseColdOrPageoutHugePmd()).
-    const thpSwap = nr > 1 && mem.type[head] === PT_ANON && current.k.swap !== null;
-    if (pageout && !thpSwap && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
+    // folio_isolate_lru() fails for a folio another path holds isolated (compaction, collapse).
+    if (pageout && !thpSwapOut(head) && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
     // else folio_deactivate(): the LRU is not modelled
   }
   if (startPte >= 0) yield* pteUnmapUnlock(startPte, out.ptl);
   if (pageout) yield* reclaimPages(folioList);
   yield* condResched();
+}
+
+/**
+ * An anonymous large folio with a swap area to go to: the kernel would swap it out whole, which
+ * the model's swap, order-0 folios only, cannot; MADV_PAGEOUT leaves it alone (not modelled).
+ */
+function thpSwapOut(head: Pfn): boolean {
+  const mem = current.k.mem;
+  return mem.folioNr(head) > 1 && mem.type[head] === PT_ANON && current.k.swap !== null;
 }
 
 /**
@@ -483,10 +490,10 @@ function* madviseColdOrPageoutPteRange(tlb: MmuGather, vma: Vma, pmdp: number, a
  * (vmscan.ts) and stays mapped by PTEs. Not modelled: the pageout of an anonymous THP with swap,
  * which the kernel swaps out whole (the model's swap holds order-0 folios only): it is left alone.
  */
-function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, head: Pfn, ptl: LockHandle, pageout: boolean): KGen<void> {
+function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, orig: Pmd, ptl: LockHandle, pageout: boolean): KGen<void> {
   const mem = current.k.mem;
   const folioList: IsolatedFolio[] = [];
-  const orig = yield* ptepGet(pmdp);
+  const head = pmdPfn(orig) as Pfn;
   if (!pageout && pteYoung(orig)) {
     yield* setPte(pmdp, pmdMkinvalid(orig)); // pmdp_invalidate(): pmdp_establish(), then the flush
     yield* flushTlbMmRange(vma.mm, addr, addr + PMD_SIZE, 21, false);
@@ -497,7 +504,7 @@ function* madviseColdOrPageoutHugePmd(tlb: MmuGather, vma: Vma, pmdp: number, ad
   mem.clearFlags(head, PG_referenced); // folio_clear_referenced()
   // folio_isolate_lru(); an mlocked folio would be unevictable, but a VM_LOCKED VMA never gets
   // here (can_madv_lru_vma()). Else folio_deactivate(): the LRU is not modelled.
-  if (pageout && (mem.type[head] !== PT_ANON || !current.k.swap) && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
+  if (pageout && !thpSwapOut(head) && folioIsolateLru(head)) folioList.push({ head, vma, address: addr });
   yield* spinUnlock(ptl);
   if (pageout) yield* reclaimPages(folioList);
 }

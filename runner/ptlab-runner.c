@@ -144,11 +144,11 @@ static const char *const FIELD_NAMES[] = {
 enum kind {
 	K_CONFIG, K_PROCESS, K_SWITCH, K_EXIT, K_FORK, K_MEMFD, K_FILE, K_MAP, K_TOUCH, K_MADVISE, K_UNMAP,
 	K_MLOCK, K_MUNLOCK, K_SNAPSHOT, K_EXPECT, K_MPROTECT, K_MREMAP, K_UFFD_REGISTER, K_UFFD_COPY,
-	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_UFFD_MOVE, K_TCP_ZEROCOPY, K_MIGRATE,
+	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_UFFD_MOVE, K_TCP_ZEROCOPY, K_BINDER_TRANSACTION, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
 	K_CLEAR_REFS,       /* likewise; its type in `advice` */
 };
-enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP };
+enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP, MK_BINDER };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
 static const char *const CMP_NAMES[] = { "==", "<=", ">=", "<", ">", "!=" };
 
@@ -185,6 +185,8 @@ static int cfg_swap_mib, cfg_swap_line;
 static int cfg_fault_zero_page = -1, cfg_fault_zero_page_line;
 /* The script has a `migrate`: compaction is the machine's, so the run takes the exclusive lock. */
 static bool has_migrate;
+/* The first `map M binder` line: the runner opens no binder device, so such a script is skipped. */
+static int binder_line;
 
 /* A `swap=` value: `off` or NM with 1 <= N <= MAX_SWAP_MIB. */
 static bool parse_swap(const char *v, int *mib)
@@ -203,7 +205,7 @@ static bool parse_swap(const char *v, int *mib)
 
 static const struct { const char *name; int code; } ERR_TABLE[] = {
 	{ "EINVAL", EINVAL }, { "ENOMEM", ENOMEM }, { "EFAULT", EFAULT }, { "EAGAIN", EAGAIN },
-	{ "EEXIST", EEXIST }, { "EPERM", EPERM }, { "EBUSY", EBUSY }, { "EACCES", EACCES },
+	{ "EEXIST", EEXIST }, { "EPERM", EPERM }, { "EBUSY", EBUSY }, { "ESRCH", ESRCH }, { "EACCES", EACCES },
 	{ "ENODEV", ENODEV }, { "EOVERFLOW", EOVERFLOW }, { "EBADF", EBADF }, { "ENOSYS", ENOSYS },
 	{ "EOPNOTSUPP", EOPNOTSUPP }, { "EHWPOISON", EHWPOISON }, { "EIO", EIO }, { "ENOENT", ENOENT },
 	{ "SIGSEGV", -SIGSEGV }, { "SIGBUS", -SIGBUS },
@@ -661,7 +663,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 	} else if (!strcmp(op, "map")) {
 		o->kind = K_MAP;
 		if (t->nw < 3 || !want_name(t->w[1], "mapping name"))
-			return t->nw < 3 ? perr("wrong number of words (expected map M anon|shmem|file|tcp ...)") : false;
+			return t->nw < 3 ? perr("wrong number of words (expected map M anon|shmem|file|tcp|binder ...)") : false;
 		o->name = strdup(t->w[1]);
 		const char *k = t->w[2];
 		if (!strcmp(k, "anon")) {
@@ -689,8 +691,16 @@ static bool parse_op(struct op *o, struct line_toks *t)
 				return perr("map M tcp takes no prot= (the mapping is always r-- and shared: tcp_mmap() refuses VM_WRITE and VM_EXEC)");
 			if (!want_words(t, 4, 4, "map M tcp SIZE [at=ADDR]") || !want_size(t->w[3], "size", &o->len))
 				return false;
+		} else if (!strcmp(k, "binder")) {
+			/* Model only (the model's binder_mmap()): parsed so that the script can be skipped. */
+			o->mkind = MK_BINDER;
+			o->shared = true;
+			if (!want_words(t, 4, 4, "map M binder SIZE [at=ADDR]") || !want_size(t->w[3], "size", &o->len))
+				return false;
+			if (!binder_line)
+				binder_line = o->line;
 		} else {
-			return perr("unknown mapping kind '%s' (expected anon, shmem, file or tcp)", k);
+			return perr("unknown mapping kind '%s' (expected anon, shmem, file, tcp or binder)", k);
 		}
 		if (o->len == 0 || o->len % PAGE_SIZE_4K)
 			return perr("mapping size must be a non-zero multiple of 4K");
@@ -698,7 +708,7 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return false;
 		(void)opt(t, "align"); /* accepted for compatibility; placement already aligns to 1 TiB */
 		const char *pr = opt(t, "prot");
-		o->prot = o->mkind == MK_TCP ? PROT_READ : PROT_READ | PROT_WRITE;
+		o->prot = o->mkind == MK_TCP || o->mkind == MK_BINDER ? PROT_READ : PROT_READ | PROT_WRITE;
 		if (pr && !want_prot(pr, &o->prot))
 			return false;
 	} else if (!strcmp(op, "mprotect")) {
@@ -788,6 +798,10 @@ static bool parse_op(struct op *o, struct line_toks *t)
 			return false;
 		if (o->len > TCP_ZC_MAX)
 			return perr("tcp_zerocopy of more than 64M (expected at most what the runner's receive buffer holds, 64M)");
+	} else if (!strcmp(op, "binder_transaction")) {
+		o->kind = K_BINDER_TRANSACTION;
+		if (!want_words(t, 4, 4, "binder_transaction M OFFSET LEN") || !parse_range(o, t->w + 1))
+			return false;
 	} else if (!strcmp(op, "migrate")) {
 		/* No err=, as in the model: compaction is no system call, so there is no outcome to expect. */
 		o->kind = K_MIGRATE;
@@ -3182,6 +3196,8 @@ int main(int argc, char **argv)
 		print_error_line(perr_line, parse_msg);
 		return EXIT_USAGE;
 	}
+	if (binder_line)
+		skip("map M binder at line %d: binder mappings are the model's alone (the runner opens no binder device)", binder_line);
 	/* The parser checked each `swapoff` against the script's own config swap=; --swap=off can still
 	 * take the area away. (--swap=SIZE does not rescue a swapoff with no config swap= before it:
 	 * that was a parse error above, as in the model's validator.) */
@@ -3262,6 +3278,9 @@ int main(int argc, char **argv)
 			break;
 		case K_TCP_ZEROCOPY:
 			do_tcp_zerocopy(cur, o);
+			break;
+		case K_BINDER_TRANSACTION: /* skipped before any op runs (binder_line) */
+			die(EXIT_INTERNAL, o->line, "binder_transaction reached the executor");
 			break;
 		case K_MIGRATE:
 			do_migrate(cur, o);

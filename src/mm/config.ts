@@ -61,6 +61,11 @@ export interface Config {
    * pte_offset_map_lock() (docs/audit.md #19; not proposed upstream): walk and allocate again.
    */
   readonly insertPagesRetry: boolean;
+  /**
+   * The same remedy for __get_locked_pte() (vm_insert_page(): -ENOMEM, docs/audit.md #18; not
+   * proposed upstream): walk and allocate again when pte_alloc_map_lock() finds the table gone.
+   */
+  readonly getLockedPteRetry: boolean;
   readonly thp: ThpMode;
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
@@ -120,6 +125,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   faultFlushPending: false,
   mglruRealPmd: false,
   insertPagesRetry: false,
+  getLockedPteRetry: false,
   tablesViaPageBatch: false,
   trylockSameLock: true,
   thp: 'madvise',
@@ -189,6 +195,7 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
   arch: { values: 'one of: x86, arm64', apply: (c, v) => oneOf(v, ['x86', 'arm64'], (x) => (c.arch = x as Arch)) },
   fault_flush_pending: { values: 'one of: on, off (the unmerged remedy for race R8)', apply: (c, v) => onOff(v, (b) => (c.faultFlushPending = b)) },
   insert_pages_retry: { values: 'one of: on, off (a remedy for insert_pages() meeting a reclaimed PTE table, docs/audit.md #19)', apply: (c, v) => onOff(v, (b) => (c.insertPagesRetry = b)) },
+  get_locked_pte_retry: { values: 'one of: on, off (a remedy for vm_insert_page() meeting a reclaimed PTE table, docs/audit.md #18)', apply: (c, v) => onOff(v, (b) => (c.getLockedPteRetry = b)) },
   mglru_real_pmd: { values: "one of: on, off (a remedy for the MGLRU walk's stale PMD copy, docs/audit.md #49)", apply: (c, v) => onOff(v, (b) => (c.mglruRealPmd = b)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {

@@ -14,7 +14,7 @@
  * PMDs, copy-on-write sharing (PageAnonExclusive cleared in both) and the child's RSS and
  * page-table counters. Left out: GUP pins (the model's GUP takes references, never FOLL_PIN, so
  * folio_try_dup_anon_rmap_*() never refuses and copy_present_page()'s eager copy never runs),
- * VM_DONTCOPY / VM_WIPEONFORK (the model has neither flag), UFFD_FEATURE_EVENT_FORK (the child's
+ * VM_WIPEONFORK (the model has no such flag), UFFD_FEATURE_EVENT_FORK (the child's
  * VMAs lose their userfaultfd, dup_userfaultfd()'s other branch), mm->write_protect_seq and mmu
  * notifiers (nothing in the model reads them), migration entries (see copyNonpresentPte()) and device entries,
  * and the anon_vma chain (the child gets an anon_vma of its own; the model's rmap walks one VMA).
@@ -47,6 +47,7 @@ import {
   MM_ANONPAGES,
   MM_SWAPENTS,
   MmStruct,
+  VM_DONTCOPY,
   VM_LOCKED_MASK,
   VM_MIXEDMAP,
   VM_PFNMAP,
@@ -125,6 +126,8 @@ export function* dupMmap(mm: MmStruct, oldmm: MmStruct): KGen<number> {
     // Keeps per-VMA-lock readers (faults, MADV_DONTNEED since 6.17) out of the VMA being copied:
     // copy_pte_range() maps the parent's table without a pmd_same() recheck.
     if (guardOn(current.k.cfg, 'fork-vma-write')) yield* vmaStartWrite(mpnt);
+    // The child has no such VMA (vma_iter_clear_gfp(); the model counts total_vm as VMAs link).
+    if (mpnt.flags & VM_DONTCOPY) continue;
     const tmp = vmAreaDup(mm, mpnt);
     // dup_userfaultfd() without UFFD_FEATURE_EVENT_FORK: userfaultfd_reset_ctx().
     tmp.flags &= ~__VM_UFFD_FLAGS;

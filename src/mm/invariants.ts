@@ -310,8 +310,9 @@ export function checkExitClean(k: Kernel): InvariantFailure[] {
     if (pt.state[tid] !== T_FREED) out.push({ invariant: 'exit-clean', message: `page table ${tid} not freed (state ${pt.state[tid]})` });
   }
   if (k.mem.used[PT_ANON] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_ANON]} anonymous pages leaked` });
-  // Receive pages a socket lent to a mapping are freed by the last unmap, the rest by the receive.
-  if (k.mem.used[PT_KERNEL] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_KERNEL]} socket receive pages leaked` });
+  // Receive pages a socket lent to a mapping are freed by the last unmap, the rest by the receive;
+  // binder buffer pages by binder_release() at exit.
+  if (k.mem.used[PT_KERNEL] !== 0) out.push({ invariant: 'exit-clean', message: `${k.mem.used[PT_KERNEL]} driver pages (socket receive, binder buffer) leaked` });
   if (k.mem.nrPagetable !== 0) out.push({ invariant: 'exit-clean', message: `NR_PAGETABLE is ${k.mem.nrPagetable}` });
   if (k.swap && k.swap.inusePages !== 0) out.push({ invariant: 'exit-clean', message: `${k.swap.inusePages} swap slots still in use` });
   return out.slice(0, 50);

@@ -25,6 +25,7 @@ import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 import { userfaultfdMove } from './userfaultfd_move.js';
 import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
+import { binderRelease, binderTransaction } from './binder.js';
 import { swapoff } from './swapoff.js';
 import { clearRefsWrite } from './clear_refs.js';
 import { compactRange } from './migrate.js';
@@ -145,6 +146,11 @@ export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number
   enter(k, mm);
   return complete(/* task */ tcpZerocopy(mm, addr, len));
 }
+/** A binder transaction of len bytes lands in the buffer at addr of a binder mapping (binder.ts): 0 or a negative errno. */
+export function sysBinderTransaction(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): number {
+  enter(k, mm);
+  return complete(/* task */ binderTransaction(mm, addr, len));
+}
 /** A write of `type` to /proc/PID/clear_refs (clear_refs.ts): 0, or -EINVAL. */
 export function sysClearRefs(k: Kernel, mm: MmStruct, type: number): number {
   enter(k, mm);
@@ -196,10 +202,14 @@ export function sysFork(k: Kernel, mm: MmStruct, name: string): MmStruct | numbe
   return complete(/* task */ dupMm(mm, name));
 }
 
-/** do_exit() → exit_mmap() → mmdrop(): the PGD goes last, then check_mm(). */
+/**
+ * do_exit() → exit_mmap() → mmdrop(): the PGD goes last, then check_mm(); exit_files() releases
+ * the binder files (binder_release()).
+ */
 export function sysExit(k: Kernel, mm: MmStruct): void {
   enter(k, mm);
   complete(/* task */ exitMmap(mm));
+  binderRelease(mm);
   k.pt.free(mm.pgd); // mm_free_pgd(): never visible to lockless walkers of other mms
   for (const cpu of k.cpus) {
     cpu.tlb.flushMm(mm.id);

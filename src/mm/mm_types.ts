@@ -42,6 +42,7 @@ export const VM_UFFD_MINOR = 0x800;
 export const __VM_UFFD_FLAGS = VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR;
 export const VM_LOCKED = 0x2000;
 export const VM_IO = 0x4000;
+export const VM_DONTCOPY = 0x20000;
 export const VM_LOCKONFAULT = 0x80000;
 export const VM_NORESERVE = 0x200000;
 export const VM_HUGETLB = 0x400000;
@@ -120,16 +121,47 @@ export class AnonVma {
  * own pages and frees what it did not map (src/mm/tcp.ts).
  */
 export class TcpSock {
+  readonly kind = 'tcp';
   constructor(
     readonly id: number,
     readonly name: string,
   ) {}
+  /** vm_ops->close: tcp_vm_ops has none. */
+  vmaClose(): void {}
 }
+
+/**
+ * A binder device a process opened and mapped (drivers/android/binder.c binder_mmap(), struct
+ * binder_alloc of drivers/android/binder_alloc.c): the buffer pages binder installed into the
+ * mapping, which binder keeps a reference on until the file is released (src/mm/binder.ts).
+ */
+export class BinderProc {
+  readonly kind = 'binder';
+  /** alloc->vm_start and alloc->buffer_size (at most 4M of the mapping). */
+  vmStart = 0;
+  bufferSize = 0;
+  /** alloc->pages[]: per page index of the buffer, the installed page (0 = none). */
+  pages: number[] = [];
+  /** alloc->mapped: set by binder_alloc_mmap_handler(), cleared by binder_vma_close(). */
+  mapped = false;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly mm: MmStruct,
+  ) {}
+  /** vm_ops->close: binder_vma_close() → binder_alloc_vma_close(). */
+  vmaClose(): void {
+    this.mapped = false; // binder_alloc_set_mapped(alloc, false)
+  }
+}
+
+/** The driver behind a VMA whose vm_file is neither a regular file nor shmem. */
+export type DriverFile = TcpSock | BinderProc;
 
 export class Vma {
   anonVma: AnonVma | null = null;
-  /** A socket mapping (vm_ops == &tcp_vm_ops), else null; kept across splits, as vm_file is. */
-  sock: TcpSock | null = null;
+  /** A driver mapping (vm_ops == &tcp_vm_ops or &binder_vm_ops), else null; kept across splits, as vm_file is. */
+  driver: DriverFile | null = null;
   /** Removed from the tree: never returned to fault lookups again. */
   detached = false;
   /** The model's label of the mapping (the script's map name), kept across splits. */
@@ -149,9 +181,9 @@ export class Vma {
   ) {
     this.vmLock = new RwSem(mm.kernel.newObjectId());
   }
-  /** vma_is_anonymous(): no vm_ops (neither a file nor a socket behind it). */
+  /** vma_is_anonymous(): no vm_ops (neither a file nor a driver behind it). */
   isAnonymous(): boolean {
-    return this.file === null && this.sock === null;
+    return this.file === null && this.driver === null;
   }
   /** vma_is_shmem(): shmem-backed (memfd, MAP_SHARED|MAP_ANONYMOUS). */
   isShmem(): boolean {
@@ -168,13 +200,13 @@ export class Vma {
 
 /**
  * vm_area_init_from() (mm/vma_init.c, 6.18) for the fields the model keeps beyond the constructor's:
- * a VMA split, copied or duplicated from `src` takes its name, kind, socket and swap readahead state
+ * a VMA split, copied or duplicated from `src` takes its name, kind, driver and swap readahead state
  * (anon_vma is each caller's: dup_mmap() gives the child its own).
  */
 export function vmAreaInitFrom(src: Vma, dest: Vma): void {
   dest.name = src.name;
   dest.anonShared = src.anonShared;
-  dest.sock = src.sock;
+  dest.driver = src.driver;
   dest.swapReadaheadInfo = src.swapReadaheadInfo;
 }
 
@@ -219,6 +251,8 @@ export class MmStruct {
   users = 1;
   flags = 0;
   exited = false;
+  /** The binder files this process opened and mapped (its fd table's, for binder_release() at exit). */
+  readonly binderProcs: BinderProc[] = [];
   readonly stats = new Stats();
   constructor(
     readonly kernel: Kernel,

@@ -29,6 +29,7 @@ import { canMerge, splitVma, vmaDetached, vmaExpand, vmaLink, vmaMergeNeighbours
 import { assertTreeWrite, findVma, vmaNext, vmaPages, vmaPrev } from './vma_tree.js';
 import { __mmPopulate } from './gup.js';
 import { tcpMmap } from './tcp.js';
+import { binderMmap, binderOpen } from './binder.js';
 
 export interface MmapRequest {
   addr: Vaddr;
@@ -43,8 +44,11 @@ export interface MmapRequest {
   prot?: number;
   /** MAP_FIXED: replace whatever is mapped in the range (default: MAP_FIXED_NOREPLACE, -EEXIST). */
   fixed?: boolean;
-  /** A mapping of a new connected TCP socket (`file` null, `shared` true): tcp_mmap(), src/mm/tcp.ts. */
-  tcp?: boolean;
+  /**
+   * A mapping of a driver file opened for it (`file` null, `shared` true): a new connected TCP
+   * socket (tcp_mmap(), src/mm/tcp.ts) or a binder device (binder_mmap(), src/mm/binder.ts).
+   */
+  driver?: 'tcp' | 'binder';
 }
 
 /** include/uapi/asm-generic/mman-common.h. */
@@ -107,13 +111,13 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   let file = req.file;
   let pgoff = req.pgoff;
   let anonShared = false;
-  if (!file && req.shared && !req.tcp) {
+  if (!file && req.shared && !req.driver) {
     // shmem_zero_setup(): MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file.
     file = new AddressSpace(k, k.files.length, `dev/zero (${req.name})`, 'shmem', len / PAGE_SIZE, 0);
     k.files.push(file);
     pgoff = 0;
     anonShared = true;
-  } else if (!file && !req.tcp) {
+  } else if (!file && !req.driver) {
     pgoff = req.addr / PAGE_SIZE;
   }
   // Modelled coarsely: the model's mmap fails only when not even one more frame is left (the
@@ -125,8 +129,9 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   const vma = new Vma(mm, req.addr, req.addr + len, flags, file, pgoff);
   vma.anonShared = anonShared;
   vma.name = req.name;
-  // mmap_region() → __mmap_new_file_vma() → the file's ->mmap(): sock_mmap() → tcp_mmap().
-  const err = req.tcp ? tcpMmap(vma, new TcpSock(k.newObjectId(), req.name)) : 0;
+  // mmap_region() → __mmap_new_file_vma() → the file's ->mmap(): sock_mmap() → tcp_mmap(), or
+  // binder_mmap() of the binder file opened just before (open() → binder_open()).
+  const err = req.driver === 'tcp' ? tcpMmap(vma, new TcpSock(k.newObjectId(), req.name)) : req.driver === 'binder' ? binderMmap(vma, binderOpen(mm, req.name)) : 0;
   if (err) {
     yield* mmapWriteUnlock(mm);
     return err;

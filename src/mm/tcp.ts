@@ -63,7 +63,7 @@ export function tcpMmap(vma: Vma, sock: TcpSock): number {
   vma.flags &= ~(VM_MAYWRITE | VM_MAYEXEC);
   // Instruct vm_insert_page() to not mmap_read_lock(mm)
   vma.flags |= VM_MIXEDMAP;
-  vma.sock = sock; // vma->vm_ops = &tcp_vm_ops
+  vma.driver = sock; // vma->vm_ops = &tcp_vm_ops
   return 0;
 }
 
@@ -74,7 +74,7 @@ export function tcpMmap(vma: Vma, sock: TcpSock): number {
 function* findTcpVma(mm: MmStruct, address: Vaddr): KGen<{ vma: Vma; mmapLocked: boolean } | null> {
   const locked = yield* lockVmaUnderRcu(mm, address);
   if (locked) {
-    if (!locked.sock) {
+    if (locked.driver?.kind !== 'tcp') {
       yield* upRead(locked.vmLock); // vma_end_read()
       return null;
     }
@@ -82,7 +82,7 @@ function* findTcpVma(mm: MmStruct, address: Vaddr): KGen<{ vma: Vma; mmapLocked:
   }
   yield* downRead(mm.mmapLock); // mmap_read_lock()
   const vma = vmaLookup(mm, address);
-  if (!vma || !vma.sock) {
+  if (!vma || vma.driver?.kind !== 'tcp') {
     yield* upRead(mm.mmapLock);
     return null;
   }

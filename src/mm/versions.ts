@@ -86,7 +86,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...BASE,
     name: '6.14-rc1',
-    races: ['R6', 'R8', 'R14', 'R15'],
+    races: ['R6', 'R8', 'R14', 'R15', 'R16'],
     changes: 'PT_RECLAIM merged (mm/pt_reclaim.c); the zap fast path may run after the PTE lock was dropped (race R6)',
     commits: ['6375e95f381e'],
     guardsOff: ['zap-fastpath-fix'],
@@ -95,7 +95,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...BASE,
     name: '6.14',
-    races: ['R8', 'R14', 'R15'],
+    races: ['R8', 'R14', 'R15', 'R16'],
     changes: 'R6 fixed: the fast path only if the PTE lock was held throughout',
     commits: ['f39edcf6349a'],
     tablesViaPageBatch: true,
@@ -103,14 +103,14 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...BASE,
     name: '6.15',
-    races: ['R8', 'R14', 'R15'],
+    races: ['R8', 'R14', 'R15', 'R16'],
     changes: 'x86: RCU table freeing unconditional, so without PT_RECLAIM tables go through tlb_remove_table() too',
     commits: ['a37259732a7d', 'f2c5c2105827'],
   },
   {
     ...PER_VMA,
     name: '6.17-rc1',
-    races: ['R8', 'R10', 'R14', 'R15'],
+    races: ['R8', 'R10', 'R14', 'R15', 'R16'],
     changes: 'MADV_DONTNEED under the per-VMA read lock; collapse_huge_page() rechecks the PMD before write-locking the VMA (race R10)',
     commits: ['a6fde7add78d'],
     guardsOff: ['vma-write-before-recheck'],
@@ -118,14 +118,14 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...PER_VMA,
     name: '6.17',
-    races: ['R8', 'R14', 'R15'],
+    races: ['R8', 'R14', 'R15', 'R16'],
     changes: 'R10 fixed: vma_start_write() before check_pmd_still_valid()',
     commits: ['366a4532d96f'],
   },
   {
     ...PER_VMA,
     name: '6.18',
-    races: ['R8', 'R14', 'R15'],
+    races: ['R8', 'R14', 'R15', 'R16'],
     changes: 'MADV_FREE under the per-VMA read lock as well (the live kernel of this machine)',
     commits: [],
     freeVmaLock: true,
@@ -133,7 +133,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...IN_MEMORY_C,
     name: '7.0',
-    races: ['R8', 'R9', 'R14', 'R15'],
+    races: ['R8', 'R9', 'R14', 'R15', 'R16'],
     changes:
       'reclaim moved into mm/memory.c (zap_empty_pte_table(), zap_pte_table_if_empty()); the table is freed with the zap\'s advanced cursor as flush address (race R9); no PMD trylock when the PTE lock is the PMD lock; PT_RECLAIM on arm64 (and riscv, LoongArch, ...) too',
     commits: ['4c640eb4181c', 'fb4ddf208511', '9c8c02df3f87', '086498aed3f6'],
@@ -142,7 +142,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...IN_MEMORY_C,
     name: '7.1',
-    races: ['R8', 'R9', 'R14', 'R15'],
+    races: ['R8', 'R9', 'R14', 'R15', 'R16'],
     changes: 'without PT_RECLAIM the single-table fallback waits with synchronize_rcu(); zap call chain renamed (zap_vma_range_batched()); R9 still present',
     commits: ['1fb3d8c20bfa', 'a97bc13d15f4'],
     guardsOff: ['free-pte-flush-addr'],
@@ -151,7 +151,7 @@ export const VERSIONS: readonly KernelVersion[] = [
   {
     ...IN_MEMORY_C,
     name: '7.1.9',
-    races: ['R8', 'R14', 'R15'],
+    races: ['R8', 'R14', 'R15', 'R16'],
     changes: 'R9 fixed: pte_free_tlb() gets the table\'s own start again (also 7.2)',
     commits: ['478a1c3abebf', 'stable 0b8ff21cbda8'],
     fallbackWithoutReclaim: 'sync-rcu',

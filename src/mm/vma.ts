@@ -81,8 +81,9 @@ export function vmaUnlink(mm: MmStruct, vma: Vma): void {
   vmaDetached(mm, vma);
 }
 
-/** What leaving the tree changes besides the tree: the mm's counters. */
+/** What leaving the tree changes besides the tree: the mm's counters, and the driver's vm_ops->close. */
 export function vmaDetached(mm: MmStruct, vma: Vma): void {
+  vma.driver?.vmaClose(); // remove_vma() → vma_close()
   mm.totalVm -= vmaPages(vma);
   if (vma.flags & VM_LOCKED_MASK) mm.lockedVm -= vmaPages(vma);
 }
@@ -132,7 +133,7 @@ export function* splitVma(mm: MmStruct, vma: Vma, addr: Vaddr, newBelow: boolean
 
 /** is_mergeable_vma() + is_mergeable_anon_vma() + contiguous pgoff: can b follow a directly? */
 export function canMerge(a: Vma, b: Vma): boolean {
-  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.sock !== b.sock || a.anonShared !== b.anonShared) return false;
+  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.driver !== b.driver || a.anonShared !== b.anonShared) return false;
   if (a.anonVma && b.anonVma && a.anonVma !== b.anonVma) return false;
   // (The model's per-mapping name is a label, not an anon_vma_name: the kernel runner names no
   // VMA, so mappings of different script names merge as the kernel merges them.)

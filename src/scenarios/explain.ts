@@ -120,8 +120,9 @@ export function observeOutcome(api: ModelApi, plan: ObservationPlan, results: re
  * the access again), and another task may run between two of them, as between two instructions
  * of a program; MADV_POPULATE_(READ|WRITE) is one fault per page (faultin_page_range()), another
  * task may run between two of them too (a per-VMA DONTNEED, or anything once the populate drops the
- * mmap_lock on VM_FAULT_RETRY); move_pages(2)'s node query is one folio walk per page; every
- * other task is one system call, one unit. (A zap may drop its
+ * mmap_lock on VM_FAULT_RETRY); move_pages(2)'s node query is one folio walk per page, and a binder
+ * transaction one page install per page (each under its own VMA lock); a TCP zerocopy receive is
+ * one unit per PTE-lock section; every other task is one system call, one unit. (A zap may drop its
  * PTE lock midway: it is still one unit, a limit of the oracle.)
  */
 export function taskUnits(spec: TaskSpec): number {
@@ -131,7 +132,8 @@ export function taskUnits(spec: TaskSpec): number {
   if (spec.kind === 'tcp_zerocopy') return zerocopyLockSections(spec.offset, spec.len).length;
   // move_pages(2)'s query walks each page with folio_walk_start() under its own PTE lock, and the
   // mmap_lock it holds for read does not keep a DONTNEED out: another task may run between pages.
-  const pageByPage = spec.kind === 'touch' || spec.kind === 'move_pages' || (spec.kind === 'madvise' && isPopulate(spec.advice));
+  // A binder transaction installs each page under its own VMA lock (binder_page_insert()).
+  const pageByPage = spec.kind === 'touch' || spec.kind === 'move_pages' || spec.kind === 'binder_transaction' || (spec.kind === 'madvise' && isPopulate(spec.advice));
   return pageByPage ? Math.max(1, spec.len / PAGE_SIZE) : 1;
 }
 

@@ -37,7 +37,9 @@
  * multi-gen LRU's aging walk; its result: the young bits it cleared) / `numa_scan M OFF LEN` (a NUMA
  * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
  * process; its result: the pages of that range the child has mapped) / `tcp_zerocopy M OFF LEN` (TCP
- * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped) / `swapoff` (swapoff(2)
+ * zerocopy receive of LEN bytes into a tcp mapping; its result: the pages mapped) /
+ * `binder_transaction M OFF LEN` (a binder transaction whose buffer pages are installed into a
+ * binder mapping; its result: 0 or the errno) / `swapoff` (swapoff(2)
  * of the setup's swap area, `config swap=SIZE`: it names no mapping) / `mlock M OFF LEN` /
  * `munlock M OFF LEN` (mlock(2), munlock(2); their result: 0 or the errno) / `clear_refs 1|2|3|5` (a
  * write to the process's /proc/PID/clear_refs; it names no mapping) / `smaps_rollup` (a read of the
@@ -266,6 +268,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   numa_scan: 'numa_scan M OFFSET LEN',
   fork: 'fork M OFFSET LEN',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN',
+  binder_transaction: 'binder_transaction M OFFSET LEN',
   swapoff: 'swapoff',
   mlock: 'mlock M OFFSET LEN',
   munlock: 'munlock M OFFSET LEN',
@@ -304,7 +307,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     return w.length > 2 ? undefined : { kind: 'clear_refs', map: '', offset: 0, type: Number(type) };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, binder_transaction: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -348,6 +351,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'numa_scan':
     case 'fork':
     case 'tcp_zerocopy':
+    case 'binder_transaction':
     case 'mlock':
     case 'munlock':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };

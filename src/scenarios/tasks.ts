@@ -28,6 +28,7 @@ import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
 import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
+import { binderTransaction } from '../mm/binder.js';
 import { swapoff } from '../mm/swapoff.js';
 import { doMlock } from '../mm/mlock.js';
 import { clearRefsWrite } from '../mm/clear_refs.js';
@@ -155,6 +156,12 @@ export type TaskSpec =
    */
   | { kind: 'tcp_zerocopy'; map: string; offset: number; len: number }
   /**
+   * A binder transaction of `len` bytes landing in the buffer at `map`+`offset` of a binder
+   * mapping (binder.ts: binder_install_buffer_pages(), vm_insert_page() of each missing page under
+   * the VMA's read lock). Its result: 0 or the errno.
+   */
+  | { kind: 'binder_transaction'; map: string; offset: number; len: number }
+  /**
    * swapoff(2) of the swap area (swapoff.ts: try_to_unuse()), system-wide: it names no mapping
    * (`map` is empty). Its result: 0 or the errno.
    */
@@ -175,7 +182,7 @@ export type TaskSpec =
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
-  'tcp_zerocopy', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup',
+  'tcp_zerocopy', 'binder_transaction', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -333,6 +340,17 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
         at += n * PAGE_SIZE;
       }
       return pages;
+    }
+    case 'binder_transaction': {
+      // A sequential run of the explainer installs one page per unit (taskUnits()): no lock is
+      // held from one page to the next.
+      if (!onUnit) return yield* binderTransaction(mm, addr, t.len);
+      for (let off = 0; off < t.len; off += PAGE_SIZE) {
+        if (off) onUnit();
+        const ret = yield* binderTransaction(mm, addr + off, PAGE_SIZE);
+        if (ret) return ret;
+      }
+      return 0;
     }
     case 'pte_alloc': {
       const pudp = yield* pudAlloc(mm, addr);

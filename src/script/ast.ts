@@ -22,11 +22,13 @@ export type UffdRegisterMode = UffdMode;
 export const UFFD_REGISTER_MODES: readonly UffdRegisterMode[] = UFFD_MODES;
 /** Most bytes one `tcp_zerocopy` receives: the kernel runner's socket buffers (docs/op-scripts.md). */
 export const TCP_ZEROCOPY_MAX = 64 * 1024 * 1024;
+/** Binder's buffer space: the first 4M of a binder mapping (binder_alloc_mmap_handler()). */
+export const BINDER_BUFFER_MAX = 4 * 1024 * 1024;
 /** Most bytes one `uffd_copy` fills: the kernel runner's source buffer (docs/op-scripts.md). */
 export const UFFD_COPY_MAX = 2 * 1024 * 1024;
 
 /** Failure names an op may be expected to produce (`err=NAME`). */
-export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'EACCES', 'ENOENT', 'SIGSEGV', 'SIGBUS'] as const;
+export const ERR_NAMES = ['EINVAL', 'ENOMEM', 'EFAULT', 'EAGAIN', 'EEXIST', 'EPERM', 'EBUSY', 'EACCES', 'ENOENT', 'ESRCH', 'SIGSEGV', 'SIGBUS'] as const;
 export type ErrName = (typeof ERR_NAMES)[number];
 
 export type ExpectField =
@@ -61,8 +63,11 @@ export type Op =
   | (OpBase & {
       op: 'map';
       name: string;
-      /** tcp: a read-only mapping of a new connected loopback TCP socket (tcp_mmap()). */
-      kind: 'anon' | 'shmem' | 'file' | 'tcp';
+      /**
+       * tcp: a read-only mapping of a new connected loopback TCP socket (tcp_mmap()); binder: a
+       * read-only mapping of a newly opened binder device (binder_mmap(); model only).
+       */
+      kind: 'anon' | 'shmem' | 'file' | 'tcp' | 'binder';
       /** memfd / file name for shmem and file mappings. */
       file?: string;
       offset: number;
@@ -101,6 +106,8 @@ export type Op =
   | (OpBase & { op: 'uffd_move'; map: string; offset: number; len: number; dst: string; dstOffset: number; holes: boolean })
   /** The peer sends LEN bytes; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them at OFFSET of tcp mapping M. */
   | (OpBase & { op: 'tcp_zerocopy'; map: string; offset: number; len: number })
+  /** A binder transaction of LEN bytes lands in the buffer at OFFSET of binder mapping M (its pages are installed). */
+  | (OpBase & { op: 'binder_transaction'; map: string; offset: number; len: number })
   /**
    * Compaction of the node meets the pages of the range: each small anonymous folio mapped there
    * moves to a new folio (src/mm/migrate.ts). No errno: compaction is no system call.

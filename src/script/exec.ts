@@ -147,7 +147,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         const addr = op.at ?? placementAddress(p.nextMap);
         p.nextMap++;
         const file = op.file ? files.get(op.file)! : null;
-        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot, tcp: op.kind === 'tcp' });
+        const ret = api.sysMmap(k, p.mm, { addr, len: op.size, shared: op.shared, file, pgoff: op.offset / api.PAGE_SIZE, name: op.name, prot: op.prot, driver: op.kind === 'tcp' || op.kind === 'binder' ? op.kind : undefined });
         // The op's outcome is its first failing call: mmap(), then madvise(), then mlock(), as
         // the kernel runner makes them; a mapping made stays mapped whatever follows.
         let got = errnoName(ret);
@@ -198,6 +198,9 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         outcome(op, errnoName(ret));
         return;
       }
+      case 'binder_transaction':
+        outcome(op, errnoName(api.sysBinderTransaction(k, cur!.mm, range(op, op.map, op.offset), op.len)));
+        return;
       case 'uffd_copy':
       case 'uffd_zeropage':
         outcome(op, errnoName(api.sysUffdFill(k, cur!.mm, range(op, op.map, op.offset), op.len, op.op === 'uffd_copy' ? 'copy' : 'zeropage')));

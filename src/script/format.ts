@@ -59,6 +59,7 @@ function opWords(op: OpValue): string[] {
     case 'uffd_copy':
     case 'uffd_zeropage':
     case 'tcp_zerocopy':
+    case 'binder_transaction':
     case 'migrate':
       return range(op);
     case 'swapoff':
@@ -75,7 +76,7 @@ function opWords(op: OpValue): string[] {
 function mapWords(op: Extract<OpValue, { op: 'map' }>): string[] {
   const sharing = op.shared ? 'shared' : 'private';
   const at = op.at !== undefined ? [`at=${hex(op.at)}`] : [];
-  if (op.kind === 'tcp') return [op.name, 'tcp', fmtSize(op.size), ...at];
+  if (op.kind === 'tcp' || op.kind === 'binder') return [op.name, op.kind, fmtSize(op.size), ...at];
   const head = op.kind === 'anon' ? [op.name, 'anon', sharing, fmtSize(op.size)] : [op.name, op.kind, op.file ?? '', fmtSize(op.offset), fmtSize(op.size), sharing];
   return [...head, ...at, ...(op.prot !== undefined ? [`prot=${protString(op.prot)}`] : []), ...(op.huge ? [op.huge] : []), ...(op.locked ? ['locked'] : [])];
 }

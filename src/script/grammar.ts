@@ -30,7 +30,7 @@ export const USAGE: Record<OpKind, string> = {
   map:
     'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]' +
     ', or map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]' +
-    ', or map M tcp SIZE [at=ADDR] [err=NAME]',
+    ', or map M tcp|binder SIZE [at=ADDR] [err=NAME]',
   touch: 'touch M OFFSET LEN read|write [every=STRIDE] [err=NAME]',
   madvise: 'madvise M OFFSET LEN ADVICE [err=NAME]',
   unmap: 'unmap M OFFSET LEN [err=NAME]',
@@ -44,6 +44,7 @@ export const USAGE: Record<OpKind, string> = {
   uffd_writeprotect: 'uffd_writeprotect M OFFSET LEN on|off [err=NAME]',
   uffd_move: 'uffd_move M OFFSET LEN DST DST_OFFSET [allow_src_holes] [err=NAME]',
   tcp_zerocopy: 'tcp_zerocopy M OFFSET LEN [err=NAME]',
+  binder_transaction: 'binder_transaction M OFFSET LEN [err=NAME]',
   migrate: 'migrate M OFFSET LEN',
   swapoff: 'swapoff [err=NAME]',
   clear_refs: 'clear_refs 1|2|3|5 [err=NAME]',
@@ -52,7 +53,7 @@ export const USAGE: Record<OpKind, string> = {
 };
 export const USAGE_ANON = 'map M anon private|shared SIZE [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [align=2M] [err=NAME]';
 export const USAGE_FILE = 'map M shmem|file F OFFSET SIZE shared|private [at=ADDR] [prot=rw-] [hugepage|nohugepage] [locked] [err=NAME]';
-export const USAGE_TCP = 'map M tcp SIZE [at=ADDR] [err=NAME]';
+export const USAGE_DRIVER = 'map M tcp|binder SIZE [at=ADDR] [err=NAME]';
 
 /** The op words, in the order of docs/op-scripts.md. */
 export const OP_WORDS = Object.keys(USAGE) as OpKind[];
@@ -60,7 +61,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 /** Ops that act on the current process. */
 export const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
   'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
-  'uffd_writeprotect', 'uffd_move', 'tcp_zerocopy', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
+  'uffd_writeprotect', 'uffd_move', 'tcp_zerocopy', 'binder_transaction', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
 ]);
 
 /** `key=` options each op accepts (config is handled separately: all its words are settings). */
@@ -85,6 +86,7 @@ export const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   uffd_writeprotect: ['err'],
   uffd_move: ['err'],
   tcp_zerocopy: ['err'],
+  binder_transaction: ['err'],
   migrate: [],
   swapoff: ['err'],
   clear_refs: ['err'],

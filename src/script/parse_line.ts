@@ -17,7 +17,7 @@ import {
   UFFD_REGISTER_MODES,
 } from './ast.js';
 import type { Word } from '../util/words.js';
-import { CONFIG_KEYS, EXPECT_INT, EXPECT_PROT, INT_RE, MAP_FLAGS, MAX_PLACED_MAP, type MapFlag, OPTIONS, OPTION_RE, USAGE, USAGE_ANON, USAGE_FILE, USAGE_TCP, fmtAddr, fmtSize, oneOf } from './grammar.js';
+import { CONFIG_KEYS, EXPECT_INT, EXPECT_PROT, INT_RE, MAP_FLAGS, MAX_PLACED_MAP, type MapFlag, OPTIONS, OPTION_RE, USAGE, USAGE_ANON, USAGE_FILE, USAGE_DRIVER, fmtAddr, fmtSize, oneOf } from './grammar.js';
 import { PAGE_SIZE } from '../mm/const.js';
 import { type Cols, type DraftFor, LineCtx, type OptWord, type Parsed, parseErr, splitOptions } from './line.js';
 
@@ -126,6 +126,7 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
     case 'uffd_zeropage':
     case 'uffd_writeprotect':
     case 'tcp_zerocopy':
+    case 'binder_transaction':
     case 'migrate': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
       const extra =
@@ -160,7 +161,7 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
         if (mode) d.mode = mode;
         return { draft: d, cols, hasAt: false };
       }
-      const d: DraftFor<'unmap' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy' | 'migrate'> = { op, loc, ...fields };
+      const d: DraftFor<'unmap' | 'munlock' | 'uffd_copy' | 'uffd_zeropage' | 'tcp_zerocopy' | 'binder_transaction' | 'migrate'> = { op, loc, ...fields };
       return { draft: d, cols, hasAt: false };
     }
     case 'mprotect':
@@ -384,10 +385,11 @@ export function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { l
   const name = c.name(nw, 'mapping name');
   if (name !== undefined) d.name = name;
   cols.name = nw?.col;
-  const kw = c.need(slots, 1, 'anon|shmem|file|tcp', USAGE.map);
-  const kind = c.choice(kw, ['anon', 'shmem', 'file', 'tcp'] as const, 'mapping kind');
-  const usage = kind === 'anon' ? USAGE_ANON : kind === 'tcp' ? USAGE_TCP : kind ? USAGE_FILE : USAGE.map;
-  const allowed = kind === 'anon' ? ['at', 'align', 'prot', 'err'] : kind === 'tcp' ? ['at', 'err'] : ['at', 'prot', 'err'];
+  const kw = c.need(slots, 1, 'anon|shmem|file|tcp|binder', USAGE.map);
+  const kind = c.choice(kw, ['anon', 'shmem', 'file', 'tcp', 'binder'] as const, 'mapping kind');
+  const driver = kind === 'tcp' || kind === 'binder';
+  const usage = kind === 'anon' ? USAGE_ANON : driver ? USAGE_DRIVER : kind ? USAGE_FILE : USAGE.map;
+  const allowed = kind === 'anon' ? ['at', 'align', 'prot', 'err'] : driver ? ['at', 'err'] : ['at', 'prot', 'err'];
   const { opts } = splitOptions(c, 'map', optWords, allowed);
 
   if (kind === 'anon') {
@@ -402,15 +404,16 @@ export function parseMap(c: LineCtx, opw: Word, rest: readonly Word[], base: { l
     const size = (sh === 'shared' ? c.fileSize : c.size).call(c, sw, 'mapping size', { aligned: true, positive: true });
     if (size !== undefined) d.size = size;
     cols.size = sw?.col;
-  } else if (kind === 'tcp') {
-    // tcp_mmap() refuses PROT_WRITE and PROT_EXEC: always PROT_READ, MAP_SHARED, offset 0.
+  } else if (driver) {
+    // tcp_mmap() refuses PROT_WRITE and PROT_EXEC, binder_mmap() PROT_WRITE: always PROT_READ,
+    // MAP_SHARED, offset 0.
     Object.assign(d, { kind, offset: 0, shared: true, prot: 1 });
     const sw = c.need(slots, 2, 'SIZE', usage);
     c.noExtra(slots, 3, usage);
     const size = c.size(sw, 'mapping size', { aligned: true, positive: true });
     if (size !== undefined) d.size = size;
     cols.size = sw?.col;
-    for (const f of flags.values()) c.error('syntax', f.col, `flag '${f.text}' on a tcp mapping`, USAGE_TCP);
+    for (const f of flags.values()) c.error('syntax', f.col, `flag '${f.text}' on a ${kind} mapping`, USAGE_DRIVER);
   } else if (kind) {
     d.kind = kind;
     const fw = c.need(slots, 2, `${kind === 'shmem' ? 'memfd' : 'file'} name F`, usage);

@@ -7,6 +7,7 @@ import {
   placementAddress,
   type ErrName,
   type OpKind,
+  BINDER_BUFFER_MAX,
   TCP_ZEROCOPY_MAX,
   UFFD_COPY_MAX,
 } from './ast.js';
@@ -104,7 +105,7 @@ export class Validator {
       case 'munlock': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
         if (d.op === 'mlock' || d.op === 'munlock' || (d.op === 'madvise' && d.advice !== 'dontneed' && d.advice !== 'dontneed_locked')) {
-          this.refuseOnTcp(c, info, d.op === 'madvise' ? `madvise ${d.advice}` : d.op, d.map, cols);
+          this.refuseOnDriver(c, info, d.op === 'madvise' ? `madvise ${d.advice}` : d.op, d.map, cols);
         }
         if (d.op === 'unmap' && info?.start !== undefined && d.offset !== undefined && d.len !== undefined && !d.err) {
           const lo = info.start + d.offset;
@@ -115,7 +116,7 @@ export class Validator {
       case 'mprotect':
       case 'uffd_register':
       case 'migrate':
-        this.refuseOnTcp(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
+        this.refuseOnDriver(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
         return;
       case 'tcp_zerocopy': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
@@ -140,6 +141,16 @@ export class Validator {
           c.error('out-of-range', cols.len ?? cols.op, `tcp_zerocopy of ${fmtSize(d.len)}`, `at most ${fmtSize(TCP_ZEROCOPY_MAX)} (the kernel runner's receive buffer)`);
         return;
       }
+      case 'binder_transaction': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        if (info?.kind !== undefined && info.kind !== 'binder shared') {
+          c.error('bad-value', cols.map ?? cols.op, `binder_transaction into the ${info.kind} mapping ${d.map}`, 'a binder mapping (map M binder SIZE)');
+        } else if (d.offset !== undefined && d.len !== undefined && d.offset + d.len > BINDER_BUFFER_MAX && !d.err) {
+          // binder_alloc_mmap_handler(): buffer_size is the mapping's size, at most 4M.
+          c.error('out-of-range', cols.len ?? cols.op, `a buffer ending at ${fmtSize(d.offset + d.len)}`, `a buffer inside the first ${fmtSize(BINDER_BUFFER_MAX)} of the mapping (binder's buffer space), or err=EINVAL`);
+        }
+        return;
+      }
       case 'uffd_writeprotect': {
         const info = this.range(c, proc, d.map, d.offset, d.len, cols);
         // Anonymous private mappings only: uffd-wp markers in none slots (shmem) are not modelled.
@@ -149,8 +160,8 @@ export class Validator {
       }
       case 'uffd_move':
         // Both ranges must lie in mappings of this process (one mm: cross-mm moves are -EINVAL).
-        this.refuseOnTcp(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
-        this.refuseOnTcp(c, this.range(c, proc, d.dst, d.dstOffset, d.len, { ...cols, map: cols.dst, offset: cols.dstOffset }), d.op, d.dst, { ...cols, map: cols.dst });
+        this.refuseOnDriver(c, this.range(c, proc, d.map, d.offset, d.len, cols), d.op, d.map, cols);
+        this.refuseOnDriver(c, this.range(c, proc, d.dst, d.dstOffset, d.len, { ...cols, map: cols.dst, offset: cols.dstOffset }), d.op, d.dst, { ...cols, map: cols.dst });
         return;
       case 'uffd_copy':
       case 'uffd_zeropage': {
@@ -162,7 +173,7 @@ export class Validator {
         return;
       }
       case 'mremap':
-        this.refuseOnTcp(c, proc.maps.get(d.map ?? ''), d.op, d.map, cols);
+        this.refuseOnDriver(c, proc.maps.get(d.map ?? ''), d.op, d.map, cols);
         return this.mremapOp(c, proc, d, cols);
       case 'snapshot':
         proc.snapshots++;
@@ -247,8 +258,11 @@ export class Validator {
       c.error('unknown-name', cols.parent ?? cols.op, parent ? `process ${d.parent} has exited` : `unknown process ${d.parent}`, this.liveNames());
     }
     if (parent && !parent.exited) {
-      const tcp = [...parent.maps].find(([, m]) => m.kind === 'tcp shared' && !m.failed);
-      if (tcp) c.error('bad-value', cols.parent ?? cols.op, `fork of process ${parent.name}, which has the tcp mapping ${tcp[0]}`, 'a process without tcp mappings (the child would share its sockets)');
+      const drv = [...parent.maps].find(([, m]) => (m.kind === 'tcp shared' || m.kind === 'binder shared') && !m.failed);
+      if (drv) {
+        const kind = drv[1].kind === 'tcp shared' ? 'tcp' : 'binder';
+        c.error('bad-value', cols.parent ?? cols.op, `fork of process ${parent.name}, which has the ${kind} mapping ${drv[0]}`, 'a process without tcp or binder mappings (the child would share its sockets; it would lack the VM_DONTCOPY binder mapping)');
+      }
       if (parent.uffd !== undefined) c.error('bad-value', cols.parent ?? cols.op, `fork of process ${parent.name}, which used userfaultfd (line ${parent.uffd})`, 'a process that ran no uffd_* op (userfaultfd events are not modelled)');
     }
     if (d.name === undefined) {
@@ -381,10 +395,12 @@ export class Validator {
     info.start = target - d.offset;
   }
 
-  /** Ops whose effect on a socket mapping (VM_MIXEDMAP, no ->fault) the model does not run. */
-  private refuseOnTcp(c: LineCtx, info: MapInfo | undefined, what: string, map: string | undefined, cols: Cols): void {
+  /** Ops whose effect on a driver mapping (VM_MIXEDMAP, filled by its driver only) the model does not run. */
+  private refuseOnDriver(c: LineCtx, info: MapInfo | undefined, what: string, map: string | undefined, cols: Cols): void {
     if (info?.kind === 'tcp shared')
       c.error('bad-value', cols.map ?? cols.op, `${what} of the tcp mapping ${map}`, 'touch, madvise dontneed|dontneed_locked, unmap, tcp_zerocopy or snapshot (the model runs no other op on a socket mapping)');
+    if (info?.kind === 'binder shared')
+      c.error('bad-value', cols.map ?? cols.op, `${what} of the binder mapping ${map}`, 'touch, madvise dontneed|dontneed_locked, unmap, binder_transaction or snapshot (the model runs no other op on a binder mapping)');
   }
 
   private fileNames(kind: 'memfd' | 'file'): string {

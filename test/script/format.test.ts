@@ -39,7 +39,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
     fc
       .record({ name, kind: fc.constantFrom('shmem', 'file'), file: name, offset, shared: fc.boolean(), size: len, at: fc.option(addr, { nil: undefined }), prot: fc.option(prot, { nil: undefined }), huge: fc.constantFrom(undefined, 'hugepage', 'nohugepage'), locked: fc.boolean(), err })
       .map((r) => op({ op: 'map', ...r })),
-    fc.record({ name, size: len, at: fc.option(addr, { nil: undefined }), err }).map((r) => op({ op: 'map', kind: 'tcp', offset: 0, shared: true, prot: 1, locked: false, ...r })),
+    fc.record({ name, kind: fc.constantFrom('tcp' as const, 'binder' as const), size: len, at: fc.option(addr, { nil: undefined }), err }).map((r) => op({ op: 'map', offset: 0, shared: true, prot: 1, locked: false, ...r })),
   ),
   touch: fc.record({ r: range, write: fc.boolean(), every: fc.option(pages(512), { nil: undefined }), err }).map(({ r, ...o }) => op({ op: 'touch', ...r, ...o })),
   madvise: fc.record({ r: range, advice: fc.constantFrom(...ADVICES), err }).map(({ r, ...o }) => op({ op: 'madvise', ...r, ...o })),
@@ -56,6 +56,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
   uffd_writeprotect: fc.record({ r: range, wp: fc.boolean(), err }).map(({ r, ...o }) => op({ op: 'uffd_writeprotect', ...r, ...o })),
   uffd_move: fc.record({ r: range, dst: name, dstOffset: offset, holes: fc.boolean(), err }).map(({ r, ...o }) => op({ op: 'uffd_move', ...r, ...o })),
   tcp_zerocopy: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'tcp_zerocopy', ...r, ...o })),
+  binder_transaction: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'binder_transaction', ...r, ...o })),
   migrate: range.map((r) => op({ op: 'migrate', ...r })),
   swapoff: err.map((e) => op({ op: 'swapoff', err: e })),
   clear_refs: fc.record({ type: fc.constantFrom(1, 2, 3, 5), err }).map((r) => op({ op: 'clear_refs', ...r })),

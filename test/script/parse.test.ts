@@ -241,7 +241,7 @@ describe('syntax and value errors', () => {
     const [e] = errors(lines('process P', '  frob A'));
     expect(e).toEqual({
       code: 'unknown-op', loc: loc(2, 3), message: "unknown op 'frob'",
-      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect',
+      expected: 'one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, binder_transaction, migrate, swapoff, clear_refs, snapshot, expect',
     });
   });
 
@@ -336,17 +336,17 @@ describe('syntax and value errors', () => {
   });
 
   it('rejects an err= name outside ERR_NAMES', () => {
-    const [e] = errors('process P err=ESRCH\n');
+    const [e] = errors('process P err=ECHILD\n');
     expect(e).toEqual({
-      code: 'bad-value', loc: loc(1, 11), message: "bad err= name 'ESRCH'",
-      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, EACCES, ENOENT, SIGSEGV, SIGBUS',
+      code: 'bad-value', loc: loc(1, 11), message: "bad err= name 'ECHILD'",
+      expected: 'one of: EINVAL, ENOMEM, EFAULT, EAGAIN, EEXIST, EPERM, EBUSY, EACCES, ENOENT, ESRCH, SIGSEGV, SIGBUS',
     });
   });
 
   it('rejects a bad name, map kind, sharing and access word', () => {
     const text = lines('process 9P', 'map A anonymous private 4K', 'map B anon public 4K', 'map C anon private 4K', 'touch C 0 4K rw');
     expect(where(text)).toEqual([[1, 9, 'bad-value'], [2, 7, 'bad-value'], [3, 12, 'bad-value'], [5, 14, 'bad-value']]);
-    expect(errors(text)[1].expected).toBe('one of: anon, shmem, file, tcp');
+    expect(errors(text)[1].expected).toBe('one of: anon, shmem, file, tcp, binder');
   });
 
   it('rejects an unknown advice with the list of advices', () => {
@@ -646,7 +646,7 @@ describe('error collection', () => {
   it('makes parseScript throw all errors formatted as file:line:col lines', () => {
     expect(() => parseScript(lines('process P', 'map A anon private 3K', 'frob'), 'x.ops')).toThrow(
       "x.ops:2:20: mapping size 3K is not a multiple of 4K (expected a multiple of 4K (4096 bytes))\n" +
-        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, migrate, swapoff, clear_refs, snapshot, expect)",
+        "x.ops:3:1: unknown op 'frob' (expected one of: config, process, switch, exit, fork, memfd, file, map, touch, madvise, unmap, mlock, munlock, mprotect, mremap, uffd_register, uffd_copy, uffd_zeropage, uffd_writeprotect, uffd_move, tcp_zerocopy, binder_transaction, migrate, swapoff, clear_refs, snapshot, expect)",
     );
   });
 });
@@ -706,7 +706,7 @@ describe('tcp mappings and tcp_zerocopy', () => {
   it('refuses flags, prot= and words a tcp mapping does not take', () => {
     expect(where(lines('process P', 'map S tcp 2M locked'))).toEqual([[2, 14, 'syntax']]);
     expect(errors(lines('process P', 'map S tcp 2M prot=rw-'))[0].message).toMatch(/unknown option 'prot'|prot/);
-    expect(errors(lines('process P', 'map S tcp 2M private'))[0].expected).toBe('map M tcp SIZE [at=ADDR] [err=NAME]');
+    expect(errors(lines('process P', 'map S tcp 2M private'))[0].expected).toBe('map M tcp|binder SIZE [at=ADDR] [err=NAME]');
   });
 
   it('refuses ops the model does not run on a socket mapping, naming what it does run', () => {
@@ -726,6 +726,30 @@ describe('tcp mappings and tcp_zerocopy', () => {
     expect(errors(hole + 'tcp_zerocopy S 16K 4K\n')[0].code).toBe('out-of-range');
     expect(ops(hole + 'tcp_zerocopy S 16K 4K err=EINVAL\n')).toHaveLength(4);
     expect(errors(lines('process P', 'map S tcp 128M', 'tcp_zerocopy S 0 65M'))[0].expected).toBe("at most 64M (the kernel runner's receive buffer)");
+  });
+});
+
+describe('binder mappings and binder_transaction', () => {
+  it('parses a binder mapping as read-only, shared, offset 0, and a transaction into it', () => {
+    const [, map, tx] = ops(lines('process P', 'map B binder 4M', 'binder_transaction B 8K 12K err=ENOMEM'));
+    expect(map).toMatchObject({ op: 'map', name: 'B', kind: 'binder', size: 4 * M, shared: true, offset: 0, prot: 1 });
+    expect(tx).toEqual({ op: 'binder_transaction', map: 'B', offset: 8 * K, len: 12 * K, err: 'ENOMEM', loc: loc(3) });
+  });
+
+  it('refuses flags and ops the model does not run on a binder mapping, naming what it does run', () => {
+    expect(errors(lines('process P', 'map B binder 2M hugepage'))[0].message).toBe("flag 'hugepage' on a binder mapping");
+    for (const op of ['madvise B 0 2M pageout', 'mlock B 0 4K', 'mprotect B 0 4K ---', 'mremap B 0 4K 8K']) {
+      const e = errors(lines('process P', 'map B binder 2M', op));
+      expect(e, op).toHaveLength(1);
+      expect(e[0].message, op).toMatch(/of the binder mapping B$/);
+      expect(e[0].expected, op).toMatch(/^touch, madvise dontneed\|dontneed_locked, unmap, binder_transaction or snapshot/);
+    }
+  });
+
+  it('installs only into a binder mapping, inside its first 4M unless err= says it fails', () => {
+    expect(errors(lines('process P', 'map S tcp 2M', 'binder_transaction S 0 4K'))[0].message).toBe('binder_transaction into the tcp shared mapping S');
+    expect(errors(lines('process P', 'map B binder 6M', 'binder_transaction B 4M 4K'))[0]).toMatchObject({ code: 'out-of-range', message: 'a buffer ending at 4100K' });
+    expect(ops(lines('process P', 'map B binder 6M', 'binder_transaction B 4M 4K err=EINVAL'))).toHaveLength(3);
   });
 });
 
@@ -780,8 +804,9 @@ describe('fork P Q', () => {
     expect(ops(lines('process P', 'map A anon private 2M', 'fork P Q', 'map B anon private 2M', 'switch P', 'map B anon private 2M'))).toHaveLength(6);
   });
 
-  it('refuses to fork a process with a tcp mapping or one that used userfaultfd', () => {
+  it('refuses to fork a process with a tcp or binder mapping or one that used userfaultfd', () => {
     expect(errors(lines('process P', 'map S tcp 2M', 'fork P Q'))[0]).toMatchObject({ code: 'bad-value', message: 'fork of process P, which has the tcp mapping S' });
+    expect(errors(lines('process P', 'map B binder 2M', 'fork P Q'))[0]).toMatchObject({ code: 'bad-value', message: 'fork of process P, which has the binder mapping B' });
     expect(errors(lines('process P', 'map A anon private 2M', 'uffd_register A 0 2M missing', 'fork P Q'))[0]).toMatchObject({
       code: 'bad-value',
       message: 'fork of process P, which used userfaultfd (line 3)',

@@ -480,7 +480,7 @@ function* doFault(vmf: VmFault): KGen<number> {
   let ret: number;
   // The VMA was not fully populated on mmap() or missing VM_DONTEXPAND: no ->fault (the model's
   // only such VMA is a TCP socket mapping, tcp_vm_ops). SIGBUS unless the slot was filled meanwhile.
-  if (vmf.vma.sock) ret = yield* doFaultNoHandler(vmf);
+  if (vmf.vma.driver?.kind === 'tcp') ret = yield* doFaultNoHandler(vmf);
   else if (!(vmf.flags & FAULT_FLAG_WRITE)) ret = yield* doReadFault(vmf);
   else if (!(vmf.vma.flags & VM_SHARED)) ret = yield* doCowFault(vmf);
   else ret = yield* doSharedFault(vmf);
@@ -521,8 +521,9 @@ function* doFaultAround(vmf: VmFault): KGen<number> {
 
 /** do_read_fault(). */
 function* doReadFault(vmf: VmFault): KGen<number> {
-  // should_fault_around(): not in a VMA registered for uffd-wp or minor faults (uffd_disable_fault_around()).
-  if (current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & (VM_UFFD_WP | VM_UFFD_MINOR)) && !faultAroundSkipped()) {
+  // should_fault_around(): only with ->map_pages (file and shmem VMAs; binder_vm_ops has none), not
+  // in a VMA registered for uffd-wp or minor faults (uffd_disable_fault_around()).
+  if (vmf.vma.file && current.k.cfg.faultAroundBytes > PAGE_SIZE && !(vmf.vma.flags & (VM_UFFD_WP | VM_UFFD_MINOR)) && !faultAroundSkipped()) {
     const ret = yield* doFaultAround(vmf);
     if (ret) return ret;
   }
@@ -674,8 +675,9 @@ function* pteRangeNone(pte: number, nr: number): KGen<boolean> {
   return true;
 }
 
-/** ->fault(): filemap_fault() or shmem_fault(). */
+/** ->fault(): filemap_fault() or shmem_fault(); binder_vm_fault() is always SIGBUS. */
 export function* vmaFault(vmf: VmFault): KGen<number> {
+  if (vmf.vma.driver?.kind === 'binder') return VM_FAULT_SIGBUS;
   const mapping = vmf.vma.file!;
   if (mapping.kind === 'shmem') return yield* shmemFault(vmf);
   return yield* filemapFault(vmf);

@@ -1,6 +1,7 @@
 /**
  * Drivers lending kernel pages to a user mapping (mm/memory.c, Linux 6.18.2): vm_insert_pages()
- * and its helpers, as TCP zerocopy receive calls them (src/mm/tcp.ts; docs/audit.md #19).
+ * and its helpers, as TCP zerocopy receive calls them (src/mm/tcp.ts; docs/audit.md #19), and
+ * vm_insert_page(), as binder installs its buffer pages (src/mm/binder.ts; docs/audit.md #18).
  *
  * insert_pages() allocates the PTE table with pte_alloc() and maps it again with
  * pte_offset_map_lock() for each batch of 8 pages. It holds only what its caller holds: for TCP
@@ -10,9 +11,13 @@
  * pages (tcp_zerocopy_vs_dontneed). Config `insert_pages_retry=on` is the remedy the scenario
  * checks: walk and allocate again (`goto more`), as zap and the fault paths retry.
  *
- * Left out: vm_insert_page() and insert_page() (one page under get_locked_pte(): a reclaim there
- * is -ENOMEM, VM_FAULT_OOM in a fault handler), the mkwrite variant (vmf_insert_page_mkwrite(),
- * DAX), and insert_pfn(): the model has no driver that calls them.
+ * vm_insert_page() maps one page under get_locked_pte(), which is pte_alloc_map_lock(): the same
+ * window, and the same reclaim makes it -ENOMEM (VM_FAULT_OOM in a fault handler), where every
+ * sequential order maps the page (binder_vs_dontneed). Config `get_locked_pte_retry=on` is the
+ * remedy that scenario checks, as insert_pages_retry is for insert_pages().
+ *
+ * Left out: the mkwrite variant (vmf_insert_page_mkwrite(), DAX), and insert_pfn(): the model has
+ * no driver that calls them.
  */
 import { ModelBug } from '../bug.js';
 import { EBUSY, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PTRS_PER_PTE, pteIndex, type Pfn, type Vaddr } from '../const.js';
@@ -54,7 +59,7 @@ function validatePageBeforeInsert(vma: Vma, page: Pfn): number {
 }
 
 /**
- * insert_page_into_pte_locked() without mkwrite (its only caller here is insert_pages()): a slot
+ * insert_page_into_pte_locked() without mkwrite (no modelled caller passes it): a slot
  * that is not none is -EBUSY; else the page is mapped, referenced and charged to the mm's file
  * pages (mm_counter_file(): these pages are not swap-backed).
  */
@@ -68,7 +73,7 @@ function* insertPageIntoPteLocked(vma: Vma, pte: number, page: Pfn, prot: number
     pteval = mkPte(page, prot | _PAGE_SPECIAL);
   } else {
     folioRefAdd(head, 1); // folio_get()
-    if (mem.testFlags(head, PG_swapbacked)) throw new ModelBug('insert_page() of a swap-backed page: the model lends only socket pages');
+    if (mem.testFlags(head, PG_swapbacked)) throw new ModelBug('insert_page() of a swap-backed page: the model lends only driver pages');
     addMmCounter(vma.mm, MM_FILEPAGES, 1); // inc_mm_counter(mm, mm_counter_file(folio))
     folioAddFileRmapPtes(page, 1, vma.mm);
   }
@@ -81,6 +86,47 @@ function* insertPageInBatchLocked(vma: Vma, pte: number, page: Pfn, prot: number
   const err = validatePageBeforeInsert(vma, page);
   if (err) return err;
   return yield* insertPageIntoPteLocked(vma, pte, page, prot);
+}
+
+/**
+ * __get_locked_pte(): the PTE slot for addr, mapped and locked (`out.ptl`), allocating every table
+ * on the way; -1 when an allocation failed or pte_alloc_map_lock() found the table gone again.
+ */
+function* getLockedPte(mm: MmStruct, addr: Vaddr, out: PteMapOut): KGen<number> {
+  for (;;) {
+    const pmd = yield* walkToPmd(mm, addr);
+    if (!pmd) return -1;
+    // pte_alloc_map_lock(): pte_alloc(), then pte_offset_map_lock(), with nothing held in between.
+    if (!(yield* pteAlloc(mm, pmd, addr))) return -1;
+    const pte = yield* pteOffsetMapLock(mm, pmd, addr, out);
+    // The remedy (config get_locked_pte_retry): the table went away since pte_alloc() (reclaim
+    // of an empty table): walk and allocate it again.
+    if (pte < 0 && current.k.cfg.getLockedPteRetry) continue;
+    return pte;
+  }
+}
+
+/** insert_page() without mkwrite: one page at addr, -ENOMEM when get_locked_pte() fails. */
+function* insertPage(vma: Vma, addr: Vaddr, page: Pfn, prot: number): KGen<number> {
+  let retval = validatePageBeforeInsert(vma, page);
+  if (retval) return retval;
+  retval = -ENOMEM;
+  const out = new PteMapOut();
+  const pte = yield* getLockedPte(vma.mm, addr, out);
+  if (pte < 0) return retval;
+  retval = yield* insertPageIntoPteLocked(vma, pte, page, prot);
+  yield* pteUnmapUnlock(pte, out.ptl);
+  return retval;
+}
+
+/**
+ * vm_insert_page(): addr must lie inside the VMA (-EFAULT). As for vm_insert_pages(), the model's
+ * callers map VM_MIXEDMAP VMAs (binder_mmap() sets the flag), so no mmap write lock is needed.
+ */
+export function* vmInsertPage(vma: Vma, addr: Vaddr, page: Pfn): KGen<number> {
+  if (addr < vma.start || addr >= vma.end) return -EFAULT;
+  if (!(vma.flags & VM_MIXEDMAP)) throw new ModelBug('vm_insert_page() on a VMA without VM_MIXEDMAP (the kernel would BUG without the mmap_lock for write)');
+  return yield* insertPage(vma, addr, page, vmaPageProt(vma) | _PAGE_ACCESSED); // vma->vm_page_prot
 }
 
 /** What insert_pages() returns: the error (or 0), and `*num`, the pages it did not map. */

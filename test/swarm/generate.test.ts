@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,12 +47,14 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages and mlock only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages, mlock and binder only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
     const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
-      ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed')];
+      ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed'),
+      // binder: the same, into a binder mapping.
+      ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 binder_transaction N ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise N 0 2M dontneed')];
     // aim: a lockless reader moves to another mapping and block, with its length.
     const aimed = (a: string, b: string) => /^cpu \d+ (pte_offset_map|gup_fast) /.test(a) && a.split(' ').slice(0, 3).join(' ') === b.split(' ').slice(0, 3).join(' ') && a.split(' ')[5] === b.split(' ')[5];
     const asTouch = (l: string) => l.replace(/^(cpu \d+) pte_alloc (\S+) (\S+)$/, '$1 touch $2 $3 4K write').replace(/^(cpu \d+) pte_offset_map (\S+) (\S+) \S+$/, '$1 touch $2 $3 4K read');
@@ -254,8 +256,8 @@ describe('the swap group', () => {
     let swapoffs = 0;
     for (let s = 1; s <= 200; s++) {
       // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves.
-      const g = generate(s, { extras: { migrate: false, tcp: false, aim: false } });
-      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false, aim: false } });
+      const g = generate(s, { extras: { migrate: false, tcp: false, aim: false, binder: false } });
+      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false, aim: false, binder: false } });
       if (!g.features.includes('swap')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -283,9 +285,9 @@ describe('the migrate group', () => {
   it("turns pte_offset_map and pte_alloc paths on P's private anonymous mappings into migrate, only where no path of P is out of its reach", () => {
     let took = 0;
     for (let s = 1; s <= 400; s++) {
-      // The tcp group, drawn after it, would take the pte_alloc paths the migrate group leaves.
-      const g = generate(s, { extras: { tcp: false, aim: false } });
-      const off = generate(s, { extras: { migrate: false, tcp: false, aim: false } });
+      // The tcp and binder groups, drawn after it, would take the pte_alloc paths the migrate group leaves.
+      const g = generate(s, { extras: { tcp: false, aim: false, binder: false } });
+      const off = generate(s, { extras: { migrate: false, tcp: false, aim: false, binder: false } });
       if (!g.features.includes('migrate')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -311,9 +313,9 @@ describe('the tcp group', () => {
     let took = 0;
     let moved = 0;
     for (let s = 1; s <= 400; s++) {
-      // The aim group, drawn after it, moves readers.
-      const g = generate(s, { extras: { aim: false } });
-      const off = generate(s, { extras: { tcp: false, aim: false } });
+      // The aim group, drawn after it, moves readers; the binder group would take the pte_alloc paths tcp leaves.
+      const g = generate(s, { extras: { aim: false, binder: false } });
+      const off = generate(s, { extras: { tcp: false, aim: false, binder: false } });
       if (!g.features.includes('tcp')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -336,6 +338,41 @@ describe('the tcp group', () => {
       expect(checkScenario(g.scenario)).toEqual([]);
     }
     expect(took).toBeGreaterThan(10);
+    expect(moved).toBeGreaterThan(0);
+  });
+});
+
+describe('the binder group', () => {
+  it("maps a binder device in P, turns the first pte_alloc path of P the tcp group left into a transaction into it, and may move a whole-block DONTNEED there", () => {
+    let took = 0;
+    let moved = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s, { extras: { aim: false } });
+      const off = generate(s, { extras: { binder: false, aim: false } });
+      if (!g.features.includes('binder')) {
+        expect(g.text, `seed ${s}`).toBe(off.text);
+        continue;
+      }
+      took++;
+      expect(g.features.includes('tcp'), `seed ${s}`).toBe(false);
+      expect(g.text).toMatch(/^map N binder 2M$/m);
+      expect(g.gen.setup.slice(0, off.gen.setup.length)).toEqual(off.gen.setup);
+      expect(g.gen.setup.slice(off.gen.setup.length).every((l) => l === 'binder_transaction N 0 4K')).toBe(true);
+      // One transaction only: two installing one page at once take binder's -EBUSY path, which the model leaves out.
+      expect(g.gen.tasks.filter((t) => t.op.startsWith('binder_transaction ')), `seed ${s}`).toHaveLength(1);
+      off.gen.tasks.forEach((t, i) => {
+        const got = g.gen.tasks[i].op;
+        if (got.startsWith('binder_transaction ')) {
+          expect(got, `seed ${s}`).toMatch(/^binder_transaction N (0|4K|8K|12K|64K) (4K|16K)$/);
+          expect(t.op, `seed ${s}`).toMatch(/^(pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/);
+        } else if (got !== t.op) {
+          expect([t.op, got], `seed ${s}`).toEqual([expect.stringMatching(/^madvise \S+ \S+ 2M dontneed$/), 'madvise N 0 2M dontneed']);
+          moved++;
+        }
+      });
+      expect(checkScenario(g.scenario)).toEqual([]);
+    }
+    expect(took).toBeGreaterThan(4);
     expect(moved).toBeGreaterThan(0);
   });
 });

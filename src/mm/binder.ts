@@ -10,23 +10,45 @@
  * The model's transaction names its buffer (offset and length in the mapping) instead of taking it
  * from binder's allocator (binder_alloc_new_buf_locked()), and the pages stay installed until the
  * process exits (binder's shrinker, which zaps and frees unused pages, is not modelled). Left out:
- * the -EBUSY path of binder_install_single_page() (two transactions installing the same page at
- * once: binder_page_lookup() by get_user_pages_remote(), which the model's GUP lacks) and the Rust
- * binder driver (drivers/android/binder/page_range.rs, which does the same as the C one).
+ * the Rust binder driver (drivers/android/binder/page_range.rs).
+ *
+ * Two transactions whose buffers share a page may install it at once: the loser's vm_insert_page()
+ * is -EBUSY, and binder_page_lookup() takes the winner's page with get_user_pages_remote(), a
+ * reference no path of binder drops again: the winner's allocation reference is the one binder
+ * frees, so the page never returns to the allocator (binder_install_race; config
+ * binder_lookup_put=on drops the lookup's reference).
  */
-import { ModelBug } from './bug.js';
 import { EBUSY, EINVAL, ENOMEM, EPERM, ESRCH, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';
 import { current } from './current.js';
 import { vmInsertPage } from './memory/insert_page.js';
 import { lockVmaUnderRcu } from './mmap_lock.js';
-import { BinderProc, VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { BINDER_SLOTS, BinderProc, VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { PG_uptodate, PT_KERNEL } from './page_alloc.js';
 import { downRead, upRead, type KGen } from './primitives.js';
+import { FOLL_NOFAULT, getUserPagesRemote } from './gup.js';
 import { folioPutRefs } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
 
 /** SZ_4M: binder uses at most this much of its mapping as buffer space. */
 const BINDER_BUFFER_MAX = 4 << 20;
+
+/** binder_get_installed_page(): smp_load_acquire() of the slot (a read the explorer orders). */
+function binderGetInstalledPage(proc: BinderProc, index: number): number {
+  current.k.rec.touch(proc.obj(index), false);
+  return proc.pages[index];
+}
+
+/** binder_set_installed_page(): smp_store_release() of the slot. */
+function binderSetInstalledPage(proc: BinderProc, index: number, page: number): void {
+  current.k.rec.touch(proc.obj(index), true);
+  proc.pages[index] = page;
+}
+
+/** binder_alloc_is_mapped(): smp_load_acquire() of alloc->mapped. */
+function binderAllocIsMapped(proc: BinderProc): boolean {
+  current.k.rec.touch(proc.obj(BINDER_SLOTS - 1), false);
+  return proc.mapped;
+}
 
 /** open() of the binder device: binder_open() creates the process's binder_proc. */
 export function binderOpen(mm: MmStruct, name: string): BinderProc {
@@ -63,31 +85,56 @@ function* binderPageInsert(proc: BinderProc, addr: Vaddr, page: Pfn): KGen<numbe
   // attempt per-vma lock first
   const locked = yield* lockVmaUnderRcu(mm, addr);
   if (locked) {
-    if (proc.mapped) ret = yield* vmInsertPage(locked, addr, page);
+    if (binderAllocIsMapped(proc)) ret = yield* vmInsertPage(locked, addr, page);
     yield* upRead(locked.vmLock); // vma_end_read()
     return ret;
   }
   // fall back to mmap_lock
   yield* downRead(mm.mmapLock);
   const vma = vmaLookup(mm, addr);
-  if (vma && proc.mapped) ret = yield* vmInsertPage(vma, addr, page);
+  if (vma && binderAllocIsMapped(proc)) ret = yield* vmInsertPage(vma, addr, page);
   yield* upRead(mm.mmapLock);
   return ret;
 }
 
 /**
+ * binder_page_lookup(): the page mapped at addr, referenced by get_user_pages_remote() with
+ * FOLL_NOFAULT (nothing is faulted in); 0 when there is none or the mapping is gone.
+ */
+function* binderPageLookup(proc: BinderProc, addr: Vaddr): KGen<number> {
+  const mm = proc.mm;
+  const pages: Pfn[] = [];
+  let npages = 0;
+  // Find an existing page in the remote mm. If missing, don't attempt to fault-in just propagate an error.
+  yield* downRead(mm.mmapLock);
+  if (binderAllocIsMapped(proc)) npages = yield* getUserPagesRemote(mm, addr, FOLL_NOFAULT, pages);
+  yield* upRead(mm.mmapLock);
+  return npages > 0 ? pages[0] : 0;
+}
+
+/**
  * binder_install_single_page(): a new zeroed page (binder_page_alloc()) mapped at addr and marked
- * installed; on an error the page is freed again and the error returned.
+ * installed; on an error the page is freed again and the error returned. -EBUSY (another install
+ * mapped the slot first) is success with the page found there.
  */
 function* binderInstallSinglePage(proc: BinderProc, index: number, addr: Vaddr): KGen<number> {
   if (proc.mm.exited) return -ESRCH; // mmget_not_zero()
   const mem = current.k.mem;
-  const page = mem.allocPages(0, PT_KERNEL); // alloc_page(GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO)
+  let page = mem.allocPages(0, PT_KERNEL); // alloc_page(GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO)
   if (page < 0) return -ENOMEM;
   mem.setFlags(page, PG_uptodate);
-  const ret = yield* binderPageInsert(proc, addr, page);
-  if (ret === -EBUSY) throw new ModelBug('binder_install_single_page(): two installs of one page (binder_page_lookup() is not modelled)');
-  if (ret === 0) proc.pages[index] = page; // binder_set_installed_page()
+  let ret = yield* binderPageInsert(proc, addr, page);
+  if (ret === -EBUSY) {
+    // EBUSY is ok. Someone installed the pte first but the alloc->pages[index] has not been
+    // updated yet. Discard our page and look up the one already installed.
+    ret = 0;
+    folioPutRefs(page, 1); // binder_free_page()
+    page = (yield* binderPageLookup(proc, addr)) as Pfn;
+    if (!page) return -ESRCH; // pr_err("... failed to find page at offset ...")
+    // The remedy (config binder_lookup_put): the installer's own reference is binder's.
+    if (current.k.cfg.binderLookupPut) folioPutRefs(page, 1);
+  }
+  if (ret === 0) binderSetInstalledPage(proc, index, page);
   else folioPutRefs(page, 1); // binder_free_page(); pr_err("... failed to insert page ...")
   return ret;
 }
@@ -102,7 +149,7 @@ export function* binderInstallBufferPages(proc: BinderProc, userData: Vaddr, siz
   const final = Math.ceil((userData + size) / PAGE_SIZE) * PAGE_SIZE;
   for (let pageAddr = start; pageAddr < final; pageAddr += PAGE_SIZE) {
     const index = (pageAddr - proc.vmStart) / PAGE_SIZE;
-    if (proc.pages[index]) continue; // binder_get_installed_page()
+    if (binderGetInstalledPage(proc, index)) continue;
     const ret = yield* binderInstallSinglePage(proc, index, pageAddr);
     if (ret) return ret;
   }
@@ -117,7 +164,7 @@ export function* binderInstallBufferPages(proc: BinderProc, userData: Vaddr, siz
 export function* binderTransaction(mm: MmStruct, addr: Vaddr, len: number): KGen<number> {
   const proc = mm.binderProcs.find((p) => p.bufferSize && addr >= p.vmStart && addr + len <= p.vmStart + p.bufferSize);
   if (!proc || len <= 0) return -EINVAL;
-  if (!proc.mapped) return -ESRCH; // binder_alloc_new_buf(): binder_alloc_is_mapped()
+  if (!binderAllocIsMapped(proc)) return -ESRCH; // binder_alloc_new_buf()
   return yield* binderInstallBufferPages(proc, addr, len);
 }
 

@@ -66,6 +66,12 @@ export interface Config {
    * proposed upstream): walk and allocate again when pte_alloc_map_lock() finds the table gone.
    */
   readonly getLockedPteRetry: boolean;
+  /**
+   * A remedy for binder's -EBUSY path (binder_install_single_page(), docs/audit.md #18; not
+   * proposed upstream): drop the reference binder_page_lookup()'s GUP took on the page the other
+   * install mapped, whose own reference is the one binder keeps.
+   */
+  readonly binderLookupPut: boolean;
   readonly thp: ThpMode;
   readonly shmemThp: ShmemThpMode;
   /** /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1). */
@@ -126,6 +132,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   mglruRealPmd: false,
   insertPagesRetry: false,
   getLockedPteRetry: false,
+  binderLookupPut: false,
   tablesViaPageBatch: false,
   trylockSameLock: true,
   thp: 'madvise',
@@ -196,6 +203,7 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
   fault_flush_pending: { values: 'one of: on, off (the unmerged remedy for race R8)', apply: (c, v) => onOff(v, (b) => (c.faultFlushPending = b)) },
   insert_pages_retry: { values: 'one of: on, off (a remedy for insert_pages() meeting a reclaimed PTE table, docs/audit.md #19)', apply: (c, v) => onOff(v, (b) => (c.insertPagesRetry = b)) },
   get_locked_pte_retry: { values: 'one of: on, off (a remedy for vm_insert_page() meeting a reclaimed PTE table, docs/audit.md #18)', apply: (c, v) => onOff(v, (b) => (c.getLockedPteRetry = b)) },
+  binder_lookup_put: { values: "one of: on, off (a remedy for binder_page_lookup()'s leaked reference, docs/audit.md #18)", apply: (c, v) => onOff(v, (b) => (c.binderLookupPut = b)) },
   mglru_real_pmd: { values: "one of: on, off (a remedy for the MGLRU walk's stale PMD copy, docs/audit.md #49)", apply: (c, v) => onOff(v, (b) => (c.mglruRealPmd = b)) },
   thp: { values: 'one of: always, madvise, never', apply: (c, v) => oneOf(v, ['always', 'madvise', 'never'], (x) => (c.thp = x as ThpMode)) },
   shmem_thp: {

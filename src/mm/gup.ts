@@ -44,6 +44,7 @@ import {
   _PAGE_DIRTY,
   _PAGE_RW,
   pmdNone,
+  pmdPfn,
   pmdTransHuge,
   pteDirty,
   ptePresent,
@@ -60,9 +61,12 @@ import { mmFindPmd } from './pgtable_mm.js';
 
 /** include/linux/mm_types.h (enum foll_flags) and mm/internal.h (the internal FOLL_* bits). */
 export const FOLL_WRITE = 1 << 0;
+export const FOLL_GET = 1 << 1;
 export const FOLL_FORCE = 1 << 3;
+export const FOLL_NOFAULT = 1 << 5;
 export const FOLL_HWPOISON = 1 << 6;
 export const FOLL_TOUCH = 1 << 16;
+export const FOLL_REMOTE = 1 << 18;
 export const FOLL_UNLOCKABLE = 1 << 21;
 export const FOLL_MADV_POPULATE = 1 << 22;
 
@@ -96,11 +100,22 @@ function canFollowWrite(v: Pte, vma: Vma, flags: number): boolean {
 }
 
 /**
+ * try_grab_folio() for FOLL_GET: a reference on the folio of `page`, and the page into `pages`
+ * (__get_user_pages()'s pages[]). Without FOLL_GET nothing (the model has no FOLL_PIN).
+ */
+function tryGrabPage(page: Pfn, flags: number, pages: Pfn[] | undefined): void {
+  if (!(flags & FOLL_GET)) return;
+  folioRefAdd(current.k.mem.folioHead(page), 1);
+  pages?.push(page);
+}
+
+/**
  * follow_page_mask() → follow_pmd_mask() → follow_huge_pmd() / follow_page_pte(): NO_PAGE when
  * nothing (suitable) is mapped at address, else the page_mask of the mapping found (HPAGE_PMD_NR - 1
- * for a huge PMD, 0 for a PTE). no_page_table() is NULL here: no caller passes FOLL_DUMP.
+ * for a huge PMD, 0 for a PTE). no_page_table() is NULL here: no caller passes FOLL_DUMP. With
+ * FOLL_GET the page found is referenced and added to `pages`.
  */
-function* followPageMask(vma: Vma, address: Vaddr, flags: number): KGen<number> {
+function* followPageMask(vma: Vma, address: Vaddr, flags: number, pages?: Pfn[]): KGen<number> {
   const mm = vma.mm;
   const pmdp = yield* mmFindPmd(mm, address);
   if (!pmdp) return NO_PAGE;
@@ -113,17 +128,18 @@ function* followPageMask(vma: Vma, address: Vaddr, flags: number): KGen<number> 
     let mask = NO_PAGE;
     if (!pmdTransHuge(cur)) {
       yield* spinUnlock(ptl);
-      return ptePresent(cur) ? yield* followPagePte(vma, address, pmdp, flags) : NO_PAGE;
+      return ptePresent(cur) ? yield* followPagePte(vma, address, pmdp, flags, pages) : NO_PAGE;
     }
     // follow_huge_pmd()
     if (!(flags & FOLL_WRITE) || canFollowWrite(cur, vma, flags)) {
       if (flags & FOLL_TOUCH) yield* touchPmd(pmdp, cur, (flags & FOLL_WRITE) !== 0);
+      tryGrabPage((pmdPfn(cur) + ((address / PAGE_SIZE) % HPAGE_PMD_NR)) as Pfn, flags, pages);
       mask = HPAGE_PMD_NR - 1;
     }
     yield* spinUnlock(ptl);
     return mask;
   }
-  return yield* followPagePte(vma, address, pmdp, flags);
+  return yield* followPagePte(vma, address, pmdp, flags, pages);
 }
 
 /** touch_pmd(): mark the huge PMD young, and dirty for a write. */
@@ -137,7 +153,7 @@ function* touchPmd(pmdp: number, v: Pte, write: boolean): KGen<void> {
  * follow_page_pte(): a present entry is a page (the zero page too: is_zero_pfn()); a write needs a
  * writable entry (can_follow_write_pte()). FOLL_TOUCH marks the folio dirty for a write.
  */
-function* followPagePte(vma: Vma, address: Vaddr, pmdp: number, flags: number): KGen<number> {
+function* followPagePte(vma: Vma, address: Vaddr, pmdp: number, flags: number, pages?: Pfn[]): KGen<number> {
   const out = new PteMapOut();
   const ptep = yield* pteOffsetMapLock(vma.mm, pmdp, address, out);
   if (ptep < 0) return NO_PAGE; // no_page_table()
@@ -147,6 +163,7 @@ function* followPagePte(vma: Vma, address: Vaddr, pmdp: number, flags: number): 
     const mem = current.k.mem;
     mem.setFlags(mem.folioHead(ptePfn(pte)), PG_dirty); // folio_mark_dirty(); folio_mark_accessed() has no LRU here
   }
+  if (found) tryGrabPage(ptePfn(pte) as Pfn, flags, pages); // under the PTE lock, as the kernel grabs it
   yield* pteUnmapUnlock(ptep, out.ptl);
   return found ? 0 : NO_PAGE;
 }
@@ -161,6 +178,7 @@ function vmFaultToErrno(fault: number, _follFlags: number): number {
 
 /** faultin_page(): one fault as GUP asks for it; 0 when the page should now be there. */
 function* faultinPage(vma: Vma, address: Vaddr, flags: number): KGen<number> {
+  if (flags & FOLL_NOFAULT) return -EFAULT;
   let faultFlags = 0;
   if (flags & FOLL_WRITE) faultFlags |= FAULT_FLAG_WRITE;
   if (flags & FOLL_UNLOCKABLE) faultFlags |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
@@ -201,7 +219,7 @@ function checkVmaFlags(vma: Vma, gupFlags: number): number {
  * error: -ENOMEM/-EINVAL for MADV_POPULATE (no VMA / check_vma_flags()), -EFAULT otherwise; -EFAULT
  * or -ENOMEM from a fault. Caller holds mmap_lock for read.
  */
-function* __getUserPages(mm: MmStruct, start: Vaddr, nrPages: number, gupFlags: number): KGen<number> {
+function* __getUserPages(mm: MmStruct, start: Vaddr, nrPages: number, gupFlags: number, pages?: Pfn[]): KGen<number> {
   let ret = 0;
   let i = 0;
   let vma: Vma | null = null;
@@ -231,13 +249,13 @@ function* __getUserPages(mm: MmStruct, start: Vaddr, nrPages: number, gupFlags: 
       }
     }
     // retry:
-    let pageMask = yield* followPageMask(vma, start, gupFlags);
+    let pageMask = yield* followPageMask(vma, start, gupFlags, pages);
     for (let faults = 0; pageMask === NO_PAGE; faults++) {
       if (faults === MAX_FAULTS_PER_PAGE) throw new Violation('livelock', `GUP of ${start} still finds no page after ${faults} faults`);
       ret = yield* faultinPage(vma, start, gupFlags);
       if (ret === -EBUSY || ret === -EAGAIN) ret = 0;
       if (ret) break out;
-      pageMask = yield* followPageMask(vma, start, gupFlags);
+      pageMask = yield* followPageMask(vma, start, gupFlags, pages);
     }
     // next_page:
     let pageIncrem = 1 + (~(start / PAGE_SIZE) & pageMask);
@@ -250,12 +268,22 @@ function* __getUserPages(mm: MmStruct, start: Vaddr, nrPages: number, gupFlags: 
 }
 
 /**
+ * get_user_pages_remote() of one page, the caller holding `mm`'s mmap_lock for read: FOLL_TOUCH
+ * and FOLL_REMOTE are added, and FOLL_GET since the page is wanted (__get_user_pages_locked()).
+ * The page, referenced, goes into `pages`; returns 1, or a negative errno (-EFAULT for nothing
+ * mapped there with FOLL_NOFAULT). One page only: a huge PMD's other subpages are not collected.
+ */
+export function* getUserPagesRemote(mm: MmStruct, start: Vaddr, gupFlags: number, pages: Pfn[]): KGen<number> {
+  return yield* __getUserPagesLocked(mm, start, 1, gupFlags | FOLL_TOUCH | FOLL_REMOTE | FOLL_GET, pages);
+}
+
+/**
  * __get_user_pages_locked() with the caller holding mmap_lock: one __get_user_pages() pass (the
  * relock loop runs only after a fault dropped the lock, which no modelled fault under GUP does).
  */
-function* __getUserPagesLocked(mm: MmStruct, start: Vaddr, nrPages: number, flags: number): KGen<number> {
+function* __getUserPagesLocked(mm: MmStruct, start: Vaddr, nrPages: number, flags: number, pages?: Pfn[]): KGen<number> {
   if (!nrPages) return 0;
-  const pagesDone = yield* __getUserPages(mm, start, nrPages, flags);
+  const pagesDone = yield* __getUserPages(mm, start, nrPages, flags, pages);
   // Failing to pin anything implies something has gone wrong (WARN_ON_ONCE in the kernel).
   if (pagesDone === 0) return -EFAULT;
   return pagesDone;

@@ -20,6 +20,7 @@ export type InvariantName =
   | 'rss-counters'
   | 'no-freed-reachable'
   | 'mapcounts'
+  | 'driver-refs'
   | 'tlb-no-freed'
   | 'table-states'
   | 'swap-counts'
@@ -42,6 +43,8 @@ interface Census {
   depositedTables: Set<number>;
   /** Per swap slot: swap PTEs seen. */
   swapRefs: Map<number, number>;
+  /** Per page: binder's references (the alloc->pages[] slots holding it). */
+  binderRefs: Map<number, number>;
 }
 
 /** Walk one mm's tree: count tables and mappings; report what points at freed things. */
@@ -131,9 +134,10 @@ export function checkInvariants(k: Kernel): InvariantFailure[] {
   const fail = (invariant: InvariantName, message: string) => {
     if (out.length < 50) out.push({ invariant, message });
   };
-  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), mmMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map() };
+  const census: Census = { pteMaps: new Map(), pmdMaps: new Map(), mmMaps: new Map(), linkedTables: new Set(), depositedTables: new Set(), swapRefs: new Map(), binderRefs: new Map() };
   withCurrent(k, () => {
     for (const mm of k.mms) if (!mm.exited) walkMm(k, mm, census, fail);
+    for (const mm of k.mms) for (const proc of mm.binderProcs) for (const p of proc.pages) if (p) census.binderRefs.set(p, (census.binderRefs.get(p) ?? 0) + 1);
     checkMapcounts(k, census, fail);
     checkTlbs(k, fail);
     checkTableStates(k, census, fail);
@@ -190,6 +194,11 @@ function checkMapcounts(k: Kernel, c: Census, fail: (n: InvariantName, m: string
       const cached = k.swap?.folioSwap.has(pfn) ? 1 : 0;
       if (t === PT_ANON && mem.refcount[pfn] > maps + cached) {
         fail('mapcounts', `anonymous folio ${pfn}: refcount ${mem.refcount[pfn]} above its ${maps} mappings${cached ? ' and the swap cache' : ''} (a reference leaked)`);
+      }
+      // A driver's page: a socket's receive holds none once it returned; binder one per slot.
+      const held = c.binderRefs.get(pfn) ?? 0;
+      if (t === PT_KERNEL && mem.refcount[pfn] !== maps + held) {
+        fail('driver-refs', `driver page ${pfn}: refcount ${mem.refcount[pfn]}, but ${maps} mappings and ${held} binder reference(s)${mem.refcount[pfn] > maps + held ? ' (a reference leaked)' : ''}`);
       }
     }
   }

@@ -9,7 +9,7 @@ import { TableStore } from './pgtable.js';
 import { Rcu } from './rcu.js';
 import { SwapInfo } from './swap_info.js';
 import { Tlb } from './tlb.js';
-import { FootprintRecorder } from './objects.js';
+import { BINDER_OBJ_BASE, FootprintRecorder, OBJ, obj } from './objects.js';
 import { VmaTree } from './vma_tree.js';
 import { XArray } from './xarray.js';
 import type { StepStack } from './where.js';
@@ -140,7 +140,11 @@ export class BinderProc {
   /** alloc->vm_start and alloc->buffer_size (at most 4M of the mapping). */
   vmStart = 0;
   bufferSize = 0;
-  /** alloc->pages[]: per page index of the buffer, the installed page (0 = none). */
+  /**
+   * alloc->pages[]: per page index of the buffer, the installed page (0 = none). Accessed through
+   * binder.ts (binder_get_installed_page(), binder_set_installed_page()), which report each access
+   * to the explorer: installs of one page race on its slot.
+   */
   pages: number[] = [];
   /** alloc->mapped: set by binder_alloc_mmap_handler(), cleared by binder_vma_close(). */
   mapped = false;
@@ -149,11 +153,19 @@ export class BinderProc {
     readonly name: string,
     readonly mm: MmStruct,
   ) {}
+  /** The explorer's object of slot `index` of pages[]; BINDER_SLOTS - 1 is the `mapped` word. */
+  obj(index: number): number {
+    return obj(OBJ.mapping, BINDER_OBJ_BASE + this.id * BINDER_SLOTS + index);
+  }
   /** vm_ops->close: binder_vma_close() → binder_alloc_vma_close(). */
   vmaClose(): void {
+    this.mm.kernel.rec.touch(this.obj(BINDER_SLOTS - 1), true);
     this.mapped = false; // binder_alloc_set_mapped(alloc, false)
   }
 }
+
+/** Slots of a binder alloc's explorer objects: 1024 pages (4M of buffer space), then `mapped`. */
+export const BINDER_SLOTS = 1025;
 
 /** The driver behind a VMA whose vm_file is neither a regular file nor shmem. */
 export type DriverFile = TcpSock | BinderProc;

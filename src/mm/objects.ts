@@ -30,7 +30,10 @@ export const OBJ = {
   queue: 10,
   /** A folio's reference and map counts (by head pfn). */
   page: 11,
-  /** A file's page cache (mapping->i_pages and nrpages, by file id). */
+  /**
+   * A file's page cache (mapping->i_pages and nrpages, by file id); from BINDER_OBJ_BASE on, a
+   * binder alloc's pages[] slots and its `mapped` word (BinderProc.obj()), page caches of a driver.
+   */
   mapping: 12,
   /** An mm's tlb_flush_pending count (mmu_gathers running on it), by mm id. */
   flushPending: 13,
@@ -46,6 +49,9 @@ export const OBJ = {
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];
+
+/** Where binder's objects start among OBJ.mapping's numbers, above every file id. */
+export const BINDER_OBJ_BASE = 1 << 24;
 
 export const obj = (kind: ObjKind, n: number): number => n * 16 + kind;
 

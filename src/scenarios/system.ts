@@ -417,7 +417,7 @@ class ModelInstance implements Instance {
     if (!bad.length) return null;
     const b = bad[0];
     const kind =
-      b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' || b.invariant === 'quiescent' ? 'leak' : 'counter-imbalance';
+      b.invariant === 'mapcounts' ? 'lost-pte' : b.invariant === 'no-freed-reachable' ? 'pt-use-after-free' : b.invariant === 'tlb-no-freed' ? 'stale-tlb' : b.invariant === 'table-states' || b.invariant === 'quiescent' || b.invariant === 'driver-refs' ? 'leak' : 'counter-imbalance';
     return new KernelFinding(kind, `[${b.invariant}] ${b.message}`);
   }
 

@@ -636,8 +636,9 @@ const DRIVERS = {
  * a fill at the same offset (both allocate and fill the table with pte_alloc_map_lock()), and
  * each whole-block DONTNEED of P may move to the driver's mapping, so that the two meet (R15,
  * R16). The binder group runs after tcp, on the pte_alloc paths tcp left, and takes only the first:
- * two transactions installing one page at once take binder's -EBUSY path, which the model leaves
- * out (src/mm/binder.ts). Whether it took effect.
+ * two transactions installing one page at once leak a page reference in binder itself (its
+ * -EBUSY path, src/mm/binder.ts), a driver bug no page-table path takes part in, which would
+ * otherwise be the finding of every such campaign job. Whether it took effect.
  */
 function pteAllocToDriver(g: GenScenario, d: Draw, kind: keyof typeof DRIVERS): boolean {
   const { name, op } = DRIVERS[kind];

@@ -1,9 +1,10 @@
 /**
  * Binder's buffer pages (src/mm/binder.ts, vm_insert_page() in src/mm/memory/insert_page.ts): what
  * a transaction maps and charges, how the mapping behaves (read-only, SIGBUS where nothing is
- * installed, not copied by fork), when binder lets go of its pages, and R16: an install against a
+ * installed, not copied by fork), when binder lets go of its pages, R16: an install against a
  * MADV_DONTNEED that reclaims the table vm_insert_page() allocated
- * (scenarios/binder_vs_dontneed.scn). Model only: this machine's kernel has no binder device.
+ * (scenarios/binder_vs_dontneed.scn), and two installs of one page, whose loser's lookup leaks a
+ * page reference. Model only: this machine's kernel has no binder device.
  */
 import { describe, expect, it } from 'vitest';
 import { DfsScheduler, endStates } from '../../src/explore/index.js';
@@ -115,6 +116,33 @@ function installResults(pages: number, remedy: boolean): number[] {
   expect(ends.complete).toBe(true);
   return [...new Set([...ends.ends.keys()].map((k) => Number(/results (-?\d+)/.exec(k)?.[1])))].sort((a, b) => a - b);
 }
+
+describe('two transactions installing one page at once (complete searches)', () => {
+  const race = (remedy: boolean): Scenario => {
+    const text = ['scenario race', 'violation none', ...(remedy ? ['config binder_lookup_put=on'] : []), 'process P', 'map B binder 2M', 'cpu 0 binder_transaction B 0 4K', 'cpu 1 binder_transaction B 0 4K'].join('\n');
+    const r = parseScenario(text, 'race.scn');
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    return r.scenario;
+  };
+
+  it("the loser's binder_page_lookup() keeps get_user_pages_remote()'s reference: the page can never be freed", () => {
+    const r = runScenario(race(false), { snapshots: false });
+    expect(r.status).toBe('violation');
+    if (r.status === 'violation') {
+      expect(r.violation.kind).toBe('leak');
+      expect(r.violation.message).toMatch(/^\[driver-refs\] driver page \d+: refcount 3, but 1 mappings and 1 binder reference\(s\) \(a reference leaked\)$/);
+    }
+  });
+
+  it('is clean when the lookup drops that reference (binder_lookup_put=on), and both succeed in every order', () => {
+    const r = runScenario(race(true), { explain: { allow: [] }, snapshots: false });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+    const ends = endStates(scenarioSystem(race(true)), new DfsScheduler());
+    expect(ends.complete).toBe(true);
+    expect([...new Set([...ends.ends.keys()].map((k) => /results (-?\d+ -?\d+)/.exec(k)?.[1]))]).toEqual(['0 0']);
+  });
+});
 
 describe('R16: an install against a whole-block DONTNEED (complete searches)', () => {
   it('fails with ENOMEM when the table vm_insert_page() allocated is reclaimed before the map; the remedy installs', () => {

@@ -358,7 +358,7 @@ describe('the binder group', () => {
       expect(g.text).toMatch(/^map N binder 2M$/m);
       expect(g.gen.setup.slice(0, off.gen.setup.length)).toEqual(off.gen.setup);
       expect(g.gen.setup.slice(off.gen.setup.length).every((l) => l === 'binder_transaction N 0 4K')).toBe(true);
-      // One transaction only: two installing one page at once take binder's -EBUSY path, which the model leaves out.
+      // One transaction only: two installing one page at once leak a reference in binder itself (its -EBUSY path).
       expect(g.gen.tasks.filter((t) => t.op.startsWith('binder_transaction ')), `seed ${s}`).toHaveLength(1);
       off.gen.tasks.forEach((t, i) => {
         const got = g.gen.tasks[i].op;

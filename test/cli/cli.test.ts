@@ -104,7 +104,7 @@ describe('ptlab versions', () => {
     expect(r.code).toBe(0);
     for (const v of ['6.13 = B', '6.14-rc1 = S0', '6.17-rc1', '6.18', '7.0', '7.1.9 = 7.2']) expect(r.out).toContain(v);
     const j = JSON.parse(ptlab('versions', '--json').out) as { name: string; races: string[]; guardsOff: string[] }[];
-    expect(j.find((v) => v.name === '7.0')).toMatchObject({ races: ['R8', 'R9', 'R14', 'R15'], guardsOff: ['free-pte-flush-addr'] });
+    expect(j.find((v) => v.name === '7.0')).toMatchObject({ races: ['R8', 'R9', 'R14', 'R15', 'R16'], guardsOff: ['free-pte-flush-addr'] });
     expect(j.find((v) => v.name === '6.13')!.races).toEqual(['R14']);
   });
 });

@@ -22,15 +22,12 @@ import { EBUSY, EINVAL, ENOMEM, EPERM, ESRCH, PAGE_SIZE, type Pfn, type Vaddr } 
 import { current } from './current.js';
 import { vmInsertPage } from './memory/insert_page.js';
 import { lockVmaUnderRcu } from './mmap_lock.js';
-import { BINDER_SLOTS, BinderProc, VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
+import { BINDER_BUFFER_MAX, BINDER_SLOTS, BinderProc, VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { PG_uptodate, PT_KERNEL } from './page_alloc.js';
 import { downRead, upRead, type KGen } from './primitives.js';
 import { FOLL_NOFAULT, getUserPagesRemote } from './gup.js';
 import { folioPutRefs } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
-
-/** SZ_4M: binder uses at most this much of its mapping as buffer space. */
-const BINDER_BUFFER_MAX = 4 << 20;
 
 /** binder_get_installed_page(): smp_load_acquire() of the slot (a read the explorer orders). */
 function binderGetInstalledPage(proc: BinderProc, index: number): number {

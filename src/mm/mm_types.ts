@@ -164,8 +164,10 @@ export class BinderProc {
   }
 }
 
-/** Slots of a binder alloc's explorer objects: 1024 pages (4M of buffer space), then `mapped`. */
-export const BINDER_SLOTS = 1025;
+/** SZ_4M: binder uses at most this much of its mapping as buffer space (binder_alloc_mmap_handler()). */
+export const BINDER_BUFFER_MAX = 4 << 20;
+/** Slots of a binder alloc's explorer objects: a page each of the buffer space, then `mapped`. */
+export const BINDER_SLOTS = BINDER_BUFFER_MAX / PAGE_SIZE + 1;
 
 /** The driver behind a VMA whose vm_file is neither a regular file nor shmem. */
 export type DriverFile = TcpSock | BinderProc;

@@ -22,8 +22,8 @@ export type UffdRegisterMode = UffdMode;
 export const UFFD_REGISTER_MODES: readonly UffdRegisterMode[] = UFFD_MODES;
 /** Most bytes one `tcp_zerocopy` receives: the kernel runner's socket buffers (docs/op-scripts.md). */
 export const TCP_ZEROCOPY_MAX = 64 * 1024 * 1024;
-/** Binder's buffer space: the first 4M of a binder mapping (binder_alloc_mmap_handler()). */
-export const BINDER_BUFFER_MAX = 4 * 1024 * 1024;
+/** Binder's buffer space: the first 4M of a binder mapping (the model's constant). */
+export { BINDER_BUFFER_MAX } from '../mm/mm_types.js';
 /** Most bytes one `uffd_copy` fills: the kernel runner's source buffer (docs/op-scripts.md). */
 export const UFFD_COPY_MAX = 2 * 1024 * 1024;
 

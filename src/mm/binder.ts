@@ -10,12 +10,13 @@
  * The model's transaction names its buffer (offset and length in the mapping) instead of taking it
  * from binder's allocator (binder_alloc_new_buf_locked()), and the pages stay installed until the
  * process exits (binder's shrinker, which zaps and frees unused pages, is not modelled). Left out:
- * the Rust binder driver (drivers/android/binder/page_range.rs).
+ * the Rust binder driver (drivers/android/binder/page_range.rs), which calls vm_insert_page()
+ * under mmap_read_lock() too (R16's window) but installs under a mutex (no -EBUSY path).
  *
  * Two transactions whose buffers share a page may install it at once: the loser's vm_insert_page()
  * is -EBUSY, and binder_page_lookup() takes the winner's page with get_user_pages_remote(), a
  * reference no path of binder drops again: the winner's allocation reference is the one binder
- * frees, so the page never returns to the allocator (binder_install_race; config
+ * frees, so the page never returns to the allocator (test/mm/binder.test.ts; config
  * binder_lookup_put=on drops the lookup's reference).
  */
 import { EBUSY, EINVAL, ENOMEM, EPERM, ESRCH, PAGE_SIZE, type Pfn, type Vaddr } from './const.js';

@@ -1,7 +1,7 @@
 /**
  * A check of footprint.ts against what steps really do: a digest of every object the footprints
  * name (entries, tables, locks, semaphores and the sequence words beside them, folio locks, CPU
- * sections, TLBs, VMA trees, the RCU queue) before and after a step; every object that changed
+ * sections, TLBs, VMA trees, the RCU queue, binder's page slots) before and after a step; every object that changed
  * must be one the step declared it writes. A write left out of a footprint would let DPOR run one
  * order of two steps that do not commute. Reads cannot be seen this way, except the reads of CPUs'
  * TLBs, which go through a proxy while the step runs (watchTlbReads()): a sanitizer that reads
@@ -11,7 +11,7 @@
  * src/explore/oracles.ts and to naive enumeration.
  * Slow, for tests: scenario kernels have a handful of tables.
  */
-import type { Kernel, RwSem } from '../mm/mm_types.js';
+import { BINDER_SLOTS, type Kernel, type RwSem } from '../mm/mm_types.js';
 import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
 import type { Pfn } from '../mm/const.js';
 import { entryPtr, T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
@@ -42,6 +42,11 @@ export function observe(k: Kernel): Digest {
     observeSem(d, k, mm.mmapLock, `seq ${mm.mmapSeq}`);
     d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
     for (const v of mm.vmas) observeSem(d, k, v.vmLock, `seq ${v.writeSeq} ${v.detached}`);
+    // A binder alloc's pages[] slots and its `mapped` word (binder.ts records each access).
+    for (const proc of mm.binderProcs) {
+      for (let i = 0; i < BINDER_SLOTS - 1; i++) d.set(proc.obj(i), `${proc.pages[i] ?? 0}`);
+      d.set(proc.obj(BINDER_SLOTS - 1), `${proc.mapped}`);
+    }
   }
   for (const f of k.files) {
     observeSem(d, k, f.iMmapRwsem, '');

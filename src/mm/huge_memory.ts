@@ -22,6 +22,7 @@ import {
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
   MMF_VM_HUGEPAGE,
+  FAULT_FLAG_UNSHARE,
   VM_FAULT_FALLBACK,
   VM_FAULT_OOM,
   VM_HUGEPAGE,
@@ -63,10 +64,11 @@ import {
   type Pte,
   type Pmd,
 } from './pgtable_types.js';
-import { flushTlbMmRange, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
+import { flushTlbMmRange, folioLock, folioTrylock, folioUnlock, ptepGet, ptepGetAndClear, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr, type LockHandle } from './ptlock.js';
 import { folioAddAnonRmapPtes, folioAddNewAnonRmapPmd, folioMapped, folioRemoveRmapPmd, folioRemoveRmapPtes, rmapWalk, tryToUnmap, TTU_IGNORE_MLOCK } from './rmap.js';
-import { addMmCounter, folioMapping, folioPutRefs, mmCounter, touchFolio } from './swap.js';
+import { addMmCounter, folioMapping, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
+import { folioFreeSwap, folioSwapOffset } from './swapfile.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
 import { touchMapping } from './filemap.js';
@@ -206,35 +208,102 @@ export function* hugePmdSetAccessed(vmf: VmFault): KGen<void> {
 }
 
 /**
- * do_huge_pmd_wp_page(): a write to a write-protected huge PMD. The huge zero page is replaced by
- * a fresh THP (do_huge_zero_wp_pmd()); anything else is split and handled at PTE level.
+ * do_huge_pmd_wp_page() (mm/huge_memory.c, 6.18): a write (or an unshare) of a write-protected
+ * huge PMD. The huge zero page is replaced by a fresh THP (do_huge_zero_wp_pmd()). A THP whose head
+ * page is exclusive to this mm is reused in place: made young, dirty and (VM_WRITE) writable; so is
+ * one that fork() shared once nothing but this mapping holds a reference any more (the recheck
+ * under the folio lock, which is taken with the PMD lock dropped when the trylock fails). Anything
+ * else is split and copied at PTE level (VM_FAULT_FALLBACK). A file or shmem PMD never gets here in
+ * the kernel (wp_huge_pmd() splits it: COW and write-notify happen on PTEs); the model's caller
+ * sends it here, and it is split the same way.
  */
 export function* doHugePmdWpPage(vmf: VmFault): KGen<number> {
   const vma = vmf.vma;
   const mm = vma.mm;
   const k = current.k;
+  const mem = k.mem;
   const haddr = alignDown(vmf.address, PMD_SIZE);
-  if (isHugeZeroPmd(vmf.origPmd) && vma.isAnonymous()) {
-    const folio = k.mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
-    if (folio >= 0) {
-      k.mem.setFlags(folio, PG_uptodate);
-      const pml = pmdLockptr(mm, vmf.pmd);
-      yield* spinLock(pml);
-      if ((yield* ptepGet(vmf.pmd)) !== vmf.origPmd) {
-        yield* spinUnlock(pml);
+  const origPmd = vmf.origPmd;
+  if (!vma.isAnonymous()) return yield* hugePmdWpFallback(vmf);
+  if (isHugeZeroPmd(origPmd)) {
+    const folio = mem.allocPages(HPAGE_PMD_ORDER, PT_ANON);
+    if (folio < 0) return yield* hugePmdWpFallback(vmf); // fallback to splitting PMD if THP cannot be allocated
+    mem.setFlags(folio, PG_uptodate);
+    const pml = pmdLockptr(mm, vmf.pmd);
+    yield* spinLock(pml);
+    if ((yield* ptepGet(vmf.pmd)) !== origPmd) {
+      yield* spinUnlock(pml);
+      folioPutRefs(folio, 1);
+      return 0;
+    }
+    // pmdp_huge_clear_flush(), then map the new folio; the deposited table stays.
+    yield* ptepGetAndClear(vmf.pmd);
+    yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
+    yield* mapAnonFolioPmd(folio, vmf.pmd, vma);
+    yield* spinUnlock(pml);
+    k.stats.thpFaults++;
+    return 0;
+  }
+  const ptl = pmdLockptr(mm, vmf.pmd);
+  yield* spinLock(ptl);
+  if ((yield* ptepGet(vmf.pmd)) !== origPmd) {
+    yield* spinUnlock(ptl);
+    return 0;
+  }
+  const folio = pmdPfn(origPmd); // pmd_page(): the head page
+  touchFolio(folio, false);
+  // Early check when only holding the PT lock.
+  if (!mem.testFlags(folio, PG_anon_exclusive)) {
+    if (!(yield* folioTrylock(folio))) {
+      folioRefAdd(folio, 1);
+      yield* spinUnlock(ptl);
+      yield* folioLock(folio);
+      yield* spinLock(ptl);
+      if ((yield* ptepGet(vmf.pmd)) !== origPmd) {
+        yield* spinUnlock(ptl);
+        yield* folioUnlock(folio);
         folioPutRefs(folio, 1);
         return 0;
       }
-      // pmdp_huge_clear_flush(), then map the new folio; the deposited table stays.
-      yield* ptepGetAndClear(vmf.pmd);
-      yield* flushTlbMmRange(mm, haddr, haddr + HPAGE_PMD_SIZE, 21, false);
-      yield* mapAnonFolioPmd(folio, vmf.pmd, vma);
-      yield* spinUnlock(pml);
-      k.stats.thpFaults++;
-      return 0;
+      folioPutRefs(folio, 1);
     }
+    // Recheck after temporarily dropping the PT lock.
+    if (!mem.testFlags(folio, PG_anon_exclusive)) {
+      // See do_wp_page(): reuse only without additional references.
+      const inSwapCache = folioSwapOffset(folio) !== 0;
+      if (mem.refcount[folio] > 1 + (inSwapCache ? HPAGE_PMD_NR : 0)) {
+        yield* folioUnlock(folio);
+        yield* spinUnlock(ptl);
+        return yield* hugePmdWpFallback(vmf);
+      }
+      if (inSwapCache) folioFreeSwap(folio);
+      if (mem.refcount[folio] !== 1) {
+        yield* folioUnlock(folio);
+        yield* spinUnlock(ptl);
+        return yield* hugePmdWpFallback(vmf);
+      }
+      // folio_move_anon_rmap(): the model has no anon_vma to move it to.
+      touchFolio(folio, true);
+      mem.setFlags(folio, PG_anon_exclusive); // SetPageAnonExclusive()
+    }
+    yield* folioUnlock(folio);
   }
-  yield* __splitHugePmd(vma, vmf.pmd, vmf.address);
+  // reuse:
+  if (vmf.flags & FAULT_FLAG_UNSHARE) {
+    yield* spinUnlock(ptl);
+    return 0;
+  }
+  // pmd_mkyoung(), pmd_mkdirty(), maybe_pmd_mkwrite(); pmdp_set_access_flags() stores it if it changed.
+  let entry = pteSetFlags(origPmd, _PAGE_ACCESSED | _PAGE_DIRTY);
+  if (vma.flags & VM_WRITE) entry = pteSetFlags(entry, _PAGE_RW);
+  if (entry !== origPmd) yield* setPte(vmf.pmd, entry);
+  yield* spinUnlock(ptl);
+  return 0;
+}
+
+/** do_huge_pmd_wp_page()'s fallback: split the PMD, and the fault goes on at PTE level. */
+function* hugePmdWpFallback(vmf: VmFault): KGen<number> {
+  yield* __splitHugePmd(vmf.vma, vmf.pmd, vmf.address);
   return VM_FAULT_FALLBACK;
 }
 

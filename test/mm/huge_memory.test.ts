@@ -12,6 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/scenarios/format.js';
+import { runScenario } from '../../src/scenarios/run.js';
 import { BLOCK_KB, lines, PAGE_KB, scenario, SLOT_KB, TABLE_KB } from '../support/scenario.js';
 
 const vmpte = (tables: number) => SLOT_KB + tables * TABLE_KB;
@@ -129,5 +131,32 @@ describe('the live kernel probe', () => {
     const expects = s.result.lines.filter((l) => l.type === 'expect');
     expect(expects.length).toBeGreaterThan(10);
     expect(expects.every((l) => l.type === 'expect' && l.ok)).toBe(true);
+  });
+});
+
+describe('a write to a THP that fork() shared, once the child is gone (do_huge_pmd_wp_page(), 6.18)', () => {
+  const setup = ['config thp=always', 'process P', 'map A anon private 2M align=2M', 'touch A 0 2M write', 'fork P Q', 'exit Q', 'switch P'];
+
+  it('reuses the THP in place: no split, no new page, the head exclusive again', () => {
+    const s = scenario(lines(...setup, 'touch A 0 4K write', 'snapshot w A 0 2M'));
+    expect(s.rollup('w').AnonHugePages).toBe(BLOCK_KB);
+    expect(s.pagemap('w')).toEqual([[512, 'x']]);
+  });
+
+  it('splits while another process still maps it, and copies the written page', () => {
+    const s = scenario(lines('config thp=always', 'process P', 'map A anon private 2M align=2M', 'touch A 0 2M write', 'fork P Q', 'switch P', 'touch A 0 4K write', 'snapshot w A 0 2M'));
+    expect(s.rollup('w').AnonHugePages).toBe(0);
+    expect(s.pagemap('w')).toEqual([[1, 'x'], [511, 'p']]);
+  });
+
+  it('against a MADV_PAGEOUT that splits it under the folio lock: every outcome has a sequential order (preemption bound 1)', () => {
+    // The fault's folio_trylock() fails while the split holds the lock: it takes the lock with the
+    // PMD lock dropped, and its pmd_same() recheck then finds the PMD split and retries the fault.
+    const text = ['scenario thp_reuse', 'violation none', ...setup, 'cpu 0 touch A 0 4K write', 'cpu 1 madvise A 0 8K pageout'].join('\n');
+    const parsed = parseScenario(text, 'thp_reuse.scn');
+    if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+    const r = runScenario(parsed.scenario, { bound: 1, explain: { allow: [] }, snapshots: false });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('bounded');
   });
 });

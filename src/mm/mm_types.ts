@@ -169,6 +169,16 @@ export const BINDER_BUFFER_MAX = 4 << 20;
 /** Slots of a binder alloc's explorer objects: a page each of the buffer space, then `mapped`. */
 export const BINDER_SLOTS = BINDER_BUFFER_MAX / PAGE_SIZE + 1;
 
+/**
+ * A binder object as messages name it: the inverse of BinderProc.obj(), for OBJ.mapping's number
+ * `n` from BINDER_OBJ_BASE on ('binder 3 pages[0]', 'binder 3 mapped'; 3 is the alloc's id).
+ */
+export function binderObjectName(n: number): string {
+  const slot = (n - BINDER_OBJ_BASE) % BINDER_SLOTS;
+  const id = Math.floor((n - BINDER_OBJ_BASE) / BINDER_SLOTS);
+  return slot === BINDER_SLOTS - 1 ? `binder ${id} mapped` : `binder ${id} pages[${slot}]`;
+}
+
 /** The driver behind a VMA whose vm_file is neither a regular file nor shmem. */
 export type DriverFile = TcpSock | BinderProc;
 

@@ -8,7 +8,7 @@
  * The rules a footprint follows, and why each is enough, are in docs/explorer.md ("Dependencies");
  * src/explore/oracles.ts and the write check of system.ts test them on every shipped scenario.
  */
-import { BINDER_SLOTS, type Cpu, type Kernel } from '../mm/mm_types.js';
+import { binderObjectName, type Cpu, type Kernel } from '../mm/mm_types.js';
 import type { Step } from '../mm/primitives.js';
 import { rcuCallbackReady } from '../mm/rcu.js';
 import { walkFootprint } from '../mm/arch/walk.js';
@@ -219,12 +219,8 @@ export function objectName(o: number): string {
       return `${name} CPU${n}`;
     case OBJ.semReaders:
       return `${name} ${Math.floor(n / NR_CPUS)} CPU${n % NR_CPUS}`;
-    case OBJ.mapping: {
-      if (n < BINDER_OBJ_BASE) return `${name} ${n}`;
-      const slot = (n - BINDER_OBJ_BASE) % BINDER_SLOTS;
-      const proc = Math.floor((n - BINDER_OBJ_BASE) / BINDER_SLOTS);
-      return slot === BINDER_SLOTS - 1 ? `binder ${proc} mapped` : `binder ${proc} pages[${slot}]`;
-    }
+    case OBJ.mapping:
+      return n < BINDER_OBJ_BASE ? `${name} ${n}` : binderObjectName(n);
     default:
       return `${name} ${n}`;
   }

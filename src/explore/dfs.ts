@@ -1,37 +1,53 @@
 /**
  * Exhaustive search: stateless depth-first search that re-executes from the initial state for each
- * execution (systems are generators and cannot be snapshotted), with source-set DPOR and sleep sets
- * (Abdulla et al., POPL 2014, Algorithm 2) over the dependency relation of `StepInfo`.
+ * execution (systems are generators and cannot be snapshotted), with DPOR and sleep sets over the
+ * dependency relation of `StepInfo`. Unbounded, the reduction is optimal DPOR (Abdulla, Aronis,
+ * Jonsson, Sagonas, JACM 2017, Algorithm 4): each race of an execution is reversed, once the
+ * execution has ended, by inserting its reversing sequence into the wakeup tree (wakeup.ts) of the
+ * state before the race, and the search follows those sequences. Source-set DPOR (the same paper's
+ * Algorithm 2: only the first task of the sequence is kept) wasted about half of the executions it
+ * started on `migration_wait_reclaimed` on schedules whose every enabled task was asleep; `reduction:
+ * 'source-dpor'` keeps it for comparison (test/scenarios/soundness.test.ts holds the two to the same
+ * end states on every shipped scenario).
  *
  * The tree is the stack `nodes`: node d is the state after d steps, with the decision taken there,
- * its backtrack set (tasks still to try) and its sleep set (tasks whose schedules from here are
- * covered elsewhere). Choice values (`StepInfo.choices`) are branches too: a task is done at a node
- * only once all of its values were tried.
+ * its backtrack set or wakeup tree (what is still to try) and its sleep set (tasks whose schedules
+ * from here are covered elsewhere). Choice values (`StepInfo.choices`) are branches too: a task is
+ * done at a node only once all of its values were tried.
  *
- * Blocking. Source-DPOR reverses races between executed events, but a lock acquire that waited for a
+ * Blocking. DPOR reverses races between executed events, but a lock acquire that waited for a
  * release races "irreversibly" with that release and only reversibly with the earlier acquire, which
  * the release hides. So at every new state the steps of *disabled* tasks are raced too (as
  * Flanagan–Godefroid 2005 do for all tasks): a task waiting on lock L races with the acquire of L
- * that made it wait, and that race is reversible. test/explore/dpor.test.ts checks the reduction
- * against naive enumeration on random programs with locks and choices.
+ * that made it wait, and that race is reversible. The optimal search also leaves alone a race whose
+ * later step waited, after the earlier one, for something only it or a later step released
+ * (`enabledBy`). Locks and choices are outside the paper's model, so the search is not optimal
+ * for them: some executions still end with every enabled task asleep. test/explore/dpor.test.ts
+ * checks both reductions against naive enumeration, and each against the other, on random programs
+ * with locks and choices.
  *
  * With `reduction: 'none'` every interleaving and every choice value is run (for comparison).
  *
  * With a preemption bound, schedules over the bound are cut and the search reports itself
- * incomplete. DPOR under a bound follows Coons, Musuvathi, McKinley ("Bounded partial-order
- * reduction", OOPSLA 2013) loosely: sleep sets are off (the schedule that covers a sleeper may be
- * one the bound forbids), every initial of a reversed race is tried, both at the race and where the
- * racing task's run of steps began. That this reaches every end state that bounded naive
- * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
+ * incomplete. DPOR under a bound uses source sets and follows Coons, Musuvathi, McKinley ("Bounded
+ * partial-order reduction", OOPSLA 2013) loosely: sleep sets are off (the schedule that covers a
+ * sleeper may be one the bound forbids), every initial of a reversed race is tried, both at the race
+ * and where the racing task's run of steps began. That this reaches every end state that bounded
+ * naive enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  */
 import { EventLog, dependent, sameAccess, type Access } from './dpor.js';
+import { insertWakeup, weakInitial, type SeqEvent, type WakeupBranch } from './wakeup.js';
 import type { Coverage, Decision, Scheduler, SchedulerView, StepInfo } from './types.js';
 
 type Recorded = Pick<StepInfo, 'reads' | 'writes' | 'global' | 'choices'>;
 
 export interface DfsOptions {
-  /** 'dpor' (default) or 'none' to enumerate every interleaving. */
-  readonly reduction?: 'dpor' | 'none';
+  /**
+   * 'dpor' (default): optimal DPOR with wakeup trees when unbounded, source sets under a bound;
+   * 'source-dpor': source sets unbounded too (the engine before wakeup trees, for comparison);
+   * 'none': every interleaving.
+   */
+  readonly reduction?: 'dpor' | 'source-dpor' | 'none';
   /** At most this many preemptions per execution; unbounded by default. */
   readonly preemptionBound?: number;
 }
@@ -51,6 +67,13 @@ interface Node {
   sleepAccess: (Access | undefined)[];
   task: number;
   choice: number;
+  /** Optimal DPOR: the wakeup tree's branches still to explore from here, in order. */
+  wakeup: WakeupBranch[];
+  /**
+   * Optimal DPOR: where the wakeup sequences of the task being explored continue below this node,
+   * per choice value (all its branches are taken together: each value is explored in turn).
+   */
+  below: Map<number, WakeupBranch[]> | null;
 }
 
 const bit = (t: number): number => 1 << t;
@@ -68,7 +91,19 @@ const MAX_TASKS = 31; // task sets are bitmasks
 
 export class DfsScheduler implements Scheduler {
   private readonly dpor: boolean;
+  /** Wakeup trees (unbounded DPOR, unless 'source-dpor' was asked for). */
+  private readonly optimal: boolean;
   private readonly bound: number;
+  /** The wakeup subtree the next new node, at depth `passDepth`, starts from. */
+  private passDown: readonly WakeupBranch[] | null = null;
+  private passDepth = -1;
+  /**
+   * Optimal DPOR: the races of this execution, reversed once it has ended. The reversing sequence
+   * is notdep(e, E).e' over the whole execution E (Abdulla et al., Algorithm 4, race detection at
+   * a maximal execution): the events after e' that do not happen after e belong to it too, and the
+   * sleep-set test of a sequence cut at e' can wrongly find it covered.
+   */
+  private deferred: { k: number; ran: number; e: SeqEvent }[] = [];
   private nodes: Node[] = [];
   private log: EventLog | null = null;
   private started = false;
@@ -76,8 +111,10 @@ export class DfsScheduler implements Scheduler {
   private cut = false;
 
   constructor(opts: DfsOptions = {}) {
-    this.dpor = (opts.reduction ?? 'dpor') === 'dpor';
+    const reduction = opts.reduction ?? 'dpor';
+    this.dpor = reduction !== 'none';
     this.bound = opts.preemptionBound ?? Infinity;
+    this.optimal = reduction === 'dpor' && this.bound === Infinity;
   }
 
   /** Every execution was covered: the tree is exhausted and the bound cut nothing. */
@@ -90,16 +127,27 @@ export class DfsScheduler implements Scheduler {
 
   newExecution(): boolean {
     if (!this.started) return (this.started = true);
+    for (const r of this.deferred) this.insertReversal(r.k, r.ran, r.e);
+    this.deferred = [];
     for (let k = this.nodes.length - 1; k >= 0; k--) {
       const node = this.nodes[k];
       if (node.choice + 1 < node.choices[node.task]) {
         node.choice++;
         this.nodes.length = k + 1;
         this.log!.truncate(k); // another value may touch other objects: event k is made again
+        this.follow(k, node.below?.get(node.choice) ?? null);
         return true;
       }
       if (this.log!.length > k) node.sleepAccess[node.task] = this.log!.access[k];
       node.sleep |= bit(node.task);
+      if (this.optimal) {
+        const q = this.nextBranch(node);
+        if (q < 0) continue;
+        this.nodes.length = k + 1;
+        this.take(k, node, q);
+        this.follow(k, node.below!.get(0) ?? null);
+        return true;
+      }
       const todo = node.backtrack & node.enabled & ~node.sleep;
       const q = this.pick(node, todo);
       if (q >= 0) {
@@ -126,6 +174,15 @@ export class DfsScheduler implements Scheduler {
     const node = this.newNode(view);
     if (node.enabled === 0) return null; // deadlock: newNode raced the waiting steps
     const pool = this.dpor ? node.enabled & ~node.sleep : node.enabled;
+    if (this.optimal && this.passDown && this.passDepth === d) node.wakeup = this.passDown.slice();
+    this.passDown = null;
+    const wq = this.optimal ? this.nextBranch(node) : -1;
+    if (wq >= 0) {
+      this.nodes.push(node);
+      this.take(d, node, wq);
+      this.follow(d, node.below!.get(0) ?? null);
+      return wq;
+    }
     if (pool === 0) return null; // sleep-set blocked: every continuation is covered elsewhere
     const q = this.pick(node, pool);
     if (q < 0) {
@@ -177,11 +234,43 @@ export class DfsScheduler implements Scheduler {
       sleepAccess,
       task: -1,
       choice: 0,
+      wakeup: [],
+      below: null,
     };
     if (this.dpor) {
-      for (let t = 0; t < n; t++) if (pending[t] && !(enabled & bit(t))) this.race(d, t, pending[t]!);
+      for (let t = 0; t < n; t++) if (pending[t] && !(enabled & bit(t))) this.race(d, t, pending[t]!, (pending[t]!.choices ?? 1) > 1);
     }
     return node;
+  }
+
+  /**
+   * The task of the node's next wakeup branch that can start there, with every pending branch of
+   * that task taken out into `node.below` (-1: none left). A branch whose task is asleep or cannot
+   * run is dropped: asleep, its task was explored here with every choice value after the branch was
+   * inserted (a sequence for another value than the first); unable to run, it waits for what only a
+   * reversed step would have released (a lock: see `enabledBy`), and the schedule cannot be had.
+   */
+  private nextBranch(node: Node): number {
+    for (let b = node.wakeup.shift(); b; b = node.wakeup.shift()) {
+      if (!(node.enabled & ~node.sleep & bit(b.task))) continue;
+      const below = new Map<number, WakeupBranch[]>();
+      const add = (x: WakeupBranch): void => {
+        const l = below.get(x.choice);
+        if (l) l.push(...x.children);
+        else below.set(x.choice, x.children.slice());
+      };
+      add(b);
+      node.wakeup = node.wakeup.filter((x) => (x.task === b.task ? (add(x), false) : true));
+      node.below = below;
+      return b.task;
+    }
+    return -1;
+  }
+
+  /** The new node below node k starts from `branches`, what follows its event in its wakeup sequences. */
+  private follow(k: number, branches: readonly WakeupBranch[] | null): void {
+    this.passDown = branches;
+    this.passDepth = k + 1;
   }
 
   /** Take task q at node k; its event is made once the step ran (`stepped`). */
@@ -205,16 +294,25 @@ export class DfsScheduler implements Scheduler {
       }
       return;
     }
-    const clock = this.dpor ? this.race(depth, task, access) : new Int32Array(log.nTasks);
+    const clock = this.dpor ? this.race(depth, task, access, this.nodes[depth].choices[task] > 1) : new Int32Array(log.nTasks);
     log.push(task, access, clock);
   }
 
-  /** Add backtrack points that reverse each race of task p's step `a` at depth d. */
-  private race(d: number, p: number, a: Access): Int32Array {
+  /**
+   * Reverse each race of task p's step `a` at depth d: source sets add backtrack points now; the
+   * optimal search notes the race and reverses it when the execution has ended.
+   */
+  private race(d: number, p: number, a: Access, chooses: boolean): Int32Array {
     const log = this.log!;
     if (log.length !== d) throw new Error(`dfs: event log out of step (${log.length} events at depth ${d})`);
     const { races, clock } = log.races(p, a);
     for (const k of races) {
+      if (this.optimal) {
+        // The step ran at depth d, or it waits there (newNode) and is no event yet.
+        const now = d < this.nodes.length && this.nodes[d].task === p ? this.nodes[d] : null;
+        this.deferred.push({ k, ran: now ? d : -1, e: { task: p, choice: now?.choice ?? 0, chooses, access: a } });
+        continue;
+      }
       const init = log.initials(k, d, p, clock);
       this.reverse(this.nodes[k], init);
       if (this.bound === Infinity) continue;
@@ -251,6 +349,64 @@ export class DfsScheduler implements Scheduler {
     if (init & (node.backtrack | node.sleep)) return; // covered from here already
     const q = this.pick(node, ready);
     if (q >= 0) node.backtrack |= bit(q);
+  }
+
+  /**
+   * Optimal DPOR's handling of the race of event k with step e' (event `ran`, or -1 for the step of a
+   * task that waits; Algorithm 4): v = notdep(e_k, E).e', the events of the whole execution after k
+   * that do not happen after e_k, then e'. Nothing
+   * to do when a task asleep at node k is a weak initial of v: every schedule from there that starts
+   * with it was explored, and one of them reorders v. Else v goes into node k's wakeup tree, starting
+   * with one of its initials that can run at node k (none can: the race is a release's with an
+   * acquire that waited for it, irreversible; the waiting step's own race is reversed where it waits).
+   */
+  private insertReversal(k: number, ran: number, e: SeqEvent): void {
+    const log = this.log!;
+    const node = this.nodes[k];
+    const et = log.task[k];
+    const el = log.local[k];
+    if (ran >= 0 && this.enabledBy(k, ran, e.task)) return;
+    const v: SeqEvent[] = [];
+    // e' itself (event d, when it ran) happens after e_k, as does all that follows it.
+    for (let j = k + 1; j < log.length; j++) if (j !== ran && log.clock[j][et] < el) v.push(this.seqEvent(j));
+    v.push(e);
+    for (let s = 0; node.sleep >> s; s++) {
+      if (node.sleep & bit(s) && weakInitial(s, node.sleepAccess[s] ?? node.pending[s]!, v)) return;
+    }
+    // An initial that can run at node k goes first (an initial's first event can move to the front).
+    const start = v.findIndex((x, i) => node.enabled & bit(x.task) && v.findIndex((f) => f.task === x.task) === i && v.slice(0, i).every((f) => !dependent(f.access, x.access)));
+    if (start < 0) return;
+    insertWakeup(node.wakeup, [v[start], ...v.slice(0, start), ...v.slice(start + 1)]);
+  }
+
+  /**
+   * Whether event d of task p could run only because of e_k or an event after it: p waited (its
+   * step disabled) at some state after e_k's, and the step that ended the wait happens after e_k.
+   * Then the race cannot be reversed (a lock release and the acquire that waited for it: Abdulla
+   * et al. reverse only races whose later event can run without the earlier); reversing it anyway
+   * starts a schedule in which p still waits and every other task is asleep. The acquire's race
+   * with the acquire that made it wait is reversed where it waited (newNode).
+   */
+  private enabledBy(k: number, d: number, p: number): boolean {
+    const log = this.log!;
+    let from = k;
+    for (let j = d - 1; j > k; j--) {
+      if (log.task[j] === p) {
+        from = j + 1;
+        break;
+      }
+    }
+    for (let m = d - 1; m >= from; m--) {
+      if (this.nodes[m].enabled & bit(p)) continue;
+      return m === k || log.clock[m][log.task[k]] >= log.local[k];
+    }
+    return false;
+  }
+
+  /** Event j of the log as a wakeup sequence's event. */
+  private seqEvent(j: number): SeqEvent {
+    const node = this.nodes[j];
+    return { task: node.task, choice: node.choice, chooses: node.choices[node.task] > 1, access: this.log!.access[j] };
   }
 
   private reverseAll(node: Node): void {

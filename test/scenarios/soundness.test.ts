@@ -3,7 +3,8 @@
  * model, not only for toy programs. For every scenario, with its guard on and off:
  * - DPOR reaches exactly the end states (final kernel state up to renaming, every violation kind,
  *   every deadlock) that naive enumeration reaches, at preemption bound 1, where naive enumeration
- *   is small enough to run here, and the complete (unbounded) search reaches all of them too;
+ *   is small enough to run here, and the complete (unbounded) search reaches all of them too, and
+ *   exactly the end states of the complete search with source sets instead of wakeup trees;
  * - every step writes only what its footprint says (declared, or recorded as it ran), and reads no
  *   CPU's TLB it does not name, checked
  *   along seeded random executions: the check digests the whole kernel around each step, far too
@@ -57,6 +58,11 @@ describe('the reduction on the shipped scenarios', () => {
         const all = endStates(sys, new DfsScheduler(), { maxExecutions: 50_000 });
         expect(all.complete).toBe(true);
         expect([...n.ends.keys()].filter((k) => !all.ends.has(k))).toEqual([]);
+        // The complete search (optimal DPOR, wakeup trees) against the source-set search it
+        // replaced: the same end states.
+        const src = endStates(sys, new DfsScheduler({ reduction: 'source-dpor' }), { maxExecutions: 50_000 });
+        expect(src.complete).toBe(true);
+        expect([...all.ends.keys()].sort()).toEqual([...src.ends.keys()].sort());
       });
 
       it(`${scn.name}, ${which}: every step writes only what its footprint declares`, () => {

@@ -36,7 +36,7 @@
  * naive enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  */
 import { EventLog, dependent, sameAccess, type Access } from './dpor.js';
-import { insertWakeup, weakInitial, type SeqEvent, type WakeupBranch } from './wakeup.js';
+import { insertWakeup, type SeqEvent, type WakeupBranch } from './wakeup.js';
 import type { Coverage, Decision, Scheduler, SchedulerView, StepInfo } from './types.js';
 
 type Recorded = Pick<StepInfo, 'reads' | 'writes' | 'global' | 'choices'>;
@@ -67,6 +67,11 @@ interface Node {
   sleepAccess: (Access | undefined)[];
   task: number;
   choice: number;
+  /**
+   * Per task, for how many states up to this one it has been able to run without a step of its own
+   * in between (0: it cannot run here): where a wait ended, for `enabledBy`.
+   */
+  readonly run: Int32Array;
   /** Optimal DPOR: the wakeup tree's branches still to explore from here, in order. */
   wakeup: WakeupBranch[];
   /**
@@ -176,6 +181,7 @@ export class DfsScheduler implements Scheduler {
     const pool = this.dpor ? node.enabled & ~node.sleep : node.enabled;
     if (this.optimal && this.passDown && this.passDepth === d) node.wakeup = this.passDown.slice();
     this.passDown = null;
+    const following = node.wakeup.length > 0;
     const wq = this.optimal ? this.nextBranch(node) : -1;
     if (wq >= 0) {
       this.nodes.push(node);
@@ -183,6 +189,9 @@ export class DfsScheduler implements Scheduler {
       this.follow(d, node.below!.get(0) ?? null);
       return wq;
     }
+    // Every sequence to follow from here waits for what it cannot have, or was covered meanwhile:
+    // a state the optimal search would never have reached. Its continuations are not needed.
+    if (following) return null;
     if (pool === 0) return null; // sleep-set blocked: every continuation is covered elsewhere
     const q = this.pick(node, pool);
     if (q < 0) {
@@ -223,7 +232,10 @@ export class DfsScheduler implements Scheduler {
         sleepAccess[t] = a;
       }
     }
+    const run = new Int32Array(n);
+    for (let t = 0; t < n; t++) if (enabled & bit(t)) run[t] = parent && parent.task !== t ? parent.run[t] + 1 : 1;
     const node: Node = {
+      run,
       pending,
       choices: view.pending.map((s) => s?.choices ?? 1),
       enabled,
@@ -366,17 +378,32 @@ export class DfsScheduler implements Scheduler {
     const et = log.task[k];
     const el = log.local[k];
     if (ran >= 0 && this.enabledBy(k, ran, e.task)) return;
+    // e' itself (event `ran`, when it ran) happens after e_k, as does all that follows it.
+    const notdep = (j: number): boolean => j !== ran && log.clock[j][et] < el;
+    for (let s = 0; node.sleep >> s; s++) if (node.sleep & bit(s) && this.sleeperCovers(k, notdep, s, node.sleepAccess[s] ?? node.pending[s]!, e)) return;
     const v: SeqEvent[] = [];
-    // e' itself (event d, when it ran) happens after e_k, as does all that follows it.
-    for (let j = k + 1; j < log.length; j++) if (j !== ran && log.clock[j][et] < el) v.push(this.seqEvent(j));
+    for (let j = k + 1; j < log.length; j++) if (notdep(j)) v.push(this.seqEvent(j));
     v.push(e);
-    for (let s = 0; node.sleep >> s; s++) {
-      if (node.sleep & bit(s) && weakInitial(s, node.sleepAccess[s] ?? node.pending[s]!, v)) return;
-    }
     // An initial that can run at node k goes first (an initial's first event can move to the front).
     const start = v.findIndex((x, i) => node.enabled & bit(x.task) && v.findIndex((f) => f.task === x.task) === i && v.slice(0, i).every((f) => !dependent(f.access, x.access)));
     if (start < 0) return;
     insertWakeup(node.wakeup, [v[start], ...v.slice(0, start), ...v.slice(start + 1)]);
+  }
+
+  /**
+   * Whether sleeping task s, whose step is `sa`, is a weak initial of v = notdep(e_k, E).e'
+   * (`weakInitial` of wakeup.ts, without making v): its first event in v has no dependent event of v
+   * before it, or it has none in v and its step is dependent with none of v.
+   */
+  private sleeperCovers(k: number, notdep: (j: number) => boolean, s: number, sa: Access, e: SeqEvent): boolean {
+    const log = this.log!;
+    const n = log.length;
+    // Once one of s's events happens after e_k, so do all later ones: its first one after k decides.
+    let first = k + 1;
+    while (first < n && log.task[first] !== s) first++;
+    if (first < n && notdep(first)) return !log.anyDependent(log.access[first], k, first, notdep);
+    if (s === e.task) return !log.anyDependent(e.access, k, n, notdep);
+    return !dependent(sa, e.access) && !log.anyDependent(sa, k, n, notdep);
   }
 
   /**
@@ -388,26 +415,24 @@ export class DfsScheduler implements Scheduler {
    * with the acquire that made it wait is reversed where it waited (newNode).
    */
   private enabledBy(k: number, d: number, p: number): boolean {
+    // The state before p's run of states where it could run: where it waited, or took its last step.
+    const m = d - this.nodes[d].run[p];
+    if (m < k || this.nodes[m].enabled & bit(p)) return false;
     const log = this.log!;
-    let from = k;
-    for (let j = d - 1; j > k; j--) {
-      if (log.task[j] === p) {
-        from = j + 1;
-        break;
-      }
-    }
-    for (let m = d - 1; m >= from; m--) {
-      if (this.nodes[m].enabled & bit(p)) continue;
-      return m === k || log.clock[m][log.task[k]] >= log.local[k];
-    }
-    return false;
+    return m === k || log.clock[m][log.task[k]] >= log.local[k];
   }
 
-  /** Event j of the log as a wakeup sequence's event. */
+  /** Event j of the log as a wakeup sequence's event, made once per event (races share them). */
   private seqEvent(j: number): SeqEvent {
+    const a = this.log!.access[j];
     const node = this.nodes[j];
-    return { task: node.task, choice: node.choice, chooses: node.choices[node.task] > 1, access: this.log!.access[j] };
+    let e = this.seqEvents[j];
+    if (e?.access !== a || e.task !== node.task || e.choice !== node.choice) {
+      e = this.seqEvents[j] = { task: node.task, choice: node.choice, chooses: node.choices[node.task] > 1, access: a };
+    }
+    return e;
   }
+  private readonly seqEvents: SeqEvent[] = [];
 
   private reverseAll(node: Node): void {
     for (let t = 0; node.enabled >> t; t++) {

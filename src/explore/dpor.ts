@@ -146,6 +146,29 @@ export class EventLog {
   }
 
   /**
+   * Whether some event j with from < j < to and keep(j) is dependent with `a`: found through the
+   * events that touched a's objects, not by a scan of the whole range (a reversing sequence of a
+   * THP split is hundreds of events long).
+   */
+  anyDependent(a: Access, from: number, to: number, keep: (j: number) => boolean): boolean {
+    const hit = (j: number): boolean => j > from && j < to && keep(j);
+    if (a.global) {
+      for (let j = from + 1; j < to; j++) if (keep(j)) return true;
+      return false;
+    }
+    for (let i = this.globals.length - 1; i >= 0 && this.globals[i] > from; i--) if (hit(this.globals[i])) return true;
+    for (const o of a.reads) {
+      const w = this.written.get(o);
+      if (w) for (let i = w.length - 1; i >= 0 && w[i] > from; i--) if (hit(w[i])) return true;
+    }
+    for (const o of a.writes) {
+      const t = this.touched.get(o);
+      if (t) for (let i = t.length - 1; i >= 0 && t[i] > from; i--) if (hit(t[i])) return true;
+    }
+    return false;
+  }
+
+  /**
    * I(v) for v = notdep(e_k, E).e' with E the first `depth` events and e' a step of task p with
    * clock `c`: the tasks whose first step in v has no predecessor in v, so that some reordering of
    * v starts with them (Abdulla et al., Def. "initials"). A task's events in v are a contiguous run

@@ -11,7 +11,7 @@
  * that node, each event a task with the footprint it had when the sequence was recorded (the same
  * step at the same state, as the reordering keeps every dependency).
  */
-import { dependent, type Access } from './dpor.js';
+import type { Access } from './dpor.js';
 
 /** One event of a wakeup sequence, and the sequences that continue it. */
 export interface WakeupBranch {
@@ -39,29 +39,112 @@ export interface SeqEvent {
  * dependent one), or q does not occur in w and its step is independent of all of w.
  */
 export function weakInitial(q: number, qa: Access, w: readonly SeqEvent[]): boolean {
-  const i = w.findIndex((e) => e.task === q);
-  if (i < 0) return w.every((e) => !dependent(qa, e.access));
-  for (let j = 0; j < i; j++) if (dependent(w[j].access, w[i].access)) return false;
-  return true;
+  return new Remaining(w).weakInitial(q, qa);
 }
 
 /**
- * Whether branch b's event may start a reordering of w: it is a weak initial of w, and, when it is
- * a choice, w's event of its task took the same value. A choice touches nothing, so it commutes
- * with every step; but the value decides the task's later steps, and a sequence explored after one
- * value does not stand for w explored after another: a choice that does not occur in w is no weak
- * initial of it here (a sleeping task is: every value of its choice was explored).
+ * What is left of a sequence while it is inserted: events are taken out (a task's first remaining
+ * one at a time), and the questions asked of it are answered through indexes by task and by object
+ * rather than by scans, because sequences run to hundreds of events (a THP split) and the walk down
+ * the tree asks at every level.
  */
-function stands(b: WakeupBranch, w: readonly SeqEvent[]): boolean {
-  const e = w.find((f) => f.task === b.task);
-  if (!e) return !b.chooses && weakInitial(b.task, b.access, w);
-  return e.choice === b.choice && weakInitial(b.task, b.access, w);
+class Remaining {
+  private readonly gone: Uint8Array;
+  left: number;
+  private readonly byTask: number[][] = [];
+  private readonly next: number[] = [];
+  private readonly writers = new Map<number, Run>();
+  private readonly touchers = new Map<number, Run>();
+  private readonly globals: Run = { at: [], from: 0 };
+  /** Every event, for a global step (dependent with all). */
+  private readonly all: Run;
+
+  constructor(private readonly w: readonly SeqEvent[]) {
+    this.gone = new Uint8Array(w.length);
+    this.left = w.length;
+    this.all = { at: w.map((_, i) => i), from: 0 };
+    w.forEach((e, i) => {
+      (this.byTask[e.task] ??= []).push(i);
+      this.next[e.task] = 0;
+      if (e.access.global) this.globals.at.push(i);
+      for (const o of e.access.reads) push(this.touchers, o, i);
+      for (const o of e.access.writes) {
+        push(this.touchers, o, i);
+        push(this.writers, o, i);
+      }
+    });
+  }
+
+  /** The index of q's first remaining event, or -1. */
+  first(q: number): number {
+    const l = this.byTask[q];
+    return l && this.next[q] < l.length ? l[this.next[q]] : -1;
+  }
+
+  /** Take out q's first remaining event; false when that was the last event left. */
+  take(q: number): boolean {
+    const i = this.first(q);
+    if (i < 0) return true;
+    this.gone[i] = 1;
+    this.next[q]++;
+    return --this.left > 0;
+  }
+
+  weakInitial(q: number, qa: Access): boolean {
+    const i = this.first(q);
+    return i < 0 ? !this.anyDependent(qa, this.w.length) : !this.anyDependent(this.w[i].access, i);
+  }
+
+  /** The events left, in order. */
+  rest(): SeqEvent[] {
+    return this.w.filter((_, j) => !this.gone[j]);
+  }
+
+  /** Whether an event left before index `bound` is dependent with `a`. */
+  private anyDependent(a: Access, bound: number): boolean {
+    if (a.global) return this.firstLeft(this.all) < bound;
+    if (this.firstLeft(this.globals) < bound) return true;
+    for (const o of a.reads) {
+      const r = this.writers.get(o);
+      if (r && this.firstLeft(r) < bound) return true;
+    }
+    for (const o of a.writes) {
+      const r = this.touchers.get(o);
+      if (r && this.firstLeft(r) < bound) return true;
+    }
+    return false;
+  }
+
+  /** The first index of the run not taken out (Infinity: none); taken ones only grow, so `from` only moves on. */
+  private firstLeft(r: Run): number {
+    while (r.from < r.at.length && this.gone[r.at[r.from]]) r.from++;
+    return r.from < r.at.length ? r.at[r.from] : Infinity;
+  }
 }
 
-/** w without q's first event (w itself when q does not occur in it). */
-function without(w: readonly SeqEvent[], q: number): SeqEvent[] {
-  const i = w.findIndex((e) => e.task === q);
-  return i < 0 ? w.slice() : [...w.slice(0, i), ...w.slice(i + 1)];
+/** Indexes of a sequence's events in order, and how many at the front are known taken out. */
+interface Run {
+  readonly at: number[];
+  from: number;
+}
+
+function push(m: Map<number, Run>, o: number, i: number): void {
+  const r = m.get(o);
+  if (r) r.at.push(i);
+  else m.set(o, { at: [i], from: 0 });
+}
+
+/**
+ * Whether branch b's event may start a reordering of what is left of w: it is a weak initial of it,
+ * and, when it is a choice, w's event of its task took the same value. A choice touches nothing, so
+ * it commutes with every step; but the value decides the task's later steps, and a sequence explored
+ * after one value does not stand for w explored after another: a choice that does not occur in w is
+ * no weak initial of it here (a sleeping task is: every value of its choice was explored).
+ */
+function stands(b: WakeupBranch, w: readonly SeqEvent[], r: Remaining): boolean {
+  const i = r.first(b.task);
+  if (i < 0) return !b.chooses && r.weakInitial(b.task, b.access);
+  return w[i].choice === b.choice && r.weakInitial(b.task, b.access);
 }
 
 /**
@@ -73,17 +156,16 @@ function without(w: readonly SeqEvent[], q: number): SeqEvent[] {
  * `Sleep ∩ WI(w) = ∅`). Returns whether the tree changed.
  */
 export function insertWakeup(pending: WakeupBranch[], w: readonly SeqEvent[]): boolean {
+  const r = new Remaining(w);
   let level = pending;
-  let rest = w.slice();
   for (let root = true; ; root = false) {
     if (!root && level.length === 0) return false;
-    const next = level.find((b) => stands(b, rest));
+    const next = level.find((b) => stands(b, w, r));
     if (!next) {
-      level.push(chain(rest));
+      level.push(chain(r.rest()));
       return true;
     }
-    rest = without(rest, next.task);
-    if (rest.length === 0) return false;
+    if (!r.take(next.task)) return false;
     level = next.children;
   }
 }

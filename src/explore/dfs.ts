@@ -181,7 +181,6 @@ export class DfsScheduler implements Scheduler {
     const pool = this.dpor ? node.enabled & ~node.sleep : node.enabled;
     if (this.optimal && this.passDown && this.passDepth === d) node.wakeup = this.passDown.slice();
     this.passDown = null;
-    const following = node.wakeup.length > 0;
     const wq = this.optimal ? this.nextBranch(node) : -1;
     if (wq >= 0) {
       this.nodes.push(node);
@@ -189,9 +188,6 @@ export class DfsScheduler implements Scheduler {
       this.follow(d, node.below!.get(0) ?? null);
       return wq;
     }
-    // Every sequence to follow from here waits for what it cannot have, or was covered meanwhile:
-    // a state the optimal search would never have reached. Its continuations are not needed.
-    if (following) return null;
     if (pool === 0) return null; // sleep-set blocked: every continuation is covered elsewhere
     const q = this.pick(node, pool);
     if (q < 0) {
@@ -202,6 +198,19 @@ export class DfsScheduler implements Scheduler {
     this.nodes.push(node);
     this.take(d, node, q);
     return q;
+  }
+
+  /**
+   * The Mazurkiewicz trace of the execution just run, as a string: per task, each event's choice
+   * value and vector clock (how many events of each task happen before it). Executions that differ
+   * only in the order of independent steps have the same key. For the self-checks that compare
+   * reductions trace by trace (test/scenarios/soundness.test.ts, test/explore/dpor.test.ts).
+   */
+  traceKey(): string {
+    const log = this.log!;
+    const per: string[][] = Array.from({ length: log.nTasks }, () => []);
+    for (let j = 0; j < log.length; j++) per[log.task[j]].push(`${this.nodes[j]?.choice ?? 0}:${log.clock[j].join(',')}`);
+    return per.map((l) => l.join(' ')).join(' | ');
   }
 
   nextChoice(_n: number, view: SchedulerView): number {
@@ -306,7 +315,8 @@ export class DfsScheduler implements Scheduler {
       }
       return;
     }
-    const clock = this.dpor ? this.race(depth, task, access, this.nodes[depth].choices[task] > 1) : new Int32Array(log.nTasks);
+    // Naive enumeration keeps clocks too, for traceKey(): it reverses no race.
+    const clock = this.dpor ? this.race(depth, task, access, this.nodes[depth].choices[task] > 1) : log.races(task, access).clock;
     log.push(task, access, clock);
   }
 
@@ -366,11 +376,11 @@ export class DfsScheduler implements Scheduler {
   /**
    * Optimal DPOR's handling of the race of event k with step e' (event `ran`, or -1 for the step of a
    * task that waits; Algorithm 4): v = notdep(e_k, E).e', the events of the whole execution after k
-   * that do not happen after e_k, then e'. Nothing
-   * to do when a task asleep at node k is a weak initial of v: every schedule from there that starts
-   * with it was explored, and one of them reorders v. Else v goes into node k's wakeup tree, starting
-   * with one of its initials that can run at node k (none can: the race is a release's with an
-   * acquire that waited for it, irreversible; the waiting step's own race is reversed where it waits).
+   * that do not happen after e_k, then e'. Nothing to do when a task asleep at node k is a weak
+   * initial of v: every schedule from there that starts with it was explored, and one of them
+   * reorders v (not for a choice step). Else v goes into node k's wakeup tree, starting with one of
+   * its initials that can run at node k (none can: the race is a release's with an acquire that
+   * waited for it, irreversible; the waiting step's own race is reversed where it waits).
    */
   private insertReversal(k: number, ran: number, e: SeqEvent): void {
     const log = this.log!;
@@ -380,7 +390,9 @@ export class DfsScheduler implements Scheduler {
     if (ran >= 0 && this.enabledBy(k, ran, e.task)) return;
     // e' itself (event `ran`, when it ran) happens after e_k, as does all that follows it.
     const notdep = (j: number): boolean => j !== ran && log.clock[j][et] < el;
-    for (let s = 0; node.sleep >> s; s++) if (node.sleep & bit(s) && this.sleeperCovers(k, notdep, s, node.sleepAccess[s] ?? node.pending[s]!, e)) return;
+    // A sleeping task whose step is a choice covers nothing here: its values were explored apart,
+    // and checked trace by trace against naive enumeration, letting it cover lost traces.
+    for (let s = 0; node.sleep >> s; s++) if (node.sleep & bit(s) && node.choices[s] <= 1 && this.sleeperCovers(k, notdep, s, node.sleepAccess[s] ?? node.pending[s]!, e)) return;
     const v: SeqEvent[] = [];
     for (let j = k + 1; j < log.length; j++) if (notdep(j)) v.push(this.seqEvent(j));
     v.push(e);

@@ -41,11 +41,14 @@ export interface EndStates {
   /** The scheduler ran out (it covered everything it covers), not the budget. */
   readonly finished: boolean;
   readonly complete: boolean;
+  /** With `traces`: the Mazurkiewicz trace of every execution that ran to an end (`Scheduler.traceKey`). */
+  readonly traces?: ReadonlySet<string>;
 }
 
 /** Every end state the scheduler's executions reach (abandoned executions end nowhere). */
-export function endStates(system: System, sched: Scheduler, o: { maxExecutions?: number; maxSteps?: number } = {}): EndStates {
+export function endStates(system: System, sched: Scheduler, o: { maxExecutions?: number; maxSteps?: number; traces?: boolean } = {}): EndStates {
   const ends = new Map<string, string>();
+  const traces = o.traces && sched.traceKey ? new Set<string>() : undefined;
   const max = o.maxExecutions ?? Infinity;
   let executions = 0;
   let finished = true;
@@ -57,10 +60,11 @@ export function endStates(system: System, sched: Scheduler, o: { maxExecutions?:
     const ex = runExecution(system, sched, o.maxSteps ?? 10_000, false, true);
     if (ex.end.kind === 'abandoned') continue;
     executions++;
+    traces?.add(sched.traceKey!());
     const key = endKey(ex.end, ex.endState, ex.tolerated);
     if (!ends.has(key)) ends.set(key, encodeToken(ex.decisions));
   }
-  return { ends, executions, finished, complete: finished && sched.complete === true };
+  return { ends, executions, finished, complete: finished && sched.complete === true, traces };
 }
 
 export interface NonCommuting {

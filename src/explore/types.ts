@@ -169,6 +169,8 @@ export interface Scheduler {
    * footprint with whatever the system recorded while it ran. Optional (DPOR needs it).
    */
   stepped?(depth: number, task: number, access: Pick<StepInfo, 'reads' | 'writes' | 'global'>): void;
+  /** The Mazurkiewicz trace of the execution just run, as a key (DPOR schedulers; self-checks only). */
+  traceKey?(): string;
   /** Whether every execution was covered (exhaustive strategies only). */
   readonly complete?: boolean;
   /**

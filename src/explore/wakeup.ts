@@ -139,7 +139,7 @@ function push(m: Map<number, Run>, o: number, i: number): void {
  * and, when it is a choice, w's event of its task took the same value. A choice touches nothing, so
  * it commutes with every step; but the value decides the task's later steps, and a sequence explored
  * after one value does not stand for w explored after another: a choice that does not occur in w is
- * no weak initial of it here (a sleeping task is: every value of its choice was explored).
+ * no weak initial of it here (nor does a sleeping task whose step is a choice cover w: dfs.ts).
  */
 function stands(b: WakeupBranch, w: readonly SeqEvent[], r: Remaining): boolean {
   const i = r.first(b.task);

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
-import { decodeToken, formatTrace, ReplayError, TokenError, verdictLine, type ExploreResult } from '../explore/index.js';
+import { decodeToken, formatTrace, ReplayError, TokenError, verdictLine, type DfsOptions, type ExploreResult } from '../explore/index.js';
 import { MAX_TOKEN_DECISIONS } from '../explore/token.js';
 import { ALLOW_FILE, listScenarioFiles, loadAllowList, loadScenario, replayScenario, runScenario, type Mode } from '../scenarios/registry.js';
 import type { ExplainOptions } from '../scenarios/explain.js';
@@ -46,8 +46,12 @@ function checkToken(token: string, maxSteps: number): void {
 const MIN_MAX_STEPS = 1_000;
 const MAX_MAX_STEPS = 1_000_000;
 
+/** The values of `--reduction`: DfsOptions['reduction']. */
+const REDUCTIONS: readonly string[] = ['dpor', 'source-dpor', 'none'] satisfies readonly NonNullable<DfsOptions['reduction']>[];
+
 interface ExploreCliOptions {
   mode: Mode;
+  reduction: NonNullable<DfsOptions['reduction']>;
   guard: GuardName[];
   guardOff?: boolean;
   bound?: number;
@@ -98,6 +102,7 @@ export function registerExplore(program: Command): void {
     .description('search the interleavings of a scenario for sanitizer violations')
     .argument('<scenario>', 'a scenario name (see `ptlab scenarios`) or a .scn file')
     .option('--mode <mode>', 'dfs (exhaustive, DPOR: complete, or within --bound), random or pct (sampling)', 'dfs')
+    .option('--reduction <r>', 'with --mode dfs: dpor (optimal DPOR; source sets under --bound), source-dpor (source sets), or none (every interleaving: to cross-check a verdict)', 'dpor')
     .option('--guard <NAME=off>', 'switch a guard off (repeatable)', parseGuard, [])
     .option('--guard-off', "switch off the scenario's own guard(s)")
     .option('--bound <n>', "only schedules with at most n preemptions, -1 to 20 (default: the scenario's, usually none; -1: none)", intArg('--bound', -1, 20))
@@ -132,6 +137,8 @@ Guards: ${GUARD_NAMES.join(', ')}`,
     )
     .action((name: string, o: ExploreCliOptions) => {
       if (!['dfs', 'random', 'pct'].includes(o.mode)) throw new UsageError(`--mode: '${o.mode}' is not a search mode (expected dfs, random or pct)`);
+      if (!REDUCTIONS.includes(o.reduction)) throw new UsageError(`--reduction: '${o.reduction}' is not a reduction (expected ${REDUCTIONS.join(', ')})`);
+      if (o.reduction !== 'dpor' && o.mode !== 'dfs') throw new UsageError(`--reduction: only with --mode dfs (--mode ${o.mode} samples schedules and reduces nothing)`);
       if (o.replay !== undefined) checkToken(o.replay, o.maxSteps);
       const guardsOf = (scn: Scenario) => [...o.guard, ...(o.guardOff ? scn.guards : [])];
       const bad = applySettings({}, o.config);
@@ -162,6 +169,7 @@ Guards: ${GUARD_NAMES.join(', ')}`,
           settings,
           explain,
           bound: o.bound,
+          reduction: o.reduction,
           seed: o.seed,
           depth: o.depth,
           executions: o.budget,

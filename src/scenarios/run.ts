@@ -3,7 +3,7 @@
  * PCT search, with its guard on or off; or one schedule replayed from its token. No I/O.
  */
 import type { GuardName } from '../mm/config.js';
-import { DfsScheduler, explore, PctScheduler, RandomScheduler, replay, type ExploreOptions, type ExploreResult, type Scheduler } from '../explore/index.js';
+import { DfsScheduler, explore, PctScheduler, RandomScheduler, replay, type DfsOptions, type ExploreOptions, type ExploreResult, type Scheduler } from '../explore/index.js';
 import type { Scenario } from './format.js';
 import { scenarioSystem } from './system.js';
 import type { ExplainOptions } from './explain.js';
@@ -15,6 +15,8 @@ export interface RunScenarioOptions extends ExploreOptions {
   guardsOff?: readonly GuardName[];
   /** DFS preemption bound (default: the scenario's own); -1 for none. */
   bound?: number;
+  /** DFS reduction (default 'dpor'; 'source-dpor' and 'none' to cross-check a verdict). */
+  reduction?: DfsOptions['reduction'];
   seed?: number;
   executions?: number;
   /** PCT bug depth. */
@@ -35,7 +37,7 @@ export function scheduler(scn: Scenario, o: RunScenarioOptions): Scheduler {
       return new PctScheduler({ seed: o.seed ?? 1, depth: o.depth ?? 2, executions: o.executions ?? 1000 });
     default: {
       const bound = o.bound ?? scn.bound;
-      return new DfsScheduler(bound < 0 ? {} : { preemptionBound: bound });
+      return new DfsScheduler({ ...(bound < 0 ? {} : { preemptionBound: bound }), reduction: o.reduction });
     }
   }
 }

@@ -69,10 +69,10 @@ interface Node {
   task: number;
   choice: number;
   /**
-   * Per task, for how many states up to this one it has been able to run without a step of its own
-   * in between (0: it cannot run here): where a wait ended, for `enabledBy`.
+   * Optimal DPOR: per task, for how many states up to this one it has been able to run without a
+   * step of its own in between (0: it cannot run here): where a wait ended, for `enabledBy`.
    */
-  readonly run: Int32Array;
+  readonly run: Int32Array | null;
   /** Optimal DPOR: the wakeup tree's branches still to explore from here, in order. */
   wakeup: WakeupBranch[];
   /**
@@ -242,8 +242,9 @@ export class DfsScheduler implements Scheduler {
         sleepAccess[t] = a;
       }
     }
-    const run = new Int32Array(n);
-    for (let t = 0; t < n; t++) if (enabled & bit(t)) run[t] = parent && parent.task !== t ? parent.run[t] + 1 : 1;
+    // Only the optimal search reads it: the default search's hot path allocates nothing for it.
+    const run = this.optimal ? new Int32Array(n) : null;
+    if (run) for (let t = 0; t < n; t++) if (enabled & bit(t)) run[t] = parent && parent.task !== t ? parent.run![t] + 1 : 1;
     const node: Node = {
       run,
       pending,
@@ -392,13 +393,20 @@ export class DfsScheduler implements Scheduler {
     // e' itself (event `ran`, when it ran) happens after e_k, as does all that follows it.
     const notdep = (j: number): boolean => j !== ran && log.clock[j][et] < el;
     // A sleeping task whose step is a choice covers nothing here: its values were explored apart,
-    // and checked trace by trace against naive enumeration, letting it cover lost traces.
-    for (let s = 0; node.sleep >> s; s++) if (node.sleep & bit(s) && node.choices[s] <= 1 && this.sleeperCovers(k, notdep, s, node.sleepAccess[s] ?? node.pending[s]!, e)) return;
+    // and letting it cover lost traces (test/explore/dpor.test.ts, trace by trace against naive
+    // enumeration).
+    for (let s = 0; node.sleep >> s; s++) {
+      if (!(node.sleep & bit(s)) || node.choices[s] > 1) continue;
+      if (this.sleeperCovers(k, notdep, s, node.sleepAccess[s] ?? node.pending[s]!, e)) return;
+    }
     const v: SeqEvent[] = [];
     for (let j = k + 1; j < log.length; j++) if (notdep(j)) v.push(this.seqEvent(j));
     v.push(e);
-    // An initial that can run at node k goes first (an initial's first event can move to the front).
-    const start = v.findIndex((x, i) => node.enabled & bit(x.task) && v.findIndex((f) => f.task === x.task) === i && v.slice(0, i).every((f) => !dependent(f.access, x.access)));
+    // An initial that can run at node k goes first (an initial's first event can move to the front):
+    // a task's first event in v with no dependent event of v before it.
+    const isInitial = (x: SeqEvent, i: number): boolean =>
+      v.findIndex((f) => f.task === x.task) === i && v.slice(0, i).every((f) => !dependent(f.access, x.access));
+    const start = v.findIndex((x, i) => node.enabled & bit(x.task) && isInitial(x, i));
     if (start < 0) return;
     insertWakeup(node.wakeup, [v[start], ...v.slice(0, start), ...v.slice(start + 1)]);
   }
@@ -429,7 +437,7 @@ export class DfsScheduler implements Scheduler {
    */
   private enabledBy(k: number, d: number, p: number): boolean {
     // The state before p's run of states where it could run: where it waited, or took its last step.
-    const m = d - this.nodes[d].run[p];
+    const m = d - this.nodes[d].run![p];
     if (m < k || this.nodes[m].enabled & bit(p)) return false;
     const log = this.log!;
     return m === k || log.clock[m][log.task[k]] >= log.local[k];

@@ -1,7 +1,8 @@
 /**
  * Wakeup trees of optimal DPOR (Abdulla, Aronis, Jonsson, Sagonas, "Source Sets: A Foundation for
- * Optimal Dynamic Partial Order Reduction", JACM 64(4), 2017, Section 6). Source-set DPOR (dfs.ts
- * under a preemption bound) records only which task should start a schedule that reverses a race;
+ * Optimal Dynamic Partial Order Reduction", JACM 64(4), 2017, Section 6), for dfs.ts's
+ * `reduction: 'optimal-dpor'`. Source-set DPOR (dfs.ts's default) records only which task should
+ * start a schedule that reverses a race;
  * the schedule that task then runs may wander into a state whose every enabled task is asleep,
  * an execution that explores nothing new ("sleep-set blocked"). A wakeup tree records the whole
  * reversing sequence v = notdep(e, E).e', and the search follows it, so every execution it starts
@@ -13,23 +14,19 @@
  */
 import type { Access } from './dpor.js';
 
-/** One event of a wakeup sequence, and the sequences that continue it. */
-export interface WakeupBranch {
+/** An event of a wakeup sequence: a task's step as it ran when the sequence was recorded. */
+export interface SeqEvent {
   readonly task: number;
-  /** The step's choice value when the sequence was recorded. */
+  /** The step's choice value. */
   readonly choice: number;
   /** Whether the step is a choice (more than one value). */
   readonly chooses: boolean;
   readonly access: Access;
-  readonly children: WakeupBranch[];
 }
 
-/** An event of a sequence being inserted. */
-export interface SeqEvent {
-  readonly task: number;
-  readonly choice: number;
-  readonly chooses: boolean;
-  readonly access: Access;
+/** One event of a wakeup tree, and the sequences that continue it. */
+export interface WakeupBranch extends SeqEvent {
+  readonly children: WakeupBranch[];
 }
 
 /**

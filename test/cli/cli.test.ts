@@ -131,9 +131,9 @@ describe('ptlab explore', () => {
     expect(count(naive.out)).toBeGreaterThan(count(dpor.out));
     // Naive enumeration finds the violation the guard-off search finds.
     expect(ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--guard-off', '--bound', '1', '--reduction', 'none').code).toBe(1);
-    const source = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--reduction', 'optimal-dpor');
-    expect(source.code).toBe(0);
-    expect(source.out).toContain('the search is complete');
+    const optimal = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--reduction', 'optimal-dpor');
+    expect(optimal.code).toBe(0);
+    expect(optimal.out).toContain('the search is complete');
     const bad = ptlab('explore', 'semi_rcu_vs_pte_offset_map', '--reduction', 'optimal');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("--reduction: 'optimal' is not a reduction (expected dpor, optimal-dpor, none)");

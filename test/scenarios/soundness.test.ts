@@ -59,16 +59,16 @@ describe('the reduction on the shipped scenarios', () => {
         expect(all.complete).toBe(true);
         expect([...n.ends.keys()].filter((k) => !all.ends.has(k))).toEqual([]);
         // The complete search (source sets) against optimal DPOR (wakeup trees), trace by trace
-        // where every execution runs to its end: every Mazurkiewicz trace
-        // one runs, the other runs (end states are too coarse: a search that lost traces once
-        // still reached every end state here). An execution that fails ends early, and which
-        // prefixes the two searches cut short differs; there the end states must agree.
-        const src = endStates(sys, new DfsScheduler({ reduction: 'optimal-dpor' }), { maxExecutions: 50_000, traces: true });
-        expect(src.complete).toBe(true);
-        expect([...all.ends.keys()].sort()).toEqual([...src.ends.keys()].sort());
+        // where every execution runs to its end: every Mazurkiewicz trace one runs, the other
+        // runs (end states are too coarse: a search that lost traces once still reached every end
+        // state here). An execution that fails ends early, and which prefixes the two searches cut
+        // short differs; there the end states must agree.
+        const opt = endStates(sys, new DfsScheduler({ reduction: 'optimal-dpor' }), { maxExecutions: 50_000, traces: true });
+        expect(opt.complete).toBe(true);
+        expect([...all.ends.keys()].sort()).toEqual([...opt.ends.keys()].sort());
         if ([...all.ends.keys()].every((k) => k.startsWith('finished'))) {
-          expect([...src.traces!].filter((t) => !all.traces!.has(t)).length).toBe(0);
-          expect(all.traces!.size).toBe(src.traces!.size);
+          expect([...opt.traces!].filter((t) => !all.traces!.has(t)).length).toBe(0);
+          expect(all.traces!.size).toBe(opt.traces!.size);
         }
       });
 

@@ -23,8 +23,6 @@ export interface ExplorerRow {
   abandoned?: number;
   complete: boolean;
   ms: number;
-  /** The same search with wakeup trees (`reduction: 'optimal-dpor'`). */
-  optimal?: { executions: number; abandoned: number; complete: boolean; ms: number };
   /**
    * Guards off (or, for a scenario of an open race, its remedy off: `remedy` true): the violation
    * found (null: clean, as the scenario may expect), after how many executions.
@@ -66,7 +64,7 @@ export async function loadBaseline(dir: string): Promise<Engine> {
 
 const MAX = 200_000;
 
-function search(e: Engine, scn: Scenario, guardsOff: string[], o: { bound?: number; reduction?: 'dpor' | 'optimal-dpor' | 'none'; settings?: Readonly<Record<string, string>> }) {
+function search(e: Engine, scn: Scenario, guardsOff: string[], o: { bound?: number; reduction?: 'dpor' | 'none'; settings?: Readonly<Record<string, string>> }) {
   const t0 = performance.now();
   // A scenario whose violation is an anomaly runs with sequential explainability, as `ptlab
   // explore` runs it (src/scenarios/run.ts): without it the anomaly is never seen.
@@ -95,7 +93,6 @@ export async function explorerBench(o: { baseline?: string; reps: number; sideBo
     // "guard off" is the remedy off, as in test/scenarios/scenarios.test.ts.
     const settings = scn.remedy ?? undefined;
     const on = search(HERE, scn, [], { settings });
-    const opt = search(HERE, scn, [], { settings, reduction: 'optimal-dpor' });
     const off = scn.guards.length ? search(HERE, scn, scn.guards, {}) : settings ? search(HERE, scn, [], {}) : null;
     const d1 = search(HERE, scn, [], { bound: 1, settings });
     const n1 = search(HERE, scn, [], { bound: 1, reduction: 'none', settings });
@@ -105,14 +102,13 @@ export async function explorerBench(o: { baseline?: string; reps: number; sideBo
       abandoned: on.r.abandoned,
       complete: on.r.status === 'clean' && on.r.coverage === 'complete',
       ms: on.ms,
-      optimal: { executions: opt.r.executions, abandoned: opt.r.abandoned, complete: opt.r.status === 'clean' && opt.r.coverage === 'complete', ms: opt.ms },
       guardOff: off && { status: off.r.status, kind: off.r.status === 'violation' ? off.r.violation.kind : null, executions: off.r.executions, ms: off.ms, remedy: !scn.guards.length },
       dpor1: d1.r.executions,
       naive1: n1.r.executions,
     };
     o.log(
       `explorer ${scn.name}: ${on.r.status} (${row.complete ? 'complete' : 'not complete'}) in ${on.r.executions} executions (+${on.r.abandoned} blocked), ${on.ms.toFixed(0)} ms; ` +
-        `wakeup trees ${opt.r.executions} (+${opt.r.abandoned}), ${opt.ms.toFixed(0)} ms; guard off: ${off ? `${off.r.status} after ${off.r.executions}` : 'none'}`,
+        `guard off: ${off ? `${off.r.status} after ${off.r.executions}` : 'none'}`,
     );
     const theirs = base?.loadScenario(scn.name);
     if (base && theirs?.ok) {
@@ -149,17 +145,15 @@ export function renderExplorerBench(b: ExplorerBench, spin?: string): string {
     '',
     `Guards on: the DPOR search (source sets, sleep sets; src/explore/dfs.ts) runs until no schedule is left, or ${f(MAX)}`,
     'executions; "blocked" are the executions it started and gave up on, every enabled task asleep (they count in the time,',
-    'not in "executions"). Wakeup trees: the same search with optimal DPOR (`--reduction optimal-dpor`), in this run.',
+    'not in "executions").',
     'Guards off: the default search until the first violation. Bound 1: executions of DPOR and of naive enumeration.',
     '',
-    '| scenario | executions | blocked | complete | time (ms) | executions/s | wakeup trees: executions + blocked, time (ms) | guard off | bound 1: DPOR / naive |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| scenario | executions | blocked | complete | time (ms) | executions/s | guard off | bound 1: DPOR / naive |',
+    '|---|---|---|---|---|---|---|---|',
     ...b.rows.map((r) => {
       const found = r.guardOff && (r.guardOff.status === 'violation' ? `${r.guardOff.kind} after ${f(r.guardOff.executions)}` : `${r.guardOff.status} in ${f(r.guardOff.executions)}`);
       const off = !r.guardOff ? 'no guard' : r.guardOff.remedy ? `remedy off: ${found}` : found;
-      const o = r.optimal;
-      const src = o ? `${f(o.executions)} + ${f(o.abandoned)}${o.complete ? '' : ' (not complete)'}, ${f(o.ms)}` : '-';
-      return `| ${r.scenario} | ${f(r.executions)} | ${r.abandoned === undefined ? '-' : f(r.abandoned)} | ${r.complete ? 'yes' : 'no'} | ${f(r.ms)} | ${rate(r.executions, r.ms)} | ${src} | ${off} | ${f(r.dpor1)} / ${f(r.naive1)} (${(r.naive1 / r.dpor1).toFixed(1)}×) |`;
+      return `| ${r.scenario} | ${f(r.executions)} | ${r.abandoned === undefined ? '-' : f(r.abandoned)} | ${r.complete ? 'yes' : 'no'} | ${f(r.ms)} | ${rate(r.executions, r.ms)} | ${off} | ${f(r.dpor1)} / ${f(r.naive1)} (${(r.naive1 / r.dpor1).toFixed(1)}×) |`;
     }),
     '',
   ];

@@ -47,7 +47,7 @@ const MIN_MAX_STEPS = 1_000;
 const MAX_MAX_STEPS = 1_000_000;
 
 /** The values of `--reduction`: DfsOptions['reduction']. */
-const REDUCTIONS: readonly string[] = ['dpor', 'optimal-dpor', 'none'] satisfies readonly NonNullable<DfsOptions['reduction']>[];
+const REDUCTIONS: readonly string[] = ['dpor', 'none'] satisfies readonly NonNullable<DfsOptions['reduction']>[];
 
 interface ExploreCliOptions {
   mode: Mode;
@@ -102,7 +102,7 @@ export function registerExplore(program: Command): void {
     .description('search the interleavings of a scenario for sanitizer violations')
     .argument('<scenario>', 'a scenario name (see `ptlab scenarios`) or a .scn file')
     .option('--mode <mode>', 'dfs (exhaustive, DPOR: complete, or within --bound), random or pct (sampling)', 'dfs')
-    .option('--reduction <r>', 'with --mode dfs: dpor (source-set DPOR), optimal-dpor (wakeup trees; source sets under --bound), or none (every interleaving: to cross-check a verdict)', 'dpor')
+    .option('--reduction <r>', 'with --mode dfs: dpor (source-set DPOR with sleep sets) or none (every interleaving: to cross-check a verdict)', 'dpor')
     .option('--guard <NAME=off>', 'switch a guard off (repeatable)', parseGuard, [])
     .option('--guard-off', "switch off the scenario's own guard(s)")
     .option('--bound <n>', "only schedules with at most n preemptions, -1 to 20 (default: the scenario's, usually none; -1: none)", intArg('--bound', -1, 20))

@@ -28,6 +28,15 @@ function meets(x: readonly number[], y: readonly number[]): boolean {
   return false;
 }
 
+/**
+ * The footprint of a step that may run either way: what a choice step touches with any of the
+ * values explored (a sleeping choice task must wake when a step is dependent with any of them).
+ */
+export function unionAccess(a: Access | undefined, b: Access): Access {
+  if (!a) return b;
+  return { reads: [...new Set([...a.reads, ...b.reads])], writes: [...new Set([...a.writes, ...b.writes])], global: a.global || b.global };
+}
+
 /** The same footprint (the replay check): the same objects in the same roles. */
 export function sameAccess(a: Access, b: Access): boolean {
   return a === b || (!!a.global === !!b.global && sameList(a.reads, b.reads) && sameList(a.writes, b.writes));
@@ -146,36 +155,17 @@ export class EventLog {
   }
 
   /**
-   * Whether some event j with from < j < to and keep(j) is dependent with `a`: found through the
-   * events that touched a's objects, not by a scan of the whole range (a reversing sequence of a
-   * THP split is hundreds of events long).
+   * I(v) for v = notdep(e_k, E).e' with E the first `depth` events and e' a step of task p: the
+   * tasks whose first step in v has no predecessor in v, so that some reordering of v starts with
+   * them (Abdulla et al., Def. "initials"). A task's events in v are a contiguous run (once one is
+   * after e_k, all its later ones are), so "has a predecessor in v" is a lookup in `first`, the
+   * local index of each task's first event in v. Returns a bitmask.
+   *
+   * e' counts as dependent with every event of v before it: moved before e_k it no longer reads
+   * what e_k wrote and may touch more than it did in E (model footprints depend on what a step
+   * reads: dfs.ts), so p is an initial by e' only when v holds nothing else.
    */
-  anyDependent(a: Access, from: number, to: number, keep: (j: number) => boolean): boolean {
-    const hit = (j: number): boolean => j > from && j < to && keep(j);
-    if (a.global) {
-      for (let j = from + 1; j < to; j++) if (keep(j)) return true;
-      return false;
-    }
-    for (let i = this.globals.length - 1; i >= 0 && this.globals[i] > from; i--) if (hit(this.globals[i])) return true;
-    for (const o of a.reads) {
-      const w = this.written.get(o);
-      if (w) for (let i = w.length - 1; i >= 0 && w[i] > from; i--) if (hit(w[i])) return true;
-    }
-    for (const o of a.writes) {
-      const t = this.touched.get(o);
-      if (t) for (let i = t.length - 1; i >= 0 && t[i] > from; i--) if (hit(t[i])) return true;
-    }
-    return false;
-  }
-
-  /**
-   * I(v) for v = notdep(e_k, E).e' with E the first `depth` events and e' a step of task p with
-   * clock `c`: the tasks whose first step in v has no predecessor in v, so that some reordering of
-   * v starts with them (Abdulla et al., Def. "initials"). A task's events in v are a contiguous run
-   * (once one is after e_k, all its later ones are), so "has a predecessor in v" is a lookup in
-   * `first`, the local index of each task's first event in v. Returns a bitmask.
-   */
-  initials(k: number, depth: number, p: number, c: Int32Array): number {
+  initials(k: number, depth: number, p: number): number {
     const et = this.task[k];
     const el = this.local[k];
     const first = new Int32Array(this.nTasks);
@@ -190,7 +180,7 @@ export class EventLog {
       first[t] = this.local[j];
       if (!hasPred(this.clock[j], t)) init |= 1 << t;
     }
-    if (first[p] === 0 && !hasPred(c, p)) init |= 1 << p;
+    if (first.every((f) => f === 0)) init |= 1 << p;
     return init;
   }
 }

@@ -15,7 +15,7 @@ export interface RunScenarioOptions extends ExploreOptions {
   guardsOff?: readonly GuardName[];
   /** DFS preemption bound (default: the scenario's own); -1 for none. */
   bound?: number;
-  /** DFS reduction (default 'dpor'; 'optimal-dpor' and 'none' to cross-check a verdict). */
+  /** DFS reduction (default 'dpor'; 'none' to cross-check a verdict). */
   reduction?: DfsOptions['reduction'];
   seed?: number;
   executions?: number;

@@ -1,19 +1,22 @@
 /**
  * The reduction must not lose behaviours: on random small programs (loads, stores, nested lock
  * sections in either order, choices, fences), DPOR reaches exactly the end states that naive
- * enumeration reaches — every final state and every deadlock — while running no more executions;
- * and likewise under a preemption bound, against naive enumeration under the same bound.
- * End states are the right yardstick: executions that differ only in the order of independent
- * steps end in the same state, and DPOR promises one execution per such class.
+ * enumeration reaches — every final state and every deadlock — while running no more executions,
+ * and runs every Mazurkiewicz trace it runs; likewise under a preemption bound, against naive
+ * enumeration under the same bound; and on programs whose steps load and store conditionally
+ * (footprints that depend on what a step reads, as the model's do), the same end states.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DfsScheduler, endStates, type DfsOptions } from '../../src/explore/index.js';
-import { choose, fence, ld, local, lock, st, toySystem, unlock, type Op, type World } from './toy.js';
+import { choose, condLd, condSt, fence, ld, local, lock, st, toySystem, unlock, type Op, type World } from './toy.js';
 
 type Access = { k: 'ld' | 'st'; v: 'x' | 'y' };
+/** One step that stores to (or loads) `w` only when it reads 0 from `r` (toy.ts condSt(), condLd()). */
+type CondStore = { k: 'cst' | 'cld'; r: 'x' | 'y' | 'z'; w: 'x' | 'y' | 'z' };
 type Prog =
   | Access
+  | CondStore
   | { k: 'sec'; l: 'a' | 'b'; body: Prog[] }
   | { k: 'choice'; then: Access; else: Access }
   | { k: 'fence' | 'local' };
@@ -29,6 +32,22 @@ const op: fc.Arbitrary<Prog> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('choice' as const), then: access, else: access }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constantFrom('fence' as const, 'local' as const) }) },
 );
+const v3 = fc.constantFrom('x' as const, 'y' as const, 'z' as const);
+/**
+ * Loads, stores, conditional stores and loads over three variables, in lock sections too:
+ * footprints that depend on what a step reads.
+ */
+const condAccess: fc.Arbitrary<Prog> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ k: fc.constantFrom('ld' as const, 'st' as const), v: fc.constantFrom('x' as const, 'y' as const) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('cst' as const, 'cld' as const), r: v3, w: v3 }) },
+);
+const condOp: fc.Arbitrary<Prog> = fc.oneof(
+  { weight: 4, arbitrary: condAccess },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('sec' as const), l: fc.constantFrom('a' as const, 'b' as const), body: fc.array(condAccess, { minLength: 1, maxLength: 2 }) }) },
+);
+const condProgram = fc
+  .array(fc.array(condOp, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 3 })
+  .filter((prog) => prog.flat().reduce((n, p) => n + steps(p), 0) <= 9);
 const steps = (p: Prog): number => (p.k === 'sec' ? 2 + p.body.reduce((n, q) => n + steps(q), 0) : p.k === 'choice' ? 2 : 1);
 /** At most 10 steps in all, so that naive enumeration stays in the thousands. */
 const program = fc
@@ -53,6 +72,12 @@ function* run(w: World, me: number, ps: readonly Prog[], reg: { v: number }): Ge
         break;
       case 'choice':
         yield* run(w, me, [(yield* choose('choice')) ? p.then : p.else], reg);
+        break;
+      case 'cst':
+        yield* condSt(w, p.r, p.w, reg.v * 3 + me + 100);
+        break;
+      case 'cld':
+        reg.v = yield* condLd(w, p.r, p.w);
         break;
       case 'fence':
         yield* fence();
@@ -93,28 +118,33 @@ describe('DPOR against naive enumeration', () => {
     );
   });
 
-  it('optimal DPOR and source-DPOR run every trace naive enumeration runs, the optimal one starting fewer executions in all, on 300 random programs', () => {
-    let optimal = 0;
-    let source = 0;
+  it('runs every trace naive enumeration runs, on 300 random programs', () => {
+    // Trace by trace: end states are too coarse (a search that lost traces once still reached
+    // every end state of a shipped scenario).
     fc.assert(
       fc.property(program, (prog) => {
-        const o = ends(prog, { reduction: 'optimal-dpor' });
         const s = ends(prog, { reduction: 'dpor' });
         const n = ends(prog, { reduction: 'none' });
-        expect([...o.states].sort()).toEqual([...s.states].sort());
-        // Trace by trace: each reduction runs every Mazurkiewicz trace naive enumeration runs,
-        // and runs each once.
-        expect([...o.traces].sort()).toEqual([...n.traces].sort());
         expect([...s.traces].sort()).toEqual([...n.traces].sort());
-        expect(o.executions).toBe(o.traces.size);
-        optimal += o.started;
-        source += s.started;
       }),
       { seed: 20261207, numRuns: 300 },
     );
-    // Per program either may start one more (a choice's values are explored apart), but the
-    // wakeup trees save executions that source sets waste.
-    expect(optimal).toBeLessThan(source);
+  });
+
+  it('reaches every end state naive enumeration reaches when what a step touches depends on what it reads, on 1,000 random programs', () => {
+    // Model steps record what they touch as they run (a folio freed when its count drops to
+    // zero, a frame allocated): the same step's footprint differs with the state it runs in.
+    // Sleep sets lost end states here until a woken task's step counted what it slept with
+    // (dfs.ts `carry`): fast-check found such a program within 128 to 537 runs (seeds 1, 2).
+    // Traces are not compared: `carry` adds dependencies that depend on the path.
+    fc.assert(
+      fc.property(condProgram, (prog) => {
+        const d = ends(prog, { reduction: 'dpor' });
+        const n = ends(prog, { reduction: 'none' });
+        expect([...d.states].sort()).toEqual([...n.states].sort());
+      }),
+      { seed: 20261208, numRuns: 1000 },
+    );
   });
 
   it('reaches what bounded naive enumeration reaches under preemption bound 1, on 300 random programs', () => {

@@ -29,6 +29,8 @@ const OBJECTS = new Map<string, number>();
 export class World {
   readonly vars = new Map<string, number>();
   readonly owner = new Map<string, number>();
+  /** What the running step touched beyond its declared footprint (as src/mm/objects.ts records). */
+  readonly recorded = { reads: [] as number[], writes: [] as number[] };
   /** Object numbers for the explorer, by name ('var:x', 'lock:L'), the same in every execution. */
   id(name: string): number {
     let n = OBJECTS.get(name);
@@ -70,6 +72,25 @@ export function* choose(what: string, n = 2): Gen<number> {
   const c = yield { info: { reads: [], writes: [], choices: n, label: what } };
   return c ?? 0;
 }
+/**
+ * `if (r == 0) x = v` as one step, whose write happens only when the read sees 0: it declares the
+ * read and records the write as it runs, as model code records a folio freed or a frame allocated
+ * (src/mm/objects.ts). Its footprint depends on what it reads, the case that made sleep sets
+ * unsound (docs/explorer.md).
+ */
+export function* condSt(w: World, r: string, x: string, v: number): Gen<void> {
+  yield { info: { reads: [w.id(`var:${r}`)], writes: [], label: `if ${r} == 0: st ${x} = ${v}` } };
+  if (w.get(r) !== 0) return;
+  w.recorded.writes.push(w.id(`var:${x}`));
+  w.vars.set(x, v);
+}
+/** `r == 0 ? x : -1` as one step: it reads x only when it reads 0 from r (recorded, as condSt()). */
+export function* condLd(w: World, r: string, x: string): Gen<number> {
+  yield { info: { reads: [w.id(`var:${r}`)], writes: [], label: `if ${r} == 0: ld ${x}` } };
+  if (w.get(r) !== 0) return -1;
+  w.recorded.reads.push(w.id(`var:${x}`));
+  return w.get(x);
+}
 /** A step that touches nothing shared (a task's own work). */
 export function* local(label = 'local'): Gen<void> {
   yield { info: { reads: [], writes: [], label } };
@@ -109,8 +130,13 @@ export class ToyInstance implements Instance {
     return op !== null && (op.enabled?.() ?? true);
   }
   step(i: number, choice?: number): void {
+    this.world.recorded.reads.length = 0;
+    this.world.recorded.writes.length = 0;
     this.cur[i] = null; // a violation ends the execution mid-step
     this.cur[i] = next(this.gens[i], choice);
+  }
+  lastAccess(): { reads: readonly number[]; writes: readonly number[] } {
+    return this.world.recorded;
   }
   finalCheck(): Finding | null {
     return this.spec.final?.(this.world) ?? null;

@@ -25,7 +25,7 @@ import { vmInsertPage } from './memory/insert_page.js';
 import { lockVmaUnderRcu } from './mmap_lock.js';
 import { BINDER_BUFFER_MAX, BINDER_SLOTS, BinderProc, VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { PG_uptodate, PT_KERNEL } from './page_alloc.js';
-import { downRead, upRead, type KGen } from './primitives.js';
+import { downRead, mightAlloc, upRead, type KGen } from './primitives.js';
 import { FOLL_NOFAULT, getUserPagesRemote } from './gup.js';
 import { folioPutRefs } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
@@ -118,6 +118,7 @@ function* binderPageLookup(proc: BinderProc, addr: Vaddr): KGen<number> {
 function* binderInstallSinglePage(proc: BinderProc, index: number, addr: Vaddr): KGen<number> {
   if (proc.mm.exited) return -ESRCH; // mmget_not_zero()
   const mem = current.k.mem;
+  yield* mightAlloc();
   let page = mem.allocPages(0, PT_KERNEL); // alloc_page(GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO)
   if (page < 0) return -ENOMEM;
   mem.setFlags(page, PG_uptodate);

@@ -365,7 +365,7 @@ export class Kernel {
    */
   stepStacks: StepStack[] | null = null;
   constructor(readonly cfg: Config) {
-    this.mem = new PhysMem(cfg.totalPages);
+    this.mem = new PhysMem(cfg.totalPages, this.rec);
     this.pt = new TableStore(this.mem, this.rec);
     this.swap = cfg.swapPages > 0 ? new SwapInfo(cfg.swapPages) : null;
     for (let i = 0; i < cfg.nrCpus; i++) this.cpus.push(new Cpu(i, cfg.pwcFlush));

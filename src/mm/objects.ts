@@ -2,8 +2,8 @@
  * Names for the shared objects of the model, as the explorer's dependency tracking numbers them
  * (src/scenarios/footprint.ts says what each step declares, docs/explorer.md why it is enough), and
  * the recorder through which model code reports, as it runs, the objects a step touches beyond
- * what the step declared in advance: a folio's counts, a table's life. The kind is in the low four
- * bits.
+ * what the step declared in advance: a folio's counts, a table's life. The kind is in the low five
+ * bits (objKind(), objNum()).
  */
 import { NR_CPUS } from './const.js';
 
@@ -46,6 +46,15 @@ export const OBJ = {
    * (owner, and the sequence words beside it), which readers read.
    */
   semReaders: 15,
+  /**
+   * The page allocator's state (src/mm/page_alloc.ts: its free lists, bump pointer and count of
+   * frames in use), one object. Which frame an allocation returns, and whether it fails, depends on
+   * the frees and allocations before it: a frame one task frees may be the one another task's
+   * allocation gets, and a stale value naming that frame (an entry read before the free) then
+   * names the new folio (ABA), where in the other order it names a free frame. Every allocation
+   * and every free writes it, so that DPOR runs both orders of any two of them.
+   */
+  alloc: 16,
 } as const;
 
 export type ObjKind = (typeof OBJ)[keyof typeof OBJ];
@@ -53,7 +62,11 @@ export type ObjKind = (typeof OBJ)[keyof typeof OBJ];
 /** Where binder's objects start among OBJ.mapping's numbers, above every file id. */
 export const BINDER_OBJ_BASE = 1 << 24;
 
-export const obj = (kind: ObjKind, n: number): number => n * 16 + kind;
+const KIND_BITS = 32;
+export const obj = (kind: ObjKind, n: number): number => n * KIND_BITS + kind;
+/** The kind of an object number (OBJ), and its number within the kind. */
+export const objKind = (o: number): number => ((o % KIND_BITS) + KIND_BITS) % KIND_BITS;
+export const objNum = (o: number): number => (o - objKind(o)) / KIND_BITS;
 
 /** The readers of rw-semaphore `semId` on CPU `cpu` (OBJ.semReaders). */
 export const semReadersObj = (semId: number, cpu: number): number => obj(OBJ.semReaders, semId * NR_CPUS + cpu);

@@ -9,6 +9,7 @@
  */
 import { asPfn, HPAGE_PMD_ORDER, type Pfn } from './const.js';
 import { ModelBug } from './bug.js';
+import { obj, OBJ, type FootprintRecorder } from './objects.js';
 
 /** Frame types (what the page is used for). */
 export const PT_FREE = 0;
@@ -55,6 +56,8 @@ export const PG_has_data = 1 << 11;
  * cache folio swap readahead read for an address other than the faulting one (swap_state.ts).
  */
 export const PG_readahead = 1 << 12;
+
+const ALLOCATOR = obj(OBJ.alloc, 0);
 
 /** Small to start with: the explorer copies a kernel per execution; large workloads grow it by doubling. */
 const INITIAL_FRAMES = 1 << 10;
@@ -103,7 +106,11 @@ export class PhysMem {
   readonly zeroPfn: Pfn;
   hugeZeroPfn: Pfn = asPfn(-1);
 
-  constructor(readonly totalPages: number) {
+  constructor(
+    readonly totalPages: number,
+    /** Every allocation and free writes the allocator's state, which the explorer must see (objects.ts OBJ.alloc). */
+    private readonly rec: FootprintRecorder | null = null,
+  ) {
     this.grow(INITIAL_FRAMES);
     this.top = 1; // pfn 0 is never handed out: 0 doubles as "no page"
     this.type[0] = PT_RESERVED;
@@ -156,6 +163,7 @@ export class PhysMem {
    * the machine is out of memory (the caller turns that into -ENOMEM / VM_FAULT_OOM).
    */
   allocPages(order: number, type: number): Pfn {
+    this.rec?.touch(ALLOCATOR, true);
     const nr = 1 << order;
     if (this.inUse + nr > this.totalPages) return asPfn(-1);
     let pfn: number;
@@ -207,6 +215,7 @@ export class PhysMem {
 
   /** Return a folio to the allocator, poisoning every frame. */
   freePages(pfn: Pfn, order: number): void {
+    this.rec?.touch(ALLOCATOR, true);
     const nr = 1 << order;
     const type = this.type[pfn];
     if (type === PT_FREE) throw new ModelBug(`double free of pfn ${pfn}`);
@@ -228,6 +237,11 @@ export class PhysMem {
     } else {
       for (let i = 0; i < nr; i++) this.pushFree0(pfn + i);
     }
+  }
+
+  /** The allocator's state as a string (footprint_check.ts digests it as OBJ.alloc). */
+  allocatorState(): string {
+    return `${this.top} ${this.inUse} ${this.free0.subarray(0, this.nfree0).join(',')} ${this.free9.subarray(0, this.nfree9).join(',')}`;
   }
 
   private pushFree0(p: number): void {

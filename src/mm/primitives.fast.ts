@@ -140,6 +140,9 @@ export function localIrqEnable(): void {
 export function sleepingWait(what: string): void {
   S.mightSleep(what);
 }
+export function mightAlloc(): void {
+  S.mightSleep('might_alloc');
+}
 export function condResched(): void {
   S.mightSleep('cond_resched');
   S.rescheduled();

@@ -323,6 +323,16 @@ export function* sleepingWait(what: string): KGen<void> {
   S.mightSleep(what);
   yield at({ op: 'sleep' });
 }
+/**
+ * might_alloc(GFP_KERNEL) (include/linux/sched/mm.h): an allocation that may enter direct reclaim
+ * may sleep, so it is a scheduling point. A task whose first act is such an allocation must take
+ * it as a step: the allocator is shared state (objects.ts OBJ.alloc), and what a task does before
+ * its first step happens before every other task's steps in every execution.
+ */
+export function* mightAlloc(): KGen<void> {
+  S.mightSleep('might_alloc');
+  yield at({ op: 'sleep' });
+}
 /** cond_resched(): a voluntary preemption point; may sleep. */
 export function* condResched(): KGen<void> {
   S.mightSleep('cond_resched');

@@ -19,7 +19,7 @@ import { zapPageRangeSingle } from './memory/zap.js';
 import { lockVmaUnderRcu } from './mmap_lock.js';
 import { TcpSock, VM_EXEC, VM_MAYEXEC, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { PG_has_data, PG_uptodate, PT_KERNEL } from './page_alloc.js';
-import { downRead, upRead, type KGen } from './primitives.js';
+import { downRead, mightAlloc, upRead, type KGen } from './primitives.js';
 import { folioPutRefs } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
 
@@ -157,6 +157,7 @@ function* tcpZerocopyReceive(mm: MmStruct, address: Vaddr, want: number, receive
 export function* tcpZerocopy(mm: MmStruct, address: Vaddr, len: number): KGen<ZerocopyResult> {
   const mem = current.k.mem;
   const received: Pfn[] = [];
+  yield* mightAlloc(); // the peer's send allocates the skb pages
   for (let i = 0; i < len / PAGE_SIZE; i++) {
     const page = mem.allocPages(0, PT_KERNEL);
     if (page < 0) break;

@@ -14,11 +14,11 @@ import { rcuCallbackReady } from '../mm/rcu.js';
 import { walkFootprint } from '../mm/arch/walk.js';
 import { pmdIsTable, pmdPfn, pmdTransHuge } from '../mm/pgtable_types.js';
 import { LEVEL_PTE, NR_CPUS } from '../mm/const.js';
-import { BINDER_OBJ_BASE, obj, OBJ, semReadersObj } from '../mm/objects.js';
+import { BINDER_OBJ_BASE, obj, OBJ, objKind, objNum, semReadersObj } from '../mm/objects.js';
 
-export { obj, OBJ, semReadersObj };
+export { obj, OBJ, objKind, objNum, semReadersObj };
 
-const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping', 'flush-pending', 'swap', 'sem-readers'];
+const KIND_NAMES: readonly string[] = ['entry', 'table', 'lock', 'mmlock', 'sem', 'folio', 'rcu', 'irq', 'tlb', 'tree', 'queue', 'page', 'mapping', 'flush-pending', 'swap', 'sem-readers', 'page allocator'];
 
 export interface Footprint {
   readonly reads: number[];
@@ -203,8 +203,8 @@ export function gracePeriodFootprint(k: Kernel | null): Footprint {
 
 /** An object as people read it, for messages: 'entry pte[3]@T4', 'table T4', 'tlb CPU1'. */
 export function objectName(o: number): string {
-  const kind = o % 16;
-  const n = (o - kind) / 16;
+  const kind = objKind(o);
+  const n = objNum(o);
   const name = KIND_NAMES[kind] ?? `kind${kind}`;
   switch (kind) {
     case OBJ.entry:
@@ -219,6 +219,8 @@ export function objectName(o: number): string {
       return `${name} CPU${n}`;
     case OBJ.semReaders:
       return `${name} ${Math.floor(n / NR_CPUS)} CPU${n % NR_CPUS}`;
+    case OBJ.alloc:
+      return name;
     case OBJ.mapping:
       return n < BINDER_OBJ_BASE ? `${name} ${n}` : binderObjectName(n);
     default:

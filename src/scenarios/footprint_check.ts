@@ -15,7 +15,7 @@ import { BINDER_SLOTS, type Kernel, type RwSem } from '../mm/mm_types.js';
 import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
 import type { Pfn } from '../mm/const.js';
 import { entryPtr, T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
-import { obj, objectName, OBJ, semReadersObj } from './footprint.js';
+import { obj, objectName, OBJ, objKind, objNum, semReadersObj } from './footprint.js';
 
 export type Digest = Map<number, string>;
 
@@ -75,6 +75,7 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.tlb, c.id), [t.vpn, t.pfn, t.write, t.hvpn, t.hpfn, t.hwrite, t.pwcBlock, t.pwcTid].map((a) => a.join(',')).join('|'));
   }
   d.set(obj(OBJ.queue, 0), k.rcu.pending.map((cb) => cb.name).join(','));
+  d.set(obj(OBJ.alloc, 0), k.mem.allocatorState());
   return d;
 }
 
@@ -96,7 +97,7 @@ export function changed(before: Digest, after: Digest): number[] {
   const out: number[] = [];
   for (const [o, v] of after) if (before.get(o) !== v) out.push(o);
   // A VMA that left the tree is no longer seen; that is a tree change, not one of its lock.
-  for (const o of before.keys()) if (!after.has(o) && o % 16 !== OBJ.sem && o % 16 !== OBJ.semReaders) out.push(o);
+  for (const o of before.keys()) if (!after.has(o) && objKind(o) !== OBJ.sem && objKind(o) !== OBJ.semReaders) out.push(o);
   return out;
 }
 
@@ -109,8 +110,8 @@ export function changed(before: Digest, after: Digest): number[] {
 export function undeclaredWrites(privateBefore: ReadonlySet<number>, before: Digest, after: Digest, writes: readonly number[]): string[] {
   const declared = new Set(writes);
   const isPrivate = (o: number): boolean => {
-    const kind = o % 16;
-    const n = (o - kind) / 16;
+    const kind = objKind(o);
+    const n = objNum(o);
     if (kind === OBJ.page) return !before.has(o); // a folio just allocated
     const tid = kind === OBJ.entry ? Math.floor(n / 512) : n;
     if (kind !== OBJ.entry && kind !== OBJ.table && kind !== OBJ.lock) return false;

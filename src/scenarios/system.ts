@@ -16,7 +16,7 @@ import { runScript, type ModelApi } from '../script/exec.js';
 import type { Instance, StepInfo, System, Finding } from '../explore/types.js';
 import type { Scenario } from './format.js';
 import { runTask } from './tasks.js';
-import { footprint, gracePeriodFootprint, type Footprint } from './footprint.js';
+import { footprint, gracePeriodFootprint, objectName, type Footprint } from './footprint.js';
 import { kernelSnapshot, lockName } from '../view/snapshot.js';
 import { canonicalState } from './state.js';
 import { ForkError, Restorer } from './fork.js';
@@ -253,7 +253,7 @@ class ModelInstance implements Instance {
       this.accesses?.endStart(this.tasks.indexOf(t), t.name);
     }
     if (rec.writes.length) {
-      throw new ModelBug(`task '${t.name}' on CPU ${t.cpu} writes the kernel before its first step (objects ${rec.writes.join(', ')}): give it a scheduling point first`);
+      throw new ModelBug(`task '${t.name}' on CPU ${t.cpu} writes the kernel before its first step (${rec.writes.map(objectName).join(', ')}): give it a scheduling point first`);
     }
   }
 

@@ -59,7 +59,7 @@ describe('an execution past the step limit', () => {
     // The explorer gives no verdict, not a livelock: it cannot tell a long path from a stuck one.
     expect(plain.status).toBe('step-limit');
     if (plain.status === 'step-limit') expect(plain.overrun.message).toMatch(/^tasks still running after 10000 steps: 0 at /);
-    expect(searchScenario(r.scenario, [], { dpor: 200, pct: 0, minimize: false }, 1)).toMatchObject({ status: 'clean', complete: true });
+    expect(searchScenario(r.scenario, [], { dpor: 2000, pct: 0, minimize: false }, 1)).toMatchObject({ status: 'clean', complete: true });
   });
 });
 

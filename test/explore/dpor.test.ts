@@ -18,7 +18,7 @@ type Prog =
   | Access
   | CondStore
   | { k: 'sec'; l: 'a' | 'b'; body: Prog[] }
-  | { k: 'choice'; then: Access; else: Access }
+  | { k: 'choice'; then: Access | CondStore; else: Access | CondStore }
   | { k: 'fence' | 'local' };
 
 const access: fc.Arbitrary<Access> = fc.record({ k: fc.constantFrom('ld' as const, 'st' as const), v: fc.constantFrom('x' as const, 'y' as const) });
@@ -34,16 +34,17 @@ const op: fc.Arbitrary<Prog> = fc.oneof(
 );
 const v3 = fc.constantFrom('x' as const, 'y' as const, 'z' as const);
 /**
- * Loads, stores, conditional stores and loads over three variables, in lock sections too:
- * footprints that depend on what a step reads.
+ * Loads, stores, conditional stores and loads over three variables, in lock sections and choices
+ * too: footprints that depend on what a step reads.
  */
-const condAccess: fc.Arbitrary<Prog> = fc.oneof(
+const condAccess: fc.Arbitrary<Access | CondStore> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constantFrom('ld' as const, 'st' as const), v: fc.constantFrom('x' as const, 'y' as const) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('cst' as const, 'cld' as const), r: v3, w: v3 }) },
 );
 const condOp: fc.Arbitrary<Prog> = fc.oneof(
   { weight: 4, arbitrary: condAccess },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('sec' as const), l: fc.constantFrom('a' as const, 'b' as const), body: fc.array(condAccess, { minLength: 1, maxLength: 2 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('choice' as const), then: condAccess, else: condAccess }) },
 );
 const condProgram = fc
   .array(fc.array(condOp, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 3 })

@@ -38,7 +38,7 @@
  * enumeration reaches is checked on random programs in test/explore/dpor.test.ts, not proven.
  *
  * Optimal DPOR (wakeup trees, the paper's Algorithm 4) was built here and removed: it lost end
- * states on those random programs, with or without `carry`, and was no faster (bench/EXPLORER.md).
+ * states on those random programs, with or without `carry`, and was no faster (docs/explorer.md).
  */
 import { EventLog, dependent, sameAccess, unionAccess, type Access } from './dpor.js';
 import type { Coverage, Decision, Scheduler, SchedulerView, StepInfo } from './types.js';
@@ -165,8 +165,9 @@ export class DfsScheduler implements Scheduler {
   /**
    * The Mazurkiewicz trace of the execution just run, as a string: per task, each event's choice
    * value and vector clock (how many events of each task happen before it). Executions that differ
-   * only in the order of independent steps have the same key. For the self-checks that compare
-   * reductions trace by trace (test/scenarios/soundness.test.ts, test/explore/dpor.test.ts).
+   * only in the order of independent steps have the same key, as long as footprints are fixed
+   * (`carry` adds dependencies that depend on the path). For the self-check that compares the
+   * reduction with naive enumeration trace by trace (test/explore/dpor.test.ts).
    */
   traceKey(): string {
     const log = this.log!;

@@ -91,8 +91,9 @@ describe('ptdump_vs_dontneed', () => {
       expect(w1 < r0 || r1 < w0).toBe(true);
       orders.add(w1 < r0 ? 'ptdump first' : 'madvise first');
     }
-    // Both orders of the two lock sections, and nothing in between (the RCU task's grace period
-    // and the zap's frees, both writing the page allocator, add executions within each order).
+    // Both orders of the two lock sections, and nothing in between. Exactly two executions until
+    // every allocation and free wrote the page allocator (objects.ts OBJ.alloc); steps dependent
+    // through it now add executions within each order.
     expect([...orders].sort()).toEqual(['madvise first', 'ptdump first']);
   });
 });

@@ -286,10 +286,12 @@ function comparePagemap(field: PageCodeField, m: PagemapRange | undefined, k: Pa
   }
   const a = expandRuns(runsOf(m)!);
   const b = expandRuns(runsOf(k)!);
-  // A page-cache page nothing maps may be reclaimed by the kernel at any time (memory pressure from
-  // other work on the machine), and the model reclaims nothing on its own (docs/fidelity.md,
-  // "Inherent differences"): mincore 'r' on the model, 'n' on the kernel, where neither side's
-  // pagemap has the page present, is such an eviction, not a disagreement.
+  // A page-cache page nothing maps may be evicted by the kernel: at any time under memory pressure
+  // from other work on the machine, or by MADV_PAGEOUT's own reclaim of a clean folio it unmapped
+  // (shrink_folio_list() -> __remove_mapping()). The model does neither: it never evicts, and its
+  // PAGEOUT puts page-cache folios back (src/mm/vmscan.ts; docs/fidelity.md, "Inherent
+  // differences"). So mincore 'r' on the model, 'n' on the kernel, where neither side's pagemap has
+  // the page present, is such an eviction, not a disagreement.
   const mp = field === 'mincore' ? expandRuns(m.runs) : '';
   const kp = field === 'mincore' ? expandRuns(k.runs) : '';
   const evictable = (i: number) => field === 'mincore' && a[i] === 'r' && b[i] === 'n' && mp[i] === '-' && kp[i] === '-';
@@ -306,7 +308,7 @@ function comparePagemap(field: PageCodeField, m: PagemapRange | undefined, k: Pa
     if (first < 0) first = i;
   }
   if (differ === 0 && evicted > 0 && d?.kind !== 'ignore') {
-    return { ...base, status: 'tolerated', reason: `${evicted} unmapped page-cache page(s) not resident on the kernel: reclaimed there meanwhile (the model reclaims nothing on its own)` };
+    return { ...base, status: 'tolerated', reason: `${evicted} unmapped page-cache page(s) not resident on the kernel: evicted there (memory pressure, or a MADV_PAGEOUT's reclaim; the model never evicts page cache)` };
   }
   if (differ === 0) return { ...base, status: d?.kind === 'ignore' ? 'ignored' : 'equal', reason: d?.kind === 'ignore' ? d.reason : undefined };
   const off = m.offset + first * PAGE_SIZE;

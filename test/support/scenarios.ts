@@ -56,6 +56,8 @@ export const CANDIDATE_ANOMALIES: Readonly<Record<string, readonly RegExp[]>> = 
   // R15, open upstream: insert_pages() finds the table it allocated reclaimed (-EFAULT).
   tcp_zerocopy_vs_dontneed: [/^results r0 \(cpu0 tcp_zerocopy\) = -14, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-14/],
   uffd_copy_vs_dontneed: [/^results r0 \(cpu0 uffd_copy\) = -17, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-17/],
+  // The same -EEXIST from mfill_atomic()'s second PMD read, through UFFDIO_ZEROPAGE.
+  uffd_zeropage_vs_dontneed: [/^results r0 \(cpu0 uffd_zeropage\) = -17, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-17/],
   uffd_move_vs_dontneed: [
     // move_pages_ptes()'s sanity check sees the reclaimed destination PMD.
     /^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/,

@@ -8,6 +8,7 @@ import type { GuardName } from '../mm/config.js';
 import { listScenarioFiles, loadScenario } from '../scenarios/registry.js';
 import { runCampaign, type CampaignFinding, type CampaignProgress, type CampaignSummary } from '../swarm/campaign.js';
 import type { SearchBudget } from '../swarm/search.js';
+import type { ExplainOptions } from '../scenarios/explain.js';
 
 export interface GuardTarget {
   guard: GuardName;
@@ -15,6 +16,24 @@ export interface GuardTarget {
   expected: string[];
   scenarios: string[];
 }
+
+/**
+ * Other kinds under which the bug an expected kind names can show first. A page-table page's split
+ * lock dies with the table in __tlb_remove_table() (src/mm/mmu_gather.ts freeTableNow(); in the
+ * kernel the lock lives in the table's ptdesc), so a walker that takes a freed table's lock before
+ * it reads an entry meets the same freed page as a ptl-use-after-free. Not the other way round: with
+ * `ptlock-rcu-free` off the lock dies before its table, and a ptl-use-after-free there is not a
+ * freed table.
+ */
+const FACES: Readonly<Record<string, readonly string[]>> = { 'pt-use-after-free': ['ptl-use-after-free'] };
+
+/** The finding kinds that rediscover a guard: what its scenarios expect, and those kinds' faces. */
+export function acceptedKinds(target: GuardTarget): string[] {
+  return [...new Set(target.expected.flatMap((k) => [k, ...(FACES[k] ?? [])]))];
+}
+
+/** Whether the guard's scenarios expect an anomaly, which only sequential explainability reports. */
+const wantsExplain = (target: GuardTarget) => target.expected.includes('anomaly');
 
 /** The guards the shipped scenarios are about, with what each expects. */
 export function guardTargets(): GuardTarget[] {
@@ -46,6 +65,8 @@ export interface SwarmBenchOptions {
   workers?: number;
   /** Where each campaign's findings go (a folder per guard); none: not written. */
   out?: string;
+  /** The allow-list for guards whose scenarios expect an anomaly (their campaigns explain). */
+  explain: ExplainOptions;
   log: (s: string) => void;
   onProgress?: (p: CampaignProgress) => void;
 }
@@ -66,14 +87,16 @@ export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<S
   const runs: GuardRun[] = [];
   const common = { seed: o.seed, scenarios: MANY, budget: o.budget, workers: o.workers, seconds: o.seconds, onProgress: o.onProgress };
   for (const target of guardTargets()) {
-    o.log(`${target.guard} off (expects ${target.expected.join(', ') || 'nothing'}), at most ${o.seconds} s`);
+    const accepted = acceptedKinds(target);
+    o.log(`${target.guard} off (expects ${accepted.join(' or ') || 'nothing'}${wantsExplain(target) ? ', explaining' : ''}), at most ${o.seconds} s`);
     const summary = await runCampaign({
       ...common,
       guardsOff: [target.guard],
       out: o.out && `${o.out}/${target.guard}`,
-      stopWhen: target.expected.length ? (f) => target.expected.includes(f.kind) : undefined,
+      stopWhen: accepted.length ? (f) => accepted.includes(f.kind) : undefined,
+      ...(wantsExplain(target) && { explain: o.explain }),
     });
-    const hit = summary.findings.find((f) => target.expected.includes(f.kind));
+    const hit = summary.findings.find((f) => accepted.includes(f.kind));
     o.log(hit ? `  found after ${hit.executionsToFind} executions, ${hit.secondsToFind.toFixed(1)} s` : `  not found (${summary.done} scenarios)`);
     runs.push({ target, summary, hit });
   }
@@ -86,7 +109,7 @@ const fence = (s: string) => '```\n' + s.trimEnd() + '\n```';
 
 export function renderSwarmBench(r: SwarmBenchResult): string {
   const rows = r.runs.map(({ target, summary, hit }) => {
-    const found = hit ? 'yes' : target.expected.length ? '**no**' : 'nothing to find';
+    const found = hit ? (target.expected.includes(hit.kind) ? 'yes' : `yes, as ${hit.kind}`) : target.expected.length ? '**no**' : 'nothing to find';
     const others = summary.findings.filter((f) => f !== hit).map((f) => `${f.kind} ×${f.count}`).join(', ');
     return `| \`${target.guard}\` | ${target.expected.join(', ') || 'none'} | ${found} | ${hit ? hit.executionsToFind.toLocaleString('en-US') : '-'} | ${hit ? hit.secondsToFind.toFixed(1) : '-'} | ${summary.done} | ${summary.executions.toLocaleString('en-US')} | ${summary.seconds} | ${others || '-'} |`;
   });
@@ -105,7 +128,10 @@ export function renderSwarmBench(r: SwarmBenchResult): string {
 Written by \`ptlab bench --swarm\` (src/bench/swarm.ts; docs/swarm.md). For each guard of the shipped
 scenarios, a campaign of generated scenarios only (the hand-written scenario is never an input)
 with only that guard off, until a finding of the kind the guard's scenarios expect, or
-**${r.seconds} s** per guard. Campaign seed ${r.seed}; per scenario DPOR up to ${r.budget.dpor}
+**${r.seconds} s** per guard. A ptl-use-after-free counts for an expected pt-use-after-free: the
+split lock dies with its table, so a walker that locks a freed table meets the same freed page
+("yes, as ..."). The campaign of a guard whose scenarios expect an anomaly checks sequential
+explainability (scenarios/anomalies.allow applies); the others do not. Campaign seed ${r.seed}; per scenario DPOR up to ${r.budget.dpor}
 executions, then PCT for ${r.budget.pct}; ${r.workers || 'no'} worker thread(s) on ${r.cores} cores
 shared with other work. Issue 13 asks for at most 10 minutes per guard; this run used a shorter
 limit (the machine is shared), so a guard not found here may still be found within 10 minutes.

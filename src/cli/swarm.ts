@@ -117,7 +117,9 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
   if (!(seconds > 0)) throw new UsageError(`--per-guard: expected a positive number of seconds, got '${perGuard}'`);
   const workers = workersOpt === undefined ? defaultWorkers() : int('workers', workersOpt, 0, 256);
   const progress = progressLine('swarm');
-  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
+  const allow = loadAllowList();
+  if (!allow.ok) throw new UsageError(allow.errors.join('\n'));
+  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, explain: { allow: allow.entries }, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
   const md = renderSwarmBench(r);
   writeBenchResult(output, md, r);

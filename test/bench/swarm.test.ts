@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acceptedKinds, guardTargets } from '../../src/bench/swarm.js';
+import { acceptedKinds, goneWithGuardOn, guardTargets } from '../../src/bench/swarm.js';
+import { loadAllowList } from '../../src/scenarios/registry.js';
 
 describe('swarm rediscovery targets (bench/SWARM.md)', () => {
   const targets = new Map(guardTargets().map((t) => [t.guard, t]));
@@ -15,5 +17,23 @@ describe('swarm rediscovery targets (bench/SWARM.md)', () => {
     expect(acceptedKinds(targets.get('rcu-single-table-free')!)).toEqual(['pt-use-after-free', 'ptl-use-after-free']);
     expect(acceptedKinds(targets.get('ptlock-rcu-free')!)).toEqual(['ptl-use-after-free']);
     expect(acceptedKinds(targets.get('rw-nolock-pmd-same')!)).toEqual([]);
+  });
+});
+
+describe('a rediscovery must go away with every guard on', () => {
+  const budget = { dpor: 1000, pct: 0 };
+  const text = (name: string) => fs.readFileSync(`scenarios/${name}.scn`, 'utf8');
+
+  it('counts a stale pin that only the guard prevents', () => {
+    expect(goneWithGuardOn({ kind: 'stale-pin', scn: text('gup_fast_vs_reclaim') }, budget, 1)).toBe(true);
+  });
+
+  it('rejects an anomaly the scenario shows with every guard on', () => {
+    // gup_fast's prefix of a range is unexplained without the allow-list's entry for it.
+    const scn = text('gup_fast_pages_vs_dontneed');
+    expect(goneWithGuardOn({ kind: 'anomaly', scn }, { ...budget, explain: { allow: [] } }, 1)).toBe(false);
+    const allow = loadAllowList();
+    if (!allow.ok) throw new Error(allow.errors.join('\n'));
+    expect(goneWithGuardOn({ kind: 'anomaly', scn }, { ...budget, explain: { allow: allow.entries } }, 1)).toBe(true);
   });
 });

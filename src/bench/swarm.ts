@@ -72,6 +72,8 @@ export interface GuardRun {
   summary: CampaignSummary;
   /** The first finding of an expected kind, if any. */
   hit?: CampaignFinding;
+  /** Keys of findings of an accepted kind that came back with every guard on (goneWithGuardOn()). */
+  rejected?: string[];
 }
 
 export interface SwarmBenchOptions {
@@ -125,7 +127,7 @@ export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<S
     });
     const hit = summary.findings.find(rediscovers);
     o.log(hit ? `  found after ${hit.executionsToFind} executions, ${hit.secondsToFind.toFixed(1)} s` : `  not found (${summary.done} scenarios)`);
-    runs.push({ target, summary, hit });
+    runs.push({ target, summary, hit, rejected: [...confirmed].filter(([, gone]) => !gone).map(([key]) => key) });
   }
   o.log(`control: every guard on, ${o.seconds} s`);
   const control = await runCampaign({ ...common, guardsOff: [], out: o.out && `${o.out}/all-guards-on` });
@@ -135,9 +137,12 @@ export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<S
 const fence = (s: string) => '```\n' + s.trimEnd() + '\n```';
 
 export function renderSwarmBench(r: SwarmBenchResult): string {
-  const rows = r.runs.map(({ target, summary, hit }) => {
+  const rows = r.runs.map(({ target, summary, hit, rejected }) => {
     const found = hit ? (target.expected.includes(hit.kind) ? 'yes' : `yes, as ${hit.kind}`) : target.expected.length ? '**no**' : 'nothing to find';
-    const others = summary.findings.filter((f) => f !== hit).map((f) => `${f.kind} ×${f.count}`).join(', ');
+    const others = summary.findings
+      .filter((f) => f.key !== hit?.key) // by key: a result read back from SWARM.json holds copies
+      .map((f) => `${f.kind} ×${f.count}${rejected?.includes(f.key) ? ' (also with every guard on)' : ''}`)
+      .join(', ');
     return `| \`${target.guard}\` | ${target.expected.join(', ') || 'none'} | ${found} | ${hit ? hit.executionsToFind.toLocaleString('en-US') : '-'} | ${hit ? hit.secondsToFind.toFixed(1) : '-'} | ${summary.done} | ${summary.executions.toLocaleString('en-US')} | ${summary.seconds} | ${others || '-'} |`;
   });
   const found = r.runs.filter((x) => x.hit).length;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acceptedKinds, goneWithGuardOn, guardTargets } from '../../src/bench/swarm.js';
+import { acceptedKinds, goneWithGuardOn, guardTargets, renderSwarmBench, type SwarmBenchResult } from '../../src/bench/swarm.js';
 import { loadAllowList } from '../../src/scenarios/registry.js';
 
 describe('swarm rediscovery targets (bench/SWARM.md)', () => {
@@ -35,5 +35,20 @@ describe('a rediscovery must go away with every guard on', () => {
     const allow = loadAllowList();
     if (!allow.ok) throw new Error(allow.errors.join('\n'));
     expect(goneWithGuardOn({ kind: 'anomaly', scn }, { ...budget, explain: { allow: allow.entries } }, 1)).toBe(true);
+  });
+});
+
+describe('the rediscovery table', () => {
+  it('marks a finding of the expected kind that every guard on shows too', () => {
+    const finding = (key: string) => ({ kind: 'anomaly', key, count: 1, message: 'm', scn: 's', index: 1, executionsToFind: 1, secondsToFind: 1, linesBefore: 1, linesAfter: 1 });
+    const summary = { done: 2, executions: 10, seconds: 300, findings: [finding('a'), finding('b')] };
+    const target = { guard: 'fork-vma-write', expected: ['anomaly'], scenarios: ['fork_vs_dontneed'] };
+    const md = renderSwarmBench({
+      seconds: 300, seed: 1, budget: { dpor: 1000, pct: 200 }, workers: 1, cores: 2,
+      runs: [{ target, summary, rejected: ['a'] }],
+      control: { done: 0, executions: 0, seconds: 300, findings: [] },
+    } as unknown as SwarmBenchResult);
+    expect(md).toContain('| `fork-vma-write` | anomaly | **no** |');
+    expect(md).toContain('anomaly ×1 (also with every guard on), anomaly ×1 |');
   });
 });

@@ -105,13 +105,22 @@ function ends(prog: Prog[][], opts: DfsOptions): { states: Set<string>; traces: 
   return { states: new Set(r.ends.keys()), traces: r.traces!, executions: r.executions, started, complete: r.complete };
 }
 
+/**
+ * One program searched by DPOR and by naive enumeration (same bound), with what each reached in
+ * `what` required equal; both results are returned for further checks.
+ */
+function againstNaive(prog: Prog[][], what: 'states' | 'traces', bound?: number): { d: ReturnType<typeof ends>; n: ReturnType<typeof ends> } {
+  const d = ends(prog, { reduction: 'dpor', preemptionBound: bound });
+  const n = ends(prog, { reduction: 'none', preemptionBound: bound });
+  expect([...d[what]].sort()).toEqual([...n[what]].sort());
+  return { d, n };
+}
+
 describe('DPOR against naive enumeration', () => {
   it('DPOR reaches the same end states, deadlocks included, on 300 random programs', () => {
     fc.assert(
       fc.property(program, (prog) => {
-        const d = ends(prog, { reduction: 'dpor' });
-        const n = ends(prog, { reduction: 'none' });
-        expect([...d.states].sort()).toEqual([...n.states].sort());
+        const { d, n } = againstNaive(prog, 'states');
         expect(d.executions).toBeLessThanOrEqual(n.executions);
         expect(d.complete && n.complete).toBe(true);
       }),
@@ -124,9 +133,7 @@ describe('DPOR against naive enumeration', () => {
     // every end state of a shipped scenario).
     fc.assert(
       fc.property(program, (prog) => {
-        const s = ends(prog, { reduction: 'dpor' });
-        const n = ends(prog, { reduction: 'none' });
-        expect([...s.traces].sort()).toEqual([...n.traces].sort());
+        againstNaive(prog, 'traces');
       }),
       { seed: 20261207, numRuns: 300 },
     );
@@ -140,9 +147,7 @@ describe('DPOR against naive enumeration', () => {
     // Traces are not compared: `carry` adds dependencies that depend on the path.
     fc.assert(
       fc.property(condProgram, (prog) => {
-        const d = ends(prog, { reduction: 'dpor' });
-        const n = ends(prog, { reduction: 'none' });
-        expect([...d.states].sort()).toEqual([...n.states].sort());
+        againstNaive(prog, 'states');
       }),
       { seed: 20261208, numRuns: 1000 },
     );
@@ -151,9 +156,7 @@ describe('DPOR against naive enumeration', () => {
   it('reaches what bounded naive enumeration reaches under preemption bound 1, on 300 random programs', () => {
     fc.assert(
       fc.property(program, (prog) => {
-        const d = ends(prog, { reduction: 'dpor', preemptionBound: 1 });
-        const n = ends(prog, { reduction: 'none', preemptionBound: 1 });
-        expect([...d.states].sort()).toEqual([...n.states].sort());
+        const { d, n } = againstNaive(prog, 'states', 1);
         expect(d.executions).toBeLessThanOrEqual(n.executions);
       }),
       { seed: 20250212, numRuns: 300 },

@@ -168,7 +168,11 @@ export function resolveConfig(input: ConfigInput = {}): Config {
   if (input.dontneedLock === undefined) c.dontneedLock = v.dontneedVmaLock ? 'vma' : 'mmap';
   if (input.freeLock === undefined) c.freeLock = v.freeVmaLock && c.dontneedLock === 'vma' ? 'vma' : 'mmap';
   c.trylockSameLock = v.trylockSameLock;
-  c.tablesViaPageBatch = !c.ptReclaim && v.tablesViaPageBatch;
+  // Only x86: arm64 selects MMU_GATHER_RCU_TABLE_FREE and its __pte_free_tlb()/__pmd_free_tlb()
+  // call tlb_remove_ptdesc() -> tlb_remove_table() (arch/arm64/Kconfig, asm/tlb.h, 6.18.2; under
+  // HAVE_RCU_TABLE_FREE since the 4.x releases), so its tables never ride in the page batch: with
+  // a broadcast TLBI and no flush IPI that would free a table under an interrupts-off walker.
+  c.tablesViaPageBatch = !c.ptReclaim && v.tablesViaPageBatch && c.arch === 'x86';
   // arm64 invalidates walk-cache entries by address (TLBI by VA covering the freed table).
   if (c.arch === 'arm64' && input.pwcFlush === undefined) c.pwcFlush = 'addr';
   // Without PT_RECLAIM the single-table fallback is "IPI, then free" (mm/mmu_gather.c), from 7.1

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false, 'collapse-zap': false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -255,9 +255,10 @@ describe('the swap group', () => {
     let took = 0;
     let swapoffs = 0;
     for (let s = 1; s <= 200; s++) {
-      // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves.
-      const g = generate(s, { extras: { migrate: false, tcp: false, aim: false, binder: false } });
-      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false, aim: false, binder: false } });
+      // The migrate group, drawn after it, would take the pte_alloc paths the swap group leaves;
+      // the collapse-zap group may add a setup touch after the pageouts.
+      const g = generate(s, { extras: { migrate: false, tcp: false, aim: false, binder: false, 'collapse-zap': false } });
+      const off = generate(s, { extras: { swap: false, migrate: false, tcp: false, aim: false, binder: false, 'collapse-zap': false } });
       if (!g.features.includes('swap')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -347,8 +348,8 @@ describe('the binder group', () => {
     let took = 0;
     let moved = 0;
     for (let s = 1; s <= 400; s++) {
-      const g = generate(s, { extras: { aim: false } });
-      const off = generate(s, { extras: { binder: false, aim: false } });
+      const g = generate(s, { extras: { aim: false, 'collapse-zap': false } });
+      const off = generate(s, { extras: { binder: false, aim: false, 'collapse-zap': false } });
       if (!g.features.includes('binder')) {
         expect(g.text, `seed ${s}`).toBe(off.text);
         continue;
@@ -374,6 +375,48 @@ describe('the binder group', () => {
     }
     expect(took).toBeGreaterThan(4);
     expect(moved).toBeGreaterThan(0);
+  });
+});
+
+describe('the collapse-zap group', () => {
+  it("follows each MADV_COLLAPSE path of P on its CPU by a DONTNEED of its block, gives the block pages to collapse, and moves P's lockless readers into it", () => {
+    let took = 0;
+    let fed = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s, { extras: { 'collapse-zap': true } });
+      const off = generate(s, { extras: { 'collapse-zap': false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => `${t.cpu} ${t.op}`);
+      const procOf = (op: string) => g.gen.maps.find((m) => m.name === op.split(' ')[2])?.process ?? 'P';
+      const collapses = ops(off).filter((o) => o.endsWith(' collapse') && procOf(o) === 'P');
+      expect(g.features.includes('collapse-zap'), `seed ${s}`).toBe(collapses.length > 0);
+      if (!collapses.length) {
+        expect(g.text, `seed ${s}`).toBe(off.text);
+        continue;
+      }
+      took++;
+      // Each collapse is followed on its CPU by the DONTNEED of the same block, and nothing else is added.
+      const got = ops(g);
+      for (const c of collapses) expect(got[got.indexOf(c) + 1], `seed ${s}`).toBe(c.replace(/ collapse$/, ' dontneed'));
+      expect(got.length).toBe(ops(off).length + collapses.length);
+      // The block has something to collapse: a setup touch of it, the generator's or the group's.
+      const [, , map, at] = collapses[0].split(' ');
+      const added = g.gen.setup.slice(off.gen.setup.length);
+      expect(g.gen.setup.slice(0, off.gen.setup.length)).toEqual(off.gen.setup);
+      expect(added.every((l) => /^touch \S+ \S+ 8K write$/.test(l)), `seed ${s}`).toBe(true);
+      fed += added.length;
+      // Readers of P: gup_fast (and pte_offset_map, against an anonymous collapse) in the first block.
+      const anonCollapse = collapses.some((c) => g.gen.maps.find((m) => m.name === c.split(' ')[2])!.kind === 'anon');
+      if (anonCollapse) expect(got.filter((x) => / pte_offset_map /.test(x) && procOf(x) === 'P'), `seed ${s}`).toEqual([]);
+      for (const o of got.filter((x) => / gup_fast /.test(x) && procOf(x) === 'P')) {
+        const [, , m, offIn] = o.split(' ');
+        expect(m, `seed ${s}: ${o}`).toBe(map);
+        expect(kib(offIn) - kib(at), `seed ${s}: ${o}`).toBeGreaterThanOrEqual(0);
+        expect(kib(offIn) - kib(at), `seed ${s}: ${o}`).toBeLessThan(2048);
+      }
+      expect(checkScenario(g.scenario)).toEqual([]);
+    }
+    expect(took).toBeGreaterThan(10);
+    expect(fed).toBeGreaterThan(0);
   });
 });
 

@@ -69,6 +69,8 @@ export function guardTargets(): GuardTarget[] {
 
 export interface GuardRun {
   target: GuardTarget;
+  /** Set on a run made alone (`--guard`) and merged into an earlier result: where and when. */
+  rerun?: { commit: string; date: string };
   summary: CampaignSummary;
   /** The first finding of an expected kind, if any. */
   hit?: CampaignFinding;
@@ -80,6 +82,8 @@ export interface SwarmBenchOptions {
   seconds: number;
   seed: number;
   budget: SearchBudget;
+  /** Only these guards' campaigns, and no control (mergeSwarmRuns() puts them into a full result). */
+  only?: readonly GuardName[];
   workers?: number;
   /** Where each campaign's findings go (a folder per guard); none: not written. */
   out?: string;
@@ -96,7 +100,23 @@ export interface SwarmBenchResult {
   workers: number;
   cores: number;
   runs: GuardRun[];
-  control: CampaignSummary;
+  /** Absent from a run of some guards only (`only`). */
+  control?: CampaignSummary;
+}
+
+/**
+ * A full result with some guards' runs replaced by newer ones made alone, each marked with its
+ * commit and date; the settings (seed, budget, limit) must be the same, or the table would mix
+ * campaigns that are not comparable.
+ */
+export function mergeSwarmRuns(full: SwarmBenchResult, partial: SwarmBenchResult, rerun: { commit: string; date: string }): SwarmBenchResult {
+  const same = (a: SwarmBenchResult) => JSON.stringify([a.seconds, a.seed, a.budget]);
+  if (same(full) !== same(partial)) throw new Error(`the earlier result was made with other settings (limit, seed, budget ${same(full)}; now ${same(partial)})`);
+  if (!full.control) throw new Error('the earlier result has no control campaign: it is not a full run');
+  const fresh = new Map(partial.runs.map((r) => [r.target.guard, { ...r, rerun }]));
+  const runs = full.runs.map((r) => fresh.get(r.target.guard) ?? r);
+  for (const [guard, r] of fresh) if (!full.runs.some((x) => x.target.guard === guard)) runs.push(r);
+  return { ...full, runs };
 }
 
 const MANY = 1_000_000;
@@ -104,7 +124,8 @@ const MANY = 1_000_000;
 export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<SwarmBenchResult> {
   const runs: GuardRun[] = [];
   const common = { seed: o.seed, scenarios: MANY, budget: o.budget, workers: o.workers, seconds: o.seconds, onProgress: o.onProgress };
-  for (const target of guardTargets()) {
+  const targets = guardTargets().filter((t) => !o.only || o.only.includes(t.guard));
+  for (const target of targets) {
     const accepted = acceptedKinds(target);
     const explain = wantsExplain(target) ? o.explain : undefined;
     o.log(`${target.guard} off (expects ${accepted.join(' or ') || 'nothing'}${explain ? ', explaining' : ''}), at most ${o.seconds} s`);
@@ -129,6 +150,7 @@ export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<S
     o.log(hit ? `  found after ${hit.executionsToFind} executions, ${hit.secondsToFind.toFixed(1)} s` : `  not found (${summary.done} scenarios)`);
     runs.push({ target, summary, hit, rejected: [...confirmed].filter(([, gone]) => !gone).map(([key]) => key) });
   }
+  if (o.only) return { seconds: o.seconds, seed: o.seed, budget: o.budget, workers: o.workers ?? 0, cores, runs };
   o.log(`control: every guard on, ${o.seconds} s`);
   const control = await runCampaign({ ...common, guardsOff: [], out: o.out && `${o.out}/all-guards-on` });
   return { seconds: o.seconds, seed: o.seed, budget: o.budget, workers: o.workers ?? 0, cores, runs, control };
@@ -137,13 +159,13 @@ export async function swarmBench(o: SwarmBenchOptions, cores: number): Promise<S
 const fence = (s: string) => '```\n' + s.trimEnd() + '\n```';
 
 export function renderSwarmBench(r: SwarmBenchResult): string {
-  const rows = r.runs.map(({ target, summary, hit, rejected }) => {
+  const rows = r.runs.map(({ target, summary, hit, rejected, rerun }) => {
     const found = hit ? (target.expected.includes(hit.kind) ? 'yes' : `yes, as ${hit.kind}`) : target.expected.length ? '**no**' : 'nothing to find';
     const others = summary.findings
       .filter((f) => f.key !== hit?.key) // by key: a result read back from SWARM.json holds copies
       .map((f) => `${f.kind} ×${f.count}${rejected?.includes(f.key) ? ' (also with every guard on)' : ''}`)
       .join(', ');
-    return `| \`${target.guard}\` | ${target.expected.join(', ') || 'none'} | ${found} | ${hit ? hit.executionsToFind.toLocaleString('en-US') : '-'} | ${hit ? hit.secondsToFind.toFixed(1) : '-'} | ${summary.done} | ${summary.executions.toLocaleString('en-US')} | ${summary.seconds} | ${others || '-'} |`;
+    return `| \`${target.guard}\`${rerun ? ` (run alone at ${rerun.commit}, ${rerun.date})` : ''} | ${target.expected.join(', ') || 'none'} | ${found} | ${hit ? hit.executionsToFind.toLocaleString('en-US') : '-'} | ${hit ? hit.secondsToFind.toFixed(1) : '-'} | ${summary.done} | ${summary.executions.toLocaleString('en-US')} | ${summary.seconds} | ${others || '-'} |`;
   });
   const found = r.runs.filter((x) => x.hit).length;
   const findable = r.runs.filter((x) => x.target.expected.length).length;
@@ -152,6 +174,7 @@ export function renderSwarmBench(r: SwarmBenchResult): string {
     return `### \`${target.guard}\`\n\n${hit.kind}: ${hit.message.split('\n')[0]}\n(job ${hit.index}, found by ${hit.phase}; shrunk from ${hit.linesBefore} to ${hit.linesAfter} lines)\n\n${fence(hit.scn)}\n`;
   });
   const c = r.control;
+  if (!c) throw new Error('a swarm result without its control campaign: merge it into a full one first (mergeSwarmRuns)');
   const controlFindings = c.findings.length
     ? c.findings.map((f) => `- ${f.kind} ×${f.count}: ${f.message.split('\n')[0]} (job ${f.index})\n\n${fence(f.scn)}`).join('\n\n')
     : 'No findings.';
@@ -174,7 +197,7 @@ order) plus that one's executions up to the failure: independent of the worker c
 wall clock until that job finished (with workers running other jobs meanwhile).
 
 **Rediscovered: ${found} of ${findable}** guards whose scenarios expect a violation.
-
+${r.runs.some((x) => x.rerun) ? '\nRows marked "run alone" were re-run by `ptlab bench --swarm --guard NAME` after the full run, with its seed, budget and limit, and merged into it; the other rows and the control are the full run\'s.\n' : ''}
 | guard off | expected | found | executions to find | seconds to find | scenarios run | executions | seconds | other findings |
 |---|---|---|---:|---:|---:|---:|---:|---|
 ${rows.join('\n')}

@@ -49,11 +49,13 @@ export function registerBench(program: Command): void {
     .option('--swarm', 'instead: rediscover each guard with swarm campaigns (docs/swarm.md) and write bench/SWARM.md')
     .option('--per-guard <s>', 'with --swarm: time limit of each guard\'s campaign in seconds', '600')
     .option('--workers <n>', 'with --swarm: worker threads (default: cores - 1, at least 1)')
+    .option('--guard <name>', 'with --swarm: only this guard\'s campaign (repeatable), merged into the full result already in the output\'s .json (same limit; rows marked with commit and date)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--mutation', 'instead: summarize the last StrykerJS run (`npm run mutation`: bench/mutation/report.json, with the reviewed bench/mutation/equivalent.txt) into bench/MUTATION.md')
     .addHelpText('after', '\nProgress goes to stderr; the results table to the output file and stdout.')
-    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string; swarm?: boolean; perGuard: string; workers?: string; mutation?: boolean }) => {
+    .action(async (opts: { reps: number; sizes: number[]; kernel: boolean; output?: string; production?: boolean; scale: number; explorer?: boolean; baseline?: string; scenario?: string; swarm?: boolean; perGuard: string; workers?: string; guard: string[]; mutation?: boolean }) => {
       const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-      if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log);
+      if (!opts.swarm && opts.guard.length) throw new UsageError('--guard: only with --swarm');
+      if (opts.swarm) return benchSwarm(opts.output ?? 'bench/SWARM.md', opts.perGuard, opts.workers, log, opts.guard);
       if (opts.mutation) return benchMutation(opts.output ?? 'bench/MUTATION.md');
       if (opts.baseline && !fs.existsSync(`${opts.baseline}/dist/explore/index.js`)) throw new UsageError(`--baseline: expected a built ptlab checkout (no ${opts.baseline}/dist/explore/index.js; run npm run build there)`);
       if (opts.explorer) {

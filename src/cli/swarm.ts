@@ -2,6 +2,8 @@
  * `ptlab swarm`: a campaign of generated scenarios (src/swarm, docs/swarm.md).
  * Exit codes: 0 no findings, 1 findings, 2 bad input.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -10,7 +12,7 @@ import { parseGuard } from './explore.js';
 import { parseIntOption } from './options.js';
 
 const int = (name: string, v: string, min: number, max: number): number => parseIntOption(`--${name}`, v, min, max);
-import { renderSwarmBench, swarmBench } from '../bench/swarm.js';
+import { mergeSwarmRuns, renderSwarmBench, swarmBench, type SwarmBenchResult } from '../bench/swarm.js';
 import { defaultWorkers, runCampaign } from '../swarm/campaign.js';
 import { queuedJobs, type RedisAddress } from '../swarm/queue.js';
 import { progressLine } from './progress.js';
@@ -111,17 +113,41 @@ Guards: ${GUARD_NAMES.join(', ')}`,
     });
 }
 
-/** `ptlab bench --swarm`: the rediscovery benchmark (src/bench/swarm.ts), written to `output` (.md and .json). */
-export async function benchSwarm(output: string, perGuard: string, workersOpt: string | undefined, log: (s: string) => void): Promise<void> {
+/**
+ * `ptlab bench --swarm`: the rediscovery benchmark (src/bench/swarm.ts), written to `output` (.md
+ * and .json). With `only`, just those guards' campaigns, merged into the full result already in
+ * the .json (mergeSwarmRuns(): same limit, seed and budget, rows marked with commit and date).
+ */
+export async function benchSwarm(output: string, perGuard: string, workersOpt: string | undefined, log: (s: string) => void, only: readonly string[] = []): Promise<void> {
   const seconds = Number(perGuard);
   if (!(seconds > 0)) throw new UsageError(`--per-guard: expected a positive number of seconds, got '${perGuard}'`);
   const workers = workersOpt === undefined ? defaultWorkers() : int('workers', workersOpt, 0, 256);
   const progress = progressLine('swarm');
   const allow = loadAllowList();
   if (!allow.ok) throw new UsageError(allow.errors.join('\n'));
-  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, workers, out: `${path.dirname(output)}/swarm-findings`, explain: { allow: allow.entries }, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
+  for (const g of only) if (!GUARD_NAMES.includes(g as GuardName)) throw new UsageError(`--guard: expected a guard name (${GUARD_NAMES.join(', ')}), got '${g}'`);
+  const json = output.replace(/\.md$/, '.json');
+  const earlier = only.length ? readEarlierResult(json) : undefined;
+  if (earlier && earlier.seconds !== seconds) throw new UsageError(`--guard: ${json} was made with --per-guard ${earlier.seconds}; its rows compare only with runs of the same limit (got ${seconds})`);
+  const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, ...(only.length && { only: only as GuardName[] }), workers, out: `${path.dirname(output)}/swarm-findings`, explain: { allow: allow.entries }, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
-  const md = renderSwarmBench(r);
-  writeBenchResult(output, md, r);
+  const date = new Date().toISOString().slice(0, 10);
+  const md = renderSwarmBench(earlier ? mergeSwarmRuns(earlier, r, { commit: headCommit(), date }) : r);
+  writeBenchResult(output, md, earlier ? mergeSwarmRuns(earlier, r, { commit: headCommit(), date }) : r);
   process.exitCode = EXIT.OK;
+}
+
+/** The full result a `--guard` run is merged into: an earlier full `bench --swarm` at `json`. */
+function readEarlierResult(json: string): SwarmBenchResult {
+  if (!fs.existsSync(json)) throw new UsageError(`--guard: re-runs some guards of an earlier full run, but ${json} does not exist (run bench --swarm without --guard first)`);
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as SwarmBenchResult;
+}
+
+/** The checked-out commit (short), for the rows a `--guard` run replaces; `unknown` outside git. */
+function headCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acceptedKinds, goneWithGuardOn, guardTargets, renderSwarmBench, type SwarmBenchResult } from '../../src/bench/swarm.js';
+import { acceptedKinds, goneWithGuardOn, guardTargets, mergeSwarmRuns, renderSwarmBench, type SwarmBenchResult } from '../../src/bench/swarm.js';
 import { loadAllowList } from '../../src/scenarios/registry.js';
 
 describe('swarm rediscovery targets (bench/SWARM.md)', () => {
@@ -50,5 +50,24 @@ describe('the rediscovery table', () => {
     } as unknown as SwarmBenchResult);
     expect(md).toContain('| `fork-vma-write` | anomaly | **no** |');
     expect(md).toContain('anomaly ×1 (also with every guard on), anomaly ×1 |');
+  });
+
+  it('merges guards run alone into the full result, marked, and refuses other settings', () => {
+    const run = (guard: string, done: number) => ({ target: { guard, expected: ['stale-pin'], scenarios: ['x'] }, summary: { done, executions: done, seconds: 300, findings: [] } });
+    const full = {
+      seconds: 300, seed: 1, budget: { dpor: 1000, pct: 200 }, workers: 1, cores: 2,
+      runs: [run('gup-fast-recheck', 5), run('collapse-ipi', 6)],
+      control: { done: 7, executions: 70, seconds: 300, findings: [] },
+    } as unknown as SwarmBenchResult;
+    const partial = { ...full, runs: [run('collapse-ipi', 9)], control: undefined } as unknown as SwarmBenchResult;
+    const merged = mergeSwarmRuns(full, partial, { commit: 'abc1234', date: '2026-12-07' });
+    expect(merged.runs.map((r) => [r.target.guard, r.summary.done, r.rerun?.commit])).toEqual([['gup-fast-recheck', 5, undefined], ['collapse-ipi', 9, 'abc1234']]);
+    expect(merged.control).toBe(full.control);
+    const md = renderSwarmBench(merged);
+    expect(md).toContain('| `collapse-ipi` (run alone at abc1234, 2026-12-07) | stale-pin | **no** | - | - | 9 |');
+    expect(md).toContain('| `gup-fast-recheck` | stale-pin | **no** | - | - | 5 |');
+    expect(md).toContain('Rows marked "run alone"');
+    expect(() => mergeSwarmRuns(full, { ...partial, seconds: 600 }, { commit: 'x', date: 'y' })).toThrow(/other settings/);
+    expect(() => renderSwarmBench(partial)).toThrow(/without its control/);
   });
 });

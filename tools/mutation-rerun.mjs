@@ -18,6 +18,7 @@ if (args.length === 0 || args.length % 2) {
   process.exit(2);
 }
 const out = new Map(); // file -> Map(id -> mutant)
+const sources = new Map(); // file -> source, for files the last run that tested them covered whole
 for (let i = 0; i < args.length; i += 2) {
   const ranges = args[i].split(',').map((r) => {
     const m = /^(.+):(\d+)-(\d+)$/.exec(r);
@@ -35,15 +36,23 @@ for (let i = 0; i < args.length; i += 2) {
     process.stderr.write(`mutation-rerun: ${args[i + 1]}: expected the JSON report of a StrykerJS run (${e.message})\n`);
     process.exit(2);
   }
-  for (const [file, { mutants }] of Object.entries(report.files)) {
+  for (const [file, { mutants, source }] of Object.entries(report.files)) {
+    // A run over the whole file keeps the file's source: if the file has changed since the full
+    // run, its mutants then replace the full run's instead of being matched to them by position.
+    const whole = source !== undefined && ranges.some((r) => r.file === file && r.first <= 1 && r.last >= source.split('\n').length);
+    if (whole) sources.set(file, source);
+    else if (ranges.some((r) => r.file === file)) sources.delete(file);
     for (const m of mutants) {
       const line = m.location.start.line;
       if (!ranges.some((r) => r.file === file && line >= r.first && line <= r.last)) continue;
-      const id = `${line}:${m.location.start.column} ${m.mutatorName} ${JSON.stringify(m.replacement ?? '')}`;
+      // The end too: mutants of one start, mutator and replacement differ by the code they replace
+      // (`a || b` -> `false` and `a` -> `false`), and StrykerJS may decide them differently.
+      const end = m.location.end ? `-${m.location.end.line}:${m.location.end.column}` : '';
+      const id = `${line}:${m.location.start.column}${end} ${m.mutatorName} ${JSON.stringify(m.replacement ?? '')}`;
       if (!out.has(file)) out.set(file, new Map());
       out.get(file).set(id, { mutatorName: m.mutatorName, replacement: m.replacement, status: m.status, location: m.location });
     }
   }
 }
-const files = Object.fromEntries([...out].sort(([a], [b]) => a.localeCompare(b)).map(([f, ms]) => [f, { mutants: [...ms.values()] }]));
+const files = Object.fromEntries([...out].sort(([a], [b]) => a.localeCompare(b)).map(([f, ms]) => [f, { mutants: [...ms.values()], ...(sources.has(f) && { source: sources.get(f) }) }]));
 process.stdout.write(JSON.stringify({ files }, null, 1) + '\n');

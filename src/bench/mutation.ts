@@ -91,7 +91,12 @@ export interface MutationSummary {
 
 const mutantKey = (file: string, m: StrykerMutant) => `${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}`;
 /** One mutant exactly: its place, mutator and replacement. */
-const mutantId = (file: string, m: StrykerMutant) => `${mutantKey(file, m)} ${JSON.stringify(m.replacement ?? '')}`;
+/**
+ * One mutant across runs: its key, its replacement and where the code it replaces ends. Mutants of
+ * one start, mutator and replacement differ only by that end (`a || b` -> `false` beside `a` ->
+ * `false`), and a run may kill one and not the other.
+ */
+const mutantId = (file: string, m: StrykerMutant) => `${mutantKey(file, m)}${m.location.end ? `-${m.location.end.line}:${m.location.end.column}` : ''} ${JSON.stringify(m.replacement ?? '')}`;
 
 /**
  * The full report with the statuses of a later, narrower run (the same files, unchanged) put over
@@ -104,6 +109,14 @@ export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report:
   let n = 0, newlyKilled = 0;
   const files: Record<string, { mutants: StrykerMutant[]; source?: string }> = {};
   for (const [file, { mutants, source }] of Object.entries(full.files)) {
+    // A whole-file rerun of a file that changed since (tools/mutation-rerun.mjs keeps its source):
+    // positions no longer match, so its mutants replace the full run's.
+    const whole = rerun.files[file];
+    if (whole?.source !== undefined && whole.source !== source) {
+      files[file] = { source: whole.source, mutants: [...whole.mutants] };
+      n += whole.mutants.length;
+      continue;
+    }
     files[file] = {
       source,
       mutants: mutants.map((m) => {

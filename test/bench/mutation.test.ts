@@ -87,6 +87,24 @@ describe('mutation summary', () => {
     expect(md).toContain('1 of them are killed now');
   });
 
+  it('tells apart mutants of one place, mutator and replacement by where the code they replace ends', () => {
+    const at = (endColumn: number, status: string) => ({ ...mutant(4, status), location: { start: { line: 4, column: 7 }, end: { line: 4, column: endColumn } } });
+    const full = { files: { 'c.ts': { mutants: [at(30, 'Survived'), at(50, 'Survived')] } } };
+    const m = mergeRerun(full, { files: { 'c.ts': { mutants: [at(30, 'Killed'), at(50, 'Survived')] } } });
+    expect(m.report.files['c.ts'].mutants.map((x) => x.status)).toEqual(['Killed', 'Survived']);
+    expect(m.newlyKilled).toBe(1);
+  });
+
+  it('replaces a changed file whole with a whole-file rerun, and matches an unchanged one by position', () => {
+    const full = { files: { 'c.ts': { source: 'old', mutants: [mutant(4, 'Survived'), mutant(5, 'Killed')] } } };
+    const changed = mergeRerun(full, { files: { 'c.ts': { source: 'new', mutants: [mutant(7, 'Killed')] } } });
+    expect(changed.report.files['c.ts']).toEqual({ source: 'new', mutants: [mutant(7, 'Killed')] });
+    expect(changed.rerun).toBe(1);
+    const same = mergeRerun(full, { files: { 'c.ts': { source: 'old', mutants: [mutant(4, 'Killed')] } } });
+    expect(same.report.files['c.ts'].mutants.map((x) => x.status)).toEqual(['Killed', 'Killed']);
+    expect(same.newlyKilled).toBe(1);
+  });
+
   it('names the file of a report that is not one', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-mutation-'));
     const full = path.join(dir, 'report.json');

@@ -370,6 +370,17 @@ export function* faultinPageRange(mm: MmStruct, start: Vaddr, end: Vaddr, write:
  * pages would later). Without the recheck (guard `gup-fast-recheck`) a page whose mapping was just
  * zapped is returned: a stale pin (race R1b).
  */
+/**
+ * The stale-pin sanitizer: a page gup_fast keeps must still be mapped where it found it when its
+ * walk commits, that is, both levels must hold at the recheck what the first loads read. Judged
+ * from the recheck's loads on its own, apart from the recheck's test above (which a guard switches
+ * off and a mutant may break: the sanitizer must not share its fault).
+ */
+function checkPinStillMapped(pmdNow: number, pmd: number, pteNow: Pte, pte: Pte, addr: Vaddr): void {
+  if (pmdNow === pmd && pteNow === pte) return;
+  throw new Violation('stale-pin', `gup_fast pinned page ${ptePfn(pte)} at ${addr} after its ${pmdNow === pmd ? 'PTE' : 'PMD'} changed`);
+}
+
 export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boolean): KGen<number> {
   const k = current.k;
   const grabbed: Pfn[] = [];
@@ -392,13 +403,15 @@ export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boo
       if (k.mem.refcount[head] === 0) break;
       folioRefAdd(head, 1);
       // Recheck both levels after taking the reference: a zap, reclaim, collapse or retract since
-      // the loads means the page may no longer be mapped here.
-      const changed = (yield* ptepGet(pmdp)) !== pmd || (yield* ptepGet(ptep)) !== pte;
-      if (changed && guardOn(k.cfg, 'gup-fast-recheck')) {
+      // the loads means the page may no longer be mapped here. The PTE is loaded again only if the
+      // PMD is unchanged (the kernel's `||`).
+      const pmdNow = yield* ptepGet(pmdp);
+      const pteNow = pmdNow === pmd ? yield* ptepGet(ptep) : pte;
+      if ((pmdNow !== pmd || pteNow !== pte) && guardOn(k.cfg, 'gup-fast-recheck')) {
         folioPutRefs(head, 1);
         break;
       }
-      if (changed) throw new Violation('stale-pin', `gup_fast pinned page ${ptePfn(pte)} at ${start + i * PAGE_SIZE} after its mapping changed`);
+      checkPinStillMapped(pmdNow, pmd, pteNow, pte, start + i * PAGE_SIZE);
       grabbed.push(head);
     }
     yield* pteUnmap(ptem);

@@ -103,10 +103,11 @@ const mutantId = (file: string, m: StrykerMutant) => `${mutantKey(file, m)}${m.l
  * it. Returns the merged report and how many of its mutants the rerun decided, and how many of
  * those it newly killed.
  */
-export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report: StrykerReport; rerun: number; newlyKilled: number } {
+export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report: StrykerReport; rerun: number; newlyKilled: number; replaced: string[] } {
   const later = new Map<string, string>();
   for (const [file, { mutants }] of Object.entries(rerun.files)) for (const m of mutants) later.set(mutantId(file, m), m.status);
   let n = 0, newlyKilled = 0;
+  const replaced: string[] = [];
   const files: Record<string, { mutants: StrykerMutant[]; source?: string }> = {};
   for (const [file, { mutants, source }] of Object.entries(full.files)) {
     // A whole-file rerun of a file that changed since (tools/mutation-rerun.mjs keeps its source):
@@ -115,6 +116,7 @@ export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report:
     if (whole?.source !== undefined && whole.source !== source) {
       files[file] = { source: whole.source, mutants: [...whole.mutants] };
       n += whole.mutants.length;
+      replaced.push(file);
       continue;
     }
     files[file] = {
@@ -128,7 +130,7 @@ export function mergeRerun(full: StrykerReport, rerun: StrykerReport): { report:
       }),
     };
   }
-  return { report: { files }, rerun: n, newlyKilled };
+  return { report: { files }, rerun: n, newlyKilled, replaced };
 }
 
 export function parseEquivalents(text: string, file: string): { ok: true; entries: Equivalent[] } | { ok: false; errors: string[] } {
@@ -177,6 +179,8 @@ export interface RerunInfo {
   readonly date: string;
   readonly mutants: number;
   readonly newlyKilled: number;
+  /** Files a whole-file run of their changed source replaced (mergeRerun()). */
+  readonly replaced?: readonly string[];
 }
 
 /** A StrykerJS JSON report, or an error naming the file. */
@@ -197,7 +201,7 @@ export function readMutationSummary(reportFile: string, equivalentFile: string, 
   if (rerunFile && fs.existsSync(rerunFile)) {
     const merged = mergeRerun(report, readReport(rerunFile));
     report = merged.report;
-    rerun = { mutants: merged.rerun, newlyKilled: merged.newlyKilled };
+    rerun = { mutants: merged.rerun, newlyKilled: merged.newlyKilled, replaced: merged.replaced };
   }
   const eq = parseEquivalents(fs.existsSync(equivalentFile) ? fs.readFileSync(equivalentFile, 'utf8') : '', equivalentFile);
   if (!eq.ok) throw new Error(eq.errors.join('\n'));
@@ -225,7 +229,10 @@ export function renderMutation(s: MutationSummary, o: { date: string; mutated: r
           '',
           `**Rerun.** ${o.rerun.mutants} mutants, on the survivors' lines, have their status from narrowed runs of ${o.rerun.date} with the kill suite ` +
             `as it is now (bench/mutation/rerun.json, tools/mutation-rerun.mjs); ${o.rerun.newlyKilled} of them are killed now. The other mutants keep ` +
-            "the full run's statuses, measured with the kill suite of that day, which has only grown since; the mutated files are unchanged.",
+            "the full run's statuses, measured with the kill suite of that day, which has only grown since" +
+            (o.rerun.replaced?.length
+              ? `; ${o.rerun.replaced.join(', ')} changed since the full run and ${o.rerun.replaced.length === 1 ? 'is' : 'are'} counted from a later run of the whole file alone.`
+              : '; the mutated files are unchanged.'),
         ]
       : []),
     ...(missing.length ? ['', `**Not measured yet** (in bench/mutation/files.json, not in this run): ${missing.join(', ')}. The score covers the files above only.`] : []),

@@ -100,6 +100,9 @@ describe('mutation summary', () => {
     const changed = mergeRerun(full, { files: { 'c.ts': { source: 'new', mutants: [mutant(7, 'Killed')] } } });
     expect(changed.report.files['c.ts']).toEqual({ source: 'new', mutants: [mutant(7, 'Killed')] });
     expect(changed.rerun).toBe(1);
+    expect(changed.replaced).toEqual(['c.ts']);
+    const md = renderMutation(summarize(changed.report, []), { date: 'd', mutated: ['c.ts'], equivalentFile: 'eq.txt', rerun: { date: 'e', mutants: 1, newlyKilled: 0, replaced: changed.replaced } });
+    expect(md).toContain('c.ts changed since the full run and is counted from a later run of the whole file alone.');
     const same = mergeRerun(full, { files: { 'c.ts': { source: 'old', mutants: [mutant(4, 'Killed')] } } });
     expect(same.report.files['c.ts'].mutants.map((x) => x.status)).toEqual(['Killed', 'Killed']);
     expect(same.newlyKilled).toBe(1);

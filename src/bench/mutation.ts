@@ -90,7 +90,6 @@ export interface MutationSummary {
 }
 
 const mutantKey = (file: string, m: StrykerMutant) => `${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}`;
-/** One mutant exactly: its place, mutator and replacement. */
 /**
  * One mutant across runs: its key, its replacement and where the code it replaces ends. Mutants of
  * one start, mutator and replacement differ only by that end (`a || b` -> `false` beside `a` ->

@@ -131,9 +131,8 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
   if (earlier && earlier.seconds !== seconds) throw new UsageError(`--guard: ${json} was made with --per-guard ${earlier.seconds}; its rows compare only with runs of the same limit (got ${seconds})`);
   const r = await swarmBench({ seconds, seed: 1, budget: { dpor: 1000, pct: 200 }, ...(only.length && { only: only as GuardName[] }), workers, out: `${path.dirname(output)}/swarm-findings`, explain: { allow: allow.entries }, log, onProgress: (p) => progress.update(p) }, os.availableParallelism());
   progress.done();
-  const date = new Date().toISOString().slice(0, 10);
-  const md = renderSwarmBench(earlier ? mergeSwarmRuns(earlier, r, { commit: headCommit(), date }) : r);
-  writeBenchResult(output, md, earlier ? mergeSwarmRuns(earlier, r, { commit: headCommit(), date }) : r);
+  const result = earlier ? mergeSwarmRuns(earlier, r, { commit: headCommit(), date: new Date().toISOString().slice(0, 10) }) : r;
+  writeBenchResult(output, renderSwarmBench(result), result);
   process.exitCode = EXIT.OK;
 }
 

@@ -362,15 +362,6 @@ export function* faultinPageRange(mm: MmStruct, start: Vaddr, end: Vaddr, write:
 }
 
 /**
- * gup_fast() for one range inside one PMD (mm/gup.c: gup_fast(), gup_fast_pte_range()): walk the
- * current mm with interrupts off and no mm lock, take a reference on each present page, then
- * recheck that the PMD and the PTE are unchanged, backing off otherwise. Interrupts off keep both
- * the flush IPI and the RCU grace period from completing, so the table cannot be freed under us.
- * Returns the number of pages grabbed (the caller drops the references at once, as a user of the
- * pages would later). Without the recheck (guard `gup-fast-recheck`) a page whose mapping was just
- * zapped is returned: a stale pin (race R1b).
- */
-/**
  * The stale-pin sanitizer: a page gup_fast keeps must still be mapped where it found it when its
  * walk commits, that is, both levels must hold at the recheck what the first loads read. Judged
  * from the recheck's loads on its own, apart from the recheck's test above (which a guard switches
@@ -381,6 +372,15 @@ function checkPinStillMapped(pmdNow: number, pmd: number, pteNow: Pte, pte: Pte,
   throw new Violation('stale-pin', `gup_fast pinned page ${ptePfn(pte)} at ${addr} after its ${pmdNow === pmd ? 'PTE' : 'PMD'} changed`);
 }
 
+/**
+ * gup_fast() for one range inside one PMD (mm/gup.c: gup_fast(), gup_fast_pte_range()): walk the
+ * current mm with interrupts off and no mm lock, take a reference on each present page, then
+ * recheck that the PMD and the PTE are unchanged, backing off otherwise. Interrupts off keep both
+ * the flush IPI and the RCU grace period from completing, so the table cannot be freed under us.
+ * Returns the number of pages grabbed (the caller drops the references at once, as a user of the
+ * pages would later). Without the recheck (guard `gup-fast-recheck`) a page whose mapping was just
+ * zapped is returned: a stale pin (race R1b).
+ */
 export function* gupFast(mm: MmStruct, start: Vaddr, nrPages: number, write: boolean): KGen<number> {
   const k = current.k;
   const grabbed: Pfn[] = [];

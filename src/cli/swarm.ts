@@ -139,7 +139,14 @@ export async function benchSwarm(output: string, perGuard: string, workersOpt: s
 /** The full result a `--guard` run is merged into: an earlier full `bench --swarm` at `json`. */
 function readEarlierResult(json: string): SwarmBenchResult {
   if (!fs.existsSync(json)) throw new UsageError(`--guard: re-runs some guards of an earlier full run, but ${json} does not exist (run bench --swarm without --guard first)`);
-  return JSON.parse(fs.readFileSync(json, 'utf8')) as SwarmBenchResult;
+  let r: Partial<SwarmBenchResult> | null;
+  try {
+    r = JSON.parse(fs.readFileSync(json, 'utf8')) as Partial<SwarmBenchResult> | null;
+  } catch (e) {
+    throw new UsageError(`--guard: ${json}: ${(e as Error).message} (expected the JSON of a full bench --swarm run)`);
+  }
+  if (!r || !Array.isArray(r.runs) || !r.control || typeof r.seconds !== 'number') throw new UsageError(`--guard: ${json} is not the result of a full bench --swarm run (expected its runs, control campaign and limit)`);
+  return r as SwarmBenchResult;
 }
 
 /** The checked-out commit (short), for the rows a `--guard` run replaces; `unknown` outside git. */

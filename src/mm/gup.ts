@@ -364,7 +364,7 @@ export function* faultinPageRange(mm: MmStruct, start: Vaddr, end: Vaddr, write:
 /**
  * The stale-pin sanitizer: a page gup_fast keeps must still be mapped where it found it when its
  * walk commits, that is, both levels must hold at the recheck what the first loads read. Judged
- * from the recheck's loads on its own, apart from the recheck's test above (which a guard switches
+ * from the recheck's loads on its own, apart from gupFast()'s recheck test (which a guard switches
  * off and a mutant may break: the sanitizer must not share its fault).
  */
 function checkPinStillMapped(pmdNow: number, pmd: number, pteNow: Pte, pte: Pte, addr: Vaddr): void {

@@ -672,7 +672,7 @@ function readersIntoReclaim(g: GenScenario): boolean {
   for (const t of g.tasks) {
     const [op, m, off, len] = t.op.split(' ');
     if ((op !== 'pte_offset_map' && op !== 'gup_fast') || proc(t.op) !== 'P') continue;
-    const moved = `${op} ${map} ${size(base + (unsize(off) % (2 * M)))} ${len}`;
+    const moved = `${op} ${map} ${atInBlock(base, off)} ${len}`;
     if (moved !== t.op || m !== map) changed = true;
     t.op = moved;
   }
@@ -716,9 +716,14 @@ function zapAfterCollapse(g: GenScenario): boolean {
   for (const t of g.tasks) {
     if (proc(t.op) !== 'P') continue;
     const [op, , off, len] = t.op.split(' ');
-    if (op === 'gup_fast' || (op === 'pte_offset_map' && anonCollapse)) t.op = `gup_fast ${map} ${size(unsize(block) + (unsize(off) % (2 * M)))} ${len}`;
+    if (op === 'gup_fast' || (op === 'pte_offset_map' && anonCollapse)) t.op = `gup_fast ${map} ${atInBlock(unsize(block), off)} ${len}`;
   }
   return true;
+}
+
+/** The offset `off` keeps within its 2 MiB block, moved into the block at `base` (the aim groups). */
+function atInBlock(base: number, off: string): string {
+  return size(base + (unsize(off) % (2 * M)));
 }
 
 /** Which process maps each mapping (names are unique across processes). */

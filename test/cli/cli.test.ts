@@ -215,3 +215,27 @@ describe('ptlab explore', () => {
     for (const f of fs.readdirSync(path.resolve(__dirname, '../../scenarios')).filter((x) => x.endsWith('.scn'))) expect(r.out).toContain(f.replace(/\.scn$/, ''));
   });
 });
+
+describe('ptlab bench --swarm --guard', () => {
+  it('refuses bad input with exit 2 before any campaign runs, naming what it expected', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptlab-swarm-bench-'));
+    const out = path.join(dir, 'SWARM.md');
+    const cases: [string[], RegExp][] = [
+      [['bench', '--guard', 'collapse-ipi'], /--guard: only with --swarm/],
+      [['bench', '--swarm', '--guard', 'nope', '--per-guard', '300', '-o', out], /--guard: expected a guard name \(.*collapse-ipi.*\), got 'nope'/],
+      [['bench', '--swarm', '--guard', 'collapse-ipi', '--per-guard', '300', '-o', out], /SWARM\.json does not exist \(run bench --swarm without --guard first\)/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = ptlab(...args);
+      expect([r.code, r.err], args.join(' ')).toEqual([2, expect.stringMatching(msg)]);
+    }
+    fs.writeFileSync(path.join(dir, 'SWARM.json'), '{"runs": [');
+    const broken = ptlab('bench', '--swarm', '--guard', 'collapse-ipi', '--per-guard', '300', '-o', out);
+    expect([broken.code, broken.err]).toEqual([2, expect.stringMatching(/SWARM\.json: .*\(expected the JSON of a full bench --swarm run\)/)]);
+    fs.writeFileSync(path.join(dir, 'SWARM.json'), JSON.stringify({ seconds: 300, seed: 1, runs: [], control: { done: 0, executions: 0, seconds: 300, findings: [] } }));
+    const limit = ptlab('bench', '--swarm', '--guard', 'collapse-ipi', '--per-guard', '60', '-o', out);
+    expect([limit.code, limit.err]).toEqual([2, expect.stringMatching(/made with --per-guard 300; its rows compare only with runs of the same limit \(got 60\)/)]);
+    // Nothing was written over the earlier result.
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});

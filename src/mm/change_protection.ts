@@ -28,9 +28,12 @@ import {
   _PAGE_SWP_MIG_DIRTY,
   _PAGE_SWP_MIG_YOUNG,
   _PAGE_SWP_SOFT_DIRTY,
+  _PAGE_SWP_UFFD_WP,
   _PAGE_UFFD_WP,
   _PAGE_USER,
-  isUffdWpMarker,
+  isGuardPte,
+  isPteMarker,
+  isSwapPte,
   isWritableMigrationPte,
   mkMigrationPte,
   pmdNone,
@@ -221,19 +224,30 @@ function* changePteRange(tlb: MmuGather, vma: Vma, pmdp: number, addr: Vaddr, en
       yield* setPte(pte, ptent); // ptep_modify_prot_commit()
       if (needsFlush(old, ptent)) tlbFlushPteRange(tlb, addr, PAGE_SIZE);
       pages++;
-    } else if (isWritableMigrationPte(oldpte)) {
-      // A protection check is difficult so just be safe and disable write (the entry's young and
-      // dirty bits are part of its offset on x86 and stay; soft-dirty is carried over).
-      const kind = current.k.mem.type[current.k.mem.folioHead(ptePfn(oldpte))] === PT_ANON ? SWP_MIGRATION_READ_EXCLUSIVE : SWP_MIGRATION_READ;
-      const flags = pteFlags(oldpte) & (_PAGE_SWP_MIG_YOUNG | _PAGE_SWP_MIG_DIRTY | _PAGE_SWP_SOFT_DIRTY);
-      yield* setPte(pte, mkMigrationPte(kind, ptePfn(oldpte), flags));
-      pages++;
-    } else if (cpFlags & MM_CP_UFFD_WP_RESOLVE && isUffdWpMarker(oldpte)) {
-      // A uffd-wp marker and we'd like to resolve it: drop it, so the next fault is not trapped.
-      yield* setPte(pte, 0); // pte_clear()
-      pages++;
+    } else if (isPteMarker(oldpte)) {
+      // Guard markers are left as they are. A uffd-wp marker we'd like to unprotect is dropped:
+      // the next page fault will trigger without uffd trapping.
+      if (!isGuardPte(oldpte) && cpFlags & MM_CP_UFFD_WP_RESOLVE) {
+        yield* setPte(pte, 0); // pte_clear()
+        pages++;
+      }
+    } else if (isSwapPte(oldpte)) {
+      let newpte = oldpte;
+      if (isWritableMigrationPte(oldpte)) {
+        // A protection check is difficult so just be safe and disable write (the entry's young and
+        // dirty bits are part of its offset on x86 and stay; soft-dirty is carried over).
+        const kind = current.k.mem.type[current.k.mem.folioHead(ptePfn(oldpte))] === PT_ANON ? SWP_MIGRATION_READ_EXCLUSIVE : SWP_MIGRATION_READ;
+        const flags = pteFlags(oldpte) & (_PAGE_SWP_MIG_YOUNG | _PAGE_SWP_MIG_DIRTY | _PAGE_SWP_SOFT_DIRTY);
+        newpte = mkMigrationPte(kind, ptePfn(oldpte), flags);
+      }
+      // A swap or migration entry keeps its protection in its uffd-wp bit.
+      if (cpFlags & MM_CP_UFFD_WP) newpte = pteSetFlags(newpte, _PAGE_SWP_UFFD_WP); // pte_swp_mkuffd_wp()
+      else if (cpFlags & MM_CP_UFFD_WP_RESOLVE) newpte = pteClearFlags(newpte, _PAGE_SWP_UFFD_WP);
+      if (newpte !== oldpte) {
+        yield* setPte(pte, newpte);
+        pages++;
+      }
     }
-    // Other markers (guard): left as they are.
     pte += nr;
     addr += nr * PAGE_SIZE;
   } while (addr !== end);

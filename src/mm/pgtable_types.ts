@@ -79,6 +79,8 @@ export const isPteMarker = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === S
 export const pteMarkerBits = (v: Pte): number => (isPteMarker(v) ? swpOffset(v) : 0);
 export const isGuardPte = (v: Pte): boolean => (pteMarkerBits(v) & PTE_MARKER_GUARD) !== 0;
 export const isUffdWpMarker = (v: Pte): boolean => (pteMarkerBits(v) & PTE_MARKER_UFFD_WP) !== 0;
+/** pte_swp_uffd_wp_any(): a non-present entry that is uffd-wp protected, by its bit or as a uffd-wp marker. */
+export const pteSwpUffdWpAny = (v: Pte): boolean => isSwapPte(v) && ((v & _PAGE_SWP_UFFD_WP) !== 0 || isUffdWpMarker(v));
 /** A genuine swap entry (is_swap_pte() && !non_swap_entry()): its offset is a swap slot. */
 export const isSwapEntryPte = (v: Pte): boolean => isSwapPte(v) && swpKind(v) === SWP_SWAPFILE;
 /** swp_entry_to_pte(swp_entry(0, offset)), with pte_swp_mkexclusive() when `exclusive`. */

@@ -24,7 +24,7 @@ import {
   isPmdMigrationEntry,
   isSwapPte,
   swpOffset,
-  isUffdWpMarker,
+  pteSwpUffdWpAny,
   pmdIsTable,
   pmdPfn,
   pmdTransHuge,
@@ -223,7 +223,8 @@ export function procPagemap(mm: MmStruct, start: Vaddr, pages: number): [number,
 /**
  * The pagemap code of a PTE (pte_to_pagemap_entry(), docs/op-scripts.md): '-' none, 'x' present
  * and mapped only here (PM_MMAP_EXCLUSIVE: the page's precise mapcount is 1, CONFIG_PAGE_MAPCOUNT),
- * 'p' present otherwise, 'g' a guard marker, 'w' a uffd-wp marker, 's' a swap entry.
+ * 'p' present otherwise, 'g' a guard marker, 'w' a uffd-wp marker or a uffd-wp protected swap or
+ * migration entry, 's' another swap or migration entry.
  */
 export function pagemapPteCode(e: Pte): string {
   const mem = current.k.mem;
@@ -233,7 +234,7 @@ export function pagemapPteCode(e: Pte): string {
     return !pteSpecial(e) && mem.mapcount[pfn] + mem.entireMapcount[mem.folioHead(pfn)] === 1 ? 'x' : 'p';
   }
   if (isGuardPte(e)) return 'g';
-  if (isUffdWpMarker(e)) return 'w';
+  if (pteSwpUffdWpAny(e)) return 'w'; // PM_UFFD_WP: a uffd-wp marker, or a protected swap or migration entry
   return isSwapPte(e) ? 's' : '-';
 }
 

@@ -1009,6 +1009,46 @@ struct chunk_hdr {
 #define MOVE_PAGES_MAX_PAGES ((uint64_t)1 << 18)
 /* Whether move_pages(2) exists here (CONFIG_NUMA and CONFIG_MIGRATION): probed in main(). */
 static bool have_move_pages;
+/* Whether /proc/PID/pagemap has the PAGEMAP_SCAN ioctl (Linux 6.7+): probed in main(). */
+static bool have_pagemap_scan;
+
+/* PAGEMAP_SCAN for UAPI headers that predate it (include/uapi/linux/fs.h, Linux 6.7+). */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start;
+	uint64_t end;
+	uint64_t categories;
+};
+struct pm_scan_arg {
+	uint64_t size;
+	uint64_t flags;
+	uint64_t start;
+	uint64_t end;
+	uint64_t walk_end;
+	uint64_t vec;
+	uint64_t vec_len;
+	uint64_t max_pages;
+	uint64_t category_inverted;
+	uint64_t category_mask;
+	uint64_t category_anyof_mask;
+	uint64_t return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
+#define PAGE_IS_SOFT_DIRTY (1 << 7)
+#define PAGE_IS_GUARD (1 << 8)
+#endif
+/* Every category but soft-dirty (never set on a kernel without CONFIG_MEM_SOFT_DIRTY, as here). */
+#define SCAN_RETURN_MASK (PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | PAGE_IS_PRESENT | \
+			  PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_GUARD)
+/* Regions per PAGEMAP_SCAN call (src/mm/kernel.ts, SCAN_VEC_LEN). */
+#define SCAN_VEC_LEN 4096
 
 static int write_full(int fd, const void *buf, size_t n)
 {
@@ -1259,6 +1299,78 @@ static int c_mincore(int wfd, uint64_t addr, uint64_t npages)
 		}
 		done += n;
 	}
+	return rle_end(wfd, &r, err);
+}
+
+/*
+ * The snapshot letter of a PAGEMAP_SCAN page: the same table as src/mm/kernel.ts
+ * pagemapScanCode() (docs/op-scripts.md). Lower case written, upper case not.
+ */
+static char scan_code(uint64_t cats)
+{
+	char c;
+	switch (cats & ~(uint64_t)PAGE_IS_WRITTEN) {
+	case 0: c = 'e'; break;
+	case PAGE_IS_PRESENT: c = 'a'; break;
+	case PAGE_IS_PRESENT | PAGE_IS_FILE: c = 'f'; break;
+	case PAGE_IS_PRESENT | PAGE_IS_PFNZERO: c = 'z'; break;
+	case PAGE_IS_HUGE | PAGE_IS_PRESENT: c = 'h'; break;
+	case PAGE_IS_HUGE | PAGE_IS_PRESENT | PAGE_IS_FILE: c = 't'; break;
+	case PAGE_IS_HUGE | PAGE_IS_PRESENT | PAGE_IS_PFNZERO: c = 'y'; break;
+	case PAGE_IS_SWAPPED: c = 's'; break;
+	case PAGE_IS_SWAPPED | PAGE_IS_FILE: c = 'm'; break;
+	case PAGE_IS_SWAPPED | PAGE_IS_GUARD: c = 'g'; break;
+	case PAGE_IS_HUGE | PAGE_IS_SWAPPED: c = 'v'; break;
+	case PAGE_IS_HUGE | PAGE_IS_SWAPPED | PAGE_IS_FILE: c = 'n'; break;
+	default: return '?';
+	}
+	return (cats & PAGE_IS_WRITTEN) ? c : (char)(c - 'a' + 'A');
+}
+
+/*
+ * Streams the run-length PAGEMAP_SCAN codes of [addr, addr + npages * 4K): another ioctl from
+ * walk_end while one fills its SCAN_VEC_LEN regions; pages no region covers (no VMA) and
+ * pages past TASK_SIZE, where the ioctl fails with EFAULT, are '-'.
+ */
+static int c_pagemap_scan(int wfd, uint64_t addr, uint64_t npages)
+{
+	static struct page_region vec[SCAN_VEC_LEN];
+	const uint64_t task_size = ((uint64_t)1 << 47) - PAGE_SIZE_4K;
+	uint64_t end = addr + npages * PAGE_SIZE_4K, pos = addr;
+	uint64_t scan_end = end < task_size ? end : task_size;
+	struct rle r = { 0 };
+	int err = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rle_end(wfd, &r, errno ? errno : EIO);
+	for (uint64_t start = addr; start < scan_end && !err; ) {
+		struct pm_scan_arg a;
+		memset(&a, 0, sizeof a);
+		a.size = sizeof a;
+		a.start = start;
+		a.end = scan_end;
+		a.vec = (uint64_t)(uintptr_t)vec;
+		a.vec_len = SCAN_VEC_LEN;
+		a.return_mask = SCAN_RETURN_MASK;
+		long n = ioctl(fd, PAGEMAP_SCAN, &a);
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		for (long i = 0; i < n && !err; i++) {
+			for (; pos < vec[i].start && !err; pos += PAGE_SIZE_4K)
+				err = rle_push(wfd, &r, '-');
+			char c = scan_code(vec[i].categories);
+			for (; pos < vec[i].end && !err; pos += PAGE_SIZE_4K)
+				err = rle_push(wfd, &r, c);
+		}
+		if (n < SCAN_VEC_LEN) /* only a full vector stops the scan early */
+			break;
+		start = a.walk_end;
+	}
+	for (; pos < end && !err; pos += PAGE_SIZE_4K)
+		err = rle_push(wfd, &r, '-');
+	close(fd);
 	return rle_end(wfd, &r, err);
 }
 
@@ -1993,7 +2105,9 @@ static void __attribute__((noreturn)) child_main(int cmd_r, int resp_w, pid_t pa
 		    (c_pagemap(resp_w, c.addr, c.len / PAGE_SIZE_4K) ||
 		     (c.len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES && c_mincore(resp_w, c.addr, c.len / PAGE_SIZE_4K)) ||
 		     (have_move_pages && c.len / PAGE_SIZE_4K <= MOVE_PAGES_MAX_PAGES &&
-		      c_move_pages(resp_w, c.addr, c.len / PAGE_SIZE_4K))))
+		      c_move_pages(resp_w, c.addr, c.len / PAGE_SIZE_4K)) ||
+		     (have_pagemap_scan && c.len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES &&
+		      c_pagemap_scan(resp_w, c.addr, c.len / PAGE_SIZE_4K))))
 			_exit(1);
 	}
 }
@@ -2298,6 +2412,10 @@ static void do_snapshot(int cur, const struct op *o)
 		if (have_move_pages && o->len / PAGE_SIZE_4K <= MOVE_PAGES_MAX_PAGES) {
 			printf("],\"move_pages\":[");
 			print_runs(p, o, "move_pages", "move_pages()");
+		}
+		if (have_pagemap_scan && o->len / PAGE_SIZE_4K <= MINCORE_MAX_PAGES) {
+			printf("],\"scan\":[");
+			print_runs(p, o, "scan", "PAGEMAP_SCAN");
 		}
 		printf("]}");
 	}
@@ -3181,6 +3299,16 @@ int main(int argc, char **argv)
 	int fault_zero_page = probe_zero_page();
 	/* No pages asked: 0 where the system call exists (kernel_move_pages() → do_pages_stat()). */
 	have_move_pages = syscall(SYS_move_pages, 0, 0UL, NULL, NULL, NULL, 0) == 0 || errno != ENOSYS;
+	/* An empty scan: 0 where the ioctl exists, ENOTTY before 6.7 (no ->unlocked_ioctl). */
+	{
+		struct pm_scan_arg a;
+		memset(&a, 0, sizeof a);
+		a.size = sizeof a;
+		int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		have_pagemap_scan = fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &a) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
 	if (fault_zero_page >= 0)
 		printf(",\"fault_zero_page\":\"%s\"", fault_zero_page ? "on" : "off");
 	printf("}\n");

@@ -7,7 +7,7 @@
  */
 import { applySettings, resolveConfig, type Config, type ConfigInput } from './config.js';
 import { ModelBug } from './bug.js';
-import { EFAULT, ENOENT, PAGE_SIZE, type Vaddr } from './const.js';
+import { EFAULT, ENOENT, PAGE_SIZE, TASK_SIZE, type Vaddr } from './const.js';
 import { current, setCurrent } from './current.js';
 import { madviseSyscall, type MadvAdvice } from './madvise.js';
 import { sysMincore } from './mincore.js';
@@ -30,6 +30,17 @@ import { swapoff } from './swapoff.js';
 import { clearRefsWrite } from './clear_refs.js';
 import { compactRange } from './migrate.js';
 import { doPagesStat } from './move_pages.js';
+import {
+  doPagemapScan,
+  pmScanArg,
+  PAGE_IS_FILE,
+  PAGE_IS_GUARD,
+  PAGE_IS_HUGE,
+  PAGE_IS_PFNZERO,
+  PAGE_IS_PRESENT,
+  PAGE_IS_SWAPPED,
+  PAGE_IS_WRITTEN,
+} from './pagemap_scan.js';
 
 export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBase };
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
@@ -248,6 +259,57 @@ export function procMovePages(k: Kernel, mm: MmStruct, addr: Vaddr, pages: numbe
   const addrs = Array.from({ length: pages }, (_, i) => addr + i * PAGE_SIZE);
   const status = complete(/* task */ doPagesStat(mm, addrs));
   return status.map((s) => (s >= 0 ? 'n' : s === -ENOENT ? 'e' : s === -EFAULT ? 'f' : '?')).join('');
+}
+
+/**
+ * The snapshot letter of a PAGEMAP_SCAN page (docs/op-scripts.md; runner/ptlab-runner.c
+ * scan_code() is the same table): its categories other than PAGE_IS_WRITTEN pick the letter, in
+ * lower case when written (PAGE_IS_WRITTEN: no uffd-wp bit), upper case when not; '?' a combination
+ * the table lacks.
+ */
+const SCAN_LETTERS: ReadonlyMap<number, string> = new Map([
+  [0, 'e'],
+  [PAGE_IS_PRESENT, 'a'],
+  [PAGE_IS_PRESENT | PAGE_IS_FILE, 'f'],
+  [PAGE_IS_PRESENT | PAGE_IS_PFNZERO, 'z'],
+  [PAGE_IS_HUGE | PAGE_IS_PRESENT, 'h'],
+  [PAGE_IS_HUGE | PAGE_IS_PRESENT | PAGE_IS_FILE, 't'],
+  [PAGE_IS_HUGE | PAGE_IS_PRESENT | PAGE_IS_PFNZERO, 'y'],
+  [PAGE_IS_SWAPPED, 's'],
+  [PAGE_IS_SWAPPED | PAGE_IS_FILE, 'm'],
+  [PAGE_IS_SWAPPED | PAGE_IS_GUARD, 'g'],
+  [PAGE_IS_HUGE | PAGE_IS_SWAPPED, 'v'],
+  [PAGE_IS_HUGE | PAGE_IS_SWAPPED | PAGE_IS_FILE, 'n'],
+]);
+export function pagemapScanCode(categories: number): string {
+  const letter = SCAN_LETTERS.get(categories & ~PAGE_IS_WRITTEN);
+  if (letter === undefined) return '?';
+  return categories & PAGE_IS_WRITTEN ? letter : letter.toUpperCase();
+}
+/** The regions the runner asks for per PAGEMAP_SCAN call (its vector's room). */
+export const SCAN_VEC_LEN = 4096;
+
+/**
+ * PAGEMAP_SCAN over a snapshot's range (pagemap_scan.ts), every category but soft-dirty asked,
+ * page codes as the kernel runner reports them: the calls the runner makes (another from walk_end
+ * while one fills its SCAN_VEC_LEN regions), regions expanded page by page, '-' for pages no
+ * region covers (no VMA there) and for pages past TASK_SIZE, where the ioctl would fail.
+ */
+export function procPagemapScan(k: Kernel, mm: MmStruct, addr: Vaddr, pages: number): string {
+  const codes: string[] = new Array<string>(pages).fill('-');
+  const end = Math.min(addr + pages * PAGE_SIZE, TASK_SIZE);
+  for (let start = addr; start < end; ) {
+    enter(k, mm);
+    const arg = pmScanArg(start, end, SCAN_VEC_LEN);
+    const ret = complete(/* task */ doPagemapScan(mm, arg));
+    if (ret < 0) throw new ModelBug(`PAGEMAP_SCAN of a snapshot's range failed: ${ret}`);
+    for (const r of arg.vec) {
+      for (let a = r.start; a < r.end; a += PAGE_SIZE) codes[(a - addr) / PAGE_SIZE] = pagemapScanCode(r.categories);
+    }
+    if (ret < SCAN_VEC_LEN) break; // only a full vector stops the scan early
+    start = arg.walkEnd;
+  }
+  return codes.join('');
 }
 
 /** Let every pending RCU grace period end and run its callbacks (between ops). */

@@ -11,8 +11,9 @@
  *     AnonHugePages, ShmemPmdMapped, FilePmdMapped (absolute: 0 in a fresh process on both sides,
  *     what the copy shares in one made by `fork`);
  *   - the pagemap codes of the named range, page by page (present / exclusive / swap / guard),
- *     its mincore(2) codes (resident or not) and its move_pages(2) statuses (on a node, -ENOENT,
- *     -EFAULT).
+ *     its mincore(2) codes (resident or not), its move_pages(2) statuses (on a node, -ENOENT,
+ *     -EFAULT) and its PAGEMAP_SCAN categories (present, file, zero page, huge, swapped, guard,
+ *     written).
  * and, per run: where each executor stopped with an error line (an op failing differently from its
  * `err=`, a failed `expect`, a broken model), and the THP settings each ran with.
  *
@@ -33,7 +34,7 @@ export const DIFF_STATUS_FIELDS = ['VmPTE', 'RssAnon', 'RssFile', 'RssShmem', 'V
 export const DIFF_ROLLUP_FIELDS = ['Rss', 'AnonHugePages', 'ShmemPmdMapped', 'FilePmdMapped'] as const satisfies readonly RollupField[];
 
 /** The fields that hold one code per page of a snapshot's range. */
-export const PAGE_CODE_FIELDS = ['pagemap', 'mincore', 'move_pages'] as const;
+export const PAGE_CODE_FIELDS = ['pagemap', 'mincore', 'move_pages', 'scan'] as const;
 export type PageCodeField = (typeof PAGE_CODE_FIELDS)[number];
 
 export type DiffField = StatusField | RollupField | PageCodeField;
@@ -266,9 +267,9 @@ function rangeText(p: PagemapRange): string {
 }
 
 /**
- * The page codes of a snapshot's range: `pagemap`, `mincore` or `move_pages` (the last two compared
- * only when both sides report them: output older than them, a range larger than their limit, or a
- * kernel without move_pages(2) has none).
+ * The page codes of a snapshot's range: `pagemap`, `mincore`, `move_pages` or `scan` (the last three
+ * compared only when both sides report them: output older than them, a range larger than their
+ * limit, or a kernel without move_pages(2) or PAGEMAP_SCAN has none).
  */
 function comparePagemap(field: PageCodeField, m: PagemapRange | undefined, k: PagemapRange | undefined, d: DiffDirective | undefined): FieldDiff | undefined {
   if (!m && !k) return undefined;

@@ -33,6 +33,7 @@
  * DST+DST_OFF, the same length) / `mincore M OFF LEN` (its result: the pages found resident) /
  * `move_pages M OFF LEN` (move_pages(2) with no nodes: the query of each page's node; its result: the
  * pages found on a node) / `pagemap M OFF LEN` (a read of /proc/PID/pagemap; its result: the pages reported present) /
+ * `pagemap_scan M OFF LEN` (the PAGEMAP_SCAN ioctl; its result: the regions it returned) /
  * `ptdump M OFF LEN` (ptdump's walk under the mmap_lock for write) / `mglru_walk M OFF LEN` (the
  * multi-gen LRU's aging walk; its result: the young bits it cleared) / `numa_scan M OFF LEN` (a NUMA
  * balancing scan; its result: the entries made PAGE_NONE) / `fork M OFF LEN` (fork() of the whole
@@ -263,6 +264,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   mincore: 'mincore M OFFSET LEN',
   move_pages: 'move_pages M OFFSET LEN',
   pagemap: 'pagemap M OFFSET LEN',
+  pagemap_scan: 'pagemap_scan M OFFSET LEN',
   ptdump: 'ptdump M OFFSET LEN',
   mglru_walk: 'mglru_walk M OFFSET LEN',
   numa_scan: 'numa_scan M OFFSET LEN',
@@ -307,7 +309,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     return w.length > 2 ? undefined : { kind: 'clear_refs', map: '', offset: 0, type: Number(type) };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, binder_transaction: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, pagemap_scan: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, binder_transaction: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -346,6 +348,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'mincore':
     case 'move_pages':
     case 'pagemap':
+    case 'pagemap_scan':
     case 'ptdump':
     case 'mglru_walk':
     case 'numa_scan':

@@ -23,6 +23,7 @@ import { doMremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { sysMincore } from '../mm/mincore.js';
 import { doPagesStat } from '../mm/move_pages.js';
 import { pagemapRead, showSmapsRollup, type PagemapRead, type SmapsRollup } from '../mm/task_mmu.js';
+import { doPagemapScan, pmScanArg } from '../mm/pagemap_scan.js';
 import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
@@ -118,6 +119,13 @@ export type TaskSpec =
    */
   | { kind: 'pagemap'; map: string; offset: number; len: number }
   /**
+   * The PAGEMAP_SCAN ioctl on /proc/PID/pagemap over `len` bytes at `map`+`offset`
+   * (pagemap_scan.ts, do_pagemap_scan()): walk_page_range() under the mmap_lock for read, a huge
+   * PMD under its lock, each table mapped with pte_offset_map_lock(); every category asked, a
+   * read-only scan (docs/audit.md #69). Its result is the number of regions it returned.
+   */
+  | { kind: 'pagemap_scan'; map: string; offset: number; len: number }
+  /**
    * ptdump_walk_pgd() of `len` bytes at `map`+`offset` (mm/ptdump.c): under the mmap_lock for
    * write but no VMA lock, each table mapped with pte_offset_map() and read with no PTE lock. Its
    * result is 0: entries read with no lock are no snapshot (as for `pte_offset_map`).
@@ -181,7 +189,7 @@ export type TaskSpec =
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
-  'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
+  'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'pagemap_scan', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
   'tcp_zerocopy', 'binder_transaction', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup',
 ] as const;
 
@@ -309,6 +317,8 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       const r = yield* pagemapRead(mm, addr, t.len / PAGE_SIZE, pm);
       return r < 0 ? r : pm.codes.filter((c) => c === 'x' || c === 'p').length;
     }
+    case 'pagemap_scan':
+      return yield* doPagemapScan(mm, pmScanArg(addr, addr + t.len, t.len / PAGE_SIZE));
     case 'ptdump':
       yield* ptdumpWalkPgd({ present: 0, holes: 0 }, mm, addr, addr + t.len);
       return 0;

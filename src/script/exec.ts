@@ -8,7 +8,7 @@
 import * as fastApi from '../mm-fast/api.js';
 import type * as Api from '../mm/api.js';
 import type { ModelApi } from '../mm/api.js';
-import { formatOutputLine, MINCORE_MAX_PAGES, MOVE_PAGES_MAX_PAGES, type ErrorLine, type ExpectLine, type MincoreRun, type MovePagesRun, type OutputLine, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
+import { formatOutputLine, MINCORE_MAX_PAGES, MOVE_PAGES_MAX_PAGES, type ErrorLine, type ExpectLine, type MincoreRun, type MovePagesRun, type OutputLine, type ScanRun, type PagemapRun, type RollupValues, type SnapshotLine, type StatusValues } from './output.js';
 import { placementAddress, type Op, type Script } from './ast.js';
 
 export type { ModelApi };
@@ -243,6 +243,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
           snap.pagemap = { map: op.range.map, offset: op.range.offset, pages, runs: pagemapRuns(api, p.mm, addr, pages) };
           if (pages <= MINCORE_MAX_PAGES) snap.pagemap.mincore = api.runLength(api.procMincore(k, p.mm, addr, pages)) as MincoreRun[];
           if (pages <= MOVE_PAGES_MAX_PAGES) snap.pagemap.move_pages = api.runLength(api.procMovePages(k, p.mm, addr, pages)) as MovePagesRun[];
+          if (pages <= MINCORE_MAX_PAGES) snap.pagemap.scan = api.runLength(api.procPagemapScan(k, p.mm, addr, pages)) as ScanRun[];
         }
         p.last = snap;
         emit(snap);

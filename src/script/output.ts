@@ -55,6 +55,19 @@ export type MovePagesRun = [count: number, code: MovePagesCode];
  */
 export const MOVE_PAGES_MAX_PAGES = 1 << 18;
 
+/**
+ * One character per page of the PAGEMAP_SCAN ioctl on /proc/PID/pagemap, every category but
+ * soft-dirty asked (docs/op-scripts.md): `e` an empty entry of a table, `a` an anonymous page, `f` a
+ * page-cache or other non-anonymous page, `z` the zero page, `h`/`t`/`y` the same mapped by a huge
+ * PMD, `s` a swap entry, an anonymous page's migration entry or a uffd-wp marker, `m` a page-cache
+ * page's migration entry, `g` a guard marker, `v`/`n` a PMD migration entry (anonymous, page
+ * cache); lower case when PAGE_IS_WRITTEN (no uffd-wp bit), upper case when not (`E`: no table
+ * there); `-` not in a VMA, `?` a combination this list lacks. Ranges up to MINCORE_MAX_PAGES pages,
+ * as for mincore: the runs are built page by page.
+ */
+export const SCAN_CODES: readonly string[] = [...'eafzhtysmgvn', ...'EAFZHTYSMGVN', '-', '?'];
+export type ScanRun = [count: number, code: string];
+
 export interface PagemapRange {
   map: string;
   /** bytes from the start of the mapping as it was mapped */
@@ -65,6 +78,8 @@ export interface PagemapRange {
   mincore?: MincoreRun[];
   /** move_pages(2) statuses of the same range, run-length coded (absent in output older than it) */
   move_pages?: MovePagesRun[];
+  /** PAGEMAP_SCAN categories of the same range, run-length coded (absent in output older than it) */
+  scan?: ScanRun[];
   /** optional, never compared */
   pfnRuns?: unknown;
 }
@@ -165,7 +180,8 @@ function checkPagemap(p: unknown): string | undefined {
   }
   return checkRuns(p.runs, PAGEMAP_CODES, 'pagemap', p.pages) ??
     (p.mincore === undefined ? undefined : checkRuns(p.mincore, MINCORE_CODES, 'pagemap.mincore', p.pages)) ??
-    (p.move_pages === undefined ? undefined : checkRuns(p.move_pages, MOVE_PAGES_CODES, 'pagemap.move_pages', p.pages));
+    (p.move_pages === undefined ? undefined : checkRuns(p.move_pages, MOVE_PAGES_CODES, 'pagemap.move_pages', p.pages)) ??
+    (p.scan === undefined ? undefined : checkRuns(p.scan, SCAN_CODES, 'pagemap.scan', p.pages));
 }
 
 function checkRuns(runs: unknown, codes: readonly string[], what: string, pages: number): string | undefined {

@@ -14,7 +14,7 @@ import {
   sumCounts,
   type DiffDirective,
 } from '../../src/oracle/diff.js';
-import type { ErrorLine, MincoreRun, MovePagesRun, OutputLine, PagemapRun, RunnerLine, SnapshotLine, StatusValues } from '../../src/script/output.js';
+import type { ErrorLine, MincoreRun, MovePagesRun, OutputLine, PagemapRun, RunnerLine, ScanRun, SnapshotLine, StatusValues } from '../../src/script/output.js';
 import { stripExpects, prepareScript } from '../../src/oracle/compare.js';
 
 const ZERO: StatusValues = { VmSize: 0, VmRSS: 0, RssAnon: 0, RssFile: 0, RssShmem: 0, VmPTE: 0, VmLck: 0, VmSwap: 0 };
@@ -43,11 +43,13 @@ function snap(
   };
   if (opts.runs) {
     // mincore: resident exactly where pagemap says present (anonymous memory); move_pages: on a
-    // node where present, -ENOENT elsewhere (inside the VMA)
+    // node where present, -ENOENT elsewhere (inside the VMA);
     const present = (c: string) => c === 'p' || c === 'x';
     const mincore = opts.runs.map(([n, c]): MincoreRun => [n, present(c) ? 'r' : 'n']);
     const move_pages = opts.runs.map(([n, c]): MovePagesRun => [n, present(c) ? 'n' : 'e']);
-    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs, mincore, move_pages };
+    // PAGEMAP_SCAN: an anonymous page where present, an empty entry elsewhere
+    const scan = opts.runs.map(([n, c]): ScanRun => [n, present(c) ? 'a' : 'e']);
+    s.pagemap = { map: 'A', offset: 0, pages: opts.runs.reduce((n, [c]) => n + c, 0), runs: opts.runs, mincore, move_pages, scan };
   }
   return s;
 }
@@ -140,6 +142,16 @@ describe('diffRuns', () => {
     expect(r.snapshots[0].fields.map((x) => x.field)).not.toContain('move_pages');
     expect(r.snapshots[0].fields.map((x) => x.field)).toContain('mincore');
     expect(r.ok).toBe(true);
+  });
+
+  it('compares PAGEMAP_SCAN categories page by page, and not at all when one side reports none (older output, a kernel before 6.7)', () => {
+    const [m, k] = pair([AFTER], (s) => ({ ...s, pagemap: { ...s.pagemap!, scan: [[511, 'e'], [1, 'E'], [512, 'a']] } }));
+    const f = diffRuns(m, k).snapshots[0].fields.find((x) => x.field === 'scan')!;
+    expect(f).toMatchObject({ status: 'mismatch', model: '511e 1E 512a', kernel: '512e 512a' });
+    expect(f.detail).toBe("1 page(s) differ; first at page 511 (A+0x1ff000): model 'E', kernel 'e'");
+    const modelOnly = diffRuns(...pair([AFTER]).map((lines, i) => (i === 1 ? lines.map((l) => (l.type === 'snapshot' ? { ...l, pagemap: { ...l.pagemap!, scan: undefined } } : l)) : lines)) as [OutputLine[], OutputLine[]]);
+    expect(modelOnly.snapshots[0].fields.map((x) => x.field)).not.toContain('scan');
+    expect(modelOnly.ok).toBe(true);
   });
 
   it('tolerates unmapped page-cache pages the kernel reclaimed meanwhile (model r, kernel n, pagemap - on both), and only those', () => {

@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false, 'collapse-zap': false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false, 'collapse-zap': false, scan: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -47,11 +47,11 @@ describe('old seeds keep their scenarios', () => {
     expect(unchanged).toBeGreaterThan(30);
   });
 
-  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages, mlock and binder only rename', () => {
+  it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages, mlock, binder and scan only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
+    const asWalker = (l: string) => [...['pagemap', 'pagemap_scan', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed'),
       // binder: the same, into a binder mapping.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 binder_transaction N ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise N 0 2M dontneed')];
@@ -155,8 +155,8 @@ describe('the walkers group', () => {
   it('move-pages: turns the mincore paths the walkers group left into move_pages over the same range, and nothing else', () => {
     let moved = 0;
     for (let s = 1; s <= 200; s++) {
-      const g = generate(s, { extras: { walkers: false } });
-      const off = generate(s, { extras: { walkers: false, 'move-pages': false } });
+      const g = generate(s, { extras: { walkers: false, scan: false } });
+      const off = generate(s, { extras: { walkers: false, 'move-pages': false, scan: false } });
       const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
       expect(g.features.includes('move-pages'), `seed ${s}`).toBe(ops(off).some((o) => o.startsWith('mincore ')) && !ops(g).some((o) => o.startsWith('mincore ')));
       if (!g.features.includes('move-pages')) {
@@ -167,6 +167,24 @@ describe('the walkers group', () => {
       moved += ops(g).filter((o) => o.startsWith('move_pages ')).length;
     }
     expect(moved).toBeGreaterThan(5);
+  });
+
+  it('scan: turns the pagemap reads the walkers group made, and the mincore paths left, into PAGEMAP_SCAN over the same range, and nothing else', () => {
+    let scanned = 0;
+    for (let s = 1; s <= 400; s++) {
+      const g = generate(s);
+      const off = generate(s, { extras: { scan: false } });
+      const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
+      const walk = (o: string) => /^(pagemap|mincore) /.test(o);
+      expect(g.features.includes('scan'), `seed ${s}`).toBe(ops(off).some(walk) && !ops(g).some(walk));
+      if (!g.features.includes('scan')) {
+        expect(g.text).toBe(off.text);
+        continue;
+      }
+      ops(g).forEach((o, i) => expect(o.replace(/^pagemap_scan /, ''), `seed ${s}`).toBe(ops(off)[i].replace(/^(pagemap|mincore) /, '')));
+      scanned += ops(g).filter((o) => o.startsWith('pagemap_scan ')).length;
+    }
+    expect(scanned).toBeGreaterThan(5);
   });
 
   it('mlock: turns the mprotect paths the numa group left into mlock or munlock of the same range, or clear_refs, and nothing else', () => {
@@ -196,9 +214,10 @@ describe('the walkers group', () => {
     let ptdump = 0;
     let mglruWalk = 0;
     for (let s = 1; s <= 200; s++) {
-      // The move-pages group takes the mincore paths the walkers group leaves: held off here.
-      const g = generate(s, { extras: { 'move-pages': false } });
-      const off = generate(s, { extras: { walkers: false, 'move-pages': false } });
+      // The move-pages group takes the mincore paths the walkers group leaves, and the scan group
+      // its pagemap reads: both held off here.
+      const g = generate(s, { extras: { 'move-pages': false, scan: false } });
+      const off = generate(s, { extras: { walkers: false, 'move-pages': false, scan: false } });
       const ops = (x: Generated) => x.gen.tasks.map((t) => t.op);
       const had = ops(off).some((o) => o.startsWith('mincore '));
       expect(g.features.includes('walkers'), `seed ${s}`).toBe(had && !ops(g).some((o) => o.startsWith('mincore ')));

@@ -47,7 +47,7 @@ describe('generator', () => {
     expect(generate(jobSeed(3, 0)).text).not.toBe(generate(jobSeed(3, 1)).text);
     // The task kinds the generator makes: all of the format's but uffd_copy, uffd_zeropage and
     // uffd_writeprotect, which no feature group generates yet.
-    expect([...kinds].sort()).toEqual(['binder_transaction', 'clear_refs', 'folio_mkclean', 'folio_referenced', 'fork', 'gup_fast', 'madvise', 'mglru_walk', 'migrate', 'mincore', 'mlock', 'move_pages', 'mprotect', 'mremap', 'munlock', 'numa_scan', 'pagemap', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'swapoff', 'tcp_zerocopy', 'touch', 'uffd_move', 'unmap']);
+    expect([...kinds].sort()).toEqual(['binder_transaction', 'clear_refs', 'folio_mkclean', 'folio_referenced', 'fork', 'gup_fast', 'madvise', 'mglru_walk', 'migrate', 'mincore', 'mlock', 'move_pages', 'mprotect', 'mremap', 'munlock', 'numa_scan', 'pagemap', 'pagemap_scan', 'ptdump', 'pte_alloc', 'pte_offset_map', 'rmap_walk', 'swapoff', 'tcp_zerocopy', 'touch', 'uffd_move', 'unmap']);
   });
 });
 

@@ -122,6 +122,15 @@ export function userfaultfdArmed(vma: Vma): boolean {
 }
 
 /**
+ * vma_has_uffd_without_event_remap() (include/linux/userfaultfd_k.h): the VMA is registered with a
+ * context that did not ask for UFFD_FEATURE_EVENT_REMAP, which no context of the model does. mremap
+ * then clears the uffd-wp bits it moves, and moves no whole tables (the new VMA is unregistered).
+ */
+export function vmaHasUffdWithoutEventRemap(vma: Vma): boolean {
+  return userfaultfdArmed(vma);
+}
+
+/**
  * handle_userfault() (fs/userfaultfd.c): a fault the context must resolve. Every context of the
  * model has UFFD_FEATURE_SIGBUS, so this is the `goto out` with VM_FAULT_SIGBUS.
  */

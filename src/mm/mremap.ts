@@ -18,7 +18,20 @@ import { __VM_UFFD_FLAGS, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, Vma, vmAreaInitF
 import { doVmiMunmap, vmaMergeNewRange } from './mmap.js';
 import { mmapWriteUnlock, vmaStartWrite } from './mmap_lock.js';
 import { PteMapOut, pteOffsetMapLock, pteOffsetMapRwNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
-import { isPmdMigrationEntry, pmdIsTable, pmdNone, pmdTransHuge, pteNone, ptePresent } from './pgtable_types.js';
+import {
+  _PAGE_SWP_UFFD_WP,
+  _PAGE_UFFD_WP,
+  isPmdMigrationEntry,
+  isSwapPte,
+  isUffdWpMarker,
+  pmdIsTable,
+  pmdNone,
+  pmdTransHuge,
+  pteClearFlags,
+  pteNone,
+  ptePresent,
+  type Pte,
+} from './pgtable_types.js';
 import {
   condResched,
   downWrite,
@@ -38,7 +51,7 @@ import { current } from './current.js';
 import { pgtableTransHugeDeposit, pgtableTransHugeWithdraw } from './pgtable_generic.js';
 import { canMerge, vmaExpand, vmaMergeNeighbours } from './vma.js';
 import { findVma, vmaLookup, vmaNext } from './vma_tree.js';
-import { userfaultfdArmed } from './internal.js';
+import { userfaultfdArmed, vmaHasUffdWithoutEventRemap } from './internal.js';
 import { pgdOffset, pmdOffset, pudOffset } from './pgtable_mm.js';
 
 /** include/uapi/linux/mman.h. */
@@ -498,6 +511,20 @@ function* dropRmapLocks(vma: Vma): KGen<void> {
  * mm/mremap.c: move_pgt_entry() (6.18): move a whole table (normal PUD/PMD: always under the rmap
  * locks) or a huge PMD (under them only when need_rmap_locks).
  */
+/**
+ * uffd_supports_page_table_move(): no whole-table move out of or into a VMA registered without
+ * remap events, whose uffd-wp bits move_ptes() must clear entry by entry.
+ */
+function uffdSupportsPageTableMove(pmc: Pmc): boolean {
+  return !vmaHasUffdWithoutEventRemap(pmc.old) && !vmaHasUffdWithoutEventRemap(pmc.new);
+}
+
+/** clear_uffd_wp_pmd() / move_ptes()' clearing: the entry without its uffd-wp bit, present or swap. */
+function clearUffdWp(v: Pte): Pte {
+  if (ptePresent(v)) return pteClearFlags(v, _PAGE_UFFD_WP);
+  return isSwapPte(v) ? pteClearFlags(v, _PAGE_SWP_UFFD_WP) : v;
+}
+
 function* movePgtEntry(pmc: Pmc, entry: 'normal_pmd' | 'normal_pud' | 'hpage_pmd', oldp: number, newp: number): KGen<boolean> {
   const mm = pmc.old.mm;
   const needRmapLocks = entry === 'hpage_pmd' ? pmc.needRmapLocks : true; // should_take_rmap_locks()
@@ -527,6 +554,7 @@ function* unlockPair(oldPtl: LockHandle, newPtl: LockHandle): KGen<void> {
  * meanwhile is left to the slow path.
  */
 function* moveNormalEntry(pmc: Pmc, oldPtl: LockHandle, newPtl: LockHandle, oldp: number, newp: number, size: number): KGen<boolean> {
+  if (!uffdSupportsPageTableMove(pmc)) return false;
   if (!pmdNone(yield* ptepGet(newp))) return false; // WARN_ON_ONCE in the kernel
   yield* lockPair(oldPtl, newPtl);
   const v = yield* ptepGet(oldp);
@@ -557,7 +585,8 @@ function* moveHugePmd(pmc: Pmc, oldPmd: number, newPmd: number): KGen<boolean> {
     return false;
   }
   if (newPtl !== oldPtl) yield* spinLock(newPtl);
-  const pmd = yield* ptepGetAndClear(oldPmd);
+  let pmd = yield* ptepGetAndClear(oldPmd);
+  if (vmaHasUffdWithoutEventRemap(pmc.old)) pmd = clearUffdWp(pmd); // clear_uffd_wp_pmd()
   // pmd_move_must_withdraw(): the deposit list belongs to the PMD table (split PMD locks).
   if (pmc.old.isAnonymous() && tidOf(oldPmd) !== tidOf(newPmd)) {
     const pgtable = pgtableTransHugeWithdraw(oldPmd);
@@ -575,11 +604,13 @@ function* moveHugePmd(pmc: Pmc, oldPmd: number, newPmd: number): KGen<boolean> {
  * pte_offset_map_rw_nolock() and its lock taken without a PMD recheck: the kernel relies on the
  * exclusive mmap_lock, and since 6.17's per-VMA MADV_DONTNEED on the new VMA being write-locked
  * (vma_link() / vma_expand() in copy_vma()), to keep the new table from being freed meanwhile.
- * A present entry means the old range is flushed before the locks go. Returns 0, or -EAGAIN when
- * either PMD holds no table (move_page_tables() looks again).
+ * A present entry means the old range is flushed before the locks go. Out of a VMA registered
+ * without remap events, uffd-wp markers are dropped and uffd-wp bits cleared. Returns 0, or -EAGAIN
+ * when either PMD holds no table (move_page_tables() looks again).
  */
 function* movePtes(pmc: Pmc, extent: number, oldPmd: number, newPmd: number): KGen<number> {
   const mm = pmc.old.mm;
+  const needClearUffdWp = vmaHasUffdWithoutEventRemap(pmc.old);
   let err = 0;
   if (pmc.needRmapLocks) yield* takeRmapLocks(pmc.old);
   out: {
@@ -611,7 +642,10 @@ function* movePtes(pmc: Pmc, extent: number, oldPmd: number, newPmd: number): KG
       }
       if (ptePresent(v)) forceFlush = true;
       const pte = yield* ptepGetAndClear(oldPte + i);
-      yield* setPte(newPte + i, pte);
+      // A uffd-wp marker is dropped, other entries lose their uffd-wp bit: the new VMA has no
+      // userfaultfd to report a write to.
+      if (needClearUffdWp && isUffdWpMarker(pte)) continue; // pte_clear() of the new entry
+      yield* setPte(newPte + i, needClearUffdWp ? clearUffdWp(pte) : pte);
     }
     if (forceFlush) yield* flushTlbMmRange(mm, pmc.oldAddr, pmc.oldAddr + extent, 12, false);
     if (newOut.ptl !== oldOut.ptl) yield* spinUnlock(newOut.ptl);

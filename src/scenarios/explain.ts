@@ -69,6 +69,16 @@ export interface SequentialOutcomes {
 /** Sequential executions one system may run to build its set (orders × choices); past it, the set is incomplete. */
 export const MAX_SEQUENTIAL_RUNS = 5_000;
 
+/**
+ * Whether an outcome calls for the complete set: only the first set (one run per order) can be
+ * completed. A set already made complete, or capped at MAX_SEQUENTIAL_RUNS, stays as it is: made
+ * again for every outcome outside it, a capped set cost each such execution 5,000 sequential runs
+ * (a swarm job with `choices` took minutes for 200 PCT executions).
+ */
+export function needsCompleteSet(seq: SequentialOutcomes, key: string): boolean {
+  return !seq.complete && !seq.capped && !seq.outcomes.has(key);
+}
+
 /** What the outcome reads: the processes that run tasks, and the mappings the tasks name. */
 export interface ObservationPlan {
   readonly processes: readonly string[];

@@ -22,7 +22,7 @@ import { canonicalState } from './state.js';
 import { ForkError, Restorer } from './fork.js';
 import { observe, privateTables, undeclaredReads, undeclaredWrites, watchTlbReads } from './footprint_check.js';
 import { AccessCheck } from './access_check.js';
-import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, observationPlan, observeOutcome, pageGranular, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
+import { explain, forEachChoiceVector, MAX_SEQUENTIAL_RUNS, needsCompleteSet, observationPlan, observeOutcome, pageGranular, sequentialOrders, type ExplainOptions, type ObservationPlan, type Outcome, type SequentialOutcomes, type SequentialRun } from './explain.js';
 
 const GEN_API: ModelApi = genApi;
 
@@ -392,7 +392,7 @@ class ModelInstance implements Instance {
     const plan = (this.template.plan ??= observationPlan(this.scn, this.template.maps));
     const got = this.outcome(plan);
     let seq = (this.template.sequential ??= sequentialOutcomes(this.scn, this.template, plan, false));
-    if (!seq.complete && !seq.outcomes.has(got.key)) seq = this.template.sequential = sequentialOutcomes(this.scn, this.template, plan, true);
+    if (needsCompleteSet(seq, got.key)) seq = this.template.sequential = sequentialOutcomes(this.scn, this.template, plan, true);
     setCurrent(this.k, 0);
     const v = explain(this.scn, seq, got, this.explainWith.allow);
     if (v.verdict === 'explained') return null;

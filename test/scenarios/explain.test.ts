@@ -4,7 +4,7 @@
  * allow-list, and every shipped scenario with --explain (bounded searches, to stay fast).
  */
 import { describe, expect, it } from 'vitest';
-import { explain, forEachChoiceVector, pageGranular, parseAllowList, sequentialOrders, type AllowEntry, type Outcome } from '../../src/scenarios/explain.js';
+import { explain, forEachChoiceVector, needsCompleteSet, pageGranular, parseAllowList, sequentialOrders, type AllowEntry, type Outcome, type SequentialOutcomes } from '../../src/scenarios/explain.js';
 import { parseScenario, type Scenario } from '../../src/scenarios/format.js';
 import { listScenarioFiles, loadAllowList, loadScenario, runScenario } from '../../src/scenarios/registry.js';
 import { sequentialOutcomesOf } from '../../src/scenarios/system.js';
@@ -292,5 +292,17 @@ describe('swarm jobs with explain', () => {
       const job = { campaignSeed: 1, index, guardsOff: [], budget: { dpor: 1000, pct: 200 } };
       expect(runJob({ ...job, explain: { allow: allowList() } })).toEqual(runJob(job));
     }
+  });
+});
+
+describe('when the set of sequential outcomes is made again', () => {
+  const set = (complete: boolean, capped: boolean): SequentialOutcomes => ({ outcomes: new Map([['known', { outcome: { key: 'known', fields: [] }, run: { order: [0], choices: [] } }]]), failed: [], runs: 1, complete, capped, coarse: false });
+
+  it('completes the first set (one run per order) for an outcome outside it, and only that set', () => {
+    expect(needsCompleteSet(set(false, false), 'other')).toBe(true);
+    expect(needsCompleteSet(set(false, false), 'known')).toBe(false);
+    expect(needsCompleteSet(set(true, false), 'other')).toBe(false);
+    // A set capped at MAX_SEQUENTIAL_RUNS is as complete as it gets: not made again per execution.
+    expect(needsCompleteSet(set(false, true), 'other')).toBe(false);
   });
 });

@@ -29,6 +29,7 @@ import {
   pmdPfn,
   pmdPresent,
   pteFlags,
+  pteNone,
   ptePfn,
   ptePresent,
   pteSpecial,
@@ -112,7 +113,7 @@ function isFilePage(pfn: number): boolean {
  */
 function pagemapPageCategory(p: PagemapScanPrivate, pte: Pte): number {
   let categories = 0;
-  if (pte === 0) {
+  if (pteNone(pte)) {
     categories |= PAGE_IS_WRITTEN;
   } else if (ptePresent(pte)) {
     categories |= PAGE_IS_PRESENT;

@@ -161,9 +161,19 @@ const fence = (s: string) => '```\n' + s.trimEnd() + '\n```';
 export function renderSwarmBench(r: SwarmBenchResult): string {
   const rows = r.runs.map(({ target, summary, hit, rejected, rerun }) => {
     const found = hit ? (target.expected.includes(hit.kind) ? 'yes' : `yes, as ${hit.kind}`) : target.expected.length ? '**no**' : 'nothing to find';
-    const others = summary.findings
-      .filter((f) => f.key !== hit?.key) // by key: a result read back from SWARM.json holds copies
-      .map((f) => `${f.kind} ×${f.count}${rejected?.includes(f.key) ? ' (also with every guard on)' : ''}`)
+    // One entry per kind, the findings the same search found with every guard on too apart.
+    const groups = new Map<string, { kind: string; rejected: boolean; count: number; distinct: number }>();
+    for (const f of summary.findings) {
+      if (f.key === hit?.key) continue; // by key: a result read back from SWARM.json holds copies
+      const rej = rejected?.includes(f.key) ?? false;
+      const e = groups.get(`${f.kind}/${rej}`) ?? { kind: f.kind, rejected: rej, count: 0, distinct: 0 };
+      groups.set(`${f.kind}/${rej}`, { ...e, count: e.count + f.count, distinct: e.distinct + 1 });
+    }
+    const others = [...groups.values()]
+      .map((e) => {
+        const notes = [e.distinct > 1 ? `${e.distinct} distinct` : '', e.rejected ? 'also with every guard on' : ''].filter(Boolean);
+        return `${e.kind} ×${e.count}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+      })
       .join(', ');
     return `| \`${target.guard}\`${rerun ? ` (run alone at ${rerun.commit}, ${rerun.date})` : ''} | ${target.expected.join(', ') || 'none'} | ${found} | ${hit ? hit.executionsToFind.toLocaleString('en-US') : '-'} | ${hit ? hit.secondsToFind.toFixed(1) : '-'} | ${summary.done} | ${summary.executions.toLocaleString('en-US')} | ${summary.seconds} | ${others || '-'} |`;
   });

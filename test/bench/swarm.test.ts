@@ -39,17 +39,18 @@ describe('a rediscovery must go away with every guard on', () => {
 });
 
 describe('the rediscovery table', () => {
-  it('marks a finding of the expected kind that every guard on shows too', () => {
+  it('marks the findings of the expected kind that every guard on shows too, and counts each group', () => {
     const finding = (key: string) => ({ kind: 'anomaly', key, count: 1, message: 'm', scn: 's', index: 1, executionsToFind: 1, secondsToFind: 1, linesBefore: 1, linesAfter: 1 });
-    const summary = { done: 2, executions: 10, seconds: 300, findings: [finding('a'), finding('b')] };
+    const summary = { done: 2, executions: 10, seconds: 300, findings: [finding('a'), finding('b'), { ...finding('c'), count: 3 }, finding('d')] };
     const target = { guard: 'fork-vma-write', expected: ['anomaly'], scenarios: ['fork_vs_dontneed'] };
     const md = renderSwarmBench({
       seconds: 300, seed: 1, budget: { dpor: 1000, pct: 200 }, workers: 1, cores: 2,
-      runs: [{ target, summary, rejected: ['a'] }],
+      runs: [{ target, summary, rejected: ['a', 'c'] }],
       control: { done: 0, executions: 0, seconds: 300, findings: [] },
     } as unknown as SwarmBenchResult);
     expect(md).toContain('| `fork-vma-write` | anomaly | **no** |');
-    expect(md).toContain('anomaly ×1 (also with every guard on), anomaly ×1 |');
+    // Findings of one kind are counted together, those every guard on shows too apart.
+    expect(md).toContain('anomaly ×4 (2 distinct; also with every guard on), anomaly ×2 (2 distinct) |');
   });
 
   it('merges guards run alone into the full result, marked, and refuses other settings', () => {

@@ -268,6 +268,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: a pagemap read of a shmem
     // block while MADV_COLLAPSE's collapse_file() has unmapped its small pages.
     pagemap_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },
+    // The same window seen by the PAGEMAP_SCAN ioctl and by smaps_rollup.
+    pagemap_scan_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap_scan A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },
+    smaps_rollup_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 smaps_rollup\ncpu 1 madvise A 0 2M collapse', open: [] },
     uffd_move_vs_dontneed_of_source: {
       body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\nuffd_register A 0 4M missing\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed

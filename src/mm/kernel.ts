@@ -303,9 +303,7 @@ export function procPagemapScan(k: Kernel, mm: MmStruct, addr: Vaddr, pages: num
     const arg = pmScanArg(start, end, SCAN_VEC_LEN);
     const ret = complete(/* task */ doPagemapScan(mm, arg));
     if (ret < 0) throw new ModelBug(`PAGEMAP_SCAN of a snapshot's range failed: ${ret}`);
-    for (const r of arg.vec) {
-      for (let a = r.start; a < r.end; a += PAGE_SIZE) codes[(a - addr) / PAGE_SIZE] = pagemapScanCode(r.categories);
-    }
+    for (const r of arg.vec) codes.fill(pagemapScanCode(r.categories), (r.start - addr) / PAGE_SIZE, (r.end - addr) / PAGE_SIZE);
     if (ret < SCAN_VEC_LEN) break; // only a full vector stops the scan early
     start = arg.walkEnd;
   }

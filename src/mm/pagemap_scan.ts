@@ -255,6 +255,9 @@ function* pagemapScanPmdEntry(pmdp: number, start: Vaddr, end: Vaddr, walk: MmWa
     return 0;
   }
   let pte = startPte;
+  // Not modelled, as no walked VMA can reach it (pagemapScanTestWalk()): the PM_SCAN_WP_MATCHING
+  // paths, the exclusive write-protect fast path first, make_uffd_wp_pte() after each output below,
+  // and the flush_tlb_range() of what they protected.
   if (!p.arg.categoryAnyofMask && !p.arg.categoryInverted && p.arg.categoryMask === PAGE_IS_WRITTEN && p.arg.returnMask === PAGE_IS_WRITTEN) {
     // Only written pages, reported as written: every entry without a uffd-wp bit, none included.
     for (let addr = start; addr < end; pte++, addr += PAGE_SIZE) {

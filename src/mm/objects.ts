@@ -47,12 +47,13 @@ export const OBJ = {
    */
   semReaders: 15,
   /**
-   * The page allocator's state (src/mm/page_alloc.ts: its free lists, bump pointer and count of
-   * frames in use), one object. Which frame an allocation returns, and whether it fails, depends on
-   * the frees and allocations before it: a frame one task frees may be the one another task's
-   * allocation gets, and a stale value naming that frame (an entry read before the free) then
-   * names the new folio (ABA), where in the other order it names a free frame. Every allocation
-   * and every free writes it, so that DPOR runs both orders of any two of them.
+   * The page allocator's state (src/mm/page_alloc.ts): number 0 is the zone (its free stacks and
+   * bump pointer), number 1 + c CPU c's per-CPU page lists. Which frame an allocation returns
+   * depends on the frees and allocations before it on the same lists: a frame one task frees may be
+   * the one another task's allocation gets, and a stale value naming that frame (an entry read
+   * before the free) then names the new folio (ABA), where in the other order it names a free
+   * frame. Every allocation and every free writes the lists it uses (a refill or a drain the zone
+   * too), so that DPOR runs both orders of any two that share them.
    */
   alloc: 16,
 } as const;

@@ -2,13 +2,21 @@
  * Physical memory: one slot per 4 KiB frame, stored as a struct of typed arrays (no object per
  * page), so that tens of millions of frames fit (about 26 bytes per frame).
  *
- * Modelled coarsely (see docs/model.md): the buddy allocator is two free stacks, one for order-0
- * frames and one for naturally aligned order-9 blocks; fresh memory comes from a bump pointer.
- * Freed frames are poisoned (type FREE, PG_poisoned, refcount/mapcount reset) and their generation
- * is bumped, so a stale translation or pointer to a reused frame is detectable.
+ * Modelled coarsely (see docs/model.md): the zone's buddy allocator is two free stacks, one for
+ * order-0 frames and one for naturally aligned order-9 blocks; fresh memory comes from a bump
+ * pointer. In front of it, as in the kernel, each CPU keeps its own lists of free pages (struct
+ * per_cpu_pages, mm/page_alloc.c, 6.18; `PcpLists` below): order-0 pages and THPs are freed to
+ * the freeing CPU's lists and allocated from the allocating CPU's, and only an empty list (refilled
+ * by rmqueue_bulk()) or a list over its high mark (drained by free_pcppages_bulk()) reaches the
+ * zone. So a frame freed on one CPU is handed out again on that CPU, and allocations and frees on
+ * different CPUs touch different state: the explorer orders them only when one of them reaches
+ * the zone (objects.ts OBJ.alloc). Freed frames are poisoned (type FREE, PG_poisoned,
+ * refcount/mapcount reset) and their generation is bumped, so a stale translation or pointer to a
+ * reused frame is detectable.
  */
 import { asPfn, HPAGE_PMD_ORDER, type Pfn } from './const.js';
 import { ModelBug } from './bug.js';
+import { current } from './current.js';
 import { obj, OBJ, type FootprintRecorder } from './objects.js';
 
 /** Frame types (what the page is used for). */
@@ -57,7 +65,33 @@ export const PG_has_data = 1 << 11;
  */
 export const PG_readahead = 1 << 12;
 
-const ALLOCATOR = obj(OBJ.alloc, 0);
+/** The zone: its free stacks and bump pointer (the explorer's object for rmqueue_bulk() and free_pcppages_bulk()). */
+const ZONE = obj(OBJ.alloc, 0);
+/** CPU c's per-CPU page lists. */
+export const pcpObj = (cpu: number): number => obj(OBJ.alloc, 1 + cpu);
+
+/**
+ * The per-CPU page lists' sizes, as this machine's kernel (6.18.44) reports them for its Normal
+ * zone in /proc/zoneinfo (`pagesets`: batch 63, high_min 6066): a refill takes `batch` pages from
+ * the zone (nr_pcp_alloc(): the base batch for order 0, the model keeping no alloc_factor; at
+ * least 2 for a THP), and a free that leaves `high` pages or more on the CPU's lists gives pages
+ * back to the zone, coldest first (free_frozen_page_commit(), free_pcppages_bulk()).
+ */
+export const PCP_BATCH = 63;
+export const PCP_HIGH = 6066;
+const PCP_BATCH_THP = Math.max(PCP_BATCH >> HPAGE_PMD_ORDER, 2);
+
+/** One CPU's free lists, hottest last (struct per_cpu_pages: one list per order the model uses). */
+class PcpLists {
+  f0: Int32Array = new Int32Array(64);
+  n0 = 0;
+  f9: Int32Array = new Int32Array(4);
+  n9 = 0;
+  /** Pages on both lists (pcp->count). */
+  get count(): number {
+    return this.n0 + (this.n9 << HPAGE_PMD_ORDER);
+  }
+}
 
 /** Small to start with: the explorer copies a kernel per execution; large workloads grow it by doubling. */
 const INITIAL_FRAMES = 1 << 10;
@@ -98,6 +132,8 @@ export class PhysMem {
   private nfree0 = 0;
   private free9: Int32Array = new Int32Array(64);
   private nfree9 = 0;
+  /** By CPU id, made on the CPU's first allocation or free. */
+  private readonly pcp: PcpLists[] = [];
 
   /** Pages in use, by type (the node counters behind /proc/meminfo). */
   readonly used = new Float64Array(PAGE_TYPE_NAMES.length);
@@ -108,7 +144,7 @@ export class PhysMem {
 
   constructor(
     readonly totalPages: number,
-    /** Every allocation and free writes the allocator's state, which the explorer must see (objects.ts OBJ.alloc). */
+    /** Every allocation and free writes the allocator state it uses, which the explorer must see (objects.ts OBJ.alloc). */
     private readonly rec: FootprintRecorder | null = null,
   ) {
     this.grow(INITIAL_FRAMES);
@@ -163,25 +199,12 @@ export class PhysMem {
    * the machine is out of memory (the caller turns that into -ENOMEM / VM_FAULT_OOM).
    */
   allocPages(order: number, type: number): Pfn {
-    this.rec?.touch(ALLOCATOR, true);
     const nr = 1 << order;
+    // The watermark check, on counters read without a lock. totalPages has no setting, so in a
+    // kernel the explorer runs the check never fails, whatever the order of allocations.
     if (this.inUse + nr > this.totalPages) return asPfn(-1);
-    let pfn: number;
-    if (order === 0 && this.nfree0 > 0) {
-      pfn = this.free0[--this.nfree0];
-    } else if (order === HPAGE_PMD_ORDER && this.nfree9 > 0) {
-      pfn = this.free9[--this.nfree9];
-    } else {
-      let start = this.top;
-      if (order > 0) {
-        const aligned = Math.ceil(start / nr) * nr;
-        for (let p = start; p < aligned; p++) this.pushFree0(p);
-        start = aligned;
-      }
-      if (start + nr > this.capacity) this.grow(start + nr);
-      this.top = start + nr;
-      pfn = start;
-    }
+    const pcp = this.pcpOfCurrent(order);
+    const pfn = pcp ? this.rmqueuePcplist(pcp, order) : this.rmqueueZone(order);
     this.used[type] += nr;
     this.inUse += nr;
     for (let i = 0; i < nr; i++) {
@@ -215,7 +238,6 @@ export class PhysMem {
 
   /** Return a folio to the allocator, poisoning every frame. */
   freePages(pfn: Pfn, order: number): void {
-    this.rec?.touch(ALLOCATOR, true);
     const nr = 1 << order;
     const type = this.type[pfn];
     if (type === PT_FREE) throw new ModelBug(`double free of pfn ${pfn}`);
@@ -231,17 +253,99 @@ export class PhysMem {
       this.mapping[p] = -1;
       this.index[p] = -1;
     }
+    const pcp = this.pcpOfCurrent(order);
+    if (pcp) this.freePcp(pcp, pfn, order);
+    else this.freeZone(pfn, order);
+  }
+
+  /**
+   * The lists of the CPU running the current kernel path, for an order they keep
+   * (pcp_allowed_order(): the model's orders are 0 and THP's); null when no CPU of this kernel runs
+   * (the kernel being built).
+   */
+  private pcpOfCurrent(order: number): PcpLists | null {
+    if (order !== 0 && order !== HPAGE_PMD_ORDER) return null;
+    const cpu = current.k?.mem === this ? current.cpu?.id : undefined;
+    if (cpu === undefined) return null;
+    this.rec?.touch(pcpObj(cpu), true);
+    return (this.pcp[cpu] ??= new PcpLists());
+  }
+
+  /** __rmqueue_pcplist(): the hottest page of the list, refilled from the zone when empty (rmqueue_bulk()). */
+  private rmqueuePcplist(pcp: PcpLists, order: number): number {
+    if (order === 0) {
+      if (pcp.n0 === 0) {
+        if (pcp.f0.length < PCP_BATCH) pcp.f0 = growInt32(pcp.f0, PCP_BATCH);
+        for (let i = 0; i < PCP_BATCH; i++) pcp.f0[pcp.n0++] = this.rmqueueZone(0);
+      }
+      return pcp.f0[--pcp.n0];
+    }
+    if (pcp.n9 === 0) {
+      if (pcp.f9.length < PCP_BATCH_THP) pcp.f9 = growInt32(pcp.f9, PCP_BATCH_THP);
+      for (let i = 0; i < PCP_BATCH_THP; i++) pcp.f9[pcp.n9++] = this.rmqueueZone(HPAGE_PMD_ORDER);
+    }
+    return pcp.f9[--pcp.n9];
+  }
+
+  /** The zone's buddy allocator: a freed block of the order, else fresh memory. */
+  private rmqueueZone(order: number): number {
+    this.rec?.touch(ZONE, true);
+    const nr = 1 << order;
+    if (order === 0 && this.nfree0 > 0) return this.free0[--this.nfree0];
+    if (order === HPAGE_PMD_ORDER && this.nfree9 > 0) return this.free9[--this.nfree9];
+    let start = this.top;
+    if (order > 0) {
+      const aligned = Math.ceil(start / nr) * nr;
+      for (let p = start; p < aligned; p++) this.pushFree0(p);
+      start = aligned;
+    }
+    if (start + nr > this.capacity) this.grow(start + nr);
+    this.top = start + nr;
+    return start;
+  }
+
+  /** free_frozen_page_commit(): onto the hot end; at `high` pages, the coldest go back to the zone. */
+  private freePcp(pcp: PcpLists, pfn: number, order: number): void {
+    if (order === 0) {
+      if (pcp.n0 === pcp.f0.length) pcp.f0 = growInt32(pcp.f0);
+      pcp.f0[pcp.n0++] = pfn;
+    } else {
+      if (pcp.n9 === pcp.f9.length) pcp.f9 = growInt32(pcp.f9);
+      pcp.f9[pcp.n9++] = pfn;
+    }
+    if (pcp.count < PCP_HIGH) return;
+    // free_pcppages_bulk() from the list just freed to, coldest first: a batch of pages, or a THP.
+    if (order === 0) {
+      const n = Math.min(PCP_BATCH, pcp.n0);
+      for (let i = 0; i < n; i++) this.freeZone(pcp.f0[i], 0);
+      pcp.f0.copyWithin(0, n, pcp.n0);
+      pcp.n0 -= n;
+    } else {
+      this.freeZone(pcp.f9[0], HPAGE_PMD_ORDER);
+      pcp.f9.copyWithin(0, 1, pcp.n9);
+      pcp.n9--;
+    }
+  }
+
+  private freeZone(pfn: number, order: number): void {
+    this.rec?.touch(ZONE, true);
     if (order === HPAGE_PMD_ORDER) {
       if (this.nfree9 === this.free9.length) this.free9 = growInt32(this.free9);
       this.free9[this.nfree9++] = pfn;
     } else {
-      for (let i = 0; i < nr; i++) this.pushFree0(pfn + i);
+      for (let i = 0; i < 1 << order; i++) this.pushFree0(pfn + i);
     }
   }
 
-  /** The allocator's state as a string (footprint_check.ts digests it as OBJ.alloc). */
-  allocatorState(): string {
-    return `${this.top} ${this.inUse} ${this.free0.subarray(0, this.nfree0).join(',')} ${this.free9.subarray(0, this.nfree9).join(',')}`;
+  /** The zone's state as a string (footprint_check.ts digests it as OBJ.alloc 0). */
+  zoneState(): string {
+    return `${this.top} ${this.free0.subarray(0, this.nfree0).join(',')} ${this.free9.subarray(0, this.nfree9).join(',')}`;
+  }
+
+  /** CPU `cpu`'s lists as a string (footprint_check.ts digests it as pcpObj(cpu)). */
+  pcpState(cpu: number): string {
+    const p = this.pcp[cpu];
+    return p ? `${p.f0.subarray(0, p.n0).join(',')} ${p.f9.subarray(0, p.n9).join(',')}` : '';
   }
 
   private pushFree0(p: number): void {
@@ -277,8 +381,8 @@ export class PhysMem {
   }
 }
 
-function growInt32(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2);
+function growInt32(a: Int32Array, min = 0): Int32Array {
+  const b = new Int32Array(Math.max(a.length * 2, min));
   b.set(a);
   return b;
 }

@@ -8,6 +8,7 @@
  * section. Grace periods end when the driver calls `rcuAdvance` (between ops in `ptlab run`; as a
  * scheduled step in the explorer), not after a modelled delay.
  */
+import { current } from './current.js';
 import type { Cpu } from './mm_types.js';
 
 export interface RcuCallback {
@@ -18,6 +19,8 @@ export interface RcuCallback {
   readonly tables: readonly number[];
   /** CPU id -> rcuQs value at call time, for CPUs that were inside a reader. */
   readonly waitFor: Map<number, number> | null;
+  /** The CPU that queued it, where it runs (RCU_SOFTIRQ, no callback offloading): what it frees goes to that CPU's page lists. */
+  readonly cpu: number;
 }
 
 export class Rcu {
@@ -33,7 +36,7 @@ export function callRcu(rcu: Rcu, cpus: readonly Cpu[], name: string, fn: () => 
   for (const c of cpus) {
     if (c.rcuNesting > 0 || c.irqDisabled > 0) (waitFor ??= new Map()).set(c.id, c.rcuQs);
   }
-  rcu.pending.push({ name, fn, waitFor, tables });
+  rcu.pending.push({ name, fn, waitFor, tables, cpu: current.cpu?.id ?? 0 });
   rcu.queued++;
 }
 
@@ -53,7 +56,13 @@ export function rcuAdvance(rcu: Rcu, cpus: readonly Cpu[]): number {
       continue;
     }
     rcu.pending.splice(i, 1);
-    cb.fn();
+    const was = current.cpu;
+    current.cpu = cpus[cb.cpu];
+    try {
+      cb.fn();
+    } finally {
+      current.cpu = was;
+    }
     rcu.completed++;
     ran++;
   }

@@ -15,8 +15,10 @@
  * is a footprint that lies, reported with both steps. Freeing a frame or a table writes all of it
  * (a use the footprints do not order before the free races with it); when the allocator hands it
  * out again its history starts anew, as a race detector's shadow memory does. The allocator's own
- * state is not watched word by word: every allocation and free writes it as one object
- * (src/mm/objects.ts OBJ.alloc), which orders them. Swap slots likewise start anew.
+ * state is not watched word by word: every allocation and free writes the lists it uses as one
+ * object each (a CPU's page lists, the zone: src/mm/objects.ts OBJ.alloc), and a frame goes from
+ * its free to its next allocation only through those, which orders them. Swap slots likewise
+ * start anew.
  *
  * A task's reads before its first step (ModelInstance.start()) are checked too: they happen before
  * every step of every task in every execution, so a write of another task to the same word is an

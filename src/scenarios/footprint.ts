@@ -220,7 +220,7 @@ export function objectName(o: number): string {
     case OBJ.semReaders:
       return `${name} ${Math.floor(n / NR_CPUS)} CPU${n % NR_CPUS}`;
     case OBJ.alloc:
-      return name;
+      return n === 0 ? `${name} zone` : `${name} pcp CPU${n - 1}`;
     case OBJ.mapping:
       return n < BINDER_OBJ_BASE ? `${name} ${n}` : binderObjectName(n);
     default:

@@ -12,7 +12,7 @@
  * Slow, for tests: scenario kernels have a handful of tables.
  */
 import { BINDER_SLOTS, type Kernel, type RwSem } from '../mm/mm_types.js';
-import { PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
+import { pcpObj, PG_locked, PT_FREE, PT_PAGETABLE } from '../mm/page_alloc.js';
 import type { Pfn } from '../mm/const.js';
 import { entryPtr, T_ALLOCATED, T_DETACHED, T_FREED, T_QUEUED, T_UNUSED } from '../mm/pgtable.js';
 import { obj, objectName, OBJ, objKind, objNum, semReadersObj } from './footprint.js';
@@ -75,7 +75,8 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.tlb, c.id), [t.vpn, t.pfn, t.write, t.hvpn, t.hpfn, t.hwrite, t.pwcBlock, t.pwcTid].map((a) => a.join(',')).join('|'));
   }
   d.set(obj(OBJ.queue, 0), k.rcu.pending.map((cb) => cb.name).join(','));
-  d.set(obj(OBJ.alloc, 0), k.mem.allocatorState());
+  d.set(obj(OBJ.alloc, 0), k.mem.zoneState());
+  for (const c of k.cpus) d.set(pcpObj(c.id), k.mem.pcpState(c.id));
   return d;
 }
 

@@ -265,6 +265,11 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // Swarm seed 182 (the rmap group), shrunk by hand: munmap holds i_mmap_rwsem for write while
     // reclaim's reference check trylocks it.
     folio_referenced_vs_munmap: { body: 'file F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 4K read\ncpu 0 unmap A 0 2M\ncpu 1 folio_referenced A 0', open: [] },
+    // Reclaim's reference check against writeback holding the folio lock (-EAGAIN), and against
+    // compaction, which isolates the folio (-EBUSY), locks it (-EAGAIN) and leaves migration
+    // entries where the check looks for it (-EINVAL): the kinds the fork-vma-write campaign met.
+    folio_referenced_vs_mkclean: { body: 'file F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 4K write\ncpu 0 folio_referenced A 0\ncpu 1 folio_mkclean A 0', open: [] },
+    folio_referenced_vs_migrate: { body: 'process P\nmap A anon private 2M\ntouch A 0 4K write\ncpu 0 folio_referenced A 0\ncpu 1 migrate A 0', open: [] },
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: a pagemap read of a shmem
     // block while MADV_COLLAPSE's collapse_file() has unmapped its small pages.
     pagemap_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },

@@ -270,6 +270,14 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // entries where the check looks for it (-EINVAL): the kinds the fork-vma-write campaign met.
     folio_referenced_vs_mkclean: { body: 'file F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 4K write\ncpu 0 folio_referenced A 0\ncpu 1 folio_mkclean A 0', open: [] },
     folio_referenced_vs_migrate: { body: 'process P\nmap A anon private 2M\ntouch A 0 4K write\ncpu 0 folio_referenced A 0\ncpu 1 migrate A 0', open: [] },
+    // munmap() zaps after it took the VMAs out: a fault finds no VMA, then an access to a page not
+    // zapped yet succeeds. Campaign seed 1 with fork-vma-write off (2026-12-07), job and shrink by
+    // ptlab swarm (madvise populate_read said -ENOMEM), and the same with two touches.
+    unmap_vs_populate_and_touch: { body: 'config shmem_thp=always nr_cpus=3\nmemfd F0 2M\nprocess P\nmap A shmem F0 0 2M shared\ncpu 0 unmap A 0 2M\ncpu 2 madvise A 0 12K populate_read\ncpu 2 touch A 2044K 4K read', open: [] },
+    unmap_vs_two_touches: { body: 'process P\nmap A anon private 4M\ntouch A 0 4K write\ntouch A 2M 4K write\ncpu 0 unmap A 0 4M\ncpu 1 touch A 0 4K read\ncpu 1 touch A 2M 4K read', open: [] },
+    // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by ptlab swarm: MGLRU's walk
+    // finds the PTE lock held by the zap and skips the table (young 0 where either order gives 1).
+    mglru_walk_vs_dontneed_of_a_neighbour: { body: 'process P\nmap A anon private 2M\ntouch A 8K 4K write\ncpu 0 mglru_walk A 4K 12K\ncpu 1 madvise A 4K 4K dontneed', open: [] },
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: a pagemap read of a shmem
     // block while MADV_COLLAPSE's collapse_file() has unmapped its small pages.
     pagemap_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },

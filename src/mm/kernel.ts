@@ -24,7 +24,7 @@ import { userAccess } from './arch/walk.js';
 import { mmLockHandle } from './ptlock.js';
 import { mwriteprotectRange, userfaultfdFill, userfaultfdRegister, type MfillMode, type UffdMode } from './userfaultfd.js';
 import { userfaultfdMove } from './userfaultfd_move.js';
-import { tcpZerocopy, type ZerocopyResult } from './tcp.js';
+import { tcpSockAt, tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { binderRelease, binderTransaction } from './binder.js';
 import { swapoff } from './swapoff.js';
 import { clearRefsWrite } from './clear_refs.js';
@@ -155,7 +155,7 @@ export function sysUffdMove(k: Kernel, mm: MmStruct, dst: Vaddr, src: Vaddr, len
  */
 export function sysTcpZerocopy(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): ZerocopyResult {
   enter(k, mm);
-  return complete(/* task */ tcpZerocopy(mm, addr, len));
+  return complete(/* task */ tcpZerocopy(mm, addr, len, tcpSockAt(mm, addr)));
 }
 /** A binder transaction of len bytes lands in the buffer at addr of a binder mapping (binder.ts): 0 or a negative errno. */
 export function sysBinderTransaction(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): number {

@@ -125,6 +125,11 @@ export class TcpSock {
   constructor(
     readonly id: number,
     readonly name: string,
+    /**
+     * sk->sk_lock as lock_sock() takes it: one owner at a time, others sleep (the write side of
+     * a semaphore here). getsockopt(TCP_ZEROCOPY_RECEIVE) holds it for the whole receive.
+     */
+    readonly skLock: RwSem,
   ) {}
   /** vm_ops->close: tcp_vm_ops has none. */
   vmaClose(): void {}

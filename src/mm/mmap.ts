@@ -9,6 +9,7 @@ import { unmapSingleVma, ZAP_FLAG_DROP_MARKER, ZAP_FLAG_UNMAP, type ZapDetails }
 import {
   AddressSpace,
   MMF_OOM_SKIP,
+  RwSem,
   TcpSock,
   VM_EXEC,
   VM_LOCKED_MASK,
@@ -131,7 +132,7 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): KGen<number> {
   vma.name = req.name;
   // mmap_region() → __mmap_new_file_vma() → the file's ->mmap(): sock_mmap() → tcp_mmap(), or
   // binder_mmap() of the binder file opened just before (open() → binder_open()).
-  const err = req.driver === 'tcp' ? tcpMmap(vma, new TcpSock(k.newObjectId(), req.name)) : req.driver === 'binder' ? binderMmap(vma, binderOpen(mm, req.name)) : 0;
+  const err = req.driver === 'tcp' ? tcpMmap(vma, new TcpSock(k.newObjectId(), req.name, new RwSem(k.newObjectId()))) : req.driver === 'binder' ? binderMmap(vma, binderOpen(mm, req.name)) : 0;
   if (err) {
     yield* mmapWriteUnlock(mm);
     return err;

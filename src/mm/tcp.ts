@@ -19,7 +19,7 @@ import { zapPageRangeSingle } from './memory/zap.js';
 import { lockVmaUnderRcu } from './mmap_lock.js';
 import { TcpSock, VM_EXEC, VM_MAYEXEC, VM_MAYWRITE, VM_MIXEDMAP, VM_WRITE, type MmStruct, type Vma } from './mm_types.js';
 import { PG_has_data, PG_uptodate, PT_KERNEL } from './page_alloc.js';
-import { downRead, mightAlloc, upRead, type KGen } from './primitives.js';
+import { downRead, downWrite, mightAlloc, upRead, upWrite, type KGen } from './primitives.js';
 import { folioPutRefs } from './swap.js';
 import { vmaLookup } from './vma_tree.js';
 
@@ -150,11 +150,22 @@ function* tcpZerocopyReceive(mm: MmStruct, address: Vaddr, want: number, receive
 }
 
 /**
- * The peer sends len bytes, then TCP_ZEROCOPY_RECEIVE of len bytes at address; afterwards every
- * received page loses its skb reference (consumed, or drained by the caller). -ENOMEM when the
- * model has no frames left for the data.
+ * The socket a TCP mapping at address maps, null when none does: which socket the caller's
+ * getsockopt() names (its fd), for tcpZerocopy().
  */
-export function* tcpZerocopy(mm: MmStruct, address: Vaddr, len: number): KGen<ZerocopyResult> {
+export function tcpSockAt(mm: MmStruct, address: Vaddr): TcpSock | null {
+  const driver = vmaLookup(mm, address)?.driver;
+  return driver?.kind === 'tcp' ? driver : null;
+}
+
+/**
+ * The peer sends len bytes, then TCP_ZEROCOPY_RECEIVE of len bytes at address on socket `sock`
+ * (do_tcp_getsockopt(): sockopt_lock_sock() around tcp_zerocopy_receive(), so two receives on
+ * one socket never overlap; null: the address maps no socket, and the receive finds no VMA);
+ * afterwards every received page loses its skb reference (consumed, or drained by the caller).
+ * -ENOMEM when the model has no frames left for the data.
+ */
+export function* tcpZerocopy(mm: MmStruct, address: Vaddr, len: number, sock: TcpSock | null): KGen<ZerocopyResult> {
   const mem = current.k.mem;
   const received: Pfn[] = [];
   yield* mightAlloc(); // the peer's send allocates the skb pages
@@ -165,7 +176,11 @@ export function* tcpZerocopy(mm: MmStruct, address: Vaddr, len: number): KGen<Ze
     received.push(page);
   }
   let res: ZerocopyResult = { ret: -ENOMEM, length: 0 };
-  if (received.length * PAGE_SIZE === len) res = yield* tcpZerocopyReceive(mm, address, len, received);
+  if (received.length * PAGE_SIZE === len) {
+    if (sock) yield* downWrite(sock.skLock); // sockopt_lock_sock()
+    res = yield* tcpZerocopyReceive(mm, address, len, received);
+    if (sock) yield* upWrite(sock.skLock); // sockopt_release_sock()
+  }
   for (const page of received) folioPutRefs(page, 1); // tcp_recv_skb() → skb_frag_unref() as skbs are eaten
   return res;
 }

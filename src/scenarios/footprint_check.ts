@@ -41,7 +41,10 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.flushPending, mm.id), `${mm.tlbFlushPending}`);
     observeSem(d, k, mm.mmapLock, `seq ${mm.mmapSeq}`);
     d.set(obj(OBJ.tree, mm.id), mm.vmas.map((v) => `${v.vmLock.id}:${v.start}-${v.end}`).join(' '));
-    for (const v of mm.vmas) observeSem(d, k, v.vmLock, `seq ${v.writeSeq} ${v.detached}`);
+    for (const v of mm.vmas) {
+      observeSem(d, k, v.vmLock, `seq ${v.writeSeq} ${v.detached}`);
+      if (v.driver?.kind === 'tcp') observeSem(d, k, v.driver.skLock, ''); // lock_sock()
+    }
     // A binder alloc's pages[] slots and its `mapped` word (binder.ts records each access).
     for (const proc of mm.binderProcs) {
       for (let i = 0; i < BINDER_SLOTS - 1; i++) d.set(proc.obj(i), `${proc.pages[i] ?? 0}`);

@@ -28,7 +28,7 @@ import { ptdumpWalkPgd } from '../mm/ptdump.js';
 import { walkMm, type LruGenWalk } from '../mm/lru_gen.js';
 import { taskNumaWork } from '../mm/numa_balancing.js';
 import { dupMm } from '../mm/fork.js';
-import { tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
+import { tcpSockAt, tcpZerocopy, zerocopyLockSections } from '../mm/tcp.js';
 import { binderTransaction } from '../mm/binder.js';
 import { swapoff } from '../mm/swapoff.js';
 import { doMlock } from '../mm/mlock.js';
@@ -339,11 +339,14 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
       // A sequential run of the explainer receives one PTE-lock section per unit (taskUnits()):
       // another path may run between two batches of insert_pages(), with or without reclaim.
       const sections = onUnit ? zerocopyLockSections(t.offset, t.len) : [t.len / PAGE_SIZE];
+      // The socket whose fd the getsockopt() names: the one the mapping maps as the setup left
+      // it, a constant of the scenario (read before the first step, as pageCacheTarget()).
+      const sock = tcpSockAt(mm, addr);
       let pages = 0;
       let at = addr;
       for (const [i, n] of sections.entries()) {
         if (i) onUnit?.();
-        const { ret, length } = yield* tcpZerocopy(mm, at, n * PAGE_SIZE);
+        const { ret, length } = yield* tcpZerocopy(mm, at, n * PAGE_SIZE, sock);
         // As the kernel: an error after some data was mapped is not reported.
         if (ret < 0) return pages || ret;
         pages += length / PAGE_SIZE;

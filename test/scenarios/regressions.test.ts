@@ -33,6 +33,39 @@ describe('swarm findings, fixed', () => {
     if (r.status === 'clean') expect(r.coverage).toBe('complete');
   });
 
+  it('two TCP zerocopy receives on one socket: lock_sock() keeps them apart, so the second never meets the first mid-way', () => {
+    // Campaign seed 1 with fork-vma-write off (2026-12-07): the second receive's vm_insert_pages()
+    // met the first one's pages (-EBUSY), which no order of the two gives. do_tcp_getsockopt()
+    // holds sockopt_lock_sock() around tcp_zerocopy_receive() (net/ipv4/tcp.c, 6.18).
+    const scn = scenario(
+      ['scenario tcp_zerocopy_twice', 'about swarm finding: two receives into overlapping ranges of one socket mapping.', 'config nr_cpus=3', 'process P', 'map S tcp 2M', 'cpu 0 tcp_zerocopy S 8K 4K', 'cpu 2 tcp_zerocopy S 8K 16K'].join('\n'),
+    );
+    const r = runScenario(scn, { explain: { allow: [] }, stopAtFirst: false, snapshots: false });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+  });
+
+  it('reclaim and compaction meet no zero page: the PTEs of a split huge zero PMD are not a folio of the LRU', () => {
+    // Campaign seed 1 with fork-vma-write off (2026-12-07): mremap split the huge zero PMD, and the
+    // reference check, finding its folio through the page table, took the small zero page for one
+    // (result 0, where either order gives -EINVAL). The zero page is reserved and on no LRU.
+    const scn = scenario(
+      [
+        'scenario mremap_vs_folio_referenced_zero',
+        'about swarm finding: a reference check of a page a concurrent mremap moves out of a huge zero PMD.',
+        'config thp=always',
+        'process P',
+        'map B anon private 4M',
+        'touch B 2112K 4K read',
+        'cpu 0 mremap B 2040K 16K B 4080K',
+        'cpu 1 folio_referenced B 2M',
+      ].join('\n'),
+    );
+    const r = runScenario(scn, { explain: { allow: [] }, stopAtFirst: false, snapshots: false });
+    expect(r.status).toBe('clean');
+    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+  });
+
   it('two MADV_COLLAPSE of one shared memfd block: the second rechecks each page under its lock', () => {
     // "folio N refcount went negative": the second collapse_file() took the first one's huge folio
     // (or a page it had replaced and freed) for pages of its own and freed them again. The kernel

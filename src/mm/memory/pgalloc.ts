@@ -123,9 +123,9 @@ export function* pteAlloc(mm: MmStruct, pmdp: number, addr: Vaddr): KGen<boolean
 
 /** Lockless walk for /proc views and invariants (no scheduling points, no sanitizers). */
 /**
- * The folio a present PTE maps at addr (0 for none, no table, or a huge PMD), read without
- * scheduling points: what a path that finds folios by pfn (reclaim's or compaction's scan of the
- * LRU) would pick up there. The running step reads the slots on the way (objects.ts), so that
+ * The folio a present PTE maps at addr (0 for none, no table, a huge PMD, or the shared zero page,
+ * which is on no LRU), read without scheduling points: what a path that finds folios by pfn
+ * (reclaim's or compaction's scan of the LRU) would pick up there. The running step reads the slots on the way (objects.ts), so that
  * what it finds is ordered with the steps that change them.
  */
 export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
@@ -141,7 +141,8 @@ export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
   const pmdv = read(pmdOffset(pudv, addr));
   if (!pmdIsTable(pmdv)) return 0;
   const pte = read(pteOffset(pmdv, addr));
-  return ptePresent(pte) ? k.mem.folioHead(ptePfn(pte)) : 0;
+  if (!ptePresent(pte) || ptePfn(pte) === k.mem.zeroPfn) return 0;
+  return k.mem.folioHead(ptePfn(pte));
 }
 
 export function peekPmdSlot(mm: MmStruct, addr: Vaddr): number {

@@ -278,6 +278,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by ptlab swarm: MGLRU's walk
     // finds the PTE lock held by the zap and skips the table (young 0 where either order gives 1).
     mglru_walk_vs_dontneed_of_a_neighbour: { body: 'process P\nmap A anon private 2M\ntouch A 8K 4K write\ncpu 0 mglru_walk A 4K 12K\ncpu 1 madvise A 4K 4K dontneed', open: [] },
+    // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: MADV_COLLAPSE meets a
+    // folio that reclaim's reference check holds isolated or locked.
+    collapse_vs_folio_referenced_shmem: { body: 'memfd F0 2M\nprocess P\nmap A shmem F0 0 2M shared\ntouch A 0 8K write\ncpu 0 madvise A 0 2M collapse\ncpu 1 folio_referenced A 0', open: [] },
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: a pagemap read of a shmem
     // block while MADV_COLLAPSE's collapse_file() has unmapped its small pages.
     pagemap_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },

@@ -281,6 +281,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: MADV_COLLAPSE meets a
     // folio that reclaim's reference check holds isolated or locked.
     collapse_vs_folio_referenced_shmem: { body: 'memfd F0 2M\nprocess P\nmap A shmem F0 0 2M shared\ntouch A 0 8K write\ncpu 0 madvise A 0 2M collapse\ncpu 1 folio_referenced A 0', open: [] },
+    // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by ptlab swarm: mremap to a fixed
+    // address inside the block unmaps the destination's page while collapse_file() counts references.
+    mremap_into_collapse_shmem: { body: 'memfd F0 4M\nprocess P\nmap A shmem F0 0 4M shared\ntouch A 4K 8K read\ncpu 0 madvise A 0 2M collapse\ncpu 1 mremap A 2056K 4K A 8K', open: [] },
     // Campaign seed 1 with fork-vma-write off (2026-12-07), shrunk by hand: a pagemap read of a shmem
     // block while MADV_COLLAPSE's collapse_file() has unmapped its small pages.
     pagemap_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },

@@ -21,6 +21,20 @@ export function setCurrent(k: Kernel, cpu: number): void {
 }
 
 /**
+ * Run fn on CPU `cpu` of the current kernel, and put back the CPU that was current: an RCU
+ * callback runs on the CPU that queued it, whichever task ends its grace period (rcu.ts).
+ */
+export function onCpu<T>(cpu: number, fn: () => T): T {
+  const saved = current.cpu;
+  current.cpu = current.k.cpus[cpu];
+  try {
+    return fn();
+  } finally {
+    current.cpu = saved;
+  }
+}
+
+/**
  * Run fn with `current` set to kernel k (on the CPU already current when k is the current kernel,
  * else CPU 0), and put back what was current before: for readers of a kernel's state, such as the
  * invariant checks, that may be called from inside another driver's step.

@@ -75,7 +75,10 @@ export const pcpObj = (cpu: number): number => obj(OBJ.alloc, 1 + cpu);
  * zone in /proc/zoneinfo (`pagesets`: batch 63, high_min 6066): a refill takes `batch` pages from
  * the zone (nr_pcp_alloc(): the base batch for order 0, the model keeping no alloc_factor; at
  * least 2 for a THP), and a free that leaves `high` pages or more on the CPU's lists gives pages
- * back to the zone, coldest first (free_frozen_page_commit(), free_pcppages_bulk()).
+ * back to the zone, coldest first (free_frozen_page_commit(), free_pcppages_bulk()). Simplified:
+ * `high` stays at high_min (the kernel moves pcp->high between high_min and high_max), a drain
+ * gives back one batch from the list just freed to (nr_pcp_free() may give more, from every
+ * list), and no vmstat work drains idle lists.
  */
 export const PCP_BATCH = 63;
 export const PCP_HIGH = 6066;

@@ -8,7 +8,7 @@
  * section. Grace periods end when the driver calls `rcuAdvance` (between ops in `ptlab run`; as a
  * scheduled step in the explorer), not after a modelled delay.
  */
-import { current } from './current.js';
+import { current, onCpu } from './current.js';
 import type { Cpu } from './mm_types.js';
 
 export interface RcuCallback {
@@ -56,13 +56,7 @@ export function rcuAdvance(rcu: Rcu, cpus: readonly Cpu[]): number {
       continue;
     }
     rcu.pending.splice(i, 1);
-    const was = current.cpu;
-    current.cpu = cpus[cb.cpu];
-    try {
-      cb.fn();
-    } finally {
-      current.cpu = was;
-    }
+    onCpu(cb.cpu, cb.fn);
     rcu.completed++;
     ran++;
   }

@@ -13,6 +13,13 @@ function scenario(text: string) {
   return r.scenario;
 }
 
+/** A complete search with every guard on finds nothing, and every outcome has a sequential order (no allow-list). */
+function expectCleanAndExplained(scn: ReturnType<typeof scenario>): void {
+  const r = runScenario(scn, { explain: { allow: [] }, stopAtFirst: false, snapshots: false });
+  expect(r.status).toBe('clean');
+  if (r.status === 'clean') expect(r.coverage).toBe('complete');
+}
+
 describe('swarm findings, fixed', () => {
   it('MADV_COLLAPSE against MADV_GUARD_INSTALL: a marker installed after the scan is refused, not freed as a page', () => {
     // collapse_huge_page() -> __collapse_huge_page_isolate() (mm/khugepaged.c, 6.18) returns
@@ -40,9 +47,7 @@ describe('swarm findings, fixed', () => {
     const scn = scenario(
       ['scenario tcp_zerocopy_twice', 'about swarm finding: two receives into overlapping ranges of one socket mapping.', 'config nr_cpus=3', 'process P', 'map S tcp 2M', 'cpu 0 tcp_zerocopy S 8K 4K', 'cpu 2 tcp_zerocopy S 8K 16K'].join('\n'),
     );
-    const r = runScenario(scn, { explain: { allow: [] }, stopAtFirst: false, snapshots: false });
-    expect(r.status).toBe('clean');
-    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+    expectCleanAndExplained(scn);
   });
 
   it('reclaim and compaction meet no zero page: the PTEs of a split huge zero PMD are not a folio of the LRU', () => {
@@ -61,9 +66,7 @@ describe('swarm findings, fixed', () => {
         'cpu 1 folio_referenced B 2M',
       ].join('\n'),
     );
-    const r = runScenario(scn, { explain: { allow: [] }, stopAtFirst: false, snapshots: false });
-    expect(r.status).toBe('clean');
-    if (r.status === 'clean') expect(r.coverage).toBe('complete');
+    expectCleanAndExplained(scn);
   });
 
   it('two MADV_COLLAPSE of one shared memfd block: the second rechecks each page under its lock', () => {

@@ -121,12 +121,11 @@ export function* pteAlloc(mm: MmStruct, pmdp: number, addr: Vaddr): KGen<boolean
   return yield* pteAllocSlow(mm, pmdp, addr);
 }
 
-/** Lockless walk for /proc views and invariants (no scheduling points, no sanitizers). */
 /**
  * The folio a present PTE maps at addr (0 for none, no table, a huge PMD, or the shared zero page,
  * which is on no LRU), read without scheduling points: what a path that finds folios by pfn
- * (reclaim's or compaction's scan of the LRU) would pick up there. The running step reads the slots on the way (objects.ts), so that
- * what it finds is ordered with the steps that change them.
+ * (reclaim's or compaction's scan of the LRU) would pick up there. The running step reads the
+ * slots on the way (objects.ts), so that what it finds is ordered with the steps that change them.
  */
 export function peekMappedFolio(mm: MmStruct, addr: Vaddr): Pfn | 0 {
   const k = current.k;

@@ -147,6 +147,7 @@ enum kind {
 	K_UFFD_ZEROPAGE, K_UFFD_WRITEPROTECT, K_UFFD_MOVE, K_TCP_ZEROCOPY, K_BINDER_TRANSACTION, K_MIGRATE,
 	K_SWAPOFF,          /* after K_MAP: like the model's parser, it needs a current process */
 	K_CLEAR_REFS,       /* likewise; its type in `advice` */
+	K_FADVISE,          /* likewise: the parent advises on the file of a mapping of the current process */
 };
 enum map_kind { MK_ANON, MK_SHMEM, MK_FILE, MK_TCP, MK_BINDER };
 enum cmp { CMP_EQ, CMP_LE, CMP_GE, CMP_LT, CMP_GT, CMP_NE };
@@ -268,6 +269,8 @@ struct mapping {
 	uint64_t addr, size;
 	bool tcp;           /* `map M tcp`: rfd and sfd are its sockets, as numbered in the child */
 	int rfd, sfd;       /* the receiving (mmapped) socket and its peer, the sender */
+	int file;           /* a file or memfd mapping: its index in files[], and its offset in it; else -1 */
+	uint64_t foff;
 };
 
 static struct fileobj *files;
@@ -844,6 +847,13 @@ static bool parse_op(struct op *o, struct line_toks *t)
 		if (strlen(t->w[1]) != 1 || !strchr("1235", t->w[1][0]))
 			return perr("bad clear_refs type '%s' (expected one of: 1, 2, 3, 5)", t->w[1]);
 		o->advice = t->w[1][0] - '0';
+	} else if (!strcmp(op, "fadvise")) {
+		o->kind = K_FADVISE;
+		if (!want_words(t, 5, 5, "fadvise M OFFSET LEN dontneed [err=NAME]") || !parse_range(o, t->w + 1))
+			return false;
+		if (strcmp(t->w[4], "dontneed"))
+			return perr("unknown fadvise advice '%s' (expected dontneed)", t->w[4]);
+		o->advice = POSIX_FADV_DONTNEED;
 	} else if (!strcmp(op, "snapshot")) {
 		o->kind = K_SNAPSHOT;
 		if (t->nw != 2 && t->nw != 5)
@@ -2517,13 +2527,14 @@ static void do_map(int cur, const struct op *o)
 	c.locked = o->locked;
 	c.prot = o->prot;
 	c.fd = -1;
+	int f = -1;
 	if (o->mkind == MK_ANON) {
 		c.flags = (o->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
 	} else if (o->mkind == MK_TCP) {
 		c.flags = MAP_SHARED;
 		c.tcp = 1;
 	} else {
-		int f = find_file(o->ref);
+		f = find_file(o->ref);
 		if (f < 0)
 			die(EXIT_USAGE, o->line, "unknown %s %s", o->mkind == MK_SHMEM ? "memfd" : "file", o->ref);
 		if (files[f].regular != (o->mkind == MK_FILE))
@@ -2546,6 +2557,8 @@ static void do_map(int cur, const struct op *o)
 		m->tcp = o->mkind == MK_TCP;
 		m->rfd = r.rfd;
 		m->sfd = r.sfd;
+		m->file = f;
+		m->foff = o->offset;
 	}
 	check_outcome(o, "map", r.err);
 }
@@ -2753,6 +2766,24 @@ static void do_clear_refs(int cur, const struct op *o)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_timing(o->line, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
 	check_outcome(o, "clear_refs", e);
+}
+
+/*
+ * fadvise M OFFSET LEN ADVICE: posix_fadvise() of the file range mapping M maps at [OFFSET,
+ * OFFSET+LEN), called by the parent on its descriptor of the file (the same file as the child's;
+ * DONTNEED reads no per-open state). posix_fadvise() returns the error instead of setting errno.
+ */
+static void do_fadvise(int cur, const struct op *o)
+{
+	const struct mapping *m = find_map(cur, o);
+	if (m->file < 0)
+		die(EXIT_USAGE, o->line, "fadvise of mapping %s, which maps no file or memfd", m->name);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int e = posix_fadvise(files[m->file].fd, (off_t)(m->foff + o->offset), (off_t)o->len, o->advice);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_timing(o->line, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
+	check_outcome(o, "fadvise", e);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -3418,6 +3449,9 @@ int main(int argc, char **argv)
 			break;
 		case K_CLEAR_REFS:
 			do_clear_refs(cur, o);
+			break;
+		case K_FADVISE:
+			do_fadvise(cur, o);
 			break;
 		case K_SNAPSHOT:
 			do_snapshot(cur, o);

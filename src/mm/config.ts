@@ -101,6 +101,11 @@ export interface Config {
   readonly khugepagedMaxPtesNone: number;
   /** filemap fault-around window in bytes (/sys/kernel/debug/fault_around_bytes, default 64 KiB). */
   readonly faultAroundBytes: number;
+  /**
+   * Readahead window of a regular file, KiB (the bdi's read_ahead_kb: 8192 for this machine's
+   * root disk, /sys/block/vda/queue/read_ahead_kb, where the kernel runner's files live).
+   */
+  readonly readaheadKb: number;
   /** Physical memory of the modelled machine in pages (allocation beyond this fails: -ENOMEM). */
   readonly totalPages: number;
   /** Number of simulated CPUs (the single-CPU driver uses CPU 0). */
@@ -145,6 +150,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   batchAlloc: 'ok',
   khugepagedMaxPtesNone: 511,
   faultAroundBytes: 64 * 1024,
+  readaheadKb: 8192,
   totalPages: 2 ** 32,
   nrCpus: 2,
   swapPages: 0,
@@ -239,6 +245,14 @@ export const SCRIPT_SETTINGS: Readonly<Record<string, { values: string; apply: (
       const n = Number(v);
       if (![4096, 8192, 16384, 32768, 65536].includes(n)) return false;
       c.faultAroundBytes = n;
+      return true;
+    },
+  },
+  read_ahead_kb: {
+    values: 'a multiple of 4 from 0 to 65536 (the readahead window of a regular file, /sys/block/DEV/queue/read_ahead_kb)',
+    apply: (c, v) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) % 4 || Number(v) > 65536) return false;
+      c.readaheadKb = Number(v);
       return true;
     },
   },

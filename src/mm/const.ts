@@ -61,6 +61,7 @@ export const pgdIndex = (addr: Vaddr): number => (addr / PGDIR_SIZE) & (PTRS_PER
 export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
+export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
@@ -72,7 +73,7 @@ export const ENOSPC = 28;
 /** Kernel-internal (include/linux/errno.h): restart the system call; never seen by user space. */
 export const ERESTARTNOINTR = 513;
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  [EPERM]: 'EPERM', [ENOENT]: 'ENOENT', [ESRCH]: 'ESRCH', [EAGAIN]: 'EAGAIN', [ENOMEM]: 'ENOMEM', [EACCES]: 'EACCES', [EFAULT]: 'EFAULT',
+  [EPERM]: 'EPERM', [ENOENT]: 'ENOENT', [ESRCH]: 'ESRCH', [EBADF]: 'EBADF', [EAGAIN]: 'EAGAIN', [ENOMEM]: 'ENOMEM', [EACCES]: 'EACCES', [EFAULT]: 'EFAULT',
   [EBUSY]: 'EBUSY', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOSPC]: 'ENOSPC',
 };
 

@@ -8,28 +8,36 @@
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, type Pfn } from './const.js';
 import { current } from './current.js';
-import { obj, OBJ } from './objects.js';
 import { pmdInstall } from './memory/pgalloc.js';
 import {
+  FAULT_FLAG_ALLOW_RETRY,
+  FAULT_FLAG_ORIG_PTE_VALID,
+  FAULT_FLAG_TRIED,
+  FAULT_FLAG_VMA_LOCK,
   FAULT_FLAG_WRITE,
   VM_FAULT_FALLBACK,
   VM_FAULT_LOCKED,
+  VM_FAULT_MAJOR,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
+  VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
+  VM_LOCKED,
   VM_WRITE,
   type AddressSpace,
   type Vma,
   type VmFault,
 } from './mm_types.js';
-import { PG_dirty, PG_has_data, PG_uptodate, PT_FILE } from './page_alloc.js';
-import { PteMapOut, pteOffsetMapLock, pteUnmapUnlock } from './pgtable_generic.js';
+import { PG_dirty, PG_uptodate } from './page_alloc.js';
+import { PteMapOut, pteOffsetMapLock, pteOffsetMapRoNolock, pteUnmap, pteUnmapUnlock } from './pgtable_generic.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, mkHugePmd, pmdNone, pmdTransHuge, pteNone } from './pgtable_types.js';
 import { folioLock, folioTrylock, folioUnlock, ptepGet, rcuReadLock, rcuReadUnlock, setPte, spinLock, spinUnlock, type KGen } from './primitives.js';
 import { pmdLockptr } from './ptlock.js';
 import { folioAddFileRmapPmd } from './rmap.js';
 import { addMmCounter, folioPutRefs, folioRefAdd, mmCounter, touchFolio } from './swap.js';
 import { thpVmaSuitablePmd, vmaThpDisabled, setPteRange, vmaPageProt } from './internal.js';
+import { doSyncMmapReadahead } from './readahead.js';
+import { addFileFolio, touchMapping } from './page_cache.js';
 
 /**
  * filemap_get_entry(): the page-cache page at index (0 = hole); i_size is the caller's check (a
@@ -54,45 +62,16 @@ export function peekPageCacheFolio(mapping: AddressSpace, index: number): Pfn | 
 }
 
 /**
- * The running step reads or writes mapping's page cache: two paths that look up and replace the
- * same file's pages (a fault and a collapse, two collapses) do not commute (src/mm/objects.ts).
- */
-export function touchMapping(mapping: AddressSpace, write: boolean): void {
-  current.k.rec.touch(obj(OBJ.mapping, mapping.id), write);
-}
-
-/**
- * __filemap_add_folio(): insert a folio; the cache holds one reference. A shmem folio may reach
- * past i_size (a huge folio of a grown anonymous shared mapping): the sparse index holds it.
- */
-export function filemapAddFolio(mapping: AddressSpace, head: Pfn, index: number): void {
-  const mem = current.k.mem;
-  const nr = mem.folioNr(head);
-  touchMapping(mapping, true);
-  for (let i = 0; i < nr; i++) {
-    mapping.pages.store(index + i, head + i);
-    mem.mapping[head + i] = mapping.id;
-    mem.index[head + i] = index + i;
-  }
-  mapping.nrpages += nr;
-}
-
-/**
  * The 2 MiB block of a regular file around index, cached as its creator's write() calls left it:
  * folios of the writes' size, clean. Stops at the first allocation that fails (the fault then
  * reads the page itself, or ends in VM_FAULT_OOM).
  */
 function fileFillAsWritten(mapping: AddressSpace, index: number): void {
-  const mem = current.k.mem;
   const end = Math.min(alignDown(index, HPAGE_PMD_NR) + HPAGE_PMD_NR, mapping.sizePages);
   for (let i = alignDown(index, HPAGE_PMD_NR); i < end; ) {
     const huge = mapping.writeOrder === HPAGE_PMD_ORDER && i % HPAGE_PMD_NR === 0 && i + HPAGE_PMD_NR <= mapping.sizePages;
     const order = huge ? HPAGE_PMD_ORDER : 0;
-    const head = mem.allocPages(order, PT_FILE);
-    if (head < 0) return;
-    mem.setFlags(head, PG_uptodate);
-    for (let j = 0; j < 1 << order; j++) mem.setFlags(head + j, PG_has_data); // written: not zeros
-    filemapAddFolio(mapping, head, i);
+    if (!addFileFolio(mapping, i, order)) return;
     i += 1 << order;
   }
 }
@@ -102,22 +81,63 @@ export function* filemapFault(vmf: VmFault): KGen<number> {
   const mapping = vmf.vma.file!;
   const mem = current.k.mem;
   if (vmf.pgoff >= mapping.sizePages) return VM_FAULT_SIGBUS;
+  let missed = false; // the first lookup found no folio: retry_find skips the recheck
   for (;;) {
     // retry_find:
     let page = pageCacheLookup(mapping, vmf.pgoff);
     if (!page) {
-      // Not cached: "read" it into an order-0 folio (no readahead in the model).
-      const head = mem.allocPages(0, PT_FILE);
-      if (head < 0) return VM_FAULT_OOM;
-      mem.setFlags(head, PG_uptodate);
-      filemapAddFolio(mapping, head, vmf.pgoff);
-      page = head;
+      if (!missed) {
+        const ret = yield* filemapFaultRecheckPteNone(vmf);
+        if (ret) return ret;
+        missed = true;
+        // maybe_unlock_mmap_for_io(): a first attempt gives its fault lock up for the I/O, and
+        // once the folio is read the fault is retried (out_retry), now finding it cached. The
+        // model gives up only the per-VMA lock (the fault falls back to the mmap_lock, which
+        // fault-arounds the pages just read); under the mmap_lock (GUP, the fallback) it reads
+        // with the lock held and goes on, as the model's faults never drop the mmap_lock (gup.ts).
+        const dropLock = (vmf.flags & (FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_TRIED)) === (FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY);
+        doSyncMmapReadahead(vmf);
+        if (dropLock) return VM_FAULT_RETRY | VM_FAULT_MAJOR;
+      }
+      // __filemap_get_folio(FGP_CREAT): what readahead did not read (no memory) is read here.
+      page = pageCacheLookup(mapping, vmf.pgoff);
+      if (!page) {
+        if (!addFileFolio(mapping, vmf.pgoff, 0)) return VM_FAULT_OOM;
+        page = pageCacheLookup(mapping, vmf.pgoff);
+      }
     }
     // Did it get truncated?
     if (!(yield* folioGetLockIfMapped(mapping, mem.folioHead(page)))) continue;
     vmf.page = page;
     return VM_FAULT_LOCKED;
   }
+}
+
+/**
+ * filemap_fault_recheck_pte_none() (mm/filemap.c, 6.18): a page-cache miss in a VM_LOCKED VMA
+ * whose fault saw a none PTE rechecks it, first with no lock and then under the PTE lock, before
+ * it reads the page: a PTE cleared only for a moment (do_numa_page(), change_pte_range()) must not
+ * cost a major fault in an mlocked region. VM_FAULT_NOPAGE retries the fault. The table is mapped
+ * with pte_offset_map_ro_nolock() and its lock taken with no pmd_same(): the table may have been
+ * detached by reclaim meanwhile (then it reads none; its lock lives until the grace period ends,
+ * which the RCU read section holds off), and the miss goes on to read the page (docs/audit.md #8).
+ */
+function* filemapFaultRecheckPteNone(vmf: VmFault): KGen<number> {
+  if (!(vmf.vma.flags & VM_LOCKED)) return 0;
+  if (!(vmf.flags & FAULT_FLAG_ORIG_PTE_VALID)) return 0;
+  const out = new PteMapOut();
+  const ptep = yield* pteOffsetMapRoNolock(vmf.vma.mm, vmf.pmd, vmf.address, out);
+  if (ptep < 0) return VM_FAULT_NOPAGE;
+  let ret = 0;
+  if (!pteNone(yield* ptepGet(ptep))) {
+    ret = VM_FAULT_NOPAGE;
+  } else {
+    yield* spinLock(out.ptl);
+    if (!pteNone(yield* ptepGet(ptep))) ret = VM_FAULT_NOPAGE;
+    yield* spinUnlock(out.ptl);
+  }
+  yield* pteUnmap(ptep);
+  return ret;
 }
 
 /**

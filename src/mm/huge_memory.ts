@@ -71,7 +71,7 @@ import { addMmCounter, folioMapping, folioPutRefs, folioRefAdd, mmCounter, touch
 import { folioFreeSwap, folioSwapOffset } from './swapfile.js';
 import { handleUserfault, vmaPageProt, vmfAnonPrepare, vmaThpDisabled, thpVmaSuitablePmd } from './internal.js';
 import { shmemAllowsHuge } from './shmem.js';
-import { touchMapping } from './filemap.js';
+import { touchMapping } from './page_cache.js';
 import { mmDecNrPtes, mmFindPmd, mmIncNrPtes } from './pgtable_mm.js';
 import { vmaLookupUnlocked } from './vma_tree.js';
 

@@ -28,6 +28,7 @@ import { tcpSockAt, tcpZerocopy, type ZerocopyResult } from './tcp.js';
 import { binderRelease, binderTransaction } from './binder.js';
 import { swapoff } from './swapoff.js';
 import { clearRefsWrite } from './clear_refs.js';
+import { genericFadvise, type Fadvice } from './fadvise.js';
 import { compactRange } from './migrate.js';
 import { doPagesStat } from './move_pages.js';
 import {
@@ -46,7 +47,8 @@ export { Kernel, MmStruct, AddressSpace, resolveConfig, applySettings, setBrkBas
 export { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } from './mmap.js';
 export { MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP } from './mremap.js';
 export { MLOCK_ONFAULT } from './mlock.js';
-export type { Config, ConfigInput, MadvAdvice, MmapRequest, MfillMode, UffdMode };
+export type { Config, ConfigInput, Fadvice, MadvAdvice, MmapRequest, MfillMode, UffdMode };
+export { FADVICES } from './fadvise.js';
 export { UFFD_MODES } from './userfaultfd.js';
 export { UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES } from './userfaultfd_move.js';
 
@@ -179,6 +181,14 @@ export function sysSwapoff(k: Kernel, mm: MmStruct): number {
 export function sysMigrate(k: Kernel, mm: MmStruct, addr: Vaddr, len: number): number {
   enter(k, mm);
   return complete(/* task */ compactRange(mm, addr, len));
+}
+/**
+ * posix_fadvise(2) of [offset, offset + len) of a file, in bytes (fadvise.ts): 0 (DONTNEED does
+ * not fail on a regular file or a memfd). `mm` is the calling process (no page table is walked).
+ */
+export function sysFadvise(k: Kernel, mm: MmStruct, mapping: AddressSpace, offset: number, len: number, advice: Fadvice): number {
+  enter(k, mm);
+  return complete(/* task */ genericFadvise(mapping, offset, len, advice));
 }
 /** brk(): the new break, or the old one when the request is refused (as the syscall returns). */
 export function sysBrk(k: Kernel, mm: MmStruct, brk: Vaddr): number {

@@ -27,7 +27,8 @@ import {
 import { Violation } from './bug.js';
 import { guardOn } from './config.js';
 import { current } from './current.js';
-import { doSetPmd, filemapAddFolio, pageCacheLookup, touchMapping } from './filemap.js';
+import { doSetPmd, pageCacheLookup } from './filemap.js';
+import { filemapAddFolio, touchMapping } from './page_cache.js';
 import { pmdAlloc, pudAlloc } from './memory/pgalloc.js';
 import { doSwapPage } from './memory/fault.js';
 import { vmaStartWrite, mmapWriteUnlock } from './mmap_lock.js';

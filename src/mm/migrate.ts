@@ -23,7 +23,7 @@ import type { Pfn, Vaddr } from './const.js';
 import { current } from './current.js';
 import { peekMappedFolio } from './memory/pgalloc.js';
 import type { MmStruct, Vma } from './mm_types.js';
-import { touchMapping } from './filemap.js';
+import { touchMapping } from './page_cache.js';
 import { PG_dirty, PG_has_data, PG_isolated, PG_referenced, PG_swapbacked, PG_uptodate, PT_ANON, PT_FILE, PT_SHMEM } from './page_alloc.js';
 import { PageVmaMappedWalk, pageVmaMappedWalk, PVMW_MIGRATION, PVMW_SYNC } from './page_vma_mapped.js';
 import { pteOffsetMapLock, pteUnmap, PteMapOut } from './pgtable_generic.js';

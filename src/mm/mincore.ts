@@ -21,7 +21,7 @@ import { isPteMarker, isSwapEntryPte, pteNone, ptePresent, swpOffset } from './p
 import { condResched, downRead, ptepGet, spinUnlock, upRead, type KGen } from './primitives.js';
 import { swapCacheGetFolio } from './swapfile.js';
 import { folioPutRefs } from './swap.js';
-import { touchMapping } from './filemap.js';
+import { touchMapping } from './page_cache.js';
 import { vmaLookup } from './vma_tree.js';
 
 /**

@@ -5,7 +5,8 @@
  */
 import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, type Pfn, alignUp } from './const.js';
 import { current } from './current.js';
-import { folioGetLockIfMapped, pageCacheLookup, filemapAddFolio } from './filemap.js';
+import { folioGetLockIfMapped, pageCacheLookup } from './filemap.js';
+import { filemapAddFolio } from './page_cache.js';
 import {
   VM_FAULT_LOCKED,
   VM_FAULT_OOM,

@@ -22,6 +22,8 @@ export class XArray {
   /** The chunk of the last lookup: faults and fault-around walk a file in order. */
   private lastKey = -1;
   private lastChunk: Int32Array | undefined;
+  /** The highest chunk ever created: a search stops there, however far its range reaches. */
+  private maxKey = -1;
 
   private chunk(index: number): Int32Array | undefined {
     const key = Math.floor(index / XA_CHUNK);
@@ -48,10 +50,27 @@ export class XArray {
     let c = this.chunk(index);
     if (!c) {
       c = new Int32Array(XA_CHUNK);
-      this.chunks.set(Math.floor(index / XA_CHUNK), c);
+      const key = Math.floor(index / XA_CHUNK);
+      this.chunks.set(key, c);
+      this.maxKey = Math.max(this.maxKey, key);
       this.lastChunk = c;
     }
     c[index % XA_CHUNK] = pfn;
+  }
+
+  /**
+   * xa_find(): the first index in [from, max] that holds a page, or -1; skips the chunks never
+   * stored into and stops after the last one, so a walk of a large sparse range costs the
+   * chunks it spans.
+   */
+  findNext(from: number, max: number): number {
+    for (let key = Math.floor(from / XA_CHUNK); key * XA_CHUNK <= max && key <= this.maxKey; key++) {
+      const c = this.chunks.get(key);
+      if (!c) continue;
+      const end = Math.min(max, key * XA_CHUNK + XA_CHUNK - 1);
+      for (let i = Math.max(from, key * XA_CHUNK); i <= end; i++) if (c[i % XA_CHUNK] > 0) return i;
+    }
+    return -1;
   }
 
   /** Every cached page: fn(index, pfn) for each slot that is not a hole (chunks in insertion order). */

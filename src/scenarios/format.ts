@@ -50,7 +50,7 @@
 import { applySettings, GUARD_NAMES, type GuardName } from '../mm/config.js';
 import { clearRefsTypeModelled } from '../mm/clear_refs.js';
 import { VIOLATION_KINDS, type ViolationKind } from '../mm/bug.js';
-import { ADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Script, type ScriptError } from '../script/ast.js';
+import { ADVICES, FADVICES, formatScriptError, mappingsByProcess, parseProt, type Advice, type Fadvice, type Script, type ScriptError } from '../script/ast.js';
 import { safeParseScript } from '../script/parse.js';
 import { parseSize } from '../script/grammar.js';
 import { TASK_KINDS, type TaskSpec } from './tasks.js';
@@ -276,6 +276,7 @@ const TASK_USAGE: Readonly<Record<(typeof TASK_KINDS)[number], string>> = {
   munlock: 'munlock M OFFSET LEN',
   clear_refs: 'clear_refs 1|2|3|5',
   smaps_rollup: 'smaps_rollup',
+  fadvise: 'fadvise M OFFSET LEN dontneed',
 };
 
 /** A task's PROT: the op script's spelling (`rw-`, `r--`, `---`) or a short one (`rw`, `r`, `none`). */
@@ -309,7 +310,7 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     }
     return w.length > 2 ? undefined : { kind: 'clear_refs', map: '', offset: 0, type: Number(type) };
   }
-  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, pagemap_scan: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, binder_transaction: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1 }[op as (typeof TASK_KINDS)[number]];
+  const nWords = { madvise: 5, touch: 5, unmap: 4, pte_offset_map: 4, pte_alloc: 3, gup_fast: 4, uffd_move: 5, uffd_copy: 4, uffd_zeropage: 4, uffd_writeprotect: 5, rmap_walk: 3, folio_referenced: 3, folio_mkclean: 3, migrate: 3, mprotect: 5, mremap: 6, mincore: 4, move_pages: 4, pagemap: 4, pagemap_scan: 4, ptdump: 4, mglru_walk: 4, numa_scan: 4, fork: 4, tcp_zerocopy: 4, binder_transaction: 4, swapoff: 1, mlock: 4, munlock: 4, clear_refs: 2, smaps_rollup: 1, fadvise: 5 }[op as (typeof TASK_KINDS)[number]];
   if (w.length > nWords) {
     bad(w[nWords].col, `unexpected word '${w[nWords].text}'`, usage);
     return undefined;
@@ -361,6 +362,10 @@ function taskSpec(w: Word[], end: number, bad: Bad): TaskSpec | undefined {
     case 'uffd_copy':
     case 'uffd_zeropage':
       return { kind: op, map, offset: sz(2, 'offset'), len: sz(3, 'length', true) };
+    case 'fadvise': {
+      if (!(FADVICES as readonly string[]).includes(w[4]?.text ?? '')) bad(w[4]?.col ?? end, w[4] ? `unknown fadvise advice '${w[4].text}'` : 'missing advice', `one of: ${FADVICES.join(', ')}`);
+      return { kind: 'fadvise', map, offset: sz(2, 'offset'), len: sz(3, 'length', true), advice: w[4]?.text as Fadvice };
+    }
     case 'uffd_writeprotect': {
       if (w[4]?.text !== 'on' && w[4]?.text !== 'off') bad(w[4]?.col ?? end, w[4] ? `bad protection switch '${w[4].text}'` : 'missing on|off', 'on or off');
       return { kind: 'uffd_writeprotect', map, offset: sz(2, 'offset'), len: sz(3, 'length', true), wp: w[4]?.text === 'on' };

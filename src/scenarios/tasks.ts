@@ -2,7 +2,7 @@
  * Kernel-path entry points a scenario can put on a CPU (issue 4): each is the model's own code
  * path from src/mm (generator build), started the way the kernel would start it.
  */
-import type { Advice } from '../script/ast.js';
+import type { Advice, Fadvice } from '../script/ast.js';
 import { madviseSyscall } from '../mm/madvise.js';
 import { doMunmap } from '../mm/mmap.js';
 import { userAccessPath } from '../mm/arch/walk.js';
@@ -10,7 +10,8 @@ import { pmdAlloc, pteAlloc, pudAlloc } from '../mm/memory/pgalloc.js';
 import { pteOffsetMap, pteUnmap } from '../mm/pgtable_generic.js';
 import { condResched, ptepGet, type KGen } from '../mm/primitives.js';
 import type { AddressSpace, MmStruct } from '../mm/mm_types.js';
-import { EBUSY, EINVAL, ENOMEM, PAGE_SIZE, pteIndex } from '../mm/const.js';
+import { EBADF, EBUSY, EINVAL, ENOMEM, PAGE_SIZE, pteIndex } from '../mm/const.js';
+import { genericFadvise } from '../mm/fadvise.js';
 import { gupFast } from '../mm/gup.js';
 import { mwriteprotectRange, userfaultfdFill } from '../mm/userfaultfd.js';
 import { userfaultfdMove } from '../mm/userfaultfd_move.js';
@@ -185,12 +186,19 @@ export type TaskSpec =
    * every VMA under the mmap_lock for read). It names no mapping. Its result: the Rss it reports,
    * in pages.
    */
-  | { kind: 'smaps_rollup'; map: ''; offset: 0 };
+  | { kind: 'smaps_rollup'; map: ''; offset: 0 }
+  /**
+   * posix_fadvise(POSIX_FADV_DONTNEED) of the file range `map` maps at [offset, offset + len)
+   * (fadvise.ts: writeback of its dirty pages, then mapping_try_invalidate() of what nothing maps).
+   * The file is the one the mapping maps there as the setup left it (a constant of the scenario,
+   * as for folio_referenced). Its result: the pages it evicted, or -EBADF for a mapping of no file.
+   */
+  | { kind: 'fadvise'; map: string; offset: number; len: number; advice: Fadvice };
 
 export const TASK_KINDS = [
   'madvise', 'touch', 'unmap', 'pte_offset_map', 'pte_alloc', 'gup_fast', 'uffd_move', 'uffd_copy', 'uffd_zeropage', 'uffd_writeprotect',
   'rmap_walk', 'folio_referenced', 'folio_mkclean', 'migrate', 'mprotect', 'mremap', 'mincore', 'move_pages', 'pagemap', 'pagemap_scan', 'ptdump', 'mglru_walk', 'numa_scan', 'fork',
-  'tcp_zerocopy', 'binder_transaction', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup',
+  'tcp_zerocopy', 'binder_transaction', 'swapoff', 'mlock', 'munlock', 'clear_refs', 'smaps_rollup', 'fadvise',
 ] as const;
 
 /** MADV_POPULATE_READ / MADV_POPULATE_WRITE: a fault per page. */
@@ -288,6 +296,13 @@ export function* runTask(mm: MmStruct, maps: ReadonlyMap<string, number>, t: Tas
     }
     case 'migrate':
       return yield* compactPage(mm, addr);
+    case 'fadvise': {
+      const target = pageCacheTarget(mm, addr);
+      if (!target) return -EBADF;
+      const out = { evicted: 0 };
+      yield* genericFadvise(target.file, target.index * PAGE_SIZE, t.len, t.advice, out);
+      return out.evicted;
+    }
     case 'mprotect':
       return yield* doMprotectPkey(mm, addr, t.len, t.prot);
     case 'move_pages': {

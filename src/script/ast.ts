@@ -12,6 +12,10 @@ export interface Loc {
 
 import { MADV_ADVICES, type MadvAdvice } from '../mm/madvise.js';
 import { UFFD_MODES, type UffdMode } from '../mm/userfaultfd.js';
+import { FADVICES, type Fadvice } from '../mm/fadvise.js';
+
+/** The advices of `fadvise` ops (POSIX_FADV_*): those the model implements. */
+export { FADVICES, type Fadvice };
 
 /** The advices of `madvise` ops: exactly those the model implements. */
 export type Advice = MadvAdvice;
@@ -113,6 +117,11 @@ export type Op =
    * moves to a new folio (src/mm/migrate.ts). No errno: compaction is no system call.
    */
   | (OpBase & { op: 'migrate'; map: string; offset: number; len: number })
+  /**
+   * posix_fadvise(2) with ADVICE of the file range mapping M maps at [OFFSET, OFFSET+LEN) (the
+   * file offset is M's mapping offset + OFFSET; src/mm/fadvise.ts).
+   */
+  | (OpBase & { op: 'fadvise'; map: string; offset: number; len: number; advice: Fadvice })
   /** swapoff(2) of the script's swap area (`config swap=SIZE`). */
   | (OpBase & { op: 'swapoff' })
   /** A write of TYPE to /proc/PID/clear_refs of the current process (1, 2, 3 or 5; 4 is not modelled). */

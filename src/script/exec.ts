@@ -44,7 +44,8 @@ interface Proc {
   /** smaps_rollup Rss when the process was created: 0, or what a fork copied */
   baseRss: number;
   nextMap: number;
-  maps: Map<string, { addr: number; size: number }>;
+  /** each mapping's place, and for a file or memfd mapping the file and its offset in it */
+  maps: Map<string, { addr: number; size: number; file: Api.AddressSpace | null; fileOffset: number }>;
   last?: SnapshotLine;
   exited: boolean;
 }
@@ -152,7 +153,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         // the kernel runner makes them; a mapping made stays mapped whatever follows.
         let got = errnoName(ret);
         if (ret >= 0) {
-          p.maps.set(op.name, { addr, size: op.size });
+          p.maps.set(op.name, { addr, size: op.size, file, fileOffset: op.offset ?? 0 });
           if (op.huge) got = errnoName(api.sysMadvise(k, p.mm, addr, op.size, op.huge));
           if (got === 0 && op.locked) got = errnoName(api.sysMlock(k, p.mm, addr, op.size, true));
         }
@@ -169,6 +170,12 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       case 'madvise':
         outcome(op, errnoName(api.sysMadvise(k, cur!.mm, range(op, op.map, op.offset), op.len, op.advice)));
         return;
+      case 'fadvise': {
+        // The validator lets only a file or memfd mapping name the file it advises on.
+        const m = mapping(op, op.map);
+        outcome(op, errnoName(api.sysFadvise(k, cur!.mm, m.file!, m.fileOffset + op.offset, op.len, op.advice)));
+        return;
+      }
       case 'unmap':
         outcome(op, errnoName(api.sysMunmap(k, cur!.mm, range(op, op.map, op.offset), op.len)));
         return;

@@ -50,6 +50,8 @@ function opWords(op: OpValue): string[] {
       return [...range(op), op.mode];
     case 'uffd_writeprotect':
       return [...range(op), op.wp ? 'on' : 'off'];
+    case 'fadvise':
+      return [...range(op), op.advice];
     case 'uffd_move':
       return [...range(op), op.dst, fmtSize(op.dstOffset), ...(op.holes ? ['allow_src_holes'] : [])];
     case 'mlock':

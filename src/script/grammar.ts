@@ -33,6 +33,7 @@ export const USAGE: Record<OpKind, string> = {
     ', or map M tcp|binder SIZE [at=ADDR] [err=NAME]',
   touch: 'touch M OFFSET LEN read|write [every=STRIDE] [err=NAME]',
   madvise: 'madvise M OFFSET LEN ADVICE [err=NAME]',
+  fadvise: 'fadvise M OFFSET LEN dontneed [err=NAME]',
   unmap: 'unmap M OFFSET LEN [err=NAME]',
   mlock: 'mlock M OFFSET LEN [onfault] [err=NAME]',
   munlock: 'munlock M OFFSET LEN [err=NAME]',
@@ -60,7 +61,7 @@ export const OP_WORDS = Object.keys(USAGE) as OpKind[];
 
 /** Ops that act on the current process. */
 export const NEEDS_PROCESS: ReadonlySet<OpKind> = new Set<OpKind>([
-  'map', 'touch', 'madvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
+  'map', 'touch', 'madvise', 'fadvise', 'unmap', 'mlock', 'munlock', 'mprotect', 'mremap', 'uffd_register', 'uffd_copy', 'uffd_zeropage',
   'uffd_writeprotect', 'uffd_move', 'tcp_zerocopy', 'binder_transaction', 'migrate', 'swapoff', 'clear_refs', 'snapshot', 'expect',
 ]);
 
@@ -75,6 +76,7 @@ export const OPTIONS: Record<Exclude<OpKind, 'config'>, readonly string[]> = {
   map: ['at', 'align', 'prot', 'err'], // align only for anon: narrowed in parseMap
   touch: ['every', 'err'],
   madvise: ['err'],
+  fadvise: ['err'],
   unmap: ['err'],
   mlock: ['err'],
   munlock: ['err'],

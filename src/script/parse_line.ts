@@ -4,11 +4,13 @@
  */
 import {
   ADVICES,
+  FADVICES,
   CMP_OPS,
   EXPECT_FIELDS,
   type Advice,
   type CmpOp,
   type ErrName,
+  type Fadvice,
   type ExpectField,
   type Loc,
   type OpKind,
@@ -119,6 +121,7 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
       return parseMlock(c, rest, base);
     case 'touch':
     case 'madvise':
+    case 'fadvise':
     case 'unmap':
     case 'munlock':
     case 'uffd_register':
@@ -130,7 +133,7 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
     case 'migrate': {
       const { pos, opts } = splitOptions(c, op, rest, OPTIONS[op]);
       const extra =
-        op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
+        op === 'touch' ? 'read|write' : op === 'madvise' ? 'ADVICE' : op === 'fadvise' ? 'dontneed' : op === 'uffd_register' ? 'missing|wp|minor' : op === 'uffd_writeprotect' ? 'on|off' : undefined;
       const { xw, fields } = parseRangeWords(c, op, pos, opts, cols, 'LEN', extra);
       if (op === 'touch') {
         const d: DraftFor<'touch'> = { op, loc, ...fields };
@@ -146,6 +149,12 @@ export function parseLine(c: LineCtx, opw: Word, op: OpKind, rest: readonly Word
       if (op === 'madvise') {
         const d: DraftFor<'madvise'> = { op, loc, ...fields };
         const advice = c.choice<Advice>(xw, ADVICES, 'advice');
+        if (advice) d.advice = advice;
+        return { draft: d, cols, hasAt: false };
+      }
+      if (op === 'fadvise') {
+        const d: DraftFor<'fadvise'> = { op, loc, ...fields };
+        const advice = c.choice<Fadvice>(xw, FADVICES, 'fadvise advice');
         if (advice) d.advice = advice;
         return { draft: d, cols, hasAt: false };
       }

@@ -113,6 +113,12 @@ export class Validator {
         }
         return;
       }
+      case 'fadvise': {
+        const info = this.range(c, proc, d.map, d.offset, d.len, cols);
+        if (info?.kind !== undefined && !info.kind.startsWith('file ') && !info.kind.startsWith('shmem '))
+          c.error('bad-value', cols.map ?? cols.op, `fadvise of the ${info.kind} mapping ${d.map}`, 'a file or shmem mapping (fadvise advises on the file it maps)');
+        return;
+      }
       case 'mprotect':
       case 'uffd_register':
       case 'migrate':

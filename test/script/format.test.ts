@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ADVICES, CMP_OPS, ERR_NAMES, EXPECT_FIELDS, UFFD_REGISTER_MODES, type Op, type OpKind } from '../../src/script/ast.js';
+import { ADVICES, CMP_OPS, FADVICES, ERR_NAMES, EXPECT_FIELDS, UFFD_REGISTER_MODES, type Op, type OpKind } from '../../src/script/ast.js';
 import { formatOp } from '../../src/script/format.js';
 import { parseOpLine } from '../../src/script/parse.js';
 import { OP_WORDS } from '../../src/script/grammar.js';
@@ -43,6 +43,7 @@ const OPS: Record<OpKind, fc.Arbitrary<Op>> = {
   ),
   touch: fc.record({ r: range, write: fc.boolean(), every: fc.option(pages(512), { nil: undefined }), err }).map(({ r, ...o }) => op({ op: 'touch', ...r, ...o })),
   madvise: fc.record({ r: range, advice: fc.constantFrom(...ADVICES), err }).map(({ r, ...o }) => op({ op: 'madvise', ...r, ...o })),
+  fadvise: fc.record({ r: range, advice: fc.constantFrom(...FADVICES), err }).map(({ r, ...o }) => op({ op: 'fadvise', ...r, ...o })),
   unmap: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'unmap', ...r, ...o })),
   mlock: fc.record({ r: range, onfault: fc.constantFrom(undefined, true as const), err }).map(({ r, ...o }) => op({ op: 'mlock', ...r, ...o })),
   munlock: fc.record({ r: range, err }).map(({ r, ...o }) => op({ op: 'munlock', ...r, ...o })),

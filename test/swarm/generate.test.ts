@@ -14,7 +14,7 @@ import { checkScenario } from '../../src/scenarios/validate.js';
 import { EXTRA_FEATURES, generate, jobSeed, type ExtraFeature, type Generated } from '../../src/swarm/generate.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false, 'collapse-zap': false, scan: false };
+const OFF: Record<ExtraFeature, boolean> = { 'three-cpus': false, 'two-procs': false, arm64: false, walkers: false, numa: false, fork: false, swap: false, migrate: false, tcp: false, aim: false, rmap: false, 'move-pages': false, mlock: false, binder: false, 'collapse-zap': false, scan: false, evict: false };
 const extras = (g: Generated): string[] => g.features.filter((f) => (EXTRA_FEATURES as readonly string[]).includes(f));
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
 
@@ -44,14 +44,14 @@ describe('old seeds keep their scenarios', () => {
       unchanged++;
       expect(g.text, `seed ${s}`).toBe(off.text);
     }
-    expect(unchanged).toBeGreaterThan(30);
+    expect(unchanged).toBeGreaterThan(20); // a sample to compare (each new group takes effect in more seeds)
   });
 
   it('an extra group only adds: settings, a process, kernel paths (and keeps the new ones in contract); walkers, numa, fork, swap, migrate, tcp, aim, rmap, move-pages, mlock, binder and scan only rename', () => {
     const lines = (t: string) => t.split('\n').filter((l) => !/^(about|config) /.test(l));
     // What keepInContract makes of a reader when an added path unmaps in its mm.
     // What the walkers group makes of a mincore path: the same range, another walker.
-    const asWalker = (l: string) => [...['pagemap', 'pagemap_scan', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
+    const asWalker = (l: string) => [...['pagemap', 'pagemap_scan', 'ptdump', 'mglru_walk'].map((w) => l.replace(/^(cpu \d+) mincore /, `$1 ${w} `)), l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, '$1 numa_scan $2'), ...['mlock', 'munlock'].map((w) => l.replace(/^(cpu \d+) mprotect (\S+ \S+ \S+) \S+$/, `$1 ${w} $2`)), ...['1', '2', '3'].map((n) => l.replace(/^(cpu \d+) mprotect \S+ \S+ \S+ \S+$/, `$1 clear_refs ${n}`)), l.replace(/^(cpu \d+) mremap (\S+ \S+ \S+) \S+ \S+$/, '$1 fork $2'), l.replace(/^(cpu \d+) pte_alloc \S+ \S+$/, '$1 swapoff'), l.replace(/^(cpu \d+) pte_offset_map (\S+ \S+) \S+$/, '$1 migrate $2'), l.replace(/^(cpu \d+) pte_alloc (\S+ \S+)$/, '$1 migrate $2'), ...['folio_referenced', 'folio_mkclean'].map((w) => l.replace(/^(cpu \d+) rmap_walk /, `$1 ${w} `)), l.replace(/^(cpu \d+) mincore /, '$1 move_pages '), l.replace(/^(cpu \d+) (?:rmap_walk|folio_referenced|folio_mkclean) (\S+) (\S+)$/, '$1 fadvise $2 $3 4K dontneed'), // tcp: a pte_alloc path (or the touch keepInContract made of it) becomes a zerocopy receive.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 tcp_zerocopy S ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise S 0 2M dontneed'),
       // binder: the same, into a binder mapping.
       ...['4K', '16K'].flatMap((n) => ['0', '4K', '8K', '12K', '64K'].map((o) => l.replace(/^(cpu \d+) (?:pte_alloc \S+ \S+|touch \S+ \S+ 4K write)$/, `$1 binder_transaction N ${o} ${n}`))), l.replace(/^(cpu \d+) madvise \S+ \S+ 2M dontneed$/, '$1 madvise N 0 2M dontneed')];

@@ -290,6 +290,9 @@ describe('every shipped scenario with --explain, guards on (preemption bound 1, 
     // The same window seen by the PAGEMAP_SCAN ioctl and by smaps_rollup.
     pagemap_scan_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 pagemap_scan A 0 12K\ncpu 1 madvise A 0 2M collapse', open: [] },
     smaps_rollup_vs_collapse_shmem: { body: 'process P\nmap A anon shared 2M\ntouch A 0 12K write\ncpu 0 smaps_rollup\ncpu 1 madvise A 0 2M collapse', open: [] },
+    // POSIX_FADV_DONTNEED against a zap of the pages it evicts: the zap's mmu_gather holds some of
+    // their references (written with the fadvise op, 2026-12-08; the evict group generates it).
+    fadvise_vs_dontneed: { body: 'config read_ahead_kb=16\nfile F 2M\nprocess P\nmap A file F 0 2M shared\ntouch A 0 16K read\ncpu 0 fadvise A 0 16K dontneed\ncpu 1 madvise A 0 2M dontneed', open: [] },
     uffd_move_vs_dontneed_of_source: {
       body: 'process P\nmap A anon private 4M\ntouch A 4K 12K write\nuffd_register A 0 4M missing\ncpu 0 uffd_move A 8K A 2052K\ncpu 1 madvise A 0 2M dontneed',
       open: [/^results r0 \(cpu0 uffd_move\) = -22, r1 \(cpu1 madvise dontneed\) = 0; no sequential order \(of 2\) gives r0=-22/], // as uffd_move_vs_dontneed

@@ -97,6 +97,7 @@ export function footprint(s: Step, cpu: Cpu, k: Kernel): Footprint {
     // in which one: rcuReaderObj) and through the grace period (has the reader a callback waits
     // for ended: rcuQsObj). Only the outermost entry and exit change those; nested ones change this
     // CPU's own counts, which no other task reads. Interrupts off: IPIs wait on the CPU's `irq`.
+    // An exit writes only rcuQsObj: it commutes with call_rcu() (see outermost()).
     case 'rcu+':
       return outermost(cpu, cpu.rcuNesting === 0, cpu.irqDisabled === 0, []);
     case 'rcu-':
@@ -169,14 +170,19 @@ const rcuReaderObj = (cpu: number): number => obj(OBJ.rcu, cpu);
 const rcuQsObj = (cpu: number, qs: number): number => obj(OBJ.rcu, NR_CPUS * (qs + 1) + cpu);
 
 /**
- * The footprint of an entry into or exit from a reader: it writes the CPU's reader state when it
- * is the outermost one (`edge`, and the other kind of reader not active: `alone`), and an exit
- * that ends the reader also ends that reader's rcuQsObj().
+ * The footprint of an entry into or exit from a reader, when it is the outermost one (`edge`, and
+ * the other kind of reader not active: `alone`): an entry writes the CPU's reader state, which
+ * call_rcu() reads; an exit ends the reader's rcuQsObj(), which the grace period reads, and does
+ * not write the reader state. An exit commutes with call_rcu(): a callback queued just before it
+ * waits for a reader that ends at once, which is to wait for nothing, as a callback queued just
+ * after it does (rcu.ts rcuCallbackReady(); the two states differ only in a wait already satisfied,
+ * which state.ts does not print). So DPOR need not run both orders of every reader's end and every
+ * call_rcu(); it still runs both orders of its beginning, where the callback's wait differs.
  */
 function outermost(cpu: Cpu, edge: boolean, alone: boolean, writes: number[]): Footprint {
   if (!(edge && alone)) return { reads: [], writes };
   const inside = cpu.rcuNesting > 0 || cpu.irqDisabled > 0;
-  return { reads: [], writes: inside ? [...writes, rcuReaderObj(cpu.id), rcuQsObj(cpu.id, cpu.rcuQs)] : [...writes, rcuReaderObj(cpu.id)] };
+  return { reads: [], writes: inside ? [...writes, rcuQsObj(cpu.id, cpu.rcuQs)] : [...writes, rcuReaderObj(cpu.id)] };
 }
 
 /** Every CPU's reader count of a semaphore: what waits for no readers at all reads. */

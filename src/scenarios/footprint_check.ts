@@ -71,8 +71,10 @@ export function observe(k: Kernel): Digest {
     d.set(obj(OBJ.page, p), `r${mem.refcount[p]} m${maps}`);
   }
   for (const c of k.cpus) {
-    // What other CPUs see of its readers (footprint.ts rcuReaderObj): the nesting itself is its own.
-    d.set(obj(OBJ.rcu, c.id), `${c.rcuNesting > 0 || c.irqDisabled > 0} ${c.rcuQs}`);
+    // What call_rcu() sees of its readers (footprint.ts rcuReaderObj): how many it has begun, which
+    // only an entry changes (an exit commutes with call_rcu(): footprint.ts outermost()). The
+    // nesting itself is its own; the end of each reader is its rcuQsObj.
+    d.set(obj(OBJ.rcu, c.id), `${c.rcuQs + (c.rcuNesting > 0 || c.irqDisabled > 0 ? 1 : 0)}`);
     d.set(obj(OBJ.irq, c.id), `${c.irqDisabled}`);
     const t = c.tlb;
     d.set(obj(OBJ.tlb, c.id), [t.vpn, t.pfn, t.write, t.hvpn, t.hpfn, t.hwrite, t.pwcBlock, t.pwcTid].map((a) => a.join(',')).join('|'));

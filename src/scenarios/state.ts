@@ -146,7 +146,9 @@ export function canonicalState(k: Kernel, results: readonly (number | undefined)
     out.push(`cpu ${c.id} rcu=${c.rcuNesting} irq=${c.irqDisabled} held=[${c.held.map((l) => (l > 0 ? n.table(l) : `mm${-l - 1}`)).join(',')}] mm=${c.activeMm?.id ?? "-"} resched=${c.reschedTicks}/${c.reschedPending}/${c.reschedFresh}`);
     out.push(`  tlb ${tlbOf(n, c)}`);
   }
-  out.push(`rcu ${k.rcu.pending.map((cb) => `${cb.name}(${cb.waitFor ? [...cb.waitFor].map(([id, qs]) => `${id}${k.cpus[id].rcuQs === qs ? 'w' : 'd'}`).join('') : ''})`).join(' ')} completed=${k.rcu.completed}`);
+  // A callback's waits on readers that have ended are printed as none: such a wait holds nothing
+  // back, and one queued after the reader's end has none (footprint.ts outermost()).
+  out.push(`rcu ${k.rcu.pending.map((cb) => `${cb.name}(${cb.waitFor ? [...cb.waitFor].filter(([id, qs]) => k.cpus[id].rcuQs === qs).map(([id]) => `${id}w`).join('') : ''})`).join(' ')} completed=${k.rcu.completed}`);
   out.push(`mem used=${[...k.mem.used].join(',')} pagetables=${k.mem.nrPagetable} tables=${[...k.pt.countByState].join(',')}`);
   out.push(`stats ${Object.entries(k.stats).map(([key, v]) => `${key}=${v}`).join(' ')}`);
   out.push(`results ${results.map((r) => (r === undefined ? '-' : r)).join(' ')}`);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as api from '../../src/mm/api.js';
 import { resolveConfig } from '../../src/mm/config.js';
 import { setCurrent } from '../../src/mm/current.js';
-import { callRcu } from '../../src/mm/rcu.js';
+import { callRcu, rcuCallbackReady } from '../../src/mm/rcu.js';
 import { irqOff, irqOn, rcuEnter, rcuExit } from '../../src/mm/sync.js';
 import { dependent } from '../../src/explore/dpor.js';
 import { footprint, gracePeriodFootprint, type Footprint } from '../../src/scenarios/footprint.js';
@@ -20,7 +20,7 @@ const fp = (kern: api.Kernel, cpu: number, op: 'rcu+' | 'rcu-' | 'irq-' | 'irq+'
 const callRcuFp = (kern: api.Kernel, cpu: number): Footprint => footprint({ op: 'call-rcu', tables: [] }, kern.cpus[cpu], kern);
 
 describe('footprints of RCU read-side boundaries', () => {
-  it("a nested rcu_read_lock() is independent of call_rcu(); the outermost one is not", () => {
+  it("a nested rcu_read_lock() is independent of call_rcu(); the outermost one is not; the outermost unlock commutes with it", () => {
     const kern = k();
     setCurrent(kern, 1);
     expect(dependent(fp(kern, 1, 'rcu+'), callRcuFp(kern, 0))).toBe(true);
@@ -29,11 +29,17 @@ describe('footprints of RCU read-side boundaries', () => {
     rcuEnter();
     expect(dependent(fp(kern, 1, 'rcu-'), callRcuFp(kern, 0))).toBe(false); // leaves the inner one
     rcuExit();
-    expect(dependent(fp(kern, 1, 'rcu-'), callRcuFp(kern, 0))).toBe(true);
+    // The end of the reader: a callback queued just before it waits for a reader that ends at
+    // once, so it is as ready after the exit as one queued after it (footprint.ts outermost()).
+    expect(dependent(fp(kern, 1, 'rcu-'), callRcuFp(kern, 0))).toBe(false);
+    callRcu(kern.rcu, kern.cpus, 'before', () => {});
+    expect(rcuCallbackReady(kern.rcu.pending[0], kern.cpus)).toBe(false);
     rcuExit();
+    callRcu(kern.rcu, kern.cpus, 'after', () => {});
+    expect(kern.rcu.pending.map((cb) => rcuCallbackReady(cb, kern.cpus))).toEqual([true, true]);
   });
 
-  it('interrupts off count as a reader: its edges are dependent with call_rcu(), an rcu_read_lock() inside is not', () => {
+  it('interrupts off count as a reader: its beginning is dependent with call_rcu(), an rcu_read_lock() inside and the end are not', () => {
     const kern = k();
     setCurrent(kern, 1);
     expect(dependent(fp(kern, 1, 'irq-'), callRcuFp(kern, 0))).toBe(true);
@@ -45,7 +51,8 @@ describe('footprints of RCU read-side boundaries', () => {
     expect(dependent(on, callRcuFp(kern, 0))).toBe(false);
     expect(on.writes.length).toBe(1);
     irqOn();
-    expect(dependent(fp(kern, 1, 'rcu-'), callRcuFp(kern, 0))).toBe(true);
+    expect(dependent(fp(kern, 1, 'rcu-'), callRcuFp(kern, 0))).toBe(false); // ends the reader: commutes
+    expect(fp(kern, 1, 'rcu-').writes.length).toBe(1); // the end of the reader, which the grace period reads
     rcuExit();
   });
 

@@ -62,7 +62,8 @@ export async function loadBaseline(dir: string): Promise<Engine> {
   return { explore: ex.explore, DfsScheduler: ex.DfsScheduler, scenarioSystem: sys.scenarioSystem, loadScenario: reg.loadScenario };
 }
 
-const MAX = 200_000;
+/** Executions a search may take, abandoned ones included: room for the largest complete one (migration_wait_reclaimed, 229,578 and its abandoned ones on 2026-12-08). */
+const MAX = 1_000_000;
 
 function search(e: Engine, scn: Scenario, guardsOff: string[], o: { bound?: number; reduction?: 'dpor' | 'none'; settings?: Readonly<Record<string, string>> }) {
   const t0 = performance.now();

@@ -97,7 +97,7 @@ function* filemapFdatawriteRange(mapping: AddressSpace, start: number, endbyte: 
  * mapping_try_invalidate(): evict every folio of [start, end] (page indices, inclusive) that
  * mapping_evict_folio() lets go; returns how many pages went.
  */
-export function* mappingTryInvalidate(mapping: AddressSpace, start: number, end: number, underWriteback: ReadonlySet<Pfn>): KGen<number> {
+function* mappingTryInvalidate(mapping: AddressSpace, start: number, end: number, underWriteback: ReadonlySet<Pfn>): KGen<number> {
   let index = start;
   let count = 0;
   for (;;) {

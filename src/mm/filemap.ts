@@ -90,14 +90,14 @@ export function* filemapFault(vmf: VmFault): KGen<number> {
         const ret = yield* filemapFaultRecheckPteNone(vmf);
         if (ret) return ret;
         missed = true;
-        // maybe_unlock_mmap_for_io(): a first attempt gives its fault lock up for the I/O, and
-        // once the folio is read the fault is retried (out_retry), now finding it cached. The
-        // model gives up only the per-VMA lock (the fault falls back to the mmap_lock, which
-        // fault-arounds the pages just read); under the mmap_lock (GUP, the fallback) it reads
-        // with the lock held and goes on, as the model's faults never drop the mmap_lock (gup.ts).
+        // maybe_unlock_mmap_for_io(): a first attempt gives its fault lock up for the I/O (when
+        // readahead reads at all), and once the folio is read the fault is retried (out_retry),
+        // now finding it cached. The model gives up only the per-VMA lock (the fault falls back
+        // to the mmap_lock, which fault-arounds the pages just read); under the mmap_lock (GUP,
+        // the fallback) it reads with the lock held and goes on, as the model's faults never drop
+        // the mmap_lock (gup.ts).
         const dropLock = (vmf.flags & (FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_TRIED)) === (FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY);
-        doSyncMmapReadahead(vmf);
-        if (dropLock) return VM_FAULT_RETRY | VM_FAULT_MAJOR;
+        if (doSyncMmapReadahead(vmf) && dropLock) return VM_FAULT_RETRY | VM_FAULT_MAJOR;
       }
       // __filemap_get_folio(FGP_CREAT): what readahead did not read (no memory) is read here.
       page = pageCacheLookup(mapping, vmf.pgoff);

@@ -19,26 +19,31 @@ import { current } from './current.js';
 import { VM_EXEC, VM_HUGEPAGE, type AddressSpace, type VmFault } from './mm_types.js';
 import { addFileFolio } from './page_cache.js';
 
-/** do_sync_mmap_readahead() for a miss at vmf.pgoff of a regular file. */
-export function doSyncMmapReadahead(vmf: VmFault): void {
+/**
+ * do_sync_mmap_readahead() for a miss at vmf.pgoff of a regular file. Returns whether it read, so
+ * went through maybe_unlock_mmap_for_io(): with readahead off (ra_pages 0) it returns before it,
+ * and the fault keeps its lock.
+ */
+export function doSyncMmapReadahead(vmf: VmFault): boolean {
   const mapping = vmf.vma.file!;
   const flags = vmf.vma.flags;
   if (flags & VM_HUGEPAGE) {
     // "Fetch two PMD folios, so we get the chance to actually readahead" (no VM_RAND_READ).
     pageCacheRaOrder(mapping, vmf.pgoff & ~(HPAGE_PMD_NR - 1), 2 * HPAGE_PMD_NR, HPAGE_PMD_ORDER);
-    return;
+    return true;
   }
   const raPages = current.k.cfg.readaheadKb / (PAGE_SIZE / 1024);
-  if (!raPages) return;
+  if (!raPages) return false;
   if (flags & VM_EXEC) {
     // exec_folio_order() is 0 on x86; the window stays inside the VMA.
     const start = Math.max(vmf.pgoff, vmf.vma.pgoff);
     const end = Math.min(start + raPages, vmf.vma.pgoff + (vmf.vma.end - vmf.vma.start) / PAGE_SIZE);
     pageCacheRaOrder(mapping, start, end - start, 0);
-    return;
+    return true;
   }
   // mmap read-around
   pageCacheRaOrder(mapping, Math.max(0, vmf.pgoff - raPages / 2), raPages, 0);
+  return true;
 }
 
 /**

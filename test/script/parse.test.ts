@@ -526,6 +526,18 @@ describe('range errors', () => {
     expect(rest).toEqual([]);
   });
 
+  it('rejects fadvise of a mapping that maps no file, an advice the model lacks, and a range outside the mapping', () => {
+    const text = lines('file F 2M', 'process P', 'map A anon private 2M', 'map B file F 0 2M shared', 'fadvise A 0 4K dontneed', 'fadvise B 0 4K willneed', 'fadvise B 1M 2M dontneed', 'fadvise B 0 2M dontneed');
+    const es = errors(text);
+    expect(es.map((e) => [e.loc.line, e.code])).toEqual([
+      [5, 'bad-value'],
+      [6, 'bad-value'],
+      [7, 'out-of-range'],
+    ]);
+    expect(es[0]).toMatchObject({ message: 'fadvise of the anon private mapping A', expected: 'a file or shmem mapping (fadvise advises on the file it maps)' });
+    expect(es[1].expected).toContain('dontneed');
+  });
+
   it('rejects touch, madvise, unmap, mlock, munlock and snapshot ranges outside the mapping', () => {
     const text = lines(
       'process P',
